@@ -1,0 +1,19 @@
+/*
+ * cidr.h - IPv4/IPv6 networks in CIDR notation, and matching an address.
+ */
+#ifndef PM_CIDR_H
+#define PM_CIDR_H
+
+struct pm_cidr {
+    int family;              /* AF_INET or AF_INET6 */
+    unsigned char addr[16];  /* network address, host bits cleared */
+    int prefix;              /* prefix length in bits */
+};
+
+/* Parse "192.0.2.0/24", "2001:db8::/32" or a bare address; 0 ok, -1 bad. */
+int pm_cidr_parse(const char *text, struct pm_cidr *out);
+
+/* 1 when the textual address addr (v4, v6 or v4-mapped v6) is inside net. */
+int pm_cidr_match(const struct pm_cidr *net, const char *addr);
+
+#endif

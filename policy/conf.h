@@ -1,0 +1,136 @@
+/*
+ * conf.h - postmeter's configuration: one validated, immutable struct.
+ *
+ * pm_conf_load() reads a libconfig file, checks every key against one table
+ * (type, default, bounds; unknown keys are errors) and returns a struct that
+ * is never modified afterwards, so threads may share it without locks.
+ * Errors quote "file:line: what is wrong".
+ */
+#ifndef PM_CONF_H
+#define PM_CONF_H
+
+#include <stddef.h>
+
+#include "cidr.h"
+
+/* Actions, from mild to severe: a larger value is more severe. */
+enum pm_action {
+    PM_ACT_ACCEPT = 0,
+    PM_ACT_TAG,
+    PM_ACT_HOLD,
+    PM_ACT_TEMPFAIL,
+    PM_ACT_REJECT,
+};
+
+/* What to answer when Redis cannot be reached in time. */
+enum pm_on_error {
+    PM_ONERR_ACCEPT = 0,
+    PM_ONERR_TEMPFAIL,
+};
+
+/* One plan's limits; 0 means "no limit". */
+struct pm_limits {
+    long long msgs_hour;      /* messages per rolling hour */
+    long long msgs_day;       /* messages per rolling 24 hours */
+    long long rcpts_hour;     /* external recipients per rolling hour */
+    long long rcpts_day;      /* external recipients per rolling 24 hours */
+    long long new_rcpts_day;  /* first-contact recipients per 24 h (cold-contact issue) */
+    long long rcpts_per_msg;  /* recipients per message (all recipients) */
+};
+
+/* A named plan. */
+struct pm_plan {
+    char *name;
+    struct pm_limits lim;
+    enum pm_action action; /* over a limit: tempfail (default), reject, hold or tag */
+};
+
+/* How an assignment rule matches. */
+enum pm_match_kind {
+    PM_MATCH_ADDRESS, /* "alice@example.com": the exact sender */
+    PM_MATCH_DOMAIN,  /* "*@example.com": every sender of the domain */
+    PM_MATCH_GLOB,    /* "sales-*@example.com": fnmatch(3) on the sender */
+    PM_MATCH_LOGIN,   /* login = "bob": the SASL login, as given by Postfix */
+};
+
+/* One ordered assignment rule: sender (or domain) -> plan. */
+struct pm_assign {
+    enum pm_match_kind kind;
+    char *pattern; /* lower-cased */
+    int plan;      /* index into pm_conf.plans */
+    int line;      /* where it was defined, for messages */
+};
+
+struct pm_conf {
+    char *file; /* the file this came from */
+
+    /* milter */
+    char *milter_socket;   /* "unix:/path" or "inet:port@host" / "inet6:..." */
+    int socket_mode;       /* mode of a unix socket, e.g. 0660 */
+    int milter_timeout;    /* seconds libmilter waits on the MTA */
+    char *user;            /* drop privileges to this user ("" = stay) */
+    char *group;           /* and group ("" = the user's primary group) */
+    char *pidfile;         /* "" = none */
+    int log_level;         /* PM_LOG_* */
+    char *log_facility;    /* syslog facility name, default "mail" */
+
+    /* redis */
+    char *redis_host;          /* default "127.0.0.1" */
+    int redis_port;            /* default 6379 */
+    char *redis_socket;        /* unix socket path; wins over host/port when set */
+    char *redis_password_file; /* "" = no AUTH; file holds "password" or "user password" */
+    char *redis_user;          /* ACL user read from the password file, or NULL */
+    char *redis_password;      /* read from redis_password_file at load time, or NULL */
+    int redis_db;              /* SELECT this database, default 0 */
+    int connect_timeout_ms;    /* default 200 */
+    int command_timeout_ms;    /* default 500 */
+    int retry_min_ms;          /* first reconnect backoff, default 100 */
+    int retry_max_ms;          /* reconnect backoff cap, default 5000 */
+    int pool_size;             /* at most this many Redis connections, default 16 */
+    char *key_prefix;          /* default "pm" */
+
+    enum pm_on_error on_store_error; /* default accept */
+    int dry_run;                     /* log what would happen, accept everything */
+    char *header_name;               /* tag header, default "X-Postmeter" */
+
+    /* identity */
+    char **local_domains; /* lower-cased; a recipient here is not external */
+    size_t n_local_domains;
+    char **daemon_names; /* {daemon_name} values that mean outgoing */
+    size_t n_daemon_names;
+    struct pm_cidr *networks; /* client addresses that mean outgoing */
+    size_t n_networks;
+
+    /* windows */
+    int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */
+    int day_bucket;  /* seconds per bucket of the rolling day, default 600 */
+
+    /* plans and assignment */
+    struct pm_plan *plans;
+    size_t n_plans;
+    int default_plan; /* index of the plan named by default_plan (default "default") */
+    struct pm_assign *assign; /* sender -> plan, first match wins */
+    size_t n_assign;
+    struct pm_assign *domain_assign; /* sender domain -> company-wide plan */
+    size_t n_domain_assign;
+};
+
+/*
+ * Load and validate path. On success returns 0 and sets *out. On failure
+ * returns -1 and writes "file:line: what is wrong" into err.
+ */
+int pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen);
+
+/* Free a configuration returned by pm_conf_load(). */
+void pm_conf_free(struct pm_conf *conf);
+
+/* Index of the plan named name, or -1. */
+int pm_conf_plan_index(const struct pm_conf *conf, const char *name);
+
+/* The name of an action ("tempfail"), or "?". */
+const char *pm_action_name(enum pm_action act);
+
+/* Parse an action name; returns 0 and sets *out, or -1. */
+int pm_action_parse(const char *name, enum pm_action *out);
+
+#endif

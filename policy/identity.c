@@ -1,0 +1,2 @@
+/* identity.c - placeholder */
+#include "identity.h"

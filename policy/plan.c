@@ -1,0 +1,2 @@
+/* plan.c - placeholder */
+#include "plan.h"

@@ -1,0 +1,1 @@
+/* plan.h - placeholder */

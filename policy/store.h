@@ -1,0 +1,92 @@
+/*
+ * store.h - the storage interface of the policy engine.
+ *
+ * The engine asks one question of its store: "do these messages and
+ * recipients fit the limits of these scopes, and if so count them", answered
+ * atomically for every server that shares the store. The Redis
+ * implementation lives in store_redis.c; unit tests may supply their own ops.
+ */
+#ifndef PM_STORE_H
+#define PM_STORE_H
+
+#include <stddef.h>
+
+/* The counters checked for every scope, in the order they are checked. */
+enum pm_counter {
+    PM_C_MSGS_HOUR = 0,
+    PM_C_MSGS_DAY,
+    PM_C_RCPTS_HOUR,
+    PM_C_RCPTS_DAY,
+    PM_C_COUNT
+};
+
+/* Whose counters: the sender, and the sender's domain (company-wide cap). */
+enum pm_scope {
+    PM_SCOPE_SENDER = 0,
+    PM_SCOPE_DOMAIN,
+    PM_SCOPE_COUNT
+};
+
+/* What a request does. */
+enum pm_meter_mode {
+    PM_METER_PROBE = 0, /* would it fit? count nothing (RCPT time, status) */
+    PM_METER_COMMIT,    /* if it fits every scope count it, else count nothing */
+    PM_METER_FORCE,     /* count it whether or not it fits; report whether it did */
+};
+
+/* One scope of a request. */
+struct pm_scope_req {
+    const char *id;               /* "alice@example.com" / "example.com"; NULL: scope unused */
+    long long limit[PM_C_COUNT];  /* 0: unlimited */
+};
+
+struct pm_meter_req {
+    enum pm_meter_mode mode;
+    struct pm_scope_req scope[PM_SCOPE_COUNT];
+    long long msgs;    /* messages to add (1 at end of message) */
+    long long rcpts;   /* external recipients to add */
+    int hour_bucket;   /* seconds per bucket of the rolling hour (divides 3600) */
+    int day_bucket;    /* seconds per bucket of the rolling day (divides 86400) */
+};
+
+struct pm_meter_res {
+    int fits;    /* 1: every counter of every used scope stays within its limit */
+    int counted; /* 1: the request was added to the counters */
+    /* the first limit that does not fit (scope order, then counter order) */
+    enum pm_scope over_scope;
+    enum pm_counter over_counter;
+    long long over_limit;
+    long long over_used; /* that counter's value before this request */
+    long long retry_at;  /* store time (unix s) when it would fit; -1: never (request > limit) */
+    long long now;       /* store time (unix s) the request was decided at */
+    /* every counter of every used scope: after this request when counted, before otherwise */
+    long long used[PM_SCOPE_COUNT][PM_C_COUNT];
+};
+
+struct pm_store_ops {
+    /* Answer req into res; 0 on success, -1 on a store error (err says why). */
+    int (*meter)(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
+                 size_t errlen);
+    /* Release impl. */
+    void (*free)(void *impl);
+};
+
+struct pm_store {
+    const struct pm_store_ops *ops;
+    void *impl;
+};
+
+/* Wrap an implementation; NULL on allocation failure. */
+struct pm_store *pm_store_new(const struct pm_store_ops *ops, void *impl);
+
+/* Ask the store; 0 on success, -1 on a store error (err says why). */
+int pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_meter_res *res,
+                   char *err, size_t errlen);
+
+/* Release a store and its implementation. */
+void pm_store_free(struct pm_store *st);
+
+/* The configuration key's name for a counter ("messages_per_hour"). */
+const char *pm_counter_name(enum pm_counter c);
+
+#endif

@@ -1,0 +1,2 @@
+/* store_redis.c - placeholder */
+#include "store_redis.h"

@@ -1,0 +1,2 @@
+/* verdict.c - placeholder */
+#include "verdict.h"
