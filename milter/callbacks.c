@@ -1,1 +1,269 @@
-/* callbacks.c placeholder */
+/*
+ * callbacks.c - the xxfi_* callbacks: thin wrappers around the policy engine.
+ *
+ * Each callback pins the runtime (configuration + store) for the connection,
+ * gathers the facts Postfix passes (client address, {daemon_name},
+ * {auth_authen}, envelope addresses, queue id), calls the policy engine and
+ * maps its verdict with pm_reply(). Per-message state resets at MAIL FROM
+ * and at abort; xxfi_close may run alone with no private data.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "callbacks.h"
+#include "log.h"
+#include "policy.h"
+#include "reply.h"
+
+/* Per-connection state. */
+struct conn {
+    struct pm_runtime *rt;
+    char client_addr[64];
+    char daemon_name[64];
+    struct pm_msg msg;
+};
+
+static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pm_runtime *rt_current;
+
+/* Free a runtime nobody uses any more. */
+static void
+runtime_free(struct pm_runtime *rt)
+{
+    pm_store_free(rt->store);
+    pm_conf_free(rt->conf);
+    free(rt);
+}
+
+/* Make rt the runtime new connections pin (takes ownership). */
+void
+pm_runtime_install(struct pm_runtime *rt)
+{
+    struct pm_runtime *old;
+
+    pthread_mutex_lock(&rt_lock);
+    old = rt_current;
+    rt->refs = 1;
+    rt_current = rt;
+    if (old && --old->refs > 0)
+        old = NULL;
+    pthread_mutex_unlock(&rt_lock);
+    if (old)
+        runtime_free(old);
+}
+
+/* Drop the installed runtime; freed when the last pin goes. */
+void
+pm_runtime_shutdown(void)
+{
+    struct pm_runtime *old;
+
+    pthread_mutex_lock(&rt_lock);
+    old = rt_current;
+    rt_current = NULL;
+    if (old && --old->refs > 0)
+        old = NULL;
+    pthread_mutex_unlock(&rt_lock);
+    if (old)
+        runtime_free(old);
+}
+
+/* Pin the current runtime for a connection. */
+static struct pm_runtime *
+runtime_pin(void)
+{
+    struct pm_runtime *rt;
+
+    pthread_mutex_lock(&rt_lock);
+    rt = rt_current;
+    if (rt)
+        rt->refs++;
+    pthread_mutex_unlock(&rt_lock);
+    return rt;
+}
+
+/* Release a pinned runtime. */
+static void
+runtime_release(struct pm_runtime *rt)
+{
+    int last;
+
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt_lock);
+    last = --rt->refs == 0;
+    pthread_mutex_unlock(&rt_lock);
+    if (last)
+        runtime_free(rt);
+}
+
+/* A macro's value, or NULL. */
+static const char *
+macro(SMFICTX *ctx, const char *name)
+{
+    const char *v = smfi_getsymval(ctx, (char *)name);
+
+    return v && *v ? v : NULL;
+}
+
+/* Log one decision line with the queue id. */
+static void
+log_decision(SMFICTX *ctx, struct conn *c, const struct pm_verdict *v, const char *stage)
+{
+    char line[1536];
+    const char *qid = macro(ctx, "i");
+
+    pm_policy_format(c->rt->conf, &c->msg, v, stage, line, sizeof(line));
+    pm_log(PM_LOG_INFO, "%s: %s", qid ? qid : "NOQUEUE", line);
+}
+
+/* Ask for the events and macros postmeter needs, with a reply for each step. */
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+             unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+    unsigned long skip =
+        SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+    (void)f2;
+    (void)f3;
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+    /* no SMFIP_NR_* flags: steps without replies stall on TCP (Nagle/delayed ACK) */
+    *pf1 = f1 & skip;
+    *pf2 = 0;
+    *pf3 = 0;
+    if (f0 & SMFIF_SETSYMLIST) {
+        smfi_setsymlist(ctx, SMFIM_CONNECT, "{daemon_name} {client_addr}");
+        smfi_setsymlist(ctx, SMFIM_ENVFROM, "{auth_authen} i");
+        smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+        smfi_setsymlist(ctx, SMFIM_EOM, "i");
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* A new SMTP connection: pin the runtime and note the client. */
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    const char *v;
+
+    (void)hostname;
+    if (!c)
+        return SMFIS_TEMPFAIL;
+    c->rt = runtime_pin();
+    if (!c->rt) {
+        free(c);
+        return SMFIS_TEMPFAIL;
+    }
+    if ((v = macro(ctx, "{client_addr}")) != NULL)
+        snprintf(c->client_addr, sizeof(c->client_addr), "%s", v);
+    else if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->client_addr,
+                  sizeof(c->client_addr));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->client_addr,
+                  sizeof(c->client_addr));
+    if ((v = macro(ctx, "{daemon_name}")) != NULL)
+        snprintf(c->daemon_name, sizeof(c->daemon_name), "%s", v);
+    smfi_setpriv(ctx, c);
+    return SMFIS_CONTINUE;
+}
+
+/* MAIL FROM: start a message; mail that is not metered is accepted at once. */
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    struct pm_origin o;
+
+    if (!c)
+        return SMFIS_ACCEPT;
+    o.client_addr = c->client_addr[0] ? c->client_addr : NULL;
+    o.daemon_name = c->daemon_name[0] ? c->daemon_name : macro(ctx, "{daemon_name}");
+    o.auth_login = macro(ctx, "{auth_authen}");
+    pm_policy_mail(c->rt->conf, &o, argv && argv[0] ? argv[0] : "", &c->msg);
+    if (!c->msg.metered) {
+        pm_log(PM_LOG_DEBUG, "%s: not metered (%s) from=%.200s client=%s",
+               macro(ctx, "i") ? macro(ctx, "i") : "NOQUEUE",
+               c->msg.outgoing ? "null or unparsable sender" : "incoming",
+               argv && argv[0] ? argv[0] : "", c->client_addr);
+        return SMFIS_ACCEPT;
+    }
+    return SMFIS_CONTINUE;
+}
+
+/* RCPT TO: early refusal of a recipient that cannot fit. */
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    struct pm_verdict v;
+
+    if (!c || !c->msg.metered)
+        return SMFIS_CONTINUE;
+    pm_policy_rcpt(c->rt->conf, c->rt->store, &c->msg, argv && argv[0] ? argv[0] : "", &v);
+    if (v.action >= PM_ACT_TEMPFAIL || strcmp(v.reason, "store_error") == 0)
+        log_decision(ctx, c, &v, "rcpt");
+    return pm_reply(ctx, &v, 0, c->rt->conf->header_name);
+}
+
+/* End of message: the authoritative check-and-count. */
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+    struct pm_verdict v;
+    sfsistat r;
+
+    if (!c || !c->msg.metered)
+        return SMFIS_CONTINUE;
+    pm_policy_eom(c->rt->conf, c->rt->store, &c->msg, &v);
+    log_decision(ctx, c, &v, "eom");
+    r = pm_reply(ctx, &v, 1, c->rt->conf->header_name);
+    c->msg.metered = 0;
+    return r;
+}
+
+/* The transaction was aborted: it counts nothing; forget it. */
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c)
+        memset(&c->msg, 0, sizeof(c->msg));
+    return SMFIS_CONTINUE;
+}
+
+/* The connection ends (possibly without a connect callback). */
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c) {
+        smfi_setpriv(ctx, NULL);
+        runtime_release(c->rt);
+        free(c);
+    }
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc pm_milter_desc = {
+    .xxfi_name = "postmeter",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE,
+    .xxfi_connect = cb_connect,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_negotiate = cb_negotiate,
+};

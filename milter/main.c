@@ -1,2 +1,247 @@
-/* main.c placeholder */
-int main(void){return 0;}
+/*
+ * main.c - postmeter: a Postfix milter that meters outgoing mail per sender.
+ *
+ * SYNOPSIS
+ *   postmeter [-c file] [-f] [-n] [-s] [-v] [-V]
+ *
+ * DESCRIPTION
+ *   Loads the configuration (default PM_SYSCONFDIR/postmeter/postmeter.conf),
+ *   drops privileges to the configured user, opens the milter socket (a stale
+ *   unix socket is removed) and serves Postfix until SIGTERM or SIGINT.
+ *   -f stays in the foreground and logs to stderr (-s: to syslog instead);
+ *   -n checks the configuration and exits; -v logs at debug level.
+ *
+ * DIAGNOSTICS
+ *   Configuration errors are printed as "file:line: what is wrong"; the exit
+ *   status is 0 on a clean stop, 1 on a configuration or start-up error.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "callbacks.h"
+#include "config.h"
+#include "conf.h"
+#include "log.h"
+#include "store_redis.h"
+
+#define DEFAULT_CONF PM_SYSCONFDIR "/postmeter/postmeter.conf"
+
+/* Log sink: one line to stderr with a timestamp. */
+static void
+sink_stderr(void *ctx, int level, const char *line)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    (void)ctx;
+    (void)level;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s postmeter[%ld]: %s\n", ts, (long)getpid(), line);
+}
+
+/* Log sink: syslog at the line's level. */
+static void
+sink_syslog(void *ctx, int level, const char *line)
+{
+    (void)ctx;
+    syslog(level, "%s", line);
+}
+
+/* The syslog facility for a configured name. */
+static int
+facility_of(const char *name)
+{
+    static const struct {
+        const char *name;
+        int fac;
+    } tab[] = {{"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+               {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+               {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+               {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}};
+    size_t i;
+
+    for (i = 0; name && i < sizeof(tab) / sizeof(tab[0]); i++)
+        if (strcmp(tab[i].name, name) == 0)
+            return tab[i].fac;
+    return LOG_MAIL;
+}
+
+/* Switch to the configured user and group; 0 ok, -1 error (logged). */
+static int
+drop_privileges(const struct pm_conf *conf)
+{
+    struct passwd *pw;
+    struct group *gr;
+    gid_t gid;
+
+    if (!conf->user || !*conf->user)
+        return 0;
+    if (!(pw = getpwnam(conf->user))) {
+        pm_log(PM_LOG_ERR, "%s: user \"%s\" does not exist", conf->file, conf->user);
+        return -1;
+    }
+    gid = pw->pw_gid;
+    if (conf->group && *conf->group) {
+        if (!(gr = getgrnam(conf->group))) {
+            pm_log(PM_LOG_ERR, "%s: group \"%s\" does not exist", conf->file, conf->group);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (getuid() == pw->pw_uid && getgid() == gid)
+        return 0;
+    if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
+        pm_log(PM_LOG_ERR, "cannot switch to user %s: %s", conf->user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) {
+        pm_log(PM_LOG_ERR, "privileges could be regained after switching to %s", conf->user);
+        return -1;
+    }
+    return 0;
+}
+
+/* Write the pid file, if one is configured. */
+static void
+write_pidfile(const struct pm_conf *conf)
+{
+    FILE *f;
+
+    if (!conf->pidfile || !*conf->pidfile)
+        return;
+    if (!(f = fopen(conf->pidfile, "w"))) {
+        pm_log(PM_LOG_WARNING, "cannot write %s: %s", conf->pidfile, strerror(errno));
+        return;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+}
+
+/* Print usage and exit. */
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: postmeter [-c file] [-f] [-n] [-s] [-v] [-V]\n"
+            "  -c file  configuration file (default %s)\n"
+            "  -f       stay in the foreground, log to stderr\n"
+            "  -n       check the configuration and exit\n"
+            "  -s       log to syslog even in the foreground\n"
+            "  -v       log at debug level\n"
+            "  -V       print the version and exit\n",
+            DEFAULT_CONF);
+    exit(1);
+}
+
+/* Open the milter socket and serve until stopped; returns the exit status. */
+static int
+serve(struct pm_runtime *rt)
+{
+    const struct pm_conf *conf = rt->conf;
+    int rc;
+
+    umask(~conf->socket_mode & 0777);
+    if (smfi_register(pm_milter_desc) == MI_FAILURE) {
+        pm_log(PM_LOG_ERR, "smfi_register failed");
+        return 1;
+    }
+    if (smfi_setconn(conf->milter_socket) == MI_FAILURE ||
+        smfi_settimeout(conf->milter_timeout) == MI_FAILURE) {
+        pm_log(PM_LOG_ERR, "cannot use milter socket %s", conf->milter_socket);
+        return 1;
+    }
+    if (smfi_opensocket(1) == MI_FAILURE) {
+        pm_log(PM_LOG_ERR, "cannot open milter socket %s", conf->milter_socket);
+        return 1;
+    }
+    pm_log(PM_LOG_NOTICE, "started: version %s, socket %s, config %s", PACKAGE_VERSION,
+           conf->milter_socket, conf->file);
+    rc = smfi_main();
+    pm_log(PM_LOG_NOTICE, "stopped");
+    return rc == MI_SUCCESS ? 0 : 1;
+}
+
+/* Entry point. */
+int
+main(int argc, char **argv)
+{
+    const char *file = DEFAULT_CONF;
+    int opt, check = 0, fg = 0, use_syslog = 0, verbose = 0, rc;
+    struct pm_runtime *rt;
+    struct pm_conf *conf;
+    char err[1024];
+
+    while ((opt = getopt(argc, argv, "c:fnsvV")) != -1) {
+        switch (opt) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'f':
+            fg = 1;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 's':
+            use_syslog = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'V':
+            printf("postmeter %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage();
+        }
+    }
+    if (optind != argc)
+        usage();
+    if (pm_conf_load(file, &conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK\n", file);
+        pm_conf_free(conf);
+        return 0;
+    }
+    pm_log_set_level(verbose ? PM_LOG_DEBUG : conf->log_level);
+    if (!fg || use_syslog) {
+        openlog("postmeter", LOG_PID | LOG_NDELAY, facility_of(conf->log_facility));
+        pm_log_set_sink(sink_syslog, NULL);
+    } else {
+        pm_log_set_sink(sink_stderr, NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (!fg && daemon(0, 0) != 0) {
+        pm_log(PM_LOG_ERR, "cannot become a daemon: %s", strerror(errno));
+        return 1;
+    }
+    write_pidfile(conf);
+    if (drop_privileges(conf) != 0)
+        return 1;
+    rt = calloc(1, sizeof(*rt));
+    if (!rt || !(rt->store = pm_store_redis_new(conf))) {
+        pm_log(PM_LOG_ERR, "out of memory");
+        return 1;
+    }
+    rt->conf = conf;
+    pm_runtime_install(rt);
+    rc = serve(rt);
+    if (conf->pidfile && *conf->pidfile)
+        unlink(conf->pidfile);
+    pm_runtime_shutdown();
+    return rc;
+}

@@ -1,0 +1,18 @@
+/*
+ * reply.h - the one mapping from a policy verdict to libmilter's answer.
+ */
+#ifndef PM_MILTER_REPLY_H
+#define PM_MILTER_REPLY_H
+
+#include <libmilter/mfapi.h>
+
+#include "verdict.h"
+
+/*
+ * Carry out v on ctx and return the sfsistat for the callback. at_eom says
+ * whether this is end of message (where tag and hold can act); header is the
+ * tag header's name.
+ */
+sfsistat pm_reply(SMFICTX *ctx, const struct pm_verdict *v, int at_eom, const char *header);
+
+#endif

@@ -5,9 +5,9 @@
 #define PM_CIDR_H
 
 struct pm_cidr {
-    int family;              /* AF_INET or AF_INET6 */
-    unsigned char addr[16];  /* network address, host bits cleared */
-    int prefix;              /* prefix length in bits */
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network address, host bits cleared */
+    int prefix;             /* prefix length in bits */
 };
 
 /* Parse "192.0.2.0/24", "2001:db8::/32" or a bare address; 0 ok, -1 bad. */

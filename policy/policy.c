@@ -1,2 +1,205 @@
-/* policy.c - placeholder */
+/*
+ * policy.c - the engine's face: plain facts in, a verdict out.
+ *
+ * Orchestrates identity (who sends, is it outgoing), plan assignment, the
+ * store's atomic check-and-count, and the verdict texts. A message that
+ * postmeter lets through counts; a refused one counts nothing (SPEC §4).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "plan.h"
 #include "policy.h"
+
+/* Start a message: direction, sender identity and plans. */
+void
+pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,
+               struct pm_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->dplan = -1;
+    m->outgoing = pm_is_outgoing(conf, origin);
+    if (!m->outgoing)
+        return;
+    if (origin->auth_login)
+        snprintf(m->login, sizeof(m->login), "%s", origin->auth_login);
+    switch (pm_sender_identity(origin->auth_login, envfrom, m->sender, sizeof(m->sender))) {
+    case 0:
+        m->metered = 1;
+        break;
+    case 1:
+        return; /* the null sender is never metered */
+    default:
+        pm_log(PM_LOG_WARNING, "cannot parse sender address <%.200s>: not metered",
+               envfrom ? envfrom : "");
+        m->sender[0] = '\0';
+        return;
+    }
+    m->plan = pm_plan_for_sender(conf, m->sender, m->login);
+    m->dplan = pm_plan_for_domain(conf, pm_addr_domain(m->sender));
+}
+
+/* Fill a store request for m adding msgs messages and rcpts external recipients. */
+static void
+policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
+               long long rcpts, struct pm_meter_req *req)
+{
+    const struct pm_limits *l = &conf->plans[m->plan].lim;
+
+    memset(req, 0, sizeof(*req));
+    req->mode = mode;
+    req->msgs = 1;
+    req->rcpts = rcpts;
+    req->hour_bucket = conf->hour_bucket;
+    req->day_bucket = conf->day_bucket;
+    req->scope[PM_SCOPE_SENDER].id = m->sender;
+    req->scope[PM_SCOPE_SENDER].limit[PM_C_MSGS_HOUR] = l->msgs_hour;
+    req->scope[PM_SCOPE_SENDER].limit[PM_C_MSGS_DAY] = l->msgs_day;
+    req->scope[PM_SCOPE_SENDER].limit[PM_C_RCPTS_HOUR] = l->rcpts_hour;
+    req->scope[PM_SCOPE_SENDER].limit[PM_C_RCPTS_DAY] = l->rcpts_day;
+    if (m->dplan >= 0) {
+        l = &conf->plans[m->dplan].lim;
+        req->scope[PM_SCOPE_DOMAIN].id = pm_addr_domain(m->sender);
+        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_MSGS_HOUR] = l->msgs_hour;
+        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_MSGS_DAY] = l->msgs_day;
+        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_RCPTS_HOUR] = l->rcpts_hour;
+        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_RCPTS_DAY] = l->rcpts_day;
+    }
+}
+
+/* The over-limit action of the plan that governs scope. */
+static enum pm_action
+policy_action(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope scope)
+{
+    int p = scope == PM_SCOPE_DOMAIN && m->dplan >= 0 ? m->dplan : m->plan;
+
+    return conf->plans[p].action;
+}
+
+/* Turn a store answer that does not fit into a verdict. */
+static void
+policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_meter_res *res,
+            struct pm_verdict *v)
+{
+    pm_verdict_limit(v, policy_action(conf, m, res->over_scope), m->sender,
+                     pm_addr_domain(m->sender), res->over_scope, res->over_counter, res->over_limit,
+                     res->now, res->retry_at);
+}
+
+/* Decide on one recipient (early refusal); on accept it is added to m. */
+void
+pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
+               const char *rcpt, struct pm_verdict *v)
+{
+    const struct pm_plan *plan;
+    char addr[PM_ADDR_MAX], err[256];
+    struct pm_meter_req req;
+    int ext;
+
+    pm_verdict_accept(v);
+    if (!m->metered)
+        return;
+    plan = &conf->plans[m->plan];
+    ext = pm_addr_normalise(rcpt, addr, sizeof(addr)) == 0 && pm_is_external(conf, addr);
+    if (plan->lim.rcpts_per_msg && m->nrcpt + 1 > plan->lim.rcpts_per_msg) {
+        pm_verdict_rcpts_per_msg(v, m->sender, plan->lim.rcpts_per_msg);
+    } else if (plan->action >= PM_ACT_TEMPFAIL ||
+               (m->dplan >= 0 && conf->plans[m->dplan].action >= PM_ACT_TEMPFAIL)) {
+        /* early refusal only where the over-limit action refuses */
+        policy_request(conf, m, PM_METER_PROBE, m->next + ext, &req);
+        if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
+            pm_verdict_store_error(v, conf->on_store_error, m->sender);
+            pm_log(PM_LOG_DEBUG, "store error at RCPT: %s", err);
+        } else if (!m->res.fits && policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL) {
+            policy_over(conf, m, &m->res, v);
+        }
+        m->have_res = 1;
+    }
+    if (v->action >= PM_ACT_TEMPFAIL && conf->dry_run)
+        v->dry_run = 1;
+    if (v->action >= PM_ACT_TEMPFAIL && !v->dry_run) {
+        m->nrefused++;
+        return;
+    }
+    m->nrcpt++;
+    m->next += ext;
+}
+
+/* The authoritative check-and-count at end of message. */
+void
+pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
+              struct pm_verdict *v)
+{
+    struct pm_meter_req req;
+    enum pm_meter_mode mode = PM_METER_COMMIT;
+    char err[256];
+
+    pm_verdict_accept(v);
+    if (!m->metered)
+        return;
+    /* what is let through anyway (tag, hold, dry run) must count */
+    if (conf->dry_run || conf->plans[m->plan].action < PM_ACT_TEMPFAIL ||
+        (m->dplan >= 0 && conf->plans[m->dplan].action < PM_ACT_TEMPFAIL))
+        mode = PM_METER_FORCE;
+    policy_request(conf, m, mode, m->next, &req);
+    m->have_res = 0;
+    if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
+        pm_verdict_store_error(v, conf->on_store_error, m->sender);
+        pm_log(PM_LOG_DEBUG, "store error at end of message: %s", err);
+        return;
+    }
+    m->have_res = 1;
+    if (!m->res.fits)
+        policy_over(conf, m, &m->res, v);
+    if (v->action != PM_ACT_ACCEPT && conf->dry_run)
+        v->dry_run = 1;
+}
+
+/* Append "name=used/limit" for every counter of a scope. */
+static size_t
+policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope s, char *buf,
+                    size_t len)
+{
+    static const char *key[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day"};
+    const struct pm_limits *l = &conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : m->plan].lim;
+    long long lim[PM_C_COUNT] = {l->msgs_hour, l->msgs_day, l->rcpts_hour, l->rcpts_day};
+    size_t off = 0;
+    int c, n;
+
+    for (c = 0; c < PM_C_COUNT && off < len; c++) {
+        n = snprintf(buf + off, len - off, " %s%s=%lld/%lld", s == PM_SCOPE_DOMAIN ? "domain_" : "",
+                     key[c], m->res.used[s][c], lim[c]);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+    return off < len ? off : len;
+}
+
+/* Format the one log line of a decision (without the queue id). */
+void
+pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_verdict *v,
+                 const char *stage, char *buf, size_t len)
+{
+    size_t off;
+    int n;
+
+    n = snprintf(buf, len, "stage=%s action=%s%s reason=%s sender=%s plan=%s rcpts=%lld ext=%lld",
+                 stage, pm_action_name(v->action), v->dry_run ? " dry_run=yes" : "", v->reason,
+                 m->sender[0] ? m->sender : "<>", m->metered ? conf->plans[m->plan].name : "-",
+                 m->nrcpt, m->next);
+    off = n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
+    if (m->have_res && off < len) {
+        off += policy_format_usage(conf, m, PM_SCOPE_SENDER, buf + off, len - off);
+        if (m->dplan >= 0 && off < len) {
+            n = snprintf(buf + off, len - off, " domain=%s domain_plan=%s",
+                         pm_addr_domain(m->sender), conf->plans[m->dplan].name);
+            off += n < 0 ? 0 : (size_t)n;
+            if (off < len)
+                off += policy_format_usage(conf, m, PM_SCOPE_DOMAIN, buf + off, len - off);
+        }
+    }
+    if (v->action >= PM_ACT_TEMPFAIL && off < len)
+        snprintf(buf + off, len - off, " reply=\"%s %s %s\"", v->rcode, v->xcode, v->text);
+}

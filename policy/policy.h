@@ -1,1 +1,50 @@
-/* policy.h - placeholder */
+/*
+ * policy.h - the engine's face: plain facts in, a verdict out.
+ *
+ * The milter calls pm_policy_mail() at MAIL FROM, pm_policy_rcpt() for each
+ * RCPT TO (early refusal: at most one store round trip) and pm_policy_eom()
+ * at end of message (the authoritative check-and-count: one round trip).
+ * Nothing here knows libmilter, syslog or hiredis.
+ */
+#ifndef PM_POLICY_H
+#define PM_POLICY_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "identity.h"
+#include "store.h"
+#include "verdict.h"
+
+/* Per-message state, reset at every MAIL FROM. */
+struct pm_msg {
+    int outgoing;             /* the origin is outgoing */
+    int metered;              /* outgoing with a sender identity: counted */
+    char sender[PM_ADDR_MAX]; /* normalised sender identity */
+    char login[PM_ADDR_MAX];  /* SASL login as given, or "" */
+    int plan;                 /* index of the sender's plan */
+    int dplan;                /* index of the domain's company-wide plan, or -1 */
+    long long nrcpt;          /* recipients accepted so far */
+    long long next;           /* external recipients accepted so far */
+    long long nrefused;       /* recipients refused by postmeter */
+    int have_res;             /* res holds the last store answer */
+    struct pm_meter_res res;  /* the last store answer (for the log line) */
+};
+
+/* Start a message: direction, sender identity and plans. */
+void pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,
+                    struct pm_msg *m);
+
+/* Decide on one recipient (early refusal); on accept it is added to m. */
+void pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
+                    const char *rcpt, struct pm_verdict *v);
+
+/* The authoritative check-and-count at end of message. */
+void pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
+                   struct pm_verdict *v);
+
+/* Format the one log line of a decision (without the queue id). */
+void pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m,
+                      const struct pm_verdict *v, const char *stage, char *buf, size_t len);
+
+#endif

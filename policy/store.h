@@ -12,20 +12,10 @@
 #include <stddef.h>
 
 /* The counters checked for every scope, in the order they are checked. */
-enum pm_counter {
-    PM_C_MSGS_HOUR = 0,
-    PM_C_MSGS_DAY,
-    PM_C_RCPTS_HOUR,
-    PM_C_RCPTS_DAY,
-    PM_C_COUNT
-};
+enum pm_counter { PM_C_MSGS_HOUR = 0, PM_C_MSGS_DAY, PM_C_RCPTS_HOUR, PM_C_RCPTS_DAY, PM_C_COUNT };
 
 /* Whose counters: the sender, and the sender's domain (company-wide cap). */
-enum pm_scope {
-    PM_SCOPE_SENDER = 0,
-    PM_SCOPE_DOMAIN,
-    PM_SCOPE_COUNT
-};
+enum pm_scope { PM_SCOPE_SENDER = 0, PM_SCOPE_DOMAIN, PM_SCOPE_COUNT };
 
 /* What a request does. */
 enum pm_meter_mode {
@@ -36,17 +26,17 @@ enum pm_meter_mode {
 
 /* One scope of a request. */
 struct pm_scope_req {
-    const char *id;               /* "alice@example.com" / "example.com"; NULL: scope unused */
-    long long limit[PM_C_COUNT];  /* 0: unlimited */
+    const char *id;              /* "alice@example.com" / "example.com"; NULL: scope unused */
+    long long limit[PM_C_COUNT]; /* 0: unlimited */
 };
 
 struct pm_meter_req {
     enum pm_meter_mode mode;
     struct pm_scope_req scope[PM_SCOPE_COUNT];
-    long long msgs;    /* messages to add (1 at end of message) */
-    long long rcpts;   /* external recipients to add */
-    int hour_bucket;   /* seconds per bucket of the rolling hour (divides 3600) */
-    int day_bucket;    /* seconds per bucket of the rolling day (divides 86400) */
+    long long msgs;  /* messages to add (1 at end of message) */
+    long long rcpts; /* external recipients to add */
+    int hour_bucket; /* seconds per bucket of the rolling hour (divides 3600) */
+    int day_bucket;  /* seconds per bucket of the rolling day (divides 86400) */
 };
 
 struct pm_meter_res {

@@ -1,2 +1,119 @@
-/* verdict.c - placeholder */
+/*
+ * verdict.c - the policy engine's answer and the texts people read.
+ *
+ * Quota refusals are 451 4.7.1 (tempfail) or 550 5.7.1 (reject) and name the
+ * sender, the limit and the time to retry, e.g.
+ *   451 4.7.1 <alice@example.com>: hourly sending limit reached
+ *   (100 messages per hour); try again after 14:05 UTC
+ * Too many recipients is 452, with 4.5.3 only at 100 recipients or more
+ * (RFC 5321 lets a client expect 100 recipients per message).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
 #include "verdict.h"
+
+/* Set the reply codes of v. */
+static void
+verdict_codes(struct pm_verdict *v, const char *rcode, const char *xcode)
+{
+    snprintf(v->rcode, sizeof(v->rcode), "%s", rcode);
+    snprintf(v->xcode, sizeof(v->xcode), "%s", xcode);
+}
+
+/* An accept verdict. */
+void
+pm_verdict_accept(struct pm_verdict *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->action = PM_ACT_ACCEPT;
+    snprintf(v->reason, sizeof(v->reason), "ok");
+}
+
+/* "14:05 UTC" on now's UTC date, else "2026-11-27 14:05 UTC". */
+void
+pm_format_retry(long long now, long long t, char *buf, size_t len)
+{
+    time_t tn = (time_t)now, tt = (time_t)((t + 59) / 60 * 60);
+    struct tm a, b;
+
+    gmtime_r(&tn, &a);
+    gmtime_r(&tt, &b);
+    if (a.tm_year == b.tm_year && a.tm_yday == b.tm_yday)
+        strftime(buf, len, "%H:%M UTC", &b);
+    else
+        strftime(buf, len, "%Y-%m-%d %H:%M UTC", &b);
+}
+
+/* Over a counter of a scope; see verdict.h. */
+void
+pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,
+                 enum pm_scope scope, enum pm_counter c, long long limit, long long now,
+                 long long retry_at)
+{
+    static const char *what[PM_C_COUNT] = {"hourly sending limit", "daily sending limit",
+                                           "hourly recipient limit", "daily recipient limit"};
+    static const char *unit[PM_C_COUNT] = {"messages per hour", "messages per 24 hours",
+                                           "external recipients per hour",
+                                           "external recipients per 24 hours"};
+    static const char *word[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day"};
+    char when[40], scope_txt[300] = "";
+    unsigned ci = (unsigned)c < PM_C_COUNT ? (unsigned)c : 0;
+
+    memset(v, 0, sizeof(*v));
+    v->action = act;
+    snprintf(v->reason, sizeof(v->reason), "%s%s", scope == PM_SCOPE_DOMAIN ? "domain_" : "",
+             word[ci]);
+    if (scope == PM_SCOPE_DOMAIN)
+        snprintf(scope_txt, sizeof(scope_txt), "company-wide %s for %s", what[ci],
+                 domain ? domain : "");
+    else
+        snprintf(scope_txt, sizeof(scope_txt), "%s", what[ci]);
+    if (retry_at < 0) {
+        /* the message alone is larger than the limit: retrying cannot help */
+        if (act == PM_ACT_TEMPFAIL)
+            v->action = act = PM_ACT_REJECT;
+        snprintf(v->text, sizeof(v->text),
+                 "<%s>: this message exceeds the %s (%lld %s); send it to fewer recipients", who,
+                 scope_txt, limit, unit[ci]);
+    } else {
+        pm_format_retry(now, retry_at, when, sizeof(when));
+        snprintf(v->text, sizeof(v->text), "<%s>: %s reached (%lld %s); try again after %s", who,
+                 scope_txt, limit, unit[ci], when);
+    }
+    if (act == PM_ACT_REJECT)
+        verdict_codes(v, "550", "5.7.1");
+    else
+        verdict_codes(v, "451", "4.7.1");
+}
+
+/* Too many recipients in one message. */
+void
+pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit)
+{
+    memset(v, 0, sizeof(*v));
+    v->action = PM_ACT_TEMPFAIL;
+    snprintf(v->reason, sizeof(v->reason), "rcpts_per_msg");
+    verdict_codes(v, "452", limit >= 100 ? "4.5.3" : "4.7.1");
+    snprintf(v->text, sizeof(v->text),
+             "<%s>: too many recipients in one message (%lld per message); send the rest in "
+             "another message",
+             who, limit);
+}
+
+/* The store could not answer: accept or tempfail as configured. */
+void
+pm_verdict_store_error(struct pm_verdict *v, enum pm_on_error on_error, const char *who)
+{
+    memset(v, 0, sizeof(*v));
+    snprintf(v->reason, sizeof(v->reason), "store_error");
+    if (on_error == PM_ONERR_ACCEPT) {
+        v->action = PM_ACT_ACCEPT;
+        return;
+    }
+    v->action = PM_ACT_TEMPFAIL;
+    verdict_codes(v, "451", "4.3.0");
+    snprintf(v->text, sizeof(v->text),
+             "<%s>: sending quota cannot be checked right now; try again in a few minutes", who);
+}

@@ -1,1 +1,47 @@
-/* verdict.h - placeholder */
+/*
+ * verdict.h - the policy engine's answer and the texts people read.
+ *
+ * A verdict is the engine's own type: an action plus, for refusals, an SMTP
+ * reply with an enhanced status code and a text that says what happened and
+ * when to retry (SPEC §8). The milter maps it to libmilter calls in one place.
+ */
+#ifndef PM_VERDICT_H
+#define PM_VERDICT_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "store.h"
+
+struct pm_verdict {
+    enum pm_action action; /* what to do */
+    int dry_run;           /* only log action; the message is accepted */
+    char rcode[4];         /* "451" for tempfail/reject */
+    char xcode[8];         /* "4.7.1" */
+    char text[400];        /* reply text; for tag/hold the header value / hold reason */
+    char reason[32];       /* one word for logs: "msgs_hour", "domain_msgs_day", ... */
+};
+
+/* An accept verdict. */
+void pm_verdict_accept(struct pm_verdict *v);
+
+/*
+ * Over a counter of a scope: fill a verdict with action act for sender who
+ * (and domain, for the domain scope), limit, and the store time now and the
+ * time retry_at when it fits again (-1: the request alone exceeds the limit).
+ */
+void pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,
+                      enum pm_scope scope, enum pm_counter c, long long limit, long long now,
+                      long long retry_at);
+
+/* Too many recipients in one message (checked at RCPT TO, no store needed). */
+void pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit);
+
+/* The store could not answer: accept or tempfail as configured. */
+void pm_verdict_store_error(struct pm_verdict *v, enum pm_on_error on_error, const char *who);
+
+/* "14:05 UTC" when t (rounded up to the minute) is on now's UTC date, else
+ * "2026-11-27 14:05 UTC". */
+void pm_format_retry(long long now, long long t, char *buf, size_t len);
+
+#endif

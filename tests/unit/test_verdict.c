@@ -1,2 +1,149 @@
-/* placeholder */
-int main(void){return 0;}
+/*
+ * test_verdict.c - the SMTP replies people read: codes, texts and retry
+ * times for every limit, recipients per message and store errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "verdict.h"
+
+/* 2026-11-26 13:20:00 UTC */
+#define NOW 1795699200LL
+
+/* Retry times round up to the minute; another date is spelled out. */
+static void
+test_format_retry(void **state)
+{
+    static const struct {
+        long long t;
+        const char *out;
+    } rows[] = {
+        {NOW, "13:20 UTC"},
+        {NOW + 1, "13:21 UTC"},
+        {NOW + 60, "13:21 UTC"},
+        {NOW + 45 * 60, "14:05 UTC"},
+        {NOW + 10 * 3600 + 39 * 60, "23:59 UTC"},
+        {NOW + 10 * 3600 + 39 * 60 + 1, "2026-11-27 00:00 UTC"},
+        {NOW + 10 * 3600 + 40 * 60, "2026-11-27 00:00 UTC"},
+        {NOW + 20 * 3600, "2026-11-27 09:20 UTC"},
+    };
+    char buf[40];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        pm_format_retry(NOW, rows[i].t, buf, sizeof(buf));
+        assert_string_equal(buf, rows[i].out);
+    }
+}
+
+/* Every counter and scope gives its own text, codes and log reason. */
+static void
+test_limit_texts(void **state)
+{
+    static const struct {
+        enum pm_action act;
+        enum pm_scope scope;
+        enum pm_counter c;
+        long long limit, retry;
+        enum pm_action out_act;
+        const char *code, *xcode, *reason, *text;
+    } rows[] = {
+        {PM_ACT_TEMPFAIL, PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 100, NOW + 45 * 60, PM_ACT_TEMPFAIL,
+         "451", "4.7.1", "msgs_hour",
+         "<alice@example.com>: hourly sending limit reached (100 messages per hour); try again "
+         "after 14:05 UTC"},
+        {PM_ACT_TEMPFAIL, PM_SCOPE_SENDER, PM_C_MSGS_DAY, 500, NOW + 20 * 3600, PM_ACT_TEMPFAIL,
+         "451", "4.7.1", "msgs_day",
+         "<alice@example.com>: daily sending limit reached (500 messages per 24 hours); try "
+         "again after 2026-11-27 09:20 UTC"},
+        {PM_ACT_REJECT, PM_SCOPE_SENDER, PM_C_RCPTS_HOUR, 50, NOW + 60, PM_ACT_REJECT, "550",
+         "5.7.1", "rcpts_hour",
+         "<alice@example.com>: hourly recipient limit reached (50 external recipients per "
+         "hour); try again after 13:21 UTC"},
+        {PM_ACT_TEMPFAIL, PM_SCOPE_DOMAIN, PM_C_RCPTS_DAY, 1000, NOW + 600, PM_ACT_TEMPFAIL, "451",
+         "4.7.1", "domain_rcpts_day",
+         "<alice@example.com>: company-wide daily recipient limit for example.com reached (1000 "
+         "external recipients per 24 hours); try again after 13:30 UTC"},
+        {PM_ACT_TEMPFAIL, PM_SCOPE_SENDER, PM_C_RCPTS_DAY, 10, -1, PM_ACT_REJECT, "550", "5.7.1",
+         "rcpts_day",
+         "<alice@example.com>: this message exceeds the daily recipient limit (10 external "
+         "recipients per 24 hours); send it to fewer recipients"},
+        {PM_ACT_TAG, PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 100, NOW + 60, PM_ACT_TAG, "451", "4.7.1",
+         "msgs_hour",
+         "<alice@example.com>: hourly sending limit reached (100 messages per hour); try again "
+         "after 13:21 UTC"},
+    };
+    struct pm_verdict v;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        pm_verdict_limit(&v, rows[i].act, "alice@example.com", "example.com", rows[i].scope,
+                         rows[i].c, rows[i].limit, NOW, rows[i].retry);
+        assert_int_equal(v.action, rows[i].out_act);
+        assert_string_equal(v.rcode, rows[i].code);
+        assert_string_equal(v.xcode, rows[i].xcode);
+        assert_string_equal(v.reason, rows[i].reason);
+        assert_string_equal(v.text, rows[i].text);
+        assert_int_equal(v.dry_run, 0);
+    }
+}
+
+/* 4.5.3 only from 100 recipients up; 4.7.1 below. */
+static void
+test_rcpts_per_msg(void **state)
+{
+    struct pm_verdict v;
+
+    (void)state;
+    pm_verdict_rcpts_per_msg(&v, "alice@example.com", 20);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_string_equal(v.rcode, "452");
+    assert_string_equal(v.xcode, "4.7.1");
+    assert_string_equal(v.text, "<alice@example.com>: too many recipients in one message (20 per "
+                                "message); send the rest in another message");
+    pm_verdict_rcpts_per_msg(&v, "alice@example.com", 100);
+    assert_string_equal(v.xcode, "4.5.3");
+    pm_verdict_rcpts_per_msg(&v, "alice@example.com", 99);
+    assert_string_equal(v.xcode, "4.7.1");
+}
+
+/* Store errors: accept silently, or a 451 4.3.0 the client retries. */
+static void
+test_store_error(void **state)
+{
+    struct pm_verdict v;
+
+    (void)state;
+    pm_verdict_store_error(&v, PM_ONERR_ACCEPT, "alice@example.com");
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_string_equal(v.reason, "store_error");
+    pm_verdict_store_error(&v, PM_ONERR_TEMPFAIL, "alice@example.com");
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_string_equal(v.rcode, "451");
+    assert_string_equal(v.xcode, "4.3.0");
+    assert_string_equal(v.text, "<alice@example.com>: sending quota cannot be checked right now; "
+                                "try again in a few minutes");
+    pm_verdict_accept(&v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_string_equal(v.reason, "ok");
+}
+
+/* Run the tests. */
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_retry),
+        cmocka_unit_test(test_limit_texts),
+        cmocka_unit_test(test_rcpts_per_msg),
+        cmocka_unit_test(test_store_error),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
