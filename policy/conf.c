@@ -1,2 +1,1291 @@
-/* conf.c - placeholder */
+/*
+ * conf.c - load and validate postmeter's configuration.
+ *
+ * SYNOPSIS
+ *     pm_conf_load(path, &conf, err, sizeof(err)); ... pm_conf_free(conf);
+ *
+ * DESCRIPTION
+ *     One table, conf_keys, names every key of the file with its type,
+ *     default and bounds; plan_keys does the same for the keys of a plan.
+ *     Loading walks the libconfig tree against these tables: unknown keys,
+ *     wrong types and values out of bounds are errors. The result is one
+ *     struct pm_conf that is never modified afterwards.
+ *
+ *     libconfig 1.5 has no octal literals: "socket_mode = 0660" reads as 660,
+ *     so the decimal digits of a mode are taken as octal digits (a hex literal
+ *     is taken as it is). It also truncates integers beyond 32 bits that lack
+ *     an L suffix, so the files it read are scanned for such literals. Paths
+ *     (@include, redis.password_file) are used as given: relative ones are
+ *     relative to the working directory, as libconfig does for @include.
+ *
+ * DIAGNOSTICS
+ *     One line "file:line: what is wrong", naming an @include'd file when
+ *     the fault is there. The Redis password never appears in a message.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "conf.h"
+#include "log.h"
+
+_Static_assert(sizeof(enum pm_action) == sizeof(int), "actions are stored as int");
+_Static_assert(sizeof(enum pm_on_error) == sizeof(int), "on_store_error is stored as int");
+
+#define PM_LIMIT_MAX 1000000000LL
+#define PM_PASSWORD_MAX 4096
+
+struct loader;
+
+/* How a key's value is read. */
+enum key_type {
+    KT_INT,     /* int field: an integer within [min, max] */
+    KT_LLONG,   /* long long field: an integer within [min, max] */
+    KT_MODE,    /* int field: a file mode, decimal digits read as octal */
+    KT_BOOL,    /* int field: true or false */
+    KT_STR,     /* char * field: a string */
+    KT_CHOICE,  /* int field: one of the names in choices */
+    KT_STRS,    /* char ** field and size_t count: a list of strings */
+    KT_NETS,    /* struct pm_cidr * field and size_t count: a list of networks */
+    KT_SPECIAL, /* read by hook alone */
+};
+
+/* A name allowed for a KT_CHOICE key and the value stored for it. */
+struct choice {
+    const char *name;
+    int value;
+};
+
+/* Extra check of a string; fills why and returns -1 when the value is bad. */
+typedef int (*str_check_fn)(const char *value, char *why, size_t whylen);
+
+/* Extra check of an integer; fills why and returns -1 when the value is bad. */
+typedef int (*int_check_fn)(long long value, char *why, size_t whylen);
+
+/* KT_SPECIAL: reads the key; others: runs after the value is stored. */
+typedef int (*hook_fn)(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/* One key: where it lives, its type, default and bounds. */
+struct conf_key {
+    const char *group; /* enclosing group, NULL at the top level */
+    const char *name;
+    enum key_type type;
+    size_t off;                   /* the field */
+    size_t count_off;             /* KT_STRS, KT_NETS: the count field */
+    long long def;                /* KT_INT, KT_LLONG, KT_MODE, KT_BOOL */
+    const char *sdef;             /* KT_STR, KT_CHOICE */
+    const char *const *ldef;      /* KT_STRS, KT_NETS: NULL-terminated */
+    long long min, max;           /* KT_INT, KT_LLONG, KT_MODE */
+    const struct choice *choices; /* KT_CHOICE: NULL-terminated */
+    int lower;                    /* KT_STRS: lower-case each element */
+    str_check_fn str_check;       /* KT_STR, KT_STRS: each value */
+    int_check_fn int_check;       /* KT_INT */
+    hook_fn hook;
+};
+
+/* The state of one pm_conf_load() call. */
+struct loader {
+    const char *path;
+    config_t cf;
+    struct pm_conf *conf;
+    char *err;
+    size_t errlen;
+};
+
+static const struct choice log_levels[] = {
+    {"err", PM_LOG_ERR},   {"warning", PM_LOG_WARNING}, {"notice", PM_LOG_NOTICE},
+    {"info", PM_LOG_INFO}, {"debug", PM_LOG_DEBUG},     {NULL, 0},
+};
+
+static const struct choice on_errors[] = {
+    {"accept", PM_ONERR_ACCEPT},
+    {"tempfail", PM_ONERR_TEMPFAIL},
+    {NULL, 0},
+};
+
+/* Over-limit actions: "accept" is not one of them. */
+static const struct choice plan_actions[] = {
+    {"tempfail", PM_ACT_TEMPFAIL},
+    {"reject", PM_ACT_REJECT},
+    {"hold", PM_ACT_HOLD},
+    {"tag", PM_ACT_TAG},
+    {NULL, 0},
+};
+
+static const char *const action_names[] = {
+    [PM_ACT_ACCEPT] = "accept",     [PM_ACT_TAG] = "tag",       [PM_ACT_HOLD] = "hold",
+    [PM_ACT_TEMPFAIL] = "tempfail", [PM_ACT_REJECT] = "reject",
+};
+
+static const char *const facilities[] = {
+    "mail",   "daemon", "user",   "local0", "local1", "local2",
+    "local3", "local4", "local5", "local6", "local7", NULL,
+};
+
+static const char *const default_daemon_names[] = {"ORIGINATING", NULL};
+static const char *const default_networks[] = {"127.0.0.0/8", "::1/128", NULL};
+static const char *const no_strings[] = {NULL};
+
+static int check_socket(const char *value, char *why, size_t whylen);
+static int check_nonempty(const char *value, char *why, size_t whylen);
+static int check_facility(const char *value, char *why, size_t whylen);
+static int check_key_prefix(const char *value, char *why, size_t whylen);
+static int check_header_name(const char *value, char *why, size_t whylen);
+static int check_domain(const char *value, char *why, size_t whylen);
+static int check_hour_bucket(long long value, char *why, size_t whylen);
+static int check_day_bucket(long long value, char *why, size_t whylen);
+static int check_retry(struct loader *ld, const config_setting_t *s, const char *kname);
+static int load_password(struct loader *ld, const config_setting_t *s, const char *kname);
+static int load_plans(struct loader *ld, const config_setting_t *s, const char *kname);
+static int load_default_plan(struct loader *ld, const config_setting_t *s, const char *kname);
+static int load_assign(struct loader *ld, const config_setting_t *s, const char *kname);
+static int load_domains(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/*
+ * Row makers of the key tables: G group (NULL = top level), N name, F field,
+ * D default, LO..HI bounds, CHK extra check, H hook, CH choices, CNT count field.
+ */
+/* clang-format off */
+#define C(f) offsetof(struct pm_conf, f)
+#define P(f) offsetof(struct pm_plan, f)
+#define K_INT(G, N, F, D, LO, HI, CHK, H) {.group = G, .name = N, .type = KT_INT, .off = C(F), \
+    .def = D, .min = LO, .max = HI, .int_check = CHK, .hook = H}
+#define K_MODE(G, N, F, D, LO, HI) {.group = G, .name = N, .type = KT_MODE, .off = C(F), \
+    .def = D, .min = LO, .max = HI}
+#define K_BOOL(G, N, F, D) {.group = G, .name = N, .type = KT_BOOL, .off = C(F), .def = D}
+#define K_STR(G, N, F, D, CHK, H) {.group = G, .name = N, .type = KT_STR, .off = C(F), \
+    .sdef = D, .str_check = CHK, .hook = H}
+#define K_CHOICE(G, N, F, D, CH) {.group = G, .name = N, .type = KT_CHOICE, .off = C(F), \
+    .sdef = D, .choices = CH}
+#define K_STRS(G, N, F, CNT, D, LOWER, CHK) {.group = G, .name = N, .type = KT_STRS, \
+    .off = C(F), .count_off = C(CNT), .ldef = D, .lower = LOWER, .str_check = CHK}
+#define K_NETS(G, N, F, CNT, D) {.group = G, .name = N, .type = KT_NETS, .off = C(F), \
+    .count_off = C(CNT), .ldef = D}
+#define K_SPECIAL(N, H) {.name = N, .type = KT_SPECIAL, .hook = H}
+#define K_LIMIT(N, F, D) {.name = N, .type = KT_LLONG, .off = P(lim.F), .def = D, .min = 0, \
+    .max = PM_LIMIT_MAX}
+#define K_ACTION(N, F, D, CH) {.name = N, .type = KT_CHOICE, .off = P(F), .sdef = D, \
+    .choices = CH}
+
+/* Every key of the file, in the order it is read (plans before what names them). */
+static const struct conf_key conf_keys[] = {
+    K_STR("milter", "socket", milter_socket,
+          "unix:/var/spool/postfix/postmeter/postmeter.sock",              check_socket, NULL),
+    K_MODE("milter", "socket_mode", socket_mode, 0660, 0, 0777),
+    K_INT("milter", "timeout", milter_timeout, 30, 1, 3600,                  NULL, NULL),
+    K_STR(NULL, "user", user, "postmeter",                                   NULL, NULL),
+    K_STR(NULL, "group", group, "",                                          NULL, NULL),
+    K_STR(NULL, "pidfile", pidfile, "",                                      NULL, NULL),
+    K_STR("log", "facility", log_facility, "mail",                           check_facility, NULL),
+    K_CHOICE("log", "level", log_level, "info",                              log_levels),
+    K_STR("redis", "host", redis_host, "127.0.0.1",                          check_nonempty, NULL),
+    K_INT("redis", "port", redis_port, 6379, 1, 65535,                       NULL, NULL),
+    K_STR("redis", "socket", redis_socket, "",                               NULL, NULL),
+    K_STR("redis", "password_file", redis_password_file, "",                 NULL, load_password),
+    K_INT("redis", "db", redis_db, 0, 0, 15,                                 NULL, NULL),
+    K_INT("redis", "connect_timeout_ms", connect_timeout_ms, 200, 10, 10000, NULL, NULL),
+    K_INT("redis", "command_timeout_ms", command_timeout_ms, 500, 10, 10000, NULL, NULL),
+    K_INT("redis", "retry_min_ms", retry_min_ms, 100, 10, 60000,             NULL, NULL),
+    K_INT("redis", "retry_max_ms", retry_max_ms, 5000, 10, 600000,           NULL, check_retry),
+    K_INT("redis", "pool_size", pool_size, 16, 1, 1024,                      NULL, NULL),
+    K_STR("redis", "key_prefix", key_prefix, "pm",                           check_key_prefix, NULL),
+    K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
+    K_BOOL(NULL, "dry_run", dry_run, 0),
+    K_STR(NULL, "header_name", header_name, "X-Postmeter",                   check_header_name, NULL),
+    K_STRS(NULL, "local_domains", local_domains, n_local_domains, no_strings, 1, check_domain),
+    K_STRS("outbound", "daemon_names", daemon_names, n_daemon_names,
+           default_daemon_names, 0, NULL),
+    K_NETS("outbound", "networks", networks, n_networks, default_networks),
+    K_INT("windows", "hour_bucket", hour_bucket, 60, 1, 3600,                check_hour_bucket, NULL),
+    K_INT("windows", "day_bucket", day_bucket, 600, 1, 86400,                check_day_bucket, NULL),
+    K_SPECIAL("plans", load_plans),
+    K_SPECIAL("default_plan", load_default_plan),
+    K_SPECIAL("assign", load_assign),
+    K_SPECIAL("domains", load_domains),
+};
+
+/* Every key of a plan; offsets are into struct pm_plan. */
+static const struct conf_key plan_keys[] = {
+    K_LIMIT("messages_per_hour",      msgs_hour,     100),
+    K_LIMIT("messages_per_day",       msgs_day,      500),
+    K_LIMIT("recipients_per_hour",    rcpts_hour,    0),
+    K_LIMIT("recipients_per_day",     rcpts_day,     1000),
+    K_LIMIT("new_recipients_per_day", new_rcpts_day, 100),
+    K_LIMIT("recipients_per_message", rcpts_per_msg, 100),
+    K_ACTION("action", action, "tempfail", plan_actions),
+};
+/* clang-format on */
+
+/* The keys of an assign rule and of a domains rule. */
+static const char *const assign_rule_keys[] = {"sender", "login", "plan", NULL};
+static const char *const domain_rule_keys[] = {"domain", "plan", NULL};
+
+#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* Format "file:line: message" into the caller's buffer; always returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+    char msg[512];
+    const char *file = NULL;
+    unsigned int line = 0;
+    va_list ap;
+    size_t i;
+
+    for (; s; s = config_setting_parent(s)) {
+        if (config_setting_source_line(s) > 0) {
+            line = config_setting_source_line(s);
+            file = config_setting_source_file(s);
+            break;
+        }
+    }
+    if (ld->errlen == 0)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!file)
+        file = ld->path;
+    snprintf(ld->err, ld->errlen, "%s:%u: %s", file, line, msg);
+    /* One line, whatever the quoted values hold. */
+    for (i = 0; ld->err[i]; i++)
+        if ((unsigned char)ld->err[i] < 0x20 || ld->err[i] == 0x7f)
+            ld->err[i] = '?';
+    return -1;
+}
+
+/* "a string", "an integer"...: the type of s, for messages. */
+static const char *
+type_name(const config_setting_t *s)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_GROUP:
+        return "a group";
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return "an integer";
+    case CONFIG_TYPE_FLOAT:
+        return "a float";
+    case CONFIG_TYPE_STRING:
+        return "a string";
+    case CONFIG_TYPE_BOOL:
+        return "a boolean";
+    case CONFIG_TYPE_ARRAY:
+        return "an array";
+    case CONFIG_TYPE_LIST:
+        return "a list";
+    default:
+        return "nothing";
+    }
+}
+
+/* Lower-case s in place. */
+static void
+lower_case(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+/* The string value of s, or NULL after an error naming kname. */
+static const char *
+get_string(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        fail(ld, s, "%s: expected a string, not %s", kname, type_name(s));
+        return NULL;
+    }
+    return config_setting_get_string(s);
+}
+
+/* The integer value of s into *v; -1 after an error naming kname. */
+static int
+get_integer(struct loader *ld, const config_setting_t *s, const char *kname, long long *v)
+{
+    int t = config_setting_type(s);
+
+    if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+        return fail(ld, s, "%s: expected an integer, not %s", kname, type_name(s));
+    *v = config_setting_get_int64(s);
+    return 0;
+}
+
+/* Write "a, b or c" from a choice list into buf. */
+static void
+choice_list(const struct choice *c, char *buf, size_t len)
+{
+    size_t n, i, used = 0;
+
+    for (n = 0; c[n].name; n++)
+        ;
+    buf[0] = '\0';
+    for (i = 0; i < n && used < len; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(buf + used, len - used, "%s%s", sep, c[i].name);
+
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* Find the value of name in a choice list; -1 when absent. */
+static int
+choice_find(const struct choice *c, const char *name, int *value)
+{
+    for (; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            *value = c->value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Read decimal digits as octal digits (0660 read as 660 -> 0660); -1 on 8 or 9. */
+static int
+mode_from_digits(long long v, long long *mode)
+{
+    long long out = 0, scale = 1;
+
+    if (v < 0)
+        return -1;
+    while (v > 0) {
+        if (v % 10 > 7)
+            return -1;
+        out += (v % 10) * scale;
+        scale *= 8;
+        v /= 10;
+    }
+    *mode = out;
+    return 0;
+}
+
+/* Read an integer key (KT_INT, KT_LLONG, KT_MODE) into its field. */
+static int
+load_integer(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
+             const char *kname, void *base)
+{
+    long long v = k->def;
+    char why[256];
+
+    if (s) {
+        if (get_integer(ld, s, kname, &v) < 0)
+            return -1;
+        if (k->type == KT_MODE && config_setting_get_format(s) != CONFIG_FORMAT_HEX &&
+            mode_from_digits(v, &v) < 0)
+            return fail(ld, s, "%s: 0%lld is not an octal mode", kname,
+                        config_setting_get_int64(s));
+        if (v < k->min || v > k->max) {
+            if (k->type == KT_MODE)
+                return fail(ld, s, "%s: %#llo is out of range (%#llo-%#llo)", kname, v, k->min,
+                            k->max);
+            return fail(ld, s, "%s: %lld is out of range (%lld-%lld)", kname, v, k->min, k->max);
+        }
+        if (k->int_check && k->int_check(v, why, sizeof(why)) < 0)
+            return fail(ld, s, "%s: %s", kname, why);
+    }
+    if (k->type == KT_LLONG)
+        *(long long *)((char *)base + k->off) = v;
+    else
+        *(int *)((char *)base + k->off) = (int)v;
+    return 0;
+}
+
+/* Read a string key (KT_STR) into its field. */
+static int
+load_string(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
+            const char *kname, void *base)
+{
+    const char *v = k->sdef;
+    char why[256];
+    char **field = (char **)((char *)base + k->off);
+
+    if (s) {
+        if (!(v = get_string(ld, s, kname)))
+            return -1;
+        if (k->str_check && k->str_check(v, why, sizeof(why)) < 0)
+            return fail(ld, s, "%s: %s", kname, why);
+    }
+    if (!(*field = strdup(v)))
+        return fail(ld, s, "%s: out of memory", kname);
+    return 0;
+}
+
+/* Read a KT_CHOICE or KT_BOOL key into its int field. */
+static int
+load_choice(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
+            const char *kname, void *base)
+{
+    int *field = (int *)((char *)base + k->off);
+    const char *v;
+    char names[256];
+
+    if (k->type == KT_BOOL) {
+        *field = (int)k->def;
+        if (!s)
+            return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return fail(ld, s, "%s: expected true or false, not %s", kname, type_name(s));
+        *field = config_setting_get_bool(s);
+        return 0;
+    }
+    if (!s)
+        return choice_find(k->choices, k->sdef, field);
+    if (!(v = get_string(ld, s, kname)))
+        return -1;
+    if (choice_find(k->choices, v, field) < 0) {
+        choice_list(k->choices, names, sizeof(names));
+        return fail(ld, s, "%s: \"%s\" is not one of %s", kname, v, names);
+    }
+    return 0;
+}
+
+/* Read a list of strings or networks (KT_STRS, KT_NETS) into its field and count. */
+static int
+load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s, const char *kname,
+          void *base)
+{
+    size_t *count = (size_t *)((char *)base + k->count_off);
+    size_t n = 0, i;
+    char why[256];
+
+    if (s) {
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+            return fail(ld, s, "%s: expected a list of strings [ \"...\" ], not %s", kname,
+                        type_name(s));
+        n = (size_t)config_setting_length(s);
+    } else {
+        while (k->ldef[n])
+            n++;
+    }
+    if (k->type == KT_NETS) {
+        struct pm_cidr **nets = (struct pm_cidr **)((char *)base + k->off);
+
+        if (!(*nets = calloc(n ? n : 1, sizeof(**nets))))
+            return fail(ld, s, "%s: out of memory", kname);
+    } else {
+        char ***strs = (char ***)((char *)base + k->off);
+
+        if (!(*strs = calloc(n ? n : 1, sizeof(**strs))))
+            return fail(ld, s, "%s: out of memory", kname);
+    }
+    for (i = 0; i < n; i++) {
+        const config_setting_t *e = s ? config_setting_get_elem(s, (unsigned int)i) : NULL;
+        const char *v;
+        char ename[128];
+
+        snprintf(ename, sizeof(ename), "%s[%zu]", kname, i);
+        if (e) {
+            if (!(v = get_string(ld, e, ename)))
+                return -1;
+        } else {
+            v = k->ldef[i];
+        }
+        if (k->type == KT_NETS) {
+            struct pm_cidr *nets = *(struct pm_cidr **)((char *)base + k->off);
+
+            if (pm_cidr_parse(v, &nets[i]) < 0)
+                return fail(ld, e ? e : s,
+                            "%s: \"%s\" is not a network (address or address/prefix)", ename, v);
+        } else {
+            char **strs = *(char ***)((char *)base + k->off);
+
+            if (!(strs[i] = strdup(v)))
+                return fail(ld, e ? e : s, "%s: out of memory", ename);
+            *count = i + 1; /* owned by the struct from here on */
+            if (k->lower)
+                lower_case(strs[i]);
+            if (k->str_check && k->str_check(strs[i], why, sizeof(why)) < 0)
+                return fail(ld, e ? e : s, "%s: %s", ename, why);
+        }
+        *count = i + 1;
+    }
+    return 0;
+}
+
+/* Read one key of any type, then run its hook. */
+static int
+load_key(struct loader *ld, const struct conf_key *k, const config_setting_t *s, const char *kname,
+         void *base)
+{
+    int rc = 0;
+
+    switch (k->type) {
+    case KT_INT:
+    case KT_LLONG:
+    case KT_MODE:
+        rc = load_integer(ld, k, s, kname, base);
+        break;
+    case KT_BOOL:
+    case KT_CHOICE:
+        rc = load_choice(ld, k, s, kname, base);
+        break;
+    case KT_STR:
+        rc = load_string(ld, k, s, kname, base);
+        break;
+    case KT_STRS:
+    case KT_NETS:
+        rc = load_list(ld, k, s, kname, base);
+        break;
+    case KT_SPECIAL:
+        break;
+    }
+    if (rc == 0 && k->hook)
+        rc = k->hook(ld, s, kname);
+    return rc;
+}
+
+/* The table entry of group.name, or NULL. */
+static const struct conf_key *
+find_key(const struct conf_key *table, size_t n, const char *group, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const char *g = table[i].group;
+
+        if (strcmp(table[i].name, name) == 0 &&
+            (g == NULL ? group == NULL : group != NULL && strcmp(g, group) == 0))
+            return &table[i];
+    }
+    return NULL;
+}
+
+/* 1 when some key of the main table lives in a group called name. */
+static int
+is_group_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS(conf_keys); i++)
+        if (conf_keys[i].group && strcmp(conf_keys[i].group, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Check that every member of grp is a key of table in group; prefix names them. */
+static int
+check_members(struct loader *ld, const config_setting_t *grp, const struct conf_key *table,
+              size_t n, const char *group, const char *prefix)
+{
+    int i, len = config_setting_length(grp);
+
+    for (i = 0; i < len; i++) {
+        const config_setting_t *m = config_setting_get_elem(grp, (unsigned int)i);
+        const char *name = config_setting_name(m);
+
+        if (!find_key(table, n, group, name))
+            return fail(ld, m, "unknown key \"%s%s\"", prefix, name);
+    }
+    return 0;
+}
+
+/* Check the top level: every key known, every group a group of known keys. */
+static int
+check_top(struct loader *ld)
+{
+    const config_setting_t *root = config_root_setting(&ld->cf);
+    int i, len = config_setting_length(root);
+    char prefix[128];
+
+    for (i = 0; i < len; i++) {
+        const config_setting_t *m = config_setting_get_elem(root, (unsigned int)i);
+        const char *name = config_setting_name(m);
+
+        if (find_key(conf_keys, NKEYS(conf_keys), NULL, name))
+            continue;
+        if (!is_group_name(name))
+            return fail(ld, m, "unknown key \"%s\"", name);
+        if (!config_setting_is_group(m))
+            return fail(ld, m, "%s: expected a group { ... }, not %s", name, type_name(m));
+        snprintf(prefix, sizeof(prefix), "%s.", name);
+        if (check_members(ld, m, conf_keys, NKEYS(conf_keys), name, prefix) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The setting group.name of the file, or NULL. */
+static const config_setting_t *
+find_setting(struct loader *ld, const char *group, const char *name)
+{
+    const config_setting_t *g = config_root_setting(&ld->cf);
+
+    if (group && !(g = config_setting_get_member(g, group)))
+        return NULL;
+    return config_setting_get_member(g, name);
+}
+
+/* Read every key of the main table. */
+static int
+load_all(struct loader *ld)
+{
+    size_t i;
+    char kname[128];
+
+    for (i = 0; i < NKEYS(conf_keys); i++) {
+        const struct conf_key *k = &conf_keys[i];
+
+        if (k->group)
+            snprintf(kname, sizeof(kname), "%s.%s", k->group, k->name);
+        else
+            snprintf(kname, sizeof(kname), "%s", k->name);
+        if (load_key(ld, k, find_setting(ld, k->group, k->name), kname, ld->conf) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* milter.socket: unix:/local: with a path, or inet:/inet6: with a port. */
+static int
+check_socket(const char *v, char *why, size_t whylen)
+{
+    const char *rest;
+    char *end = NULL;
+    long port;
+
+    if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
+        if (strchr(v, ':')[1] == '\0') {
+            snprintf(why, whylen, "\"%s\" has no path", v);
+            return -1;
+        }
+        return 0;
+    }
+    if (strncmp(v, "inet:", 5) == 0 || strncmp(v, "inet6:", 6) == 0) {
+        rest = strchr(v, ':') + 1;
+        port = isdigit((unsigned char)*rest) ? strtol(rest, &end, 10) : 0;
+        if (port < 1 || port > 65535 || (*end != '\0' && *end != '@')) {
+            snprintf(why, whylen, "\"%s\" needs a port from 1 to 65535 (inet:PORT@HOST)", v);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(why, whylen, "\"%s\" must start with unix:, local:, inet: or inet6:", v);
+    return -1;
+}
+
+/* A value that must not be empty. */
+static int
+check_nonempty(const char *v, char *why, size_t whylen)
+{
+    if (*v)
+        return 0;
+    snprintf(why, whylen, "must not be empty");
+    return -1;
+}
+
+/* log.facility: mail, daemon, user or local0..local7. */
+static int
+check_facility(const char *v, char *why, size_t whylen)
+{
+    size_t i;
+
+    for (i = 0; facilities[i]; i++)
+        if (strcmp(facilities[i], v) == 0)
+            return 0;
+    snprintf(why, whylen, "\"%s\" is not one of mail, daemon, user, local0 ... local7", v);
+    return -1;
+}
+
+/* redis.key_prefix: 1-64 characters of [A-Za-z0-9_.-]. */
+static int
+check_key_prefix(const char *v, char *why, size_t whylen)
+{
+    size_t n = strlen(v);
+
+    if (n >= 1 && n <= 64 &&
+        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789_.-") == n)
+        return 0;
+    snprintf(why, whylen, "\"%s\" must be 1 to 64 characters of A-Z a-z 0-9 _ . -", v);
+    return -1;
+}
+
+/* header_name: a header field name, printable ASCII without colon or space. */
+static int
+check_header_name(const char *v, char *why, size_t whylen)
+{
+    const char *p;
+
+    for (p = v; *p; p++)
+        if (*p <= ' ' || *p > '~' || *p == ':')
+            break;
+    if (*v && !*p)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a header field name (printable, no colon or space)", v);
+    return -1;
+}
+
+/* A domain of local_domains: not empty, no '@', no blanks. */
+static int
+check_domain(const char *v, char *why, size_t whylen)
+{
+    const char *p;
+
+    for (p = v; *p; p++)
+        if (*p == '@' || isspace((unsigned char)*p))
+            break;
+    if (*v && !*p)
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not a domain (no '@', not empty)", v);
+    return -1;
+}
+
+/* Check that a bucket of v seconds divides a window of span seconds. */
+static int
+check_bucket(long long v, long long span, const char *what, char *why, size_t whylen)
+{
+    if (span % v == 0)
+        return 0;
+    snprintf(why, whylen, "%lld does not divide %lld (the %s must hold a whole number of buckets)",
+             v, span, what);
+    return -1;
+}
+
+/* windows.hour_bucket divides 3600. */
+static int
+check_hour_bucket(long long v, char *why, size_t whylen)
+{
+    return check_bucket(v, 3600, "hour", why, whylen);
+}
+
+/* windows.day_bucket divides 86400. */
+static int
+check_day_bucket(long long v, char *why, size_t whylen)
+{
+    return check_bucket(v, 86400, "day", why, whylen);
+}
+
+/* redis.retry_max_ms is not below redis.retry_min_ms. */
+static int
+check_retry(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    const struct pm_conf *c = ld->conf;
+
+    if (c->retry_max_ms >= c->retry_min_ms)
+        return 0;
+    if (!s)
+        s = find_setting(ld, "redis", "retry_min_ms");
+    return fail(ld, s, "%s: %d is less than redis.retry_min_ms (%d)", kname, c->retry_max_ms,
+                c->retry_min_ms);
+}
+
+/* Split the one line of a password file into user and password; -1 if malformed. */
+static int
+split_password(struct pm_conf *c, char *line)
+{
+    size_t n = strcspn(line, " \t");
+    char *pw = line + n;
+
+    if (*pw == '\0')
+        return (c->redis_password = strdup(line)) ? 0 : -1;
+    if (n == 0)
+        return -1;
+    *pw++ = '\0';
+    pw += strspn(pw, " \t");
+    if (*pw == '\0')
+        return -1;
+    if (!(c->redis_user = strdup(line)) || !(c->redis_password = strdup(pw)))
+        return -1;
+    return 0;
+}
+
+/* redis.password_file: read "password" or "user password" from it now. */
+static int
+load_password(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    const char *name = ld->conf->redis_password_file;
+    const char *path = name;
+    char buf[PM_PASSWORD_MAX + 2], *nl;
+    size_t n;
+    FILE *fp;
+    int rc = 0;
+
+    if (!*name)
+        return 0;
+    if (!(fp = fopen(path, "r")))
+        return fail(ld, s, "%s: cannot open %s: %s", kname, path, strerror(errno));
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    if ((nl = strchr(buf, '\n')) != NULL) {
+        *nl++ = '\0';
+        if (nl[strspn(nl, " \t\r\n")] != '\0')
+            rc = fail(ld, s, "%s: %s must hold one line", kname, path);
+    }
+    n = strlen(buf);
+    while (rc == 0 && n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    if (rc == 0 && n > PM_PASSWORD_MAX)
+        rc = fail(ld, s, "%s: %s is too long", kname, path);
+    else if (rc == 0 && (n == 0 || strlen(buf) != n))
+        rc = fail(ld, s, "%s: %s is empty", kname, path);
+    else if (rc == 0 && split_password(ld->conf, buf) < 0)
+        rc = fail(ld, s, "%s: %s must hold \"password\" or \"user password\"", kname, path);
+    explicit_bzero(buf, sizeof(buf));
+    return rc;
+}
+
+/* 1 when name is a valid plan name: [A-Za-z0-9_-]+. */
+static int
+plan_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+
+    return n > 0 &&
+           strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* Fill plan named name from the keys of grp (NULL: all defaults). */
+static int
+load_plan(struct loader *ld, const config_setting_t *grp, const char *name, struct pm_plan *plan)
+{
+    char prefix[128], kname[192];
+    size_t i;
+
+    if (!(plan->name = strdup(name)))
+        return fail(ld, grp, "plans.%s: out of memory", name);
+    snprintf(prefix, sizeof(prefix), "plans.%s.", name);
+    if (grp && check_members(ld, grp, plan_keys, NKEYS(plan_keys), NULL, prefix) < 0)
+        return -1;
+    for (i = 0; i < NKEYS(plan_keys); i++) {
+        const config_setting_t *s = grp ? config_setting_get_member(grp, plan_keys[i].name) : NULL;
+
+        snprintf(kname, sizeof(kname), "%s%s", prefix, plan_keys[i].name);
+        if (load_key(ld, &plan_keys[i], s, kname, plan) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* plans: a group of named plans; absent, one plan "default". */
+static int
+load_plans(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    struct pm_conf *c = ld->conf;
+    size_t i, n = s ? (size_t)config_setting_length(s) : 1;
+
+    if (s && !config_setting_is_group(s))
+        return fail(ld, s, "%s: expected a group of plans { NAME: { ... }; }, not %s", kname,
+                    type_name(s));
+    if (!(c->plans = calloc(n ? n : 1, sizeof(*c->plans))))
+        return fail(ld, s, "%s: out of memory", kname);
+    if (!s) {
+        c->n_plans = 1;
+        return load_plan(ld, NULL, "default", &c->plans[0]);
+    }
+    for (i = 0; i < n; i++) {
+        const config_setting_t *p = config_setting_get_elem(s, (unsigned int)i);
+        const char *name = config_setting_name(p);
+
+        if (!plan_name_ok(name))
+            return fail(ld, p, "%s.%s: a plan name is made of A-Z a-z 0-9 _ -", kname, name);
+        if (!config_setting_is_group(p))
+            return fail(ld, p, "%s.%s: expected a group { ... }, not %s", kname, name,
+                        type_name(p));
+        c->n_plans = i + 1;
+        if (load_plan(ld, p, name, &c->plans[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* default_plan: the name of an existing plan. */
+static int
+load_default_plan(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    const char *name = "default";
+
+    if (s && !(name = get_string(ld, s, kname)))
+        return -1;
+    ld->conf->default_plan = pm_conf_plan_index(ld->conf, name);
+    if (ld->conf->default_plan >= 0)
+        return 0;
+    return fail(ld, s ? s : find_setting(ld, NULL, "plans"), "%s: no plan named \"%s\"", kname,
+                name);
+}
+
+/* Check that every member of rule is one of keys. */
+static int
+check_rule_keys(struct loader *ld, const config_setting_t *rule, const char *const *keys,
+                const char *rname)
+{
+    int i, len = config_setting_length(rule);
+    size_t j;
+
+    for (i = 0; i < len; i++) {
+        const config_setting_t *m = config_setting_get_elem(rule, (unsigned int)i);
+        const char *name = config_setting_name(m);
+
+        for (j = 0; keys[j] && strcmp(keys[j], name) != 0; j++)
+            ;
+        if (!keys[j])
+            return fail(ld, m, "unknown key \"%s.%s\"", rname, name);
+    }
+    return 0;
+}
+
+/* The string member key of rule, NULL when absent; *bad set after an error. */
+static const char *
+rule_string(struct loader *ld, const config_setting_t *rule, const char *rname, const char *key,
+            int *bad)
+{
+    const config_setting_t *m = config_setting_get_member(rule, key);
+    char kname[160];
+    const char *v;
+
+    if (!m)
+        return NULL;
+    snprintf(kname, sizeof(kname), "%s.%s", rname, key);
+    if (!(v = get_string(ld, m, kname)))
+        *bad = 1;
+    else if (!*v)
+        *bad = fail(ld, m, "%s: must not be empty", kname) != 0;
+    return *bad ? NULL : v;
+}
+
+/* 1 when s holds a glob character. */
+static int
+has_glob(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* Fill rule a from text: a sender (hint ADDRESS), a login (LOGIN) or a domain (DOMAIN). */
+static int
+classify_rule(struct pm_assign *a, const char *text, enum pm_match_kind hint)
+{
+    const char *pat = text;
+
+    if (hint == PM_MATCH_LOGIN) {
+        a->kind = PM_MATCH_LOGIN;
+    } else if (hint == PM_MATCH_DOMAIN) {
+        a->kind = has_glob(text) ? PM_MATCH_GLOB : PM_MATCH_DOMAIN;
+    } else if (strncmp(text, "*@", 2) == 0 && text[2] && !has_glob(text + 2)) {
+        a->kind = PM_MATCH_DOMAIN;
+        pat = text + 2;
+    } else {
+        a->kind = has_glob(text) ? PM_MATCH_GLOB : PM_MATCH_ADDRESS;
+    }
+    if (!(a->pattern = strdup(pat)))
+        return -1;
+    if (a->kind != PM_MATCH_LOGIN)
+        lower_case(a->pattern);
+    return 0;
+}
+
+/* Read one rule of assign (domains == 0) or of domains (domains == 1). */
+static int
+load_rule(struct loader *ld, const config_setting_t *rule, const char *rname, int domains,
+          struct pm_assign *a)
+{
+    const char *sender, *login, *domain = NULL, *plan;
+    int bad = 0, rc;
+
+    if (!config_setting_is_group(rule))
+        return fail(ld, rule, "%s: expected a group { ... }, not %s", rname, type_name(rule));
+    if (check_rule_keys(ld, rule, domains ? domain_rule_keys : assign_rule_keys, rname) < 0)
+        return -1;
+    a->line = (int)config_setting_source_line(rule);
+    sender = rule_string(ld, rule, rname, domains ? "domain" : "sender", &bad);
+    login = bad || domains ? NULL : rule_string(ld, rule, rname, "login", &bad);
+    plan = bad ? NULL : rule_string(ld, rule, rname, "plan", &bad);
+    if (bad)
+        return -1;
+    if (domains) {
+        domain = sender;
+        sender = NULL;
+        if (!domain)
+            return fail(ld, rule, "%s: needs domain = \"...\"", rname);
+        if (strchr(domain, '@'))
+            return fail(ld, config_setting_get_member(rule, "domain"),
+                        "%s.domain: \"%s\" is a domain, without '@'", rname, domain);
+    } else if (sender && login) {
+        return fail(ld, rule, "%s: give one of sender or login, not both", rname);
+    } else if (!sender && !login) {
+        return fail(ld, rule, "%s: needs sender = \"...\" or login = \"...\"", rname);
+    }
+    if (!plan)
+        return fail(ld, rule, "%s: needs plan = \"NAME\"", rname);
+    if ((a->plan = pm_conf_plan_index(ld->conf, plan)) < 0)
+        return fail(ld, config_setting_get_member(rule, "plan"), "%s.plan: no plan named \"%s\"",
+                    rname, plan);
+    if (domain)
+        rc = classify_rule(a, domain, PM_MATCH_DOMAIN);
+    else if (sender)
+        rc = classify_rule(a, sender, PM_MATCH_ADDRESS);
+    else
+        rc = classify_rule(a, login, PM_MATCH_LOGIN);
+    if (rc < 0)
+        return fail(ld, rule, "%s: out of memory", rname);
+    return 0;
+}
+
+/* Read an ordered list of rules into *out and *n. */
+static int
+load_rules(struct loader *ld, const config_setting_t *s, const char *kname, int domains,
+           struct pm_assign **out, size_t *n)
+{
+    size_t i, len;
+    char rname[160];
+
+    if (!s)
+        return 0;
+    len = (size_t)config_setting_length(s);
+    if (!config_setting_is_list(s) && !(config_setting_is_array(s) && len == 0))
+        return fail(ld, s, "%s: expected a list of rules ( { ... }, ... ), not %s", kname,
+                    type_name(s));
+    if (!(*out = calloc(len ? len : 1, sizeof(**out))))
+        return fail(ld, s, "%s: out of memory", kname);
+    for (i = 0; i < len; i++) {
+        snprintf(rname, sizeof(rname), "%s[%zu]", kname, i);
+        *n = i + 1;
+        if (load_rule(ld, config_setting_get_elem(s, (unsigned int)i), rname, domains, &(*out)[i]) <
+            0)
+            return -1;
+    }
+    return 0;
+}
+
+/* assign: ordered sender/login -> plan rules. */
+static int
+load_assign(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    return load_rules(ld, s, kname, 0, &ld->conf->assign, &ld->conf->n_assign);
+}
+
+/* domains: ordered sender domain -> company-wide plan rules. */
+static int
+load_domains(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    return load_rules(ld, s, kname, 1, &ld->conf->domain_assign, &ld->conf->n_domain_assign);
+}
+
+/*
+ * libconfig 1.5 silently truncates an integer literal beyond 32 bits that
+ * has no L suffix (5000000000 reads as 705032704). Scan the text of one file
+ * for such literals, outside strings and comments; -1 after an error.
+ */
+static int
+scan_integers(struct loader *ld, const char *name, const char *text)
+{
+    const char *p = text, *start;
+    unsigned int line = 1;
+    unsigned long long v;
+
+    while (*p) {
+        if (*p == '\n') {
+            line++;
+            p++;
+        } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+                line += *p == '\n';
+            p += *p ? 2 : 0;
+        } else if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                line += *p == '\n';
+                if (*p == '\\' && p[1])
+                    p++;
+            }
+            p += *p ? 1 : 0;
+        } else if (isalpha((unsigned char)*p) || *p == '_' || *p == '*') {
+            p += strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_*-");
+        } else if (isdigit((unsigned char)*p)) {
+            start = p;
+            if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+                p += 2 + strspn(p + 2, "0123456789abcdefABCDEF");
+            else
+                p += strspn(p, "0123456789");
+            errno = 0;
+            v = strtoull(start, NULL, start[1] == 'x' || start[1] == 'X' ? 16 : 10);
+            if (*p != 'L' && (errno == ERANGE || v > 2147483647ULL)) {
+                snprintf(ld->err, ld->errlen,
+                         "%s:%u: %.*s is too large (at most 2147483647 without an L suffix)", name,
+                         line, (int)(p - start > 40 ? 40 : p - start), start);
+                return -1;
+            }
+        } else {
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* Scan every file libconfig read for integers it truncated; -1 after an error. */
+static int
+check_integers(struct loader *ld)
+{
+    unsigned int i;
+    const char *name;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp, *mem;
+    int rc = 0;
+
+    for (i = 0; rc == 0 && i < ld->cf.num_filenames; i++) {
+        name = ld->cf.filenames[i];
+        if (!(fp = fopen(name, "r")))
+            continue; /* libconfig read it a moment ago; nothing to add */
+        if ((mem = open_memstream(&text, &len)) != NULL) {
+            char buf[4096];
+            size_t n;
+
+            while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+                fwrite(buf, 1, n, mem);
+            fclose(mem);
+            rc = scan_integers(ld, name, text);
+            free(text);
+            text = NULL;
+        }
+        fclose(fp);
+    }
+    return rc;
+}
+
+/* Parse the file into ld->cf; -1 with the parser's message. */
+static int
+parse_file(struct loader *ld)
+{
+    FILE *fp;
+    const char *file;
+
+    if (!(fp = fopen(ld->path, "r")))
+        return fail(ld, NULL, "cannot open: %s", strerror(errno));
+    fclose(fp);
+    if (config_read_file(&ld->cf, ld->path))
+        return 0;
+    file = config_error_file(&ld->cf);
+    snprintf(ld->err, ld->errlen, "%s:%d: %s", file ? file : ld->path, config_error_line(&ld->cf),
+             config_error_text(&ld->cf));
+    return -1;
+}
+
+/* Load and validate path. */
+int
+pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen)
+{
+    struct loader ld = {.path = path, .err = err, .errlen = errlen};
+    int rc = -1;
+
+    *out = NULL;
+    if (errlen > 0)
+        err[0] = '\0';
+    config_init(&ld.cf);
+    if (!(ld.conf = calloc(1, sizeof(*ld.conf))) || !(ld.conf->file = strdup(path)))
+        fail(&ld, NULL, "out of memory");
+    else if (parse_file(&ld) == 0 && check_integers(&ld) == 0 && check_top(&ld) == 0 &&
+             load_all(&ld) == 0)
+        rc = 0;
+    config_destroy(&ld.cf);
+    if (rc < 0) {
+        pm_conf_free(ld.conf);
+        return -1;
+    }
+    *out = ld.conf;
+    return 0;
+}
+
+/* Free an array of n strings. */
+static void
+free_strings(char **v, size_t n)
+{
+    size_t i;
+
+    if (!v)
+        return;
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Free an array of n rules. */
+static void
+free_rules(struct pm_assign *a, size_t n)
+{
+    size_t i;
+
+    if (!a)
+        return;
+    for (i = 0; i < n; i++)
+        free(a[i].pattern);
+    free(a);
+}
+
+/* Free a configuration returned by pm_conf_load(). */
+void
+pm_conf_free(struct pm_conf *conf)
+{
+    size_t i;
+
+    if (!conf)
+        return;
+    if (conf->redis_password)
+        explicit_bzero(conf->redis_password, strlen(conf->redis_password));
+    free(conf->redis_password);
+    free(conf->redis_user);
+    free(conf->file);
+    free(conf->milter_socket);
+    free(conf->user);
+    free(conf->group);
+    free(conf->pidfile);
+    free(conf->log_facility);
+    free(conf->redis_host);
+    free(conf->redis_socket);
+    free(conf->redis_password_file);
+    free(conf->key_prefix);
+    free(conf->header_name);
+    free_strings(conf->local_domains, conf->n_local_domains);
+    free_strings(conf->daemon_names, conf->n_daemon_names);
+    free(conf->networks);
+    if (conf->plans)
+        for (i = 0; i < conf->n_plans; i++)
+            free(conf->plans[i].name);
+    free(conf->plans);
+    free_rules(conf->assign, conf->n_assign);
+    free_rules(conf->domain_assign, conf->n_domain_assign);
+    free(conf);
+}
+
+/* Index of the plan named name, or -1. */
+int
+pm_conf_plan_index(const struct pm_conf *conf, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < conf->n_plans; i++)
+        if (conf->plans[i].name && strcmp(conf->plans[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The name of an action ("tempfail"), or "?". */
+const char *
+pm_action_name(enum pm_action act)
+{
+    if ((unsigned)act < NKEYS(action_names) && action_names[act])
+        return action_names[act];
+    return "?";
+}
+
+/* Parse an action name, "accept" included; returns 0 and sets *out, or -1. */
+int
+pm_action_parse(const char *name, enum pm_action *out)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS(action_names); i++) {
+        if (action_names[i] && strcmp(action_names[i], name) == 0) {
+            *out = (enum pm_action)i;
+            return 0;
+        }
+    }
+    return -1;
+}

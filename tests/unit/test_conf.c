@@ -1,2 +1,633 @@
-/* placeholder */
-int main(void){return 0;}
+/*
+ * test_conf.c - unit tests of the configuration loader (policy/conf.c).
+ *
+ * The sample etc/postmeter.conf and an empty file must give the documented
+ * defaults; tests/conf/good.conf exercises every key with other values; bad
+ * files are generated into a temporary directory from a table of rows, each
+ * asserting the exact "file:line: message" of its error.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+
+#define SAMPLE PM_TEST_SRCDIR "/../etc/postmeter.conf"
+#define CONF_DIR PM_TEST_SRCDIR "/conf"
+
+/* The temporary directory shared by the tests of the group. */
+static char tmpdir[] = "/tmp/pm-test-conf.XXXXXX";
+
+/* Write text into the file name of tmpdir; its path goes into path. */
+static void
+write_file(const char *name, const char *text, char *path, size_t len)
+{
+    FILE *fp;
+
+    snprintf(path, len, "%s/%s", tmpdir, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Remove the file name of tmpdir, if it is there. */
+static void
+remove_file(const char *name)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    unlink(path);
+}
+
+/* Copy text into out, replacing each "$D" with tmpdir. */
+static void
+expand(const char *text, char *out, size_t len)
+{
+    size_t used = 0;
+
+    for (; *text && used + 1 < len; text++) {
+        if (text[0] == '$' && text[1] == 'D') {
+            used += (size_t)snprintf(out + used, len - used, "%s", tmpdir);
+            text++;
+        } else {
+            out[used++] = *text;
+        }
+    }
+    out[used < len ? used : len - 1] = '\0';
+}
+
+/* Assert that c holds every documented default. */
+static void
+assert_defaults(const struct pm_conf *c)
+{
+    const struct pm_plan *p;
+
+    assert_string_equal(c->milter_socket, "unix:/var/spool/postfix/postmeter/postmeter.sock");
+    assert_int_equal(c->socket_mode, 0660);
+    assert_int_equal(c->milter_timeout, 30);
+    assert_string_equal(c->user, "postmeter");
+    assert_string_equal(c->group, "");
+    assert_string_equal(c->pidfile, "");
+    assert_int_equal(c->log_level, PM_LOG_INFO);
+    assert_string_equal(c->log_facility, "mail");
+    assert_string_equal(c->redis_host, "127.0.0.1");
+    assert_int_equal(c->redis_port, 6379);
+    assert_string_equal(c->redis_socket, "");
+    assert_string_equal(c->redis_password_file, "");
+    assert_null(c->redis_user);
+    assert_null(c->redis_password);
+    assert_int_equal(c->redis_db, 0);
+    assert_int_equal(c->connect_timeout_ms, 200);
+    assert_int_equal(c->command_timeout_ms, 500);
+    assert_int_equal(c->retry_min_ms, 100);
+    assert_int_equal(c->retry_max_ms, 5000);
+    assert_int_equal(c->pool_size, 16);
+    assert_string_equal(c->key_prefix, "pm");
+    assert_int_equal(c->on_store_error, PM_ONERR_ACCEPT);
+    assert_int_equal(c->dry_run, 0);
+    assert_string_equal(c->header_name, "X-Postmeter");
+    assert_int_equal(c->n_local_domains, 0);
+    assert_int_equal(c->n_daemon_names, 1);
+    assert_string_equal(c->daemon_names[0], "ORIGINATING");
+    assert_int_equal(c->n_networks, 2);
+    assert_int_equal(c->networks[0].family, AF_INET);
+    assert_int_equal(c->networks[0].prefix, 8);
+    assert_int_equal(c->networks[0].addr[0], 127);
+    assert_int_equal(c->networks[1].family, AF_INET6);
+    assert_int_equal(c->networks[1].prefix, 128);
+    assert_int_equal(c->networks[1].addr[15], 1);
+    assert_int_equal(c->hour_bucket, 60);
+    assert_int_equal(c->day_bucket, 600);
+    assert_int_equal(c->n_plans, 1);
+    assert_int_equal(c->default_plan, 0);
+    p = &c->plans[0];
+    assert_string_equal(p->name, "default");
+    assert_int_equal(p->lim.msgs_hour, 100);
+    assert_int_equal(p->lim.msgs_day, 500);
+    assert_int_equal(p->lim.rcpts_hour, 0);
+    assert_int_equal(p->lim.rcpts_day, 1000);
+    assert_int_equal(p->lim.new_rcpts_day, 100);
+    assert_int_equal(p->lim.rcpts_per_msg, 100);
+    assert_int_equal(p->action, PM_ACT_TEMPFAIL);
+    assert_int_equal(c->n_assign, 0);
+    assert_int_equal(c->n_domain_assign, 0);
+}
+
+/* Load path, asserting success. */
+static struct pm_conf *
+load_ok(const char *path)
+{
+    struct pm_conf *c = NULL;
+    char err[512] = "";
+    int rc = pm_conf_load(path, &c, err, sizeof(err));
+
+    if (rc != 0)
+        print_error("unexpected error: %s\n", err);
+    assert_int_equal(rc, 0);
+    assert_non_null(c);
+    assert_string_equal(c->file, path);
+    return c;
+}
+
+/* The sample configuration gives exactly the documented defaults. */
+static void
+test_sample(void **state)
+{
+    struct pm_conf *c = load_ok(SAMPLE);
+
+    (void)state;
+    assert_defaults(c);
+    pm_conf_free(c);
+}
+
+/* An empty file gives the same defaults, with the built-in plan "default". */
+static void
+test_empty(void **state)
+{
+    struct pm_conf *c = load_ok(CONF_DIR "/empty.conf");
+
+    (void)state;
+    assert_defaults(c);
+    pm_conf_free(c);
+}
+
+/* One expected assignment rule. */
+struct rule_row {
+    enum pm_match_kind kind;
+    const char *pattern;
+    const char *plan;
+    int line;
+};
+
+/* Assert that rules a[0..n) are the rows of want. */
+static void
+assert_rules(const struct pm_conf *c, const struct pm_assign *a, size_t n,
+             const struct rule_row *want, size_t nwant)
+{
+    size_t i;
+
+    assert_int_equal(n, nwant);
+    for (i = 0; i < n; i++) {
+        assert_int_equal(a[i].kind, want[i].kind);
+        assert_string_equal(a[i].pattern, want[i].pattern);
+        assert_int_equal(a[i].plan, pm_conf_plan_index(c, want[i].plan));
+        assert_int_equal(a[i].line, want[i].line);
+    }
+}
+
+/* tests/conf/good.conf: every key with a value other than its default. */
+static void
+test_good(void **state)
+{
+    static const struct rule_row assign[] = {
+        {PM_MATCH_ADDRESS, "alice@example.com", "gold", 49},
+        {PM_MATCH_DOMAIN, "sales.example.com", "news_letter-2", 50},
+        {PM_MATCH_GLOB, "sales-*@example.com", "held", 51},
+        {PM_MATCH_LOGIN, "Bob.Smith", "gold", 52},
+        {PM_MATCH_GLOB, "*@*.example.net", "basic", 53},
+    };
+    static const struct rule_row domains[] = {
+        {PM_MATCH_DOMAIN, "example.com", "gold", 56},
+        {PM_MATCH_GLOB, "*.example.org", "basic", 57},
+    };
+    static const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+    struct pm_conf *c;
+    const struct pm_plan *p;
+    char cwd[4096];
+
+    (void)state;
+    /* password_file = "good.password" is relative to the working directory. */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(CONF_DIR), 0);
+    c = load_ok("good.conf");
+    assert_int_equal(chdir(cwd), 0);
+    assert_string_equal(c->milter_socket, "inet:8890@127.0.0.1");
+    assert_int_equal(c->socket_mode, 0640);
+    assert_int_equal(c->milter_timeout, 120);
+    assert_string_equal(c->user, "pm");
+    assert_string_equal(c->group, "postfix");
+    assert_string_equal(c->pidfile, "/run/postmeter/postmeter.pid");
+    assert_string_equal(c->log_facility, "local3");
+    assert_int_equal(c->log_level, PM_LOG_DEBUG);
+    assert_string_equal(c->redis_host, "::1");
+    assert_int_equal(c->redis_port, 6380);
+    assert_string_equal(c->redis_socket, "/run/redis/redis.sock");
+    assert_string_equal(c->redis_password_file, "good.password");
+    assert_string_equal(c->redis_user, "meter");
+    assert_string_equal(c->redis_password, "s3cr et");
+    assert_int_equal(c->redis_db, 15);
+    assert_int_equal(c->connect_timeout_ms, 10);
+    assert_int_equal(c->command_timeout_ms, 10000);
+    assert_int_equal(c->retry_min_ms, 250);
+    assert_int_equal(c->retry_max_ms, 250);
+    assert_int_equal(c->pool_size, 1024);
+    assert_string_equal(c->key_prefix, "meter.test-1_a");
+    assert_int_equal(c->on_store_error, PM_ONERR_TEMPFAIL);
+    assert_int_equal(c->dry_run, 1);
+    assert_string_equal(c->header_name, "X-Meter-Verdict");
+    assert_int_equal(c->n_local_domains, 2);
+    assert_string_equal(c->local_domains[0], "example.com");
+    assert_string_equal(c->local_domains[1], "mail.example.org");
+    assert_int_equal(c->n_daemon_names, 2);
+    assert_string_equal(c->daemon_names[0], "ORIGINATING");
+    assert_string_equal(c->daemon_names[1], "Submission");
+    assert_int_equal(c->n_networks, 3);
+    assert_int_equal(c->networks[0].family, AF_INET);
+    assert_int_equal(c->networks[0].prefix, 8);
+    assert_int_equal(c->networks[1].family, AF_INET);
+    assert_int_equal(c->networks[1].prefix, 32);
+    assert_memory_equal(c->networks[1].addr, "\xc0\x00\x02\x07", 4);
+    assert_int_equal(c->networks[2].family, AF_INET6);
+    assert_int_equal(c->networks[2].prefix, 32);
+    assert_memory_equal(c->networks[2].addr, v6, 16);
+    assert_int_equal(pm_cidr_match(&c->networks[2], "2001:db8::25"), 1);
+    assert_int_equal(c->hour_bucket, 30);
+    assert_int_equal(c->day_bucket, 900);
+
+    assert_int_equal(c->n_plans, 4);
+    assert_int_equal(pm_conf_plan_index(c, "basic"), 0);
+    assert_int_equal(pm_conf_plan_index(c, "gold"), 1);
+    assert_int_equal(pm_conf_plan_index(c, "news_letter-2"), 2);
+    assert_int_equal(pm_conf_plan_index(c, "held"), 3);
+    assert_int_equal(pm_conf_plan_index(c, "default"), -1);
+    assert_int_equal(c->default_plan, 0);
+    p = &c->plans[0]; /* basic: all defaults */
+    assert_int_equal(p->lim.msgs_hour, 100);
+    assert_int_equal(p->lim.msgs_day, 500);
+    assert_int_equal(p->lim.rcpts_hour, 0);
+    assert_int_equal(p->lim.rcpts_day, 1000);
+    assert_int_equal(p->lim.new_rcpts_day, 100);
+    assert_int_equal(p->lim.rcpts_per_msg, 100);
+    assert_int_equal(p->action, PM_ACT_TEMPFAIL);
+    p = &c->plans[1]; /* gold: every key given */
+    assert_int_equal(p->lim.msgs_hour, 1000);
+    assert_int_equal(p->lim.msgs_day, 1000000000);
+    assert_int_equal(p->lim.rcpts_hour, 5000);
+    assert_int_equal(p->lim.rcpts_day, 0);
+    assert_int_equal(p->lim.new_rcpts_day, 250);
+    assert_int_equal(p->lim.rcpts_per_msg, 500);
+    assert_int_equal(p->action, PM_ACT_REJECT);
+    p = &c->plans[2]; /* news_letter-2: two keys given */
+    assert_int_equal(p->lim.msgs_hour, 100);
+    assert_int_equal(p->lim.msgs_day, 0);
+    assert_int_equal(p->lim.rcpts_day, 1000);
+    assert_int_equal(p->action, PM_ACT_TAG);
+    assert_int_equal(c->plans[3].action, PM_ACT_HOLD);
+
+    assert_rules(c, c->assign, c->n_assign, assign, sizeof(assign) / sizeof(assign[0]));
+    assert_rules(c, c->domain_assign, c->n_domain_assign, domains,
+                 sizeof(domains) / sizeof(domains[0]));
+    pm_conf_free(c);
+}
+
+/* One bad file: its text, an optional second file, and the exact error. */
+struct bad_row {
+    const char *text;     /* "$D" here and in want stands for the temporary directory */
+    const char *aux_name; /* a second file written next to it, or NULL */
+    const char *aux_text;
+    const char *want;
+};
+
+static const struct bad_row bad_rows[] = {
+    /* libconfig's own parse errors */
+    {"redis: {\n  port = ;\n};\n", NULL, NULL, "$D/bad.conf:2: syntax error"},
+    {"user = \"a\";\nuser = \"b\";\n", NULL, NULL, "$D/bad.conf:2: duplicate setting name"},
+    /* unknown keys */
+    {"user = \"pm\";\nfrobnicate = 1;\n", NULL, NULL, "$D/bad.conf:2: unknown key \"frobnicate\""},
+    {"redis: {\n  host = \"h\";\n  hots = \"x\";\n};\n", NULL, NULL,
+     "$D/bad.conf:3: unknown key \"redis.hots\""},
+    {"plans: {\n  default: {\n    messages_per_hour = 5;\n    messages_per_minute = 1;\n  };\n};\n",
+     NULL, NULL, "$D/bad.conf:4: unknown key \"plans.default.messages_per_minute\""},
+    {"assign = (\n  { sender = \"a@b.c\"; plan = \"default\";\n    prio = 1; }\n);\n", NULL, NULL,
+     "$D/bad.conf:3: unknown key \"assign[0].prio\""},
+    {"domains = (\n  { domain = \"b.c\"; plan = \"default\"; },\n  { sender = \"b.c\"; plan = "
+     "\"default\"; }\n);\n",
+     NULL, NULL, "$D/bad.conf:3: unknown key \"domains[1].sender\""},
+    /* wrong types */
+    {"redis: {\n  port = \"6379\";\n};\n", NULL, NULL,
+     "$D/bad.conf:2: redis.port: expected an integer, not a string"},
+    {"milter: { timeout = 1.5; };\n", NULL, NULL,
+     "$D/bad.conf:1: milter.timeout: expected an integer, not a float"},
+    {"dry_run = 1;\n", NULL, NULL,
+     "$D/bad.conf:1: dry_run: expected true or false, not an integer"},
+    {"\nuser = 5;\n", NULL, NULL, "$D/bad.conf:2: user: expected a string, not an integer"},
+    {"redis = 5;\n", NULL, NULL, "$D/bad.conf:1: redis: expected a group { ... }, not an integer"},
+    {"local_domains = \"example.com\";\n", NULL, NULL,
+     "$D/bad.conf:1: local_domains: expected a list of strings [ \"...\" ], not a string"},
+    {"plans: {\n  gold = 5;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: plans.gold: expected a group { ... }, not an integer"},
+    {"assign = { sender = \"a@b.c\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: assign: expected a list of rules ( { ... }, ... ), not a group"},
+    /* integers out of range */
+    {"redis: {\n  port = 70000;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: redis.port: 70000 is out of range (1-65535)"},
+    {"redis: { db = 16; };\n", NULL, NULL, "$D/bad.conf:1: redis.db: 16 is out of range (0-15)"},
+    {"redis: { pool_size = 0; };\n", NULL, NULL,
+     "$D/bad.conf:1: redis.pool_size: 0 is out of range (1-1024)"},
+    {"redis: { command_timeout_ms = 10001; };\n", NULL, NULL,
+     "$D/bad.conf:1: redis.command_timeout_ms: 10001 is out of range (10-10000)"},
+    {"redis: {\n  retry_min_ms = 200;\n  retry_max_ms = 100;\n};\n", NULL, NULL,
+     "$D/bad.conf:3: redis.retry_max_ms: 100 is less than redis.retry_min_ms (200)"},
+    {"redis: {\n  retry_min_ms = 6000;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: redis.retry_max_ms: 5000 is less than redis.retry_min_ms (6000)"},
+    {"milter: { timeout = 0; };\n", NULL, NULL,
+     "$D/bad.conf:1: milter.timeout: 0 is out of range (1-3600)"},
+    {"milter: { socket_mode = 0680; };\n", NULL, NULL,
+     "$D/bad.conf:1: milter.socket_mode: 0680 is not an octal mode"},
+    {"milter: { socket_mode = 01000; };\n", NULL, NULL,
+     "$D/bad.conf:1: milter.socket_mode: 01000 is out of range (0-0777)"},
+    {"plans: {\n  default: { messages_per_day = -5; };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: plans.default.messages_per_day: -5 is out of range (0-1000000000)"},
+    {"plans: {\n  default: { messages_per_hour = 10000000000; };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: 10000000000 is too large (at most 2147483647 without an L suffix)"},
+    {"# 5000000000 in a comment is fine\nuser = \"9999999999\";\nplans: {\n  default: {\n"
+     "    recipients_per_day = 4294967396; };\n};\n",
+     NULL, NULL, "$D/bad.conf:5: 4294967396 is too large (at most 2147483647 without an L suffix)"},
+    {"plans: {\n  default: { messages_per_hour = 10000000000L; };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: plans.default.messages_per_hour: 10000000000 is out of range "
+     "(0-1000000000)"},
+    {"redis: { port = 0x100000000; };\n", NULL, NULL,
+     "$D/bad.conf:1: 0x100000000 is too large (at most 2147483647 without an L suffix)"},
+    {"windows: {\n  hour_bucket = 7;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: windows.hour_bucket: 7 does not divide 3600 (the hour must hold a whole "
+     "number of buckets)"},
+    {"windows: {\n  day_bucket = 7000;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: windows.day_bucket: 7000 does not divide 86400 (the day must hold a whole "
+     "number of buckets)"},
+    {"windows: {\n  day_bucket = 172800;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: windows.day_bucket: 172800 is out of range (1-86400)"},
+    /* names and strings */
+    {"plans: {\n  default: { action = \"accept\"; };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: plans.default.action: \"accept\" is not one of tempfail, reject, hold or tag"},
+    {"on_store_error = \"drop\";\n", NULL, NULL,
+     "$D/bad.conf:1: on_store_error: \"drop\" is not one of accept or tempfail"},
+    {"log: { level = \"verbose\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: log.level: \"verbose\" is not one of err, warning, notice, info or debug"},
+    {"log: { facility = \"kern\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: log.facility: \"kern\" is not one of mail, daemon, user, local0 ... local7"},
+    {"milter: { socket = \"tcp:1234\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: milter.socket: \"tcp:1234\" must start with unix:, local:, inet: or inet6:"},
+    {"milter: { socket = \"inet:@127.0.0.1\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: milter.socket: \"inet:@127.0.0.1\" needs a port from 1 to 65535 "
+     "(inet:PORT@HOST)"},
+    {"milter: { socket = \"unix:\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: milter.socket: \"unix:\" has no path"},
+    {"redis: { key_prefix = \"pm:x\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: redis.key_prefix: \"pm:x\" must be 1 to 64 characters of A-Z a-z 0-9 _ . -"},
+    {"redis: { host = \"\"; };\n", NULL, NULL, "$D/bad.conf:1: redis.host: must not be empty"},
+    {"header_name = \"X Bad\";\n", NULL, NULL,
+     "$D/bad.conf:1: header_name: \"X Bad\" is not a header field name (printable, no colon or "
+     "space)"},
+    {"local_domains = [\n  \"a.example\",\n  \"Bob@B.example\" ];\n", NULL, NULL,
+     "$D/bad.conf:3: local_domains[1]: \"bob@b.example\" is not a domain (no '@', not empty)"},
+    {"outbound: {\n  networks = [\n    \"10.0.0.0/8\",\n    \"10.0.0.0/33\",\n    \"::1\"\n  "
+     "];\n};\n",
+     NULL, NULL,
+     "$D/bad.conf:4: outbound.networks[1]: \"10.0.0.0/33\" is not a network (address or "
+     "address/prefix)"},
+    /* plans and rules */
+    {"default_plan = \"gold\";\n", NULL, NULL,
+     "$D/bad.conf:1: default_plan: no plan named \"gold\""},
+    {"\nplans: {\n  gold: { };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: default_plan: no plan named \"default\""},
+    {"plans: {\n  go*ld: { };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: plans.go*ld: a plan name is made of A-Z a-z 0-9 _ -"},
+    {"assign = (\n  { sender = \"a@b.c\"; plan = \"default\"; },\n  { sender = \"a@b.c\";\n    "
+     "plan = \"gold\"; }\n);\n",
+     NULL, NULL, "$D/bad.conf:4: assign[1].plan: no plan named \"gold\""},
+    {"assign = (\n  { sender = \"a@b.c\"; login = \"a\"; plan = \"default\"; }\n);\n", NULL, NULL,
+     "$D/bad.conf:2: assign[0]: give one of sender or login, not both"},
+    {"assign = (\n  { plan = \"default\"; }\n);\n", NULL, NULL,
+     "$D/bad.conf:2: assign[0]: needs sender = \"...\" or login = \"...\""},
+    {"assign = (\n  { sender = \"a@b.c\"; }\n);\n", NULL, NULL,
+     "$D/bad.conf:2: assign[0]: needs plan = \"NAME\""},
+    {"assign = (\n  { sender = \"\"; plan = \"default\"; }\n);\n", NULL, NULL,
+     "$D/bad.conf:2: assign[0].sender: must not be empty"},
+    {"domains = (\n  { domain = \"a@b.c\"; plan = \"default\"; }\n);\n", NULL, NULL,
+     "$D/bad.conf:2: domains[0].domain: \"a@b.c\" is a domain, without '@'"},
+    /* the password file */
+    {"redis: {\n  password_file = \"/nonexistent/pm-test.pw\";\n};\n", NULL, NULL,
+     "$D/bad.conf:2: redis.password_file: cannot open /nonexistent/pm-test.pw: No such file or "
+     "directory"},
+    {"redis: {\n  password_file = \"$D/empty.pw\";\n};\n", "empty.pw", "",
+     "$D/bad.conf:2: redis.password_file: $D/empty.pw is empty"},
+    {"redis: {\n  password_file = \"$D/empty.pw\";\n};\n", "empty.pw", "\r\n",
+     "$D/bad.conf:2: redis.password_file: $D/empty.pw is empty"},
+    {"redis: {\n  password_file = \"$D/empty.pw\";\n};\n", "empty.pw", "s3cret\nmore\n",
+     "$D/bad.conf:2: redis.password_file: $D/empty.pw must hold one line"},
+    {"redis: {\n  password_file = \"$D/empty.pw\";\n};\n", "empty.pw", " s3cret\n",
+     "$D/bad.conf:2: redis.password_file: $D/empty.pw must hold \"password\" or \"user "
+     "password\""},
+    /* @include: errors name the included file */
+    {"user = \"pm\";\n@include \"$D/part.inc\"\n", "part.inc", "group = \"\";\nfrobnicate = 1;\n",
+     "$D/part.inc:2: unknown key \"frobnicate\""},
+    {"user = \"pm\";\n@include \"$D/part.inc\"\n", "part.inc", "redis: {\n  port = ;\n};\n",
+     "$D/part.inc:2: syntax error"},
+};
+
+/* Every row of bad_rows fails with exactly its message. */
+static void
+test_bad(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++) {
+        const struct bad_row *r = &bad_rows[i];
+        struct pm_conf *c = (struct pm_conf *)1;
+        char path[512], aux[512], text[1024], want[512], err[512];
+
+        expand(r->text, text, sizeof(text));
+        write_file("bad.conf", text, path, sizeof(path));
+        if (r->aux_name)
+            write_file(r->aux_name, r->aux_text, aux, sizeof(aux));
+        expand(r->want, want, sizeof(want));
+        memset(err, 'x', sizeof(err));
+        assert_int_equal(pm_conf_load(path, &c, err, sizeof(err)), -1);
+        assert_null(c);
+        if (strcmp(err, want) != 0)
+            print_error("row %zu: got  %s\n        want %s\n", i, err, want);
+        assert_string_equal(err, want);
+        assert_null(strstr(err, "s3cret"));
+        remove_file("bad.conf");
+        if (r->aux_name)
+            remove_file(r->aux_name);
+    }
+}
+
+/* A missing file and a tiny error buffer. */
+static void
+test_missing(void **state)
+{
+    struct pm_conf *c = NULL;
+    char err[512], small[8];
+
+    (void)state;
+    assert_int_equal(pm_conf_load("/nonexistent/postmeter.conf", &c, err, sizeof(err)), -1);
+    assert_null(c);
+    assert_string_equal(err,
+                        "/nonexistent/postmeter.conf:0: cannot open: No such file or directory");
+    assert_int_equal(pm_conf_load("/nonexistent/postmeter.conf", &c, small, sizeof(small)), -1);
+    assert_string_equal(small, "/nonexi");
+}
+
+/* One password file and what it yields. */
+struct password_row {
+    const char *text;
+    const char *user; /* NULL: no user */
+    const char *password;
+};
+
+/* A password file holds "password" or "user password". */
+static void
+test_password(void **state)
+{
+    static const struct password_row rows[] = {
+        {"s3cret\n", NULL, "s3cret"},
+        {"s3cret", NULL, "s3cret"},
+        {"s3cret\r\n\n", NULL, "s3cret"},
+        {"meter s3cret\n", "meter", "s3cret"},
+        {"meter \t s3cr et \r\n", "meter", "s3cr et "},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char path[512], pw[512], text[600];
+        struct pm_conf *c;
+
+        write_file("pw", rows[i].text, pw, sizeof(pw));
+        snprintf(text, sizeof(text), "redis: { password_file = \"%s\"; };\n", pw);
+        write_file("pw.conf", text, path, sizeof(path));
+        c = load_ok(path);
+        assert_string_equal(c->redis_password_file, pw);
+        if (rows[i].user)
+            assert_string_equal(c->redis_user, rows[i].user);
+        else
+            assert_null(c->redis_user);
+        assert_string_equal(c->redis_password, rows[i].password);
+        pm_conf_free(c);
+        remove_file("pw");
+        remove_file("pw.conf");
+    }
+}
+
+/* Values at the edges of their bounds, hex modes, and an @include that is fine. */
+static void
+test_edges(void **state)
+{
+    char path[512], part[512], text[1024];
+    struct pm_conf *c;
+
+    (void)state;
+    write_file("part.inc", "plans: { solo: { messages_per_hour = 0; action = \"tag\"; }; };\n",
+               part, sizeof(part));
+    expand("milter: { socket = \"inet6:8890@[::1]\"; socket_mode = 0x1b0; timeout = 3600; };\n"
+           "redis: { port = 1; db = 0; retry_min_ms = 60000; retry_max_ms = 600000; };\n"
+           "windows: { hour_bucket = 3600; day_bucket = 1; };\n"
+           "local_domains = ( \"A.Example\" );\n"
+           "outbound: { daemon_names = [ ]; networks = [ ]; };\n"
+           "default_plan = \"solo\";\n"
+           "assign = [ ];\n"
+           "@include \"$D/part.inc\"\n",
+           text, sizeof(text));
+    write_file("edge.conf", text, path, sizeof(path));
+    c = load_ok(path);
+    assert_string_equal(c->milter_socket, "inet6:8890@[::1]");
+    assert_int_equal(c->socket_mode, 0660);
+    assert_int_equal(c->milter_timeout, 3600);
+    assert_int_equal(c->redis_port, 1);
+    assert_int_equal(c->retry_min_ms, 60000);
+    assert_int_equal(c->retry_max_ms, 600000);
+    assert_int_equal(c->hour_bucket, 3600);
+    assert_int_equal(c->day_bucket, 1);
+    assert_int_equal(c->n_local_domains, 1);
+    assert_string_equal(c->local_domains[0], "a.example");
+    assert_int_equal(c->n_daemon_names, 0);
+    assert_int_equal(c->n_networks, 0);
+    assert_int_equal(c->n_plans, 1);
+    assert_int_equal(c->default_plan, 0);
+    assert_string_equal(c->plans[0].name, "solo");
+    assert_int_equal(c->plans[0].lim.msgs_hour, 0);
+    assert_int_equal(c->plans[0].lim.msgs_day, 500);
+    assert_int_equal(c->plans[0].action, PM_ACT_TAG);
+    assert_int_equal(c->n_assign, 0);
+    pm_conf_free(c);
+    remove_file("edge.conf");
+    remove_file("part.inc");
+}
+
+/* Action names and their parsing, both ways. */
+static void
+test_actions(void **state)
+{
+    static const struct {
+        enum pm_action act;
+        const char *name;
+    } rows[] = {
+        {PM_ACT_ACCEPT, "accept"},     {PM_ACT_TAG, "tag"},       {PM_ACT_HOLD, "hold"},
+        {PM_ACT_TEMPFAIL, "tempfail"}, {PM_ACT_REJECT, "reject"},
+    };
+    enum pm_action act;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_string_equal(pm_action_name(rows[i].act), rows[i].name);
+        act = (enum pm_action)99;
+        assert_int_equal(pm_action_parse(rows[i].name, &act), 0);
+        assert_int_equal(act, rows[i].act);
+    }
+    assert_string_equal(pm_action_name((enum pm_action)99), "?");
+    assert_int_equal(pm_action_parse("Reject", &act), -1);
+    assert_int_equal(pm_action_parse("", &act), -1);
+    assert_true(PM_ACT_REJECT > PM_ACT_TEMPFAIL && PM_ACT_TEMPFAIL > PM_ACT_HOLD &&
+                PM_ACT_HOLD > PM_ACT_TAG && PM_ACT_TAG > PM_ACT_ACCEPT);
+}
+
+/* Make the temporary directory. */
+static int
+group_setup(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+/* Remove the temporary directory (its files are removed by each test). */
+static int
+group_teardown(void **state)
+{
+    static const char *const names[] = {"bad.conf", "empty.pw", "part.inc",
+                                        "pw",       "pw.conf",  "edge.conf"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        remove_file(names[i]);
+    return rmdir(tmpdir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sample),  cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_good),    cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_missing), cmocka_unit_test(test_password),
+        cmocka_unit_test(test_edges),   cmocka_unit_test(test_actions),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
