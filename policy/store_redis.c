@@ -1,2 +1,584 @@
-/* store_redis.c - placeholder */
+/*
+ * store_redis.c - the Redis implementation of the storage interface.
+ *
+ * Every request is one round trip: EVALSHA of meter.lua (EVAL with the full
+ * text when the server answers NOSCRIPT), which checks and counts atomically
+ * with the Redis server's clock. Connections are hiredis contexts in a pool
+ * of at most pool_size, shared by the milter's threads under a mutex; a
+ * context that saw an I/O or protocol error is freed, never reused, and the
+ * idle ones are dropped with it. After a failed connect no new attempt is
+ * made until a backoff (retry_min_ms doubling up to retry_max_ms) has passed;
+ * meanwhile requests fail at once. One log line per change of state.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "meter_lua.h"
 #include "store_redis.h"
+
+#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT)
+#define MAX_ARGS (6 + 5 + PM_SCOPE_COUNT * PM_C_COUNT)
+
+enum link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
+
+/* One connection of the pool. */
+struct conn {
+    redisContext *c;
+    unsigned gen; /* the pool generation it was opened in */
+    char sha[41]; /* meter.lua's SHA1, as SCRIPT LOAD answered */
+};
+
+struct redis_store {
+    /* copied from the configuration, which may be freed on reload */
+    char *host, *socket, *user, *password, *prefix;
+    char *clock_key; /* "<prefix>:v1:clock", the test clock offset */
+    int port, db, connect_ms, command_ms, retry_min_ms, retry_max_ms, pool_size;
+    char name[256]; /* "127.0.0.1:6379" or the socket path, for messages */
+
+    pthread_mutex_t mu; /* guards everything below */
+    pthread_cond_t cv;  /* signalled when a connection is returned or a connect ends */
+    struct conn **idle;
+    int n_idle;
+    int n_open;   /* idle + in use + being opened */
+    unsigned gen; /* bumped on failure: older connections are not reused */
+    enum link_state state;
+    int probing;           /* a connect is under way while the link is not up */
+    int backoff_ms;        /* current reconnect backoff, 0 after a success */
+    long long retry_at_ms; /* monotonic time before which no connect is tried */
+};
+
+/* Milliseconds on the monotonic clock. */
+static long long
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A timeval of ms milliseconds. */
+static struct timeval
+ms_tv(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    return tv;
+}
+
+/* strdup that keeps NULL and maps "" to NULL when empty_null is set. */
+static char *
+dup_opt(const char *s, int empty_null)
+{
+    if (!s || (empty_null && !*s))
+        return NULL;
+    return strdup(s);
+}
+
+/* Block SIGPIPE in this thread while writing to a socket Redis may have closed. */
+static void
+pipe_block(sigset_t *old, int *was_pending)
+{
+    sigset_t set, pending;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    *was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+/* Consume a SIGPIPE raised while blocked and restore the thread's mask. */
+static void
+pipe_restore(const sigset_t *old, int was_pending)
+{
+    sigset_t set, pending;
+    struct timespec zero = {0, 0};
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    if (!was_pending && sigismember(&pending, SIGPIPE))
+        sigtimedwait(&set, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Describe a dead context's error (a timeout says so). */
+static void
+io_error(struct redis_store *rs, redisContext *c, int saved_errno, char *err, size_t errlen)
+{
+    if (c->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+        snprintf(err, errlen, "redis %s: no reply within %d ms", rs->name, rs->command_ms);
+    else if (c->err)
+        snprintf(err, errlen, "redis %s: %s", rs->name, c->errstr);
+    else
+        snprintf(err, errlen, "redis %s: connection failed", rs->name);
+}
+
+/* Run one set-up command; 0 on success, -1 with err set otherwise. */
+static int
+setup_cmd(struct redis_store *rs, redisContext *c, int argc, const char **argv, const char *what,
+          char *sha, char *err, size_t errlen)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    int rc = -1;
+
+    if (!r)
+        io_error(rs, c, errno, err, errlen);
+    else if (r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errlen, "redis %s: %s failed: %s", rs->name, what, r->str);
+    else if (sha && (r->type != REDIS_REPLY_STRING || r->len != 40))
+        snprintf(err, errlen, "redis %s: %s: unexpected reply", rs->name, what);
+    else
+        rc = 0;
+    if (rc == 0 && sha)
+        memcpy(sha, r->str, 41);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Open, authenticate and prepare one connection; NULL with err set on failure. */
+static struct conn *
+conn_open(struct redis_store *rs, char *err, size_t errlen)
+{
+    struct conn *cn = calloc(1, sizeof(*cn));
+    redisContext *c;
+    char db[16];
+    const char *auth[3] = {"AUTH", rs->user ? rs->user : rs->password, rs->password};
+    const char *sel[2] = {"SELECT", db};
+    const char *load[3] = {"SCRIPT", "LOAD", pm_meter_lua};
+    sigset_t old;
+    int pend, ok;
+
+    if (!cn) {
+        snprintf(err, errlen, "redis %s: out of memory", rs->name);
+        return NULL;
+    }
+    if (rs->socket)
+        c = redisConnectUnixWithTimeout(rs->socket, ms_tv(rs->connect_ms));
+    else
+        c = redisConnectWithTimeout(rs->host, rs->port, ms_tv(rs->connect_ms));
+    if (!c || c->err) {
+        snprintf(err, errlen, "redis %s: %s", rs->name, c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        free(cn);
+        return NULL;
+    }
+    ok = redisSetTimeout(c, ms_tv(rs->command_ms)) == REDIS_OK;
+    if (!ok)
+        snprintf(err, errlen, "redis %s: cannot set the command timeout", rs->name);
+    if (!rs->socket)
+        redisEnableKeepAlive(c);
+    snprintf(db, sizeof(db), "%d", rs->db);
+    pipe_block(&old, &pend);
+    if (ok && rs->password)
+        ok = setup_cmd(rs, c, rs->user ? 3 : 2, auth, "AUTH", NULL, err, errlen) == 0;
+    if (ok && rs->db)
+        ok = setup_cmd(rs, c, 2, sel, "SELECT", NULL, err, errlen) == 0;
+    if (ok)
+        ok = setup_cmd(rs, c, 3, load, "SCRIPT LOAD", cn->sha, err, errlen) == 0;
+    pipe_restore(&old, pend);
+    if (!ok) {
+        redisFree(c);
+        free(cn);
+        return NULL;
+    }
+    cn->c = c;
+    return cn;
+}
+
+/* Close a connection. */
+static void
+conn_free(struct conn *cn)
+{
+    redisFree(cn->c);
+    free(cn);
+}
+
+/* The link works again (called locked): log it once. */
+static void
+link_up(struct redis_store *rs)
+{
+    if (rs->state != LINK_UP)
+        pm_log(PM_LOG_NOTICE, "redis %s: connected", rs->name);
+    rs->state = LINK_UP;
+    rs->backoff_ms = 0;
+    rs->retry_at_ms = 0;
+}
+
+/* The link failed (called locked): log it once, drop idle connections, and
+ * after a failed connect wait a growing backoff before the next one. */
+static void
+link_down(struct redis_store *rs, const char *reason, int connect_failed)
+{
+    const char *prefix = "redis ";
+    size_t skip = strlen(prefix) + strlen(rs->name) + 2;
+
+    /* reason reads "redis NAME: why"; log "why" after our own prefix */
+    if (strncmp(reason, prefix, strlen(prefix)) == 0 && strlen(reason) >= skip)
+        reason += skip;
+    if (rs->state == LINK_UP)
+        pm_log(PM_LOG_ERR, "redis %s: connection lost: %s", rs->name, reason);
+    else if (rs->state == LINK_UNKNOWN)
+        pm_log(PM_LOG_ERR, "redis %s: cannot connect: %s", rs->name, reason);
+    rs->state = LINK_DOWN;
+    rs->gen++;
+    while (rs->n_idle > 0) {
+        conn_free(rs->idle[--rs->n_idle]);
+        rs->n_open--;
+    }
+    if (connect_failed) {
+        if (!rs->backoff_ms)
+            rs->backoff_ms = rs->retry_min_ms;
+        else if (rs->backoff_ms > rs->retry_max_ms / 2)
+            rs->backoff_ms = rs->retry_max_ms;
+        else
+            rs->backoff_ms *= 2;
+        rs->retry_at_ms = mono_ms() + rs->backoff_ms;
+    }
+}
+
+/* Wait on the pool until deadline (monotonic ms); 0 when woken, -1 on timeout. */
+static int
+pool_wait(struct redis_store *rs, long long deadline)
+{
+    struct timespec ts = {deadline / 1000, (deadline % 1000) * 1000000};
+
+    return pthread_cond_timedwait(&rs->cv, &rs->mu, &ts) == ETIMEDOUT ? -1 : 0;
+}
+
+/* Take an idle connection or open one; NULL with err set when none can be had
+ * within command_timeout_ms or the link is backing off. */
+static struct conn *
+pool_get(struct redis_store *rs, char *err, size_t errlen)
+{
+    long long now = mono_ms(), deadline = now + rs->command_ms;
+    struct conn *cn = NULL;
+    int probe;
+
+    pthread_mutex_lock(&rs->mu);
+    for (;;) {
+        if (rs->n_idle > 0) {
+            cn = rs->idle[--rs->n_idle];
+            break;
+        }
+        if (rs->state != LINK_UP && !rs->probing && now < rs->retry_at_ms) {
+            snprintf(err, errlen, "redis unavailable, retrying in %lld ms", rs->retry_at_ms - now);
+            break;
+        }
+        if (rs->n_open < rs->pool_size && (rs->state == LINK_UP || !rs->probing)) {
+            probe = rs->state != LINK_UP;
+            rs->probing |= probe;
+            rs->n_open++;
+            pthread_mutex_unlock(&rs->mu);
+            cn = conn_open(rs, err, errlen);
+            pthread_mutex_lock(&rs->mu);
+            if (probe)
+                rs->probing = 0;
+            if (cn) {
+                cn->gen = rs->gen;
+                link_up(rs);
+            } else {
+                rs->n_open--;
+                link_down(rs, err, 1);
+            }
+            pthread_cond_broadcast(&rs->cv);
+            break;
+        }
+        if (pool_wait(rs, deadline) < 0) {
+            if (rs->state == LINK_UP)
+                snprintf(err, errlen, "redis %s: all %d connections busy for %d ms", rs->name,
+                         rs->pool_size, rs->command_ms);
+            else
+                snprintf(err, errlen, "redis unavailable: no connection within %d ms",
+                         rs->command_ms);
+            break;
+        }
+        now = mono_ms();
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return cn;
+}
+
+/* Return a connection to the pool, or close it when dead (reason says why)
+ * or opened before the last failure. */
+static void
+pool_put(struct redis_store *rs, struct conn *cn, const char *dead_reason)
+{
+    pthread_mutex_lock(&rs->mu);
+    if (dead_reason || cn->gen != rs->gen) {
+        conn_free(cn);
+        rs->n_open--;
+        if (dead_reason)
+            link_down(rs, dead_reason, 0);
+    } else {
+        rs->idle[rs->n_idle++] = cn;
+    }
+    pthread_cond_broadcast(&rs->cv);
+    pthread_mutex_unlock(&rs->mu);
+}
+
+/* Check a request before sending it; 0 if sound, -1 with err set. */
+static int
+req_check(const struct pm_meter_req *req, char *err, size_t errlen)
+{
+    int s, i;
+
+    if (!req->scope[PM_SCOPE_SENDER].id || !*req->scope[PM_SCOPE_SENDER].id)
+        snprintf(err, errlen, "meter request without a sender");
+    else if (req->mode < PM_METER_PROBE || req->mode > PM_METER_FORCE)
+        snprintf(err, errlen, "meter request with an unknown mode %d", (int)req->mode);
+    else if (req->msgs < 0 || req->rcpts < 0)
+        snprintf(err, errlen, "meter request with a negative count");
+    else if (req->hour_bucket <= 0 || 3600 % req->hour_bucket)
+        snprintf(err, errlen, "hour_bucket %d does not divide 3600", req->hour_bucket);
+    else if (req->day_bucket <= 0 || 86400 % req->day_bucket)
+        snprintf(err, errlen, "day_bucket %d does not divide 86400", req->day_bucket);
+    else {
+        for (s = 0; s < PM_SCOPE_COUNT; s++)
+            for (i = 0; i < PM_C_COUNT; i++)
+                if (req->scope[s].limit[i] < 0) {
+                    snprintf(err, errlen, "meter request with a negative limit");
+                    return -1;
+                }
+        return 0;
+    }
+    return -1;
+}
+
+/* "<prefix>:v1:{<tag>:<id>}:w": a scope's window hash; NULL on allocation failure. */
+static char *
+scope_key(const struct redis_store *rs, char tag, const char *id)
+{
+    size_t len = strlen(rs->prefix) + strlen(id) + 16;
+    char *key = malloc(len);
+
+    if (key)
+        snprintf(key, len, "%s:v1:{%c:%s}:w", rs->prefix, tag, id);
+    return key;
+}
+
+/* Copy the script's reply into res; 0 if it has the expected shape. */
+static int
+reply_parse(const redisReply *r, struct pm_meter_res *res)
+{
+    long long v[REPLY_FIELDS];
+    size_t i;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != REPLY_FIELDS)
+        return -1;
+    for (i = 0; i < REPLY_FIELDS; i++) {
+        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
+        v[i] = r->element[i]->integer;
+    }
+    if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] >= PM_C_COUNT)
+        return -1;
+    res->fits = (int)v[0];
+    res->counted = (int)v[1];
+    res->over_scope = (enum pm_scope)v[2];
+    res->over_counter = (enum pm_counter)v[3];
+    res->over_limit = v[4];
+    res->over_used = v[5];
+    res->retry_at = v[6];
+    res->now = v[7];
+    for (i = 0; i < PM_SCOPE_COUNT * PM_C_COUNT; i++)
+        res->used[i / PM_C_COUNT][i % PM_C_COUNT] = v[8 + i];
+    return 0;
+}
+
+/* Send the request on a connection; 0 on success, -1 with err set. *dead is
+ * set when the connection must not be used again. */
+static int
+meter_on(struct redis_store *rs, struct conn *cn, const char **argv, int argc,
+         struct pm_meter_res *res, int *dead, char *err, size_t errlen)
+{
+    redisReply *r;
+    sigset_t old;
+    int pend, rc = -1;
+
+    pipe_block(&old, &pend);
+    argv[0] = "EVALSHA";
+    argv[1] = cn->sha;
+    r = redisCommandArgv(cn->c, argc, argv, NULL);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = pm_meter_lua;
+        r = redisCommandArgv(cn->c, argc, argv, NULL);
+    }
+    if (!r)
+        io_error(rs, cn->c, errno, err, errlen);
+    pipe_restore(&old, pend);
+    *dead = r == NULL;
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
+    else if (reply_parse(r, res) < 0)
+        snprintf(err, errlen, "redis %s: unexpected reply from the meter script", rs->name);
+    else
+        rc = 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Append a number to argv, formatted into argv's own slot of num. */
+static void
+arg_num(const char **argv, char (*num)[24], int *argc, long long v)
+{
+    snprintf(num[*argc], sizeof(num[0]), "%lld", v);
+    argv[*argc] = num[*argc];
+    (*argc)++;
+}
+
+/* The store operation: check and count one request in one round trip. */
+static int
+redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
+            size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char num[MAX_ARGS][24], *skey, *dkey = NULL;
+    const char *argv[MAX_ARGS];
+    const char *did = req->scope[PM_SCOPE_DOMAIN].id;
+    int argc = 0, nscopes, s, i, dead = 0, rc = -1;
+    struct conn *cn;
+
+    if (req_check(req, err, errlen) < 0)
+        return -1;
+    if (did && !*did)
+        did = NULL; /* NULL or "": the domain scope is unused */
+    nscopes = did ? 2 : 1;
+    skey = scope_key(rs, 's', req->scope[PM_SCOPE_SENDER].id);
+    if (did)
+        dkey = scope_key(rs, 'd', did);
+    if (!skey || (did && !dkey)) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    argv[argc++] = NULL; /* EVALSHA or EVAL, set by meter_on() */
+    argv[argc++] = NULL; /* the SHA1 or the script */
+    arg_num(argv, num, &argc, 1 + nscopes);
+    argv[argc++] = rs->clock_key;
+    argv[argc++] = skey;
+    if (dkey)
+        argv[argc++] = dkey;
+    arg_num(argv, num, &argc, req->mode);
+    arg_num(argv, num, &argc, req->msgs);
+    arg_num(argv, num, &argc, req->rcpts);
+    arg_num(argv, num, &argc, req->hour_bucket);
+    arg_num(argv, num, &argc, req->day_bucket);
+    for (s = 0; s < nscopes; s++)
+        for (i = 0; i < PM_C_COUNT; i++)
+            arg_num(argv, num, &argc, req->scope[s].limit[i]);
+
+    cn = pool_get(rs, err, errlen);
+    if (!cn)
+        goto out;
+    rc = meter_on(rs, cn, argv, argc, res, &dead, err, errlen);
+    pool_put(rs, cn, dead ? err : NULL);
+out:
+    free(skey);
+    free(dkey);
+    return rc;
+}
+
+/* Release the store: close every connection (none may be in use). */
+static void
+redis_free(void *impl)
+{
+    struct redis_store *rs = impl;
+
+    if (!rs)
+        return;
+    while (rs->n_idle > 0)
+        conn_free(rs->idle[--rs->n_idle]);
+    free(rs->idle);
+    free(rs->host);
+    free(rs->socket);
+    free(rs->user);
+    if (rs->password) {
+        explicit_bzero(rs->password, strlen(rs->password));
+        free(rs->password);
+    }
+    free(rs->prefix);
+    free(rs->clock_key);
+    pthread_cond_destroy(&rs->cv);
+    pthread_mutex_destroy(&rs->mu);
+    free(rs);
+}
+
+static const struct pm_store_ops redis_ops = {redis_meter, redis_free};
+
+/* Copy what the store needs from conf, with the documented defaults for
+ * unset fields; 0 on success, -1 on allocation failure. */
+static int
+copy_conf(struct redis_store *rs, const struct pm_conf *conf)
+{
+    rs->host = dup_opt(conf->redis_host && *conf->redis_host ? conf->redis_host : "127.0.0.1", 0);
+    rs->socket = dup_opt(conf->redis_socket, 1);
+    rs->user = dup_opt(conf->redis_user, 1);
+    rs->password = dup_opt(conf->redis_password, 1);
+    rs->prefix = dup_opt(conf->key_prefix && *conf->key_prefix ? conf->key_prefix : "pm", 0);
+    rs->port = conf->redis_port > 0 ? conf->redis_port : 6379;
+    rs->db = conf->redis_db > 0 ? conf->redis_db : 0;
+    rs->connect_ms = conf->connect_timeout_ms > 0 ? conf->connect_timeout_ms : 200;
+    rs->command_ms = conf->command_timeout_ms > 0 ? conf->command_timeout_ms : 500;
+    rs->retry_min_ms = conf->retry_min_ms > 0 ? conf->retry_min_ms : 100;
+    rs->retry_max_ms = conf->retry_max_ms > 0 ? conf->retry_max_ms : 5000;
+    if (rs->retry_max_ms < rs->retry_min_ms)
+        rs->retry_max_ms = rs->retry_min_ms;
+    rs->pool_size = conf->pool_size > 0 ? conf->pool_size : 16;
+    if (rs->socket)
+        snprintf(rs->name, sizeof(rs->name), "%s", rs->socket);
+    else if (strchr(rs->host, ':'))
+        snprintf(rs->name, sizeof(rs->name), "[%s]:%d", rs->host, rs->port);
+    else
+        snprintf(rs->name, sizeof(rs->name), "%s:%d", rs->host, rs->port);
+    rs->idle = calloc(rs->pool_size, sizeof(*rs->idle));
+    if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 10)))
+        sprintf(rs->clock_key, "%s:v1:clock", rs->prefix);
+    if (!rs->host || !rs->prefix || !rs->clock_key || !rs->idle ||
+        (conf->redis_socket && *conf->redis_socket && !rs->socket))
+        return -1;
+    if ((conf->redis_user && *conf->redis_user && !rs->user) ||
+        (conf->redis_password && *conf->redis_password && !rs->password))
+        return -1;
+    return 0;
+}
+
+/* A store that talks to the Redis named by conf; NULL on allocation failure. */
+struct pm_store *
+pm_store_redis_new(const struct pm_conf *conf)
+{
+    struct redis_store *rs = calloc(1, sizeof(*rs));
+    pthread_condattr_t ca;
+    struct pm_store *st;
+
+    if (!rs)
+        return NULL;
+    pthread_mutex_init(&rs->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rs->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    rs->state = LINK_UNKNOWN;
+    if (copy_conf(rs, conf) < 0) {
+        redis_free(rs);
+        return NULL;
+    }
+    st = pm_store_new(&redis_ops, rs);
+    if (!st)
+        redis_free(rs);
+    return st;
+}

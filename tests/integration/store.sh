@@ -1,2 +1,265 @@
 #!/bin/bash
-exit 77
+# store.sh - the Redis store (policy/store_redis.c, policy/meter.lua) against a
+# private redis-server, driven by tests/tools/storecli: exact counts under
+# concurrency, rolling windows walked second by second at bucket boundaries
+# (store time shifted through the <prefix>:v1:clock key), retry_at, the four
+# counters, the domain scope, the three modes, key TTLs, the bound on hash
+# fields, error replies, and an outage with recovery after the backoff.
+
+source "$top_srcdir/tests/lib/common.sh"
+
+CLI="$top_builddir/tests/tools/storecli"
+pm_need "$CLI"
+pm_redis_start
+
+P=pmt
+B=1900800000 # a store time that starts a day (22000 * 86400)
+
+# storecli against the private server with the test prefix; its log lines
+# (stderr) go to a file, except with clie, for the tests that read them.
+cli() {
+    "$CLI" -p "$PM_REDIS_PORT" -x "$P" "$@" 2>>"$PM_TMP/cli.log"
+}
+clie() {
+    "$CLI" -p "$PM_REDIS_PORT" -x "$P" "$@"
+}
+
+# The value of NAME= in a result line.
+val() {
+    sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | head -n 1
+}
+
+# Check every NAME=VALUE given against a result line.
+expect() {
+    local out=$1 kv
+    shift
+    for kv in "$@"; do
+        [ "$(val "${kv%%=*}" "$out")" = "${kv#*=}" ] || pm_fail "expected $kv in: $out"
+    done
+}
+
+# Shift store time so that it reads $1 now (give or take the next tick).
+set_clock() {
+    local t
+    t=$(pm_rcli TIME | head -n 1)
+    pm_rcli SET "$P:v1:clock" $(($1 - t)) EX 3600 >/dev/null
+}
+
+# Run a request that counts nothing at exactly store time $1 (retried when a
+# second ticks between setting the clock and the request).
+at() {
+    local t=$1 out i
+    shift
+    for i in 1 2 3 4 5; do
+        set_clock "$t"
+        out=$(cli "$@")
+        [ "$(val now "$out")" = "$t" ] && { echo "$out"; return 0; }
+    done
+    pm_fail "could not run at store time $t: $out"
+}
+
+# Run a request that may count at store time $1 .. $1+5 (inside one bucket).
+near() {
+    local t=$1 out now
+    shift
+    set_clock "$t"
+    out=$(cli "$@")
+    now=$(val now "$out")
+    [ -n "$now" ] && ((now >= t && now <= t + 5)) || pm_fail "store time not near $t: $out"
+    echo "$out"
+}
+
+# --- concurrency: exactly the limit passes -----------------------------------
+out=$(cli probe conc@t.test 1 1 100,500,0,0)
+expect "$out" fits=1 counted=0 used=0,0,0,0
+now=$(val now "$out")
+t=$(pm_rcli TIME | head -n 1)
+((now >= t - 2 && now <= t)) || pm_fail "without a clock key store time is Redis TIME: $now vs $t"
+
+out=$(cli -t 8 -n 50 commit conc@t.test 1 1 100,500,0,0 | tail -n 1)
+expect "$out" requests=400 fitted=100 counted=100 errors=0
+out=$(cli probe conc@t.test 1 1 100,500,0,0)
+expect "$out" fits=0 counted=0 over_counter=0 over_limit=100 over_used=100 used=100,100,100,100
+
+# two processes (two mail servers) with a pool of 2 contexts for 4 threads each
+cli -P 2 -t 4 -n 50 commit two@t.test 1 0 100,0,0,0 >"$PM_TMP/two.1" &
+cli -P 2 -t 4 -n 50 commit two@t.test 1 0 100,0,0,0 >"$PM_TMP/two.2" &
+wait
+a=$(val counted "$(cat "$PM_TMP/two.1")")
+b=$(val counted "$(cat "$PM_TMP/two.2")")
+pm_assert_eq 100 $((a + b)) "counted by two processes"
+expect "$(cat "$PM_TMP/two.1")" errors=0
+expect "$(cat "$PM_TMP/two.2")" errors=0
+expect "$(cli probe two@t.test 0 0 0,0,0,0)" used=100,100,0,0
+
+# --- the rolling hour: 60 s buckets ------------------------------------------
+L=5,0,0,0
+expect "$(near $((B + 30)) commit hour@t.test 3 0 $L)" counted=1 used=3,3,0,0
+expect "$(near $((B + 630)) commit hour@t.test 2 0 $L)" counted=1 used=5,5,0,0
+out=$(at $((B + 1230)) probe hour@t.test 1 0 $L)
+expect "$out" fits=0 over_scope=0 over_counter=0 over_limit=5 over_used=5 retry_at=$((B + 3660))
+# need 4: the 3 of bucket K and the 2 of bucket K+10 must leave
+expect "$(at $((B + 1230)) probe hour@t.test 4 0 $L)" fits=0 retry_at=$((B + 4260))
+expect "$(at $((B + 1230)) probe hour@t.test 6 0 $L)" fits=0 retry_at=-1
+expect "$(at $((B + 1230)) commit hour@t.test 1 0 $L)" fits=0 counted=0 used=5,5,0,0
+# bucket K (B..B+59) counts until the last second of bucket K+60
+expect "$(at $((B + 3659)) probe hour@t.test 1 0 $L)" fits=0 used=5,5,0,0
+expect "$(at $((B + 3660)) probe hour@t.test 1 0 $L)" fits=1 used=2,5,0,0
+expect "$(at $((B + 4259)) probe hour@t.test 1 0 $L)" used=2,5,0,0
+expect "$(at $((B + 4260)) probe hour@t.test 1 0 $L)" used=0,5,0,0
+
+# 300 s buckets: n = 12, bucket K leaves at (K + 13) * 300
+expect "$(near $((B + 100)) -b 300,3600 commit h300@t.test 1 0 $L)" counted=1
+expect "$(at $((B + 3899)) -b 300,3600 probe h300@t.test 1 0 $L)" used=1,1,0,0
+expect "$(at $((B + 3900)) -b 300,3600 probe h300@t.test 1 0 $L)" used=0,1,0,0
+
+# --- the rolling day: 600 s buckets ------------------------------------------
+L=0,4,0,0
+expect "$(near $((B + 300)) commit day@t.test 3 0 $L)" counted=1 used=3,3,0,0
+expect "$(near $((B + 6300)) commit day@t.test 1 0 $L)" counted=1 used=1,4,0,0
+out=$(at $((B + 7000)) probe day@t.test 1 0 $L)
+expect "$out" fits=0 over_counter=1 over_limit=4 over_used=4 retry_at=$((B + 87000))
+expect "$(at $((B + 7000)) probe day@t.test 2 0 $L)" retry_at=$((B + 87000))
+expect "$(at $((B + 7000)) probe day@t.test 4 0 $L)" retry_at=$((B + 93000))
+expect "$(at $((B + 86999)) probe day@t.test 1 0 $L)" fits=0 used=0,4,0,0
+expect "$(at $((B + 87000)) probe day@t.test 1 0 $L)" fits=1 used=0,1,0,0
+expect "$(at $((B + 92999)) probe day@t.test 1 0 $L)" used=0,1,0,0
+expect "$(at $((B + 93000)) probe day@t.test 1 0 $L)" used=0,0,0,0
+
+# --- recipients --------------------------------------------------------------
+L=0,0,10,15
+expect "$(near $((B + 30)) commit rcpt@t.test 1 6 $L)" counted=1 used=1,1,6,6
+out=$(at $((B + 90)) commit rcpt@t.test 1 5 $L)
+expect "$out" fits=0 counted=0 over_counter=2 over_limit=10 over_used=6 retry_at=$((B + 3660))
+expect "$(near $((B + 90)) commit rcpt@t.test 1 4 $L)" counted=1 used=2,2,10,10
+# bucket K+1 (the 4 recipients) still counts at B+3719, not at B+3720
+expect "$(at $((B + 3719)) probe rcpt@t.test 0 0 $L)" used=1,2,4,10
+out=$(at $((B + 3720)) commit rcpt@t.test 1 6 $L)
+expect "$out" fits=0 counted=0 over_counter=3 over_limit=15 over_used=10 retry_at=$((B + 87000))
+expect "$out" used=0,2,0,10
+
+# --- the domain scope: a shared cap, all or nothing --------------------------
+S=10,0,0,0 D=3,0,0,0
+expect "$(cli commit a@dom.test,dom.test 1 0 $S $D)" counted=1 used=1,1,0,0 domain_used=1,1,0,0
+expect "$(cli commit a@dom.test,dom.test 1 0 $S $D)" counted=1 used=2,2,0,0 domain_used=2,2,0,0
+expect "$(cli commit b@dom.test,dom.test 1 0 $S $D)" counted=1 used=1,1,0,0 domain_used=3,3,0,0
+out=$(cli commit b@dom.test,dom.test 1 0 $S $D)
+expect "$out" fits=0 counted=0 over_scope=1 over_counter=0 over_limit=3 over_used=3
+expect "$out" used=1,1,0,0 domain_used=3,3,0,0
+expect "$(cli probe b@dom.test 1 0 0,0,0,0)" used=1,1,0,0
+# refused by the sender's limit: the domain counts nothing either
+expect "$(cli commit x@dom2.test,dom2.test 1 0 1,0,0,0 10,0,0,0)" counted=1 domain_used=1,1,0,0
+out=$(cli commit x@dom2.test,dom2.test 1 0 1,0,0,0 10,0,0,0)
+expect "$out" fits=0 counted=0 over_scope=0 over_limit=1 used=1,1,0,0 domain_used=1,1,0,0
+expect "$(cli probe y@dom2.test,dom2.test 1 0 0,0,0,0 0,0,0,0)" domain_used=1,1,0,0
+
+# --- modes and limits --------------------------------------------------------
+expect "$(cli -n 3 force f@t.test 1 0 2,0,0,0 | tail -n 1)" requests=3 fitted=2 counted=3
+expect "$(cli force f@t.test 1 0 2,0,0,0)" fits=0 counted=1 over_used=3 used=4,4,0,0
+expect "$(cli probe f@t.test 1 0 2,0,0,0)" fits=0 counted=0 used=4,4,0,0
+expect "$(cli commit u@t.test 1000 5000 0,0,0,0)" fits=1 counted=1 used=1000,1000,5000,5000
+expect "$(cli commit g@t.test 6 0 5,0,0,0)" fits=0 counted=0 over_used=0 retry_at=-1 used=0,0,0,0
+expect "$(cli commit g@t.test 0 11 0,0,0,10)" fits=0 counted=0 over_counter=3 retry_at=-1
+
+# --- memory: stale buckets are deleted, the hash stays bounded -----------------
+# 300 commits 600 s apart (50 hours): the last one leaves the hour buckets of
+# steps 293..299 (7) and the day buckets of steps 155..299 (145), per counter.
+set_clock $B
+off=$(pm_rcli GET "$P:v1:clock")
+for ((i = 0; i < 300; i++)); do
+    pm_rcli SET "$P:v1:clock" $((off + 30 + 600 * i)) EX 3600 >/dev/null
+    cli commit walk@t.test 1 1 0,0,0,0 >"$PM_TMP/walk" || pm_fail "walk step $i: $(cat "$PM_TMP/walk")"
+done
+now=$(val now "$(cat "$PM_TMP/walk")")
+((now >= B + 30 + 600 * 299 && now <= B + 30 + 600 * 299 + 20)) || pm_fail "walk ended at $now"
+pm_assert_eq 304 "$(pm_rcli HLEN "$P:v1:{s:walk@t.test}:w")" "hash fields after the walk"
+expect "$(cat "$PM_TMP/walk")" used=7,145,7,145
+
+# --- every key has a TTL -------------------------------------------------------
+n=0
+while read -r key; do
+    ttl=$(pm_rcli TTL "$key")
+    ((ttl > 0 && ttl <= 90000)) || pm_fail "key $key has TTL $ttl"
+    n=$((n + 1))
+done < <(pm_rcli --scan --pattern "$P:*")
+((n >= 15)) || pm_fail "only $n keys found"
+
+# --- script errors are store errors; NOSCRIPT is answered by EVAL -----------------
+pm_rcli CONFIG RESETSTAT >/dev/null
+clie -P 1 -n 3 -i 300 -v commit ns@t.test 1 0 0,0,0,0 >"$PM_TMP/ns" 2>&1 &
+for _ in $(seq 1 100); do grep -q '^fits' "$PM_TMP/ns" && break; sleep 0.02; done
+pm_rcli SCRIPT FLUSH >/dev/null
+wait $! || pm_fail "requests after SCRIPT FLUSH failed: $(cat "$PM_TMP/ns")"
+pm_assert_eq 3 "$(grep -c '^fits=1 counted=1' "$PM_TMP/ns")" "requests after SCRIPT FLUSH"
+pm_rcli INFO commandstats | grep -q '^cmdstat_eval:calls=1,' || pm_fail "EVAL not used once"
+
+pm_rcli REPLICAOF 127.0.0.1 1 >/dev/null # a replica is read-only
+out=$(clie -P 1 -n 2 -v commit ro@t.test 1 0 0,0,0,0 2>"$PM_TMP/ro.err") && pm_fail "wrote to a replica"
+pm_assert_eq 2 "$(grep -c '^error: redis 127.0.0.1:[0-9]*: READONLY' <<<"$out")" "READONLY errors"
+expect "$(cli probe ro@t.test 1 0 0,0,0,0)" fits=1 used=0,0,0,0
+grep -q 'connection lost' "$PM_TMP/ro.err" && pm_fail "an error reply dropped the connection"
+pm_rcli REPLICAOF NO ONE >/dev/null
+
+# --- AUTH (password, ACL user) and SELECT ----------------------------------------
+pm_rcli ACL SETUSER meter on '>s3cret-pw' '~*' '+@all' >/dev/null
+expect "$(clie -u meter -a s3cret-pw -D 3 commit acl@t.test 1 0 0,0,0,0 2>"$PM_TMP/acl.err")" counted=1
+pm_assert_eq 1 "$(pm_rcli -n 3 EXISTS "$P:v1:{s:acl@t.test}:w")" "key in database 3"
+out=$(clie -u meter -a bad-pw-42 commit acl@t.test 1 0 0,0,0,0 2>>"$PM_TMP/acl.err") && pm_fail "bad password accepted"
+grep -q 'WRONGPASS' <<<"$out" || pm_fail "no WRONGPASS: $out"
+grep -q 's3cret-pw\|bad-pw-42' "$PM_TMP/acl.err" && pm_fail "a password was logged"
+
+# --- a unix socket -----------------------------------------------------------------
+sock=$PM_TMP/redis.sock
+redis-server --port 0 --unixsocket "$sock" --dir "$PM_TMP" --save '' --appendonly no \
+    --daemonize yes --pidfile "$PM_TMP/unix.pid" --logfile "$PM_TMP/unix.log" ||
+    pm_fail "redis-server on a unix socket did not start"
+pm_on_exit 'kill "$(cat "$PM_TMP/unix.pid")"'
+pm_wait_file "$sock" || pm_fail "no unix socket $sock"
+expect "$("$CLI" -s "$sock" -x "$P" commit unix@t.test 1 0 0,0,0,0 2>"$PM_TMP/unix.err")" counted=1
+grep -qx "postmeter: redis $sock: connected" "$PM_TMP/unix.err" || pm_fail "$(cat "$PM_TMP/unix.err")"
+pm_assert_eq 1 "$(redis-cli -s "$sock" EXISTS "$P:v1:{s:unix@t.test}:w")" "key over the unix socket"
+
+# --- a Redis busy for 1.5 s: the request fails within the command timeout -----------
+busy="local function t() local x = redis.call('TIME') return x[1] + x[2] / 1e6 end
+local t0 = t() while t() - t0 < 1.5 do end return 1"
+pm_rcli EVAL "$busy" 0 >/dev/null &
+busy_pid=$!
+for _ in $(seq 1 50); do timeout 0.1 redis-cli -p "$PM_REDIS_PORT" PING >/dev/null 2>&1 || break; done
+out=$(cli -T 200,300 commit slow@t.test 1 0 0,0,0,0) && pm_fail "a busy Redis answered: $out"
+grep -q "^error: redis 127.0.0.1:$PM_REDIS_PORT: no reply within 300 ms" <<<"$out" || pm_fail "$out"
+(($(val ms "$out") < 1000)) || pm_fail "the timeout took too long: $out"
+wait $busy_pid
+expect "$(cli commit slow@t.test 1 0 0,0,0,0)" counted=1 used=1,1,0,0
+
+# --- outage: fast errors, one log line per change, recovery after the backoff -----
+clie -T 200,500 -r 50,400 -P 4 -n 400 -i 10 -v commit out@t.test 1 0 0,0,0,0 \
+    >"$PM_TMP/out" 2>"$PM_TMP/out.err" &
+pid=$!
+for _ in $(seq 1 200); do (($(grep -c '^fits' "$PM_TMP/out") >= 10)) && break; sleep 0.02; done
+pm_redis_stop
+for _ in $(seq 1 200); do (($(grep -c '^error' "$PM_TMP/out") >= 20)) && break; sleep 0.02; done
+t0=$(date +%s%N)
+out=$(clie -T 200,500 commit down@t.test 1 0 0,0,0,0 2>&1)
+rc=$?
+pm_assert_eq 1 "$rc" "exit status with Redis down"
+(($(date +%s%N) - t0 < 1500000000)) || pm_fail "error took too long"
+grep -q "^error: redis 127.0.0.1:$PM_REDIS_PORT: Connection refused" <<<"$out" || pm_fail "$out"
+pm_redis_start "$PM_REDIS_PORT"
+wait $pid && pm_fail "no request failed during the outage"
+grep -q '^requests=400 ' "$PM_TMP/out" || pm_fail "driver did not finish: $(tail -n 3 "$PM_TMP/out")"
+# the last requests succeeded, errors were quick, backoff errors were immediate
+pm_assert_eq fits "$(grep -v '^requests' "$PM_TMP/out" | tail -n 1 | cut -c1-4)" "last request"
+awk '/^error/ { sub(/.*ms=/, ""); if ($0 + 0 > 1000) bad = 1 } END { exit bad }' "$PM_TMP/out" ||
+    pm_fail "an error took longer than 1 s"
+grep -q '^error: redis unavailable, retrying in [0-9]* ms' "$PM_TMP/out" || pm_fail "no backoff errors"
+pm_assert_eq 1 "$(grep -c 'connection lost' "$PM_TMP/out.err")" "'connection lost' lines"
+pm_assert_eq 2 "$(grep -c ": connected$" "$PM_TMP/out.err")" "'connected' lines"
+pm_assert_eq 3 "$(wc -l <"$PM_TMP/out.err")" "log lines"
+ok=$(grep -c '^fits=1 counted=1' "$PM_TMP/out")
+errors=$(grep -c '^error' "$PM_TMP/out")
+pm_assert_eq 400 $((ok + errors)) "results during the outage"
+# after the restart only the requests counted since then are in the new Redis
+after=$(awk '/^error/ { n = 0; next } /^fits/ { n++ } END { print n }' "$PM_TMP/out")
+expect "$(cli probe out@t.test 1 0 0,0,0,0)" used=$after,$after,0,0
+
+echo "PASS: store"

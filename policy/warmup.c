@@ -1,0 +1,86 @@
+/*
+ * warmup.c - warm-up curves for new and dormant senders (pure arithmetic).
+ *
+ * Mirrors the stage rules of the store's script (meter.lua) so that unit
+ * tests and postmeterctl can compute a curve and a stage without Redis.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "warmup.h"
+
+/* Build a curve from start and growth. */
+int
+pm_curve_from_growth(long long start, double growth, long long limit, struct pm_curve *out)
+{
+    double v = (double)start;
+    long long cap, prev = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (start < 1 || !(growth > 1.0))
+        return -1;
+    while (out->n < (limit ? PM_WARMUP_MAX_STAGES : 60)) {
+        cap = llround(v);
+        if (cap <= prev)
+            cap = prev + 1;
+        if (limit && cap >= limit)
+            break;
+        out->cap[out->n++] = prev = cap;
+        v *= growth;
+    }
+    return 0;
+}
+
+/* Build a curve from an explicit list. */
+int
+pm_curve_from_list(const long long *caps, size_t n, long long limit, struct pm_curve *out)
+{
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    if (n > PM_WARMUP_MAX_STAGES)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (caps[i] < 1 || (i > 0 && caps[i] <= caps[i - 1]))
+            return -1;
+        if (limit && caps[i] >= limit)
+            break;
+        out->cap[out->n++] = caps[i];
+    }
+    return 0;
+}
+
+/* Today's warm-up cap at a 0-based stage, or 0 when warm-up is over. */
+long long
+pm_curve_day_cap(const struct pm_curve *c, long long stage)
+{
+    if (stage < 0)
+        stage = 0;
+    return (size_t)stage < c->n ? c->cap[stage] : 0;
+}
+
+/* The hourly cap for a day cap. */
+long long
+pm_warmup_hour_cap(long long day_cap, double share)
+{
+    long long h;
+
+    if (day_cap <= 0)
+        return 0;
+    h = (long long)ceil((double)day_cap * share - 1e-9);
+    return h < 1 ? 1 : h;
+}
+
+/* The state as seen on UTC day today, before sending. */
+void
+pm_warmup_advance(struct pm_warmup_state *s, long long today, int dormant_days, int gate_closed)
+{
+    if (s->last_day < 0 || today - s->last_day >= dormant_days) {
+        s->start_day = today;
+        s->stage = 0;
+        s->last_day = -1;
+        return;
+    }
+    if (s->last_day < today && !gate_closed)
+        s->stage++;
+}

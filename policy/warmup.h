@@ -1,0 +1,58 @@
+/*
+ * warmup.h - warm-up curves for new and dormant senders (pure arithmetic).
+ *
+ * A sender that never sent, or was silent for dormant_days, warms up: its
+ * daily cap follows a curve, one stage per active sending day (a UTC day on
+ * which it sent), until the curve reaches the plan's own daily limit. The
+ * hourly cap is a share of the day's cap. Nothing here reads a clock: the
+ * same arithmetic runs inside the store's script, and these functions serve
+ * the tests and the admin tool.
+ */
+#ifndef PM_WARMUP_H
+#define PM_WARMUP_H
+
+#include <stddef.h>
+
+#define PM_WARMUP_MAX_STAGES 120
+
+/* A curve: the daily cap of each stage, strictly increasing. */
+struct pm_curve {
+    long long cap[PM_WARMUP_MAX_STAGES];
+    size_t n; /* 0: no warm-up */
+};
+
+/*
+ * Build a curve from start and growth (cap[i] = round(start * growth^i)),
+ * stopping at the first stage that reaches limit (0: no limit, then 60
+ * stages). Returns 0, or -1 when start < 1 or growth <= 1.
+ */
+int pm_curve_from_growth(long long start, double growth, long long limit, struct pm_curve *out);
+
+/* Build a curve from an explicit list; -1 when it is not strictly increasing
+ * or longer than PM_WARMUP_MAX_STAGES. Entries past limit are dropped. */
+int pm_curve_from_list(const long long *caps, size_t n, long long limit, struct pm_curve *out);
+
+/* Today's warm-up cap at a 0-based stage, or 0 when warm-up is over (the
+ * plan's limits apply alone). */
+long long pm_curve_day_cap(const struct pm_curve *c, long long stage);
+
+/* The hourly cap for a day cap: ceil(day_cap * share), at least 1; 0 for 0. */
+long long pm_warmup_hour_cap(long long day_cap, double share);
+
+/* Per-sender warm-up state, as kept by the store. */
+struct pm_warmup_state {
+    long long start_day; /* UTC day number (unix time / 86400) warm-up began; -1: never sent */
+    long long stage;     /* active sending days completed (0-based stage today) */
+    long long last_day;  /* last UTC day the sender sent on; -1: never */
+};
+
+/*
+ * The state as seen on UTC day today, before sending: a sender silent for
+ * dormant_days or more (or new) restarts at stage 0; a sender whose last
+ * active day is before today moves one stage on, unless gate_closed (its
+ * bounce rate was above the limit), which holds the stage.
+ */
+void pm_warmup_advance(struct pm_warmup_state *s, long long today, int dormant_days,
+                       int gate_closed);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * test_warmup.c - table-driven tests of warm-up curves: list and growth
+ * forms, caps at the plan's limit, stage advance per active day, dormancy
+ * restart, the bounce gate and the hourly share.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "warmup.h"
+
+/* The default list, cut at the plan's daily limit. */
+static void
+test_list(void **state)
+{
+    static const long long def[] = {20, 40, 60, 80, 100, 150, 200, 300, 400, 500};
+    static const long long bad[] = {20, 40, 40};
+    struct pm_curve c;
+
+    (void)state;
+    assert_int_equal(pm_curve_from_list(def, 10, 500, &c), 0);
+    assert_int_equal(c.n, 9);
+    assert_int_equal(pm_curve_day_cap(&c, 0), 20);
+    assert_int_equal(pm_curve_day_cap(&c, 2), 60);
+    assert_int_equal(pm_curve_day_cap(&c, 8), 400);
+    assert_int_equal(pm_curve_day_cap(&c, 9), 0);
+    assert_int_equal(pm_curve_from_list(def, 10, 100, &c), 0);
+    assert_int_equal(c.n, 4);
+    assert_int_equal(pm_curve_from_list(def, 10, 0, &c), 0);
+    assert_int_equal(c.n, 10);
+    assert_int_equal(pm_curve_from_list(bad, 3, 0, &c), -1);
+    assert_int_equal(pm_curve_from_list(def, 0, 500, &c), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(pm_curve_day_cap(&c, 0), 0);
+}
+
+/* start/growth: rounding, strictly increasing, stops below the limit. */
+static void
+test_growth(void **state)
+{
+    static const struct {
+        long long start;
+        double growth;
+        long long limit;
+        size_t n;
+        long long first, second, last;
+    } rows[] = {
+        {20, 1.4, 500, 10, 20, 28, 413},  {20, 2.0, 500, 5, 20, 40, 320},
+        {1, 1.1, 10, 9, 1, 2, 9},         {10, 1.5, 11, 1, 10, 10, 10},
+        {500, 1.5, 500, 0, 0, 0, 0},      {20, 2.0, 0, 60, 20, 40, 0},
+    };
+    struct pm_curve c;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(pm_curve_from_growth(rows[i].start, rows[i].growth, rows[i].limit, &c), 0);
+        assert_int_equal(c.n, rows[i].n);
+        if (c.n >= 2) {
+            assert_int_equal(c.cap[0], rows[i].first);
+            assert_int_equal(c.cap[1], rows[i].second);
+        }
+        if (rows[i].last)
+            assert_int_equal(c.cap[c.n - 1], rows[i].last);
+    }
+    assert_int_equal(pm_curve_from_growth(0, 1.5, 100, &c), -1);
+    assert_int_equal(pm_curve_from_growth(20, 1.0, 100, &c), -1);
+}
+
+/* The hourly cap is a share of the day's, rounded up, at least 1. */
+static void
+test_hour_cap(void **state)
+{
+    static const struct {
+        long long day;
+        double share;
+        long long hour;
+    } rows[] = {{20, 0.25, 5}, {60, 0.25, 15}, {150, 0.25, 38}, {3, 0.25, 1},
+                {1, 0.01, 1},  {100, 1.0, 100}, {0, 0.25, 0},   {40, 0.5, 20}};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        assert_int_equal(pm_warmup_hour_cap(rows[i].day, rows[i].share), rows[i].hour);
+}
+
+/* Stages advance per active day, hold on a closed gate, restart when dormant. */
+static void
+test_advance(void **state)
+{
+    /* day, sends that day, gate closed, stage that day (before its first send) */
+    static const struct {
+        long long day;
+        int sends, gate;
+        long long stage;
+    } walk[] = {
+        {100, 1, 0, 0}, {101, 1, 0, 1}, {102, 0, 0, 2}, {103, 0, 0, 2}, {104, 1, 0, 2},
+        {105, 1, 1, 2}, {106, 1, 0, 3}, {107, 1, 1, 3}, {108, 1, 1, 3}, {109, 1, 0, 4},
+        {138, 1, 0, 5}, {169, 1, 0, 0}, {170, 1, 0, 1},
+    };
+    struct pm_warmup_state s = {-1, 0, -1};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(walk) / sizeof(walk[0]); i++) {
+        struct pm_warmup_state t = s;
+
+        pm_warmup_advance(&t, walk[i].day, 30, walk[i].gate);
+        assert_int_equal(t.stage, walk[i].stage);
+        if (walk[i].sends) {
+            t.last_day = walk[i].day;
+            s = t;
+        }
+    }
+    assert_int_equal(s.start_day, 169);
+}
+
+/* Run the tests. */
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_hour_cap),
+        cmocka_unit_test(test_advance),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
