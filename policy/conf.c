@@ -48,6 +48,7 @@ enum key_type {
     KT_LLONG,   /* long long field: an integer within [min, max] */
     KT_MODE,    /* int field: a file mode, decimal digits read as octal */
     KT_BOOL,    /* int field: true or false */
+    KT_DOUBLE,  /* double field: a number within [dmin, dmax] */
     KT_STR,     /* char * field: a string */
     KT_CHOICE,  /* int field: one of the names in choices */
     KT_STRS,    /* char ** field and size_t count: a list of strings */
@@ -81,6 +82,7 @@ struct conf_key {
     const char *sdef;             /* KT_STR, KT_CHOICE */
     const char *const *ldef;      /* KT_STRS, KT_NETS: NULL-terminated */
     long long min, max;           /* KT_INT, KT_LLONG, KT_MODE */
+    double ddef, dmin, dmax;      /* KT_DOUBLE */
     const struct choice *choices; /* KT_CHOICE: NULL-terminated */
     int lower;                    /* KT_STRS: lower-case each element */
     str_check_fn str_check;       /* KT_STR, KT_STRS: each value */
@@ -157,6 +159,9 @@ static int load_domains(struct loader *ld, const config_setting_t *s, const char
     .def = D, .min = LO, .max = HI, .int_check = CHK, .hook = H}
 #define K_MODE(G, N, F, D, LO, HI) {.group = G, .name = N, .type = KT_MODE, .off = C(F), \
     .def = D, .min = LO, .max = HI}
+#define K_DOUBLE(G, N, F, D, LO, HI) {.group = G, .name = N, .type = KT_DOUBLE, \
+    .off = C(F), .ddef = D, .dmin = LO, .dmax = HI}
+#define K_PLAN_SPECIAL(N) {.name = N, .type = KT_SPECIAL}
 #define K_BOOL(G, N, F, D) {.group = G, .name = N, .type = KT_BOOL, .off = C(F), .def = D}
 #define K_STR(G, N, F, D, CHK, H) {.group = G, .name = N, .type = KT_STR, .off = C(F), \
     .sdef = D, .str_check = CHK, .hook = H}
@@ -203,6 +208,9 @@ static const struct conf_key conf_keys[] = {
     K_NETS("outbound", "networks", networks, n_networks, default_networks),
     K_INT("windows", "hour_bucket", hour_bucket, 60, 1, 3600,                check_hour_bucket, NULL),
     K_INT("windows", "day_bucket", day_bucket, 600, 1, 86400,                check_day_bucket, NULL),
+    K_INT("warmup", "dormant_days", warmup_dormant_days, 30, 1, 3650,     NULL, NULL),
+    K_DOUBLE("warmup", "hourly_share", warmup_hourly_share, 0.25, 0.01, 1.0),
+    K_DOUBLE("warmup", "max_bounce_rate", warmup_max_bounce_rate, 0.03, 0.0, 1.0),
     K_SPECIAL("plans", load_plans),
     K_SPECIAL("default_plan", load_default_plan),
     K_SPECIAL("assign", load_assign),
@@ -218,7 +226,13 @@ static const struct conf_key plan_keys[] = {
     K_LIMIT("new_recipients_per_day", new_rcpts_day, 100),
     K_LIMIT("recipients_per_message", rcpts_per_msg, 100),
     K_ACTION("action", action, "tempfail", plan_actions),
+    K_PLAN_SPECIAL("warmup"),
+    K_PLAN_SPECIAL("warmup_start"),
+    K_PLAN_SPECIAL("warmup_growth"),
 };
+
+/* The warm-up curve of a plan that names none (SPEC §5). */
+static const long long default_curve[] = {20, 40, 60, 80, 100, 150, 200, 300, 400, 500};
 /* clang-format on */
 
 /* The keys of an assign rule and of a domains rule. */
@@ -397,6 +411,29 @@ load_integer(struct loader *ld, const struct conf_key *k, const config_setting_t
     return 0;
 }
 
+/* Read a number key (KT_DOUBLE) into its field. */
+static int
+load_double(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
+            const char *kname, void *base)
+{
+    double v = k->ddef;
+    int t;
+
+    if (s) {
+        t = config_setting_type(s);
+        if (t == CONFIG_TYPE_FLOAT)
+            v = config_setting_get_float(s);
+        else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+            v = (double)config_setting_get_int64(s);
+        else
+            return fail(ld, s, "%s: expected a number, not %s", kname, type_name(s));
+        if (!(v >= k->dmin && v <= k->dmax))
+            return fail(ld, s, "%s: %g is out of range (%g-%g)", kname, v, k->dmin, k->dmax);
+    }
+    *(double *)((char *)base + k->off) = v;
+    return 0;
+}
+
 /* Read a string key (KT_STR) into its field. */
 static int
 load_string(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
@@ -528,6 +565,9 @@ load_key(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
         break;
     case KT_STR:
         rc = load_string(ld, k, s, kname, base);
+        break;
+    case KT_DOUBLE:
+        rc = load_double(ld, k, s, kname, base);
         break;
     case KT_STRS:
     case KT_NETS:
@@ -842,6 +882,70 @@ plan_name_ok(const char *name)
            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
+/* Read a plan's warm-up: an explicit list, or start and growth (SPEC §5). */
+static int
+load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *prefix,
+                 struct pm_plan *plan)
+{
+    const config_setting_t *list = grp ? config_setting_get_member(grp, "warmup") : NULL;
+    const config_setting_t *start = grp ? config_setting_get_member(grp, "warmup_start") : NULL;
+    const config_setting_t *growth = grp ? config_setting_get_member(grp, "warmup_growth") : NULL;
+    long long caps[PM_WARMUP_MAX_STAGES], v = 0;
+    double g = 0;
+    int i, n, t;
+
+    plan->warmup_set = list || start || growth;
+    if (list && (start || growth))
+        return fail(ld, list, "%swarmup: give either a list or warmup_start and warmup_growth",
+                    prefix);
+    if (start || growth) {
+        if (!start || !growth)
+            return fail(ld, start ? start : growth, "%swarmup_start and warmup_growth go together",
+                        prefix);
+        if (get_integer(ld, start, "warmup_start", &v) < 0)
+            return -1;
+        t = config_setting_type(growth);
+        if (t == CONFIG_TYPE_FLOAT)
+            g = config_setting_get_float(growth);
+        else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+            g = (double)config_setting_get_int64(growth);
+        else
+            return fail(ld, growth, "%swarmup_growth: expected a number, not %s", prefix,
+                        type_name(growth));
+        if (v < 1 || v > PM_LIMIT_MAX)
+            return fail(ld, start, "%swarmup_start: %lld is out of range (1-%lld)", prefix, v,
+                        PM_LIMIT_MAX);
+        if (!(g > 1.0 && g <= 10.0))
+            return fail(ld, growth, "%swarmup_growth: %g is out of range (above 1, at most 10)",
+                        prefix, g);
+        pm_curve_from_growth(v, g, plan->lim.msgs_day, &plan->warmup);
+    } else if (list) {
+        if (!config_setting_is_array(list) && !config_setting_is_list(list))
+            return fail(ld, list, "%swarmup: expected a list of numbers, not %s", prefix,
+                        type_name(list));
+        n = config_setting_length(list);
+        if (n > PM_WARMUP_MAX_STAGES)
+            return fail(ld, list, "%swarmup: at most %d stages", prefix, PM_WARMUP_MAX_STAGES);
+        for (i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+
+            if (get_integer(ld, e, "warmup", &caps[i]) < 0)
+                return -1;
+            if (caps[i] < 1 || (i > 0 && caps[i] <= caps[i - 1]))
+                return fail(ld, e, "%swarmup: stages must be positive and increasing (%lld)",
+                            prefix, caps[i]);
+        }
+        pm_curve_from_list(caps, (size_t)n, plan->lim.msgs_day, &plan->warmup);
+    } else {
+        pm_curve_from_list(default_curve, sizeof(default_curve) / sizeof(default_curve[0]),
+                           plan->lim.msgs_day, &plan->warmup);
+    }
+    for (i = 0; i < (int)plan->warmup.n; i++)
+        plan->warmup_hour[i] =
+            pm_warmup_hour_cap(plan->warmup.cap[i], ld->conf->warmup_hourly_share);
+    return 0;
+}
+
 /* Fill plan named name from the keys of grp (NULL: all defaults). */
 static int
 load_plan(struct loader *ld, const config_setting_t *grp, const char *name, struct pm_plan *plan)
@@ -861,7 +965,7 @@ load_plan(struct loader *ld, const config_setting_t *grp, const char *name, stru
         if (load_key(ld, &plan_keys[i], s, kname, plan) < 0)
             return -1;
     }
-    return 0;
+    return load_plan_warmup(ld, grp, prefix, plan);
 }
 
 /* plans: a group of named plans; absent, one plan "default". */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "cidr.h"
+#include "warmup.h"
 
 /* Actions, from mild to severe: a larger value is more severe. */
 enum pm_action {
@@ -30,19 +31,22 @@ enum pm_on_error {
 
 /* One plan's limits; 0 means "no limit". */
 struct pm_limits {
-    long long msgs_hour;      /* messages per rolling hour */
-    long long msgs_day;       /* messages per rolling 24 hours */
-    long long rcpts_hour;     /* external recipients per rolling hour */
-    long long rcpts_day;      /* external recipients per rolling 24 hours */
-    long long new_rcpts_day;  /* first-contact recipients per 24 h (cold-contact issue) */
-    long long rcpts_per_msg;  /* recipients per message (all recipients) */
+    long long msgs_hour;     /* messages per rolling hour */
+    long long msgs_day;      /* messages per rolling 24 hours */
+    long long rcpts_hour;    /* external recipients per rolling hour */
+    long long rcpts_day;     /* external recipients per rolling 24 hours */
+    long long new_rcpts_day; /* first-contact recipients per 24 h (cold-contact issue) */
+    long long rcpts_per_msg; /* recipients per message (all recipients) */
 };
 
 /* A named plan. */
 struct pm_plan {
     char *name;
     struct pm_limits lim;
-    enum pm_action action; /* over a limit: tempfail (default), reject, hold or tag */
+    enum pm_action action;  /* over a limit: tempfail (default), reject, hold or tag */
+    struct pm_curve warmup; /* daily caps of the warm-up stages (n = 0: no warm-up) */
+    long long warmup_hour[PM_WARMUP_MAX_STAGES]; /* the hourly cap of each stage */
+    int warmup_set; /* the plan names its curve (a domain plan warms up only then) */
 };
 
 /* How an assignment rule matches. */
@@ -65,14 +69,14 @@ struct pm_conf {
     char *file; /* the file this came from */
 
     /* milter */
-    char *milter_socket;   /* "unix:/path" or "inet:port@host" / "inet6:..." */
-    int socket_mode;       /* mode of a unix socket, e.g. 0660 */
-    int milter_timeout;    /* seconds libmilter waits on the MTA */
-    char *user;            /* drop privileges to this user ("" = stay) */
-    char *group;           /* and group ("" = the user's primary group) */
-    char *pidfile;         /* "" = none */
-    int log_level;         /* PM_LOG_* */
-    char *log_facility;    /* syslog facility name, default "mail" */
+    char *milter_socket; /* "unix:/path" or "inet:port@host" / "inet6:..." */
+    int socket_mode;     /* mode of a unix socket, e.g. 0660 */
+    int milter_timeout;  /* seconds libmilter waits on the MTA */
+    char *user;          /* drop privileges to this user ("" = stay) */
+    char *group;         /* and group ("" = the user's primary group) */
+    char *pidfile;       /* "" = none */
+    int log_level;       /* PM_LOG_* */
+    char *log_facility;  /* syslog facility name, default "mail" */
 
     /* redis */
     char *redis_host;          /* default "127.0.0.1" */
@@ -101,6 +105,11 @@ struct pm_conf {
     struct pm_cidr *networks; /* client addresses that mean outgoing */
     size_t n_networks;
 
+    /* warm-up */
+    int warmup_dormant_days;       /* silence that restarts a warm-up, default 30 */
+    double warmup_hourly_share;    /* share of a stage's day cap per rolling hour, 0.25 */
+    double warmup_max_bounce_rate; /* the stage holds above this bounce rate, 0.03 */
+
     /* windows */
     int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */
     int day_bucket;  /* seconds per bucket of the rolling day, default 600 */
@@ -108,7 +117,7 @@ struct pm_conf {
     /* plans and assignment */
     struct pm_plan *plans;
     size_t n_plans;
-    int default_plan; /* index of the plan named by default_plan (default "default") */
+    int default_plan;         /* index of the plan named by default_plan (default "default") */
     struct pm_assign *assign; /* sender -> plan, first match wins */
     size_t n_assign;
     struct pm_assign *domain_assign; /* sender domain -> company-wide plan */

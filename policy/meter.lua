@@ -12,6 +12,16 @@
 --   KEYS[2]  <prefix>:v1:{s:<sender>}:w (hash)  the sender's windows
 --   KEYS[3]  <prefix>:v1:{d:<domain>}:w (hash)  the sender domain's windows,
 --            present only when the request uses the domain scope.
+--   then, one per scope in the same order, the warm-up state:
+--            <prefix>:v1:{s:<sender>}:wu (hash), <prefix>:v1:{d:<domain>}:wu
+--            fields start (UTC day number the warm-up began), stage (0-based
+--            stage of the last active day), last (last UTC day the scope sent
+--            on), today (messages counted on day "last"), bounce_ppm (the hard
+--            bounce rate in parts per million, written by the feedback loop or
+--            by postmeterctl; the stage holds while it is above the limit).
+--            TTL (dormant_days + 1) days, refreshed on every counted message:
+--            a key that expired belongs to a dormant scope, which restarts
+--            its warm-up anyway. 5 fields, under 200 bytes per scope.
 --   Each scope key carries its own hash tag, so all of a sender's keys stay
 --   in one Redis Cluster slot.
 --
@@ -46,15 +56,27 @@
 --   1 mode (0 probe: count nothing; 1 commit: count only if every counter
 --     of every scope fits; 2 force: always count), 2 messages to add,
 --   3 recipients to add, 4 hour_bucket, 5 day_bucket, then for each scope
---   key four limits (messages/hour, messages/day, recipients/hour,
---   recipients/day; 0 = unlimited).
+--   seven values: four limits (messages/hour, messages/day, recipients/hour,
+--   recipients/day; 0 = unlimited), dormant_days, max_bounce_ppm, and the
+--   warm-up curve as "daycap:hourcap,daycap:hourcap,..." ("" = no warm-up).
+--
+-- WARM-UP: a scope with no state, or silent for dormant_days, starts at
+--   stage 0; on the first message of a later UTC day the stage moves on by
+--   one (one stage per active sending day), unless bounce_ppm is above
+--   max_bounce_ppm. While the stage has a cap, messages on this UTC day must
+--   stay within the day cap, and messages in the rolling hour (the "mh"
+--   counter) within the hour cap. Past the curve's end the plan's limits
+--   apply alone. Over the day cap, retry_at is the next UTC midnight.
 --
 -- REPLY (integers)
 --   fits, counted, over_scope, over_counter, over_limit, over_used,
 --   retry_at, now, then for scope 0 and scope 1 the four counters (after the
---   request when counted, before otherwise; zeros for an unused scope).
---   over_* and retry_at describe the first counter that does not fit (scope
---   order, then counter order), all zeros when everything fits.
+--   request when counted, before otherwise; zeros for an unused scope),
+--   then for scope 0 and scope 1 the warm-up: active, stage, day_cap,
+--   hour_cap, today, bounce_ppm. over_* and retry_at describe the limit that
+--   frees up last (retry_at -1, "never", first; then the latest retry_at;
+--   ties in scope order, then counter order: 0-3 the counters, 4 the warm-up
+--   day cap, 5 the warm-up hour cap); all zeros when everything fits.
 
 if redis.replicate_commands then
     redis.replicate_commands()
@@ -66,7 +88,9 @@ local COUNTERS = {'mh', 'md', 'rh', 'rd'}
 local mode = tonumber(ARGV[1])
 local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3])}
 local bucket = {h = tonumber(ARGV[4]), d = tonumber(ARGV[5])}
-local nscopes = #KEYS - 1
+local nscopes = (#KEYS - 1) / 2
+local DAY = 86400
+local ARGS_PER_SCOPE = 7
 
 local t = redis.call('TIME')
 local offset = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
@@ -123,25 +147,85 @@ local function retry_at(items, w, need)
     return -1
 end
 
+local today = math.floor(now / DAY)
+
+-- Parse a curve "d:h,d:h" into a list of {day_cap, hour_cap}.
+local function parse_curve(text)
+    local curve = {}
+    for d, h in string.gmatch(text, '(%d+):(%d+)') do
+        table.insert(curve, {tonumber(d), tonumber(h)})
+    end
+    return curve
+end
+
+-- A scope's warm-up state as of today, before this request; nil without a curve.
+local function warmup_state(key, dormant, max_ppm, curve)
+    if #curve == 0 then
+        return nil
+    end
+    local f = redis.call('HMGET', key, 'start', 'stage', 'last', 'today', 'bounce_ppm')
+    local w = {start = tonumber(f[1]), stage = tonumber(f[2]) or 0, last = tonumber(f[3]),
+               today = tonumber(f[4]) or 0, ppm = tonumber(f[5]) or 0}
+    if not w.last or not w.start or today - w.last >= dormant then
+        w.start, w.stage, w.today = today, 0, 0
+    elseif w.last < today then
+        if w.ppm <= max_ppm then
+            w.stage = w.stage + 1
+        end
+        w.today = 0
+    end
+    local c = curve[w.stage + 1]
+    if c then
+        w.day_cap, w.hour_cap = c[1], c[2]
+    end
+    return w
+end
+
 local scopes = {}
 local fits = 1
 local over = {0, 0, 0, 0, 0}
+
+-- Note a limit that does not fit; keep the one that frees up last.
+local function violate(si, ci, limit, used, r)
+    if fits == 1 or (over[5] ~= -1 and (r == -1 or r > over[5])) then
+        over = {si - 1, ci, limit, used, r}
+    end
+    fits = 0
+end
+
 for si = 1, nscopes do
+    local base = 5 + (si - 1) * ARGS_PER_SCOPE
     local s = scan(KEYS[si + 1])
     scopes[si] = s
     for ci, c in ipairs(COUNTERS) do
-        local limit = tonumber(ARGV[5 + (si - 1) * 4 + ci])
+        local limit = tonumber(ARGV[base + ci])
         local a = add[string.sub(c, 1, 1)]
         local used = s.used[c]
         if limit > 0 and used + a > limit then
-            if fits == 1 then
-                local r = -1
-                if a <= limit then
-                    r = retry_at(s.items[c], string.sub(c, 2, 2), used + a - limit)
-                end
-                over = {si - 1, ci - 1, limit, used, r}
+            local r = -1
+            if a <= limit then
+                r = retry_at(s.items[c], string.sub(c, 2, 2), used + a - limit)
             end
-            fits = 0
+            violate(si, ci - 1, limit, used, r)
+        end
+    end
+    local w = warmup_state(KEYS[1 + nscopes + si], tonumber(ARGV[base + 5]),
+                           tonumber(ARGV[base + 6]), parse_curve(ARGV[base + 7]))
+    s.warmup = w
+    if w and w.day_cap and add.m > 0 then
+        if w.today + add.m > w.day_cap then
+            local r = (today + 1) * DAY
+            if add.m > w.day_cap then
+                r = -1
+            end
+            violate(si, 4, w.day_cap, w.today, r)
+        end
+        if s.used.mh + add.m > w.hour_cap then
+            local r = -1
+            if add.m <= w.hour_cap then
+                r = retry_at(s.items.mh, 'h', s.used.mh + add.m - w.hour_cap)
+            end
+            violate(si, 5, w.hour_cap, s.used.mh, r)
         end
     end
 end
@@ -168,6 +252,15 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
             redis.call('HDEL', key, unpack(s.stale, i, math.min(i + 99, #s.stale)))
         end
         redis.call('EXPIRE', key, WINDOW.d + bucket.d)
+        local w = s.warmup
+        if w and add.m > 0 then
+            local wkey = KEYS[1 + nscopes + si]
+            local base = 5 + (si - 1) * ARGS_PER_SCOPE
+            w.today = w.today + add.m
+            redis.call('HSET', wkey, 'start', w.start, 'stage', w.stage, 'last', today,
+                       'today', w.today)
+            redis.call('EXPIRE', wkey, (tonumber(ARGV[base + 5]) + 1) * DAY)
+        end
     end
 end
 
@@ -175,6 +268,18 @@ local reply = {fits, counted, over[1], over[2], over[3], over[4], over[5], now}
 for si = 1, 2 do
     for _, c in ipairs(COUNTERS) do
         table.insert(reply, scopes[si] and scopes[si].used[c] or 0)
+    end
+end
+for si = 1, 2 do
+    local w = scopes[si] and scopes[si].warmup
+    if w and w.day_cap then
+        for _, v in ipairs({1, w.stage, w.day_cap, w.hour_cap, w.today, w.ppm}) do
+            table.insert(reply, v)
+        end
+    else
+        for _, v in ipairs({0, w and w.stage or 0, 0, 0, w and w.today or 0, w and w.ppm or 0}) do
+            table.insert(reply, v)
+        end
     end
 end
 return reply

@@ -5,6 +5,7 @@
  * store's atomic check-and-count, and the verdict texts. A message that
  * postmeter lets through counts; a refused one counts nothing (SPEC §4).
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,32 +41,40 @@ pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const
     m->dplan = pm_plan_for_domain(conf, pm_addr_domain(m->sender));
 }
 
-/* Fill a store request for m adding msgs messages and rcpts external recipients. */
+/* Fill one scope of a store request from a plan; warm-up only when wanted. */
+static void
+policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id, int warmup,
+             struct pm_scope_req *sc)
+{
+    sc->id = id;
+    sc->limit[PM_C_MSGS_HOUR] = p->lim.msgs_hour;
+    sc->limit[PM_C_MSGS_DAY] = p->lim.msgs_day;
+    sc->limit[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
+    sc->limit[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
+    if (warmup && p->warmup.n) {
+        sc->warmup.n = p->warmup.n;
+        sc->warmup.day_cap = p->warmup.cap;
+        sc->warmup.hour_cap = p->warmup_hour;
+        sc->warmup.dormant_days = conf->warmup_dormant_days;
+        sc->warmup.max_bounce_ppm = llround(conf->warmup_max_bounce_rate * 1e6);
+    }
+}
+
+/* Fill a store request for m adding one message and rcpts external recipients. */
 static void
 policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
                long long rcpts, struct pm_meter_req *req)
 {
-    const struct pm_limits *l = &conf->plans[m->plan].lim;
-
     memset(req, 0, sizeof(*req));
     req->mode = mode;
     req->msgs = 1;
     req->rcpts = rcpts;
     req->hour_bucket = conf->hour_bucket;
     req->day_bucket = conf->day_bucket;
-    req->scope[PM_SCOPE_SENDER].id = m->sender;
-    req->scope[PM_SCOPE_SENDER].limit[PM_C_MSGS_HOUR] = l->msgs_hour;
-    req->scope[PM_SCOPE_SENDER].limit[PM_C_MSGS_DAY] = l->msgs_day;
-    req->scope[PM_SCOPE_SENDER].limit[PM_C_RCPTS_HOUR] = l->rcpts_hour;
-    req->scope[PM_SCOPE_SENDER].limit[PM_C_RCPTS_DAY] = l->rcpts_day;
-    if (m->dplan >= 0) {
-        l = &conf->plans[m->dplan].lim;
-        req->scope[PM_SCOPE_DOMAIN].id = pm_addr_domain(m->sender);
-        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_MSGS_HOUR] = l->msgs_hour;
-        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_MSGS_DAY] = l->msgs_day;
-        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_RCPTS_HOUR] = l->rcpts_hour;
-        req->scope[PM_SCOPE_DOMAIN].limit[PM_C_RCPTS_DAY] = l->rcpts_day;
-    }
+    policy_scope(conf, &conf->plans[m->plan], m->sender, 1, &req->scope[PM_SCOPE_SENDER]);
+    if (m->dplan >= 0)
+        policy_scope(conf, &conf->plans[m->dplan], pm_addr_domain(m->sender),
+                     conf->plans[m->dplan].warmup_set, &req->scope[PM_SCOPE_DOMAIN]);
 }
 
 /* The over-limit action of the plan that governs scope. */
@@ -82,9 +91,15 @@ static void
 policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_meter_res *res,
             struct pm_verdict *v)
 {
-    pm_verdict_limit(v, policy_action(conf, m, res->over_scope), m->sender,
-                     pm_addr_domain(m->sender), res->over_scope, res->over_counter, res->over_limit,
-                     res->now, res->retry_at);
+    enum pm_action act = policy_action(conf, m, res->over_scope);
+
+    if (res->over_counter >= PM_C_WARMUP_DAY)
+        pm_verdict_warmup(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
+                          res->over_counter == PM_C_WARMUP_HOUR, res->warmup[res->over_scope].stage,
+                          res->over_limit, res->now, res->retry_at);
+    else
+        pm_verdict_limit(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
+                         res->over_counter, res->over_limit, res->now, res->retry_at);
 }
 
 /* Decide on one recipient (early refusal); on accept it is added to m. */
@@ -173,6 +188,14 @@ policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_
         if (n < 0)
             break;
         off += (size_t)n;
+    }
+    if (m->res.warmup[s].active && off < len) {
+        n = snprintf(buf + off, len - off, " %swarmup_day=%lld %swarmup_today=%lld/%lld",
+                     s == PM_SCOPE_DOMAIN ? "domain_" : "", m->res.warmup[s].stage + 1,
+                     s == PM_SCOPE_DOMAIN ? "domain_" : "", m->res.warmup[s].today,
+                     m->res.warmup[s].day_cap);
+        if (n > 0)
+            off += (size_t)n;
     }
     return off < len ? off : len;
 }

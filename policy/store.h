@@ -12,7 +12,16 @@
 #include <stddef.h>
 
 /* The counters checked for every scope, in the order they are checked. */
-enum pm_counter { PM_C_MSGS_HOUR = 0, PM_C_MSGS_DAY, PM_C_RCPTS_HOUR, PM_C_RCPTS_DAY, PM_C_COUNT };
+enum pm_counter {
+    PM_C_MSGS_HOUR = 0,
+    PM_C_MSGS_DAY,
+    PM_C_RCPTS_HOUR,
+    PM_C_RCPTS_DAY,
+    PM_C_COUNT,
+    /* not counters of their own: the warm-up caps, reported in over_counter */
+    PM_C_WARMUP_DAY = PM_C_COUNT, /* messages on this UTC day, against the stage's cap */
+    PM_C_WARMUP_HOUR,             /* messages per rolling hour, against the stage's share */
+};
 
 /* Whose counters: the sender, and the sender's domain (company-wide cap). */
 enum pm_scope { PM_SCOPE_SENDER = 0, PM_SCOPE_DOMAIN, PM_SCOPE_COUNT };
@@ -24,10 +33,30 @@ enum pm_meter_mode {
     PM_METER_FORCE,     /* count it whether or not it fits; report whether it did */
 };
 
+/* Warm-up of one scope (see warmup.h): the curve and its rules. */
+struct pm_warmup_req {
+    size_t n;                  /* stages; 0: this scope does not warm up */
+    const long long *day_cap;  /* n daily caps, strictly increasing */
+    const long long *hour_cap; /* n hourly caps (a share of each day's) */
+    int dormant_days;          /* silence after which warm-up restarts */
+    long long max_bounce_ppm;  /* the stage holds while the bounce rate is above this */
+};
+
 /* One scope of a request. */
 struct pm_scope_req {
     const char *id;              /* "alice@example.com" / "example.com"; NULL: scope unused */
     long long limit[PM_C_COUNT]; /* 0: unlimited */
+    struct pm_warmup_req warmup;
+};
+
+/* Where a scope stands in its warm-up, as of the request. */
+struct pm_warmup_res {
+    int active;           /* 1: warming up (the stage has a cap) */
+    long long stage;      /* 0-based stage: "day stage+1 of warm-up" */
+    long long day_cap;    /* today's cap (0 when not active) */
+    long long hour_cap;   /* this hour's cap (0 when not active) */
+    long long today;      /* messages on this UTC day (after the request when counted) */
+    long long bounce_ppm; /* the bounce rate the gate saw, parts per million */
 };
 
 struct pm_meter_req {
@@ -42,7 +71,8 @@ struct pm_meter_req {
 struct pm_meter_res {
     int fits;    /* 1: every counter of every used scope stays within its limit */
     int counted; /* 1: the request was added to the counters */
-    /* the first limit that does not fit (scope order, then counter order) */
+    /* the limit that does not fit and frees up last (a "never" wins; else the
+     * latest retry_at; ties: scope order, then counter order) */
     enum pm_scope over_scope;
     enum pm_counter over_counter;
     long long over_limit;
@@ -51,6 +81,7 @@ struct pm_meter_res {
     long long now;       /* store time (unix s) the request was decided at */
     /* every counter of every used scope: after this request when counted, before otherwise */
     long long used[PM_SCOPE_COUNT][PM_C_COUNT];
+    struct pm_warmup_res warmup[PM_SCOPE_COUNT];
 };
 
 struct pm_store_ops {

@@ -24,8 +24,10 @@
 #include "meter_lua.h"
 #include "store_redis.h"
 
-#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT)
-#define MAX_ARGS (6 + 5 + PM_SCOPE_COUNT * PM_C_COUNT)
+#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6)
+#define CURVE_MAX_STAGES 1000
+#define MAX_ARGS (4 + 2 * PM_SCOPE_COUNT + 5 + PM_SCOPE_COUNT * (PM_C_COUNT + 3))
+#define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
 
 enum link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
 
@@ -351,6 +353,12 @@ req_check(const struct pm_meter_req *req, char *err, size_t errlen)
                     snprintf(err, errlen, "meter request with a negative limit");
                     return -1;
                 }
+        for (s = 0; s < PM_SCOPE_COUNT; s++)
+            if (req->scope[s].warmup.n > CURVE_MAX_STAGES ||
+                (req->scope[s].warmup.n && req->scope[s].warmup.dormant_days < 1)) {
+                snprintf(err, errlen, "meter request with a bad warm-up curve");
+                return -1;
+            }
         return 0;
     }
     return -1;
@@ -358,14 +366,30 @@ req_check(const struct pm_meter_req *req, char *err, size_t errlen)
 
 /* "<prefix>:v1:{<tag>:<id>}:w": a scope's window hash; NULL on allocation failure. */
 static char *
-scope_key(const struct redis_store *rs, char tag, const char *id)
+scope_key(const struct redis_store *rs, char tag, const char *id, const char *kind)
 {
-    size_t len = strlen(rs->prefix) + strlen(id) + 16;
+    size_t len = strlen(rs->prefix) + strlen(id) + strlen(kind) + 16;
     char *key = malloc(len);
 
     if (key)
-        snprintf(key, len, "%s:v1:{%c:%s}:w", rs->prefix, tag, id);
+        snprintf(key, len, "%s:v1:{%c:%s}:%s", rs->prefix, tag, id, kind);
     return key;
+}
+
+/* The warm-up curve of a scope as the script's "day:hour,..." argument. */
+static char *
+curve_arg(const struct pm_warmup_req *w)
+{
+    char *buf = malloc(w->n * CURVE_ARG_MAX + 1);
+    size_t i, off = 0;
+
+    if (!buf)
+        return NULL;
+    buf[0] = '\0';
+    for (i = 0; i < w->n; i++)
+        off += (size_t)snprintf(buf + off, CURVE_ARG_MAX, "%s%lld:%lld", i ? "," : "",
+                                w->day_cap[i], w->hour_cap[i]);
+    return buf;
 }
 
 /* Copy the script's reply into res; 0 if it has the expected shape. */
@@ -382,7 +406,7 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
             return -1;
         v[i] = r->element[i]->integer;
     }
-    if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] >= PM_C_COUNT)
+    if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] > PM_C_WARMUP_HOUR)
         return -1;
     res->fits = (int)v[0];
     res->counted = (int)v[1];
@@ -394,6 +418,16 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     res->now = v[7];
     for (i = 0; i < PM_SCOPE_COUNT * PM_C_COUNT; i++)
         res->used[i / PM_C_COUNT][i % PM_C_COUNT] = v[8 + i];
+    for (i = 0; i < PM_SCOPE_COUNT; i++) {
+        const long long *w = v + 8 + PM_SCOPE_COUNT * PM_C_COUNT + i * 6;
+
+        res->warmup[i].active = (int)w[0];
+        res->warmup[i].stage = w[1];
+        res->warmup[i].day_cap = w[2];
+        res->warmup[i].hour_cap = w[3];
+        res->warmup[i].today = w[4];
+        res->warmup[i].bounce_ppm = w[5];
+    }
     return 0;
 }
 
@@ -448,7 +482,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    char num[MAX_ARGS][24], *skey, *dkey = NULL;
+    char num[MAX_ARGS][24], *key[2 * PM_SCOPE_COUNT] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
     const char *argv[MAX_ARGS];
     const char *did = req->scope[PM_SCOPE_DOMAIN].id;
     int argc = 0, nscopes, s, i, dead = 0, rc = -1;
@@ -459,28 +493,36 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     if (did && !*did)
         did = NULL; /* NULL or "": the domain scope is unused */
     nscopes = did ? 2 : 1;
-    skey = scope_key(rs, 's', req->scope[PM_SCOPE_SENDER].id);
-    if (did)
-        dkey = scope_key(rs, 'd', did);
-    if (!skey || (did && !dkey)) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
+    for (s = 0; s < nscopes; s++) {
+        const char *id = s == PM_SCOPE_SENDER ? req->scope[PM_SCOPE_SENDER].id : did;
+        char tag = s == PM_SCOPE_SENDER ? 's' : 'd';
+
+        key[s] = scope_key(rs, tag, id, "w");
+        key[nscopes + s] = scope_key(rs, tag, id, "wu");
+        curve[s] = curve_arg(&req->scope[s].warmup);
+        if (!key[s] || !key[nscopes + s] || !curve[s]) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
     }
     argv[argc++] = NULL; /* EVALSHA or EVAL, set by meter_on() */
     argv[argc++] = NULL; /* the SHA1 or the script */
-    arg_num(argv, num, &argc, 1 + nscopes);
+    arg_num(argv, num, &argc, 1 + 2 * nscopes);
     argv[argc++] = rs->clock_key;
-    argv[argc++] = skey;
-    if (dkey)
-        argv[argc++] = dkey;
+    for (i = 0; i < 2 * nscopes; i++)
+        argv[argc++] = key[i];
     arg_num(argv, num, &argc, req->mode);
     arg_num(argv, num, &argc, req->msgs);
     arg_num(argv, num, &argc, req->rcpts);
     arg_num(argv, num, &argc, req->hour_bucket);
     arg_num(argv, num, &argc, req->day_bucket);
-    for (s = 0; s < nscopes; s++)
+    for (s = 0; s < nscopes; s++) {
         for (i = 0; i < PM_C_COUNT; i++)
             arg_num(argv, num, &argc, req->scope[s].limit[i]);
+        arg_num(argv, num, &argc, req->scope[s].warmup.dormant_days);
+        arg_num(argv, num, &argc, req->scope[s].warmup.max_bounce_ppm);
+        argv[argc++] = curve[s];
+    }
 
     cn = pool_get(rs, err, errlen);
     if (!cn)
@@ -488,8 +530,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     rc = meter_on(rs, cn, argv, argc, res, &dead, err, errlen);
     pool_put(rs, cn, dead ? err : NULL);
 out:
-    free(skey);
-    free(dkey);
+    for (i = 0; i < 2 * PM_SCOPE_COUNT; i++)
+        free(key[i]);
+    for (i = 0; i < PM_SCOPE_COUNT; i++)
+        free(curve[i]);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "verdict.h"
 
 /* Set the reply codes of v. */
@@ -81,6 +82,41 @@ pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, cons
         pm_format_retry(now, retry_at, when, sizeof(when));
         snprintf(v->text, sizeof(v->text), "<%s>: %s reached (%lld %s); try again after %s", who,
                  scope_txt, limit, unit[ci], when);
+    }
+    if (act == PM_ACT_REJECT)
+        verdict_codes(v, "550", "5.7.1");
+    else
+        verdict_codes(v, "451", "4.7.1");
+}
+
+/* Over a warm-up cap; see verdict.h. */
+void
+pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,
+                  enum pm_scope scope, int hourly, long long stage, long long limit, long long now,
+                  long long retry_at)
+{
+    char when[40], what[300];
+
+    memset(v, 0, sizeof(*v));
+    v->action = act;
+    snprintf(v->reason, sizeof(v->reason), "%swarmup_%s", scope == PM_SCOPE_DOMAIN ? "domain_" : "",
+             hourly ? "hour" : "day");
+    if (scope == PM_SCOPE_DOMAIN)
+        snprintf(what, sizeof(what), "company-wide warm-up limit for %s", domain ? domain : "");
+    else
+        snprintf(what, sizeof(what), "warm-up limit");
+    if (retry_at < 0) {
+        if (act == PM_ACT_TEMPFAIL)
+            v->action = act = PM_ACT_REJECT;
+        snprintf(v->text, sizeof(v->text),
+                 "<%s>: this message exceeds the %s (day %lld of warm-up)", who, what, stage + 1);
+    } else {
+        pm_format_retry(now, retry_at, when, sizeof(when));
+        if (snprintf(v->text, sizeof(v->text),
+                     "<%s>: %s reached (day %lld of warm-up: %lld messages %s); try again after %s",
+                     who, what, stage + 1, limit, hourly ? "per hour" : "today",
+                     when) >= (int)sizeof(v->text))
+            pm_log(PM_LOG_DEBUG, "reply text cut to %zu bytes", sizeof(v->text) - 1);
     }
     if (act == PM_ACT_REJECT)
         verdict_codes(v, "550", "5.7.1");

@@ -34,6 +34,14 @@ void pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who,
                       enum pm_scope scope, enum pm_counter c, long long limit, long long now,
                       long long retry_at);
 
+/*
+ * Over a warm-up cap (hourly when hourly, else today's) at 0-based stage:
+ * "warm-up limit reached (day 3 of warm-up: 60 messages today)".
+ */
+void pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who,
+                       const char *domain, enum pm_scope scope, int hourly, long long stage,
+                       long long limit, long long now, long long retry_at);
+
 /* Too many recipients in one message (checked at RCPT TO, no store needed). */
 void pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit);
 

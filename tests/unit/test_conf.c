@@ -77,6 +77,14 @@ assert_defaults(const struct pm_conf *c)
     assert_string_equal(c->milter_socket, "unix:/var/spool/postfix/postmeter/postmeter.sock");
     assert_int_equal(c->socket_mode, 0660);
     assert_int_equal(c->milter_timeout, 30);
+    assert_int_equal(c->warmup_dormant_days, 30);
+    assert_true(c->warmup_hourly_share == 0.25);
+    assert_true(c->warmup_max_bounce_rate == 0.03);
+    assert_int_equal(c->plans[0].warmup.n, 9); /* 500 is the plan's own daily limit */
+    assert_int_equal(c->plans[0].warmup.cap[0], 20);
+    assert_int_equal(c->plans[0].warmup.cap[8], 400);
+    assert_int_equal(c->plans[0].warmup_hour[0], 5);
+    assert_int_equal(c->plans[0].warmup_hour[8], 100);
     assert_string_equal(c->user, "postmeter");
     assert_string_equal(c->group, "");
     assert_string_equal(c->pidfile, "");
@@ -430,6 +438,20 @@ static const struct bad_row bad_rows[] = {
     {"redis: {\n  password_file = \"$D/empty.pw\";\n};\n", "empty.pw", " s3cret\n",
      "$D/bad.conf:2: redis.password_file: $D/empty.pw must hold \"password\" or \"user "
      "password\""},
+    /* warm-up */
+    {"warmup: { hourly_share = 0; };\n", NULL, NULL,
+     "$D/bad.conf:1: warmup.hourly_share: 0 is out of range (0.01-1)"},
+    {"warmup: {\n  max_bounce_rate = \"low\";\n};\n", NULL, NULL,
+     "$D/bad.conf:2: warmup.max_bounce_rate: expected a number, not a string"},
+    {"plans: { p: {\n  warmup = [20, 40, 30]; }; };\ndefault_plan = \"p\";\n", NULL, NULL,
+     "$D/bad.conf:2: plans.p.warmup: stages must be positive and increasing (30)"},
+    {"plans: { default: {\n  warmup = [20];\n  warmup_start = 5; warmup_growth = 2.0; }; };\n",
+     NULL, NULL,
+     "$D/bad.conf:2: plans.default.warmup: give either a list or warmup_start and warmup_growth"},
+    {"plans: { default: {\n  warmup_start = 5; }; };\n", NULL, NULL,
+     "$D/bad.conf:2: plans.default.warmup_start and warmup_growth go together"},
+    {"plans: { default: {\n  warmup_start = 5;\n  warmup_growth = 1.0; }; };\n", NULL, NULL,
+     "$D/bad.conf:3: plans.default.warmup_growth: 1 is out of range (above 1, at most 10)"},
     /* @include: errors name the included file */
     {"user = \"pm\";\n@include \"$D/part.inc\"\n", "part.inc", "group = \"\";\nfrobnicate = 1;\n",
      "$D/part.inc:2: unknown key \"frobnicate\""},

@@ -134,15 +134,41 @@ test_store_error(void **state)
     assert_string_equal(v.reason, "ok");
 }
 
+/* Warm-up caps: the day of warm-up, today's or the hour's cap, the retry time. */
+static void
+test_warmup_texts(void **state)
+{
+    struct pm_verdict v;
+
+    (void)state;
+    pm_verdict_warmup(&v, PM_ACT_TEMPFAIL, "bob@example.com", "example.com", PM_SCOPE_SENDER, 0, 2,
+                      60, NOW, NOW + 10 * 3600 + 40 * 60 + 600);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_string_equal(v.rcode, "451");
+    assert_string_equal(v.xcode, "4.7.1");
+    assert_string_equal(v.reason, "warmup_day");
+    assert_string_equal(v.text, "<bob@example.com>: warm-up limit reached (day 3 of warm-up: 60 "
+                                "messages today); try again after 2026-11-27 00:10 UTC");
+    pm_verdict_warmup(&v, PM_ACT_TEMPFAIL, "bob@example.com", "example.com", PM_SCOPE_DOMAIN, 1, 0,
+                      5, NOW, NOW + 60);
+    assert_string_equal(v.reason, "domain_warmup_hour");
+    assert_string_equal(v.text, "<bob@example.com>: company-wide warm-up limit for example.com "
+                                "reached (day 1 of warm-up: 5 messages per hour); try again after "
+                                "13:21 UTC");
+    pm_verdict_warmup(&v, PM_ACT_TEMPFAIL, "bob@example.com", NULL, PM_SCOPE_SENDER, 0, 0, 20, NOW,
+                      -1);
+    assert_int_equal(v.action, PM_ACT_REJECT);
+    assert_string_equal(v.rcode, "550");
+}
+
 /* Run the tests. */
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_retry),
-        cmocka_unit_test(test_limit_texts),
-        cmocka_unit_test(test_rcpts_per_msg),
-        cmocka_unit_test(test_store_error),
+        cmocka_unit_test(test_format_retry),  cmocka_unit_test(test_limit_texts),
+        cmocka_unit_test(test_rcpts_per_msg), cmocka_unit_test(test_store_error),
+        cmocka_unit_test(test_warmup_texts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
