@@ -104,9 +104,11 @@ setup(void **state)
     memset(&fake, 0, sizeof(fake));
     memset(&conf, 0, sizeof(conf));
     memset(plans, 0, sizeof(plans));
-    plans[0] = (struct pm_plan){"default", {3, 500, 0, 1000, 100, 4}, PM_ACT_TEMPFAIL};
-    plans[1] = (struct pm_plan){"tagged", {2, 0, 0, 0, 0, 0}, PM_ACT_TAG};
-    plans[2] = (struct pm_plan){"company", {5, 0, 0, 0, 0, 0}, PM_ACT_REJECT};
+    plans[0] = (struct pm_plan){.name = "default", .lim = {3, 500, 0, 1000, 100, 4},
+                                .action = PM_ACT_TEMPFAIL};
+    plans[1] = (struct pm_plan){.name = "tagged", .lim = {2, 0, 0, 0, 0, 0}, .action = PM_ACT_TAG};
+    plans[2] = (struct pm_plan){.name = "company", .lim = {5, 0, 0, 0, 0, 0},
+                                .action = PM_ACT_REJECT};
     assert_int_equal(pm_cidr_parse("127.0.0.0/8", &nets[0]), 0);
     conf.local_domains = local_domains;
     conf.n_local_domains = 1;
