@@ -144,6 +144,20 @@ usage(void)
     exit(1);
 }
 
+/* Remove a unix socket that libmilter leaves behind when it stops. */
+static void
+remove_socket(const char *conn)
+{
+    const char *path = NULL;
+
+    if (strncmp(conn, "unix:", 5) == 0)
+        path = conn + 5;
+    else if (strncmp(conn, "local:", 6) == 0)
+        path = conn + 6;
+    if (path && unlink(path) != 0 && errno != ENOENT)
+        pm_log(PM_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+}
+
 /* Open the milter socket and serve until stopped; returns the exit status. */
 static int
 serve(struct pm_runtime *rt)
@@ -168,6 +182,7 @@ serve(struct pm_runtime *rt)
     pm_log(PM_LOG_NOTICE, "started: version %s, socket %s, config %s", PACKAGE_VERSION,
            conf->milter_socket, conf->file);
     rc = smfi_main();
+    remove_socket(conf->milter_socket);
     pm_log(PM_LOG_NOTICE, "stopped");
     return rc == MI_SUCCESS ? 0 : 1;
 }

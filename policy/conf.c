@@ -32,15 +32,13 @@
 #include <string.h>
 
 #include "conf.h"
+#include "conf_int.h"
 #include "log.h"
 
 _Static_assert(sizeof(enum pm_action) == sizeof(int), "actions are stored as int");
 _Static_assert(sizeof(enum pm_on_error) == sizeof(int), "on_store_error is stored as int");
 
-#define PM_LIMIT_MAX 1000000000LL
 #define PM_PASSWORD_MAX 4096
-
-struct loader;
 
 /* How a key's value is read. */
 enum key_type {
@@ -90,15 +88,6 @@ struct conf_key {
     hook_fn hook;
 };
 
-/* The state of one pm_conf_load() call. */
-struct loader {
-    const char *path;
-    config_t cf;
-    struct pm_conf *conf;
-    char *err;
-    size_t errlen;
-};
-
 static const struct choice log_levels[] = {
     {"err", PM_LOG_ERR},   {"warning", PM_LOG_WARNING}, {"notice", PM_LOG_NOTICE},
     {"info", PM_LOG_INFO}, {"debug", PM_LOG_DEBUG},     {NULL, 0},
@@ -132,6 +121,10 @@ static const char *const facilities[] = {
 static const char *const default_daemon_names[] = {"ORIGINATING", NULL};
 static const char *const default_networks[] = {"127.0.0.0/8", "::1/128", NULL};
 static const char *const no_strings[] = {NULL};
+static const char *const default_shorteners[] = {
+    "bit.ly",  "t.co",   "tinyurl.com", "goo.gl",  "ow.ly",       "is.gd", "buff.ly",
+    "t.ly",    "s.id",   "rebrand.ly",  "cutt.ly", "shorturl.at", "rb.gy", "tiny.cc",
+    "lnkd.in", "bl.ink", "short.io",    "dwz.cn",  "url.cn",      "t.cn",  NULL};
 
 static int check_socket(const char *value, char *why, size_t whylen);
 static int check_nonempty(const char *value, char *why, size_t whylen);
@@ -215,6 +208,9 @@ static const struct conf_key conf_keys[] = {
     K_SPECIAL("default_plan", load_default_plan),
     K_SPECIAL("assign", load_assign),
     K_SPECIAL("domains", load_domains),
+    K_SPECIAL("contacts", pm_conf_load_contacts),
+    K_STRS("scan", "shorteners", shorteners, n_shorteners, default_shorteners, 1, check_domain),
+    K_SPECIAL("rules", pm_conf_load_rules),
 };
 
 /* Every key of a plan; offsets are into struct pm_plan. */
@@ -242,8 +238,8 @@ static const char *const domain_rule_keys[] = {"domain", "plan", NULL};
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
 /* Format "file:line: message" into the caller's buffer; always returns -1. */
-static int __attribute__((format(printf, 3, 4)))
-fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+int
+pm_conf_fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {
     char msg[512];
     const char *file = NULL;
@@ -274,8 +270,8 @@ fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 }
 
 /* "a string", "an integer"...: the type of s, for messages. */
-static const char *
-type_name(const config_setting_t *s)
+const char *
+pm_conf_type_name(const config_setting_t *s)
 {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_GROUP:
@@ -307,24 +303,24 @@ lower_case(char *s)
 }
 
 /* The string value of s, or NULL after an error naming kname. */
-static const char *
-get_string(struct loader *ld, const config_setting_t *s, const char *kname)
+const char *
+pm_conf_get_string(struct loader *ld, const config_setting_t *s, const char *kname)
 {
     if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        fail(ld, s, "%s: expected a string, not %s", kname, type_name(s));
+        pm_conf_fail(ld, s, "%s: expected a string, not %s", kname, pm_conf_type_name(s));
         return NULL;
     }
     return config_setting_get_string(s);
 }
 
 /* The integer value of s into *v; -1 after an error naming kname. */
-static int
-get_integer(struct loader *ld, const config_setting_t *s, const char *kname, long long *v)
+int
+pm_conf_get_integer(struct loader *ld, const config_setting_t *s, const char *kname, long long *v)
 {
     int t = config_setting_type(s);
 
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-        return fail(ld, s, "%s: expected an integer, not %s", kname, type_name(s));
+        return pm_conf_fail(ld, s, "%s: expected an integer, not %s", kname, pm_conf_type_name(s));
     *v = config_setting_get_int64(s);
     return 0;
 }
@@ -389,20 +385,21 @@ load_integer(struct loader *ld, const struct conf_key *k, const config_setting_t
     char why[256];
 
     if (s) {
-        if (get_integer(ld, s, kname, &v) < 0)
+        if (pm_conf_get_integer(ld, s, kname, &v) < 0)
             return -1;
         if (k->type == KT_MODE && config_setting_get_format(s) != CONFIG_FORMAT_HEX &&
             mode_from_digits(v, &v) < 0)
-            return fail(ld, s, "%s: 0%lld is not an octal mode", kname,
-                        config_setting_get_int64(s));
+            return pm_conf_fail(ld, s, "%s: 0%lld is not an octal mode", kname,
+                                config_setting_get_int64(s));
         if (v < k->min || v > k->max) {
             if (k->type == KT_MODE)
-                return fail(ld, s, "%s: %#llo is out of range (%#llo-%#llo)", kname, v, k->min,
-                            k->max);
-            return fail(ld, s, "%s: %lld is out of range (%lld-%lld)", kname, v, k->min, k->max);
+                return pm_conf_fail(ld, s, "%s: %#llo is out of range (%#llo-%#llo)", kname, v,
+                                    k->min, k->max);
+            return pm_conf_fail(ld, s, "%s: %lld is out of range (%lld-%lld)", kname, v, k->min,
+                                k->max);
         }
         if (k->int_check && k->int_check(v, why, sizeof(why)) < 0)
-            return fail(ld, s, "%s: %s", kname, why);
+            return pm_conf_fail(ld, s, "%s: %s", kname, why);
     }
     if (k->type == KT_LLONG)
         *(long long *)((char *)base + k->off) = v;
@@ -426,9 +423,11 @@ load_double(struct loader *ld, const struct conf_key *k, const config_setting_t 
         else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
             v = (double)config_setting_get_int64(s);
         else
-            return fail(ld, s, "%s: expected a number, not %s", kname, type_name(s));
+            return pm_conf_fail(ld, s, "%s: expected a number, not %s", kname,
+                                pm_conf_type_name(s));
         if (!(v >= k->dmin && v <= k->dmax))
-            return fail(ld, s, "%s: %g is out of range (%g-%g)", kname, v, k->dmin, k->dmax);
+            return pm_conf_fail(ld, s, "%s: %g is out of range (%g-%g)", kname, v, k->dmin,
+                                k->dmax);
     }
     *(double *)((char *)base + k->off) = v;
     return 0;
@@ -444,13 +443,13 @@ load_string(struct loader *ld, const struct conf_key *k, const config_setting_t 
     char **field = (char **)((char *)base + k->off);
 
     if (s) {
-        if (!(v = get_string(ld, s, kname)))
+        if (!(v = pm_conf_get_string(ld, s, kname)))
             return -1;
         if (k->str_check && k->str_check(v, why, sizeof(why)) < 0)
-            return fail(ld, s, "%s: %s", kname, why);
+            return pm_conf_fail(ld, s, "%s: %s", kname, why);
     }
     if (!(*field = strdup(v)))
-        return fail(ld, s, "%s: out of memory", kname);
+        return pm_conf_fail(ld, s, "%s: out of memory", kname);
     return 0;
 }
 
@@ -468,17 +467,18 @@ load_choice(struct loader *ld, const struct conf_key *k, const config_setting_t 
         if (!s)
             return 0;
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-            return fail(ld, s, "%s: expected true or false, not %s", kname, type_name(s));
+            return pm_conf_fail(ld, s, "%s: expected true or false, not %s", kname,
+                                pm_conf_type_name(s));
         *field = config_setting_get_bool(s);
         return 0;
     }
     if (!s)
         return choice_find(k->choices, k->sdef, field);
-    if (!(v = get_string(ld, s, kname)))
+    if (!(v = pm_conf_get_string(ld, s, kname)))
         return -1;
     if (choice_find(k->choices, v, field) < 0) {
         choice_list(k->choices, names, sizeof(names));
-        return fail(ld, s, "%s: \"%s\" is not one of %s", kname, v, names);
+        return pm_conf_fail(ld, s, "%s: \"%s\" is not one of %s", kname, v, names);
     }
     return 0;
 }
@@ -494,8 +494,8 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
 
     if (s) {
         if (!config_setting_is_array(s) && !config_setting_is_list(s))
-            return fail(ld, s, "%s: expected a list of strings [ \"...\" ], not %s", kname,
-                        type_name(s));
+            return pm_conf_fail(ld, s, "%s: expected a list of strings [ \"...\" ], not %s", kname,
+                                pm_conf_type_name(s));
         n = (size_t)config_setting_length(s);
     } else {
         while (k->ldef[n])
@@ -505,12 +505,12 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
         struct pm_cidr **nets = (struct pm_cidr **)((char *)base + k->off);
 
         if (!(*nets = calloc(n ? n : 1, sizeof(**nets))))
-            return fail(ld, s, "%s: out of memory", kname);
+            return pm_conf_fail(ld, s, "%s: out of memory", kname);
     } else {
         char ***strs = (char ***)((char *)base + k->off);
 
         if (!(*strs = calloc(n ? n : 1, sizeof(**strs))))
-            return fail(ld, s, "%s: out of memory", kname);
+            return pm_conf_fail(ld, s, "%s: out of memory", kname);
     }
     for (i = 0; i < n; i++) {
         const config_setting_t *e = s ? config_setting_get_elem(s, (unsigned int)i) : NULL;
@@ -519,7 +519,7 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
 
         snprintf(ename, sizeof(ename), "%s[%zu]", kname, i);
         if (e) {
-            if (!(v = get_string(ld, e, ename)))
+            if (!(v = pm_conf_get_string(ld, e, ename)))
                 return -1;
         } else {
             v = k->ldef[i];
@@ -528,18 +528,19 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
             struct pm_cidr *nets = *(struct pm_cidr **)((char *)base + k->off);
 
             if (pm_cidr_parse(v, &nets[i]) < 0)
-                return fail(ld, e ? e : s,
-                            "%s: \"%s\" is not a network (address or address/prefix)", ename, v);
+                return pm_conf_fail(ld, e ? e : s,
+                                    "%s: \"%s\" is not a network (address or address/prefix)",
+                                    ename, v);
         } else {
             char **strs = *(char ***)((char *)base + k->off);
 
             if (!(strs[i] = strdup(v)))
-                return fail(ld, e ? e : s, "%s: out of memory", ename);
+                return pm_conf_fail(ld, e ? e : s, "%s: out of memory", ename);
             *count = i + 1; /* owned by the struct from here on */
             if (k->lower)
                 lower_case(strs[i]);
             if (k->str_check && k->str_check(strs[i], why, sizeof(why)) < 0)
-                return fail(ld, e ? e : s, "%s: %s", ename, why);
+                return pm_conf_fail(ld, e ? e : s, "%s: %s", ename, why);
         }
         *count = i + 1;
     }
@@ -621,7 +622,7 @@ check_members(struct loader *ld, const config_setting_t *grp, const struct conf_
         const char *name = config_setting_name(m);
 
         if (!find_key(table, n, group, name))
-            return fail(ld, m, "unknown key \"%s%s\"", prefix, name);
+            return pm_conf_fail(ld, m, "unknown key \"%s%s\"", prefix, name);
     }
     return 0;
 }
@@ -641,9 +642,10 @@ check_top(struct loader *ld)
         if (find_key(conf_keys, NKEYS(conf_keys), NULL, name))
             continue;
         if (!is_group_name(name))
-            return fail(ld, m, "unknown key \"%s\"", name);
+            return pm_conf_fail(ld, m, "unknown key \"%s\"", name);
         if (!config_setting_is_group(m))
-            return fail(ld, m, "%s: expected a group { ... }, not %s", name, type_name(m));
+            return pm_conf_fail(ld, m, "%s: expected a group { ... }, not %s", name,
+                                pm_conf_type_name(m));
         snprintf(prefix, sizeof(prefix), "%s.", name);
         if (check_members(ld, m, conf_keys, NKEYS(conf_keys), name, prefix) < 0)
             return -1;
@@ -812,8 +814,8 @@ check_retry(struct loader *ld, const config_setting_t *s, const char *kname)
         return 0;
     if (!s)
         s = find_setting(ld, "redis", "retry_min_ms");
-    return fail(ld, s, "%s: %d is less than redis.retry_min_ms (%d)", kname, c->retry_max_ms,
-                c->retry_min_ms);
+    return pm_conf_fail(ld, s, "%s: %d is less than redis.retry_min_ms (%d)", kname,
+                        c->retry_max_ms, c->retry_min_ms);
 }
 
 /* Split the one line of a password file into user and password; -1 if malformed. */
@@ -850,24 +852,24 @@ load_password(struct loader *ld, const config_setting_t *s, const char *kname)
     if (!*name)
         return 0;
     if (!(fp = fopen(path, "r")))
-        return fail(ld, s, "%s: cannot open %s: %s", kname, path, strerror(errno));
+        return pm_conf_fail(ld, s, "%s: cannot open %s: %s", kname, path, strerror(errno));
     n = fread(buf, 1, sizeof(buf) - 1, fp);
     fclose(fp);
     buf[n] = '\0';
     if ((nl = strchr(buf, '\n')) != NULL) {
         *nl++ = '\0';
         if (nl[strspn(nl, " \t\r\n")] != '\0')
-            rc = fail(ld, s, "%s: %s must hold one line", kname, path);
+            rc = pm_conf_fail(ld, s, "%s: %s must hold one line", kname, path);
     }
     n = strlen(buf);
     while (rc == 0 && n > 0 && buf[n - 1] == '\r')
         buf[--n] = '\0';
     if (rc == 0 && n > PM_PASSWORD_MAX)
-        rc = fail(ld, s, "%s: %s is too long", kname, path);
+        rc = pm_conf_fail(ld, s, "%s: %s is too long", kname, path);
     else if (rc == 0 && (n == 0 || strlen(buf) != n))
-        rc = fail(ld, s, "%s: %s is empty", kname, path);
+        rc = pm_conf_fail(ld, s, "%s: %s is empty", kname, path);
     else if (rc == 0 && split_password(ld->conf, buf) < 0)
-        rc = fail(ld, s, "%s: %s must hold \"password\" or \"user password\"", kname, path);
+        rc = pm_conf_fail(ld, s, "%s: %s must hold \"password\" or \"user password\"", kname, path);
     explicit_bzero(buf, sizeof(buf));
     return rc;
 }
@@ -896,13 +898,13 @@ load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *pre
 
     plan->warmup_set = list || start || growth;
     if (list && (start || growth))
-        return fail(ld, list, "%swarmup: give either a list or warmup_start and warmup_growth",
-                    prefix);
+        return pm_conf_fail(
+            ld, list, "%swarmup: give either a list or warmup_start and warmup_growth", prefix);
     if (start || growth) {
         if (!start || !growth)
-            return fail(ld, start ? start : growth, "%swarmup_start and warmup_growth go together",
-                        prefix);
-        if (get_integer(ld, start, "warmup_start", &v) < 0)
+            return pm_conf_fail(ld, start ? start : growth,
+                                "%swarmup_start and warmup_growth go together", prefix);
+        if (pm_conf_get_integer(ld, start, "warmup_start", &v) < 0)
             return -1;
         t = config_setting_type(growth);
         if (t == CONFIG_TYPE_FLOAT)
@@ -910,30 +912,32 @@ load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *pre
         else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
             g = (double)config_setting_get_int64(growth);
         else
-            return fail(ld, growth, "%swarmup_growth: expected a number, not %s", prefix,
-                        type_name(growth));
+            return pm_conf_fail(ld, growth, "%swarmup_growth: expected a number, not %s", prefix,
+                                pm_conf_type_name(growth));
         if (v < 1 || v > PM_LIMIT_MAX)
-            return fail(ld, start, "%swarmup_start: %lld is out of range (1-%lld)", prefix, v,
-                        PM_LIMIT_MAX);
+            return pm_conf_fail(ld, start, "%swarmup_start: %lld is out of range (1-%lld)", prefix,
+                                v, PM_LIMIT_MAX);
         if (!(g > 1.0 && g <= 10.0))
-            return fail(ld, growth, "%swarmup_growth: %g is out of range (above 1, at most 10)",
-                        prefix, g);
+            return pm_conf_fail(
+                ld, growth, "%swarmup_growth: %g is out of range (above 1, at most 10)", prefix, g);
         pm_curve_from_growth(v, g, plan->lim.msgs_day, &plan->warmup);
     } else if (list) {
         if (!config_setting_is_array(list) && !config_setting_is_list(list))
-            return fail(ld, list, "%swarmup: expected a list of numbers, not %s", prefix,
-                        type_name(list));
+            return pm_conf_fail(ld, list, "%swarmup: expected a list of numbers, not %s", prefix,
+                                pm_conf_type_name(list));
         n = config_setting_length(list);
         if (n > PM_WARMUP_MAX_STAGES)
-            return fail(ld, list, "%swarmup: at most %d stages", prefix, PM_WARMUP_MAX_STAGES);
+            return pm_conf_fail(ld, list, "%swarmup: at most %d stages", prefix,
+                                PM_WARMUP_MAX_STAGES);
         for (i = 0; i < n; i++) {
             const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 
-            if (get_integer(ld, e, "warmup", &caps[i]) < 0)
+            if (pm_conf_get_integer(ld, e, "warmup", &caps[i]) < 0)
                 return -1;
             if (caps[i] < 1 || (i > 0 && caps[i] <= caps[i - 1]))
-                return fail(ld, e, "%swarmup: stages must be positive and increasing (%lld)",
-                            prefix, caps[i]);
+                return pm_conf_fail(ld, e,
+                                    "%swarmup: stages must be positive and increasing (%lld)",
+                                    prefix, caps[i]);
         }
         pm_curve_from_list(caps, (size_t)n, plan->lim.msgs_day, &plan->warmup);
     } else {
@@ -954,7 +958,7 @@ load_plan(struct loader *ld, const config_setting_t *grp, const char *name, stru
     size_t i;
 
     if (!(plan->name = strdup(name)))
-        return fail(ld, grp, "plans.%s: out of memory", name);
+        return pm_conf_fail(ld, grp, "plans.%s: out of memory", name);
     snprintf(prefix, sizeof(prefix), "plans.%s.", name);
     if (grp && check_members(ld, grp, plan_keys, NKEYS(plan_keys), NULL, prefix) < 0)
         return -1;
@@ -976,10 +980,10 @@ load_plans(struct loader *ld, const config_setting_t *s, const char *kname)
     size_t i, n = s ? (size_t)config_setting_length(s) : 1;
 
     if (s && !config_setting_is_group(s))
-        return fail(ld, s, "%s: expected a group of plans { NAME: { ... }; }, not %s", kname,
-                    type_name(s));
+        return pm_conf_fail(ld, s, "%s: expected a group of plans { NAME: { ... }; }, not %s",
+                            kname, pm_conf_type_name(s));
     if (!(c->plans = calloc(n ? n : 1, sizeof(*c->plans))))
-        return fail(ld, s, "%s: out of memory", kname);
+        return pm_conf_fail(ld, s, "%s: out of memory", kname);
     if (!s) {
         c->n_plans = 1;
         return load_plan(ld, NULL, "default", &c->plans[0]);
@@ -989,10 +993,11 @@ load_plans(struct loader *ld, const config_setting_t *s, const char *kname)
         const char *name = config_setting_name(p);
 
         if (!plan_name_ok(name))
-            return fail(ld, p, "%s.%s: a plan name is made of A-Z a-z 0-9 _ -", kname, name);
+            return pm_conf_fail(ld, p, "%s.%s: a plan name is made of A-Z a-z 0-9 _ -", kname,
+                                name);
         if (!config_setting_is_group(p))
-            return fail(ld, p, "%s.%s: expected a group { ... }, not %s", kname, name,
-                        type_name(p));
+            return pm_conf_fail(ld, p, "%s.%s: expected a group { ... }, not %s", kname, name,
+                                pm_conf_type_name(p));
         c->n_plans = i + 1;
         if (load_plan(ld, p, name, &c->plans[i]) < 0)
             return -1;
@@ -1006,13 +1011,13 @@ load_default_plan(struct loader *ld, const config_setting_t *s, const char *knam
 {
     const char *name = "default";
 
-    if (s && !(name = get_string(ld, s, kname)))
+    if (s && !(name = pm_conf_get_string(ld, s, kname)))
         return -1;
     ld->conf->default_plan = pm_conf_plan_index(ld->conf, name);
     if (ld->conf->default_plan >= 0)
         return 0;
-    return fail(ld, s ? s : find_setting(ld, NULL, "plans"), "%s: no plan named \"%s\"", kname,
-                name);
+    return pm_conf_fail(ld, s ? s : find_setting(ld, NULL, "plans"), "%s: no plan named \"%s\"",
+                        kname, name);
 }
 
 /* Check that every member of rule is one of keys. */
@@ -1030,7 +1035,7 @@ check_rule_keys(struct loader *ld, const config_setting_t *rule, const char *con
         for (j = 0; keys[j] && strcmp(keys[j], name) != 0; j++)
             ;
         if (!keys[j])
-            return fail(ld, m, "unknown key \"%s.%s\"", rname, name);
+            return pm_conf_fail(ld, m, "unknown key \"%s.%s\"", rname, name);
     }
     return 0;
 }
@@ -1047,10 +1052,10 @@ rule_string(struct loader *ld, const config_setting_t *rule, const char *rname, 
     if (!m)
         return NULL;
     snprintf(kname, sizeof(kname), "%s.%s", rname, key);
-    if (!(v = get_string(ld, m, kname)))
+    if (!(v = pm_conf_get_string(ld, m, kname)))
         *bad = 1;
     else if (!*v)
-        *bad = fail(ld, m, "%s: must not be empty", kname) != 0;
+        *bad = pm_conf_fail(ld, m, "%s: must not be empty", kname) != 0;
     return *bad ? NULL : v;
 }
 
@@ -1093,7 +1098,8 @@ load_rule(struct loader *ld, const config_setting_t *rule, const char *rname, in
     int bad = 0, rc;
 
     if (!config_setting_is_group(rule))
-        return fail(ld, rule, "%s: expected a group { ... }, not %s", rname, type_name(rule));
+        return pm_conf_fail(ld, rule, "%s: expected a group { ... }, not %s", rname,
+                            pm_conf_type_name(rule));
     if (check_rule_keys(ld, rule, domains ? domain_rule_keys : assign_rule_keys, rname) < 0)
         return -1;
     a->line = (int)config_setting_source_line(rule);
@@ -1106,20 +1112,20 @@ load_rule(struct loader *ld, const config_setting_t *rule, const char *rname, in
         domain = sender;
         sender = NULL;
         if (!domain)
-            return fail(ld, rule, "%s: needs domain = \"...\"", rname);
+            return pm_conf_fail(ld, rule, "%s: needs domain = \"...\"", rname);
         if (strchr(domain, '@'))
-            return fail(ld, config_setting_get_member(rule, "domain"),
-                        "%s.domain: \"%s\" is a domain, without '@'", rname, domain);
+            return pm_conf_fail(ld, config_setting_get_member(rule, "domain"),
+                                "%s.domain: \"%s\" is a domain, without '@'", rname, domain);
     } else if (sender && login) {
-        return fail(ld, rule, "%s: give one of sender or login, not both", rname);
+        return pm_conf_fail(ld, rule, "%s: give one of sender or login, not both", rname);
     } else if (!sender && !login) {
-        return fail(ld, rule, "%s: needs sender = \"...\" or login = \"...\"", rname);
+        return pm_conf_fail(ld, rule, "%s: needs sender = \"...\" or login = \"...\"", rname);
     }
     if (!plan)
-        return fail(ld, rule, "%s: needs plan = \"NAME\"", rname);
+        return pm_conf_fail(ld, rule, "%s: needs plan = \"NAME\"", rname);
     if ((a->plan = pm_conf_plan_index(ld->conf, plan)) < 0)
-        return fail(ld, config_setting_get_member(rule, "plan"), "%s.plan: no plan named \"%s\"",
-                    rname, plan);
+        return pm_conf_fail(ld, config_setting_get_member(rule, "plan"),
+                            "%s.plan: no plan named \"%s\"", rname, plan);
     if (domain)
         rc = classify_rule(a, domain, PM_MATCH_DOMAIN);
     else if (sender)
@@ -1127,7 +1133,7 @@ load_rule(struct loader *ld, const config_setting_t *rule, const char *rname, in
     else
         rc = classify_rule(a, login, PM_MATCH_LOGIN);
     if (rc < 0)
-        return fail(ld, rule, "%s: out of memory", rname);
+        return pm_conf_fail(ld, rule, "%s: out of memory", rname);
     return 0;
 }
 
@@ -1143,10 +1149,10 @@ load_rules(struct loader *ld, const config_setting_t *s, const char *kname, int 
         return 0;
     len = (size_t)config_setting_length(s);
     if (!config_setting_is_list(s) && !(config_setting_is_array(s) && len == 0))
-        return fail(ld, s, "%s: expected a list of rules ( { ... }, ... ), not %s", kname,
-                    type_name(s));
+        return pm_conf_fail(ld, s, "%s: expected a list of rules ( { ... }, ... ), not %s", kname,
+                            pm_conf_type_name(s));
     if (!(*out = calloc(len ? len : 1, sizeof(**out))))
-        return fail(ld, s, "%s: out of memory", kname);
+        return pm_conf_fail(ld, s, "%s: out of memory", kname);
     for (i = 0; i < len; i++) {
         snprintf(rname, sizeof(rname), "%s[%zu]", kname, i);
         *n = i + 1;
@@ -1262,7 +1268,7 @@ parse_file(struct loader *ld)
     const char *file;
 
     if (!(fp = fopen(ld->path, "r")))
-        return fail(ld, NULL, "cannot open: %s", strerror(errno));
+        return pm_conf_fail(ld, NULL, "cannot open: %s", strerror(errno));
     fclose(fp);
     if (config_read_file(&ld->cf, ld->path))
         return 0;
@@ -1284,7 +1290,7 @@ pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen)
         err[0] = '\0';
     config_init(&ld.cf);
     if (!(ld.conf = calloc(1, sizeof(*ld.conf))) || !(ld.conf->file = strdup(path)))
-        fail(&ld, NULL, "out of memory");
+        pm_conf_fail(&ld, NULL, "out of memory");
     else if (parse_file(&ld) == 0 && check_integers(&ld) == 0 && check_top(&ld) == 0 &&
              load_all(&ld) == 0)
         rc = 0;
@@ -1355,6 +1361,8 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->plans);
     free_rules(conf->assign, conf->n_assign);
     free_rules(conf->domain_assign, conf->n_domain_assign);
+    free_strings(conf->shorteners, conf->n_shorteners);
+    pm_conf_free_rules(conf);
     free(conf);
 }
 

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "cidr.h"
+#include "rules.h"
 #include "warmup.h"
 
 /* Actions, from mild to severe: a larger value is more severe. */
@@ -109,6 +110,20 @@ struct pm_conf {
     int warmup_dormant_days;       /* silence that restarts a warm-up, default 30 */
     double warmup_hourly_share;    /* share of a stage's day cap per rolling hour, 0.25 */
     double warmup_max_bounce_rate; /* the stage holds above this bounce rate, 0.03 */
+
+    /* contacts (first-contact detection) */
+    unsigned char contacts_key[16]; /* key of the contact hashes */
+    int contacts_keyed;             /* 1 when read from contacts.secret_file */
+    char *contacts_secret_file;     /* "" = a fixed key (the sample config says to set one) */
+    int contacts_ttl_days;          /* a contact stays known this long, default 365 */
+    long long contacts_max;         /* contacts remembered per sender, default 50000 */
+    int contacts_company_wide;      /* known to any sender of the domain = not cold */
+
+    /* content */
+    struct pm_rule *rules; /* ordered; all matching rules apply */
+    size_t n_rules;
+    char **shorteners; /* URL shortener host names */
+    size_t n_shorteners;
 
     /* windows */
     int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */

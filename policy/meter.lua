@@ -9,30 +9,26 @@
 --            An integer number of seconds added to the Redis TIME; absent
 --            means 0. Tests set it to make days pass; production leaves it
 --            unset.
---   KEYS[2]  <prefix>:v1:{s:<sender>}:w (hash)  the sender's windows
---   KEYS[3]  <prefix>:v1:{d:<domain>}:w (hash)  the sender domain's windows,
---            present only when the request uses the domain scope.
---   then, one per scope in the same order, the warm-up state:
---            <prefix>:v1:{s:<sender>}:wu (hash), <prefix>:v1:{d:<domain>}:wu
---            fields start (UTC day number the warm-up began), stage (0-based
---            stage of the last active day), last (last UTC day the scope sent
---            on), today (messages counted on day "last"), bounce_ppm (the hard
---            bounce rate in parts per million, written by the feedback loop or
---            by postmeterctl; the stage holds while it is above the limit).
---            TTL (dormant_days + 1) days, refreshed on every counted message:
---            a key that expired belongs to a dormant scope, which restarts
---            its warm-up anyway. 5 fields, under 200 bytes per scope.
---   Each scope key carries its own hash tag, so all of a sender's keys stay
---   in one Redis Cluster slot.
+--   KEYS[2]  <prefix>:v1:{s:<sender>}:w   (hash) the sender's windows
+--   KEYS[3]  <prefix>:v1:{s:<sender>}:wu  (hash) the sender's warm-up state
+--   KEYS[4]  <prefix>:v1:{s:<sender>}:ct  (hash) the sender's contacts
+--   KEYS[5]  <prefix>:v1:{d:<domain>}:ct  (hash) the domain's contacts (read
+--            and written only when contacts are company-wide)
+--   KEYS[6]  <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
+--   KEYS[7]  <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
+--            the request uses the domain scope.
+--   Each scope's keys carry its own hash tag, so all of a sender's keys stay
+--   in one Redis Cluster slot (the script as a whole spans several slots:
+--   Redis Cluster is not supported).
 --
--- FIELDS of a window hash: one per counter and bucket, "<c><w><b>:<K>"
---   c  m = messages, r = external recipients
+-- WINDOW FIELDS: one per counter and bucket, "<c><w><b>:<K>"
+--   c  m = messages, r = external recipients, n = new (first-contact)
+--      recipients (day window only)
 --   w  h = rolling hour (3600 s), d = rolling day (86400 s)
 --   b  the bucket length in seconds (hour_bucket or day_bucket)
 --   K  the bucket index: the bucket holds what was counted in store time
 --      [K*b, (K+1)*b)
 --   e.g. "mh60:29403010" -> 3, "rd600:2940301" -> 25
---   Every count is added to one hour field and one day field of each scope.
 --
 -- WINDOWS: at time t with bucket b, K = floor(t/b) and n = W/b; a window's
 --   count is the sum of buckets K-n .. K (n+1 buckets), so it never
@@ -43,58 +39,111 @@
 --   buckets are walked oldest first and at the first bucket j where their
 --   running sum reaches need, retry_at = (j + n + 1) * b; add > limit gives -1.
 --
--- TTL and MEMORY: every write sets the hash's TTL to 86400 + day_bucket
---   (the longest any field can still count). Every write also deletes the
---   fields that have left their window, so a hash holds at most
---   2 * (3600/hour_bucket + 1) + 2 * (86400/day_bucket + 1) fields: 412 with
---   the default buckets (60 s, 600 s), measured at 8 KB per sender (and per
---   domain) in Redis 7's compact hash encoding (hash-max-listpack-entries
---   512), 24 KB when stored as a hash table. A sender holds only the buckets
---   it sent in.
+-- WARM-UP FIELDS: start (UTC day number the warm-up began), stage (0-based
+--   stage of the last active day), last (last UTC day the scope sent on),
+--   today (messages counted on day "last"), bounce_ppm (the hard-bounce rate
+--   in parts per million, written by the feedback loop or postmeterctl).
+--   A scope with no state, or silent for dormant_days, starts at stage 0; on
+--   the first message of a later UTC day the stage moves on by one (one stage
+--   per active sending day), unless bounce_ppm is above max_bounce_ppm.
+--   While the stage has a cap, messages on this UTC day must stay within the
+--   day cap, and messages in the rolling hour (the "mh" counter) within the
+--   hour cap; past the curve's end the plan's limits apply alone. Over the
+--   day cap, retry_at is the next UTC midnight.
+--
+-- CONTACT FIELDS: field = keyed hash of a recipient address (16 hex digits,
+--   computed by postmeter with the configured secret), value = the UTC day
+--   of the last counted message to it. A recipient is known while that day
+--   is less than ttl_days ago. New (cold) recipients count in the "n"
+--   counter against the new-recipient limit.
+--
+-- TTL and MEMORY: the window hash expires 86400 + day_bucket after its last
+--   write and drops buckets that left their window on every write: at most
+--   2 * (3600/hour_bucket + 1) + 3 * (86400/day_bucket + 1) fields (557 with
+--   the default buckets, about 11 KB in Redis 7's compact encoding). The
+--   warm-up hash (5 fields, under 200 bytes) expires dormant_days + 1 days
+--   after the last counted message. The contact hash expires ttl_days after
+--   its last write and holds at most max_per_sender fields (about 40 bytes
+--   each): past that, each write removes expired entries from a sample of
+--   200 fields, or the oldest 50 of them.
 --
 -- ARGV
---   1 mode (0 probe: count nothing; 1 commit: count only if every counter
---     of every scope fits; 2 force: always count), 2 messages to add,
---   3 recipients to add, 4 hour_bucket, 5 day_bucket, then for each scope
---   seven values: four limits (messages/hour, messages/day, recipients/hour,
---   recipients/day; 0 = unlimited), dormant_days, max_bounce_ppm, and the
---   warm-up curve as "daycap:hourcap,daycap:hourcap,..." ("" = no warm-up).
---
--- WARM-UP: a scope with no state, or silent for dormant_days, starts at
---   stage 0; on the first message of a later UTC day the stage moves on by
---   one (one stage per active sending day), unless bounce_ppm is above
---   max_bounce_ppm. While the stage has a cap, messages on this UTC day must
---   stay within the day cap, and messages in the rolling hour (the "mh"
---   counter) within the hour cap. Past the curve's end the plan's limits
---   apply alone. Over the day cap, retry_at is the next UTC midnight.
+--   1 mode (0 probe: count nothing; 1 commit: count only if everything
+--     fits; 2 force: always count), 2 messages to add, 3 external
+--   recipients to add, 4 hour_bucket, 5 day_bucket, 6 contacts ttl_days,
+--   7 contacts max_per_sender, 8 company_wide (0/1), 9 cold recipients
+--   already found in this message (probes at RCPT), 10 the number H of
+--   recipient hashes, 11 .. 10+H the hashes; then per scope eight values:
+--   five limits (messages/hour, messages/day, recipients/hour,
+--   recipients/day, new recipients/day; 0 = unlimited), dormant_days,
+--   max_bounce_ppm, and the warm-up curve "daycap:hourcap,..." ("" = none).
 --
 -- REPLY (integers)
 --   fits, counted, over_scope, over_counter, over_limit, over_used,
---   retry_at, now, then for scope 0 and scope 1 the four counters (after the
---   request when counted, before otherwise; zeros for an unused scope),
---   then for scope 0 and scope 1 the warm-up: active, stage, day_cap,
---   hour_cap, today, bounce_ppm. over_* and retry_at describe the limit that
---   frees up last (retry_at -1, "never", first; then the latest retry_at;
---   ties in scope order, then counter order: 0-3 the counters, 4 the warm-up
---   day cap, 5 the warm-up hour cap); all zeros when everything fits.
+--   retry_at, now, then for scope 0 and scope 1 the five counters (after the
+--   request when counted, before otherwise; zeros for an unused scope), then
+--   for scope 0 and scope 1 the warm-up: active, stage, day_cap, hour_cap,
+--   today, bounce_ppm; last, cold: the cold recipients of the message
+--   (including ARGV[9]). over_* and retry_at describe the limit that frees
+--   up last (retry_at -1, "never", first; then the latest retry_at; ties in
+--   scope order, then counter order: 0-4 the counters, 5 the warm-up day
+--   cap, 6 the warm-up hour cap); all zeros when everything fits.
 
 if redis.replicate_commands then
     redis.replicate_commands()
 end
 
 local WINDOW = {h = 3600, d = 86400}
-local COUNTERS = {'mh', 'md', 'rh', 'rd'}
+local COUNTERS = {'mh', 'md', 'rh', 'rd', 'nd'}
+local DAY = 86400
+local ARGS_PER_SCOPE = 8
+local WARMUP_DAY, WARMUP_HOUR = 5, 6
 
 local mode = tonumber(ARGV[1])
-local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3])}
 local bucket = {h = tonumber(ARGV[4]), d = tonumber(ARGV[5])}
-local nscopes = (#KEYS - 1) / 2
-local DAY = 86400
-local ARGS_PER_SCOPE = 7
+local ct_ttl = tonumber(ARGV[6])
+local ct_max = tonumber(ARGV[7])
+local company_wide = ARGV[8] == '1'
+local nhashes = tonumber(ARGV[10])
+local scope_base = 10 + nhashes
+local nscopes = 1
+if #KEYS >= 7 then
+    nscopes = 2
+end
 
 local t = redis.call('TIME')
 local offset = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
 local now = tonumber(t[1]) + math.floor(offset)
+local today = math.floor(now / DAY)
+
+-- The keys of scope si: windows, warm-up.
+local function scope_keys(si)
+    if si == 1 then
+        return KEYS[2], KEYS[3]
+    end
+    return KEYS[6], KEYS[7]
+end
+
+-- 1 when a recipient hash is a known contact of the sender (or company).
+local function known(h)
+    local d = tonumber(redis.call('HGET', KEYS[4], h))
+    if d and today - d < ct_ttl then
+        return true
+    end
+    if company_wide then
+        d = tonumber(redis.call('HGET', KEYS[5], h))
+        return d ~= nil and today - d < ct_ttl
+    end
+    return false
+end
+
+local cold = tonumber(ARGV[9])
+for i = 1, nhashes do
+    if not known(ARGV[10 + i]) then
+        cold = cold + 1
+    end
+end
+local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3]), n = cold}
 
 -- The store time at which the window's oldest counted bucket starts.
 local function window_start(w)
@@ -115,7 +164,7 @@ local function scan(key)
     local flat = redis.call('HGETALL', key)
     for i = 1, #flat, 2 do
         local f = flat[i]
-        local c, len, k = string.match(f, '^([mr][hd])(%d+):(%d+)$')
+        local c, len, k = string.match(f, '^([mrn][hd])(%d+):(%d+)$')
         local v = tonumber(flat[i + 1])
         local stop = nil
         if c and v then
@@ -146,8 +195,6 @@ local function retry_at(items, w, need)
     end
     return -1
 end
-
-local today = math.floor(now / DAY)
 
 -- Parse a curve "d:h,d:h" into a list of {day_cap, hour_cap}.
 local function parse_curve(text)
@@ -194,14 +241,15 @@ local function violate(si, ci, limit, used, r)
 end
 
 for si = 1, nscopes do
-    local base = 5 + (si - 1) * ARGS_PER_SCOPE
-    local s = scan(KEYS[si + 1])
+    local base = scope_base + (si - 1) * ARGS_PER_SCOPE
+    local wkey, wukey = scope_keys(si)
+    local s = scan(wkey)
     scopes[si] = s
     for ci, c in ipairs(COUNTERS) do
         local limit = tonumber(ARGV[base + ci])
         local a = add[string.sub(c, 1, 1)]
         local used = s.used[c]
-        if limit > 0 and used + a > limit then
+        if limit > 0 and a > 0 and used + a > limit then
             local r = -1
             if a <= limit then
                 r = retry_at(s.items[c], string.sub(c, 2, 2), used + a - limit)
@@ -209,8 +257,8 @@ for si = 1, nscopes do
             violate(si, ci - 1, limit, used, r)
         end
     end
-    local w = warmup_state(KEYS[1 + nscopes + si], tonumber(ARGV[base + 5]),
-                           tonumber(ARGV[base + 6]), parse_curve(ARGV[base + 7]))
+    local w = warmup_state(wukey, tonumber(ARGV[base + 6]), tonumber(ARGV[base + 7]),
+                           parse_curve(ARGV[base + 8]))
     s.warmup = w
     if w and w.day_cap and add.m > 0 then
         if w.today + add.m > w.day_cap then
@@ -218,14 +266,14 @@ for si = 1, nscopes do
             if add.m > w.day_cap then
                 r = -1
             end
-            violate(si, 4, w.day_cap, w.today, r)
+            violate(si, WARMUP_DAY, w.day_cap, w.today, r)
         end
         if s.used.mh + add.m > w.hour_cap then
             local r = -1
             if add.m <= w.hour_cap then
                 r = retry_at(s.items.mh, 'h', s.used.mh + add.m - w.hour_cap)
             end
-            violate(si, 5, w.hour_cap, s.used.mh, r)
+            violate(si, WARMUP_HOUR, w.hour_cap, s.used.mh, r)
         end
     end
 end
@@ -235,9 +283,38 @@ if mode == 2 or (mode == 1 and fits == 1) then
     counted = 1
 end
 
+-- Remember the recipients as contacts of key, keeping the hash bounded.
+local function remember(key)
+    for i = 1, nhashes do
+        redis.call('HSET', key, ARGV[10 + i], today)
+    end
+    redis.call('EXPIRE', key, ct_ttl * DAY)
+    if redis.call('HLEN', key) > ct_max then
+        local page = redis.call('HSCAN', key, 0, 'COUNT', 200)[2]
+        local old, dead = {}, {}
+        for i = 1, #page, 2 do
+            local d = tonumber(page[i + 1]) or 0
+            if today - d >= ct_ttl then
+                table.insert(dead, page[i])
+            end
+            table.insert(old, {d, page[i]})
+        end
+        if #dead == 0 then
+            table.sort(old, function(x, y) return x[1] < y[1] end)
+            for i = 1, math.min(50, #old) do
+                table.insert(dead, old[i][2])
+            end
+        end
+        if #dead > 0 then
+            redis.call('HDEL', key, unpack(dead))
+        end
+    end
+end
+
 if counted == 1 and (add.m > 0 or add.r > 0) then
     for si = 1, nscopes do
-        local key = KEYS[si + 1]
+        local base = scope_base + (si - 1) * ARGS_PER_SCOPE
+        local key, wukey = scope_keys(si)
         local s = scopes[si]
         for _, c in ipairs(COUNTERS) do
             local a = add[string.sub(c, 1, 1)]
@@ -254,12 +331,16 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
         redis.call('EXPIRE', key, WINDOW.d + bucket.d)
         local w = s.warmup
         if w and add.m > 0 then
-            local wkey = KEYS[1 + nscopes + si]
-            local base = 5 + (si - 1) * ARGS_PER_SCOPE
             w.today = w.today + add.m
-            redis.call('HSET', wkey, 'start', w.start, 'stage', w.stage, 'last', today,
+            redis.call('HSET', wukey, 'start', w.start, 'stage', w.stage, 'last', today,
                        'today', w.today)
-            redis.call('EXPIRE', wkey, (tonumber(ARGV[base + 5]) + 1) * DAY)
+            redis.call('EXPIRE', wukey, (tonumber(ARGV[base + 6]) + 1) * DAY)
+        end
+    end
+    if nhashes > 0 then
+        remember(KEYS[4])
+        if company_wide then
+            remember(KEYS[5])
         end
     end
 end
@@ -282,4 +363,5 @@ for si = 1, 2 do
         end
     end
 end
+table.insert(reply, cold)
 return reply

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "plan.h"
 #include "policy.h"
+#include "siphash.h"
 
 /* Start a message: direction, sender identity and plans. */
 void
@@ -51,6 +52,7 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
     sc->limit[PM_C_MSGS_DAY] = p->lim.msgs_day;
     sc->limit[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
     sc->limit[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
+    sc->limit[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
     if (warmup && p->warmup.n) {
         sc->warmup.n = p->warmup.n;
         sc->warmup.day_cap = p->warmup.cap;
@@ -60,12 +62,18 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
     }
 }
 
-/* Fill a store request for m adding one message and rcpts external recipients. */
+/* Fill a store request for m adding one message and rcpts external recipients;
+ * hashes (n of them) are the recipients to look up as contacts. */
 static void
 policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
-               long long rcpts, struct pm_meter_req *req)
+               long long rcpts, const char *const *hashes, size_t n, struct pm_meter_req *req)
 {
     memset(req, 0, sizeof(*req));
+    req->contacts.hashes = hashes;
+    req->contacts.n = n;
+    req->contacts.ttl_days = conf->contacts_ttl_days;
+    req->contacts.max = conf->contacts_max;
+    req->contacts.company_wide = conf->contacts_company_wide;
     req->mode = mode;
     req->msgs = 1;
     req->rcpts = rcpts;
@@ -102,14 +110,24 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
                          res->over_counter, res->over_limit, res->now, res->retry_at);
 }
 
+/* The keyed hash of a normalised address, as 16 hex digits. */
+static void
+policy_hash(const struct pm_conf *conf, const char *addr, char out[17])
+{
+    snprintf(out, 17, "%016llx",
+             (unsigned long long)pm_siphash(conf->contacts_key, addr, strlen(addr)));
+}
+
 /* Decide on one recipient (early refusal); on accept it is added to m. */
 void
 pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                const char *rcpt, struct pm_verdict *v)
 {
     const struct pm_plan *plan;
-    char addr[PM_ADDR_MAX], err[256];
+    char addr[PM_ADDR_MAX], err[256], hash[17];
+    const char *hp = hash;
     struct pm_meter_req req;
+    long long cold = 0;
     int ext;
 
     pm_verdict_accept(v);
@@ -117,19 +135,23 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         return;
     plan = &conf->plans[m->plan];
     ext = pm_addr_normalise(rcpt, addr, sizeof(addr)) == 0 && pm_is_external(conf, addr);
+    if (ext)
+        policy_hash(conf, addr, hash);
     if (plan->lim.rcpts_per_msg && m->nrcpt + 1 > plan->lim.rcpts_per_msg) {
         pm_verdict_rcpts_per_msg(v, m->sender, plan->lim.rcpts_per_msg);
-    } else if (plan->action >= PM_ACT_TEMPFAIL ||
-               (m->dplan >= 0 && conf->plans[m->dplan].action >= PM_ACT_TEMPFAIL)) {
-        /* early refusal only where the over-limit action refuses */
-        policy_request(conf, m, PM_METER_PROBE, m->next + ext, &req);
+    } else {
+        /* one probe: would the message fit with this recipient, is it a contact */
+        policy_request(conf, m, PM_METER_PROBE, m->next + ext, &hp, ext ? 1 : 0, &req);
+        req.contacts.cold_before = m->cold;
         if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
             pm_log(PM_LOG_DEBUG, "store error at RCPT: %s", err);
-        } else if (!m->res.fits && policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL) {
-            policy_over(conf, m, &m->res, v);
+        } else {
+            cold = m->res.cold - m->cold;
+            if (!m->res.fits && policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL)
+                policy_over(conf, m, &m->res, v);
+            m->have_res = 1;
         }
-        m->have_res = 1;
     }
     if (v->action >= PM_ACT_TEMPFAIL && conf->dry_run)
         v->dry_run = 1;
@@ -139,35 +161,95 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     }
     m->nrcpt++;
     m->next += ext;
+    m->cold += cold;
+    if (ext && m->nhashes < PM_MSG_MAX_HASHES)
+        memcpy(m->hashes[m->nhashes++], hash, sizeof(hash));
 }
 
-/* The authoritative check-and-count at end of message. */
+/* Fill the facts the rules see about recipients and sender. */
+static void
+policy_facts(const struct pm_msg *m)
+{
+    long long *f = (long long *)m->facts;
+
+    f[PM_F_FIRST_CONTACT] = m->cold > 0;
+    f[PM_F_COLD_RECIPIENTS] = m->cold;
+    f[PM_F_RECIPIENTS] = m->nrcpt;
+    f[PM_F_EXTERNAL_RECIPIENTS] = m->next;
+    f[PM_F_WARMING_UP] = m->have_res && m->res.warmup[PM_SCOPE_SENDER].active;
+    f[PM_F_IMAGES] = f[PM_F_ATTACHED_IMAGES] + f[PM_F_INLINE_IMAGES];
+}
+
+/* Combine the rules' verdict (tag or hold) with the quota's (accept, tag, hold). */
+static void
+policy_combine(struct pm_verdict *v, const struct pm_verdict *rules)
+{
+    char reason[sizeof(v->reason)];
+
+    if (rules->action == PM_ACT_ACCEPT && strcmp(rules->reason, "ok") == 0)
+        return;
+    if (v->action == PM_ACT_ACCEPT && strcmp(v->reason, "ok") == 0) {
+        *v = *rules;
+        return;
+    }
+    if (snprintf(reason, sizeof(reason), "%s,%s", v->reason, rules->reason) >= 0)
+        memcpy(v->reason, reason, sizeof(reason));
+    if (rules->action > v->action) {
+        v->action = rules->action;
+        memcpy(v->text, rules->text, sizeof(v->text));
+    }
+}
+
+/* The authoritative decision at end of message. */
 void
 pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
               struct pm_verdict *v)
 {
+    const char *hp[PM_MSG_MAX_HASHES];
+    int matched[64] = {0};
+    struct pm_verdict rv;
     struct pm_meter_req req;
     enum pm_meter_mode mode = PM_METER_COMMIT;
     char err[256];
+    size_t i;
 
     pm_verdict_accept(v);
     if (!m->metered)
         return;
+    policy_facts(m);
+    for (i = 0; i < conf->n_rules && i < 64; i++)
+        matched[i] = pm_rule_match(&conf->rules[i], m->facts);
+    pm_verdict_rules(&rv, conf->rules, matched, conf->n_rules < 64 ? conf->n_rules : 64,
+                     conf->dry_run, m->sender);
+    if (rv.action >= PM_ACT_TEMPFAIL && !rv.dry_run) {
+        *v = rv; /* refused by a rule: nothing counts */
+        return;
+    }
     /* what is let through anyway (tag, hold, dry run) must count */
-    if (conf->dry_run || conf->plans[m->plan].action < PM_ACT_TEMPFAIL ||
+    if (conf->dry_run || rv.action >= PM_ACT_TEMPFAIL ||
+        conf->plans[m->plan].action < PM_ACT_TEMPFAIL ||
         (m->dplan >= 0 && conf->plans[m->dplan].action < PM_ACT_TEMPFAIL))
         mode = PM_METER_FORCE;
-    policy_request(conf, m, mode, m->next, &req);
+    for (i = 0; i < m->nhashes; i++)
+        hp[i] = m->hashes[i];
+    policy_request(conf, m, mode, m->next, hp, m->nhashes, &req);
     m->have_res = 0;
     if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);
         pm_log(PM_LOG_DEBUG, "store error at end of message: %s", err);
+        if (v->action == PM_ACT_ACCEPT)
+            policy_combine(v, &rv);
         return;
     }
     m->have_res = 1;
+    m->cold = m->res.cold;
     if (!m->res.fits)
         policy_over(conf, m, &m->res, v);
     if (v->action != PM_ACT_ACCEPT && conf->dry_run)
+        v->dry_run = 1;
+    if (v->action < PM_ACT_TEMPFAIL || v->dry_run)
+        policy_combine(v, &rv);
+    if (rv.dry_run && rv.action >= v->action)
         v->dry_run = 1;
 }
 
@@ -176,9 +258,11 @@ static size_t
 policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope s, char *buf,
                     size_t len)
 {
-    static const char *key[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day"};
+    static const char *key[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day",
+                                          "new_rcpts_day"};
     const struct pm_limits *l = &conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : m->plan].lim;
-    long long lim[PM_C_COUNT] = {l->msgs_hour, l->msgs_day, l->rcpts_hour, l->rcpts_day};
+    long long lim[PM_C_COUNT] = {l->msgs_hour, l->msgs_day, l->rcpts_hour, l->rcpts_day,
+                                 l->new_rcpts_day};
     size_t off = 0;
     int c, n;
 

@@ -14,7 +14,10 @@
 #include "conf.h"
 #include "identity.h"
 #include "store.h"
+#include "rules.h"
 #include "verdict.h"
+
+#define PM_MSG_MAX_HASHES 1000 /* external recipients remembered per message */
 
 /* Per-message state, reset at every MAIL FROM. */
 struct pm_msg {
@@ -27,8 +30,13 @@ struct pm_msg {
     long long nrcpt;          /* recipients accepted so far */
     long long next;           /* external recipients accepted so far */
     long long nrefused;       /* recipients refused by postmeter */
-    int have_res;             /* res holds the last store answer */
-    struct pm_meter_res res;  /* the last store answer (for the log line) */
+    long long cold;           /* cold (first-contact) external recipients so far */
+    size_t nhashes;           /* keyed hashes of the accepted external recipients */
+    char hashes[PM_MSG_MAX_HASHES][17];
+    long long facts[PM_F_COUNT]; /* content facts (attachments, links...), set before EOM */
+    int scanned;                 /* facts hold a content scan */
+    int have_res;                /* res holds the last store answer */
+    struct pm_meter_res res;     /* the last store answer (for the log line) */
 };
 
 /* Start a message: direction, sender identity and plans. */
@@ -39,7 +47,11 @@ void pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, 
 void pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                     const char *rcpt, struct pm_verdict *v);
 
-/* The authoritative check-and-count at end of message. */
+/*
+ * The authoritative decision at end of message: the content rules (over
+ * m->facts and what the recipients showed), then, unless a rule refuses the
+ * message, the check-and-count.
+ */
 void pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                    struct pm_verdict *v);
 

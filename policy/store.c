@@ -45,7 +45,8 @@ const char *
 pm_counter_name(enum pm_counter c)
 {
     static const char *names[PM_C_COUNT] = {"messages_per_hour", "messages_per_day",
-                                            "recipients_per_hour", "recipients_per_day"};
+                                            "recipients_per_hour", "recipients_per_day",
+                                            "new_recipients_per_day"};
 
     return (unsigned)c < PM_C_COUNT ? names[c] : "?";
 }

@@ -17,6 +17,7 @@ enum pm_counter {
     PM_C_MSGS_DAY,
     PM_C_RCPTS_HOUR,
     PM_C_RCPTS_DAY,
+    PM_C_NEW_DAY, /* first-contact (cold) recipients per rolling 24 hours */
     PM_C_COUNT,
     /* not counters of their own: the warm-up caps, reported in over_counter */
     PM_C_WARMUP_DAY = PM_C_COUNT, /* messages on this UTC day, against the stage's cap */
@@ -59,11 +60,22 @@ struct pm_warmup_res {
     long long bounce_ppm; /* the bounce rate the gate saw, parts per million */
 };
 
+/* The contacts a request looks up (and, when counted, remembers). */
+struct pm_contacts_req {
+    const char *const *hashes; /* keyed hashes of external recipients (16 hex digits) */
+    size_t n;
+    long long cold_before; /* cold recipients already found in this message */
+    int ttl_days;          /* a contact stays known this long */
+    long long max;         /* contacts kept per sender */
+    int company_wide;      /* a contact of any sender of the domain is known */
+};
+
 struct pm_meter_req {
     enum pm_meter_mode mode;
     struct pm_scope_req scope[PM_SCOPE_COUNT];
     long long msgs;  /* messages to add (1 at end of message) */
     long long rcpts; /* external recipients to add */
+    struct pm_contacts_req contacts;
     int hour_bucket; /* seconds per bucket of the rolling hour (divides 3600) */
     int day_bucket;  /* seconds per bucket of the rolling day (divides 86400) */
 };
@@ -82,6 +94,7 @@ struct pm_meter_res {
     /* every counter of every used scope: after this request when counted, before otherwise */
     long long used[PM_SCOPE_COUNT][PM_C_COUNT];
     struct pm_warmup_res warmup[PM_SCOPE_COUNT];
+    long long cold; /* cold recipients of the message: cold_before + those looked up now */
 };
 
 struct pm_store_ops {

@@ -24,9 +24,11 @@
 #include "meter_lua.h"
 #include "store_redis.h"
 
-#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6)
+#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1)
 #define CURVE_MAX_STAGES 1000
-#define MAX_ARGS (4 + 2 * PM_SCOPE_COUNT + 5 + PM_SCOPE_COUNT * (PM_C_COUNT + 3))
+/* EVALSHA sha numkeys, 7 keys, 10 fixed values, 8 per scope (hashes come on top) */
+#define MAX_ARGS (3 + 7 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 3))
+#define MAX_HASHES 100000
 #define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
 
 enum link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
@@ -428,6 +430,7 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
         res->warmup[i].today = w[4];
         res->warmup[i].bounce_ppm = w[5];
     }
+    res->cold = v[REPLY_FIELDS - 1];
     return 0;
 }
 
@@ -467,13 +470,27 @@ meter_on(struct redis_store *rs, struct conn *cn, const char **argv, int argc,
     return rc;
 }
 
-/* Append a number to argv, formatted into argv's own slot of num. */
+/* A command being built: argument pointers and room for numbers. */
+struct args {
+    const char **argv;
+    int argc;
+    char num[MAX_ARGS][24];
+    int nnum;
+};
+
+/* Append a string argument. */
 static void
-arg_num(const char **argv, char (*num)[24], int *argc, long long v)
+arg_str(struct args *a, const char *v)
 {
-    snprintf(num[*argc], sizeof(num[0]), "%lld", v);
-    argv[*argc] = num[*argc];
-    (*argc)++;
+    a->argv[a->argc++] = v;
+}
+
+/* Append a number argument, formatted into the next free slot. */
+static void
+arg_num(struct args *a, long long v)
+{
+    snprintf(a->num[a->nnum], sizeof(a->num[0]), "%lld", v);
+    arg_str(a, a->num[a->nnum++]);
 }
 
 /* The store operation: check and count one request in one round trip. */
@@ -482,55 +499,76 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    char num[MAX_ARGS][24], *key[2 * PM_SCOPE_COUNT] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
-    const char *argv[MAX_ARGS];
-    const char *did = req->scope[PM_SCOPE_DOMAIN].id;
-    int argc = 0, nscopes, s, i, dead = 0, rc = -1;
+    char *key[6] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
+    struct args a;
+    const char *sid = req->scope[PM_SCOPE_SENDER].id, *did = req->scope[PM_SCOPE_DOMAIN].id;
+    const char *dom;
+    int nscopes, nkeys, s, i, dead = 0, rc = -1;
+    const struct pm_contacts_req *ct = &req->contacts;
     struct conn *cn;
 
     if (req_check(req, err, errlen) < 0)
         return -1;
+    if (ct->n > MAX_HASHES) {
+        snprintf(err, errlen, "meter request with %zu recipients", ct->n);
+        return -1;
+    }
     if (did && !*did)
         did = NULL; /* NULL or "": the domain scope is unused */
     nscopes = did ? 2 : 1;
-    for (s = 0; s < nscopes; s++) {
-        const char *id = s == PM_SCOPE_SENDER ? req->scope[PM_SCOPE_SENDER].id : did;
-        char tag = s == PM_SCOPE_SENDER ? 's' : 'd';
-
-        key[s] = scope_key(rs, tag, id, "w");
-        key[nscopes + s] = scope_key(rs, tag, id, "wu");
-        curve[s] = curve_arg(&req->scope[s].warmup);
-        if (!key[s] || !key[nscopes + s] || !curve[s]) {
-            snprintf(err, errlen, "out of memory");
-            goto out;
-        }
+    dom = did ? did : (strrchr(sid, '@') ? strrchr(sid, '@') + 1 : sid);
+    key[0] = scope_key(rs, 's', sid, "w");
+    key[1] = scope_key(rs, 's', sid, "wu");
+    key[2] = scope_key(rs, 's', sid, "ct");
+    key[3] = scope_key(rs, 'd', dom, "ct");
+    if (did) {
+        key[4] = scope_key(rs, 'd', did, "w");
+        key[5] = scope_key(rs, 'd', did, "wu");
     }
-    argv[argc++] = NULL; /* EVALSHA or EVAL, set by meter_on() */
-    argv[argc++] = NULL; /* the SHA1 or the script */
-    arg_num(argv, num, &argc, 1 + 2 * nscopes);
-    argv[argc++] = rs->clock_key;
-    for (i = 0; i < 2 * nscopes; i++)
-        argv[argc++] = key[i];
-    arg_num(argv, num, &argc, req->mode);
-    arg_num(argv, num, &argc, req->msgs);
-    arg_num(argv, num, &argc, req->rcpts);
-    arg_num(argv, num, &argc, req->hour_bucket);
-    arg_num(argv, num, &argc, req->day_bucket);
+    nkeys = 1 + (did ? 6 : 4);
+    a.argc = a.nnum = 0;
+    a.argv = malloc((MAX_ARGS + ct->n) * sizeof(*a.argv));
+    for (s = 0; s < nscopes; s++)
+        curve[s] = curve_arg(&req->scope[s].warmup);
+    if (!a.argv || !key[0] || !key[1] || !key[2] || !key[3] || (did && (!key[4] || !key[5])) ||
+        !curve[0] || (did && !curve[1])) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    arg_str(&a, NULL); /* EVALSHA or EVAL, set by meter_on() */
+    arg_str(&a, NULL); /* the SHA1 or the script */
+    arg_num(&a, nkeys);
+    arg_str(&a, rs->clock_key);
+    for (i = 0; i < nkeys - 1; i++)
+        arg_str(&a, key[i]);
+    arg_num(&a, req->mode);
+    arg_num(&a, req->msgs);
+    arg_num(&a, req->rcpts);
+    arg_num(&a, req->hour_bucket);
+    arg_num(&a, req->day_bucket);
+    arg_num(&a, ct->ttl_days > 0 ? ct->ttl_days : 365);
+    arg_num(&a, ct->max > 0 ? ct->max : 50000);
+    arg_num(&a, ct->company_wide ? 1 : 0);
+    arg_num(&a, ct->cold_before);
+    arg_num(&a, (long long)ct->n);
+    for (i = 0; i < (int)ct->n; i++)
+        arg_str(&a, ct->hashes[i]);
     for (s = 0; s < nscopes; s++) {
         for (i = 0; i < PM_C_COUNT; i++)
-            arg_num(argv, num, &argc, req->scope[s].limit[i]);
-        arg_num(argv, num, &argc, req->scope[s].warmup.dormant_days);
-        arg_num(argv, num, &argc, req->scope[s].warmup.max_bounce_ppm);
-        argv[argc++] = curve[s];
+            arg_num(&a, req->scope[s].limit[i]);
+        arg_num(&a, req->scope[s].warmup.dormant_days);
+        arg_num(&a, req->scope[s].warmup.max_bounce_ppm);
+        arg_str(&a, curve[s]);
     }
 
     cn = pool_get(rs, err, errlen);
     if (!cn)
         goto out;
-    rc = meter_on(rs, cn, argv, argc, res, &dead, err, errlen);
+    rc = meter_on(rs, cn, a.argv, a.argc, res, &dead, err, errlen);
     pool_put(rs, cn, dead ? err : NULL);
 out:
-    for (i = 0; i < 2 * PM_SCOPE_COUNT; i++)
+    free(a.argv);
+    for (i = 0; i < 6; i++)
         free(key[i]);
     for (i = 0; i < PM_SCOPE_COUNT; i++)
         free(curve[i]);

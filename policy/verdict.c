@@ -54,11 +54,13 @@ pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, cons
                  long long retry_at)
 {
     static const char *what[PM_C_COUNT] = {"hourly sending limit", "daily sending limit",
-                                           "hourly recipient limit", "daily recipient limit"};
-    static const char *unit[PM_C_COUNT] = {"messages per hour", "messages per 24 hours",
-                                           "external recipients per hour",
-                                           "external recipients per 24 hours"};
-    static const char *word[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day"};
+                                           "hourly recipient limit", "daily recipient limit",
+                                           "daily limit of new recipients"};
+    static const char *unit[PM_C_COUNT] = {
+        "messages per hour", "messages per 24 hours", "external recipients per hour",
+        "external recipients per 24 hours", "first-contact recipients per 24 hours"};
+    static const char *word[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day",
+                                           "new_rcpts_day"};
     char when[40], scope_txt[300] = "";
     unsigned ci = (unsigned)c < PM_C_COUNT ? (unsigned)c : 0;
 
@@ -122,6 +124,62 @@ pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who, con
         verdict_codes(v, "550", "5.7.1");
     else
         verdict_codes(v, "451", "4.7.1");
+}
+
+/* Append text to buf (of len bytes) after sep when buf is not empty. */
+static void
+append(char *buf, size_t len, const char *sep, const char *text)
+{
+    size_t off = strlen(buf);
+
+    if (off + 1 < len && snprintf(buf + off, len - off, "%s%s", off ? sep : "", text) < 0)
+        buf[off] = '\0';
+}
+
+/* The verdict of the content rules that matched; see verdict.h. */
+void
+pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *matched, size_t n,
+                 int dry_run_all, const char *who)
+{
+    const struct pm_rule *worst = NULL;
+    char item[300];
+    size_t i;
+    int acts = 0;
+
+    pm_verdict_accept(v);
+    v->reason[0] = '\0';
+    for (i = 0; i < n; i++) {
+        if (!matched[i])
+            continue;
+        if (snprintf(item, sizeof(item), "rule:%s%s", rules[i].name, rules[i].dry_run ? "?" : "") <
+            0)
+            continue;
+        append(v->reason, sizeof(v->reason), ",", item);
+        if (rules[i].dry_run)
+            continue;
+        acts = 1;
+        if (!worst || rules[i].action > worst->action)
+            worst = &rules[i];
+    }
+    if (!v->reason[0])
+        snprintf(v->reason, sizeof(v->reason), "ok");
+    if (!acts)
+        return;
+    v->action = (enum pm_action)worst->action;
+    v->dry_run = dry_run_all;
+    if (v->action >= PM_ACT_TEMPFAIL) {
+        verdict_codes(v, v->action == PM_ACT_REJECT ? "550" : "451",
+                      v->action == PM_ACT_REJECT ? "5.7.1" : "4.7.1");
+        if (snprintf(v->text, sizeof(v->text), "<%s>: %s", who, worst->reply) < 0)
+            v->text[0] = '\0';
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        if (!matched[i] || rules[i].dry_run)
+            continue;
+        if (snprintf(item, sizeof(item), "%s: %s", rules[i].name, rules[i].reply) >= 0)
+            append(v->text, sizeof(v->text), "; ", item);
+    }
 }
 
 /* Too many recipients in one message. */

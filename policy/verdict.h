@@ -19,7 +19,7 @@ struct pm_verdict {
     char rcode[4];         /* "451" for tempfail/reject */
     char xcode[8];         /* "4.7.1" */
     char text[400];        /* reply text; for tag/hold the header value / hold reason */
-    char reason[32];       /* one word for logs: "msgs_hour", "domain_msgs_day", ... */
+    char reason[128];      /* for logs: "msgs_hour", "domain_msgs_day", "rule:cold-attachment" */
 };
 
 /* An accept verdict. */
@@ -41,6 +41,16 @@ void pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who,
 void pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who,
                        const char *domain, enum pm_scope scope, int hourly, long long stage,
                        long long limit, long long now, long long retry_at);
+
+/*
+ * The verdict of the content rules that matched (rules[i] for each i with
+ * matched[i]): the most severe action wins; the reason lists every matching
+ * rule ("rule:a,rule:b") and the text is the most severe rule's reply, or
+ * for tag/hold every matching rule's "name: reply" joined by "; ". A rule in
+ * dry run is named in the reason with a "?" and does not act.
+ */
+void pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *matched,
+                      size_t n, int dry_run_all, const char *who);
 
 /* Too many recipients in one message (checked at RCPT TO, no store needed). */
 void pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit);

@@ -79,10 +79,17 @@ parse_list(const char *s, long long *out, int n)
     char *end;
     int i;
 
+    /* four limits (messages and recipients), optionally a fifth (new recipients) */
     for (i = 0; i < n; i++) {
         out[i] = strtoll(s, &end, 10);
-        if (end == s || (i < n - 1 ? *end != ',' : *end != '\0'))
+        if (end == s || (*end != ',' && *end != '\0') ||
+            (*end == '\0' && i < (n < 4 ? n : 4) - 1) || (*end == ',' && i == n - 1))
             usage();
+        if (*end == '\0') {
+            for (i++; i < n; i++)
+                out[i] = 0;
+            return;
+        }
         s = end + 1;
     }
 }

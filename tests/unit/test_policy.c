@@ -231,8 +231,8 @@ test_tag_action(void **state)
         assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : PM_ACT_TAG);
     }
     assert_int_equal(fake_counts(&fake, "carol@example.com")[PM_C_MSGS_HOUR], 3);
-    /* only a refusing action probes at RCPT */
-    assert_int_equal(fake.calls, 3);
+    /* one probe per recipient and one check-and-count per message */
+    assert_int_equal(fake.calls, 6);
 }
 
 /* Dry run: the refusal is computed and marked, the message counts. */
@@ -309,9 +309,9 @@ test_domain_scope(void **state)
     assert_string_equal(line,
                         "stage=rcpt action=reject reason=domain_msgs_hour sender=frank@example.com "
                         "plan=default rcpts=0 ext=0 msgs_hour=2/0 msgs_day=2/500 rcpts_hour=2/0 "
-                        "rcpts_day=2/1000 domain=example.com domain_plan=company "
+                        "rcpts_day=2/1000 new_rcpts_day=0/100 domain=example.com domain_plan=company "
                         "domain_msgs_hour=5/5 domain_msgs_day=5/0 domain_rcpts_hour=5/0 "
-                        "domain_rcpts_day=5/0 reply=\"550 5.7.1 <frank@example.com>: company-wide "
+                        "domain_rcpts_day=5/0 domain_new_rcpts_day=0/0 reply=\"550 5.7.1 <frank@example.com>: company-wide "
                         "hourly sending limit for example.com reached (5 messages per hour); try "
                         "again after 13:30 UTC\"");
 }

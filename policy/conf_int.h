@@ -1,0 +1,48 @@
+/*
+ * conf_int.h - what the configuration loader's files share: the state of one
+ * load and the helpers that read values and report "file:line: ..." errors.
+ * Not part of the policy library's interface.
+ */
+#ifndef PM_CONF_INT_H
+#define PM_CONF_INT_H
+
+#include <libconfig.h>
+#include <stddef.h>
+
+#include "conf.h"
+
+#define PM_LIMIT_MAX 1000000000LL
+
+/* The state of one pm_conf_load() call. */
+struct loader {
+    const char *path;
+    config_t cf;
+    struct pm_conf *conf;
+    char *err;
+    size_t errlen;
+};
+
+/* Format "file:line: message" (the line of s or its nearest parent); returns -1. */
+int pm_conf_fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "a string", "an integer"...: the type of s, for messages. */
+const char *pm_conf_type_name(const config_setting_t *s);
+
+/* The string value of s, or NULL after an error naming kname. */
+const char *pm_conf_get_string(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/* The integer value of s into *v; -1 after an error naming kname. */
+int pm_conf_get_integer(struct loader *ld, const config_setting_t *s, const char *kname,
+                        long long *v);
+
+/* Read the contacts group (secret file, TTL, bounds); -1 after an error. */
+int pm_conf_load_contacts(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/* Read the ordered content rules; -1 after an error. */
+int pm_conf_load_rules(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/* Free what pm_conf_load_rules() allocated. */
+void pm_conf_free_rules(struct pm_conf *conf);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * rules.h - content rules: conditions over what a message carries and who it
+ * goes to, and the action each rule takes (SPEC §6, §8).
+ *
+ * All matching rules apply; the most severe action wins; every matching
+ * rule's name is reported. Evaluation is a pure function of the facts.
+ */
+#ifndef PM_RULES_H
+#define PM_RULES_H
+
+#include <stddef.h>
+
+/* What a condition can look at. */
+enum pm_feature {
+    PM_F_FIRST_CONTACT = 0, /* 1 when any external recipient is cold */
+    PM_F_WARMING_UP,        /* 1 while the sender is warming up */
+    PM_F_ATTACHMENTS,
+    PM_F_ATTACHED_IMAGES,
+    PM_F_INLINE_IMAGES,
+    PM_F_IMAGES, /* attached + inline images */
+    PM_F_REMOTE_IMAGES,
+    PM_F_LINKS,
+    PM_F_SHORTENER_LINKS,
+    PM_F_SIZE,
+    PM_F_RECIPIENTS,
+    PM_F_EXTERNAL_RECIPIENTS,
+    PM_F_COLD_RECIPIENTS,
+    PM_F_INCOMPLETE, /* 1 when the MIME structure could not be parsed whole */
+    PM_F_COUNT
+};
+
+/* Comparison operators. */
+enum pm_op { PM_OP_LT, PM_OP_LE, PM_OP_EQ, PM_OP_NE, PM_OP_GE, PM_OP_GT };
+
+/* One condition: feature op value. */
+struct pm_cond {
+    enum pm_feature feature;
+    enum pm_op op;
+    long long value;
+};
+
+/* One rule: every "all" condition and (when there are any) one "any" condition. */
+struct pm_rule {
+    char *name;
+    struct pm_cond *all;
+    size_t n_all;
+    struct pm_cond *any;
+    size_t n_any;
+    int action;  /* enum pm_action */
+    char *reply; /* reply text of a tempfail/reject rule, or the reason of a tag/hold */
+    int dry_run; /* only log what this rule would do */
+    int line;
+};
+
+/* The configuration name of a feature ("first_contact"), or "?". */
+const char *pm_feature_name(enum pm_feature f);
+
+/* Parse a feature name; 0 and *out, or -1. */
+int pm_feature_parse(const char *name, enum pm_feature *out);
+
+/* 1 when a feature is a yes/no value (first_contact, warming_up, incomplete). */
+int pm_feature_is_bool(enum pm_feature f);
+
+/* Parse a condition value: "> 2", ">=1", "= 0", "!= 3", "< 10" or "7" (equals). */
+int pm_cond_parse(const char *text, enum pm_op *op, long long *value);
+
+/* 1 when the rule matches the facts (an array of PM_F_COUNT values). */
+int pm_rule_match(const struct pm_rule *rule, const long long *facts);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * scan_int.h - the scanner's internal state, shared by the scan_*.c files.
+ *
+ * scan.c runs the line splitter and the MIME state machine, scan_mime.c
+ * parses part headers, scan_decode.c decodes transfer encodings and
+ * charsets, scan_html.c tokenizes HTML and scan_url.c finds, normalises and
+ * remembers URLs. Every buffer here has a fixed size.
+ */
+#ifndef PM_SCAN_INT_H
+#define PM_SCAN_INT_H
+
+#include <iconv.h>
+#include <stdint.h>
+
+#include "scan.h"
+
+#define PM_SCAN_LINE_MAX 4096    /* longer body lines are handled in pieces */
+#define PM_SCAN_HDR_MAX 8192     /* one part header field, unfolded */
+#define PM_SCAN_BOUNDARY_MAX 256 /* longest boundary accepted */
+#define PM_SCAN_URL_MAX 2048     /* longest URL or attribute value kept */
+#define PM_SCAN_CID_MAX 256      /* cid references and cid images remembered */
+#define PM_SCAN_TENT_MAX 64      /* URLs of a preamble awaiting its boundary */
+#define PM_SCAN_CONV_MAX 1024    /* bytes handed to iconv at a time */
+#define PM_SCAN_TYPE_MAX 80
+#define PM_SCAN_CHARSET_MAX 48
+#define PM_SCAN_FILENAME_MAX 256
+
+/* Problem bits, in the order of their words in scan.c. */
+enum {
+    PM_P_MISSING_BOUNDARY = 1 << 0,
+    PM_P_BOUNDARY_NOT_FOUND = 1 << 1,
+    PM_P_MISSING_END = 1 << 2,
+    PM_P_BAD_HEADER = 1 << 3,
+    PM_P_HEADER_TOO_LONG = 1 << 4,
+    PM_P_TRUNCATED_BASE64 = 1 << 5,
+    PM_P_BAD_BASE64 = 1 << 6,
+    PM_P_NUL = 1 << 7,
+    PM_P_DEPTH = 1 << 8,
+    PM_P_PART_LIMIT = 1 << 9,
+};
+
+enum { PM_CTE_IDENTITY, PM_CTE_QP, PM_CTE_BASE64 };
+enum { PM_SINK_NONE, PM_SINK_PLAIN, PM_SINK_HTML };
+enum { PM_URL_LINK, PM_URL_SHORT, PM_URL_IMG };
+enum { PM_MP_MIXED, PM_MP_ALT, PM_MP_DIGEST };
+
+/* What the headers of one entity say. */
+struct pm_part {
+    char type[PM_SCAN_TYPE_MAX]; /* lower case "type/subtype" */
+    char boundary[PM_SCAN_BOUNDARY_MAX];
+    size_t blen;
+    int boundary_bad; /* boundary parameter present but unusable */
+    char charset[PM_SCAN_CHARSET_MAX];
+    char filename[PM_SCAN_FILENAME_MAX]; /* decoded; the tail when longer */
+    int has_filename;
+    int disp_attachment;
+    int cte;
+    uint64_t cid;
+    int has_cid;
+    int alt;       /* a direct child of a multipart/alternative */
+    unsigned seen; /* header fields already taken (the first one wins) */
+};
+
+/* One open multipart. */
+struct pm_level {
+    char boundary[PM_SCAN_BOUNDARY_MAX];
+    size_t blen;
+    int kind;
+    int seen;   /* a delimiter occurred */
+    int closed; /* the close delimiter occurred */
+};
+
+/* A run of URL-looking characters in text. */
+struct pm_urltok {
+    char buf[PM_SCAN_URL_MAX];
+    size_t len;
+};
+
+/* Distinct URL hashes, with their kind. */
+struct pm_urls {
+    uint64_t *h;
+    unsigned char *kind;
+    size_t n, cap;
+    unsigned over[3]; /* new URLs beyond cap, counted without de-duplication */
+    uint64_t th[PM_SCAN_TENT_MAX];
+    unsigned char tkind[PM_SCAN_TENT_MAX];
+    size_t nt;
+    unsigned tover[3];
+    int tentative; /* new URLs belong to a preamble that may be dropped */
+};
+
+/* HTML tokenizer state. */
+struct pm_html {
+    int st;
+    int end; /* an end tag */
+    char name[16];
+    size_t nlen;
+    char aname[16];
+    size_t alen;
+    int keep; /* this attribute's value is wanted */
+    char val[PM_SCAN_URL_MAX];
+    size_t vlen;
+    int dashes;
+    int in_head, in_title;
+    int raw; /* 1: inside script, 2: inside style */
+    size_t rawmatch;
+    char ent[12];
+    size_t elen;
+    int in_ent;
+};
+
+/* Transfer decoding and charset conversion of the current part. */
+struct pm_text {
+    int active;
+    int sink;
+    int cte;
+    int qst;
+    unsigned char q1;
+    uint32_t bacc;
+    int bn;
+    int conv;
+    iconv_t cd;
+    unsigned char in[PM_SCAN_CONV_MAX];
+    size_t inlen;
+};
+
+enum { PM_M_HEADERS, PM_M_LEAF, PM_M_PREAMBLE, PM_M_EPILOGUE, PM_M_SKIP };
+
+struct pm_scan {
+    const char *const *shorteners;
+    size_t n_shorteners;
+    unsigned long long size;
+    int body_started;
+    int finished;
+    /* line splitter */
+    unsigned char line[PM_SCAN_LINE_MAX];
+    size_t llen;
+    int midline;
+    /* the header field being collected */
+    char hname[32];
+    char hval[PM_SCAN_HDR_MAX];
+    size_t hlen;
+    int hactive;
+    /* structure */
+    struct pm_part part;
+    struct pm_level lv[PM_SCAN_MAX_DEPTH];
+    int depth;
+    int mode;
+    int body_text; /* the current leaf is body text */
+    /* content */
+    struct pm_text text;
+    struct pm_html html;
+    struct pm_urltok tok;
+    struct pm_urls urls;
+    uint64_t cidref[PM_SCAN_CID_MAX];
+    size_t ncidref;
+    uint64_t pend[PM_SCAN_CID_MAX];
+    size_t npend;
+    /* counts */
+    unsigned problems;
+    struct pm_features f;
+};
+
+/* scan_mime.c */
+void pm_part_reset(struct pm_part *p, const char *deftype);
+void pm_part_header(struct pm_scan *s, struct pm_part *p, const char *name, const char *val,
+                    size_t vlen);
+int pm_part_is_image(const struct pm_part *p);
+uint64_t pm_hash(const void *p, size_t n);
+
+/* scan_decode.c */
+void pm_text_open(struct pm_scan *s, int cte, const char *charset, int sink);
+void pm_text_feed(struct pm_scan *s, const unsigned char *p, size_t n);
+void pm_text_close(struct pm_scan *s);
+
+/* scan_html.c */
+void pm_html_reset(struct pm_html *h);
+void pm_html_byte(struct pm_scan *s, unsigned char c);
+void pm_html_end(struct pm_scan *s);
+
+/* scan_url.c */
+int pm_urls_init(struct pm_urls *u, size_t cap);
+void pm_urls_free(struct pm_urls *u);
+void pm_urls_commit(struct pm_scan *s);
+void pm_urls_drop(struct pm_scan *s);
+void pm_urls_count(const struct pm_urls *u, struct pm_features *f);
+void pm_url_text(struct pm_scan *s, struct pm_urltok *t, unsigned char c);
+void pm_url_flush(struct pm_scan *s, struct pm_urltok *t);
+void pm_url_add(struct pm_scan *s, const char *u, size_t n, int img);
+void pm_cid_ref(struct pm_scan *s, const char *v, size_t n);
+
+#endif

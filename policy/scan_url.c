@@ -1,0 +1,312 @@
+/*
+ * scan_url.c - URL detection, normalisation and de-duplication.
+ *
+ * Text arrives a byte at a time: runs of URL-looking characters are
+ * collected (bounded) and, at the first other character, searched for
+ * http:// and https://. A URL is normalised (scheme and host in lower case,
+ * an empty path as "/", trailing punctuation dropped) and remembered as a
+ * 64-bit hash in a bounded set. URLs of a multipart preamble are kept
+ * aside until it is known whether the preamble is the whole part.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "scan_int.h"
+
+/* Salt that keeps an image source apart from the same link. */
+#define PM_IMG_SALT 0x9e3779b97f4a7c15ULL
+
+/* Allocate the set of URL hashes. */
+int
+pm_urls_init(struct pm_urls *u, size_t cap)
+{
+    memset(u, 0, sizeof(*u));
+    if (cap == 0)
+        cap = PM_SCAN_DEFAULT_LINKS;
+    if (cap > PM_SCAN_MAX_LINKS)
+        cap = PM_SCAN_MAX_LINKS;
+    u->h = calloc(cap, sizeof(*u->h));
+    u->kind = calloc(cap, 1);
+    if (u->h == NULL || u->kind == NULL) {
+        pm_urls_free(u);
+        return -1;
+    }
+    u->cap = cap;
+    return 0;
+}
+
+/* Release the set. */
+void
+pm_urls_free(struct pm_urls *u)
+{
+    free(u->h);
+    free(u->kind);
+    u->h = NULL;
+    u->kind = NULL;
+}
+
+/* Whether key is already in the first n entries of h. */
+static int
+has_key(const uint64_t *h, size_t n, uint64_t key)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (h[i] == key)
+            return 1;
+    return 0;
+}
+
+/* Remember a URL hash of a kind, in the tentative list when asked. */
+static void
+set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
+{
+    if (has_key(u->h, u->n, key))
+        return;
+    if (tentative) {
+        if (has_key(u->th, u->nt, key))
+            return;
+        if (u->nt < PM_SCAN_TENT_MAX) {
+            u->th[u->nt] = key;
+            u->tkind[u->nt++] = (unsigned char)kind;
+        } else {
+            u->tover[kind]++;
+        }
+        return;
+    }
+    if (u->n < u->cap) {
+        u->h[u->n] = key;
+        u->kind[u->n++] = (unsigned char)kind;
+    } else {
+        u->over[kind]++;
+    }
+}
+
+/* The preamble was the whole part: its URLs count. */
+void
+pm_urls_commit(struct pm_scan *s)
+{
+    struct pm_urls *u = &s->urls;
+    size_t i;
+    int k;
+
+    for (i = 0; i < u->nt; i++)
+        set_add(u, u->th[i], u->tkind[i], 0);
+    for (k = 0; k < 3; k++)
+        u->over[k] += u->tover[k];
+    pm_urls_drop(s);
+}
+
+/* The preamble was a preamble: forget its URLs. */
+void
+pm_urls_drop(struct pm_scan *s)
+{
+    s->urls.nt = 0;
+    memset(s->urls.tover, 0, sizeof(s->urls.tover));
+}
+
+/* Fill the link and image counts of f. */
+void
+pm_urls_count(const struct pm_urls *u, struct pm_features *f)
+{
+    size_t i;
+
+    f->links = u->over[PM_URL_LINK] + u->over[PM_URL_SHORT];
+    f->shortener_links = u->over[PM_URL_SHORT];
+    f->remote_images = u->over[PM_URL_IMG];
+    for (i = 0; i < u->n; i++) {
+        if (u->kind[i] == PM_URL_IMG) {
+            f->remote_images++;
+        } else {
+            f->links++;
+            if (u->kind[i] == PM_URL_SHORT)
+                f->shortener_links++;
+        }
+    }
+}
+
+/* Whether host (lower case, len bytes) is a shortener or a subdomain of one. */
+static int
+is_shortener(const struct pm_scan *s, const char *host, size_t len)
+{
+    size_t i, el;
+
+    for (i = 0; i < s->n_shorteners; i++) {
+        const char *e = s->shorteners[i];
+
+        if (e == NULL || (el = strlen(e)) == 0 || el > len)
+            continue;
+        if (strncasecmp(host + len - el, e, el) == 0 && (el == len || host[len - el - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Length of the scheme prefix ("http://" or "https://") at u, or 0. */
+static size_t
+scheme_len(const char *u, size_t n)
+{
+    if (n >= 7 && strncasecmp(u, "http://", 7) == 0)
+        return 7;
+    if (n >= 8 && strncasecmp(u, "https://", 8) == 0)
+        return 8;
+    return 0;
+}
+
+/* Whether c is a character a host name may hold. */
+static int
+host_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+           c == '[' || c == ']' || c == ':';
+}
+
+/* Count occurrences of c in u[0..n). */
+static size_t
+count_char(const char *u, size_t n, char c)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < n; i++)
+        k += u[i] == c;
+    return k;
+}
+
+/* Normalise and remember one candidate URL (link, or image when img). */
+void
+pm_url_add(struct pm_scan *s, const char *u, size_t n, int img)
+{
+    char buf[PM_SCAN_URL_MAX + 8];
+    size_t sl, i, a, hs, he, o = 0;
+    int kind;
+
+    while (n > 0 && (u[0] == ' ' || u[0] == '\t' || u[0] == '\r' || u[0] == '\n'))
+        u++, n--;
+    while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\r' || u[n - 1] == '\n'))
+        n--;
+    if ((sl = scheme_len(u, n)) == 0)
+        return;
+    if (n > PM_SCAN_URL_MAX)
+        n = PM_SCAN_URL_MAX;
+    while (n > sl && strchr(".,;:!?'\"*)]}>", u[n - 1]) != NULL) {
+        if (u[n - 1] == ')' && count_char(u, n, '(') >= count_char(u, n, ')'))
+            break;
+        if (u[n - 1] == ']' && count_char(u, n, '[') >= count_char(u, n, ']'))
+            break;
+        n--;
+    }
+    /* authority: up to the first / ? # or backslash; the host follows any '@' */
+    for (a = sl; a < n && u[a] != '/' && u[a] != '?' && u[a] != '#' && u[a] != '\\'; a++)
+        ;
+    for (o = 0; o < sl; o++)
+        buf[o] = (char)(u[o] | 0x20);
+    for (i = sl; i < a; i++)
+        buf[o++] = (u[i] >= 'A' && u[i] <= 'Z') ? (char)(u[i] | 0x20) : u[i];
+    hs = sl;
+    for (i = sl; i < a; i++)
+        if (u[i] == '@')
+            hs = i + 1;
+    he = a;
+    if (hs < a && u[hs] != '[') {
+        for (i = hs; i < a; i++)
+            if (u[i] == ':') {
+                he = i;
+                break;
+            }
+    }
+    if (he <= hs)
+        return;
+    for (i = hs; i < he; i++)
+        if (!host_char(buf[i]))
+            return;
+    for (i = hs; i < he; i++)
+        if ((buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= '0' && buf[i] <= '9'))
+            break;
+    if (i == he)
+        return;
+    if (a == n)
+        buf[o++] = '/';
+    memcpy(buf + o, u + a, n - a);
+    o += n - a;
+    if (img)
+        kind = PM_URL_IMG;
+    else
+        kind = is_shortener(s, buf + hs, he - hs) ? PM_URL_SHORT : PM_URL_LINK;
+    set_add(&s->urls, pm_hash(buf, o) ^ (img ? PM_IMG_SALT : 0), kind, s->urls.tentative);
+}
+
+/* Whether c may be part of a URL written in text. */
+static int
+url_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '"' && c != '\'' && c != '`';
+}
+
+/* Search a run of URL characters for URLs. */
+void
+pm_url_flush(struct pm_scan *s, struct pm_urltok *t)
+{
+    size_t i, j;
+
+    for (i = 0; i + 7 <= t->len; i++) {
+        if (scheme_len(t->buf + i, t->len - i) == 0)
+            continue;
+        for (j = i + 7; j + 7 <= t->len; j++)
+            if (scheme_len(t->buf + j, t->len - j) != 0)
+                break;
+        if (j + 7 > t->len)
+            j = t->len;
+        pm_url_add(s, t->buf + i, j - i, 0);
+        i = j - 1;
+    }
+    t->len = 0;
+}
+
+/* Feed one byte of visible text. */
+void
+pm_url_text(struct pm_scan *s, struct pm_urltok *t, unsigned char c)
+{
+    if (url_char(c)) {
+        if (t->len < sizeof(t->buf))
+            t->buf[t->len++] = (char)c;
+    } else if (t->len > 0) {
+        pm_url_flush(s, t);
+    }
+}
+
+/* Remember a cid: reference from the HTML body (v starts with "cid:"). */
+void
+pm_cid_ref(struct pm_scan *s, const char *v, size_t n)
+{
+    char buf[PM_SCAN_URL_MAX];
+    size_t i, o = 0;
+    uint64_t h;
+
+    for (i = 4; i < n && o < sizeof(buf); i++) {
+        unsigned char c = (unsigned char)v[i];
+
+        if (c == '%' && i + 2 < n && strchr("0123456789abcdefABCDEF", v[i + 1]) &&
+            strchr("0123456789abcdefABCDEF", v[i + 2]) && v[i + 1] && v[i + 2]) {
+            char hex[3] = {v[i + 1], v[i + 2], 0};
+
+            c = (unsigned char)strtoul(hex, NULL, 16);
+            i += 2;
+        }
+        buf[o++] = (char)c;
+    }
+    while (o > 0 && (buf[o - 1] == ' ' || buf[o - 1] == '>'))
+        o--;
+    i = 0;
+    while (i < o && (buf[i] == ' ' || buf[i] == '<'))
+        i++;
+    if (i == o)
+        return;
+    h = pm_hash(buf + i, o - i);
+    if (has_key(s->cidref, s->ncidref, h))
+        return;
+    if (s->ncidref < PM_SCAN_CID_MAX)
+        s->cidref[s->ncidref++] = h;
+    else
+        s->problems |= PM_P_PART_LIMIT;
+}
