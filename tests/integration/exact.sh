@@ -1,2 +1,133 @@
 #!/bin/bash
-exit 77
+# exact.sh - exactness across servers: three postmeter processes sharing one
+# Redis, 324 messages offered at once by 36 concurrent milter sessions for a
+# sender limited to 100 messages per hour: exactly 100 pass, every other one
+# is tempfailed with the hourly-limit text, and a second sender with its own
+# plan is counted on its own. Then every daemon stops cleanly on SIGTERM.
+. "$(dirname "$0")/../lib/common.sh"
+
+PM=$top_builddir/postmeter
+DRIVE=$top_builddir/tests/tools/pmdrive
+pm_need "$PM" "$DRIVE"
+pm_redis_start
+
+# On failure, show the end of each daemon's log first.
+pm_fail() {
+    tail -n 20 "$PM_TMP"/pm*.log >&2 2>/dev/null
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# Print the value of key $2 in pmdrive's summary line in file $1.
+summary() {
+    head -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# Print the sum of key $1 over the summary lines of files $2...
+sum() {
+    local key=$1 f total=0
+    shift
+    for f in "$@"; do
+        total=$((total + $(summary "$f" "$key")))
+    done
+    echo "$total"
+}
+
+# Print how many replies in files $2... carry the text matching regex $1.
+replies_matching() {
+    local re=$1
+    shift
+    cat "$@" | awk -v re="$re" '
+        /^reply / { n = $2; t = $0; sub(/^reply [0-9]+ /, "", t); if (t ~ re) s += n }
+        END { print s + 0 }'
+}
+
+# Print how many replies in files $1... there are, whatever their text.
+replies_all() {
+    replies_matching '.' "$@"
+}
+
+# Write the config of server $1 (its own socket, the shared Redis and plans).
+write_conf() {
+    PM_MILTER_SOCKET="unix:$PM_TMP/pm$1.sock" pm_write_conf "$PM_TMP/pm$1.conf" <<'EOF'
+on_store_error = "tempfail";
+plans: {
+  default: { messages_per_hour = 100; messages_per_day = 0; recipients_per_day = 0;
+             new_recipients_per_day = 0; warmup = []; };
+  small: { messages_per_hour = 20; messages_per_day = 0; recipients_per_day = 0;
+           new_recipients_per_day = 0; warmup = []; };
+};
+assign = ( { sender = "carol@example.com"; plan = "small"; } );
+EOF
+}
+
+PIDS=()
+for n in 1 2 3; do
+    write_conf "$n"
+    "$PM" -n -c "$PM_TMP/pm$n.conf" >"$PM_TMP/check.out" 2>&1 ||
+        pm_fail "postmeter -n rejects the test config: $(cat "$PM_TMP/check.out")"
+    "$PM" -c "$PM_TMP/pm$n.conf" -f 2>"$PM_TMP/pm$n.log" &
+    PIDS+=($!)
+    pm_on_exit "kill -9 $!"
+done
+for n in 1 2 3; do
+    pm_wait_file "$PM_TMP/pm$n.sock" || pm_fail "postmeter $n did not create its socket"
+done
+
+# All the traffic at once: alice (limit 100) and carol (limit 20) on every server.
+for n in 1 2 3; do
+    "$DRIVE" -S "unix:$PM_TMP/pm$n.sock" -c 12 -m 9 -f alice@example.com \
+        >"$PM_TMP/alice$n.out" 2>"$PM_TMP/alice$n.err" &
+    "$DRIVE" -S "unix:$PM_TMP/pm$n.sock" -c 2 -m 5 -f carol@example.com \
+        >"$PM_TMP/carol$n.out" 2>"$PM_TMP/carol$n.err" &
+done
+wait_failed=0
+for job in $(jobs -p); do
+    case " ${PIDS[*]} " in *" $job "*) continue ;; esac
+    wait "$job" || wait_failed=1
+done
+cat "$PM_TMP"/alice*.out "$PM_TMP"/carol*.out
+cat "$PM_TMP"/*.err >&2
+pm_assert_eq 0 "$wait_failed" "pmdrive exit status (protocol or I/O errors)"
+
+A=("$PM_TMP"/alice[123].out)
+C=("$PM_TMP"/carol[123].out)
+for f in "${A[@]}" "${C[@]}"; do
+    [ -s "$f" ] || pm_fail "no summary in $f"
+done
+pm_assert_eq 324 "$(sum messages "${A[@]}")" "alice: messages offered"
+pm_assert_eq 100 "$(sum accepted "${A[@]}")" "alice: messages accepted"
+pm_assert_eq 224 "$(sum tempfail "${A[@]}")" "alice: messages tempfailed"
+pm_assert_eq 0 "$(sum errors "${A[@]}")" "alice: errors"
+ALICE_RE='^451 4\.7\.1 <alice@example\.com>: hourly sending limit reached \(100 messages per hour\); try again after [0-2][0-9]:[0-5][0-9] UTC$'
+pm_assert_eq 224 "$(replies_matching "$ALICE_RE" "${A[@]}")" "alice: replies with the hourly text"
+pm_assert_eq 224 "$(replies_all "${A[@]}")" "alice: replies of any text"
+
+pm_assert_eq 30 "$(sum messages "${C[@]}")" "carol: messages offered"
+pm_assert_eq 20 "$(sum accepted "${C[@]}")" "carol: messages accepted"
+pm_assert_eq 10 "$(sum tempfail "${C[@]}")" "carol: messages tempfailed"
+CAROL_RE='^451 4\.7\.1 <carol@example\.com>: hourly sending limit reached \(20 messages per hour\); try again after [0-2][0-9]:[0-5][0-9] UTC$'
+pm_assert_eq 10 "$(replies_matching "$CAROL_RE" "${C[@]}")" "carol: replies with the hourly text"
+pm_assert_eq 10 "$(replies_all "${C[@]}")" "carol: replies of any text"
+
+# Every server is still alive, then stops cleanly on SIGTERM and removes its socket.
+for i in 0 1 2; do
+    kill -0 "${PIDS[$i]}" 2>/dev/null || pm_fail "postmeter $((i + 1)) died"
+done
+for i in 0 1 2; do
+    kill -TERM "${PIDS[$i]}"
+done
+# libmilter notices a stop request only every few seconds: allow 10 s.
+for i in 0 1 2; do
+    for _ in $(seq 1 200); do
+        kill -0 "${PIDS[$i]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "${PIDS[$i]}" 2>/dev/null && pm_fail "postmeter $((i + 1)) ignores SIGTERM"
+    rc=0
+    wait "${PIDS[$i]}" || rc=$?
+    pm_assert_eq 0 "$rc" "postmeter $((i + 1)) exit status after SIGTERM"
+    [ -e "$PM_TMP/pm$((i + 1)).sock" ] && pm_fail "postmeter $((i + 1)) left its socket behind"
+done
+echo "PASS: exact.sh"
+exit 0

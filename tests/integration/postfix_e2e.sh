@@ -1,2 +1,194 @@
 #!/bin/bash
-exit 77
+# postfix_e2e.sh - postmeter in front of a real Postfix, end to end.
+#
+# A private redis-server, postmeter, a private Postfix (SASL with its own
+# sasldb) and an smtp-sink that stores what Postfix relays. swaks sends one
+# message per SMTP session and the test checks the exact replies, what reached
+# the sink and postmeter's decision lines:
+#   (0) Postfix alone (an smtpd without milters) relays to the sink;
+#   (a) an authenticated sender with 5 messages per hour sends 8: 5 pass, 3 get 451 4.7.1;
+#   (b) a relay client of mynetworks (no AUTH) with a plan of 3 per hour sends 6: 3 pass;
+#   (c) the null sender and another sender still pass; the first one is still refused;
+#   (d) a session that passed RCPT is refused at end of data once another took the last slot.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../lib/common.sh"
+. "$here/../lib/postfix.sh"
+
+pm_need swaks postfix smtp-sink saslpasswd2 python3 "$top_builddir/postmeter"
+
+# On failure, show the end of each log before $PM_TMP is removed.
+pm_fail() {
+    local f
+    echo "FAIL: $*" >&2
+    for f in "${PM_POSTMETER_LOG:-}" "${PM_PF_DIR:-}/maillog" "$PM_TMP/swaks.log"; do
+        [ -f "$f" ] && { echo "--- last lines of $f" && tail -n 25 "$f"; } >&2
+    done
+    exit 1
+}
+
+pm_redis_start
+# Warm-up is off: these new senders would otherwise start at 20 a day, 5 an hour.
+pm_write_conf "$PM_TMP/postmeter.conf" <<'EOF'
+plans: {
+  default: { messages_per_hour = 5; messages_per_day = 0; recipients_per_day = 0; warmup = []; };
+  relay: { messages_per_hour = 3; messages_per_day = 0; recipients_per_day = 0; warmup = []; };
+};
+assign = ( { sender = "news@example.org"; plan = "relay"; } );
+EOF
+pm_postmeter_start "$PM_TMP/postmeter.conf"
+pm_sink_start
+pm_postfix_start "unix:$PM_TMP/postmeter.sock"
+pm_postfix_sasl_user alice@example.com alice-pw
+pm_postfix_sasl_user carol@example.com carol-pw
+
+# (0) Postfix alone works: a message through the smtpd without milters reaches the
+# sink, and postmeter does not see it.
+reply=$(PM_SWAKS_PORT=$PM_SMTP_PORT_PLAIN pm_swaks_send alice@example.com bob@example.net)
+case $reply in
+"250 2.0.0 Ok: queued as "*) ;;
+*) pm_fail "Postfix alone (no milter) did not accept a message: $reply" ;;
+esac
+pm_sink_wait 1 || pm_fail "Postfix alone (no milter) delivered nothing to the sink"
+grep -q "${reply##* }" "$PM_POSTMETER_LOG" && pm_fail "postmeter saw the message sent without milter"
+base=1
+
+# Print "HH:MM" for every minute from epoch second $1 to $2 (UTC).
+minutes_between() {
+    local t
+    for ((t = $1 / 60 * 60; t <= $2; t += 60)); do
+        date -u -d "@$t" +%H:%M
+    done
+}
+
+# Send $1 messages as $2 (swaks options follow); record each reply in $PM_TMP/replies.
+send_n() {
+    local n=$1 from=$2 i
+    shift 2
+    : >"$PM_TMP/replies"
+    for ((i = 1; i <= n; i++)); do
+        pm_swaks_send "$from" "rcpt$i@example.net" --h-Subject "test $i from $from" "$@" \
+            >>"$PM_TMP/replies"
+    done
+}
+
+# Check the replies: $1 accepted then $2 refused with the limit text for sender $3, limit $4.
+check_replies() {
+    local ok=$1 refused=$2 sender=$3 limit=$4 t0=$5 t1=$6 line n=0 hhmm
+    local want="451 4.7.1 <$sender>: hourly sending limit reached ($limit messages per hour); try again after "
+    while IFS= read -r line; do
+        n=$((n + 1))
+        if ((n <= ok)); then
+            case $line in
+            "250 2.0.0 Ok: queued as "*) ;;
+            *) pm_fail "message $n of $sender: expected 250, got '$line'" ;;
+            esac
+        else
+            [ "${line%??:?? UTC}" = "$want" ] ||
+                pm_fail "message $n of $sender: expected '${want}HH:MM UTC', got '$line'"
+            # The hour is counted in 60 s buckets: a slot frees about an hour after the first message.
+            hhmm=${line: -9:5}
+            minutes_between $((t0 + 3600 - 120)) $((t1 + 3600 + 120)) | grep -qx "$hhmm" ||
+                pm_fail "message $n of $sender: 'try again after $hhmm' is not about an hour from now"
+        fi
+    done <"$PM_TMP/replies"
+    pm_assert_eq $((ok + refused)) "$n" "replies of $sender"
+}
+
+# Check that each accepted queue id has postmeter's accept line naming sender $1.
+check_accepted_logged() {
+    local id
+    for id in $(sed -n 's/^250 2.0.0 Ok: queued as //p' "$PM_TMP/replies"); do
+        grep -E "^(.*[^A-Za-z0-9])?$id: .*action=accept" "$PM_POSTMETER_LOG" | grep -q "sender=$1" ||
+            pm_fail "postmeter logged no accept line for $id ($1)"
+    done
+}
+
+# Count postmeter's decision lines with action $1 and sender $2 (and reason $3).
+count_decisions() {
+    grep "action=$1" "$PM_POSTMETER_LOG" | grep "sender=$2" | grep -c -- "${3:-}"
+}
+
+# (a) SASL-authenticated alice: 5 per hour.
+t0=$(date +%s)
+send_n 8 alice@example.com --auth PLAIN --auth-user alice@example.com --auth-password alice-pw
+t1=$(date +%s)
+check_replies 5 3 alice@example.com 5 "$t0" "$t1"
+pm_sink_wait $((base + 5)) || true
+sleep 0.5
+pm_assert_eq $((base + 5)) "$(pm_sink_count)" "messages in the sink after (a)"
+check_accepted_logged alice@example.com
+pm_assert_eq 5 "$(count_decisions accept alice@example.com)" "accept lines for alice"
+pm_assert_eq 3 "$(count_decisions tempfail alice@example.com reason=msgs_hour)" "tempfail lines for alice"
+pm_assert_eq 3 "$(count_decisions tempfail alice@example.com stage=rcpt)" "alice refused early, at RCPT TO"
+grep -q "sasl_method=PLAIN, sasl_username=alice@example.com" "$PM_PF_DIR/maillog" ||
+    pm_fail "Postfix did not log alice's SASL login"
+
+# (b) a relay client of mynetworks, no AUTH, plan "relay": 3 per hour.
+t0=$(date +%s)
+send_n 6 news@example.org
+t1=$(date +%s)
+check_replies 3 3 news@example.org 3 "$t0" "$t1"
+pm_sink_wait $((base + 8)) || true
+sleep 0.5
+pm_assert_eq $((base + 8)) "$(pm_sink_count)" "messages in the sink after (b)"
+check_accepted_logged news@example.org
+pm_assert_eq 3 "$(count_decisions accept news@example.org)" "accept lines for news@"
+pm_assert_eq 3 "$(count_decisions tempfail news@example.org reason=msgs_hour)" "tempfail lines for news@"
+
+# (c) the null sender and another authenticated sender are not affected...
+send_n 3 '<>'
+grep -vq '^250 2.0.0 Ok: queued as ' "$PM_TMP/replies" &&
+    pm_fail "the null sender was refused: $(grep -v '^250 ' "$PM_TMP/replies" | head -n 1)"
+pm_assert_eq 3 "$(grep -c '^250 ' "$PM_TMP/replies")" "null-sender messages accepted"
+send_n 2 carol@example.com --auth PLAIN --auth-user carol@example.com --auth-password carol-pw
+check_replies 2 0 carol@example.com 5 0 0
+check_accepted_logged carol@example.com
+# ...while alice is still over her limit.
+t0=$(date +%s)
+send_n 1 alice@example.com --auth LOGIN --auth-user alice@example.com --auth-password alice-pw
+check_replies 0 1 alice@example.com 5 "$t0" "$t0"
+pm_sink_wait $((base + 13)) || true
+sleep 0.5
+pm_assert_eq $((base + 13)) "$(pm_sink_count)" "messages in the sink after (c)"
+pm_assert_eq 5 "$(count_decisions accept alice@example.com)" "accept lines for alice at the end"
+pm_assert_eq 3 "$(cat "$PM_SINK_DIR"/* | grep -c '^X-Mail-Args: <>')" "null-sender messages in the sink"
+pm_assert_eq $((base + 5)) "$(cat "$PM_SINK_DIR"/* | grep -c '^X-Mail-Args: <alice@example.com>')" "alice's messages in the sink"
+
+# (d) the authoritative check at end of data: session A passes RCPT at 4 of 5,
+# session B then sends the 5th, so A's DATA must be refused with the same text.
+send_n 4 dave@example.org
+check_replies 4 0 dave@example.org 5 0 0
+t0=$(date +%s)
+python3 - "$PM_SMTP_PORT" >"$PM_TMP/replies" <<'PY' || pm_fail "the interleaved sessions failed"
+import smtplib, sys
+port = int(sys.argv[1])
+msg = "Subject: interleaved\r\n\r\nbody\r\n"
+a = smtplib.SMTP("127.0.0.1", port, timeout=20)
+a.ehlo("a.test")
+a.mail("dave@example.org")
+a.rcpt("a@example.net")
+b = smtplib.SMTP("127.0.0.1", port, timeout=20)
+b.ehlo("b.test")
+b.mail("dave@example.org")
+b.rcpt("b@example.net")
+code, text = b.data(msg)
+print(code, text.decode())
+b.quit()
+try:
+    code, text = a.data(msg)
+except smtplib.SMTPDataError as e:
+    code, text = e.smtp_code, e.smtp_error
+print(code, text.decode())
+a.quit()
+PY
+t1=$(date +%s)
+check_replies 1 1 dave@example.org 5 "$t0" "$t1"
+pm_sink_wait $((base + 18)) || true
+sleep 0.5
+pm_assert_eq $((base + 18)) "$(pm_sink_count)" "messages in the sink after (d)"
+pm_assert_eq 5 "$(count_decisions accept dave@example.org)" "accept lines for dave"
+pm_assert_eq 1 "$(count_decisions tempfail dave@example.org reason=msgs_hour)" "tempfail lines for dave"
+pm_assert_eq 1 "$(count_decisions tempfail dave@example.org stage=eom)" "dave refused at end of data"
+
+echo "PASS: postfix_e2e"

@@ -1,0 +1,257 @@
+# postfix.sh - a private Postfix instance and an smtp-sink for tests.
+#
+# Source it after common.sh, as root. pm_sink_start starts smtp-sink on a free
+# loopback port and dumps every message it receives into $PM_SINK_DIR, one file
+# each. pm_postfix_start then starts a private Postfix in $PM_TMP/postfix: its
+# own config directory, queue and data directories and log file, an smtpd on a
+# free 127.0.0.1 port ($PM_SMTP_PORT) that offers SASL (Cyrus, a private
+# sasldb) and relays everything to the sink. It never reads or writes
+# /etc/postfix's main.cf or the system queue. Both stop by themselves at exit.
+
+# Start smtp-sink on a free loopback port; sets PM_SINK_PORT and PM_SINK_DIR.
+pm_sink_start() {
+    pm_need smtp-sink
+    PM_SINK_PORT=$(pm_free_port)
+    PM_SINK_DIR=$PM_TMP/sink
+    mkdir -p "$PM_SINK_DIR"
+    chmod 1777 "$PM_SINK_DIR"
+    # -u: smtp-sink refuses to keep root privileges; the dump directory is world-writable.
+    smtp-sink -u nobody -h sink.test -d "$PM_SINK_DIR/%Y%m%d%H%M%S." \
+        "127.0.0.1:$PM_SINK_PORT" 64 >"$PM_TMP/sink.log" 2>&1 &
+    PM_SINK_PID=$!
+    pm_on_exit "pm_sink_stop"
+    pm_wait_port "$PM_SINK_PORT" || pm_fail "smtp-sink is not listening on $PM_SINK_PORT"
+    export PM_SINK_PORT PM_SINK_DIR
+}
+
+# Stop smtp-sink.
+pm_sink_stop() {
+    [ -n "${PM_SINK_PID:-}" ] || return 0
+    kill "$PM_SINK_PID" 2>/dev/null || true
+    wait "$PM_SINK_PID" 2>/dev/null || true
+    PM_SINK_PID=
+}
+
+# Print how many messages the sink has received.
+pm_sink_count() {
+    find "$PM_SINK_DIR" -type f | wc -l
+}
+
+# Wait (bounded, about 10 s) until the sink holds $1 messages; 1 when it never does.
+pm_sink_wait() {
+    local want=$1 tries=${2:-200}
+    while ((tries-- > 0)); do
+        [ "$(pm_sink_count)" -ge "$want" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# Add a SASL user to the instance's sasldb: pm_postfix_sasl_user LOGIN PASSWORD.
+pm_postfix_sasl_user() {
+    pm_need saslpasswd2
+    local login=$1 password=$2 user realm
+    user=${login%@*}
+    realm=
+    [ "$user" != "$login" ] && realm=${login#*@}
+    mkdir -p "$PM_PF_DIR/etc/sasl"
+    echo "$password" | saslpasswd2 -f "$PM_PF_DIR/etc/sasl/sasldb2" -c -p \
+        ${realm:+-u "$realm"} "$user" || pm_fail "saslpasswd2 failed for $login"
+    # smtpd runs as the postfix user and must read the database.
+    chgrp postfix "$PM_PF_DIR/etc/sasl/sasldb2"
+    chmod 640 "$PM_PF_DIR/etc/sasl/sasldb2"
+}
+
+# Write the instance's main.cf, master.cf and SASL config; $1 = milter ("" = none).
+pm_postfix_write_conf() {
+    local milter=$1
+    # The postfix user must reach data/, etc/sasl/ and the milter socket below $PM_TMP.
+    chmod 711 "$PM_TMP"
+    mkdir -p "$PM_PF_DIR/etc" "$PM_PF_DIR/queue" "$PM_PF_DIR/data" "$PM_PF_DIR/etc/sasl"
+    chmod 711 "$PM_PF_DIR"
+    chown postfix "$PM_PF_DIR/data"
+    # Debian's Postfix reads $config_directory/sasl/smtpd.conf; cyrus_sasl_config_path says the same.
+    cat >"$PM_PF_DIR/etc/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $PM_PF_DIR/etc/sasl/sasldb2
+mech_list: PLAIN LOGIN
+EOF
+    cat >"$PM_PF_DIR/etc/main.cf" <<EOF
+# Private test instance: nothing here touches /etc/postfix or the system queue.
+compatibility_level = 3.6
+queue_directory = $PM_PF_DIR/queue
+data_directory = $PM_PF_DIR/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.postmeter.test
+mydomain = postmeter.test
+myorigin = \$myhostname
+mydestination =
+relay_domains =
+local_recipient_maps =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$PM_SINK_PORT
+default_transport = smtp
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+maillog_file = $PM_PF_DIR/maillog
+maillog_file_prefixes = $PM_TMP, /tmp, /var
+in_flow_delay = 0s
+smtpd_error_sleep_time = 0s
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+biff = no
+alias_maps =
+alias_database =
+smtputf8_enable = no
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $PM_PF_DIR/etc/sasl
+smtpd_sasl_security_options = noanonymous
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+milter_protocol = 6
+milter_default_action = tempfail
+EOF
+    if [ -n "$milter" ]; then
+        cat >>"$PM_PF_DIR/etc/main.cf" <<EOF
+smtpd_milters = $milter
+non_smtpd_milters = $milter
+internal_mail_filter_classes = bounce
+EOF
+    fi
+    # No service is chrooted: the sasldb and the milter socket live in $PM_TMP.
+    # A second smtpd without milters shows whether Postfix alone works.
+    cat >"$PM_PF_DIR/etc/master.cf" <<EOF
+127.0.0.1:$PM_SMTP_PORT inet n - n - - smtpd
+127.0.0.1:$PM_SMTP_PORT_PLAIN inet n - n - - smtpd -o smtpd_milters=
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+}
+
+# Start the private Postfix; $1 = milter ("" = none). Sets PM_PF_DIR, PM_SMTP_PORT
+# (smtpd with the milter) and PM_SMTP_PORT_PLAIN (smtpd without milters).
+pm_postfix_start() {
+    pm_need postfix
+    if [ "$(id -u)" != 0 ]; then
+        echo "SKIP: a private Postfix needs root" >&2
+        [ "${POSTMETER_TEST_STRICT:-0}" = 1 ] && exit 99
+        exit 77
+    fi
+    [ -n "${PM_SINK_PORT:-}" ] || pm_sink_start
+    PM_PF_DIR=$PM_TMP/postfix
+    PM_SMTP_PORT=$(pm_free_port)
+    PM_SMTP_PORT_PLAIN=$(pm_free_port)
+    # Postfix checks its queue's permissions: create everything with umask 022.
+    (umask 022 && pm_postfix_write_conf "${1:-}") || pm_fail "cannot write the Postfix config"
+    pm_on_exit "pm_postfix_stop"
+    (umask 022 && postfix -c "$PM_PF_DIR/etc" start) >"$PM_TMP/postfix-start.log" 2>&1 || {
+        cat "$PM_TMP/postfix-start.log" "$PM_PF_DIR/maillog" >&2 2>/dev/null
+        pm_fail "the private postfix did not start"
+    }
+    pm_wait_port "$PM_SMTP_PORT" 200 || {
+        cat "$PM_PF_DIR/maillog" >&2 2>/dev/null
+        pm_fail "the private postfix is not listening on $PM_SMTP_PORT"
+    }
+    export PM_PF_DIR PM_SMTP_PORT PM_SMTP_PORT_PLAIN
+}
+
+# Stop the private Postfix (bounded: the master is killed if it lingers).
+pm_postfix_stop() {
+    local pid tries=100
+    [ -f "$PM_PF_DIR/etc/main.cf" ] || return 0
+    pid=$(tr -d ' ' 2>/dev/null <"$PM_PF_DIR/queue/pid/master.pid")
+    postfix -c "$PM_PF_DIR/etc" stop >/dev/null 2>&1 || true
+    if [ -n "$pid" ]; then
+        while ((tries-- > 0)) && kill -0 "$pid" 2>/dev/null; do
+            sleep 0.05
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+}
+
+# Print the lines of the private Postfix's log.
+pm_postfix_log() {
+    cat "$PM_PF_DIR/maillog" 2>/dev/null
+}
+
+# Start "$top_builddir/postmeter -c $1 -f"; its log goes to $PM_POSTMETER_LOG.
+pm_postmeter_start() {
+    local conf=$1 sock
+    PM_POSTMETER=${PM_POSTMETER:-$top_builddir/postmeter}
+    PM_POSTMETER_LOG=$PM_TMP/postmeter.log
+    pm_need "$PM_POSTMETER"
+    "$PM_POSTMETER" -n -c "$conf" >"$PM_TMP/postmeter-n.log" 2>&1 || {
+        cat "$PM_TMP/postmeter-n.log" >&2
+        pm_fail "postmeter -n rejected $conf"
+    }
+    "$PM_POSTMETER" -c "$conf" -f >"$PM_POSTMETER_LOG" 2>&1 </dev/null &
+    PM_POSTMETER_PID=$!
+    pm_on_exit "pm_postmeter_stop"
+    sock=${PM_MILTER_SOCKET:-unix:$PM_TMP/postmeter.sock}
+    case $sock in
+    unix:* | local:*)
+        pm_wait_file "${sock#*:}" 200 || pm_fail "postmeter did not create ${sock#*:}"
+        # Postfix's smtpd (user postfix) connects to the socket, as in production.
+        chgrp postfix "${sock#*:}"
+        ;;
+    inet:*)
+        sock=${sock#inet:}
+        pm_wait_port "${sock%@*}" 200 || pm_fail "postmeter is not listening on $sock"
+        ;;
+    esac
+    kill -0 "$PM_POSTMETER_PID" 2>/dev/null || pm_fail "postmeter exited: $(cat "$PM_POSTMETER_LOG")"
+    export PM_POSTMETER_LOG
+}
+
+# Stop postmeter (TERM, then KILL after about 5 s).
+pm_postmeter_stop() {
+    local tries=100
+    [ -n "${PM_POSTMETER_PID:-}" ] || return 0
+    kill "$PM_POSTMETER_PID" 2>/dev/null || true
+    while ((tries-- > 0)) && kill -0 "$PM_POSTMETER_PID" 2>/dev/null; do
+        sleep 0.05
+    done
+    kill -9 "$PM_POSTMETER_PID" 2>/dev/null || true
+    wait "$PM_POSTMETER_PID" 2>/dev/null || true
+    PM_POSTMETER_PID=
+}
+
+# Send one message in its own SMTP session through the private Postfix:
+# pm_swaks_send FROM TO [swaks options...]. Prints the reply that decided the
+# message: the first error reply ("451 4.7.1 ..."), else "250 2.0.0 Ok: queued as ID".
+# The whole conversation is appended to $PM_TMP/swaks.log. PM_SWAKS_PORT picks
+# another port than $PM_SMTP_PORT.
+pm_swaks_send() {
+    local from=$1 to=$2 out reply
+    shift 2
+    out=$(swaks --server 127.0.0.1 --port "${PM_SWAKS_PORT:-$PM_SMTP_PORT}" --timeout 20 \
+        --from "$from" --to "$to" "$@" 2>&1)
+    printf '%s\n' "$out" >>"$PM_TMP/swaks.log"
+    reply=$(printf '%s\n' "$out" | sed -n 's/^<\*\* *//p' | head -n 1)
+    [ -n "$reply" ] || reply=$(printf '%s\n' "$out" | sed -n 's/^<- *\(250 .*queued as .*\)/\1/p' | head -n 1)
+    [ -n "$reply" ] || reply="no reply: $(printf '%s\n' "$out" | tail -n 1)"
+    printf '%s\n' "$reply"
+}
