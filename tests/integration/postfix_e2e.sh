@@ -9,7 +9,8 @@
 #   (a) an authenticated sender with 5 messages per hour sends 8: 5 pass, 3 get 451 4.7.1;
 #   (b) a relay client of mynetworks (no AUTH) with a plan of 3 per hour sends 6: 3 pass;
 #   (c) the null sender and another sender still pass; the first one is still refused;
-#   (d) a session that passed RCPT is refused at end of data once another took the last slot.
+#   (d) a session that passed RCPT is refused at end of data once another took the last slot;
+#   (e) a new authenticated sender on a warm-up plan hits its day-1 cap and sees the warm-up reply.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/common.sh"
@@ -33,14 +34,18 @@ pm_write_conf "$PM_TMP/postmeter.conf" <<'EOF'
 plans: {
   default: { messages_per_hour = 5; messages_per_day = 0; recipients_per_day = 0; warmup = []; };
   relay: { messages_per_hour = 3; messages_per_day = 0; recipients_per_day = 0; warmup = []; };
+  warm: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0; warmup = [3, 6]; };
 };
-assign = ( { sender = "news@example.org"; plan = "relay"; } );
+warmup: { hourly_share = 1.0; };
+assign = ( { sender = "news@example.org"; plan = "relay"; },
+           { login = "wendy@example.com"; plan = "warm"; } );
 EOF
 pm_postmeter_start "$PM_TMP/postmeter.conf"
 pm_sink_start
 pm_postfix_start "unix:$PM_TMP/postmeter.sock"
 pm_postfix_sasl_user alice@example.com alice-pw
 pm_postfix_sasl_user carol@example.com carol-pw
+pm_postfix_sasl_user wendy@example.com wendy-pw
 
 # (0) Postfix alone works: a message through the smtpd without milters reaches the
 # sink, and postmeter does not see it.
@@ -190,5 +195,16 @@ pm_assert_eq $((base + 18)) "$(pm_sink_count)" "messages in the sink after (d)"
 pm_assert_eq 5 "$(count_decisions accept dave@example.org)" "accept lines for dave"
 pm_assert_eq 1 "$(count_decisions tempfail dave@example.org reason=msgs_hour)" "tempfail lines for dave"
 pm_assert_eq 1 "$(count_decisions tempfail dave@example.org stage=eom)" "dave refused at end of data"
+
+# (e) wendy is new and on the "warm" plan: day 1 of her warm-up allows 3 messages.
+send_n 5 wendy@example.com --auth PLAIN --auth-user wendy@example.com --auth-password wendy-pw
+tomorrow=$(date -u -d "@$(( $(redis-cli -p "$PM_REDIS_PORT" TIME | head -n 1) / 86400 * 86400 + 86400 ))" +%Y-%m-%d)
+pm_assert_eq 3 "$(grep -c '^250 2.0.0 Ok: queued as ' "$PM_TMP/replies")" "wendy's accepted messages"
+pm_assert_eq 2 "$(grep -cxF "451 4.7.1 <wendy@example.com>: warm-up limit reached (day 1 of warm-up: 3 messages today); try again after $tomorrow 00:00 UTC" "$PM_TMP/replies")" \
+    "wendy's warm-up replies"
+pm_sink_wait $((base + 21)) || true
+sleep 0.5
+pm_assert_eq $((base + 21)) "$(pm_sink_count)" "messages in the sink after (e)"
+pm_assert_eq 2 "$(count_decisions tempfail wendy@example.com reason=warmup_day)" "warm-up lines for wendy"
 
 echo "PASS: postfix_e2e"
