@@ -19,6 +19,7 @@
 #include "log.h"
 #include "policy.h"
 #include "reply.h"
+#include "scan.h"
 
 /* Per-connection state. */
 struct conn {
@@ -26,6 +27,7 @@ struct conn {
     char client_addr[64];
     char daemon_name[64];
     struct pm_msg msg;
+    struct pm_scan *scan; /* the content scan of the current message, or NULL */
 };
 
 static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -127,8 +129,9 @@ static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
              unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-    unsigned long skip =
-        SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    /* headers and body feed the content scan; HELO, DATA, EOH and unknown
+     * commands are not needed */
+    unsigned long skip = SMFIP_NOHELO | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 
     (void)f2;
     (void)f3;
@@ -187,6 +190,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     o.client_addr = c->client_addr[0] ? c->client_addr : NULL;
     o.daemon_name = c->daemon_name[0] ? c->daemon_name : macro(ctx, "{daemon_name}");
     o.auth_login = macro(ctx, "{auth_authen}");
+    pm_scan_free(c->scan);
+    c->scan = NULL;
     pm_policy_mail(c->rt->conf, &o, argv && argv[0] ? argv[0] : "", &c->msg);
     if (!c->msg.metered) {
         pm_log(PM_LOG_DEBUG, "%s: not metered (%s) from=%.200s client=%s",
@@ -194,6 +199,12 @@ cb_envfrom(SMFICTX *ctx, char **argv)
                c->msg.outgoing ? "null or unparsable sender" : "incoming",
                argv && argv[0] ? argv[0] : "", c->client_addr);
         return SMFIS_ACCEPT;
+    }
+    if (c->rt->conf->n_rules > 0) {
+        struct pm_scan_conf sc = {(const char *const *)c->rt->conf->shorteners,
+                                  c->rt->conf->n_shorteners, 0};
+
+        c->scan = pm_scan_new(&sc); /* NULL (out of memory): no content facts */
     }
     return SMFIS_CONTINUE;
 }
@@ -213,6 +224,50 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
     return pm_reply(ctx, &v, 0, c->rt->conf->header_name);
 }
 
+/* A header of a metered message: feed the content scan. */
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (c && c->scan)
+        pm_scan_header(c->scan, name, value);
+    return SMFIS_CONTINUE;
+}
+
+/* A body chunk of a metered message: feed the content scan. */
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+    struct conn *c = smfi_getpriv(ctx);
+
+    if (!c || !c->scan)
+        return SMFIS_SKIP;
+    pm_scan_body(c->scan, chunk, len);
+    return SMFIS_CONTINUE;
+}
+
+/* Copy what the scan found into the facts the rules see. */
+static void
+scan_facts(struct conn *c)
+{
+    struct pm_features f;
+    long long *x = c->msg.facts;
+
+    pm_scan_finish(c->scan, &f);
+    pm_scan_free(c->scan);
+    c->scan = NULL;
+    x[PM_F_ATTACHMENTS] = f.attachments;
+    x[PM_F_ATTACHED_IMAGES] = f.attached_images;
+    x[PM_F_INLINE_IMAGES] = f.inline_images;
+    x[PM_F_REMOTE_IMAGES] = f.remote_images;
+    x[PM_F_LINKS] = f.links;
+    x[PM_F_SHORTENER_LINKS] = f.shortener_links;
+    x[PM_F_SIZE] = (long long)f.size;
+    x[PM_F_INCOMPLETE] = !f.complete;
+    c->msg.scanned = 1;
+}
+
 /* End of message: the authoritative check-and-count. */
 static sfsistat
 cb_eom(SMFICTX *ctx)
@@ -223,6 +278,8 @@ cb_eom(SMFICTX *ctx)
 
     if (!c || !c->msg.metered)
         return SMFIS_CONTINUE;
+    if (c->scan)
+        scan_facts(c);
     pm_policy_eom(c->rt->conf, c->rt->store, &c->msg, &v);
     log_decision(ctx, c, &v, "eom");
     r = pm_reply(ctx, &v, 1, c->rt->conf->header_name);
@@ -236,8 +293,11 @@ cb_abort(SMFICTX *ctx)
 {
     struct conn *c = smfi_getpriv(ctx);
 
-    if (c)
+    if (c) {
         memset(&c->msg, 0, sizeof(c->msg));
+        pm_scan_free(c->scan);
+        c->scan = NULL;
+    }
     return SMFIS_CONTINUE;
 }
 
@@ -249,6 +309,7 @@ cb_close(SMFICTX *ctx)
 
     if (c) {
         smfi_setpriv(ctx, NULL);
+        pm_scan_free(c->scan);
         runtime_release(c->rt);
         free(c);
     }
@@ -262,6 +323,8 @@ struct smfiDesc pm_milter_desc = {
     .xxfi_connect = cb_connect,
     .xxfi_envfrom = cb_envfrom,
     .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_header = cb_header,
+    .xxfi_body = cb_body,
     .xxfi_eom = cb_eom,
     .xxfi_abort = cb_abort,
     .xxfi_close = cb_close,

@@ -307,6 +307,23 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
                 off += policy_format_usage(conf, m, PM_SCOPE_DOMAIN, buf + off, len - off);
         }
     }
+    if (m->metered && off < len) {
+        n = snprintf(buf + off, len - off, " cold=%lld", m->cold);
+        off += n < 0 ? 0 : (size_t)n;
+    }
+    if (m->scanned && off < len) {
+        const long long *f = m->facts;
+
+        n = snprintf(buf + off, len - off,
+                     " size=%lld attachments=%lld images=%lld remote_images=%lld links=%lld "
+                     "shortener_links=%lld%s",
+                     f[PM_F_SIZE], f[PM_F_ATTACHMENTS], f[PM_F_IMAGES], f[PM_F_REMOTE_IMAGES],
+                     f[PM_F_LINKS], f[PM_F_SHORTENER_LINKS],
+                     f[PM_F_INCOMPLETE] ? " incomplete=1" : "");
+        off += n < 0 ? 0 : (size_t)n;
+    }
     if (v->action >= PM_ACT_TEMPFAIL && off < len)
         snprintf(buf + off, len - off, " reply=\"%s %s %s\"", v->rcode, v->xcode, v->text);
+    else if (v->action > PM_ACT_ACCEPT && off < len)
+        snprintf(buf + off, len - off, " note=\"%s\"", v->text);
 }

@@ -20,7 +20,7 @@
  *	What counts (SPEC section 6): a missing or invalid Content-Type is
  *	text/plain; an unknown multipart subtype is multipart/mixed; a
  *	multipart whose boundary never occurs is one text/plain part; preamble
- *	and epilogue are ignored. A message/* part is one attachment and its
+ *	and epilogue are ignored. A message part is one attachment and its
  *	inside is not counted. Signature parts are not attachments. An image
  *	part referenced by cid: from the HTML body is an inline image;
  *	otherwise a part with disposition attachment or a file name is an
@@ -29,7 +29,9 @@
  *	multipart/alternative is ignored; anything else is an attachment.
  *	Links are distinct http(s) URLs in the decoded plain text and in the
  *	HTML body's <a href> values and visible text; remote images are
- *	distinct http(s) <img src> values.
+ *	distinct http(s) <img src> values. URLs are remembered as 64-bit
+ *	hashes, at most max_links_tracked of them: beyond that, every further
+ *	URL not among those counts (the figures are then upper bounds).
  *
  *	The library never logs and needs no libmilter, Redis or syslog.
  */
@@ -60,14 +62,14 @@ extern const size_t pm_scan_default_n_shorteners;
 struct pm_features {
     int complete;             /* 1: the whole MIME structure parsed without a problem */
     char problems[256];       /* comma-separated words, "" when complete (see below) */
-    unsigned attachments;     /* including attached images, message/* parts, winmail.dat */
+    unsigned attachments;     /* including attached images, message parts, winmail.dat */
     unsigned attached_images; /* image parts counted as attachments */
     unsigned inline_images;   /* image parts referenced by cid: from the HTML body */
     unsigned remote_images;   /* distinct http(s) <img src> in the HTML body */
     unsigned links;           /* distinct http(s) URLs in visible text and <a href> */
     unsigned shortener_links; /* distinct links whose host is a shortener */
     unsigned long long size;  /* bytes fed: "Name: value" CRLF per header, blank line, body */
-    unsigned parts;           /* leaf parts seen (a message/* part is one) */
+    unsigned parts;           /* leaf parts seen (a message part is one) */
     unsigned depth;           /* deepest multipart nesting (0: not multipart) */
     unsigned cid_refs;        /* distinct cid: references in the HTML body */
     int has_html;             /* an HTML body part */
@@ -118,7 +120,7 @@ int pm_scan_message(const struct pm_scan_conf *conf, const unsigned char *buf, s
 /* "complete=1 problems=- size=... attachments=..." on one line. */
 void pm_features_text(const struct pm_features *f, char *buf, size_t len);
 
-/* {"complete":true,"problems":[],...} */
+/* {"complete":1,...,"problems":["..."]}: the same fields as numbers */
 void pm_features_json(const struct pm_features *f, char *buf, size_t len);
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * scan_int.h - the scanner's internal state, shared by the scan_*.c files.
  *
- * scan.c runs the line splitter and the MIME state machine, scan_mime.c
- * parses part headers, scan_decode.c decodes transfer encodings and
- * charsets, scan_html.c tokenizes HTML and scan_url.c finds, normalises and
+ * scan.c runs the line splitter and the MIME state machine, scan_msg.c
+ * feeds whole messages and prints features, scan_mime.c parses part
+ * headers, scan_decode.c decodes transfer encodings and charsets,
+ * scan_html.c tokenizes HTML and scan_url.c finds, normalises and
  * remembers URLs. Every buffer here has a fixed size.
  */
 #ifndef PM_SCAN_INT_H
@@ -76,11 +77,11 @@ struct pm_urltok {
     size_t len;
 };
 
-/* Distinct URL hashes, with their kind. */
+/* Distinct URL hashes, with their kind (an open-addressing hash set). */
 struct pm_urls {
-    uint64_t *h;
+    uint64_t *h; /* 0: empty slot */
     unsigned char *kind;
-    size_t n, cap;
+    size_t n, cap, slots;
     unsigned over[3]; /* new URLs beyond cap, counted without de-duplication */
     uint64_t th[PM_SCAN_TENT_MAX];
     unsigned char tkind[PM_SCAN_TENT_MAX];
@@ -154,7 +155,8 @@ struct pm_scan {
     struct pm_urls urls;
     uint64_t cidref[PM_SCAN_CID_MAX];
     size_t ncidref;
-    uint64_t pend[PM_SCAN_CID_MAX];
+    uint64_t pend[PM_SCAN_CID_MAX];             /* Content-IDs of image parts awaiting the end */
+    unsigned char pend_counts[PM_SCAN_CID_MAX]; /* 1: an attachment unless referenced */
     size_t npend;
     /* counts */
     unsigned problems;

@@ -5,7 +5,8 @@
  * collected (bounded) and, at the first other character, searched for
  * http:// and https://. A URL is normalised (scheme and host in lower case,
  * an empty path as "/", trailing punctuation dropped) and remembered as a
- * 64-bit hash in a bounded set. URLs of a multipart preamble are kept
+ * 64-bit hash in a bounded hash set (max_links_tracked entries; beyond that
+ * new URLs are still counted, without de-duplication). URLs of a multipart preamble are kept
  * aside until it is known whether the preamble is the whole part.
  */
 #include <stdlib.h>
@@ -17,22 +18,27 @@
 /* Salt that keeps an image source apart from the same link. */
 #define PM_IMG_SALT 0x9e3779b97f4a7c15ULL
 
-/* Allocate the set of URL hashes. */
+/* Allocate the set of URL hashes: open addressing, at most half full. */
 int
 pm_urls_init(struct pm_urls *u, size_t cap)
 {
+    size_t slots = 16;
+
     memset(u, 0, sizeof(*u));
     if (cap == 0)
         cap = PM_SCAN_DEFAULT_LINKS;
     if (cap > PM_SCAN_MAX_LINKS)
         cap = PM_SCAN_MAX_LINKS;
-    u->h = calloc(cap, sizeof(*u->h));
-    u->kind = calloc(cap, 1);
+    while (slots < 2 * cap)
+        slots *= 2;
+    u->h = calloc(slots, sizeof(*u->h));
+    u->kind = calloc(slots, 1);
     if (u->h == NULL || u->kind == NULL) {
         pm_urls_free(u);
         return -1;
     }
     u->cap = cap;
+    u->slots = slots;
     return 0;
 }
 
@@ -58,11 +64,27 @@ has_key(const uint64_t *h, size_t n, uint64_t key)
     return 0;
 }
 
+/* The slot of key in the main set: where it is, or the empty one to use. */
+static size_t
+slot_of(const struct pm_urls *u, uint64_t key)
+{
+    size_t i = (size_t)(key ^ (key >> 29)) & (u->slots - 1);
+
+    while (u->h[i] != 0 && u->h[i] != key)
+        i = (i + 1) & (u->slots - 1);
+    return i;
+}
+
 /* Remember a URL hash of a kind, in the tentative list when asked. */
 static void
 set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
 {
-    if (has_key(u->h, u->n, key))
+    size_t i;
+
+    if (key == 0)
+        key = 1; /* 0 marks an empty slot */
+    i = slot_of(u, key);
+    if (u->h[i] == key)
         return;
     if (tentative) {
         if (has_key(u->th, u->nt, key))
@@ -76,8 +98,9 @@ set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
         return;
     }
     if (u->n < u->cap) {
-        u->h[u->n] = key;
-        u->kind[u->n++] = (unsigned char)kind;
+        u->h[i] = key;
+        u->kind[i] = (unsigned char)kind;
+        u->n++;
     } else {
         u->over[kind]++;
     }
@@ -115,7 +138,9 @@ pm_urls_count(const struct pm_urls *u, struct pm_features *f)
     f->links = u->over[PM_URL_LINK] + u->over[PM_URL_SHORT];
     f->shortener_links = u->over[PM_URL_SHORT];
     f->remote_images = u->over[PM_URL_IMG];
-    for (i = 0; i < u->n; i++) {
+    for (i = 0; i < u->slots; i++) {
+        if (u->h[i] == 0)
+            continue;
         if (u->kind[i] == PM_URL_IMG) {
             f->remote_images++;
         } else {
@@ -159,7 +184,7 @@ static int
 host_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
-           c == '[' || c == ']' || c == ':';
+           c == '[' || c == ']' || c == ':' || c >= 0x80;
 }
 
 /* Count occurrences of c in u[0..n). */
@@ -178,7 +203,7 @@ void
 pm_url_add(struct pm_scan *s, const char *u, size_t n, int img)
 {
     char buf[PM_SCAN_URL_MAX + 8];
-    size_t sl, i, a, hs, he, o = 0;
+    size_t sl, i, a, hs, he, o = 0, open_p, close_p, open_b, close_b;
     int kind;
 
     while (n > 0 && (u[0] == ' ' || u[0] == '\t' || u[0] == '\r' || u[0] == '\n'))
@@ -189,10 +214,14 @@ pm_url_add(struct pm_scan *s, const char *u, size_t n, int img)
         return;
     if (n > PM_SCAN_URL_MAX)
         n = PM_SCAN_URL_MAX;
-    while (n > sl && strchr(".,;:!?'\"*)]}>", u[n - 1]) != NULL) {
-        if (u[n - 1] == ')' && count_char(u, n, '(') >= count_char(u, n, ')'))
+    open_p = count_char(u, n, '(');
+    close_p = count_char(u, n, ')');
+    open_b = count_char(u, n, '[');
+    close_b = count_char(u, n, ']');
+    while (n > sl && u[n - 1] != '\0' && strchr(".,;:!?'\"*)]}>", u[n - 1]) != NULL) {
+        if (u[n - 1] == ')' && open_p >= close_p--)
             break;
-        if (u[n - 1] == ']' && count_char(u, n, '[') >= count_char(u, n, ']'))
+        if (u[n - 1] == ']' && open_b >= close_b--)
             break;
         n--;
     }
@@ -236,43 +265,52 @@ pm_url_add(struct pm_scan *s, const char *u, size_t n, int img)
     set_add(&s->urls, pm_hash(buf, o) ^ (img ? PM_IMG_SALT : 0), kind, s->urls.tentative);
 }
 
-/* Whether c may be part of a URL written in text. */
+/* Whether c may be part of a URL written in text (ASCII; see pm_url_text). */
 static int
 url_char(unsigned char c)
 {
     return c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '"' && c != '\'' && c != '`';
 }
 
-/* Search a run of URL characters for URLs. */
+/* Search a run of URL characters for a URL (one: query strings may nest). */
 void
 pm_url_flush(struct pm_scan *s, struct pm_urltok *t)
 {
-    size_t i, j;
+    size_t i;
 
     for (i = 0; i + 7 <= t->len; i++) {
-        if (scheme_len(t->buf + i, t->len - i) == 0)
-            continue;
-        for (j = i + 7; j + 7 <= t->len; j++)
-            if (scheme_len(t->buf + j, t->len - j) != 0)
-                break;
-        if (j + 7 > t->len)
-            j = t->len;
-        pm_url_add(s, t->buf + i, j - i, 0);
-        i = j - 1;
+        if (scheme_len(t->buf + i, t->len - i) != 0) {
+            pm_url_add(s, t->buf + i, t->len - i, 0);
+            break;
+        }
     }
     t->len = 0;
 }
 
-/* Feed one byte of visible text. */
+/*
+ * Feed one byte of visible (UTF-8) text. Two-byte sequences (Latin, Greek,
+ * Cyrillic letters) may be part of a URL, except no-break space, guillemets
+ * and C1 controls; longer sequences (CJK, full-width and general
+ * punctuation) end it, so that a URL written against CJK text stops there.
+ */
 void
 pm_url_text(struct pm_scan *s, struct pm_urltok *t, unsigned char c)
 {
-    if (url_char(c)) {
-        if (t->len < sizeof(t->buf))
-            t->buf[t->len++] = (char)c;
-    } else if (t->len > 0) {
-        pm_url_flush(s, t);
+    unsigned char last = t->len > 0 ? (unsigned char)t->buf[t->len - 1] : 0;
+
+    if (c >= 0x80 && c <= 0xbf && last >= 0xc2 && last <= 0xdf) {
+        if (last == 0xc2 && (c < 0xa1 || c == 0xab || c == 0xbb)) {
+            t->len--;
+            pm_url_flush(s, t);
+            return;
+        }
+    } else if (!url_char(c) && !(c >= 0xc2 && c <= 0xdf)) {
+        if (t->len > 0)
+            pm_url_flush(s, t);
+        return;
     }
+    if (t->len < sizeof(t->buf))
+        t->buf[t->len++] = (char)c;
 }
 
 /* Remember a cid: reference from the HTML body (v starts with "cid:"). */

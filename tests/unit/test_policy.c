@@ -104,11 +104,11 @@ setup(void **state)
     memset(&fake, 0, sizeof(fake));
     memset(&conf, 0, sizeof(conf));
     memset(plans, 0, sizeof(plans));
-    plans[0] = (struct pm_plan){.name = "default", .lim = {3, 500, 0, 1000, 100, 4},
-                                .action = PM_ACT_TEMPFAIL};
+    plans[0] = (struct pm_plan){
+        .name = "default", .lim = {3, 500, 0, 1000, 100, 4}, .action = PM_ACT_TEMPFAIL};
     plans[1] = (struct pm_plan){.name = "tagged", .lim = {2, 0, 0, 0, 0, 0}, .action = PM_ACT_TAG};
-    plans[2] = (struct pm_plan){.name = "company", .lim = {5, 0, 0, 0, 0, 0},
-                                .action = PM_ACT_REJECT};
+    plans[2] =
+        (struct pm_plan){.name = "company", .lim = {5, 0, 0, 0, 0, 0}, .action = PM_ACT_REJECT};
     assert_int_equal(pm_cidr_parse("127.0.0.0/8", &nets[0]), 0);
     conf.local_domains = local_domains;
     conf.n_local_domains = 1;
@@ -306,14 +306,15 @@ test_domain_scope(void **state)
     assert_string_equal(v.reason, "domain_msgs_hour");
     assert_int_equal(fake_counts(&fake, "example.com")[PM_C_MSGS_HOUR], 5);
     pm_policy_format(&conf, &m, &v, "rcpt", line, sizeof(line));
-    assert_string_equal(line,
-                        "stage=rcpt action=reject reason=domain_msgs_hour sender=frank@example.com "
-                        "plan=default rcpts=0 ext=0 msgs_hour=2/0 msgs_day=2/500 rcpts_hour=2/0 "
-                        "rcpts_day=2/1000 new_rcpts_day=0/100 domain=example.com domain_plan=company "
-                        "domain_msgs_hour=5/5 domain_msgs_day=5/0 domain_rcpts_hour=5/0 "
-                        "domain_rcpts_day=5/0 domain_new_rcpts_day=0/0 reply=\"550 5.7.1 <frank@example.com>: company-wide "
-                        "hourly sending limit for example.com reached (5 messages per hour); try "
-                        "again after 13:30 UTC\"");
+    assert_string_equal(
+        line, "stage=rcpt action=reject reason=domain_msgs_hour sender=frank@example.com "
+              "plan=default rcpts=0 ext=0 msgs_hour=2/0 msgs_day=2/500 rcpts_hour=2/0 "
+              "rcpts_day=2/1000 new_rcpts_day=0/100 domain=example.com domain_plan=company "
+              "domain_msgs_hour=5/5 domain_msgs_day=5/0 domain_rcpts_hour=5/0 "
+              "domain_rcpts_day=5/0 domain_new_rcpts_day=0/0 cold=0 reply=\"550 5.7.1 "
+              "<frank@example.com>: company-wide "
+              "hourly sending limit for example.com reached (5 messages per hour); try "
+              "again after 13:30 UTC\"");
 }
 
 /* Run the tests. */
