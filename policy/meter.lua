@@ -14,9 +14,15 @@
 --   KEYS[4]  <prefix>:v1:{s:<sender>}:ct  (hash) the sender's contacts
 --   KEYS[5]  <prefix>:v1:{d:<domain>}:ct  (hash) the domain's contacts (read
 --            and written only when contacts are company-wide)
---   KEYS[6]  <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
---   KEYS[7]  <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
+--   KEYS[6]  <prefix>:v1:{s:<sender>}:plan  (string) plan override
+--   KEYS[7]  <prefix>:v1:{s:<sender>}:cr    (hash) credits
+--   KEYS[8]  <prefix>:v1:{s:<sender>}:crlog (list) credit movements
+--   KEYS[9]  <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
+--   KEYS[10] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
 --            the request uses the domain scope.
+--   The top index <prefix>:v1:top:<day> (sorted set: sender -> messages
+--   counted that UTC day, TTL 3 days) is named from ARGV, since its day is
+--   the store's. doc/redis-keys.md lists every key.
 --   Each scope's keys carry its own hash tag, so all of a sender's keys stay
 --   in one Redis Cluster slot (the script as a whole spans several slots:
 --   Redis Cluster is not supported).
@@ -76,15 +82,30 @@
 --   recipient hashes, 11 .. 10+H the hashes; then per scope eight values:
 --   five limits (messages/hour, messages/day, recipients/hour,
 --   recipients/day, new recipients/day; 0 = unlimited), dormant_days,
---   max_bounce_ppm, and the warm-up curve "daycap:hourcap,..." ("" = none).
+--   max_bounce_ppm, and the warm-up curve "daycap:hourcap,..." ("" = none);
+--   then the top index key prefix ("<prefix>:v1:top:") and the plan table.
+--
+-- PLAN OVERRIDE: when KEYS[6] names a plan of the table in the last ARGV
+--   ("name|mh|md|rh|rd|nd|curve;..."), its limits and curve replace the
+--   sender scope's; the reply says which plan (table index, -1 none).
+--
+-- CREDITS: grants "g:<id>" = "msgs:rcpts:expires:granted_m:granted_r:at".
+--   When only sender-scope plan counters do not fit (never warm-up, domain
+--   or a request larger than the limit), unexpired credits can make up for
+--   them: a message over a message counter needs one message credit, its
+--   external recipients over a recipient counter need as many recipient
+--   credits. Commit and force spend them, earliest expiry first, and log a
+--   "spend" movement; a probe only looks.
 --
 -- REPLY (integers)
 --   fits, counted, over_scope, over_counter, over_limit, over_used,
 --   retry_at, now, then for scope 0 and scope 1 the five counters (after the
 --   request when counted, before otherwise; zeros for an unused scope), then
 --   for scope 0 and scope 1 the warm-up: active, stage, day_cap, hour_cap,
---   today, bounce_ppm; last, cold: the cold recipients of the message
---   (including ARGV[9]). over_* and retry_at describe the limit that frees
+--   today, bounce_ppm; then cold: the cold recipients of the message
+--   (including ARGV[9]); then plan (override's table index or -1),
+--   credit messages spent, credit recipients spent, credit messages left,
+--   credit recipients left. over_* and retry_at describe the limit that frees
 --   up last (retry_at -1, "never", first; then the latest retry_at; ties in
 --   scope order, then counter order: 0-4 the counters, 5 the warm-up day
 --   cap, 6 the warm-up hour cap); all zeros when everything fits.
@@ -107,9 +128,12 @@ local company_wide = ARGV[8] == '1'
 local nhashes = tonumber(ARGV[10])
 local scope_base = 10 + nhashes
 local nscopes = 1
-if #KEYS >= 7 then
+if #KEYS >= 10 then
     nscopes = 2
 end
+local top_prefix = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 1]
+local plan_table = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 2] or ''
+local KEY_PLAN, KEY_CR, KEY_CRLOG = KEYS[6], KEYS[7], KEYS[8]
 
 local t = redis.call('TIME')
 local offset = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
@@ -121,7 +145,7 @@ local function scope_keys(si)
     if si == 1 then
         return KEYS[2], KEYS[3]
     end
-    return KEYS[6], KEYS[7]
+    return KEYS[9], KEYS[10]
 end
 
 -- 1 when a recipient hash is a known contact of the sender (or company).
@@ -228,9 +252,51 @@ local function warmup_state(key, dormant, max_ppm, curve)
     return w
 end
 
+-- The sender's plan override: its table index and its eight values, or -1.
+local function override()
+    local name = redis.call('GET', KEY_PLAN)
+    if not name then
+        return -1, nil
+    end
+    local idx = 0
+    for entry in string.gmatch(plan_table, '[^;]+') do
+        local f = {}
+        for v in string.gmatch(entry .. '|', '([^|]*)|') do
+            table.insert(f, v)
+        end
+        if f[1] == name then
+            return idx, f
+        end
+        idx = idx + 1
+    end
+    return -1, nil
+end
+
+local plan_idx, plan_vals = override()
+local sargv = {}
+for i = 1, ARGS_PER_SCOPE do
+    sargv[i] = ARGV[scope_base + i]
+end
+if plan_vals then
+    for i = 1, 5 do
+        sargv[i] = plan_vals[i + 1]
+    end
+    sargv[8] = plan_vals[7] or ''
+end
+
+-- Argument k (1-8) of scope si.
+local function sarg(si, k)
+    if si == 1 then
+        return sargv[k]
+    end
+    return ARGV[scope_base + ARGS_PER_SCOPE + k]
+end
+
 local scopes = {}
 local fits = 1
 local over = {0, 0, 0, 0, 0}
+local creditable = true
+local need_credit = {m = 0, r = 0}
 
 -- Note a limit that does not fit; keep the one that frees up last.
 local function violate(si, ci, limit, used, r)
@@ -238,15 +304,21 @@ local function violate(si, ci, limit, used, r)
         over = {si - 1, ci, limit, used, r}
     end
     fits = 0
+    if si ~= 1 or ci > 4 or r == -1 then
+        creditable = false
+    elseif ci <= 1 then
+        need_credit.m = add.m
+    else
+        need_credit.r = math.max(need_credit.r, ci == 4 and add.n or add.r)
+    end
 end
 
 for si = 1, nscopes do
-    local base = scope_base + (si - 1) * ARGS_PER_SCOPE
     local wkey, wukey = scope_keys(si)
     local s = scan(wkey)
     scopes[si] = s
     for ci, c in ipairs(COUNTERS) do
-        local limit = tonumber(ARGV[base + ci])
+        local limit = tonumber(sarg(si, ci))
         local a = add[string.sub(c, 1, 1)]
         local used = s.used[c]
         if limit > 0 and a > 0 and used + a > limit then
@@ -257,8 +329,8 @@ for si = 1, nscopes do
             violate(si, ci - 1, limit, used, r)
         end
     end
-    local w = warmup_state(wukey, tonumber(ARGV[base + 6]), tonumber(ARGV[base + 7]),
-                           parse_curve(ARGV[base + 8]))
+    local w = warmup_state(wukey, tonumber(sarg(si, 6)), tonumber(sarg(si, 7)),
+                           parse_curve(sarg(si, 8)))
     s.warmup = w
     if w and w.day_cap and add.m > 0 then
         if w.today + add.m > w.day_cap then
@@ -278,9 +350,66 @@ for si = 1, nscopes do
     end
 end
 
+-- Unexpired credit grants, earliest expiry first, and their totals.
+local function credit_grants()
+    local flat = redis.call('HGETALL', KEY_CR)
+    local grants, total = {}, {m = 0, r = 0}
+    for i = 1, #flat, 2 do
+        local m, r, e, gm, gr, at = string.match(flat[i + 1],
+            '^(%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$')
+        if m and string.sub(flat[i], 1, 2) == 'g:' then
+            e = tonumber(e)
+            if e == 0 or e > now then
+                table.insert(grants, {field = flat[i], m = tonumber(m), r = tonumber(r), e = e,
+                                      rest = gm .. ':' .. gr .. ':' .. at})
+                total.m = total.m + tonumber(m)
+                total.r = total.r + tonumber(r)
+            end
+        end
+    end
+    table.sort(grants, function(x, y)
+        local ex, ey = x.e == 0 and math.huge or x.e, y.e == 0 and math.huge or y.e
+        return ex < ey
+    end)
+    return grants, total
+end
+
+local credit = {spent_m = 0, spent_r = 0, left_m = 0, left_r = 0}
+local grants = nil
+if fits == 0 and creditable and add.m > 0 then
+    local total
+    grants, total = credit_grants()
+    credit.left_m, credit.left_r = total.m, total.r
+    if total.m >= need_credit.m and total.r >= need_credit.r then
+        fits = 1
+        over = {0, 0, 0, 0, 0}
+        credit.spent_m, credit.spent_r = need_credit.m, need_credit.r
+    end
+end
+
 local counted = 0
 if mode == 2 or (mode == 1 and fits == 1) then
     counted = 1
+end
+
+-- Take the spent credits from the grants, earliest expiry first.
+local function spend_credits()
+    local need = {m = credit.spent_m, r = credit.spent_r}
+    for _, g in ipairs(grants) do
+        local tm, tr = math.min(g.m, need.m), math.min(g.r, need.r)
+        if tm > 0 or tr > 0 then
+            g.m, g.r = g.m - tm, g.r - tr
+            need.m, need.r = need.m - tm, need.r - tr
+            redis.call('HSET', KEY_CR, g.field, g.m .. ':' .. g.r .. ':' .. g.e .. ':' .. g.rest)
+        end
+    end
+    credit.left_m = credit.left_m - credit.spent_m
+    credit.left_r = credit.left_r - credit.spent_r
+    redis.call('LPUSH', KEY_CRLOG, now .. '\tspend\t' .. credit.spent_m .. '\t' ..
+               credit.spent_r .. '\t0\t')
+    redis.call('LTRIM', KEY_CRLOG, 0, 199)
+    redis.call('EXPIRE', KEY_CRLOG, 400 * DAY)
+    redis.call('EXPIRE', KEY_CR, 400 * DAY)
 end
 
 -- Remember the recipients as contacts of key, keeping the hash bounded.
@@ -313,7 +442,6 @@ end
 
 if counted == 1 and (add.m > 0 or add.r > 0) then
     for si = 1, nscopes do
-        local base = scope_base + (si - 1) * ARGS_PER_SCOPE
         local key, wukey = scope_keys(si)
         local s = scopes[si]
         for _, c in ipairs(COUNTERS) do
@@ -334,8 +462,16 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
             w.today = w.today + add.m
             redis.call('HSET', wukey, 'start', w.start, 'stage', w.stage, 'last', today,
                        'today', w.today)
-            redis.call('EXPIRE', wukey, (tonumber(ARGV[base + 6]) + 1) * DAY)
+            redis.call('EXPIRE', wukey, (tonumber(sarg(si, 6)) + 1) * DAY)
         end
+    end
+    if credit.spent_m > 0 or credit.spent_r > 0 then
+        spend_credits()
+    end
+    if top_prefix and top_prefix ~= '' and add.m > 0 then
+        local top = top_prefix .. today
+        redis.call('ZINCRBY', top, add.m, string.match(KEYS[2], '{s:(.*)}'))
+        redis.call('EXPIRE', top, 3 * DAY)
     end
     if nhashes > 0 then
         remember(KEYS[4])
@@ -364,4 +500,7 @@ for si = 1, 2 do
     end
 end
 table.insert(reply, cold)
+for _, v in ipairs({plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r}) do
+    table.insert(reply, v)
+end
 return reply

@@ -110,6 +110,16 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
                          res->over_counter, res->over_limit, res->now, res->retry_at);
 }
 
+/* Follow a plan override the store reported. */
+static void
+policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
+{
+    if (m->res.plan >= 0 && (size_t)m->res.plan < conf->n_plans) {
+        m->plan = m->res.plan;
+        m->plan_override = 1;
+    }
+}
+
 /* The keyed hash of a normalised address, as 16 hex digits. */
 static void
 policy_hash(const struct pm_conf *conf, const char *addr, char out[17])
@@ -147,6 +157,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
             pm_log(PM_LOG_DEBUG, "store error at RCPT: %s", err);
         } else {
+            policy_adopt(conf, m);
             cold = m->res.cold - m->cold;
             if (!m->res.fits && policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL)
                 policy_over(conf, m, &m->res, v);
@@ -243,6 +254,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     }
     m->have_res = 1;
     m->cold = m->res.cold;
+    policy_adopt(conf, m);
     if (!m->res.fits)
         policy_over(conf, m, &m->res, v);
     if (v->action != PM_ACT_ACCEPT && conf->dry_run)
@@ -292,10 +304,10 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
     size_t off;
     int n;
 
-    n = snprintf(buf, len, "stage=%s action=%s%s reason=%s sender=%s plan=%s rcpts=%lld ext=%lld",
+    n = snprintf(buf, len, "stage=%s action=%s%s reason=%s sender=%s plan=%s%s rcpts=%lld ext=%lld",
                  stage, pm_action_name(v->action), v->dry_run ? " dry_run=yes" : "", v->reason,
                  m->sender[0] ? m->sender : "<>", m->metered ? conf->plans[m->plan].name : "-",
-                 m->nrcpt, m->next);
+                 m->plan_override ? " plan_from=override" : "", m->nrcpt, m->next);
     off = n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
     if (m->have_res && off < len) {
         off += policy_format_usage(conf, m, PM_SCOPE_SENDER, buf + off, len - off);
@@ -309,6 +321,12 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
     }
     if (m->metered && off < len) {
         n = snprintf(buf + off, len - off, " cold=%lld", m->cold);
+        off += n < 0 ? 0 : (size_t)n;
+    }
+    if (m->have_res && (m->res.credits_spent[0] || m->res.credits_spent[1]) && off < len) {
+        n = snprintf(buf + off, len - off, " credits_spent=%lld/%lld credits_left=%lld/%lld",
+                     m->res.credits_spent[0], m->res.credits_spent[1], m->res.credits_left[0],
+                     m->res.credits_left[1]);
         off += n < 0 ? 0 : (size_t)n;
     }
     if (m->scanned && off < len) {

@@ -26,6 +26,7 @@ struct pm_msg {
     char sender[PM_ADDR_MAX]; /* normalised sender identity */
     char login[PM_ADDR_MAX];  /* SASL login as given, or "" */
     int plan;                 /* index of the sender's plan */
+    int plan_override;        /* 1: the plan came from an override in the store */
     int dplan;                /* index of the domain's company-wide plan, or -1 */
     long long nrcpt;          /* recipients accepted so far */
     long long next;           /* external recipients accepted so far */

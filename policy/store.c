@@ -26,6 +26,7 @@ pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_me
                char *err, size_t errlen)
 {
     memset(res, 0, sizeof(*res));
+    res->plan = -1;
     return st->ops->meter(st->impl, req, res, err, errlen);
 }
 

@@ -24,10 +24,10 @@
 #include "meter_lua.h"
 #include "store_redis.h"
 
-#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1)
+#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5)
 #define CURVE_MAX_STAGES 1000
 /* EVALSHA sha numkeys, 7 keys, 10 fixed values, 8 per scope (hashes come on top) */
-#define MAX_ARGS (3 + 7 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 3))
+#define MAX_ARGS (3 + 10 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 3) + 2)
 #define MAX_HASHES 100000
 #define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
 
@@ -43,7 +43,9 @@ struct conn {
 struct redis_store {
     /* copied from the configuration, which may be freed on reload */
     char *host, *socket, *user, *password, *prefix;
-    char *clock_key; /* "<prefix>:v1:clock", the test clock offset */
+    char *clock_key;  /* "<prefix>:v1:clock", the test clock offset */
+    char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
+    char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve;..." */
     int port, db, connect_ms, command_ms, retry_min_ms, retry_max_ms, pool_size;
     char name[256]; /* "127.0.0.1:6379" or the socket path, for messages */
 
@@ -430,7 +432,12 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
         res->warmup[i].today = w[4];
         res->warmup[i].bounce_ppm = w[5];
     }
-    res->cold = v[REPLY_FIELDS - 1];
+    res->cold = v[REPLY_FIELDS - 6];
+    res->plan = (int)v[REPLY_FIELDS - 5];
+    res->credits_spent[0] = v[REPLY_FIELDS - 4];
+    res->credits_spent[1] = v[REPLY_FIELDS - 3];
+    res->credits_left[0] = v[REPLY_FIELDS - 2];
+    res->credits_left[1] = v[REPLY_FIELDS - 1];
     return 0;
 }
 
@@ -499,7 +506,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *key[6] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
+    char *key[9] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
     struct args a;
     const char *sid = req->scope[PM_SCOPE_SENDER].id, *did = req->scope[PM_SCOPE_DOMAIN].id;
     const char *dom;
@@ -521,17 +528,20 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     key[1] = scope_key(rs, 's', sid, "wu");
     key[2] = scope_key(rs, 's', sid, "ct");
     key[3] = scope_key(rs, 'd', dom, "ct");
+    key[4] = scope_key(rs, 's', sid, "plan");
+    key[5] = scope_key(rs, 's', sid, "cr");
+    key[6] = scope_key(rs, 's', sid, "crlog");
     if (did) {
-        key[4] = scope_key(rs, 'd', did, "w");
-        key[5] = scope_key(rs, 'd', did, "wu");
+        key[7] = scope_key(rs, 'd', did, "w");
+        key[8] = scope_key(rs, 'd', did, "wu");
     }
-    nkeys = 1 + (did ? 6 : 4);
+    nkeys = 1 + (did ? 9 : 7);
     a.argc = a.nnum = 0;
     a.argv = malloc((MAX_ARGS + ct->n) * sizeof(*a.argv));
     for (s = 0; s < nscopes; s++)
         curve[s] = curve_arg(&req->scope[s].warmup);
-    if (!a.argv || !key[0] || !key[1] || !key[2] || !key[3] || (did && (!key[4] || !key[5])) ||
-        !curve[0] || (did && !curve[1])) {
+    if (!a.argv || !key[0] || !key[1] || !key[2] || !key[3] || !key[4] || !key[5] || !key[6] ||
+        (did && (!key[7] || !key[8])) || !curve[0] || (did && !curve[1])) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -560,6 +570,8 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
         arg_num(&a, req->scope[s].warmup.max_bounce_ppm);
         arg_str(&a, curve[s]);
     }
+    arg_str(&a, rs->top_prefix);
+    arg_str(&a, rs->plan_table);
 
     cn = pool_get(rs, err, errlen);
     if (!cn)
@@ -568,7 +580,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     pool_put(rs, cn, dead ? err : NULL);
 out:
     free(a.argv);
-    for (i = 0; i < 6; i++)
+    for (i = 0; i < 9; i++)
         free(key[i]);
     for (i = 0; i < PM_SCOPE_COUNT; i++)
         free(curve[i]);
@@ -595,12 +607,39 @@ redis_free(void *impl)
     }
     free(rs->prefix);
     free(rs->clock_key);
+    free(rs->top_prefix);
+    free(rs->plan_table);
     pthread_cond_destroy(&rs->cv);
     pthread_mutex_destroy(&rs->mu);
     free(rs);
 }
 
 static const struct pm_store_ops redis_ops = {redis_meter, redis_free};
+
+/* The plans as the script's override table: "name|mh|md|rh|rd|nd|curve;...". */
+static char *
+plan_table(const struct pm_conf *conf)
+{
+    size_t i, j, len = 1, off = 0;
+    char *buf;
+
+    for (i = 0; i < conf->n_plans; i++)
+        len += strlen(conf->plans[i].name) + 6 * 21 + conf->plans[i].warmup.n * CURVE_ARG_MAX;
+    if (!(buf = malloc(len)))
+        return NULL;
+    buf[0] = '\0';
+    for (i = 0; i < conf->n_plans; i++) {
+        const struct pm_plan *p = &conf->plans[i];
+
+        off += (size_t)snprintf(buf + off, len - off, "%s%s|%lld|%lld|%lld|%lld|%lld|",
+                                i ? ";" : "", p->name, p->lim.msgs_hour, p->lim.msgs_day,
+                                p->lim.rcpts_hour, p->lim.rcpts_day, p->lim.new_rcpts_day);
+        for (j = 0; j < p->warmup.n; j++)
+            off += (size_t)snprintf(buf + off, len - off, "%s%lld:%lld", j ? "," : "",
+                                    p->warmup.cap[j], p->warmup_hour[j]);
+    }
+    return buf;
+}
 
 /* Copy what the store needs from conf, with the documented defaults for
  * unset fields; 0 on success, -1 on allocation failure. */
@@ -630,8 +669,11 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     rs->idle = calloc(rs->pool_size, sizeof(*rs->idle));
     if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 10)))
         sprintf(rs->clock_key, "%s:v1:clock", rs->prefix);
-    if (!rs->host || !rs->prefix || !rs->clock_key || !rs->idle ||
-        (conf->redis_socket && *conf->redis_socket && !rs->socket))
+    if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
+        sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
+    rs->plan_table = plan_table(conf);
+    if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->plan_table ||
+        !rs->idle || (conf->redis_socket && *conf->redis_socket && !rs->socket))
         return -1;
     if ((conf->redis_user && *conf->redis_user && !rs->user) ||
         (conf->redis_password && *conf->redis_password && !rs->password))

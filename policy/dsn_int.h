@@ -1,0 +1,77 @@
+/*
+ * dsn_int.h - internals shared by the bounce parser's files (dsn*.c).
+ *
+ * The MIME walk (dsn_mime.c) gathers what a bounce says into one
+ * struct pm_dsn: the decoded delivery-status text, the decoded human
+ * text, a few top-level headers and the returned message's sender. The
+ * report reader (dsn_report.c) and the plain-text reader (dsn_text.c)
+ * turn that into recipients; dsn_class.c gives codes and classes.
+ */
+#ifndef PM_DSN_INT_H
+#define PM_DSN_INT_H
+
+#include <stddef.h>
+
+#include "dsn.h"
+
+#define PM_DSN_REPORT_MAX 32768 /* decoded delivery-status text kept */
+#define PM_DSN_TEXT_MAX 65536   /* decoded human-readable text kept */
+#define PM_DSN_DEPTH 8          /* deepest MIME nesting followed */
+#define PM_DSN_PARTS 64         /* most MIME parts visited in one message */
+#define PM_DSN_FIELD 2048       /* longest unfolded header field kept */
+
+/* What the MIME walk found. */
+struct pm_dsn {
+    char report[PM_DSN_REPORT_MAX]; /* delivery-status parts, NUL-free, NUL-terminated */
+    size_t report_len;
+    char text[PM_DSN_TEXT_MAX]; /* text/plain (or non-MIME) parts, NUL-free */
+    size_t text_len;
+    char subject[256];        /* top-level Subject */
+    char from[320];           /* top-level From (raw) */
+    char return_path[320];    /* top-level Return-Path (raw) */
+    char failed[1024];        /* top-level X-Failed-Recipients */
+    char orig_sender[320];    /* X-Original-Sender or similar (raw) */
+    char ret_from[320];       /* returned message: From (raw) */
+    char ret_return_path[320];/* returned message: Return-Path (raw) */
+    char ret_to[1024];        /* returned message: To (raw) */
+    int report_type_dsn;      /* multipart/report; report-type=delivery-status */
+    int has_status_part;      /* a message/(global-)delivery-status part */
+    int is_arf;               /* message/feedback-report or report-type=feedback-report */
+    int is_auto;              /* Auto-Submitted, Precedence, List-Id */
+    int auto_replied;         /* Auto-Submitted: auto-replied */
+    int returned;             /* a returned message (or its headers) part was seen */
+    unsigned parts;           /* parts visited */
+};
+
+/* Walk the message and fill *d. */
+void pm_dsn_walk(struct pm_dsn *d, const unsigned char *msg, size_t len);
+
+/* Read the delivery-status text into out->rcpt; returns recipients added. */
+size_t pm_dsn_report(struct pm_dsn *d, struct pm_bounce *out);
+
+/* Read a plain-text bounce; returns recipients added. */
+size_t pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out);
+
+/* Copy the first address of s (lower case, no brackets) to out; 0 or -1. */
+int pm_dsn_addr(const char *s, char *out, size_t outlen);
+
+/* Find an enhanced status code ([245].d{1,3}.d{1,3}) in s; 0 or -1. */
+int pm_dsn_find_status(const char *s, char *out, size_t outlen);
+
+/* Find a three-digit SMTP reply code ([245]dd) in s; the code or 0. */
+int pm_dsn_find_reply(const char *s);
+
+/* Copy s to out with whitespace runs collapsed to one space, trimmed. */
+void pm_dsn_squeeze(char *out, size_t outlen, const char *s, size_t slen);
+
+/* Fill in status (when generic or missing) and class of r from its diag. */
+void pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint);
+
+/* Case-insensitive search of needle in hay[0..hlen). */
+const char *pm_dsn_memcasestr(const char *hay, size_t hlen, const char *needle);
+
+/* Add a recipient (merged with an existing one of the same address);
+ * returns it, or NULL when full or the address is unusable. */
+struct pm_bounce_rcpt *pm_dsn_add(struct pm_bounce *out, const char *addr);
+
+#endif
