@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "callbacks.h"
+#include "incoming.h"
 #include "log.h"
 #include "policy.h"
 #include "reply.h"
@@ -27,7 +28,8 @@ struct conn {
     char client_addr[64];
     char daemon_name[64];
     struct pm_msg msg;
-    struct pm_scan *scan; /* the content scan of the current message, or NULL */
+    struct pm_scan *scan;  /* the content scan of the current message, or NULL */
+    struct pm_incoming in; /* the feedback path, for mail that is not metered */
 };
 
 static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -192,7 +194,14 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     o.auth_login = macro(ctx, "{auth_authen}");
     pm_scan_free(c->scan);
     c->scan = NULL;
+    pm_in_reset(&c->in);
     pm_policy_mail(c->rt->conf, &o, argv && argv[0] ? argv[0] : "", &c->msg);
+    if (!c->msg.metered && c->rt->conf->feedback_enabled &&
+        (!c->msg.outgoing || !c->msg.sender[0])) {
+        /* incoming mail and bounces feed the feedback loop; never metered */
+        pm_in_start(&c->in, argv && argv[0] ? argv[0] : "");
+        return SMFIS_CONTINUE;
+    }
     if (!c->msg.metered) {
         pm_log(PM_LOG_DEBUG, "%s: not metered (%s) from=%.200s client=%s",
                macro(ctx, "i") ? macro(ctx, "i") : "NOQUEUE",
@@ -216,6 +225,8 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
     struct conn *c = smfi_getpriv(ctx);
     struct pm_verdict v;
 
+    if (c && c->in.active)
+        pm_in_rcpt(&c->in, c->rt->conf, argv && argv[0] ? argv[0] : "");
     if (!c || !c->msg.metered)
         return SMFIS_CONTINUE;
     pm_policy_rcpt(c->rt->conf, c->rt->store, &c->msg, argv && argv[0] ? argv[0] : "", &v);
@@ -232,6 +243,8 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 
     if (c && c->scan)
         pm_scan_header(c->scan, name, value);
+    if (c && c->in.active)
+        pm_in_header(&c->in, name, value);
     return SMFIS_CONTINUE;
 }
 
@@ -241,6 +254,10 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
     struct conn *c = smfi_getpriv(ctx);
 
+    if (c && c->in.active) {
+        pm_in_body(&c->in, chunk, len);
+        return c->in.keep && c->in.len < PM_IN_MAX_KEEP ? SMFIS_CONTINUE : SMFIS_SKIP;
+    }
     if (!c || !c->scan)
         return SMFIS_SKIP;
     pm_scan_body(c->scan, chunk, len);
@@ -276,6 +293,11 @@ cb_eom(SMFICTX *ctx)
     struct pm_verdict v;
     sfsistat r;
 
+    if (c && c->in.active) {
+        pm_in_finish(&c->in, c->rt->conf, c->rt->store,
+                     macro(ctx, "i") ? macro(ctx, "i") : "NOQUEUE");
+        return SMFIS_CONTINUE;
+    }
     if (!c || !c->msg.metered)
         return SMFIS_CONTINUE;
     if (c->scan)
@@ -297,6 +319,7 @@ cb_abort(SMFICTX *ctx)
         memset(&c->msg, 0, sizeof(c->msg));
         pm_scan_free(c->scan);
         c->scan = NULL;
+        pm_in_reset(&c->in);
     }
     return SMFIS_CONTINUE;
 }
@@ -310,6 +333,7 @@ cb_close(SMFICTX *ctx)
     if (c) {
         smfi_setpriv(ctx, NULL);
         pm_scan_free(c->scan);
+        pm_in_reset(&c->in);
         runtime_release(c->rt);
         free(c);
     }

@@ -211,6 +211,13 @@ static const struct conf_key conf_keys[] = {
     K_SPECIAL("contacts", pm_conf_load_contacts),
     K_STRS("scan", "shorteners", shorteners, n_shorteners, default_shorteners, 1, check_domain),
     K_SPECIAL("rules", pm_conf_load_rules),
+    K_BOOL("feedback", "enabled", feedback_enabled, 1),
+    K_INT("reputation", "min_sends", rep_min_sends, 50, 0, 1000000000,       NULL, NULL),
+    K_DOUBLE("reputation", "warn", rep_warn, 0.02, 0.0, 1.0),
+    K_DOUBLE("reputation", "halve_limits", rep_halve, 0.03, 0.0, 1.0),
+    K_DOUBLE("reputation", "refuse_first_contact", rep_refuse_cold, 0.05, 0.0, 1.0),
+    K_DOUBLE("reputation", "refuse_all", rep_refuse_all, 0.10, 0.0, 1.0),
+    K_INT("suppression", "days", suppress_days, 180, 1, 3650,                NULL, NULL),
 };
 
 /* Every key of a plan; offsets are into struct pm_plan. */

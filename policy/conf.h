@@ -119,6 +119,15 @@ struct pm_conf {
     long long contacts_max;         /* contacts remembered per sender, default 50000 */
     int contacts_company_wide;      /* known to any sender of the domain = not cold */
 
+    /* feedback: bounces, replies, reputation, suppression (SPEC §7) */
+    int feedback_enabled;   /* read incoming mail for bounces and replies */
+    int rep_min_sends;      /* act on reputation from this many recipients in 7 days */
+    double rep_warn;        /* hard-bounce rate that is logged and tagged, 0.02 */
+    double rep_halve;       /* ... that halves the limits and freezes warm-up, 0.03 */
+    double rep_refuse_cold; /* ... that refuses first-contact mail, 0.05 */
+    double rep_refuse_all;  /* ... that refuses all external mail, 0.10 */
+    int suppress_days;      /* a hard-bounced address stays suppressed this long */
+
     /* content */
     struct pm_rule *rules; /* ordered; all matching rules apply */
     size_t n_rules;

@@ -26,21 +26,24 @@ struct pm_dsn {
     size_t report_len;
     char text[PM_DSN_TEXT_MAX]; /* text/plain (or non-MIME) parts, NUL-free */
     size_t text_len;
-    char subject[256];        /* top-level Subject */
-    char from[320];           /* top-level From (raw) */
-    char return_path[320];    /* top-level Return-Path (raw) */
-    char failed[1024];        /* top-level X-Failed-Recipients */
-    char orig_sender[320];    /* X-Original-Sender or similar (raw) */
-    char ret_from[320];       /* returned message: From (raw) */
-    char ret_return_path[320];/* returned message: Return-Path (raw) */
-    char ret_to[1024];        /* returned message: To (raw) */
-    int report_type_dsn;      /* multipart/report; report-type=delivery-status */
-    int has_status_part;      /* a message/(global-)delivery-status part */
-    int is_arf;               /* message/feedback-report or report-type=feedback-report */
-    int is_auto;              /* Auto-Submitted, Precedence, List-Id */
-    int auto_replied;         /* Auto-Submitted: auto-replied */
-    int returned;             /* a returned message (or its headers) part was seen */
-    unsigned parts;           /* parts visited */
+    size_t cut;                /* offset in text where the returned message starts */
+    char subject[256];         /* top-level Subject */
+    char from[320];            /* top-level From (raw) */
+    char return_path[320];     /* top-level Return-Path (raw) */
+    char to[320];              /* top-level To (raw): the bounce's addressee */
+    char failed[1024];         /* top-level X-Failed-Recipients */
+    char orig_sender[320];     /* X-Original-Sender or similar (raw) */
+    char ret_from[320];        /* returned message: From (raw) */
+    char ret_return_path[320]; /* returned message: Return-Path (raw) */
+    char ret_to[1024];         /* returned message: To (raw) */
+    int report_type_dsn;       /* multipart/report; report-type=delivery-status */
+    int has_status_part;       /* a message/(global-)delivery-status part */
+    int is_arf;                /* message/feedback-report or report-type=feedback-report */
+    int is_auto;               /* Auto-Submitted, Precedence, List-Id */
+    int auto_replied;          /* Auto-Submitted: auto-replied */
+    int returned;              /* a returned message (or its headers) part was seen */
+    int cut_short;            /* the top multipart has no closing boundary line */
+    unsigned parts;            /* parts visited */
 };
 
 /* Walk the message and fill *d. */
@@ -49,8 +52,17 @@ void pm_dsn_walk(struct pm_dsn *d, const unsigned char *msg, size_t len);
 /* Read the delivery-status text into out->rcpt; returns recipients added. */
 size_t pm_dsn_report(struct pm_dsn *d, struct pm_bounce *out);
 
-/* Read a plain-text bounce; returns recipients added. */
+/* Find where the returned message starts in d->text (sets d->cut). */
+void pm_dsn_text_cut(struct pm_dsn *d);
+
+/* Read a plain-text bounce up to d->cut; returns recipients added. */
 size_t pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out);
+
+/* Does the message look like a plain-text bounce? */
+int pm_dsn_text_is_bounce(const struct pm_dsn *d);
+
+/* Note the header fields of a returned message at p[0..len). */
+void pm_dsn_returned(struct pm_dsn *d, const unsigned char *p, size_t len);
 
 /* Copy the first address of s (lower case, no brackets) to out; 0 or -1. */
 int pm_dsn_addr(const char *s, char *out, size_t outlen);

@@ -18,7 +18,7 @@
 
 /* A parsed Content-Type (and transfer encoding) of one entity. */
 struct ctype {
-    char type[64];     /* "multipart/report", lower case; "" when none */
+    char type[64]; /* "multipart/report", lower case; "" when none */
     char boundary[128];
     char report_type[64];
     char cte[32]; /* "base64", "quoted-printable", lower case */
@@ -128,6 +128,8 @@ top_field(struct pm_dsn *d, const char *name, const char *v)
         keep(d->subject, sizeof(d->subject), v);
     else if (strcasecmp(name, "From") == 0)
         keep(d->from, sizeof(d->from), v);
+    else if (strcasecmp(name, "To") == 0)
+        keep(d->to, sizeof(d->to), v);
     else if (strcasecmp(name, "Return-Path") == 0)
         keep(d->return_path, sizeof(d->return_path), v);
     else if (strcasecmp(name, "X-Failed-Recipients") == 0)
@@ -368,6 +370,8 @@ static void entity(struct pm_dsn *d, const unsigned char *p, size_t len, int dep
 static int
 is_delim(const unsigned char *p, size_t n, const char *b, size_t bl)
 {
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--; /* tolerated: a boundary line indented by mistake */
     return n >= bl + 2 && p[0] == '-' && p[1] == '-' && memcmp(p + 2, b, bl) == 0;
 }
 
@@ -384,7 +388,12 @@ multipart(struct pm_dsn *d, const unsigned char *p, size_t len, const char *b, i
         size_t eol, next = line_end(p, len, off, &eol);
 
         if (is_delim(p + off, eol - off, b, bl)) {
-            int closing = eol - off >= bl + 4 && p[off + bl + 2] == '-' && p[off + bl + 3] == '-';
+            size_t ind = off;
+            int closing;
+
+            while (p[ind] == ' ' || p[ind] == '\t')
+                ind++;
+            closing = eol - ind >= bl + 4 && p[ind + bl + 2] == '-' && p[ind + bl + 3] == '-';
 
             if (inpart)
                 entity(d, p + start, off - start, depth + 1, 0);
@@ -397,6 +406,8 @@ multipart(struct pm_dsn *d, const unsigned char *p, size_t len, const char *b, i
     }
     if (!inpart)
         return -1;
+    if (depth == 0)
+        d->cut_short = 1;
     entity(d, p + start, len - start, depth + 1, 0);
     return 0;
 }
@@ -468,5 +479,22 @@ pm_dsn_walk(struct pm_dsn *d, const unsigned char *msg, size_t len)
 {
     d->report[0] = '\0';
     d->text[0] = '\0';
+    if (len >= 5 && memcmp(msg, "From ", 5) == 0) {
+        /* an mbox separator line: not a header field */
+        size_t eol, next = line_end(msg, len, 0, &eol);
+
+        msg += next;
+        len -= next;
+    }
     entity(d, msg, len, 0, 1);
+}
+
+/* Note the header fields of a returned message at p[0..len). */
+void
+pm_dsn_returned(struct pm_dsn *d, const unsigned char *p, size_t len)
+{
+    struct ctype inner;
+
+    memset(&inner, 0, sizeof(inner));
+    headers(d, p, len, 2, &inner);
 }

@@ -17,8 +17,11 @@
 --   KEYS[6]  <prefix>:v1:{s:<sender>}:plan  (string) plan override
 --   KEYS[7]  <prefix>:v1:{s:<sender>}:cr    (hash) credits
 --   KEYS[8]  <prefix>:v1:{s:<sender>}:crlog (list) credit movements
---   KEYS[9]  <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
---   KEYS[10] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
+--   KEYS[9]  <prefix>:v1:{s:<sender>}:rep   (hash) reputation (feedback.lua)
+--   KEYS[10] <prefix>:v1:sup:<recipient>    (string) the suppression entry of
+--            the recipient a probe asks about ("<prefix>:v1:sup:" for none)
+--   KEYS[11] <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
+--   KEYS[12] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
 --            the request uses the domain scope.
 --   The top index <prefix>:v1:top:<day> (sorted set: sender -> messages
 --   counted that UTC day, TTL 3 days) is named from ARGV, since its day is
@@ -83,7 +86,9 @@
 --   five limits (messages/hour, messages/day, recipients/hour,
 --   recipients/day, new recipients/day; 0 = unlimited), dormant_days,
 --   max_bounce_ppm, and the warm-up curve "daycap:hourcap,..." ("" = none);
---   then the top index key prefix ("<prefix>:v1:top:") and the plan table.
+--   then the top index key prefix ("<prefix>:v1:top:"), the plan table, and
+--   the reputation thresholds min_sends, warn, halve, refuse_cold,
+--   refuse_all (ppm; 0 = off).
 --
 -- PLAN OVERRIDE: when KEYS[6] names a plan of the table in the last ARGV
 --   ("name|mh|md|rh|rd|nd|curve;..."), its limits and curve replace the
@@ -97,6 +102,14 @@
 --   credits. Commit and force spend them, earliest expiry first, and log a
 --   "spend" movement; a probe only looks.
 --
+-- REPUTATION: over the last 7 UTC days, sent = external recipients counted
+--   ("s:<day>"), hard = hard bounces ("b:<day>"); with at least min_sends,
+--   rate = hard / sent (parts per million) gives a level: 1 at warn (logged
+--   and tagged), 2 at halve (the sender's limits are halved and its warm-up
+--   stage holds), 3 at refuse_cold (first-contact recipients are refused),
+--   4 at refuse_all (every external recipient is refused). Counter 7 is the
+--   first-contact refusal, 8 the full stop; neither has a retry time (-1).
+--
 -- REPLY (integers)
 --   fits, counted, over_scope, over_counter, over_limit, over_used,
 --   retry_at, now, then for scope 0 and scope 1 the five counters (after the
@@ -105,7 +118,9 @@
 --   today, bounce_ppm; then cold: the cold recipients of the message
 --   (including ARGV[9]); then plan (override's table index or -1),
 --   credit messages spent, credit recipients spent, credit messages left,
---   credit recipients left. over_* and retry_at describe the limit that frees
+--   credit recipients left; then reputation: sent, hard, blocks, replies,
+--   rate (ppm), level; last, the suppression entry of the probed recipient
+--   as a string "<time>|<status>|<sender>|<ttl>", or 0. over_* and retry_at describe the limit that frees
 --   up last (retry_at -1, "never", first; then the latest retry_at; ties in
 --   scope order, then counter order: 0-4 the counters, 5 the warm-up day
 --   cap, 6 the warm-up hour cap); all zeros when everything fits.
@@ -128,24 +143,27 @@ local company_wide = ARGV[8] == '1'
 local nhashes = tonumber(ARGV[10])
 local scope_base = 10 + nhashes
 local nscopes = 1
-if #KEYS >= 10 then
+if #KEYS >= 12 then
     nscopes = 2
 end
 local top_prefix = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 1]
 local plan_table = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 2] or ''
-local KEY_PLAN, KEY_CR, KEY_CRLOG = KEYS[6], KEYS[7], KEYS[8]
+local KEY_PLAN, KEY_CR, KEY_CRLOG, KEY_REP, KEY_SUP = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local rep_args = scope_base + nscopes * ARGS_PER_SCOPE + 3
+local REP_COLD, REP_STOP = 7, 8
 
 local t = redis.call('TIME')
 local offset = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
 local now = tonumber(t[1]) + math.floor(offset)
 local today = math.floor(now / DAY)
+local rep = {level = 0} -- the sender's reputation, read below
 
 -- The keys of scope si: windows, warm-up.
 local function scope_keys(si)
     if si == 1 then
         return KEYS[2], KEYS[3]
     end
-    return KEYS[9], KEYS[10]
+    return KEYS[11], KEYS[12]
 end
 
 -- 1 when a recipient hash is a known contact of the sender (or company).
@@ -240,7 +258,7 @@ local function warmup_state(key, dormant, max_ppm, curve)
     if not w.last or not w.start or today - w.last >= dormant then
         w.start, w.stage, w.today = today, 0, 0
     elseif w.last < today then
-        if w.ppm <= max_ppm then
+        if w.ppm <= max_ppm and rep.level < 2 then
             w.stage = w.stage + 1
         end
         w.today = 0
@@ -282,6 +300,51 @@ if plan_vals then
         sargv[i] = plan_vals[i + 1]
     end
     sargv[8] = plan_vals[7] or ''
+end
+
+-- The sender's reputation over the last 7 UTC days.
+local function reputation()
+    local r = {sent = 0, hard = 0, blocks = 0, replies = 0, ppm = 0, level = 0}
+    local flat = redis.call('HGETALL', KEY_REP)
+    for i = 1, #flat, 2 do
+        local k, d = string.match(flat[i], '^([sbkr]):(%d+)$')
+        local v = tonumber(flat[i + 1]) or 0
+        if k and today - tonumber(d) < 7 then
+            if k == 's' then
+                r.sent = r.sent + v
+            elseif k == 'b' then
+                r.hard = r.hard + v
+            elseif k == 'k' then
+                r.blocks = r.blocks + v
+            else
+                r.replies = r.replies + v
+            end
+        end
+    end
+    if r.sent > 0 then
+        r.ppm = math.floor(r.hard * 1000000 / r.sent)
+    end
+    local min = tonumber(ARGV[rep_args]) or 0
+    if r.sent >= min and r.sent > 0 then
+        for level = 4, 1, -1 do
+            local threshold = tonumber(ARGV[rep_args + level]) or 0
+            if threshold > 0 and r.ppm >= threshold then
+                r.level = level
+                break
+            end
+        end
+    end
+    return r
+end
+
+rep = reputation()
+if rep.level >= 2 then
+    for i = 1, 5 do
+        local l = tonumber(sargv[i])
+        if l > 0 then
+            sargv[i] = math.max(1, math.floor(l / 2))
+        end
+    end
 end
 
 -- Argument k (1-8) of scope si.
@@ -348,6 +411,12 @@ for si = 1, nscopes do
             violate(si, WARMUP_HOUR, w.hour_cap, s.used.mh, r)
         end
     end
+end
+
+if rep.level >= 4 and add.r > 0 then
+    violate(1, REP_STOP, 0, rep.ppm, -1)
+elseif rep.level >= 3 and add.n > 0 then
+    violate(1, REP_COLD, 0, rep.ppm, -1)
 end
 
 -- Unexpired credit grants, earliest expiry first, and their totals.
@@ -468,6 +537,10 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
     if credit.spent_m > 0 or credit.spent_r > 0 then
         spend_credits()
     end
+    if add.r > 0 then
+        redis.call('HINCRBY', KEY_REP, 's:' .. today, add.r)
+        redis.call('EXPIRE', KEY_REP, 8 * DAY)
+    end
     if top_prefix and top_prefix ~= '' and add.m > 0 then
         local top = top_prefix .. today
         redis.call('ZINCRBY', top, add.m, string.match(KEYS[2], '{s:(.*)}'))
@@ -500,7 +573,14 @@ for si = 1, 2 do
     end
 end
 table.insert(reply, cold)
-for _, v in ipairs({plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r}) do
+for _, v in ipairs({plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r,
+                    rep.sent, rep.hard, rep.blocks, rep.replies, rep.ppm, rep.level}) do
     table.insert(reply, v)
+end
+local sup = redis.call('GET', KEY_SUP)
+if sup then
+    table.insert(reply, sup .. '|' .. redis.call('TTL', KEY_SUP))
+else
+    table.insert(reply, 0)
 end
 return reply

@@ -74,6 +74,11 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
     req->contacts.ttl_days = conf->contacts_ttl_days;
     req->contacts.max = conf->contacts_max;
     req->contacts.company_wide = conf->contacts_company_wide;
+    req->reputation.min_sends = conf->rep_min_sends;
+    req->reputation.warn_ppm = llround(conf->rep_warn * 1e6);
+    req->reputation.halve_ppm = llround(conf->rep_halve * 1e6);
+    req->reputation.cold_ppm = llround(conf->rep_refuse_cold * 1e6);
+    req->reputation.stop_ppm = llround(conf->rep_refuse_all * 1e6);
     req->mode = mode;
     req->msgs = 1;
     req->rcpts = rcpts;
@@ -101,7 +106,10 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
 {
     enum pm_action act = policy_action(conf, m, res->over_scope);
 
-    if (res->over_counter >= PM_C_WARMUP_DAY)
+    if (res->over_counter == PM_C_REP_COLD || res->over_counter == PM_C_REP_STOP)
+        pm_verdict_reputation(v, act < PM_ACT_TEMPFAIL ? PM_ACT_TEMPFAIL : act, m->sender,
+                              res->over_counter == PM_C_REP_COLD, res->rep.ppm, res->rep.sent);
+    else if (res->over_counter >= PM_C_WARMUP_DAY)
         pm_verdict_warmup(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
                           res->over_counter == PM_C_WARMUP_HOUR, res->warmup[res->over_scope].stage,
                           res->over_limit, res->now, res->retry_at);
@@ -153,13 +161,17 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         /* one probe: would the message fit with this recipient, is it a contact */
         policy_request(conf, m, PM_METER_PROBE, m->next + ext, &hp, ext ? 1 : 0, &req);
         req.contacts.cold_before = m->cold;
+        req.suppressed_rcpt = ext ? addr : NULL;
         if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
             pm_log(PM_LOG_DEBUG, "store error at RCPT: %s", err);
+        } else if (m->res.sup.found) {
+            pm_verdict_suppressed(v, addr, m->res.sup.since, m->res.sup.until, m->res.sup.status);
         } else {
             policy_adopt(conf, m);
             cold = m->res.cold - m->cold;
-            if (!m->res.fits && policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL)
+            if (!m->res.fits && (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
+                                 m->res.over_counter >= PM_C_REP_COLD))
                 policy_over(conf, m, &m->res, v);
             m->have_res = 1;
         }
@@ -261,6 +273,10 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         v->dry_run = 1;
     if (v->action < PM_ACT_TEMPFAIL || v->dry_run)
         policy_combine(v, &rv);
+    if (v->action < PM_ACT_TEMPFAIL && (m->res.rep.level == 1 || m->res.rep.level == 2)) {
+        pm_verdict_reputation(&rv, PM_ACT_TAG, m->sender, 0, m->res.rep.ppm, m->res.rep.sent);
+        policy_combine(v, &rv);
+    }
     if (rv.dry_run && rv.action >= v->action)
         v->dry_run = 1;
 }
@@ -321,6 +337,11 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
     }
     if (m->metered && off < len) {
         n = snprintf(buf + off, len - off, " cold=%lld", m->cold);
+        off += n < 0 ? 0 : (size_t)n;
+    }
+    if (m->have_res && m->res.rep.level > 0 && off < len) {
+        n = snprintf(buf + off, len - off, " bounce_rate_ppm=%lld bounce_level=%d", m->res.rep.ppm,
+                     m->res.rep.level);
         off += n < 0 ? 0 : (size_t)n;
     }
     if (m->have_res && (m->res.credits_spent[0] || m->res.credits_spent[1]) && off < len) {

@@ -141,9 +141,9 @@ put(char *buf, size_t len, size_t *o, const char *fmt, const char *s1, unsigned 
     X(size)                                                                                        \
     X(parts)                                                                                       \
     X(depth)                                                                                       \
-    X(attachments) X(attached_images) X(inline_images) X(remote_images) X(links)                   \
-        X(shortener_links) X(cid_refs) X(has_html) X(has_calendar) X(has_tnef) X(is_signed)        \
-            X(is_encrypted)
+    X(attachments)                                                                                 \
+    X(attached_images) X(inline_images) X(remote_images) X(links) X(shortener_links) X(cid_refs)   \
+        X(has_html) X(has_calendar) X(has_tnef) X(is_signed) X(is_encrypted)
 
 /* "complete=1 problems=- size=..." */
 void

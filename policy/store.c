@@ -2,6 +2,7 @@
  * store.c - the storage interface's dispatch: a store is a table of
  * operations and the implementation's private handle.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,17 @@ pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_me
     memset(res, 0, sizeof(*res));
     res->plan = -1;
     return st->ops->meter(st->impl, req, res, err, errlen);
+}
+
+/* Record one feedback event; 0 on success, -1 on a store error. */
+int
+pm_store_feedback(struct pm_store *st, const struct pm_feedback_req *req, char *err, size_t errlen)
+{
+    if (!st->ops->feedback) {
+        snprintf(err, errlen, "this store keeps no feedback");
+        return -1;
+    }
+    return st->ops->feedback(st->impl, req, err, errlen);
 }
 
 /* Release a store and its implementation. */

@@ -22,6 +22,8 @@ enum pm_counter {
     /* not counters of their own: the warm-up caps, reported in over_counter */
     PM_C_WARMUP_DAY = PM_C_COUNT, /* messages on this UTC day, against the stage's cap */
     PM_C_WARMUP_HOUR,             /* messages per rolling hour, against the stage's share */
+    PM_C_REP_COLD,                /* reputation: first-contact mail refused */
+    PM_C_REP_STOP,                /* reputation: all external mail refused */
 };
 
 /* Whose counters: the sender, and the sender's domain (company-wide cap). */
@@ -60,6 +62,45 @@ struct pm_warmup_res {
     long long bounce_ppm; /* the bounce rate the gate saw, parts per million */
 };
 
+/* What incoming mail said about a local sender (SPEC §7). */
+enum pm_feedback_kind {
+    PM_FB_HARD = 0, /* a hard bounce: suppress the recipient, count it against the sender */
+    PM_FB_BLOCK,    /* a policy block (5.7.x): count it */
+    PM_FB_REPLY,    /* a person wrote to the sender: a known contact, a reply */
+};
+
+struct pm_feedback_req {
+    enum pm_feedback_kind kind;
+    const char *sender;    /* the local sender (normalised) */
+    const char *rcpt;      /* the bounced recipient, or the correspondent (normalised) */
+    const char *rcpt_hash; /* its keyed contact hash (16 hex digits) */
+    const char *status;    /* the DSN status, e.g. "5.1.1" ("" for replies) */
+    int contacts_ttl_days;
+    int suppress_days;
+};
+
+/* A suppression list entry. */
+struct pm_suppressed {
+    int found;
+    long long since;  /* store time of the hard bounce */
+    long long until;  /* store time the entry expires */
+    char status[16];  /* "5.1.1" */
+    char sender[320]; /* whose mail bounced */
+};
+
+/* Reputation thresholds (parts per million of hard bounces per external recipient). */
+struct pm_reputation_req {
+    long long min_sends; /* act only from this many external recipients in 7 days */
+    long long warn_ppm, halve_ppm, cold_ppm, stop_ppm; /* 0: off */
+};
+
+/* A sender's reputation over the last 7 days. */
+struct pm_reputation {
+    long long sent, hard, blocks, replies;
+    long long ppm; /* hard / sent, parts per million */
+    int level;     /* 0 fine, 1 warn, 2 halved, 3 no first contact, 4 stopped */
+};
+
 /* The contacts a request looks up (and, when counted, remembers). */
 struct pm_contacts_req {
     const char *const *hashes; /* keyed hashes of external recipients (16 hex digits) */
@@ -76,8 +117,10 @@ struct pm_meter_req {
     long long msgs;  /* messages to add (1 at end of message) */
     long long rcpts; /* external recipients to add */
     struct pm_contacts_req contacts;
-    int hour_bucket; /* seconds per bucket of the rolling hour (divides 3600) */
-    int day_bucket;  /* seconds per bucket of the rolling day (divides 86400) */
+    struct pm_reputation_req reputation;
+    const char *suppressed_rcpt; /* a probe: the normalised recipient to look up, or NULL */
+    int hour_bucket;             /* seconds per bucket of the rolling hour (divides 3600) */
+    int day_bucket;              /* seconds per bucket of the rolling day (divides 86400) */
 };
 
 struct pm_meter_res {
@@ -98,6 +141,8 @@ struct pm_meter_res {
     int plan;       /* the sender's plan override (index of the store's plan table), or -1 */
     long long credits_spent[2]; /* message and recipient credits spent by this request */
     long long credits_left[2];  /* credits left, when they were looked at */
+    struct pm_reputation rep;   /* the sender's reputation */
+    struct pm_suppressed sup;   /* the probed recipient's suppression entry */
 };
 
 struct pm_store_ops {
@@ -106,6 +151,8 @@ struct pm_store_ops {
                  size_t errlen);
     /* Release impl. */
     void (*free)(void *impl);
+    /* Record one feedback event; 0 on success, -1 on a store error. NULL: not supported. */
+    int (*feedback)(void *impl, const struct pm_feedback_req *req, char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -119,6 +166,10 @@ struct pm_store *pm_store_new(const struct pm_store_ops *ops, void *impl);
 /* Ask the store; 0 on success, -1 on a store error (err says why). */
 int pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_meter_res *res,
                    char *err, size_t errlen);
+
+/* Record one feedback event; 0 on success, -1 on a store error (err says why). */
+int pm_store_feedback(struct pm_store *st, const struct pm_feedback_req *req, char *err,
+                      size_t errlen);
 
 /* Release a store and its implementation. */
 void pm_store_free(struct pm_store *st);

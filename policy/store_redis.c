@@ -21,13 +21,14 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "feedback_lua.h"
 #include "meter_lua.h"
 #include "store_redis.h"
 
-#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5)
+#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 1)
 #define CURVE_MAX_STAGES 1000
 /* EVALSHA sha numkeys, 7 keys, 10 fixed values, 8 per scope (hashes come on top) */
-#define MAX_ARGS (3 + 10 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 3) + 2)
+#define MAX_ARGS (3 + 12 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 3) + 2 + 5)
 #define MAX_HASHES 100000
 #define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
 
@@ -380,6 +381,18 @@ scope_key(const struct redis_store *rs, char tag, const char *id, const char *ki
     return key;
 }
 
+/* The suppression key of a recipient ("<prefix>:v1:sup:" alone for none). */
+static char *
+supp_key(const struct redis_store *rs, const char *rcpt)
+{
+    size_t len = strlen(rs->prefix) + (rcpt ? strlen(rcpt) : 0) + 16;
+    char *key = malloc(len);
+
+    if (key)
+        snprintf(key, len, "%s:v1:sup:%s", rs->prefix, rcpt ? rcpt : "");
+    return key;
+}
+
 /* The warm-up curve of a scope as the script's "day:hour,..." argument. */
 static char *
 curve_arg(const struct pm_warmup_req *w)
@@ -396,6 +409,25 @@ curve_arg(const struct pm_warmup_req *w)
     return buf;
 }
 
+/* Parse a suppression entry "<time>|<status>|<sender>|<ttl>" (or the integer 0). */
+static void
+supp_parse(const redisReply *e, struct pm_suppressed *sup)
+{
+    char status[16] = "", sender[320] = "";
+    long long since = 0, ttl = 0;
+
+    memset(sup, 0, sizeof(*sup));
+    if (e->type != REDIS_REPLY_STRING)
+        return;
+    if (sscanf(e->str, "%lld|%15[^|]|%319[^|]|%lld", &since, status, sender, &ttl) != 4)
+        return;
+    sup->found = 1;
+    sup->since = since;
+    snprintf(sup->status, sizeof(sup->status), "%s", status);
+    snprintf(sup->sender, sizeof(sup->sender), "%s", sender);
+    sup->until = ttl > 0 ? (long long)time(NULL) + ttl : 0;
+}
+
 /* Copy the script's reply into res; 0 if it has the expected shape. */
 static int
 reply_parse(const redisReply *r, struct pm_meter_res *res)
@@ -405,13 +437,14 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements != REPLY_FIELDS)
         return -1;
-    for (i = 0; i < REPLY_FIELDS; i++) {
+    for (i = 0; i < REPLY_FIELDS - 1; i++) {
         if (r->element[i]->type != REDIS_REPLY_INTEGER)
             return -1;
         v[i] = r->element[i]->integer;
     }
-    if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] > PM_C_WARMUP_HOUR)
+    if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] > PM_C_REP_STOP)
         return -1;
+    supp_parse(r->element[REPLY_FIELDS - 1], &res->sup);
     res->fits = (int)v[0];
     res->counted = (int)v[1];
     res->over_scope = (enum pm_scope)v[2];
@@ -432,12 +465,19 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
         res->warmup[i].today = w[4];
         res->warmup[i].bounce_ppm = w[5];
     }
-    res->cold = v[REPLY_FIELDS - 6];
-    res->plan = (int)v[REPLY_FIELDS - 5];
-    res->credits_spent[0] = v[REPLY_FIELDS - 4];
-    res->credits_spent[1] = v[REPLY_FIELDS - 3];
-    res->credits_left[0] = v[REPLY_FIELDS - 2];
-    res->credits_left[1] = v[REPLY_FIELDS - 1];
+    i = 8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6;
+    res->cold = v[i++];
+    res->plan = (int)v[i++];
+    res->credits_spent[0] = v[i++];
+    res->credits_spent[1] = v[i++];
+    res->credits_left[0] = v[i++];
+    res->credits_left[1] = v[i++];
+    res->rep.sent = v[i++];
+    res->rep.hard = v[i++];
+    res->rep.blocks = v[i++];
+    res->rep.replies = v[i++];
+    res->rep.ppm = v[i++];
+    res->rep.level = (int)v[i++];
     return 0;
 }
 
@@ -506,7 +546,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *key[9] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
+    char *key[11] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
     struct args a;
     const char *sid = req->scope[PM_SCOPE_SENDER].id, *did = req->scope[PM_SCOPE_DOMAIN].id;
     const char *dom;
@@ -531,17 +571,21 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     key[4] = scope_key(rs, 's', sid, "plan");
     key[5] = scope_key(rs, 's', sid, "cr");
     key[6] = scope_key(rs, 's', sid, "crlog");
+    key[7] = scope_key(rs, 's', sid, "rep");
+    key[8] = supp_key(rs, req->suppressed_rcpt);
     if (did) {
-        key[7] = scope_key(rs, 'd', did, "w");
-        key[8] = scope_key(rs, 'd', did, "wu");
+        key[9] = scope_key(rs, 'd', did, "w");
+        key[10] = scope_key(rs, 'd', did, "wu");
     }
-    nkeys = 1 + (did ? 9 : 7);
+    nkeys = 1 + (did ? 11 : 9);
     a.argc = a.nnum = 0;
     a.argv = malloc((MAX_ARGS + ct->n) * sizeof(*a.argv));
     for (s = 0; s < nscopes; s++)
         curve[s] = curve_arg(&req->scope[s].warmup);
-    if (!a.argv || !key[0] || !key[1] || !key[2] || !key[3] || !key[4] || !key[5] || !key[6] ||
-        (did && (!key[7] || !key[8])) || !curve[0] || (did && !curve[1])) {
+    for (i = 0; i < nkeys - 1; i++)
+        if (!key[i])
+            break;
+    if (i < nkeys - 1 || !a.argv || !curve[0] || (did && !curve[1])) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -572,6 +616,11 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     }
     arg_str(&a, rs->top_prefix);
     arg_str(&a, rs->plan_table);
+    arg_num(&a, req->reputation.min_sends);
+    arg_num(&a, req->reputation.warn_ppm);
+    arg_num(&a, req->reputation.halve_ppm);
+    arg_num(&a, req->reputation.cold_ppm);
+    arg_num(&a, req->reputation.stop_ppm);
 
     cn = pool_get(rs, err, errlen);
     if (!cn)
@@ -580,7 +629,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     pool_put(rs, cn, dead ? err : NULL);
 out:
     free(a.argv);
-    for (i = 0; i < 9; i++)
+    for (i = 0; i < 11; i++)
         free(key[i]);
     for (i = 0; i < PM_SCOPE_COUNT; i++)
         free(curve[i]);
@@ -614,7 +663,71 @@ redis_free(void *impl)
     free(rs);
 }
 
-static const struct pm_store_ops redis_ops = {redis_meter, redis_free};
+/* Record one feedback event with the feedback script (EVAL: feedback is rare). */
+static int
+redis_feedback(void *impl, const struct pm_feedback_req *req, char *err, size_t errlen)
+{
+    static const char *kinds[] = {"hard", "block", "reply"};
+    struct redis_store *rs = impl;
+    char *rep = NULL, *ct = NULL, *sup = NULL, ttl[24], days[24];
+    const char *argv[13];
+    struct conn *cn;
+    redisReply *r = NULL;
+    sigset_t old;
+    int pend, dead = 0, rc = -1;
+    size_t len;
+
+    if ((unsigned)req->kind > PM_FB_REPLY || !req->sender || !*req->sender || !req->rcpt) {
+        snprintf(err, errlen, "bad feedback request");
+        return -1;
+    }
+    rep = scope_key(rs, 's', req->sender, "rep");
+    ct = scope_key(rs, 's', req->sender, "ct");
+    len = strlen(rs->prefix) + strlen(req->rcpt) + 16;
+    if ((sup = malloc(len)) != NULL)
+        snprintf(sup, len, "%s:v1:sup:%s", rs->prefix, req->rcpt);
+    if (!rep || !ct || !sup) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    snprintf(ttl, sizeof(ttl), "%d", req->contacts_ttl_days > 0 ? req->contacts_ttl_days : 365);
+    snprintf(days, sizeof(days), "%d", req->suppress_days > 0 ? req->suppress_days : 180);
+    argv[0] = "EVAL";
+    argv[1] = pm_feedback_lua;
+    argv[2] = "4";
+    argv[3] = rs->clock_key;
+    argv[4] = rep;
+    argv[5] = ct;
+    argv[6] = sup;
+    argv[7] = kinds[req->kind];
+    argv[8] = req->rcpt_hash ? req->rcpt_hash : "";
+    argv[9] = req->status ? req->status : "";
+    argv[10] = req->sender;
+    argv[11] = ttl;
+    argv[12] = days;
+    if (!(cn = pool_get(rs, err, errlen)))
+        goto out;
+    pipe_block(&old, &pend);
+    r = redisCommandArgv(cn->c, 13, argv, NULL);
+    if (!r)
+        io_error(rs, cn->c, errno, err, errlen);
+    pipe_restore(&old, pend);
+    dead = r == NULL;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
+    else if (r)
+        rc = 0;
+    pool_put(rs, cn, dead ? err : NULL);
+out:
+    if (r)
+        freeReplyObject(r);
+    free(rep);
+    free(ct);
+    free(sup);
+    return rc;
+}
+
+static const struct pm_store_ops redis_ops = {redis_meter, redis_free, redis_feedback};
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|curve;...". */
 static char *

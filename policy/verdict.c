@@ -182,6 +182,69 @@ pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *m
     }
 }
 
+/* "2026-11-20" for a store time. */
+static void
+day_text(long long t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+/* A recipient on the suppression list. */
+void
+pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, long long since, long long until,
+                      const char *status)
+{
+    char a[16], b[16];
+
+    memset(v, 0, sizeof(*v));
+    v->action = PM_ACT_REJECT;
+    snprintf(v->reason, sizeof(v->reason), "suppressed");
+    verdict_codes(v, "550", "5.1.1");
+    day_text(since, a, sizeof(a));
+    day_text(until, b, sizeof(b));
+    if (snprintf(v->text, sizeof(v->text),
+                 "<%s>: this address bounced as invalid on %s (%s); postmeter will not send to it "
+                 "%s%s",
+                 rcpt, a, status && *status ? status : "5.1.1", until > 0 ? "before " : "again",
+                 until > 0 ? b : "") < 0)
+        v->text[0] = '\0';
+}
+
+/* The sender's bounce rate stops first-contact or all external mail, or warns. */
+void
+pm_verdict_reputation(struct pm_verdict *v, enum pm_action act, const char *who, int cold,
+                      long long ppm, long long sent)
+{
+    char rate[32];
+
+    memset(v, 0, sizeof(*v));
+    v->action = act;
+    snprintf(rate, sizeof(rate), "%lld.%lld%%", ppm / 10000, ppm / 1000 % 10);
+    if (act == PM_ACT_TAG) {
+        snprintf(v->reason, sizeof(v->reason), "bounce_rate_warning");
+        snprintf(v->text, sizeof(v->text),
+                 "bounce rate warning: %s of %lld recent external recipients bounced as invalid",
+                 rate, sent);
+        return;
+    }
+    snprintf(v->reason, sizeof(v->reason), "%s",
+             cold ? "bounce_rate_first_contact" : "bounce_rate_stop");
+    verdict_codes(v, act == PM_ACT_REJECT ? "550" : "451",
+                  act == PM_ACT_REJECT ? "5.7.1" : "4.7.1");
+    if (snprintf(v->text, sizeof(v->text),
+                 cold
+                     ? "<%s>: first-contact mail paused: %s of your recent mail bounced as invalid "
+                       "addresses; write only to known contacts and ask your administrator"
+                     : "<%s>: sending paused: %s of your recent mail bounced as invalid addresses; "
+                       "ask your administrator",
+                 who, rate) < 0)
+        v->text[0] = '\0';
+}
+
 /* Too many recipients in one message. */
 void
 pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit)

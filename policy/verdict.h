@@ -52,6 +52,16 @@ void pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who
 void pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *matched,
                       size_t n, int dry_run_all, const char *who);
 
+/* A recipient on the suppression list: 550 5.1.1 with the date of its hard
+ * bounce and of the entry's expiry (0: unknown). */
+void pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, long long since, long long until,
+                           const char *status);
+
+/* The sender's bounce rate (ppm of sent) stops first contact (cold) or all
+ * external mail; or, at a warning level, tags the message. */
+void pm_verdict_reputation(struct pm_verdict *v, enum pm_action act, const char *who, int cold,
+                           long long ppm, long long sent);
+
 /* Too many recipients in one message (checked at RCPT TO, no store needed). */
 void pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit);
 

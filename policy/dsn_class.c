@@ -1,0 +1,533 @@
+/*
+ * dsn_class.c - status codes and classes of bounced recipients.
+ *
+ * An enhanced status code (RFC 3463) decides the class when it is
+ * specific: 5.1.1, 5.1.2, 5.1.3 and 5.1.10 are invalid addresses, 5.7.x
+ * policy blocks, 4.2.2 and 5.2.2 full mailboxes, other 4.x.x temporary.
+ * When the code is generic (5.0.0, 5.1.0, 5.5.0 ...) or missing, the
+ * remote text is read as a postmaster reads it: a phrase table gives the
+ * subject and detail ("no such user" is 1.1, "over quota" 2.2, "spam"
+ * 7.1), the SMTP reply code (or the code's first digit) the class.
+ * Also: the small string helpers the other dsn*.c files share.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dsn_int.h"
+
+/* One phrase of the remote text and the code detail it means. */
+struct phrase {
+    const char *text; /* matched case-insensitively anywhere */
+    const char *sd;   /* "1.1": subject.detail of the enhanced code */
+};
+
+/*
+ * Checked in order; the first match wins, so words about the sender,
+ * policy and content come before the broad "does not exist" kind.
+ */
+static const struct phrase phrases[] = {
+    /* the sender's own address or domain: not the recipient's fault */
+    {"sender address rejected", "1.8"},
+    {"sender verify failed", "1.8"},
+    {"sender domain", "1.8"},
+    {"domain of sender", "1.8"},
+    /* mailbox full */
+    {"mailbox full", "2.2"},
+    {"mailbox is full", "2.2"},
+    {"mailbox is over", "2.2"},
+    {"mail box full", "2.2"},
+    {"mailbox size limit", "2.2"},
+    {"over quota", "2.2"},
+    {"overquota", "2.2"},
+    {"quota exceeded", "2.2"},
+    {"exceeded storage", "2.2"},
+    {"exceeds the quota", "2.2"},
+    {"exceed the quota", "2.2"},
+    {"insufficient storage", "2.2"},
+    {"insufficient disk", "2.2"},
+    {"quota", "2.2"},
+    {"mailbox has exceeded", "2.2"},
+    {"user is over", "2.2"},
+    {"\xe9\x82\xae\xe7\xae\xb1\xe5\xb7\xb2\xe6\xbb\xa1", "2.2"}, /* UTF-8 "mailbox full" (zh) */
+    {"\xe7\xa9\xba\xe9\x97\xb4\xe4\xb8\x8d\xe8\xb6\xb3", "2.2"}, /* "not enough space" (zh) */
+    /* disabled or suspended accounts */
+    {"account disabled", "2.1"},
+    {"account has been disabled", "2.1"},
+    {"account is disabled", "2.1"},
+    {"mailbox disabled", "2.1"},
+    {"mailbox is disabled", "2.1"},
+    {"is inactive", "2.1"},
+    {"account suspended", "2.1"},
+    {"has been suspended", "2.1"},
+    {"is suspended", "2.1"},
+    {"deactivated", "2.1"},
+    /* size */
+    {"message size exceeds", "3.4"},
+    {"message too large", "3.4"},
+    {"message too big", "3.4"},
+    {"message is too large", "3.4"},
+    {"size limit", "3.4"},
+    /* policy, spam and authentication */
+    {"relay access denied", "7.1"},
+    {"relaying denied", "7.1"},
+    {"relay not permitted", "7.1"},
+    {"not permitted to relay", "7.1"},
+    {"spam", "7.1"},
+    {"\xe5\x9e\x83\xe5\x9c\xbe\xe9\x82\xae\xe4\xbb\xb6", "7.1"}, /* "junk mail" (zh) */
+    {"blacklist", "7.1"},
+    {"blocklist", "7.1"},
+    {"block list", "7.1"},
+    {"blocked", "7.1"},
+    {"spamhaus", "7.1"},
+    {"dnsbl", "7.1"},
+    {"rbl", "7.1"},
+    {"reputation", "7.1"},
+    {"virus", "7.1"},
+    {"recipient address rejected: access denied", "1.1"}, /* Exchange Online: no such recipient */
+    {"access denied", "7.1"},
+    {"refused", "7.1"},
+    {"policy", "7.1"},
+    {"not authorized", "7.1"},
+    {"unauthorized", "7.1"},
+    {"reverse dns", "7.1"},
+    {"ptr record", "7.1"},
+    {"spf", "7.23"},
+    {"dmarc", "7.1"},
+    {"dkim", "7.1"},
+    /* the recipient's domain */
+    {"host unknown", "1.2"},
+    {"unknown host", "1.2"},
+    {"host not found", "1.2"},
+    {"domain not found", "1.2"},
+    {"no such domain", "1.2"},
+    {"unknown domain", "1.2"},
+    {"domain does not exist", "1.2"},
+    {"domain name not found", "1.2"},
+    {"name or service not known", "1.2"},
+    {"unrouteable address", "1.2"},
+    {"no mx record", "1.2"},
+    {"domain is not valid", "1.2"},
+    {"unresolvable", "1.2"},
+    /* the recipient's mailbox */
+    {"user unknown", "1.1"},
+    {"unknown user", "1.1"},
+    {"no such user", "1.1"},
+    {"no such recipient", "1.1"},
+    {"no such mailbox", "1.1"},
+    {"no such account", "1.1"},
+    {"no such address", "1.1"},
+    {"no such person", "1.1"},
+    {"user not found", "1.1"},
+    {"user does not exist", "1.1"},
+    {"user doesn't exist", "1.1"},
+    {"recipient not found", "1.1"},
+    {"recipientnotfound", "1.10"},
+    {"recipient unknown", "1.1"},
+    {"unknown recipient", "1.1"},
+    {"invalid recipient", "1.1"},
+    {"invalid mailbox", "1.1"},
+    {"invalid address", "1.1"},
+    {"address not found", "1.1"},
+    {"address unknown", "1.1"},
+    {"unknown address", "1.1"},
+    {"mailbox not found", "1.1"},
+    {"mailbox unavailable", "1.1"},
+    {"mailbox does not exist", "1.1"},
+    {"mailbox is unavailable", "1.1"},
+    {"no mailbox", "1.1"},
+    {"not a valid mailbox", "1.1"},
+    {"unknown or illegal alias", "1.1"},
+    {"name is not recognized", "1.1"},
+    {"wasn't found at", "1.1"},
+    {"was not found", "1.1"},
+    {"does not exist", "1.1"},
+    {"doesn't exist", "1.1"},
+    {"not exist", "1.1"},
+    {"no longer", "1.1"},
+    {"not our customer", "1.1"},
+    {"not listed in", "1.1"},
+    {"nosuchuser", "1.1"},
+    {"unknown e-mail address", "1.1"},
+    {"unknown email address", "1.1"},
+    {"no valid recipient", "1.1"},
+    {"doesn't have a", "1.1"},
+    {"does not have a", "1.1"},
+    {"recipient address rejected", "1.1"},
+    {"address rejected", "1.1"},
+    {"bad recipient", "1.1"},
+    {"\xe7\x94\xa8\xe6\x88\xb7\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1"}, /* "user does not exist" (zh) */
+    {"\xe5\x9c\xb0\xe5\x9d\x80\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1"}, /* "address does not exist" */
+    {"unknown local part", "1.1"},
+    /* transient trouble */
+    {"too many connections", "4.5"},
+    {"try again later", "4.0"},
+    {"temporarily", "4.0"},
+    {"timed out", "4.7"},
+    {"timeout", "4.7"},
+    {"connection refused", "4.1"},
+};
+
+/* Case-insensitive search of needle in hay[0..hlen). */
+const char *
+pm_dsn_memcasestr(const char *hay, size_t hlen, const char *needle)
+{
+    size_t nl = strlen(needle), i;
+
+    if (nl == 0 || hlen < nl)
+        return nl == 0 ? hay : NULL;
+    for (i = 0; i + nl <= hlen; i++)
+        if (tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[0]) &&
+            strncasecmp(hay + i, needle, nl) == 0)
+            return hay + i;
+    return NULL;
+}
+
+/* Length of a run of at most max digits at s. */
+static size_t
+digits(const char *s, size_t max)
+{
+    size_t n = 0;
+
+    while (n <= max && isdigit((unsigned char)s[n]))
+        n++;
+    return n;
+}
+
+/* Is s[0..] an enhanced status code ([245].d{1,3}.d{1,3}) not inside a number? Its length or 0. */
+static size_t
+status_at(const char *s, const char *start)
+{
+    size_t a, b;
+
+    if (s > start && (isalnum((unsigned char)s[-1]) || s[-1] == '.'))
+        return 0;
+    if (*s != '2' && *s != '4' && *s != '5')
+        return 0;
+    if (s[1] != '.')
+        return 0;
+    a = digits(s + 2, 3);
+    if (a == 0 || a > 3 || s[2 + a] != '.')
+        return 0;
+    b = digits(s + 3 + a, 3);
+    if (b == 0 || b > 3)
+        return 0;
+    if (s[3 + a + b] == '.' && isdigit((unsigned char)s[4 + a + b]))
+        return 0; /* an IP address or version number */
+    if (isalnum((unsigned char)s[3 + a + b]))
+        return 0;
+    return 3 + a + b;
+}
+
+/* Find an enhanced status code in s; 0 or -1. */
+int
+pm_dsn_find_status(const char *s, char *out, size_t outlen)
+{
+    const char *p;
+
+    out[0] = '\0';
+    if (s == NULL)
+        return -1;
+    for (p = s; *p; p++) {
+        size_t n = status_at(p, s);
+
+        if (n > 0 && n < outlen) {
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Find a three-digit SMTP reply code ([245]dd, not inside a number) in s. */
+int
+pm_dsn_find_reply(const char *s)
+{
+    const char *p;
+
+    if (s == NULL)
+        return 0;
+    for (p = s; *p; p++) {
+        if ((*p == '4' || *p == '5') && isdigit((unsigned char)p[1]) &&
+            isdigit((unsigned char)p[2]) && (p == s || !isalnum((unsigned char)p[-1])) &&
+            p[-(p > s)] != '.' && p[-(p > s)] != ':' &&
+            (p[3] == ' ' || p[3] == '-' || p[3] == '\0' || p[3] == '\n' || p[3] == '\t') &&
+            p[1] <= '5')
+            return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+    }
+    return 0;
+}
+
+/* Copy s to out with whitespace runs collapsed to one space, trimmed. */
+void
+pm_dsn_squeeze(char *out, size_t outlen, const char *s, size_t slen)
+{
+    size_t i, o = 0;
+    int sp = 0;
+
+    if (outlen == 0)
+        return;
+    while (slen > 0 && *s != '\0' && (isspace((unsigned char)*s) || *s == ':')) {
+        s++; /* leading blanks and the colon after an address */
+        slen--;
+    }
+    for (i = 0; i < slen && s[i] != '\0' && o + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (isspace(c)) {
+            sp = o > 0;
+            continue;
+        }
+        if (sp && o + 2 < outlen)
+            out[o++] = ' ';
+        sp = 0;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+}
+
+/* Is c allowed in the local part or domain of an address we take? */
+static int
+addr_char(unsigned char c)
+{
+    return isalnum(c) || (c != '\0' && strchr(".!#$%&'*+/=?^_`{|}~-", c) != NULL) || c >= 0x80;
+}
+
+/* Skip to after the last full-width or ideographic punctuation in [b, at)
+ * (UTF-8 EF BC xx, EF BD xx, E3 80 xx: a colon or bracket of a CJK text). */
+static const char *
+past_punct(const char *b, const char *at)
+{
+    const char *p;
+
+    for (p = at - 1; p >= b + 2; p--) {
+        unsigned char c0 = (unsigned char)p[-2], c1 = (unsigned char)p[-1];
+
+        if ((c0 == 0xef && (c1 == 0xbc || c1 == 0xbd)) || (c0 == 0xe3 && c1 == 0x80))
+            return p + 1;
+    }
+    return b;
+}
+
+/* Copy the first address of s (lower case, no brackets) to out; 0 or -1. */
+int
+pm_dsn_addr(const char *s, char *out, size_t outlen)
+{
+    const char *at;
+
+    out[0] = '\0';
+    if (s == NULL)
+        return -1;
+    for (at = strchr(s, '@'); at != NULL; at = strchr(at + 1, '@')) {
+        const char *b = at, *e = at + 1;
+        size_t n, i;
+
+        while (b > s && addr_char((unsigned char)b[-1]))
+            b--;
+        while (isalnum((unsigned char)*e) || *e == '.' || *e == '-' || *e == '_')
+            e++;
+        while (e > at + 1 && (e[-1] == '.' || e[-1] == '-'))
+            e--;
+        b = past_punct(b, at);
+        while (b < at && b[0] == '.')
+            b++;
+        if (b == at || e == at + 1 || memchr(at + 1, '.', (size_t)(e - at - 1)) == NULL)
+            continue;
+        if (*b == '/' || *b == '|' || *b == '#')
+            continue; /* a file or pipe delivery, not an address */
+        n = (size_t)(e - b);
+        if (n >= outlen)
+            return -1;
+        for (i = 0; i < n; i++)
+            out[i] = (char)tolower((unsigned char)b[i]);
+        out[n] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+/* The code detail a phrase of the text gives, or NULL. */
+static const char *
+phrase_of(const char *diag)
+{
+    size_t i, n;
+
+    if (diag == NULL)
+        return NULL;
+    n = strlen(diag);
+    for (i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+        if (pm_dsn_memcasestr(diag, n, phrases[i].text) != NULL)
+            return phrases[i].sd;
+    return NULL;
+}
+
+/* The status code a postmaster reads from a reply text; 0 or -1. */
+int
+pm_bounce_status_from_text(const char *diag, char *out, size_t outlen)
+{
+    const char *sd;
+    int reply;
+    char c;
+
+    if (outlen < 16)
+        return -1;
+    out[0] = '\0';
+    if (diag == NULL)
+        return -1;
+    sd = phrase_of(diag);
+    reply = pm_dsn_find_reply(diag);
+    c = reply ? (char)('0' + reply / 100) : (sd != NULL && sd[0] == '4' ? '4' : '5');
+    if (sd == NULL && reply == 0)
+        return -1;
+    if (sd == NULL) {
+        snprintf(out, outlen, "%c.0.0", c);
+        return 0;
+    }
+    if (sd[0] == '4' && sd[1] == '.') {
+        /* a transient phrase: the class comes from the reply when there is one */
+        snprintf(out, outlen, "%c.%s", reply ? c : '4', sd + 2);
+        return 0;
+    }
+    snprintf(out, outlen, "%c.%s", c, sd);
+    return 0;
+}
+
+/* Split "c.s.d" into numbers; 0 or -1. */
+static int
+split_status(const char *st, int *c, int *s, int *d)
+{
+    char buf[16];
+
+    if (st == NULL || pm_dsn_find_status(st, buf, sizeof(buf)) != 0)
+        return -1;
+    return sscanf(buf, "%d.%d.%d", c, s, d) == 3 ? 0 : -1;
+}
+
+/* The class of a specific code, or PM_BOUNCE_NONE when the code is generic. */
+static enum pm_bounce_class
+class_of_code(int c, int s, int d)
+{
+    if (c == 2)
+        return PM_BOUNCE_NONE;
+    if (c == 4)
+        return s == 2 && d == 2 ? PM_BOUNCE_FULL : PM_BOUNCE_SOFT;
+    if (s == 1 && (d == 1 || d == 2 || d == 3 || d == 10))
+        return PM_BOUNCE_HARD;
+    if (s == 7)
+        return PM_BOUNCE_BLOCK;
+    if (s == 2 && d == 2)
+        return PM_BOUNCE_FULL;
+    return PM_BOUNCE_OTHER;
+}
+
+/* Is "c.s.d" a code that says little about the cause (X.0.x, X.s.0)? */
+static int
+generic(int s, int d)
+{
+    return s == 0 || d == 0 || (s == 4 && (d == 4 || d == 1)) || (s == 5 && d == 0);
+}
+
+/* The class of a failure from its status code and remote text. */
+enum pm_bounce_class
+pm_bounce_classify(const char *status, const char *diag)
+{
+    int c, s, d, tc, ts, td;
+    char derived[16];
+
+    if (split_status(status, &c, &s, &d) != 0) {
+        if (pm_bounce_status_from_text(diag, derived, sizeof(derived)) != 0)
+            return PM_BOUNCE_NONE;
+        if (split_status(derived, &c, &s, &d) != 0)
+            return PM_BOUNCE_NONE;
+        return class_of_code(c, s, d);
+    }
+    if (c == 2)
+        return PM_BOUNCE_NONE;
+    if (c == 5 && s == 1 && (d == 7 || d == 8))
+        return PM_BOUNCE_OTHER; /* the sender's address: the recipient is not at fault */
+    if (c == 5 && ((s == 2 && d == 1) || (s == 4 && d == 4)) &&
+        pm_bounce_status_from_text(diag, derived, sizeof(derived)) == 0 &&
+        split_status(derived, &tc, &ts, &td) == 0 && class_of_code(5, ts, td) == PM_BOUNCE_HARD)
+        return PM_BOUNCE_HARD; /* "disabled" or "no route" codes with words of no such address */
+    if (!generic(s, d) || c == 4) {
+        if (c == 4 && generic(s, d) &&
+            pm_bounce_status_from_text(diag, derived, sizeof(derived)) == 0 &&
+            split_status(derived, &tc, &ts, &td) == 0 && ts == 2 && td == 2)
+            return PM_BOUNCE_FULL;
+        return class_of_code(c, s, d);
+    }
+    /* a generic permanent code: the words decide */
+    if (pm_bounce_status_from_text(diag, derived, sizeof(derived)) == 0 &&
+        split_status(derived, &tc, &ts, &td) == 0 && !generic(ts, td))
+        return class_of_code(5, ts, td);
+    return PM_BOUNCE_OTHER;
+}
+
+/* "hard", "block", "full", "soft", "other" or "none". */
+const char *
+pm_bounce_class_name(enum pm_bounce_class c)
+{
+    switch (c) {
+    case PM_BOUNCE_HARD:
+        return "hard";
+    case PM_BOUNCE_BLOCK:
+        return "block";
+    case PM_BOUNCE_FULL:
+        return "full";
+    case PM_BOUNCE_SOFT:
+        return "soft";
+    case PM_BOUNCE_OTHER:
+        return "other";
+    case PM_BOUNCE_NONE:
+        break;
+    }
+    return "none";
+}
+
+/*
+ * Fill in status (when generic or missing) and class of r from its diag.
+ * permanent_hint: 1 the bounce says the failure is permanent, 0 it says
+ * temporary, -1 nothing known.
+ */
+void
+pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint)
+{
+    char found[16], derived[16];
+    int c = 0, s = 0, d = 0, fc, fs, fd;
+    int have = split_status(r->status, &c, &s, &d) == 0;
+
+    if (have && pm_dsn_find_status(r->status, found, sizeof(found)) == 0)
+        memcpy(r->status, found, sizeof(found));
+    /* a more specific code of the same class in the remote text */
+    if ((!have || (s == 0 && d == 0)) && pm_dsn_find_status(r->diag, found, sizeof(found)) == 0 &&
+        split_status(found, &fc, &fs, &fd) == 0 && (!have || fc == c) && fc != 2 &&
+        (!generic(fs, fd) || !have)) {
+        memcpy(r->status, found, sizeof(found));
+        have = 1;
+        c = fc, s = fs, d = fd;
+    }
+    if ((!have || generic(s, d)) && r->diag[0] != '\0' &&
+        pm_bounce_status_from_text(r->diag, derived, sizeof(derived)) == 0 &&
+        split_status(derived, &fc, &fs, &fd) == 0) {
+        if (!have && permanent_hint == 0 && pm_dsn_find_reply(r->diag) == 0)
+            derived[0] = '4', fc = 4;
+        if (!have || (fc == c && s == 0 && d == 0 && !generic(fs, fd))) {
+            memcpy(r->status, derived, sizeof(derived));
+            have = 1;
+        }
+    }
+    if (!have)
+        snprintf(r->status, sizeof(r->status), "%c.0.0", permanent_hint ? '5' : '4');
+    if (r->action[0] == '\0' && r->status[0] != '\0')
+        snprintf(r->action, sizeof(r->action), "%s",
+                 r->status[0] == '2'   ? "delivered"
+                 : r->status[0] == '4' ? "delayed"
+                                       : "failed");
+    r->cls = r->status[0] != '\0' || r->diag[0] != '\0'
+                 ? pm_bounce_classify(r->status[0] ? r->status : NULL, r->diag)
+                 : PM_BOUNCE_NONE;
+    if (strcmp(r->action, "delivered") == 0 || strcmp(r->action, "relayed") == 0 ||
+        strcmp(r->action, "expanded") == 0)
+        r->cls = PM_BOUNCE_NONE;
+}
