@@ -11,7 +11,7 @@
 
 #include "reply.h"
 
-/* Copy text into buf, doubling '%' (libmilter formats the reply text). */
+/* Copy text into buf without line breaks (smfi_setreply refuses them). */
 static void
 reply_escape(const char *text, char *buf, size_t len)
 {
@@ -20,8 +20,6 @@ reply_escape(const char *text, char *buf, size_t len)
     for (; *text && o + 2 < len; text++) {
         if (*text == '\r' || *text == '\n')
             continue;
-        if (*text == '%')
-            buf[o++] = '%';
         buf[o++] = *text;
     }
     buf[o] = '\0';
@@ -31,7 +29,7 @@ reply_escape(const char *text, char *buf, size_t len)
 sfsistat
 pm_reply(SMFICTX *ctx, const struct pm_verdict *v, int at_eom, const char *header)
 {
-    char text[sizeof(v->text) * 2 + 1];
+    char text[sizeof(v->text)];
 
     if (v->dry_run)
         return SMFIS_CONTINUE;

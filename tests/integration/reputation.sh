@@ -1,0 +1,80 @@
+#!/bin/bash
+# reputation.sh - the bounce-rate brakes against a real Redis, through the
+# milter, with the default thresholds: below 50 sends nothing happens; 2 %
+# tags, 3 % halves the limits, 5 % refuses first-contact recipients, 10 %
+# refuses all external mail; internal mail always passes.
+. "$(dirname "$0")/../lib/common.sh"
+
+PM=$top_builddir/postmeter
+DRIVE=$top_builddir/tests/tools/pmdrive
+pm_need "$PM" "$DRIVE"
+pm_redis_start
+head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+PM_MILTER_SOCKET="unix:$PM_TMP/pm.sock" pm_write_conf "$PM_TMP/pm.conf" <<CONF
+local_domains = [ "example.com" ];
+contacts: { secret_file = "$PM_TMP/contacts.key"; };
+plans: { default: { messages_per_hour = 10; messages_per_day = 0; recipients_per_day = 0;
+                    new_recipients_per_day = 0; warmup = []; }; };
+rules = ( );
+CONF
+"$PM" -c "$PM_TMP/pm.conf" -f 2>"$PM_TMP/pm.log" &
+pm_on_exit "kill $!"
+pm_wait_file "$PM_TMP/pm.sock" || pm_fail "postmeter did not start: $(cat "$PM_TMP/pm.log")"
+TODAY=$(($(pm_rcli TIME | head -n 1) / 86400))
+
+# Give sender $1 a history: $2 external recipients sent and $3 hard bounces,
+# spread over yesterday and today.
+history() {
+    pm_rcli HSET "pmtest:v1:{s:$1}:rep" "s:$((TODAY - 1))" $(($2 / 2)) "s:$TODAY" $(($2 - $2 / 2)) \
+        "b:$((TODAY - 1))" "$3" >/dev/null
+}
+
+# Send $3 messages from $1 to $2; print the summary line and replies.
+send() {
+    "$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 1 -m "$3" -f "$1" -r "$2" 2>&1
+}
+
+# The value of key $2 in the first line of $1.
+field() {
+    head -n 1 <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# Too few sends: 40 recipients, 20 bounces (50 %) still passes, untagged.
+history few@example.com 40 20
+out=$(send few@example.com x@example.org 2)
+pm_assert_eq "2 0" "$(field "$out" accepted) $(field "$out" tagged)" "under min_sends"
+
+# 2.5 %: passes, tagged.
+history warn@example.com 200 5
+out=$(send warn@example.com x@example.org 2)
+pm_assert_eq "2 2" "$(field "$out" accepted) $(field "$out" tagged)" "2.5 % warns"
+grep -q "sender=warn@example.com .*bounce_rate_ppm=25000 bounce_level=1" "$PM_TMP/pm.log" ||
+    pm_fail "no warning in the log"
+
+# 3.5 %: the hourly limit of 10 is halved to 5.
+history half@example.com 200 7
+out=$(send half@example.com x@example.org 8)
+pm_assert_eq "5 3" "$(field "$out" accepted) $(field "$out" tempfail)" "3.5 % halves the limits"
+grep -q "^reply 3 451 4.7.1 <half@example.com>: hourly sending limit reached (5 messages per hour)" <<<"$out" ||
+    pm_fail "halved limit reply: $out"
+
+# 6 %: a known contact passes, a first contact is refused.
+out=$(send cold@example.com known@example.org 1)
+pm_assert_eq 1 "$(field "$out" accepted)" "the first message makes known@ a contact"
+pm_rcli DEL "pmtest:v1:{s:cold@example.com}:rep" >/dev/null
+history cold@example.com 100 6
+out=$(send cold@example.com known@example.org 1)
+pm_assert_eq 1 "$(field "$out" accepted)" "6 %: a known contact"
+out=$(send cold@example.com stranger@example.org 1)
+pm_assert_eq 0 "$(field "$out" accepted)" "6 %: a first contact"
+grep -q "^reply 1 451 4.7.1 <cold@example.com>: first-contact mail paused: 5.9% of your recent mail bounced as invalid addresses" <<<"$out" ||
+    pm_fail "first-contact pause reply: $out"
+
+# 12 %: all external mail stops; internal mail passes.
+history stop@example.com 100 12
+out=$(send stop@example.com known@example.org 1)
+grep -q "^reply 1 451 4.7.1 <stop@example.com>: sending paused: 12.0% of your recent mail bounced as invalid addresses; ask your administrator" <<<"$out" ||
+    pm_fail "stop reply: $out"
+out=$(send stop@example.com colleague@example.com 3)
+pm_assert_eq 3 "$(field "$out" accepted)" "12 %: internal mail"
+echo "PASS: reputation"
