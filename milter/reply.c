@@ -11,7 +11,8 @@
 
 #include "reply.h"
 
-/* Copy text into buf without line breaks (smfi_setreply refuses them). */
+/* Copy text into buf without line breaks, doubling '%' (the MTA formats the
+ * reply text: Postfix shows "%%" as "%"). */
 static void
 reply_escape(const char *text, char *buf, size_t len)
 {
@@ -20,6 +21,8 @@ reply_escape(const char *text, char *buf, size_t len)
     for (; *text && o + 2 < len; text++) {
         if (*text == '\r' || *text == '\n')
             continue;
+        if (*text == '%')
+            buf[o++] = '%';
         buf[o++] = *text;
     }
     buf[o] = '\0';
@@ -29,7 +32,7 @@ reply_escape(const char *text, char *buf, size_t len)
 sfsistat
 pm_reply(SMFICTX *ctx, const struct pm_verdict *v, int at_eom, const char *header)
 {
-    char text[sizeof(v->text)];
+    char text[sizeof(v->text) * 2 + 1];
 
     if (v->dry_run)
         return SMFIS_CONTINUE;

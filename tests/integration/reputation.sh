@@ -2,7 +2,8 @@
 # reputation.sh - the bounce-rate brakes against a real Redis, through the
 # milter, with the default thresholds: below 50 sends nothing happens; 2 %
 # tags, 3 % halves the limits, 5 % refuses first-contact recipients, 10 %
-# refuses all external mail; internal mail always passes.
+# refuses all external mail; internal mail always passes. (In the milter
+# protocol a reply's "%" travels as "%%"; Postfix shows the client "%".)
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter
@@ -67,13 +68,13 @@ out=$(send cold@example.com known@example.org 1)
 pm_assert_eq 1 "$(field "$out" accepted)" "6 %: a known contact"
 out=$(send cold@example.com stranger@example.org 1)
 pm_assert_eq 0 "$(field "$out" accepted)" "6 %: a first contact"
-grep -q "^reply 1 451 4.7.1 <cold@example.com>: first-contact mail paused: 5.9% of your recent mail bounced as invalid addresses" <<<"$out" ||
+grep -q "^reply 1 451 4.7.1 <cold@example.com>: first-contact mail paused: 5.9%% of your recent mail bounced as invalid addresses" <<<"$out" ||
     pm_fail "first-contact pause reply: $out"
 
 # 12 %: all external mail stops; internal mail passes.
 history stop@example.com 100 12
 out=$(send stop@example.com known@example.org 1)
-grep -q "^reply 1 451 4.7.1 <stop@example.com>: sending paused: 12.0% of your recent mail bounced as invalid addresses; ask your administrator" <<<"$out" ||
+grep -q "^reply 1 451 4.7.1 <stop@example.com>: sending paused: 12.0%% of your recent mail bounced as invalid addresses; ask your administrator" <<<"$out" ||
     pm_fail "stop reply: $out"
 out=$(send stop@example.com colleague@example.com 3)
 pm_assert_eq 3 "$(field "$out" accepted)" "12 %: internal mail"
