@@ -10,6 +10,9 @@
  *   unix socket is removed) and serves Postfix until SIGTERM or SIGINT.
  *   -f stays in the foreground and logs to stderr (-s: to syslog instead);
  *   -n checks the configuration and exits; -v logs at debug level.
+ *   SIGHUP reads the configuration again: new connections use the new one,
+ *   connections in progress keep theirs, and a bad file keeps the running
+ *   configuration (logged with file:line). SIGTERM and SIGINT stop.
  *
  * DIAGNOSTICS
  *   Configuration errors are printed as "file:line: what is wrong"; the exit
@@ -17,6 +20,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -158,33 +162,117 @@ remove_socket(const char *conn)
         pm_log(PM_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
 }
 
-/* Open the milter socket and serve until stopped; returns the exit status. */
-static int
-serve(struct pm_runtime *rt)
-{
-    const struct pm_conf *conf = rt->conf;
-    int rc;
+static int verbose; /* -v: debug logging, kept across reloads */
 
-    umask(~conf->socket_mode & 0777);
-    if (smfi_register(pm_milter_desc) == MI_FAILURE) {
+/* What the serving thread needs, copied: a reload may free the configuration. */
+struct serve_args {
+    char socket[1024];
+    int socket_mode;
+    int timeout;
+    pthread_t main_thread;
+    int rc;
+};
+
+/* Open the milter socket and serve until stopped; then wake the main thread. */
+static void *
+serve(void *arg)
+{
+    struct serve_args *sa = arg;
+
+    sa->rc = 1;
+    umask(~sa->socket_mode & 0777);
+    if (smfi_register(pm_milter_desc) == MI_FAILURE)
         pm_log(PM_LOG_ERR, "smfi_register failed");
+    else if (smfi_setconn(sa->socket) == MI_FAILURE || smfi_settimeout(sa->timeout) == MI_FAILURE)
+        pm_log(PM_LOG_ERR, "cannot use milter socket %s", sa->socket);
+    else if (smfi_opensocket(1) == MI_FAILURE)
+        pm_log(PM_LOG_ERR, "cannot open milter socket %s", sa->socket);
+    else {
+        pm_log(PM_LOG_NOTICE, "started: version %s, socket %s", PACKAGE_VERSION, sa->socket);
+        sa->rc = smfi_main() == MI_SUCCESS ? 0 : 1;
+        remove_socket(sa->socket);
+    }
+    pthread_kill(sa->main_thread, SIGUSR2);
+    return NULL;
+}
+
+/* Build and install a runtime for conf; 0 ok, -1 (conf freed) on failure. */
+static int
+install(struct pm_conf *conf)
+{
+    struct pm_runtime *rt = calloc(1, sizeof(*rt));
+
+    if (!rt || !(rt->store = pm_store_redis_new(conf))) {
+        pm_log(PM_LOG_ERR, "out of memory");
+        free(rt);
+        pm_conf_free(conf);
+        return -1;
+    }
+    rt->conf = conf;
+    pm_runtime_install(rt);
+    return 0;
+}
+
+/* SIGHUP: read the configuration again; a bad file keeps the running one. */
+static void
+reload(const char *file, const char *socket)
+{
+    struct pm_conf *conf;
+    char err[1024];
+
+    if (pm_conf_load(file, &conf, err, sizeof(err)) != 0) {
+        pm_log(PM_LOG_ERR, "reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    if (strcmp(conf->milter_socket, socket) != 0)
+        pm_log(PM_LOG_WARNING, "milter.socket changed to %s: it takes effect at the next restart",
+               conf->milter_socket);
+    if (!verbose)
+        pm_log_set_level(conf->log_level);
+    if (install(conf) == 0)
+        pm_log(PM_LOG_NOTICE, "reloaded %s", file);
+}
+
+/* Serve in a thread; the main thread waits for SIGHUP (reload) and for the
+ * end of serving. On Linux a signal sent to the process goes to the main
+ * thread when it waits for it, so libmilter's own signal thread (which
+ * stops on SIGHUP) only sees SIGTERM and SIGINT. */
+static int
+run(const char *file, const struct pm_conf *conf)
+{
+    struct serve_args sa;
+    sigset_t set;
+    pthread_t tid;
+    int sig;
+
+    memset(&sa, 0, sizeof(sa));
+    snprintf(sa.socket, sizeof(sa.socket), "%s", conf->milter_socket);
+    sa.socket_mode = conf->socket_mode;
+    sa.timeout = conf->milter_timeout;
+    sa.main_thread = pthread_self();
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (pthread_create(&tid, NULL, serve, &sa) != 0) {
+        pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
         return 1;
     }
-    if (smfi_setconn(conf->milter_socket) == MI_FAILURE ||
-        smfi_settimeout(conf->milter_timeout) == MI_FAILURE) {
-        pm_log(PM_LOG_ERR, "cannot use milter socket %s", conf->milter_socket);
-        return 1;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR2)
+            break;
+        reload(file, sa.socket);
     }
-    if (smfi_opensocket(1) == MI_FAILURE) {
-        pm_log(PM_LOG_ERR, "cannot open milter socket %s", conf->milter_socket);
-        return 1;
-    }
-    pm_log(PM_LOG_NOTICE, "started: version %s, socket %s, config %s", PACKAGE_VERSION,
-           conf->milter_socket, conf->file);
-    rc = smfi_main();
-    remove_socket(conf->milter_socket);
+    pthread_join(tid, NULL);
     pm_log(PM_LOG_NOTICE, "stopped");
-    return rc == MI_SUCCESS ? 0 : 1;
+    return sa.rc;
 }
 
 /* Entry point. */
@@ -192,10 +280,9 @@ int
 main(int argc, char **argv)
 {
     const char *file = DEFAULT_CONF;
-    int opt, check = 0, fg = 0, use_syslog = 0, verbose = 0, rc;
-    struct pm_runtime *rt;
+    int opt, check = 0, fg = 0, use_syslog = 0, rc;
     struct pm_conf *conf;
-    char err[1024];
+    char err[1024], pidfile[1024];
 
     while ((opt = getopt(argc, argv, "c:fnsvV")) != -1) {
         switch (opt) {
@@ -247,16 +334,12 @@ main(int argc, char **argv)
     write_pidfile(conf);
     if (drop_privileges(conf) != 0)
         return 1;
-    rt = calloc(1, sizeof(*rt));
-    if (!rt || !(rt->store = pm_store_redis_new(conf))) {
-        pm_log(PM_LOG_ERR, "out of memory");
+    snprintf(pidfile, sizeof(pidfile), "%s", conf->pidfile ? conf->pidfile : "");
+    if (install(conf) != 0)
         return 1;
-    }
-    rt->conf = conf;
-    pm_runtime_install(rt);
-    rc = serve(rt);
-    if (conf->pidfile && *conf->pidfile)
-        unlink(conf->pidfile);
+    rc = run(file, conf); /* conf may be replaced (and freed) by a reload from here on */
+    if (*pidfile)
+        unlink(pidfile);
     pm_runtime_shutdown();
     return rc;
 }

@@ -1,0 +1,84 @@
+#!/bin/bash
+# reload.sh - SIGHUP reloads the configuration: a changed limit applies to
+# the next messages, a broken file is refused with file:line and the running
+# configuration stays, reloads under load fail no connection, and SIGTERM
+# still stops the daemon cleanly.
+. "$(dirname "$0")/../lib/common.sh"
+
+PM=$top_builddir/postmeter
+DRIVE=$top_builddir/tests/tools/pmdrive
+pm_need "$PM" "$DRIVE"
+pm_redis_start
+CONF=$PM_TMP/pm.conf
+
+# Write the config with an hourly limit of $1.
+write_conf() {
+    PM_MILTER_SOCKET="unix:$PM_TMP/pm.sock" pm_write_conf "$CONF" <<EOF
+plans: { default: { messages_per_hour = $1; messages_per_day = 0; recipients_per_day = 0;
+                    warmup = []; };
+         bulk: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                 warmup = []; }; };
+assign = ( { sender = "bulk@example.com"; plan = "bulk"; } );
+rules = ( );
+EOF
+}
+
+# Send $2 messages as $1; print how many were accepted.
+accepted() {
+    "$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 1 -m "$2" -f "$1" -r x@example.org 2>&1 |
+        head -n 1 | tr ' ' '\n' | sed -n 's/^accepted=//p'
+}
+
+# Send SIGHUP and wait (bounded) for the log line matching $1.
+hup() {
+    local before
+    before=$(grep -c "$1" "$PM_TMP/pm.log")
+    kill -HUP "$PID"
+    for _ in $(seq 1 100); do
+        [ "$(grep -c "$1" "$PM_TMP/pm.log")" -gt "$before" ] && return 0
+        sleep 0.05
+    done
+    pm_fail "no '$1' after SIGHUP: $(tail -n 5 "$PM_TMP/pm.log")"
+}
+
+write_conf 3
+"$PM" -c "$CONF" -f 2>"$PM_TMP/pm.log" &
+PID=$!
+pm_on_exit "kill -9 $PID"
+pm_wait_file "$PM_TMP/pm.sock" || pm_fail "postmeter did not start"
+
+pm_assert_eq 3 "$(accepted alice@example.com 5)" "limit 3"
+write_conf 6
+hup "reloaded $CONF"
+pm_assert_eq 3 "$(accepted alice@example.com 5)" "limit 6 after the reload"
+
+# A broken file: refused with file:line, the running configuration stays.
+printf 'plans: { default: { messages_per_hour = 100; }; };\nfrobnicate = 1;\n' >"$CONF"
+hup "reload failed"
+grep -q "reload failed, keeping the running configuration: $CONF:2: unknown key \"frobnicate\"" \
+    "$PM_TMP/pm.log" || pm_fail "the reload error does not quote file:line"
+kill -0 "$PID" || pm_fail "postmeter died on a bad reload"
+pm_assert_eq 0 "$(accepted alice@example.com 2)" "still limit 6 after a bad reload"
+
+# Reloads under load: 10 sessions x 30 messages while the file is reloaded 5 times.
+write_conf 6
+"$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 10 -m 30 -f bulk@example.com -r x@example.org \
+    >"$PM_TMP/load.out" 2>&1 &
+LOAD=$!
+for _ in 1 2 3 4 5; do
+    hup "reloaded $CONF"
+    sleep 0.1
+done
+wait "$LOAD" || pm_fail "the load driver failed: $(cat "$PM_TMP/load.out")"
+pm_assert_eq "messages=300 accepted=300 tempfail=0 reject=0" \
+    "$(head -n 1 "$PM_TMP/load.out" | cut -d' ' -f1-4)" "messages under reloads"
+grep -q "errors=0" "$PM_TMP/load.out" || pm_fail "protocol errors under reloads"
+
+# SIGTERM still stops it, with exit status 0 and no socket left.
+kill -TERM "$PID"
+for _ in $(seq 1 200); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$PID" 2>/dev/null && pm_fail "postmeter did not stop on SIGTERM"
+wait "$PID"
+pm_assert_eq 0 "$?" "exit status after SIGTERM"
+[ -e "$PM_TMP/pm.sock" ] && pm_fail "the socket was left behind"
+echo "PASS: reload"
