@@ -128,6 +128,7 @@ static const char *const default_shorteners[] = {
 
 static int check_socket(const char *value, char *why, size_t whylen);
 static int check_nonempty(const char *value, char *why, size_t whylen);
+static int check_hostport(const char *value, char *why, size_t whylen);
 static int check_facility(const char *value, char *why, size_t whylen);
 static int check_key_prefix(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
@@ -192,6 +193,8 @@ static const struct conf_key conf_keys[] = {
     K_INT("redis", "retry_max_ms", retry_max_ms, 5000, 10, 600000,           NULL, check_retry),
     K_INT("redis", "pool_size", pool_size, 16, 1, 1024,                      NULL, NULL),
     K_STR("redis", "key_prefix", key_prefix, "pm",                           check_key_prefix, NULL),
+    K_STRS("redis", "sentinels", sentinels, n_sentinels, no_strings, 0, check_hostport),
+    K_STR("redis", "sentinel_master", sentinel_master, "mymaster",           check_nonempty, NULL),
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
     K_BOOL(NULL, "dry_run", dry_run, 0),
     K_STR(NULL, "header_name", header_name, "X-Postmeter",                   check_header_name, NULL),
@@ -1336,6 +1339,26 @@ free_rules(struct pm_assign *a, size_t n)
     free(a);
 }
 
+/* A Sentinel address: "host:port" or "[v6]:port". */
+static int
+check_hostport(const char *v, char *why, size_t whylen)
+{
+    const char *colon = strrchr(v, ':');
+    char *end;
+    long port;
+
+    if (!colon || colon == v) {
+        snprintf(why, whylen, "\"%s\" is not host:port", v);
+        return -1;
+    }
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535) {
+        snprintf(why, whylen, "\"%s\" has no valid port", v);
+        return -1;
+    }
+    return 0;
+}
+
 /* Free a configuration returned by pm_conf_load(). */
 void
 pm_conf_free(struct pm_conf *conf)
@@ -1369,6 +1392,8 @@ pm_conf_free(struct pm_conf *conf)
     free_rules(conf->assign, conf->n_assign);
     free_rules(conf->domain_assign, conf->n_domain_assign);
     free_strings(conf->shorteners, conf->n_shorteners);
+    free_strings(conf->sentinels, conf->n_sentinels);
+    free(conf->sentinel_master);
     pm_conf_free_rules(conf);
     free(conf);
 }

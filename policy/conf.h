@@ -93,6 +93,9 @@ struct pm_conf {
     int retry_max_ms;          /* reconnect backoff cap, default 5000 */
     int pool_size;             /* at most this many Redis connections, default 16 */
     char *key_prefix;          /* default "pm" */
+    char **sentinels;          /* "host:port" of Redis Sentinels; empty: host/port above */
+    size_t n_sentinels;
+    char *sentinel_master;     /* the primary's name in Sentinel, default "mymaster" */
 
     enum pm_on_error on_store_error; /* default accept */
     int dry_run;                     /* log what would happen, accept everything */

@@ -47,6 +47,9 @@ struct redis_store {
     char *clock_key;  /* "<prefix>:v1:clock", the test clock offset */
     char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
     char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve;..." */
+    char **sentinels; /* "host:port" of the Sentinels; NULL: host and port */
+    size_t n_sentinels;
+    char *master; /* the primary's name in Sentinel */
     int port, db, connect_ms, command_ms, retry_min_ms, retry_max_ms, pool_size;
     char name[256]; /* "127.0.0.1:6379" or the socket path, for messages */
 
@@ -153,6 +156,87 @@ setup_cmd(struct redis_store *rs, redisContext *c, int argc, const char **argv, 
     return rc;
 }
 
+/* Split "host:port" / "[v6]:port" into host and port; -1 when malformed. */
+static int
+split_hostport(const char *hp, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(hp, ':');
+    size_t n;
+
+    if (!colon)
+        return -1;
+    n = (size_t)(colon - hp);
+    if (hp[0] == '[' && n >= 2 && hp[n - 1] == ']') {
+        hp++;
+        n -= 2;
+    }
+    if (n == 0 || n >= hostlen)
+        return -1;
+    memcpy(host, hp, n);
+    host[n] = '\0';
+    *port = atoi(colon + 1);
+    return *port > 0 ? 0 : -1;
+}
+
+/* Ask the Sentinels, in turn, where the primary is; 0 and host/port, or -1. */
+static int
+sentinel_primary(struct redis_store *rs, char *host, size_t hostlen, int *port, char *err,
+                 size_t errlen)
+{
+    char shost[256];
+    size_t i;
+    int sport;
+
+    snprintf(err, errlen, "redis %s: no Sentinel answered", rs->name);
+    for (i = 0; i < rs->n_sentinels; i++) {
+        redisContext *c;
+        redisReply *r;
+        int ok = 0;
+
+        if (split_hostport(rs->sentinels[i], shost, sizeof(shost), &sport) != 0)
+            continue;
+        c = redisConnectWithTimeout(shost, sport, ms_tv(rs->connect_ms));
+        if (!c || c->err) {
+            snprintf(err, errlen, "redis %s: Sentinel %s: %s", rs->name, rs->sentinels[i],
+                     c ? c->errstr : "out of memory");
+            if (c)
+                redisFree(c);
+            continue;
+        }
+        redisSetTimeout(c, ms_tv(rs->command_ms));
+        r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", rs->master);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < hostlen) {
+            snprintf(host, hostlen, "%s", r->element[0]->str);
+            *port = atoi(r->element[1]->str);
+            ok = *port > 0;
+        } else {
+            snprintf(err, errlen, "redis %s: Sentinel %s does not know the primary", rs->name,
+                     rs->sentinels[i]);
+        }
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
+        if (ok)
+            return 0;
+    }
+    return -1;
+}
+
+/* 1 when the server behind c is a primary (ROLE says "master"). */
+static int
+is_primary(redisContext *c)
+{
+    redisReply *r = redisCommand(c, "ROLE");
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
 /* Open, authenticate and prepare one connection; NULL with err set on failure. */
 static struct conn *
 conn_open(struct redis_store *rs, char *err, size_t errlen)
@@ -170,7 +254,16 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
         snprintf(err, errlen, "redis %s: out of memory", rs->name);
         return NULL;
     }
-    if (rs->socket)
+    if (rs->n_sentinels) {
+        char host[256];
+        int port;
+
+        if (sentinel_primary(rs, host, sizeof(host), &port, err, errlen) != 0) {
+            free(cn);
+            return NULL;
+        }
+        c = redisConnectWithTimeout(host, port, ms_tv(rs->connect_ms));
+    } else if (rs->socket)
         c = redisConnectUnixWithTimeout(rs->socket, ms_tv(rs->connect_ms));
     else
         c = redisConnectWithTimeout(rs->host, rs->port, ms_tv(rs->connect_ms));
@@ -192,6 +285,9 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
         ok = setup_cmd(rs, c, rs->user ? 3 : 2, auth, "AUTH", NULL, err, errlen) == 0;
     if (ok && rs->db)
         ok = setup_cmd(rs, c, 2, sel, "SELECT", NULL, err, errlen) == 0;
+    if (ok && rs->n_sentinels && !(ok = is_primary(c)))
+        snprintf(err, errlen, "redis %s: the server Sentinel named is not a primary (yet)",
+                 rs->name);
     if (ok)
         ok = setup_cmd(rs, c, 3, load, "SCRIPT LOAD", cn->sha, err, errlen) == 0;
     pipe_restore(&old, pend);
@@ -504,7 +600,8 @@ meter_on(struct redis_store *rs, struct conn *cn, const char **argv, int argc,
     if (!r)
         io_error(rs, cn->c, errno, err, errlen);
     pipe_restore(&old, pend);
-    *dead = r == NULL;
+    /* a replica's READONLY: the primary moved; drop the connection and rediscover */
+    *dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
     if (!r)
         return -1;
     if (r->type == REDIS_REPLY_ERROR)
@@ -658,6 +755,10 @@ redis_free(void *impl)
     free(rs->clock_key);
     free(rs->top_prefix);
     free(rs->plan_table);
+    while (rs->n_sentinels > 0)
+        free(rs->sentinels[--rs->n_sentinels]);
+    free(rs->sentinels);
+    free(rs->master);
     pthread_cond_destroy(&rs->cv);
     pthread_mutex_destroy(&rs->mu);
     free(rs);
@@ -785,6 +886,18 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
         sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
     rs->plan_table = plan_table(conf);
+    if (conf->n_sentinels) {
+        size_t i;
+
+        rs->sentinels = calloc(conf->n_sentinels, sizeof(*rs->sentinels));
+        rs->master = dup_opt(conf->sentinel_master ? conf->sentinel_master : "mymaster", 0);
+        if (!rs->sentinels || !rs->master)
+            return -1;
+        for (i = 0; i < conf->n_sentinels; i++)
+            if (!(rs->sentinels[rs->n_sentinels++] = strdup(conf->sentinels[i])))
+                return -1;
+        snprintf(rs->name, sizeof(rs->name), "%s (Sentinel)", rs->master);
+    }
     if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->plan_table ||
         !rs->idle || (conf->redis_socket && *conf->redis_socket && !rs->socket))
         return -1;
