@@ -1,0 +1,146 @@
+/*
+ * ctl.h - postmeterctl: shared state and helpers of the administrator's tool.
+ *
+ * Every command gets one struct ctl: the loaded configuration, the output
+ * mode and, once asked for, one short-lived Redis connection (for admin reads
+ * and writes) and the policy library's store (for exact probes, counted the
+ * same way the milter counts). Commands return an exit status (CTL_*).
+ */
+#ifndef PM_CTL_H
+#define PM_CTL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conf.h"
+#include "identity.h"
+#include "store.h"
+
+/* Exit statuses scripts can rely on. */
+enum {
+    CTL_OK = 0,       /* done */
+    CTL_ERR = 1,      /* a runtime error: Redis unreachable, bad config file */
+    CTL_USAGE = 2,    /* bad usage or argument */
+    CTL_NOTFOUND = 3, /* nothing stored for what was asked */
+};
+
+#define CTL_DAY 86400LL
+#define CTL_KEEP_DAYS 400 /* TTL of overrides and credits, renewed when changed */
+
+struct ctl {
+    const char *conf_path;
+    struct pm_conf *conf; /* loaded before any command that needs it */
+    int json;             /* --json: one JSON object on stdout */
+    redisContext *rc;     /* admin connection, opened by ctl_connect() */
+    struct pm_store *store;
+    char redis_name[300]; /* "127.0.0.1:6379" or the socket path */
+};
+
+/* Command options: names of options taking a value; values come back in the
+ * same order (NULL when absent). Positionals are what is left. */
+struct ctl_opts {
+    const char *const *names; /* NULL-terminated, e.g. {"--expires", "-n", NULL} */
+    const char *value[8];
+    char *pos[8];
+    int npos;
+};
+
+/* Split a command's arguments; CTL_OK or CTL_USAGE (message printed). */
+int ctl_getopts(const char *cmd, int argc, char **argv, struct ctl_opts *o);
+
+/* Print "postmeterctl: ..." on stderr and return status. */
+int ctl_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse a whole non-negative number within [0, max]; 0 or -1. */
+int ctl_number(const char *text, long long max, long long *out);
+
+/* Normalise a sender argument as the daemon does; CTL_OK or CTL_USAGE. */
+int ctl_sender(const char *arg, char *out, size_t outlen);
+
+/* Open the admin connection (AUTH, SELECT as configured); CTL_OK or CTL_ERR. */
+int ctl_connect(struct ctl *c);
+
+/* Run one command (printf-like, hiredis formatting); NULL after printing why. */
+redisReply *ctl_cmd(struct ctl *c, const char *fmt, ...);
+
+/* Run one command from an argument vector; NULL after printing why. */
+redisReply *ctl_cmdv(struct ctl *c, int argc, const char **argv);
+
+/* "<prefix>:v1:{s:<sender>}:<kind>" into buf. */
+void ctl_key(const struct ctl *c, const char *sender, const char *kind, char *buf, size_t len);
+
+/* Store time (Redis TIME plus the test clock offset); CTL_OK or CTL_ERR. */
+int ctl_now(struct ctl *c, long long *now);
+
+/* The sender's plan as the milter sees it: *plan (index), *from ("override",
+ * "config rule" or "default"), *line (the rule's line, 0 otherwise) and the
+ * override's name as stored (or "") in ovr. CTL_OK or CTL_ERR. */
+int ctl_plan_of(struct ctl *c, const char *sender, int *plan, const char **from, int *line,
+                char *ovr, size_t ovrlen);
+
+/* Ask the store about the sender the way the milter does (mode probe): msgs
+ * messages with rcpts external recipients. CTL_OK or CTL_ERR. */
+int ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts,
+              struct pm_meter_res *res);
+
+/* The user running the command (SUDO_USER when run through sudo). */
+const char *ctl_who(void);
+
+/* --- credit.c: grants, shared with status ------------------------------- */
+
+/* One credit grant, as stored in the sender's "cr" hash. */
+struct ctl_grant {
+    long long id;
+    long long msgs, rcpts;     /* left */
+    long long expires;         /* store time; 0 = never */
+    long long g_msgs, g_rcpts; /* granted */
+    long long at;              /* granted at (store time) */
+};
+
+/* Read the sender's grants, sorted by id, into *out (free() it); *n grants.
+ * CTL_OK or CTL_ERR. */
+int ctl_grants(struct ctl *c, const char *sender, struct ctl_grant **out, size_t *n);
+
+/* 1 when a grant still counts at store time now. */
+int ctl_grant_live(const struct ctl_grant *g, long long now);
+
+/* Print grants as a JSON array. */
+void ctl_grants_json(FILE *f, const struct ctl_grant *g, size_t n, long long now);
+
+/* Print grants as indented lines of text. */
+void ctl_grants_text(FILE *f, const struct ctl_grant *g, size_t n, long long now, int indent);
+
+/* --- out.c: output helpers ----------------------------------------------- */
+
+/* Write s as a JSON string (with quotes). */
+void out_json_str(FILE *f, const char *s);
+
+/* A bar of width cells for used against limit (limit 0: blank). */
+void out_bar(FILE *f, long long used, long long limit, int width);
+
+/* "used/limit" or "used (no limit)" into buf. */
+void out_ratio(char *buf, size_t len, long long used, long long limit);
+
+/* "2026-11-27 14:05 UTC" for store time t. */
+void out_time(char *buf, size_t len, long long t);
+
+/* Print text word-wrapped to 80 columns, every line indented by indent. */
+void out_wrap(FILE *f, const char *text, int indent);
+
+/* The warm-up curve as a small chart, today's stage marked (indent spaces). */
+void out_curve_chart(FILE *f, const long long *caps, size_t n, long long stage, int indent);
+
+/* --- commands -------------------------------------------------------------- */
+
+int cmd_status(struct ctl *c, int argc, char **argv);
+int cmd_top(struct ctl *c, int argc, char **argv);
+int cmd_credit(struct ctl *c, int argc, char **argv);
+int cmd_plan(struct ctl *c, int argc, char **argv);
+int cmd_warmup(struct ctl *c, int argc, char **argv);
+int cmd_contact(struct ctl *c, int argc, char **argv);
+int cmd_suppress(struct ctl *c, int argc, char **argv);
+int cmd_classify(struct ctl *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * main.c - postmeterctl: see and steer every sender of postmeter.
+ *
+ * SYNOPSIS
+ *   postmeterctl [-c file] [--json] command [arguments]
+ *
+ * DESCRIPTION
+ *   Reads the daemon's configuration (default
+ *   PM_SYSCONFDIR/postmeter/postmeter.conf) to find Redis and the plans, then
+ *   runs one command: status, top, credit, plan, warmup, contact, suppress,
+ *   classify or check-config. Every command prints text for an 80-column
+ *   terminal, or one JSON object with --json.
+ *
+ * DIAGNOSTICS
+ *   Exit 0 on success, 1 on a runtime error (Redis unreachable, unreadable
+ *   configuration), 2 on bad usage or a bad argument, 3 when nothing is stored
+ *   for what was asked.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+
+#define DEFAULT_CONF PM_SYSCONFDIR "/postmeter/postmeter.conf"
+
+static const char usage_text[] =
+    "usage: postmeterctl [-c file] [--json] command [arguments]\n"
+    "commands:\n"
+    "  status SENDER                 usage, limits, warm-up and credits of a sender\n"
+    "  top [--by day|hour|bounces] [-n N]  the busiest senders\n"
+    "  credit add SENDER N [--recipients N] [--expires 30d|12h|YYYY-MM-DD] [--note TEXT]\n"
+    "  credit show SENDER            credit grants and movements\n"
+    "  credit revoke SENDER ID       withdraw what is left of a grant\n"
+    "  plan set SENDER PLAN | plan clear SENDER | plan show SENDER\n"
+    "  warmup reset SENDER | warmup skip SENDER [--to-stage N]\n"
+    "  contact check SENDER RCPT     is RCPT a known contact of SENDER\n"
+    "  suppress list [-n N]          suppressed (hard-bounced) addresses\n"
+    "  suppress add RCPT [--days N] [--status X.Y.Z] | suppress del|check RCPT\n"
+    "  classify FILE [--recipients N] [--external N] [--cold N]\n"
+    "  check-config [FILE]           check a configuration file\n"
+    "default configuration file: " DEFAULT_CONF "\n";
+
+/* Print usage to stderr; return the bad-usage status. */
+static int
+usage(void)
+{
+    fputs(usage_text, stderr);
+    return CTL_USAGE;
+}
+
+/* Load the configuration; CTL_OK or CTL_ERR. */
+static int
+load_conf(struct ctl *c, const char *path)
+{
+    char err[1024];
+
+    if (pm_conf_load(path, &c->conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return CTL_ERR;
+    }
+    return CTL_OK;
+}
+
+/* check-config [FILE]: load and validate a configuration file. */
+static int
+cmd_check_config(struct ctl *c, int argc, char **argv)
+{
+    const char *path = argc > 0 ? argv[0] : c->conf_path;
+    int rc;
+
+    if (argc > 1)
+        return ctl_fail(CTL_USAGE, "check-config: too many arguments");
+    if ((rc = load_conf(c, path)) != CTL_OK) {
+        if (c->json) {
+            fputs("{\"file\":", stdout);
+            out_json_str(stdout, path);
+            fputs(",\"ok\":false}\n", stdout);
+        }
+        return rc;
+    }
+    if (c->json) {
+        fputs("{\"file\":", stdout);
+        out_json_str(stdout, path);
+        printf(",\"ok\":true,\"plans\":%zu,\"rules\":%zu}\n", c->conf->n_plans, c->conf->n_rules);
+    } else {
+        printf("%s: configuration OK\n", path);
+    }
+    return CTL_OK;
+}
+
+/* One command of the dispatch table. */
+struct command {
+    const char *name;
+    int (*run)(struct ctl *c, int argc, char **argv);
+    int needs_conf; /* load the configuration first */
+};
+
+static const struct command commands[] = {
+    {"status", cmd_status, 1},
+    {"top", cmd_top, 1},
+    {"credit", cmd_credit, 1},
+    {"plan", cmd_plan, 1},
+    {"warmup", cmd_warmup, 1},
+    {"contact", cmd_contact, 1},
+    {"suppress", cmd_suppress, 1},
+    {"classify", cmd_classify, 1},
+    {"check-config", cmd_check_config, 0},
+};
+
+/* Entry point. */
+int
+main(int argc, char **argv)
+{
+    struct ctl c;
+    char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+    int nrest = 0, i, rc;
+    size_t k;
+
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed Redis socket is an error, not death */
+    memset(&c, 0, sizeof(c));
+    c.conf_path = DEFAULT_CONF;
+    if (!rest)
+        return ctl_fail(CTL_ERR, "out of memory");
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0) {
+            c.json = 1;
+        } else if (nrest == 0 && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
+            if (++i == argc)
+                return ctl_fail(CTL_USAGE, "%s needs a file", argv[i - 1]);
+            c.conf_path = argv[i];
+        } else if (nrest == 0 && strncmp(argv[i], "--config=", 9) == 0) {
+            c.conf_path = argv[i] + 9;
+        } else if (nrest == 0 && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ||
+                                  strcmp(argv[i], "help") == 0)) {
+            fputs(usage_text, stdout);
+            return CTL_OK;
+        } else if (nrest == 0 &&
+                   (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0)) {
+            printf("postmeterctl %s\n", PACKAGE_VERSION);
+            return CTL_OK;
+        } else if (nrest == 0 && argv[i][0] == '-') {
+            ctl_fail(CTL_USAGE, "unknown option %s", argv[i]);
+            return usage();
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    if (nrest == 0)
+        return usage();
+    for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+        if (strcmp(commands[k].name, rest[0]) == 0)
+            break;
+    if (k == sizeof(commands) / sizeof(commands[0])) {
+        ctl_fail(CTL_USAGE, "unknown command \"%s\"", rest[0]);
+        return usage();
+    }
+    if (commands[k].needs_conf && (rc = load_conf(&c, c.conf_path)) != CTL_OK)
+        return rc;
+    rc = commands[k].run(&c, nrest - 1, rest + 1);
+    fflush(stdout);
+    if (c.store)
+        pm_store_free(c.store);
+    if (c.rc)
+        redisFree(c.rc);
+    if (c.conf)
+        pm_conf_free(c.conf);
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,275 @@
+/*
+ * redis.c - postmeterctl's way to Redis: one admin connection and the store.
+ *
+ * Admin reads and writes go over one short-lived hiredis context opened with
+ * the configured address, timeouts, AUTH and SELECT. Usage and warm-up state
+ * are read through the policy library's store with a probe (which counts
+ * nothing), so the figures are exactly those the milter works with.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "plan.h"
+#include "store_redis.h"
+
+/* A timeval of ms milliseconds. */
+static struct timeval
+ms_tv(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    return tv;
+}
+
+/* Check a set-up reply; CTL_OK, or CTL_ERR after printing why. */
+static int
+setup_reply(struct ctl *c, redisReply *r, const char *what)
+{
+    int rc = CTL_OK;
+
+    if (!r)
+        rc = ctl_fail(CTL_ERR, "cannot reach Redis at %s: %s", c->redis_name, c->rc->errstr);
+    else if (r->type == REDIS_REPLY_ERROR)
+        rc = ctl_fail(CTL_ERR, "Redis at %s: %s failed: %s", c->redis_name, what, r->str);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Open the admin connection (AUTH, SELECT as configured); CTL_OK or CTL_ERR. */
+int
+ctl_connect(struct ctl *c)
+{
+    const struct pm_conf *conf = c->conf;
+    const char *auth[3] = {"AUTH", conf->redis_user ? conf->redis_user : conf->redis_password,
+                           conf->redis_password};
+    char db[16];
+    const char *sel[2] = {"SELECT", db};
+
+    if (c->rc)
+        return CTL_OK;
+    if (conf->redis_socket && *conf->redis_socket) {
+        snprintf(c->redis_name, sizeof(c->redis_name), "%s", conf->redis_socket);
+        c->rc = redisConnectUnixWithTimeout(conf->redis_socket, ms_tv(conf->connect_timeout_ms));
+    } else {
+        snprintf(c->redis_name, sizeof(c->redis_name), "%s:%d", conf->redis_host, conf->redis_port);
+        c->rc = redisConnectWithTimeout(conf->redis_host, conf->redis_port,
+                                        ms_tv(conf->connect_timeout_ms));
+    }
+    if (!c->rc || c->rc->err) {
+        ctl_fail(CTL_ERR, "cannot reach Redis at %s: %s", c->redis_name,
+                 c->rc ? c->rc->errstr : "out of memory");
+        if (c->rc)
+            redisFree(c->rc);
+        c->rc = NULL;
+        return CTL_ERR;
+    }
+    redisSetTimeout(c->rc, ms_tv(conf->command_timeout_ms));
+    snprintf(db, sizeof(db), "%d", conf->redis_db);
+    if ((conf->redis_password &&
+         setup_reply(c, redisCommandArgv(c->rc, conf->redis_user ? 3 : 2, auth, NULL), "AUTH")) ||
+        (conf->redis_db && setup_reply(c, redisCommandArgv(c->rc, 2, sel, NULL), "SELECT")) ||
+        setup_reply(c, redisCommand(c->rc, "PING"), "PING")) {
+        redisFree(c->rc);
+        c->rc = NULL;
+        return CTL_ERR;
+    }
+    return CTL_OK;
+}
+
+/* Check a command's reply: NULL (after printing why) for none or an error. */
+static redisReply *
+cmd_reply(struct ctl *c, redisReply *r)
+{
+    if (!r) {
+        ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name,
+                 c->rc->errstr[0] ? c->rc->errstr : "no reply");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Run one command (hiredis formatting); NULL after printing why. */
+redisReply *
+ctl_cmd(struct ctl *c, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+
+    if (ctl_connect(c) != CTL_OK)
+        return NULL;
+    va_start(ap, fmt);
+    r = redisvCommand(c->rc, fmt, ap);
+    va_end(ap);
+    return cmd_reply(c, r);
+}
+
+/* Run one command from an argument vector; NULL after printing why. */
+redisReply *
+ctl_cmdv(struct ctl *c, int argc, const char **argv)
+{
+    if (ctl_connect(c) != CTL_OK)
+        return NULL;
+    return cmd_reply(c, redisCommandArgv(c->rc, argc, argv, NULL));
+}
+
+/* "<prefix>:v1:{s:<sender>}:<kind>" into buf. */
+void
+ctl_key(const struct ctl *c, const char *sender, const char *kind, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:v1:{s:%s}:%s", c->conf->key_prefix, sender, kind);
+}
+
+/* Store time (Redis TIME plus the test clock offset); CTL_OK or CTL_ERR. */
+int
+ctl_now(struct ctl *c, long long *now)
+{
+    redisReply *t, *o;
+    char key[256];
+    long long off = 0;
+
+    snprintf(key, sizeof(key), "%s:v1:clock", c->conf->key_prefix);
+    if (!(t = ctl_cmd(c, "TIME")))
+        return CTL_ERR;
+    if (t->type != REDIS_REPLY_ARRAY || t->elements < 1 ||
+        t->element[0]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(t);
+        return ctl_fail(CTL_ERR, "Redis at %s: unexpected reply to TIME", c->redis_name);
+    }
+    *now = strtoll(t->element[0]->str, NULL, 10);
+    freeReplyObject(t);
+    if (!(o = ctl_cmd(c, "GET %s", key)))
+        return CTL_ERR;
+    if (o->type == REDIS_REPLY_STRING)
+        off = (long long)strtod(o->str, NULL); /* the script floors it the same way */
+    freeReplyObject(o);
+    *now += off;
+    return CTL_OK;
+}
+
+/* The sender's plan as the milter sees it, and where it comes from. */
+int
+ctl_plan_of(struct ctl *c, const char *sender, int *plan, const char **from, int *line, char *ovr,
+            size_t ovrlen)
+{
+    const struct pm_conf *conf = c->conf;
+    redisReply *r;
+    char key[PM_ADDR_MAX + 64];
+    size_t i;
+    int idx = -1;
+
+    ctl_key(c, sender, "plan", key, sizeof(key));
+    if (!(r = ctl_cmd(c, "GET %s", key)))
+        return CTL_ERR;
+    ovr[0] = '\0';
+    if (r->type == REDIS_REPLY_STRING) {
+        snprintf(ovr, ovrlen, "%s", r->str);
+        idx = pm_conf_plan_index(conf, r->str);
+    }
+    freeReplyObject(r);
+    *line = 0;
+    if (idx >= 0) {
+        *plan = idx;
+        *from = "override";
+        return CTL_OK;
+    }
+    /* a sender argument stands for an authenticated sender: its login is itself */
+    for (i = 0; i < conf->n_assign; i++)
+        if (pm_assign_match(&conf->assign[i], sender, sender)) {
+            *plan = conf->assign[i].plan;
+            *from = "config rule";
+            *line = conf->assign[i].line;
+            return CTL_OK;
+        }
+    *plan = conf->default_plan;
+    *from = "default";
+    return CTL_OK;
+}
+
+/* A rate (a share, 0 to 1) in parts per million, rounded as the milter does. */
+static long long
+ppm(double rate)
+{
+    return llround(rate * 1e6);
+}
+
+/* Fill one scope of a request from a plan, as the milter does. */
+static void
+probe_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id, int warmup,
+            struct pm_scope_req *sc)
+{
+    sc->id = id;
+    sc->limit[PM_C_MSGS_HOUR] = p->lim.msgs_hour;
+    sc->limit[PM_C_MSGS_DAY] = p->lim.msgs_day;
+    sc->limit[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
+    sc->limit[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
+    sc->limit[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
+    if (warmup && p->warmup.n) {
+        sc->warmup.n = p->warmup.n;
+        sc->warmup.day_cap = p->warmup.cap;
+        sc->warmup.hour_cap = p->warmup_hour;
+        sc->warmup.dormant_days = conf->warmup_dormant_days;
+        sc->warmup.max_bounce_ppm = ppm(conf->warmup_max_bounce_rate);
+    }
+}
+
+/* Discard the store's own log lines: postmeterctl reports errors itself. */
+static void
+quiet_sink(void *ctx, int level, const char *line)
+{
+    (void)ctx;
+    (void)level;
+    (void)line;
+}
+
+/* Probe the store about the sender the way the milter does; CTL_OK or CTL_ERR. */
+int
+ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts,
+          struct pm_meter_res *res)
+{
+    const struct pm_conf *conf = c->conf;
+    struct pm_meter_req req;
+    char err[512];
+    int plan, dplan;
+
+    if (ctl_connect(c) != CTL_OK)
+        return CTL_ERR;
+    if (!c->store) {
+        pm_log_set_sink(quiet_sink, NULL);
+        if (!(c->store = pm_store_redis_new(conf)))
+            return ctl_fail(CTL_ERR, "out of memory");
+    }
+    plan = pm_plan_for_sender(conf, sender, sender);
+    dplan = pm_plan_for_domain(conf, pm_addr_domain(sender));
+    memset(&req, 0, sizeof(req));
+    req.mode = PM_METER_PROBE;
+    req.msgs = msgs;
+    req.rcpts = rcpts;
+    req.contacts.ttl_days = conf->contacts_ttl_days;
+    req.contacts.max = conf->contacts_max;
+    req.contacts.company_wide = conf->contacts_company_wide;
+    req.reputation.min_sends = conf->rep_min_sends;
+    req.reputation.warn_ppm = ppm(conf->rep_warn);
+    req.reputation.halve_ppm = ppm(conf->rep_halve);
+    req.reputation.cold_ppm = ppm(conf->rep_refuse_cold);
+    req.reputation.stop_ppm = ppm(conf->rep_refuse_all);
+    req.hour_bucket = conf->hour_bucket;
+    req.day_bucket = conf->day_bucket;
+    probe_scope(conf, &conf->plans[plan], sender, 1, &req.scope[PM_SCOPE_SENDER]);
+    if (dplan >= 0)
+        probe_scope(conf, &conf->plans[dplan], pm_addr_domain(sender),
+                    conf->plans[dplan].warmup_set, &req.scope[PM_SCOPE_DOMAIN]);
+    if (pm_store_meter(c->store, &req, res, err, sizeof(err)) != 0)
+        return ctl_fail(CTL_ERR, "cannot read the counters of %s: %s", sender, err);
+    return CTL_OK;
+}

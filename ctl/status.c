@@ -1,0 +1,326 @@
+/*
+ * status.c - postmeterctl status SENDER: where one sender stands.
+ *
+ * Two probes of the store, as the milter makes them and counting nothing:
+ * one for a message of nothing (the usage of every window and the warm-up
+ * state), one for a message to one external recipient (can the sender send
+ * now, and if not when). Then the plan and where it comes from, the credit
+ * grants, first contacts and reputation.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "plan.h"
+#include "verdict.h"
+
+#define BAR_WIDTH 20
+
+/* What status gathers about one sender. */
+struct status {
+    char sender[PM_ADDR_MAX];
+    int plan, dplan, line;
+    const char *from;
+    char ovr[128];
+    struct pm_meter_res use;  /* probe of nothing: usage and warm-up */
+    struct pm_meter_res next; /* probe of one message to one external recipient */
+    struct ctl_grant *grants;
+    size_t ngrants;
+    long long credit_msgs, credit_rcpts;
+};
+
+/* The limits of a plan in counter order; halved (at least 1) when the
+ * sender's reputation says so, as the meter script does. */
+static void
+plan_limits(const struct pm_plan *p, int halve, long long lim[PM_C_COUNT])
+{
+    int i;
+
+    lim[PM_C_MSGS_HOUR] = p->lim.msgs_hour;
+    lim[PM_C_MSGS_DAY] = p->lim.msgs_day;
+    lim[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
+    lim[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
+    lim[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
+    for (i = 0; halve && i < PM_C_COUNT; i++)
+        if (lim[i] > 0)
+            lim[i] = lim[i] / 2 > 1 ? lim[i] / 2 : 1;
+}
+
+/* The name of a reputation level. */
+static const char *
+rep_level_name(int level)
+{
+    static const char *const names[] = {"fine", "warn", "halved", "no_first_contact", "stopped"};
+
+    return level >= 0 && level <= 4 ? names[level] : "?";
+}
+
+/* The name of what blocks the next message ("messages_per_day", "warmup_day"). */
+static const char *
+over_name(enum pm_counter c)
+{
+    if (c == PM_C_WARMUP_DAY)
+        return "warmup_day";
+    if (c == PM_C_WARMUP_HOUR)
+        return "warmup_hour";
+    if (c == PM_C_REP_COLD)
+        return "reputation_first_contact";
+    if (c == PM_C_REP_STOP)
+        return "reputation_stop";
+    return pm_counter_name(c);
+}
+
+/* Human label of a counter. */
+static const char *
+counter_label(enum pm_counter c)
+{
+    static const char *const label[PM_C_COUNT] = {"messages per hour", "messages per day",
+                                                  "recipients per hour", "recipients per day",
+                                                  "new recipients per day"};
+
+    return label[c];
+}
+
+/* Usage of one scope as a JSON object. */
+static void
+usage_json(const struct pm_meter_res *r, enum pm_scope s, const long long lim[PM_C_COUNT])
+{
+    int i;
+
+    fputs("{", stdout);
+    for (i = 0; i < PM_C_COUNT; i++)
+        printf("%s\"%s\":{\"used\":%lld,\"limit\":%lld}", i ? "," : "",
+               pm_counter_name((enum pm_counter)i), r->used[s][i], lim[i]);
+    fputs("}", stdout);
+}
+
+/* Usage of one scope as bars. */
+static void
+usage_text(const struct pm_meter_res *r, enum pm_scope s, const long long lim[PM_C_COUNT])
+{
+    char ratio[64];
+    int i;
+
+    for (i = 0; i < PM_C_COUNT; i++) {
+        out_ratio(ratio, sizeof(ratio), r->used[s][i], lim[i]);
+        printf("    %-24s", counter_label((enum pm_counter)i));
+        out_bar(stdout, r->used[s][i], lim[i], BAR_WIDTH);
+        printf("  %s\n", ratio);
+    }
+}
+
+/* The warm-up state word: warming_up, over or none. */
+static const char *
+warmup_state(const struct status *st, const struct pm_plan *p)
+{
+    if (p->warmup.n == 0)
+        return "none";
+    return st->use.warmup[PM_SCOPE_SENDER].active ? "warming_up" : "over";
+}
+
+/* The whole status as one JSON object. */
+static void
+status_json(const struct ctl *c, const struct status *st)
+{
+    const struct pm_plan *p = &c->conf->plans[st->plan];
+    const struct pm_warmup_res *w = &st->use.warmup[PM_SCOPE_SENDER];
+    long long lim[PM_C_COUNT];
+    size_t i;
+
+    fputs("{\"sender\":", stdout);
+    out_json_str(stdout, st->sender);
+    fputs(",\"plan\":", stdout);
+    out_json_str(stdout, p->name);
+    fputs(",\"plan_from\":", stdout);
+    out_json_str(stdout, st->from);
+    printf(",\"plan_rule_line\":%d,\"override\":", st->line);
+    if (st->ovr[0])
+        out_json_str(stdout, st->ovr);
+    else
+        fputs("null", stdout);
+    printf(",\"now\":%lld,\"usage\":", st->use.now);
+    plan_limits(p, st->use.rep.level >= 2, lim);
+    usage_json(&st->use, PM_SCOPE_SENDER, lim);
+    fputs(",\"domain\":", stdout);
+    if (st->dplan >= 0) {
+        fputs("{\"domain\":", stdout);
+        out_json_str(stdout, pm_addr_domain(st->sender));
+        fputs(",\"plan\":", stdout);
+        out_json_str(stdout, c->conf->plans[st->dplan].name);
+        fputs(",\"usage\":", stdout);
+        plan_limits(&c->conf->plans[st->dplan], 0, lim);
+        usage_json(&st->use, PM_SCOPE_DOMAIN, lim);
+        fputs("}", stdout);
+    } else {
+        fputs("null", stdout);
+    }
+    printf(
+        ",\"can_send\":%s,\"spends_credits\":%s,\"blocked_by\":", st->next.fits ? "true" : "false",
+        st->next.credits_spent[0] || st->next.credits_spent[1] ? "true" : "false");
+    if (st->next.fits) {
+        fputs("null,\"blocked_scope\":null,\"blocked_limit\":null,\"retry_at\":null", stdout);
+    } else {
+        printf("\"%s\",\"blocked_scope\":\"%s\",\"blocked_limit\":%lld,\"retry_at\":%lld",
+               over_name(st->next.over_counter),
+               st->next.over_scope == PM_SCOPE_DOMAIN ? "domain" : "sender", st->next.over_limit,
+               st->next.retry_at);
+    }
+    printf(",\"warmup\":{\"state\":\"%s\",\"stage\":%lld,\"stages\":%zu,\"day_cap\":%lld,"
+           "\"hour_cap\":%lld,\"today\":%lld,\"bounce_ppm\":%lld,\"curve\":[",
+           warmup_state(st, p), w->stage, p->warmup.n, w->day_cap, w->hour_cap, w->today,
+           w->bounce_ppm);
+    for (i = 0; i < p->warmup.n; i++)
+        printf("%s%lld", i ? "," : "", p->warmup.cap[i]);
+    printf("]},\"credits\":{\"messages\":%lld,\"recipients\":%lld,\"grants\":", st->credit_msgs,
+           st->credit_rcpts);
+    ctl_grants_json(stdout, st->grants, st->ngrants, st->use.now);
+    printf("},\"first_contacts\":%lld,\"reputation\":{\"sent\":%lld,\"hard_bounces\":%lld,"
+           "\"blocks\":%lld,\"replies\":%lld,\"bounce_ppm\":%lld,\"level\":%d,"
+           "\"level_name\":\"%s\"}}\n",
+           st->use.used[0][PM_C_NEW_DAY], st->use.rep.sent, st->use.rep.hard, st->use.rep.blocks,
+           st->use.rep.replies, st->use.rep.ppm, st->use.rep.level,
+           rep_level_name(st->use.rep.level));
+}
+
+/* The "next message" line. */
+static void
+next_text(const struct status *st)
+{
+    const struct pm_meter_res *r = &st->next;
+    char when[64];
+    const char *what;
+
+    if (r->fits) {
+        printf("  next message  can be sent now%s\n",
+               r->credits_spent[0] || r->credits_spent[1] ? ", spending credits" : "");
+        return;
+    }
+    if (r->over_counter == PM_C_REP_COLD || r->over_counter == PM_C_REP_STOP) {
+        printf("  next message  refused: a bounce rate of %.2f %% stops %s\n", r->rep.ppm / 10000.0,
+               r->over_counter == PM_C_REP_STOP ? "all external mail" : "first-contact mail");
+        return;
+    }
+    what = r->over_counter == PM_C_WARMUP_DAY    ? "messages today"
+           : r->over_counter == PM_C_WARMUP_HOUR ? "messages per hour"
+                                                 : counter_label(r->over_counter);
+    printf("  next message  held back by the %s%s of %lld %s\n",
+           r->over_scope == PM_SCOPE_DOMAIN ? "company-wide " : "",
+           r->over_counter >= PM_C_WARMUP_DAY ? "warm-up cap" : "limit", r->over_limit, what);
+    if (r->retry_at < 0) {
+        printf("                (one message is larger than that limit)\n");
+    } else {
+        pm_format_retry(r->now, r->retry_at, when, sizeof(when));
+        printf("                next slot at %s\n", when);
+    }
+}
+
+/* The warm-up lines. */
+static void
+warmup_text(const struct status *st, const struct pm_plan *p)
+{
+    const struct pm_warmup_res *w = &st->use.warmup[PM_SCOPE_SENDER];
+
+    if (p->warmup.n == 0) {
+        printf("  warm-up       not warming up (plan %s has no curve)\n", p->name);
+        return;
+    }
+    if (!w->active) {
+        printf("  warm-up       warm-up over (after %zu stages)\n", p->warmup.n);
+        return;
+    }
+    printf(
+        "  warm-up       stage %lld (day %lld of %zu): %lld today, %lld an hour; %lld sent today\n",
+        w->stage, w->stage + 1, p->warmup.n, w->day_cap, w->hour_cap, w->today);
+    out_curve_chart(stdout, p->warmup.cap, p->warmup.n, w->stage, 16);
+}
+
+/* The reputation lines. */
+static void
+reputation_text(const struct pm_reputation *r)
+{
+    static const char *const what[] = {"fine", "warning", "limits halved, warm-up held",
+                                       "first-contact mail refused", "external mail refused"};
+
+    printf("  reputation    7 days: %lld sent, %lld hard bounces (%.2f %%), %lld blocks, "
+           "%lld replies\n",
+           r->sent, r->hard, r->ppm / 10000.0, r->blocks, r->replies);
+    if (r->level > 0 && r->level <= 4)
+        printf("                level %d: %s\n", r->level, what[r->level]);
+}
+
+/* The whole status as text. */
+static void
+status_text(const struct ctl *c, const struct status *st)
+{
+    const struct pm_plan *p = &c->conf->plans[st->plan];
+    long long lim[PM_C_COUNT];
+
+    printf("%s\n", st->sender);
+    if (st->line)
+        printf("  plan          %s (config rule, line %d)\n", p->name, st->line);
+    else
+        printf("  plan          %s (%s)\n", p->name,
+               strcmp(st->from, "default") == 0 ? "default plan" : st->from);
+    if (st->ovr[0] && strcmp(st->from, "override") != 0)
+        printf("                override \"%s\" names no plan of the configuration: ignored\n",
+               st->ovr);
+    printf("  usage%s\n", st->use.rep.level >= 2 ? " (limits halved: bounce rate)" : "");
+    plan_limits(p, st->use.rep.level >= 2, lim);
+    usage_text(&st->use, PM_SCOPE_SENDER, lim);
+    if (st->dplan >= 0) {
+        printf("  company-wide  %s, plan %s\n", pm_addr_domain(st->sender),
+               c->conf->plans[st->dplan].name);
+        plan_limits(&c->conf->plans[st->dplan], 0, lim);
+        usage_text(&st->use, PM_SCOPE_DOMAIN, lim);
+    }
+    next_text(st);
+    warmup_text(st, p);
+    if (st->ngrants == 0)
+        printf("  credits       none\n");
+    else
+        printf("  credits       %lld messages, %lld recipients left\n", st->credit_msgs,
+               st->credit_rcpts);
+    ctl_grants_text(stdout, st->grants, st->ngrants, st->use.now, 16);
+    printf("  new contacts  %lld first-contact recipients in the last 24 hours\n",
+           st->use.used[0][PM_C_NEW_DAY]);
+    reputation_text(&st->use.rep);
+}
+
+/* status SENDER */
+int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+    static const char *const names[] = {NULL};
+    struct ctl_opts o = {names, {0}, {0}, 0};
+    struct status st;
+    size_t i;
+    int rc;
+
+    if ((rc = ctl_getopts("status", argc, argv, &o)) != CTL_OK)
+        return rc;
+    if (o.npos != 1)
+        return ctl_fail(CTL_USAGE, "usage: status SENDER");
+    memset(&st, 0, sizeof(st));
+    if ((rc = ctl_sender(o.pos[0], st.sender, sizeof(st.sender))) != CTL_OK)
+        return rc;
+    if ((rc = ctl_plan_of(c, st.sender, &st.plan, &st.from, &st.line, st.ovr, sizeof(st.ovr))) ||
+        (rc = ctl_probe(c, st.sender, 0, 0, &st.use)) ||
+        (rc = ctl_probe(c, st.sender, 1, 1, &st.next)) ||
+        (rc = ctl_grants(c, st.sender, &st.grants, &st.ngrants)))
+        return rc;
+    if (st.use.plan >= 0 && (size_t)st.use.plan < c->conf->n_plans)
+        st.plan = st.use.plan; /* what the store applied */
+    st.dplan = pm_plan_for_domain(c->conf, pm_addr_domain(st.sender));
+    for (i = 0; i < st.ngrants; i++)
+        if (ctl_grant_live(&st.grants[i], st.use.now)) {
+            st.credit_msgs += st.grants[i].msgs;
+            st.credit_rcpts += st.grants[i].rcpts;
+        }
+    if (c->json)
+        status_json(c, &st);
+    else
+        status_text(c, &st);
+    free(st.grants);
+    return CTL_OK;
+}

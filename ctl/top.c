@@ -1,0 +1,205 @@
+/*
+ * top.c - postmeterctl top [--by day|hour|bounces] [-n N]: the busiest senders.
+ *
+ * Candidates come from the daily top index (sorted sets of messages counted
+ * per UTC day, today's and yesterday's added up, which covers the rolling
+ * 24 hours); each candidate is then probed exactly, as the milter would, and
+ * the list is ordered by the chosen window's message count, or by hard
+ * bounces over 7 days (among the senders of the last three days' index).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "plan.h"
+
+#define TOP_MAX 1000
+#define SENDER_COLS 34
+
+/* One candidate sender. */
+struct top_row {
+    char sender[PM_ADDR_MAX];
+    double score; /* messages in the index, today + yesterday */
+    struct pm_meter_res res;
+    int plan;
+};
+
+/* Order by index score, highest first. */
+static int
+by_score(const void *a, const void *b)
+{
+    const struct top_row *x = a, *y = b;
+
+    return (x->score < y->score) - (x->score > y->score);
+}
+
+static int top_counter; /* the counter by_used orders by; -1: hard bounces */
+
+/* What a row is ranked by: the chosen window's messages, or hard bounces. */
+static long long
+row_value(const struct top_row *r)
+{
+    return top_counter < 0 ? r->res.rep.hard : r->res.used[0][top_counter];
+}
+
+/* Order by the exact count of the chosen window, highest first, then name. */
+static int
+by_used(const void *a, const void *b)
+{
+    const struct top_row *x = a, *y = b;
+    long long u = row_value(x), v = row_value(y);
+
+    return u != v ? (u < v) - (u > v) : strcmp(x->sender, y->sender);
+}
+
+/* Add the members of one day's index to rows (summing scores). */
+static int
+top_read(struct ctl *c, long long day, struct top_row **rows, size_t *n)
+{
+    char key[128];
+    redisReply *r;
+    struct top_row *grown;
+    size_t i, j;
+
+    snprintf(key, sizeof(key), "%s:v1:top:%lld", c->conf->key_prefix, day);
+    if (!(r = ctl_cmd(c, "ZREVRANGE %s 0 -1 WITHSCORES", key)))
+        return CTL_ERR;
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const char *m = r->element[i]->str;
+
+        if (!m || strlen(m) >= PM_ADDR_MAX)
+            continue;
+        for (j = 0; j < *n && strcmp((*rows)[j].sender, m) != 0; j++)
+            ;
+        if (j == *n) {
+            if (!(grown = realloc(*rows, (*n + 1) * sizeof(**rows)))) {
+                freeReplyObject(r);
+                return ctl_fail(CTL_ERR, "out of memory");
+            }
+            *rows = grown;
+            memset(&grown[j], 0, sizeof(grown[j]));
+            snprintf(grown[j].sender, sizeof(grown[j].sender), "%s", m);
+            (*n)++;
+        }
+        (*rows)[j].score += r->element[i + 1]->str ? strtod(r->element[i + 1]->str, NULL) : 0;
+    }
+    freeReplyObject(r);
+    return CTL_OK;
+}
+
+/* The limit of a plan for the chosen counter (none for bounces). */
+static long long
+plan_limit(const struct pm_plan *p, int counter)
+{
+    return counter < 0 ? 0 : counter == PM_C_MSGS_HOUR ? p->lim.msgs_hour : p->lim.msgs_day;
+}
+
+/* Print the list. */
+static void
+top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char *by, long long now)
+{
+    char ratio[64];
+    size_t i;
+
+    if (c->json) {
+        printf("{\"by\":\"%s\",\"now\":%lld,\"senders\":[", by, now);
+        for (i = 0; i < n; i++) {
+            const struct pm_plan *p = &c->conf->plans[rows[i].plan];
+
+            printf("%s{\"rank\":%zu,\"sender\":", i ? "," : "", i + 1);
+            out_json_str(stdout, rows[i].sender);
+            fputs(",\"plan\":", stdout);
+            out_json_str(stdout, p->name);
+            printf(",\"used\":%lld,\"limit\":%lld,\"messages_per_hour\":%lld,"
+                   "\"messages_per_day\":%lld,\"sent_7d\":%lld,\"hard_bounces_7d\":%lld,"
+                   "\"bounce_ppm\":%lld}",
+                   row_value(&rows[i]), plan_limit(p, top_counter),
+                   rows[i].res.used[0][PM_C_MSGS_HOUR], rows[i].res.used[0][PM_C_MSGS_DAY],
+                   rows[i].res.rep.sent, rows[i].res.rep.hard, rows[i].res.rep.ppm);
+        }
+        printf("]}\n");
+        return;
+    }
+    if (top_counter < 0)
+        printf("senders with the most hard bounces in 7 days (of those sending lately)\n");
+    else
+        printf("busiest senders by messages in the last %s\n",
+               top_counter == PM_C_MSGS_HOUR ? "hour" : "24 hours");
+    if (n == 0) {
+        printf("  (none)\n");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const struct pm_plan *p = &c->conf->plans[rows[i].plan];
+        size_t len = strlen(rows[i].sender);
+
+        if (len > SENDER_COLS)
+            printf("%3zu  %.*s~", i + 1, SENDER_COLS - 1, rows[i].sender);
+        else
+            printf("%3zu  %-*s", i + 1, SENDER_COLS, rows[i].sender);
+        if (top_counter < 0) {
+            snprintf(ratio, sizeof(ratio), "%lld/%lld", rows[i].res.rep.hard, rows[i].res.rep.sent);
+            printf(" %-13s %6.2f %%  %.12s\n", ratio, rows[i].res.rep.ppm / 10000.0, p->name);
+            continue;
+        }
+        out_ratio(ratio, sizeof(ratio), row_value(&rows[i]), plan_limit(p, top_counter));
+        printf(" ");
+        out_bar(stdout, row_value(&rows[i]), plan_limit(p, top_counter), 10);
+        printf(" %-12s %.12s\n", ratio, p->name);
+    }
+}
+
+/* top [--by day|hour] [-n N] */
+int
+cmd_top(struct ctl *c, int argc, char **argv)
+{
+    static const char *const names[] = {"--by", "-n", NULL};
+    struct ctl_opts o = {names, {0}, {0}, 0};
+    struct top_row *rows = NULL;
+    size_t n = 0, i, probe;
+    long long now, want = 10;
+    const char *by = "day";
+    int rc;
+
+    if ((rc = ctl_getopts("top", argc, argv, &o)) != CTL_OK)
+        return rc;
+    if (o.npos)
+        return ctl_fail(CTL_USAGE, "usage: top [--by day|hour] [-n N]");
+    if (o.value[0])
+        by = o.value[0];
+    if (strcmp(by, "day") != 0 && strcmp(by, "hour") != 0 && strcmp(by, "bounces") != 0)
+        return ctl_fail(CTL_USAGE, "top: --by takes day, hour or bounces, not \"%s\"", by);
+    top_counter = strcmp(by, "hour") == 0  ? PM_C_MSGS_HOUR
+                  : strcmp(by, "day") == 0 ? PM_C_MSGS_DAY
+                                           : -1;
+    if (o.value[1] && (ctl_number(o.value[1], TOP_MAX, &want) < 0 || want < 1))
+        return ctl_fail(CTL_USAGE, "top: bad count \"%s\" (1 to %d)", o.value[1], TOP_MAX);
+    if ((rc = ctl_now(c, &now)) || (rc = top_read(c, now / CTL_DAY, &rows, &n)) ||
+        (rc = top_read(c, now / CTL_DAY - 1, &rows, &n)) ||
+        (top_counter < 0 && (rc = top_read(c, now / CTL_DAY - 2, &rows, &n)))) {
+        free(rows);
+        return rc;
+    }
+    if (n)
+        qsort(rows, n, sizeof(*rows), by_score);
+    /* the index is by calendar day: probe more than asked, then order exactly
+     * (for bounces, every sender of the index) */
+    probe = top_counter < 0 || n < (size_t)want * 3 + 20 ? n : (size_t)want * 3 + 20;
+    for (i = 0; i < probe; i++) {
+        if ((rc = ctl_probe(c, rows[i].sender, 0, 0, &rows[i].res)) != CTL_OK) {
+            free(rows);
+            return rc;
+        }
+        rows[i].plan = rows[i].res.plan >= 0 && (size_t)rows[i].res.plan < c->conf->n_plans
+                           ? rows[i].res.plan
+                           : pm_plan_for_sender(c->conf, rows[i].sender, rows[i].sender);
+    }
+    if (probe)
+        qsort(rows, probe, sizeof(*rows), by_used);
+    while (probe > 0 && row_value(&rows[probe - 1]) == 0)
+        probe--; /* nothing in this window */
+    top_print(c, rows, probe < (size_t)want ? probe : (size_t)want, by, now);
+    free(rows);
+    return CTL_OK;
+}

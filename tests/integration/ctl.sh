@@ -1,0 +1,314 @@
+#!/bin/bash
+# ctl.sh - postmeterctl against a real Redis and two running postmeter daemons.
+#
+# Credits let exactly N more messages through after the limit, also with
+# concurrent sessions on two servers, and are logged; an expired credit does
+# not help; a plan override set with postmeterctl reaches a second daemon at
+# the next message and "plan clear" undoes it; status --json shows what the
+# milter enforced (also with limits halved by a bad reputation); warm-up reset
+# and skip change what the milter allows; contact check follows the milter's
+# contact memory; an address put on the suppression list is refused by the
+# milter until it is deleted; top ranks by messages and by bounces; classify
+# reads content and bounces; every error path exits with its documented
+# status.
+. "$(dirname "$0")/../lib/common.sh"
+
+PM=$top_builddir/postmeter
+CTL=$top_builddir/postmeterctl
+DRIVE=$top_builddir/tests/tools/pmdrive
+pm_need "$PM" "$CTL" "$DRIVE"
+pm_redis_start
+head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+unset SUDO_USER # credit notes name the user running postmeterctl: id -un
+
+CONF_BODY="warmup: { hourly_share = 1.0; };
+local_domains = [ \"example.com\" ];
+contacts: { secret_file = \"$PM_TMP/contacts.key\"; };
+plans: {
+  default: { messages_per_hour = 0; messages_per_day = 10; recipients_per_day = 0;
+             new_recipients_per_day = 0; warmup = []; };
+  big: { messages_per_hour = 0; messages_per_day = 30; recipients_per_day = 0;
+         new_recipients_per_day = 0; warmup = []; };
+  warm: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+          new_recipients_per_day = 0; warmup = [3, 5, 8]; };
+};
+assign = ( { sender = \"w-*@example.com\"; plan = \"warm\"; } );
+rules = ( );"
+
+# Start daemon $1 with the shared configuration.
+start_pm() {
+    PM_MILTER_SOCKET="unix:$PM_TMP/$1.sock" pm_write_conf "$PM_TMP/$1.conf" <<<"$CONF_BODY"
+    "$PM" -n -c "$PM_TMP/$1.conf" >"$PM_TMP/check.out" 2>&1 ||
+        pm_fail "postmeter -n rejects the config: $(cat "$PM_TMP/check.out")"
+    "$PM" -c "$PM_TMP/$1.conf" -f 2>"$PM_TMP/$1.log" &
+    pm_on_exit "kill $!"
+    pm_wait_file "$PM_TMP/$1.sock" || pm_fail "postmeter $1 did not start: $(cat "$PM_TMP/$1.log")"
+}
+start_pm a
+start_pm b
+
+# postmeterctl with daemon a's configuration.
+ctl() {
+    "$CTL" -c "$PM_TMP/a.conf" "$@"
+}
+
+# Send $3 messages from $2 through daemon $1 (one connection); print accepted.
+send() {
+    "$DRIVE" -S "unix:$PM_TMP/$1.sock" -c 1 -m "$3" -f "$2" -r "${4:-friend@example.org}" \
+        >"$PM_TMP/send.out" 2>&1 || pm_fail "pmdrive failed: $(cat "$PM_TMP/send.out")"
+    head -n 1 "$PM_TMP/send.out" | tr ' ' '\n' | sed -n 's/^accepted=//p'
+}
+
+# The number after "$2": in the JSON text $1 (first occurrence).
+jnum() {
+    grep -o "\"$2\":-\?[0-9]*" <<<"$1" | head -n 1 | cut -d: -f2
+}
+
+# The usage figure "used" of counter $2 in status JSON $1.
+jused() {
+    grep -o "\"$2\":{\"used\":[0-9]*" <<<"$1" | head -n 1 | sed 's/.*://'
+}
+
+# Expect exit status $1 from postmeterctl with the remaining arguments; the
+# output (stdout and stderr) is left in $PM_TMP/ctl.out.
+expect_rc() {
+    local want=$1 got=0
+    shift
+    ctl "$@" >"$PM_TMP/ctl.out" 2>&1 || got=$?
+    [ "$got" = "$want" ] ||
+        pm_fail "postmeterctl $* exited $got, expected $want: $(cat "$PM_TMP/ctl.out")"
+}
+
+# --- error paths ----------------------------------------------------------------
+expect_rc 2 frobnicate
+grep -q '^postmeterctl: unknown command "frobnicate"' "$PM_TMP/ctl.out" || pm_fail "unknown command text"
+expect_rc 3 credit show nobody@example.com
+grep -q 'nobody@example.com has no credits' "$PM_TMP/ctl.out" || pm_fail "credit show text"
+expect_rc 2 credit add carol@example.com 5x
+grep -q 'bad number of messages "5x"' "$PM_TMP/ctl.out" || pm_fail "bad number text"
+expect_rc 2 credit add carol@example.com 0
+expect_rc 2 credit add carol@example.com 5 --expires soon
+expect_rc 2 credit add carol@example.com 5 --expires 2001-01-01
+expect_rc 2 credit add carol@example.com 5 --recipients -1
+expect_rc 2 credit revoke carol@example.com abc
+expect_rc 3 credit revoke carol@example.com 7
+expect_rc 2 plan set carol@example.com nosuchplan
+grep -q 'no plan "nosuchplan"' "$PM_TMP/ctl.out" || pm_fail "unknown plan text"
+expect_rc 2 top -n zero
+expect_rc 2 top --by week
+expect_rc 2 warmup skip carol@example.com --to-stage x
+expect_rc 2 warmup frob carol@example.com
+expect_rc 2 status '<>'
+expect_rc 2 status
+expect_rc 2 suppress frob
+expect_rc 2 suppress add not-an-address
+expect_rc 2 suppress add x@example.org --status 9.9
+expect_rc 2 suppress add x@example.org --days 0
+expect_rc 3 --json suppress check nobody@example.org
+grep -qx 'postmeterctl: nobody@example.org is not on the suppression list' "$PM_TMP/ctl.out" ||
+    pm_fail "suppress check text: $(cat "$PM_TMP/ctl.out")"
+expect_rc 3 suppress del nobody@example.org
+expect_rc 2 classify "$PM_TMP/no-such-file"
+expect_rc 0 check-config "$PM_TMP/a.conf"
+echo 'plans: { default: { messages_per_hour = "x"; }; };' >"$PM_TMP/bad.conf"
+expect_rc 1 check-config "$PM_TMP/bad.conf"
+grep -q "bad.conf:1:" "$PM_TMP/ctl.out" || pm_fail "check-config error text"
+# Redis down: a port nothing listens on.
+DEAD=$(pm_free_port)
+sed "s/port = $PM_REDIS_PORT/port = $DEAD/" "$PM_TMP/a.conf" >"$PM_TMP/dead.conf"
+for cmd in "status x@example.com" "credit add x@example.com 1" "plan set x@example.com big" \
+    "top" "warmup reset x@example.com" "contact check x@example.com y@example.org" \
+    "suppress list" "credit show x@example.com"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$CTL" -c "$PM_TMP/dead.conf" $cmd >"$PM_TMP/ctl.out" 2>&1 || rc=$?
+    pm_assert_eq 1 "$rc" "exit status of '$cmd' with Redis down"
+    grep -qx "postmeterctl: cannot reach Redis at 127.0.0.1:$DEAD: Connection refused" \
+        "$PM_TMP/ctl.out" || pm_fail "Redis down message: $(cat "$PM_TMP/ctl.out")"
+done
+
+# --- contacts -----------------------------------------------------------------------
+expect_rc 0 --json contact check dave@example.com Erin+News@Example.ORG
+grep -q '"state":"cold","known":false' "$PM_TMP/ctl.out" || pm_fail "cold before: $(cat "$PM_TMP/ctl.out")"
+pm_assert_eq 1 "$(send a dave@example.com 1 erin@example.org)" "message to erin"
+expect_rc 0 contact check Dave@Example.com erin+x@example.org
+grep -q 'dave@example.com -> erin@example.org: known' "$PM_TMP/ctl.out" ||
+    pm_fail "known after: $(cat "$PM_TMP/ctl.out")"
+expect_rc 0 contact check dave@example.com colleague@example.com
+grep -q 'internal recipient' "$PM_TMP/ctl.out" || pm_fail "internal recipient"
+
+# --- credits: exactly N more after the limit, with concurrent sessions ----------------
+S=sally@example.com
+pm_assert_eq 10 "$(send a $S 12)" "accepted up to the limit"
+json=$(ctl --json status $S) || pm_fail "status failed"
+pm_assert_eq 10 "$(jused "$json" messages_per_day)" "status: messages in the day"
+pm_assert_eq 10 "$(jused "$json" messages_per_hour)" "status: messages in the hour"
+grep -q '"can_send":false,"spends_credits":false,"blocked_by":"messages_per_day","blocked_scope":"sender","blocked_limit":10' \
+    <<<"$json" || pm_fail "status: not blocked: $json"
+ctl status $S | grep -q '^    messages per day        ████████████████████  10/10$' ||
+    pm_fail "status bar: $(ctl status $S)"
+expect_rc 0 credit add Sally+promo@example.com 5 --note "spring campaign"
+grep -q "granted #1 to $S: 5 messages, 0 recipients; expires never" "$PM_TMP/ctl.out" ||
+    pm_fail "credit add text: $(cat "$PM_TMP/ctl.out")"
+json=$(ctl --json status $S)
+grep -q '"can_send":true,"spends_credits":true' <<<"$json" ||
+    pm_fail "status: a credit lets the next message pass: $json"
+pm_assert_eq 5 "$(jnum "$json" messages)" "status: credits"
+PIDS=()
+for d in a1 a2 b1 b2; do
+    "$DRIVE" -S "unix:$PM_TMP/${d%?}.sock" -c 1 -m 5 -f $S -r friend@example.org \
+        >"$PM_TMP/conc.$d.out" 2>&1 &
+    PIDS+=($!)
+done
+for p in "${PIDS[@]}"; do wait "$p" || pm_fail "pmdrive failed (concurrent)"; done
+total=0
+for f in "$PM_TMP"/conc.*.out; do
+    n=$(head -n 1 "$f" | tr ' ' '\n' | sed -n 's/^accepted=//p')
+    total=$((total + n))
+done
+pm_assert_eq 5 "$total" "accepted after a credit of 5 (4 sessions x 5 messages)"
+pm_assert_eq 5 "$(cat "$PM_TMP/a.log" "$PM_TMP/b.log" | grep -c "sender=$S .*credits_spent=1/0")" \
+    "credit spends in the daemons' logs"
+grep -q "sender=$S .*credits_spent=1/0 credits_left=0/0" "$PM_TMP/a.log" "$PM_TMP/b.log" ||
+    pm_fail "last credit spend not logged"
+json=$(ctl --json credit show $S) || pm_fail "credit show failed"
+grep -q '"messages":0,"recipients":0,"grants":\[{"id":1,"messages_left":0,"recipients_left":0,"messages_granted":5,"recipients_granted":0,"expires":0,' \
+    <<<"$json" || pm_fail "credit show grants: $json"
+pm_assert_eq 5 "$(grep -o '"event":"spend","messages":1,"recipients":0' <<<"$json" | wc -l)" "spends logged"
+grep -q "\"event\":\"grant\",\"messages\":5,\"recipients\":0,\"expires\":0,\"note\":\"$(id -un): spring campaign\"" \
+    <<<"$json" || pm_fail "grant logged: $json"
+ctl credit show $S | grep -A1 "  grant      5 msgs     0 rcpts  expires never$" |
+    grep -qx "                    $(id -un): spring campaign" ||
+    pm_fail "credit show text: $(ctl credit show $S)"
+json=$(ctl --json status $S)
+pm_assert_eq 15 "$(jused "$json" messages_per_day)" "status after the credits (10 + 5)"
+key="pmtest:v1:{s:$S}:cr"
+ttl=$(pm_rcli TTL "$key")
+[ "$ttl" -gt $((399 * 86400)) ] && [ "$ttl" -le $((400 * 86400)) ] || pm_fail "credit TTL $ttl"
+pm_assert_eq 1 "$(pm_rcli HGET "$key" seq)" "grant sequence"
+# Revoking: the grant is gone and the movement logged.
+expect_rc 0 credit add $S 2 --recipients 3 --expires 30d
+expect_rc 0 credit revoke $S 2
+json=$(ctl --json credit show $S)
+grep -q '"event":"revoke","messages":2,"recipients":3,' <<<"$json" || pm_fail "revoke logged: $json"
+pm_assert_eq 0 "$(send a $S 1)" "no credit left after the revoke"
+
+# --- plan overrides reach a second daemon at the next message --------------------------
+P=pete@example.com
+pm_assert_eq 10 "$(send a $P 11)" "default plan on daemon a"
+expect_rc 0 plan set Pete@example.com big
+grep -q "set: $P: plan big (override)" "$PM_TMP/ctl.out" || pm_fail "plan set text: $(cat "$PM_TMP/ctl.out")"
+ttl=$(pm_rcli TTL "pmtest:v1:{s:$P}:plan")
+[ "$ttl" -gt $((399 * 86400)) ] && [ "$ttl" -le $((400 * 86400)) ] || pm_fail "override TTL $ttl"
+pm_assert_eq 8 "$(send b $P 8)" "override on daemon b"
+grep -q "sender=$P plan=big plan_from=override" "$PM_TMP/b.log" || pm_fail "override not logged by b"
+json=$(ctl --json status $P)
+grep -q '"plan":"big","plan_from":"override","plan_rule_line":0,"override":"big"' <<<"$json" ||
+    pm_fail "status: override: $json"
+pm_assert_eq 18 "$(jused "$json" messages_per_day)" "status: messages with the override"
+grep -q '"messages_per_day":{"used":18,"limit":30}' <<<"$json" || pm_fail "status: override limit"
+expect_rc 0 plan clear $P
+grep -q "cleared: $P: plan default (default)" "$PM_TMP/ctl.out" || pm_fail "plan clear text"
+pm_assert_eq 0 "$(send b $P 1)" "back on the default plan after plan clear"
+expect_rc 0 --json plan show $P
+grep -q '"plan":"default","plan_from":"default","plan_rule_line":0,"override":null' \
+    "$PM_TMP/ctl.out" || pm_fail "plan show: $(cat "$PM_TMP/ctl.out")"
+
+# --- top ------------------------------------------------------------------------------------
+json=$(ctl --json top -n 2) || pm_fail "top failed"
+grep -q "^{\"by\":\"day\",\"now\":[0-9]*,\"senders\":\[{\"rank\":1,\"sender\":\"$P\",\"plan\":\"default\",\"used\":18,\"limit\":10,[^]]*{\"rank\":2,\"sender\":\"$S\",\"plan\":\"default\",\"used\":15,\"limit\":10,[^]]*\]}$" \
+    <<<"$json" || pm_fail "top: $json"
+ctl top --by hour -n 3 | sed -n 4p | grep -q "^  3  dave@example.com  *1 (no limit)  *default$" ||
+    pm_fail "top text: $(ctl top --by hour -n 3)"
+
+# --- suppression list: what postmeterctl adds, the milter refuses -----------------------
+expect_rc 0 suppress add Gone+x@Example.ORG --days 30
+grep -qx "suppressed gone@example.org for 30 days" "$PM_TMP/ctl.out" || pm_fail "suppress add text"
+"$DRIVE" -S "unix:$PM_TMP/b.sock" -c 1 -m 1 -f dave@example.com -r gone@example.org \
+    -r erin@example.org >"$PM_TMP/send.out" 2>&1 || pm_fail "pmdrive (suppressed) failed"
+grep -q '^messages=1 accepted=1 .* rcpt_refused=1$' "$PM_TMP/send.out" ||
+    pm_fail "suppressed recipient: $(cat "$PM_TMP/send.out")"
+grep -q '^reply 1 550 5.1.1 <gone@example.org>' "$PM_TMP/send.out" ||
+    pm_fail "suppressed reply: $(cat "$PM_TMP/send.out")"
+expect_rc 0 --json suppress check gone@example.org
+grep -q "^{\"suppressed\":true,\"entry\":{\"recipient\":\"gone@example.org\",\"since\":[0-9]*,\"until\":[0-9]*,\"status\":\"5.1.1\",\"sender\":\"admin:$(id -un)\"}}$" \
+    "$PM_TMP/ctl.out" || pm_fail "suppress check: $(cat "$PM_TMP/ctl.out")"
+ttl=$(pm_rcli TTL pmtest:v1:sup:gone@example.org)
+[ "$ttl" -gt $((29 * 86400)) ] && [ "$ttl" -le $((30 * 86400)) ] || pm_fail "suppression TTL $ttl"
+expect_rc 0 suppress add other@example.net
+expect_rc 0 --json suppress list
+grep -q '"total":2,"entries":\[' "$PM_TMP/ctl.out" || pm_fail "suppress list: $(cat "$PM_TMP/ctl.out")"
+grep -q '"recipient":"other@example.net"' "$PM_TMP/ctl.out" || pm_fail "suppress list entries"
+expect_rc 0 suppress del gone@example.org
+pm_assert_eq 1 "$(send b dave@example.com 1 gone@example.org)" "accepted after suppress del"
+expect_rc 0 suppress list
+pm_assert_eq "1 suppressed address" "$(head -n 1 "$PM_TMP/ctl.out")" "suppress list text"
+
+# --- reputation: status shows the halved limits the milter enforces ----------------------
+R=randy@example.com
+TODAY=$(($(pm_rcli TIME | head -n 1) / 86400))
+pm_rcli HSET "pmtest:v1:{s:$R}:rep" "s:$TODAY" 100 "b:$TODAY" 4 "k:$TODAY" 1 "r:$TODAY" 2 >/dev/null
+json=$(ctl --json status $R)
+grep -q '"messages_per_day":{"used":0,"limit":5}' <<<"$json" || pm_fail "status: halved limit: $json"
+grep -q '"reputation":{"sent":100,"hard_bounces":4,"blocks":1,"replies":2,"bounce_ppm":40000,"level":2,"level_name":"halved"}' \
+    <<<"$json" || pm_fail "status: reputation: $json"
+pm_assert_eq 5 "$(send a $R 7)" "halved limit"
+json=$(ctl --json top --by bounces -n 1)
+grep -q "\"senders\":\[{\"rank\":1,\"sender\":\"$R\",\"plan\":\"default\",\"used\":4,.*\"sent_7d\":105,\"hard_bounces_7d\":4," \
+    <<<"$json" || pm_fail "top --by bounces: $json"
+
+# --- classify -------------------------------------------------------------------------------
+pm_write_conf "$PM_TMP/rules.conf" </dev/null
+"$CTL" -c "$PM_TMP/rules.conf" --json classify "$top_srcdir/tests/scan/tnef.eml" >"$PM_TMP/cl.out" ||
+    pm_fail "classify failed"
+grep -q '"first_contact":{"action":"tempfail","dry_run":false,"reasons":"rule:cold-attachment"' \
+    "$PM_TMP/cl.out" || pm_fail "classify: first contact: $(cat "$PM_TMP/cl.out")"
+grep -q '"known_contact":{"action":"accept"' "$PM_TMP/cl.out" || pm_fail "classify: known contact"
+grep -q '"bounce":{"is_bounce":false' "$PM_TMP/cl.out" || pm_fail "classify: not a bounce"
+"$CTL" -c "$PM_TMP/rules.conf" classify "$top_srcdir/tests/dsn/exim.eml" >"$PM_TMP/cl.out" ||
+    pm_fail "classify (bounce) failed"
+grep -q '^  recipient: niaj@example.org 5.1.1 failed hard ' "$PM_TMP/cl.out" ||
+    pm_fail "classify: bounce recipients: $(cat "$PM_TMP/cl.out")"
+
+# --- an expired credit does not help (the clock moves from here on) -----------------------
+E=eve@example.com
+pm_assert_eq 10 "$(send a $E 11)" "eve up to the limit"
+expect_rc 0 credit add $E 3 --expires 1h
+REAL=$(pm_rcli TIME | head -n 1)
+pm_rcli SET pmtest:v1:clock 7200 >/dev/null
+pm_assert_eq 0 "$(send b $E 2)" "an expired credit"
+json=$(ctl --json credit show $E)
+grep -q '"messages":0,"recipients":0,"grants":\[{"id":1,"messages_left":3,.*"expired":true}' <<<"$json" ||
+    pm_fail "credit show: expired grant: $json"
+expect_rc 0 credit add $E 1 --expires 2h
+pm_assert_eq 1 "$(send b $E 2)" "a live credit next to an expired one"
+
+# --- warm-up reset and skip, on a simulated day (hours apart) -----------------------------
+W=w-new@example.com
+DAY=$((REAL / 86400 + 5))
+# Shift the store's clock to $1 (HH:MM) of the simulated day.
+at() {
+    pm_rcli SET pmtest:v1:clock $((DAY * 86400 + 10#${1%:*} * 3600 + 10#${1#*:} * 60 - REAL)) >/dev/null
+}
+at 12:00
+pm_assert_eq 3 "$(send a $W 5)" "warm-up day 1"
+json=$(ctl --json status $W)
+grep -q '"plan":"warm","plan_from":"config rule"' <<<"$json" || pm_fail "status: rule plan: $json"
+grep -q '"can_send":false,"spends_credits":false,"blocked_by":"warmup_day"' <<<"$json" || pm_fail "status: warm-up block: $json"
+grep -q '"warmup":{"state":"warming_up","stage":0,"stages":3,"day_cap":3,"hour_cap":3,"today":3,' \
+    <<<"$json" || pm_fail "status: warm-up: $json"
+ctl status $W | grep -q '^                ^ today (stage 0: 3 a day)$' || pm_fail "warm-up chart: $(ctl status $W)"
+expect_rc 0 warmup skip $W --to-stage 2
+at 13:05
+pm_assert_eq 8 "$(send a $W 10)" "after warmup skip --to-stage 2"
+expect_rc 0 warmup reset $W
+at 14:10
+pm_assert_eq 3 "$(send b $W 5)" "after warmup reset"
+expect_rc 0 warmup skip $W
+at 15:15
+pm_assert_eq 10 "$(send a $W 10)" "after warmup skip to the end"
+json=$(ctl --json status $W)
+grep -q '"warmup":{"state":"over"' <<<"$json" || pm_fail "status: warm-up over: $json"
+ttl=$(pm_rcli TTL "pmtest:v1:{s:$W}:wu")
+[ "$ttl" -gt $((30 * 86400)) ] && [ "$ttl" -le $((31 * 86400)) ] || pm_fail "warm-up TTL $ttl"
+echo "PASS: ctl"
