@@ -8,6 +8,7 @@
  * "From " line first is skipped; a line that is not a header field ends the
  * header section. pm_features_text() and pm_features_json() print features.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,72 +122,93 @@ pm_scan_message(const struct pm_scan_conf *conf, const unsigned char *buf, size_
     return pm_scan_message_chunked(conf, buf, len, 0, out);
 }
 
-/* Append to buf at *o, bounded. */
-static void
-put(char *buf, size_t len, size_t *o, const char *fmt, const char *s1, unsigned long long v)
+/* Append formatted text to buf at *o, bounded. */
+static void __attribute__((format(printf, 4, 5)))
+put(char *buf, size_t len, size_t *o, const char *fmt, ...)
 {
+    va_list ap;
     int n;
 
     if (*o >= len)
         return;
-    n = s1 != NULL ? snprintf(buf + *o, len - *o, fmt, s1, v)
-                   : snprintf(buf + *o, len - *o, fmt, v);
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *o, len - *o, fmt, ap);
+    va_end(ap);
     if (n > 0)
         *o += (size_t)n;
 }
 
-/* The numeric fields, in output order. */
-#define PM_FEATURE_FIELDS(X)                                                                       \
-    X(complete)                                                                                    \
-    X(size)                                                                                        \
-    X(parts)                                                                                       \
-    X(depth)                                                                                       \
-    X(attachments)                                                                                 \
-    X(attached_images) X(inline_images) X(remote_images) X(links) X(shortener_links) X(cid_refs)   \
-        X(has_html) X(has_calendar) X(has_tnef) X(is_signed) X(is_encrypted)
+#define PM_NFIELDS 16
 
-/* "complete=1 problems=- size=..." */
+/* Names of the numeric fields, in output order. */
+static const char *const field_names[PM_NFIELDS] = {
+    "complete",        "size",          "parts",         "depth",    "attachments",
+    "attached_images", "inline_images", "remote_images", "links",    "shortener_links",
+    "cid_refs",        "has_html",      "has_calendar",  "has_tnef", "is_signed",
+    "is_encrypted",
+};
+
+/* Values of the numeric fields, in the order of field_names. */
+static void
+field_values(const struct pm_features *f, unsigned long long *v)
+{
+    v[0] = (unsigned long long)f->complete;
+    v[1] = f->size;
+    v[2] = f->parts;
+    v[3] = f->depth;
+    v[4] = f->attachments;
+    v[5] = f->attached_images;
+    v[6] = f->inline_images;
+    v[7] = f->remote_images;
+    v[8] = f->links;
+    v[9] = f->shortener_links;
+    v[10] = f->cid_refs;
+    v[11] = (unsigned long long)f->has_html;
+    v[12] = (unsigned long long)f->has_calendar;
+    v[13] = (unsigned long long)f->has_tnef;
+    v[14] = (unsigned long long)f->is_signed;
+    v[15] = (unsigned long long)f->is_encrypted;
+}
+
+/* "complete=1 size=... is_encrypted=0 problems=-" */
 void
 pm_features_text(const struct pm_features *f, char *buf, size_t len)
 {
-    size_t o = 0;
+    unsigned long long v[PM_NFIELDS];
+    size_t o = 0, i;
 
     if (len == 0)
         return;
     buf[0] = '\0';
-#define X(n) put(buf, len, &o, "%s=%llu ", #n, (unsigned long long)f->n);
-    PM_FEATURE_FIELDS(X)
-#undef X
-    put(buf, len, &o, "problems=%s", f->problems[0] ? f->problems : "-", 0);
+    field_values(f, v);
+    for (i = 0; i < PM_NFIELDS; i++)
+        put(buf, len, &o, "%s=%llu ", field_names[i], v[i]);
+    put(buf, len, &o, "problems=%s", f->problems[0] ? f->problems : "-");
 }
 
 /* {"complete":1,...,"problems":["..."]} */
 void
 pm_features_json(const struct pm_features *f, char *buf, size_t len)
 {
+    unsigned long long v[PM_NFIELDS];
     const char *p = f->problems, *c;
-    size_t o = 0;
+    size_t o = 0, i;
 
     if (len == 0)
         return;
     buf[0] = '\0';
-    put(buf, len, &o, "{", NULL, 0);
-#define X(n) put(buf, len, &o, "\"%s\":%llu,", #n, (unsigned long long)f->n);
-    PM_FEATURE_FIELDS(X)
-#undef X
-    put(buf, len, &o, "\"problems\":[", NULL, 0);
+    field_values(f, v);
+    put(buf, len, &o, "{");
+    for (i = 0; i < PM_NFIELDS; i++)
+        put(buf, len, &o, "\"%s\":%llu,", field_names[i], v[i]);
+    put(buf, len, &o, "\"problems\":[");
     while (*p != '\0') {
-        char word[64];
         size_t n;
 
         c = strchr(p, ',');
         n = c != NULL ? (size_t)(c - p) : strlen(p);
-        if (n >= sizeof(word))
-            n = sizeof(word) - 1;
-        memcpy(word, p, n);
-        word[n] = '\0';
-        put(buf, len, &o, p == f->problems ? "\"%s\"" : ",\"%s\"", word, 0);
+        put(buf, len, &o, "%s\"%.*s\"", p == f->problems ? "" : ",", (int)n, p);
         p += n + (c != NULL);
     }
-    put(buf, len, &o, "]}", NULL, 0);
+    put(buf, len, &o, "]}");
 }
