@@ -167,11 +167,42 @@ static int verbose; /* -v: debug logging, kept across reloads */
 /* What the serving thread needs, copied: a reload may free the configuration. */
 struct serve_args {
     char socket[1024];
+    char group[256];
     int socket_mode;
     int timeout;
     pthread_t main_thread;
     int rc;
 };
+
+/* Give a unix socket its configured group and mode; 0 ok, -1 error (logged). */
+static int
+socket_owner(const struct serve_args *sa)
+{
+    const char *path = NULL;
+    struct group *gr;
+
+    if (strncmp(sa->socket, "unix:", 5) == 0)
+        path = sa->socket + 5;
+    else if (strncmp(sa->socket, "local:", 6) == 0)
+        path = sa->socket + 6;
+    if (!path)
+        return 0;
+    if (sa->group[0]) {
+        if (!(gr = getgrnam(sa->group))) {
+            pm_log(PM_LOG_ERR, "milter.socket_group: group \"%s\" does not exist", sa->group);
+            return -1;
+        }
+        if (chown(path, (uid_t)-1, gr->gr_gid) != 0) {
+            pm_log(PM_LOG_ERR, "cannot give %s to group %s: %s", path, sa->group, strerror(errno));
+            return -1;
+        }
+    }
+    if (chmod(path, (mode_t)sa->socket_mode) != 0) {
+        pm_log(PM_LOG_ERR, "cannot set the mode of %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
 
 /* Open the milter socket and serve until stopped; then wake the main thread. */
 static void *
@@ -187,6 +218,8 @@ serve(void *arg)
         pm_log(PM_LOG_ERR, "cannot use milter socket %s", sa->socket);
     else if (smfi_opensocket(1) == MI_FAILURE)
         pm_log(PM_LOG_ERR, "cannot open milter socket %s", sa->socket);
+    else if (socket_owner(sa) != 0)
+        ;
     else {
         pm_log(PM_LOG_NOTICE, "started: version %s, socket %s", PACKAGE_VERSION, sa->socket);
         sa->rc = smfi_main() == MI_SUCCESS ? 0 : 1;
@@ -248,6 +281,7 @@ run(const char *file, const struct pm_conf *conf)
     memset(&sa, 0, sizeof(sa));
     snprintf(sa.socket, sizeof(sa.socket), "%s", conf->milter_socket);
     sa.socket_mode = conf->socket_mode;
+    snprintf(sa.group, sizeof(sa.group), "%s", conf->socket_group ? conf->socket_group : "");
     sa.timeout = conf->milter_timeout;
     sa.main_thread = pthread_self();
     sigemptyset(&set);

@@ -22,6 +22,7 @@
  *     One line "file:line: what is wrong", naming an @include'd file when
  *     the fault is there. The Redis password never appears in a message.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
@@ -130,6 +131,7 @@ static int check_socket(const char *value, char *why, size_t whylen);
 static int check_nonempty(const char *value, char *why, size_t whylen);
 static int check_hostport(const char *value, char *why, size_t whylen);
 static int check_facility(const char *value, char *why, size_t whylen);
+static int check_listen(const char *value, char *why, size_t whylen);
 static int check_key_prefix(const char *value, char *why, size_t whylen);
 static int check_header_name(const char *value, char *why, size_t whylen);
 static int check_domain(const char *value, char *why, size_t whylen);
@@ -176,6 +178,7 @@ static const struct conf_key conf_keys[] = {
     K_STR("milter", "socket", milter_socket,
           "unix:/var/spool/postfix/postmeter/postmeter.sock",              check_socket, NULL),
     K_MODE("milter", "socket_mode", socket_mode, 0660, 0, 0777),
+    K_STR("milter", "socket_group", socket_group, "",                        NULL, NULL),
     K_INT("milter", "timeout", milter_timeout, 30, 1, 3600,                  NULL, NULL),
     K_STR(NULL, "user", user, "postmeter",                                   NULL, NULL),
     K_STR(NULL, "group", group, "",                                          NULL, NULL),
@@ -221,6 +224,9 @@ static const struct conf_key conf_keys[] = {
     K_DOUBLE("reputation", "refuse_first_contact", rep_refuse_cold, 0.05, 0.0, 1.0),
     K_DOUBLE("reputation", "refuse_all", rep_refuse_all, 0.10, 0.0, 1.0),
     K_INT("suppression", "days", suppress_days, 180, 1, 3650,                NULL, NULL),
+    K_STR("metrics", "listen", metrics_listen, "",                           check_listen, NULL),
+    K_INT("metrics", "top_senders", metrics_top_senders, 50, 0, 1000,       NULL, NULL),
+    K_INT("metrics", "refresh_seconds", metrics_refresh_seconds, 30, 5, 3600, NULL, NULL),
 };
 
 /* Every key of a plan; offsets are into struct pm_plan. */
@@ -1359,6 +1365,32 @@ check_hostport(const char *v, char *why, size_t whylen)
     return 0;
 }
 
+/* The metrics address: "" (off), "a.b.c.d:port" or "[v6]:port", numeric. */
+static int
+check_listen(const char *v, char *why, size_t whylen)
+{
+    char host[64];
+    unsigned char addr[16];
+    const char *colon = strrchr(v, ':');
+    size_t n = colon ? (size_t)(colon - v) : 0;
+    int v6 = v[0] == '[';
+
+    if (!*v)
+        return 0;
+    if (check_hostport(v, why, whylen) != 0)
+        return -1;
+    if (v6 && (n < 3 || v[n - 1] != ']')) {
+        snprintf(why, whylen, "\"%s\": write an IPv6 address as [addr]:port", v);
+        return -1;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(v6 ? n - 2 : n), v6 ? v + 1 : v);
+    if (n >= sizeof(host) || inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
+        snprintf(why, whylen, "\"%s\" is not a numeric address:port", v);
+        return -1;
+    }
+    return 0;
+}
+
 /* Free a configuration returned by pm_conf_load(). */
 void
 pm_conf_free(struct pm_conf *conf)
@@ -1373,6 +1405,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->redis_user);
     free(conf->file);
     free(conf->milter_socket);
+    free(conf->socket_group);
     free(conf->user);
     free(conf->group);
     free(conf->pidfile);
@@ -1382,6 +1415,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->redis_password_file);
     free(conf->key_prefix);
     free(conf->header_name);
+    free(conf->metrics_listen);
     free_strings(conf->local_domains, conf->n_local_domains);
     free_strings(conf->daemon_names, conf->n_daemon_names);
     free(conf->networks);

@@ -72,6 +72,7 @@ struct pm_conf {
     /* milter */
     char *milter_socket; /* "unix:/path" or "inet:port@host" / "inet6:..." */
     int socket_mode;     /* mode of a unix socket, e.g. 0660 */
+    char *socket_group;  /* group of a unix socket ("" = the daemon's group) */
     int milter_timeout;  /* seconds libmilter waits on the MTA */
     char *user;          /* drop privileges to this user ("" = stay) */
     char *group;         /* and group ("" = the user's primary group) */
@@ -136,6 +137,11 @@ struct pm_conf {
     size_t n_rules;
     char **shorteners; /* URL shortener host names */
     size_t n_shorteners;
+
+    /* metrics: the Prometheus endpoint (milter/metrics_http.c) */
+    char *metrics_listen;        /* "127.0.0.1:9465" or "[::1]:9465"; "" = off */
+    int metrics_top_senders;     /* quota gauges for this many top senders, default 50 */
+    int metrics_refresh_seconds; /* how often the quota gauges are read, default 30 */
 
     /* windows */
     int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */
