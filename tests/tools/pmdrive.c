@@ -746,5 +746,16 @@ main(int argc, char **argv)
     }
     if (texts_other > 0)
         printf("reply %ld (other texts)\n", texts_other);
+    for (i = 0; i < opt_conns; i++) {
+        free(conns[i].buf);
+        free(conns[i].rbuf);
+    }
+    free(conns);
+    free(tids);
+    for (i = 0; i < MAX_TEXTS && texts[i] != NULL; i++)
+        free(texts[i]);
+    for (i = opt_nrcpts - gen; i < opt_nrcpts; i++)
+        if (gen > 0)
+            free((char *)opt_rcpts[i]);
     return t.errors == 0 ? 0 : 1;
 }
