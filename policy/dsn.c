@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dsn_int.h"
 
@@ -47,7 +48,8 @@ sender(const struct pm_dsn *d, struct pm_bounce *out)
     out->original_sender[0] = '\0';
 }
 
-/* Give report recipients without a remote text the one the text part has. */
+/* Give report recipients without a remote text the one the text part has
+ * (and the SMTP stage, which Postfix writes only there). */
 static void
 complete(struct pm_dsn *d, struct pm_bounce *out)
 {
@@ -61,13 +63,15 @@ complete(struct pm_dsn *d, struct pm_bounce *out)
     for (i = 0; i < out->n; i++) {
         struct pm_bounce_rcpt *r = &out->rcpt[i];
 
-        if (r->diag[0] != '\0')
-            continue;
         for (j = 0; j < t->n; j++) {
             if (strcmp(t->rcpt[j].rcpt, r->rcpt) != 0)
                 continue;
-            memcpy(r->diag, t->rcpt[j].diag, sizeof(r->diag));
-            pm_dsn_finish_rcpt(r, -1);
+            if (r->diag[0] == '\0') {
+                memcpy(r->diag, t->rcpt[j].diag, sizeof(r->diag));
+                pm_dsn_finish_rcpt(r, -1);
+            } else if (r->cls == PM_BOUNCE_HARD && pm_dsn_after_data(t->rcpt[j].diag)) {
+                r->cls = PM_BOUNCE_BLOCK; /* the text tells the stage the report omits */
+            }
             break;
         }
     }
@@ -80,6 +84,28 @@ complete(struct pm_dsn *d, struct pm_bounce *out)
             *r = t->rcpt[j];
     }
     free(t);
+}
+
+/* Is the message an auto-reply: Auto-Submitted: auto-replied, a null
+ * Return-Path, or a subject an out-of-office responder writes? */
+static int
+auto_reply(const struct pm_dsn *d)
+{
+    static const char *const subjects[] = {"automatic reply", "auto reply",    "auto-reply",
+                                           "autoreply",       "out of office", "auto response"};
+    const char *s = d->subject;
+    size_t i;
+
+    if (d->auto_replied)
+        return 1;
+    while (*s == ' ')
+        s++;
+    if (strstr(d->return_path, "<>") != NULL)
+        return 1;
+    for (i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++)
+        if (strncasecmp(s, subjects[i], strlen(subjects[i])) == 0)
+            return 1;
+    return 0;
 }
 
 /* Parse the message msg[0..len) into *out; returns out->is_bounce. */
@@ -101,7 +127,7 @@ pm_bounce_parse(const unsigned char *msg, size_t len, struct pm_bounce *out)
         size_t off = d->cut;
 
         /* skip the marker line and blank lines before the returned headers */
-        while (off < d->text_len && d->text[off] != '\n')
+        while (!d->cut_header && off < d->text_len && d->text[off] != '\n')
             off++;
         while (off < d->text_len && (d->text[off] == '\n' || d->text[off] == ' '))
             off++;
@@ -124,23 +150,10 @@ pm_bounce_parse(const unsigned char *msg, size_t len, struct pm_bounce *out)
         sender(d, out);
         if (pm_dsn_text_is_bounce(d)) {
             pm_dsn_text(d, out);
-            if (out->n == 0 && d->failed[0] != '\0') {
-                char addr[320];
-
-                if (pm_dsn_addr(d->failed, addr, sizeof(addr)) == 0 && pm_dsn_add(out, addr))
-                    pm_dsn_finish_rcpt(&out->rcpt[out->n - 1], 1);
-            }
-            if (out->n == 0 && d->ret_to[0] != '\0' && strchr(d->ret_to, ',') == NULL) {
-                /* no recipient named: the returned message's only one */
-                char addr[320];
-
-                if (pm_dsn_addr(d->ret_to, addr, sizeof(addr)) == 0 && pm_dsn_add(out, addr))
-                    pm_dsn_finish_rcpt(&out->rcpt[out->n - 1], 1);
-            }
             out->is_bounce = out->n > 0;
         }
     }
-    if (out->is_bounce || d->auto_replied)
+    if (out->is_bounce || auto_reply(d))
         out->is_auto = 1;
     if (!out->is_bounce)
         out->n = 0;

@@ -20,8 +20,11 @@
  *	Original-Recipient, Action, Status and Diagnostic-Code per recipient,
  *	folded or not, with or without "rfc822;" and angle brackets, in any
  *	case), and the common plain-text bounces (qmail, Exim, Sendmail
- *	transcripts, Exchange and Office 365, Gmail, and the like). Parts in
- *	base64 or quoted-printable are decoded. When a report carries only a
+ *	transcripts, Exchange and Office 365, Gmail, QQ-style Chinese text,
+ *	and the like). Parts in base64 or quoted-printable are decoded, text
+ *	in other charsets (GB2312, ISO-2022-JP ...) is read as UTF-8. When
+ *	no recipient is named, X-Failed-Recipients or the returned message's
+ *	only To address is taken. When a report carries only a
  *	generic status (X.0.0) or none, a code is derived from the SMTP reply
  *	and its text ("550 ... User unknown" gives 5.1.1).
  *
@@ -29,7 +32,11 @@
  *	milter keeps a bounded prefix): whatever was read is returned. Every
  *	loop and buffer is bounded; NUL bytes and broken MIME are tolerated.
  *	Abuse reports (ARF) and auto-replies are not bounces (is_bounce 0,
- *	no recipients) but are automatic (is_auto 1).
+ *	no recipients) but are automatic (is_auto 1). A message is automatic
+ *	when Auto-Submitted is present and not "no", Precedence is bulk, list
+ *	or junk, it has List-Id or X-Autoreply, its Return-Path is <>, its
+ *	Subject starts like an out-of-office reply ("Automatic reply:", "Out
+ *	of Office"), or it is a bounce or an abuse report.
  *
  *	The library never logs and needs no libmilter, Redis or syslog.
  */
@@ -45,7 +52,8 @@
 enum pm_bounce_class {
     PM_BOUNCE_NONE,  /* not a failure: delivered, relayed, expanded, or unknown */
     PM_BOUNCE_HARD,  /* invalid address: 5.1.1, 5.1.2, 5.1.3, 5.1.10 (or said in words) */
-    PM_BOUNCE_BLOCK, /* policy block: 5.7.x, spam, blacklisted */
+    PM_BOUNCE_BLOCK, /* policy block: 5.7.x, spam, blacklisted; "no such user"
+                        given only at end of DATA (a content filter's refusal) */
     PM_BOUNCE_FULL,  /* mailbox full: 4.2.2, 5.2.2, over quota */
     PM_BOUNCE_SOFT,  /* any other temporary failure: 4.x.x */
     PM_BOUNCE_OTHER  /* any other permanent failure */
@@ -77,7 +85,10 @@ int pm_bounce_parse(const unsigned char *msg, size_t len, struct pm_bounce *out)
  * The class of a failure from its enhanced status code ("5.1.1"; NULL or ""
  * when none) and the remote text (NULL when none). A specific code decides;
  * a generic one (X.0.0 and other codes that say little) or none is refined
- * from the words of the text, then from an SMTP reply code in it.
+ * from the words of the text, then from an SMTP reply code in it. An
+ * invalid address refused only at end of DATA ("in reply to end of DATA
+ * command", "after end of data") is a block: servers refuse unknown users
+ * at RCPT TO, filters (mobile carriers' domain filters) after the content.
  */
 enum pm_bounce_class pm_bounce_classify(const char *status, const char *diag);
 

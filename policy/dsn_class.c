@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dsn_int.h"
 
@@ -20,6 +21,7 @@
 struct phrase {
     const char *text; /* matched case-insensitively anywhere */
     const char *sd;   /* "1.1": subject.detail of the enhanced code */
+    int transient;    /* 1: the class is 4 unless a reply code says otherwise */
 };
 
 /*
@@ -28,144 +30,158 @@ struct phrase {
  */
 static const struct phrase phrases[] = {
     /* the sender's own address or domain: not the recipient's fault */
-    {"sender address rejected", "1.8"},
-    {"sender verify failed", "1.8"},
-    {"sender domain", "1.8"},
-    {"domain of sender", "1.8"},
+    {"sender address rejected", "1.8", 0},
+    {"sender verify failed", "1.8", 0},
+    {"sender domain", "1.8", 0},
+    {"domain of sender", "1.8", 0},
+    /* the sending server's own name: a block of it */
+    {"my name was rejected", "7.1", 0},
+    {"helo command rejected", "7.1", 0},
+    {"invalid helo", "7.1", 0},
     /* mailbox full */
-    {"mailbox full", "2.2"},
-    {"mailbox is full", "2.2"},
-    {"mailbox is over", "2.2"},
-    {"mail box full", "2.2"},
-    {"mailbox size limit", "2.2"},
-    {"over quota", "2.2"},
-    {"overquota", "2.2"},
-    {"quota exceeded", "2.2"},
-    {"exceeded storage", "2.2"},
-    {"exceeds the quota", "2.2"},
-    {"exceed the quota", "2.2"},
-    {"insufficient storage", "2.2"},
-    {"insufficient disk", "2.2"},
-    {"quota", "2.2"},
-    {"mailbox has exceeded", "2.2"},
-    {"user is over", "2.2"},
-    {"\xe9\x82\xae\xe7\xae\xb1\xe5\xb7\xb2\xe6\xbb\xa1", "2.2"}, /* UTF-8 "mailbox full" (zh) */
-    {"\xe7\xa9\xba\xe9\x97\xb4\xe4\xb8\x8d\xe8\xb6\xb3", "2.2"}, /* "not enough space" (zh) */
+    {"mailbox full", "2.2", 0},
+    {"mailbox is full", "2.2", 0},
+    {"mailbox is over", "2.2", 0},
+    {"mail box full", "2.2", 0},
+    {"mailbox size limit", "2.2", 0},
+    {"over quota", "2.2", 0},
+    {"overquota", "2.2", 0},
+    {"quota exceeded", "2.2", 0},
+    {"exceeded storage", "2.2", 0},
+    {"exceeds the quota", "2.2", 0},
+    {"exceed the quota", "2.2", 0},
+    {"insufficient storage", "2.2", 0},
+    {"insufficient disk", "2.2", 0},
+    {"quota", "2.2", 0},
+    {"mailbox has exceeded", "2.2", 0},
+    {"user is over", "2.2", 0},
+    {"\xe9\x82\xae\xe7\xae\xb1\xe5\xb7\xb2\xe6\xbb\xa1", "2.2", 0}, /* UTF-8 "mailbox full" (zh) */
+    {"\xe7\xa9\xba\xe9\x97\xb4\xe4\xb8\x8d\xe8\xb6\xb3", "2.2", 0}, /* "not enough space" (zh) */
     /* disabled or suspended accounts */
-    {"account disabled", "2.1"},
-    {"account has been disabled", "2.1"},
-    {"account is disabled", "2.1"},
-    {"mailbox disabled", "2.1"},
-    {"mailbox is disabled", "2.1"},
-    {"is inactive", "2.1"},
-    {"account suspended", "2.1"},
-    {"has been suspended", "2.1"},
-    {"is suspended", "2.1"},
-    {"deactivated", "2.1"},
+    {"account disabled", "2.1", 0},
+    {"account has been disabled", "2.1", 0},
+    {"account is disabled", "2.1", 0},
+    {"mailbox disabled", "2.1", 0},
+    {"mailbox is disabled", "2.1", 0},
+    {"is inactive", "2.1", 0},
+    {"account suspended", "2.1", 0},
+    {"has been suspended", "2.1", 0},
+    {"is suspended", "2.1", 0},
+    {"deactivated", "2.1", 0},
     /* size */
-    {"message size exceeds", "3.4"},
-    {"message too large", "3.4"},
-    {"message too big", "3.4"},
-    {"message is too large", "3.4"},
-    {"size limit", "3.4"},
+    {"message size exceeds", "3.4", 0},
+    {"message too large", "3.4", 0},
+    {"message too big", "3.4", 0},
+    {"message is too large", "3.4", 0},
+    {"size limit", "3.4", 0},
     /* policy, spam and authentication */
-    {"relay access denied", "7.1"},
-    {"relaying denied", "7.1"},
-    {"relay not permitted", "7.1"},
-    {"not permitted to relay", "7.1"},
-    {"spam", "7.1"},
-    {"\xe5\x9e\x83\xe5\x9c\xbe\xe9\x82\xae\xe4\xbb\xb6", "7.1"}, /* "junk mail" (zh) */
-    {"blacklist", "7.1"},
-    {"blocklist", "7.1"},
-    {"block list", "7.1"},
-    {"blocked", "7.1"},
-    {"spamhaus", "7.1"},
-    {"dnsbl", "7.1"},
-    {"rbl", "7.1"},
-    {"reputation", "7.1"},
-    {"virus", "7.1"},
-    {"recipient address rejected: access denied", "1.1"}, /* Exchange Online: no such recipient */
-    {"access denied", "7.1"},
-    {"refused", "7.1"},
-    {"policy", "7.1"},
-    {"not authorized", "7.1"},
-    {"unauthorized", "7.1"},
-    {"reverse dns", "7.1"},
-    {"ptr record", "7.1"},
-    {"spf", "7.23"},
-    {"dmarc", "7.1"},
-    {"dkim", "7.1"},
+    {"relay access denied", "7.1", 0},
+    {"relaying denied", "7.1", 0},
+    {"relay not permitted", "7.1", 0},
+    {"not permitted to relay", "7.1", 0},
+    {"spam", "7.1", 0},
+    {"\xe5\x9e\x83\xe5\x9c\xbe\xe9\x82\xae\xe4\xbb\xb6", "7.1", 0}, /* "junk mail" (zh) */
+    {"blacklist", "7.1", 0},
+    {"blocklist", "7.1", 0},
+    {"block list", "7.1", 0},
+    {"blocked", "7.1", 0},
+    {"spamhaus", "7.1", 0},
+    {"dnsbl", "7.1", 0},
+    {"rbl", "7.1", 0},
+    {"reputation", "7.1", 0},
+    {"virus", "7.1", 0},
+    {"recipient address rejected: access denied", "1.1",
+     0}, /* Exchange Online: no such recipient */
+    {"access denied", "7.1", 0},
+    {"refused", "7.1", 0},
+    {"policy", "7.1", 0},
+    {"not authorized", "7.1", 0},
+    {"unauthorized", "7.1", 0},
+    {"reverse dns", "7.1", 0},
+    {"ptr record", "7.1", 0},
+    {"spf", "7.23", 0},
+    {"dmarc", "7.1", 0},
+    {"dkim", "7.1", 0},
     /* the recipient's domain */
-    {"host unknown", "1.2"},
-    {"unknown host", "1.2"},
-    {"host not found", "1.2"},
-    {"domain not found", "1.2"},
-    {"no such domain", "1.2"},
-    {"unknown domain", "1.2"},
-    {"domain does not exist", "1.2"},
-    {"domain name not found", "1.2"},
-    {"name or service not known", "1.2"},
-    {"unrouteable address", "1.2"},
-    {"no mx record", "1.2"},
-    {"domain is not valid", "1.2"},
-    {"unresolvable", "1.2"},
+    {"host unknown", "1.2", 0},
+    {"unknown host", "1.2", 0},
+    {"host not found", "1.2", 0},
+    {"domain not found", "1.2", 0},
+    {"no such domain", "1.2", 0},
+    {"unknown domain", "1.2", 0},
+    {"domain does not exist", "1.2", 0},
+    {"domain name not found", "1.2", 0},
+    {"name or service not known", "1.2", 0},
+    {"unrouteable address", "1.2", 0},
+    {"no mx record", "1.2", 0},
+    {"domain is not valid", "1.2", 0},
+    {"unresolvable", "1.2", 0},
+    {"invalid domain", "1.2", 0},
+    {"find a mail exchanger", "1.2", 0}, /* qmail: "couldn't find a mail exchanger or IP" */
+    {"no smtp service", "1.10", 0},      /* a null MX (RFC 7505): accepts no mail */
+    {"does not accept mail", "1.10", 0},
+    {"accepts no mail", "1.10", 0},
     /* the recipient's mailbox */
-    {"user unknown", "1.1"},
-    {"unknown user", "1.1"},
-    {"no such user", "1.1"},
-    {"no such recipient", "1.1"},
-    {"no such mailbox", "1.1"},
-    {"no such account", "1.1"},
-    {"no such address", "1.1"},
-    {"no such person", "1.1"},
-    {"user not found", "1.1"},
-    {"user does not exist", "1.1"},
-    {"user doesn't exist", "1.1"},
-    {"recipient not found", "1.1"},
-    {"recipientnotfound", "1.10"},
-    {"recipient unknown", "1.1"},
-    {"unknown recipient", "1.1"},
-    {"invalid recipient", "1.1"},
-    {"invalid mailbox", "1.1"},
-    {"invalid address", "1.1"},
-    {"address not found", "1.1"},
-    {"address unknown", "1.1"},
-    {"unknown address", "1.1"},
-    {"mailbox not found", "1.1"},
-    {"mailbox unavailable", "1.1"},
-    {"mailbox does not exist", "1.1"},
-    {"mailbox is unavailable", "1.1"},
-    {"no mailbox", "1.1"},
-    {"not a valid mailbox", "1.1"},
-    {"unknown or illegal alias", "1.1"},
-    {"name is not recognized", "1.1"},
-    {"wasn't found at", "1.1"},
-    {"was not found", "1.1"},
-    {"does not exist", "1.1"},
-    {"doesn't exist", "1.1"},
-    {"not exist", "1.1"},
-    {"no longer", "1.1"},
-    {"not our customer", "1.1"},
-    {"not listed in", "1.1"},
-    {"nosuchuser", "1.1"},
-    {"unknown e-mail address", "1.1"},
-    {"unknown email address", "1.1"},
-    {"no valid recipient", "1.1"},
-    {"doesn't have a", "1.1"},
-    {"does not have a", "1.1"},
-    {"recipient address rejected", "1.1"},
-    {"address rejected", "1.1"},
-    {"bad recipient", "1.1"},
-    {"\xe7\x94\xa8\xe6\x88\xb7\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1"}, /* "user does not exist" (zh) */
-    {"\xe5\x9c\xb0\xe5\x9d\x80\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1"}, /* "address does not exist" */
-    {"unknown local part", "1.1"},
+    {"user unknown", "1.1", 0},
+    {"unknown user", "1.1", 0},
+    {"no such user", "1.1", 0},
+    {"no such recipient", "1.1", 0},
+    {"no such mailbox", "1.1", 0},
+    {"no such account", "1.1", 0},
+    {"no such address", "1.1", 0},
+    {"no such person", "1.1", 0},
+    {"user not found", "1.1", 0},
+    {"user does not exist", "1.1", 0},
+    {"user doesn't exist", "1.1", 0},
+    {"recipient not found", "1.1", 0},
+    {"recipientnotfound", "1.10", 0},
+    {"recipient unknown", "1.1", 0},
+    {"unknown recipient", "1.1", 0},
+    {"invalid recipient", "1.1", 0},
+    {"invalid mailbox", "1.1", 0},
+    {"invalid address", "1.1", 0},
+    {"address not found", "1.1", 0},
+    {"address unknown", "1.1", 0},
+    {"unknown address", "1.1", 0},
+    {"mailbox not found", "1.1", 0},
+    {"mailbox unavailable", "1.1", 0},
+    {"mailbox does not exist", "1.1", 0},
+    {"mailbox is unavailable", "1.1", 0},
+    {"no mailbox", "1.1", 0},
+    {"not a valid mailbox", "1.1", 0},
+    {"unknown or illegal alias", "1.1", 0},
+    {"name is not recognized", "1.1", 0},
+    {"wasn't found at", "1.1", 0},
+    {"was not found", "1.1", 0},
+    {"may not exist", "0.0", 0}, /* a guess, not a fact */
+    {"does not exist", "1.1", 0},
+    {"doesn't exist", "1.1", 0},
+    {"not exist", "1.1", 0},
+    {"no longer", "1.1", 0},
+    {"not our customer", "1.1", 0},
+    {"not listed in", "1.1", 0},
+    {"nosuchuser", "1.1", 0},
+    {"unknown e-mail address", "1.1", 0},
+    {"unknown email address", "1.1", 0},
+    {"no valid recipient", "1.1", 0},
+    {"doesn't have a", "1.1", 0},
+    {"does not have a", "1.1", 0},
+    {"recipient address rejected", "1.1", 0},
+    {"address rejected", "1.1", 0},
+    {"bad recipient", "1.1", 0},
+    {"address syntax", "1.3", 0},
+    {"\xe7\x94\xa8\xe6\x88\xb7\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1",
+     0}, /* "user does not exist" (zh) */
+    {"\xe5\x9c\xb0\xe5\x9d\x80\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1",
+     0}, /* "address does not exist" */
+    {"unknown local part", "1.1", 0},
     /* transient trouble */
-    {"too many connections", "4.5"},
-    {"try again later", "4.0"},
-    {"temporarily", "4.0"},
-    {"timed out", "4.7"},
-    {"timeout", "4.7"},
-    {"connection refused", "4.1"},
+    {"too many connections", "4.5", 1},
+    {"try again later", "0.0", 1},
+    {"temporarily", "0.0", 1},
+    {"timed out", "4.1", 1},
+    {"timeout", "4.1", 1},
+    {"connection refused", "4.1", 1},
 };
 
 /* Case-insensitive search of needle in hay[0..hlen). */
@@ -240,7 +256,8 @@ pm_dsn_find_status(const char *s, char *out, size_t outlen)
     return -1;
 }
 
-/* Find a three-digit SMTP reply code ([245]dd, not inside a number) in s. */
+/* Find a three-digit SMTP reply code (4xx or 5xx, not inside a word,
+ * number or address) in s; the code or 0. */
 int
 pm_dsn_find_reply(const char *s)
 {
@@ -249,11 +266,14 @@ pm_dsn_find_reply(const char *s)
     if (s == NULL)
         return 0;
     for (p = s; *p; p++) {
-        if ((*p == '4' || *p == '5') && isdigit((unsigned char)p[1]) &&
-            isdigit((unsigned char)p[2]) && (p == s || !isalnum((unsigned char)p[-1])) &&
-            p[-(p > s)] != '.' && p[-(p > s)] != ':' &&
-            (p[3] == ' ' || p[3] == '-' || p[3] == '\0' || p[3] == '\n' || p[3] == '\t') &&
-            p[1] <= '5')
+        char before = p > s ? p[-1] : ' ', after;
+
+        if ((*p != '4' && *p != '5') || p[1] < '0' || p[1] > '5' || !isdigit((unsigned char)p[2]))
+            continue;
+        after = p[3];
+        if (isalnum((unsigned char)before) || before == '.' || before == '@')
+            continue;
+        if (after == ' ' || after == '-' || after == '\0' || after == '\n' || after == '\t')
             return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
     }
     return 0;
@@ -323,15 +343,27 @@ pm_dsn_addr(const char *s, char *out, size_t outlen)
         const char *b = at, *e = at + 1;
         size_t n, i;
 
-        while (b > s && addr_char((unsigned char)b[-1]))
-            b--;
+        if (at > s + 1 && at[-1] == '"') {
+            /* a quoted local part: "john..doe"@example.org */
+            const char *q = at - 2;
+
+            while (q > s && *q != '"' && *q != '\n' && at - q < 65)
+                q--;
+            if (*q == '"')
+                b = q;
+        }
+        if (b == at)
+            while (b > s && addr_char((unsigned char)b[-1]))
+                b--;
         while (isalnum((unsigned char)*e) || *e == '.' || *e == '-' || *e == '_')
             e++;
         while (e > at + 1 && (e[-1] == '.' || e[-1] == '-'))
             e--;
-        b = past_punct(b, at);
-        while (b < at && b[0] == '.')
-            b++;
+        if (*b != '"') {
+            b = past_punct(b, at);
+            while (b < at && b[0] == '.')
+                b++;
+        }
         if (b == at || e == at + 1 || memchr(at + 1, '.', (size_t)(e - at - 1)) == NULL)
             continue;
         if (*b == '/' || *b == '|' || *b == '#')
@@ -347,8 +379,8 @@ pm_dsn_addr(const char *s, char *out, size_t outlen)
     return -1;
 }
 
-/* The code detail a phrase of the text gives, or NULL. */
-static const char *
+/* The phrase of the text that tells the cause, or NULL. */
+static const struct phrase *
 phrase_of(const char *diag)
 {
     size_t i, n;
@@ -358,7 +390,7 @@ phrase_of(const char *diag)
     n = strlen(diag);
     for (i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
         if (pm_dsn_memcasestr(diag, n, phrases[i].text) != NULL)
-            return phrases[i].sd;
+            return &phrases[i];
     return NULL;
 }
 
@@ -366,7 +398,7 @@ phrase_of(const char *diag)
 int
 pm_bounce_status_from_text(const char *diag, char *out, size_t outlen)
 {
-    const char *sd;
+    const struct phrase *ph;
     int reply;
     char c;
 
@@ -375,21 +407,12 @@ pm_bounce_status_from_text(const char *diag, char *out, size_t outlen)
     out[0] = '\0';
     if (diag == NULL)
         return -1;
-    sd = phrase_of(diag);
+    ph = phrase_of(diag);
     reply = pm_dsn_find_reply(diag);
-    c = reply ? (char)('0' + reply / 100) : (sd != NULL && sd[0] == '4' ? '4' : '5');
-    if (sd == NULL && reply == 0)
+    if (ph == NULL && reply == 0)
         return -1;
-    if (sd == NULL) {
-        snprintf(out, outlen, "%c.0.0", c);
-        return 0;
-    }
-    if (sd[0] == '4' && sd[1] == '.') {
-        /* a transient phrase: the class comes from the reply when there is one */
-        snprintf(out, outlen, "%c.%s", reply ? c : '4', sd + 2);
-        return 0;
-    }
-    snprintf(out, outlen, "%c.%s", c, sd);
+    c = reply ? (char)('0' + reply / 100) : ph->transient ? '4' : '5';
+    snprintf(out, outlen, "%c.%s", c, ph != NULL ? ph->sd : "0.0");
     return 0;
 }
 
@@ -428,9 +451,9 @@ generic(int s, int d)
     return s == 0 || d == 0 || (s == 4 && (d == 4 || d == 1)) || (s == 5 && d == 0);
 }
 
-/* The class of a failure from its status code and remote text. */
-enum pm_bounce_class
-pm_bounce_classify(const char *status, const char *diag)
+/* The class of a failure from its status code and remote text, whatever the stage. */
+static enum pm_bounce_class
+classify(const char *status, const char *diag)
 {
     int c, s, d, tc, ts, td;
     char derived[16];
@@ -462,6 +485,17 @@ pm_bounce_classify(const char *status, const char *diag)
         split_status(derived, &tc, &ts, &td) == 0 && !generic(ts, td))
         return class_of_code(5, ts, td);
     return PM_BOUNCE_OTHER;
+}
+
+/* The class of a failure from its status code and remote text. */
+enum pm_bounce_class
+pm_bounce_classify(const char *status, const char *diag)
+{
+    enum pm_bounce_class cls = classify(status, diag);
+
+    if (cls == PM_BOUNCE_HARD && diag != NULL && pm_dsn_after_data(diag))
+        return PM_BOUNCE_BLOCK;
+    return cls;
 }
 
 /* "hard", "block", "full", "soft", "other" or "none". */
@@ -510,8 +544,8 @@ pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint)
     if ((!have || generic(s, d)) && r->diag[0] != '\0' &&
         pm_bounce_status_from_text(r->diag, derived, sizeof(derived)) == 0 &&
         split_status(derived, &fc, &fs, &fd) == 0) {
-        if (!have && permanent_hint == 0 && pm_dsn_find_reply(r->diag) == 0)
-            derived[0] = '4', fc = 4;
+        if (!have && permanent_hint >= 0 && pm_dsn_find_reply(r->diag) == 0)
+            derived[0] = permanent_hint ? '5' : '4', fc = derived[0] - '0';
         if (!have || (fc == c && s == 0 && d == 0 && !generic(fs, fd))) {
             memcpy(r->status, derived, sizeof(derived));
             have = 1;
@@ -530,4 +564,26 @@ pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint)
     if (strcmp(r->action, "delivered") == 0 || strcmp(r->action, "relayed") == 0 ||
         strcmp(r->action, "expanded") == 0)
         r->cls = PM_BOUNCE_NONE;
+}
+
+/*
+ * Was the failure given after the message was sent (at end of DATA)? A
+ * server that knows its users refuses an unknown one at RCPT TO; "no such
+ * user" after the content is a filter's refusal (mobile carriers' domain
+ * filters answer so), not proof that the address is invalid.
+ */
+int
+pm_dsn_after_data(const char *diag)
+{
+    static const char *const marks[] = {"end of data", "after data", "command data",
+                                        "in reply to data"};
+    size_t i, n = strlen(diag);
+
+    if (pm_dsn_memcasestr(diag, n, "recipient address rejected") != NULL ||
+        pm_dsn_memcasestr(diag, n, "rcpt to") != NULL)
+        return 0; /* words of the RCPT stage, whatever a relaying filter says */
+    for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+        if (pm_dsn_memcasestr(diag, n, marks[i]) != NULL)
+            return 1;
+    return 0;
 }

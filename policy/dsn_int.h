@@ -27,6 +27,7 @@ struct pm_dsn {
     char text[PM_DSN_TEXT_MAX]; /* text/plain (or non-MIME) parts, NUL-free */
     size_t text_len;
     size_t cut;                /* offset in text where the returned message starts */
+    int cut_header;            /* the returned message starts with its header (no marker line) */
     char subject[256];         /* top-level Subject */
     char from[320];            /* top-level From (raw) */
     char return_path[320];     /* top-level Return-Path (raw) */
@@ -42,7 +43,7 @@ struct pm_dsn {
     int is_auto;               /* Auto-Submitted, Precedence, List-Id */
     int auto_replied;          /* Auto-Submitted: auto-replied */
     int returned;              /* a returned message (or its headers) part was seen */
-    int cut_short;            /* the top multipart has no closing boundary line */
+    int cut_short;             /* the top multipart has no closing boundary line */
     unsigned parts;            /* parts visited */
 };
 
@@ -78,6 +79,9 @@ void pm_dsn_squeeze(char *out, size_t outlen, const char *s, size_t slen);
 
 /* Fill in status (when generic or missing) and class of r from its diag. */
 void pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint);
+
+/* Was the failure given at end of DATA (a filter, not an unknown user)? */
+int pm_dsn_after_data(const char *diag);
 
 /* Case-insensitive search of needle in hay[0..hlen). */
 const char *pm_dsn_memcasestr(const char *hay, size_t hlen, const char *needle);

@@ -5,14 +5,18 @@
  * a time into a bounded buffer; multipart bodies are split at their
  * boundary lines (a boundary that never occurs makes the body one text
  * part, a missing closing line ends the last part at the end of the
- * input); base64 and quoted-printable parts are decoded. Delivery-status
+ * input); base64 and quoted-printable parts are decoded, and text in
+ * another charset than ASCII or UTF-8 is converted to UTF-8. Delivery-status
  * parts and human-readable text parts are appended to bounded buffers of
  * struct pm_dsn with NUL bytes turned to spaces; the returned message's
  * headers give its sender. Depth and the number of parts are bounded.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dsn_int.h"
 
@@ -21,7 +25,8 @@ struct ctype {
     char type[64]; /* "multipart/report", lower case; "" when none */
     char boundary[128];
     char report_type[64];
-    char cte[32]; /* "base64", "quoted-printable", lower case */
+    char charset[40]; /* lower case; "" when none */
+    char cte[32];     /* "base64", "quoted-printable", lower case */
 };
 
 /* Find the end of the line starting at off: *eol at its end, returns the next line. */
@@ -110,6 +115,8 @@ parse_ctype(struct ctype *c, const char *v)
     param(v, "boundary", c->boundary, sizeof(c->boundary));
     param(v, "report-type", c->report_type, sizeof(c->report_type));
     lower(c->report_type);
+    param(v, "charset", c->charset, sizeof(c->charset));
+    lower(c->charset);
 }
 
 /* Keep a header value in dst unless dst is already set. */
@@ -147,7 +154,8 @@ top_field(struct pm_dsn *d, const char *name, const char *v)
         if (pm_dsn_memcasestr(v, strlen(v), "bulk") || pm_dsn_memcasestr(v, strlen(v), "list") ||
             pm_dsn_memcasestr(v, strlen(v), "junk"))
             d->is_auto = 1;
-    } else if (strcasecmp(name, "List-Id") == 0) {
+    } else if (strcasecmp(name, "List-Id") == 0 || strcasecmp(name, "X-Autoreply") == 0 ||
+               strcasecmp(name, "X-Autorespond") == 0 || strcasecmp(name, "X-Auto-Reply") == 0) {
         d->is_auto = 1;
     }
 }
@@ -212,8 +220,8 @@ headers(struct pm_dsn *d, const unsigned char *p, size_t len, int where, struct 
                 lower(c->cte);
             } else if (where == 0)
                 top_field(d, name, val);
-            else if (where == 2)
-                returned_field(d, name, val);
+            else
+                returned_field(d, name, val); /* a part that is a message header block */
             have = 0;
         }
         if (off >= len || eol == off)
@@ -234,7 +242,7 @@ headers(struct pm_dsn *d, const unsigned char *p, size_t len, int where, struct 
             copy_field(val, sizeof(val), (const char *)colon + 1, n);
             vlen = strlen(val);
             have = 1;
-        } else if (!cont) {
+        } else if (!cont && where != 2) {
             /* not a header line: the body starts here */
             return off;
         }
@@ -346,7 +354,46 @@ append(char *buf, size_t *blen, size_t cap, const unsigned char *p, size_t n)
     buf[*blen] = '\0';
 }
 
-/* Decode a leaf body and append it to buf. */
+/* Is the charset one whose bytes can be searched as they are (ASCII, UTF-8)? */
+static int
+plain_charset(const char *cs)
+{
+    return cs[0] == '\0' || strcmp(cs, "us-ascii") == 0 || strcmp(cs, "ascii") == 0 ||
+           strcmp(cs, "utf-8") == 0 || strcmp(cs, "utf8") == 0;
+}
+
+/* Append p[0..n) converted from charset cs to UTF-8; an invalid byte becomes '?'. */
+static void
+append_converted(const char *cs, const unsigned char *p, size_t n, char *buf, size_t *blen,
+                 size_t cap)
+{
+    iconv_t cd = iconv_open("UTF-8", cs);
+    char out[4096], *ip = (char *)p;
+    size_t il = n;
+
+    if (cd == (iconv_t)-1) {
+        append(buf, blen, cap, p, n);
+        return;
+    }
+    while (il > 0 && *blen < cap - 2) {
+        char *op = out;
+        size_t ol = sizeof(out);
+        size_t r = iconv(cd, &ip, &il, &op, &ol);
+        int err = r == (size_t)-1 ? errno : 0;
+
+        append(buf, blen, cap, (const unsigned char *)out, sizeof(out) - ol);
+        if (err == EILSEQ || err == EINVAL) {
+            append(buf, blen, cap, (const unsigned char *)"?", 1);
+            ip++;
+            il--;
+        } else if (err != 0 && err != E2BIG) {
+            break;
+        }
+    }
+    iconv_close(cd);
+}
+
+/* Decode a leaf body (and its charset, for text) and append it to buf. */
 static void
 append_decoded(const struct ctype *c, const unsigned char *p, size_t len, char *buf, size_t *blen,
                size_t cap)
@@ -360,7 +407,10 @@ append_decoded(const struct ctype *c, const unsigned char *p, size_t len, char *
     if (tmp == NULL)
         return;
     n = decode(c->cte, p, len, tmp);
-    append(buf, blen, cap, tmp, n);
+    if (plain_charset(c->charset))
+        append(buf, blen, cap, tmp, n);
+    else
+        append_converted(c->charset, tmp, n, buf, blen, cap);
     free(tmp);
 }
 
@@ -486,6 +536,9 @@ pm_dsn_walk(struct pm_dsn *d, const unsigned char *msg, size_t len)
         msg += next;
         len -= next;
     }
+    /* a message cut short: its partial last line could hold half an address */
+    while (len > 0 && msg[len - 1] != '\n')
+        len--;
     entity(d, msg, len, 0, 1);
 }
 

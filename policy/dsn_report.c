@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dsn_int.h"
 
@@ -95,11 +96,10 @@ field(struct pm_dsn *d, struct cur *c, struct pm_bounce *out, size_t *added, con
         snprintf(c->final_, sizeof(c->final_), "%s", skip_type(v));
         c->used = 1;
     } else if (strcasecmp(name, "Original-Recipient") == 0) {
-        if (c->orig[0] != '\0' || c->final_[0] != '\0') {
-            /* RFC order is Original then Final: a second one is the next recipient */
-            if (c->orig[0] != '\0' || c->action[0] != '\0' || c->status[0] != '\0')
-                flush(c, out, added);
-        }
+        /* RFC order is Original then Final (Postfix writes Final first): a
+         * second Original, or one after Action or Status, starts the next */
+        if (c->orig[0] != '\0' || c->action[0] != '\0' || c->status[0] != '\0')
+            flush(c, out, added);
         snprintf(c->orig, sizeof(c->orig), "%s", skip_type(v));
         c->used = 1;
     } else if (strcasecmp(name, "Action") == 0) {

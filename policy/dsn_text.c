@@ -15,11 +15,13 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dsn_int.h"
 
-#define MAX_LINES 4000 /* lines of text read */
-#define DIAG_LINES 12  /* lines of remote text kept per recipient */
+#define MAX_LINES 4000   /* lines of text read */
+#define DIAG_LINES 12    /* lines of remote text kept per recipient */
+#define GLOBAL_LINES 400 /* lines searched for a reason shared by all recipients */
 
 /* Lines that start the returned message (matched anywhere in the line). */
 static const char *const cut_marks[] = {
@@ -28,6 +30,7 @@ static const char *const cut_marks[] = {
     "original message follows",
     "original message --",
     "- original message",
+    "-original message",
     "original message headers",
     "header of the original message",
     "headers of the original message",
@@ -44,6 +47,7 @@ static const char *const cut_marks[] = {
     "message text follows",
     "your message reads",
     "original message:",
+    "\xe5\x8e\x9f\xe5\xa7\x8b\xe9\x82\xae\xe4\xbb\xb6", /* zh "original mail" */
 };
 
 /* Words only bounce generators write. */
@@ -67,14 +71,18 @@ static const char *const bounce_marks[] = {
 
 /* Words in a bounce's From. */
 static const char *const from_marks[] = {
-    "mailer-daemon", "postmaster", "mail delivery", "mail administrator",
+    "mailer-daemon",
+    "postmaster",
+    "mail delivery",
+    "mail administrator",
 };
 
 /* Words in a bounce's Subject. */
 static const char *const subject_marks[] = {
-    "undeliver", "returned mail", "delivery status", "delivery failure", "failure notice",
-    "mail delivery failed", "delivery notification", "non remis", "nicht zustellbar",
-    "delivery problem", "could not be delivered", "delivery has failed", "mail system error",
+    "undeliver",         "returned mail",        "delivery status",        "delivery failure",
+    "failure notice",    "mail delivery failed", "delivery notification",  "non remis",
+    "nicht zustellbar",  "delivery problem",     "could not be delivered", "delivery has failed",
+    "mail system error",
 };
 
 /* Words saying the failure is permanent or temporary. */
@@ -170,15 +178,41 @@ static int
 quoted_header(const char *s, const char *e)
 {
     static const char *const names[] = {
-        "message-id:", "from:", "to:", "cc:", "bcc:", "date:", "subject:", "references:",
-        "in-reply-to:", "reply-to:", "sender:", "return-path:", "received:", "x-", "envelope-",
-        "delivered-to:", "list-", "dkim-", "arc-", "authentication-results:"};
+        "message-id:",   "from:",        "to:",         "cc:",          "bcc:",
+        "date:",         "subject:",     "references:", "in-reply-to:", "reply-to:",
+        "sender:",       "return-path:", "received:",   "x-",           "envelope-",
+        "delivered-to:", "list-",        "dkim-",       "arc-",         "authentication-results:"};
     size_t i;
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((size_t)(e - s) >= strlen(names[i]) && strncasecmp(s, names[i], strlen(names[i])) == 0)
             return 1;
     return 0;
+}
+
+/* Does the text give a reason: a reply code, a status code or a known phrase? */
+static int
+says_why(const char *text)
+{
+    char code[16];
+
+    return pm_dsn_find_reply(text) >= 400 || pm_dsn_find_status(text, code, sizeof(code)) == 0 ||
+           pm_bounce_status_from_text(text, code, sizeof(code)) == 0;
+}
+
+/* Does the line speak of a failed delivery (for an address found anywhere in it)? */
+static int
+about_delivery(const char *l, size_t n)
+{
+    static const char *const words[] = {
+        "recipient", "address", "deliver", "user",
+        "mailbox",   "to:",     "rcpt",    "\xe6\x94\xb6\xe4\xbb\xb6" /* zh "recipient" */};
+    char line[512];
+
+    if (ANY(l, n, words))
+        return 1;
+    pm_dsn_squeeze(line, sizeof(line), l, n);
+    return says_why(line);
 }
 
 /*
@@ -195,7 +229,7 @@ rcpt_line(const char *l, size_t n, char *addr, size_t alen, const char **rest, i
 
     if (s >= e || memchr(s, '@', (size_t)(e - s)) == NULL)
         return 0;
-    if (loose && quoted_header(s, e))
+    if (loose && (quoted_header(s, e) || !about_delivery(l, n)))
         return 0;
     if (loose) {
         const char *at = memchr(s, '@', (size_t)(e - s));
@@ -222,8 +256,8 @@ rcpt_line(const char *l, size_t n, char *addr, size_t alen, const char **rest, i
         return 0;
     /* past the address and its closing bracket */
     p = pm_dsn_memcasestr(a, (size_t)(e - a), addr);
-    if (p == NULL)
-        return 0;
+    if (p == NULL || (!loose && p != a && !(p == a + 1 && (*a == '<' || *a == '"'))))
+        return 0; /* a strict line starts with the address */
     p += strlen(addr);
     while (p < e && (*p == '>' || *p == '"'))
         p++;
@@ -304,11 +338,17 @@ store(struct pm_bounce *out, struct pending *pe, int hint, const char *global, s
         return;
     r = pm_dsn_add(out, pe->addr);
     if (r != NULL) {
+        char code[16];
+
+        /* named again with a status code where the first mention had none */
+        if (r->diag[0] != '\0' && pm_dsn_find_status(r->diag, code, sizeof(code)) != 0 &&
+            pm_dsn_find_status(pe->diag, code, sizeof(code)) == 0) {
+            r->diag[0] = r->status[0] = r->action[0] = '\0';
+            r->cls = PM_BOUNCE_NONE;
+        }
         if (r->diag[0] == '\0')
             pm_dsn_squeeze(r->diag, sizeof(r->diag), pe->diag, strlen(pe->diag));
-        if (r->diag[0] == '\0' ||
-            (pm_dsn_find_reply(r->diag) == 0 && pm_dsn_find_status(r->diag, pe->diag, 16) != 0 &&
-             pm_bounce_status_from_text(r->diag, pe->diag, 16) != 0))
+        if (global[0] != '\0' && !says_why(r->diag))
             pm_dsn_squeeze(r->diag, sizeof(r->diag), global, strlen(global));
         if (r->status[0] == '\0')
             pm_dsn_finish_rcpt(r, hint);
@@ -332,6 +372,7 @@ pm_dsn_text_cut(struct pm_dsn *d)
 
         if (lines > 0 && (ANY(p, n, cut_marks) || (prev_blank && header_start(p, n)))) {
             d->cut = (size_t)(p - d->text);
+            d->cut_header = !ANY(p, n, cut_marks);
             return;
         }
         prev_blank = n == 0 || (n == 1 && p[0] == ' ');
@@ -347,25 +388,25 @@ pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out)
     struct pending pe;
     char sender[320], global[512];
     size_t added = 0, lines = 0, glen = 0;
-    int hint = -1, loose;
+    int hint, loose;
 
     memset(&pe, 0, sizeof(pe));
     global[0] = '\0';
     if (pm_dsn_addr(out->original_sender, sender, sizeof(sender)) != 0)
         sender[0] = '\0';
-    if (ANY(d->text, (size_t)(cut - d->text), temporary_marks))
-        hint = 0;
-    if (ANY(d->text, (size_t)(cut - d->text), permanent_marks))
-        hint = 1;
+    /* a plain-text bounce gave up unless it says it is only a warning */
+    hint = ANY(d->text, (size_t)(cut - d->text), temporary_marks) &&
+                   !ANY(d->text, (size_t)(cut - d->text), permanent_marks)
+               ? 0
+               : 1;
     /* the first line with a reply code or a known phrase: the fallback diag */
-    for (p = d->text, lines = 0; p < cut && lines < MAX_LINES && glen == 0; lines++) {
+    for (p = d->text, lines = 0; p < cut && lines < GLOBAL_LINES && glen == 0; lines++) {
         const char *nl = memchr(p, '\n', (size_t)(cut - p));
         size_t n = (size_t)((nl ? nl : cut) - p);
-        char line[512], code[16];
+        char line[512];
 
         pm_dsn_squeeze(line, sizeof(line), p, n);
-        if (pm_dsn_find_reply(line) >= 400 || pm_dsn_find_status(line, code, sizeof(code)) == 0 ||
-            pm_bounce_status_from_text(line, code, sizeof(code)) == 0) {
+        if (says_why(line)) {
             snprintf(global, sizeof(global), "%s", line);
             glen = strlen(global);
         }
@@ -394,6 +435,21 @@ pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out)
         }
         store(out, &pe, hint, global, &added);
     }
+    /* none named in the text: X-Failed-Recipients, else the returned message's only one */
+    for (p = d->failed, lines = 0; added == 0 && *p != '\0' && lines < PM_BOUNCE_MAX_RCPTS;
+         lines++) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char one[320];
+
+        pm_dsn_squeeze(one, sizeof(one), p, n);
+        if (pm_dsn_addr(one, pe.addr, sizeof(pe.addr)) == 0)
+            store(out, &pe, hint, global, &added);
+        p = comma ? comma + 1 : p + n;
+    }
+    if (added == 0 && d->ret_to[0] != '\0' && strchr(d->ret_to, ',') == NULL &&
+        pm_dsn_addr(d->ret_to, pe.addr, sizeof(pe.addr)) == 0 && strcmp(pe.addr, sender) != 0)
+        store(out, &pe, hint, global, &added);
     return added;
 }
 
@@ -405,7 +461,8 @@ pm_dsn_text_is_bounce(const struct pm_dsn *d)
 
     while (*s == ' ')
         s++;
-    if (ANY(d->from, strlen(d->from), from_marks) || strstr(d->return_path, "<>") != NULL)
+    if (d->report_type_dsn || ANY(d->from, strlen(d->from), from_marks) ||
+        strstr(d->return_path, "<>") != NULL)
         return 1;
     /* a reply or a forward about a bounce is not one */
     if (strncasecmp(s, "re:", 3) != 0 && strncasecmp(s, "fwd:", 4) != 0 &&
