@@ -18,6 +18,7 @@
 #include "callbacks.h"
 #include "incoming.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "reply.h"
 #include "scan.h"
@@ -106,6 +107,20 @@ runtime_release(struct pm_runtime *rt)
         runtime_free(rt);
 }
 
+/* Pin the current runtime (for the metrics refresher); NULL when none. */
+struct pm_runtime *
+pm_runtime_pin(void)
+{
+    return runtime_pin();
+}
+
+/* Release a runtime pinned with pm_runtime_pin(). */
+void
+pm_runtime_release(struct pm_runtime *rt)
+{
+    runtime_release(rt);
+}
+
 /* A macro's value, or NULL. */
 static const char *
 macro(SMFICTX *ctx, const char *name)
@@ -122,6 +137,7 @@ log_decision(SMFICTX *ctx, struct conn *c, const struct pm_verdict *v, const cha
     char line[1536];
     const char *qid = macro(ctx, "i");
 
+    pm_metrics_decision(stage, v->action, v->dry_run, v->reason);
     pm_policy_format(c->rt->conf, &c->msg, v, stage, line, sizeof(line));
     pm_log(PM_LOG_INFO, "%s: %s", qid ? qid : "NOQUEUE", line);
 }
@@ -166,6 +182,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         free(c);
         return SMFIS_TEMPFAIL;
     }
+    pm_metrics_connection(1);
     if ((v = macro(ctx, "{client_addr}")) != NULL)
         snprintf(c->client_addr, sizeof(c->client_addr), "%s", v);
     else if (sa && sa->sa_family == AF_INET)
@@ -196,6 +213,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     c->scan = NULL;
     pm_in_reset(&c->in);
     pm_policy_mail(c->rt->conf, &o, argv && argv[0] ? argv[0] : "", &c->msg);
+    pm_metrics_message(c->msg.outgoing);
     if (!c->msg.metered && c->rt->conf->feedback_enabled &&
         (!c->msg.outgoing || !c->msg.sender[0])) {
         /* incoming mail and bounces feed the feedback loop; never metered */
@@ -225,6 +243,8 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
     struct conn *c = smfi_getpriv(ctx);
     struct pm_verdict v;
 
+    if (c)
+        pm_metrics_recipient(c->msg.outgoing);
     if (c && c->in.active)
         pm_in_rcpt(&c->in, c->rt->conf, argv && argv[0] ? argv[0] : "");
     if (!c || !c->msg.metered)
@@ -303,6 +323,7 @@ cb_eom(SMFICTX *ctx)
     if (c->scan)
         scan_facts(c);
     pm_policy_eom(c->rt->conf, c->rt->store, &c->msg, &v);
+    pm_metrics_scan(c->msg.cold > 0, c->msg.scanned && c->msg.facts[PM_F_ATTACHMENTS] > 0);
     log_decision(ctx, c, &v, "eom");
     r = pm_reply(ctx, &v, 1, c->rt->conf->header_name);
     c->msg.metered = 0;
@@ -332,6 +353,7 @@ cb_close(SMFICTX *ctx)
 
     if (c) {
         smfi_setpriv(ctx, NULL);
+        pm_metrics_connection(-1);
         pm_scan_free(c->scan);
         pm_in_reset(&c->in);
         runtime_release(c->rt);

@@ -22,6 +22,12 @@ void pm_runtime_install(struct pm_runtime *rt);
 /* Drop the installed runtime (at shutdown); freed when the last pin goes. */
 void pm_runtime_shutdown(void);
 
+/* Pin the current runtime (for the metrics refresher); NULL when none. */
+struct pm_runtime *pm_runtime_pin(void);
+
+/* Release a runtime pinned with pm_runtime_pin(). */
+void pm_runtime_release(struct pm_runtime *rt);
+
 /* The libmilter registration description with every callback. */
 extern struct smfiDesc pm_milter_desc;
 

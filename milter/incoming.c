@@ -18,6 +18,7 @@
 #include "dsn.h"
 #include "incoming.h"
 #include "log.h"
+#include "metrics.h"
 #include "siphash.h"
 
 /* Start reading a message from envfrom for feedback. */
@@ -130,9 +131,11 @@ record(const struct pm_conf *conf, struct pm_store *store, const char *qid,
     if (pm_store_feedback(store, &req, err, sizeof(err)) != 0)
         pm_log(PM_LOG_WARNING, "%s: feedback=%s sender=%s rcpt=%s not recorded: %s", qid,
                names[kind], sender, rcpt, err);
-    else
+    else {
+        pm_metrics_feedback(kind);
         pm_log(PM_LOG_INFO, "%s: feedback=%s sender=%s rcpt=%s%s%s", qid, names[kind], sender, rcpt,
                status && *status ? " status=" : "", status ? status : "");
+    }
 }
 
 /* A bounce: record its hard bounces and blocks against the local sender. */

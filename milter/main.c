@@ -13,6 +13,8 @@
  *   SIGHUP reads the configuration again: new connections use the new one,
  *   connections in progress keep theirs, and a bad file keeps the running
  *   configuration (logged with file:line). SIGTERM and SIGINT stop.
+ *   With metrics.listen set, GET /metrics serves Prometheus metrics
+ *   (metrics_http.c); a reload moves the endpoint only when the address changed.
  *
  * DIAGNOSTICS
  *   Configuration errors are printed as "file:line: what is wrong"; the exit
@@ -35,6 +37,8 @@
 #include "config.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "store_redis.h"
 
 #define DEFAULT_CONF PM_SYSCONFDIR "/postmeter/postmeter.conf"
@@ -255,6 +259,7 @@ reload(const char *file, const char *socket)
 
     if (pm_conf_load(file, &conf, err, sizeof(err)) != 0) {
         pm_log(PM_LOG_ERR, "reload failed, keeping the running configuration: %s", err);
+        pm_metrics_reload(0);
         return;
     }
     if (strcmp(conf->milter_socket, socket) != 0)
@@ -262,8 +267,13 @@ reload(const char *file, const char *socket)
                conf->milter_socket);
     if (!verbose)
         pm_log_set_level(conf->log_level);
-    if (install(conf) == 0)
-        pm_log(PM_LOG_NOTICE, "reloaded %s", file);
+    if (install(conf) != 0) {
+        pm_metrics_reload(0);
+        return;
+    }
+    pm_metrics_reload(1);
+    pm_log(PM_LOG_NOTICE, "reloaded %s", file);
+    pm_metrics_http_reload(conf->metrics_listen); /* conf stays alive: only this thread installs */
 }
 
 /* Serve in a thread; the main thread waits for SIGHUP (reload) and for the
@@ -371,7 +381,9 @@ main(int argc, char **argv)
     snprintf(pidfile, sizeof(pidfile), "%s", conf->pidfile ? conf->pidfile : "");
     if (install(conf) != 0)
         return 1;
+    pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
     rc = run(file, conf); /* conf may be replaced (and freed) by a reload from here on */
+    pm_metrics_http_stop();
     if (*pidfile)
         unlink(pidfile);
     pm_runtime_shutdown();

@@ -25,7 +25,7 @@ pm_log_set_sink(pm_log_sink sink, void *ctx)
 void
 pm_log_set_level(int level)
 {
-    log_level = level;
+    __atomic_store_n(&log_level, level, __ATOMIC_RELAXED); /* a reload sets it while others log */
 }
 
 /* Same as pm_log() with a va_list. */
@@ -34,7 +34,7 @@ pm_vlog(int level, const char *fmt, va_list ap)
 {
     char line[2048];
 
-    if (level > log_level)
+    if (level > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
         return;
     vsnprintf(line, sizeof(line), fmt, ap);
     if (log_sink)

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -279,6 +280,34 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     }
     if (rv.dry_run && rv.action >= v->action)
         v->dry_run = 1;
+}
+
+/* Probe a sender's usage as the milter would meter it; the plan index or -1. */
+int
+pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const char *sender,
+                       struct pm_meter_res *res, char *err, size_t errlen)
+{
+    struct pm_meter_req req;
+    struct pm_msg *m = calloc(1, sizeof(*m)); /* large: keep it off the stack */
+    int plan = -1;
+
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(m->sender, sizeof(m->sender), "%s", sender);
+    m->metered = 1;
+    m->plan = pm_plan_for_sender(conf, m->sender, NULL);
+    m->dplan = pm_plan_for_domain(conf, pm_addr_domain(m->sender));
+    policy_request(conf, m, PM_METER_PROBE, 0, NULL, 0, &req);
+    req.msgs = 0;
+    if (pm_store_meter(store, &req, res, err, errlen) == 0) {
+        m->res = *res;
+        policy_adopt(conf, m);
+        plan = m->plan;
+    }
+    free(m);
+    return plan;
 }
 
 /* Append "name=used/limit" for every counter of a scope. */

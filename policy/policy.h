@@ -56,6 +56,14 @@ void pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct p
 void pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                    struct pm_verdict *v);
 
+/*
+ * Probe a sender's usage as the milter would meter it (its plans, its domain's
+ * company-wide plan; counts nothing) into res. Returns the index of the plan
+ * that applies (a store override included), or -1 on a store error (err).
+ */
+int pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const char *sender,
+                           struct pm_meter_res *res, char *err, size_t errlen);
+
 /* Format the one log line of a decision (without the queue id). */
 void pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m,
                       const struct pm_verdict *v, const char *stage, char *buf, size_t len);

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "feedback_lua.h"
+#include "metrics.h"
 #include "meter_lua.h"
 #include "store_redis.h"
 
@@ -648,6 +649,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     const char *sid = req->scope[PM_SCOPE_SENDER].id, *did = req->scope[PM_SCOPE_DOMAIN].id;
     const char *dom;
     int nscopes, nkeys, s, i, dead = 0, rc = -1;
+    long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct conn *cn;
 
@@ -720,9 +722,17 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     arg_num(&a, req->reputation.stop_ppm);
 
     cn = pool_get(rs, err, errlen);
-    if (!cn)
+    if (!cn) {
+        pm_metrics_store_error(PM_SERR_CONNECT);
         goto out;
+    }
+    t0 = pm_metrics_clock();
     rc = meter_on(rs, cn, a.argv, a.argc, res, &dead, err, errlen);
+    pm_metrics_store_done(t0);
+    if (rc != 0 && !dead)
+        pm_metrics_store_error(PM_SERR_REPLY);
+    else if (rc != 0)
+        pm_metrics_store_error(strstr(err, "no reply within") ? PM_SERR_TIMEOUT : PM_SERR_IO);
     pool_put(rs, cn, dead ? err : NULL);
 out:
     free(a.argv);

@@ -103,6 +103,9 @@ assert_defaults(const struct pm_conf *c)
     assert_int_equal(c->retry_max_ms, 5000);
     assert_int_equal(c->pool_size, 16);
     assert_string_equal(c->key_prefix, "pm");
+    assert_string_equal(c->metrics_listen, "");
+    assert_int_equal(c->metrics_top_senders, 50);
+    assert_int_equal(c->metrics_refresh_seconds, 30);
     assert_int_equal(c->on_store_error, PM_ONERR_ACCEPT);
     assert_int_equal(c->dry_run, 0);
     assert_string_equal(c->header_name, "X-Postmeter");
@@ -242,6 +245,9 @@ test_good(void **state)
     assert_int_equal(c->retry_max_ms, 250);
     assert_int_equal(c->pool_size, 1024);
     assert_string_equal(c->key_prefix, "meter.test-1_a");
+    assert_string_equal(c->metrics_listen, "[::1]:9465");
+    assert_int_equal(c->metrics_top_senders, 0);
+    assert_int_equal(c->metrics_refresh_seconds, 3600);
     assert_int_equal(c->on_store_error, PM_ONERR_TEMPFAIL);
     assert_int_equal(c->dry_run, 1);
     assert_string_equal(c->header_name, "X-Meter-Verdict");
@@ -452,6 +458,17 @@ static const struct bad_row bad_rows[] = {
      "$D/bad.conf:2: plans.default.warmup_start and warmup_growth go together"},
     {"plans: { default: {\n  warmup_start = 5;\n  warmup_growth = 1.0; }; };\n", NULL, NULL,
      "$D/bad.conf:3: plans.default.warmup_growth: 1 is out of range (above 1, at most 10)"},
+    /* metrics */
+    {"metrics: {\n  listen = \"localhost:9465\";\n};\n", NULL, NULL,
+     "$D/bad.conf:2: metrics.listen: \"localhost:9465\" is not a numeric address:port"},
+    {"metrics: { listen = \"::1:9465\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: metrics.listen: \"::1:9465\" is not a numeric address:port"},
+    {"metrics: { listen = \"127.0.0.1:0\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: metrics.listen: \"127.0.0.1:0\" has no valid port"},
+    {"metrics: { top_senders = 1001; };\n", NULL, NULL,
+     "$D/bad.conf:1: metrics.top_senders: 1001 is out of range (0-1000)"},
+    {"metrics: {\n  refresh_seconds = 4;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: metrics.refresh_seconds: 4 is out of range (5-3600)"},
     /* @include: errors name the included file */
     {"user = \"pm\";\n@include \"$D/part.inc\"\n", "part.inc", "group = \"\";\nfrobnicate = 1;\n",
      "$D/part.inc:2: unknown key \"frobnicate\""},

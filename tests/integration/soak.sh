@@ -1,0 +1,52 @@
+#!/bin/bash
+# soak.sh - a bounded soak: 20 milter connections send mail through one
+# postmeter and a real Redis for SOAK_SECONDS (default 20; the full soak is
+# `SOAK_SECONDS=300 tests/integration/soak.sh`), with bodies that carry links
+# and attachments so the content scan runs too. postmeter's resident memory
+# is sampled after every round: after the first round (warm-up) it must not
+# grow by more than 10 % + 2 MB, and no message may end in a protocol error.
+. "$(dirname "$0")/../lib/common.sh"
+
+PM=$top_builddir/postmeter
+DRIVE=$top_builddir/tests/tools/pmdrive
+pm_need "$PM" "$DRIVE"
+pm_redis_start
+SECONDS_TOTAL=${SOAK_SECONDS:-20}
+PM_MILTER_SOCKET="unix:$PM_TMP/pm.sock" pm_write_conf "$PM_TMP/pm.conf" <<'CONF'
+plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                    warmup = []; }; };
+CONF
+"$PM" -c "$PM_TMP/pm.conf" -f 2>"$PM_TMP/pm.log" &
+PID=$!
+pm_on_exit "kill -9 $PID"
+pm_wait_file "$PM_TMP/pm.sock" || pm_fail "postmeter did not start"
+
+# Resident memory of postmeter in kB.
+rss() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"
+}
+
+end=$((SECONDS + SECONDS_TOTAL))
+round=0
+total=0
+base=
+peak=0
+while ((SECONDS < end && round < 10000)); do
+    round=$((round + 1))
+    "$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 20 -m 10 -R 3 -b 20000 -f "soak$((round % 50))@example.com" \
+        >"$PM_TMP/round.out" 2>&1 || pm_fail "round $round: $(cat "$PM_TMP/round.out")"
+    grep -q ' errors=0 ' "$PM_TMP/round.out" || pm_fail "round $round: $(head -n 1 "$PM_TMP/round.out")"
+    total=$((total + 200))
+    kill -0 "$PID" || pm_fail "postmeter died in round $round"
+    r=$(rss)
+    if [ -z "$base" ]; then
+        base=$r
+    elif ((r > peak)); then
+        peak=$r
+    fi
+done
+((round >= 2)) || pm_fail "only $round round(s) ran"
+[ -n "$base" ] && ((base > 0)) || pm_fail "no RSS sample"
+limit=$((base + base / 10 + 2048))
+((peak <= limit)) || pm_fail "RSS grew from ${base} kB after warm-up to ${peak} kB (limit ${limit} kB)"
+echo "PASS: soak ($round rounds, $total messages in ${SECONDS_TOTAL}s; RSS ${base} kB after warm-up, peak ${peak} kB)"
