@@ -128,38 +128,47 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0) {
             c.json = 1;
         } else if (nrest == 0 && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)) {
-            if (++i == argc)
-                return ctl_fail(CTL_USAGE, "%s needs a file", argv[i - 1]);
+            if (++i == argc) {
+                rc = ctl_fail(CTL_USAGE, "%s needs a file", argv[i - 1]);
+                goto out;
+            }
             c.conf_path = argv[i];
         } else if (nrest == 0 && strncmp(argv[i], "--config=", 9) == 0) {
             c.conf_path = argv[i] + 9;
         } else if (nrest == 0 && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ||
                                   strcmp(argv[i], "help") == 0)) {
             fputs(usage_text, stdout);
-            return CTL_OK;
+            rc = CTL_OK;
+            goto out;
         } else if (nrest == 0 &&
                    (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0)) {
             printf("postmeterctl %s\n", PACKAGE_VERSION);
-            return CTL_OK;
+            rc = CTL_OK;
+            goto out;
         } else if (nrest == 0 && argv[i][0] == '-') {
             ctl_fail(CTL_USAGE, "unknown option %s", argv[i]);
-            return usage();
+            rc = usage();
+            goto out;
         } else {
             rest[nrest++] = argv[i];
         }
     }
-    if (nrest == 0)
-        return usage();
+    if (nrest == 0) {
+        rc = usage();
+        goto out;
+    }
     for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
         if (strcmp(commands[k].name, rest[0]) == 0)
             break;
     if (k == sizeof(commands) / sizeof(commands[0])) {
         ctl_fail(CTL_USAGE, "unknown command \"%s\"", rest[0]);
-        return usage();
+        rc = usage();
+        goto out;
     }
     if (commands[k].needs_conf && (rc = load_conf(&c, c.conf_path)) != CTL_OK)
-        return rc;
+        goto out;
     rc = commands[k].run(&c, nrest - 1, rest + 1);
+out:
     fflush(stdout);
     if (c.store)
         pm_store_free(c.store);
