@@ -36,7 +36,7 @@
  *	when Auto-Submitted is present and not "no", Precedence is bulk, list
  *	or junk, it has List-Id or X-Autoreply, its Return-Path is <>, its
  *	Subject starts like an out-of-office reply ("Automatic reply:", "Out
- *	of Office"), or it is a bounce or an abuse report.
+ *	of Office"), or it is a bounce, an abuse report or a read receipt.
  *
  *	The library never logs and needs no libmilter, Redis or syslog.
  */

@@ -379,17 +379,21 @@ pm_dsn_addr(const char *s, char *out, size_t outlen)
     return -1;
 }
 
-/* The phrase of the text that tells the cause, or NULL. */
+/* The phrase of the text that tells the cause, or NULL (the text is read
+ * lower-cased, up to its first 2 KB). */
 static const struct phrase *
 phrase_of(const char *diag)
 {
+    char low[2048];
     size_t i, n;
 
     if (diag == NULL)
         return NULL;
-    n = strlen(diag);
+    for (n = 0; diag[n] != '\0' && n < sizeof(low) - 1; n++)
+        low[n] = (char)tolower((unsigned char)diag[n]);
+    low[n] = '\0';
     for (i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
-        if (pm_dsn_memcasestr(diag, n, phrases[i].text) != NULL)
+        if (strstr(low, phrases[i].text) != NULL)
             return &phrases[i];
     return NULL;
 }

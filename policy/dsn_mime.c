@@ -401,7 +401,7 @@ append_decoded(const struct ctype *c, const unsigned char *p, size_t len, char *
     unsigned char *tmp;
     size_t n;
 
-    if (len > cap)
+    if (len > cap + cap / 2 + 4)
         len = cap + cap / 2 + 4; /* enough to fill the buffer after decoding */
     tmp = malloc(len + 1);
     if (tmp == NULL)
@@ -484,6 +484,8 @@ entity(struct pm_dsn *d, const unsigned char *p, size_t len, int depth, int top)
             d->report_type_dsn = 1;
         else if (strcmp(c.report_type, "feedback-report") == 0)
             d->is_arf = 1;
+        else if (strcmp(c.report_type, "disposition-notification") == 0)
+            d->is_auto = 1; /* a read receipt (RFC 8098) */
     }
     if (strncmp(c.type, "multipart/", 10) == 0) {
         if (multipart(d, bp, blen, c.boundary, depth) == 0)

@@ -207,12 +207,12 @@ about_delivery(const char *l, size_t n)
     static const char *const words[] = {
         "recipient", "address", "deliver", "user",
         "mailbox",   "to:",     "rcpt",    "\xe6\x94\xb6\xe4\xbb\xb6" /* zh "recipient" */};
-    char line[512];
+    char line[512], code[16];
 
     if (ANY(l, n, words))
         return 1;
     pm_dsn_squeeze(line, sizeof(line), l, n);
-    return says_why(line);
+    return pm_dsn_find_reply(line) >= 400 || pm_dsn_find_status(line, code, sizeof(code)) == 0;
 }
 
 /*

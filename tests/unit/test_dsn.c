@@ -382,6 +382,28 @@ test_hostile(void **state)
         "deep@example.org\nAction: failed\nStatus: 5.1.1\n");
     assert_int_equal(pm_bounce_parse((unsigned char *)m, len, b), 0);
     assert_int_equal(b->n, 0);
+    /* parts a little larger than the buffers they are decoded into, ending
+     * the message exactly (an exact-size copy: reading past it is caught) */
+    len = 0;
+    CAT("From: MAILER-DAEMON@example.net\nContent-Type: multipart/report; boundary=B\n\n"
+        "--B\nContent-Type: text/plain\n\n<big@example.org>: 550 5.1.1 no such user\n");
+    for (i = 0; i < 80000; i++)
+        cat(&m, &len, &cap, i % 64 == 63 ? "\n" : "t", 1);
+    CAT("\n--B\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; "
+        "big@example.org\nAction: failed\nStatus: 5.1.1\n");
+    for (i = 0; i < 40000; i++)
+        cat(&m, &len, &cap, i % 64 == 63 ? "\n" : "r", 1);
+    {
+        unsigned char *exact = malloc(len);
+
+        assert_non_null(exact);
+        memcpy(exact, m, len);
+        assert_int_equal(pm_bounce_parse(exact, len, b), 1);
+        assert_int_equal(b->n, 1);
+        assert_string_equal(b->rcpt[0].rcpt, "big@example.org");
+        assert_int_equal(b->rcpt[0].cls, PM_BOUNCE_HARD);
+        free(exact);
+    }
     /* NUL bytes only, nothing, no message */
     assert_int_equal(pm_bounce_parse(zeros, 100000, b), 0);
     assert_int_equal(pm_bounce_parse((const unsigned char *)"", 0, b), 0);
@@ -451,6 +473,9 @@ static const struct auto_row auto_table[] = {
     {"From: a@example.org\nSubject: Out of Office: back Monday\n", 1},
     {"From: a@example.org\nSubject: Automatic reply: Plans\n", 1},
     {"From: a@example.org\nSubject: Re: Out of office\n", 0},
+    {"From: a@example.org\nContent-Type: multipart/report; "
+     "report-type=disposition-notification; boundary=x\n",
+     1},
     {"From: a@example.org\nSubject: Re: Undelivered Mail Returned to Sender\n", 0},
 };
 
