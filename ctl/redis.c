@@ -6,7 +6,6 @@
  * are read through the policy library's store with a probe (which counts
  * nothing), so the figures are exactly those the milter works with.
  */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "plan.h"
+#include "policy.h"
 #include "store_redis.h"
 
 /* A timeval of ms milliseconds. */
@@ -196,33 +196,6 @@ ctl_plan_of(struct ctl *c, const char *sender, int *plan, const char **from, int
     return CTL_OK;
 }
 
-/* A rate (a share, 0 to 1) in parts per million, rounded as the milter does. */
-static long long
-ppm(double rate)
-{
-    return llround(rate * 1e6);
-}
-
-/* Fill one scope of a request from a plan, as the milter does. */
-static void
-probe_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id, int warmup,
-            struct pm_scope_req *sc)
-{
-    sc->id = id;
-    sc->limit[PM_C_MSGS_HOUR] = p->lim.msgs_hour;
-    sc->limit[PM_C_MSGS_DAY] = p->lim.msgs_day;
-    sc->limit[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
-    sc->limit[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
-    sc->limit[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
-    if (warmup && p->warmup.n) {
-        sc->warmup.n = p->warmup.n;
-        sc->warmup.day_cap = p->warmup.cap;
-        sc->warmup.hour_cap = p->warmup_hour;
-        sc->warmup.dormant_days = conf->warmup_dormant_days;
-        sc->warmup.max_bounce_ppm = ppm(conf->warmup_max_bounce_rate);
-    }
-}
-
 /* Discard the store's own log lines: postmeterctl reports errors itself. */
 static void
 quiet_sink(void *ctx, int level, const char *line)
@@ -238,9 +211,7 @@ ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts,
           struct pm_meter_res *res)
 {
     const struct pm_conf *conf = c->conf;
-    struct pm_meter_req req;
     char err[512];
-    int plan, dplan;
 
     if (ctl_connect(c) != CTL_OK)
         return CTL_ERR;
@@ -249,27 +220,9 @@ ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts,
         if (!(c->store = pm_store_redis_new(conf)))
             return ctl_fail(CTL_ERR, "out of memory");
     }
-    plan = pm_plan_for_sender(conf, sender, sender);
-    dplan = pm_plan_for_domain(conf, pm_addr_domain(sender));
-    memset(&req, 0, sizeof(req));
-    req.mode = PM_METER_PROBE;
-    req.msgs = msgs;
-    req.rcpts = rcpts;
-    req.contacts.ttl_days = conf->contacts_ttl_days;
-    req.contacts.max = conf->contacts_max;
-    req.contacts.company_wide = conf->contacts_company_wide;
-    req.reputation.min_sends = conf->rep_min_sends;
-    req.reputation.warn_ppm = ppm(conf->rep_warn);
-    req.reputation.halve_ppm = ppm(conf->rep_halve);
-    req.reputation.cold_ppm = ppm(conf->rep_refuse_cold);
-    req.reputation.stop_ppm = ppm(conf->rep_refuse_all);
-    req.hour_bucket = conf->hour_bucket;
-    req.day_bucket = conf->day_bucket;
-    probe_scope(conf, &conf->plans[plan], sender, 1, &req.scope[PM_SCOPE_SENDER]);
-    if (dplan >= 0)
-        probe_scope(conf, &conf->plans[dplan], pm_addr_domain(sender),
-                    conf->plans[dplan].warmup_set, &req.scope[PM_SCOPE_DOMAIN]);
-    if (pm_store_meter(c->store, &req, res, err, sizeof(err)) != 0)
+    /* a sender argument stands for an authenticated sender: its login is itself */
+    if (pm_policy_probe_sender(conf, c->store, sender, sender, msgs, rcpts, res, err, sizeof(err)) <
+        0)
         return ctl_fail(CTL_ERR, "cannot read the counters of %s: %s", sender, err);
     return CTL_OK;
 }
