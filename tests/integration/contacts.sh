@@ -12,15 +12,6 @@ pm_need "$PM" "$DRIVE"
 pm_redis_start
 head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
 
-# Start daemon $1 with extra config from stdin.
-start_pm() {
-    PM_MILTER_SOCKET="unix:$PM_TMP/$1.sock" pm_write_conf "$PM_TMP/$1.conf"
-    "$PM" -n -c "$PM_TMP/$1.conf" >"$PM_TMP/check.out" 2>&1 ||
-        pm_fail "postmeter -n rejects the config: $(cat "$PM_TMP/check.out")"
-    "$PM" -c "$PM_TMP/$1.conf" -f 2>"$PM_TMP/$1.log" &
-    pm_on_exit "kill $!"
-    pm_wait_file "$PM_TMP/$1.sock" || pm_fail "postmeter $1 did not start: $(cat "$PM_TMP/$1.log")"
-}
 
 # Send one message through daemon $1 from $2 to the recipients $3...; print
 # the summary line.
@@ -37,7 +28,7 @@ field() {
 }
 
 for n in a b; do
-    start_pm "$n" <<CONF
+    pm_milter_start "$n" <<CONF
 local_domains = [ "example.com" ];
 contacts: { secret_file = "$PM_TMP/contacts.key"; ttl_days = 365; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
@@ -89,7 +80,7 @@ pm_assert_eq 5 "$total" "concurrent first contacts accepted"
 pm_assert_eq 5 "$(pm_rcli HLEN "pmtest:v1:{s:bob@example.com}:ct")" "concurrent contacts stored"
 
 # Company-wide contacts: a colleague's contact is not cold.
-start_pm cw <<CONF
+pm_milter_start cw <<CONF
 local_domains = [ "example.com" ];
 contacts: { secret_file = "$PM_TMP/contacts.key"; company_wide = true; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;

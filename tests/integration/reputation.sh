@@ -11,16 +11,13 @@ DRIVE=$top_builddir/tests/tools/pmdrive
 pm_need "$PM" "$DRIVE"
 pm_redis_start
 head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
-PM_MILTER_SOCKET="unix:$PM_TMP/pm.sock" pm_write_conf "$PM_TMP/pm.conf" <<CONF
+pm_milter_start pm <<CONF
 local_domains = [ "example.com" ];
 contacts: { secret_file = "$PM_TMP/contacts.key"; };
 plans: { default: { messages_per_hour = 10; messages_per_day = 0; recipients_per_day = 0;
                     new_recipients_per_day = 0; warmup = []; }; };
 rules = ( );
 CONF
-"$PM" -c "$PM_TMP/pm.conf" -f 2>"$PM_TMP/pm.log" &
-pm_on_exit "kill $!"
-pm_wait_file "$PM_TMP/pm.sock" || pm_fail "postmeter did not start: $(cat "$PM_TMP/pm.log")"
 TODAY=$(($(pm_rcli TIME | head -n 1) / 86400))
 
 # Give sender $1 a history: $2 external recipients sent and $3 hard bounces,

@@ -12,14 +12,11 @@ DRIVE=$top_builddir/tests/tools/pmdrive
 pm_need "$PM" "$DRIVE"
 pm_redis_start
 SECONDS_TOTAL=${SOAK_SECONDS:-20}
-PM_MILTER_SOCKET="unix:$PM_TMP/pm.sock" pm_write_conf "$PM_TMP/pm.conf" <<'CONF'
+pm_milter_start pm <<'CONF'
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     warmup = []; }; };
 CONF
-"$PM" -c "$PM_TMP/pm.conf" -f 2>"$PM_TMP/pm.log" &
-PID=$!
-pm_on_exit "kill -9 $PID"
-pm_wait_file "$PM_TMP/pm.sock" || pm_fail "postmeter did not start"
+PID=$PM_LAST_PID
 
 # Resident memory of postmeter in kB.
 rss() {

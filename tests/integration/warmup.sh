@@ -17,17 +17,8 @@ pm_redis_start
 SENDER=walker@example.com
 WU_KEY="pmtest:v1:{s:$SENDER}:wu"
 
-# Start a daemon named $1 with extra config from stdin.
-start_pm() {
-    PM_MILTER_SOCKET="unix:$PM_TMP/$1.sock" pm_write_conf "$PM_TMP/$1.conf"
-    "$PM" -n -c "$PM_TMP/$1.conf" >"$PM_TMP/check.out" 2>&1 ||
-        pm_fail "postmeter -n rejects the config: $(cat "$PM_TMP/check.out")"
-    "$PM" -c "$PM_TMP/$1.conf" -f 2>"$PM_TMP/$1.log" &
-    pm_on_exit "kill $!"
-    pm_wait_file "$PM_TMP/$1.sock" || pm_fail "postmeter $1 did not start: $(cat "$PM_TMP/$1.log")"
-}
 
-start_pm walk <<'CONF'
+pm_milter_start walk <<'CONF'
 warmup: { dormant_days = 30; hourly_share = 1.0; max_bounce_rate = 0.03; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     warmup = [3, 5, 8, 12, 15]; }; };
@@ -88,7 +79,7 @@ ttl=$(pm_rcli TTL "$WU_KEY")
 [ "$ttl" -gt $((30 * 86400)) ] && [ "$ttl" -le $((31 * 86400)) ] || pm_fail "warm-up key TTL $ttl"
 
 # The hourly share: a day cap of 20 with a share of 1/4 lets 5 through per hour.
-start_pm hourly <<'CONF'
+pm_milter_start hourly <<'CONF'
 warmup: { hourly_share = 0.25; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     warmup = [20, 40]; }; };

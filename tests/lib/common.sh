@@ -143,3 +143,17 @@ EOF2
 pm_assert_eq() {
     [ "$1" = "$2" ] || pm_fail "${3:-values differ}: expected '$1', got '$2'"
 }
+
+# Start postmeter daemon $1 with the test config plus extra libconfig text
+# from stdin: socket $PM_TMP/$1.sock, log $PM_TMP/$1.log. Sets PM_LAST_PID.
+pm_milter_start() {
+    local name=$1 pm=$top_builddir/postmeter
+    PM_MILTER_SOCKET="unix:$PM_TMP/$name.sock" pm_write_conf "$PM_TMP/$name.conf"
+    "$pm" -n -c "$PM_TMP/$name.conf" >"$PM_TMP/$name.check" 2>&1 ||
+        pm_fail "postmeter -n rejects the config of $name: $(cat "$PM_TMP/$name.check")"
+    "$pm" -c "$PM_TMP/$name.conf" -f 2>"$PM_TMP/$name.log" &
+    PM_LAST_PID=$!
+    pm_on_exit "kill $PM_LAST_PID"
+    pm_wait_file "$PM_TMP/$name.sock" ||
+        pm_fail "postmeter $name did not start: $(cat "$PM_TMP/$name.log")"
+}
