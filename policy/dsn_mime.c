@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec.h"
 #include "dsn_int.h"
 
 /* A parsed Content-Type (and transfer encoding) of one entity. */
@@ -250,35 +251,6 @@ headers(struct pm_dsn *d, const unsigned char *p, size_t len, int where, struct 
     }
 }
 
-/* Value of one base64 character, or -1. */
-static int
-b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Value of one hex digit, or -1. */
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (unsigned char)tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decode p[0..len) per cte into out (at least len bytes); returns its length. */
 static size_t
 decode(const char *cte, const unsigned char *p, size_t len, unsigned char *out)
@@ -290,7 +262,7 @@ decode(const char *cte, const unsigned char *p, size_t len, unsigned char *out)
         int bits = 0;
 
         for (i = 0; i < len; i++) {
-            int v = b64val(p[i]);
+            int v = pm_b64val(p[i]);
 
             if (p[i] == '=')
                 break;
@@ -312,8 +284,8 @@ decode(const char *cte, const unsigned char *p, size_t len, unsigned char *out)
                 out[o++] = p[i];
                 continue;
             }
-            if (i + 2 < len && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-                out[o++] = (unsigned char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+            if (i + 2 < len && pm_hexval(p[i + 1]) >= 0 && pm_hexval(p[i + 2]) >= 0) {
+                out[o++] = (unsigned char)(pm_hexval(p[i + 1]) * 16 + pm_hexval(p[i + 2]));
                 i += 2;
                 continue;
             }

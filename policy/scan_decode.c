@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "codec.h"
 #include "scan_int.h"
 
 /* Hand one decoded, converted byte to the content handler. */
@@ -81,19 +82,6 @@ decoded(struct pm_scan *s, unsigned char c)
         convert(s, 0);
 }
 
-/* Value of a hex digit, or -1. */
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One byte of quoted-printable. */
 static void
 qp_byte(struct pm_scan *s, unsigned char c)
@@ -109,7 +97,7 @@ qp_byte(struct pm_scan *s, unsigned char c)
                 decoded(s, c);
             return;
         case 1: /* after '=' */
-            if (hexval(c) >= 0) {
+            if (pm_hexval(c) >= 0) {
                 t->q1 = c;
                 t->qst = 2;
             } else if (c == '\n') {
@@ -124,8 +112,8 @@ qp_byte(struct pm_scan *s, unsigned char c)
             return;
         case 2: /* after '=' and a hex digit */
             t->qst = 0;
-            if (hexval(c) >= 0) {
-                decoded(s, (unsigned char)(hexval(t->q1) * 16 + hexval(c)));
+            if (pm_hexval(c) >= 0) {
+                decoded(s, (unsigned char)(pm_hexval(t->q1) * 16 + pm_hexval(c)));
                 return;
             }
             decoded(s, '=');
@@ -142,23 +130,6 @@ qp_byte(struct pm_scan *s, unsigned char c)
             continue;
         }
     }
-}
-
-/* Value of a base64 character, -1 for others. */
-static int
-b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
 }
 
 /* Emit the bytes of an incomplete base64 group; returns its length. */
@@ -184,7 +155,7 @@ static void
 b64_byte(struct pm_scan *s, unsigned char c)
 {
     struct pm_text *t = &s->text;
-    int v = b64val(c);
+    int v = pm_b64val(c);
 
     if (v >= 0) {
         t->bacc = (t->bacc << 6) | (uint32_t)v;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec.h"
 #include "scan_int.h"
 
 enum { SEEN_CT = 1, SEEN_CD = 2, SEEN_CTE = 4, SEEN_CID = 8 };
@@ -119,19 +120,6 @@ next_param(const char *p, const char *e, char *name, size_t ncap, char *val, siz
     return p;
 }
 
-/* Value of a hex digit, or -1. */
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Append v percent-decoded to out (RFC 2231); returns the new length. */
 static size_t
 pct_append(char *out, size_t o, size_t cap, const char *v, size_t n)
@@ -139,10 +127,10 @@ pct_append(char *out, size_t o, size_t cap, const char *v, size_t n)
     size_t i;
 
     for (i = 0; i < n && o + 1 < cap; i++) {
-        if (v[i] == '%' && i + 2 < n + 0 && hexval((unsigned char)v[i + 1]) >= 0 &&
-            hexval((unsigned char)v[i + 2]) >= 0) {
-            out[o++] =
-                (char)(hexval((unsigned char)v[i + 1]) * 16 + hexval((unsigned char)v[i + 2]));
+        if (v[i] == '%' && i + 2 < n + 0 && pm_hexval((unsigned char)v[i + 1]) >= 0 &&
+            pm_hexval((unsigned char)v[i + 2]) >= 0) {
+            out[o++] = (char)(pm_hexval((unsigned char)v[i + 1]) * 16 +
+                              pm_hexval((unsigned char)v[i + 2]));
             i += 2;
         } else {
             out[o++] = v[i];
@@ -219,10 +207,10 @@ rfc2047_decode(const char *v, size_t n, char *out, size_t cap)
                             if (*t == '_') {
                                 out[o++] = ' ';
                             } else if (*t == '=' && t + 2 < end + 0 &&
-                                       hexval((unsigned char)t[1]) >= 0 &&
-                                       hexval((unsigned char)t[2]) >= 0) {
-                                out[o++] = (char)(hexval((unsigned char)t[1]) * 16 +
-                                                  hexval((unsigned char)t[2]));
+                                       pm_hexval((unsigned char)t[1]) >= 0 &&
+                                       pm_hexval((unsigned char)t[2]) >= 0) {
+                                out[o++] = (char)(pm_hexval((unsigned char)t[1]) * 16 +
+                                                  pm_hexval((unsigned char)t[2]));
                                 t += 2;
                             } else {
                                 out[o++] = *t;

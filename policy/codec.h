@@ -1,0 +1,14 @@
+/*
+ * codec.h - the digit values of the transfer encodings, shared by the
+ * content scanner and the bounce parser.
+ */
+#ifndef PM_CODEC_H
+#define PM_CODEC_H
+
+/* Value of one base64 character (RFC 2045), or -1. */
+int pm_b64val(unsigned char c);
+
+/* Value of one hexadecimal digit (either case), or -1. */
+int pm_hexval(unsigned char c);
+
+#endif
