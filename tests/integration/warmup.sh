@@ -91,4 +91,23 @@ pm_assert_eq "messages=8 accepted=5 tempfail=3" \
     "$(head -n 1 "$PM_TMP/hourly.out" | cut -d' ' -f1-3)" "hourly share"
 grep -q "reply 3 451 4.7.1 <hasty@example.com>: warm-up limit reached (day 1 of warm-up: 5 messages per hour); try again after " \
     "$PM_TMP/hourly.out" || pm_fail "hourly reply: $(cat "$PM_TMP/hourly.out")"
+# A company's brand-new domain warms up too: a domain plan with a curve caps
+# all its senders together (2 today), whatever their own plans allow.
+pm_milter_start domain <<'CONF'
+plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                    warmup = []; };
+         brand: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                  warmup = [2, 4]; }; };
+warmup: { hourly_share = 1.0; };
+domains = ( { domain = "new-brand.example"; plan = "brand"; } );
+CONF
+"$DRIVE" -S "unix:$PM_TMP/domain.sock" -c 1 -m 2 -f ann@new-brand.example -r x@example.org \
+    >"$PM_TMP/d1.out" 2>&1
+"$DRIVE" -S "unix:$PM_TMP/domain.sock" -c 1 -m 2 -f ben@new-brand.example -r x@example.org \
+    >"$PM_TMP/d2.out" 2>&1
+pm_assert_eq "accepted=2 accepted=0" \
+    "$(head -n 1 "$PM_TMP/d1.out" | cut -d' ' -f2) $(head -n 1 "$PM_TMP/d2.out" | cut -d' ' -f2)" \
+    "domain warm-up"
+grep -q "^reply 2 451 4.7.1 <ben@new-brand.example>: company-wide warm-up limit for new-brand.example reached (day 1 of warm-up: 2 messages today)" \
+    "$PM_TMP/d2.out" || pm_fail "domain warm-up reply: $(cat "$PM_TMP/d2.out")"
 echo "PASS: warmup"
