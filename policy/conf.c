@@ -114,11 +114,6 @@ static const char *const action_names[] = {
     [PM_ACT_TEMPFAIL] = "tempfail", [PM_ACT_REJECT] = "reject",
 };
 
-static const char *const facilities[] = {
-    "mail",   "daemon", "user",   "local0", "local1", "local2",
-    "local3", "local4", "local5", "local6", "local7", NULL,
-};
-
 static const char *const default_daemon_names[] = {"ORIGINATING", NULL};
 static const char *const default_networks[] = {"127.0.0.0/8", "::1/128", NULL};
 static const char *const no_strings[] = {NULL};
@@ -127,16 +122,6 @@ static const char *const default_shorteners[] = {
     "t.ly",    "s.id",   "rebrand.ly",  "cutt.ly", "shorturl.at", "rb.gy", "tiny.cc",
     "lnkd.in", "bl.ink", "short.io",    "dwz.cn",  "url.cn",      "t.cn",  NULL};
 
-static int check_socket(const char *value, char *why, size_t whylen);
-static int check_nonempty(const char *value, char *why, size_t whylen);
-static int check_hostport(const char *value, char *why, size_t whylen);
-static int check_facility(const char *value, char *why, size_t whylen);
-static int check_listen(const char *value, char *why, size_t whylen);
-static int check_key_prefix(const char *value, char *why, size_t whylen);
-static int check_header_name(const char *value, char *why, size_t whylen);
-static int check_domain(const char *value, char *why, size_t whylen);
-static int check_hour_bucket(long long value, char *why, size_t whylen);
-static int check_day_bucket(long long value, char *why, size_t whylen);
 static int check_retry(struct loader *ld, const config_setting_t *s, const char *kname);
 static int load_password(struct loader *ld, const config_setting_t *s, const char *kname);
 static int load_plans(struct loader *ld, const config_setting_t *s, const char *kname);
@@ -176,16 +161,16 @@ static int load_domains(struct loader *ld, const config_setting_t *s, const char
 /* Every key of the file, in the order it is read (plans before what names them). */
 static const struct conf_key conf_keys[] = {
     K_STR("milter", "socket", milter_socket,
-          "unix:/var/spool/postfix/postmeter/postmeter.sock",              check_socket, NULL),
+          "unix:/var/spool/postfix/postmeter/postmeter.sock",              pm_conf_check_socket, NULL),
     K_MODE("milter", "socket_mode", socket_mode, 0660, 0, 0777),
     K_STR("milter", "socket_group", socket_group, "",                        NULL, NULL),
     K_INT("milter", "timeout", milter_timeout, 30, 1, 3600,                  NULL, NULL),
     K_STR(NULL, "user", user, "postmeter",                                   NULL, NULL),
     K_STR(NULL, "group", group, "",                                          NULL, NULL),
     K_STR(NULL, "pidfile", pidfile, "",                                      NULL, NULL),
-    K_STR("log", "facility", log_facility, "mail",                           check_facility, NULL),
+    K_STR("log", "facility", log_facility, "mail",                           pm_conf_check_facility, NULL),
     K_CHOICE("log", "level", log_level, "info",                              log_levels),
-    K_STR("redis", "host", redis_host, "127.0.0.1",                          check_nonempty, NULL),
+    K_STR("redis", "host", redis_host, "127.0.0.1",                          pm_conf_check_nonempty, NULL),
     K_INT("redis", "port", redis_port, 6379, 1, 65535,                       NULL, NULL),
     K_STR("redis", "socket", redis_socket, "",                               NULL, NULL),
     K_STR("redis", "password_file", redis_password_file, "",                 NULL, load_password),
@@ -195,18 +180,18 @@ static const struct conf_key conf_keys[] = {
     K_INT("redis", "retry_min_ms", retry_min_ms, 100, 10, 60000,             NULL, NULL),
     K_INT("redis", "retry_max_ms", retry_max_ms, 5000, 10, 600000,           NULL, check_retry),
     K_INT("redis", "pool_size", pool_size, 16, 1, 1024,                      NULL, NULL),
-    K_STR("redis", "key_prefix", key_prefix, "pm",                           check_key_prefix, NULL),
-    K_STRS("redis", "sentinels", sentinels, n_sentinels, no_strings, 0, check_hostport),
-    K_STR("redis", "sentinel_master", sentinel_master, "mymaster",           check_nonempty, NULL),
+    K_STR("redis", "key_prefix", key_prefix, "pm",                           pm_conf_check_key_prefix, NULL),
+    K_STRS("redis", "sentinels", sentinels, n_sentinels, no_strings, 0, pm_conf_check_hostport),
+    K_STR("redis", "sentinel_master", sentinel_master, "mymaster",           pm_conf_check_nonempty, NULL),
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
     K_BOOL(NULL, "dry_run", dry_run, 0),
-    K_STR(NULL, "header_name", header_name, "X-Postmeter",                   check_header_name, NULL),
-    K_STRS(NULL, "local_domains", local_domains, n_local_domains, no_strings, 1, check_domain),
+    K_STR(NULL, "header_name", header_name, "X-Postmeter",                   pm_conf_check_header_name, NULL),
+    K_STRS(NULL, "local_domains", local_domains, n_local_domains, no_strings, 1, pm_conf_check_domain),
     K_STRS("outbound", "daemon_names", daemon_names, n_daemon_names,
            default_daemon_names, 0, NULL),
     K_NETS("outbound", "networks", networks, n_networks, default_networks),
-    K_INT("windows", "hour_bucket", hour_bucket, 60, 1, 3600,                check_hour_bucket, NULL),
-    K_INT("windows", "day_bucket", day_bucket, 600, 1, 86400,                check_day_bucket, NULL),
+    K_INT("windows", "hour_bucket", hour_bucket, 60, 1, 3600,                pm_conf_check_hour_bucket, NULL),
+    K_INT("windows", "day_bucket", day_bucket, 600, 1, 86400,                pm_conf_check_day_bucket, NULL),
     K_INT("warmup", "dormant_days", warmup_dormant_days, 30, 1, 3650,     NULL, NULL),
     K_DOUBLE("warmup", "hourly_share", warmup_hourly_share, 0.25, 0.01, 1.0),
     K_DOUBLE("warmup", "max_bounce_rate", warmup_max_bounce_rate, 0.03, 0.0, 1.0),
@@ -215,7 +200,7 @@ static const struct conf_key conf_keys[] = {
     K_SPECIAL("assign", load_assign),
     K_SPECIAL("domains", load_domains),
     K_SPECIAL("contacts", pm_conf_load_contacts),
-    K_STRS("scan", "shorteners", shorteners, n_shorteners, default_shorteners, 1, check_domain),
+    K_STRS("scan", "shorteners", shorteners, n_shorteners, default_shorteners, 1, pm_conf_check_domain),
     K_SPECIAL("rules", pm_conf_load_rules),
     K_BOOL("feedback", "enabled", feedback_enabled, 1),
     K_INT("reputation", "min_sends", rep_min_sends, 50, 0, 1000000000,       NULL, NULL),
@@ -224,7 +209,7 @@ static const struct conf_key conf_keys[] = {
     K_DOUBLE("reputation", "refuse_first_contact", rep_refuse_cold, 0.05, 0.0, 1.0),
     K_DOUBLE("reputation", "refuse_all", rep_refuse_all, 0.10, 0.0, 1.0),
     K_INT("suppression", "days", suppress_days, 180, 1, 3650,                NULL, NULL),
-    K_STR("metrics", "listen", metrics_listen, "",                           check_listen, NULL),
+    K_STR("metrics", "listen", metrics_listen, "",                           pm_conf_check_listen, NULL),
     K_INT("metrics", "top_senders", metrics_top_senders, 50, 0, 1000,       NULL, NULL),
     K_INT("metrics", "refresh_seconds", metrics_refresh_seconds, 30, 5, 3600, NULL, NULL),
 };
@@ -700,126 +685,6 @@ load_all(struct loader *ld)
     return 0;
 }
 
-/* milter.socket: unix:/local: with a path, or inet:/inet6: with a port. */
-static int
-check_socket(const char *v, char *why, size_t whylen)
-{
-    const char *rest;
-    char *end = NULL;
-    long port;
-
-    if (strncmp(v, "unix:", 5) == 0 || strncmp(v, "local:", 6) == 0) {
-        if (strchr(v, ':')[1] == '\0') {
-            snprintf(why, whylen, "\"%s\" has no path", v);
-            return -1;
-        }
-        return 0;
-    }
-    if (strncmp(v, "inet:", 5) == 0 || strncmp(v, "inet6:", 6) == 0) {
-        rest = strchr(v, ':') + 1;
-        port = isdigit((unsigned char)*rest) ? strtol(rest, &end, 10) : 0;
-        if (port < 1 || port > 65535 || (*end != '\0' && *end != '@')) {
-            snprintf(why, whylen, "\"%s\" needs a port from 1 to 65535 (inet:PORT@HOST)", v);
-            return -1;
-        }
-        return 0;
-    }
-    snprintf(why, whylen, "\"%s\" must start with unix:, local:, inet: or inet6:", v);
-    return -1;
-}
-
-/* A value that must not be empty. */
-static int
-check_nonempty(const char *v, char *why, size_t whylen)
-{
-    if (*v)
-        return 0;
-    snprintf(why, whylen, "must not be empty");
-    return -1;
-}
-
-/* log.facility: mail, daemon, user or local0..local7. */
-static int
-check_facility(const char *v, char *why, size_t whylen)
-{
-    size_t i;
-
-    for (i = 0; facilities[i]; i++)
-        if (strcmp(facilities[i], v) == 0)
-            return 0;
-    snprintf(why, whylen, "\"%s\" is not one of mail, daemon, user, local0 ... local7", v);
-    return -1;
-}
-
-/* redis.key_prefix: 1-64 characters of [A-Za-z0-9_.-]. */
-static int
-check_key_prefix(const char *v, char *why, size_t whylen)
-{
-    size_t n = strlen(v);
-
-    if (n >= 1 && n <= 64 &&
-        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                  "0123456789_.-") == n)
-        return 0;
-    snprintf(why, whylen, "\"%s\" must be 1 to 64 characters of A-Z a-z 0-9 _ . -", v);
-    return -1;
-}
-
-/* header_name: a header field name, printable ASCII without colon or space. */
-static int
-check_header_name(const char *v, char *why, size_t whylen)
-{
-    const char *p;
-
-    for (p = v; *p; p++)
-        if (*p <= ' ' || *p > '~' || *p == ':')
-            break;
-    if (*v && !*p)
-        return 0;
-    snprintf(why, whylen, "\"%s\" is not a header field name (printable, no colon or space)", v);
-    return -1;
-}
-
-/* A domain of local_domains: not empty, no '@', no blanks. */
-static int
-check_domain(const char *v, char *why, size_t whylen)
-{
-    const char *p;
-
-    for (p = v; *p; p++)
-        if (*p == '@' || isspace((unsigned char)*p))
-            break;
-    if (*v && !*p)
-        return 0;
-    snprintf(why, whylen, "\"%s\" is not a domain (no '@', not empty)", v);
-    return -1;
-}
-
-/* Check that a bucket of v seconds divides a window of span seconds. */
-static int
-check_bucket(long long v, long long span, const char *what, char *why, size_t whylen)
-{
-    if (span % v == 0)
-        return 0;
-    snprintf(why, whylen, "%lld does not divide %lld (the %s must hold a whole number of buckets)",
-             v, span, what);
-    return -1;
-}
-
-/* windows.hour_bucket divides 3600. */
-static int
-check_hour_bucket(long long v, char *why, size_t whylen)
-{
-    return check_bucket(v, 3600, "hour", why, whylen);
-}
-
-/* windows.day_bucket divides 86400. */
-static int
-check_day_bucket(long long v, char *why, size_t whylen)
-{
-    return check_bucket(v, 86400, "day", why, whylen);
-}
-
 /* redis.retry_max_ms is not below redis.retry_min_ms. */
 static int
 check_retry(struct loader *ld, const config_setting_t *s, const char *kname)
@@ -1193,58 +1058,6 @@ load_domains(struct loader *ld, const config_setting_t *s, const char *kname)
     return load_rules(ld, s, kname, 1, &ld->conf->domain_assign, &ld->conf->n_domain_assign);
 }
 
-/*
- * libconfig 1.5 silently truncates an integer literal beyond 32 bits that
- * has no L suffix (5000000000 reads as 705032704). Scan the text of one file
- * for such literals, outside strings and comments; -1 after an error.
- */
-static int
-scan_integers(struct loader *ld, const char *name, const char *text)
-{
-    const char *p = text, *start;
-    unsigned int line = 1;
-    unsigned long long v;
-
-    while (*p) {
-        if (*p == '\n') {
-            line++;
-            p++;
-        } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-            p += strcspn(p, "\n");
-        } else if (p[0] == '/' && p[1] == '*') {
-            for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
-                line += *p == '\n';
-            p += *p ? 2 : 0;
-        } else if (*p == '"') {
-            for (p++; *p && *p != '"'; p++) {
-                line += *p == '\n';
-                if (*p == '\\' && p[1])
-                    p++;
-            }
-            p += *p ? 1 : 0;
-        } else if (isalpha((unsigned char)*p) || *p == '_' || *p == '*') {
-            p += strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_*-");
-        } else if (isdigit((unsigned char)*p)) {
-            start = p;
-            if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-                p += 2 + strspn(p + 2, "0123456789abcdefABCDEF");
-            else
-                p += strspn(p, "0123456789");
-            errno = 0;
-            v = strtoull(start, NULL, start[1] == 'x' || start[1] == 'X' ? 16 : 10);
-            if (*p != 'L' && (errno == ERANGE || v > 2147483647ULL)) {
-                snprintf(ld->err, ld->errlen,
-                         "%s:%u: %.*s is too large (at most 2147483647 without an L suffix)", name,
-                         line, (int)(p - start > 40 ? 40 : p - start), start);
-                return -1;
-            }
-        } else {
-            p++;
-        }
-    }
-    return 0;
-}
-
 /* Scan every file libconfig read for integers it truncated; -1 after an error. */
 static int
 check_integers(struct loader *ld)
@@ -1267,7 +1080,7 @@ check_integers(struct loader *ld)
             while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
                 fwrite(buf, 1, n, mem);
             fclose(mem);
-            rc = scan_integers(ld, name, text);
+            rc = pm_conf_scan_integers(ld, name, text);
             free(text);
             text = NULL;
         }
@@ -1343,52 +1156,6 @@ free_rules(struct pm_assign *a, size_t n)
     for (i = 0; i < n; i++)
         free(a[i].pattern);
     free(a);
-}
-
-/* A Sentinel address: "host:port" or "[v6]:port". */
-static int
-check_hostport(const char *v, char *why, size_t whylen)
-{
-    const char *colon = strrchr(v, ':');
-    char *end;
-    long port;
-
-    if (!colon || colon == v) {
-        snprintf(why, whylen, "\"%s\" is not host:port", v);
-        return -1;
-    }
-    port = strtol(colon + 1, &end, 10);
-    if (*end || port < 1 || port > 65535) {
-        snprintf(why, whylen, "\"%s\" has no valid port", v);
-        return -1;
-    }
-    return 0;
-}
-
-/* The metrics address: "" (off), "a.b.c.d:port" or "[v6]:port", numeric. */
-static int
-check_listen(const char *v, char *why, size_t whylen)
-{
-    char host[64];
-    unsigned char addr[16];
-    const char *colon = strrchr(v, ':');
-    size_t n = colon ? (size_t)(colon - v) : 0;
-    int v6 = v[0] == '[';
-
-    if (!*v)
-        return 0;
-    if (check_hostport(v, why, whylen) != 0)
-        return -1;
-    if (v6 && (n < 3 || v[n - 1] != ']')) {
-        snprintf(why, whylen, "\"%s\": write an IPv6 address as [addr]:port", v);
-        return -1;
-    }
-    snprintf(host, sizeof(host), "%.*s", (int)(v6 ? n - 2 : n), v6 ? v + 1 : v);
-    if (n >= sizeof(host) || inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
-        snprintf(why, whylen, "\"%s\" is not a numeric address:port", v);
-        return -1;
-    }
-    return 0;
 }
 
 /* Free a configuration returned by pm_conf_load(). */

@@ -36,6 +36,21 @@ const char *pm_conf_get_string(struct loader *ld, const config_setting_t *s, con
 int pm_conf_get_integer(struct loader *ld, const config_setting_t *s, const char *kname,
                         long long *v);
 
+/* Value checks (conf_check.c): 0 when v is good, else -1 with why filled. */
+int pm_conf_check_socket(const char *v, char *why, size_t whylen);
+int pm_conf_check_nonempty(const char *v, char *why, size_t whylen);
+int pm_conf_check_hostport(const char *v, char *why, size_t whylen);
+int pm_conf_check_facility(const char *v, char *why, size_t whylen);
+int pm_conf_check_listen(const char *v, char *why, size_t whylen);
+int pm_conf_check_key_prefix(const char *v, char *why, size_t whylen);
+int pm_conf_check_header_name(const char *v, char *why, size_t whylen);
+int pm_conf_check_domain(const char *v, char *why, size_t whylen);
+int pm_conf_check_hour_bucket(long long v, char *why, size_t whylen);
+int pm_conf_check_day_bucket(long long v, char *why, size_t whylen);
+
+/* Refuse integer literals of the file text that libconfig 1.5 truncates; -1 after an error. */
+int pm_conf_scan_integers(struct loader *ld, const char *name, const char *text);
+
 /* Read the contacts group (secret file, TTL, bounds); -1 after an error. */
 int pm_conf_load_contacts(struct loader *ld, const config_setting_t *s, const char *kname);
 
