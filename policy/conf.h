@@ -96,7 +96,7 @@ struct pm_conf {
     char *key_prefix;          /* default "pm" */
     char **sentinels;          /* "host:port" of Redis Sentinels; empty: host/port above */
     size_t n_sentinels;
-    char *sentinel_master;     /* the primary's name in Sentinel, default "mymaster" */
+    char *sentinel_master; /* the primary's name in Sentinel, default "mymaster" */
 
     enum pm_on_error on_store_error; /* default accept */
     int dry_run;                     /* log what would happen, accept everything */

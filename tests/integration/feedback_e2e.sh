@@ -18,16 +18,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 pm_need swaks postfix smtp-sink saslpasswd2 "$top_builddir/postmeter"
 
-# On failure, show the end of each log before $PM_TMP is removed.
-pm_fail() {
-    local f
-    echo "FAIL: $*" >&2
-    for f in "${PM_POSTMETER_LOG:-}" "${PM_PF_DIR:-}/maillog"; do
-        [ -f "$f" ] && { echo "--- last lines of $f" && tail -n 20 "$f"; } >&2
-    done
-    exit 1
-}
-
 pm_redis_start
 head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
 pm_write_conf "$PM_TMP/postmeter.conf" <<CONF

@@ -255,3 +255,14 @@ pm_swaks_send() {
     [ -n "$reply" ] || reply="no reply: $(printf '%s\n' "$out" | tail -n 1)"
     printf '%s\n' "$reply"
 }
+
+# On failure, show the end of postmeter's, Postfix's and swaks' logs before
+# $PM_TMP is removed (replaces common.sh's pm_fail for end-to-end tests).
+pm_fail() {
+    local f
+    echo "FAIL: $*" >&2
+    for f in "${PM_POSTMETER_LOG:-}" "${PM_PF_DIR:-}/maillog" "$PM_TMP/swaks.log"; do
+        [ -f "$f" ] && { echo "--- last lines of $f" && tail -n 25 "$f"; } >&2
+    done
+    exit 1
+}
