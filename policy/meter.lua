@@ -39,14 +39,27 @@
 --      [K*b, (K+1)*b)
 --   e.g. "mh60:29403010" -> 3, "rd600:2940301" -> 25
 --
+--   and per counter one totals field "<c><w><b>" = "total:lo:hi": the sum of
+--   its buckets lo .. hi, the buckets still in the hash; plus "cfg" =
+--   "<hour_bucket>/<day_bucket>", the bucket lengths the totals are kept for.
+--   e.g. "mh60" -> "41:29402950:29403010"
+--
 -- WINDOWS: at time t with bucket b, K = floor(t/b) and n = W/b; a window's
 --   count is the sum of buckets K-n .. K (n+1 buckets), so it never
 --   undercounts the true window (t-W, t] and a count leaves at most one
---   bucket late. (A field of another bucket length, left by a server with a
---   different configuration, counts while any part of it overlaps the
---   window.) A counter that does not fit has need = used + add - limit; its
---   buckets are walked oldest first and at the first bucket j where their
---   running sum reaches need, retry_at = (j + n + 1) * b; add > limit gives -1.
+--   bucket late. A request reads the totals and current buckets (one HMGET);
+--   the buckets between lo and K-n-1 have left the window: they are read
+--   (a probe) or read and deleted (a count) and taken off the total, so a
+--   sender that sends all day costs a few fields per request, not the
+--   whole hash. A counter that does not fit has need = used + add - limit;
+--   its live buckets are read oldest first and at the first bucket j where
+--   their running sum reaches need, retry_at = (j + n + 1) * b; add > limit
+--   gives -1.
+--   When "cfg" differs (another server runs other bucket lengths) or the
+--   totals are missing or malformed (a hash from an older postmeter), the
+--   whole hash is read once: buckets that left their window are deleted, a
+--   bucket of another length is moved into ours at its last second (so it
+--   never counts for less time than it did), and the totals are rebuilt.
 --
 -- WARM-UP FIELDS: start (UTC day number the warm-up began), stage (0-based
 --   stage of the last active day), last (last UTC day the scope sent on),
@@ -66,12 +79,13 @@
 --   is less than ttl_days ago. New (cold) recipients count in the "n"
 --   counter against the new-recipient limit.
 --
--- TTL and MEMORY: the window hash expires 86400 + day_bucket after its last
---   write and drops buckets that left their window on every write: at most
---   2 * (3600/hour_bucket + 1) + 3 * (86400/day_bucket + 1) fields (557 with
---   the default buckets, about 11 KB in Redis 7's compact encoding). The
---   warm-up hash (5 fields, under 200 bytes) expires dormant_days + 1 days
---   after the last counted message. The contact hash expires ttl_days after
+-- TTL and MEMORY: the window hash expires 86400 + day_bucket + hour_bucket
+--   after the last write that opened a bucket and drops buckets that left
+--   their window on every count: at most 2 * (3600/hour_bucket + 1) +
+--   3 * (86400/day_bucket + 1) + 6 fields (563 with the default buckets,
+--   about 11 KB in Redis 7's compact encoding). The warm-up hash (5 fields,
+--   under 200 bytes) expires dormant_days + 1 days after the first counted
+--   message of its last sending day. The contact hash expires ttl_days after
 --   its last write and holds at most max_per_sender fields (about 40 bytes
 --   each): past that, each write removes expired entries from a sample of
 --   200 fields, or the oldest 50 of them.
@@ -166,14 +180,20 @@ local function scope_keys(si)
     return KEYS[11], KEYS[12]
 end
 
+-- The day each recipient hash was last counted for the sender (and for the
+-- company when looked up there); false when absent.
+local seen, seen_d = {}, {}
+
 -- 1 when a recipient hash is a known contact of the sender (or company).
 local function known(h)
     local d = tonumber(redis.call('HGET', KEYS[4], h))
+    seen[h] = d or false
     if d and today - d < ct_ttl then
         return true
     end
     if company_wide then
         d = tonumber(redis.call('HGET', KEYS[5], h))
+        seen_d[h] = d or false
         return d ~= nil and today - d < ct_ttl
     end
     return false
@@ -187,53 +207,172 @@ for i = 1, nhashes do
 end
 local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3]), n = cold}
 
--- The store time at which the window's oldest counted bucket starts.
-local function window_start(w)
+-- The counters: name, window, bucket length b, buckets per window n, current
+-- bucket k, first live bucket k - n, bucket field prefix and totals field.
+local CTR, BY = {}, {}
+local kstr = {}
+for _, w in ipairs({'h', 'd'}) do
+    kstr[w] = tostring(math.floor(now / bucket[w]))
+end
+for i, c in ipairs(COUNTERS) do
+    local w = string.sub(c, 2, 2)
     local b = bucket[w]
-    return (math.floor(now / b) - WINDOW[w] / b) * b
+    local k = math.floor(now / b)
+    local bs = w == 'h' and ARGV[4] or ARGV[5]
+    CTR[i] = {c = c, w = w, b = b, n = WINDOW[w] / b, k = k, first = k - WINDOW[w] / b,
+              pre = c .. bs .. ':', tot = c .. bs}
+    CTR[i].cur = CTR[i].pre .. kstr[w]
+    BY[c] = CTR[i]
+end
+local CFG = ARGV[4] .. '/' .. ARGV[5]
+local HFIELDS, OWN = {'cfg'}, {cfg = true}
+for _, x in ipairs(CTR) do
+    OWN[x.tot] = true
+    HFIELDS[#HFIELDS + 1] = x.tot
+    HFIELDS[#HFIELDS + 1] = x.cur
 end
 
-local start = {h = window_start('h'), d = window_start('d')}
-
--- Read one scope's hash: per counter its total and its live buckets
--- (end time, count), plus the fields that have left their window.
-local function scan(key)
-    local s = {used = {}, items = {}, stale = {}}
-    for _, c in ipairs(COUNTERS) do
-        s.used[c] = 0
-        s.items[c] = {}
+-- Write a scope's bucket-length stamp and every counter's "total:lo:hi".
+local function write_totals(key, s, extra)
+    local set = extra or {}
+    set[#set + 1] = 'cfg'
+    set[#set + 1] = CFG
+    for _, x in ipairs(CTR) do
+        set[#set + 1] = x.tot
+        set[#set + 1] = string.format('%d:%d:%d', s.used[x.c], s.lo[x.c], s.hi[x.c])
     end
+    redis.call('HSET', key, unpack(set))
+end
+
+-- Delete fields of a hash, 100 at a time.
+local function hdel(key, fields)
+    for i = 1, #fields, 100 do
+        redis.call('HDEL', key, unpack(fields, i, math.min(i + 99, #fields)))
+    end
+end
+
+-- Rebuild a scope's totals from all its fields: for a hash written with other
+-- bucket lengths or by an older postmeter. Buckets that left their window go;
+-- a bucket of another length folds into ours at its last second (so it never
+-- counts for less time than before); then the totals are written back.
+local function rebuild(key, s)
     local flat = redis.call('HGETALL', key)
+    if #flat == 0 then
+        return
+    end
+    local del, fold = {}, {}
     for i = 1, #flat, 2 do
-        local f = flat[i]
+        local f, v = flat[i], tonumber(flat[i + 1])
         local c, len, k = string.match(f, '^([mrn][hd])(%d+):(%d+)$')
-        local v = tonumber(flat[i + 1])
-        local stop = nil
-        if c and v then
-            stop = (tonumber(k) + 1) * tonumber(len)
+        local x = c and BY[c]
+        if x and v then
+            len, k = tonumber(len), tonumber(k)
+            local stop = (k + 1) * len
+            if stop <= x.first * x.b then
+                del[#del + 1] = f
+            else
+                local j = k
+                if len ~= x.b then
+                    j = math.floor((stop - 1) / x.b)
+                    fold[#fold + 1] = {x.pre .. j, v}
+                    del[#del + 1] = f
+                end
+                s.used[c] = s.used[c] + v
+                s.hi[c] = math.max(s.hi[c], j)
+                if j == x.k then
+                    s.cur[c] = (s.cur[c] or 0) + v
+                end
+            end
+        elseif not OWN[f] then
+            del[#del + 1] = f
         end
-        if stop and stop > start[string.sub(c, 2, 2)] then
-            s.used[c] = s.used[c] + v
-            table.insert(s.items[c], {stop, v})
-        else
-            table.insert(s.stale, f)
+    end
+    hdel(key, del)
+    for _, g in ipairs(fold) do
+        redis.call('HINCRBY', key, g[1], g[2])
+    end
+    write_totals(key, s)
+    redis.call('EXPIRE', key, WINDOW.d + bucket.d + bucket.h)
+end
+
+-- Read one scope's window hash: per counter its live total, its bucket
+-- range (lo, hi), its current bucket, and the buckets that left the window
+-- since the last write (to delete when counting). Reads a few fields; the
+-- buckets themselves only when some have left the window.
+local function read_scope(key)
+    local s = {used = {}, lo = {}, hi = {}, cur = {}, gone = {}}
+    for _, x in ipairs(CTR) do
+        s.used[x.c], s.lo[x.c], s.hi[x.c] = 0, x.first, x.k
+    end
+    local v = redis.call('HMGET', key, unpack(HFIELDS))
+    local parsed = v[1] == CFG
+    for i, x in ipairs(CTR) do
+        if not parsed then
+            break
+        end
+        local t, lo, hi = string.match(v[2 * i] or '', '^(%d+):(%d+):(%d+)$')
+        lo, hi = tonumber(lo), tonumber(hi)
+        parsed = t ~= nil and lo <= hi and hi - lo <= 2 * x.n + 2
+        if parsed then
+            s.used[x.c], s.lo[x.c], s.hi[x.c] = tonumber(t), lo, hi
+            s.cur[x.c] = tonumber(v[2 * i + 1])
+        end
+    end
+    if not parsed then
+        for _, x in ipairs(CTR) do
+            s.used[x.c], s.lo[x.c], s.hi[x.c], s.cur[x.c] = 0, x.first, x.k, nil
+        end
+        rebuild(key, s)
+        return s
+    end
+    local ask, from = {}, {}
+    for _, x in ipairs(CTR) do
+        local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
+        if lo < x.first then
+            local last = math.min(hi, x.first - 1)
+            for k = lo, last do
+                s.gone[#s.gone + 1] = x.pre .. k
+            end
+            if hi < x.first then
+                s.used[c], s.hi[c] = 0, x.k
+            else
+                for k = lo, last do
+                    ask[#ask + 1] = x.pre .. k
+                    from[#ask] = c
+                end
+            end
+            s.lo[c] = x.first
+        end
+        s.hi[c] = math.max(s.hi[c], x.k)
+    end
+    if #ask > 0 then
+        local got = redis.call('HMGET', key, unpack(ask))
+        for i = 1, #ask do
+            local c = from[i]
+            s.used[c] = math.max(0, s.used[c] - (tonumber(got[i]) or 0))
         end
     end
     return s
 end
 
--- When a counter with these live buckets drops by need: the store time the
--- bucket that makes up the need leaves the window.
-local function retry_at(items, w, need)
-    local b = bucket[w]
-    local n = WINDOW[w] / b
-    local acc = 0
-    table.sort(items, function(x, y) return x[1] < y[1] end)
-    for _, it in ipairs(items) do
-        acc = acc + it[2]
-        if acc >= need then
-            return (math.ceil(it[1] / b) + n) * b
+-- When a counter of a scope drops by need: the store time the bucket that
+-- makes up the need leaves the window (-1: never). Reads the live buckets,
+-- oldest first, 12 at a time, until the need is made up.
+local function retry_at(key, s, x, need)
+    local acc, k, last = 0, math.max(s.lo[x.c], x.first), s.hi[x.c]
+    while k <= last do
+        local fields = {}
+        for j = k, math.min(k + 11, last) do
+            fields[#fields + 1] = x.pre .. j
         end
+        local got = redis.call('HMGET', key, unpack(fields))
+        for i = 1, #got do
+            acc = acc + (tonumber(got[i]) or 0)
+            if acc >= need then
+                return (k + i + x.n) * x.b
+            end
+        end
+        k = k + #fields
     end
     return -1
 end
@@ -255,6 +394,7 @@ local function warmup_state(key, dormant, max_ppm, curve)
     local f = redis.call('HMGET', key, 'start', 'stage', 'last', 'today', 'bounce_ppm')
     local w = {start = tonumber(f[1]), stage = tonumber(f[2]) or 0, last = tonumber(f[3]),
                today = tonumber(f[4]) or 0, ppm = tonumber(f[5]) or 0}
+    w.stored_last = w.last
     if not w.last or not w.start or today - w.last >= dormant then
         w.start, w.stage, w.today = today, 0, 0
     elseif w.last < today then
@@ -378,7 +518,7 @@ end
 
 for si = 1, nscopes do
     local wkey, wukey = scope_keys(si)
-    local s = scan(wkey)
+    local s = read_scope(wkey)
     scopes[si] = s
     for ci, c in ipairs(COUNTERS) do
         local limit = tonumber(sarg(si, ci))
@@ -387,7 +527,7 @@ for si = 1, nscopes do
         if limit > 0 and a > 0 and used + a > limit then
             local r = -1
             if a <= limit then
-                r = retry_at(s.items[c], string.sub(c, 2, 2), used + a - limit)
+                r = retry_at(wkey, s, CTR[ci], used + a - limit)
             end
             violate(si, ci - 1, limit, used, r)
         end
@@ -406,7 +546,7 @@ for si = 1, nscopes do
         if s.used.mh + add.m > w.hour_cap then
             local r = -1
             if add.m <= w.hour_cap then
-                r = retry_at(s.items.mh, 'h', s.used.mh + add.m - w.hour_cap)
+                r = retry_at(wkey, s, BY.mh, s.used.mh + add.m - w.hour_cap)
             end
             violate(si, WARMUP_HOUR, w.hour_cap, s.used.mh, r)
         end
@@ -481,13 +621,23 @@ local function spend_credits()
     redis.call('EXPIRE', KEY_CR, 400 * DAY)
 end
 
--- Remember the recipients as contacts of key, keeping the hash bounded.
-local function remember(key)
+-- Remember the recipients as contacts of key (days: what it held), keeping
+-- the hash bounded; a recipient already counted today costs no write.
+local function remember(key, days)
+    local set = {}
     for i = 1, nhashes do
-        redis.call('HSET', key, ARGV[10 + i], today)
+        local h = ARGV[10 + i]
+        if days[h] ~= today then
+            set[#set + 1] = h
+            set[#set + 1] = today
+        end
     end
+    if #set == 0 then
+        return
+    end
+    local added = redis.call('HSET', key, unpack(set))
     redis.call('EXPIRE', key, ct_ttl * DAY)
-    if redis.call('HLEN', key) > ct_max then
+    if added > 0 and redis.call('HLEN', key) > ct_max then
         local page = redis.call('HSCAN', key, 0, 'COUNT', 200)[2]
         local old, dead = {}, {}
         for i = 1, #page, 2 do
@@ -513,71 +663,80 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
     for si = 1, nscopes do
         local key, wukey = scope_keys(si)
         local s = scopes[si]
-        for _, c in ipairs(COUNTERS) do
-            local a = add[string.sub(c, 1, 1)]
+        local set, fresh = {}, false
+        for _, x in ipairs(CTR) do
+            local a = add[string.sub(x.c, 1, 1)]
             if a > 0 then
-                local w = string.sub(c, 2, 2)
-                local b = bucket[w]
-                redis.call('HINCRBY', key, c .. b .. ':' .. math.floor(now / b), a)
-                s.used[c] = s.used[c] + a
+                set[#set + 1] = x.cur
+                set[#set + 1] = (s.cur[x.c] or 0) + a
+                fresh = fresh or s.cur[x.c] == nil
+                s.used[x.c] = s.used[x.c] + a
             end
         end
-        for i = 1, #s.stale, 100 do
-            redis.call('HDEL', key, unpack(s.stale, i, math.min(i + 99, #s.stale)))
+        hdel(key, s.gone)
+        write_totals(key, s, set)
+        if fresh then
+            redis.call('EXPIRE', key, WINDOW.d + bucket.d + bucket.h)
         end
-        redis.call('EXPIRE', key, WINDOW.d + bucket.d)
         local w = s.warmup
         if w and add.m > 0 then
             w.today = w.today + add.m
             redis.call('HSET', wukey, 'start', w.start, 'stage', w.stage, 'last', today,
                        'today', w.today)
-            redis.call('EXPIRE', wukey, (tonumber(sarg(si, 6)) + 1) * DAY)
+            if w.stored_last ~= today then
+                redis.call('EXPIRE', wukey, (tonumber(sarg(si, 6)) + 1) * DAY)
+            end
         end
     end
     if credit.spent_m > 0 or credit.spent_r > 0 then
         spend_credits()
     end
-    if add.r > 0 then
-        redis.call('HINCRBY', KEY_REP, 's:' .. today, add.r)
+    if add.r > 0 and redis.call('HINCRBY', KEY_REP, 's:' .. today, add.r) == add.r then
         redis.call('EXPIRE', KEY_REP, 8 * DAY)
     end
     if top_prefix and top_prefix ~= '' and add.m > 0 then
         local top = top_prefix .. today
-        redis.call('ZINCRBY', top, add.m, string.match(KEYS[2], '{s:(.*)}'))
-        redis.call('EXPIRE', top, 3 * DAY)
+        if tonumber(redis.call('ZINCRBY', top, add.m, string.match(KEYS[2], '{s:(.*)}'))) == add.m then
+            redis.call('EXPIRE', top, 3 * DAY)
+        end
     end
     if nhashes > 0 then
-        remember(KEYS[4])
+        remember(KEYS[4], seen)
         if company_wide then
-            remember(KEYS[5])
+            remember(KEYS[5], seen_d)
         end
     end
 end
 
 local reply = {fits, counted, over[1], over[2], over[3], over[4], over[5], now}
+local n = #reply
 for si = 1, 2 do
+    local s = scopes[si]
     for _, c in ipairs(COUNTERS) do
-        table.insert(reply, scopes[si] and scopes[si].used[c] or 0)
+        n = n + 1
+        reply[n] = s and s.used[c] or 0
     end
 end
 for si = 1, 2 do
     local w = scopes[si] and scopes[si].warmup
-    if w and w.day_cap then
-        for _, v in ipairs({1, w.stage, w.day_cap, w.hour_cap, w.today, w.ppm}) do
-            table.insert(reply, v)
-        end
-    else
-        for _, v in ipairs({0, w and w.stage or 0, 0, 0, w and w.today or 0, w and w.ppm or 0}) do
-            table.insert(reply, v)
-        end
-    end
+    local on = w and w.day_cap
+    n = n + 6
+    reply[n - 5] = on and 1 or 0
+    reply[n - 4] = w and w.stage or 0
+    reply[n - 3] = on and w.day_cap or 0
+    reply[n - 2] = on and w.hour_cap or 0
+    reply[n - 1] = w and w.today or 0
+    reply[n] = w and w.ppm or 0
 end
-table.insert(reply, cold)
-for _, v in ipairs({plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r,
+for _, v in ipairs({cold, plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r,
                     rep.sent, rep.hard, rep.blocks, rep.replies, rep.ppm, rep.level}) do
-    table.insert(reply, v)
+    n = n + 1
+    reply[n] = v
 end
-local sup = redis.call('GET', KEY_SUP)
+local sup = false
+if string.sub(KEY_SUP, -1) ~= ':' then
+    sup = redis.call('GET', KEY_SUP)
+end
 if sup then
     table.insert(reply, sup .. '|' .. redis.call('TTL', KEY_SUP))
 else

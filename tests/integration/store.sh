@@ -173,15 +173,60 @@ for ((i = 0; i < 300; i++)); do
 done
 now=$(val now "$(cat "$PM_TMP/walk")")
 ((now >= B + 30 + 600 * 299 && now <= B + 30 + 600 * 299 + 5)) || pm_fail "walk ended at $now"
-pm_assert_eq 304 "$(pm_rcli HLEN "$P:v1:{s:walk@t.test}:w")" "hash fields after the walk"
+# 304 buckets, plus "cfg" and the five counters' totals
+pm_assert_eq 310 "$(pm_rcli HLEN "$P:v1:{s:walk@t.test}:w")" "hash fields after the walk"
 expect "$(cat "$PM_TMP/walk")" used=7,145,7,145
+K=$(((B + 30 + 600 * 299) / 600))
+pm_assert_eq "145:$((K - 144)):$K" "$(pm_rcli HGET "$P:v1:{s:walk@t.test}:w" md600)" "the day total after the walk"
+
+# --- running totals: an older hash, damaged totals, other buckets, silence -----
+# A hash without totals (as an older postmeter wrote it): read whole once,
+# what left its window and what is not a counter go, the totals are written.
+T=$((B + 400020))
+H=$P:v1:{s:old@t.test}:w
+k=$((T / 60)) kd=$((T / 600))
+pm_rcli HSET "$H" "mh60:$k" 2 "rh60:$k" 3 "md600:$kd" 2 "rd600:$kd" 3 \
+    "mh60:$((k - 61))" 9 "md600:$((kd - 145))" 9 "mh60:$((k - 60))" 1 junk x >/dev/null
+expect "$(at $T probe old@t.test 1 0 0,0,0,0)" used=3,2,3,3
+pm_assert_eq "60/600" "$(pm_rcli HGET "$H" cfg)" "cfg after the rebuild"
+pm_assert_eq "3:$((k - 60)):$k" "$(pm_rcli HGET "$H" mh60)" "hour total after the rebuild"
+pm_assert_eq 000 "$(pm_rcli HEXISTS "$H" junk)$(pm_rcli HEXISTS "$H" "mh60:$((k - 61))")$(pm_rcli HEXISTS "$H" "md600:$((kd - 145))")" \
+    "stray and stale fields after the rebuild"
+ttl=$(pm_rcli TTL "$H")
+((ttl > 0 && ttl <= 87060)) || pm_fail "rebuilt hash has TTL $ttl"
+# damaged totals are rebuilt the same way
+pm_rcli HSET "$H" mh60 "3:x" rd600 "1:2" >/dev/null
+expect "$(at $T probe old@t.test 1 0 0,0,0,0)" used=3,2,3,3
+# the bucket of minute k - 60 leaves one minute later, and the count says so
+expect "$(at $((T + 60)) commit old@t.test 1 0 0,0,0,0)" counted=1 used=3,3,3,3
+pm_assert_eq 0 "$(pm_rcli HEXISTS "$H" "mh60:$((k - 60))")" "bucket left at the count"
+pm_assert_eq "3:$((k - 59)):$((k + 1))" "$(pm_rcli HGET "$H" mh60)" "hour total after it left"
+
+# Buckets of another length (a server with other bucket settings) move into
+# ours at their last second: a 300 s bucket starting at T leaves the hour
+# at T + 3900 in both.
+T=$((B + 501000))
+expect "$(near $T -b 300,3600 commit mix@t.test 2 1 0,0,0,0)" counted=1 used=2,2,1,1
+expect "$(at $((T + 3899)) probe mix@t.test 1 0 0,0,0,0)" used=2,2,1,1
+pm_assert_eq "60/600" "$(pm_rcli HGET "$P:v1:{s:mix@t.test}:w" cfg)" "cfg after the fold"
+pm_assert_eq 0 "$(pm_rcli HKEYS "$P:v1:{s:mix@t.test}:w" | grep -cE '^[mrn][hd](300|3600)(:|$)')" "fields of other lengths"
+expect "$(at $((T + 3900)) probe mix@t.test 1 0 0,0,0,0)" used=0,2,0,1
+# and back: the other server folds ours into its buckets, counting them
+expect "$(at $((T + 3899)) -b 300,3600 commit mix@t.test 1 0 0,0,0,0)" counted=1 used=3,3,1,1
+
+# A long silence: every hour bucket has left; the count starts from zero.
+T=$((B + 600000))
+expect "$(near $T commit quiet@t.test 4 4 0,0,0,0)" counted=1 used=4,4,4,4
+expect "$(near $((T + 7200)) commit quiet@t.test 1 1 0,0,0,0)" counted=1 used=1,5,1,5
+# buckets: mh60 and rh60 of the second count, md600 and rd600 of both; cfg, 5 totals
+pm_assert_eq 12 "$(pm_rcli HLEN "$P:v1:{s:quiet@t.test}:w")" "fields after the silence"
 
 # --- every key has a TTL -------------------------------------------------------
 n=0
 while read -r key; do
     ttl=$(pm_rcli TTL "$key")
     case $key in
-    *:w) max=90000 ;;              # windows: 24 h + one day bucket
+    *:w) max=90300 ;;              # windows: 24 h + a day and an hour bucket (3600 + 300 s here)
     *:top:*) max=$((3 * 86400)) ;; # the daily top index
     *) max=$((400 * 86400)) ;;     # contacts, warm-up, credits: see doc/redis-keys.md
     esac
