@@ -48,11 +48,11 @@ pm_sink_wait 1 || pm_fail "Postfix alone (no milter) delivered nothing to the si
 grep -q "${reply##* }" "$PM_POSTMETER_LOG" && pm_fail "postmeter saw the message sent without milter"
 base=1
 
-# Print "HH:MM" for every minute from epoch second $1 to $2 (UTC).
+# Print "YYYY-MM-DD HH:MM" for every minute from epoch second $1 to $2 (UTC).
 minutes_between() {
     local t
     for ((t = $1 / 60 * 60; t <= $2; t += 60)); do
-        date -u -d "@$t" +%H:%M
+        date -u -d "@$t" '+%F %H:%M'
     done
 }
 
@@ -69,7 +69,7 @@ send_n() {
 
 # Check the replies: $1 accepted then $2 refused with the limit text for sender $3, limit $4.
 check_replies() {
-    local ok=$1 refused=$2 sender=$3 limit=$4 t0=$5 t1=$6 line n=0 hhmm
+    local ok=$1 refused=$2 sender=$3 limit=$4 t0=$5 t1=$6 line n=0 hhmm pattern found minute
     local want="451 4.7.1 <$sender>: hourly sending limit reached ($limit messages per hour); try again after "
     while IFS= read -r line; do
         n=$((n + 1))
@@ -79,11 +79,22 @@ check_replies() {
             *) pm_fail "message $n of $sender: expected 250, got '$line'" ;;
             esac
         else
-            [ "${line%??:?? UTC}" = "$want" ] ||
-                pm_fail "message $n of $sender: expected '${want}HH:MM UTC', got '$line'"
+            # The time is "HH:MM UTC", with the date before it when it is on another UTC day.
+            hhmm=${line#"$want"}
+            hhmm=${hhmm% UTC}
+            case $hhmm in
+            [0-9][0-9]:[0-9][0-9]) pattern="* $hhmm" ;;
+            [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]\ [0-9][0-9]:[0-9][0-9]) pattern=$hhmm ;;
+            *) pm_fail "message $n of $sender: expected '${want}[YYYY-MM-DD ]HH:MM UTC', got '$line'" ;;
+            esac
+            [ "${line#"$want"}" != "$line" ] || pm_fail "message $n of $sender: expected '${want}...', got '$line'"
             # The hour is counted in 60 s buckets: a slot frees about an hour after the first message.
-            hhmm=${line: -9:5}
-            minutes_between $((t0 + 3600 - 120)) $((t1 + 3600 + 120)) | grep -qx "$hhmm" ||
+            found=0
+            while IFS= read -r minute; do
+                # shellcheck disable=SC2053 # $pattern is a glob on purpose
+                [[ $minute == $pattern ]] && found=1
+            done < <(minutes_between $((t0 + 3600 - 120)) $((t1 + 3600 + 120)))
+            [ "$found" = 1 ] ||
                 pm_fail "message $n of $sender: 'try again after $hhmm' is not about an hour from now"
         fi
     done <"$PM_TMP/replies"
@@ -187,8 +198,12 @@ pm_assert_eq 1 "$(count_decisions tempfail dave@example.org reason=msgs_hour)" "
 pm_assert_eq 1 "$(count_decisions tempfail dave@example.org stage=eom)" "dave refused at end of data"
 
 # (e) wendy is new and on the "warm" plan: day 1 of her warm-up allows 3 messages.
+# The store's clock reads noon of this UTC day, so that the day cap, not the
+# hour cap, is the limit that frees up last at whatever hour the test runs.
+now=$(redis-cli -p "$PM_REDIS_PORT" TIME | head -n 1)
+redis-cli -p "$PM_REDIS_PORT" SET pmtest:v1:clock $((now / 86400 * 86400 + 43200 - now)) EX 3600 >/dev/null
 send_n 5 wendy@example.com --auth PLAIN --auth-user wendy@example.com --auth-password wendy-pw
-tomorrow=$(date -u -d "@$(( $(redis-cli -p "$PM_REDIS_PORT" TIME | head -n 1) / 86400 * 86400 + 86400 ))" +%Y-%m-%d)
+tomorrow=$(date -u -d "@$((now / 86400 * 86400 + 86400))" +%Y-%m-%d)
 pm_assert_eq 3 "$(grep -c '^250 2.0.0 Ok: queued as ' "$PM_TMP/replies")" "wendy's accepted messages"
 pm_assert_eq 2 "$(grep -cxF "451 4.7.1 <wendy@example.com>: warm-up limit reached (day 1 of warm-up: 3 messages today); try again after $tomorrow 00:00 UTC" "$PM_TMP/replies")" \
     "wendy's warm-up replies"
