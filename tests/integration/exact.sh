@@ -99,14 +99,14 @@ pm_assert_eq 324 "$(sum messages "${A[@]}")" "alice: messages offered"
 pm_assert_eq 100 "$(sum accepted "${A[@]}")" "alice: messages accepted"
 pm_assert_eq 224 "$(sum tempfail "${A[@]}")" "alice: messages tempfailed"
 pm_assert_eq 0 "$(sum errors "${A[@]}")" "alice: errors"
-ALICE_RE='^451 4\.7\.1 <alice@example\.com>: hourly sending limit reached \(100 messages per hour\); try again after [0-2][0-9]:[0-5][0-9] UTC$'
+ALICE_RE='^451 4\.7\.1 <alice@example\.com>: hourly sending limit reached \(100 messages per hour\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC$'
 pm_assert_eq 224 "$(replies_matching "$ALICE_RE" "${A[@]}")" "alice: replies with the hourly text"
 pm_assert_eq 224 "$(replies_all "${A[@]}")" "alice: replies of any text"
 
 pm_assert_eq 30 "$(sum messages "${C[@]}")" "carol: messages offered"
 pm_assert_eq 20 "$(sum accepted "${C[@]}")" "carol: messages accepted"
 pm_assert_eq 10 "$(sum tempfail "${C[@]}")" "carol: messages tempfailed"
-CAROL_RE='^451 4\.7\.1 <carol@example\.com>: hourly sending limit reached \(20 messages per hour\); try again after [0-2][0-9]:[0-5][0-9] UTC$'
+CAROL_RE='^451 4\.7\.1 <carol@example\.com>: hourly sending limit reached \(20 messages per hour\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC$'
 pm_assert_eq 10 "$(replies_matching "$CAROL_RE" "${C[@]}")" "carol: replies with the hourly text"
 pm_assert_eq 10 "$(replies_all "${C[@]}")" "carol: replies of any text"
 

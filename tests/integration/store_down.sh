@@ -90,8 +90,8 @@ EOF
 declare -A PIDS
 start A accept
 start B tempfail
-ALICE_RE="^451 4\\.7\\.1 <alice@example\\.com>: hourly sending limit reached \\($N messages per hour\\); try again after [0-2][0-9]:[0-5][0-9] UTC\$"
-DAVE_RE="^451 4\\.7\\.1 <dave@example\\.com>: hourly sending limit reached \\($N messages per hour\\); try again after [0-2][0-9]:[0-5][0-9] UTC\$"
+ALICE_RE="^451 4\\.7\\.1 <alice@example\\.com>: hourly sending limit reached \\($N messages per hour\\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC\$"
+DAVE_RE="^451 4\\.7\\.1 <dave@example\\.com>: hourly sending limit reached \\($N messages per hour\\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC\$"
 
 # 1. Redis up: messages are counted.
 drive A alice@example.com -c 1 -m 3

@@ -101,6 +101,9 @@ plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_
 warmup: { hourly_share = 1.0; };
 domains = ( { domain = "new-brand.example"; plan = "brand"; } );
 CONF
+# At noon of this UTC day, so that the day cap, not the hour cap (also 2), frees up last.
+now=$(pm_rcli TIME | head -n 1)
+pm_rcli SET pmtest:v1:clock $((now / 86400 * 86400 + 43200 - now)) EX 3600 >/dev/null
 "$DRIVE" -S "unix:$PM_TMP/domain.sock" -c 1 -m 2 -f ann@new-brand.example -r x@example.org \
     >"$PM_TMP/d1.out" 2>&1
 "$DRIVE" -S "unix:$PM_TMP/domain.sock" -c 1 -m 2 -f ben@new-brand.example -r x@example.org \
