@@ -33,6 +33,8 @@ struct conn {
     struct pm_incoming in; /* the feedback path, for mail that is not metered */
 };
 
+#define LOG_DECISION_MAX 1536 /* the decision text's buffer, without the queue id */
+
 static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pm_runtime *rt_current;
 
@@ -130,16 +132,29 @@ macro(SMFICTX *ctx, const char *name)
     return v && *v ? v : NULL;
 }
 
-/* Log one decision line with the queue id. */
+/* Log one decision line with the queue id: "QID: " and up to 1535 bytes of
+ * pm_policy_format()'s text, cut at PM_LOG_LINE_MAX - 1 bytes in all. */
 static void
 log_decision(SMFICTX *ctx, struct conn *c, const struct pm_verdict *v, const char *stage)
 {
-    char line[1536];
+    char line[PM_LOG_LINE_MAX];
     const char *qid = macro(ctx, "i");
+    size_t n;
 
     pm_metrics_decision(stage, v->action, v->dry_run, v->reason);
-    pm_policy_format(c->rt->conf, &c->msg, v, stage, line, sizeof(line));
-    pm_log(PM_LOG_INFO, "%s: %s", qid ? qid : "NOQUEUE", line);
+    if (!qid)
+        qid = "NOQUEUE";
+    n = strlen(qid);
+    if (n + 2 + LOG_DECISION_MAX > sizeof(line)) {
+        /* a queue id too long for the fast path: format as pm_log() would */
+        pm_policy_format(c->rt->conf, &c->msg, v, stage, line, LOG_DECISION_MAX);
+        pm_log(PM_LOG_INFO, "%s: %s", qid, line);
+        return;
+    }
+    memcpy(line, qid, n);
+    memcpy(line + n, ": ", 2);
+    pm_policy_format(c->rt->conf, &c->msg, v, stage, line + n + 2, LOG_DECISION_MAX);
+    pm_log_line(PM_LOG_INFO, line);
 }
 
 /* Ask for the events and macros postmeter needs, with a reply for each step. */

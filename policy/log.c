@@ -32,11 +32,24 @@ pm_log_set_level(int level)
 void
 pm_vlog(int level, const char *fmt, va_list ap)
 {
-    char line[2048];
+    char line[PM_LOG_LINE_MAX];
 
     if (level > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
         return;
     vsnprintf(line, sizeof(line), fmt, ap);
+    if (log_sink)
+        log_sink(log_ctx, level, line);
+    else
+        fprintf(stderr, "postmeter: %s\n", line);
+}
+
+/* Hand a line that needs no formatting to the sink (as pm_log(level, "%s", line)
+ * for a line shorter than pm_log's buffer). */
+void
+pm_log_line(int level, const char *line)
+{
+    if (level > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
+        return;
     if (log_sink)
         log_sink(log_ctx, level, line);
     else

@@ -16,6 +16,8 @@
 #define PM_LOG_INFO 6
 #define PM_LOG_DEBUG 7
 
+#define PM_LOG_LINE_MAX 2048 /* pm_log() cuts lines at PM_LOG_LINE_MAX - 1 bytes */
+
 typedef void (*pm_log_sink)(void *ctx, int level, const char *line);
 
 /* Install the sink that receives every formatted line (NULL: stderr). */
@@ -26,6 +28,9 @@ void pm_log_set_level(int level);
 
 /* Format one line and hand it to the sink. */
 void pm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Hand a line that needs no formatting to the sink (not cut). */
+void pm_log_line(int level, const char *line);
 
 /* Same as pm_log() with a va_list. */
 void pm_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

@@ -6,6 +6,7 @@
  * postmeter lets through counts; a refused one counts nothing (SPEC §4).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,11 @@ void
 pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,
                struct pm_msg *m)
 {
-    memset(m, 0, sizeof(*m));
+    size_t tail = offsetof(struct pm_msg, hashes) + sizeof(m->hashes);
+
+    /* all but the recipients' hashes, which are read only up to nhashes */
+    memset(m, 0, offsetof(struct pm_msg, hashes));
+    memset((char *)m + tail, 0, sizeof(*m) - tail);
     m->dplan = -1;
     m->outgoing = pm_is_outgoing(conf, origin);
     if (!m->outgoing)
@@ -133,8 +138,13 @@ policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
 static void
 policy_hash(const struct pm_conf *conf, const char *addr, char out[17])
 {
-    snprintf(out, 17, "%016llx",
-             (unsigned long long)pm_siphash(conf->contacts_key, addr, strlen(addr)));
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = pm_siphash(conf->contacts_key, addr, strlen(addr));
+    int i;
+
+    for (i = 15; i >= 0; i--, h >>= 4) /* as "%016llx" */
+        out[i] = hex[h & 15];
+    out[16] = '\0';
 }
 
 /* Decide on one recipient (early refusal); on accept it is added to m. */
@@ -311,35 +321,89 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
     return plan;
 }
 
-/* Append "name=used/limit" for every counter of a scope. */
-static size_t
-policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope s, char *buf,
-                    size_t len)
+/* A bounded text being appended to: at most len - 1 bytes, always terminated. */
+struct policy_out {
+    char *buf;
+    size_t len, off;
+};
+
+/* Append n bytes of p (cut when the buffer is full). */
+static void
+out_mem(struct policy_out *o, const char *p, size_t n)
 {
-    static const char *key[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day",
-                                          "new_rcpts_day"};
+    if (o->off + 1 >= o->len)
+        return;
+    if (n > o->len - 1 - o->off)
+        n = o->len - 1 - o->off;
+    memcpy(o->buf + o->off, p, n);
+    o->off += n;
+    o->buf[o->off] = '\0';
+}
+
+/* Append a string. */
+static void
+out_str(struct policy_out *o, const char *p)
+{
+    out_mem(o, p, strlen(p));
+}
+
+/* Append a number in decimal, as "%lld" would. */
+static void
+out_num(struct policy_out *o, long long v)
+{
+    char d[24], *e = d + sizeof(d), *p = e;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *--p = '-';
+    out_mem(o, p, (size_t)(e - p));
+}
+
+/* Append " key=value" with a string value. */
+static void
+out_kv(struct policy_out *o, const char *key, const char *val)
+{
+    out_str(o, key);
+    out_str(o, val);
+}
+
+/* Append " key=value" with a number. */
+static void
+out_kn(struct policy_out *o, const char *key, long long val)
+{
+    out_str(o, key);
+    out_num(o, val);
+}
+
+/* Append "name=used/limit" for every counter of a scope. */
+static void
+policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope s,
+                    struct policy_out *o)
+{
+    static const char *key[PM_C_COUNT] = {
+        "msgs_hour=", "msgs_day=", "rcpts_hour=", "rcpts_day=", "new_rcpts_day="};
     const struct pm_limits *l = &conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : m->plan].lim;
     long long lim[PM_C_COUNT] = {l->msgs_hour, l->msgs_day, l->rcpts_hour, l->rcpts_day,
                                  l->new_rcpts_day};
-    size_t off = 0;
-    int c, n;
+    const char *pre = s == PM_SCOPE_DOMAIN ? " domain_" : " ";
+    int c;
 
-    for (c = 0; c < PM_C_COUNT && off < len; c++) {
-        n = snprintf(buf + off, len - off, " %s%s=%lld/%lld", s == PM_SCOPE_DOMAIN ? "domain_" : "",
-                     key[c], m->res.used[s][c], lim[c]);
-        if (n < 0)
-            break;
-        off += (size_t)n;
+    for (c = 0; c < PM_C_COUNT; c++) {
+        out_str(o, pre);
+        out_kn(o, key[c], m->res.used[s][c]);
+        out_kn(o, "/", lim[c]);
     }
-    if (m->res.warmup[s].active && off < len) {
-        n = snprintf(buf + off, len - off, " %swarmup_day=%lld %swarmup_today=%lld/%lld",
-                     s == PM_SCOPE_DOMAIN ? "domain_" : "", m->res.warmup[s].stage + 1,
-                     s == PM_SCOPE_DOMAIN ? "domain_" : "", m->res.warmup[s].today,
-                     m->res.warmup[s].day_cap);
-        if (n > 0)
-            off += (size_t)n;
+    if (m->res.warmup[s].active) {
+        out_str(o, pre);
+        out_kn(o, "warmup_day=", m->res.warmup[s].stage + 1);
+        out_str(o, pre);
+        out_kn(o, "warmup_today=", m->res.warmup[s].today);
+        out_kn(o, "/", m->res.warmup[s].day_cap);
     }
-    return off < len ? off : len;
 }
 
 /* Format the one log line of a decision (without the queue id). */
@@ -347,52 +411,61 @@ void
 pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_verdict *v,
                  const char *stage, char *buf, size_t len)
 {
-    size_t off;
-    int n;
+    struct policy_out o = {buf, len, 0};
 
-    n = snprintf(buf, len, "stage=%s action=%s%s reason=%s sender=%s plan=%s%s rcpts=%lld ext=%lld",
-                 stage, pm_action_name(v->action), v->dry_run ? " dry_run=yes" : "", v->reason,
-                 m->sender[0] ? m->sender : "<>", m->metered ? conf->plans[m->plan].name : "-",
-                 m->plan_override ? " plan_from=override" : "", m->nrcpt, m->next);
-    off = n < 0 ? 0 : ((size_t)n < len ? (size_t)n : len);
-    if (m->have_res && off < len) {
-        off += policy_format_usage(conf, m, PM_SCOPE_SENDER, buf + off, len - off);
-        if (m->dplan >= 0 && off < len) {
-            n = snprintf(buf + off, len - off, " domain=%s domain_plan=%s",
-                         pm_addr_domain(m->sender), conf->plans[m->dplan].name);
-            off += n < 0 ? 0 : (size_t)n;
-            if (off < len)
-                off += policy_format_usage(conf, m, PM_SCOPE_DOMAIN, buf + off, len - off);
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    out_kv(&o, "stage=", stage);
+    out_kv(&o, " action=", pm_action_name(v->action));
+    if (v->dry_run)
+        out_str(&o, " dry_run=yes");
+    out_kv(&o, " reason=", v->reason);
+    out_kv(&o, " sender=", m->sender[0] ? m->sender : "<>");
+    out_kv(&o, " plan=", m->metered ? conf->plans[m->plan].name : "-");
+    if (m->plan_override)
+        out_str(&o, " plan_from=override");
+    out_kn(&o, " rcpts=", m->nrcpt);
+    out_kn(&o, " ext=", m->next);
+    if (m->have_res) {
+        policy_format_usage(conf, m, PM_SCOPE_SENDER, &o);
+        if (m->dplan >= 0) {
+            out_kv(&o, " domain=", pm_addr_domain(m->sender));
+            out_kv(&o, " domain_plan=", conf->plans[m->dplan].name);
+            policy_format_usage(conf, m, PM_SCOPE_DOMAIN, &o);
         }
     }
-    if (m->metered && off < len) {
-        n = snprintf(buf + off, len - off, " cold=%lld", m->cold);
-        off += n < 0 ? 0 : (size_t)n;
+    if (m->metered)
+        out_kn(&o, " cold=", m->cold);
+    if (m->have_res && m->res.rep.level > 0) {
+        out_kn(&o, " bounce_rate_ppm=", m->res.rep.ppm);
+        out_kn(&o, " bounce_level=", m->res.rep.level);
     }
-    if (m->have_res && m->res.rep.level > 0 && off < len) {
-        n = snprintf(buf + off, len - off, " bounce_rate_ppm=%lld bounce_level=%d", m->res.rep.ppm,
-                     m->res.rep.level);
-        off += n < 0 ? 0 : (size_t)n;
+    if (m->have_res && (m->res.credits_spent[0] || m->res.credits_spent[1])) {
+        out_kn(&o, " credits_spent=", m->res.credits_spent[0]);
+        out_kn(&o, "/", m->res.credits_spent[1]);
+        out_kn(&o, " credits_left=", m->res.credits_left[0]);
+        out_kn(&o, "/", m->res.credits_left[1]);
     }
-    if (m->have_res && (m->res.credits_spent[0] || m->res.credits_spent[1]) && off < len) {
-        n = snprintf(buf + off, len - off, " credits_spent=%lld/%lld credits_left=%lld/%lld",
-                     m->res.credits_spent[0], m->res.credits_spent[1], m->res.credits_left[0],
-                     m->res.credits_left[1]);
-        off += n < 0 ? 0 : (size_t)n;
-    }
-    if (m->scanned && off < len) {
+    if (m->scanned) {
         const long long *f = m->facts;
 
-        n = snprintf(buf + off, len - off,
-                     " size=%lld attachments=%lld images=%lld remote_images=%lld links=%lld "
-                     "shortener_links=%lld%s",
-                     f[PM_F_SIZE], f[PM_F_ATTACHMENTS], f[PM_F_IMAGES], f[PM_F_REMOTE_IMAGES],
-                     f[PM_F_LINKS], f[PM_F_SHORTENER_LINKS],
-                     f[PM_F_INCOMPLETE] ? " incomplete=1" : "");
-        off += n < 0 ? 0 : (size_t)n;
+        out_kn(&o, " size=", f[PM_F_SIZE]);
+        out_kn(&o, " attachments=", f[PM_F_ATTACHMENTS]);
+        out_kn(&o, " images=", f[PM_F_IMAGES]);
+        out_kn(&o, " remote_images=", f[PM_F_REMOTE_IMAGES]);
+        out_kn(&o, " links=", f[PM_F_LINKS]);
+        out_kn(&o, " shortener_links=", f[PM_F_SHORTENER_LINKS]);
+        if (f[PM_F_INCOMPLETE])
+            out_str(&o, " incomplete=1");
     }
-    if (v->action >= PM_ACT_TEMPFAIL && off < len)
-        snprintf(buf + off, len - off, " reply=\"%s %s %s\"", v->rcode, v->xcode, v->text);
-    else if (v->action > PM_ACT_ACCEPT && off < len)
-        snprintf(buf + off, len - off, " note=\"%s\"", v->text);
+    if (v->action >= PM_ACT_TEMPFAIL) {
+        out_kv(&o, " reply=\"", v->rcode);
+        out_kv(&o, " ", v->xcode);
+        out_kv(&o, " ", v->text);
+        out_str(&o, "\"");
+    } else if (v->action > PM_ACT_ACCEPT) {
+        out_kv(&o, " note=\"", v->text);
+        out_str(&o, "\"");
+    }
 }

@@ -11,6 +11,7 @@
  * them. Image parts with a Content-ID wait until the end, when the HTML's
  * cid: references are all known. See scan.h for what is counted.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +37,11 @@ static const char *const problem_words[] = {
 struct pm_scan *
 pm_scan_new(const struct pm_scan_conf *conf)
 {
-    struct pm_scan *s = calloc(1, sizeof(*s));
+    struct pm_scan *s = malloc(sizeof(*s));
 
     if (s == NULL)
         return NULL;
+    memset(s, 0, offsetof(struct pm_scan, line)); /* the buffers after it need no clearing */
     if (conf != NULL) {
         s->shorteners = conf->shorteners;
         s->n_shorteners = conf->n_shorteners;
@@ -414,6 +416,18 @@ pm_scan_body(struct pm_scan *s, const unsigned char *p, size_t len)
 
         if (!(s->problems & PM_P_NUL) && memchr(p, 0, seg) != NULL)
             s->problems |= PM_P_NUL;
+        if (s->llen == 0 && nlp != NULL && seg <= sizeof(s->line)) {
+            /* a whole line in the chunk: as below, without the copy */
+            size_t n = seg;
+
+            if (n > 0 && p[n - 1] == '\r')
+                n--;
+            process(s, p, n, !s->midline, 1, 0);
+            s->midline = 0;
+            p += seg + 1;
+            len -= seg + 1;
+            continue;
+        }
         while (seg > 0) {
             size_t k;
 

@@ -82,7 +82,8 @@ struct pm_urls {
     uint64_t *h; /* 0: empty slot */
     unsigned char *kind;
     size_t n, cap, slots;
-    unsigned over[3]; /* new URLs beyond cap, counted without de-duplication */
+    unsigned nkind[3]; /* entries of the set by kind */
+    unsigned over[3];  /* new URLs beyond cap, counted without de-duplication */
     uint64_t th[PM_SCAN_TENT_MAX];
     unsigned char tkind[PM_SCAN_TENT_MAX];
     size_t nt;
@@ -133,18 +134,15 @@ struct pm_scan {
     unsigned long long size;
     int body_started;
     int finished;
-    /* line splitter */
-    unsigned char line[PM_SCAN_LINE_MAX];
+    /* line splitter (the line itself is below) */
     size_t llen;
     int midline;
-    /* the header field being collected */
+    /* the header field being collected (its value is below) */
     char hname[32];
-    char hval[PM_SCAN_HDR_MAX];
     size_t hlen;
     int hactive;
-    /* structure */
+    /* structure (the open multiparts are below) */
     struct pm_part part;
-    struct pm_level lv[PM_SCAN_MAX_DEPTH];
     int depth;
     int mode;
     int body_text; /* the current leaf is body text */
@@ -153,14 +151,19 @@ struct pm_scan {
     struct pm_html html;
     struct pm_urltok tok;
     struct pm_urls urls;
-    uint64_t cidref[PM_SCAN_CID_MAX];
     size_t ncidref;
-    uint64_t pend[PM_SCAN_CID_MAX];             /* Content-IDs of image parts awaiting the end */
-    unsigned char pend_counts[PM_SCAN_CID_MAX]; /* 1: an attachment unless referenced */
     size_t npend;
     /* counts */
     unsigned problems;
     struct pm_features f;
+    /* from here on: buffers read only up to what was written (llen, hlen,
+     * depth, ncidref, npend), left uncleared when a scan starts */
+    unsigned char line[PM_SCAN_LINE_MAX];
+    char hval[PM_SCAN_HDR_MAX];
+    struct pm_level lv[PM_SCAN_MAX_DEPTH];
+    uint64_t cidref[PM_SCAN_CID_MAX];
+    uint64_t pend[PM_SCAN_CID_MAX];             /* Content-IDs of image parts awaiting the end */
+    unsigned char pend_counts[PM_SCAN_CID_MAX]; /* 1: an attachment unless referenced */
 };
 
 /* scan_mime.c */
@@ -187,6 +190,7 @@ void pm_urls_commit(struct pm_scan *s);
 void pm_urls_drop(struct pm_scan *s);
 void pm_urls_count(const struct pm_urls *u, struct pm_features *f);
 void pm_url_text(struct pm_scan *s, struct pm_urltok *t, unsigned char c);
+void pm_url_text_run(struct pm_scan *s, struct pm_urltok *t, const unsigned char *p, size_t n);
 void pm_url_flush(struct pm_scan *s, struct pm_urltok *t);
 void pm_url_add(struct pm_scan *s, const char *u, size_t n, int img);
 void pm_cid_ref(struct pm_scan *s, const char *v, size_t n);

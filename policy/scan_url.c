@@ -18,7 +18,8 @@
 /* Salt that keeps an image source apart from the same link. */
 #define PM_IMG_SALT 0x9e3779b97f4a7c15ULL
 
-/* Allocate the set of URL hashes: open addressing, at most half full. */
+/* Size the set of URL hashes (open addressing, at most half full); its
+ * table is allocated when the first URL is kept (set_add). */
 int
 pm_urls_init(struct pm_urls *u, size_t cap)
 {
@@ -31,14 +32,21 @@ pm_urls_init(struct pm_urls *u, size_t cap)
         cap = PM_SCAN_MAX_LINKS;
     while (slots < 2 * cap)
         slots *= 2;
-    u->h = calloc(slots, sizeof(*u->h));
-    u->kind = calloc(slots, 1);
+    u->cap = cap;
+    u->slots = slots;
+    return 0;
+}
+
+/* Allocate the table of the set; -1 when out of memory. */
+static int
+urls_alloc(struct pm_urls *u)
+{
+    u->h = calloc(u->slots, sizeof(*u->h));
+    u->kind = calloc(u->slots, 1);
     if (u->h == NULL || u->kind == NULL) {
         pm_urls_free(u);
         return -1;
     }
-    u->cap = cap;
-    u->slots = slots;
     return 0;
 }
 
@@ -83,8 +91,7 @@ set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
 
     if (key == 0)
         key = 1; /* 0 marks an empty slot */
-    i = slot_of(u, key);
-    if (u->h[i] == key)
+    if (u->h != NULL && u->h[slot_of(u, key)] == key)
         return;
     if (tentative) {
         if (has_key(u->th, u->nt, key))
@@ -97,10 +104,16 @@ set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
         }
         return;
     }
+    if (u->h == NULL && urls_alloc(u) < 0) {
+        u->over[kind]++; /* out of memory: counted without de-duplication */
+        return;
+    }
+    i = slot_of(u, key);
     if (u->n < u->cap) {
         u->h[i] = key;
         u->kind[i] = (unsigned char)kind;
         u->n++;
+        u->nkind[kind]++;
     } else {
         u->over[kind]++;
     }
@@ -133,22 +146,10 @@ pm_urls_drop(struct pm_scan *s)
 void
 pm_urls_count(const struct pm_urls *u, struct pm_features *f)
 {
-    size_t i;
-
-    f->links = u->over[PM_URL_LINK] + u->over[PM_URL_SHORT];
-    f->shortener_links = u->over[PM_URL_SHORT];
-    f->remote_images = u->over[PM_URL_IMG];
-    for (i = 0; i < u->slots; i++) {
-        if (u->h[i] == 0)
-            continue;
-        if (u->kind[i] == PM_URL_IMG) {
-            f->remote_images++;
-        } else {
-            f->links++;
-            if (u->kind[i] == PM_URL_SHORT)
-                f->shortener_links++;
-        }
-    }
+    f->links = u->over[PM_URL_LINK] + u->over[PM_URL_SHORT] + u->nkind[PM_URL_LINK] +
+               u->nkind[PM_URL_SHORT];
+    f->shortener_links = u->over[PM_URL_SHORT] + u->nkind[PM_URL_SHORT];
+    f->remote_images = u->over[PM_URL_IMG] + u->nkind[PM_URL_IMG];
 }
 
 /* Whether host (lower case, len bytes) is a shortener or a subdomain of one. */
@@ -172,7 +173,9 @@ is_shortener(const struct pm_scan *s, const char *host, size_t len)
 static size_t
 scheme_len(const char *u, size_t n)
 {
-    if (n >= 7 && strncasecmp(u, "http://", 7) == 0)
+    if (n < 7 || (u[0] | 0x20) != 'h') /* only 'h' and 'H' give 'h' */
+        return 0;
+    if (strncasecmp(u, "http://", 7) == 0)
         return 7;
     if (n >= 8 && strncasecmp(u, "https://", 8) == 0)
         return 8;
@@ -272,6 +275,35 @@ url_char(unsigned char c)
     return c > 0x20 && c < 0x7f && c != '<' && c != '>' && c != '"' && c != '\'' && c != '`';
 }
 
+/* url_char() for ASCII as two bit masks: characters 0-63 and 64-127. */
+#define URL_ASCII_LO                                                                               \
+    ((~0ULL << 33) & ~((1ULL << '"') | (1ULL << '\'') | (1ULL << '<') | (1ULL << '>')))
+#define URL_ASCII_HI ((~0ULL >> 1) & ~(1ULL << ('`' - 64)))
+
+/* Feed n bytes of visible text, as pm_url_text() a byte at a time would. */
+void
+pm_url_text_run(struct pm_scan *s, struct pm_urltok *t, const unsigned char *p, size_t n)
+{
+    size_t i, len = t->len;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i];
+
+        if (c < 64 ? (URL_ASCII_LO >> c) & 1 : c < 128 && ((URL_ASCII_HI >> (c - 64)) & 1)) {
+            if (len < sizeof(t->buf))
+                t->buf[len++] = (char)c;
+            continue;
+        }
+        t->len = len;
+        if (c >= 0x80)
+            pm_url_text(s, t, c);
+        else if (len > 0)
+            pm_url_flush(s, t);
+        len = t->len;
+    }
+    t->len = len;
+}
+
 /* Search a run of URL characters for a URL (one: query strings may nest). */
 void
 pm_url_flush(struct pm_scan *s, struct pm_urltok *t)
@@ -279,7 +311,7 @@ pm_url_flush(struct pm_scan *s, struct pm_urltok *t)
     size_t i;
 
     for (i = 0; i + 7 <= t->len; i++) {
-        if (scheme_len(t->buf + i, t->len - i) != 0) {
+        if ((t->buf[i] | 0x20) == 'h' && scheme_len(t->buf + i, t->len - i) != 0) {
             pm_url_add(s, t->buf + i, t->len - i, 0);
             break;
         }

@@ -29,7 +29,7 @@ pm_verdict_accept(struct pm_verdict *v)
 {
     memset(v, 0, sizeof(*v));
     v->action = PM_ACT_ACCEPT;
-    snprintf(v->reason, sizeof(v->reason), "ok");
+    memcpy(v->reason, "ok", 3);
 }
 
 /* "14:05 UTC" on now's UTC date, else "2026-11-27 14:05 UTC". */
