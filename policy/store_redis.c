@@ -630,11 +630,24 @@ arg_str(struct args *a, const char *v)
     a->argv[a->argc++] = v;
 }
 
-/* Append a number argument, formatted into the next free slot. */
+/* Append a number argument, formatted into the next free slot (decimal, as
+ * "%lld" would; about 25 per request, so without snprintf). */
 static void
 arg_num(struct args *a, long long v)
 {
-    snprintf(a->num[a->nnum], sizeof(a->num[0]), "%lld", v);
+    char tmp[24], *out = a->num[a->nnum];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *out++ = '-';
+    while (n)
+        *out++ = tmp[--n];
+    *out = '\0';
     arg_str(a, a->num[a->nnum++]);
 }
 
