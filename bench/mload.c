@@ -23,7 +23,8 @@
  *   one to finish creates ready_file, then all wait (at most timeout_s) for
  *   hold_file before closing, so a caller can sample the milter meanwhile.
  *   Without -k, all connections open before the first message is sent, and
- *   the clock for msgs_per_s starts when they have.
+ *   the clock for msgs_per_s starts when they have. The protocol itself is
+ *   spoken by tests/tools/milterclient.c, in its queued mode.
  *
  *   Prints one summary line (conns, messages, accepted, refused, errors,
  *   seconds, msgs_per_s), then one line per stage: connect (socket connect to
@@ -34,28 +35,17 @@
  * DIAGNOSTICS
  *   Exit 0 when no protocol or I/O error occurred, 1 otherwise, 2 on bad usage.
  */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <libmilter/mfdef.h>
-
-#define BUF_SIZE (MILTER_CHUNK_SIZE + 16)
-#define OBUF_SIZE (2 * BUF_SIZE)
-#define MAX_REPLY (1024 * 1024)
+#include "milterclient.h"
 
 /* The timed stages. */
 enum stage { ST_CONNECT, ST_MAIL, ST_RCPT, ST_EOM, ST_MESSAGE, ST_COUNT };
@@ -68,16 +58,9 @@ struct lat {
     size_t n, cap;
 };
 
-/* One load thread and its milter connection. */
+/* One load thread, its milter connection and its figures. */
 struct conn {
-    int id;
-    int fd;
-    uint32_t pflags;
-    unsigned char *buf;
-    size_t len;
-    unsigned char *obuf;
-    size_t olen;
-    unsigned char *rbuf;
+    struct mc_conn m;
     long accepted, refused, errors;
     struct lat lat[ST_COUNT];
 };
@@ -122,154 +105,24 @@ lat_add(struct lat *l, double secs)
     l->v[l->n++] = (uint32_t)(secs * 1e6 + 0.5);
 }
 
-/* Print a diagnostic about one connection on stderr. */
-__attribute__((format(printf, 2, 3))) static void
-warnc(const struct conn *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fprintf(stderr, "mload: conn %d: ", c->id);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-/* Start building a command's data. */
-static void
-pkt_begin(struct conn *c)
-{
-    c->len = 5;
-}
-
-/* Append bytes to the command being built. */
-static void
-pkt_put(struct conn *c, const void *p, size_t n)
-{
-    if (c->len + n > BUF_SIZE)
-        n = BUF_SIZE - c->len;
-    memcpy(c->buf + c->len, p, n);
-    c->len += n;
-}
-
-/* Append a NUL-terminated string to the command being built. */
-static void
-pkt_str(struct conn *c, const char *s)
-{
-    pkt_put(c, s, strlen(s) + 1);
-}
-
-/* Write out the commands queued so far (as an MTA does before it awaits a reply). */
-static int
-flush_out(struct conn *c)
-{
-    size_t off = 0;
-
-    while (off < c->olen) {
-        ssize_t w = send(c->fd, c->obuf + off, c->olen - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            warnc(c, "write: %s", w < 0 ? strerror(errno) : "closed");
-            c->olen = 0;
-            return -1;
-        }
-        off += (size_t)w;
-    }
-    c->olen = 0;
-    return 0;
-}
-
-/* Frame the command built so far and queue it for writing. */
-static int
-pkt_send(struct conn *c, char cmd)
-{
-    uint32_t n = htonl((uint32_t)(c->len - 4));
-
-    memcpy(c->buf, &n, 4);
-    c->buf[4] = (unsigned char)cmd;
-    if (c->olen + c->len > OBUF_SIZE && flush_out(c) < 0)
-        return -1;
-    memcpy(c->obuf + c->olen, c->buf, c->len);
-    c->olen += c->len;
-    return 0;
-}
-
-/* Read exactly n bytes, honouring the socket's receive timeout. */
-static int
-read_full(struct conn *c, void *p, size_t n)
-{
-    size_t off = 0;
-
-    while (off < n) {
-        ssize_t r = recv(c->fd, (char *)p + off, n - off, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            warnc(c, "read: %s", r == 0 ? "connection closed" : strerror(errno));
-            return -1;
-        }
-        off += (size_t)r;
-    }
-    return 0;
-}
-
-/* Read one reply packet into c->rbuf; returns its command or -1. */
-static int
-read_pkt(struct conn *c, size_t *dlen)
-{
-    uint32_t n;
-    unsigned char cmd;
-
-    if (flush_out(c) < 0 || read_full(c, &n, 4) < 0)
-        return -1;
-    n = ntohl(n);
-    if (n == 0 || n > MAX_REPLY) {
-        warnc(c, "bad reply length %u", n);
-        return -1;
-    }
-    if (read_full(c, &cmd, 1) < 0 || read_full(c, c->rbuf, n - 1) < 0)
-        return -1;
-    c->rbuf[n - 1] = '\0';
-    *dlen = n - 1;
-    return cmd;
-}
-
-/* Read replies until a final one (modification requests are skipped). */
+/* mload's view of how a step ended: every refusal is one kind; SKIP is not expected. */
 static enum outcome
-await_reply(struct conn *c, const char *step)
+outcome_of(struct conn *c, enum mc_outcome r, const char *name)
 {
-    for (;;) {
-        size_t dlen;
-        int cmd = read_pkt(c, &dlen);
-
-        switch (cmd) {
-        case -1:
-            return OUT_ERROR;
-        case SMFIR_CONTINUE:
-            return OUT_CONTINUE;
-        case SMFIR_ACCEPT:
-            return OUT_ACCEPT;
-        case SMFIR_REJECT:
-        case SMFIR_TEMPFAIL:
-        case SMFIR_DISCARD:
-        case SMFIR_REPLYCODE:
-            return OUT_REFUSED;
-        case SMFIR_ADDHEADER:
-        case SMFIR_INSHEADER:
-        case SMFIR_QUARANTINE:
-        case SMFIR_PROGRESS:
-        case SMFIR_CHGHEADER:
-        case SMFIR_ADDRCPT:
-        case SMFIR_DELRCPT:
-        case SMFIR_ADDRCPT_PAR:
-        case SMFIR_REPLBODY:
-        case SMFIR_CHGFROM:
-            break;
-        default:
-            warnc(c, "%s: unexpected reply '%c'", step, cmd);
-            return OUT_ERROR;
-        }
+    switch (r) {
+    case MC_CONTINUE:
+        return OUT_CONTINUE;
+    case MC_ACCEPT:
+        return OUT_ACCEPT;
+    case MC_REJECT:
+    case MC_TEMPFAIL:
+    case MC_DISCARD:
+        return OUT_REFUSED;
+    case MC_SKIP:
+        mc_warn(&c->m, "%s: unexpected reply '%c'", name, SMFIR_SKIP);
+        return OUT_ERROR;
+    default:
+        return OUT_ERROR;
     }
 }
 
@@ -277,43 +130,14 @@ await_reply(struct conn *c, const char *step)
 static enum outcome
 step(struct conn *c, char cmd, uint32_t skip_flag, uint32_t noreply_flag, const char *name)
 {
-    if (skip_flag && (c->pflags & skip_flag))
-        return OUT_CONTINUE;
-    if (pkt_send(c, cmd) < 0)
-        return OUT_ERROR;
-    if (noreply_flag && (c->pflags & noreply_flag))
-        return OUT_CONTINUE;
-    return await_reply(c, name);
-}
-
-/* Send macros (name, value pairs, NULL-terminated) for a stage unless it is skipped. */
-static int
-send_macros(struct conn *c, char stage, uint32_t skip_flag, ...)
-{
-    va_list ap;
-    const char *s;
-
-    if (skip_flag && (c->pflags & skip_flag))
-        return 0;
-    pkt_begin(c);
-    pkt_put(c, &stage, 1);
-    va_start(ap, skip_flag);
-    while ((s = va_arg(ap, const char *)) != NULL)
-        pkt_str(c, s);
-    va_end(ap);
-    return pkt_send(c, SMFIC_MACRO);
+    return outcome_of(c, mc_step(&c->m, cmd, skip_flag, noreply_flag, name), name);
 }
 
 /* Send one header. */
 static enum outcome
 send_header(struct conn *c, const char *name, const char *value)
 {
-    pkt_begin(c);
-    pkt_str(c, name);
-    if (c->pflags & SMFIP_HDR_LEADSPC)
-        pkt_put(c, " ", 1);
-    pkt_str(c, value);
-    return step(c, SMFIC_HEADER, SMFIP_NOHDRS, SMFIP_NR_HDR, "header");
+    return outcome_of(c, mc_header(&c->m, name, value), "header");
 }
 
 /* Fill n bytes of body at offset off: plain text lines, or a base64 attachment. */
@@ -346,28 +170,28 @@ send_body(struct conn *c)
     enum outcome r = OUT_CONTINUE;
     long left, off = 0;
 
-    if (c->pflags & SMFIP_NOBODY)
+    if (c->m.pflags & SMFIP_NOBODY)
         return OUT_CONTINUE;
     if (opt_attach) {
-        pkt_begin(c);
-        pkt_put(c, head, sizeof(head) - 1);
+        mc_begin(&c->m);
+        mc_put(&c->m, head, sizeof(head) - 1);
         if ((r = step(c, SMFIC_BODY, 0, SMFIP_NR_BODY, "body")) != OUT_CONTINUE)
             return r;
     }
     for (left = opt_body; left > 0;) {
         size_t chunk = left > MILTER_CHUNK_SIZE ? MILTER_CHUNK_SIZE : (size_t)left;
 
-        pkt_begin(c);
-        fill_body(c->buf + c->len, chunk, off);
-        c->len += chunk;
+        mc_begin(&c->m);
+        fill_body(c->m.buf + c->m.len, chunk, off);
+        c->m.len += chunk;
         left -= (long)chunk;
         off += (long)chunk;
         if ((r = step(c, SMFIC_BODY, 0, SMFIP_NR_BODY, "body")) != OUT_CONTINUE)
             return r;
     }
     if (opt_attach) {
-        pkt_begin(c);
-        pkt_put(c, tail, sizeof(tail) - 1);
+        mc_begin(&c->m);
+        mc_put(&c->m, tail, sizeof(tail) - 1);
         r = step(c, SMFIC_BODY, 0, SMFIP_NR_BODY, "body");
     }
     return r;
@@ -381,26 +205,26 @@ send_content(struct conn *c, const char *qid, int n)
     enum outcome r;
     double t0;
 
-    if (send_macros(c, SMFIC_DATA, SMFIP_NODATA, "i", qid, NULL) < 0)
+    if (mc_macros(&c->m, SMFIC_DATA, SMFIP_NODATA, "i", qid, NULL) < 0)
         return OUT_ERROR;
-    pkt_begin(c);
+    mc_begin(&c->m);
     if ((r = step(c, SMFIC_DATA, SMFIP_NODATA, SMFIP_NR_DATA, "data")) != OUT_CONTINUE)
         return r;
-    snprintf(subject, sizeof(subject), "mload message %d.%d", c->id, n);
+    snprintf(subject, sizeof(subject), "mload message %d.%d", c->m.id, n);
     if ((r = send_header(c, "From", opt_sender)) != OUT_CONTINUE ||
         (r = send_header(c, "Subject", subject)) != OUT_CONTINUE ||
         (opt_attach &&
          (r = send_header(c, "Content-Type", "multipart/mixed; boundary=\"b\"")) != OUT_CONTINUE))
         return r;
-    pkt_begin(c);
+    mc_begin(&c->m);
     if ((r = step(c, SMFIC_EOH, SMFIP_NOEOH, SMFIP_NR_EOH, "eoh")) != OUT_CONTINUE)
         return r;
     if ((r = send_body(c)) != OUT_CONTINUE)
         return r;
     t0 = now_s();
-    if (send_macros(c, SMFIC_BODYEOB, 0, "i", qid, NULL) < 0)
+    if (mc_macros(&c->m, SMFIC_BODYEOB, 0, "i", qid, NULL) < 0)
         return OUT_ERROR;
-    pkt_begin(c);
+    mc_begin(&c->m);
     r = step(c, SMFIC_BODYEOB, 0, 0, "eom");
     if (r == OUT_CONTINUE || r == OUT_ACCEPT || r == OUT_REFUSED)
         lat_add(&c->lat[ST_EOM], now_s() - t0);
@@ -418,12 +242,12 @@ do_message(struct conn *c, int n, int *early)
 
     *early = 1;
     snprintf(qid, sizeof(qid), "%05X%03X%05X", (unsigned)getpid() & 0xFFFFF,
-             (unsigned)c->id & 0xFFF, (unsigned)n & 0xFFFFF);
+             (unsigned)c->m.id & 0xFFF, (unsigned)n & 0xFFFFF);
     snprintf(arg, sizeof(arg), "<%s>", opt_sender);
-    if (send_macros(c, SMFIC_MAIL, SMFIP_NOMAIL, "i", qid, "{mail_addr}", opt_sender, NULL) < 0)
+    if (mc_macros(&c->m, SMFIC_MAIL, SMFIP_NOMAIL, "i", qid, "{mail_addr}", opt_sender, NULL) < 0)
         return OUT_ERROR;
-    pkt_begin(c);
-    pkt_str(c, arg);
+    mc_begin(&c->m);
+    mc_str(&c->m, arg);
     if ((r = step(c, SMFIC_MAIL, SMFIP_NOMAIL, SMFIP_NR_MAIL, "mail")) != OUT_CONTINUE)
         return r;
     lat_add(&c->lat[ST_MAIL], now_s() - t0);
@@ -431,10 +255,10 @@ do_message(struct conn *c, int n, int *early)
         t1 = now_s();
         snprintf(raddr, sizeof(raddr), "rcpt%d@ext.example", i);
         snprintf(arg, sizeof(arg), "<%s>", raddr);
-        if (send_macros(c, SMFIC_RCPT, SMFIP_NORCPT, "{rcpt_addr}", raddr, NULL) < 0)
+        if (mc_macros(&c->m, SMFIC_RCPT, SMFIP_NORCPT, "{rcpt_addr}", raddr, NULL) < 0)
             return OUT_ERROR;
-        pkt_begin(c);
-        pkt_str(c, arg);
+        mc_begin(&c->m);
+        mc_str(&c->m, arg);
         r = step(c, SMFIC_RCPT, SMFIP_NORCPT, SMFIP_NR_RCPT, "rcpt");
         if (r == OUT_ERROR || r == OUT_ACCEPT)
             return r;
@@ -451,132 +275,17 @@ do_message(struct conn *c, int n, int *early)
     return r;
 }
 
-/* Parse unix:PATH or inet:PORT@ADDR into a socket address; length or 0. */
-static socklen_t
-parse_spec(const char *spec, struct sockaddr_storage *ss)
-{
-    const char *at = strchr(spec, '@');
-
-    memset(ss, 0, sizeof(*ss));
-    if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
-        struct sockaddr_un *su = (struct sockaddr_un *)ss;
-        const char *path = strchr(spec, ':') + 1;
-        if (strlen(path) >= sizeof(su->sun_path))
-            return 0;
-        su->sun_family = AF_UNIX;
-        strcpy(su->sun_path, path);
-        return sizeof(*su);
-    }
-    if (strncmp(spec, "inet:", 5) == 0 && at != NULL) {
-        struct sockaddr_in *si = (struct sockaddr_in *)ss;
-        si->sin_family = AF_INET;
-        si->sin_port = htons((uint16_t)atoi(spec + 5));
-        return inet_pton(AF_INET, at + 1, &si->sin_addr) == 1 ? sizeof(*si) : 0;
-    }
-    return 0;
-}
-
-/* Connect to the milter (a few retries while it is busy); fd or -1. */
-static int
-open_socket(const char *spec)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = parse_spec(spec, &ss);
-    struct timeval tv = {opt_timeout, 0};
-    int fd, tries, err;
-
-    if (sl == 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    for (tries = 0; tries < 50; tries++) {
-        if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0)
-            return -1;
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
-            return fd;
-        err = errno;
-        close(fd);
-        errno = err;
-        if (err != EAGAIN && err != ECONNREFUSED && err != EINTR)
-            return -1;
-        usleep(20000);
-    }
-    return -1;
-}
-
-/* Negotiate protocol version 6 offering what Postfix 3.7 offers. */
-static int
-negotiate(struct conn *c)
-{
-    uint32_t v[3] = {htonl(SMFI_PROT_VERSION), htonl(SMFI_CURR_ACTS), htonl(SMFI_CURR_PROT)};
-    uint32_t got[3];
-    size_t dlen;
-    int cmd;
-
-    pkt_begin(c);
-    pkt_put(c, v, sizeof(v));
-    if (pkt_send(c, SMFIC_OPTNEG) < 0 || (cmd = read_pkt(c, &dlen)) < 0)
-        return -1;
-    if (cmd != SMFIC_OPTNEG || dlen < sizeof(got)) {
-        warnc(c, "bad negotiation reply '%c'", cmd);
-        return -1;
-    }
-    memcpy(got, c->rbuf, sizeof(got));
-    c->pflags = ntohl(got[2]);
-    return 0;
-}
-
 /* Open a connection and send connect and HELO; OUT_CONTINUE when the milter goes on. */
 static enum outcome
 start_conn(struct conn *c)
 {
-    char port[8], host[64];
-    uint16_t p = htons((uint16_t)(10000 + c->id));
-    char family = SMFIA_INET;
-    enum outcome r;
     double t0 = now_s();
+    enum outcome r =
+        outcome_of(c, mc_start(&c->m, opt_socket, opt_timeout, 0, "mload", "127.0.0.1"), "connect");
 
-    if ((c->fd = open_socket(opt_socket)) < 0) {
-        warnc(c, "cannot connect to %s: %s", opt_socket, strerror(errno));
-        return OUT_ERROR;
-    }
-    if (negotiate(c) < 0)
-        return OUT_ERROR;
-    snprintf(port, sizeof(port), "%u", 10000u + (unsigned)c->id);
-    snprintf(host, sizeof(host), "client%d.example", c->id);
-    if (send_macros(c, SMFIC_CONNECT, SMFIP_NOCONNECT, "{daemon_name}", "mload", "{client_addr}",
-                    "127.0.0.1", "{client_port}", port, "j", "mx.example", NULL) < 0)
-        return OUT_ERROR;
-    pkt_begin(c);
-    pkt_str(c, host);
-    pkt_put(c, &family, 1);
-    pkt_put(c, &p, 2);
-    pkt_str(c, "127.0.0.1");
-    if ((r = step(c, SMFIC_CONNECT, SMFIP_NOCONNECT, SMFIP_NR_CONN, "connect")) != OUT_CONTINUE)
-        return r;
-    pkt_begin(c);
-    pkt_str(c, host);
-    if ((r = step(c, SMFIC_HELO, SMFIP_NOHELO, SMFIP_NR_HELO, "helo")) == OUT_CONTINUE)
+    if (r == OUT_CONTINUE)
         lat_add(&c->lat[ST_CONNECT], now_s() - t0);
     return r;
-}
-
-/* Close the milter connection (QUIT first unless it broke). */
-static void
-end_conn(struct conn *c, int broken)
-{
-    if (c->fd < 0)
-        return;
-    if (!broken) {
-        pkt_begin(c);
-        if (pkt_send(c, SMFIC_QUIT) == 0)
-            flush_out(c);
-    }
-    c->olen = 0;
-    close(c->fd);
-    c->fd = -1;
 }
 
 /* With -W/-H: the last thread creates the ready file; all wait for the hold file. */
@@ -594,7 +303,7 @@ hold(struct conn *c)
         close(fd);
     for (i = 0; access(opt_hold, F_OK) != 0; i++) {
         if (i >= opt_timeout * 100) {
-            warnc(c, "%s did not appear", opt_hold);
+            mc_warn(&c->m, "%s did not appear", opt_hold);
             return;
         }
         usleep(10000);
@@ -610,25 +319,24 @@ run_conn(void *arg)
     int i, early, sent_here = 0;
     enum outcome r;
 
-    c->fd = -1;
     /* with one connection for all messages, every connection opens before any message */
     if (opt_per_conn == 0 && opt_msgs > 0 && (r = start_conn(c)) != OUT_CONTINUE) {
         c->errors++;
-        end_conn(c, 1);
+        mc_close(&c->m, 1);
     }
     if (pthread_barrier_wait(&go_barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
         t_go = now_s();
     start = now_s();
     for (i = 0; i < opt_msgs; i++) {
         if (gap > 0) {
-            double wait = start + gap * i + gap * (c->id - 1) / opt_conns - now_s();
+            double wait = start + gap * i + gap * (c->m.id - 1) / opt_conns - now_s();
             if (wait > 0)
                 usleep((useconds_t)(wait * 1e6));
         }
-        if (c->fd < 0) {
+        if (c->m.fd < 0) {
             if ((r = start_conn(c)) != OUT_CONTINUE) {
                 c->errors++;
-                end_conn(c, 1);
+                mc_close(&c->m, 1);
                 continue;
             }
             sent_here = 0;
@@ -638,18 +346,18 @@ run_conn(void *arg)
         c->refused += r == OUT_REFUSED;
         c->errors += r == OUT_ERROR || r == OUT_CONTINUE;
         if (r == OUT_ERROR) {
-            end_conn(c, 1);
+            mc_close(&c->m, 1);
             continue;
         }
         if (early) {
-            pkt_begin(c);
-            pkt_send(c, SMFIC_ABORT);
+            mc_begin(&c->m);
+            mc_send(&c->m, SMFIC_ABORT);
         }
         if (opt_per_conn > 0 && ++sent_here >= opt_per_conn && i + 1 < opt_msgs)
-            end_conn(c, 0);
+            mc_close(&c->m, 0);
     }
     hold(c);
-    end_conn(c, 0);
+    mc_close(&c->m, 0);
     return NULL;
 }
 
@@ -754,6 +462,7 @@ main(int argc, char **argv)
         opt_rate < 0 || strlen(opt_sender) > 400 || !opt_ready != !opt_hold)
         usage();
     signal(SIGPIPE, SIG_IGN);
+    mc_progname = "mload";
     conns = calloc((size_t)opt_conns, sizeof(*conns));
     tids = calloc((size_t)opt_conns, sizeof(*tids));
     if (!conns || !tids)
@@ -762,11 +471,7 @@ main(int argc, char **argv)
         return 1;
     t0 = now_s();
     for (i = 0; i < opt_conns; i++) {
-        conns[i].id = i + 1;
-        conns[i].buf = malloc(BUF_SIZE);
-        conns[i].obuf = malloc(OBUF_SIZE);
-        conns[i].rbuf = malloc(MAX_REPLY);
-        if (!conns[i].buf || !conns[i].obuf || !conns[i].rbuf ||
+        if (mc_init(&conns[i].m, i + 1, 1) < 0 ||
             pthread_create(&tids[i], NULL, run_conn, &conns[i]) != 0) {
             fprintf(stderr, "mload: cannot start connection %d\n", i + 1);
             return 1;
