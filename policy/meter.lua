@@ -708,38 +708,27 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
     end
 end
 
-local reply = {fits, counted, over[1], over[2], over[3], over[4], over[5], now}
-local n = #reply
-for si = 1, 2 do
-    local s = scopes[si]
-    for _, c in ipairs(COUNTERS) do
-        n = n + 1
-        reply[n] = s and s.used[c] or 0
-    end
-end
-for si = 1, 2 do
+-- The reply, built in one constructor (Lua sizes it once).
+local u1, u2 = scopes[1].used, scopes[2] and scopes[2].used or {}
+local function wu(si)
     local w = scopes[si] and scopes[si].warmup
-    local on = w and w.day_cap
-    n = n + 6
-    reply[n - 5] = on and 1 or 0
-    reply[n - 4] = w and w.stage or 0
-    reply[n - 3] = on and w.day_cap or 0
-    reply[n - 2] = on and w.hour_cap or 0
-    reply[n - 1] = w and w.today or 0
-    reply[n] = w and w.ppm or 0
+    if w and w.day_cap then
+        return 1, w.stage, w.day_cap, w.hour_cap, w.today, w.ppm
+    end
+    return 0, w and w.stage or 0, 0, 0, w and w.today or 0, w and w.ppm or 0
 end
-for _, v in ipairs({cold, plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r,
-                    rep.sent, rep.hard, rep.blocks, rep.replies, rep.ppm, rep.level}) do
-    n = n + 1
-    reply[n] = v
-end
-local sup = false
+local a1, a2, a3, a4, a5, a6 = wu(1)
+local b1, b2, b3, b4, b5, b6 = wu(2)
+local reply = {fits, counted, over[1], over[2], over[3], over[4], over[5], now,
+               u1.mh, u1.md, u1.rh, u1.rd, u1.nd,
+               u2.mh or 0, u2.md or 0, u2.rh or 0, u2.rd or 0, u2.nd or 0,
+               a1, a2, a3, a4, a5, a6, b1, b2, b3, b4, b5, b6,
+               cold, plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r,
+               rep.sent, rep.hard, rep.blocks, rep.replies, rep.ppm, rep.level, 0}
 if string.sub(KEY_SUP, -1) ~= ':' then
-    sup = redis.call('GET', KEY_SUP)
-end
-if sup then
-    table.insert(reply, sup .. '|' .. redis.call('TTL', KEY_SUP))
-else
-    table.insert(reply, 0)
+    local sup = redis.call('GET', KEY_SUP)
+    if sup then
+        reply[#reply] = sup .. '|' .. redis.call('TTL', KEY_SUP)
+    end
 end
 return reply
