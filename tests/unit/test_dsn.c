@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "dsn.h"
+#include "slurp.h"
 
 #define DSN_DIR PM_TEST_SRCDIR "/dsn"
 #define BOUNCE_DIR PM_TEST_SRCDIR "/../../shared/corpus/bounces"
@@ -154,28 +155,6 @@ static const struct want table[] = {
     {"list.eml", 0, 1, "", 0, {{NULL, NULL, NULL, 0}}},
     {"not-bounce.eml", 0, 0, "", 0, {{NULL, NULL, NULL, 0}}},
 };
-
-/* Read a whole file; NULL when it cannot be read. */
-static unsigned char *
-slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long n;
-
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) != NULL) {
-        *len = fread(buf, 1, (size_t)n, fp);
-        if (*len != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
 
 /* The message with every bare LF turned into CRLF (caller frees). */
 static unsigned char *

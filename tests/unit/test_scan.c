@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "scan.h"
+#include "slurp.h"
 
 #define SCAN_DIR PM_TEST_SRCDIR "/scan"
 #define CORPUS_DIR PM_TEST_SRCDIR "/../../shared/corpus/mime"
@@ -91,28 +92,6 @@ static const struct expect corpus_table[] = {
      0, 0, 0, 0},
     {"enmime/mail/header-only.raw", "boundary_not_found", 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
-
-/* Read a whole file; NULL when it cannot be read. */
-static unsigned char *
-slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long n;
-
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) != NULL) {
-        *len = fread(buf, 1, (size_t)n, fp);
-        if (*len != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(fp);
-    return buf;
-}
 
 /* Scan buf whole and in 1- and 7-byte chunks; they must agree. */
 static void
