@@ -52,7 +52,8 @@ bench_pm() {
 milter: { socket = "$sock"; socket_mode = 0666; };
 user = "";
 redis: { host = "127.0.0.1"; port = $PM_REDIS_PORT; key_prefix = "pmbench"; };
-plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0; warmup = []; }; };
+plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                    new_recipients_per_day = 0; warmup = []; }; };
 EOF
     "$BENCH_BIN/postmeter" -n -c "$conf" >/dev/null 2>&1 || pm_fail "postmeter -n rejects $conf"
     bench_bg "$name" "$BENCH_BIN/postmeter" -c "$conf" -f
