@@ -110,13 +110,29 @@ usage_text(const struct pm_meter_res *r, enum pm_scope s, const long long lim[PM
     }
 }
 
-/* The warm-up state word: warming_up, over or none. */
+/* The warm-up state word of scope s under plan p: warming_up, over or none. */
 static const char *
-warmup_state(const struct status *st, const struct pm_plan *p)
+warmup_state(const struct status *st, enum pm_scope s, const struct pm_plan *p)
 {
     if (p->warmup.n == 0)
         return "none";
-    return st->use.warmup[PM_SCOPE_SENDER].active ? "warming_up" : "over";
+    return st->use.warmup[s].active ? "warming_up" : "over";
+}
+
+/* The warm-up of scope s under plan p as a JSON object. */
+static void
+warmup_json(const struct status *st, enum pm_scope s, const struct pm_plan *p)
+{
+    const struct pm_warmup_res *w = &st->use.warmup[s];
+    size_t i;
+
+    printf("{\"state\":\"%s\",\"stage\":%lld,\"stages\":%zu,\"day_cap\":%lld,"
+           "\"hour_cap\":%lld,\"today\":%lld,\"bounce_ppm\":%lld,\"curve\":[",
+           warmup_state(st, s, p), w->stage, p->warmup.n, w->day_cap, w->hour_cap, w->today,
+           w->bounce_ppm);
+    for (i = 0; i < p->warmup.n; i++)
+        printf("%s%lld", i ? "," : "", p->warmup.cap[i]);
+    fputs("]}", stdout);
 }
 
 /* The whole status as one JSON object. */
@@ -124,9 +140,7 @@ static void
 status_json(const struct ctl *c, const struct status *st)
 {
     const struct pm_plan *p = &c->conf->plans[st->plan];
-    const struct pm_warmup_res *w = &st->use.warmup[PM_SCOPE_SENDER];
     long long lim[PM_C_COUNT];
-    size_t i;
 
     fputs("{\"sender\":", stdout);
     out_json_str(stdout, st->sender);
@@ -151,6 +165,8 @@ status_json(const struct ctl *c, const struct status *st)
         fputs(",\"usage\":", stdout);
         plan_limits(&c->conf->plans[st->dplan], 0, lim);
         usage_json(&st->use, PM_SCOPE_DOMAIN, lim);
+        fputs(",\"warmup\":", stdout);
+        warmup_json(st, PM_SCOPE_DOMAIN, &c->conf->plans[st->dplan]);
         fputs("}", stdout);
     } else {
         fputs("null", stdout);
@@ -166,13 +182,9 @@ status_json(const struct ctl *c, const struct status *st)
                st->next.over_scope == PM_SCOPE_DOMAIN ? "domain" : "sender", st->next.over_limit,
                st->next.retry_at);
     }
-    printf(",\"warmup\":{\"state\":\"%s\",\"stage\":%lld,\"stages\":%zu,\"day_cap\":%lld,"
-           "\"hour_cap\":%lld,\"today\":%lld,\"bounce_ppm\":%lld,\"curve\":[",
-           warmup_state(st, p), w->stage, p->warmup.n, w->day_cap, w->hour_cap, w->today,
-           w->bounce_ppm);
-    for (i = 0; i < p->warmup.n; i++)
-        printf("%s%lld", i ? "," : "", p->warmup.cap[i]);
-    printf("]},\"credits\":{\"messages\":%lld,\"recipients\":%lld,\"grants\":", st->credit_msgs,
+    fputs(",\"warmup\":", stdout);
+    warmup_json(st, PM_SCOPE_SENDER, p);
+    printf(",\"credits\":{\"messages\":%lld,\"recipients\":%lld,\"grants\":", st->credit_msgs,
            st->credit_rcpts);
     ctl_grants_json(stdout, st->grants, st->ngrants, st->use.now);
     printf("},\"first_contacts\":%lld,\"reputation\":{\"sent\":%lld,\"hard_bounces\":%lld,"
@@ -215,23 +227,24 @@ next_text(const struct status *st)
     }
 }
 
-/* The warm-up lines. */
+/* The warm-up lines of scope s under plan p; lead is the label column
+ * ("  warm-up       " for the sender, indented under the company-wide block
+ * for the domain). */
 static void
-warmup_text(const struct status *st, const struct pm_plan *p)
+warmup_text(const struct status *st, enum pm_scope s, const struct pm_plan *p, const char *lead)
 {
-    const struct pm_warmup_res *w = &st->use.warmup[PM_SCOPE_SENDER];
+    const struct pm_warmup_res *w = &st->use.warmup[s];
 
     if (p->warmup.n == 0) {
-        printf("  warm-up       not warming up (plan %s has no curve)\n", p->name);
+        printf("%snot warming up (plan %s has no curve)\n", lead, p->name);
         return;
     }
     if (!w->active) {
-        printf("  warm-up       warm-up over (after %zu stages)\n", p->warmup.n);
+        printf("%swarm-up over (after %zu stages)\n", lead, p->warmup.n);
         return;
     }
-    printf(
-        "  warm-up       stage %lld (day %lld of %zu): %lld today, %lld an hour; %lld sent today\n",
-        w->stage, w->stage + 1, p->warmup.n, w->day_cap, w->hour_cap, w->today);
+    printf("%sstage %lld (day %lld of %zu): %lld today, %lld an hour; %lld sent today\n", lead,
+           w->stage, w->stage + 1, p->warmup.n, w->day_cap, w->hour_cap, w->today);
     out_curve_chart(stdout, p->warmup.cap, p->warmup.n, w->stage, 16);
 }
 
@@ -273,9 +286,12 @@ status_text(const struct ctl *c, const struct status *st)
                c->conf->plans[st->dplan].name);
         plan_limits(&c->conf->plans[st->dplan], 0, lim);
         usage_text(&st->use, PM_SCOPE_DOMAIN, lim);
+        if (c->conf->plans[st->dplan].warmup.n)
+            warmup_text(st, PM_SCOPE_DOMAIN, &c->conf->plans[st->dplan],
+                        "    warm-up                 ");
     }
     next_text(st);
-    warmup_text(st, p);
+    warmup_text(st, PM_SCOPE_SENDER, p, "  warm-up       ");
     if (st->ngrants == 0)
         printf("  credits       none\n");
     else

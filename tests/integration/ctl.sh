@@ -5,7 +5,8 @@
 # concurrent sessions on two servers, and are logged; an expired credit does
 # not help; a plan override set with postmeterctl reaches a second daemon at
 # the next message and "plan clear" undoes it; status --json shows what the
-# milter enforced (also with limits halved by a bad reputation); warm-up reset
+# milter enforced (also with limits halved by a bad reputation, and a company-wide
+# warm-up); warm-up reset
 # and skip change what the milter allows; contact check follows the milter's
 # contact memory; an address put on the suppression list is refused by the
 # milter until it is deleted; top ranks by messages and by bounces; classify
@@ -31,8 +32,11 @@ plans: {
          new_recipients_per_day = 0; warmup = []; };
   warm: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
           new_recipients_per_day = 0; warmup = [3, 5, 8]; };
+  brand: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+           new_recipients_per_day = 0; warmup = [2, 4]; };
 };
 assign = ( { sender = \"w-*@example.com\"; plan = \"warm\"; } );
+domains = ( { domain = \"brand.example\"; plan = \"brand\"; } );
 rules = ( );"
 
 # Start daemon $1 with the shared configuration.
@@ -311,4 +315,18 @@ json=$(ctl --json status $W)
 grep -q '"warmup":{"state":"over"' <<<"$json" || pm_fail "status: warm-up over: $json"
 ttl=$(pm_rcli TTL "pmtest:v1:{s:$W}:wu")
 [ "$ttl" -gt $((30 * 86400)) ] && [ "$ttl" -le $((31 * 86400)) ] || pm_fail "warm-up TTL $ttl"
+
+# --- a company-wide warm-up: the domain's stage and count in status -----------------------
+at 16:20
+pm_assert_eq 2 "$(send a ann@brand.example 3)" "brand.example warm-up day 1"
+json=$(ctl --json status ann@brand.example)
+grep -q '"domain":{"domain":"brand.example","plan":"brand",.*"warmup":{"state":"warming_up","stage":0,"stages":2,"day_cap":2,"hour_cap":2,"today":2,"bounce_ppm":0,"curve":\[2,4\]}},' \
+    <<<"$json" || pm_fail "status: domain warm-up: $json"
+grep -q '"blocked_by":"warmup_day","blocked_scope":"domain"' <<<"$json" || pm_fail "status: domain block: $json"
+grep -q '"warmup":{"state":"none","stage":0,"stages":0,' <<<"$json" || pm_fail "status: sender warm-up: $json"
+ctl status ann@brand.example >"$PM_TMP/brand.txt"
+grep -qx '    warm-up                 stage 0 (day 1 of 2): 2 today, 2 an hour; 2 sent today' "$PM_TMP/brand.txt" ||
+    pm_fail "status text: domain warm-up: $(cat "$PM_TMP/brand.txt")"
+grep -qx '  warm-up       not warming up (plan default has no curve)' "$PM_TMP/brand.txt" ||
+    pm_fail "status text: sender warm-up: $(cat "$PM_TMP/brand.txt")"
 echo "PASS: ctl"
