@@ -5,9 +5,9 @@
 # concurrent sessions on two servers, and are logged; an expired credit does
 # not help; a plan override set with postmeterctl reaches a second daemon at
 # the next message and "plan clear" undoes it; status --json shows what the
-# milter enforced (also with limits halved by a bad reputation, and a company-wide
-# warm-up); warm-up reset
-# and skip change what the milter allows; contact check follows the milter's
+# milter enforced (also with limits halved by a bad reputation, and a
+# company-wide warm-up); warm-up reset and skip change what the milter allows;
+# contact check follows the milter's
 # contact memory; an address put on the suppression list is refused by the
 # milter until it is deleted; top ranks by messages and by bounces; classify
 # reads content and bounces; every error path exits with its documented
