@@ -18,6 +18,10 @@
  *     (@include, redis.password_file) are used as given: relative ones are
  *     relative to the working directory, as libconfig does for @include.
  *
+ *     Groups with their own shape are read in their own files: contacts and
+ *     content rules (conf_rules.c), the assign and domains rules
+ *     (conf_assign.c); value checks are in conf_check.c.
+ *
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
  *     the fault is there. The Redis password never appears in a message.
@@ -126,8 +130,6 @@ static int check_retry(struct loader *ld, const config_setting_t *s, const char 
 static int load_password(struct loader *ld, const config_setting_t *s, const char *kname);
 static int load_plans(struct loader *ld, const config_setting_t *s, const char *kname);
 static int load_default_plan(struct loader *ld, const config_setting_t *s, const char *kname);
-static int load_assign(struct loader *ld, const config_setting_t *s, const char *kname);
-static int load_domains(struct loader *ld, const config_setting_t *s, const char *kname);
 
 /*
  * Row makers of the key tables: G group (NULL = top level), N name, F field,
@@ -197,8 +199,8 @@ static const struct conf_key conf_keys[] = {
     K_DOUBLE("warmup", "max_bounce_rate", warmup_max_bounce_rate, 0.03, 0.0, 1.0),
     K_SPECIAL("plans", load_plans),
     K_SPECIAL("default_plan", load_default_plan),
-    K_SPECIAL("assign", load_assign),
-    K_SPECIAL("domains", load_domains),
+    K_SPECIAL("assign", pm_conf_load_assign),
+    K_SPECIAL("domains", pm_conf_load_domains),
     K_SPECIAL("contacts", pm_conf_load_contacts),
     K_STRS("scan", "shorteners", shorteners, n_shorteners, default_shorteners, 1, pm_conf_check_domain),
     K_SPECIAL("rules", pm_conf_load_rules),
@@ -231,10 +233,6 @@ static const struct conf_key plan_keys[] = {
 /* The warm-up curve of a plan that names none (SPEC §5). */
 static const long long default_curve[] = {20, 40, 60, 80, 100, 150, 200, 300, 400, 500};
 /* clang-format on */
-
-/* The keys of an assign rule and of a domains rule. */
-static const char *const assign_rule_keys[] = {"sender", "login", "plan", NULL};
-static const char *const domain_rule_keys[] = {"domain", "plan", NULL};
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -296,8 +294,8 @@ pm_conf_type_name(const config_setting_t *s)
 }
 
 /* Lower-case s in place. */
-static void
-lower_case(char *s)
+void
+pm_conf_lower_case(char *s)
 {
     for (; *s; s++)
         *s = (char)tolower((unsigned char)*s);
@@ -539,7 +537,7 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
                 return pm_conf_fail(ld, e ? e : s, "%s: out of memory", ename);
             *count = i + 1; /* owned by the struct from here on */
             if (k->lower)
-                lower_case(strs[i]);
+                pm_conf_lower_case(strs[i]);
             if (k->str_check && k->str_check(strs[i], why, sizeof(why)) < 0)
                 return pm_conf_fail(ld, e ? e : s, "%s: %s", ename, why);
         }
@@ -901,163 +899,6 @@ load_default_plan(struct loader *ld, const config_setting_t *s, const char *knam
                         kname, name);
 }
 
-/* Check that every member of rule is one of keys. */
-static int
-check_rule_keys(struct loader *ld, const config_setting_t *rule, const char *const *keys,
-                const char *rname)
-{
-    int i, len = config_setting_length(rule);
-    size_t j;
-
-    for (i = 0; i < len; i++) {
-        const config_setting_t *m = config_setting_get_elem(rule, (unsigned int)i);
-        const char *name = config_setting_name(m);
-
-        for (j = 0; keys[j] && strcmp(keys[j], name) != 0; j++)
-            ;
-        if (!keys[j])
-            return pm_conf_fail(ld, m, "unknown key \"%s.%s\"", rname, name);
-    }
-    return 0;
-}
-
-/* The string member key of rule, NULL when absent; *bad set after an error. */
-static const char *
-rule_string(struct loader *ld, const config_setting_t *rule, const char *rname, const char *key,
-            int *bad)
-{
-    const config_setting_t *m = config_setting_get_member(rule, key);
-    char kname[160];
-    const char *v;
-
-    if (!m)
-        return NULL;
-    snprintf(kname, sizeof(kname), "%s.%s", rname, key);
-    if (!(v = pm_conf_get_string(ld, m, kname)))
-        *bad = 1;
-    else if (!*v)
-        *bad = pm_conf_fail(ld, m, "%s: must not be empty", kname) != 0;
-    return *bad ? NULL : v;
-}
-
-/* 1 when s holds a glob character. */
-static int
-has_glob(const char *s)
-{
-    return strpbrk(s, "*?[") != NULL;
-}
-
-/* Fill rule a from text: a sender (hint ADDRESS), a login (LOGIN) or a domain (DOMAIN). */
-static int
-classify_rule(struct pm_assign *a, const char *text, enum pm_match_kind hint)
-{
-    const char *pat = text;
-
-    if (hint == PM_MATCH_LOGIN) {
-        a->kind = PM_MATCH_LOGIN;
-    } else if (hint == PM_MATCH_DOMAIN) {
-        a->kind = has_glob(text) ? PM_MATCH_GLOB : PM_MATCH_DOMAIN;
-    } else if (strncmp(text, "*@", 2) == 0 && text[2] && !has_glob(text + 2)) {
-        a->kind = PM_MATCH_DOMAIN;
-        pat = text + 2;
-    } else {
-        a->kind = has_glob(text) ? PM_MATCH_GLOB : PM_MATCH_ADDRESS;
-    }
-    if (!(a->pattern = strdup(pat)))
-        return -1;
-    if (a->kind != PM_MATCH_LOGIN)
-        lower_case(a->pattern);
-    return 0;
-}
-
-/* Read one rule of assign (domains == 0) or of domains (domains == 1). */
-static int
-load_rule(struct loader *ld, const config_setting_t *rule, const char *rname, int domains,
-          struct pm_assign *a)
-{
-    const char *sender, *login, *domain = NULL, *plan;
-    int bad = 0, rc;
-
-    if (!config_setting_is_group(rule))
-        return pm_conf_fail(ld, rule, "%s: expected a group { ... }, not %s", rname,
-                            pm_conf_type_name(rule));
-    if (check_rule_keys(ld, rule, domains ? domain_rule_keys : assign_rule_keys, rname) < 0)
-        return -1;
-    a->line = (int)config_setting_source_line(rule);
-    sender = rule_string(ld, rule, rname, domains ? "domain" : "sender", &bad);
-    login = bad || domains ? NULL : rule_string(ld, rule, rname, "login", &bad);
-    plan = bad ? NULL : rule_string(ld, rule, rname, "plan", &bad);
-    if (bad)
-        return -1;
-    if (domains) {
-        domain = sender;
-        sender = NULL;
-        if (!domain)
-            return pm_conf_fail(ld, rule, "%s: needs domain = \"...\"", rname);
-        if (strchr(domain, '@'))
-            return pm_conf_fail(ld, config_setting_get_member(rule, "domain"),
-                                "%s.domain: \"%s\" is a domain, without '@'", rname, domain);
-    } else if (sender && login) {
-        return pm_conf_fail(ld, rule, "%s: give one of sender or login, not both", rname);
-    } else if (!sender && !login) {
-        return pm_conf_fail(ld, rule, "%s: needs sender = \"...\" or login = \"...\"", rname);
-    }
-    if (!plan)
-        return pm_conf_fail(ld, rule, "%s: needs plan = \"NAME\"", rname);
-    if ((a->plan = pm_conf_plan_index(ld->conf, plan)) < 0)
-        return pm_conf_fail(ld, config_setting_get_member(rule, "plan"),
-                            "%s.plan: no plan named \"%s\"", rname, plan);
-    if (domain)
-        rc = classify_rule(a, domain, PM_MATCH_DOMAIN);
-    else if (sender)
-        rc = classify_rule(a, sender, PM_MATCH_ADDRESS);
-    else
-        rc = classify_rule(a, login, PM_MATCH_LOGIN);
-    if (rc < 0)
-        return pm_conf_fail(ld, rule, "%s: out of memory", rname);
-    return 0;
-}
-
-/* Read an ordered list of rules into *out and *n. */
-static int
-load_rules(struct loader *ld, const config_setting_t *s, const char *kname, int domains,
-           struct pm_assign **out, size_t *n)
-{
-    size_t i, len;
-    char rname[160];
-
-    if (!s)
-        return 0;
-    len = (size_t)config_setting_length(s);
-    if (!config_setting_is_list(s) && !(config_setting_is_array(s) && len == 0))
-        return pm_conf_fail(ld, s, "%s: expected a list of rules ( { ... }, ... ), not %s", kname,
-                            pm_conf_type_name(s));
-    if (!(*out = calloc(len ? len : 1, sizeof(**out))))
-        return pm_conf_fail(ld, s, "%s: out of memory", kname);
-    for (i = 0; i < len; i++) {
-        snprintf(rname, sizeof(rname), "%s[%zu]", kname, i);
-        *n = i + 1;
-        if (load_rule(ld, config_setting_get_elem(s, (unsigned int)i), rname, domains, &(*out)[i]) <
-            0)
-            return -1;
-    }
-    return 0;
-}
-
-/* assign: ordered sender/login -> plan rules. */
-static int
-load_assign(struct loader *ld, const config_setting_t *s, const char *kname)
-{
-    return load_rules(ld, s, kname, 0, &ld->conf->assign, &ld->conf->n_assign);
-}
-
-/* domains: ordered sender domain -> company-wide plan rules. */
-static int
-load_domains(struct loader *ld, const config_setting_t *s, const char *kname)
-{
-    return load_rules(ld, s, kname, 1, &ld->conf->domain_assign, &ld->conf->n_domain_assign);
-}
-
 /* Scan every file libconfig read for integers it truncated; -1 after an error. */
 static int
 check_integers(struct loader *ld)
@@ -1145,19 +986,6 @@ free_strings(char **v, size_t n)
     free(v);
 }
 
-/* Free an array of n rules. */
-static void
-free_rules(struct pm_assign *a, size_t n)
-{
-    size_t i;
-
-    if (!a)
-        return;
-    for (i = 0; i < n; i++)
-        free(a[i].pattern);
-    free(a);
-}
-
 /* Free a configuration returned by pm_conf_load(). */
 void
 pm_conf_free(struct pm_conf *conf)
@@ -1190,8 +1018,7 @@ pm_conf_free(struct pm_conf *conf)
         for (i = 0; i < conf->n_plans; i++)
             free(conf->plans[i].name);
     free(conf->plans);
-    free_rules(conf->assign, conf->n_assign);
-    free_rules(conf->domain_assign, conf->n_domain_assign);
+    pm_conf_free_assign(conf);
     free_strings(conf->shorteners, conf->n_shorteners);
     free_strings(conf->sentinels, conf->n_sentinels);
     free(conf->sentinel_master);

@@ -36,6 +36,9 @@ const char *pm_conf_get_string(struct loader *ld, const config_setting_t *s, con
 int pm_conf_get_integer(struct loader *ld, const config_setting_t *s, const char *kname,
                         long long *v);
 
+/* Lower-case s in place. */
+void pm_conf_lower_case(char *s);
+
 /* Value checks (conf_check.c): 0 when v is good, else -1 with why filled. */
 int pm_conf_check_socket(const char *v, char *why, size_t whylen);
 int pm_conf_check_nonempty(const char *v, char *why, size_t whylen);
@@ -59,5 +62,14 @@ int pm_conf_load_rules(struct loader *ld, const config_setting_t *s, const char 
 
 /* Free what pm_conf_load_rules() allocated. */
 void pm_conf_free_rules(struct pm_conf *conf);
+
+/* Read the assign rules (conf_assign.c): sender or login -> plan; -1 after an error. */
+int pm_conf_load_assign(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/* Read the domains rules: sender domain -> company-wide plan; -1 after an error. */
+int pm_conf_load_domains(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/* Free what pm_conf_load_assign() and pm_conf_load_domains() allocated. */
+void pm_conf_free_assign(struct pm_conf *conf);
 
 #endif
