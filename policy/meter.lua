@@ -209,28 +209,28 @@ local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3]), n = cold}
 
 -- The counters: name, window, bucket length b, buckets per window n, current
 -- bucket k, first live bucket k - n, bucket field prefix and totals field.
-local CTR, BY = {}, {}
-local kstr = {}
-for _, w in ipairs({'h', 'd'}) do
-    kstr[w] = tostring(math.floor(now / bucket[w]))
-end
-for i, c in ipairs(COUNTERS) do
-    local w = string.sub(c, 2, 2)
-    local b = bucket[w]
-    local k = math.floor(now / b)
-    local bs = w == 'h' and ARGV[4] or ARGV[5]
-    CTR[i] = {c = c, w = w, b = b, n = WINDOW[w] / b, k = k, first = k - WINDOW[w] / b,
-              pre = c .. bs .. ':', tot = c .. bs}
-    CTR[i].cur = CTR[i].pre .. kstr[w]
-    BY[c] = CTR[i]
-end
 local CFG = ARGV[4] .. '/' .. ARGV[5]
-local HFIELDS, OWN = {'cfg'}, {cfg = true}
-for _, x in ipairs(CTR) do
-    OWN[x.tot] = true
-    HFIELDS[#HFIELDS + 1] = x.tot
-    HFIELDS[#HFIELDS + 1] = x.cur
+
+-- One counter: window w, bucket length b (bs as the field text), current
+-- bucket k (sk as text).
+local function counter(c, w, bs, b, k, sk)
+    local n, tot = WINDOW[w] / b, c .. bs
+    return {c = c, w = w, b = b, n = n, k = k, first = k - n, pre = tot .. ':', tot = tot,
+            cur = tot .. ':' .. sk}
 end
+
+local kh, kd = math.floor(now / bucket.h), math.floor(now / bucket.d)
+local skh, skd = tostring(kh), tostring(kd)
+local CTR = {counter('mh', 'h', ARGV[4], bucket.h, kh, skh),
+             counter('md', 'd', ARGV[5], bucket.d, kd, skd),
+             counter('rh', 'h', ARGV[4], bucket.h, kh, skh),
+             counter('rd', 'd', ARGV[5], bucket.d, kd, skd),
+             counter('nd', 'd', ARGV[5], bucket.d, kd, skd)}
+local BY = {mh = CTR[1], md = CTR[2], rh = CTR[3], rd = CTR[4], nd = CTR[5]}
+local HFIELDS = {'cfg', CTR[1].tot, CTR[1].cur, CTR[2].tot, CTR[2].cur, CTR[3].tot, CTR[3].cur,
+                 CTR[4].tot, CTR[4].cur, CTR[5].tot, CTR[5].cur}
+local OWN = {cfg = true, [CTR[1].tot] = true, [CTR[2].tot] = true, [CTR[3].tot] = true,
+             [CTR[4].tot] = true, [CTR[5].tot] = true}
 
 -- Write a scope's bucket-length stamp and every counter's "total:lo:hi".
 local function write_totals(key, s, extra)
@@ -301,15 +301,13 @@ end
 -- buckets themselves only when some have left the window.
 local function read_scope(key)
     local s = {used = {}, lo = {}, hi = {}, cur = {}, gone = {}}
-    for _, x in ipairs(CTR) do
-        s.used[x.c], s.lo[x.c], s.hi[x.c] = 0, x.first, x.k
-    end
     local v = redis.call('HMGET', key, unpack(HFIELDS))
     local parsed = v[1] == CFG
-    for i, x in ipairs(CTR) do
+    for i = 1, 5 do
         if not parsed then
             break
         end
+        local x = CTR[i]
         local t, lo, hi = string.match(v[2 * i] or '', '^(%d+):(%d+):(%d+)$')
         lo, hi = tonumber(lo), tonumber(hi)
         parsed = t ~= nil and lo <= hi and hi - lo <= 2 * x.n + 2
@@ -326,7 +324,8 @@ local function read_scope(key)
         return s
     end
     local ask, from = {}, {}
-    for _, x in ipairs(CTR) do
+    for i = 1, 5 do
+        local x = CTR[i]
         local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
         if lo < x.first then
             local last = math.min(hi, x.first - 1)
