@@ -60,7 +60,7 @@ ctl() {
 send() {
     "$DRIVE" -S "unix:$PM_TMP/$1.sock" -c 1 -m "$3" -f "$2" -r "${4:-friend@example.org}" \
         >"$PM_TMP/send.out" 2>&1 || pm_fail "pmdrive failed: $(cat "$PM_TMP/send.out")"
-    head -n 1 "$PM_TMP/send.out" | tr ' ' '\n' | sed -n 's/^accepted=//p'
+    pm_summary "$PM_TMP/send.out" accepted
 }
 
 # The number after "$2": in the JSON text $1 (first occurrence).
@@ -167,7 +167,7 @@ done
 for p in "${PIDS[@]}"; do wait "$p" || pm_fail "pmdrive failed (concurrent)"; done
 total=0
 for f in "$PM_TMP"/conc.*.out; do
-    n=$(head -n 1 "$f" | tr ' ' '\n' | sed -n 's/^accepted=//p')
+    n=$(pm_summary "$f" accepted)
     total=$((total + n))
 done
 pm_assert_eq 5 "$total" "accepted after a credit of 5 (4 sessions x 5 messages)"

@@ -11,40 +11,21 @@ DRIVE=$top_builddir/tests/tools/pmdrive
 pm_need "$PM" "$DRIVE"
 pm_redis_start
 
-# On failure, show the end of each daemon's log first.
-pm_fail() {
-    tail -n 20 "$PM_TMP"/pm*.log >&2 2>/dev/null
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# Print the value of key $2 in pmdrive's summary line in file $1.
-summary() {
-    head -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
+PM_FAIL_LOGS="$PM_TMP/pm*.log" # on failure, the end of each daemon's log first
 
 # Print the sum of key $1 over the summary lines of files $2...
 sum() {
     local key=$1 f total=0
     shift
     for f in "$@"; do
-        total=$((total + $(summary "$f" "$key")))
+        total=$((total + $(pm_summary "$f" "$key")))
     done
     echo "$total"
 }
 
-# Print how many replies in files $2... carry the text matching regex $1.
-replies_matching() {
-    local re=$1
-    shift
-    cat "$@" | awk -v re="$re" '
-        /^reply / { n = $2; t = $0; sub(/^reply [0-9]+ /, "", t); if (t ~ re) s += n }
-        END { print s + 0 }'
-}
-
 # Print how many replies in files $1... there are, whatever their text.
 replies_all() {
-    replies_matching '.' "$@"
+    pm_replies_matching '.' "$@"
 }
 
 # Write the config of server $1 (its own socket, the shared Redis and plans).
@@ -100,14 +81,14 @@ pm_assert_eq 100 "$(sum accepted "${A[@]}")" "alice: messages accepted"
 pm_assert_eq 224 "$(sum tempfail "${A[@]}")" "alice: messages tempfailed"
 pm_assert_eq 0 "$(sum errors "${A[@]}")" "alice: errors"
 ALICE_RE='^451 4\.7\.1 <alice@example\.com>: hourly sending limit reached \(100 messages per hour\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC$'
-pm_assert_eq 224 "$(replies_matching "$ALICE_RE" "${A[@]}")" "alice: replies with the hourly text"
+pm_assert_eq 224 "$(pm_replies_matching "$ALICE_RE" "${A[@]}")" "alice: replies with the hourly text"
 pm_assert_eq 224 "$(replies_all "${A[@]}")" "alice: replies of any text"
 
 pm_assert_eq 30 "$(sum messages "${C[@]}")" "carol: messages offered"
 pm_assert_eq 20 "$(sum accepted "${C[@]}")" "carol: messages accepted"
 pm_assert_eq 10 "$(sum tempfail "${C[@]}")" "carol: messages tempfailed"
 CAROL_RE='^451 4\.7\.1 <carol@example\.com>: hourly sending limit reached \(20 messages per hour\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC$'
-pm_assert_eq 10 "$(replies_matching "$CAROL_RE" "${C[@]}")" "carol: replies with the hourly text"
+pm_assert_eq 10 "$(pm_replies_matching "$CAROL_RE" "${C[@]}")" "carol: replies with the hourly text"
 pm_assert_eq 10 "$(replies_all "${C[@]}")" "carol: replies of any text"
 
 # Every server is still alive, then stops cleanly on SIGTERM and removes its socket.
@@ -117,16 +98,8 @@ done
 for i in 0 1 2; do
     kill -TERM "${PIDS[$i]}"
 done
-# libmilter notices a stop request only every few seconds: allow 10 s.
 for i in 0 1 2; do
-    for _ in $(seq 1 200); do
-        kill -0 "${PIDS[$i]}" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -0 "${PIDS[$i]}" 2>/dev/null && pm_fail "postmeter $((i + 1)) ignores SIGTERM"
-    rc=0
-    wait "${PIDS[$i]}" || rc=$?
-    pm_assert_eq 0 "$rc" "postmeter $((i + 1)) exit status after SIGTERM"
+    pm_stop_clean "${PIDS[$i]}" "postmeter $((i + 1))"
     [ -e "$PM_TMP/pm$((i + 1)).sock" ] && pm_fail "postmeter $((i + 1)) left its socket behind"
 done
 echo "PASS: exact.sh"

@@ -216,14 +216,6 @@ python3 -m json.tool "$top_srcdir/etc/postmeter-dashboard.json" >/dev/null ||
     pm_fail "the dashboard is not valid JSON"
 
 # A clean stop.
-kill -TERM "$PID"
-for _ in $(seq 1 200); do
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-done
-kill -0 "$PID" 2>/dev/null && pm_fail "postmeter ignores SIGTERM"
-rc=0
-wait "$PID" || rc=$?
-pm_assert_eq 0 "$rc" "exit status after SIGTERM"
+pm_stop_clean "$PID" postmeter
 echo "PASS: metrics.sh"
 exit 0

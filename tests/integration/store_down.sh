@@ -17,24 +17,7 @@ N=10
 LOST_RE='redis .*: (connection lost|cannot connect)'
 UP_RE='redis .*: connected'
 
-# On failure, show the end of each daemon's log first.
-pm_fail() {
-    tail -n 20 "$PM_TMP"/pm*.log >&2 2>/dev/null
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# Print the value of key $2 in pmdrive's summary line in file $1.
-summary() {
-    head -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
-# Print how many replies in file $2 carry a text matching regex $1.
-replies_matching() {
-    awk -v re="$1" '
-        /^reply / { n = $2; t = $0; sub(/^reply [0-9]+ /, "", t); if (t ~ re) s += n }
-        END { print s + 0 }' "$2"
-}
+PM_FAIL_LOGS="$PM_TMP/pm*.log" # on failure, the end of each daemon's log first
 
 # Run pmdrive against server $1 for sender $2 (more options follow); output in $PM_TMP/out.
 drive() {
@@ -47,18 +30,18 @@ drive() {
 
 # Assert the last run's counts: messages, accepted, tempfail (label $4).
 expect() {
-    pm_assert_eq "$1" "$(summary "$PM_TMP/out" messages)" "$4: messages"
-    pm_assert_eq "$2" "$(summary "$PM_TMP/out" accepted)" "$4: accepted"
-    pm_assert_eq "$3" "$(summary "$PM_TMP/out" tempfail)" "$4: tempfailed"
-    pm_assert_eq 0 "$(summary "$PM_TMP/out" errors)" "$4: errors"
+    pm_assert_eq "$1" "$(pm_summary "$PM_TMP/out" messages)" "$4: messages"
+    pm_assert_eq "$2" "$(pm_summary "$PM_TMP/out" accepted)" "$4: accepted"
+    pm_assert_eq "$3" "$(pm_summary "$PM_TMP/out" tempfail)" "$4: tempfailed"
+    pm_assert_eq 0 "$(pm_summary "$PM_TMP/out" errors)" "$4: errors"
 }
 
 # Assert every reply of the last run matches regex $1 (label $2).
 expect_texts() {
     local n
-    n=$(summary "$PM_TMP/out" tempfail)
-    pm_assert_eq "$n" "$(replies_matching "$1" "$PM_TMP/out")" "$2: replies matching $1"
-    pm_assert_eq "$n" "$(replies_matching '.' "$PM_TMP/out")" "$2: replies of any text"
+    n=$(pm_summary "$PM_TMP/out" tempfail)
+    pm_assert_eq "$n" "$(pm_replies_matching "$1" "$PM_TMP/out")" "$2: replies matching $1"
+    pm_assert_eq "$n" "$(pm_replies_matching '.' "$PM_TMP/out")" "$2: replies of any text"
 }
 
 # Assert server $1 is alive and has logged the outage once and $2 "connected" lines.
@@ -132,7 +115,7 @@ pm_redis_start "$PM_REDIS_PORT"
 back=0
 for _ in $(seq 1 100); do
     drive B dave@example.com -c 1 -m 1 >/dev/null
-    if [ "$(summary "$PM_TMP/out" accepted)" = 1 ]; then
+    if [ "$(pm_summary "$PM_TMP/out" accepted)" = 1 ]; then
         back=1
         break
     fi

@@ -38,7 +38,7 @@ send_on() {
     at_day "$1"
     "$DRIVE" -S "unix:$PM_TMP/walk.sock" -c 1 -m "$2" -f "$SENDER" -r friend@example.org \
         >"$PM_TMP/day$1.out" 2>&1 || pm_fail "pmdrive failed on day $1: $(cat "$PM_TMP/day$1.out")"
-    head -n 1 "$PM_TMP/day$1.out" | tr ' ' '\n' | sed -n 's/^accepted=//p'
+    pm_summary "$PM_TMP/day$1.out" accepted
 }
 
 # day, messages offered, messages accepted, what to do before sending

@@ -30,8 +30,15 @@ pm_on_exit() {
     PM_CLEANUPS+=("$1")
 }
 
-# Fail the test with a message.
+# Log files (a glob, expanded at the failure) whose last lines pm_fail shows first.
+PM_FAIL_LOGS=
+
+# Fail the test with a message, after the end of the logs in PM_FAIL_LOGS.
 pm_fail() {
+    local f
+    for f in $PM_FAIL_LOGS; do
+        [ -f "$f" ] && tail -n 20 "$f" >&2
+    done
     echo "FAIL: $*" >&2
     exit 1
 }
@@ -156,4 +163,32 @@ pm_milter_start() {
     pm_on_exit "kill $PM_LAST_PID"
     pm_wait_file "$PM_TMP/$name.sock" ||
         pm_fail "postmeter $name did not start: $(cat "$PM_TMP/$name.log")"
+}
+
+# Print the value of key $2 in pmdrive's summary line in file $1.
+pm_summary() {
+    head -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# Print how many replies in pmdrive outputs $2... carry a text matching regex $1.
+pm_replies_matching() {
+    local re=$1
+    shift
+    cat "$@" | awk -v re="$re" '
+        /^reply / { n = $2; t = $0; sub(/^reply [0-9]+ /, "", t); if (t ~ re) s += n }
+        END { print s + 0 }'
+}
+
+# Stop postmeter $1 with SIGTERM and check that it exits 0 within 10 s (label $2);
+# libmilter notices a stop request only every few seconds.
+pm_stop_clean() {
+    local pid=$1 label=$2 rc=0
+    kill -TERM "$pid"
+    for _ in $(seq 1 200); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && pm_fail "$label ignores SIGTERM"
+    wait "$pid" || rc=$?
+    pm_assert_eq 0 "$rc" "$label exit status after SIGTERM"
 }
