@@ -207,12 +207,12 @@ for i = 1, nhashes do
 end
 local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3]), n = cold}
 
--- The counters: name, window, bucket length b, buckets per window n, current
--- bucket k, first live bucket k - n, bucket field prefix and totals field.
+-- The bucket lengths the totals of a window hash are kept for ("cfg").
 local CFG = ARGV[4] .. '/' .. ARGV[5]
 
--- One counter: window w, bucket length b (bs as the field text), current
--- bucket k (sk as text).
+-- One counter c of window w: bucket length b (bs as the field text), buckets
+-- per window n, current bucket k (sk as text), first live bucket k - n, the
+-- bucket field prefix, the totals field and the current bucket's field.
 local function counter(c, w, bs, b, k, sk)
     local n, tot = WINDOW[w] / b, c .. bs
     return {c = c, w = w, b = b, n = n, k = k, first = k - n, pre = tot .. ':', tot = tot,
@@ -302,11 +302,8 @@ end
 local function read_scope(key)
     local s = {used = {}, lo = {}, hi = {}, cur = {}, gone = {}}
     local v = redis.call('HMGET', key, unpack(HFIELDS))
-    local parsed = v[1] == CFG
-    for i = 1, 5 do
-        if not parsed then
-            break
-        end
+    local parsed, i = v[1] == CFG, 1
+    while parsed and i <= 5 do
         local x = CTR[i]
         local t, lo, hi = string.match(v[2 * i] or '', '^(%d+):(%d+):(%d+)$')
         lo, hi = tonumber(lo), tonumber(hi)
@@ -315,6 +312,7 @@ local function read_scope(key)
             s.used[x.c], s.lo[x.c], s.hi[x.c] = tonumber(t), lo, hi
             s.cur[x.c] = tonumber(v[2 * i + 1])
         end
+        i = i + 1
     end
     if not parsed then
         for _, x in ipairs(CTR) do
@@ -323,32 +321,27 @@ local function read_scope(key)
         rebuild(key, s)
         return s
     end
+    -- the buckets lo .. first - 1 of each counter have left: read them (only
+    -- where some are still counted) and take them off
     local ask, from = {}, {}
-    for i = 1, 5 do
-        local x = CTR[i]
+    for _, x in ipairs(CTR) do
         local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
-        if lo < x.first then
-            local last = math.min(hi, x.first - 1)
-            for k = lo, last do
-                s.gone[#s.gone + 1] = x.pre .. k
+        for k = lo, math.min(hi, x.first - 1) do
+            s.gone[#s.gone + 1] = x.pre .. k
+            if hi >= x.first then
+                ask[#ask + 1] = s.gone[#s.gone]
+                from[#ask] = c
             end
-            if hi < x.first then
-                s.used[c], s.hi[c] = 0, x.k
-            else
-                for k = lo, last do
-                    ask[#ask + 1] = x.pre .. k
-                    from[#ask] = c
-                end
-            end
-            s.lo[c] = x.first
         end
-        s.hi[c] = math.max(s.hi[c], x.k)
+        if hi < x.first then
+            s.used[c] = 0
+        end
+        s.lo[c], s.hi[c] = math.max(lo, x.first), math.max(hi, x.k)
     end
     if #ask > 0 then
         local got = redis.call('HMGET', key, unpack(ask))
-        for i = 1, #ask do
-            local c = from[i]
-            s.used[c] = math.max(0, s.used[c] - (tonumber(got[i]) or 0))
+        for j = 1, #ask do
+            s.used[from[j]] = math.max(0, s.used[from[j]] - (tonumber(got[j]) or 0))
         end
     end
     return s
