@@ -120,9 +120,7 @@ t0=$(date +%s)
 send_n 8 alice@example.com --auth PLAIN --auth-user alice@example.com --auth-password alice-pw
 t1=$(date +%s)
 check_replies 5 3 alice@example.com 5 "$t0" "$t1"
-pm_sink_wait $((base + 5)) || true
-sleep 0.5
-pm_assert_eq $((base + 5)) "$(pm_sink_count)" "messages in the sink after (a)"
+pm_sink_expect $((base + 5)) "messages in the sink after (a)"
 check_accepted_logged alice@example.com
 pm_assert_eq 5 "$(count_decisions accept alice@example.com)" "accept lines for alice"
 pm_assert_eq 3 "$(count_decisions tempfail alice@example.com reason=msgs_hour)" "tempfail lines for alice"
@@ -135,9 +133,7 @@ t0=$(date +%s)
 send_n 6 news@example.org
 t1=$(date +%s)
 check_replies 3 3 news@example.org 3 "$t0" "$t1"
-pm_sink_wait $((base + 8)) || true
-sleep 0.5
-pm_assert_eq $((base + 8)) "$(pm_sink_count)" "messages in the sink after (b)"
+pm_sink_expect $((base + 8)) "messages in the sink after (b)"
 check_accepted_logged news@example.org
 pm_assert_eq 3 "$(count_decisions accept news@example.org)" "accept lines for news@"
 pm_assert_eq 3 "$(count_decisions tempfail news@example.org reason=msgs_hour)" "tempfail lines for news@"
@@ -154,9 +150,7 @@ check_accepted_logged carol@example.com
 t0=$(date +%s)
 send_n 1 alice@example.com --auth LOGIN --auth-user alice@example.com --auth-password alice-pw
 check_replies 0 1 alice@example.com 5 "$t0" "$t0"
-pm_sink_wait $((base + 13)) || true
-sleep 0.5
-pm_assert_eq $((base + 13)) "$(pm_sink_count)" "messages in the sink after (c)"
+pm_sink_expect $((base + 13)) "messages in the sink after (c)"
 pm_assert_eq 5 "$(count_decisions accept alice@example.com)" "accept lines for alice at the end"
 pm_assert_eq 3 "$(cat "$PM_SINK_DIR"/* | grep -c '^X-Mail-Args: <>')" "null-sender messages in the sink"
 pm_assert_eq $((base + 5)) "$(cat "$PM_SINK_DIR"/* | grep -c '^X-Mail-Args: <alice@example.com>')" "alice's messages in the sink"
@@ -190,9 +184,7 @@ a.quit()
 PY
 t1=$(date +%s)
 check_replies 1 1 dave@example.org 5 "$t0" "$t1"
-pm_sink_wait $((base + 18)) || true
-sleep 0.5
-pm_assert_eq $((base + 18)) "$(pm_sink_count)" "messages in the sink after (d)"
+pm_sink_expect $((base + 18)) "messages in the sink after (d)"
 pm_assert_eq 5 "$(count_decisions accept dave@example.org)" "accept lines for dave"
 pm_assert_eq 1 "$(count_decisions tempfail dave@example.org reason=msgs_hour)" "tempfail lines for dave"
 pm_assert_eq 1 "$(count_decisions tempfail dave@example.org stage=eom)" "dave refused at end of data"
@@ -207,9 +199,7 @@ tomorrow=$(date -u -d "@$((now / 86400 * 86400 + 86400))" +%Y-%m-%d)
 pm_assert_eq 3 "$(grep -c '^250 2.0.0 Ok: queued as ' "$PM_TMP/replies")" "wendy's accepted messages"
 pm_assert_eq 2 "$(grep -cxF "451 4.7.1 <wendy@example.com>: warm-up limit reached (day 1 of warm-up: 3 messages today); try again after $tomorrow 00:00 UTC" "$PM_TMP/replies")" \
     "wendy's warm-up replies"
-pm_sink_wait $((base + 21)) || true
-sleep 0.5
-pm_assert_eq $((base + 21)) "$(pm_sink_count)" "messages in the sink after (e)"
+pm_sink_expect $((base + 21)) "messages in the sink after (e)"
 pm_assert_eq 2 "$(count_decisions tempfail wendy@example.com reason=warmup_day)" "warm-up lines for wendy"
 
 echo "PASS: postfix_e2e"

@@ -47,6 +47,14 @@ pm_sink_wait() {
     return 1
 }
 
+# Assert that the sink holds exactly $1 messages (label $2): wait for them, then
+# half a second more, so that one message too many is seen too.
+pm_sink_expect() {
+    pm_sink_wait "$1" || true
+    sleep 0.5
+    pm_assert_eq "$1" "$(pm_sink_count)" "$2"
+}
+
 # Add a SASL user to the instance's sasldb: pm_postfix_sasl_user LOGIN PASSWORD.
 pm_postfix_sasl_user() {
     pm_need saslpasswd2
