@@ -297,6 +297,24 @@ put_head(struct text *t, const char *name, const char *type, const char *help)
     put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter without labels: its head and its value. */
+static void
+put_counter(struct text *t, const char *name, const char *help, unsigned long long v)
+{
+    put_head(t, name, "counter", help);
+    put(t, "%s %llu\n", name, v);
+}
+
+/* A counter by direction: its head, then the outgoing and the incoming value. */
+static void
+put_directions(struct text *t, const char *name, const char *help, unsigned long long out,
+               unsigned long long in)
+{
+    put_head(t, name, "counter", help);
+    put(t, "%s{direction=\"outgoing\"} %llu\n", name, out);
+    put(t, "%s{direction=\"incoming\"} %llu\n", name, in);
+}
+
 /* The decision counters. */
 static void
 render_decisions(struct text *t)
@@ -322,14 +340,11 @@ render_process(struct text *t)
     unsigned long long cum = 0;
     int i;
 
-    put_head(t, "postmeter_messages_total", "counter",
-             "Transactions (MAIL FROM) seen, by direction.");
-    put(t, "postmeter_messages_total{direction=\"outgoing\"} %llu\n", get(&messages[0]));
-    put(t, "postmeter_messages_total{direction=\"incoming\"} %llu\n", get(&messages[1]));
-    put_head(t, "postmeter_recipients_total", "counter",
-             "Recipients (RCPT TO) seen in followed transactions, by direction.");
-    put(t, "postmeter_recipients_total{direction=\"outgoing\"} %llu\n", get(&recipients[0]));
-    put(t, "postmeter_recipients_total{direction=\"incoming\"} %llu\n", get(&recipients[1]));
+    put_directions(t, "postmeter_messages_total", "Transactions (MAIL FROM) seen, by direction.",
+                   get(&messages[0]), get(&messages[1]));
+    put_directions(t, "postmeter_recipients_total",
+                   "Recipients (RCPT TO) seen in followed transactions, by direction.",
+                   get(&recipients[0]), get(&recipients[1]));
     put_head(t, "postmeter_milter_connections_open", "gauge", "Milter connections open now.");
     put(t, "postmeter_milter_connections_open %lld\n",
         __atomic_load_n(&connections, __ATOMIC_RELAXED));
@@ -346,17 +361,16 @@ render_process(struct text *t)
     }
     put(t, "postmeter_store_request_duration_seconds_sum %.9f\n", (double)get(&latency_ns) / 1e9);
     put(t, "postmeter_store_request_duration_seconds_count %llu\n", get(&latency_count));
-    put_head(t, "postmeter_config_reloads_total", "counter", "Successful configuration reloads.");
-    put(t, "postmeter_config_reloads_total %llu\n", get(&reloads));
-    put_head(t, "postmeter_config_reload_failures_total", "counter",
-             "Reloads refused for a bad configuration (the running one was kept).");
-    put(t, "postmeter_config_reload_failures_total %llu\n", get(&reload_failures));
-    put_head(t, "postmeter_first_contact_messages_total", "counter",
-             "Metered messages with at least one first-contact recipient.");
-    put(t, "postmeter_first_contact_messages_total %llu\n", get(&first_contact));
-    put_head(t, "postmeter_attachment_messages_total", "counter",
-             "Metered messages in which the content scan found attachments.");
-    put(t, "postmeter_attachment_messages_total %llu\n", get(&with_attachments));
+    put_counter(t, "postmeter_config_reloads_total", "Successful configuration reloads.",
+                get(&reloads));
+    put_counter(t, "postmeter_config_reload_failures_total",
+                "Reloads refused for a bad configuration (the running one was kept).",
+                get(&reload_failures));
+    put_counter(t, "postmeter_first_contact_messages_total",
+                "Metered messages with at least one first-contact recipient.", get(&first_contact));
+    put_counter(t, "postmeter_attachment_messages_total",
+                "Metered messages in which the content scan found attachments.",
+                get(&with_attachments));
     put_head(t, "postmeter_feedback_events_total", "counter",
              "Feedback read from incoming mail, by kind.");
     for (i = 0; i < 3; i++)
