@@ -250,7 +250,9 @@ pm_assert_eq "1 suppressed address" "$(head -n 1 "$PM_TMP/ctl.out")" "suppress l
 
 # --- reputation: status shows the halved limits the milter enforces ----------------------
 R=randy@example.com
-TODAY=$(($(pm_rcli TIME | head -n 1) / 86400))
+REAL=$(pm_rcli TIME | head -n 1)
+TODAY=$((REAL / 86400))
+pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon: TODAY stays today
 pm_rcli HSET "pmtest:v1:{s:$R}:rep" "s:$TODAY" 100 "b:$TODAY" 4 "k:$TODAY" 1 "r:$TODAY" 2 >/dev/null
 json=$(ctl --json status $R)
 grep -q '"messages_per_day":{"used":0,"limit":5}' <<<"$json" || pm_fail "status: halved limit: $json"
@@ -260,6 +262,7 @@ pm_assert_eq 5 "$(send a $R 7)" "halved limit"
 json=$(ctl --json top --by bounces -n 1)
 grep -q "\"senders\":\[{\"rank\":1,\"sender\":\"$R\",\"plan\":\"default\",\"used\":4,.*\"sent_7d\":105,\"hard_bounces_7d\":4," \
     <<<"$json" || pm_fail "top --by bounces: $json"
+pm_rcli DEL pmtest:v1:clock >/dev/null
 
 # --- classify -------------------------------------------------------------------------------
 pm_write_conf "$PM_TMP/rules.conf" </dev/null

@@ -100,8 +100,10 @@ for _ in $(seq 1 50); do
 done
 grep -q "feedback=hard_bounce sender=alice@example.com rcpt=bob@example.org status=5.1.1" \
     "$PM_POSTMETER_LOG" || pm_fail "the hard bounce was not recorded"
-today=$(date -u -d "@$(redis-cli -p "$PM_REDIS_PORT" TIME | head -n 1)" +%Y-%m-%d)
-until=$(date -u -d "@$(( $(redis-cli -p "$PM_REDIS_PORT" TIME | head -n 1) + 180 * 86400 ))" +%Y-%m-%d)
+# The dates in the reply come from the time the suppression entry records.
+at=$(redis-cli -p "$PM_REDIS_PORT" GET 'pmtest:v1:sup:bob@example.org' | cut -d'|' -f1)
+today=$(date -u -d "@$at" +%Y-%m-%d)
+until=$(date -u -d "@$((at + 180 * 86400))" +%Y-%m-%d)
 want="550 5.1.1 <bob@example.org>: this address bounced as invalid on $today (5.1.1); postmeter will not send to it before $until"
 pm_assert_eq "$want" "$(send_as alice bob@example.org)" "alice to a suppressed bob"
 # In a message to bob and carol, only bob is refused.

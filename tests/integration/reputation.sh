@@ -18,7 +18,11 @@ plans: { default: { messages_per_hour = 10; messages_per_day = 0; recipients_per
                     new_recipients_per_day = 0; warmup = []; }; };
 rules = ( );
 CONF
-TODAY=$(($(pm_rcli TIME | head -n 1) / 86400))
+# The store's clock reads noon of this UTC day, so that "today" and
+# "yesterday" below stay the store's days whenever the test runs.
+REAL=$(pm_rcli TIME | head -n 1)
+TODAY=$((REAL / 86400))
+pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 
 # Give sender $1 a history: $2 external recipients sent and $3 hard bounces,
 # spread over yesterday and today.
