@@ -5,7 +5,8 @@
  * per UTC day, today's and yesterday's added up, which covers the rolling
  * 24 hours); each candidate is then probed exactly, as the milter would, and
  * the list is ordered by the chosen window's message count, or by hard
- * bounces over 7 days (among the senders of the last three days' index).
+ * bounces over 7 days (among the senders of the last 7 days' index, the
+ * days reputation counts).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #define TOP_MAX 1000
 #define SENDER_COLS 34
+#define REP_DAYS 7 /* the UTC days reputation counts (meter.lua) */
 
 /* One candidate sender. */
 struct top_row {
@@ -150,7 +152,7 @@ top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char 
     }
 }
 
-/* top [--by day|hour] [-n N] */
+/* top [--by day|hour|bounces] [-n N] */
 int
 cmd_top(struct ctl *c, int argc, char **argv)
 {
@@ -158,14 +160,14 @@ cmd_top(struct ctl *c, int argc, char **argv)
     struct ctl_opts o = {names, {0}, {0}, 0};
     struct top_row *rows = NULL;
     size_t n = 0, i, probe;
-    long long now, want = 10;
+    long long now, want = 10, day;
     const char *by = "day";
     int rc;
 
     if ((rc = ctl_getopts("top", argc, argv, &o)) != CTL_OK)
         return rc;
     if (o.npos)
-        return ctl_fail(CTL_USAGE, "usage: top [--by day|hour] [-n N]");
+        return ctl_fail(CTL_USAGE, "usage: top [--by day|hour|bounces] [-n N]");
     if (o.value[0])
         by = o.value[0];
     if (strcmp(by, "day") != 0 && strcmp(by, "hour") != 0 && strcmp(by, "bounces") != 0)
@@ -175,12 +177,14 @@ cmd_top(struct ctl *c, int argc, char **argv)
                                            : -1;
     if (o.value[1] && (ctl_number(o.value[1], TOP_MAX, &want) < 0 || want < 1))
         return ctl_fail(CTL_USAGE, "top: bad count \"%s\" (1 to %d)", o.value[1], TOP_MAX);
-    if ((rc = ctl_now(c, &now)) || (rc = top_read(c, now / CTL_DAY, &rows, &n)) ||
-        (rc = top_read(c, now / CTL_DAY - 1, &rows, &n)) ||
-        (top_counter < 0 && (rc = top_read(c, now / CTL_DAY - 2, &rows, &n)))) {
-        free(rows);
+    if ((rc = ctl_now(c, &now)))
         return rc;
-    }
+    /* today and yesterday cover the rolling 24 hours; bounces, the 7 days */
+    for (day = 0; day < (top_counter < 0 ? REP_DAYS : 2); day++)
+        if ((rc = top_read(c, now / CTL_DAY - day, &rows, &n)) != CTL_OK) {
+            free(rows);
+            return rc;
+        }
     if (n)
         qsort(rows, n, sizeof(*rows), by_score);
     /* the index is by calendar day: probe more than asked, then order exactly

@@ -24,7 +24,7 @@
 --   KEYS[12] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
 --            the request uses the domain scope.
 --   The top index <prefix>:v1:top:<day> (sorted set: sender -> messages
---   counted that UTC day, TTL 3 days) is named from ARGV, since its day is
+--   counted that UTC day, TTL 8 days) is named from ARGV, since its day is
 --   the store's. doc/redis-keys.md lists every key.
 --   Each scope's keys carry its own hash tag, so all of a sender's keys stay
 --   in one Redis Cluster slot (the script as a whole spans several slots:
@@ -689,7 +689,7 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
     if top_prefix and top_prefix ~= '' and add.m > 0 then
         local top = top_prefix .. today
         if tonumber(redis.call('ZINCRBY', top, add.m, string.match(KEYS[2], '{s:(.*)}'))) == add.m then
-            redis.call('EXPIRE', top, 3 * DAY)
+            redis.call('EXPIRE', top, 8 * DAY)
         end
     end
     if nhashes > 0 then

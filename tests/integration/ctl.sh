@@ -262,6 +262,16 @@ pm_assert_eq 5 "$(send a $R 7)" "halved limit"
 json=$(ctl --json top --by bounces -n 1)
 grep -q "\"senders\":\[{\"rank\":1,\"sender\":\"$R\",\"plan\":\"default\",\"used\":4,.*\"sent_7d\":105,\"hard_bounces_7d\":4," \
     <<<"$json" || pm_fail "top --by bounces: $json"
+# A sender last counted 5 days ago, with bounces since, is still a candidate;
+# one whose only index day is 7 days old is not (nor are its bounces counted).
+pm_rcli ZADD "pmtest:v1:top:$((TODAY - 5))" 3 olive@example.com >/dev/null
+pm_rcli HSET "pmtest:v1:{s:olive@example.com}:rep" "s:$((TODAY - 5))" 20 "b:$((TODAY - 1))" 9 >/dev/null
+pm_rcli ZADD "pmtest:v1:top:$((TODAY - 7))" 3 oscar@example.com >/dev/null
+pm_rcli HSET "pmtest:v1:{s:oscar@example.com}:rep" "s:$((TODAY - 7))" 20 "b:$((TODAY - 7))" 9 >/dev/null
+expect_rc 0 top --by bounces -n 5
+pm_assert_eq "senders with the most hard bounces in 7 days (of those sending lately)
+  1  olive@example.com                  9/20           45.00 %  default
+  2  randy@example.com                  4/105           3.81 %  default" "$(cat "$PM_TMP/ctl.out")" "top --by bounces over 7 days"
 pm_rcli DEL pmtest:v1:clock >/dev/null
 
 # --- classify -------------------------------------------------------------------------------

@@ -227,7 +227,7 @@ while read -r key; do
     ttl=$(pm_rcli TTL "$key")
     case $key in
     *:w) max=90300 ;;              # windows: 24 h + a day and an hour bucket (3600 + 300 s here)
-    *:top:*) max=$((3 * 86400)) ;; # the daily top index
+    *:top:*) max=$((8 * 86400)) ;; # the daily top index
     *) max=$((400 * 86400)) ;;     # contacts, warm-up, credits: see doc/redis-keys.md
     esac
     ((ttl > 0 && ttl <= max)) || pm_fail "key $key has TTL $ttl"
