@@ -2,8 +2,10 @@
 # lib.sh - setup helpers for bench/run: milters, a private Postfix, samplers.
 #
 # Sourced by bench/run after tests/lib/common.sh (which gives $PM_TMP, free
-# ports, the private redis-server and the exit trap). Every process started
-# here is registered with pm_on_exit and stopped at exit by its pid.
+# ports, the private redis-server and the exit trap) and tests/lib/postfix_conf.sh
+# (the private Postfix's directories, main.cf, services, start and stop).
+# Every process started here is registered with pm_on_exit and stopped at
+# exit by its pid.
 
 # Start a command in the background, log to $PM_TMP/NAME.log; sets BG_PID.
 bench_bg() {
@@ -80,46 +82,15 @@ bench_postfix_start() {
     sink_port=$(pm_free_port)
     bench_bg sink smtp-sink -u nobody "127.0.0.1:$sink_port" 256
     pm_wait_port "$sink_port" || pm_fail "smtp-sink is not listening"
-    chmod 711 "$PM_TMP"
-    mkdir -p "$PF_DIR/etc" "$PF_DIR/queue" "$PF_DIR/data"
-    chmod 711 "$PF_DIR"
-    chown postfix "$PF_DIR/data"
-    cat >"$PF_DIR/etc/main.cf" <<EOF
-# Private benchmark instance: nothing here touches /etc/postfix or the system queue.
-compatibility_level = 3.6
-queue_directory = $PF_DIR/queue
-data_directory = $PF_DIR/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.bench.test
-mydomain = bench.test
-myorigin = \$myhostname
-mydestination =
-relay_domains =
-local_recipient_maps =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$sink_port
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-maillog_file = $PF_DIR/maillog
-maillog_file_prefixes = $PM_TMP, /tmp, /var
-in_flow_delay = 0s
-smtpd_error_sleep_time = 0s
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-biff = no
-alias_maps =
-alias_database =
-smtputf8_enable = no
+    pm_pf_dirs "$PF_DIR"
+    {
+        pm_pf_main_cf "$PF_DIR" mx.bench.test "$sink_port"
+        cat <<EOF
 message_size_limit = 209715200
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_client_connection_count_limit = 0
-milter_protocol = 6
-milter_default_action = tempfail
 EOF
+    } >"$PF_DIR/etc/main.cf"
     : >"$PF_DIR/etc/master.cf"
     for spec in "$@"; do
         name=${spec%%=*}
@@ -128,51 +99,14 @@ EOF
         printf -v "PF_PORT_$name" '%s' "$port"
         echo "127.0.0.1:$port inet n - n - - smtpd -o smtpd_milters=$milter" >>"$PF_DIR/etc/master.cf"
     done
-    cat >>"$PF_DIR/etc/master.cf" <<EOF
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
-    pm_on_exit "bench_postfix_stop"
-    (umask 022 && postfix -c "$PF_DIR/etc" start) >"$PM_TMP/postfix-start.log" 2>&1 || {
-        cat "$PM_TMP/postfix-start.log" "$PF_DIR/maillog" >&2 2>/dev/null
-        pm_fail "the private postfix did not start"
-    }
+    pm_pf_services >>"$PF_DIR/etc/master.cf"
+    pm_on_exit "pm_pf_stop $PF_DIR"
+    pm_pf_start "$PF_DIR"
     for spec in "$@"; do
         name=${spec%%=*}
         port=PF_PORT_$name
         pm_wait_port "${!port}" 200 || pm_fail "postfix is not listening on ${!port}"
     done
-}
-
-# Stop the private Postfix (bounded: the master is killed if it lingers).
-bench_postfix_stop() {
-    local pid tries=100
-    [ -f "$PF_DIR/etc/main.cf" ] || return 0
-    pid=$(tr -d ' ' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null)
-    postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1 || true
-    if [ -n "$pid" ]; then
-        while ((tries-- > 0)) && kill -0 "$pid" 2>/dev/null; do
-            sleep 0.05
-        done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
 }
 
 # Messages still in the private queue.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # postfix.sh - a private Postfix instance and an smtp-sink for tests.
 #
 # Source it after common.sh, as root. pm_sink_start starts smtp-sink on a free
@@ -7,6 +8,9 @@
 # free 127.0.0.1 port ($PM_SMTP_PORT) that offers SASL (Cyrus, a private
 # sasldb) and relays everything to the sink. It never reads or writes
 # /etc/postfix's main.cf or the system queue. Both stop by themselves at exit.
+
+# shellcheck source=postfix_conf.sh
+. "$(dirname "${BASH_SOURCE[0]}")/postfix_conf.sh"
 
 # Start smtp-sink on a free loopback port; sets PM_SINK_PORT and PM_SINK_DIR.
 pm_sink_start() {
@@ -74,10 +78,8 @@ pm_postfix_sasl_user() {
 pm_postfix_write_conf() {
     local milter=$1
     # The postfix user must reach data/, etc/sasl/ and the milter socket below $PM_TMP.
-    chmod 711 "$PM_TMP"
-    mkdir -p "$PM_PF_DIR/etc" "$PM_PF_DIR/queue" "$PM_PF_DIR/data" "$PM_PF_DIR/etc/sasl"
-    chmod 711 "$PM_PF_DIR"
-    chown postfix "$PM_PF_DIR/data"
+    pm_pf_dirs "$PM_PF_DIR"
+    mkdir -p "$PM_PF_DIR/etc/sasl"
     # Debian's Postfix reads $config_directory/sasl/smtpd.conf; cyrus_sasl_config_path says the same.
     cat >"$PM_PF_DIR/etc/sasl/smtpd.conf" <<EOF
 pwcheck_method: auxprop
@@ -85,78 +87,28 @@ auxprop_plugin: sasldb
 sasldb_path: $PM_PF_DIR/etc/sasl/sasldb2
 mech_list: PLAIN LOGIN
 EOF
-    cat >"$PM_PF_DIR/etc/main.cf" <<EOF
-# Private test instance: nothing here touches /etc/postfix or the system queue.
-compatibility_level = 3.6
-queue_directory = $PM_PF_DIR/queue
-data_directory = $PM_PF_DIR/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.postmeter.test
-mydomain = postmeter.test
-myorigin = \$myhostname
-mydestination =
-relay_domains =
-local_recipient_maps =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$PM_SINK_PORT
-default_transport = smtp
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-maillog_file = $PM_PF_DIR/maillog
-maillog_file_prefixes = $PM_TMP, /tmp, /var
-in_flow_delay = 0s
-smtpd_error_sleep_time = 0s
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-biff = no
-alias_maps =
-alias_database =
-smtputf8_enable = no
+    {
+        pm_pf_main_cf "$PM_PF_DIR" mx.postmeter.test "$PM_SINK_PORT"
+        cat <<EOF
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
 cyrus_sasl_config_path = $PM_PF_DIR/etc/sasl
 smtpd_sasl_security_options = noanonymous
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
-milter_protocol = 6
-milter_default_action = tempfail
 EOF
-    if [ -n "$milter" ]; then
-        cat >>"$PM_PF_DIR/etc/main.cf" <<EOF
+        [ -z "$milter" ] || cat <<EOF
 smtpd_milters = $milter
 non_smtpd_milters = $milter
 internal_mail_filter_classes = bounce
 EOF
-    fi
-    # No service is chrooted: the sasldb and the milter socket live in $PM_TMP.
+    } >"$PM_PF_DIR/etc/main.cf"
     # A second smtpd without milters shows whether Postfix alone works.
-    cat >"$PM_PF_DIR/etc/master.cf" <<EOF
-127.0.0.1:$PM_SMTP_PORT inet n - n - - smtpd
-127.0.0.1:$PM_SMTP_PORT_PLAIN inet n - n - - smtpd -o smtpd_milters=
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+    {
+        echo "127.0.0.1:$PM_SMTP_PORT inet n - n - - smtpd"
+        echo "127.0.0.1:$PM_SMTP_PORT_PLAIN inet n - n - - smtpd -o smtpd_milters="
+        pm_pf_services
+    } >"$PM_PF_DIR/etc/master.cf"
 }
 
 # Start the private Postfix; $1 = milter ("" = none). Sets PM_PF_DIR, PM_SMTP_PORT
@@ -172,13 +124,9 @@ pm_postfix_start() {
     PM_PF_DIR=$PM_TMP/postfix
     PM_SMTP_PORT=$(pm_free_port)
     PM_SMTP_PORT_PLAIN=$(pm_free_port)
-    # Postfix checks its queue's permissions: create everything with umask 022.
     (umask 022 && pm_postfix_write_conf "${1:-}") || pm_fail "cannot write the Postfix config"
     pm_on_exit "pm_postfix_stop"
-    (umask 022 && postfix -c "$PM_PF_DIR/etc" start) >"$PM_TMP/postfix-start.log" 2>&1 || {
-        cat "$PM_TMP/postfix-start.log" "$PM_PF_DIR/maillog" >&2 2>/dev/null
-        pm_fail "the private postfix did not start"
-    }
+    pm_pf_start "$PM_PF_DIR"
     pm_wait_port "$PM_SMTP_PORT" 200 || {
         cat "$PM_PF_DIR/maillog" >&2 2>/dev/null
         pm_fail "the private postfix is not listening on $PM_SMTP_PORT"
@@ -186,18 +134,9 @@ pm_postfix_start() {
     export PM_PF_DIR PM_SMTP_PORT PM_SMTP_PORT_PLAIN
 }
 
-# Stop the private Postfix (bounded: the master is killed if it lingers).
+# Stop the private Postfix.
 pm_postfix_stop() {
-    local pid tries=100
-    [ -f "$PM_PF_DIR/etc/main.cf" ] || return 0
-    pid=$(tr -d ' ' 2>/dev/null <"$PM_PF_DIR/queue/pid/master.pid")
-    postfix -c "$PM_PF_DIR/etc" stop >/dev/null 2>&1 || true
-    if [ -n "$pid" ]; then
-        while ((tries-- > 0)) && kill -0 "$pid" 2>/dev/null; do
-            sleep 0.05
-        done
-        kill -9 "$pid" 2>/dev/null || true
-    fi
+    pm_pf_stop "$PM_PF_DIR"
 }
 
 # Print the lines of the private Postfix's log.
