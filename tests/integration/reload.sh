@@ -26,7 +26,7 @@ EOF
 # Send $2 messages as $1; print how many were accepted.
 accepted() {
     "$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 1 -m "$2" -f "$1" -r x@example.org 2>&1 |
-        head -n 1 | tr ' ' '\n' | sed -n 's/^accepted=//p'
+        pm_summary - accepted
 }
 
 # Send SIGHUP and wait (bounded) for the log line matching $1.

@@ -36,39 +36,34 @@ send() {
     "$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 1 -m "$3" -f "$1" -r "$2" 2>&1
 }
 
-# The value of key $2 in the first line of $1.
-field() {
-    head -n 1 <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
 # Too few sends: 40 recipients, 20 bounces (50 %) still passes, untagged.
 history few@example.com 40 20
 out=$(send few@example.com x@example.org 2)
-pm_assert_eq "2 0" "$(field "$out" accepted) $(field "$out" tagged)" "under min_sends"
+pm_assert_eq "2 0" "$(pm_summary - accepted tagged <<<"$out")" "under min_sends"
 
 # 2.5 %: passes, tagged.
 history warn@example.com 200 5
 out=$(send warn@example.com x@example.org 2)
-pm_assert_eq "2 2" "$(field "$out" accepted) $(field "$out" tagged)" "2.5 % warns"
+pm_assert_eq "2 2" "$(pm_summary - accepted tagged <<<"$out")" "2.5 % warns"
 grep -q "sender=warn@example.com .*bounce_rate_ppm=25000 bounce_level=1" "$PM_TMP/pm.log" ||
     pm_fail "no warning in the log"
 
 # 3.5 %: the hourly limit of 10 is halved to 5.
 history half@example.com 200 7
 out=$(send half@example.com x@example.org 8)
-pm_assert_eq "5 3" "$(field "$out" accepted) $(field "$out" tempfail)" "3.5 % halves the limits"
+pm_assert_eq "5 3" "$(pm_summary - accepted tempfail <<<"$out")" "3.5 % halves the limits"
 grep -q "^reply 3 451 4.7.1 <half@example.com>: hourly sending limit reached (5 messages per hour)" <<<"$out" ||
     pm_fail "halved limit reply: $out"
 
 # 6 %: a known contact passes, a first contact is refused.
 out=$(send cold@example.com known@example.org 1)
-pm_assert_eq 1 "$(field "$out" accepted)" "the first message makes known@ a contact"
+pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "the first message makes known@ a contact"
 pm_rcli DEL "pmtest:v1:{s:cold@example.com}:rep" >/dev/null
 history cold@example.com 100 6
 out=$(send cold@example.com known@example.org 1)
-pm_assert_eq 1 "$(field "$out" accepted)" "6 %: a known contact"
+pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "6 %: a known contact"
 out=$(send cold@example.com stranger@example.org 1)
-pm_assert_eq 0 "$(field "$out" accepted)" "6 %: a first contact"
+pm_assert_eq 0 "$(pm_summary - accepted <<<"$out")" "6 %: a first contact"
 grep -q "^reply 1 451 4.7.1 <cold@example.com>: first-contact mail paused: 5.9%% of your recent mail bounced as invalid addresses" <<<"$out" ||
     pm_fail "first-contact pause reply: $out"
 
@@ -78,5 +73,5 @@ out=$(send stop@example.com known@example.org 1)
 grep -q "^reply 1 451 4.7.1 <stop@example.com>: sending paused: 12.0%% of your recent mail bounced as invalid addresses; ask your administrator" <<<"$out" ||
     pm_fail "stop reply: $out"
 out=$(send stop@example.com colleague@example.com 3)
-pm_assert_eq 3 "$(field "$out" accepted)" "12 %: internal mail"
+pm_assert_eq 3 "$(pm_summary - accepted <<<"$out")" "12 %: internal mail"
 echo "PASS: reputation"

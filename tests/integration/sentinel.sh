@@ -76,7 +76,7 @@ pm_wait_file "$PM_TMP/pm.sock" || pm_fail "postmeter did not start: $(cat "$PM_T
 send() {
     "$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 1 -m "$1" -f alice@example.com -r x@example.org \
         >"$PM_TMP/last" 2>&1
-    head -n 1 "$PM_TMP/last" | tr ' ' '\n' | sed -n 's/^accepted=//p;s/^tempfail=//p' | paste -sd' '
+    pm_summary "$PM_TMP/last" accepted tempfail
 }
 
 pm_assert_eq "40 0" "$(send 40)" "before the failover"

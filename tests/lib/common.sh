@@ -165,9 +165,16 @@ pm_milter_start() {
         pm_fail "postmeter $name did not start: $(cat "$PM_TMP/$name.log")"
 }
 
-# Print the value of key $2 in pmdrive's summary line in file $1.
+# Print the values of keys $2... (space-separated) in pmdrive's summary line,
+# the first line of file $1 ("-": standard input).
 pm_summary() {
-    head -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+    local line k vals=()
+    line=$(head -n 1 -- "$1")
+    shift
+    for k; do
+        vals+=("$(tr ' ' '\n' <<<"$line" | sed -n "s/^$k=//p")")
+    done
+    echo "${vals[*]}"
 }
 
 # Print how many replies in pmdrive outputs $2... carry a text matching regex $1.
