@@ -20,7 +20,8 @@
  *
  *     Groups with their own shape are read in their own files: contacts and
  *     content rules (conf_rules.c), the assign and domains rules
- *     (conf_assign.c); value checks are in conf_check.c.
+ *     (conf_assign.c), a plan's warm-up curve (conf_plan.c); value checks
+ *     are in conf_check.c.
  *
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
@@ -230,8 +231,6 @@ static const struct conf_key plan_keys[] = {
     K_PLAN_SPECIAL("warmup_growth"),
 };
 
-/* The warm-up curve of a plan that names none (SPEC §5). */
-static const long long default_curve[] = {20, 40, 60, 80, 100, 150, 200, 300, 400, 500};
 /* clang-format on */
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -753,82 +752,6 @@ load_password(struct loader *ld, const config_setting_t *s, const char *kname)
     return rc;
 }
 
-/* 1 when name is a valid plan name: [A-Za-z0-9_-]+. */
-static int
-plan_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-
-    return n > 0 &&
-           strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
-}
-
-/* Read a plan's warm-up: an explicit list, or start and growth (SPEC §5). */
-static int
-load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *prefix,
-                 struct pm_plan *plan)
-{
-    const config_setting_t *list = grp ? config_setting_get_member(grp, "warmup") : NULL;
-    const config_setting_t *start = grp ? config_setting_get_member(grp, "warmup_start") : NULL;
-    const config_setting_t *growth = grp ? config_setting_get_member(grp, "warmup_growth") : NULL;
-    long long caps[PM_WARMUP_MAX_STAGES], v = 0;
-    double g = 0;
-    int i, n, t;
-
-    plan->warmup_set = list || start || growth;
-    if (list && (start || growth))
-        return pm_conf_fail(
-            ld, list, "%swarmup: give either a list or warmup_start and warmup_growth", prefix);
-    if (start || growth) {
-        if (!start || !growth)
-            return pm_conf_fail(ld, start ? start : growth,
-                                "%swarmup_start and warmup_growth go together", prefix);
-        if (pm_conf_get_integer(ld, start, "warmup_start", &v) < 0)
-            return -1;
-        t = config_setting_type(growth);
-        if (t == CONFIG_TYPE_FLOAT)
-            g = config_setting_get_float(growth);
-        else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
-            g = (double)config_setting_get_int64(growth);
-        else
-            return pm_conf_fail(ld, growth, "%swarmup_growth: expected a number, not %s", prefix,
-                                pm_conf_type_name(growth));
-        if (v < 1 || v > PM_LIMIT_MAX)
-            return pm_conf_fail(ld, start, "%swarmup_start: %lld is out of range (1-%lld)", prefix,
-                                v, PM_LIMIT_MAX);
-        if (!(g > 1.0 && g <= 10.0))
-            return pm_conf_fail(
-                ld, growth, "%swarmup_growth: %g is out of range (above 1, at most 10)", prefix, g);
-        pm_curve_from_growth(v, g, plan->lim.msgs_day, &plan->warmup);
-    } else if (list) {
-        if (!config_setting_is_array(list) && !config_setting_is_list(list))
-            return pm_conf_fail(ld, list, "%swarmup: expected a list of numbers, not %s", prefix,
-                                pm_conf_type_name(list));
-        n = config_setting_length(list);
-        if (n > PM_WARMUP_MAX_STAGES)
-            return pm_conf_fail(ld, list, "%swarmup: at most %d stages", prefix,
-                                PM_WARMUP_MAX_STAGES);
-        for (i = 0; i < n; i++) {
-            const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
-
-            if (pm_conf_get_integer(ld, e, "warmup", &caps[i]) < 0)
-                return -1;
-            if (caps[i] < 1 || (i > 0 && caps[i] <= caps[i - 1]))
-                return pm_conf_fail(ld, e,
-                                    "%swarmup: stages must be positive and increasing (%lld)",
-                                    prefix, caps[i]);
-        }
-        pm_curve_from_list(caps, (size_t)n, plan->lim.msgs_day, &plan->warmup);
-    } else {
-        pm_curve_from_list(default_curve, sizeof(default_curve) / sizeof(default_curve[0]),
-                           plan->lim.msgs_day, &plan->warmup);
-    }
-    for (i = 0; i < (int)plan->warmup.n; i++)
-        plan->warmup_hour[i] =
-            pm_warmup_hour_cap(plan->warmup.cap[i], ld->conf->warmup_hourly_share);
-    return 0;
-}
-
 /* Fill plan named name from the keys of grp (NULL: all defaults). */
 static int
 load_plan(struct loader *ld, const config_setting_t *grp, const char *name, struct pm_plan *plan)
@@ -848,7 +771,7 @@ load_plan(struct loader *ld, const config_setting_t *grp, const char *name, stru
         if (load_key(ld, &plan_keys[i], s, kname, plan) < 0)
             return -1;
     }
-    return load_plan_warmup(ld, grp, prefix, plan);
+    return pm_conf_load_plan_warmup(ld, grp, prefix, plan);
 }
 
 /* plans: a group of named plans; absent, one plan "default". */
@@ -871,7 +794,7 @@ load_plans(struct loader *ld, const config_setting_t *s, const char *kname)
         const config_setting_t *p = config_setting_get_elem(s, (unsigned int)i);
         const char *name = config_setting_name(p);
 
-        if (!plan_name_ok(name))
+        if (!pm_conf_plan_name_ok(name))
             return pm_conf_fail(ld, p, "%s.%s: a plan name is made of A-Z a-z 0-9 _ -", kname,
                                 name);
         if (!config_setting_is_group(p))

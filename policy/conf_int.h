@@ -69,6 +69,14 @@ int pm_conf_load_assign(struct loader *ld, const config_setting_t *s, const char
 /* Read the domains rules: sender domain -> company-wide plan; -1 after an error. */
 int pm_conf_load_domains(struct loader *ld, const config_setting_t *s, const char *kname);
 
+/* 1 when name is a valid plan name: [A-Za-z0-9_-]+. */
+int pm_conf_plan_name_ok(const char *name);
+
+/* Read a plan's warm-up (conf_plan.c): an explicit list, or start and growth;
+ * neither: the default curve. prefix ("plans.NAME.") names the keys. */
+int pm_conf_load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *prefix,
+                             struct pm_plan *plan);
+
 /* Free what pm_conf_load_assign() and pm_conf_load_domains() allocated. */
 void pm_conf_free_assign(struct pm_conf *conf);
 
