@@ -55,14 +55,14 @@ by_used(const void *a, const void *b)
     return u != v ? (u < v) - (u > v) : strcmp(x->sender, y->sender);
 }
 
-/* Add the members of one day's index to rows (summing scores). */
+/* Append the members of one day's index to rows (merge_rows sums repeats). */
 static int
 top_read(struct ctl *c, long long day, struct top_row **rows, size_t *n)
 {
     char key[128];
     redisReply *r;
     struct top_row *grown;
-    size_t i, j;
+    size_t i;
 
     snprintf(key, sizeof(key), "%s:v1:top:%lld", c->conf->key_prefix, day);
     if (!(r = ctl_cmd(c, "ZREVRANGE %s 0 -1 WITHSCORES", key)))
@@ -72,22 +72,43 @@ top_read(struct ctl *c, long long day, struct top_row **rows, size_t *n)
 
         if (!m || strlen(m) >= PM_ADDR_MAX)
             continue;
-        for (j = 0; j < *n && strcmp((*rows)[j].sender, m) != 0; j++)
-            ;
-        if (j == *n) {
-            if (!(grown = realloc(*rows, (*n + 1) * sizeof(**rows)))) {
-                freeReplyObject(r);
-                return ctl_fail(CTL_ERR, "out of memory");
-            }
-            *rows = grown;
-            memset(&grown[j], 0, sizeof(grown[j]));
-            snprintf(grown[j].sender, sizeof(grown[j].sender), "%s", m);
-            (*n)++;
+        if (!(grown = realloc(*rows, (*n + 1) * sizeof(**rows)))) {
+            freeReplyObject(r);
+            return ctl_fail(CTL_ERR, "out of memory");
         }
-        (*rows)[j].score += r->element[i + 1]->str ? strtod(r->element[i + 1]->str, NULL) : 0;
+        *rows = grown;
+        memset(&grown[*n], 0, sizeof(grown[*n]));
+        snprintf(grown[*n].sender, sizeof(grown[*n].sender), "%s", m);
+        grown[*n].score = r->element[i + 1]->str ? strtod(r->element[i + 1]->str, NULL) : 0;
+        (*n)++;
     }
     freeReplyObject(r);
     return CTL_OK;
+}
+
+/* Order by sender. */
+static int
+by_sender(const void *a, const void *b)
+{
+    return strcmp(((const struct top_row *)a)->sender, ((const struct top_row *)b)->sender);
+}
+
+/* One row per sender, its scores of every day read summed; returns the count. */
+static size_t
+merge_rows(struct top_row *rows, size_t n)
+{
+    size_t i, out = 0;
+
+    if (n == 0)
+        return 0;
+    qsort(rows, n, sizeof(*rows), by_sender);
+    for (i = 1; i < n; i++) {
+        if (strcmp(rows[i].sender, rows[out].sender) == 0)
+            rows[out].score += rows[i].score;
+        else
+            rows[++out] = rows[i];
+    }
+    return out + 1;
 }
 
 /* The limit of a plan for the chosen counter (none for bounces). */
@@ -185,7 +206,7 @@ cmd_top(struct ctl *c, int argc, char **argv)
             free(rows);
             return rc;
         }
-    if (n)
+    if ((n = merge_rows(rows, n)) > 0)
         qsort(rows, n, sizeof(*rows), by_score);
     /* the index is by calendar day: probe more than asked, then order exactly
      * (for bounces, every sender of the index) */

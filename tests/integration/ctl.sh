@@ -262,9 +262,11 @@ pm_assert_eq 5 "$(send a $R 7)" "halved limit"
 json=$(ctl --json top --by bounces -n 1)
 grep -q "\"senders\":\[{\"rank\":1,\"sender\":\"$R\",\"plan\":\"default\",\"used\":4,.*\"sent_7d\":105,\"hard_bounces_7d\":4," \
     <<<"$json" || pm_fail "top --by bounces: $json"
-# A sender last counted 5 days ago, with bounces since, is still a candidate;
-# one whose only index day is 7 days old is not (nor are its bounces counted).
+# A sender counted 5 and 2 days ago, with bounces since, is still a candidate
+# (listed once); one whose only index day is 7 days old is not (nor are its
+# bounces counted).
 pm_rcli ZADD "pmtest:v1:top:$((TODAY - 5))" 3 olive@example.com >/dev/null
+pm_rcli ZADD "pmtest:v1:top:$((TODAY - 2))" 1 olive@example.com >/dev/null
 pm_rcli HSET "pmtest:v1:{s:olive@example.com}:rep" "s:$((TODAY - 5))" 20 "b:$((TODAY - 1))" 9 >/dev/null
 pm_rcli ZADD "pmtest:v1:top:$((TODAY - 7))" 3 oscar@example.com >/dev/null
 pm_rcli HSET "pmtest:v1:{s:oscar@example.com}:rep" "s:$((TODAY - 7))" 20 "b:$((TODAY - 7))" 9 >/dev/null
