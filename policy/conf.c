@@ -6,7 +6,8 @@
  *
  * DESCRIPTION
  *     One table, conf_keys, names every key of the file with its type,
- *     default and bounds; plan_keys does the same for the keys of a plan.
+ *     default and bounds; plan_keys (conf_plan.c) does the same for the keys
+ *     of a plan.
  *     Loading walks the libconfig tree against these tables: unknown keys,
  *     wrong types and values out of bounds are errors. The result is one
  *     struct pm_conf that is never modified afterwards.
@@ -20,8 +21,8 @@
  *
  *     Groups with their own shape are read in their own files: contacts and
  *     content rules (conf_rules.c), the assign and domains rules
- *     (conf_assign.c), a plan's warm-up curve (conf_plan.c); value checks
- *     are in conf_check.c.
+ *     (conf_assign.c), the plans (conf_plan.c); value checks are in
+ *     conf_check.c.
  *
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
@@ -46,54 +47,6 @@ _Static_assert(sizeof(enum pm_on_error) == sizeof(int), "on_store_error is store
 
 #define PM_PASSWORD_MAX 4096
 
-/* How a key's value is read. */
-enum key_type {
-    KT_INT,     /* int field: an integer within [min, max] */
-    KT_LLONG,   /* long long field: an integer within [min, max] */
-    KT_MODE,    /* int field: a file mode, decimal digits read as octal */
-    KT_BOOL,    /* int field: true or false */
-    KT_DOUBLE,  /* double field: a number within [dmin, dmax] */
-    KT_STR,     /* char * field: a string */
-    KT_CHOICE,  /* int field: one of the names in choices */
-    KT_STRS,    /* char ** field and size_t count: a list of strings */
-    KT_NETS,    /* struct pm_cidr * field and size_t count: a list of networks */
-    KT_SPECIAL, /* read by hook alone */
-};
-
-/* A name allowed for a KT_CHOICE key and the value stored for it. */
-struct choice {
-    const char *name;
-    int value;
-};
-
-/* Extra check of a string; fills why and returns -1 when the value is bad. */
-typedef int (*str_check_fn)(const char *value, char *why, size_t whylen);
-
-/* Extra check of an integer; fills why and returns -1 when the value is bad. */
-typedef int (*int_check_fn)(long long value, char *why, size_t whylen);
-
-/* KT_SPECIAL: reads the key; others: runs after the value is stored. */
-typedef int (*hook_fn)(struct loader *ld, const config_setting_t *s, const char *kname);
-
-/* One key: where it lives, its type, default and bounds. */
-struct conf_key {
-    const char *group; /* enclosing group, NULL at the top level */
-    const char *name;
-    enum key_type type;
-    size_t off;                   /* the field */
-    size_t count_off;             /* KT_STRS, KT_NETS: the count field */
-    long long def;                /* KT_INT, KT_LLONG, KT_MODE, KT_BOOL */
-    const char *sdef;             /* KT_STR, KT_CHOICE */
-    const char *const *ldef;      /* KT_STRS, KT_NETS: NULL-terminated */
-    long long min, max;           /* KT_INT, KT_LLONG, KT_MODE */
-    double ddef, dmin, dmax;      /* KT_DOUBLE */
-    const struct choice *choices; /* KT_CHOICE: NULL-terminated */
-    int lower;                    /* KT_STRS: lower-case each element */
-    str_check_fn str_check;       /* KT_STR, KT_STRS: each value */
-    int_check_fn int_check;       /* KT_INT */
-    hook_fn hook;
-};
-
 static const struct choice log_levels[] = {
     {"err", PM_LOG_ERR},   {"warning", PM_LOG_WARNING}, {"notice", PM_LOG_NOTICE},
     {"info", PM_LOG_INFO}, {"debug", PM_LOG_DEBUG},     {NULL, 0},
@@ -102,15 +55,6 @@ static const struct choice log_levels[] = {
 static const struct choice on_errors[] = {
     {"accept", PM_ONERR_ACCEPT},
     {"tempfail", PM_ONERR_TEMPFAIL},
-    {NULL, 0},
-};
-
-/* Over-limit actions: "accept" is not one of them. */
-static const struct choice plan_actions[] = {
-    {"tempfail", PM_ACT_TEMPFAIL},
-    {"reject", PM_ACT_REJECT},
-    {"hold", PM_ACT_HOLD},
-    {"tag", PM_ACT_TAG},
     {NULL, 0},
 };
 
@@ -129,8 +73,6 @@ static const char *const default_shorteners[] = {
 
 static int check_retry(struct loader *ld, const config_setting_t *s, const char *kname);
 static int load_password(struct loader *ld, const config_setting_t *s, const char *kname);
-static int load_plans(struct loader *ld, const config_setting_t *s, const char *kname);
-static int load_default_plan(struct loader *ld, const config_setting_t *s, const char *kname);
 
 /*
  * Row makers of the key tables: G group (NULL = top level), N name, F field,
@@ -138,14 +80,12 @@ static int load_default_plan(struct loader *ld, const config_setting_t *s, const
  */
 /* clang-format off */
 #define C(f) offsetof(struct pm_conf, f)
-#define P(f) offsetof(struct pm_plan, f)
 #define K_INT(G, N, F, D, LO, HI, CHK, H) {.group = G, .name = N, .type = KT_INT, .off = C(F), \
     .def = D, .min = LO, .max = HI, .int_check = CHK, .hook = H}
 #define K_MODE(G, N, F, D, LO, HI) {.group = G, .name = N, .type = KT_MODE, .off = C(F), \
     .def = D, .min = LO, .max = HI}
 #define K_DOUBLE(G, N, F, D, LO, HI) {.group = G, .name = N, .type = KT_DOUBLE, \
     .off = C(F), .ddef = D, .dmin = LO, .dmax = HI}
-#define K_PLAN_SPECIAL(N) {.name = N, .type = KT_SPECIAL}
 #define K_BOOL(G, N, F, D) {.group = G, .name = N, .type = KT_BOOL, .off = C(F), .def = D}
 #define K_STR(G, N, F, D, CHK, H) {.group = G, .name = N, .type = KT_STR, .off = C(F), \
     .sdef = D, .str_check = CHK, .hook = H}
@@ -156,10 +96,6 @@ static int load_default_plan(struct loader *ld, const config_setting_t *s, const
 #define K_NETS(G, N, F, CNT, D) {.group = G, .name = N, .type = KT_NETS, .off = C(F), \
     .count_off = C(CNT), .ldef = D}
 #define K_SPECIAL(N, H) {.name = N, .type = KT_SPECIAL, .hook = H}
-#define K_LIMIT(N, F, D) {.name = N, .type = KT_LLONG, .off = P(lim.F), .def = D, .min = 0, \
-    .max = PM_LIMIT_MAX}
-#define K_ACTION(N, F, D, CH) {.name = N, .type = KT_CHOICE, .off = P(F), .sdef = D, \
-    .choices = CH}
 
 /* Every key of the file, in the order it is read (plans before what names them). */
 static const struct conf_key conf_keys[] = {
@@ -198,8 +134,8 @@ static const struct conf_key conf_keys[] = {
     K_INT("warmup", "dormant_days", warmup_dormant_days, 30, 1, 3650,     NULL, NULL),
     K_DOUBLE("warmup", "hourly_share", warmup_hourly_share, 0.25, 0.01, 1.0),
     K_DOUBLE("warmup", "max_bounce_rate", warmup_max_bounce_rate, 0.03, 0.0, 1.0),
-    K_SPECIAL("plans", load_plans),
-    K_SPECIAL("default_plan", load_default_plan),
+    K_SPECIAL("plans", pm_conf_load_plans),
+    K_SPECIAL("default_plan", pm_conf_load_default_plan),
     K_SPECIAL("assign", pm_conf_load_assign),
     K_SPECIAL("domains", pm_conf_load_domains),
     K_SPECIAL("contacts", pm_conf_load_contacts),
@@ -217,23 +153,7 @@ static const struct conf_key conf_keys[] = {
     K_INT("metrics", "refresh_seconds", metrics_refresh_seconds, 30, 5, 3600, NULL, NULL),
 };
 
-/* Every key of a plan; offsets are into struct pm_plan. */
-static const struct conf_key plan_keys[] = {
-    K_LIMIT("messages_per_hour",      msgs_hour,     100),
-    K_LIMIT("messages_per_day",       msgs_day,      500),
-    K_LIMIT("recipients_per_hour",    rcpts_hour,    0),
-    K_LIMIT("recipients_per_day",     rcpts_day,     1000),
-    K_LIMIT("new_recipients_per_day", new_rcpts_day, 100),
-    K_LIMIT("recipients_per_message", rcpts_per_msg, 100),
-    K_ACTION("action", action, "tempfail", plan_actions),
-    K_PLAN_SPECIAL("warmup"),
-    K_PLAN_SPECIAL("warmup_start"),
-    K_PLAN_SPECIAL("warmup_growth"),
-};
-
 /* clang-format on */
-
-#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
 /* Format "file:line: message" into the caller's buffer; always returns -1. */
 int
@@ -546,9 +466,9 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
 }
 
 /* Read one key of any type, then run its hook. */
-static int
-load_key(struct loader *ld, const struct conf_key *k, const config_setting_t *s, const char *kname,
-         void *base)
+int
+pm_conf_load_key(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
+                 const char *kname, void *base)
 {
     int rc = 0;
 
@@ -609,9 +529,9 @@ is_group_name(const char *name)
 }
 
 /* Check that every member of grp is a key of table in group; prefix names them. */
-static int
-check_members(struct loader *ld, const config_setting_t *grp, const struct conf_key *table,
-              size_t n, const char *group, const char *prefix)
+int
+pm_conf_check_members(struct loader *ld, const config_setting_t *grp, const struct conf_key *table,
+                      size_t n, const char *group, const char *prefix)
 {
     int i, len = config_setting_length(grp);
 
@@ -645,15 +565,15 @@ check_top(struct loader *ld)
             return pm_conf_fail(ld, m, "%s: expected a group { ... }, not %s", name,
                                 pm_conf_type_name(m));
         snprintf(prefix, sizeof(prefix), "%s.", name);
-        if (check_members(ld, m, conf_keys, NKEYS(conf_keys), name, prefix) < 0)
+        if (pm_conf_check_members(ld, m, conf_keys, NKEYS(conf_keys), name, prefix) < 0)
             return -1;
     }
     return 0;
 }
 
 /* The setting group.name of the file, or NULL. */
-static const config_setting_t *
-find_setting(struct loader *ld, const char *group, const char *name)
+const config_setting_t *
+pm_conf_find_setting(struct loader *ld, const char *group, const char *name)
 {
     const config_setting_t *g = config_root_setting(&ld->cf);
 
@@ -676,7 +596,8 @@ load_all(struct loader *ld)
             snprintf(kname, sizeof(kname), "%s.%s", k->group, k->name);
         else
             snprintf(kname, sizeof(kname), "%s", k->name);
-        if (load_key(ld, k, find_setting(ld, k->group, k->name), kname, ld->conf) < 0)
+        if (pm_conf_load_key(ld, k, pm_conf_find_setting(ld, k->group, k->name), kname, ld->conf) <
+            0)
             return -1;
     }
     return 0;
@@ -691,7 +612,7 @@ check_retry(struct loader *ld, const config_setting_t *s, const char *kname)
     if (c->retry_max_ms >= c->retry_min_ms)
         return 0;
     if (!s)
-        s = find_setting(ld, "redis", "retry_min_ms");
+        s = pm_conf_find_setting(ld, "redis", "retry_min_ms");
     return pm_conf_fail(ld, s, "%s: %d is less than redis.retry_min_ms (%d)", kname,
                         c->retry_max_ms, c->retry_min_ms);
 }
@@ -750,76 +671,6 @@ load_password(struct loader *ld, const config_setting_t *s, const char *kname)
         rc = pm_conf_fail(ld, s, "%s: %s must hold \"password\" or \"user password\"", kname, path);
     explicit_bzero(buf, sizeof(buf));
     return rc;
-}
-
-/* Fill plan named name from the keys of grp (NULL: all defaults). */
-static int
-load_plan(struct loader *ld, const config_setting_t *grp, const char *name, struct pm_plan *plan)
-{
-    char prefix[128], kname[192];
-    size_t i;
-
-    if (!(plan->name = strdup(name)))
-        return pm_conf_fail(ld, grp, "plans.%s: out of memory", name);
-    snprintf(prefix, sizeof(prefix), "plans.%s.", name);
-    if (grp && check_members(ld, grp, plan_keys, NKEYS(plan_keys), NULL, prefix) < 0)
-        return -1;
-    for (i = 0; i < NKEYS(plan_keys); i++) {
-        const config_setting_t *s = grp ? config_setting_get_member(grp, plan_keys[i].name) : NULL;
-
-        snprintf(kname, sizeof(kname), "%s%s", prefix, plan_keys[i].name);
-        if (load_key(ld, &plan_keys[i], s, kname, plan) < 0)
-            return -1;
-    }
-    return pm_conf_load_plan_warmup(ld, grp, prefix, plan);
-}
-
-/* plans: a group of named plans; absent, one plan "default". */
-static int
-load_plans(struct loader *ld, const config_setting_t *s, const char *kname)
-{
-    struct pm_conf *c = ld->conf;
-    size_t i, n = s ? (size_t)config_setting_length(s) : 1;
-
-    if (s && !config_setting_is_group(s))
-        return pm_conf_fail(ld, s, "%s: expected a group of plans { NAME: { ... }; }, not %s",
-                            kname, pm_conf_type_name(s));
-    if (!(c->plans = calloc(n ? n : 1, sizeof(*c->plans))))
-        return pm_conf_fail(ld, s, "%s: out of memory", kname);
-    if (!s) {
-        c->n_plans = 1;
-        return load_plan(ld, NULL, "default", &c->plans[0]);
-    }
-    for (i = 0; i < n; i++) {
-        const config_setting_t *p = config_setting_get_elem(s, (unsigned int)i);
-        const char *name = config_setting_name(p);
-
-        if (!pm_conf_plan_name_ok(name))
-            return pm_conf_fail(ld, p, "%s.%s: a plan name is made of A-Z a-z 0-9 _ -", kname,
-                                name);
-        if (!config_setting_is_group(p))
-            return pm_conf_fail(ld, p, "%s.%s: expected a group { ... }, not %s", kname, name,
-                                pm_conf_type_name(p));
-        c->n_plans = i + 1;
-        if (load_plan(ld, p, name, &c->plans[i]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* default_plan: the name of an existing plan. */
-static int
-load_default_plan(struct loader *ld, const config_setting_t *s, const char *kname)
-{
-    const char *name = "default";
-
-    if (s && !(name = pm_conf_get_string(ld, s, kname)))
-        return -1;
-    ld->conf->default_plan = pm_conf_plan_index(ld->conf, name);
-    if (ld->conf->default_plan >= 0)
-        return 0;
-    return pm_conf_fail(ld, s ? s : find_setting(ld, NULL, "plans"), "%s: no plan named \"%s\"",
-                        kname, name);
 }
 
 /* Scan every file libconfig read for integers it truncated; -1 after an error. */

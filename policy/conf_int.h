@@ -22,6 +22,74 @@ struct loader {
     size_t errlen;
 };
 
+#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* How a key's value is read. */
+enum key_type {
+    KT_INT,     /* int field: an integer within [min, max] */
+    KT_LLONG,   /* long long field: an integer within [min, max] */
+    KT_MODE,    /* int field: a file mode, decimal digits read as octal */
+    KT_BOOL,    /* int field: true or false */
+    KT_DOUBLE,  /* double field: a number within [dmin, dmax] */
+    KT_STR,     /* char * field: a string */
+    KT_CHOICE,  /* int field: one of the names in choices */
+    KT_STRS,    /* char ** field and size_t count: a list of strings */
+    KT_NETS,    /* struct pm_cidr * field and size_t count: a list of networks */
+    KT_SPECIAL, /* read by hook alone */
+};
+
+/* A name allowed for a KT_CHOICE key and the value stored for it. */
+struct choice {
+    const char *name;
+    int value;
+};
+
+/* Extra check of a string; fills why and returns -1 when the value is bad. */
+typedef int (*str_check_fn)(const char *value, char *why, size_t whylen);
+
+/* Extra check of an integer; fills why and returns -1 when the value is bad. */
+typedef int (*int_check_fn)(long long value, char *why, size_t whylen);
+
+/* KT_SPECIAL: reads the key; others: runs after the value is stored. */
+typedef int (*hook_fn)(struct loader *ld, const config_setting_t *s, const char *kname);
+
+/* One key: where it lives, its type, default and bounds. */
+struct conf_key {
+    const char *group; /* enclosing group, NULL at the top level */
+    const char *name;
+    enum key_type type;
+    size_t off;                   /* the field */
+    size_t count_off;             /* KT_STRS, KT_NETS: the count field */
+    long long def;                /* KT_INT, KT_LLONG, KT_MODE, KT_BOOL */
+    const char *sdef;             /* KT_STR, KT_CHOICE */
+    const char *const *ldef;      /* KT_STRS, KT_NETS: NULL-terminated */
+    long long min, max;           /* KT_INT, KT_LLONG, KT_MODE */
+    double ddef, dmin, dmax;      /* KT_DOUBLE */
+    const struct choice *choices; /* KT_CHOICE: NULL-terminated */
+    int lower;                    /* KT_STRS: lower-case each element */
+    str_check_fn str_check;       /* KT_STR, KT_STRS: each value */
+    int_check_fn int_check;       /* KT_INT */
+    hook_fn hook;
+};
+
+/* Read one key of any type into base + k->off, then run its hook. */
+int pm_conf_load_key(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
+                     const char *kname, void *base);
+
+/* Check that every member of grp is a key of table in group; prefix names them. */
+int pm_conf_check_members(struct loader *ld, const config_setting_t *grp,
+                          const struct conf_key *table, size_t n, const char *group,
+                          const char *prefix);
+
+/* The setting group.name of the file (group NULL: the top level), or NULL. */
+const config_setting_t *pm_conf_find_setting(struct loader *ld, const char *group,
+                                             const char *name);
+
+/* plans and default_plan (conf_plan.c): the named plans, absent one "default";
+ * the name of an existing plan. -1 after an error. */
+int pm_conf_load_plans(struct loader *ld, const config_setting_t *s, const char *kname);
+int pm_conf_load_default_plan(struct loader *ld, const config_setting_t *s, const char *kname);
+
 /* Format "file:line: message" (the line of s or its nearest parent); returns -1. */
 int pm_conf_fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -68,14 +136,6 @@ int pm_conf_load_assign(struct loader *ld, const config_setting_t *s, const char
 
 /* Read the domains rules: sender domain -> company-wide plan; -1 after an error. */
 int pm_conf_load_domains(struct loader *ld, const config_setting_t *s, const char *kname);
-
-/* 1 when name is a valid plan name: [A-Za-z0-9_-]+. */
-int pm_conf_plan_name_ok(const char *name);
-
-/* Read a plan's warm-up (conf_plan.c): an explicit list, or start and growth;
- * neither: the default curve. prefix ("plans.NAME.") names the keys. */
-int pm_conf_load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *prefix,
-                             struct pm_plan *plan);
 
 /* Free what pm_conf_load_assign() and pm_conf_load_domains() allocated. */
 void pm_conf_free_assign(struct pm_conf *conf);

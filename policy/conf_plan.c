@@ -1,26 +1,64 @@
 /*
- * conf_plan.c - a plan's name and warm-up curve in the configuration.
+ * conf_plan.c - the configuration's plans: each plan's limits, over-limit
+ * action and warm-up curve, and the default plan.
  *
  *   plans: { outreach: { messages_per_day = 300; warmup = [ 20, 50, 100, 200 ]; };
  *            brand:    { warmup_start = 10; warmup_growth = 1.5; }; };
+ *   default_plan = "outreach";
  *
- * A curve is an explicit list of increasing daily caps, or a start and a
- * growth factor; a plan that names neither gets the default curve. Each
+ * plan_keys names every key of a plan, as conf_keys (conf.c) does for the
+ * file. A curve is an explicit list of increasing daily caps, or a start and
+ * a growth factor; a plan that names neither gets the default curve. Each
  * stage's hourly cap is warmup.hourly_share of its daily cap, rounded up.
+ * Without a plans group there is one plan, "default", with every default.
  */
 #include <libconfig.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "conf_int.h"
 #include "warmup.h"
 
+/* Over-limit actions: "accept" is not one of them. */
+static const struct choice plan_actions[] = {
+    {"tempfail", PM_ACT_TEMPFAIL},
+    {"reject", PM_ACT_REJECT},
+    {"hold", PM_ACT_HOLD},
+    {"tag", PM_ACT_TAG},
+    {NULL, 0},
+};
+
+/* clang-format off */
+#define P(f) offsetof(struct pm_plan, f)
+#define K_PLAN_SPECIAL(N) {.name = N, .type = KT_SPECIAL}
+#define K_LIMIT(N, F, D) {.name = N, .type = KT_LLONG, .off = P(lim.F), .def = D, .min = 0, \
+    .max = PM_LIMIT_MAX}
+#define K_ACTION(N, F, D, CH) {.name = N, .type = KT_CHOICE, .off = P(F), .sdef = D, \
+    .choices = CH}
+
+/* Every key of a plan; offsets are into struct pm_plan. */
+static const struct conf_key plan_keys[] = {
+    K_LIMIT("messages_per_hour",      msgs_hour,     100),
+    K_LIMIT("messages_per_day",       msgs_day,      500),
+    K_LIMIT("recipients_per_hour",    rcpts_hour,    0),
+    K_LIMIT("recipients_per_day",     rcpts_day,     1000),
+    K_LIMIT("new_recipients_per_day", new_rcpts_day, 100),
+    K_LIMIT("recipients_per_message", rcpts_per_msg, 100),
+    K_ACTION("action", action, "tempfail", plan_actions),
+    K_PLAN_SPECIAL("warmup"),
+    K_PLAN_SPECIAL("warmup_start"),
+    K_PLAN_SPECIAL("warmup_growth"),
+};
+/* clang-format on */
+
 /* The warm-up curve of a plan that names none (SPEC §5). */
 static const long long default_curve[] = {20, 40, 60, 80, 100, 150, 200, 300, 400, 500};
 
 /* 1 when name is a valid plan name: [A-Za-z0-9_-]+. */
-int
-pm_conf_plan_name_ok(const char *name)
+static int
+plan_name_ok(const char *name)
 {
     size_t n = strlen(name);
 
@@ -29,9 +67,9 @@ pm_conf_plan_name_ok(const char *name)
 }
 
 /* Read a plan's warm-up: an explicit list, or start and growth (SPEC §5). */
-int
-pm_conf_load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *prefix,
-                         struct pm_plan *plan)
+static int
+load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *prefix,
+                 struct pm_plan *plan)
 {
     const config_setting_t *list = grp ? config_setting_get_member(grp, "warmup") : NULL;
     const config_setting_t *start = grp ? config_setting_get_member(grp, "warmup_start") : NULL;
@@ -92,4 +130,74 @@ pm_conf_load_plan_warmup(struct loader *ld, const config_setting_t *grp, const c
         plan->warmup_hour[i] =
             pm_warmup_hour_cap(plan->warmup.cap[i], ld->conf->warmup_hourly_share);
     return 0;
+}
+
+/* Fill plan named name from the keys of grp (NULL: all defaults). */
+static int
+load_plan(struct loader *ld, const config_setting_t *grp, const char *name, struct pm_plan *plan)
+{
+    char prefix[128], kname[192];
+    size_t i;
+
+    if (!(plan->name = strdup(name)))
+        return pm_conf_fail(ld, grp, "plans.%s: out of memory", name);
+    snprintf(prefix, sizeof(prefix), "plans.%s.", name);
+    if (grp && pm_conf_check_members(ld, grp, plan_keys, NKEYS(plan_keys), NULL, prefix) < 0)
+        return -1;
+    for (i = 0; i < NKEYS(plan_keys); i++) {
+        const config_setting_t *s = grp ? config_setting_get_member(grp, plan_keys[i].name) : NULL;
+
+        snprintf(kname, sizeof(kname), "%s%s", prefix, plan_keys[i].name);
+        if (pm_conf_load_key(ld, &plan_keys[i], s, kname, plan) < 0)
+            return -1;
+    }
+    return load_plan_warmup(ld, grp, prefix, plan);
+}
+
+/* plans: a group of named plans; absent, one plan "default". */
+int
+pm_conf_load_plans(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    struct pm_conf *c = ld->conf;
+    size_t i, n = s ? (size_t)config_setting_length(s) : 1;
+
+    if (s && !config_setting_is_group(s))
+        return pm_conf_fail(ld, s, "%s: expected a group of plans { NAME: { ... }; }, not %s",
+                            kname, pm_conf_type_name(s));
+    if (!(c->plans = calloc(n ? n : 1, sizeof(*c->plans))))
+        return pm_conf_fail(ld, s, "%s: out of memory", kname);
+    if (!s) {
+        c->n_plans = 1;
+        return load_plan(ld, NULL, "default", &c->plans[0]);
+    }
+    for (i = 0; i < n; i++) {
+        const config_setting_t *p = config_setting_get_elem(s, (unsigned int)i);
+        const char *name = config_setting_name(p);
+
+        if (!plan_name_ok(name))
+            return pm_conf_fail(ld, p, "%s.%s: a plan name is made of A-Z a-z 0-9 _ -", kname,
+                                name);
+        if (!config_setting_is_group(p))
+            return pm_conf_fail(ld, p, "%s.%s: expected a group { ... }, not %s", kname, name,
+                                pm_conf_type_name(p));
+        c->n_plans = i + 1;
+        if (load_plan(ld, p, name, &c->plans[i]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* default_plan: the name of an existing plan. */
+int
+pm_conf_load_default_plan(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    const char *name = "default";
+
+    if (s && !(name = pm_conf_get_string(ld, s, kname)))
+        return -1;
+    ld->conf->default_plan = pm_conf_plan_index(ld->conf, name);
+    if (ld->conf->default_plan >= 0)
+        return 0;
+    return pm_conf_fail(ld, s ? s : pm_conf_find_setting(ld, NULL, "plans"),
+                        "%s: no plan named \"%s\"", kname, name);
 }
