@@ -91,22 +91,26 @@
 --   200 fields, or the oldest 50 of them.
 --
 -- ARGV
---   1 mode (0 probe: count nothing; 1 commit: count only if everything
---     fits; 2 force: always count), 2 messages to add, 3 external
+--   1 mode (0 probe: count nothing; 1 commit: count unless a limit of a
+--     scope that is not soft, or a reputation brake, is exceeded; 2 force:
+--     always count), 2 messages to add, 3 external
 --   recipients to add, 4 hour_bucket, 5 day_bucket, 6 contacts ttl_days,
 --   7 contacts max_per_sender, 8 company_wide (0/1), 9 cold recipients
 --   already found in this message (probes at RCPT), 10 the number H of
---   recipient hashes, 11 .. 10+H the hashes; then per scope eight values:
+--   recipient hashes, 11 .. 10+H the hashes; then per scope nine values:
 --   five limits (messages/hour, messages/day, recipients/hour,
 --   recipients/day, new recipients/day; 0 = unlimited), dormant_days,
---   max_bounce_ppm, and the warm-up curve "daycap:hourcap,..." ("" = none);
+--   max_bounce_ppm, the warm-up curve "daycap:hourcap,..." ("" = none), and
+--   soft (1: mail over this scope's limits still goes, held or tagged, so
+--   they do not stop a commit from counting);
 --   then the top index key prefix ("<prefix>:v1:top:"), the plan table, and
 --   the reputation thresholds min_sends, warn, halve, refuse_cold,
 --   refuse_all (ppm; 0 = off).
 --
 -- PLAN OVERRIDE: when KEYS[6] names a plan of the table in the last ARGV
---   ("name|mh|md|rh|rd|nd|curve;..."), its limits and curve replace the
---   sender scope's; the reply says which plan (table index, -1 none).
+--   ("name|mh|md|rh|rd|nd|curve|soft;..."), its limits, curve and softness
+--   replace the sender scope's; the reply says which plan (table index, -1
+--   none).
 --
 -- CREDITS: grants "g:<id>" = "msgs:rcpts:expires:granted_m:granted_r:at".
 --   When only sender-scope plan counters do not fit (never warm-up, domain
@@ -134,10 +138,13 @@
 --   credit messages spent, credit recipients spent, credit messages left,
 --   credit recipients left; then reputation: sent, hard, blocks, replies,
 --   rate (ppm), level; last, the suppression entry of the probed recipient
---   as a string "<time>|<status>|<sender>|<ttl>", or 0. over_* and retry_at describe the limit that frees
---   up last (retry_at -1, "never", first; then the latest retry_at; ties in
---   scope order, then counter order: 0-4 the counters, 5 the warm-up day
---   cap, 6 the warm-up hour cap); all zeros when everything fits.
+--   as a string "<time>|<status>|<sender>|<ttl>", or 0. over_* and
+--   retry_at describe the exceeded limit that refuses: one of a scope that
+--   is not soft, or a reputation brake, when any is exceeded, else one of a
+--   soft scope; among those the one that frees up last (retry_at -1,
+--   "never", first; then the latest retry_at; ties in scope order, then
+--   counter order: 0-4 the counters, 5 the warm-up day cap, 6 the warm-up
+--   hour cap); all zeros when everything fits.
 
 if redis.replicate_commands then
     redis.replicate_commands()
@@ -146,7 +153,7 @@ end
 local WINDOW = {h = 3600, d = 86400}
 local COUNTERS = {'mh', 'md', 'rh', 'rd', 'nd'}
 local DAY = 86400
-local ARGS_PER_SCOPE = 8
+local ARGS_PER_SCOPE = 9
 local WARMUP_DAY, WARMUP_HOUR = 5, 6
 
 local mode = tonumber(ARGV[1])
@@ -432,6 +439,7 @@ if plan_vals then
         sargv[i] = plan_vals[i + 1]
     end
     sargv[8] = plan_vals[7] or ''
+    sargv[9] = plan_vals[8] or sargv[9]
 end
 
 -- The sender's reputation over the last 7 UTC days.
@@ -490,14 +498,21 @@ end
 local scopes = {}
 local fits = 1
 local over = {0, 0, 0, 0, 0}
+local over_hard = false -- the limit in over refuses (not a soft scope's)
+local hard = false      -- some exceeded limit refuses
 local creditable = true
 local need_credit = {m = 0, r = 0}
 
--- Note a limit that does not fit; keep the one that frees up last.
+-- Note a limit that does not fit; keep one that refuses over a soft scope's,
+-- then the one that frees up last.
 local function violate(si, ci, limit, used, r)
-    if fits == 1 or (over[5] ~= -1 and (r == -1 or r > over[5])) then
+    local h = ci >= REP_COLD or sarg(si, 9) ~= '1'
+    if fits == 1 or (h and not over_hard) or
+        (h == over_hard and over[5] ~= -1 and (r == -1 or r > over[5])) then
         over = {si - 1, ci, limit, used, r}
+        over_hard = h
     end
+    hard = hard or h
     fits = 0
     if si ~= 1 or ci > 4 or r == -1 then
         creditable = false
@@ -589,7 +604,7 @@ if fits == 0 and creditable and add.m > 0 then
 end
 
 local counted = 0
-if mode == 2 or (mode == 1 and fits == 1) then
+if mode == 2 or (mode == 1 and (fits == 1 or not hard)) then
     counted = 1
 end
 

@@ -59,6 +59,7 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
     sc->limit[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
     sc->limit[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
     sc->limit[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
+    sc->soft = p->action < PM_ACT_TEMPFAIL; /* hold, tag: over the limit the mail goes */
     if (warmup && p->warmup.n) {
         sc->warmup.n = p->warmup.n;
         sc->warmup.day_cap = p->warmup.cap;
@@ -105,12 +106,15 @@ policy_action(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope 
     return conf->plans[p].action;
 }
 
-/* Turn a store answer that does not fit into a verdict. */
+/* Turn a store answer that does not fit into a verdict; at_rcpt: for the
+ * recipient just asked about (one too many is refused alone). */
 static void
 policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_meter_res *res,
-            struct pm_verdict *v)
+            int at_rcpt, struct pm_verdict *v)
 {
     enum pm_action act = policy_action(conf, m, res->over_scope);
+    int rcpt_counter = res->over_counter == PM_C_RCPTS_HOUR ||
+                       res->over_counter == PM_C_RCPTS_DAY || res->over_counter == PM_C_NEW_DAY;
 
     if (res->over_counter == PM_C_REP_COLD || res->over_counter == PM_C_REP_STOP)
         pm_verdict_reputation(v, act < PM_ACT_TEMPFAIL ? PM_ACT_TEMPFAIL : act, m->sender,
@@ -119,6 +123,9 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
         pm_verdict_warmup(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
                           res->over_counter == PM_C_WARMUP_HOUR, res->warmup[res->over_scope].stage,
                           res->over_limit, res->now, res->retry_at);
+    else if (at_rcpt && rcpt_counter && res->retry_at < 0)
+        pm_verdict_rcpt_limit(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
+                              res->over_counter, res->over_limit);
     else
         pm_verdict_limit(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
                          res->over_counter, res->over_limit, res->now, res->retry_at);
@@ -183,7 +190,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
             cold = m->res.cold - m->cold;
             if (!m->res.fits && (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
                                  m->res.over_counter >= PM_C_REP_COLD))
-                policy_over(conf, m, &m->res, v);
+                policy_over(conf, m, &m->res, 1, v);
             m->have_res = 1;
         }
     }
@@ -259,10 +266,9 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         *v = rv; /* refused by a rule: nothing counts */
         return;
     }
-    /* what is let through anyway (tag, hold, dry run) must count */
-    if (conf->dry_run || rv.action >= PM_ACT_TEMPFAIL ||
-        conf->plans[m->plan].action < PM_ACT_TEMPFAIL ||
-        (m->dplan >= 0 && conf->plans[m->dplan].action < PM_ACT_TEMPFAIL))
+    /* what a dry run lets through must count; a plan that holds or tags
+     * over its limits is a soft scope, which the commit counts past */
+    if (conf->dry_run || rv.action >= PM_ACT_TEMPFAIL)
         mode = PM_METER_FORCE;
     for (i = 0; i < m->nhashes; i++)
         hp[i] = m->hashes[i];
@@ -279,7 +285,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     m->cold = m->res.cold;
     policy_adopt(conf, m);
     if (!m->res.fits)
-        policy_over(conf, m, &m->res, v);
+        policy_over(conf, m, &m->res, 0, v);
     if (v->action != PM_ACT_ACCEPT && conf->dry_run)
         v->dry_run = 1;
     if (v->action < PM_ACT_TEMPFAIL || v->dry_run)

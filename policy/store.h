@@ -32,7 +32,8 @@ enum pm_scope { PM_SCOPE_SENDER = 0, PM_SCOPE_DOMAIN, PM_SCOPE_COUNT };
 /* What a request does. */
 enum pm_meter_mode {
     PM_METER_PROBE = 0, /* would it fit? count nothing (RCPT time, status) */
-    PM_METER_COMMIT,    /* if it fits every scope count it, else count nothing */
+    PM_METER_COMMIT,    /* count it unless it is over a limit of a scope that is not soft
+                         * (or a reputation brake); else count nothing */
     PM_METER_FORCE,     /* count it whether or not it fits; report whether it did */
 };
 
@@ -50,6 +51,8 @@ struct pm_scope_req {
     const char *id;              /* "alice@example.com" / "example.com"; NULL: scope unused */
     long long limit[PM_C_COUNT]; /* 0: unlimited */
     struct pm_warmup_req warmup;
+    int soft; /* 1: mail over this scope's limits still goes (its plan holds or tags):
+               * they do not stop a commit from counting */
 };
 
 /* Where a scope stands in its warm-up, as of the request. */
@@ -126,8 +129,10 @@ struct pm_meter_req {
 struct pm_meter_res {
     int fits;    /* 1: every counter of every used scope stays within its limit */
     int counted; /* 1: the request was added to the counters */
-    /* the limit that does not fit and frees up last (a "never" wins; else the
-     * latest retry_at; ties: scope order, then counter order) */
+    /* the limit that does not fit: one of a scope that is not soft (or a
+     * reputation brake) when any is over, else one of a soft scope; among
+     * those the one that frees up last (a "never" wins; else the latest
+     * retry_at; ties: scope order, then counter order) */
     enum pm_scope over_scope;
     enum pm_counter over_counter;
     long long over_limit;

@@ -28,8 +28,8 @@
 
 #define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 1)
 #define CURVE_MAX_STAGES 1000
-/* EVALSHA sha numkeys, 7 keys, 10 fixed values, 8 per scope (hashes come on top) */
-#define MAX_ARGS (3 + 12 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 3) + 2 + 5)
+/* EVALSHA sha numkeys, 12 keys, 10 fixed values, 9 per scope (hashes come on top) */
+#define MAX_ARGS (3 + 12 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5)
 #define MAX_HASHES 100000
 #define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
 
@@ -47,7 +47,7 @@ struct redis_store {
     char *host, *socket, *user, *password, *prefix;
     char *clock_key;  /* "<prefix>:v1:clock", the test clock offset */
     char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
-    char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve;..." */
+    char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve|soft;..." */
     char **sentinels; /* "host:port" of the Sentinels; NULL: host and port */
     size_t n_sentinels;
     char *master; /* the primary's name in Sentinel */
@@ -506,9 +506,10 @@ curve_arg(const struct pm_warmup_req *w)
     return buf;
 }
 
-/* Parse a suppression entry "<time>|<status>|<sender>|<ttl>" (or the integer 0). */
+/* Parse a suppression entry "<time>|<status>|<sender>|<ttl>" (or the integer 0);
+ * now is the store's clock, from which the entry's expiry is reckoned. */
 static void
-supp_parse(const redisReply *e, struct pm_suppressed *sup)
+supp_parse(const redisReply *e, long long now, struct pm_suppressed *sup)
 {
     char status[16] = "", sender[320] = "";
     long long since = 0, ttl = 0;
@@ -522,7 +523,7 @@ supp_parse(const redisReply *e, struct pm_suppressed *sup)
     sup->since = since;
     snprintf(sup->status, sizeof(sup->status), "%s", status);
     snprintf(sup->sender, sizeof(sup->sender), "%s", sender);
-    sup->until = ttl > 0 ? (long long)time(NULL) + ttl : 0;
+    sup->until = ttl > 0 ? now + ttl : 0;
 }
 
 /* Copy the script's reply into res; 0 if it has the expected shape. */
@@ -541,7 +542,6 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     }
     if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] > PM_C_REP_STOP)
         return -1;
-    supp_parse(r->element[REPLY_FIELDS - 1], &res->sup);
     res->fits = (int)v[0];
     res->counted = (int)v[1];
     res->over_scope = (enum pm_scope)v[2];
@@ -550,6 +550,7 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     res->over_used = v[5];
     res->retry_at = v[6];
     res->now = v[7];
+    supp_parse(r->element[REPLY_FIELDS - 1], res->now, &res->sup);
     for (i = 0; i < PM_SCOPE_COUNT * PM_C_COUNT; i++)
         res->used[i / PM_C_COUNT][i % PM_C_COUNT] = v[8 + i];
     for (i = 0; i < PM_SCOPE_COUNT; i++) {
@@ -725,6 +726,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
         arg_num(&a, req->scope[s].warmup.dormant_days);
         arg_num(&a, req->scope[s].warmup.max_bounce_ppm);
         arg_str(&a, curve[s]);
+        arg_num(&a, req->scope[s].soft ? 1 : 0);
     }
     arg_str(&a, rs->top_prefix);
     arg_str(&a, rs->plan_table);
@@ -861,7 +863,7 @@ plan_table(const struct pm_conf *conf)
     char *buf;
 
     for (i = 0; i < conf->n_plans; i++)
-        len += strlen(conf->plans[i].name) + 6 * 21 + conf->plans[i].warmup.n * CURVE_ARG_MAX;
+        len += strlen(conf->plans[i].name) + 7 * 21 + conf->plans[i].warmup.n * CURVE_ARG_MAX;
     if (!(buf = malloc(len)))
         return NULL;
     buf[0] = '\0';
@@ -874,6 +876,7 @@ plan_table(const struct pm_conf *conf)
         for (j = 0; j < p->warmup.n; j++)
             off += (size_t)snprintf(buf + off, len - off, "%s%lld:%lld", j ? "," : "",
                                     p->warmup.cap[j], p->warmup_hour[j]);
+        off += (size_t)snprintf(buf + off, len - off, "|%d", p->action < PM_ACT_TEMPFAIL);
     }
     return buf;
 }

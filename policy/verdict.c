@@ -47,48 +47,83 @@ pm_format_retry(long long now, long long t, char *buf, size_t len)
         strftime(buf, len, "%Y-%m-%d %H:%M UTC", &b);
 }
 
+/* The name of counter c in a reply ("hourly sending limit", company-wide for
+ * the domain scope) into what, and its unit for limit ("messages per hour",
+ * singular for 1); fills the reason ("msgs_hour", "domain_msgs_hour"). */
+static const char *
+limit_words(struct pm_verdict *v, enum pm_scope scope, enum pm_counter c, const char *domain,
+            long long limit, char *what, size_t len)
+{
+    static const char *name[PM_C_COUNT] = {"hourly sending limit", "daily sending limit",
+                                           "hourly recipient limit", "daily recipient limit",
+                                           "daily limit of new recipients"};
+    static const char *unit[2][PM_C_COUNT] = {
+        {"messages per hour", "messages per 24 hours", "external recipients per hour",
+         "external recipients per 24 hours", "first-contact recipients per 24 hours"},
+        {"message per hour", "message per 24 hours", "external recipient per hour",
+         "external recipient per 24 hours", "first-contact recipient per 24 hours"}};
+    static const char *word[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day",
+                                           "new_rcpts_day"};
+    unsigned ci = (unsigned)c < PM_C_COUNT ? (unsigned)c : 0;
+
+    snprintf(v->reason, sizeof(v->reason), "%s%s", scope == PM_SCOPE_DOMAIN ? "domain_" : "",
+             word[ci]);
+    if (scope == PM_SCOPE_DOMAIN)
+        snprintf(what, len, "company-wide %s for %s", name[ci], domain ? domain : "");
+    else
+        snprintf(what, len, "%s", name[ci]);
+    return unit[limit == 1][ci];
+}
+
 /* Over a counter of a scope; see verdict.h. */
 void
 pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,
                  enum pm_scope scope, enum pm_counter c, long long limit, long long now,
                  long long retry_at)
 {
-    static const char *what[PM_C_COUNT] = {"hourly sending limit", "daily sending limit",
-                                           "hourly recipient limit", "daily recipient limit",
-                                           "daily limit of new recipients"};
-    static const char *unit[PM_C_COUNT] = {
-        "messages per hour", "messages per 24 hours", "external recipients per hour",
-        "external recipients per 24 hours", "first-contact recipients per 24 hours"};
-    static const char *word[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day",
-                                           "new_rcpts_day"};
-    char when[40], scope_txt[300] = "";
-    unsigned ci = (unsigned)c < PM_C_COUNT ? (unsigned)c : 0;
+    char when[40], what[300];
+    const char *unit;
 
     memset(v, 0, sizeof(*v));
     v->action = act;
-    snprintf(v->reason, sizeof(v->reason), "%s%s", scope == PM_SCOPE_DOMAIN ? "domain_" : "",
-             word[ci]);
-    if (scope == PM_SCOPE_DOMAIN)
-        snprintf(scope_txt, sizeof(scope_txt), "company-wide %s for %s", what[ci],
-                 domain ? domain : "");
-    else
-        snprintf(scope_txt, sizeof(scope_txt), "%s", what[ci]);
+    unit = limit_words(v, scope, c, domain, limit, what, sizeof(what));
     if (retry_at < 0) {
         /* the message alone is larger than the limit: retrying cannot help */
         if (act == PM_ACT_TEMPFAIL)
             v->action = act = PM_ACT_REJECT;
         snprintf(v->text, sizeof(v->text),
                  "<%s>: this message exceeds the %s (%lld %s); send it to fewer recipients", who,
-                 scope_txt, limit, unit[ci]);
+                 what, limit, unit);
     } else {
         pm_format_retry(now, retry_at, when, sizeof(when));
         snprintf(v->text, sizeof(v->text), "<%s>: %s reached (%lld %s); try again after %s", who,
-                 scope_txt, limit, unit[ci], when);
+                 what, limit, unit, when);
     }
     if (act == PM_ACT_REJECT)
         verdict_codes(v, "550", "5.7.1");
     else
         verdict_codes(v, "451", "4.7.1");
+}
+
+/* One recipient more than a recipient limit can take in one message; see verdict.h. */
+void
+pm_verdict_rcpt_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,
+                      enum pm_scope scope, enum pm_counter c, long long limit)
+{
+    char what[300];
+    const char *unit;
+
+    memset(v, 0, sizeof(*v));
+    v->action = act;
+    unit = limit_words(v, scope, c, domain, limit, what, sizeof(what));
+    snprintf(v->text, sizeof(v->text),
+             "<%s>: too many recipients for the %s (%lld %s); send to the others in another "
+             "message later",
+             who, what, limit, unit);
+    if (act == PM_ACT_REJECT)
+        verdict_codes(v, "550", "5.7.1");
+    else
+        verdict_codes(v, "452", limit >= 100 ? "4.5.3" : "4.7.1");
 }
 
 /* Over a warm-up cap; see verdict.h. */
@@ -115,9 +150,10 @@ pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who, con
     } else {
         pm_format_retry(now, retry_at, when, sizeof(when));
         if (snprintf(v->text, sizeof(v->text),
-                     "<%s>: %s reached (day %lld of warm-up: %lld messages %s); try again after %s",
-                     who, what, stage + 1, limit, hourly ? "per hour" : "today",
-                     when) >= (int)sizeof(v->text))
+                     "<%s>: %s reached (day %lld of warm-up: %lld message%s %s); try again after "
+                     "%s",
+                     who, what, stage + 1, limit, limit == 1 ? "" : "s",
+                     hourly ? "per hour" : "today", when) >= (int)sizeof(v->text))
             pm_log(PM_LOG_DEBUG, "reply text cut to %zu bytes", sizeof(v->text) - 1);
     }
     if (act == PM_ACT_REJECT)

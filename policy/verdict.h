@@ -35,6 +35,16 @@ void pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who,
                       long long retry_at);
 
 /*
+ * At RCPT TO: this recipient would take the message past recipient counter c
+ * of a scope, a limit the message cannot fit however long it waits. The
+ * recipient is refused alone (452 for tempfail, 4.5.3 only from 100 up; 550
+ * for reject) and the client sends it later in another message.
+ */
+void pm_verdict_rcpt_limit(struct pm_verdict *v, enum pm_action act, const char *who,
+                           const char *domain, enum pm_scope scope, enum pm_counter c,
+                           long long limit);
+
+/*
  * Over a warm-up cap (hourly when hourly, else today's) at 0-based stage:
  * "warm-up limit reached (day 3 of warm-up: 60 messages today)".
  */

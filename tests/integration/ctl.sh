@@ -34,6 +34,8 @@ plans: {
           new_recipients_per_day = 0; warmup = [3, 5, 8]; };
   brand: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
            new_recipients_per_day = 0; warmup = [2, 4]; };
+  tagme: { messages_per_hour = 0; messages_per_day = 2; recipients_per_day = 0;
+           new_recipients_per_day = 0; warmup = []; action = \"tag\"; };
 };
 assign = ( { sender = \"w-*@example.com\"; plan = \"warm\"; } );
 domains = ( { domain = \"brand.example\"; plan = \"brand\"; } );
@@ -247,6 +249,12 @@ expect_rc 0 suppress del gone@example.org
 pm_assert_eq 1 "$(send b dave@example.com 1 gone@example.org)" "accepted after suppress del"
 expect_rc 0 suppress list
 pm_assert_eq "1 suppressed address" "$(head -n 1 "$PM_TMP/ctl.out")" "suppress list text"
+
+# An override to a plan that tags: over its limit mail passes tagged, and counts.
+expect_rc 0 plan set tina@example.com tagme
+pm_assert_eq 4 "$(send a tina@example.com 4)" "tina on a tag plan"
+pm_assert_eq 2 "$(pm_summary "$PM_TMP/send.out" tagged)" "tina: tagged over the limit"
+pm_assert_eq 4 "$(jused "$(ctl --json status tina@example.com)" messages_per_day)" "tina: counted"
 
 # --- reputation: status shows the halved limits the milter enforces ----------------------
 R=randy@example.com

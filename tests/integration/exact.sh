@@ -3,7 +3,8 @@
 # Redis, 324 messages offered at once by 36 concurrent milter sessions for a
 # sender limited to 100 messages per hour: exactly 100 pass, every other one
 # is tempfailed with the hourly-limit text, and a second sender with its own
-# plan is counted on its own. Then every daemon stops cleanly on SIGTERM.
+# plan is counted on its own; one recipient too many for a recipient limit
+# is refused alone with a 452. Then every daemon stops cleanly on SIGTERM.
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter
@@ -37,8 +38,11 @@ plans: {
              new_recipients_per_day = 0; warmup = []; };
   small: { messages_per_hour = 20; messages_per_day = 0; recipients_per_day = 0;
            new_recipients_per_day = 0; warmup = []; };
+  three: { recipients_per_hour = 3; messages_per_day = 0; recipients_per_day = 0;
+           new_recipients_per_day = 0; warmup = []; };
 };
-assign = ( { sender = "carol@example.com"; plan = "small"; } );
+assign = ( { sender = "carol@example.com"; plan = "small"; },
+           { sender = "rita@example.com"; plan = "three"; } );
 EOF
 }
 
@@ -90,6 +94,18 @@ pm_assert_eq 10 "$(sum tempfail "${C[@]}")" "carol: messages tempfailed"
 CAROL_RE='^451 4\.7\.1 <carol@example\.com>: hourly sending limit reached \(20 messages per hour\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC$'
 pm_assert_eq 10 "$(pm_replies_matching "$CAROL_RE" "${C[@]}")" "carol: replies with the hourly text"
 pm_assert_eq 10 "$(replies_all "${C[@]}")" "carol: replies of any text"
+
+# One recipient more than a recipient limit can take is refused alone, with a
+# 452 the client retries in another message; the message goes to the others.
+rcpts=()
+for r in a b c d e; do
+    rcpts+=(-r "$r@example.org")
+done
+"$DRIVE" -S "unix:$PM_TMP/pm1.sock" -c 1 -m 1 -f rita@example.com "${rcpts[@]}" >"$PM_TMP/rita.out" 2>&1 ||
+    pm_fail "rita: $(cat "$PM_TMP/rita.out")"
+pm_assert_eq "1 2" "$(pm_summary "$PM_TMP/rita.out" accepted rcpt_refused)" "rita: accepted, recipients refused"
+grep -qxF "reply 2 452 4.7.1 <rita@example.com>: too many recipients for the hourly recipient limit (3 external recipients per hour); send to the others in another message later" \
+    "$PM_TMP/rita.out" || pm_fail "rita: replies: $(cat "$PM_TMP/rita.out")"
 
 # Every server is still alive, then stops cleanly on SIGTERM and removes its socket.
 for i in 0 1 2; do

@@ -153,6 +153,22 @@ out=$(cli commit x@dom2.test,dom2.test 1 0 1,0,0,0 10,0,0,0)
 expect "$out" fits=0 counted=0 over_scope=0 over_limit=1 used=1,1,0,0 domain_used=1,1,0,0
 expect "$(cli probe y@dom2.test,dom2.test 1 0 0,0,0,0 0,0,0,0)" domain_used=1,1,0,0
 
+# --- soft scopes (a plan that holds or tags): a commit counts past them, and a
+# limit that refuses is reported before a soft one, even one that frees later
+S=1,0,0,0 D=0,1,0,0
+expect "$(cli -o d commit s@soft.test,soft.test 1 0 $S $D)" fits=1 counted=1 domain_used=1,1,0,0
+out=$(cli -o d commit s@soft.test,soft.test 1 0 $S $D)
+expect "$out" fits=0 counted=0 over_scope=0 over_counter=0 over_limit=1 used=1,1,0,0 domain_used=1,1,0,0
+# over the soft domain's limit alone: counted, and that limit reported
+out=$(cli -o d commit t@soft.test,soft.test 1 0 $S $D)
+expect "$out" fits=0 counted=1 over_scope=1 over_counter=1 over_limit=1 used=1,1,0,0 domain_used=2,2,0,0
+expect "$(cli -o d probe t@soft.test,soft.test 1 0 0,0,0,0 $D)" fits=0 counted=0 domain_used=2,2,0,0
+# a soft sender under a domain that refuses
+out=$(cli -o s commit t@soft.test,soft.test 1 0 $S 0,5,0,0)
+expect "$out" fits=0 counted=1 over_scope=0 over_counter=0 used=2,2,0,0 domain_used=3,3,0,0
+out=$(cli -o s commit t@soft.test,soft.test 1 0 $S 0,3,0,0)
+expect "$out" fits=0 counted=0 over_scope=1 over_counter=1 over_limit=3 over_used=3 used=2,2,0,0 domain_used=3,3,0,0
+
 # --- modes and limits --------------------------------------------------------
 expect "$(cli -n 3 force f@t.test 1 0 2,0,0,0 | tail -n 1)" requests=3 fitted=2 counted=3
 expect "$(cli force f@t.test 1 0 2,0,0,0)" fits=0 counted=1 over_used=3 used=4,4,0,0

@@ -6,7 +6,7 @@
  *   storecli [-h host] [-p port] [-s socket] [-x prefix] [-u user] [-a password]
  *            [-D db] [-b hour_bucket,day_bucket] [-T connect_ms,command_ms]
  *            [-r retry_min_ms,retry_max_ms] [-P pool_size] [-t threads]
- *            [-n requests] [-i interval_ms] [-v]
+ *            [-n requests] [-i interval_ms] [-o s|d|sd] [-v]
  *            probe|commit|force SENDER[,DOMAIN] MSGS RCPTS MH,MD,RH,RD [DMH,DMD,DRH,DRD]
  *
  * DESCRIPTION
@@ -16,7 +16,9 @@
  *   store must have copied what it needs). Then each of the threads sends
  *   requests identical requests, started together, sleeping interval_ms after
  *   each. The limits are messages/hour, messages/day, recipients/hour,
- *   recipients/day of the sender, then of the domain (0 = unlimited).
+ *   recipients/day of the sender, then of the domain (0 = unlimited). -o
+ *   marks the sender (s) and/or the domain (d) scope soft: over its limits
+ *   the mail would still go (a plan that holds or tags).
  *
  *   For a single request, or every request with -v, prints one line:
  *     fits=F counted=C over_scope=S over_counter=N over_limit=L over_used=U
@@ -67,7 +69,7 @@ usage(void)
             "usage: storecli [-h host] [-p port] [-s socket] [-x prefix] [-u user]\n"
             "  [-a password] [-D db] [-b hour_bucket,day_bucket] [-T connect_ms,command_ms]\n"
             "  [-r retry_min_ms,retry_max_ms] [-P pool] [-t threads] [-n requests]\n"
-            "  [-i interval_ms] [-v] probe|commit|force SENDER[,DOMAIN] MSGS RCPTS\n"
+            "  [-i interval_ms] [-o s|d|sd] [-v] probe|commit|force SENDER[,DOMAIN] MSGS RCPTS\n"
             "  MH,MD,RH,RD [DMH,DMD,DRH,DRD]\n");
     exit(2);
 }
@@ -162,7 +164,7 @@ parse_options(int argc, char **argv, struct pm_conf *conf, struct run *run, int 
 {
     int c;
 
-    while ((c = getopt(argc, argv, "h:p:s:x:u:a:D:b:T:r:P:t:n:i:v")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:s:x:u:a:D:b:T:r:P:t:n:i:o:v")) != -1) {
         switch (c) {
         case 'h':
             conf->redis_host = optarg;
@@ -205,6 +207,12 @@ parse_options(int argc, char **argv, struct pm_conf *conf, struct run *run, int 
             break;
         case 'i':
             run->interval_ms = atoi(optarg);
+            break;
+        case 'o':
+            if (strspn(optarg, "sd") != strlen(optarg) || !*optarg)
+                usage();
+            run->req.scope[PM_SCOPE_SENDER].soft = strchr(optarg, 's') != NULL;
+            run->req.scope[PM_SCOPE_DOMAIN].soft = strchr(optarg, 'd') != NULL;
             break;
         case 'v':
             run->verbose = 1;

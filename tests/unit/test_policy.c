@@ -39,14 +39,15 @@ fake_counts(struct fake *f, const char *id)
     return f->count[f->n++];
 }
 
-/* The fake store's meter operation: all-or-nothing like the real one. */
+/* The fake store's meter operation: like the real one, a commit counts unless
+ * a limit of a scope that is not soft is over, and that limit is reported. */
 static int
 fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
            size_t errlen)
 {
     struct fake *f = impl;
     long long add[PM_C_COUNT] = {req->msgs, req->msgs, req->rcpts, req->rcpts};
-    int s, c;
+    int s, c, hard = 0;
 
     f->calls++;
     f->last_mode = req->mode;
@@ -67,8 +68,9 @@ fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
             long long lim = req->scope[s].limit[c];
 
             res->used[s][c] = cnt[c];
-            if (res->fits && lim && cnt[c] + add[c] > lim) {
+            if (lim && cnt[c] + add[c] > lim && (res->fits || (!req->scope[s].soft && !hard))) {
                 res->fits = 0;
+                hard |= !req->scope[s].soft;
                 res->over_scope = s;
                 res->over_counter = c;
                 res->over_limit = lim;
@@ -77,7 +79,7 @@ fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
             }
         }
     }
-    if (req->mode == PM_METER_FORCE || (req->mode == PM_METER_COMMIT && res->fits)) {
+    if (req->mode == PM_METER_FORCE || (req->mode == PM_METER_COMMIT && !hard)) {
         res->counted = 1;
         for (s = 0; s < PM_SCOPE_COUNT; s++)
             if (req->scope[s].id)
@@ -210,7 +212,7 @@ test_recipients(void **state)
     assert_int_equal(fake.last_rcpts, 2);
 }
 
-/* A tag plan lets mail through over the limit and counts it (FORCE). */
+/* A tag plan lets mail through over the limit and counts it (a soft scope). */
 static void
 test_tag_action(void **state)
 {
@@ -227,7 +229,7 @@ test_tag_action(void **state)
         pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
         assert_int_equal(v.action, PM_ACT_ACCEPT);
         pm_policy_eom(&conf, &store, &m, &v);
-        assert_int_equal(fake.last_mode, PM_METER_FORCE);
+        assert_int_equal(fake.last_mode, PM_METER_COMMIT);
         assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : PM_ACT_TAG);
     }
     assert_int_equal(fake_counts(&fake, "carol@example.com")[PM_C_MSGS_HOUR], 3);
@@ -317,6 +319,36 @@ test_domain_scope(void **state)
               "again after 13:30 UTC\"");
 }
 
+/* A sender's tempfail plan under a company plan that holds: over both, the
+ * sender's limit refuses and nothing counts; over the company's alone, the
+ * message is held and counts. */
+static void
+test_mixed_actions(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    int i;
+
+    (void)state;
+    plans[2].action = PM_ACT_HOLD;
+    plans[2].lim.msgs_hour = 2;
+    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
+    conf.domain_assign = drules;
+    conf.n_domain_assign = 1;
+    for (i = 0; i < 5; i++) {
+        start(&m, "127.0.0.1", NULL, "<hank@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+        assert_int_equal(v.action, i < 3 ? PM_ACT_ACCEPT : PM_ACT_TEMPFAIL);
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_int_equal(fake.last_mode, PM_METER_COMMIT);
+        /* 1, 2 fit; 3 is over the company's 2 alone: held; 4, 5 over both */
+        assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : i == 2 ? PM_ACT_HOLD : PM_ACT_TEMPFAIL);
+        assert_string_equal(v.reason, i < 2 ? "ok" : i == 2 ? "domain_msgs_hour" : "msgs_hour");
+    }
+    assert_int_equal(fake_counts(&fake, "hank@example.com")[PM_C_MSGS_HOUR], 3);
+    assert_int_equal(fake_counts(&fake, "example.com")[PM_C_MSGS_HOUR], 3);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -329,6 +361,7 @@ main(void)
         cmocka_unit_test_setup(test_dry_run, setup),
         cmocka_unit_test_setup(test_store_error, setup),
         cmocka_unit_test_setup(test_domain_scope, setup),
+        cmocka_unit_test_setup(test_mixed_actions, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

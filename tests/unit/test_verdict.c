@@ -73,6 +73,10 @@ test_limit_texts(void **state)
          "rcpts_day",
          "<alice@example.com>: this message exceeds the daily recipient limit (10 external "
          "recipients per 24 hours); send it to fewer recipients"},
+        {PM_ACT_TEMPFAIL, PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 1, NOW + 60, PM_ACT_TEMPFAIL, "451",
+         "4.7.1", "msgs_hour",
+         "<alice@example.com>: hourly sending limit reached (1 message per hour); try again "
+         "after 13:21 UTC"},
         {PM_ACT_TAG, PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 100, NOW + 60, PM_ACT_TAG, "451", "4.7.1",
          "msgs_hour",
          "<alice@example.com>: hourly sending limit reached (100 messages per hour); try again "
@@ -92,6 +96,40 @@ test_limit_texts(void **state)
         assert_string_equal(v.text, rows[i].text);
         assert_int_equal(v.dry_run, 0);
     }
+}
+
+/* One recipient too many for a recipient limit at RCPT: that recipient alone is
+ * refused with a 452 the client retries in another message (550 for reject). */
+static void
+test_rcpt_limit(void **state)
+{
+    struct pm_verdict v;
+
+    (void)state;
+    pm_verdict_rcpt_limit(&v, PM_ACT_TEMPFAIL, "alice@example.com", "example.com", PM_SCOPE_SENDER,
+                          PM_C_RCPTS_HOUR, 3);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_string_equal(v.rcode, "452");
+    assert_string_equal(v.xcode, "4.7.1");
+    assert_string_equal(v.reason, "rcpts_hour");
+    assert_string_equal(v.text, "<alice@example.com>: too many recipients for the hourly "
+                                "recipient limit (3 external recipients per hour); send to the "
+                                "others in another message later");
+    pm_verdict_rcpt_limit(&v, PM_ACT_TEMPFAIL, "alice@example.com", "example.com", PM_SCOPE_DOMAIN,
+                          PM_C_NEW_DAY, 1);
+    assert_string_equal(v.reason, "domain_new_rcpts_day");
+    assert_string_equal(v.text, "<alice@example.com>: too many recipients for the company-wide "
+                                "daily limit of new recipients for example.com (1 first-contact "
+                                "recipient per 24 hours); send to the others in another message "
+                                "later");
+    pm_verdict_rcpt_limit(&v, PM_ACT_TEMPFAIL, "alice@example.com", "example.com", PM_SCOPE_SENDER,
+                          PM_C_RCPTS_DAY, 100);
+    assert_string_equal(v.xcode, "4.5.3");
+    pm_verdict_rcpt_limit(&v, PM_ACT_REJECT, "alice@example.com", "example.com", PM_SCOPE_SENDER,
+                          PM_C_RCPTS_DAY, 10);
+    assert_int_equal(v.action, PM_ACT_REJECT);
+    assert_string_equal(v.rcode, "550");
+    assert_string_equal(v.xcode, "5.7.1");
 }
 
 /* 4.5.3 only from 100 recipients up; 4.7.1 below. */
@@ -166,9 +204,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_retry),  cmocka_unit_test(test_limit_texts),
-        cmocka_unit_test(test_rcpts_per_msg), cmocka_unit_test(test_store_error),
-        cmocka_unit_test(test_warmup_texts),
+        cmocka_unit_test(test_format_retry), cmocka_unit_test(test_limit_texts),
+        cmocka_unit_test(test_rcpt_limit),   cmocka_unit_test(test_rcpts_per_msg),
+        cmocka_unit_test(test_store_error),  cmocka_unit_test(test_warmup_texts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
