@@ -7,7 +7,10 @@
  * When the code is generic (5.0.0, 5.1.0, 5.5.0 ...) or missing, the
  * remote text is read as a postmaster reads it: a phrase table gives the
  * subject and detail ("no such user" is 1.1, "over quota" 2.2, "spam"
- * 7.1), the SMTP reply code (or the code's first digit) the class.
+ * 7.1), the SMTP reply code (or the code's first digit) the class. An
+ * invalid address is never read from a refusal at MAIL FROM (the sender's
+ * side) or after DATA (a filter), nor from a refusal whose stated reason
+ * is something else ("Recipient address rejected: Greylisted").
  * Also: the small string helpers the other dsn*.c files share.
  */
 #include <ctype.h>
@@ -103,6 +106,7 @@ static const struct phrase phrases[] = {
     {"dmarc", "7.1", 0},
     {"dkim", "7.1", 0},
     /* the recipient's domain */
+    {"host not found, try again", "4.3", 1}, /* Postfix: a DNS lookup that failed for now */
     {"host unknown", "1.2", 0},
     {"unknown host", "1.2", 0},
     {"host not found", "1.2", 0},
@@ -166,8 +170,6 @@ static const struct phrase phrases[] = {
     {"no valid recipient", "1.1", 0},
     {"doesn't have a", "1.1", 0},
     {"does not have a", "1.1", 0},
-    {"recipient address rejected", "1.1", 0},
-    {"address rejected", "1.1", 0},
     {"bad recipient", "1.1", 0},
     {"address syntax", "1.3", 0},
     {"\xe7\x94\xa8\xe6\x88\xb7\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1",
@@ -182,6 +184,15 @@ static const struct phrase phrases[] = {
     {"timed out", "4.1", 1},
     {"timeout", "4.1", 1},
     {"connection refused", "4.1", 1},
+    {"greylist", "7.1", 1},
+    {"graylist", "7.1", 1},
+    {"rate limit", "7.1", 1},
+    {"too many recipients", "5.3", 0},
+    /* a refusal at RCPT TO whose reason no phrase above names (Postfix's
+     * "Recipient address rejected: <reason>"; a restriction, a filter):
+     * not proof that the address is invalid; without a reason it is */
+    {"address rejected:", "0.0", 0},
+    {"address rejected", "1.1", 0},
 };
 
 /* Case-insensitive search of needle in hay[0..hlen). */
@@ -462,6 +473,8 @@ classify(const char *status, const char *diag)
     int c, s, d, tc, ts, td;
     char derived[16];
 
+    if (split_status(status, &c, &s, &d) != 0 && split_status(diag, &c, &s, &d) == 0)
+        status = diag; /* no code given, but the remote text carries one */
     if (split_status(status, &c, &s, &d) != 0) {
         if (pm_bounce_status_from_text(diag, derived, sizeof(derived)) != 0)
             return PM_BOUNCE_NONE;
@@ -491,6 +504,18 @@ classify(const char *status, const char *diag)
     return PM_BOUNCE_OTHER;
 }
 
+/* Was the failure given at MAIL FROM (the sender's address or server was
+ * refused, before any recipient was named)? */
+static int
+at_mail_from(const char *diag)
+{
+    size_t n = strlen(diag);
+
+    return pm_dsn_memcasestr(diag, n, "rcpt to") == NULL &&
+           (pm_dsn_memcasestr(diag, n, "after mail from") != NULL ||
+            pm_dsn_memcasestr(diag, n, "in reply to mail from") != NULL);
+}
+
 /* The class of a failure from its status code and remote text. */
 enum pm_bounce_class
 pm_bounce_classify(const char *status, const char *diag)
@@ -499,6 +524,8 @@ pm_bounce_classify(const char *status, const char *diag)
 
     if (cls == PM_BOUNCE_HARD && diag != NULL && pm_dsn_after_data(diag))
         return PM_BOUNCE_BLOCK;
+    if (cls == PM_BOUNCE_HARD && diag != NULL && at_mail_from(diag))
+        return PM_BOUNCE_OTHER; /* the sender's side was refused, not the recipient */
     return cls;
 }
 
