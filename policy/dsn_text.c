@@ -35,6 +35,7 @@ static const char *const cut_marks[] = {
     "header of the original message",
     "headers of the original message",
     "unsent message below",
+    "unsent message follows", /* Sendmail V5 */
     "message headers follow",
     "original message header",
     "returned message follows",
