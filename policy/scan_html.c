@@ -325,12 +325,15 @@ pm_html_byte(struct pm_scan *s, unsigned char c)
         break;
     case H_BANG_DASH:
         h->st = c == '-' ? H_COMMENT : c == '>' ? H_TEXT : H_DECL;
-        h->dashes = 0;
+        h->dashes = h->clen = h->cbang = 0;
         break;
     case H_COMMENT:
-        if (c == '>' && h->dashes >= 2)
+        /* closed by "-->", "--!>", and (as browsers do) "<!-->" and "<!--->" */
+        if (c == '>' && (h->dashes >= 2 || h->cbang || h->clen == h->dashes))
             h->st = H_TEXT;
+        h->cbang = c == '!' && h->dashes >= 2;
         h->dashes = c == '-' ? h->dashes + 1 : 0;
+        h->clen += h->clen < 2;
         break;
     case H_DECL:
         if (c == '>')

@@ -103,6 +103,8 @@ struct pm_html {
     char val[PM_SCAN_URL_MAX];
     size_t vlen;
     int dashes;
+    int clen;  /* bytes of the comment so far, up to 2 */
+    int cbang; /* a comment's "--!" was just seen */
     int in_head, in_title;
     int raw; /* 1: inside script, 2: inside style */
     size_t rawmatch;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codec.h"
 #include "scan_int.h"
 
 /* Salt that keeps an image source apart from the same link. */
@@ -206,8 +207,8 @@ void
 pm_url_add(struct pm_scan *s, const char *u, size_t n, int img)
 {
     char buf[PM_SCAN_URL_MAX + 8];
-    size_t sl, i, a, hs, he, o = 0, open_p, close_p, open_b, close_b;
-    int kind;
+    size_t sl, i, a, ae, hs, he, o = 0, open_p, close_p, open_b, close_b;
+    int kind, hi, lo;
 
     while (n > 0 && (u[0] == ' ' || u[0] == '\t' || u[0] == '\r' || u[0] == '\n'))
         u++, n--;
@@ -233,16 +234,26 @@ pm_url_add(struct pm_scan *s, const char *u, size_t n, int img)
         ;
     for (o = 0; o < sl; o++)
         buf[o] = (char)(u[o] | 0x20);
-    for (i = sl; i < a; i++)
-        buf[o++] = (u[i] >= 'A' && u[i] <= 'Z') ? (char)(u[i] | 0x20) : u[i];
+    /* the authority lower-cased, %XX decoded ("http://%62it.ly/" is bit.ly) */
+    for (i = sl; i < a; i++) {
+        unsigned char c = (unsigned char)u[i];
+
+        if (c == '%' && i + 2 < a && (hi = pm_hexval((unsigned char)u[i + 1])) >= 0 &&
+            (lo = pm_hexval((unsigned char)u[i + 2])) >= 0) {
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        }
+        buf[o++] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : (char)c;
+    }
+    ae = o;
     hs = sl;
-    for (i = sl; i < a; i++)
-        if (u[i] == '@')
+    for (i = sl; i < ae; i++)
+        if (buf[i] == '@')
             hs = i + 1;
-    he = a;
-    if (hs < a && u[hs] != '[') {
-        for (i = hs; i < a; i++)
-            if (u[i] == ':') {
+    he = ae;
+    if (hs < ae && buf[hs] != '[') {
+        for (i = hs; i < ae; i++)
+            if (buf[i] == ':') {
                 he = i;
                 break;
             }

@@ -312,6 +312,52 @@ test_conf(void **state)
     assert_int_equal(f.links, 6);
 }
 
+/* Comments end where a browser ends them ("<!-->", "<!--->", "--!>"), so
+ * links after them are seen; a link inside a comment is not. */
+static void
+test_html_comments(void **state)
+{
+    static const struct {
+        const char *html;
+        unsigned links, remote_images;
+    } rows[] = {
+        {"<body><!--><a href=\"http://one.example/\">x</a><img src=\"http://px.example/p.gif\">", 1,
+         1},
+        {"<!---><a href=\"http://two.example/\">x</a>", 1, 0},
+        {"<!-- http://hidden.example/ --!><a href=\"http://three.example/\">x</a>", 1, 0},
+        {"<!-- -> http://hidden.example/ --><a href=http://four.example/>x</a>", 1, 0},
+        {"<!----><a href=\"http://five.example/\">x</a><!-- http://hidden.example/ -->", 1, 0},
+        {"<!-- a --!x http://hidden.example/ -->http://six.example/", 1, 0},
+    };
+    char msg[512];
+    struct pm_features f;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(msg, sizeof(msg), "Content-Type: text/html\n\n%s\n", rows[i].html);
+        scan_three(rows[i].html, (const unsigned char *)msg, strlen(msg), &f);
+        if (f.links != rows[i].links || f.remote_images != rows[i].remote_images)
+            fail_msg("%s: links %u, remote images %u", rows[i].html, f.links, f.remote_images);
+    }
+}
+
+/* A percent-encoded host is the host it decodes to. */
+static void
+test_url_percent_host(void **state)
+{
+    static const char msg[] = "Content-Type: text/html\n\n"
+                              "<a href=\"https://%62it.ly/abc\">a</a>"
+                              "<a href=\"https://BIT.LY/abc\">b</a>"
+                              "<a href=\"http://%33%36%30.example/\">c</a>\n";
+    struct pm_features f;
+
+    (void)state;
+    scan_three("percent host", (const unsigned char *)msg, sizeof(msg) - 1, &f);
+    assert_int_equal(f.links, 2);
+    assert_int_equal(f.shortener_links, 1);
+}
+
 /* Empty, header-only and garbage inputs. */
 static void
 test_edges(void **state)
@@ -451,10 +497,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_messages), cmocka_unit_test(test_streaming_api),
-        cmocka_unit_test(test_depth),    cmocka_unit_test(test_huge),
-        cmocka_unit_test(test_conf),     cmocka_unit_test(test_edges),
-        cmocka_unit_test(test_render),   cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_messages),      cmocka_unit_test(test_streaming_api),
+        cmocka_unit_test(test_depth),         cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_conf),          cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_html_comments), cmocka_unit_test(test_url_percent_host),
+        cmocka_unit_test(test_render),        cmocka_unit_test(test_corpus),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
