@@ -221,11 +221,14 @@ policy_facts(const struct pm_msg *m)
     f[PM_F_IMAGES] = f[PM_F_ATTACHED_IMAGES] + f[PM_F_INLINE_IMAGES];
 }
 
-/* Combine the rules' verdict (tag or hold) with the quota's (accept, tag, hold). */
+/* Combine the rules' verdict (tag or hold) with the quota's (accept, tag, hold):
+ * the more severe action and its text; for the same action both texts (the
+ * tag header lists every reason). */
 static void
 policy_combine(struct pm_verdict *v, const struct pm_verdict *rules)
 {
     char reason[sizeof(v->reason)];
+    size_t off;
 
     if (rules->action == PM_ACT_ACCEPT && strcmp(rules->reason, "ok") == 0)
         return;
@@ -238,6 +241,9 @@ policy_combine(struct pm_verdict *v, const struct pm_verdict *rules)
     if (rules->action > v->action) {
         v->action = rules->action;
         memcpy(v->text, rules->text, sizeof(v->text));
+    } else if (rules->action == v->action && rules->text[0]) {
+        off = strlen(v->text);
+        snprintf(v->text + off, sizeof(v->text) - off, "%s%s", off ? "; " : "", rules->text);
     }
 }
 

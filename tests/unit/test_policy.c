@@ -237,6 +237,32 @@ test_tag_action(void **state)
     assert_int_equal(fake.calls, 6);
 }
 
+/* A tag of the quota and a tag of a rule: the header lists both. */
+static void
+test_tag_both(void **state)
+{
+    struct pm_assign rule = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
+    struct pm_rule tag = {.name = "always", .action = PM_ACT_TAG, .reply = "a rule that tags"};
+    struct pm_msg m;
+    struct pm_verdict v;
+    int i;
+
+    (void)state;
+    conf.assign = &rule;
+    conf.n_assign = 1;
+    conf.rules = &tag;
+    conf.n_rules = 1;
+    for (i = 0; i < 3; i++) {
+        start(&m, "127.0.0.1", NULL, "<carol@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_int_equal(v.action, PM_ACT_TAG);
+    }
+    assert_string_equal(v.reason, "msgs_hour,rule:always");
+    assert_string_equal(v.text, "<carol@example.com>: hourly sending limit reached (2 messages per "
+                                "hour); try again after 13:30 UTC; always: a rule that tags");
+}
+
 /* Dry run: the refusal is computed and marked, the message counts. */
 static void
 test_dry_run(void **state)
@@ -358,6 +384,7 @@ main(void)
         cmocka_unit_test_setup(test_limit_exact, setup),
         cmocka_unit_test_setup(test_recipients, setup),
         cmocka_unit_test_setup(test_tag_action, setup),
+        cmocka_unit_test_setup(test_tag_both, setup),
         cmocka_unit_test_setup(test_dry_run, setup),
         cmocka_unit_test_setup(test_store_error, setup),
         cmocka_unit_test_setup(test_domain_scope, setup),
