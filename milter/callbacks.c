@@ -6,6 +6,13 @@
  * {auth_authen}, envelope addresses, queue id), calls the policy engine and
  * maps its verdict with pm_reply(). Per-message state resets at MAIL FROM
  * and at abort; xxfi_close may run alone with no private data.
+ *
+ * Mail injected locally (sendmail(1)) reaches non_smtpd_milters as an
+ * emulated session from "localhost" 127.0.0.1 port 0. Postfix cannot refuse
+ * one recipient of such mail (it defers the whole message as a "milter
+ * configuration error"), so a refusal at RCPT TO is held and given for the
+ * whole message at end of message: a 4xx Postfix retries later, or a 5xx
+ * (one that waiting cannot cure) that it returns to the sender.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,6 +35,9 @@ struct conn {
     struct pm_runtime *rt;
     char client_addr[64];
     char daemon_name[64];
+    int local;              /* injected locally: refusals wait for end of message */
+    int held;               /* a recipient was refused: held gives the answer at EOM */
+    struct pm_verdict hold; /* the first refusal of a local message's recipients */
     struct pm_msg msg;
     struct pm_scan *scan;  /* the content scan of the current message, or NULL */
     struct pm_incoming in; /* the feedback path, for mail that is not metered */
@@ -191,7 +201,6 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
     struct conn *c = calloc(1, sizeof(*c));
     const char *v;
 
-    (void)hostname;
     if (!c)
         return SMFIS_TEMPFAIL;
     c->rt = runtime_pin();
@@ -210,6 +219,10 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
                   sizeof(c->client_addr));
     if ((v = macro(ctx, "{daemon_name}")) != NULL)
         snprintf(c->daemon_name, sizeof(c->daemon_name), "%s", v);
+    /* Postfix's emulated session for local submission: no SMTP client has port 0 */
+    c->local = hostname && strcmp(hostname, "localhost") == 0 && sa && sa->sa_family == AF_INET &&
+               ((struct sockaddr_in *)sa)->sin_port == 0 &&
+               ntohl(((struct sockaddr_in *)sa)->sin_addr.s_addr) == INADDR_LOOPBACK;
     smfi_setpriv(ctx, c);
     return SMFIS_CONTINUE;
 }
@@ -226,6 +239,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     o.client_addr = c->client_addr[0] ? c->client_addr : NULL;
     o.daemon_name = c->daemon_name[0] ? c->daemon_name : macro(ctx, "{daemon_name}");
     o.auth_login = macro(ctx, "{auth_authen}");
+    o.local = c->local;
+    c->held = 0;
     pm_scan_free(c->scan);
     c->scan = NULL;
     pm_in_reset(&c->in);
@@ -253,6 +268,20 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/* Keep a local message's recipient refusal v for the whole message: one
+ * Postfix would have the client retry in another message (452) cannot be
+ * cured by waiting, so it becomes permanent. */
+static void
+hold_for_eom(struct pm_verdict *hold, const struct pm_verdict *v)
+{
+    *hold = *v;
+    if (strcmp(hold->rcode, "452") == 0) {
+        hold->action = PM_ACT_REJECT;
+        memcpy(hold->rcode, "550", 4);
+        hold->xcode[0] = '5';
+    }
+}
+
 /* RCPT TO: early refusal of a recipient that cannot fit. */
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
@@ -269,6 +298,11 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
     pm_policy_rcpt(c->rt->conf, c->rt->store, &c->msg, argv && argv[0] ? argv[0] : "", &v);
     if (v.action >= PM_ACT_TEMPFAIL || strcmp(v.reason, "store_error") == 0)
         log_decision(ctx, c, &v, "rcpt");
+    if (c->local && v.action >= PM_ACT_TEMPFAIL && !v.dry_run) {
+        if (!c->held++)
+            hold_for_eom(&c->hold, &v);
+        return SMFIS_CONTINUE;
+    }
     return pm_reply(ctx, &v, 0, c->rt->conf->header_name);
 }
 
@@ -295,7 +329,7 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
         pm_in_body(&c->in, chunk, len);
         return c->in.keep && c->in.len < PM_IN_MAX_KEEP ? SMFIS_CONTINUE : SMFIS_SKIP;
     }
-    if (!c || !c->scan)
+    if (!c || !c->scan || c->held)
         return SMFIS_SKIP;
     pm_scan_body(c->scan, chunk, len);
     return SMFIS_CONTINUE;
@@ -345,6 +379,14 @@ cb_eom(SMFICTX *ctx)
     }
     if (!c || !c->msg.metered)
         return SMFIS_CONTINUE;
+    if (c->held) {
+        /* a local message with a refused recipient: refused whole, counts nothing */
+        log_decision(ctx, c, &c->hold, "eom");
+        pm_scan_free(c->scan);
+        c->scan = NULL;
+        c->msg.metered = c->held = 0;
+        return pm_reply(ctx, &c->hold, 1, c->rt->conf->header_name);
+    }
     if (c->scan)
         scan_facts(c);
     pm_policy_eom(c->rt->conf, c->rt->store, &c->msg, &v);
@@ -363,6 +405,7 @@ cb_abort(SMFICTX *ctx)
 
     if (c) {
         memset(&c->msg, 0, sizeof(c->msg));
+        c->held = 0;
         pm_scan_free(c->scan);
         c->scan = NULL;
         pm_in_reset(&c->in);

@@ -16,7 +16,7 @@ pm_is_outgoing(const struct pm_conf *conf, const struct pm_origin *o)
 {
     size_t i;
 
-    if (o->auth_login && *o->auth_login)
+    if (o->local || (o->auth_login && *o->auth_login))
         return 1;
     if (o->daemon_name && *o->daemon_name)
         for (i = 0; i < conf->n_daemon_names; i++)

@@ -20,6 +20,7 @@ struct pm_origin {
     const char *client_addr; /* textual IP address, or NULL */
     const char *daemon_name; /* Postfix {daemon_name}, or NULL */
     const char *auth_login;  /* {auth_authen}, or NULL/"" when not authenticated */
+    int local;               /* 1: injected locally (sendmail(1), not SMTP) */
 };
 
 /* 1 when a message from this origin is outgoing (metered). */

@@ -10,7 +10,10 @@
 #   (b) a relay client of mynetworks (no AUTH) with a plan of 3 per hour sends 6: 3 pass;
 #   (c) the null sender and another sender still pass; the first one is still refused;
 #   (d) a session that passed RCPT is refused at end of data once another took the last slot;
-#   (e) a new authenticated sender on a warm-up plan hits its day-1 cap and sees the warm-up reply.
+#   (e) a new authenticated sender on a warm-up plan hits its day-1 cap and sees the warm-up reply;
+#   (f) mail injected with sendmail(1) is metered; one with a suppressed recipient is refused
+#       whole at end of message (Postfix cannot refuse one recipient of local mail) and
+#       returned to its sender, never deferred as a milter configuration error.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/common.sh"
@@ -201,5 +204,32 @@ pm_assert_eq 2 "$(grep -cxF "451 4.7.1 <wendy@example.com>: warm-up limit reache
     "wendy's warm-up replies"
 pm_sink_expect $((base + 21)) "messages in the sink after (e)"
 pm_assert_eq 2 "$(count_decisions tempfail wendy@example.com reason=warmup_day)" "warm-up lines for wendy"
+
+# (f) local submission through sendmail(1) and pickup.
+local_send() {
+    printf 'From: %s\nSubject: %s\n\nlocal\n' "$1" "$2" >"$PM_TMP/local.eml"
+    shift 2
+    sendmail -C "$PM_PF_DIR/etc" -f lou@example.com -- "$@" <"$PM_TMP/local.eml" ||
+        pm_fail "sendmail failed"
+}
+redis-cli -p "$PM_REDIS_PORT" SET pmtest:v1:sup:gone@example.net "$now|5.1.1|admin:test" EX 86400 >/dev/null
+local_send lou@example.com "local one" ok@example.net
+pm_sink_expect $((base + 22)) "messages in the sink after lou's local message"
+grep -q 'stage=eom action=accept reason=ok sender=lou@example.com ' "$PM_POSTMETER_LOG" ||
+    pm_fail "lou's local message was not metered"
+local_send lou@example.com "local two" gone@example.net ok@example.net
+for _ in $(seq 1 100); do
+    grep -q 'milter-reject: END-OF-MESSAGE from localhost\[127.0.0.1\]: 5.1.1 <gone@example.net>: this address bounced as invalid' \
+        "$PM_PF_DIR/maillog" && break
+    sleep 0.1
+done
+grep -q 'milter-reject: END-OF-MESSAGE from localhost\[127.0.0.1\]: 5.1.1 <gone@example.net>: this address bounced as invalid' \
+    "$PM_PF_DIR/maillog" || pm_fail "lou's message to a suppressed address was not refused at end of message"
+grep -q 'milter configuration error' "$PM_PF_DIR/maillog" && pm_fail "Postfix reports a milter configuration error"
+pm_assert_eq 1 "$(count_decisions reject lou@example.com stage=eom)" "lou's refused local message"
+# Postfix returns it to lou: a bounce naming the reason reaches the sink, and nothing else
+pm_sink_expect $((base + 23)) "messages in the sink after lou's refused message"
+grep -l 'this address bounced as invalid' "$PM_SINK_DIR"/* >/dev/null 2>&1 ||
+    pm_fail "no bounce to lou with the reason in the sink"
 
 echo "PASS: postfix_e2e"

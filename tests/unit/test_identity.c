@@ -86,27 +86,35 @@ test_sender_identity(void **state)
     assert_string_equal(pm_addr_domain("alice"), "");
 }
 
-/* Direction: authenticated, daemon name, client network, or incoming. */
+/* Direction: authenticated, daemon name, client network, local injection, or incoming. */
 static void
 test_outgoing(void **state)
 {
     static const struct {
         const char *addr, *daemon, *login;
-        int out;
+        int local, out;
     } rows[] = {
-        {"198.51.100.7", NULL, "alice", 1},       {"198.51.100.7", "ORIGINATING", NULL, 1},
-        {"198.51.100.7", "originating", NULL, 0}, {"198.51.100.7", NULL, "", 0},
-        {"192.0.2.200", NULL, NULL, 1},           {"192.0.3.1", NULL, NULL, 0},
-        {"::ffff:192.0.2.9", NULL, NULL, 1},      {"2001:db8:1::25", NULL, NULL, 1},
-        {"[2001:db8::1]", NULL, NULL, 1},         {"IPv6:2001:db8::1", NULL, NULL, 1},
-        {"2001:db9::1", NULL, NULL, 0},           {NULL, NULL, NULL, 0},
-        {"not-an-address", NULL, NULL, 0},
+        {"198.51.100.7", NULL, "alice", 0, 1},
+        {"198.51.100.7", "ORIGINATING", NULL, 0, 1},
+        {"198.51.100.7", "originating", NULL, 0, 0},
+        {"198.51.100.7", NULL, "", 0, 0},
+        {"192.0.2.200", NULL, NULL, 0, 1},
+        {"192.0.3.1", NULL, NULL, 0, 0},
+        {"::ffff:192.0.2.9", NULL, NULL, 0, 1},
+        {"2001:db8:1::25", NULL, NULL, 0, 1},
+        {"[2001:db8::1]", NULL, NULL, 0, 1},
+        {"IPv6:2001:db8::1", NULL, NULL, 0, 1},
+        {"2001:db9::1", NULL, NULL, 0, 0},
+        {NULL, NULL, NULL, 0, 0},
+        {"not-an-address", NULL, NULL, 0, 0},
+        {"192.0.3.1", NULL, NULL, 1, 1},
+        {NULL, NULL, NULL, 1, 1},
     };
     size_t i;
 
     (void)state;
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        struct pm_origin o = {rows[i].addr, rows[i].daemon, rows[i].login};
+        struct pm_origin o = {rows[i].addr, rows[i].daemon, rows[i].login, rows[i].local};
 
         assert_int_equal(pm_is_outgoing(&conf, &o), rows[i].out);
     }

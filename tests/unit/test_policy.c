@@ -128,7 +128,7 @@ setup(void **state)
 static void
 start(struct pm_msg *m, const char *addr, const char *login, const char *from)
 {
-    struct pm_origin o = {addr, NULL, login};
+    struct pm_origin o = {addr, NULL, login, 0};
 
     pm_policy_mail(&conf, &o, from, m);
 }
