@@ -126,6 +126,7 @@ static const struct conf_key conf_keys[] = {
     K_BOOL(NULL, "dry_run", dry_run, 0),
     K_STR(NULL, "header_name", header_name, "X-Postmeter",                   pm_conf_check_header_name, NULL),
     K_STRS(NULL, "local_domains", local_domains, n_local_domains, no_strings, 1, pm_conf_check_domain),
+    K_STR(NULL, "login_domain", login_domain, "",                            pm_conf_check_login_domain, NULL),
     K_STRS("outbound", "daemon_names", daemon_names, n_daemon_names,
            default_daemon_names, 0, NULL),
     K_NETS("outbound", "networks", networks, n_networks, default_networks),
@@ -784,6 +785,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->redis_password_file);
     free(conf->key_prefix);
     free(conf->header_name);
+    free(conf->login_domain);
     free(conf->metrics_listen);
     free_strings(conf->local_domains, conf->n_local_domains);
     free_strings(conf->daemon_names, conf->n_daemon_names);

@@ -103,6 +103,7 @@ struct pm_conf {
     char *header_name;               /* tag header, default "X-Postmeter" */
 
     /* identity */
+    char *login_domain;   /* qualifies a SASL login without '@' ("" = none) */
     char **local_domains; /* lower-cased; a recipient here is not external */
     size_t n_local_domains;
     char **daemon_names; /* {daemon_name} values that mean outgoing */

@@ -116,6 +116,13 @@ pm_conf_check_domain(const char *v, char *why, size_t whylen)
     return -1;
 }
 
+/* login_domain: empty, or a domain. */
+int
+pm_conf_check_login_domain(const char *v, char *why, size_t whylen)
+{
+    return *v ? pm_conf_check_domain(v, why, whylen) : 0;
+}
+
 /* Check that a bucket of v seconds divides a window of span seconds. */
 static int
 pm_conf_check_bucket(long long v, long long span, const char *what, char *why, size_t whylen)

@@ -116,6 +116,7 @@ int pm_conf_check_listen(const char *v, char *why, size_t whylen);
 int pm_conf_check_key_prefix(const char *v, char *why, size_t whylen);
 int pm_conf_check_header_name(const char *v, char *why, size_t whylen);
 int pm_conf_check_domain(const char *v, char *why, size_t whylen);
+int pm_conf_check_login_domain(const char *v, char *why, size_t whylen);
 int pm_conf_check_hour_bucket(long long v, char *why, size_t whylen);
 int pm_conf_check_day_bucket(long long v, char *why, size_t whylen);
 

@@ -5,6 +5,7 @@
  * store's atomic check-and-count, and the verdict texts. A message that
  * postmeter lets through counts; a refused one counts nothing (SPEC §4).
  */
+#include <ctype.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,6 +16,26 @@
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
+
+/* Qualify a SASL login without '@' with login_domain, and find the sender
+ * domain: the identity's, or for a bare login the envelope sender's. */
+static void
+policy_domain(const struct pm_conf *conf, const char *envfrom, struct pm_msg *m)
+{
+    char env[PM_ADDR_MAX], *p;
+    size_t n = strlen(m->sender);
+
+    if (!strchr(m->sender, '@') && conf->login_domain && *conf->login_domain &&
+        n + 1 + strlen(conf->login_domain) < sizeof(m->sender)) {
+        snprintf(m->sender + n, sizeof(m->sender) - n, "@%s", conf->login_domain);
+        for (p = m->sender + n; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    if (strchr(m->sender, '@'))
+        snprintf(m->domain, sizeof(m->domain), "%s", pm_addr_domain(m->sender));
+    else if (pm_addr_normalise(envfrom ? envfrom : "", env, sizeof(env)) == 0)
+        snprintf(m->domain, sizeof(m->domain), "%s", pm_addr_domain(env));
+}
 
 /* Start a message: direction, sender identity and plans. */
 void
@@ -44,8 +65,9 @@ pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const
         m->sender[0] = '\0';
         return;
     }
+    policy_domain(conf, envfrom, m);
     m->plan = pm_plan_for_sender(conf, m->sender, m->login);
-    m->dplan = pm_plan_for_domain(conf, pm_addr_domain(m->sender));
+    m->dplan = pm_plan_for_domain(conf, m->domain);
 }
 
 /* Fill one scope of a store request from a plan; warm-up only when wanted. */
@@ -81,6 +103,7 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
     req->contacts.ttl_days = conf->contacts_ttl_days;
     req->contacts.max = conf->contacts_max;
     req->contacts.company_wide = conf->contacts_company_wide;
+    req->contacts.domain = m->domain;
     req->reputation.min_sends = conf->rep_min_sends;
     req->reputation.warn_ppm = llround(conf->rep_warn * 1e6);
     req->reputation.halve_ppm = llround(conf->rep_halve * 1e6);
@@ -93,8 +116,8 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
     req->day_bucket = conf->day_bucket;
     policy_scope(conf, &conf->plans[m->plan], m->sender, 1, &req->scope[PM_SCOPE_SENDER]);
     if (m->dplan >= 0)
-        policy_scope(conf, &conf->plans[m->dplan], pm_addr_domain(m->sender),
-                     conf->plans[m->dplan].warmup_set, &req->scope[PM_SCOPE_DOMAIN]);
+        policy_scope(conf, &conf->plans[m->dplan], m->domain, conf->plans[m->dplan].warmup_set,
+                     &req->scope[PM_SCOPE_DOMAIN]);
 }
 
 /* The over-limit action of the plan that governs scope. */
@@ -120,15 +143,15 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
         pm_verdict_reputation(v, act < PM_ACT_TEMPFAIL ? PM_ACT_TEMPFAIL : act, m->sender,
                               res->over_counter == PM_C_REP_COLD, res->rep.ppm, res->rep.sent);
     else if (res->over_counter >= PM_C_WARMUP_DAY)
-        pm_verdict_warmup(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
+        pm_verdict_warmup(v, act, m->sender, m->domain, res->over_scope,
                           res->over_counter == PM_C_WARMUP_HOUR, res->warmup[res->over_scope].stage,
                           res->over_limit, res->now, res->retry_at);
     else if (at_rcpt && rcpt_counter && res->retry_at < 0)
-        pm_verdict_rcpt_limit(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
-                              res->over_counter, res->over_limit);
+        pm_verdict_rcpt_limit(v, act, m->sender, m->domain, res->over_scope, res->over_counter,
+                              res->over_limit);
     else
-        pm_verdict_limit(v, act, m->sender, pm_addr_domain(m->sender), res->over_scope,
-                         res->over_counter, res->over_limit, res->now, res->retry_at);
+        pm_verdict_limit(v, act, m->sender, m->domain, res->over_scope, res->over_counter,
+                         res->over_limit, res->now, res->retry_at);
 }
 
 /* Follow a plan override the store reported. */
@@ -319,9 +342,10 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
         return -1;
     }
     snprintf(m->sender, sizeof(m->sender), "%s", sender);
+    snprintf(m->domain, sizeof(m->domain), "%s", pm_addr_domain(sender));
     m->metered = 1;
     m->plan = pm_plan_for_sender(conf, m->sender, login);
-    m->dplan = pm_plan_for_domain(conf, pm_addr_domain(m->sender));
+    m->dplan = pm_plan_for_domain(conf, m->domain);
     policy_request(conf, m, PM_METER_PROBE, rcpts, NULL, 0, &req);
     req.msgs = msgs;
     if (pm_store_meter(store, &req, res, err, errlen) == 0) {
@@ -442,7 +466,7 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
     if (m->have_res) {
         policy_format_usage(conf, m, PM_SCOPE_SENDER, &o);
         if (m->dplan >= 0) {
-            out_kv(&o, " domain=", pm_addr_domain(m->sender));
+            out_kv(&o, " domain=", m->domain);
             out_kv(&o, " domain_plan=", conf->plans[m->dplan].name);
             policy_format_usage(conf, m, PM_SCOPE_DOMAIN, &o);
         }

@@ -25,6 +25,7 @@ struct pm_msg {
     int metered;              /* outgoing with a sender identity: counted */
     char sender[PM_ADDR_MAX]; /* normalised sender identity */
     char login[PM_ADDR_MAX];  /* SASL login as given, or "" */
+    char domain[PM_ADDR_MAX]; /* sender domain: of the identity, else of the envelope sender */
     int plan;                 /* index of the sender's plan */
     int plan_override;        /* 1: the plan came from an override in the store */
     int dplan;                /* index of the domain's company-wide plan, or -1 */

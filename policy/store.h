@@ -112,6 +112,7 @@ struct pm_contacts_req {
     int ttl_days;          /* a contact stays known this long */
     long long max;         /* contacts kept per sender */
     int company_wide;      /* a contact of any sender of the domain is known */
+    const char *domain;    /* the company's domain; NULL or "": the sender's */
 };
 
 struct pm_meter_req {

@@ -676,7 +676,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     if (did && !*did)
         did = NULL; /* NULL or "": the domain scope is unused */
     nscopes = did ? 2 : 1;
-    dom = did ? did : (strrchr(sid, '@') ? strrchr(sid, '@') + 1 : sid);
+    dom = did                         ? did
+          : ct->domain && *ct->domain ? ct->domain
+          : strrchr(sid, '@')         ? strrchr(sid, '@') + 1
+                                      : sid;
     key[0] = scope_key(rs, 's', sid, "w");
     key[1] = scope_key(rs, 's', sid, "wu");
     key[2] = scope_key(rs, 's', sid, "ct");

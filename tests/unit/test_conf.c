@@ -109,6 +109,7 @@ assert_defaults(const struct pm_conf *c)
     assert_int_equal(c->on_store_error, PM_ONERR_ACCEPT);
     assert_int_equal(c->dry_run, 0);
     assert_string_equal(c->header_name, "X-Postmeter");
+    assert_string_equal(c->login_domain, "");
     assert_int_equal(c->n_local_domains, 0);
     assert_int_equal(c->n_daemon_names, 1);
     assert_string_equal(c->daemon_names[0], "ORIGINATING");
@@ -404,6 +405,8 @@ static const struct bad_row bad_rows[] = {
     {"header_name = \"X Bad\";\n", NULL, NULL,
      "$D/bad.conf:1: header_name: \"X Bad\" is not a header field name (printable, no colon or "
      "space)"},
+    {"\nlogin_domain = \"carol@example.com\";\n", NULL, NULL,
+     "$D/bad.conf:2: login_domain: \"carol@example.com\" is not a domain (no '@', not empty)"},
     {"local_domains = [\n  \"a.example\",\n  \"Bob@B.example\" ];\n", NULL, NULL,
      "$D/bad.conf:3: local_domains[1]: \"bob@b.example\" is not a domain (no '@', not empty)"},
     {"outbound: {\n  networks = [\n    \"10.0.0.0/8\",\n    \"10.0.0.0/33\",\n    \"::1\"\n  "

@@ -375,6 +375,39 @@ test_mixed_actions(void **state)
     assert_int_equal(fake_counts(&fake, "example.com")[PM_C_MSGS_HOUR], 3);
 }
 
+/* A SASL login that is not an address: its company is the envelope sender's
+ * domain; with login_domain, the login becomes an address of that domain. */
+static void
+test_bare_login(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    char line[1024];
+
+    (void)state;
+    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
+    conf.domain_assign = drules;
+    conf.n_domain_assign = 1;
+    start(&m, "198.51.100.7", "Carol", "<carol@example.com>");
+    assert_string_equal(m.sender, "carol");
+    assert_string_equal(m.domain, "example.com");
+    assert_int_equal(m.dplan, 2);
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_int_equal(fake_counts(&fake, "example.com")[PM_C_MSGS_HOUR], 1);
+    pm_policy_format(&conf, &m, &v, "eom", line, sizeof(line));
+    assert_non_null(strstr(line, " domain=example.com domain_plan=company "));
+    conf.login_domain = "Example.COM";
+    start(&m, "198.51.100.7", "Carol", "<other@example.net>");
+    assert_string_equal(m.sender, "carol@example.com");
+    assert_string_equal(m.domain, "example.com");
+    start(&m, "198.51.100.7", "dave@example.net", "<carol@example.com>");
+    assert_string_equal(m.sender, "dave@example.net");
+    assert_string_equal(m.domain, "example.net");
+    assert_int_equal(m.dplan, -1);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -389,6 +422,7 @@ main(void)
         cmocka_unit_test_setup(test_store_error, setup),
         cmocka_unit_test_setup(test_domain_scope, setup),
         cmocka_unit_test_setup(test_mixed_actions, setup),
+        cmocka_unit_test_setup(test_bare_login, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
