@@ -36,6 +36,7 @@ pm_addr_normalise(const char *addr, char *out, size_t outlen)
     const char *p = addr, *end, *colon, *at;
     char *plus;
     size_t n, i;
+    int quoted = 0;
 
     if (!addr || outlen == 0)
         return -1;
@@ -62,8 +63,11 @@ pm_addr_normalise(const char *addr, char *out, size_t outlen)
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
 
-        if (c < 0x21 || c == 0x7f)
+        /* a blank is allowed inside a quoted local part ("john doe"@example.com) */
+        if ((c < 0x21 && !(quoted && c == ' ')) || c == 0x7f)
             return -1;
+        if (c == '"' && (i == 0 || p[i - 1] != '\\'))
+            quoted = !quoted;
         out[i] = (char)tolower(c);
     }
     out[n] = '\0';

@@ -182,22 +182,25 @@ void
 pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                const char *rcpt, struct pm_verdict *v)
 {
-    const struct pm_plan *plan;
     char addr[PM_ADDR_MAX], err[256], hash[17];
     const char *hp = hash;
     struct pm_meter_req req;
-    long long cold = 0;
+    long long cold = 0, per_msg;
     int ext;
 
     pm_verdict_accept(v);
     if (!m->metered)
         return;
-    plan = &conf->plans[m->plan];
+    /* recipients per message: the sender's plan and its company's, the lower */
+    per_msg = conf->plans[m->plan].lim.rcpts_per_msg;
+    if (m->dplan >= 0 && conf->plans[m->dplan].lim.rcpts_per_msg &&
+        (!per_msg || conf->plans[m->dplan].lim.rcpts_per_msg < per_msg))
+        per_msg = conf->plans[m->dplan].lim.rcpts_per_msg;
     ext = pm_addr_normalise(rcpt, addr, sizeof(addr)) == 0 && pm_is_external(conf, addr);
     if (ext)
         policy_hash(conf, addr, hash);
-    if (plan->lim.rcpts_per_msg && m->nrcpt + 1 > plan->lim.rcpts_per_msg) {
-        pm_verdict_rcpts_per_msg(v, m->sender, plan->lim.rcpts_per_msg);
+    if (per_msg && m->nrcpt + 1 > per_msg) {
+        pm_verdict_rcpts_per_msg(v, m->sender, per_msg);
     } else {
         /* one probe: would the message fit with this recipient, is it a contact */
         policy_request(conf, m, PM_METER_PROBE, m->next + ext, &hp, ext ? 1 : 0, &req);

@@ -51,6 +51,10 @@ test_normalise(void **state)
         {"", "", 1},
         {"<a\001b@example.com>", NULL, -1},
         {"<a b@example.com>", NULL, -1},
+        {"<\"John Doe\"@Example.com>", "\"john doe\"@example.com", 0},
+        {"<\"a+b c\"@example.com>", "\"a+b c\"@example.com", 0},
+        {"<\"a\\\" b\"@example.com>", "\"a\\\" b\"@example.com", 0},
+        {"<\"a\" b@example.com>", NULL, -1},
     };
     char out[PM_ADDR_MAX];
     size_t i;

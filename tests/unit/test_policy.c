@@ -408,6 +408,28 @@ test_bare_login(void **state)
     assert_int_equal(m.dplan, -1);
 }
 
+/* Recipients per message: the lower of the sender's plan and its company's. */
+static void
+test_company_rcpts_per_msg(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    int i;
+
+    (void)state;
+    plans[2].lim.rcpts_per_msg = 2;
+    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
+    conf.domain_assign = drules;
+    conf.n_domain_assign = 1;
+    start(&m, "127.0.0.1", NULL, "<ida@example.com>");
+    for (i = 0; i < 3; i++) {
+        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+        assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : PM_ACT_TEMPFAIL);
+    }
+    assert_string_equal(v.text, "<ida@example.com>: too many recipients in one message (2 per "
+                                "message); send the rest in another message");
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -423,6 +445,7 @@ main(void)
         cmocka_unit_test_setup(test_domain_scope, setup),
         cmocka_unit_test_setup(test_mixed_actions, setup),
         cmocka_unit_test_setup(test_bare_login, setup),
+        cmocka_unit_test_setup(test_company_rcpts_per_msg, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
