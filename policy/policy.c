@@ -186,6 +186,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     const char *hp = hash;
     struct pm_meter_req req;
     long long cold = 0, per_msg;
+    size_t i;
     int ext;
 
     pm_verdict_accept(v);
@@ -199,6 +200,9 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     ext = pm_addr_normalise(rcpt, addr, sizeof(addr)) == 0 && pm_is_external(conf, addr);
     if (ext)
         policy_hash(conf, addr, hash);
+    for (i = 0; ext && i < m->nhashes; i++)
+        if (memcmp(m->hashes[i], hash, sizeof(hash)) == 0)
+            return; /* the same recipient again: Postfix delivers one copy, it counts once */
     if (per_msg && m->nrcpt + 1 > per_msg) {
         pm_verdict_rcpts_per_msg(v, m->sender, per_msg);
     } else {

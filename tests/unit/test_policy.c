@@ -184,21 +184,22 @@ test_limit_exact(void **state)
     assert_int_equal(fake_counts(&fake, "alice@example.com")[PM_C_RCPTS_DAY], 3);
 }
 
-/* Internal recipients do not count as external; recipients per message. */
+/* Internal recipients do not count as external, a repeated one counts once;
+ * recipients per message. */
 static void
 test_recipients(void **state)
 {
-    static const char *rcpts[] = {"<a@example.com>", "<b@example.org>", "<C@EXAMPLE.COM>",
-                                  "<d@example.net>", "<e@example.net>"};
+    static const char *rcpts[] = {"<a@example.com>", "<b@example.org>", "<B@Example.org>",
+                                  "<C@EXAMPLE.COM>", "<d@example.net>", "<e@example.net>"};
     struct pm_msg m;
     struct pm_verdict v;
     size_t i;
 
     (void)state;
     start(&m, "127.0.0.1", NULL, "<alice+x@example.com>");
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 6; i++) {
         pm_policy_rcpt(&conf, &store, &m, rcpts[i], &v);
-        if (i < 4)
+        if (i < 5)
             assert_int_equal(v.action, PM_ACT_ACCEPT);
     }
     assert_int_equal(v.action, PM_ACT_TEMPFAIL);
@@ -423,7 +424,10 @@ test_company_rcpts_per_msg(void **state)
     conf.n_domain_assign = 1;
     start(&m, "127.0.0.1", NULL, "<ida@example.com>");
     for (i = 0; i < 3; i++) {
-        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+        char rcpt[32];
+
+        snprintf(rcpt, sizeof(rcpt), "<x%d@example.org>", i);
+        pm_policy_rcpt(&conf, &store, &m, rcpt, &v);
         assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : PM_ACT_TEMPFAIL);
     }
     assert_string_equal(v.text, "<ida@example.com>: too many recipients in one message (2 per "
