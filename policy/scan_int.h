@@ -15,13 +15,13 @@
 
 #include "scan.h"
 
-#define PM_SCAN_LINE_MAX 4096    /* longer body lines are handled in pieces */
-#define PM_SCAN_HDR_MAX 8192     /* one part header field, unfolded */
-#define PM_SCAN_BOUNDARY_MAX 256 /* longest boundary accepted */
-#define PM_SCAN_URL_MAX 2048     /* longest URL or attribute value kept */
-#define PM_SCAN_CID_MAX 256      /* cid references and cid images remembered */
-#define PM_SCAN_TENT_MAX 64      /* URLs of a preamble awaiting its boundary */
-#define PM_SCAN_CONV_MAX 1024    /* bytes handed to iconv at a time */
+#define PM_SCAN_LINE_MAX 4096     /* longer body lines are handled in pieces */
+#define PM_SCAN_HDR_MAX 8192      /* one part header field, unfolded */
+#define PM_SCAN_BOUNDARY_MAX 1000 /* longest boundary accepted (an SMTP line holds 998 bytes) */
+#define PM_SCAN_URL_MAX 2048      /* longest URL or attribute value kept */
+#define PM_SCAN_CID_MAX 256       /* cid references and cid images remembered */
+#define PM_SCAN_TENT_MAX 64       /* URLs of a preamble awaiting its boundary */
+#define PM_SCAN_CONV_MAX 1024     /* bytes handed to iconv at a time */
 #define PM_SCAN_TYPE_MAX 80
 #define PM_SCAN_CHARSET_MAX 48
 #define PM_SCAN_FILENAME_MAX 256

@@ -358,6 +358,28 @@ test_url_percent_host(void **state)
     assert_int_equal(f.shortener_links, 1);
 }
 
+/* A boundary longer than RFC 2046's 70 characters (mail clients accept one)
+ * still splits the parts: an attachment behind it is counted. */
+static void
+test_long_boundary(void **state)
+{
+    char b[301], msg[2048];
+    struct pm_features f;
+
+    (void)state;
+    memset(b, 'q', 300);
+    b[300] = '\0';
+    snprintf(msg, sizeof(msg),
+             "Content-Type: multipart/mixed; boundary=\"%s\"\n\n--%s\nContent-Type: text/plain\n\n"
+             "hello\n--%s\nContent-Type: application/pdf; name=\"offer.pdf\"\n"
+             "Content-Disposition: attachment\n\nJVBERi0=\n--%s--\n",
+             b, b, b, b);
+    scan_three("long boundary", (const unsigned char *)msg, strlen(msg), &f);
+    assert_int_equal(f.attachments, 1);
+    assert_int_equal(f.parts, 2);
+    assert_string_equal(f.problems, "");
+}
+
 /* Empty, header-only and garbage inputs. */
 static void
 test_edges(void **state)
@@ -501,7 +523,8 @@ main(void)
         cmocka_unit_test(test_depth),         cmocka_unit_test(test_huge),
         cmocka_unit_test(test_conf),          cmocka_unit_test(test_edges),
         cmocka_unit_test(test_html_comments), cmocka_unit_test(test_url_percent_host),
-        cmocka_unit_test(test_render),        cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_long_boundary), cmocka_unit_test(test_render),
+        cmocka_unit_test(test_corpus),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
