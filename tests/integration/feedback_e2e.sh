@@ -93,12 +93,7 @@ ok() {
 ok "$(send_as alice bob@example.org)" "alice to bob"
 write_dsn alice@example.com bob@example.org "$PM_TMP/dsn-bob.eml"
 ok "$(inject '' alice@example.com "$PM_TMP/dsn-bob.eml")" "the DSN for bob"
-for _ in $(seq 1 50); do
-    grep -q "feedback=hard_bounce sender=alice@example.com rcpt=bob@example.org status=5.1.1" \
-        "$PM_POSTMETER_LOG" && break
-    sleep 0.1
-done
-grep -q "feedback=hard_bounce sender=alice@example.com rcpt=bob@example.org status=5.1.1" \
+pm_wait_grep "feedback=hard_bounce sender=alice@example.com rcpt=bob@example.org status=5\.1\.1" \
     "$PM_POSTMETER_LOG" || pm_fail "the hard bounce was not recorded"
 # The dates in the reply come from the time the suppression entry records.
 at=$(redis-cli -p "$PM_REDIS_PORT" GET 'pmtest:v1:sup:bob@example.org' | cut -d'|' -f1)
@@ -117,11 +112,7 @@ pm_assert_eq 1 "$(redis-cli -p "$PM_REDIS_PORT" EXISTS 'pmtest:v1:sup:bob@exampl
 # (b) a reply from a stranger makes him a known contact.
 printf 'From: dan@example.net\r\nTo: alice@example.com\r\nSubject: re: catalogue\r\n\r\nPlease send the catalogue.\r\n.\r\n' >"$PM_TMP/reply.eml"
 ok "$(inject dan@example.net alice@example.com "$PM_TMP/reply.eml")" "dan's reply"
-for _ in $(seq 1 50); do
-    grep -q "feedback=reply sender=alice@example.com rcpt=dan@example.net" "$PM_POSTMETER_LOG" && break
-    sleep 0.1
-done
-grep -q "feedback=reply sender=alice@example.com rcpt=dan@example.net" "$PM_POSTMETER_LOG" ||
+pm_wait_grep "feedback=reply sender=alice@example.com rcpt=dan@example.net" "$PM_POSTMETER_LOG" ||
     pm_fail "dan's reply was not recorded"
 pdf_to() {
     printf 'From: alice@example.com\r\nTo: %s\r\nSubject: catalogue\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nAttached.\r\n--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="c.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n.\r\n' "$1" >"$PM_TMP/pdf.eml"

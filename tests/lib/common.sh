@@ -102,6 +102,17 @@ pm_wait_file() {
     return 1
 }
 
+# Wait (bounded, $3 tenths of a second, default 50) until file $2 has a line
+# matching regex $1 (grep -E).
+pm_wait_grep() {
+    local tries=${3:-50}
+    while ((tries-- > 0)); do
+        grep -qE -- "$1" "$2" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # Start a private redis-server on a free loopback port; sets PM_REDIS_PORT.
 pm_redis_start() {
     pm_need redis-server redis-cli
