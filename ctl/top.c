@@ -1,10 +1,10 @@
 /*
  * top.c - postmeterctl top [--by day|hour|bounces] [-n N]: the busiest senders.
  *
- * Candidates come from the daily top index (sorted sets of messages counted
- * per UTC day, today's and yesterday's added up, which covers the rolling
- * 24 hours); each candidate is then probed exactly, as the milter would, and
- * the list is ordered by the chosen window's message count, or by hard
+ * Candidates come from the daily top index (sorted sets of the senders
+ * counted per UTC day; today's and yesterday's cover the rolling 24 hours);
+ * every candidate is then probed exactly, as the milter would, and the list
+ * is ordered by the chosen window's message count, or by hard
  * bounces over 7 days (among the senders of the last 7 days' index, the
  * days reputation counts).
  */
@@ -22,19 +22,9 @@
 /* One candidate sender. */
 struct top_row {
     char sender[PM_ADDR_MAX];
-    double score; /* messages in the index, today + yesterday */
     struct pm_meter_res res;
     int plan;
 };
-
-/* Order by index score, highest first. */
-static int
-by_score(const void *a, const void *b)
-{
-    const struct top_row *x = a, *y = b;
-
-    return (x->score < y->score) - (x->score > y->score);
-}
 
 static int top_counter; /* the counter by_used orders by; -1: hard bounces */
 
@@ -65,9 +55,9 @@ top_read(struct ctl *c, long long day, struct top_row **rows, size_t *n)
     size_t i;
 
     snprintf(key, sizeof(key), "%s:v1:top:%lld", c->conf->key_prefix, day);
-    if (!(r = ctl_cmd(c, "ZREVRANGE %s 0 -1 WITHSCORES", key)))
+    if (!(r = ctl_cmd(c, "ZRANGE %s 0 -1", key)))
         return CTL_ERR;
-    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         const char *m = r->element[i]->str;
 
         if (!m || strlen(m) >= PM_ADDR_MAX)
@@ -79,7 +69,6 @@ top_read(struct ctl *c, long long day, struct top_row **rows, size_t *n)
         *rows = grown;
         memset(&grown[*n], 0, sizeof(grown[*n]));
         snprintf(grown[*n].sender, sizeof(grown[*n].sender), "%s", m);
-        grown[*n].score = r->element[i + 1]->str ? strtod(r->element[i + 1]->str, NULL) : 0;
         (*n)++;
     }
     freeReplyObject(r);
@@ -93,7 +82,7 @@ by_sender(const void *a, const void *b)
     return strcmp(((const struct top_row *)a)->sender, ((const struct top_row *)b)->sender);
 }
 
-/* One row per sender, its scores of every day read summed; returns the count. */
+/* One row per sender (the days read name some twice); returns the count. */
 static size_t
 merge_rows(struct top_row *rows, size_t n)
 {
@@ -103,9 +92,7 @@ merge_rows(struct top_row *rows, size_t n)
         return 0;
     qsort(rows, n, sizeof(*rows), by_sender);
     for (i = 1; i < n; i++) {
-        if (strcmp(rows[i].sender, rows[out].sender) == 0)
-            rows[out].score += rows[i].score;
-        else
+        if (strcmp(rows[i].sender, rows[out].sender) != 0)
             rows[++out] = rows[i];
     }
     return out + 1;
@@ -206,11 +193,9 @@ cmd_top(struct ctl *c, int argc, char **argv)
             free(rows);
             return rc;
         }
-    if ((n = merge_rows(rows, n)) > 0)
-        qsort(rows, n, sizeof(*rows), by_score);
-    /* the index is by calendar day: probe more than asked, then order exactly
-     * (for bounces, every sender of the index) */
-    probe = top_counter < 0 || n < (size_t)want * 3 + 20 ? n : (size_t)want * 3 + 20;
+    /* the index counts by calendar day, the windows roll: probe every
+     * candidate once, then order by the exact counts */
+    probe = n = merge_rows(rows, n);
     for (i = 0; i < probe; i++) {
         if ((rc = ctl_probe(c, rows[i].sender, 0, 0, &rows[i].res)) != CTL_OK) {
             free(rows);

@@ -283,6 +283,19 @@ pm_assert_eq "senders with the most hard bounces in 7 days (of those sending lat
   1  olive@example.com                  9/20           45.00 %  default
   2  randy@example.com                  4/105           3.81 %  default" "$(cat "$PM_TMP/ctl.out")" "top --by bounces over 7 days"
 pm_rcli DEL pmtest:v1:clock >/dev/null
+# Every sender of the index is a candidate, however small its day's score:
+# 30 busy index entries with nothing in the window do not hide pete.
+for i in $(seq 1 30); do
+    pm_rcli ZADD "pmtest:v1:top:$TODAY" 1000 "ghost$i@example.com" >/dev/null
+done
+json=$(ctl --json top --by hour -n 1)
+grep -q '"senders":\[{"rank":1,"sender":"pete@example.com",.*"messages_per_hour":18,' <<<"$json" ||
+    pm_fail "top --by hour behind busy index entries: $json"
+# An 8-bit sender address still makes valid JSON (as the Latin-1 it would be).
+pm_assert_eq 1 "$(send a $'caf\xe9@example.org' 1)" "an 8-bit sender"
+ctl --json top -n 100 >"$PM_TMP/top.json" || pm_fail "top failed"
+python3 -m json.tool "$PM_TMP/top.json" >/dev/null || pm_fail "top --json is not JSON: $(cat -v "$PM_TMP/top.json")"
+grep -qF '"sender":"caf\u00e9@example.org"' "$PM_TMP/top.json" || pm_fail "8-bit sender: $(cat -v "$PM_TMP/top.json")"
 
 # --- classify -------------------------------------------------------------------------------
 pm_write_conf "$PM_TMP/rules.conf" </dev/null
