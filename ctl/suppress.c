@@ -183,13 +183,22 @@ suppress_list(struct ctl *c, const char *limit)
     return CTL_OK;
 }
 
-/* 1 when text looks like an enhanced status code "5.1.1". */
+/* 1 when s is a status code of an invalid address, as a hard bounce gives:
+ * 5.1.1, 5.1.2, 5.1.3 or 5.1.10 (a temporary failure or a block is not). */
 static int
 status_ok(const char *s)
 {
-    int a, b, d, n = 0;
+    return strcmp(s, "5.1.1") == 0 || strcmp(s, "5.1.2") == 0 || strcmp(s, "5.1.3") == 0 ||
+           strcmp(s, "5.1.10") == 0;
+}
 
-    return sscanf(s, "%1d.%3d.%3d%n", &a, &b, &d, &n) == 3 && s[n] == '\0' && (a == 4 || a == 5);
+/* 1 when a normalised address has a local part and a domain of non-empty labels. */
+static int
+rcpt_ok(const char *a)
+{
+    const char *at = strrchr(a, '@');
+
+    return at && at > a && at[1] && at[1] != '.' && a[strlen(a) - 1] != '.' && !strstr(at, "..");
 }
 
 /* suppress add RCPT [--days N] [--status X.Y.Z] */
@@ -208,7 +217,10 @@ suppress_add(struct ctl *c, const char *rcpt, const char *days_arg, const char *
     if (!status)
         status = "5.1.1";
     if (!status_ok(status))
-        return ctl_fail(CTL_USAGE, "suppress add: bad status code \"%s\" (e.g. 5.1.1)", status);
+        return ctl_fail(CTL_USAGE,
+                        "suppress add: \"%s\" is not the status of an invalid address "
+                        "(5.1.1, 5.1.2, 5.1.3 or 5.1.10)",
+                        status);
     if ((rc = ctl_now(c, &now)) != CTL_OK)
         return rc;
     sup_key(c, rcpt, key, sizeof(key));
@@ -285,7 +297,7 @@ cmd_suppress(struct ctl *c, int argc, char **argv)
                               : " RCPT");
     if (list)
         return suppress_list(c, o.value[0]);
-    if (pm_addr_normalise(o.pos[0], rcpt, sizeof(rcpt)) != 0 || !strchr(rcpt, '@'))
+    if (pm_addr_normalise(o.pos[0], rcpt, sizeof(rcpt)) != 0 || !rcpt_ok(rcpt))
         return ctl_fail(CTL_USAGE, "not a recipient address: \"%s\"", o.pos[0]);
     if (add)
         return suppress_add(c, rcpt, o.value[1], o.value[2]);

@@ -109,6 +109,11 @@ expect_rc 2 status
 expect_rc 2 suppress frob
 expect_rc 2 suppress add not-an-address
 expect_rc 2 suppress add x@example.org --status 9.9
+expect_rc 2 suppress add x@example.org --status 4.1.1
+expect_rc 2 suppress add x@example.org --status 5.7.1
+expect_rc 2 suppress add @example.org
+expect_rc 2 suppress add bad@
+expect_rc 2 suppress check bad@.example
 expect_rc 2 suppress add x@example.org --days 0
 expect_rc 3 --json suppress check nobody@example.org
 grep -qx 'postmeterctl: nobody@example.org is not on the suppression list' "$PM_TMP/ctl.out" ||
