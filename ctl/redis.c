@@ -1,10 +1,11 @@
 /*
  * redis.c - postmeterctl's way to Redis: one admin connection and the store.
  *
- * Admin reads and writes go over one short-lived hiredis context opened with
- * the configured address, timeouts, AUTH and SELECT. Usage and warm-up state
- * are read through the policy library's store with a probe (which counts
- * nothing), so the figures are exactly those the milter works with.
+ * Admin reads and writes go over one short-lived hiredis context, opened as
+ * the daemon opens its own (redis_conn.c: Sentinel, timeouts, AUTH,
+ * SELECT). Usage and warm-up state are read through the policy library's
+ * store with a probe (which counts nothing), so the figures are exactly
+ * those the milter works with.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,16 +16,8 @@
 #include "log.h"
 #include "plan.h"
 #include "policy.h"
+#include "redis_conn.h"
 #include "store_redis.h"
-
-/* A timeval of ms milliseconds. */
-static struct timeval
-ms_tv(int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-    return tv;
-}
 
 /* Check a set-up reply; CTL_OK, or CTL_ERR after printing why. */
 static int
@@ -41,40 +34,18 @@ setup_reply(struct ctl *c, redisReply *r, const char *what)
     return rc;
 }
 
-/* Open the admin connection (AUTH, SELECT as configured); CTL_OK or CTL_ERR. */
+/* Open the admin connection (Sentinel, AUTH, SELECT as configured); CTL_OK or CTL_ERR. */
 int
 ctl_connect(struct ctl *c)
 {
-    const struct pm_conf *conf = c->conf;
-    const char *auth[3] = {"AUTH", conf->redis_user ? conf->redis_user : conf->redis_password,
-                           conf->redis_password};
-    char db[16];
-    const char *sel[2] = {"SELECT", db};
+    char err[256];
 
     if (c->rc)
         return CTL_OK;
-    if (conf->redis_socket && *conf->redis_socket) {
-        snprintf(c->redis_name, sizeof(c->redis_name), "%s", conf->redis_socket);
-        c->rc = redisConnectUnixWithTimeout(conf->redis_socket, ms_tv(conf->connect_timeout_ms));
-    } else {
-        snprintf(c->redis_name, sizeof(c->redis_name), "%s:%d", conf->redis_host, conf->redis_port);
-        c->rc = redisConnectWithTimeout(conf->redis_host, conf->redis_port,
-                                        ms_tv(conf->connect_timeout_ms));
-    }
-    if (!c->rc || c->rc->err) {
-        ctl_fail(CTL_ERR, "cannot reach Redis at %s: %s", c->redis_name,
-                 c->rc ? c->rc->errstr : "out of memory");
-        if (c->rc)
-            redisFree(c->rc);
-        c->rc = NULL;
-        return CTL_ERR;
-    }
-    redisSetTimeout(c->rc, ms_tv(conf->command_timeout_ms));
-    snprintf(db, sizeof(db), "%d", conf->redis_db);
-    if ((conf->redis_password &&
-         setup_reply(c, redisCommandArgv(c->rc, conf->redis_user ? 3 : 2, auth, NULL), "AUTH")) ||
-        (conf->redis_db && setup_reply(c, redisCommandArgv(c->rc, 2, sel, NULL), "SELECT")) ||
-        setup_reply(c, redisCommand(c->rc, "PING"), "PING")) {
+    c->rc = pm_redis_connect(c->conf, c->redis_name, sizeof(c->redis_name), err, sizeof(err));
+    if (!c->rc)
+        return ctl_fail(CTL_ERR, "cannot reach Redis at %s: %s", c->redis_name, err);
+    if (setup_reply(c, redisCommand(c->rc, "PING"), "PING")) {
         redisFree(c->rc);
         c->rc = NULL;
         return CTL_ERR;

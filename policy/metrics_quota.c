@@ -17,6 +17,7 @@
 
 #include "metrics.h"
 #include "policy.h"
+#include "redis_conn.h"
 
 /* Today's top senders: the day from the store's clock, then the sorted set. */
 static const char top_lua[] =
@@ -28,125 +29,18 @@ static const char top_lua[] =
     "table.insert(top, 1, tostring(now))\n"
     "return top\n";
 
-/* A timeval of ms milliseconds. */
-static struct timeval
-ms_tv(int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-    return tv;
-}
-
-/* 0 when a set-up reply is fine, else -1 with err set (the reply is freed). */
-static int
-setup_ok(redisContext *c, redisReply *r, const char *what, char *err, size_t errlen)
-{
-    int rc = 0;
-
-    if (!r) {
-        snprintf(err, errlen, "%s: %s", what, c->errstr);
-        rc = -1;
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s: %s", what, r->str);
-        rc = -1;
-    }
-    if (r)
-        freeReplyObject(r);
-    return rc;
-}
-
-/* Ask the Sentinels where the primary is and connect to it; NULL on failure. */
-static redisContext *
-connect_sentinel(const struct pm_conf *conf, char *err, size_t errlen)
-{
-    size_t i;
-
-    snprintf(err, errlen, "no Sentinel answered");
-    for (i = 0; i < conf->n_sentinels; i++) {
-        char host[256];
-        const char *s = conf->sentinels[i], *colon = strrchr(s, ':');
-        size_t n = colon ? (size_t)(colon - s) : 0;
-        redisContext *c;
-        redisReply *r;
-        int port = 0;
-
-        if (s[0] == '[' && n >= 2) {
-            s++;
-            n -= 2;
-        }
-        if (!colon || n == 0 || n >= sizeof(host))
-            continue;
-        snprintf(host, sizeof(host), "%.*s", (int)n, s);
-        c = redisConnectWithTimeout(host, atoi(colon + 1), ms_tv(conf->connect_timeout_ms));
-        if (!c || c->err) {
-            if (c)
-                redisFree(c);
-            continue;
-        }
-        redisSetTimeout(c, ms_tv(conf->command_timeout_ms));
-        r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", conf->sentinel_master);
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING) {
-            snprintf(host, sizeof(host), "%s", r->element[0]->str);
-            port = atoi(r->element[1]->str);
-        }
-        if (r)
-            freeReplyObject(r);
-        redisFree(c);
-        if (port > 0)
-            return redisConnectWithTimeout(host, port, ms_tv(conf->connect_timeout_ms));
-    }
-    return NULL;
-}
-
-/* Open, authenticate and select; NULL with err set on failure. */
-static redisContext *
-connect_store(const struct pm_conf *conf, char *err, size_t errlen)
-{
-    redisContext *c;
-
-    if (conf->n_sentinels)
-        c = connect_sentinel(conf, err, errlen);
-    else if (conf->redis_socket && *conf->redis_socket)
-        c = redisConnectUnixWithTimeout(conf->redis_socket, ms_tv(conf->connect_timeout_ms));
-    else
-        c = redisConnectWithTimeout(conf->redis_host, conf->redis_port,
-                                    ms_tv(conf->connect_timeout_ms));
-    if (!c || c->err) {
-        if (c)
-            snprintf(err, errlen, "%s", c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, ms_tv(conf->command_timeout_ms));
-    if (conf->redis_password && *conf->redis_password &&
-        setup_ok(c,
-                 conf->redis_user
-                     ? redisCommand(c, "AUTH %s %s", conf->redis_user, conf->redis_password)
-                     : redisCommand(c, "AUTH %s", conf->redis_password),
-                 "AUTH", err, errlen) != 0) {
-        redisFree(c);
-        return NULL;
-    }
-    if (conf->redis_db &&
-        setup_ok(c, redisCommand(c, "SELECT %d", conf->redis_db), "SELECT", err, errlen) != 0) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* Read today's top n senders; the reply (an array: store time, then senders) or NULL. */
 static redisReply *
 read_top(const struct pm_conf *conf, int n, char *err, size_t errlen)
 {
-    char clock_key[128], top_prefix[128], count[16];
-    redisContext *c = connect_store(conf, err, errlen);
+    char clock_key[128], top_prefix[128], count[16], where[300], why[256];
+    redisContext *c = pm_redis_connect(conf, where, sizeof(where), why, sizeof(why));
     redisReply *r;
 
-    if (!c)
+    if (!c) {
+        snprintf(err, errlen, "redis %s: %s", where, why);
         return NULL;
+    }
     snprintf(clock_key, sizeof(clock_key), "%s:v1:clock", conf->key_prefix);
     snprintf(top_prefix, sizeof(top_prefix), "%s:v1:top:", conf->key_prefix);
     snprintf(count, sizeof(count), "%d", n);

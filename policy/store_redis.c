@@ -24,6 +24,7 @@
 #include "feedback_lua.h"
 #include "metrics.h"
 #include "meter_lua.h"
+#include "redis_conn.h"
 #include "store_redis.h"
 
 #define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 1)
@@ -74,15 +75,6 @@ mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A timeval of ms milliseconds. */
-static struct timeval
-ms_tv(int ms)
-{
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-    return tv;
 }
 
 /* strdup that keeps NULL and maps "" to NULL when empty_null is set. */
@@ -157,74 +149,6 @@ setup_cmd(struct redis_store *rs, redisContext *c, int argc, const char **argv, 
     return rc;
 }
 
-/* Split "host:port" / "[v6]:port" into host and port; -1 when malformed. */
-static int
-split_hostport(const char *hp, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(hp, ':');
-    size_t n;
-
-    if (!colon)
-        return -1;
-    n = (size_t)(colon - hp);
-    if (hp[0] == '[' && n >= 2 && hp[n - 1] == ']') {
-        hp++;
-        n -= 2;
-    }
-    if (n == 0 || n >= hostlen)
-        return -1;
-    memcpy(host, hp, n);
-    host[n] = '\0';
-    *port = atoi(colon + 1);
-    return *port > 0 ? 0 : -1;
-}
-
-/* Ask the Sentinels, in turn, where the primary is; 0 and host/port, or -1. */
-static int
-sentinel_primary(struct redis_store *rs, char *host, size_t hostlen, int *port, char *err,
-                 size_t errlen)
-{
-    char shost[256];
-    size_t i;
-    int sport;
-
-    snprintf(err, errlen, "redis %s: no Sentinel answered", rs->name);
-    for (i = 0; i < rs->n_sentinels; i++) {
-        redisContext *c;
-        redisReply *r;
-        int ok = 0;
-
-        if (split_hostport(rs->sentinels[i], shost, sizeof(shost), &sport) != 0)
-            continue;
-        c = redisConnectWithTimeout(shost, sport, ms_tv(rs->connect_ms));
-        if (!c || c->err) {
-            snprintf(err, errlen, "redis %s: Sentinel %s: %s", rs->name, rs->sentinels[i],
-                     c ? c->errstr : "out of memory");
-            if (c)
-                redisFree(c);
-            continue;
-        }
-        redisSetTimeout(c, ms_tv(rs->command_ms));
-        r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", rs->master);
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < hostlen) {
-            snprintf(host, hostlen, "%s", r->element[0]->str);
-            *port = atoi(r->element[1]->str);
-            ok = *port > 0;
-        } else {
-            snprintf(err, errlen, "redis %s: Sentinel %s does not know the primary", rs->name,
-                     rs->sentinels[i]);
-        }
-        if (r)
-            freeReplyObject(r);
-        redisFree(c);
-        if (ok)
-            return 0;
-    }
-    return -1;
-}
-
 /* 1 when the server behind c is a primary (ROLE says "master"). */
 static int
 is_primary(redisContext *c)
@@ -259,15 +183,17 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
         char host[256];
         int port;
 
-        if (sentinel_primary(rs, host, sizeof(host), &port, err, errlen) != 0) {
+        if (pm_redis_sentinel_primary(rs->sentinels, rs->n_sentinels, rs->master, rs->connect_ms,
+                                      rs->command_ms, rs->name, host, sizeof(host), &port, err,
+                                      errlen) != 0) {
             free(cn);
             return NULL;
         }
-        c = redisConnectWithTimeout(host, port, ms_tv(rs->connect_ms));
+        c = redisConnectWithTimeout(host, port, pm_redis_tv(rs->connect_ms));
     } else if (rs->socket)
-        c = redisConnectUnixWithTimeout(rs->socket, ms_tv(rs->connect_ms));
+        c = redisConnectUnixWithTimeout(rs->socket, pm_redis_tv(rs->connect_ms));
     else
-        c = redisConnectWithTimeout(rs->host, rs->port, ms_tv(rs->connect_ms));
+        c = redisConnectWithTimeout(rs->host, rs->port, pm_redis_tv(rs->connect_ms));
     if (!c || c->err) {
         snprintf(err, errlen, "redis %s: %s", rs->name, c ? c->errstr : "out of memory");
         if (c)
@@ -275,7 +201,7 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
         free(cn);
         return NULL;
     }
-    ok = redisSetTimeout(c, ms_tv(rs->command_ms)) == REDIS_OK;
+    ok = redisSetTimeout(c, pm_redis_tv(rs->command_ms)) == REDIS_OK;
     if (!ok)
         snprintf(err, errlen, "redis %s: cannot set the command timeout", rs->name);
     if (!rs->socket)

@@ -6,12 +6,13 @@
 # (WAIT); the primary is killed; while the Sentinels fail over, messages get
 # the on_store_error answer (451 4.3.0, never a crash); once the replica is
 # promoted, enforcement resumes by itself with the counts intact: with a
-# limit of 100, exactly 100 pass in all.
+# limit of 100, exactly 100 pass in all, and postmeterctl finds the new
+# primary through the Sentinels as well.
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter
 DRIVE=$top_builddir/tests/tools/pmdrive
-pm_need "$PM" "$DRIVE" redis-server redis-sentinel redis-cli
+pm_need "$PM" "$DRIVE" "$top_builddir/postmeterctl" redis-server redis-sentinel redis-cli
 
 # Start a redis-server named $1 on port $2 with extra arguments.
 start_redis() {
@@ -106,4 +107,9 @@ redis-cli -p "$P2" ROLE | head -n 1 | grep -qx master || pm_fail "the replica wa
 pm_assert_eq "59 41" "$(send 100)" "after the failover"
 grep -q "connection lost" "$PM_TMP/pm.log" || pm_fail "no 'connection lost' line"
 pm_assert_eq 2 "$(grep -c ': connected$' "$PM_TMP/pm.log")" "'connected' lines (start, after the failover)"
+# postmeterctl finds the new primary through the Sentinels too, and sees the 100.
+"$top_builddir/postmeterctl" -c "$PM_TMP/pm.conf" --json status alice@example.com >"$PM_TMP/ctl.out" 2>&1 ||
+    pm_fail "postmeterctl through the Sentinels: $(cat "$PM_TMP/ctl.out")"
+grep -q '"messages_per_hour":{"used":100,"limit":100}' "$PM_TMP/ctl.out" ||
+    pm_fail "postmeterctl status after the failover: $(cat "$PM_TMP/ctl.out")"
 echo "PASS: sentinel (failover gap: $gap messages answered 451 4.3.0)"
