@@ -21,6 +21,7 @@
  *   status is 0 on a clean stop, 1 on a configuration or start-up error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -174,9 +175,26 @@ struct serve_args {
     char group[256];
     int socket_mode;
     int timeout;
-    pthread_t main_thread;
     int rc;
 };
+
+/* The main loop's wake-ups: 'h' from the SIGHUP handler, 'x' when serving ends. */
+static int wake_fd[2] = {-1, -1};
+static volatile sig_atomic_t reload_wanted;
+
+/* SIGHUP: ask the main loop for a reload (async-signal-safe). */
+static void
+on_hup(int sig)
+{
+    int saved = errno;
+
+    (void)sig;
+    reload_wanted = 1;
+    if (write(wake_fd[1], "h", 1) < 0) {
+        /* the pipe is full: the main loop has wake-ups enough */
+    }
+    errno = saved;
+}
 
 /* Give a unix socket its configured group and mode; 0 ok, -1 error (logged). */
 static int
@@ -229,7 +247,8 @@ serve(void *arg)
         sa->rc = smfi_main() == MI_SUCCESS ? 0 : 1;
         remove_socket(sa->socket);
     }
-    pthread_kill(sa->main_thread, SIGUSR2);
+    while (write(wake_fd[1], "x", 1) < 0 && errno == EAGAIN)
+        usleep(1000);
     return NULL;
 }
 
@@ -276,43 +295,61 @@ reload(const char *file, const char *socket)
     pm_metrics_http_reload(conf->metrics_listen); /* conf stays alive: only this thread installs */
 }
 
-/* Serve in a thread; the main thread waits for SIGHUP (reload) and for the
- * end of serving. On Linux a signal sent to the process goes to the main
- * thread when it waits for it, so libmilter's own signal thread (which
- * stops on SIGHUP) only sees SIGTERM and SIGINT. */
+/* Serve in a thread; the main thread reloads on SIGHUP until serving ends.
+ * libmilter's own signal thread waits for SIGHUP too, and stops the milter
+ * on it. The main thread therefore takes SIGHUP with a handler, not sigwait:
+ * with the signal unblocked there, Linux gives a signal sent to the process
+ * to the main thread, also while it is busy reloading, so libmilter's thread
+ * only ever sees SIGTERM and SIGINT. */
 static int
 run(const char *file, const struct pm_conf *conf)
 {
     struct serve_args sa;
+    struct sigaction act;
     sigset_t set;
     pthread_t tid;
-    int sig;
+    ssize_t n;
+    char ch;
 
     memset(&sa, 0, sizeof(sa));
     snprintf(sa.socket, sizeof(sa.socket), "%s", conf->milter_socket);
     sa.socket_mode = conf->socket_mode;
     snprintf(sa.group, sizeof(sa.group), "%s", conf->socket_group ? conf->socket_group : "");
     sa.timeout = conf->milter_timeout;
-    sa.main_thread = pthread_self();
+    if (pipe(wake_fd) != 0 || fcntl(wake_fd[1], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(wake_fd[0], F_SETFD, FD_CLOEXEC) != 0 ||
+        fcntl(wake_fd[1], F_SETFD, FD_CLOEXEC) != 0) {
+        pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
+        return 1;
+    }
+    /* the serving threads (and libmilter's signal thread) inherit this mask */
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (pthread_create(&tid, NULL, serve, &sa) != 0) {
         pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
         return 1;
     }
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = on_hup;
+    act.sa_flags = SA_RESTART;
+    sigemptyset(&act.sa_mask);
+    sigaction(SIGHUP, &act, NULL);
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     for (;;) {
-        if (sigwait(&set, &sig) != 0)
+        n = read(wake_fd[0], &ch, 1);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (sig == SIGUSR2)
+        if (n <= 0 || ch == 'x')
             break;
-        reload(file, sa.socket);
+        while (reload_wanted) { /* a SIGHUP during a reload asks for one more */
+            reload_wanted = 0;
+            reload(file, sa.socket);
+        }
     }
     pthread_join(tid, NULL);
     pm_log(PM_LOG_NOTICE, "stopped");

@@ -1,8 +1,9 @@
 #!/bin/bash
 # reload.sh - SIGHUP reloads the configuration: a changed limit applies to
 # the next messages, a broken file is refused with file:line and the running
-# configuration stays, reloads under load fail no connection, and SIGTERM
-# still stops the daemon cleanly.
+# configuration stays, reloads under load fail no connection, SIGHUPs in
+# quick succession (during a long reload) are reloads and never a stop, and
+# SIGTERM still stops the daemon cleanly.
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter
@@ -73,6 +74,34 @@ wait "$LOAD" || pm_fail "the load driver failed: $(cat "$PM_TMP/load.out")"
 pm_assert_eq "messages=300 accepted=300 tempfail=0 reject=0" \
     "$(head -n 1 "$PM_TMP/load.out" | cut -d' ' -f1-4)" "messages under reloads"
 grep -q "errors=0" "$PM_TMP/load.out" || pm_fail "protocol errors under reloads"
+
+# SIGHUPs in quick succession, each arriving while the last reload runs (a
+# file with 20000 assignment rules takes a while to read): every one is a
+# reload, none stops the daemon (libmilter stops on a SIGHUP it receives).
+write_conf 6
+sed -i '/^assign = ( { sender = "bulk@example.com"; plan = "bulk"; } );$/d' "$CONF"
+{
+    echo "assign = ("
+    for i in $(seq 1 20000); do
+        echo "  { sender = \"user$i@big.example\"; plan = \"bulk\"; },"
+    done
+    echo '  { sender = "bulk@example.com"; plan = "bulk"; } );'
+} >>"$CONF"
+"$PM" -n -c "$CONF" >"$PM_TMP/check.out" 2>&1 || pm_fail "the big file is refused: $(cat "$PM_TMP/check.out")"
+before=$(grep -c "reloaded $CONF" "$PM_TMP/pm.log")
+for _ in 1 2 3 4 5; do
+    kill -HUP "$PID"
+    sleep 0.01
+done
+for _ in $(seq 1 200); do
+    [ "$(grep -c "reloaded $CONF" "$PM_TMP/pm.log")" -gt "$before" ] && break
+    sleep 0.05
+done
+sleep 6 # libmilter stops about 5 s after a SIGHUP reaches it
+kill -0 "$PID" 2>/dev/null || pm_fail "postmeter stopped on SIGHUPs in quick succession: $(tail -n 5 "$PM_TMP/pm.log")"
+grep -q "stopped" "$PM_TMP/pm.log" && pm_fail "postmeter logged a stop: $(tail -n 5 "$PM_TMP/pm.log")"
+[ "$(grep -c "reloaded $CONF" "$PM_TMP/pm.log")" -gt "$before" ] || pm_fail "no reload after the SIGHUPs"
+pm_assert_eq 2 "$(accepted bulk@example.com 2)" "mail after the SIGHUPs"
 
 # SIGTERM still stops it, with exit status 0 and no socket left.
 kill -TERM "$PID"
