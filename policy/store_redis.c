@@ -149,14 +149,24 @@ setup_cmd(struct redis_store *rs, redisContext *c, int argc, const char **argv, 
     return rc;
 }
 
-/* 1 when the server behind c is a primary (ROLE says "master"). */
+/* Can the server behind c take writes? 0 with err set when ROLE names a
+ * replica or the connection failed; 1 when ROLE says "master" or is refused
+ * (an ACL user without it, a busy server: the writes will tell). */
 static int
-is_primary(redisContext *c)
+is_primary(struct redis_store *rs, redisContext *c, char *err, size_t errlen)
 {
     redisReply *r = redisCommand(c, "ROLE");
-    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+    int ok =
+        r && (r->type == REDIS_REPLY_ERROR || (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                                               r->element[0]->type == REDIS_REPLY_STRING &&
+                                               strcmp(r->element[0]->str, "master") == 0));
 
+    if (!r)
+        io_error(rs, c, errno, err, errlen);
+    else if (!ok)
+        snprintf(err, errlen, "redis %s: %s", rs->name,
+                 rs->n_sentinels ? "the server Sentinel named is not a primary (yet)"
+                                 : "the server is a replica, not a primary");
     if (r)
         freeReplyObject(r);
     return ok;
@@ -212,9 +222,8 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
         ok = setup_cmd(rs, c, rs->user ? 3 : 2, auth, "AUTH", NULL, err, errlen) == 0;
     if (ok && rs->db)
         ok = setup_cmd(rs, c, 2, sel, "SELECT", NULL, err, errlen) == 0;
-    if (ok && rs->n_sentinels && !(ok = is_primary(c)))
-        snprintf(err, errlen, "redis %s: the server Sentinel named is not a primary (yet)",
-                 rs->name);
+    if (ok)
+        ok = is_primary(rs, c, err, errlen);
     if (ok)
         ok = setup_cmd(rs, c, 3, load, "SCRIPT LOAD", cn->sha, err, errlen) == 0;
     pipe_restore(&old, pend);

@@ -4,7 +4,8 @@
 # concurrency, rolling windows walked second by second at bucket boundaries
 # (store time shifted through the <prefix>:v1:clock key), retry_at, the four
 # counters, the domain scope, the three modes, key TTLs, the bound on hash
-# fields, error replies, and an outage with recovery after the backoff.
+# fields, error replies, a primary that becomes a replica and a replica named
+# as the store, and an outage with recovery after the backoff.
 
 source "$top_srcdir/tests/lib/common.sh"
 
@@ -260,14 +261,22 @@ wait $! || pm_fail "requests after SCRIPT FLUSH failed: $(cat "$PM_TMP/ns")"
 pm_assert_eq 3 "$(grep -c '^fits=1 counted=1' "$PM_TMP/ns")" "requests after SCRIPT FLUSH"
 pm_rcli INFO commandstats | grep -q '^cmdstat_eval:calls=1,' || pm_fail "EVAL not used once"
 
+# The primary becomes a replica under an open connection: READONLY means the
+# primary moved, so the connection is dropped (and, with Sentinel, the
+# primary looked up again), while other error replies keep it; a new
+# connection to the replica is refused before any write.
+clie -P 1 -n 3 -i 300 -v commit ro@t.test 1 0 0,0,0,0 >"$PM_TMP/ro" 2>"$PM_TMP/ro.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q '^fits' "$PM_TMP/ro" && break; sleep 0.02; done
 pm_rcli REPLICAOF 127.0.0.1 1 >/dev/null # a replica is read-only
-out=$(clie -P 1 -n 2 -v commit ro@t.test 1 0 0,0,0,0 2>"$PM_TMP/ro.err") && pm_fail "wrote to a replica"
-pm_assert_eq 2 "$(grep -c '^error: redis 127.0.0.1:[0-9]*: READONLY' <<<"$out")" "READONLY errors"
-expect "$(cli probe ro@t.test 1 0 0,0,0,0)" fits=1 used=0,0,0,0
-# READONLY means the primary moved: the connection is dropped (and, with
-# Sentinel, the primary looked up again), while other error replies keep it.
+wait $pid && pm_fail "wrote to a replica"
+pm_assert_eq 1 "$(grep -c '^fits=1 counted=1' "$PM_TMP/ro")" "writes before the switch"
+pm_assert_eq 1 "$(grep -c '^error: redis 127.0.0.1:[0-9]*: READONLY' "$PM_TMP/ro")" "READONLY errors"
+grep -q '^error: redis 127.0.0.1:[0-9]*: the server is a replica, not a primary' "$PM_TMP/ro" ||
+    pm_fail "a new connection to the replica: $(cat "$PM_TMP/ro")"
 grep -q 'connection lost.*READONLY' "$PM_TMP/ro.err" || pm_fail "READONLY did not drop the connection"
 pm_rcli REPLICAOF NO ONE >/dev/null
+expect "$(cli probe ro@t.test 1 0 0,0,0,0)" fits=1 used=1,1,0,0
 
 # --- AUTH (password, ACL user) and SELECT ----------------------------------------
 pm_rcli ACL SETUSER meter on '>s3cret-pw' '~*' '+@all' >/dev/null
@@ -330,5 +339,23 @@ pm_assert_eq 400 $((ok + errors)) "results during the outage"
 # after the restart only the requests counted since then are in the new Redis
 after=$(awk '/^error/ { n = 0; next } /^fits/ { n++ } END { print n }' "$PM_TMP/out")
 expect "$(cli probe out@t.test 1 0 0,0,0,0)" used=$after,$after,0,0
+
+# --- a replica is not a store: one log line, then the backoff, never a write ------
+RP=$(pm_free_port)
+mkdir -p "$PM_TMP/replica"
+redis-server --port "$RP" --bind 127.0.0.1 --dir "$PM_TMP/replica" --save '' --appendonly no \
+    --daemonize yes --pidfile "$PM_TMP/replica/pid" --replicaof 127.0.0.1 "$PM_REDIS_PORT" \
+    >/dev/null || pm_fail "the replica did not start"
+pm_on_exit "kill \$(cat $PM_TMP/replica/pid)"
+pm_wait_port "$RP" || pm_fail "the replica is not listening"
+"$CLI" -p "$RP" -x "$P" -T 200,500 -r 100,400 -n 50 -i 10 -v commit rep@t.test 1 0 0,0,0,0 \
+    >"$PM_TMP/rep.out" 2>"$PM_TMP/rep.err" && pm_fail "a replica took a write"
+pm_assert_eq 50 "$(grep -c '^error' "$PM_TMP/rep.out")" "requests refused by a replica"
+grep -q "^error: redis 127.0.0.1:$RP: the server is a replica, not a primary" "$PM_TMP/rep.out" ||
+    pm_fail "replica error: $(head -n 3 "$PM_TMP/rep.out")"
+grep -q '^error: redis unavailable, retrying in [0-9]* ms' "$PM_TMP/rep.out" || pm_fail "no backoff against a replica"
+pm_assert_eq 1 "$(wc -l <"$PM_TMP/rep.err")" "log lines against a replica"
+grep -q "cannot connect: the server is a replica, not a primary" "$PM_TMP/rep.err" ||
+    pm_fail "replica log line: $(cat "$PM_TMP/rep.err")"
 
 echo "PASS: store"
