@@ -11,6 +11,7 @@
  * meanwhile requests fail at once. One log line per change of state.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -296,6 +297,16 @@ pool_wait(struct redis_store *rs, long long deadline)
     return pthread_cond_timedwait(&rs->cv, &rs->mu, &ts) == ETIMEDOUT ? -1 : 0;
 }
 
+/* 1 when an idle connection has something to read: the server closed it
+ * (an idle connection is owed no reply), or it failed. */
+static int
+conn_closed(const struct conn *cn)
+{
+    struct pollfd p = {cn->c->fd, POLLIN, 0};
+
+    return poll(&p, 1, 0) != 0;
+}
+
 /* Take an idle connection or open one; NULL with err set when none can be had
  * within command_timeout_ms or the link is backing off. */
 static struct conn *
@@ -309,7 +320,14 @@ pool_get(struct redis_store *rs, char *err, size_t errlen)
     for (;;) {
         if (rs->n_idle > 0) {
             cn = rs->idle[--rs->n_idle];
-            break;
+            if (!conn_closed(cn))
+                break;
+            /* closed by the server while idle (its timeout, a restart): not an error */
+            pm_log(PM_LOG_DEBUG, "redis %s: an idle connection was closed by the server", rs->name);
+            conn_free(cn);
+            rs->n_open--;
+            cn = NULL;
+            continue;
         }
         if (rs->state != LINK_UP && !rs->probing && now < rs->retry_at_ms) {
             snprintf(err, errlen, "redis unavailable, retrying in %lld ms", rs->retry_at_ms - now);
