@@ -7,10 +7,12 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "plan.h"
@@ -35,6 +37,39 @@ policy_domain(const struct pm_conf *conf, const char *envfrom, struct pm_msg *m)
         snprintf(m->domain, sizeof(m->domain), "%s", pm_addr_domain(m->sender));
     else if (pm_addr_normalise(envfrom ? envfrom : "", env, sizeof(env)) == 0)
         snprintf(m->domain, sizeof(m->domain), "%s", pm_addr_domain(env));
+}
+
+#define STORE_ERROR_LOG_SECONDS 60
+
+/* Log why the store failed (a Redis error reply, a timeout, a busy pool): at
+ * most one line a minute, with how many more there were since the last one.
+ * The link itself going down or up is logged by the store. */
+static void
+policy_store_error(const char *stage, const char *err)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static long long last, more;
+    struct timespec ts;
+    long long now, n = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = ts.tv_sec;
+    pthread_mutex_lock(&mu);
+    if (last == 0 || now - last >= STORE_ERROR_LOG_SECONDS) {
+        n = more;
+        last = now;
+        more = 0;
+    } else {
+        more++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (n == 0)
+        pm_log(PM_LOG_WARNING, "store error at %s: %s", stage, err);
+    else if (n > 0)
+        pm_log(PM_LOG_WARNING, "store error at %s: %s (%lld more since the previous line)", stage,
+               err, n);
+    else
+        pm_log(PM_LOG_DEBUG, "store error at %s: %s", stage, err);
 }
 
 /* Start a message: direction, sender identity and plans. */
@@ -212,7 +247,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         req.suppressed_rcpt = ext ? addr : NULL;
         if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
-            pm_log(PM_LOG_DEBUG, "store error at RCPT: %s", err);
+            policy_store_error("RCPT", err);
         } else if (m->res.sup.found) {
             pm_verdict_suppressed(v, addr, m->res.sup.since, m->res.sup.until, m->res.sup.status);
         } else {
@@ -312,7 +347,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     m->have_res = 0;
     if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);
-        pm_log(PM_LOG_DEBUG, "store error at end of message: %s", err);
+        policy_store_error("end of message", err);
         if (v->action == PM_ACT_ACCEPT)
             policy_combine(v, &rv);
         return;
