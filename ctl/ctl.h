@@ -81,8 +81,9 @@ int ctl_plan_of(struct ctl *c, const char *sender, int *plan, const char **from,
                 char *ovr, size_t ovrlen);
 
 /* Ask the store about the sender the way the milter does (mode probe): msgs
- * messages with rcpts external recipients. CTL_OK or CTL_ERR. */
-int ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts,
+ * messages with rcpts external recipients, cold of them first contacts.
+ * CTL_OK or CTL_ERR. */
+int ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts, long long cold,
               struct pm_meter_res *res);
 
 /* The user running the command (SUDO_USER when run through sudo). */

@@ -178,7 +178,7 @@ quiet_sink(void *ctx, int level, const char *line)
 
 /* Probe the store about the sender the way the milter does; CTL_OK or CTL_ERR. */
 int
-ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts,
+ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts, long long cold,
           struct pm_meter_res *res)
 {
     const struct pm_conf *conf = c->conf;
@@ -192,8 +192,8 @@ ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts,
             return ctl_fail(CTL_ERR, "out of memory");
     }
     /* a sender argument stands for an authenticated sender: its login is itself */
-    if (pm_policy_probe_sender(conf, c->store, sender, sender, msgs, rcpts, res, err, sizeof(err)) <
-        0)
+    if (pm_policy_probe_sender(conf, c->store, sender, sender, msgs, rcpts, cold, res, err,
+                               sizeof(err)) < 0)
         return ctl_fail(CTL_ERR, "cannot read the counters of %s: %s", sender, err);
     return CTL_OK;
 }

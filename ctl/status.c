@@ -25,6 +25,7 @@ struct status {
     char ovr[128];
     struct pm_meter_res use;  /* probe of nothing: usage and warm-up */
     struct pm_meter_res next; /* probe of one message to one external recipient */
+    struct pm_meter_res cold; /* the same to a first-contact recipient */
     struct ctl_grant *grants;
     size_t ngrants;
     long long credit_msgs, credit_rcpts;
@@ -135,6 +136,20 @@ warmup_json(const struct status *st, enum pm_scope s, const struct pm_plan *p)
     fputs("]}", stdout);
 }
 
+/* "can_send":...,"retry_at":... of probe r (JSON members, no braces). */
+static void
+next_json(const struct pm_meter_res *r)
+{
+    printf("\"can_send\":%s,\"spends_credits\":%s,\"blocked_by\":", r->fits ? "true" : "false",
+           r->credits_spent[0] || r->credits_spent[1] ? "true" : "false");
+    if (r->fits)
+        fputs("null,\"blocked_scope\":null,\"blocked_limit\":null,\"retry_at\":null", stdout);
+    else
+        printf("\"%s\",\"blocked_scope\":\"%s\",\"blocked_limit\":%lld,\"retry_at\":%lld",
+               over_name(r->over_counter), r->over_scope == PM_SCOPE_DOMAIN ? "domain" : "sender",
+               r->over_limit, r->retry_at);
+}
+
 /* The whole status as one JSON object. */
 static void
 status_json(const struct ctl *c, const struct status *st)
@@ -171,17 +186,11 @@ status_json(const struct ctl *c, const struct status *st)
     } else {
         fputs("null", stdout);
     }
-    printf(
-        ",\"can_send\":%s,\"spends_credits\":%s,\"blocked_by\":", st->next.fits ? "true" : "false",
-        st->next.credits_spent[0] || st->next.credits_spent[1] ? "true" : "false");
-    if (st->next.fits) {
-        fputs("null,\"blocked_scope\":null,\"blocked_limit\":null,\"retry_at\":null", stdout);
-    } else {
-        printf("\"%s\",\"blocked_scope\":\"%s\",\"blocked_limit\":%lld,\"retry_at\":%lld",
-               over_name(st->next.over_counter),
-               st->next.over_scope == PM_SCOPE_DOMAIN ? "domain" : "sender", st->next.over_limit,
-               st->next.retry_at);
-    }
+    fputs(",", stdout);
+    next_json(&st->next);
+    fputs(",\"first_contact\":{", stdout);
+    next_json(&st->cold);
+    fputs("}", stdout);
     fputs(",\"warmup\":", stdout);
     warmup_json(st, PM_SCOPE_SENDER, p);
     printf(",\"credits\":{\"messages\":%lld,\"recipients\":%lld,\"grants\":", st->credit_msgs,
@@ -195,28 +204,27 @@ status_json(const struct ctl *c, const struct status *st)
            rep_level_name(st->use.rep.level));
 }
 
-/* The "next message" line. */
+/* The "next message" line (label: "next message", "first contact") for probe r. */
 static void
-next_text(const struct status *st)
+next_text(const char *label, const struct pm_meter_res *r)
 {
-    const struct pm_meter_res *r = &st->next;
     char when[64];
     const char *what;
 
     if (r->fits) {
-        printf("  next message  can be sent now%s\n",
+        printf("  %-13s can be sent now%s\n", label,
                r->credits_spent[0] || r->credits_spent[1] ? ", spending credits" : "");
         return;
     }
     if (r->over_counter == PM_C_REP_COLD || r->over_counter == PM_C_REP_STOP) {
-        printf("  next message  refused: a bounce rate of %.2f %% stops %s\n", r->rep.ppm / 10000.0,
+        printf("  %-13s refused: a bounce rate of %.2f %% stops %s\n", label, r->rep.ppm / 10000.0,
                r->over_counter == PM_C_REP_STOP ? "all external mail" : "first-contact mail");
         return;
     }
     what = r->over_counter == PM_C_WARMUP_DAY    ? "messages today"
            : r->over_counter == PM_C_WARMUP_HOUR ? "messages per hour"
                                                  : counter_label(r->over_counter);
-    printf("  next message  held back by the %s%s of %lld %s\n",
+    printf("  %-13s held back by the %s%s of %lld %s\n", label,
            r->over_scope == PM_SCOPE_DOMAIN ? "company-wide " : "",
            r->over_counter >= PM_C_WARMUP_DAY ? "warm-up cap" : "limit", r->over_limit, what);
     if (r->retry_at < 0) {
@@ -290,7 +298,10 @@ status_text(const struct ctl *c, const struct status *st)
             warmup_text(st, PM_SCOPE_DOMAIN, &c->conf->plans[st->dplan],
                         "    warm-up                 ");
     }
-    next_text(st);
+    next_text("next message", &st->next);
+    /* to a first contact, when that differs (new-recipient cap, bounce rate) */
+    if (st->next.fits && !st->cold.fits)
+        next_text("first contact", &st->cold);
     warmup_text(st, PM_SCOPE_SENDER, p, "  warm-up       ");
     if (st->ngrants == 0)
         printf("  credits       none\n");
@@ -321,8 +332,9 @@ cmd_status(struct ctl *c, int argc, char **argv)
     if ((rc = ctl_sender(o.pos[0], st.sender, sizeof(st.sender))) != CTL_OK)
         return rc;
     if ((rc = ctl_plan_of(c, st.sender, &st.plan, &st.from, &st.line, st.ovr, sizeof(st.ovr))) ||
-        (rc = ctl_probe(c, st.sender, 0, 0, &st.use)) ||
-        (rc = ctl_probe(c, st.sender, 1, 1, &st.next)) ||
+        (rc = ctl_probe(c, st.sender, 0, 0, 0, &st.use)) ||
+        (rc = ctl_probe(c, st.sender, 1, 1, 0, &st.next)) ||
+        (rc = ctl_probe(c, st.sender, 1, 1, 1, &st.cold)) ||
         (rc = ctl_grants(c, st.sender, &st.grants, &st.ngrants)))
         return rc;
     if (st.use.plan >= 0 && (size_t)st.use.plan < c->conf->n_plans)

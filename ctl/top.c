@@ -197,7 +197,7 @@ cmd_top(struct ctl *c, int argc, char **argv)
      * candidate once, then order by the exact counts */
     probe = n = merge_rows(rows, n);
     for (i = 0; i < probe; i++) {
-        if ((rc = ctl_probe(c, rows[i].sender, 0, 0, &rows[i].res)) != CTL_OK) {
+        if ((rc = ctl_probe(c, rows[i].sender, 0, 0, 0, &rows[i].res)) != CTL_OK) {
             free(rows);
             return rc;
         }

@@ -104,7 +104,8 @@ pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, cha
 
         if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len >= sizeof(rows[n].sender))
             continue;
-        if ((p = pm_policy_probe_sender(conf, store, e->str, NULL, 0, 0, &res, err, errlen)) < 0) {
+        if ((p = pm_policy_probe_sender(conf, store, e->str, NULL, 0, 0, 0, &res, err, errlen)) <
+            0) {
             rc = -1; /* keep the previous gauges rather than show half of them */
             break;
         }

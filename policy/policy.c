@@ -372,8 +372,8 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
 /* Probe a sender's usage as the milter would meter it; the plan index or -1. */
 int
 pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const char *sender,
-                       const char *login, long long msgs, long long rcpts, struct pm_meter_res *res,
-                       char *err, size_t errlen)
+                       const char *login, long long msgs, long long rcpts, long long cold,
+                       struct pm_meter_res *res, char *err, size_t errlen)
 {
     struct pm_meter_req req;
     struct pm_msg *m = calloc(1, sizeof(*m)); /* large: keep it off the stack */
@@ -390,6 +390,7 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
     m->dplan = pm_plan_for_domain(conf, m->domain);
     policy_request(conf, m, PM_METER_PROBE, rcpts, NULL, 0, &req);
     req.msgs = msgs;
+    req.contacts.cold_before = cold;
     if (pm_store_meter(store, &req, res, err, errlen) == 0) {
         m->res = *res;
         policy_adopt(conf, m);

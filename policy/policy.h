@@ -60,12 +60,13 @@ void pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm
 /*
  * Probe a sender's usage as the milter would meter it (its plans, its domain's
  * company-wide plan; counts nothing) into res: would msgs messages with rcpts
- * external recipients fit now (0, 0: usage only)? login is the SASL login for
- * assignment rules, or NULL. Returns the index of the plan that applies (a
- * store override included), or -1 on a store error (err).
+ * external recipients, cold of them first contacts, fit now (0, 0, 0: usage
+ * only)? login is the SASL login for assignment rules, or NULL. Returns the
+ * index of the plan that applies (a store override included), or -1 on a
+ * store error (err).
  */
 int pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const char *sender,
-                           const char *login, long long msgs, long long rcpts,
+                           const char *login, long long msgs, long long rcpts, long long cold,
                            struct pm_meter_res *res, char *err, size_t errlen);
 
 /* Format the one log line of a decision (without the queue id). */

@@ -272,6 +272,17 @@ grep -q '"messages_per_day":{"used":0,"limit":5}' <<<"$json" || pm_fail "status:
 grep -q '"reputation":{"sent":100,"hard_bounces":4,"blocks":1,"replies":2,"bounce_ppm":40000,"level":2,"level_name":"halved"}' \
     <<<"$json" || pm_fail "status: reputation: $json"
 pm_assert_eq 5 "$(send a $R 7)" "halved limit"
+# At 6 % only first-contact mail stops: status says so beside the next message.
+K=cole@example.com
+pm_rcli HSET "pmtest:v1:{s:$K}:rep" "s:$TODAY" 100 "b:$TODAY" 6 >/dev/null
+json=$(ctl --json status $K)
+grep -q '"can_send":true,"spends_credits":false,"blocked_by":null,.*"first_contact":{"can_send":false,"spends_credits":false,"blocked_by":"reputation_first_contact","blocked_scope":"sender",' \
+    <<<"$json" || pm_fail "status: first contact at 6 %: $json"
+ctl status $K >"$PM_TMP/cole.txt"
+grep -qx '  next message  can be sent now' "$PM_TMP/cole.txt" || pm_fail "status text: $(cat "$PM_TMP/cole.txt")"
+grep -qx '  first contact refused: a bounce rate of 6.00 % stops first-contact mail' "$PM_TMP/cole.txt" ||
+    pm_fail "status text, first contact: $(cat "$PM_TMP/cole.txt")"
+pm_assert_eq 0 "$(send a $K 1 stranger@example.org)" "cole to a stranger, as status says"
 json=$(ctl --json top --by bounces -n 1)
 grep -q "\"senders\":\[{\"rank\":1,\"sender\":\"$R\",\"plan\":\"default\",\"used\":4,.*\"sent_7d\":105,\"hard_bounces_7d\":4," \
     <<<"$json" || pm_fail "top --by bounces: $json"
