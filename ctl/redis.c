@@ -7,6 +7,7 @@
  * store with a probe (which counts nothing), so the figures are exactly
  * those the milter works with.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,10 @@ setup_reply(struct ctl *c, redisReply *r, const char *what)
 {
     int rc = CTL_OK;
 
-    if (!r)
+    if (!r && c->rc->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+        rc = ctl_fail(CTL_ERR, "cannot reach Redis at %s: no reply within %d ms", c->redis_name,
+                      c->conf->command_timeout_ms);
+    else if (!r)
         rc = ctl_fail(CTL_ERR, "cannot reach Redis at %s: %s", c->redis_name, c->rc->errstr);
     else if (r->type == REDIS_REPLY_ERROR)
         rc = ctl_fail(CTL_ERR, "Redis at %s: %s failed: %s", c->redis_name, what, r->str);
@@ -58,8 +62,12 @@ static redisReply *
 cmd_reply(struct ctl *c, redisReply *r)
 {
     if (!r) {
-        ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name,
-                 c->rc->errstr[0] ? c->rc->errstr : "no reply");
+        if (c->rc->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+            ctl_fail(CTL_ERR, "Redis at %s: no reply within %d ms", c->redis_name,
+                     c->conf->command_timeout_ms);
+        else
+            ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name,
+                     c->rc->errstr[0] ? c->rc->errstr : "no reply");
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
