@@ -293,8 +293,8 @@ credit_add(struct ctl *c, int argc, char **argv)
             out_time(exp, sizeof(exp), r->element[2]->integer);
         else
             snprintf(exp, sizeof(exp), "never");
-        printf("granted #%lld to %s: %lld messages, %lld recipients; expires %s\n",
-               r->element[0]->integer, sender, msgs, rcpts, exp);
+        printf("granted #%lld to %s: %lld message%s, %lld recipient%s; expires %s\n",
+               r->element[0]->integer, sender, msgs, out_s(msgs), rcpts, out_s(rcpts), exp);
     }
     freeReplyObject(r);
     return CTL_OK;
@@ -334,8 +334,9 @@ credit_revoke(struct ctl *c, int argc, char **argv)
         printf(",\"id\":%lld,\"revoked\":true,\"messages_left\":%lld,\"recipients_left\":%lld}\n",
                id, r->element[1]->integer, r->element[2]->integer);
     } else {
-        printf("revoked grant #%lld of %s (%lld messages, %lld recipients were left)\n", id, sender,
-               r->element[1]->integer, r->element[2]->integer);
+        printf("revoked grant #%lld of %s (%lld message%s, %lld recipient%s were left)\n", id,
+               sender, r->element[1]->integer, out_s(r->element[1]->integer),
+               r->element[2]->integer, out_s(r->element[2]->integer));
     }
     freeReplyObject(r);
     return CTL_OK;
@@ -449,7 +450,8 @@ credit_show(struct ctl *c, int argc, char **argv)
         printf(",\"now\":%lld,\"messages\":%lld,\"recipients\":%lld,\"grants\":", now, m, r);
         ctl_grants_json(stdout, g, n, now);
     } else {
-        printf("credits of %s: %lld messages, %lld recipients left\n", sender, m, r);
+        printf("credits of %s: %lld message%s, %lld recipient%s left\n", sender, m, out_s(m), r,
+               out_s(r));
         ctl_grants_text(stdout, g, n, now, 2);
     }
     if (log->type == REDIS_REPLY_ARRAY)

@@ -124,6 +124,9 @@ void out_bar(FILE *f, long long used, long long limit, int width);
 /* "used/limit" or "used (no limit)" into buf. */
 void out_ratio(char *buf, size_t len, long long used, long long limit);
 
+/* "s" after a count other than 1, else "": "%lld message%s". */
+const char *out_s(long long n);
+
 /* "2026-11-27 14:05 UTC" for store time t. */
 void out_time(char *buf, size_t len, long long t);
 

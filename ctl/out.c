@@ -70,6 +70,13 @@ out_json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* "s" after a count other than 1, else "". */
+const char *
+out_s(long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* A bar of width cells for used against limit (limit 0: blank). */
 void
 out_bar(FILE *f, long long used, long long limit, int width)

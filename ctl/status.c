@@ -306,8 +306,8 @@ status_text(const struct ctl *c, const struct status *st)
     if (st->ngrants == 0)
         printf("  credits       none\n");
     else
-        printf("  credits       %lld messages, %lld recipients left\n", st->credit_msgs,
-               st->credit_rcpts);
+        printf("  credits       %lld message%s, %lld recipient%s left\n", st->credit_msgs,
+               out_s(st->credit_msgs), st->credit_rcpts, out_s(st->credit_rcpts));
     ctl_grants_text(stdout, st->grants, st->ngrants, st->use.now, 16);
     printf("  new contacts  %lld first-contact recipients in the last 24 hours\n",
            st->use.used[0][PM_C_NEW_DAY]);

@@ -83,8 +83,9 @@ warmup_skip(struct ctl *c, const char *sender, const char *to)
     } else if ((size_t)stage >= p->warmup.n) {
         printf("%s: warm-up skipped to its end; plan %s's limits apply\n", sender, p->name);
     } else {
-        printf("%s: warm-up at stage %lld of %zu: %lld messages today\n", sender, stage,
-               p->warmup.n, pm_curve_day_cap(&p->warmup, stage));
+        printf("%s: warm-up at stage %lld of %zu: %lld message%s today\n", sender, stage,
+               p->warmup.n, pm_curve_day_cap(&p->warmup, stage),
+               out_s(pm_curve_day_cap(&p->warmup, stage)));
     }
     return CTL_OK;
 }

@@ -337,6 +337,8 @@ json=$(ctl --json credit show $E)
 grep -q '"messages":0,"recipients":0,"grants":\[{"id":1,"messages_left":3,.*"expired":true}' <<<"$json" ||
     pm_fail "credit show: expired grant: $json"
 expect_rc 0 credit add $E 1 --expires 2h
+grep -q "^granted #2 to $E: 1 message, 0 recipients; expires " "$PM_TMP/ctl.out" ||
+    pm_fail "credit add text: $(cat "$PM_TMP/ctl.out")"
 pm_assert_eq 1 "$(send b $E 2)" "a live credit next to an expired one"
 
 # --- warm-up reset and skip, on a simulated day (hours apart) -----------------------------
