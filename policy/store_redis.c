@@ -322,8 +322,8 @@ pool_get(struct redis_store *rs, char *err, size_t errlen)
             cn = rs->idle[--rs->n_idle];
             if (!conn_closed(cn))
                 break;
-            /* closed by the server while idle (its timeout, a restart): not an error */
-            pm_log(PM_LOG_DEBUG, "redis %s: an idle connection was closed by the server", rs->name);
+            /* closed by the server while idle (its timeout, a restart): not an
+             * error; a server that is down shows when the next connect fails */
             conn_free(cn);
             rs->n_open--;
             cn = NULL;
