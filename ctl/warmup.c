@@ -1,17 +1,19 @@
 /*
  * warmup.c - postmeterctl warmup reset|skip: restart or shorten a warm-up.
  *
- * reset deletes the sender's warm-up hash: its next message starts the curve
- * at stage 0. skip writes stage N (default: past the end of the curve of the
- * sender's plan) as if the sender had been active today, so today's cap is
- * stage N's and the curve moves on from there; the hash keeps its TTL of
- * dormant_days + 1 days. The day is the store's (Redis TIME plus the test
- * clock offset), computed inside one small script.
+ * reset deletes the warm-up hash of a sender, or with --domain of a domain's
+ * company-wide plan: its next message starts the curve at stage 0. skip
+ * writes stage N (default: past the end of the curve of its plan) as if it
+ * had been active today, so today's cap is stage N's and the curve moves on
+ * from there; the hash keeps its TTL of dormant_days + 1 days. The day is the store's (Redis TIME
+ * plus the test clock offset), computed inside one small script.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "plan.h"
 
 /* KEYS: wu, clock; ARGV: stage, ttl seconds. Returns {today}. */
 static const char skip_lua[] =
@@ -23,91 +25,120 @@ static const char skip_lua[] =
     "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
     "return today\n";
 
-/* warmup reset SENDER */
-static int
-warmup_reset(struct ctl *c, const char *sender)
-{
+/* Whose warm-up: a sender, or a domain with a company-wide plan. */
+struct wu_target {
+    const char *who;  /* the sender or the domain */
+    const char *kind; /* "sender" or "domain" (the JSON member) */
     char key[PM_ADDR_MAX + 64];
+    int plan;
+};
+
+/* Print who, as text ("alice@example.com", "company-wide example.com") or JSON. */
+static void
+who_out(const struct ctl *c, const struct wu_target *t)
+{
+    if (c->json) {
+        printf("{\"%s\":", t->kind);
+        out_json_str(stdout, t->who);
+    } else {
+        printf("%s%s", strcmp(t->kind, "domain") == 0 ? "company-wide " : "", t->who);
+    }
+}
+
+/* warmup reset SENDER | --domain DOMAIN */
+static int
+warmup_reset(struct ctl *c, const struct wu_target *t)
+{
     redisReply *r;
     int had;
 
-    ctl_key(c, sender, "wu", key, sizeof(key));
-    if (!(r = ctl_cmd(c, "DEL %s", key)))
+    if (!(r = ctl_cmd(c, "DEL %s", t->key)))
         return CTL_ERR;
     had = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     freeReplyObject(r);
-    if (c->json) {
-        fputs("{\"sender\":", stdout);
-        out_json_str(stdout, sender);
+    who_out(c, t);
+    if (c->json)
         printf(",\"reset\":true,\"had_state\":%s}\n", had ? "true" : "false");
-    } else {
-        printf("%s: warm-up %s; the next message starts at stage 0\n", sender,
+    else
+        printf(": warm-up %s; the next message starts at stage 0\n",
                had ? "reset" : "had no state");
-    }
     return CTL_OK;
 }
 
-/* warmup skip SENDER [--to-stage N] */
+/* warmup skip SENDER | --domain DOMAIN [--to-stage N] */
 static int
-warmup_skip(struct ctl *c, const char *sender, const char *to)
+warmup_skip(struct ctl *c, const struct wu_target *t, const char *to)
 {
-    const struct pm_plan *p;
-    char key[PM_ADDR_MAX + 64], clock[128], st[24], ttl[24], ovr[128];
-    const char *argv[7] = {"EVAL", skip_lua, "2", key, clock, st, ttl};
-    const char *from;
-    long long stage;
+    const struct pm_plan *p = &c->conf->plans[t->plan];
+    char clock[128], st[24], ttl[24];
+    const char *argv[7] = {"EVAL", skip_lua, "2", t->key, clock, st, ttl};
+    long long stage = (long long)p->warmup.n;
     redisReply *r;
-    int plan, line, rc;
 
-    if ((rc = ctl_plan_of(c, sender, &plan, &from, &line, ovr, sizeof(ovr))) != CTL_OK)
-        return rc;
-    p = &c->conf->plans[plan];
-    stage = (long long)p->warmup.n;
     if (to && ctl_number(to, PM_WARMUP_MAX_STAGES, &stage) < 0)
         return ctl_fail(CTL_USAGE, "warmup skip: bad stage \"%s\" (0 to %d)", to,
                         PM_WARMUP_MAX_STAGES);
-    ctl_key(c, sender, "wu", key, sizeof(key));
     snprintf(clock, sizeof(clock), "%s:v1:clock", c->conf->key_prefix);
     snprintf(st, sizeof(st), "%lld", stage);
     snprintf(ttl, sizeof(ttl), "%lld", (c->conf->warmup_dormant_days + 1) * CTL_DAY);
     if (!(r = ctl_cmdv(c, 7, argv)))
         return CTL_ERR;
     freeReplyObject(r);
+    who_out(c, t);
     if (c->json) {
-        fputs("{\"sender\":", stdout);
-        out_json_str(stdout, sender);
         fputs(",\"plan\":", stdout);
         out_json_str(stdout, p->name);
         printf(",\"stage\":%lld,\"stages\":%zu,\"day_cap\":%lld}\n", stage, p->warmup.n,
                pm_curve_day_cap(&p->warmup, stage));
     } else if ((size_t)stage >= p->warmup.n) {
-        printf("%s: warm-up skipped to its end; plan %s's limits apply\n", sender, p->name);
+        printf(": warm-up skipped to its end; plan %s's limits apply\n", p->name);
     } else {
-        printf("%s: warm-up at stage %lld of %zu: %lld message%s today\n", sender, stage,
-               p->warmup.n, pm_curve_day_cap(&p->warmup, stage),
-               out_s(pm_curve_day_cap(&p->warmup, stage)));
+        printf(": warm-up at stage %lld of %zu: %lld message%s today\n", stage, p->warmup.n,
+               pm_curve_day_cap(&p->warmup, stage), out_s(pm_curve_day_cap(&p->warmup, stage)));
     }
     return CTL_OK;
 }
 
-/* warmup reset|skip SENDER [--to-stage N] */
+/* warmup reset|skip SENDER | --domain DOMAIN [--to-stage N] */
 int
 cmd_warmup(struct ctl *c, int argc, char **argv)
 {
-    static const char *const names[] = {"--to-stage", NULL};
+    static const char *const names[] = {"--to-stage", "--domain", NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    char sender[PM_ADDR_MAX];
-    const char *sub = argc > 0 ? argv[0] : "";
-    int rc, skip = strcmp(sub, "skip") == 0;
+    struct wu_target t;
+    char sender[PM_ADDR_MAX], domain[PM_ADDR_MAX], ovr[128];
+    const char *sub = argc > 0 ? argv[0] : "", *from;
+    int rc, line, skip = strcmp(sub, "skip") == 0;
+    size_t i;
 
     if (!skip && strcmp(sub, "reset") != 0)
-        return ctl_fail(CTL_USAGE, "usage: warmup reset SENDER | warmup skip SENDER "
-                                   "[--to-stage N]");
+        return ctl_fail(CTL_USAGE, "usage: warmup reset SENDER|--domain DOMAIN | warmup skip "
+                                   "SENDER|--domain DOMAIN [--to-stage N]");
     if ((rc = ctl_getopts("warmup", argc - 1, argv + 1, &o)) != CTL_OK)
         return rc;
-    if (o.npos != 1 || (!skip && o.value[0]))
-        return ctl_fail(CTL_USAGE, "usage: warmup %s SENDER%s", sub, skip ? " [--to-stage N]" : "");
-    if ((rc = ctl_sender(o.pos[0], sender, sizeof(sender))) != CTL_OK)
-        return rc;
-    return skip ? warmup_skip(c, sender, o.value[0]) : warmup_reset(c, sender);
+    if (o.npos != (o.value[1] ? 0 : 1) || (!skip && o.value[0]))
+        return ctl_fail(CTL_USAGE, "usage: warmup %s SENDER|--domain DOMAIN%s", sub,
+                        skip ? " [--to-stage N]" : "");
+    memset(&t, 0, sizeof(t));
+    if (o.value[1]) {
+        /* a company-wide warm-up: the domain must have a company-wide plan */
+        for (i = 0; o.value[1][i] && i + 1 < sizeof(domain); i++)
+            domain[i] = (char)tolower((unsigned char)o.value[1][i]);
+        domain[i] = '\0';
+        if ((t.plan = pm_plan_for_domain(c->conf, domain)) < 0)
+            return ctl_fail(CTL_USAGE, "warmup: no company-wide plan for %s (see domains)", domain);
+        t.who = domain;
+        t.kind = "domain";
+        snprintf(t.key, sizeof(t.key), "%s:v1:{d:%s}:wu", c->conf->key_prefix, domain);
+    } else {
+        if ((rc = ctl_sender(o.pos[0], sender, sizeof(sender))) != CTL_OK)
+            return rc;
+        if (skip &&
+            (rc = ctl_plan_of(c, sender, &t.plan, &from, &line, ovr, sizeof(ovr))) != CTL_OK)
+            return rc;
+        t.who = sender;
+        t.kind = "sender";
+        ctl_key(c, sender, "wu", t.key, sizeof(t.key));
+    }
+    return skip ? warmup_skip(c, &t, o.value[0]) : warmup_reset(c, &t);
 }

@@ -383,4 +383,19 @@ grep -qx '    warm-up                 stage 0 (day 1 of 2): 2 today, 2 an hour; 
     pm_fail "status text: domain warm-up: $(cat "$PM_TMP/brand.txt")"
 grep -qx '  warm-up       not warming up (plan default has no curve)' "$PM_TMP/brand.txt" ||
     pm_fail "status text: sender warm-up: $(cat "$PM_TMP/brand.txt")"
+# The company-wide warm-up is skipped and reset with --domain.
+expect_rc 2 warmup reset --domain example.com
+grep -q 'no company-wide plan for example.com' "$PM_TMP/ctl.out" || pm_fail "warmup --domain: $(cat "$PM_TMP/ctl.out")"
+expect_rc 2 warmup reset ann@brand.example --domain brand.example
+expect_rc 0 warmup skip --domain Brand.Example --to-stage 1
+pm_assert_eq "company-wide brand.example: warm-up at stage 1 of 2: 4 messages today" "$(cat "$PM_TMP/ctl.out")" \
+    "warmup skip --domain text"
+# stage 1: 4 a day, 4 an hour; ann's 2 of this hour leave 2
+pm_assert_eq 2 "$(send a bo@brand.example 5)" "brand.example at stage 1"
+expect_rc 0 --json warmup reset --domain brand.example
+pm_assert_eq '{"domain":"brand.example","reset":true,"had_state":true}' "$(cat "$PM_TMP/ctl.out")" \
+    "warmup reset --domain"
+json=$(ctl --json status cy@brand.example)
+grep -q '"domain":{"domain":"brand.example",.*"warmup":{"state":"warming_up","stage":0,"stages":2,"day_cap":2,"hour_cap":2,"today":0,' \
+    <<<"$json" || pm_fail "status after warmup reset --domain: $json"
 echo "PASS: ctl"
