@@ -14,14 +14,18 @@
 #include "ctl.h"
 #include "siphash.h"
 
-/* The day stored for hash in the contacts hash of tag:id, or -1. */
+/* The day stored for hash in the contacts hash of a sender (tag 's') or a
+ * domain ('d'), or -1. */
 static int
 contact_day(struct ctl *c, char tag, const char *id, const char *hash, long long *day)
 {
     char key[PM_ADDR_MAX + 64];
     redisReply *r;
 
-    snprintf(key, sizeof(key), "%s:v1:{%c:%s}:ct", c->conf->key_prefix, tag, id);
+    if (tag == 'd')
+        ctl_domain_key(c, id, "ct", key, sizeof(key));
+    else
+        ctl_key(c, id, "ct", key, sizeof(key));
     if (!(r = ctl_cmd(c, "HGET %s %s", key, hash)))
         return CTL_ERR;
     *day = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;

@@ -71,6 +71,10 @@ redisReply *ctl_cmdv(struct ctl *c, int argc, const char **argv);
 /* "<prefix>:v1:{s:<sender>}:<kind>" into buf. */
 void ctl_key(const struct ctl *c, const char *sender, const char *kind, char *buf, size_t len);
 
+/* "<prefix>:v1:{d:<domain>}:<kind>": a company-wide key of a domain. */
+void ctl_domain_key(const struct ctl *c, const char *domain, const char *kind, char *buf,
+                    size_t len);
+
 /* Store time (Redis TIME plus the test clock offset); CTL_OK or CTL_ERR. */
 int ctl_now(struct ctl *c, long long *now);
 

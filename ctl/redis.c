@@ -109,6 +109,13 @@ ctl_key(const struct ctl *c, const char *sender, const char *kind, char *buf, si
     snprintf(buf, len, "%s:v1:{s:%s}:%s", c->conf->key_prefix, sender, kind);
 }
 
+/* "<prefix>:v1:{d:<domain>}:<kind>" into buf. */
+void
+ctl_domain_key(const struct ctl *c, const char *domain, const char *kind, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:v1:{d:%s}:%s", c->conf->key_prefix, domain, kind);
+}
+
 /* Store time (Redis TIME plus the test clock offset); CTL_OK or CTL_ERR. */
 int
 ctl_now(struct ctl *c, long long *now)

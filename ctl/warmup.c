@@ -129,7 +129,7 @@ cmd_warmup(struct ctl *c, int argc, char **argv)
             return ctl_fail(CTL_USAGE, "warmup: no company-wide plan for %s (see domains)", domain);
         t.who = domain;
         t.kind = "domain";
-        snprintf(t.key, sizeof(t.key), "%s:v1:{d:%s}:wu", c->conf->key_prefix, domain);
+        ctl_domain_key(c, domain, "wu", t.key, sizeof(t.key));
     } else {
         if ((rc = ctl_sender(o.pos[0], sender, sizeof(sender))) != CTL_OK)
             return rc;

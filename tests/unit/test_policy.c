@@ -213,23 +213,32 @@ test_recipients(void **state)
     assert_int_equal(fake.last_rcpts, 2);
 }
 
+static struct pm_assign carol_tagged = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
+
+/* One message from carol (on the "tagged" plan) to one recipient: the RCPT
+ * verdict in rv, the end-of-message verdict in v. */
+static void
+carol_message(struct pm_msg *m, struct pm_verdict *rv, struct pm_verdict *v)
+{
+    conf.assign = &carol_tagged;
+    conf.n_assign = 1;
+    start(m, "127.0.0.1", NULL, "<carol@example.com>");
+    pm_policy_rcpt(&conf, &store, m, "<x@example.org>", rv);
+    pm_policy_eom(&conf, &store, m, v);
+}
+
 /* A tag plan lets mail through over the limit and counts it (a soft scope). */
 static void
 test_tag_action(void **state)
 {
-    struct pm_assign rule = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
     struct pm_msg m;
-    struct pm_verdict v;
+    struct pm_verdict rv, v;
     int i;
 
     (void)state;
-    conf.assign = &rule;
-    conf.n_assign = 1;
     for (i = 0; i < 3; i++) {
-        start(&m, "127.0.0.1", NULL, "<carol@example.com>");
-        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-        assert_int_equal(v.action, PM_ACT_ACCEPT);
-        pm_policy_eom(&conf, &store, &m, &v);
+        carol_message(&m, &rv, &v);
+        assert_int_equal(rv.action, PM_ACT_ACCEPT);
         assert_int_equal(fake.last_mode, PM_METER_COMMIT);
         assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : PM_ACT_TAG);
     }
@@ -242,21 +251,16 @@ test_tag_action(void **state)
 static void
 test_tag_both(void **state)
 {
-    struct pm_assign rule = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
     struct pm_rule tag = {.name = "always", .action = PM_ACT_TAG, .reply = "a rule that tags"};
     struct pm_msg m;
-    struct pm_verdict v;
+    struct pm_verdict rv, v;
     int i;
 
     (void)state;
-    conf.assign = &rule;
-    conf.n_assign = 1;
     conf.rules = &tag;
     conf.n_rules = 1;
     for (i = 0; i < 3; i++) {
-        start(&m, "127.0.0.1", NULL, "<carol@example.com>");
-        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-        pm_policy_eom(&conf, &store, &m, &v);
+        carol_message(&m, &rv, &v);
         assert_int_equal(v.action, PM_ACT_TAG);
     }
     assert_string_equal(v.reason, "msgs_hour,rule:always");
