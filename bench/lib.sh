@@ -6,6 +6,8 @@
 # (the private Postfix's directories, main.cf, services, start and stop).
 # Every process started here is registered with pm_on_exit and stopped at
 # exit by its pid.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Start a command in the background, log to $PM_TMP/NAME.log; sets BG_PID.
 bench_bg() {

@@ -34,6 +34,8 @@
  *
  * DIAGNOSTICS
  *   Exit 0 when no protocol or I/O error occurred, 1 otherwise, 2 on bad usage.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <fcntl.h>
 #include <pthread.h>

@@ -35,6 +35,8 @@
  *   The first Redis errors are printed on stderr ("nullmilter: redis: ..."),
  *   and their total at exit. Exit 0 on a clean stop, 1 when the socket cannot
  *   be opened or the script cannot be loaded, 2 on bad usage.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <pthread.h>
 #include <stdio.h>

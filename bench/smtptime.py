@@ -9,6 +9,8 @@
 # (DATA, the 354 reply, the message and the final reply to the end of data).
 # Prints one line per step: "step=NAME n=N p50_ms=.. p90_ms=.. max_ms=..",
 # then "errors=N" (it gives up after 3 errors). Exit 0 when every message was accepted, 1 otherwise.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 
 import smtplib
 import sys

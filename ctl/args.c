@@ -4,6 +4,8 @@
  * Each command names the options it takes (all of them take a value, given
  * as "--name value" or "--name=value"); everything else is positional. Bad
  * usage is reported on stderr as "postmeterctl: ..." with exit status 2.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <pwd.h>

@@ -8,6 +8,8 @@
  * severe). It also prints what the bounce parser reads in the file: whether
  * it is a bounce, each failed recipient with its status and class, and the
  * original sender.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <stdio.h>

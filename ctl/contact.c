@@ -6,6 +6,8 @@
  * computes them; the value is the UTC day of the last counted message. A
  * contact stays known for contacts.ttl_days; with contacts.company_wide a
  * contact of any sender of the domain counts too.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

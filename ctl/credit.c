@@ -8,6 +8,8 @@
  * with the store's clock (Redis TIME plus the test offset), so the grant, its
  * log line, the trim and the TTLs happen together. The meter script spends
  * credits only once the plan's limit is reached.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <stdio.h>

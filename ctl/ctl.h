@@ -5,6 +5,8 @@
  * mode and, once asked for, one short-lived Redis connection (for admin reads
  * and writes) and the policy library's store (for exact probes, counted the
  * same way the milter counts). Commands return an exit status (CTL_*).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_CTL_H
 #define PM_CTL_H

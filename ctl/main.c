@@ -15,6 +15,8 @@
  *   Exit 0 on success, 1 on a runtime error (Redis unreachable, unreadable
  *   configuration), 2 on bad usage or a bad argument, 3 when nothing is stored
  *   for what was asked.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <signal.h>
 #include <stdio.h>

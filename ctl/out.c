@@ -4,6 +4,8 @@
  * Human output is meant for an 80-column terminal: bars are a fixed number
  * of cells, the warm-up chart at most 60 columns wide. JSON output is one
  * object per command, written with out_json_str() for every string.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <string.h>

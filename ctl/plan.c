@@ -4,6 +4,8 @@
  * An override is the string key "{s:<sender>}:plan" naming a plan of the
  * configuration, kept 400 days from the last set. The meter script reads it
  * on every request, so every server applies it at the sender's next message.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <string.h>

@@ -6,6 +6,8 @@
  * SELECT). Usage and warm-up state are read through the policy library's
  * store with a probe (which counts nothing), so the figures are exactly
  * those the milter works with.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -6,6 +6,8 @@
  * state), one for a message to one external recipient (can the sender send
  * now, and if not when). Then the plan and where it comes from, the credit
  * grants, first contacts and reputation.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,8 @@
  * with 550 5.1.1. Addresses are kept in the clear so administrators can see
  * them, normalised as the milter normalises recipients. Entries added here
  * name the administrator as "admin:<user>".
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

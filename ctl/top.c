@@ -7,6 +7,8 @@
  * is ordered by the chosen window's message count, or by hard
  * bounces over 7 days (among the senders of the last 7 days' index, the
  * days reputation counts).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,8 @@
  * had been active today, so today's cap is stage N's and the curve moves on
  * from there; the hash keeps its TTL of dormant_days + 1 days. The day is the store's (Redis TIME
  * plus the test clock offset), computed inside one small script.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <stdio.h>

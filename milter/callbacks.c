@@ -13,6 +13,8 @@
  * configuration error"), so a refusal at RCPT TO is held and given for the
  * whole message at end of message: a 4xx Postfix retries later, or a 5xx
  * (one that waiting cannot cure) that it returns to the sender.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,7 @@
 /*
  * callbacks.h - the xxfi_* callbacks and the shared runtime they pin.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_MILTER_CALLBACKS_H
 #define PM_MILTER_CALLBACKS_H

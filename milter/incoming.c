@@ -8,6 +8,8 @@
  * came back to; a policy block only counts. A message from a person (no
  * Auto-Submitted, not from a list, not a bounce) makes its author a known
  * contact of each local recipient and counts as a reply.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <stdio.h>

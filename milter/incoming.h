@@ -1,8 +1,10 @@
 /*
  * incoming.h - the feedback path: what incoming mail tells about local
- * senders (SPEC §7). Bounces put recipients on the suppression list and
+ * senders. Bounces put recipients on the suppression list and
  * count against the sender; a person's message makes its author a known
  * contact of the local recipient. Incoming mail is never refused or changed.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_MILTER_INCOMING_H
 #define PM_MILTER_INCOMING_H

@@ -19,6 +19,8 @@
  * DIAGNOSTICS
  *   Configuration errors are printed as "file:line: what is wrong"; the exit
  *   status is 0 on a clean stop, 1 on a configuration or start-up error.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -11,6 +11,8 @@
  * so top_senders and refresh_seconds follow reloads. A reload that changes
  * metrics.listen restarts both on the new address; otherwise they keep
  * running.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,6 +1,8 @@
 /*
  * metrics_http.h - the Prometheus endpoint (GET /metrics) and the thread that
  * refreshes the per-sender quota gauges.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_MILTER_METRICS_HTTP_H
 #define PM_MILTER_METRICS_HTTP_H

@@ -5,6 +5,8 @@
  * hold -> smfi_quarantine (Postfix puts the message on hold; nothing lost);
  * tempfail/reject -> smfi_setreply with the verdict's codes and text, then
  * SMFIS_TEMPFAIL / SMFIS_REJECT. A dry-run verdict is only logged.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,7 @@
 /*
  * reply.h - the one mapping from a policy verdict to libmilter's answer.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_MILTER_REPLY_H
 #define PM_MILTER_REPLY_H

@@ -3,6 +3,8 @@
  *
  * IPv4-mapped IPv6 addresses (::ffff:192.0.2.1) match IPv4 networks, since
  * that is how a dual-stack listener reports IPv4 clients.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <arpa/inet.h>
 #include <stdlib.h>

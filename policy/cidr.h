@@ -1,5 +1,7 @@
 /*
  * cidr.h - IPv4/IPv6 networks in CIDR notation, and matching an address.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_CIDR_H
 #define PM_CIDR_H

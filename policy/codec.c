@@ -1,6 +1,8 @@
 /*
  * codec.c - the digit values of the transfer encodings (base64 and the hex
  * digits of quoted-printable and RFC 2231 encodings).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "codec.h"
 

@@ -1,6 +1,8 @@
 /*
  * codec.h - the digit values of the transfer encodings, shared by the
  * content scanner and the bounce parser.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_CODEC_H
 #define PM_CODEC_H

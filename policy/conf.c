@@ -27,6 +27,8 @@
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
  *     the fault is there. The Redis password never appears in a message.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -5,6 +5,8 @@
  * (type, default, bounds; unknown keys are errors) and returns a struct that
  * is never modified afterwards, so threads may share it without locks.
  * Errors quote "file:line: what is wrong".
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_CONF_H
 #define PM_CONF_H
@@ -124,7 +126,7 @@ struct pm_conf {
     long long contacts_max;         /* contacts remembered per sender, default 50000 */
     int contacts_company_wide;      /* known to any sender of the domain = not cold */
 
-    /* feedback: bounces, replies, reputation, suppression (SPEC §7) */
+    /* feedback: bounces, replies, reputation, suppression */
     int feedback_enabled;   /* read incoming mail for bounces and replies */
     int rep_min_sends;      /* act on reputation from this many recipients in 7 days */
     double rep_warn;        /* hard-bounce rate that is logged and tagged, 0.02 */

@@ -8,6 +8,8 @@
  *
  * Rules are tried in order; a sender is an address, a "*@domain" or a glob;
  * a login is matched as given, everything else case-insensitively.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

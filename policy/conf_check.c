@@ -3,6 +3,8 @@
  * host:port, names, bucket lengths) and the scan for integer literals that
  * libconfig 1.5 would silently truncate. Each check fills why and returns
  * -1 when the value is bad.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -2,6 +2,8 @@
  * conf_int.h - what the configuration loader's files share: the state of one
  * load and the helpers that read values and report "file:line: ..." errors.
  * Not part of the policy library's interface.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_CONF_INT_H
 #define PM_CONF_INT_H

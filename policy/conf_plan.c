@@ -11,6 +11,8 @@
  * a growth factor; a plan that names neither gets the default curve. Each
  * stage's hourly cap is warmup.hourly_share of its daily cap, rounded up.
  * Without a plans group there is one plan, "default", with every default.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <libconfig.h>
 #include <stddef.h>
@@ -53,7 +55,7 @@ static const struct conf_key plan_keys[] = {
 };
 /* clang-format on */
 
-/* The warm-up curve of a plan that names none (SPEC §5). */
+/* The warm-up curve of a plan that names none. */
 static const long long default_curve[] = {20, 40, 60, 80, 100, 150, 200, 300, 400, 500};
 
 /* 1 when name is a valid plan name: [A-Za-z0-9_-]+. */
@@ -66,7 +68,7 @@ plan_name_ok(const char *name)
            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* Read a plan's warm-up: an explicit list, or start and growth (SPEC §5). */
+/* Read a plan's warm-up: an explicit list, or start and growth. */
 static int
 load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *prefix,
                  struct pm_plan *plan)

@@ -10,7 +10,9 @@
  *       any = { images = "> 0"; remote_images = "> 0"; links = "> 2"; shortener_links = "> 0"; };
  *       action = "tag"; reply = "..."; dry_run = false; }
  *   );
- * Without a rules list the two rules above (SPEC §6 defaults) apply.
+ * Without a rules list the two rules above (the shipped defaults) apply.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +28,7 @@ static const char *const contacts_keys[] = {"secret_file", "ttl_days", "max_per_
                                             "company_wide", NULL};
 static const char *const rule_keys[] = {"name", "when", "any", "action", "reply", "dry_run", NULL};
 
-/* A built-in rule: the SPEC §6 defaults, used when the file has no rules list. */
+/* A built-in rule: the shipped defaults, used when the file has no rules list. */
 struct default_rule {
     const char *name;
     struct pm_cond all[2];

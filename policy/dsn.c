@@ -8,6 +8,8 @@
  * not bounces. The sender of the returned message comes from the report's
  * X-Postfix-Sender, an X-Original-Sender field, or the returned
  * message's Return-Path or From.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * dsn.h - bounce (delivery status notification) parser (SPEC section 7).
+ * dsn.h - bounce (delivery status notification) parser.
  *
  * SYNOPSIS
  *	struct pm_bounce b;
@@ -39,6 +39,8 @@
  *	of Office"), or it is a bounce, an abuse report or a read receipt.
  *
  *	The library never logs and needs no libmilter, Redis or syslog.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_DSN_H
 #define PM_DSN_H
@@ -48,7 +50,7 @@
 /* Most recipients kept from one bounce; further ones are dropped. */
 #define PM_BOUNCE_MAX_RCPTS 64
 
-/* What a failed recipient means for the sender (SPEC section 7). */
+/* What a failed recipient means for the sender. */
 enum pm_bounce_class {
     PM_BOUNCE_NONE,  /* not a failure: delivered, relayed, expanded, or unknown */
     PM_BOUNCE_HARD,  /* invalid address: 5.1.1, 5.1.2, 5.1.3, 5.1.10 (or said in words) */

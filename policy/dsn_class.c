@@ -12,6 +12,8 @@
  * side) or after DATA (a filter), nor from a refusal whose stated reason
  * is something else ("Recipient address rejected: Greylisted").
  * Also: the small string helpers the other dsn*.c files share.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -6,6 +6,8 @@
  * text, a few top-level headers and the returned message's sender. The
  * report reader (dsn_report.c) and the plain-text reader (dsn_text.c)
  * turn that into recipients; dsn_class.c gives codes and classes.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_DSN_INT_H
 #define PM_DSN_INT_H

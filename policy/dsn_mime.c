@@ -10,6 +10,8 @@
  * parts and human-readable text parts are appended to bounded buffers of
  * struct pm_dsn with NUL bytes turned to spaces; the returned message's
  * headers give its sender. Depth and the number of parts are bounded.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <errno.h>

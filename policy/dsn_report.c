@@ -8,6 +8,8 @@
  * Final-Recipient names the recipient unless it holds no usable address;
  * Original-Recipient is the fallback. Action, Status and Diagnostic-Code
  * ("smtp; 550 5.1.1 ...") fill in the rest.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -11,6 +11,8 @@
  * (qmail, Postfix) or by "user@example.com... User unknown" (Sendmail).
  * The lines that follow, up to the next recipient, are its remote text,
  * from which the status code and class are read (dsn_class.c).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <stdio.h>

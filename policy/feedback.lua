@@ -21,6 +21,8 @@
 -- correspondent a known contact and counts as a reply.
 --
 -- REPLY: {1, now}
+--
+-- SPDX-License-Identifier: BSD-2-Clause
 
 local DAY = 86400
 local t = redis.call('TIME')

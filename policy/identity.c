@@ -3,6 +3,8 @@
  *
  * Pure functions of the configuration and the facts Postfix passes: the
  * client address, {daemon_name}, {auth_authen} and the envelope addresses.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <string.h>

@@ -1,10 +1,12 @@
 /*
  * identity.h - direction of a message and the identity of its sender.
  *
- * SPEC §3: a message is outgoing when its client authenticated, came through
+ * A message is outgoing when its client authenticated, came through
  * a Postfix service named in outbound.daemon_names, or connected from
  * outbound.networks. The sender is the SASL login when authenticated, else
  * the envelope sender; lower-cased, without an address extension.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_IDENTITY_H
 #define PM_IDENTITY_H

@@ -4,6 +4,8 @@
  * Lines are formatted into a bounded buffer and handed to the installed sink,
  * or written to stderr when none is installed. Thread-safe: the sink is set
  * once at start-up, before threads run.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 

@@ -4,6 +4,8 @@
  * The policy library never writes to syslog itself: it calls pm_log(), and
  * the program that links it chooses where lines go (syslog in the daemon,
  * stderr in tools, a buffer in tests). Levels use syslog's numbering.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_LOG_H
 #define PM_LOG_H

@@ -145,6 +145,8 @@
 --   "never", first; then the latest retry_at; ties in scope order, then
 --   counter order: 0-4 the counters, 5 the warm-up day cap, 6 the warm-up
 --   hour cap); all zeros when everything fits.
+--
+-- SPDX-License-Identifier: BSD-2-Clause
 
 if redis.replicate_commands then
     redis.replicate_commands()

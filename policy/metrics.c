@@ -9,6 +9,8 @@
  * counted under reason="other" (room is kept for those). The quota gauges are
  * a snapshot under a mutex, replaced whole by the refresher. Rendering
  * writes the Prometheus text exposition format (version 0.0.4).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <pthread.h>
 #include <stdarg.h>

@@ -6,6 +6,8 @@
  * gauges are a snapshot replaced as a whole by the refresher. No HTTP here:
  * pm_metrics_render() returns the text exposition format, served by
  * milter/metrics_http.c.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_METRICS_H
 #define PM_METRICS_H

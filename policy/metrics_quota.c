@@ -8,6 +8,8 @@
  * store (mode probe: nothing is counted), and replaces the gauges. Scrapes
  * only read the latest snapshot, so the load on Redis is one read and at
  * most top_senders probes per refresh_seconds, whatever the scrape rate.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

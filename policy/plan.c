@@ -4,6 +4,8 @@
  * Rules match an exact address, every address of a domain ("*@example.com"),
  * a glob (fnmatch(3)), or the SASL login. Patterns were lower-cased when the
  * configuration was loaded; senders arrive normalised (identity.c).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <fnmatch.h>
 #include <string.h>

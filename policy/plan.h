@@ -4,6 +4,8 @@
  * Assignment rules are tried in configuration order; the first match wins.
  * A sender no rule matches gets the default plan; a domain no rule matches
  * has no company-wide cap.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_PLAN_H
 #define PM_PLAN_H

@@ -3,7 +3,9 @@
  *
  * Orchestrates identity (who sends, is it outgoing), plan assignment, the
  * store's atomic check-and-count, and the verdict texts. A message that
- * postmeter lets through counts; a refused one counts nothing (SPEC §4).
+ * postmeter lets through counts; a refused one counts nothing.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <math.h>

@@ -5,6 +5,8 @@
  * RCPT TO (early refusal: at most one store round trip) and pm_policy_eom()
  * at end of message (the authoritative check-and-count: one round trip).
  * Nothing here knows libmilter, syslog or hiredis.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_POLICY_H
 #define PM_POLICY_H

@@ -6,6 +6,8 @@
  * name when sentinels are configured, else the unix socket, else host:port;
  * then the command timeout, AUTH (password, or ACL user and password) and
  * SELECT. The password never appears in a message.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

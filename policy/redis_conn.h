@@ -1,6 +1,8 @@
 /*
  * redis_conn.h - opening a Redis connection as the configuration says:
  * directly, over a unix socket, or to the primary the Sentinels name.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_REDIS_CONN_H
 #define PM_REDIS_CONN_H

@@ -1,6 +1,8 @@
 /*
  * rules.c - content rules: matching conditions against the facts of a
  * message. Which rules apply and which action wins is decided in policy.c.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,9 +1,11 @@
 /*
  * rules.h - content rules: conditions over what a message carries and who it
- * goes to, and the action each rule takes (SPEC §6, §8).
+ * goes to, and the action each rule takes.
  *
  * All matching rules apply; the most severe action wins; every matching
  * rule's name is reported. Evaluation is a pure function of the facts.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_RULES_H
 #define PM_RULES_H

@@ -10,6 +10,8 @@
  * one text/plain part: its URLs stay aside until the first delimiter drops
  * them. Image parts with a Content-ID wait until the end, when the HTML's
  * cid: references are all known. See scan.h for what is counted.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stddef.h>
 #include <stdio.h>

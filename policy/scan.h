@@ -1,5 +1,5 @@
 /*
- * scan.h - streaming content scan of a message (SPEC section 6).
+ * scan.h - streaming content scan of a message.
  *
  * SYNOPSIS
  *	s = pm_scan_new(&conf);
@@ -17,7 +17,7 @@
  *	a bounded set of URL hashes, small decoder states). The same message
  *	fed in chunks of any sizes gives the same features.
  *
- *	What counts (SPEC section 6): a missing or invalid Content-Type is
+ *	What counts: a missing or invalid Content-Type is
  *	text/plain; an unknown multipart subtype is multipart/mixed; a
  *	multipart whose boundary never occurs is one text/plain part; preamble
  *	and epilogue are ignored. A message part is one attachment and its
@@ -34,6 +34,8 @@
  *	URL not among those counts (the figures are then upper bounds).
  *
  *	The library never logs and needs no libmilter, Redis or syslog.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_SCAN_H
 #define PM_SCAN_H

@@ -9,6 +9,8 @@
  * chunk to the next; batches are cut at fixed byte counts of the decoded
  * stream, so the result does not depend on how the input was chunked.
  * Base64 is checked for truncation and stray characters in every part.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <string.h>

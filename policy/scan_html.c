@@ -8,6 +8,8 @@
  * character references decoded) to the URL finder, <a href> values to the
  * link set, <img src> values to the remote image set, and cid: references
  * in src, href and background values to the inline image resolution.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdlib.h>
 #include <string.h>

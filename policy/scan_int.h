@@ -6,6 +6,8 @@
  * headers, scan_decode.c decodes transfer encodings and charsets,
  * scan_html.c tokenizes HTML and scan_url.c finds, normalises and
  * remembers URLs. Every buffer here has a fixed size.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_SCAN_INT_H
 #define PM_SCAN_INT_H

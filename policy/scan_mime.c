@@ -7,6 +7,8 @@
  * (name*0*=...), or RFC 2047 encoded words; file names are decoded to bytes
  * (their charset is not converted: only presence and extension matter).
  * The first occurrence of each field wins.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <string.h>

@@ -7,6 +7,8 @@
  * folding kept), and its body, fed in chunks of a chosen size. An mbox
  * "From " line first is skipped; a line that is not a header field ends the
  * header section. pm_features_text() and pm_features_json() print features.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -8,6 +8,8 @@
  * 64-bit hash in a bounded hash set (max_links_tracked entries; beyond that
  * new URLs are still counted, without de-duplication). URLs of a multipart preamble are kept
  * aside until it is known whether the preamble is the whole part.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdlib.h>
 #include <string.h>

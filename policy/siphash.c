@@ -2,6 +2,8 @@
  * siphash.c - SipHash-2-4, a keyed 64-bit hash, written from the published
  * description of the algorithm (two compression rounds per 8-byte word, four
  * finalisation rounds, little-endian words).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "siphash.h"
 

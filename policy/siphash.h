@@ -3,6 +3,8 @@
  *
  * Contacts are stored in Redis as keyed hashes of addresses, so that a copy
  * of the store does not reveal who wrote to whom without the secret key.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_SIPHASH_H
 #define PM_SIPHASH_H

@@ -1,6 +1,8 @@
 /*
  * store.c - the storage interface's dispatch: a store is a table of
  * operations and the implementation's private handle.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,6 +5,8 @@
  * recipients fit the limits of these scopes, and if so count them", answered
  * atomically for every server that shares the store. The Redis
  * implementation lives in store_redis.c; unit tests may supply their own ops.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_STORE_H
 #define PM_STORE_H
@@ -65,7 +67,7 @@ struct pm_warmup_res {
     long long bounce_ppm; /* the bounce rate the gate saw, parts per million */
 };
 
-/* What incoming mail said about a local sender (SPEC §7). */
+/* What incoming mail said about a local sender. */
 enum pm_feedback_kind {
     PM_FB_HARD = 0, /* a hard bounce: suppress the recipient, count it against the sender */
     PM_FB_BLOCK,    /* a policy block (5.7.x): count it */

@@ -9,6 +9,8 @@
  * idle ones are dropped with it. After a failed connect no new attempt is
  * made until a backoff (retry_min_ms doubling up to retry_max_ms) has passed;
  * meanwhile requests fail at once. One log line per change of state.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <poll.h>

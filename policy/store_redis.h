@@ -6,6 +6,8 @@
  * taken from the Redis server's clock. Connections are pooled (hiredis
  * contexts are not thread-safe), time-bounded and re-established with
  * backoff after a failure.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_STORE_REDIS_H
 #define PM_STORE_REDIS_H

@@ -7,6 +7,8 @@
  *   (100 messages per hour); try again after 14:05 UTC
  * Too many recipients is 452, with 4.5.3 only at 100 recipients or more
  * (RFC 5321 lets a client expect 100 recipients per message).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,9 @@
  *
  * A verdict is the engine's own type: an action plus, for refusals, an SMTP
  * reply with an enhanced status code and a text that says what happened and
- * when to retry (SPEC §8). The milter maps it to libmilter calls in one place.
+ * when to retry. The milter maps it to libmilter calls in one place.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_VERDICT_H
 #define PM_VERDICT_H

@@ -3,6 +3,8 @@
  *
  * Mirrors the stage rules of the store's script (meter.lua) so that unit
  * tests and postmeterctl can compute a curve and a stage without Redis.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <math.h>
 #include <string.h>

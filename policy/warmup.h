@@ -7,6 +7,8 @@
  * hourly cap is a share of the day's cap. Nothing here reads a clock: the
  * same arithmetic runs inside the store's script, and these functions serve
  * the tests and the admin tool.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_WARMUP_H
 #define PM_WARMUP_H

@@ -2,6 +2,8 @@
  * fuzz_addr.c - libFuzzer target for address and identity parsing: SMTP
  * addresses, SASL logins and client addresses as Postfix may pass them
  * (8-bit bytes, NUL-terminated pieces of any content).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -2,6 +2,8 @@
  * fuzz_conf.c - libFuzzer target for the configuration loader: any file
  * content must load or be refused with "file:line: ...", never crash, leak
  * or hang.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stddef.h>
 #include <stdint.h>

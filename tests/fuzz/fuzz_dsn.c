@@ -6,6 +6,8 @@
  * PM_BOUNCE_MAX_RCPTS of them. The text and JSON summaries are written
  * to a buffer. The same input without its last byte is parsed too (a
  * message cut short). Built and run by tests/fuzz/run.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,6 +5,8 @@
  * in chunks of a size taken from the first byte; both must give the same
  * features. A third scan with a tiny URL set exercises the overflow path.
  * Built and run by tests/fuzz/run (clang -fsanitize=fuzzer,address,undefined).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdint.h>
 #include <stdlib.h>

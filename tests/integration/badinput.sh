@@ -5,6 +5,8 @@
 # message. postmeter answers every complete message, never crashes, and
 # counts nothing twice (aborted messages count nothing). Also checks the
 # unix socket's configured group and mode.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

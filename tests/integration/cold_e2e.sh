@@ -10,6 +10,8 @@
 #       X-Postmeter header naming the rule;
 #   (d) a message with more than 5 links is put on Postfix's hold queue;
 #   (e) the decision lines show the features and the rules.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/common.sh"
 . "$here/../lib/postfix.sh"

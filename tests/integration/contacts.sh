@@ -4,6 +4,8 @@
 # first-contact recipients per day are capped exactly, also under concurrent
 # sessions on two servers; contacts are stored as keyed hashes with a TTL;
 # with company_wide, a contact of a colleague is not cold.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

@@ -12,6 +12,8 @@
 # milter until it is deleted; top ranks by messages and by bounces; classify
 # reads content and bounces; every error path exits with its documented
 # status.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

@@ -5,6 +5,8 @@
 # is tempfailed with the hourly-limit text, and a second sender with its own
 # plan is counted on its own; one recipient too many for a recipient limit
 # is refused alone with a 452. Then every daemon stops cleanly on SIGTERM.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

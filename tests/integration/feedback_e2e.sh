@@ -12,6 +12,8 @@
 #   (c) sam sends to 10 recipients, 2 of them hard-bounce (20 % >= 10 %): his
 #       next external message is refused with the reputation text;
 #   (d) the incoming messages themselves all reached the sink unchanged.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/common.sh"
 . "$here/../lib/postfix.sh"

@@ -8,6 +8,8 @@
 # one refresh period and scrapes do not read Redis; reloads are counted and
 # keep the endpoint; a store outage is counted by kind. The alert rules pass
 # promtool check rules and the dashboard is valid JSON.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

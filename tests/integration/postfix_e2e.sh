@@ -14,6 +14,8 @@
 #   (f) mail injected with sendmail(1) is metered; one with a suppressed recipient is refused
 #       whole at end of message (Postfix cannot refuse one recipient of local mail) and
 #       returned to its sender, never deferred as a milter configuration error.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/common.sh"

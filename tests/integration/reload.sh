@@ -4,6 +4,8 @@
 # configuration stays, reloads under load fail no connection, SIGHUPs in
 # quick succession (during a long reload) are reloads and never a stop, and
 # SIGTERM still stops the daemon cleanly.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

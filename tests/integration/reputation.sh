@@ -4,6 +4,8 @@
 # tags, 3 % halves the limits, 5 % refuses first-contact recipients, 10 %
 # refuses all external mail; internal mail always passes. (In the milter
 # protocol a reply's "%" travels as "%%"; Postfix shows the client "%".)
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

@@ -8,6 +8,8 @@
 # promoted, enforcement resumes by itself with the counts intact: with a
 # limit of 100, exactly 100 pass in all, and postmeterctl finds the new
 # primary through the Sentinels as well.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

@@ -7,6 +7,8 @@
 # run may not exceed the highest of the first half (the warm-up: thread pool
 # and malloc arenas grow there) by more than 10 % + 2 MB, and no message may
 # end in a protocol error.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

@@ -6,6 +6,8 @@
 # counters, the domain scope, the three modes, key TTLs, the bound on hash
 # fields, error replies, a primary that becomes a replica and a replica named
 # as the store, and an outage with recovery after the backoff.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 
 source "$top_srcdir/tests/lib/common.sh"
 

@@ -5,6 +5,8 @@
 # configured answer, neither daemon crashes, and each logs the outage once,
 # not once per message. Once Redis is back on the same port, enforcement
 # resumes: with a limit of N, exactly N more messages pass.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

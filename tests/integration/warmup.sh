@@ -7,6 +7,8 @@
 # a bounce rate above warmup.max_bounce_rate holds the stage; past the curve
 # the plan alone applies; 31 days of silence restart the warm-up. A second
 # daemon checks the hourly share of a day's cap.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
 
 PM=$top_builddir/postmeter

@@ -4,6 +4,8 @@
 # (removed on exit), free loopback ports, a private redis-server, and the
 # skip/fail rule: a missing tool skips the test (exit 77) in a package build,
 # but fails it (exit 99) when POSTMETER_TEST_STRICT=1, as CI sets.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 
 set -u
 

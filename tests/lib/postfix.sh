@@ -8,6 +8,8 @@
 # free 127.0.0.1 port ($PM_SMTP_PORT) that offers SASL (Cyrus, a private
 # sasldb) and relays everything to the sink. It never reads or writes
 # /etc/postfix's main.cf or the system queue. Both stop by themselves at exit.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 
 # shellcheck source=postfix_conf.sh
 . "$(dirname "${BASH_SOURCE[0]}")/postfix_conf.sh"

@@ -6,6 +6,8 @@
 #
 # Source it after common.sh, as root. Nothing here reads or writes /etc/postfix
 # or the system queue.
+#
+# SPDX-License-Identifier: BSD-2-Clause
 
 # Create the instance's directories under $1 so that the postfix user can
 # reach them below $PM_TMP.

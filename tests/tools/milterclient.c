@@ -6,6 +6,8 @@
  *   Command framing, replies, negotiation and the connect and HELO steps of
  *   one milter connection; see milterclient.h. Every read and write has the
  *   socket timeout given to mc_start, so a tool never hangs on a milter.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include "milterclient.h"
 

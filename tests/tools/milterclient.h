@@ -17,6 +17,8 @@
  * DIAGNOSTICS
  *   Failures are printed on stderr as "PROG: conn ID: ..." (PROG is
  *   mc_progname) and reported to the caller as -1 or MC_ERROR.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef MILTERCLIENT_H
 #define MILTERCLIENT_H

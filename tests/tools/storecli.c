@@ -29,6 +29,8 @@
  *
  * DIAGNOSTICS
  *   Exit 0 when no request failed, 1 when any did, 2 on bad usage.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <pthread.h>
 #include <stdio.h>

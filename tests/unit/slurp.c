@@ -1,5 +1,7 @@
 /*
  * slurp.c - read a whole test fixture into memory (unit tests).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,7 @@
 /*
  * slurp.h - read a whole test fixture into memory (unit tests).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef PM_TEST_SLURP_H
 #define PM_TEST_SLURP_H

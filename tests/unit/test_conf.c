@@ -5,6 +5,8 @@
  * defaults; tests/conf/good.conf exercises every key with other values; bad
  * files are generated into a temporary directory from a table of rows, each
  * asserting the exact "file:line: message" of its error.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>

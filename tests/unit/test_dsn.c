@@ -13,6 +13,8 @@
  * two not-a-bounce samples must read as such, every CRLF copy must read
  * as its LF twin, and exactly the known bounces of the MIME corpus may
  * read as bounces. Without the corpus those tests are skipped.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -1,6 +1,8 @@
 /*
  * test_identity.c - table-driven tests of direction, sender identity,
  * address normalisation, external recipients and CIDR matching.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -3,6 +3,8 @@
  *
  * The registry is process-wide, so the tests run in order and each one
  * looks only at the series it creates.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>

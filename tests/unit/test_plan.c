@@ -1,6 +1,8 @@
 /*
  * test_plan.c - table-driven tests of plan assignment for senders and
  * sender domains: first match wins, default plan otherwise.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,6 +2,8 @@
  * test_policy.c - the engine's orchestration with an in-memory fake store:
  * direction, early refusal at RCPT, the end-of-message check-and-count,
  * over-limit actions, dry run, store errors and the decision log line.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,6 +2,8 @@
  * test_rules.c - content rules: condition parsing, matching "when" and "any"
  * groups, the verdict of several matching rules, and rule configuration
  * errors quoting file:line.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -9,6 +9,8 @@
  * is scanned with the same chunk check, a hand-checked subset has its counts asserted, and
  * disagreements with INDEX.tsv (a rough, differently defined summary) are
  * reported, not asserted.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -1,6 +1,8 @@
 /*
  * test_verdict.c - the SMTP replies people read: codes, texts and retry
  * times for every limit, recipients per message and store errors.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>

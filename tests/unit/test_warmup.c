@@ -2,6 +2,8 @@
  * test_warmup.c - table-driven tests of warm-up curves: list and growth
  * forms, caps at the plan's limit, stage advance per active day, dormancy
  * restart, the bounce gate and the hourly share.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <setjmp.h>
 #include <stdarg.h>
