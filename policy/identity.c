@@ -31,54 +31,159 @@ pm_is_outgoing(const struct pm_conf *conf, const struct pm_origin *o)
     return 0;
 }
 
+/* 1 when c may stand unquoted in a local part (RFC 5322 atext; 8-bit bytes for SMTPUTF8). */
+static int
+addr_atext(unsigned char c)
+{
+    return isalnum(c) || c >= 0x80 || (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* 1 when s[0..n) is a dot-atom: runs of atext joined by single dots. */
+static int
+addr_dot_atom(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+        return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] == '.' ? s[i - 1] == '.' : !addr_atext((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/*
+ * Write the local part s[0..n), which holds quoted strings, in its canonical
+ * form: the quoted strings decoded ("al\ice".x is alice.x), the whole quoted
+ * again only when it is not a dot-atom ("john doe"), escaping only '"' and
+ * '\'. Returns the length written, or -1 when it does not fit in outlen.
+ */
+static int
+addr_local_canon(const char *s, size_t n, char *out, size_t outlen)
+{
+    char dec[PM_ADDR_MAX];
+    size_t i, d = 0, o = 0;
+    int quoted = 0;
+
+    for (i = 0; i < n && d < sizeof(dec); i++) {
+        if (s[i] == '"')
+            quoted = !quoted;
+        else if (quoted && s[i] == '\\' && i + 1 < n)
+            dec[d++] = s[++i];
+        else
+            dec[d++] = s[i];
+    }
+    if (i < n)
+        return -1;
+    if (addr_dot_atom(dec, d)) {
+        if (d >= outlen)
+            return -1;
+        memcpy(out, dec, d);
+        return (int)d;
+    }
+    if (outlen < 3)
+        return -1;
+    out[o++] = '"';
+    for (i = 0; i < d; i++) {
+        if (o + 3 >= outlen)
+            return -1;
+        if (dec[i] == '"' || dec[i] == '\\')
+            out[o++] = '\\';
+        out[o++] = dec[i];
+    }
+    out[o++] = '"';
+    return (int)o;
+}
+
+/* Strip blanks, angle brackets and source routes (<@a,@b:user@dom>) around [*s, *e). */
+static void
+addr_unwrap(const char **s, const char **e)
+{
+    const char *p = *s, *end = *e, *was, *colon;
+
+    do {
+        was = p;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (p < end && *p == '<') {
+            p++;
+            if (end > p && end[-1] == '>')
+                end--;
+        }
+        if (p < end && *p == '@' && (colon = memchr(p, ':', (size_t)(end - p))) != NULL)
+            p = colon + 1;
+    } while (p != was);
+    *s = p;
+    *e = end;
+}
+
 /* Reduce an SMTP address to its metering form; see identity.h. */
 int
 pm_addr_normalise(const char *addr, char *out, size_t outlen)
 {
-    const char *p = addr, *end, *colon, *at;
+    const char *p = addr, *end, *at = NULL, *lend;
+    size_t i, n, o, lo, dn;
     char *plus;
-    size_t n, i;
-    int quoted = 0;
+    int quoted = 0, esc = 0, len;
 
     if (!addr || outlen == 0)
         return -1;
-    while (*p == ' ' || *p == '\t')
-        p++;
     end = p + strlen(p);
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    if (end > p && *p == '<') {
-        p++;
-        if (end > p && end[-1] == '>')
-            end--;
-    }
-    /* an obsolete source route: <@a,@b:user@domain> */
-    if (p < end && *p == '@' && (colon = memchr(p, ':', (size_t)(end - p))) != NULL)
-        p = colon + 1;
+    addr_unwrap(&p, &end);
     n = (size_t)(end - p);
     if (n == 0) {
         out[0] = '\0';
         return 1;
     }
-    if (n >= outlen)
-        return -1;
+    /* no control characters; blanks only inside quotes ("john doe"@example.com) */
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
 
-        /* a blank is allowed inside a quoted local part ("john doe"@example.com) */
         if ((c < 0x21 && !(quoted && c == ' ')) || c == 0x7f)
             return -1;
-        if (c == '"' && (i == 0 || p[i - 1] != '\\'))
+        if (esc)
+            esc = 0;
+        else if (c == '"')
             quoted = !quoted;
-        out[i] = (char)tolower(c);
+        else if (c == '\\' && quoted)
+            esc = 1;
+        else if (c == '@' && !quoted)
+            at = p + i; /* the domain follows the last '@' outside quotes */
     }
-    out[n] = '\0';
+    if (quoted)
+        return -1;
+    lend = at ? at : end;
+    if (memchr(p, '"', (size_t)(lend - p))) {
+        if ((len = addr_local_canon(p, (size_t)(lend - p), out, outlen)) < 0)
+            return -1;
+        o = (size_t)len;
+    } else {
+        if ((size_t)(lend - p) >= outlen)
+            return -1;
+        o = (size_t)(lend - p);
+        memcpy(out, p, o);
+    }
+    lo = o;
+    if (at) {
+        dn = (size_t)(end - at);
+        /* a trailing dot ends a domain without changing it (not in "@." or "..") */
+        if (dn > 2 && end[-1] == '.' && end[-2] != '.')
+            dn--;
+        if (o + dn >= outlen)
+            return -1;
+        memcpy(out + o, at, dn);
+        o += dn;
+    }
+    out[o] = '\0';
+    for (i = 0; i < o; i++)
+        out[i] = (char)tolower((unsigned char)out[i]);
     /* remove "+extension" from the local part (not from a quoted one) */
-    at = strrchr(out, '@');
     if (at && out[0] != '"') {
-        plus = memchr(out, '+', (size_t)(at - out));
+        plus = memchr(out, '+', lo);
         if (plus && plus > out)
-            memmove(plus, at, strlen(at) + 1);
+            memmove(plus, out + lo, o - lo + 1);
     }
     return 0;
 }

@@ -30,10 +30,14 @@ int pm_is_outgoing(const struct pm_conf *conf, const struct pm_origin *o);
 
 /*
  * Reduce an SMTP address ("<Alice+news@Example.COM>") to its metering form
- * ("alice@example.com"): strip angle brackets and surrounding blanks, drop a
- * source route, lower-case, and remove a "+extension" from the local part.
- * Returns 1 for the null sender "<>" (out is ""), 0 otherwise, -1 when the
- * result would not fit in outlen or the address holds control characters.
+ * ("alice@example.com"), so that every spelling of one mailbox gives one
+ * string: strip angle brackets and surrounding blanks, drop a source route
+ * (<@a,@b:user@dom>), decode a quoted local part and quote it again only when
+ * it needs quotes ("alice"@ is alice@, "john doe"@ stays quoted), drop the
+ * trailing dot of a domain, lower-case, and remove a "+extension" from an
+ * unquoted local part. Returns 1 for the null sender "<>" (out is ""), 0
+ * otherwise, -1 when the result would not fit in outlen, the address holds
+ * control characters, a blank outside quotes or an unterminated quote.
  */
 int pm_addr_normalise(const char *addr, char *out, size_t outlen);
 

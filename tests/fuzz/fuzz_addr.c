@@ -1,7 +1,8 @@
 /*
  * fuzz_addr.c - libFuzzer target for address and identity parsing: SMTP
  * addresses, SASL logins and client addresses as Postfix may pass them
- * (8-bit bytes, NUL-terminated pieces of any content).
+ * (8-bit bytes, NUL-terminated pieces of any content). A normalised address
+ * must come out of the normaliser unchanged.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -17,7 +18,7 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *buf = malloc(size + 3), *a, *b, *c, out[PM_ADDR_MAX];
+    char *buf = malloc(size + 3), *a, *b, *c, out[PM_ADDR_MAX], again[PM_ADDR_MAX];
     struct pm_cidr net;
     size_t n;
     int rc;
@@ -37,6 +38,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n >= sizeof(out))
             abort();
         (void)pm_addr_domain(out);
+        /* one mailbox, one string: the metering form is its own metering form */
+        if (pm_addr_normalise(out, again, sizeof(again)) != 0 || strcmp(again, out) != 0)
+            abort();
     }
     (void)pm_sender_identity(b, a, out, sizeof(out));
     if (pm_cidr_parse(b, &net) == 0)

@@ -35,7 +35,7 @@ setup(void **state)
     return 0;
 }
 
-/* Address normalisation: brackets, case, extensions, null sender, bad input. */
+/* Address normalisation: brackets, case, extensions, quotes, domain dot, null sender, bad input. */
 static void
 test_normalise(void **state)
 {
@@ -57,6 +57,36 @@ test_normalise(void **state)
         {"<\"a+b c\"@example.com>", "\"a+b c\"@example.com", 0},
         {"<\"a\\\" b\"@example.com>", "\"a\\\" b\"@example.com", 0},
         {"<\"a\" b@example.com>", NULL, -1},
+        /* one mailbox, one string: every spelling below is alice@example.com */
+        {"<\"alice\"@example.com>", "alice@example.com", 0},
+        {"<\"Alice\"@Example.COM>", "alice@example.com", 0},
+        {"<alice@example.com.>", "alice@example.com", 0},
+        {"<\"alice\"@EXAMPLE.com.>", "alice@example.com", 0},
+        {"<\"al\\ice\"@example.com>", "alice@example.com", 0},
+        {"<\"alice+news\"@example.com>", "alice@example.com", 0},
+        {"<@relay.example:\"alice\"@example.com.>", "alice@example.com", 0},
+        {"<@a.example,@b.example:Alice@Example.com>", "alice@example.com", 0},
+        {"< alice@example.com >", "alice@example.com", 0},
+        {"<<alice@example.com>>", "alice@example.com", 0},
+        {"\"alice\"", "alice", 0},
+        {"<\"bob\"@customer.example>", "bob@customer.example", 0},
+        {"<\"first\".last@example.com>", "first.last@example.com", 0},
+        /* quotes that are needed stay, with only the escapes that are needed */
+        {"<\"john\\ doe\"@example.com>", "\"john doe\"@example.com", 0},
+        {"<\"john\".\" doe\"@example.com>", "\"john. doe\"@example.com", 0},
+        {"<\"a..b\"@example.com>", "\"a..b\"@example.com", 0},
+        {"<\".alice\"@example.com>", "\".alice\"@example.com", 0},
+        {"<\"a@b\"@example.com>", "\"a@b\"@example.com", 0},
+        {"<\"a\\\\b\"@example.com>", "\"a\\\\b\"@example.com", 0},
+        {"<\"\"@example.com>", "\"\"@example.com", 0},
+        /* what is not folded: a domain literal, an empty label, a bare dot */
+        {"<bob@[192.0.2.1]>", "bob@[192.0.2.1]", 0},
+        {"<bob@[IPv6:2001:DB8::1]>", "bob@[ipv6:2001:db8::1]", 0},
+        {"<bob@example.com..>", "bob@example.com..", 0},
+        {"<bob@.>", "bob@.", 0},
+        {"<bob.@example.com>", "bob.@example.com", 0},
+        {"<\"bob@example.com>", NULL, -1},
+        {"<\"bob\\\"@example.com>", NULL, -1},
     };
     char out[PM_ADDR_MAX];
     size_t i;
@@ -68,8 +98,16 @@ test_normalise(void **state)
         assert_int_equal(rc, rows[i].rc);
         if (rows[i].out)
             assert_string_equal(out, rows[i].out);
+        if (rc == 0) { /* the metering form is its own metering form */
+            char again[PM_ADDR_MAX];
+
+            assert_int_equal(pm_addr_normalise(out, again, sizeof(again)), 0);
+            assert_string_equal(again, out);
+        }
     }
     assert_int_equal(pm_addr_normalise("<alice@example.com>", out, 8), -1);
+    assert_int_equal(pm_addr_normalise("<\"alice\"@example.com.>", out, 18), 0);
+    assert_string_equal(out, "alice@example.com");
 }
 
 /* The sender is the SASL login when present, else the envelope sender. */
