@@ -2,12 +2,13 @@
  * scan_html.c - a streaming HTML tokenizer for the content scan.
  *
  * Fed one byte at a time (already decoded to UTF-8), it keeps its state
- * across chunks: text, tag names, attribute names and values (bounded),
- * comments, declarations, and the raw text of script and style. It hands
- * visible text (outside head, title, script, style and comments, with
- * character references decoded) to the URL finder, <a href> values to the
- * link set, <img src> values to the remote image set, and cid: references
- * in src, href and background values to the inline image resolution.
+ * across chunks: text, tag names, attribute names and values, comments,
+ * declarations, and the raw text of script and style. It hands visible
+ * text (outside head, title, script, style and comments, with character
+ * references decoded) to the URL finder, and the bytes of href, src and
+ * background values to scan_url.c: <a href> values to the link set, <img
+ * src> values to the remote image set, cid: references to the inline
+ * image resolution.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -72,8 +73,8 @@ utf8(unsigned long cp, char *out)
 }
 
 /* Decode the character reference name (without & and ;); 0 if unknown. */
-static size_t
-entity(const char *name, size_t n, char *out)
+size_t
+pm_html_entity(const char *name, size_t n, char *out)
 {
     static const char *const named[][2] = {
         {"amp", "&"},    {"lt", "<"},    {"gt", ">"},     {"quot", "\""},  {"apos", "'"},
@@ -107,29 +108,6 @@ entity(const char *name, size_t n, char *out)
     return 0;
 }
 
-/* Decode character references in v in place; returns the new length. */
-static size_t
-decode_entities(char *v, size_t n)
-{
-    size_t i = 0, o = 0, j, k;
-    char out[4];
-
-    while (i < n) {
-        if (v[i] == '&') {
-            for (j = i + 1; j < n && j - i < 12 && v[j] != ';' && v[j] != '&'; j++)
-                ;
-            if (j < n && v[j] == ';' && (k = entity(v + i + 1, j - i - 1, out)) > 0) {
-                memcpy(v + o, out, k);
-                o += k;
-                i = j + 1;
-                continue;
-            }
-        }
-        v[o++] = v[i++];
-    }
-    return o;
-}
-
 /* Whether the tokenizer is in visible text. */
 static int
 visible(const struct pm_html *h)
@@ -144,45 +122,35 @@ text_out(struct pm_scan *s, unsigned char c)
     pm_url_text(s, &s->tok, visible(&s->html) ? c : ' ');
 }
 
-/* A complete attribute; act on the ones that carry URLs. */
+/* A complete attribute; the ones that carry URLs are acted on (scan_url.c). */
 static void
 attr_done(struct pm_scan *s)
 {
-    struct pm_html *h = &s->html;
-    size_t n;
-
-    if (!h->keep)
+    if (!s->html.keep)
         return;
-    h->keep = 0;
-    n = decode_entities(h->val, h->vlen);
-    while (n > 0 && (h->val[0] == ' ' || h->val[0] == '\t')) {
-        memmove(h->val, h->val + 1, n - 1);
-        n--;
-    }
-    if (n >= 4 && strncasecmp(h->val, "cid:", 4) == 0) {
-        pm_cid_ref(s, h->val, n);
-    } else if (strcmp(h->name, "a") == 0 && strcmp(h->aname, "href") == 0) {
-        pm_url_add(s, h->val, n, 0);
-    } else if (strcmp(h->name, "img") == 0 && strcmp(h->aname, "src") == 0) {
-        pm_url_add(s, h->val, n, 1);
-    }
+    s->html.keep = 0;
+    pm_attr_end(s);
 }
 
-/* Start an attribute value. */
+/* Start an attribute value: <a href> is a link, <img src> an image, any may be cid:. */
 static void
 value_begin(struct pm_html *h)
 {
-    h->vlen = 0;
     h->keep = !h->end && (strcmp(h->aname, "href") == 0 || strcmp(h->aname, "src") == 0 ||
                           strcmp(h->aname, "background") == 0);
+    if (h->keep)
+        pm_attr_begin(&h->av,
+                      strcmp(h->name, "a") == 0 && strcmp(h->aname, "href") == 0    ? PM_URL_LINK
+                      : strcmp(h->name, "img") == 0 && strcmp(h->aname, "src") == 0 ? PM_URL_IMG
+                                                                                    : -1);
 }
 
 /* One byte of an attribute value. */
 static void
-value_byte(struct pm_html *h, unsigned char c)
+value_byte(struct pm_scan *s, unsigned char c)
 {
-    if (h->keep && c != '\t' && c != '\r' && c != '\n' && h->vlen < sizeof(h->val))
-        h->val[h->vlen++] = (char)c;
+    if (s->html.keep && c != '\t' && c != '\r' && c != '\n')
+        pm_attr_byte(s, c);
 }
 
 /* Start an attribute name with c. */
@@ -256,7 +224,7 @@ text_byte(struct pm_scan *s, unsigned char c)
     if (h->in_ent) {
         if (c == ';') {
             h->in_ent = 0;
-            k = entity(h->ent, h->elen, out);
+            k = pm_html_entity(h->ent, h->elen, out);
             if (k == 0) {
                 text_out(s, '&');
                 for (i = 0; i < h->elen; i++)
@@ -399,7 +367,7 @@ pm_html_byte(struct pm_scan *s, unsigned char c)
             attr_done(s);
             tag_end(s);
         } else {
-            value_byte(h, c);
+            value_byte(s, c);
             h->st = H_VAL_UQ;
         }
         break;
@@ -409,7 +377,7 @@ pm_html_byte(struct pm_scan *s, unsigned char c)
             attr_done(s);
             h->st = H_ATTRS;
         } else {
-            value_byte(h, c);
+            value_byte(s, c);
         }
         break;
     default: /* H_VAL_UQ */
@@ -420,7 +388,7 @@ pm_html_byte(struct pm_scan *s, unsigned char c)
             attr_done(s);
             tag_end(s);
         } else {
-            value_byte(h, c);
+            value_byte(s, c);
         }
         break;
     }

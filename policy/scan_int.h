@@ -20,7 +20,9 @@
 #define PM_SCAN_LINE_MAX 4096     /* longer body lines are handled in pieces */
 #define PM_SCAN_HDR_MAX 8192      /* one part header field, unfolded */
 #define PM_SCAN_BOUNDARY_MAX 1000 /* longest boundary accepted (an SMTP line holds 998 bytes) */
-#define PM_SCAN_URL_MAX 2048      /* longest URL or attribute value kept */
+#define PM_SCAN_URL_MAX 2048      /* longest cid: reference kept (URLs are hashed whole) */
+#define PM_SCAN_URL_TAIL 64       /* trailing punctuation of a URL held back */
+#define PM_SCAN_HOST_KEEP 256     /* end of a URL's host kept for the shortener check */
 #define PM_SCAN_CID_MAX 256       /* cid references and cid images remembered */
 #define PM_SCAN_TENT_MAX 64       /* URLs of a preamble awaiting its boundary */
 #define PM_SCAN_CONV_MAX 1024     /* bytes handed to iconv at a time */
@@ -73,10 +75,39 @@ struct pm_level {
     int closed; /* the close delimiter occurred */
 };
 
+/* A URL read a byte at a time, hashed whole as it is normalised. */
+struct pm_url {
+    int st;                      /* off, in the authority, after it, or not a URL */
+    uint64_t h;                  /* hash of the normalised URL so far */
+    char tail[PM_SCAN_URL_TAIL]; /* blanks and punctuation that may end the URL */
+    size_t tlen;
+    size_t open_p, close_p, open_b, close_b; /* brackets, to keep a balanced last one */
+    int npct;                     /* a %XX of the authority: 1 after '%', 2 after a digit */
+    unsigned char pct;            /* that digit */
+    char host[PM_SCAN_HOST_KEEP]; /* the host's last bytes (after the last '@') */
+    size_t hkeep, hlen;           /* bytes kept, bytes of the whole host */
+    int port, hbracket, hbad, halnum;
+};
+
 /* A run of URL-looking characters in text. */
 struct pm_urltok {
-    char buf[PM_SCAN_URL_MAX];
-    size_t len;
+    size_t len;         /* bytes of the run; 0: no run (the fields below are stale) */
+    uint64_t win;       /* the last 8 bytes | 0x20, until a URL starts in the run */
+    unsigned char last; /* the run's last byte */
+    int held;           /* that byte is 0xc2, not yet given to the URL: the next may drop it */
+    struct pm_url url;  /* the URL that started in the run */
+};
+
+/* The value of an attribute that may hold a URL or a cid: reference. */
+struct pm_attrval {
+    int kind;     /* PM_URL_LINK (a href), PM_URL_IMG (img src), -1: cid: only */
+    int mode;     /* off, leading blanks, first bytes, cid: reference, URL */
+    char ent[12]; /* a character reference being read */
+    size_t elen;
+    int in_ent;
+    char val[PM_SCAN_URL_MAX]; /* the first bytes (decoded); a cid: reference */
+    size_t vlen;
+    struct pm_url url;
 };
 
 /* Distinct URL hashes, with their kind (an open-addressing hash set). */
@@ -102,8 +133,7 @@ struct pm_html {
     char aname[16];
     size_t alen;
     int keep; /* this attribute's value is wanted */
-    char val[PM_SCAN_URL_MAX];
-    size_t vlen;
+    struct pm_attrval av;
     int dashes;
     int clen;  /* bytes of the comment so far, up to 2 */
     int cbang; /* a comment's "--!" was just seen */
@@ -186,6 +216,7 @@ void pm_text_close(struct pm_scan *s);
 void pm_html_reset(struct pm_html *h);
 void pm_html_byte(struct pm_scan *s, unsigned char c);
 void pm_html_end(struct pm_scan *s);
+size_t pm_html_entity(const char *name, size_t n, char *out);
 
 /* scan_url.c */
 int pm_urls_init(struct pm_urls *u, size_t cap);
@@ -196,7 +227,9 @@ void pm_urls_count(const struct pm_urls *u, struct pm_features *f);
 void pm_url_text(struct pm_scan *s, struct pm_urltok *t, unsigned char c);
 void pm_url_text_run(struct pm_scan *s, struct pm_urltok *t, const unsigned char *p, size_t n);
 void pm_url_flush(struct pm_scan *s, struct pm_urltok *t);
-void pm_url_add(struct pm_scan *s, const char *u, size_t n, int img);
+void pm_attr_begin(struct pm_attrval *a, int kind);
+void pm_attr_byte(struct pm_scan *s, unsigned char c);
+void pm_attr_end(struct pm_scan *s);
 void pm_cid_ref(struct pm_scan *s, const char *v, size_t n);
 
 #endif

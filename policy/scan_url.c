@@ -1,13 +1,17 @@
 /*
  * scan_url.c - URL detection, normalisation and de-duplication.
  *
- * Text arrives a byte at a time: runs of URL-looking characters are
- * collected (bounded) and, at the first other character, searched for
- * http:// and https://. A URL is normalised (scheme and host in lower case,
- * an empty path as "/", trailing punctuation dropped) and remembered as a
- * 64-bit hash in a bounded hash set (max_links_tracked entries; beyond that
- * new URLs are still counted, without de-duplication). URLs of a multipart preamble are kept
- * aside until it is known whether the preamble is the whole part.
+ * Text arrives a byte at a time: in a run of URL-looking characters, a URL
+ * starts at the first http:// or https:// and lasts to the end of the run.
+ * An <a href> or <img src> value (character references decoded) is a URL
+ * when it starts with one. A URL is normalised as it streams (scheme and
+ * host in lower case, a %XX in the host decoded, an empty path as "/",
+ * trailing punctuation dropped) into a 64-bit hash of the whole URL,
+ * whatever its length: only the end of its host and its pending trailing
+ * punctuation are held. The hashes go in a bounded hash set
+ * (max_links_tracked entries; beyond that new URLs are still counted,
+ * without de-duplication). URLs of a multipart preamble are kept aside until
+ * it is known whether the preamble is the whole part.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -155,18 +159,30 @@ pm_urls_count(const struct pm_urls *u, struct pm_features *f)
     f->remote_images = u->over[PM_URL_IMG] + u->nkind[PM_URL_IMG];
 }
 
-/* Whether host (lower case, len bytes) is a shortener or a subdomain of one. */
+/* Where a URL is: not in one, in its authority, after it, or in one that is not a URL. */
+enum { URL_OFF, URL_AUTH, URL_REST, URL_BAD };
+
+/* Where an attribute value is: ignored, leading blanks, first bytes, cid:, URL. */
+enum { AV_OFF, AV_LEAD, AV_HEAD, AV_CID, AV_URL };
+
+/* "http://" and "https://" as url_tok's window holds them. */
+#define WIN_HTTP 0x00687474703a2f2fULL
+#define WIN_HTTPS 0x68747470733a2f2fULL
+
+/* Whether the URL's host (the end kept, hlen bytes in all) is a shortener or under one. */
 static int
-is_shortener(const struct pm_scan *s, const char *host, size_t len)
+is_shortener(const struct pm_scan *s, const struct pm_url *u)
 {
-    size_t i, el;
+    const char *host = u->host;
+    size_t i, el, keep = u->hkeep;
 
     for (i = 0; i < s->n_shorteners; i++) {
         const char *e = s->shorteners[i];
 
-        if (e == NULL || (el = strlen(e)) == 0 || el > len)
+        if (e == NULL || (el = strlen(e)) == 0 || el > u->hlen || el + (el < u->hlen) > keep)
             continue;
-        if (strncasecmp(host + len - el, e, el) == 0 && (el == len || host[len - el - 1] == '.'))
+        if (strncasecmp(host + keep - el, e, el) == 0 &&
+            (el == u->hlen || host[keep - el - 1] == '.'))
             return 1;
     }
     return 0;
@@ -193,92 +209,199 @@ host_char(unsigned char c)
            c == '[' || c == ']' || c == ':' || c >= 0x80;
 }
 
-/* Count occurrences of c in u[0..n). */
-static size_t
-count_char(const char *u, size_t n, char c)
+/* Whether c is a blank around a URL. */
+static int
+url_blank(unsigned char c)
 {
-    size_t i, k = 0;
-
-    for (i = 0; i < n; i++)
-        k += u[i] == c;
-    return k;
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Normalise and remember one candidate URL (link, or image when img). */
-void
-pm_url_add(struct pm_scan *s, const char *u, size_t n, int img)
+/* Whether c is punctuation that is not part of a URL when it ends it. */
+static int
+url_trail(unsigned char c)
 {
-    char buf[PM_SCAN_URL_MAX + 8];
-    size_t sl, i, a, ae, hs, he, o = 0, open_p, close_p, open_b, close_b;
-    int kind, hi, lo;
+    return c != '\0' && strchr(".,;:!?'\"*)]}>", c) != NULL;
+}
 
-    while (n > 0 && (u[0] == ' ' || u[0] == '\t' || u[0] == '\r' || u[0] == '\n'))
-        u++, n--;
-    while (n > 0 && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\r' || u[n - 1] == '\n'))
-        n--;
-    if ((sl = scheme_len(u, n)) == 0)
+/* Add one byte of the normalised URL to its hash (FNV-1a, as pm_hash). */
+static void
+url_hash(struct pm_url *u, unsigned char c)
+{
+    u->h = (u->h ^ c) * 0x100000001b3ULL;
+}
+
+/* Forget the host read so far (an '@' ends the user information). */
+static void
+host_reset(struct pm_url *u)
+{
+    u->hkeep = u->hlen = 0;
+    u->port = u->hbracket = u->hbad = u->halnum = 0;
+}
+
+/* Start a URL with its scheme (sl: 7 for "http://", 8 for "https://"). */
+static void
+url_start(struct pm_url *u, size_t sl)
+{
+    const char *scheme = sl == 8 ? "https://" : "http://";
+
+    u->st = URL_AUTH;
+    u->h = 0xcbf29ce484222325ULL;
+    while (*scheme)
+        url_hash(u, (unsigned char)*scheme++);
+    u->tlen = 0;
+    u->open_p = u->close_p = u->open_b = u->close_b = 0;
+    u->npct = 0;
+    host_reset(u);
+}
+
+/* One byte of the authority, decoded: hashed lower-cased; the host follows the last '@'. */
+static void
+auth_char(struct pm_url *u, unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        c |= 0x20;
+    url_hash(u, c);
+    if (c == '@') {
+        host_reset(u);
         return;
-    if (n > PM_SCAN_URL_MAX)
-        n = PM_SCAN_URL_MAX;
-    open_p = count_char(u, n, '(');
-    close_p = count_char(u, n, ')');
-    open_b = count_char(u, n, '[');
-    close_b = count_char(u, n, ']');
-    while (n > sl && u[n - 1] != '\0' && strchr(".,;:!?'\"*)]}>", u[n - 1]) != NULL) {
-        if (u[n - 1] == ')' && open_p >= close_p--)
-            break;
-        if (u[n - 1] == ']' && open_b >= close_b--)
-            break;
-        n--;
     }
-    /* authority: up to the first / ? # or backslash; the host follows any '@' */
-    for (a = sl; a < n && u[a] != '/' && u[a] != '?' && u[a] != '#' && u[a] != '\\'; a++)
-        ;
-    for (o = 0; o < sl; o++)
-        buf[o] = (char)(u[o] | 0x20);
-    /* the authority lower-cased, %XX decoded ("http://%62it.ly/" is bit.ly) */
-    for (i = sl; i < a; i++) {
-        unsigned char c = (unsigned char)u[i];
+    if (u->port)
+        return;
+    if (c == ':' && !u->hbracket) {
+        u->port = 1; /* the host ends at a port, unless it is an [address] */
+        return;
+    }
+    if (u->hlen++ == 0)
+        u->hbracket = c == '[';
+    u->hbad |= !host_char(c);
+    u->halnum |= (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (u->hkeep == sizeof(u->host)) {
+        memmove(u->host, u->host + sizeof(u->host) / 2, sizeof(u->host) / 2);
+        u->hkeep = sizeof(u->host) / 2;
+    }
+    u->host[u->hkeep++] = (char)c;
+}
 
-        if (c == '%' && i + 2 < a && (hi = pm_hexval((unsigned char)u[i + 1])) >= 0 &&
-            (lo = pm_hexval((unsigned char)u[i + 2])) >= 0) {
-            c = (unsigned char)(hi * 16 + lo);
-            i += 2;
+/* A %XX begun in the authority was not one: its bytes stand for themselves. */
+static void
+auth_pct_flush(struct pm_url *u)
+{
+    if (u->npct >= 1)
+        auth_char(u, '%');
+    if (u->npct == 2)
+        auth_char(u, u->pct);
+    u->npct = 0;
+}
+
+/* One byte of the authority as written: %XX is decoded ("%62it.ly" is bit.ly). */
+static void
+auth_byte(struct pm_url *u, unsigned char c)
+{
+    int v = pm_hexval(c);
+
+    if (u->npct > 0 && v >= 0) {
+        if (u->npct == 2) {
+            auth_char(u, (unsigned char)(pm_hexval(u->pct) * 16 + v));
+            u->npct = 0;
+        } else {
+            u->pct = c;
+            u->npct = 2;
         }
-        buf[o++] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : (char)c;
-    }
-    ae = o;
-    hs = sl;
-    for (i = sl; i < ae; i++)
-        if (buf[i] == '@')
-            hs = i + 1;
-    he = ae;
-    if (hs < ae && buf[hs] != '[') {
-        for (i = hs; i < ae; i++)
-            if (buf[i] == ':') {
-                he = i;
-                break;
-            }
-    }
-    if (he <= hs)
         return;
-    for (i = hs; i < he; i++)
-        if (!host_char(buf[i]))
-            return;
-    for (i = hs; i < he; i++)
-        if ((buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= '0' && buf[i] <= '9'))
-            break;
-    if (i == he)
-        return;
-    if (a == n)
-        buf[o++] = '/';
-    memcpy(buf + o, u + a, n - a);
-    o += n - a;
-    if (img)
-        kind = PM_URL_IMG;
+    }
+    auth_pct_flush(u);
+    if (c == '%')
+        u->npct = 1;
     else
-        kind = is_shortener(s, buf + hs, he - hs) ? PM_URL_SHORT : PM_URL_LINK;
-    set_add(&s->urls, pm_hash(buf, o) ^ (img ? PM_IMG_SALT : 0), kind, s->urls.tentative);
+        auth_char(u, c);
+}
+
+/* The end of the authority: a URL needs a host of host characters with a letter or digit. */
+static void
+auth_end(struct pm_url *u)
+{
+    auth_pct_flush(u);
+    u->st = u->hlen > 0 && !u->hbad && u->halnum ? URL_REST : URL_BAD;
+}
+
+/* One byte of the URL known not to be trailing punctuation. */
+static void
+url_emit(struct pm_url *u, unsigned char c)
+{
+    if (u->st == URL_AUTH) {
+        if (c != '/' && c != '?' && c != '#' && c != '\\') {
+            auth_byte(u, c);
+            return;
+        }
+        auth_end(u);
+    }
+    if (u->st == URL_REST)
+        url_hash(u, c);
+}
+
+/* Emit the first n bytes held back, forget the rest. */
+static void
+url_tail_flush(struct pm_url *u, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        url_emit(u, (unsigned char)u->tail[i]);
+    u->tlen = 0;
+}
+
+/* One byte of a URL as written, after its scheme. Blanks and punctuation
+ * wait: they are the URL's only when more of it follows. */
+static void
+url_byte(struct pm_url *u, unsigned char c)
+{
+    if (u->st == URL_BAD)
+        return;
+    u->open_p += c == '(';
+    u->close_p += c == ')';
+    u->open_b += c == '[';
+    u->close_b += c == ']';
+    if (url_blank(c) || url_trail(c)) {
+        if (u->tlen == sizeof(u->tail))
+            url_tail_flush(u, u->tlen);
+        u->tail[u->tlen++] = (char)c;
+        return;
+    }
+    if (u->tlen > 0)
+        url_tail_flush(u, u->tlen);
+    url_emit(u, c);
+}
+
+/* The end of a URL: drop trailing blanks and punctuation (a closing bracket
+ * only when unbalanced), give an empty path as "/", remember the hash. */
+static void
+url_end(struct pm_scan *s, struct pm_url *u, int img)
+{
+    size_t n = u->tlen;
+    int kind;
+
+    while (n > 0 && url_blank((unsigned char)u->tail[n - 1]))
+        n--;
+    while (n > 0 && url_trail((unsigned char)u->tail[n - 1])) {
+        if (u->tail[n - 1] == ')' && u->open_p >= u->close_p--)
+            break;
+        if (u->tail[n - 1] == ']' && u->open_b >= u->close_b--)
+            break;
+        n--;
+    }
+    url_tail_flush(u, n);
+    if (u->st == URL_AUTH) {
+        auth_end(u);
+        url_hash(u, '/');
+    }
+    if (u->st == URL_REST) {
+        if (img)
+            kind = PM_URL_IMG;
+        else
+            kind = is_shortener(s, u) ? PM_URL_SHORT : PM_URL_LINK;
+        set_add(&s->urls, u->h ^ (img ? PM_IMG_SALT : 0), kind, s->urls.tentative);
+    }
+    u->st = URL_OFF;
 }
 
 /* Whether c may be part of a URL written in text (ASCII; see pm_url_text). */
@@ -293,43 +416,75 @@ url_char(unsigned char c)
     ((~0ULL << 33) & ~((1ULL << '"') | (1ULL << '\'') | (1ULL << '<') | (1ULL << '>')))
 #define URL_ASCII_HI ((~0ULL >> 1) & ~(1ULL << ('`' - 64)))
 
+/* A byte of the run: to its URL, or to the window that finds where one starts
+ * (the first http:// or https://; the rest of the run is that URL). */
+static void
+run_feed(struct pm_urltok *t, unsigned char c)
+{
+    if (t->url.st != URL_OFF) {
+        url_byte(&t->url, c);
+        return;
+    }
+    t->win = t->win << 8 | (c | 0x20); /* lower-cases letters; ':' and '/' stay */
+    if (c != '/')
+        return;
+    if (t->win == WIN_HTTPS)
+        url_start(&t->url, 8);
+    else if ((t->win & 0x00ffffffffffffffULL) == WIN_HTTP)
+        url_start(&t->url, 7);
+}
+
+/* Append a byte to the run; a 0xc2 is held until the next byte says whether it stays. */
+static void
+run_push(struct pm_urltok *t, unsigned char c)
+{
+    if (t->len == 0) {
+        t->win = 0;
+        t->held = 0;
+        t->url.st = URL_OFF;
+    }
+    if (t->held) {
+        t->held = 0;
+        run_feed(t, 0xc2);
+    }
+    t->len++;
+    t->last = c;
+    if (c == 0xc2)
+        t->held = 1;
+    else
+        run_feed(t, c);
+}
+
 /* Feed n bytes of visible text, as pm_url_text() a byte at a time would. */
 void
 pm_url_text_run(struct pm_scan *s, struct pm_urltok *t, const unsigned char *p, size_t n)
 {
-    size_t i, len = t->len;
+    size_t i;
 
     for (i = 0; i < n; i++) {
         unsigned char c = p[i];
 
-        if (c < 64 ? (URL_ASCII_LO >> c) & 1 : c < 128 && ((URL_ASCII_HI >> (c - 64)) & 1)) {
-            if (len < sizeof(t->buf))
-                t->buf[len++] = (char)c;
-            continue;
-        }
-        t->len = len;
-        if (c >= 0x80)
+        if (c < 64 ? (URL_ASCII_LO >> c) & 1 : c < 128 && ((URL_ASCII_HI >> (c - 64)) & 1))
+            run_push(t, c);
+        else if (c >= 0x80)
             pm_url_text(s, t, c);
-        else if (len > 0)
+        else if (t->len > 0)
             pm_url_flush(s, t);
-        len = t->len;
     }
-    t->len = len;
 }
 
-/* Search a run of URL characters for a URL (one: query strings may nest). */
+/* The end of a run of URL characters: the end of its URL, if it holds one. */
 void
 pm_url_flush(struct pm_scan *s, struct pm_urltok *t)
 {
-    size_t i;
-
-    for (i = 0; i + 7 <= t->len; i++) {
-        if ((t->buf[i] | 0x20) == 'h' && scheme_len(t->buf + i, t->len - i) != 0) {
-            pm_url_add(s, t->buf + i, t->len - i, 0);
-            break;
-        }
+    if (t->len > 0) {
+        if (t->held)
+            run_feed(t, 0xc2);
+        if (t->url.st != URL_OFF)
+            url_end(s, &t->url, 0);
     }
     t->len = 0;
+    t->held = 0;
 }
 
 /*
@@ -341,10 +496,11 @@ pm_url_flush(struct pm_scan *s, struct pm_urltok *t)
 void
 pm_url_text(struct pm_scan *s, struct pm_urltok *t, unsigned char c)
 {
-    unsigned char last = t->len > 0 ? (unsigned char)t->buf[t->len - 1] : 0;
+    unsigned char last = t->len > 0 ? t->last : 0;
 
     if (c >= 0x80 && c <= 0xbf && last >= 0xc2 && last <= 0xdf) {
         if (last == 0xc2 && (c < 0xa1 || c == 0xab || c == 0xbb)) {
+            t->held = 0; /* the 0xc2 was not part of the run */
             t->len--;
             pm_url_flush(s, t);
             return;
@@ -354,8 +510,129 @@ pm_url_text(struct pm_scan *s, struct pm_urltok *t, unsigned char c)
             pm_url_flush(s, t);
         return;
     }
-    if (t->len < sizeof(t->buf))
-        t->buf[t->len++] = (char)c;
+    run_push(t, c);
+}
+
+/* Start the value of an attribute: kind PM_URL_LINK (a href), PM_URL_IMG
+ * (img src), or -1 (only a cid: reference is wanted). */
+void
+pm_attr_begin(struct pm_attrval *a, int kind)
+{
+    a->kind = kind;
+    a->mode = AV_LEAD;
+    a->in_ent = 0;
+    a->vlen = 0;
+    a->url.st = URL_OFF;
+}
+
+/* The first bytes of a value are known: a URL when they start with its scheme. */
+static void
+attr_head(struct pm_attrval *a)
+{
+    size_t sl, i;
+
+    if (a->kind < 0 || (sl = scheme_len(a->val, a->vlen)) == 0) {
+        a->mode = AV_OFF;
+        return;
+    }
+    a->mode = AV_URL;
+    url_start(&a->url, sl);
+    for (i = sl; i < a->vlen; i++)
+        url_byte(&a->url, (unsigned char)a->val[i]);
+}
+
+/* One byte of a value, character references decoded. */
+static void
+attr_char(struct pm_attrval *a, unsigned char c)
+{
+    switch (a->mode) {
+    case AV_LEAD:
+        if (c == ' ')
+            return;
+        a->mode = AV_HEAD;
+        /* fall through */
+    case AV_HEAD:
+        a->val[a->vlen++] = (char)c;
+        if (a->vlen == 4 && strncasecmp(a->val, "cid:", 4) == 0)
+            a->mode = AV_CID;
+        else if (a->vlen == 8)
+            attr_head(a);
+        return;
+    case AV_CID:
+        if (a->vlen < sizeof(a->val))
+            a->val[a->vlen++] = (char)c;
+        return;
+    case AV_URL:
+        url_byte(&a->url, c);
+        return;
+    default:
+        return;
+    }
+}
+
+/* A character reference begun in a value was not one: its bytes stand for themselves. */
+static void
+attr_ent_flush(struct pm_attrval *a)
+{
+    size_t i;
+
+    a->in_ent = 0;
+    attr_char(a, '&');
+    for (i = 0; i < a->elen; i++)
+        attr_char(a, (unsigned char)a->ent[i]);
+}
+
+/* One byte of the value of a wanted attribute (tabs and line ends are dropped before). */
+void
+pm_attr_byte(struct pm_scan *s, unsigned char c)
+{
+    struct pm_attrval *a = &s->html.av;
+    char out[4];
+    size_t i, k;
+
+    if (a->mode == AV_OFF)
+        return;
+    if (a->in_ent) {
+        /* "&name;" with a name of up to 11 bytes */
+        if (c == ';') {
+            if ((k = pm_html_entity(a->ent, a->elen, out)) == 0) {
+                attr_ent_flush(a);
+                attr_char(a, c);
+            }
+            a->in_ent = 0;
+            for (i = 0; i < k; i++)
+                attr_char(a, (unsigned char)out[i]);
+            return;
+        }
+        if (c != '&' && a->elen < sizeof(a->ent) - 1) {
+            a->ent[a->elen++] = (char)c;
+            return;
+        }
+        attr_ent_flush(a);
+    }
+    if (c == '&') {
+        a->in_ent = 1;
+        a->elen = 0;
+        return;
+    }
+    attr_char(a, c);
+}
+
+/* The end of the value: a cid: reference, a link or an image, or nothing. */
+void
+pm_attr_end(struct pm_scan *s)
+{
+    struct pm_attrval *a = &s->html.av;
+
+    if (a->mode != AV_OFF && a->in_ent)
+        attr_ent_flush(a);
+    if (a->mode == AV_HEAD)
+        attr_head(a);
+    if (a->mode == AV_CID)
+        pm_cid_ref(s, a->val, a->vlen);
+    else if (a->mode == AV_URL)
+        url_end(s, &a->url, a->kind == PM_URL_IMG);
+    a->mode = AV_OFF;
 }
 
 /* Remember a cid: reference from the HTML body (v starts with "cid:"). */

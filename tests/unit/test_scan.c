@@ -77,6 +77,11 @@ static const struct expect scan_table[] = {
     {"no-content-type.eml", "", 3, 1, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0},
     {"digest.eml", "", 2, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
     {"encrypted.eml", "", 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+    /* a 4 KB tracking link in the text part (QP, twice) and in the HTML part
+       (QP soft breaks inside it, &amp; in href and text): one link */
+    {"long-link-alternative.eml", "", 2, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0},
+    /* two 4 KB links that differ in their last byte, one of them twice */
+    {"long-links-differ.eml", "", 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0},
 };
 
 /* Corpus messages whose counts were checked by reading them. */
@@ -287,7 +292,7 @@ test_huge(void **state)
     scan_three("huge", (unsigned char *)m, o, &f);
     assert_string_equal(f.problems, "header_too_long");
     assert_int_equal(f.parts, 1);
-    /* the first URL is cut at the URL limit, the second is whole */
+    /* both URLs are compared whole: the first is 200 KB long */
     assert_int_equal(f.links, 2);
     assert_int_equal(f.size, o + 2);
     free(m);
@@ -358,6 +363,44 @@ test_url_percent_host(void **state)
     scan_three("percent host", (const unsigned char *)msg, sizeof(msg) - 1, &f);
     assert_int_equal(f.links, 2);
     assert_int_equal(f.shortener_links, 1);
+}
+
+/* Links of any length compare whole: a long path given in text, in href
+ * (with &amp;) and in img src; a shortener host before a long path. */
+static void
+test_long_urls(void **state)
+{
+    static const struct {
+        const char *fmt; /* %s: the long path */
+        unsigned links, shortener_links, remote_images;
+    } rows[] = {
+        {"Content-Type: text/html\n\nhttps://t.example/c?%s&a=1 "
+         "<a href=\"https://T.Example/c?%s&amp;a=1\">x</a>\n",
+         1, 0, 0},
+        {"Content-Type: text/html\n\n<a href=\"https://t.example/c?%s&amp;a=1\">x</a>"
+         "<a href=\"https://t.example/c?%s&amp;a=2\">y</a>\n",
+         2, 0, 0},
+        {"Content-Type: text/plain\n\n(see https://bit.ly/%s) and https://BIT.LY/%s.\n", 1, 1, 0},
+        {"Content-Type: text/html\n\n<img src=\"http://px.example/%s\">"
+         "<a href=\" http://px.example/%s \">http://px.example/%s</a>\n",
+         1, 0, 1},
+    };
+    static char path[6001], msg[20000];
+    struct pm_features f;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(path) - 1; i++)
+        path[i] = "abcdefghijklmnopqrstuvwxyz0123456789-_"[i * 7 % 38];
+    path[sizeof(path) - 1] = '\0';
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(msg, sizeof(msg), rows[i].fmt, path, path, path);
+        scan_three(rows[i].fmt, (const unsigned char *)msg, strlen(msg), &f);
+        if (f.links != rows[i].links || f.shortener_links != rows[i].shortener_links ||
+            f.remote_images != rows[i].remote_images)
+            fail_msg("%s: links %u, shortener links %u, remote images %u", rows[i].fmt, f.links,
+                     f.shortener_links, f.remote_images);
+    }
 }
 
 /* A boundary longer than RFC 2046's 70 characters (mail clients accept one)
@@ -525,8 +568,8 @@ main(void)
         cmocka_unit_test(test_depth),         cmocka_unit_test(test_huge),
         cmocka_unit_test(test_conf),          cmocka_unit_test(test_edges),
         cmocka_unit_test(test_html_comments), cmocka_unit_test(test_url_percent_host),
-        cmocka_unit_test(test_long_boundary), cmocka_unit_test(test_render),
-        cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_long_boundary), cmocka_unit_test(test_long_urls),
+        cmocka_unit_test(test_render),        cmocka_unit_test(test_corpus),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
