@@ -14,7 +14,7 @@
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-# shellcheck source=lib/packages.sh
+# shellcheck source=lib/packages.sh disable=SC1091
 . "$top_srcdir/tests/lib/packages.sh"
 control=$top_srcdir/debian/control
 if [ ! -f "$control" ]; then
@@ -50,7 +50,7 @@ package=" $(pm_packages package | xargs) "
 # architectures or profiles; each alternative counts.
 build_depends=$(awk '/^Build-Depends(-Arch|-Indep)?:/ { on = 1; sub(/^[^:]*:/, ""); print; next }
         on && /^[ \t]/ { print; next } { on = 0 }' "$control" |
-    tr ',|' '\n\n' | sed -e 's/([^)]*)//g' -e 's/\[[^]]*\]//g' -e 's/<[^>]*>//g' |
+    tr ',|' '\n' | sed -e 's/([^)]*)//g' -e 's/\[[^]]*\]//g' -e 's/<[^>]*>//g' |
     awk 'NF { print $1 }' | sort -u | xargs)
 [ -n "$build_depends" ] || problem "debian/control: no Build-Depends found"
 

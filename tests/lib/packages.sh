@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # packages.sh - the Debian packages of packages.list: list them by purpose,
 # find those that are not installed, install them.
 #
