@@ -3,9 +3,10 @@
  *
  * Contacts are stored as keyed hashes (SipHash-2-4 under the configured
  * secret, 16 hex digits) of the normalised recipient, exactly as the milter
- * computes them; the value is the UTC day of the last counted message. A
- * contact stays known for contacts.ttl_days; with contacts.company_wide a
- * contact of any sender of the domain counts too.
+ * computes them; the value is the UTC day of the last counted message, or
+ * of the last mail from the contact that taught it (a reply, or a person's
+ * message within the day's cap). A contact stays known for contacts.ttl_days;
+ * with contacts.company_wide a contact of any sender of the domain counts too.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -16,18 +17,19 @@
 #include "ctl.h"
 #include "siphash.h"
 
-/* The day stored for hash in the contacts hash of a sender (tag 's') or a
- * domain ('d'), or -1. */
+/* The day stored for hash in the contacts hash kind ("ct": mailed, "lc":
+ * learned from incoming mail) of a sender (tag 's') or a domain ('d'), or -1. */
 static int
-contact_day(struct ctl *c, char tag, const char *id, const char *hash, long long *day)
+contact_day(struct ctl *c, char tag, const char *id, const char *kind, const char *hash,
+            long long *day)
 {
     char key[PM_ADDR_MAX + 64];
     redisReply *r;
 
     if (tag == 'd')
-        ctl_domain_key(c, id, "ct", key, sizeof(key));
+        ctl_domain_key(c, id, kind, key, sizeof(key));
     else
-        ctl_key(c, id, "ct", key, sizeof(key));
+        ctl_key(c, id, kind, key, sizeof(key));
     if (!(r = ctl_cmd(c, "HGET %s %s", key, hash)))
         return CTL_ERR;
     *day = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
@@ -65,7 +67,10 @@ contact_print(const struct ctl *c, const char *sender, const char *rcpt, const c
         out_time(u, sizeof(u), until * CTL_DAY);
         d[10] = u[10] = '\0';
     }
-    if (strcmp(state, "known") == 0)
+    if (strcmp(state, "known") == 0 && strcmp(via, "correspondent") == 0)
+        printf("%s -> %s: known\n  wrote to the sender on %s, known until %s\n", sender, rcpt, d,
+               u);
+    else if (strcmp(state, "known") == 0)
         printf("%s -> %s: known\n  a contact of the %s: last message on %s, known until %s\n",
                sender, rcpt, via, d, u);
     else if (day >= 0)
@@ -82,7 +87,7 @@ cmd_contact(struct ctl *c, int argc, char **argv)
     static const char *const names[] = {NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
     char sender[PM_ADDR_MAX], rcpt[PM_ADDR_MAX], hash[17];
-    long long now, today, day = -1, dday = -1, ttl = 0;
+    long long now, today, day = -1, dday = -1, lday = -1, ttl = 0;
     const char *via = NULL;
     int rc;
 
@@ -100,16 +105,20 @@ cmd_contact(struct ctl *c, int argc, char **argv)
         contact_print(c, sender, rcpt, "internal", NULL, -1, -1);
         return CTL_OK;
     }
-    snprintf(hash, sizeof(hash), "%016llx",
-             (unsigned long long)pm_siphash(c->conf->contacts_key, rcpt, strlen(rcpt)));
-    if ((rc = ctl_now(c, &now)) || (rc = contact_day(c, 's', sender, hash, &day)))
+    pm_siphash_hex(c->conf->contacts_key, rcpt, strlen(rcpt), hash);
+    if ((rc = ctl_now(c, &now)) || (rc = contact_day(c, 's', sender, "ct", hash, &day)) ||
+        (rc = contact_day(c, 's', sender, "lc", hash, &lday)))
         return rc;
     today = now / CTL_DAY;
     ttl = c->conf->contacts_ttl_days;
     if (day >= 0 && today - day < ttl)
         via = "sender";
+    else if (lday >= 0 && today - lday < ttl) {
+        via = "correspondent";
+        day = lday;
+    }
     if (!via && c->conf->contacts_company_wide) {
-        if ((rc = contact_day(c, 'd', pm_addr_domain(sender), hash, &dday)))
+        if ((rc = contact_day(c, 'd', pm_addr_domain(sender), "ct", hash, &dday)))
             return rc;
         if (dday >= 0 && today - dday < ttl) {
             via = "company";

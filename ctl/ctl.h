@@ -77,8 +77,12 @@ void ctl_key(const struct ctl *c, const char *sender, const char *kind, char *bu
 void ctl_domain_key(const struct ctl *c, const char *domain, const char *kind, char *buf,
                     size_t len);
 
-/* Store time (Redis TIME plus the test clock offset); CTL_OK or CTL_ERR. */
+/* Store time, as the scripts reckon it; CTL_OK or CTL_ERR. */
 int ctl_now(struct ctl *c, long long *now);
+
+/* The policy library's store (made once, after the admin connection) in *st
+ * (NULL: only make it); CTL_OK or CTL_ERR. */
+int ctl_store(struct ctl *c, struct pm_store **st);
 
 /* The sender's plan as the milter sees it: *plan (index), *from ("override",
  * "config rule" or "default"), *line (the rule's line, 0 otherwise) and the

@@ -118,30 +118,18 @@ ctl_domain_key(const struct ctl *c, const char *domain, const char *kind, char *
     snprintf(buf, len, "%s:v1:{d:%s}:%s", c->conf->key_prefix, domain, kind);
 }
 
-/* Store time (Redis TIME plus the test clock offset); CTL_OK or CTL_ERR. */
+/* Store time, as the scripts reckon it; CTL_OK or CTL_ERR. */
 int
 ctl_now(struct ctl *c, long long *now)
 {
-    redisReply *t, *o;
-    char key[256];
-    long long off = 0;
+    struct pm_store *st = NULL;
+    char err[512];
+    int rc;
 
-    snprintf(key, sizeof(key), "%s:v1:clock", c->conf->key_prefix);
-    if (!(t = ctl_cmd(c, "TIME")))
-        return CTL_ERR;
-    if (t->type != REDIS_REPLY_ARRAY || t->elements < 1 ||
-        t->element[0]->type != REDIS_REPLY_STRING) {
-        freeReplyObject(t);
-        return ctl_fail(CTL_ERR, "Redis at %s: unexpected reply to TIME", c->redis_name);
-    }
-    *now = strtoll(t->element[0]->str, NULL, 10);
-    freeReplyObject(t);
-    if (!(o = ctl_cmd(c, "GET %s", key)))
-        return CTL_ERR;
-    if (o->type == REDIS_REPLY_STRING)
-        off = (long long)strtod(o->str, NULL); /* the script floors it the same way */
-    freeReplyObject(o);
-    *now += off;
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if (pm_store_now(st, now, err, sizeof(err)) != 0)
+        return ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
     return CTL_OK;
 }
 
@@ -193,6 +181,23 @@ quiet_sink(void *ctx, int level, const char *line)
     (void)line;
 }
 
+/* The policy library's store, made once (after the admin connection, which
+ * reports an unreachable Redis); CTL_OK or CTL_ERR. */
+int
+ctl_store(struct ctl *c, struct pm_store **st)
+{
+    if (ctl_connect(c) != CTL_OK)
+        return CTL_ERR;
+    if (!c->store) {
+        pm_log_set_sink(quiet_sink, NULL);
+        if (!(c->store = pm_store_redis_new(c->conf)))
+            return ctl_fail(CTL_ERR, "out of memory");
+    }
+    if (st)
+        *st = c->store;
+    return CTL_OK;
+}
+
 /* Probe the store about the sender the way the milter does; CTL_OK or CTL_ERR. */
 int
 ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts, long long cold,
@@ -201,13 +206,8 @@ ctl_probe(struct ctl *c, const char *sender, long long msgs, long long rcpts, lo
     const struct pm_conf *conf = c->conf;
     char err[512];
 
-    if (ctl_connect(c) != CTL_OK)
+    if (ctl_store(c, NULL) != CTL_OK)
         return CTL_ERR;
-    if (!c->store) {
-        pm_log_set_sink(quiet_sink, NULL);
-        if (!(c->store = pm_store_redis_new(conf)))
-            return ctl_fail(CTL_ERR, "out of memory");
-    }
     /* a sender argument stands for an authenticated sender: its login is itself */
     if (pm_policy_probe_sender(conf, c->store, sender, sender, msgs, rcpts, cold, res, err,
                                sizeof(err)) < 0)

@@ -1,12 +1,14 @@
 /*
- * suppress.c - postmeterctl suppress list|add|del|check: the suppression list.
+ * suppress.c - postmeterctl suppress list|add|del|check|migrate: the
+ * suppression lists.
  *
- * A hard-bounced recipient is the string key "<prefix>:v1:sup:<address>"
- * holding "<time>|<status>|<sender>" (when, the DSN status, whose mail
- * bounced), with a TTL of suppression.days; the milter refuses it at RCPT TO
- * with 550 5.1.1. Addresses are kept in the clear so administrators can see
- * them, normalised as the milter normalises recipients. Entries added here
- * name the administrator as "admin:<user>".
+ * Each company (sender domain) has its own list: a hard bounce of mail a
+ * sender of example.com sent suppresses that address for the senders of
+ * example.com only, refused at RCPT TO with 550 5.1.1. An entry holds when
+ * (store time), the DSN status and whose mail bounced ("admin:<user>" for
+ * entries added here), and lasts suppression.days. Addresses are kept in the
+ * clear so administrators can see them, normalised as the milter normalises
+ * recipients. The store (policy/store_redis_feedback.c) owns the layout.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -17,77 +19,87 @@
 #include "ctl.h"
 
 #define LIST_MAX 100000
-#define SCAN_ROUNDS 100000 /* bound on SCAN calls (each returns up to 1000 keys) */
 
-/* One entry of the list. */
+/* One entry of a list. */
 struct entry {
+    char company[256];
     char rcpt[PM_ADDR_MAX];
-    long long since, ttl;
-    char status[16];
-    char sender[PM_ADDR_MAX];
+    struct pm_suppressed e;
 };
 
-/* The key of a recipient. */
-static void
-sup_key(const struct ctl *c, const char *rcpt, char *buf, size_t len)
+/* The entries gathered from the store. */
+struct entries {
+    struct entry *v;
+    size_t n, cap, total;
+};
+
+/* Gather one entry (pm_store_suppress_list callback); 0 to go on. */
+static int
+gather(void *arg, const char *company, const char *rcpt, const struct pm_suppressed *e)
 {
-    snprintf(buf, len, "%s:v1:sup:%s", c->conf->key_prefix, rcpt);
+    struct entries *l = arg;
+    struct entry *grown;
+
+    l->total++;
+    if (l->n == l->cap) {
+        if (l->cap >= LIST_MAX)
+            return 0; /* counted, not kept */
+        l->cap = l->cap ? l->cap * 2 : 64;
+        if (!(grown = realloc(l->v, l->cap * sizeof(*l->v))))
+            return 1;
+        l->v = grown;
+    }
+    snprintf(l->v[l->n].company, sizeof(l->v[l->n].company), "%s", company);
+    snprintf(l->v[l->n].rcpt, sizeof(l->v[l->n].rcpt), "%s", rcpt);
+    l->v[l->n].e = *e;
+    l->n++;
+    return 0;
 }
 
-/* Read one entry; CTL_OK, CTL_NOTFOUND or CTL_ERR. */
+/* Read the entries of company (NULL: all) and rcpt (NULL: all); CTL_OK or CTL_ERR. */
 static int
-entry_read(struct ctl *c, const char *rcpt, struct entry *e)
+read_list(struct ctl *c, const char *company, const char *rcpt, struct entries *l)
 {
-    char key[PM_ADDR_MAX + 64], *bar;
-    redisReply *r;
+    struct pm_store *st = NULL;
+    char err[512];
+    int rc;
 
-    memset(e, 0, sizeof(*e));
-    snprintf(e->rcpt, sizeof(e->rcpt), "%s", rcpt);
-    sup_key(c, rcpt, key, sizeof(key));
-    if (!(r = ctl_cmd(c, "GET %s", key)))
-        return CTL_ERR;
-    if (r->type != REDIS_REPLY_STRING) {
-        freeReplyObject(r);
-        return CTL_NOTFOUND;
+    memset(l, 0, sizeof(*l));
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if (pm_store_suppress_list(st, company, rcpt, gather, l, err, sizeof(err)) != 0) {
+        free(l->v);
+        return ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
     }
-    e->since = strtoll(r->str, &bar, 10);
-    if (*bar == '|') {
-        snprintf(e->status, sizeof(e->status), "%.*s", (int)strcspn(bar + 1, "|"), bar + 1);
-        if ((bar = strchr(bar + 1, '|')))
-            snprintf(e->sender, sizeof(e->sender), "%s", bar + 1);
-    }
-    freeReplyObject(r);
-    if (!(r = ctl_cmd(c, "TTL %s", key)))
-        return CTL_ERR;
-    e->ttl = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
-    freeReplyObject(r);
     return CTL_OK;
 }
 
 /* Print one entry as a JSON object. */
 static void
-entry_json(const struct entry *e, long long now)
+entry_json(const struct entry *x)
 {
-    fputs("{\"recipient\":", stdout);
-    out_json_str(stdout, e->rcpt);
-    printf(",\"since\":%lld,\"until\":%lld,\"status\":", e->since, e->ttl >= 0 ? now + e->ttl : 0);
-    out_json_str(stdout, e->status);
+    fputs("{\"company\":", stdout);
+    out_json_str(stdout, x->company);
+    fputs(",\"recipient\":", stdout);
+    out_json_str(stdout, x->rcpt);
+    printf(",\"since\":%lld,\"until\":%lld,\"status\":", x->e.since, x->e.until);
+    out_json_str(stdout, x->e.status);
     fputs(",\"sender\":", stdout);
-    out_json_str(stdout, e->sender);
+    out_json_str(stdout, x->e.sender);
     fputs("}", stdout);
 }
 
 /* Print one entry as a line of text. */
 static void
-entry_text(const struct entry *e, long long now)
+entry_text(const struct entry *x)
 {
     char since[64], until[64];
 
-    out_time(since, sizeof(since), e->since);
-    out_time(until, sizeof(until), now + e->ttl);
+    out_time(since, sizeof(since), x->e.since);
+    out_time(until, sizeof(until), x->e.until);
     since[10] = until[10] = '\0';
-    printf("%-36s %-7s %s to %s  %s\n", e->rcpt, e->status[0] ? e->status : "-", since,
-           e->ttl >= 0 ? until : "(none)", e->sender);
+    printf("%-36s %-24s %-7s %s to %s  %s\n", x->rcpt, x->company,
+           x->e.status[0] ? x->e.status : "-", since, x->e.until ? until : "(none)", x->e.sender);
 }
 
 /* Order entries newest first. */
@@ -95,103 +107,61 @@ static int
 by_since(const void *a, const void *b)
 {
     const struct entry *x = a, *y = b;
+    int d = strcmp(x->rcpt, y->rcpt);
 
-    return x->since != y->since ? (x->since < y->since) - (x->since > y->since)
-                                : strcmp(x->rcpt, y->rcpt);
+    if (x->e.since != y->e.since)
+        return (x->e.since < y->e.since) - (x->e.since > y->e.since);
+    return d ? d : strcmp(x->company, y->company);
 }
 
-/* Collect the recipients of every entry (SCAN); CTL_OK or CTL_ERR. */
-static int
-list_scan(struct ctl *c, char ***out, size_t *n)
+/* Print entries: a JSON object or a heading and lines. */
+static void
+print_list(const struct ctl *c, struct entries *l, size_t want, const char *heading)
 {
-    char pattern[128], cursor[32] = "0";
-    size_t plen, i;
-    redisReply *r;
-    char **grown;
-    int rounds = 0;
+    size_t i, shown;
 
-    snprintf(pattern, sizeof(pattern), "%s:v1:sup:*", c->conf->key_prefix);
-    plen = strlen(pattern) - 1;
-    *out = NULL;
-    *n = 0;
-    do {
-        if (!(r = ctl_cmd(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern)))
-            return CTL_ERR;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-            freeReplyObject(r);
-            return ctl_fail(CTL_ERR, "Redis at %s: unexpected reply to SCAN", c->redis_name);
+    qsort(l->v, l->n, sizeof(*l->v), by_since);
+    shown = l->n < want ? l->n : want;
+    if (c->json) {
+        printf("{\"total\":%zu,\"entries\":[", l->total);
+        for (i = 0; i < shown; i++) {
+            fputs(i ? "," : "", stdout);
+            entry_json(&l->v[i]);
         }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (i = 0; i < r->element[1]->elements && *n < LIST_MAX; i++) {
-            const char *k = r->element[1]->element[i]->str;
-
-            if (!k || strlen(k) <= plen || !(grown = realloc(*out, (*n + 1) * sizeof(**out))))
-                continue;
-            *out = grown;
-            if (((*out)[*n] = strdup(k + plen)))
-                (*n)++;
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && ++rounds < SCAN_ROUNDS);
-    return CTL_OK;
+        printf("]}\n");
+        return;
+    }
+    if (heading)
+        printf("%zu suppressed address%s%s\n", l->total, l->total == 1 ? "" : "es",
+               shown < l->total ? " (newest first, more with -n)" : "");
+    for (i = 0; i < shown; i++)
+        entry_text(&l->v[i]);
 }
 
-/* suppress list [-n N] */
+/* suppress list [-n N] [--domain D] */
 static int
-suppress_list(struct ctl *c, const char *limit)
+suppress_list(struct ctl *c, const char *limit, const char *company)
 {
-    struct entry *e;
-    char **rcpts;
-    size_t n, i, k = 0, shown;
-    long long now, want = 100;
-    int rc = CTL_OK;
+    struct entries l;
+    long long want = 100;
+    int rc;
 
     if (limit && (ctl_number(limit, LIST_MAX, &want) < 0 || want < 1))
         return ctl_fail(CTL_USAGE, "suppress list: bad count \"%s\"", limit);
-    if ((rc = ctl_now(c, &now)) || (rc = list_scan(c, &rcpts, &n)))
+    if ((rc = read_list(c, company, NULL, &l)) != CTL_OK)
         return rc;
-    e = calloc(n ? n : 1, sizeof(*e));
-    for (i = 0; e && i < n && rc != CTL_ERR; i++) {
-        rc = entry_read(c, rcpts[i], &e[k]);
-        if (rc == CTL_OK)
-            k++; /* an entry may expire between SCAN and GET */
-    }
-    for (i = 0; i < n; i++)
-        free(rcpts[i]);
-    free(rcpts);
-    if (!e)
-        return ctl_fail(CTL_ERR, "out of memory");
-    if (rc == CTL_ERR) {
-        free(e);
-        return rc;
-    }
-    qsort(e, k, sizeof(*e), by_since);
-    shown = k < (size_t)want ? k : (size_t)want;
-    if (c->json) {
-        printf("{\"now\":%lld,\"total\":%zu,\"entries\":[", now, k);
-        for (i = 0; i < shown; i++) {
-            fputs(i ? "," : "", stdout);
-            entry_json(&e[i], now);
-        }
-        printf("]}\n");
-    } else {
-        printf("%zu suppressed address%s%s\n", k, k == 1 ? "" : "es",
-               shown < k ? " (newest first, more with -n)" : "");
-        for (i = 0; i < shown; i++)
-            entry_text(&e[i], now);
-    }
-    free(e);
+    print_list(c, &l, (size_t)want, "");
+    free(l.v);
     return CTL_OK;
 }
 
 /* 1 when s is a status code of an invalid address, as a hard bounce gives:
- * 5.1.1, 5.1.2, 5.1.3 or 5.1.10 (a temporary failure or a block is not). */
+ * 5.1.1, 5.1.2, 5.1.3, 5.1.6 or 5.1.10 (a temporary failure or a block is not). */
 static int
 status_ok(const char *s)
 {
     return strcmp(s, "5.1.1") == 0 || strcmp(s, "5.1.2") == 0 || strcmp(s, "5.1.3") == 0 ||
-           strcmp(s, "5.1.10") == 0;
+           strcmp(s, "5.1.6") == 0 || strcmp(s, "5.1.10") == 0;
 }
 
 /* 1 when a normalised address has a local part and a domain of non-empty labels. */
@@ -203,15 +173,33 @@ rcpt_ok(const char *a)
     return at && at > a && at[1] && at[1] != '.' && a[strlen(a) - 1] != '.' && !strstr(at, "..");
 }
 
-/* suppress add RCPT [--days N] [--status X.Y.Z] */
+/* The company an entry is added to: --domain, or the one local domain. */
 static int
-suppress_add(struct ctl *c, const char *rcpt, const char *days_arg, const char *status)
+add_company(const struct ctl *c, const char *arg, char *out, size_t len)
 {
-    char key[PM_ADDR_MAX + 64], val[PM_ADDR_MAX + 96], ttl[24];
-    const char *argv[5] = {"SET", key, val, "EX", ttl};
-    long long days = c->conf->suppress_days > 0 ? c->conf->suppress_days : 180, now;
-    struct entry e;
-    redisReply *r;
+    if (arg) {
+        snprintf(out, len, "%s", arg);
+        return CTL_OK;
+    }
+    if (c->conf->n_local_domains == 1) {
+        snprintf(out, len, "%s", c->conf->local_domains[0]);
+        return CTL_OK;
+    }
+    return ctl_fail(CTL_USAGE,
+                    "suppress add: name the company whose senders must not write to it "
+                    "with --domain DOMAIN (local_domains lists %zu domains)",
+                    c->conf->n_local_domains);
+}
+
+/* suppress add RCPT [--domain D] [--days N] [--status X.Y.Z] */
+static int
+suppress_add(struct ctl *c, const char *rcpt, const char *domain, const char *days_arg,
+             const char *status)
+{
+    long long days = c->conf->suppress_days > 0 ? c->conf->suppress_days : 180;
+    char company[PM_ADDR_MAX], by[128], err[512];
+    struct entries l;
+    struct pm_store *st = NULL;
     int rc;
 
     if (days_arg && (ctl_number(days_arg, 3650, &days) < 0 || days < 1))
@@ -221,87 +209,124 @@ suppress_add(struct ctl *c, const char *rcpt, const char *days_arg, const char *
     if (!status_ok(status))
         return ctl_fail(CTL_USAGE,
                         "suppress add: \"%s\" is not the status of an invalid address "
-                        "(5.1.1, 5.1.2, 5.1.3 or 5.1.10)",
+                        "(5.1.1, 5.1.2, 5.1.3, 5.1.6 or 5.1.10)",
                         status);
-    if ((rc = ctl_now(c, &now)) != CTL_OK)
+    if ((rc = add_company(c, domain, company, sizeof(company))) != CTL_OK ||
+        (rc = ctl_store(c, &st)) != CTL_OK)
         return rc;
-    sup_key(c, rcpt, key, sizeof(key));
-    snprintf(val, sizeof(val), "%lld|%s|admin:%s", now, status, ctl_who());
-    snprintf(ttl, sizeof(ttl), "%lld", days * CTL_DAY);
-    if (!(r = ctl_cmdv(c, 5, argv)))
-        return CTL_ERR;
-    freeReplyObject(r);
-    if ((rc = entry_read(c, rcpt, &e)) != CTL_OK)
-        return rc == CTL_NOTFOUND ? ctl_fail(CTL_ERR, "suppress add: entry vanished") : rc;
+    snprintf(by, sizeof(by), "admin:%s", ctl_who());
+    if (pm_store_suppress_set(st, company, rcpt, status, by, (int)days, err, sizeof(err)) < 0)
+        return ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
+    if ((rc = read_list(c, company, rcpt, &l)) != CTL_OK)
+        return rc;
+    if (!l.n) {
+        free(l.v);
+        return ctl_fail(CTL_ERR, "suppress add: the entry vanished");
+    }
     if (c->json) {
-        entry_json(&e, now);
+        entry_json(&l.v[0]);
         printf("\n");
     } else {
-        printf("suppressed %s for %lld days\n", rcpt, days);
+        printf("suppressed %s for the senders of %s for %lld days\n", rcpt, company, days);
     }
+    free(l.v);
     return CTL_OK;
 }
 
-/* suppress del|check RCPT */
+/* suppress del|check RCPT [--domain D]: without --domain, every company's entry */
 static int
-suppress_one(struct ctl *c, const char *rcpt, int del)
+suppress_one(struct ctl *c, const char *rcpt, const char *company, int del)
 {
-    char key[PM_ADDR_MAX + 64];
-    struct entry e;
-    long long now;
-    redisReply *r;
+    struct pm_store *st = NULL;
+    struct entries l;
+    char err[512];
+    size_t i;
     int rc;
 
-    if ((rc = ctl_now(c, &now)) != CTL_OK)
+    if ((rc = read_list(c, company, rcpt, &l)) != CTL_OK)
         return rc;
-    rc = entry_read(c, rcpt, &e);
-    if (rc == CTL_ERR)
-        return rc;
-    if (rc == CTL_NOTFOUND)
-        return ctl_fail(CTL_NOTFOUND, "%s is not on the suppression list", rcpt);
-    if (del) {
-        sup_key(c, rcpt, key, sizeof(key));
-        if (!(r = ctl_cmd(c, "DEL %s", key)))
-            return CTL_ERR;
-        freeReplyObject(r);
+    if (!l.n) {
+        free(l.v);
+        return ctl_fail(CTL_NOTFOUND, "%s is not on the suppression list%s%s", rcpt,
+                        company ? " of " : "", company ? company : "");
     }
+    for (i = 0; del && i < l.n; i++)
+        if ((rc = ctl_store(c, &st)) != CTL_OK ||
+            pm_store_suppress_set(st, l.v[i].company, rcpt, NULL, NULL, 0, err, sizeof(err)) < 0) {
+            free(l.v);
+            return rc != CTL_OK ? rc : ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
+        }
     if (c->json) {
-        printf("{\"suppressed\":%s,\"entry\":", del ? "false" : "true");
-        entry_json(&e, now);
-        printf("}\n");
+        printf("{\"suppressed\":%s,\"entries\":[", del ? "false" : "true");
+        for (i = 0; i < l.n; i++) {
+            fputs(i ? "," : "", stdout);
+            entry_json(&l.v[i]);
+        }
+        printf("]}\n");
     } else {
-        printf("%s%s\n", del ? "removed: " : "", del ? rcpt : "suppressed:");
-        if (!del)
-            entry_text(&e, now);
+        printf("%s\n", del ? "removed:" : "suppressed:");
+        print_list(c, &l, l.n, NULL);
     }
+    free(l.v);
     return CTL_OK;
 }
 
-/* suppress list|add|del|check ... */
+/* suppress migrate: entries of the layout before companies go to their company */
+static int
+suppress_migrate(struct ctl *c)
+{
+    struct pm_store *st = NULL;
+    long long moved;
+    char err[512];
+    int rc;
+
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if (pm_store_suppress_migrate(st, (const char *const *)c->conf->local_domains,
+                                  c->conf->n_local_domains, &moved, err, sizeof(err)) < 0)
+        return ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
+    if (c->json)
+        printf("{\"moved\":%lld}\n", moved);
+    else
+        printf("moved %lld entr%s to the lists of their companies\n", moved,
+               moved == 1 ? "y" : "ies");
+    return CTL_OK;
+}
+
+/* suppress list|add|del|check|migrate ... */
 int
 cmd_suppress(struct ctl *c, int argc, char **argv)
 {
-    static const char *const names[] = {"-n", "--days", "--status", NULL};
+    static const char *const names[] = {"-n", "--days", "--status", "--domain", NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
     const char *sub = argc > 0 ? argv[0] : "";
-    char rcpt[PM_ADDR_MAX];
+    char rcpt[PM_ADDR_MAX], domain[PM_ADDR_MAX];
     int rc, list = strcmp(sub, "list") == 0, add = strcmp(sub, "add") == 0;
+    int migrate = strcmp(sub, "migrate") == 0;
 
-    if (!list && !add && strcmp(sub, "del") != 0 && strcmp(sub, "check") != 0)
-        return ctl_fail(CTL_USAGE, "usage: suppress list [-n N] | suppress add RCPT [--days N] "
-                                   "[--status X.Y.Z] | suppress del|check RCPT");
+    if (!list && !add && !migrate && strcmp(sub, "del") != 0 && strcmp(sub, "check") != 0)
+        return ctl_fail(CTL_USAGE, "usage: suppress list [-n N] [--domain D] | suppress add RCPT "
+                                   "[--domain D] [--days N] [--status X.Y.Z] | suppress del|check "
+                                   "RCPT [--domain D] | suppress migrate");
     if ((rc = ctl_getopts("suppress", argc - 1, argv + 1, &o)) != CTL_OK)
         return rc;
-    if (o.npos != (list ? 0 : 1) || (!list && o.value[0]) || (!add && (o.value[1] || o.value[2])))
+    if (o.npos != (list || migrate ? 0 : 1) || (!list && o.value[0]) ||
+        (!add && (o.value[1] || o.value[2])) || (migrate && o.value[3]))
         return ctl_fail(CTL_USAGE, "usage: suppress %s%s", sub,
-                        list  ? " [-n N]"
-                        : add ? " RCPT [--days N] [--status X.Y.Z]"
-                              : " RCPT");
+                        list      ? " [-n N] [--domain D]"
+                        : add     ? " RCPT [--domain D] [--days N] [--status X.Y.Z]"
+                        : migrate ? ""
+                                  : " RCPT [--domain D]");
+    if (o.value[3] && (pm_addr_normalise(o.value[3], domain, sizeof(domain)) != 0 || !*domain ||
+                       strchr(domain, '@')))
+        return ctl_fail(CTL_USAGE, "not a domain: \"%s\"", o.value[3]);
+    if (migrate)
+        return suppress_migrate(c);
     if (list)
-        return suppress_list(c, o.value[0]);
+        return suppress_list(c, o.value[0], o.value[3] ? domain : NULL);
     if (pm_addr_normalise(o.pos[0], rcpt, sizeof(rcpt)) != 0 || !rcpt_ok(rcpt))
         return ctl_fail(CTL_USAGE, "not a recipient address: \"%s\"", o.pos[0]);
     if (add)
-        return suppress_add(c, rcpt, o.value[1], o.value[2]);
-    return suppress_one(c, rcpt, strcmp(sub, "del") == 0);
+        return suppress_add(c, rcpt, o.value[3] ? domain : NULL, o.value[1], o.value[2]);
+    return suppress_one(c, rcpt, o.value[3] ? domain : NULL, strcmp(sub, "del") == 0);
 }

@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 
 #include "callbacks.h"
-#include "incoming.h"
+#include "feedback.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -42,7 +42,7 @@ struct conn {
     struct pm_verdict hold; /* the first refusal of a local message's recipients */
     struct pm_msg msg;
     struct pm_scan *scan;  /* the content scan of the current message, or NULL */
-    struct pm_incoming in; /* the feedback path, for mail that is not metered */
+    struct pm_feedback in; /* the feedback path, for mail that is not metered */
 };
 
 #define LOG_DECISION_MAX 1536 /* the decision text's buffer, without the queue id */
@@ -245,13 +245,13 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     c->held = 0;
     pm_scan_free(c->scan);
     c->scan = NULL;
-    pm_in_reset(&c->in);
+    pm_feedback_reset(&c->in);
     pm_policy_mail(c->rt->conf, &o, argv && argv[0] ? argv[0] : "", &c->msg);
     pm_metrics_message(c->msg.outgoing);
     if (!c->msg.metered && c->rt->conf->feedback_enabled &&
         (!c->msg.outgoing || !c->msg.sender[0])) {
         /* incoming mail and bounces feed the feedback loop; never metered */
-        pm_in_start(&c->in, argv && argv[0] ? argv[0] : "");
+        pm_feedback_start(&c->in, argv && argv[0] ? argv[0] : "");
         return SMFIS_CONTINUE;
     }
     if (!c->msg.metered) {
@@ -294,7 +294,7 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
     if (c)
         pm_metrics_recipient(c->msg.outgoing);
     if (c && c->in.active)
-        pm_in_rcpt(&c->in, c->rt->conf, argv && argv[0] ? argv[0] : "");
+        pm_feedback_rcpt(&c->in, c->rt->conf, argv && argv[0] ? argv[0] : "");
     if (!c || !c->msg.metered)
         return SMFIS_CONTINUE;
     pm_policy_rcpt(c->rt->conf, c->rt->store, &c->msg, argv && argv[0] ? argv[0] : "", &v);
@@ -308,7 +308,7 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
     return pm_reply(ctx, &v, 0, c->rt->conf->header_name);
 }
 
-/* A header of a metered message: feed the content scan. */
+/* A header: to the content scan and the policy (metered mail), or the feedback path. */
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -316,8 +316,10 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 
     if (c && c->scan)
         pm_scan_header(c->scan, name, value);
+    if (c && c->msg.metered)
+        pm_policy_header(c->rt->conf, &c->msg, name, value);
     if (c && c->in.active)
-        pm_in_header(&c->in, name, value);
+        pm_feedback_header(&c->in, c->rt->conf, name, value);
     return SMFIS_CONTINUE;
 }
 
@@ -328,8 +330,9 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
     struct conn *c = smfi_getpriv(ctx);
 
     if (c && c->in.active) {
-        pm_in_body(&c->in, chunk, len);
-        return c->in.keep && c->in.len < PM_IN_MAX_KEEP ? SMFIS_CONTINUE : SMFIS_SKIP;
+        if (pm_feedback_wants_body(&c->in))
+            pm_feedback_body(&c->in, chunk, len);
+        return pm_feedback_wants_body(&c->in) ? SMFIS_CONTINUE : SMFIS_SKIP;
     }
     if (!c || !c->scan || c->held)
         return SMFIS_SKIP;
@@ -375,8 +378,8 @@ cb_eom(SMFICTX *ctx)
     sfsistat r;
 
     if (c && c->in.active) {
-        pm_in_finish(&c->in, c->rt->conf, c->rt->store,
-                     macro(ctx, "i") ? macro(ctx, "i") : "NOQUEUE");
+        pm_feedback_finish(&c->in, c->rt->conf, c->rt->store,
+                           macro(ctx, "i") ? macro(ctx, "i") : "NOQUEUE");
         return SMFIS_CONTINUE;
     }
     if (!c || !c->msg.metered)
@@ -410,7 +413,7 @@ cb_abort(SMFICTX *ctx)
         c->held = 0;
         pm_scan_free(c->scan);
         c->scan = NULL;
-        pm_in_reset(&c->in);
+        pm_feedback_reset(&c->in);
     }
     return SMFIS_CONTINUE;
 }
@@ -425,7 +428,7 @@ cb_close(SMFICTX *ctx)
         smfi_setpriv(ctx, NULL);
         pm_metrics_connection(-1);
         pm_scan_free(c->scan);
-        pm_in_reset(&c->in);
+        pm_feedback_reset(&c->in);
         runtime_release(c->rt);
         free(c);
     }

@@ -127,13 +127,19 @@ struct pm_conf {
     int contacts_company_wide;      /* known to any sender of the domain = not cold */
 
     /* feedback: bounces, replies, reputation, suppression */
-    int feedback_enabled;   /* read incoming mail for bounces and replies */
-    int rep_min_sends;      /* act on reputation from this many recipients in 7 days */
-    double rep_warn;        /* hard-bounce rate that is logged and tagged, 0.02 */
-    double rep_halve;       /* ... that halves the limits and freezes warm-up, 0.03 */
-    double rep_refuse_cold; /* ... that refuses first-contact mail, 0.05 */
-    double rep_refuse_all;  /* ... that refuses all external mail, 0.10 */
-    int suppress_days;      /* a hard-bounced address stays suppressed this long */
+    int feedback_enabled;            /* read incoming mail for bounces and replies */
+    int feedback_bounce_window_days; /* a failure counts for a recipient mailed this recently */
+    int feedback_learned_per_day;    /* new contacts learned from non-replies, per mailbox/day */
+    int feedback_replies_per_day;    /* replies counted per mailbox and day */
+    char *feedback_authserv_id;      /* the Authentication-Results server id to trust, "" none */
+    int msgid_days;                  /* Message-IDs of sent mail are kept this long ... */
+    int msgid_max;                   /* ... and this many per sender */
+    int rep_min_sends;               /* act on reputation from this many recipients in 7 days */
+    double rep_warn;                 /* hard-bounce rate that is logged and tagged, 0.02 */
+    double rep_halve;                /* ... that halves the limits and freezes warm-up, 0.03 */
+    double rep_refuse_cold;          /* ... that refuses first-contact mail, 0.05 */
+    double rep_refuse_all;           /* ... that refuses all external mail, 0.10 */
+    int suppress_days;               /* a hard-bounced address stays suppressed this long */
 
     /* content */
     struct pm_rule *rules; /* ordered; all matching rules apply */

@@ -1,49 +1,140 @@
--- feedback.lua - record what incoming mail says about a local sender (Redis
--- script): a hard bounce, a policy block, or a reply from a person.
+-- feedback.lua - what one incoming message says about one local mailbox
+-- (Redis script; prelude.lua comes first): the failures a bounce reports,
+-- or the author of a person's message.
+--
+-- Incoming mail is written by strangers, so nothing here is taken on its
+-- word: a bounce counts only for a recipient the mailbox really mailed
+-- lately, once per message sent to it; a message is a reply only when it
+-- names a Message-ID the mailbox really sent; other mail from a person
+-- teaches at most a few contacts a day.
 --
 -- KEYS
---   KEYS[1]  <prefix>:v1:clock               (string) test clock offset
---   KEYS[2]  <prefix>:v1:{s:<sender>}:rep     (hash) reputation: per UTC day
---            "s:<day>" external recipients sent (written by meter.lua),
---            "b:<day>" hard bounces, "k:<day>" blocks, "r:<day>" replies.
---            TTL 8 days (the 7-day window plus the day under way).
---   KEYS[3]  <prefix>:v1:{s:<sender>}:ct      (hash) the sender's contacts
---   KEYS[4]  <prefix>:v1:sup:<recipient>      (string) suppression entry
---            "<time>|<status>|<sender>", TTL suppress_days.
+--   KEYS[1]  <prefix>:v1:clock                (string) test clock (prelude)
+--   KEYS[2]  <prefix>:v1:{s:<sender>}:rep     (hash) reputation (prelude)
+--   KEYS[3]  <prefix>:v1:{s:<sender>}:ct      (hash) recipients the sender
+--            mailed: contact hash -> UTC day of the last counted message
+--            (written by meter.lua)
+--   KEYS[4]  <prefix>:v1:{s:<sender>}:lc      (hash) contacts learned from
+--            incoming mail: contact hash -> UTC day last seen
+--   KEYS[5]  <prefix>:v1:{s:<sender>}:fb      (hash) bounces counted:
+--            contact hash -> the send day (ct's value) they were counted for
+--   KEYS[6]  <prefix>:v1:{s:<sender>}:mid     (hash) Message-IDs the sender
+--            sent: keyed hash -> UTC day (written by meter.lua)
+--   KEYS[7 ..] a bounce: per failed recipient its suppression entry
+--            <prefix>:v1:{d:<domain>}:sup:<address> (hash: at, status,
+--            sender), <domain> the sender's company
 --
 -- ARGV
---   1 kind: "hard", "block" or "reply"; 2 the recipient's contact hash
---   (reply), 3 status code (hard, block), 4 the sender, 5 contacts ttl_days,
---   6 suppression days.
+--   1 kind: "bounce" or "mail"; 2 contacts ttl_days; 3 contacts
+--   max_per_sender; 4 suppression days; 5 bounce window days; 6 contacts
+--   learned per day; 7 replies per day; 8 the sender (for the entries);
+--   bounce: 9 N, then per failed recipient: contact hash, class ("hard" or
+--     "block"), status code;
+--   mail: 9 the author's contact hash, 10 M, then M keyed hashes of the
+--     Message-IDs the message refers to (In-Reply-To, References).
 --
--- A hard bounce puts the recipient on the suppression list, counts against
--- the sender and forgets the contact; a block only counts; a reply makes the
--- correspondent a known contact and counts as a reply.
+-- BOUNCE: a failed recipient counts when the sender mailed it within the
+--   bounce window (ct) and no bounce was counted yet for that sending (fb):
+--   a hard failure then puts the recipient on the company's suppression
+--   list, counts "b" against the sender and forgets the contact; a block
+--   counts "k". Otherwise "unmatched" (never mailed, or too long ago) or
+--   "duplicate" (already counted for that message).
+-- MAIL: when a referred Message-ID is one the sender sent, the message is a
+--   reply: its author becomes a known contact (lc) and it counts "r", once
+--   per author a day, at most replies-per-day a day ("capped" past that).
+--   Otherwise an author who is not yet a contact becomes one, at most
+--   learned-per-day new contacts a day ("l"); one already known is
+--   refreshed ("known").
 --
--- REPLY: {1, now}
+-- TTL and MEMORY: fb expires bounce window + 1 days after its last write
+--   and holds at most one field per recipient in ct; lc expires ttl_days
+--   after its last write and holds at most max_per_sender fields (trimmed
+--   as ct is).
 --
--- SPDX-License-Identifier: BSD-2-Clause
+-- REPLY: {now, result, ...}: one result per failed recipient ("hard",
+--   "block", "unmatched", "duplicate"), or one for the mail ("reply",
+--   "learned", "known", "capped").
 
-local DAY = 86400
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + math.floor(tonumber(redis.call('GET', KEYS[1]) or 0) or 0)
-local today = math.floor(now / DAY)
+local KEY_REP, KEY_CT, KEY_LC, KEY_FB, KEY_MID = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local kind = ARGV[1]
+local ct_ttl, ct_max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local sup_days, window = tonumber(ARGV[4]), tonumber(ARGV[5])
+local learn_max, reply_max = tonumber(ARGV[6]), tonumber(ARGV[7])
+local sender = ARGV[8]
 
-local field = ({hard = 'b:', block = 'k:', reply = 'r:'})[kind]
-if not field then
+-- One failed recipient i (1-based) of a bounce.
+local function bounce_one(i)
+    local base = 9 + (i - 1) * 3
+    local h, class, status = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
+    local sent = tonumber(redis.call('HGET', KEY_CT, h))
+    local done = tonumber(redis.call('HGET', KEY_FB, h))
+    if done and (not sent or done >= sent) then
+        return 'duplicate' -- counted already (a hard bounce also forgot the contact)
+    end
+    if not sent or today - sent > window then
+        return 'unmatched'
+    end
+    redis.call('HSET', KEY_FB, h, sent)
+    redis.call('EXPIRE', KEY_FB, (window + 1) * DAY)
+    if class == 'hard' then
+        rep_add(KEY_REP, 'b', 1)
+        redis.call('HSET', KEYS[6 + i], 'at', now, 'status', status, 'sender', sender)
+        redis.call('EXPIRE', KEYS[6 + i], sup_days * DAY)
+        redis.call('HDEL', KEY_CT, h)
+        redis.call('HDEL', KEY_LC, h)
+        return 'hard'
+    end
+    rep_add(KEY_REP, 'k', 1)
+    return 'block'
+end
+
+-- Remember the author as a learned contact of the sender.
+local function learn(h)
+    redis.call('HSET', KEY_LC, h, today)
+    redis.call('EXPIRE', KEY_LC, ct_ttl * DAY)
+    day_hash_trim(KEY_LC, ct_ttl, ct_max)
+end
+
+-- A message from a person: a reply, or mail that may teach a contact.
+local function mail(h)
+    local m = tonumber(ARGV[10]) or 0
+    local seen = tonumber(redis.call('HGET', KEY_LC, h))
+    for i = 1, m do
+        if redis.call('HEXISTS', KEY_MID, ARGV[10 + i]) == 1 then
+            if seen == today then
+                return 'known' -- this author's reply already counted today
+            end
+            if (tonumber(redis.call('HGET', KEY_REP, 'r:' .. today)) or 0) >= reply_max then
+                return 'capped'
+            end
+            rep_add(KEY_REP, 'r', 1)
+            learn(h)
+            return 'reply'
+        end
+    end
+    local sent = tonumber(redis.call('HGET', KEY_CT, h))
+    if (seen and today - seen < ct_ttl) or (sent and today - sent < ct_ttl) then
+        if seen ~= today then
+            learn(h)
+        end
+        return 'known'
+    end
+    if (tonumber(redis.call('HGET', KEY_REP, 'l:' .. today)) or 0) >= learn_max then
+        return 'capped'
+    end
+    rep_add(KEY_REP, 'l', 1)
+    learn(h)
+    return 'learned'
+end
+
+local reply = {now}
+if kind == 'bounce' then
+    for i = 1, tonumber(ARGV[9]) or 0 do
+        reply[#reply + 1] = bounce_one(i)
+    end
+elseif kind == 'mail' then
+    reply[2] = mail(ARGV[9])
+else
     return redis.error_reply('feedback: unknown kind ' .. tostring(kind))
 end
-redis.call('HINCRBY', KEYS[2], field .. today, 1)
-redis.call('EXPIRE', KEYS[2], 8 * DAY)
-if kind == 'hard' then
-    local days = tonumber(ARGV[6])
-    redis.call('SET', KEYS[4], now .. '|' .. ARGV[3] .. '|' .. ARGV[4], 'EX', days * DAY)
-    if ARGV[2] ~= '' then
-        redis.call('HDEL', KEYS[3], ARGV[2])
-    end
-elseif kind == 'reply' and ARGV[2] ~= '' then
-    redis.call('HSET', KEYS[3], ARGV[2], today)
-    redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]) * DAY)
-end
-return {1, now}
+return reply

@@ -1,14 +1,12 @@
--- meter.lua - postmeter's atomic check-and-count of one request (Redis script).
+-- meter.lua - postmeter's atomic check-and-count of one request (Redis script;
+-- prelude.lua, which reckons store time, comes first).
 --
 -- Runs inside Redis (EVALSHA), so checking every limit and counting happen
 -- as one step for every mail server sharing this Redis. Time is the Redis
 -- server's clock, never a client's.
 --
 -- KEYS
---   KEYS[1]  <prefix>:v1:clock (string, set only by tests; read here)
---            An integer number of seconds added to the Redis TIME; absent
---            means 0. Tests set it to make days pass; production leaves it
---            unset.
+--   KEYS[1]  <prefix>:v1:clock (string, set only by tests; see prelude.lua)
 --   KEYS[2]  <prefix>:v1:{s:<sender>}:w   (hash) the sender's windows
 --   KEYS[3]  <prefix>:v1:{s:<sender>}:wu  (hash) the sender's warm-up state
 --   KEYS[4]  <prefix>:v1:{s:<sender>}:ct  (hash) the sender's contacts
@@ -17,11 +15,17 @@
 --   KEYS[6]  <prefix>:v1:{s:<sender>}:plan  (string) plan override
 --   KEYS[7]  <prefix>:v1:{s:<sender>}:cr    (hash) credits
 --   KEYS[8]  <prefix>:v1:{s:<sender>}:crlog (list) credit movements
---   KEYS[9]  <prefix>:v1:{s:<sender>}:rep   (hash) reputation (feedback.lua)
---   KEYS[10] <prefix>:v1:sup:<recipient>    (string) the suppression entry of
---            the recipient a probe asks about ("<prefix>:v1:sup:" for none)
---   KEYS[11] <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
---   KEYS[12] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
+--   KEYS[9]  <prefix>:v1:{s:<sender>}:rep   (hash) reputation (prelude.lua)
+--   KEYS[10] <prefix>:v1:{d:<company>}:sup:<recipient> (hash: at, status,
+--            sender) the suppression entry of the recipient a probe asks
+--            about in the sender's company (ending in ":sup:" for none)
+--   KEYS[11] <prefix>:v1:{s:<sender>}:lc    (hash) contacts learned from
+--            incoming mail (feedback.lua): a known contact too
+--   KEYS[12] <prefix>:v1:{s:<sender>}:mid   (hash) keyed hashes of the
+--            Message-IDs the sender sent -> UTC day (feedback.lua matches
+--            replies against them)
+--   KEYS[13] <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
+--   KEYS[14] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
 --            the request uses the domain scope.
 --   The top index <prefix>:v1:top:<day> (sorted set: sender -> messages
 --   counted that UTC day, TTL 8 days) is named from ARGV, since its day is
@@ -63,11 +67,12 @@
 --
 -- WARM-UP FIELDS: start (UTC day number the warm-up began), stage (0-based
 --   stage of the last active day), last (last UTC day the scope sent on),
---   today (messages counted on day "last"), bounce_ppm (the hard-bounce rate
---   in parts per million, written by the feedback loop or postmeterctl).
+--   today (messages counted on day "last").
 --   A scope with no state, or silent for dormant_days, starts at stage 0; on
 --   the first message of a later UTC day the stage moves on by one (one stage
---   per active sending day), unless bounce_ppm is above max_bounce_ppm.
+--   per active sending day), unless the sender's hard-bounce rate over the
+--   last 7 days (REPUTATION below, whatever min_sends) is above
+--   max_bounce_ppm or its reputation level halves its limits.
 --   While the stage has a cap, messages on this UTC day must stay within the
 --   day cap, and messages in the rolling hour (the "mh" counter) within the
 --   hour cap; past the curve's end the plan's limits apply alone. Over the
@@ -75,9 +80,10 @@
 --
 -- CONTACT FIELDS: field = keyed hash of a recipient address (16 hex digits,
 --   computed by postmeter with the configured secret), value = the UTC day
---   of the last counted message to it. A recipient is known while that day
---   is less than ttl_days ago. New (cold) recipients count in the "n"
---   counter against the new-recipient limit.
+--   of the last counted message to it. A recipient is known while that day,
+--   or the day feedback.lua last learned it from incoming mail (KEYS[11]), is
+--   less than ttl_days ago. New (cold) recipients count in the "n" counter
+--   against the new-recipient limit.
 --
 -- TTL and MEMORY: the window hash expires 86400 + day_bucket + hour_bucket
 --   after the last write that opened a bucket and drops buckets that left
@@ -88,7 +94,8 @@
 --   message of its last sending day. The contact hash expires ttl_days after
 --   its last write and holds at most max_per_sender fields (about 40 bytes
 --   each): past that, each write removes expired entries from a sample of
---   200 fields, or the oldest 50 of them.
+--   200 fields, or the oldest 50 of them. The Message-ID hash is kept the
+--   same way with its own days and bound.
 --
 -- ARGV
 --   1 mode (0 probe: count nothing; 1 commit: count unless a limit of a
@@ -103,9 +110,10 @@
 --   max_bounce_ppm, the warm-up curve "daycap:hourcap,..." ("" = none), and
 --   soft (1: mail over this scope's limits still goes, held or tagged, so
 --   they do not stop a commit from counting);
---   then the top index key prefix ("<prefix>:v1:top:"), the plan table, and
---   the reputation thresholds min_sends, warn, halve, refuse_cold,
---   refuse_all (ppm; 0 = off).
+--   then the top index key prefix ("<prefix>:v1:top:"), the plan table, the
+--   reputation thresholds min_sends, warn, halve, refuse_cold, refuse_all
+--   (ppm; 0 = off), and the message's Message-ID hash ("" none), the days
+--   and the most Message-IDs kept per sender.
 --
 -- PLAN OVERRIDE: when KEYS[6] names a plan of the table in the last ARGV
 --   ("name|mh|md|rh|rd|nd|curve|soft;..."), its limits, curve and softness
@@ -137,8 +145,8 @@
 --   (including ARGV[9]); then plan (override's table index or -1),
 --   credit messages spent, credit recipients spent, credit messages left,
 --   credit recipients left; then reputation: sent, hard, blocks, replies,
---   rate (ppm), level; last, the suppression entry of the probed recipient
---   as a string "<time>|<status>|<sender>|<ttl>", or 0. over_* and
+--   rate (ppm), level; last, the suppression entry of the probed recipient:
+--   since (store time, 0 when none), status, sender (strings), ttl. over_* and
 --   retry_at describe the exceeded limit that refuses: one of a scope that
 --   is not soft, or a reputation brake, when any is exceeded, else one of a
 --   soft scope; among those the one that frees up last (retry_at -1,
@@ -148,13 +156,8 @@
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
-if redis.replicate_commands then
-    redis.replicate_commands()
-end
-
 local WINDOW = {h = 3600, d = 86400}
 local COUNTERS = {'mh', 'md', 'rh', 'rd', 'nd'}
-local DAY = 86400
 local ARGS_PER_SCOPE = 9
 local WARMUP_DAY, WARMUP_HOUR = 5, 6
 
@@ -166,19 +169,17 @@ local company_wide = ARGV[8] == '1'
 local nhashes = tonumber(ARGV[10])
 local scope_base = 10 + nhashes
 local nscopes = 1
-if #KEYS >= 12 then
+if #KEYS >= 14 then
     nscopes = 2
 end
 local top_prefix = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 1]
 local plan_table = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 2] or ''
 local KEY_PLAN, KEY_CR, KEY_CRLOG, KEY_REP, KEY_SUP = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local KEY_LC, KEY_MID = KEYS[11], KEYS[12]
 local rep_args = scope_base + nscopes * ARGS_PER_SCOPE + 3
+local mid_hash, mid_days, mid_max = ARGV[rep_args + 5] or '', tonumber(ARGV[rep_args + 6]) or 0,
+                                    tonumber(ARGV[rep_args + 7]) or 0
 local REP_COLD, REP_STOP = 7, 8
-
-local t = redis.call('TIME')
-local offset = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
-local now = tonumber(t[1]) + math.floor(offset)
-local today = math.floor(now / DAY)
 local rep = {level = 0} -- the sender's reputation, read below
 
 -- The keys of scope si: windows, warm-up.
@@ -186,17 +187,22 @@ local function scope_keys(si)
     if si == 1 then
         return KEYS[2], KEYS[3]
     end
-    return KEYS[11], KEYS[12]
+    return KEYS[13], KEYS[14]
 end
 
 -- The day each recipient hash was last counted for the sender (and for the
 -- company when looked up there); false when absent.
 local seen, seen_d = {}, {}
 
--- 1 when a recipient hash is a known contact of the sender (or company).
+-- 1 when a recipient hash is a known contact of the sender (mailed, or
+-- learned from incoming mail) or of the company.
 local function known(h)
     local d = tonumber(redis.call('HGET', KEYS[4], h))
     seen[h] = d or false
+    if d and today - d < ct_ttl then
+        return true
+    end
+    d = tonumber(redis.call('HGET', KEY_LC, h))
     if d and today - d < ct_ttl then
         return true
     end
@@ -392,9 +398,9 @@ local function warmup_state(key, dormant, max_ppm, curve)
     if #curve == 0 then
         return nil
     end
-    local f = redis.call('HMGET', key, 'start', 'stage', 'last', 'today', 'bounce_ppm')
+    local f = redis.call('HMGET', key, 'start', 'stage', 'last', 'today')
     local w = {start = tonumber(f[1]), stage = tonumber(f[2]) or 0, last = tonumber(f[3]),
-               today = tonumber(f[4]) or 0, ppm = tonumber(f[5]) or 0}
+               today = tonumber(f[4]) or 0, ppm = rep.ppm}
     w.stored_last = w.last
     if not w.last or not w.start or today - w.last >= dormant then
         w.start, w.stage, w.today = today, 0, 0
@@ -646,25 +652,8 @@ local function remember(key, days)
     end
     local added = redis.call('HSET', key, unpack(set))
     redis.call('EXPIRE', key, ct_ttl * DAY)
-    if added > 0 and redis.call('HLEN', key) > ct_max then
-        local page = redis.call('HSCAN', key, 0, 'COUNT', 200)[2]
-        local old, dead = {}, {}
-        for i = 1, #page, 2 do
-            local d = tonumber(page[i + 1]) or 0
-            if today - d >= ct_ttl then
-                table.insert(dead, page[i])
-            end
-            table.insert(old, {d, page[i]})
-        end
-        if #dead == 0 then
-            table.sort(old, function(x, y) return x[1] < y[1] end)
-            for i = 1, math.min(50, #old) do
-                table.insert(dead, old[i][2])
-            end
-        end
-        if #dead > 0 then
-            redis.call('HDEL', key, unpack(dead))
-        end
+    if added > 0 then
+        day_hash_trim(key, ct_ttl, ct_max)
     end
 end
 
@@ -700,8 +689,14 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
     if credit.spent_m > 0 or credit.spent_r > 0 then
         spend_credits()
     end
-    if add.r > 0 and redis.call('HINCRBY', KEY_REP, 's:' .. today, add.r) == add.r then
-        redis.call('EXPIRE', KEY_REP, 8 * DAY)
+    if add.r > 0 then
+        rep_add(KEY_REP, 's', add.r)
+    end
+    if mid_hash ~= '' and mid_days > 0 then
+        if redis.call('HSET', KEY_MID, mid_hash, today) > 0 then
+            day_hash_trim(KEY_MID, mid_days, mid_max)
+        end
+        redis.call('EXPIRE', KEY_MID, mid_days * DAY)
     end
     if top_prefix and top_prefix ~= '' and add.m > 0 then
         local top = top_prefix .. today
@@ -733,11 +728,13 @@ local reply = {fits, counted, over[1], over[2], over[3], over[4], over[5], now,
                u2.mh or 0, u2.md or 0, u2.rh or 0, u2.rd or 0, u2.nd or 0,
                a1, a2, a3, a4, a5, a6, b1, b2, b3, b4, b5, b6,
                cold, plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r,
-               rep.sent, rep.hard, rep.blocks, rep.replies, rep.ppm, rep.level, 0}
-if string.sub(KEY_SUP, -1) ~= ':' then
-    local sup = redis.call('GET', KEY_SUP)
-    if sup then
-        reply[#reply] = sup .. '|' .. redis.call('TTL', KEY_SUP)
+               rep.sent, rep.hard, rep.blocks, rep.replies, rep.ppm, rep.level, 0, '', '', 0}
+if string.sub(KEY_SUP, -5) ~= ':sup:' then
+    local e = redis.call('HMGET', KEY_SUP, 'at', 'status', 'sender')
+    if e[1] then
+        local n = #reply
+        reply[n - 3], reply[n - 2], reply[n - 1] = tonumber(e[1]) or 0, e[2] or '', e[3] or ''
+        reply[n] = redis.call('TTL', KEY_SUP)
     end
 end
 return reply

@@ -45,7 +45,7 @@ static unsigned long long buckets[N_BUCKETS + 1]; /* per bucket, not cumulative;
 static unsigned long long latency_ns, latency_count;
 static unsigned long long reloads, reload_failures;
 static unsigned long long first_contact, with_attachments;
-static unsigned long long feedback[3];
+static unsigned long long feedback[PM_FB_KIND_COUNT];
 
 static pthread_mutex_t quota_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct pm_metrics_sender *quota;
@@ -58,7 +58,6 @@ static const double bucket_le[N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 
 static const char *const bucket_text[N_BUCKETS] = {
     "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1"};
 static const char *const store_err_names[PM_SERR_COUNT] = {"connect", "timeout", "io", "reply"};
-static const char *const feedback_names[3] = {"hard_bounce", "block", "reply"};
 
 /* Add one to a counter. */
 static void
@@ -214,7 +213,7 @@ pm_metrics_scan(int first, int attachments)
 void
 pm_metrics_feedback(enum pm_feedback_kind kind)
 {
-    if ((unsigned)kind < 3)
+    if ((unsigned)kind < PM_FB_KIND_COUNT)
         bump(&feedback[kind]);
 }
 
@@ -374,9 +373,9 @@ render_process(struct text *t)
                 "Metered messages in which the content scan found attachments.",
                 get(&with_attachments));
     put_head(t, "postmeter_feedback_events_total", "counter",
-             "Feedback read from incoming mail, by kind.");
-    for (i = 0; i < 3; i++)
-        put(t, "postmeter_feedback_events_total{kind=\"%s\"} %llu\n", feedback_names[i],
+             "Feedback read from incoming mail, by what it counted as.");
+    for (i = 0; i < PM_FB_KIND_COUNT; i++)
+        put(t, "postmeter_feedback_events_total{kind=\"%s\"} %llu\n", pm_feedback_name(i),
             get(&feedback[i]));
 }
 

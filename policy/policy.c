@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "feedback.h"
 #include "log.h"
 #include "plan.h"
 #include "policy.h"
@@ -119,12 +121,13 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
     sc->limit[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
     sc->limit[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
     sc->soft = p->action < PM_ACT_TEMPFAIL; /* hold, tag: over the limit the mail goes */
+    /* the rules of warm-up always: a plan override may bring a curve */
+    sc->warmup.dormant_days = conf->warmup_dormant_days;
+    sc->warmup.max_bounce_ppm = llround(conf->warmup_max_bounce_rate * 1e6);
     if (warmup && p->warmup.n) {
         sc->warmup.n = p->warmup.n;
         sc->warmup.day_cap = p->warmup.cap;
         sc->warmup.hour_cap = p->warmup_hour;
-        sc->warmup.dormant_days = conf->warmup_dormant_days;
-        sc->warmup.max_bounce_ppm = llround(conf->warmup_max_bounce_rate * 1e6);
     }
 }
 
@@ -146,6 +149,12 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
     req->reputation.halve_ppm = llround(conf->rep_halve * 1e6);
     req->reputation.cold_ppm = llround(conf->rep_refuse_cold * 1e6);
     req->reputation.stop_ppm = llround(conf->rep_refuse_all * 1e6);
+    req->company = m->domain;
+    if (mode != PM_METER_PROBE && m->msgid_hash[0]) {
+        req->msgid_hash = m->msgid_hash;
+        req->msgid_days = conf->msgid_days;
+        req->msgid_max = conf->msgid_max;
+    }
     req->mode = mode;
     req->msgs = 1;
     req->rcpts = rcpts;
@@ -205,13 +214,7 @@ policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
 static void
 policy_hash(const struct pm_conf *conf, const char *addr, char out[17])
 {
-    static const char hex[] = "0123456789abcdef";
-    uint64_t h = pm_siphash(conf->contacts_key, addr, strlen(addr));
-    int i;
-
-    for (i = 15; i >= 0; i--, h >>= 4) /* as "%016llx" */
-        out[i] = hex[h & 15];
-    out[16] = '\0';
+    pm_siphash_hex(conf->contacts_key, addr, strlen(addr), out);
 }
 
 /* Decide on one recipient (early refusal); on accept it is added to m. */
@@ -251,7 +254,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
             policy_store_error("RCPT", err);
         } else if (m->res.sup.found) {
-            pm_verdict_suppressed(v, addr, m->res.sup.since, m->res.sup.until, m->res.sup.status);
+            pm_verdict_suppressed(v, addr, &m->res.sup);
         } else {
             policy_adopt(conf, m);
             cold = m->res.cold - m->cold;
@@ -272,6 +275,15 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     m->cold += cold;
     if (ext && m->nhashes < PM_MSG_MAX_HASHES)
         memcpy(m->hashes[m->nhashes++], hash, sizeof(hash));
+}
+
+/* A header of a metered message: remember its Message-ID. */
+void
+pm_policy_header(const struct pm_conf *conf, struct pm_msg *m, const char *name, const char *value)
+{
+    if (m->metered && !m->msgid_hash[0] && strcasecmp(name, "Message-ID") == 0 &&
+        pm_feedback_msgid_hash(conf, value, m->msgid_hash) < 0)
+        m->msgid_hash[0] = '\0';
 }
 
 /* Fill the facts the rules see about recipients and sender. */

@@ -35,6 +35,7 @@ struct pm_msg {
     long long next;           /* external recipients accepted so far */
     long long nrefused;       /* recipients refused by postmeter */
     long long cold;           /* cold (first-contact) external recipients so far */
+    char msgid_hash[17];      /* keyed hash of the Message-ID, "" until one is seen */
     size_t nhashes;           /* keyed hashes of the accepted external recipients */
     char hashes[PM_MSG_MAX_HASHES][17];
     long long facts[PM_F_COUNT]; /* content facts (attachments, links...), set before EOM */
@@ -50,6 +51,11 @@ void pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, 
 /* Decide on one recipient (early refusal); on accept it is added to m. */
 void pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                     const char *rcpt, struct pm_verdict *v);
+
+/* A header of a metered message (the Message-ID is remembered when it counts,
+ * so that replies to it are known). */
+void pm_policy_header(const struct pm_conf *conf, struct pm_msg *m, const char *name,
+                      const char *value);
 
 /*
  * The authoritative decision at end of message: the content rules (over

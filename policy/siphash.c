@@ -68,3 +68,16 @@ pm_siphash(const unsigned char key[16], const void *data, size_t len)
         SIPROUND(v0, v1, v2, v3);
     return v0 ^ v1 ^ v2 ^ v3;
 }
+
+/* The keyed hash of data as 16 lower-case hex digits. */
+void
+pm_siphash_hex(const unsigned char key[16], const void *data, size_t len, char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t h = pm_siphash(key, data, len);
+    int i;
+
+    for (i = 15; i >= 0; i--, h >>= 4)
+        out[i] = hex[h & 15];
+    out[16] = '\0';
+}

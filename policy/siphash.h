@@ -15,4 +15,8 @@
 /* The SipHash-2-4 of data under a 16-byte key. */
 uint64_t pm_siphash(const unsigned char key[16], const void *data, size_t len);
 
+/* The keyed hash of data as 16 lower-case hex digits (as "%016llx"): how a
+ * contact's address or a Message-ID is stored. */
+void pm_siphash_hex(const unsigned char key[16], const void *data, size_t len, char out[17]);
+
 #endif

@@ -67,30 +67,52 @@ struct pm_warmup_res {
     long long bounce_ppm; /* the bounce rate the gate saw, parts per million */
 };
 
-/* What incoming mail said about a local sender. */
+/* What incoming mail said about a local mailbox, as the store counted it. */
 enum pm_feedback_kind {
-    PM_FB_HARD = 0, /* a hard bounce: suppress the recipient, count it against the sender */
-    PM_FB_BLOCK,    /* a policy block (5.7.x): count it */
-    PM_FB_REPLY,    /* a person wrote to the sender: a known contact, a reply */
+    PM_FB_HARD = 0,  /* a hard bounce of mail the sender sent: suppressed, counted */
+    PM_FB_BLOCK,     /* a policy block (5.7.x) of mail the sender sent: counted */
+    PM_FB_UNMATCHED, /* a failure for a recipient the sender did not mail lately: nothing */
+    PM_FB_DUPLICATE, /* a failure already counted for that sending: nothing */
+    PM_FB_REPLY,     /* a reply to a message the sender sent: a contact, a reply */
+    PM_FB_LEARNED,   /* a person's message: its author became a known contact */
+    PM_FB_KNOWN,     /* a person already known: nothing new */
+    PM_FB_CAPPED,    /* over the day's cap of learned contacts or replies: nothing */
+    PM_FB_KIND_COUNT
 };
 
+/* One failed recipient a bounce reports. */
+struct pm_feedback_failure {
+    const char *rcpt; /* normalised address */
+    const char *hash; /* its keyed contact hash (16 hex digits) */
+    int hard;         /* 1: an invalid address; 0: a block */
+    const char *status;
+};
+
+/* One incoming message for one local mailbox: a bounce's failures, or a
+ * person's message (its author and the Message-IDs it refers to). */
 struct pm_feedback_req {
-    enum pm_feedback_kind kind;
-    const char *sender;    /* the local sender (normalised) */
-    const char *rcpt;      /* the bounced recipient, or the correspondent (normalised) */
-    const char *rcpt_hash; /* its keyed contact hash (16 hex digits) */
-    const char *status;    /* the DSN status, e.g. "5.1.1" ("" for replies) */
+    const char *sender;  /* the local mailbox (normalised) */
+    const char *company; /* its domain: whose suppression list a hard bounce joins */
+    const struct pm_feedback_failure *fail; /* a bounce: n_fail failures (n_fail > 0) */
+    size_t n_fail;
+    const char *author_hash;       /* else: the author's keyed contact hash */
+    const char *const *ref_hashes; /* keyed hashes of the Message-IDs referred to */
+    size_t n_refs;
     int contacts_ttl_days;
+    long long contacts_max;
     int suppress_days;
+    int bounce_window_days; /* a failure counts for a recipient mailed this recently */
+    int learned_per_day;    /* contacts learned from non-replies per mailbox and day */
+    int replies_per_day;    /* replies counted per mailbox and day */
 };
 
 /* A suppression list entry. */
 struct pm_suppressed {
     int found;
     long long since;  /* store time of the hard bounce */
-    long long until;  /* store time the entry expires */
+    long long until;  /* store time the entry expires (0: never) */
     char status[16];  /* "5.1.1" */
-    char sender[320]; /* whose mail bounced */
+    char sender[320]; /* whose mail bounced, or "admin:USER" */
 };
 
 /* Reputation thresholds (parts per million of hard bounces per external recipient). */
@@ -125,6 +147,10 @@ struct pm_meter_req {
     struct pm_contacts_req contacts;
     struct pm_reputation_req reputation;
     const char *suppressed_rcpt; /* a probe: the normalised recipient to look up, or NULL */
+    const char *company;         /* whose suppression list (the sender's domain) */
+    const char *msgid_hash;      /* a commit: the message's Message-ID, keyed hash, or NULL */
+    int msgid_days;              /* Message-IDs are kept this long ... */
+    long long msgid_max;         /* ... and this many per sender */
     int hour_bucket;             /* seconds per bucket of the rolling hour (divides 3600) */
     int day_bucket;              /* seconds per bucket of the rolling day (divides 86400) */
 };
@@ -159,8 +185,27 @@ struct pm_store_ops {
                  size_t errlen);
     /* Release impl. */
     void (*free)(void *impl);
-    /* Record one feedback event; 0 on success, -1 on a store error. NULL: not supported. */
-    int (*feedback)(void *impl, const struct pm_feedback_req *req, char *err, size_t errlen);
+    /* Record what one incoming message says (out: one result per failure of a
+     * bounce, else one); 0 on success, -1 on a store error. NULL: not supported. */
+    int (*feedback)(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out,
+                    char *err, size_t errlen);
+    /* The suppression list: each entry of company (NULL: of every company),
+     * of rcpt (NULL: every address), passed to each (which returns 0 to go on);
+     * 0 on success, -1 on a store error. */
+    int (*suppress_list)(void *impl, const char *company, const char *rcpt,
+                         int (*each)(void *arg, const char *company, const char *rcpt,
+                                     const struct pm_suppressed *e),
+                         void *arg, char *err, size_t errlen);
+    /* Add (status, by: "admin:USER", days) or, with status NULL, remove an entry. */
+    int (*suppress_set)(void *impl, const char *company, const char *rcpt, const char *status,
+                        const char *by, int days, char *err, size_t errlen);
+    /* Move entries of the layout before companies ("<prefix>:v1:sup:<address>")
+     * to the company of their sender (an administrator's entry: to each of
+     * companies); *moved counts them. */
+    int (*suppress_migrate)(void *impl, const char *const *companies, size_t n, long long *moved,
+                            char *err, size_t errlen);
+    /* The store's clock (Redis time, as the scripts reckon it). */
+    int (*now)(void *impl, long long *now, char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -175,9 +220,25 @@ struct pm_store *pm_store_new(const struct pm_store_ops *ops, void *impl);
 int pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_meter_res *res,
                    char *err, size_t errlen);
 
-/* Record one feedback event; 0 on success, -1 on a store error (err says why). */
-int pm_store_feedback(struct pm_store *st, const struct pm_feedback_req *req, char *err,
-                      size_t errlen);
+/* Record what one incoming message says; 0 on success, -1 on a store error (err says why). */
+int pm_store_feedback(struct pm_store *st, const struct pm_feedback_req *req,
+                      enum pm_feedback_kind *out, char *err, size_t errlen);
+
+/* The suppression list (see struct pm_store_ops); 0, or -1 (err says why). */
+int pm_store_suppress_list(struct pm_store *st, const char *company, const char *rcpt,
+                           int (*each)(void *arg, const char *company, const char *rcpt,
+                                       const struct pm_suppressed *e),
+                           void *arg, char *err, size_t errlen);
+int pm_store_suppress_set(struct pm_store *st, const char *company, const char *rcpt,
+                          const char *status, const char *by, int days, char *err, size_t errlen);
+int pm_store_suppress_migrate(struct pm_store *st, const char *const *companies, size_t n,
+                              long long *moved, char *err, size_t errlen);
+
+/* The store's clock; 0, or -1 (err says why). */
+int pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen);
+
+/* The name of a feedback result ("hard_bounce", "unmatched", ...). */
+const char *pm_feedback_name(enum pm_feedback_kind k);
 
 /* Release a store and its implementation. */
 void pm_store_free(struct pm_store *st);

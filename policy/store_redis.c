@@ -24,51 +24,21 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
-#include "feedback_lua.h"
 #include "metrics.h"
 #include "meter_lua.h"
+#include "prelude_lua.h"
 #include "redis_conn.h"
 #include "store_redis.h"
+#include "store_redis_int.h"
 
-#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 1)
+#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 4)
 #define CURVE_MAX_STAGES 1000
-/* EVALSHA sha numkeys, 12 keys, 10 fixed values, 9 per scope (hashes come on top) */
-#define MAX_ARGS (3 + 12 + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5)
+/* EVALSHA sha numkeys, 14 keys, 10 fixed values, 9 per scope, top prefix and plan
+ * table, 5 reputation thresholds, 3 Message-ID values (hashes come on top) */
+#define N_KEYS 14
+#define MAX_ARGS (3 + N_KEYS + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5 + 3)
 #define MAX_HASHES 100000
 #define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
-
-enum link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
-
-/* One connection of the pool. */
-struct conn {
-    redisContext *c;
-    unsigned gen; /* the pool generation it was opened in */
-    char sha[41]; /* meter.lua's SHA1, as SCRIPT LOAD answered */
-};
-
-struct redis_store {
-    /* copied from the configuration, which may be freed on reload */
-    char *host, *socket, *user, *password, *prefix;
-    char *clock_key;  /* "<prefix>:v1:clock", the test clock offset */
-    char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
-    char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve|soft;..." */
-    char **sentinels; /* "host:port" of the Sentinels; NULL: host and port */
-    size_t n_sentinels;
-    char *master; /* the primary's name in Sentinel */
-    int port, db, connect_ms, command_ms, retry_min_ms, retry_max_ms, pool_size;
-    char name[256]; /* "127.0.0.1:6379" or the socket path, for messages */
-
-    pthread_mutex_t mu; /* guards everything below */
-    pthread_cond_t cv;  /* signalled when a connection is returned or a connect ends */
-    struct conn **idle;
-    int n_idle;
-    int n_open;   /* idle + in use + being opened */
-    unsigned gen; /* bumped on failure: older connections are not reused */
-    enum link_state state;
-    int probing;           /* a connect is under way while the link is not up */
-    int backoff_ms;        /* current reconnect backoff, 0 after a success */
-    long long retry_at_ms; /* monotonic time before which no connect is tried */
-};
 
 /* Milliseconds on the monotonic clock. */
 static long long
@@ -176,10 +146,10 @@ is_primary(struct redis_store *rs, redisContext *c, char *err, size_t errlen)
 }
 
 /* Open, authenticate and prepare one connection; NULL with err set on failure. */
-static struct conn *
+static struct rs_conn *
 conn_open(struct redis_store *rs, char *err, size_t errlen)
 {
-    struct conn *cn = calloc(1, sizeof(*cn));
+    struct rs_conn *cn = calloc(1, sizeof(*cn));
     redisContext *c;
     char db[16];
     const char *auth[3] = {"AUTH", rs->user ? rs->user : rs->password, rs->password};
@@ -241,7 +211,7 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
 
 /* Close a connection. */
 static void
-conn_free(struct conn *cn)
+conn_free(struct rs_conn *cn)
 {
     redisFree(cn->c);
     free(cn);
@@ -302,7 +272,7 @@ pool_wait(struct redis_store *rs, long long deadline)
 /* 1 when an idle connection has something to read: the server closed it
  * (an idle connection is owed no reply), or it failed. */
 static int
-conn_closed(const struct conn *cn)
+conn_closed(const struct rs_conn *cn)
 {
     struct pollfd p = {cn->c->fd, POLLIN, 0};
 
@@ -311,11 +281,11 @@ conn_closed(const struct conn *cn)
 
 /* Take an idle connection or open one; NULL with err set when none can be had
  * within command_timeout_ms or the link is backing off. */
-static struct conn *
+static struct rs_conn *
 pool_get(struct redis_store *rs, char *err, size_t errlen)
 {
     long long now = mono_ms(), deadline = now + rs->command_ms;
-    struct conn *cn = NULL;
+    struct rs_conn *cn = NULL;
     int probe;
 
     pthread_mutex_lock(&rs->mu);
@@ -372,7 +342,7 @@ pool_get(struct redis_store *rs, char *err, size_t errlen)
 /* Return a connection to the pool, or close it when dead (reason says why)
  * or opened before the last failure. */
 static void
-pool_put(struct redis_store *rs, struct conn *cn, const char *dead_reason)
+pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_reason)
 {
     pthread_mutex_lock(&rs->mu);
     if (dead_reason || cn->gen != rs->gen) {
@@ -421,9 +391,9 @@ req_check(const struct pm_meter_req *req, char *err, size_t errlen)
     return -1;
 }
 
-/* "<prefix>:v1:{<tag>:<id>}:w": a scope's window hash; NULL on allocation failure. */
-static char *
-scope_key(const struct redis_store *rs, char tag, const char *id, const char *kind)
+/* "<prefix>:v1:{<tag>:<id>}:<kind>"; NULL on allocation failure. */
+char *
+rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind)
 {
     size_t len = strlen(rs->prefix) + strlen(id) + strlen(kind) + 16;
     char *key = malloc(len);
@@ -433,15 +403,15 @@ scope_key(const struct redis_store *rs, char tag, const char *id, const char *ki
     return key;
 }
 
-/* The suppression key of a recipient ("<prefix>:v1:sup:" alone for none). */
-static char *
-supp_key(const struct redis_store *rs, const char *rcpt)
+/* A company's suppression entry of rcpt (NULL: the prefix of its entries). */
+char *
+rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
 {
-    size_t len = strlen(rs->prefix) + (rcpt ? strlen(rcpt) : 0) + 16;
+    size_t len = strlen(rs->prefix) + strlen(company) + (rcpt ? strlen(rcpt) : 0) + 24;
     char *key = malloc(len);
 
     if (key)
-        snprintf(key, len, "%s:v1:sup:%s", rs->prefix, rcpt ? rcpt : "");
+        snprintf(key, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company, rcpt ? rcpt : "");
     return key;
 }
 
@@ -461,24 +431,17 @@ curve_arg(const struct pm_warmup_req *w)
     return buf;
 }
 
-/* Parse a suppression entry "<time>|<status>|<sender>|<ttl>" (or the integer 0);
- * now is the store's clock, from which the entry's expiry is reckoned. */
-static void
-supp_parse(const redisReply *e, long long now, struct pm_suppressed *sup)
+/* Fill a suppression entry, reckoning its end from the store time now. */
+void
+rs_sup_fill(struct pm_suppressed *e, long long at, const char *status, const char *sender,
+            long long ttl, long long now)
 {
-    char status[16] = "", sender[320] = "";
-    long long since = 0, ttl = 0;
-
-    memset(sup, 0, sizeof(*sup));
-    if (e->type != REDIS_REPLY_STRING)
-        return;
-    if (sscanf(e->str, "%lld|%15[^|]|%319[^|]|%lld", &since, status, sender, &ttl) != 4)
-        return;
-    sup->found = 1;
-    sup->since = since;
-    snprintf(sup->status, sizeof(sup->status), "%s", status);
-    snprintf(sup->sender, sizeof(sup->sender), "%s", sender);
-    sup->until = ttl > 0 ? now + ttl : 0;
+    memset(e, 0, sizeof(*e));
+    e->found = 1;
+    e->since = at;
+    snprintf(e->status, sizeof(e->status), "%s", status ? status : "");
+    snprintf(e->sender, sizeof(e->sender), "%s", sender ? sender : "");
+    e->until = ttl > 0 ? now + ttl : 0;
 }
 
 /* Copy the script's reply into res; 0 if it has the expected shape. */
@@ -490,10 +453,12 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements != REPLY_FIELDS)
         return -1;
-    for (i = 0; i < REPLY_FIELDS - 1; i++) {
-        if (r->element[i]->type != REDIS_REPLY_INTEGER)
+    for (i = 0; i < REPLY_FIELDS; i++) {
+        int str = i == REPLY_FIELDS - 3 || i == REPLY_FIELDS - 2; /* status, sender */
+
+        if (r->element[i]->type != (str ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER))
             return -1;
-        v[i] = r->element[i]->integer;
+        v[i] = str ? 0 : r->element[i]->integer;
     }
     if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] > PM_C_REP_STOP)
         return -1;
@@ -505,7 +470,9 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     res->over_used = v[5];
     res->retry_at = v[6];
     res->now = v[7];
-    supp_parse(r->element[REPLY_FIELDS - 1], res->now, &res->sup);
+    if (v[REPLY_FIELDS - 4] > 0)
+        rs_sup_fill(&res->sup, v[REPLY_FIELDS - 4], r->element[REPLY_FIELDS - 3]->str,
+                    r->element[REPLY_FIELDS - 2]->str, v[REPLY_FIELDS - 1], res->now);
     for (i = 0; i < PM_SCOPE_COUNT * PM_C_COUNT; i++)
         res->used[i / PM_C_COUNT][i % PM_C_COUNT] = v[8 + i];
     for (i = 0; i < PM_SCOPE_COUNT; i++) {
@@ -537,7 +504,7 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
 /* Send the request on a connection; 0 on success, -1 with err set. *dead is
  * set when the connection must not be used again. */
 static int
-meter_on(struct redis_store *rs, struct conn *cn, const char **argv, int argc,
+meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc,
          struct pm_meter_res *res, int *dead, char *err, size_t errlen)
 {
     redisReply *r;
@@ -613,14 +580,14 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *key[11] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
+    char *key[N_KEYS - 1] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
     struct args a;
     const char *sid = req->scope[PM_SCOPE_SENDER].id, *did = req->scope[PM_SCOPE_DOMAIN].id;
-    const char *dom;
+    const char *dom, *company;
     int nscopes, nkeys, s, i, dead = 0, rc = -1;
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
-    struct conn *cn;
+    struct rs_conn *cn;
 
     if (req_check(req, err, errlen) < 0)
         return -1;
@@ -635,20 +602,25 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
           : ct->domain && *ct->domain ? ct->domain
           : strrchr(sid, '@')         ? strrchr(sid, '@') + 1
                                       : sid;
-    key[0] = scope_key(rs, 's', sid, "w");
-    key[1] = scope_key(rs, 's', sid, "wu");
-    key[2] = scope_key(rs, 's', sid, "ct");
-    key[3] = scope_key(rs, 'd', dom, "ct");
-    key[4] = scope_key(rs, 's', sid, "plan");
-    key[5] = scope_key(rs, 's', sid, "cr");
-    key[6] = scope_key(rs, 's', sid, "crlog");
-    key[7] = scope_key(rs, 's', sid, "rep");
-    key[8] = supp_key(rs, req->suppressed_rcpt);
+    company = req->company && *req->company ? req->company
+              : strrchr(sid, '@')           ? strrchr(sid, '@') + 1
+                                            : sid;
+    key[0] = rs_key(rs, 's', sid, "w");
+    key[1] = rs_key(rs, 's', sid, "wu");
+    key[2] = rs_key(rs, 's', sid, "ct");
+    key[3] = rs_key(rs, 'd', dom, "ct");
+    key[4] = rs_key(rs, 's', sid, "plan");
+    key[5] = rs_key(rs, 's', sid, "cr");
+    key[6] = rs_key(rs, 's', sid, "crlog");
+    key[7] = rs_key(rs, 's', sid, "rep");
+    key[8] = rs_sup_key(rs, company, req->suppressed_rcpt);
+    key[9] = rs_key(rs, 's', sid, "lc");
+    key[10] = rs_key(rs, 's', sid, "mid");
     if (did) {
-        key[9] = scope_key(rs, 'd', did, "w");
-        key[10] = scope_key(rs, 'd', did, "wu");
+        key[11] = rs_key(rs, 'd', did, "w");
+        key[12] = rs_key(rs, 'd', did, "wu");
     }
-    nkeys = 1 + (did ? 11 : 9);
+    nkeys = did ? N_KEYS : N_KEYS - 2;
     a.argc = a.nnum = 0;
     a.argv = malloc((MAX_ARGS + ct->n) * sizeof(*a.argv));
     for (s = 0; s < nscopes; s++)
@@ -693,6 +665,9 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     arg_num(&a, req->reputation.halve_ppm);
     arg_num(&a, req->reputation.cold_ppm);
     arg_num(&a, req->reputation.stop_ppm);
+    arg_str(&a, req->msgid_hash ? req->msgid_hash : "");
+    arg_num(&a, req->msgid_days);
+    arg_num(&a, req->msgid_max);
 
     cn = pool_get(rs, err, errlen);
     if (!cn) {
@@ -709,7 +684,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     pool_put(rs, cn, dead ? err : NULL);
 out:
     free(a.argv);
-    for (i = 0; i < 11; i++)
+    for (i = 0; i < N_KEYS - 1; i++)
         free(key[i]);
     for (i = 0; i < PM_SCOPE_COUNT; i++)
         free(curve[i]);
@@ -738,6 +713,7 @@ redis_free(void *impl)
     free(rs->clock_key);
     free(rs->top_prefix);
     free(rs->plan_table);
+    free(rs->now_lua);
     while (rs->n_sentinels > 0)
         free(rs->sentinels[--rs->n_sentinels]);
     free(rs->sentinels);
@@ -747,71 +723,41 @@ redis_free(void *impl)
     free(rs);
 }
 
-/* Record one feedback event with the feedback script (EVAL: feedback is rare). */
-static int
-redis_feedback(void *impl, const struct pm_feedback_req *req, char *err, size_t errlen)
+/* Run one command on a pooled connection; its reply, or NULL with err set. */
+redisReply *
+rs_command(struct redis_store *rs, int argc, const char **argv, char *err, size_t errlen)
 {
-    static const char *kinds[] = {"hard", "block", "reply"};
-    struct redis_store *rs = impl;
-    char *rep = NULL, *ct = NULL, *sup = NULL, ttl[24], days[24];
-    const char *argv[13];
-    struct conn *cn;
-    redisReply *r = NULL;
+    struct rs_conn *cn;
+    redisReply *r;
     sigset_t old;
-    int pend, dead = 0, rc = -1;
-    size_t len;
+    int pend, dead;
 
-    if ((unsigned)req->kind > PM_FB_REPLY || !req->sender || !*req->sender || !req->rcpt) {
-        snprintf(err, errlen, "bad feedback request");
-        return -1;
+    if (!(cn = pool_get(rs, err, errlen))) {
+        pm_metrics_store_error(PM_SERR_CONNECT);
+        return NULL;
     }
-    rep = scope_key(rs, 's', req->sender, "rep");
-    ct = scope_key(rs, 's', req->sender, "ct");
-    len = strlen(rs->prefix) + strlen(req->rcpt) + 16;
-    if ((sup = malloc(len)) != NULL)
-        snprintf(sup, len, "%s:v1:sup:%s", rs->prefix, req->rcpt);
-    if (!rep || !ct || !sup) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    snprintf(ttl, sizeof(ttl), "%d", req->contacts_ttl_days > 0 ? req->contacts_ttl_days : 365);
-    snprintf(days, sizeof(days), "%d", req->suppress_days > 0 ? req->suppress_days : 180);
-    argv[0] = "EVAL";
-    argv[1] = pm_feedback_lua;
-    argv[2] = "4";
-    argv[3] = rs->clock_key;
-    argv[4] = rep;
-    argv[5] = ct;
-    argv[6] = sup;
-    argv[7] = kinds[req->kind];
-    argv[8] = req->rcpt_hash ? req->rcpt_hash : "";
-    argv[9] = req->status ? req->status : "";
-    argv[10] = req->sender;
-    argv[11] = ttl;
-    argv[12] = days;
-    if (!(cn = pool_get(rs, err, errlen)))
-        goto out;
     pipe_block(&old, &pend);
-    r = redisCommandArgv(cn->c, 13, argv, NULL);
+    r = redisCommandArgv(cn->c, argc, argv, NULL);
     if (!r)
         io_error(rs, cn->c, errno, err, errlen);
     pipe_restore(&old, pend);
-    dead = r == NULL;
+    /* a replica's READONLY: the primary moved; drop the connection and rediscover */
+    dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
     if (r && r->type == REDIS_REPLY_ERROR)
         snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
-    else if (r)
-        rc = 0;
     pool_put(rs, cn, dead ? err : NULL);
-out:
-    if (r)
-        freeReplyObject(r);
-    free(rep);
-    free(ct);
-    free(sup);
-    return rc;
+    return r;
 }
 
-static const struct pm_store_ops redis_ops = {redis_meter, redis_free, redis_feedback};
+static const struct pm_store_ops redis_ops = {
+    .meter = redis_meter,
+    .free = redis_free,
+    .feedback = rs_feedback,
+    .suppress_list = rs_suppress_list,
+    .suppress_set = rs_suppress_set,
+    .suppress_migrate = rs_suppress_migrate,
+    .now = rs_now,
+};
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|curve;...". */
 static char *
@@ -870,6 +816,8 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
         sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
     rs->plan_table = plan_table(conf);
+    if ((rs->now_lua = malloc(sizeof(pm_prelude_lua) + 16)) != NULL)
+        snprintf(rs->now_lua, sizeof(pm_prelude_lua) + 16, "%sreturn now\n", pm_prelude_lua);
     if (conf->n_sentinels) {
         size_t i;
 
@@ -883,7 +831,7 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
         snprintf(rs->name, sizeof(rs->name), "%s (Sentinel)", rs->master);
     }
     if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->plan_table ||
-        !rs->idle || (conf->redis_socket && *conf->redis_socket && !rs->socket))
+        !rs->now_lua || !rs->idle || (conf->redis_socket && *conf->redis_socket && !rs->socket))
         return -1;
     if ((conf->redis_user && *conf->redis_user && !rs->user) ||
         (conf->redis_password && *conf->redis_password && !rs->password))

@@ -233,22 +233,23 @@ day_text(long long t, char *buf, size_t len)
 
 /* A recipient on the suppression list. */
 void
-pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, long long since, long long until,
-                      const char *status)
+pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, const struct pm_suppressed *e)
 {
     char a[16], b[16];
+    int admin = strncmp(e->sender, "admin:", 6) == 0;
 
     memset(v, 0, sizeof(*v));
     v->action = PM_ACT_REJECT;
     snprintf(v->reason, sizeof(v->reason), "suppressed");
     verdict_codes(v, "550", "5.1.1");
-    day_text(since, a, sizeof(a));
-    day_text(until, b, sizeof(b));
-    if (snprintf(v->text, sizeof(v->text),
-                 "<%s>: this address bounced as invalid on %s (%s); postmeter will not send to it "
-                 "%s%s",
-                 rcpt, a, status && *status ? status : "5.1.1", until > 0 ? "before " : "again",
-                 until > 0 ? b : "") < 0)
+    day_text(e->since, a, sizeof(a));
+    day_text(e->until, b, sizeof(b));
+    if (snprintf(v->text, sizeof(v->text), "<%s>: %s %s (%s); postmeter will not send to it %s%s",
+                 rcpt,
+                 admin ? "this address was put on the suppression list by an administrator on"
+                       : "this address bounced as invalid on",
+                 a, e->status[0] ? e->status : "5.1.1", e->until > 0 ? "before " : "again",
+                 e->until > 0 ? b : "") < 0)
         v->text[0] = '\0';
 }
 

@@ -65,9 +65,8 @@ void pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const i
                       size_t n, int dry_run_all, const char *who);
 
 /* A recipient on the suppression list: 550 5.1.1 with the date of its hard
- * bounce and of the entry's expiry (0: unknown). */
-void pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, long long since, long long until,
-                           const char *status);
+ * bounce (or of an administrator's entry) and of the entry's expiry. */
+void pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, const struct pm_suppressed *e);
 
 /* The sender's bounce rate (ppm of sent) stops first contact (cold) or all
  * external mail; or, at a warning level, tags the message. */

@@ -236,7 +236,8 @@ ctl top --by hour -n 3 | sed -n 4p | grep -q "^  3  dave@example.com  *1 (no lim
 
 # --- suppression list: what postmeterctl adds, the milter refuses -----------------------
 expect_rc 0 suppress add Gone+x@Example.ORG --days 30
-grep -qx "suppressed gone@example.org for 30 days" "$PM_TMP/ctl.out" || pm_fail "suppress add text"
+grep -qx "suppressed gone@example.org for the senders of example.com for 30 days" "$PM_TMP/ctl.out" ||
+    pm_fail "suppress add text: $(cat "$PM_TMP/ctl.out")"
 "$DRIVE" -S "unix:$PM_TMP/b.sock" -c 1 -m 1 -f dave@example.com -r gone@example.org \
     -r erin@example.org >"$PM_TMP/send.out" 2>&1 || pm_fail "pmdrive (suppressed) failed"
 grep -q '^messages=1 accepted=1 .* rcpt_refused=1$' "$PM_TMP/send.out" ||
@@ -244,9 +245,9 @@ grep -q '^messages=1 accepted=1 .* rcpt_refused=1$' "$PM_TMP/send.out" ||
 grep -q '^reply 1 550 5.1.1 <gone@example.org>' "$PM_TMP/send.out" ||
     pm_fail "suppressed reply: $(cat "$PM_TMP/send.out")"
 expect_rc 0 --json suppress check gone@example.org
-grep -q "^{\"suppressed\":true,\"entry\":{\"recipient\":\"gone@example.org\",\"since\":[0-9]*,\"until\":[0-9]*,\"status\":\"5.1.1\",\"sender\":\"admin:$(id -un)\"}}$" \
+grep -q "^{\"suppressed\":true,\"entries\":\[{\"company\":\"example.com\",\"recipient\":\"gone@example.org\",\"since\":[0-9]*,\"until\":[0-9]*,\"status\":\"5.1.1\",\"sender\":\"admin:$(id -un)\"}\]}$" \
     "$PM_TMP/ctl.out" || pm_fail "suppress check: $(cat "$PM_TMP/ctl.out")"
-ttl=$(pm_rcli TTL pmtest:v1:sup:gone@example.org)
+ttl=$(pm_rcli TTL 'pmtest:v1:{d:example.com}:sup:gone@example.org')
 [ "$ttl" -gt $((29 * 86400)) ] && [ "$ttl" -le $((30 * 86400)) ] || pm_fail "suppression TTL $ttl"
 expect_rc 0 suppress add other@example.net
 expect_rc 0 --json suppress list

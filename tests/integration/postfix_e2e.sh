@@ -214,19 +214,20 @@ local_send() {
     sendmail -C "$PM_PF_DIR/etc" -f lou@example.com -- "$@" <"$PM_TMP/local.eml" ||
         pm_fail "sendmail failed"
 }
-redis-cli -p "$PM_REDIS_PORT" SET pmtest:v1:sup:gone@example.net "$now|5.1.1|admin:test" EX 86400 >/dev/null
+"$top_builddir/postmeterctl" -c "$PM_TMP/postmeter.conf" suppress add gone@example.net \
+    --domain example.com --days 1 >/dev/null || pm_fail "postmeterctl suppress add failed"
 local_send lou@example.com "local one" ok@example.net
 pm_sink_expect $((base + 22)) "messages in the sink after lou's local message"
 grep -q 'stage=eom action=accept reason=ok sender=lou@example.com ' "$PM_POSTMETER_LOG" ||
     pm_fail "lou's local message was not metered"
 local_send lou@example.com "local two" gone@example.net ok@example.net
-pm_wait_grep 'milter-reject: END-OF-MESSAGE from localhost\[127\.0\.0\.1\]: 5\.1\.1 <gone@example\.net>: this address bounced as invalid' \
+pm_wait_grep 'milter-reject: END-OF-MESSAGE from localhost\[127\.0\.0\.1\]: 5\.1\.1 <gone@example\.net>: this address was put on the suppression list' \
     "$PM_PF_DIR/maillog" 100 || pm_fail "lou's message to a suppressed address was not refused at end of message"
 grep -q 'milter configuration error' "$PM_PF_DIR/maillog" && pm_fail "Postfix reports a milter configuration error"
 pm_assert_eq 1 "$(count_decisions reject lou@example.com stage=eom)" "lou's refused local message"
 # Postfix returns it to lou: a bounce naming the reason reaches the sink, and nothing else
 pm_sink_expect $((base + 23)) "messages in the sink after lou's refused message"
-grep -l 'this address bounced as invalid' "$PM_SINK_DIR"/* >/dev/null 2>&1 ||
+grep -l '<gone@example.net>: this address was put on the' "$PM_SINK_DIR"/* >/dev/null 2>&1 ||
     pm_fail "no bounce to lou with the reason in the sink"
 
 echo "PASS: postfix_e2e"

@@ -4,7 +4,8 @@
 # A new sender is walked through 44 simulated days (time shifted through the
 # store's clock key), sending on some days and not others: each active day
 # exactly the curve's cap passes; days without mail do not advance the stage;
-# a bounce rate above warmup.max_bounce_rate holds the stage; past the curve
+# a bounce rate above warmup.max_bounce_rate (a real bounce, read by the
+# milter, of mail the sender sent) holds the stage; past the curve
 # the plan alone applies; 31 days of silence restart the warm-up. A second
 # daemon checks the hourly share of a day's cap.
 #
@@ -21,6 +22,7 @@ WU_KEY="pmtest:v1:{s:$SENDER}:wu"
 
 
 pm_milter_start walk <<'CONF'
+local_domains = [ "example.com" ];
 warmup: { dormant_days = 30; hourly_share = 1.0; max_bounce_rate = 0.03; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     warmup = [3, 5, 8, 12, 15]; }; };
@@ -35,35 +37,55 @@ at_day() {
     pm_rcli SET pmtest:v1:clock $(((BASE_DAY + $1) * 86400 + 43200 - REAL)) >/dev/null
 }
 
-# Send $2 messages as $SENDER on day $1 through daemon walk; print accepted.
+# Send $2 messages as $SENDER on day $1 through daemon walk to friend@ (and
+# the recipients $3...); print accepted.
 send_on() {
-    at_day "$1"
-    "$DRIVE" -S "unix:$PM_TMP/walk.sock" -c 1 -m "$2" -f "$SENDER" -r friend@example.org \
-        >"$PM_TMP/day$1.out" 2>&1 || pm_fail "pmdrive failed on day $1: $(cat "$PM_TMP/day$1.out")"
-    pm_summary "$PM_TMP/day$1.out" accepted
+    local day=$1 n=$2 more=()
+    shift 2
+    for r; do more+=(-r "$r"); done
+    at_day "$day"
+    "$DRIVE" -S "unix:$PM_TMP/walk.sock" -c 1 -m "$n" -f "$SENDER" -r friend@example.org "${more[@]}" \
+        >"$PM_TMP/day$day.out" 2>&1 || pm_fail "pmdrive failed on day $day: $(cat "$PM_TMP/day$day.out")"
+    pm_summary "$PM_TMP/day$day.out" accepted
 }
 
-# day, messages offered, messages accepted, what to do before sending
+# A bounce for lost@example.org comes back to $SENDER on day $1, through the milter.
+bounce_on() {
+    at_day "$1"
+    printf 'From: MAILER-DAEMON@mx.example.org\r\nTo: %s\r\nSubject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; lost@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--B--\r\n' \
+        "$SENDER" >"$PM_TMP/dsn.eml"
+    "$DRIVE" -S "unix:$PM_TMP/walk.sock" -c 1 -m 1 -f "" -D "$PM_TMP/dsn.eml" -r "$SENDER" \
+        >/dev/null 2>&1 || pm_fail "pmdrive failed to deliver the bounce"
+    pm_wait_grep "feedback=hard_bounce sender=$SENDER rcpt=lost@example.org" "$PM_TMP/walk.log" ||
+        pm_fail "the bounce was not counted"
+}
+
+# day, messages offered, messages accepted, what happens first. Day 3 also
+# mails lost@ (8 messages to 2 recipients); its bounce on day 5 is 1 hard
+# bounce in the recipients of the last 7 days: 1/24 = 4.2 % on day 6, 1/29 on
+# day 7, 1/32 = 3.1 % on day 8 (above 3 %: the stage holds), 1/40 = 2.5 % on
+# day 9 (it moves on).
 WALK="
 0 6 3
 1 6 5
-3 10 8
-6 10 8 gate_on
+3 10 8 lost
+6 10 8 bounce
 7 10 8
-8 15 12 gate_off
-9 20 15
-10 25 25
+8 10 8
+9 15 12
+10 20 15
 11 25 25
 42 6 3
 43 6 5
 "
 while read -r day offered expected action; do
     [ -n "$day" ] || continue
+    more=()
     case $action in
-    gate_on) pm_rcli HSET "$WU_KEY" bounce_ppm 100000 >/dev/null ;;
-    gate_off) pm_rcli HDEL "$WU_KEY" bounce_ppm >/dev/null ;;
+    lost) more=(lost@example.org) ;;
+    bounce) bounce_on $((day - 1)) ;;
     esac
-    got=$(send_on "$day" "$offered")
+    got=$(send_on "$day" "$offered" "${more[@]}")
     pm_assert_eq "$expected" "$got" "accepted on simulated day $day"
 done <<<"$WALK"
 

@@ -5,7 +5,8 @@
  * SYNOPSIS
  *   pmdrive -S unix:PATH | inet:PORT@ADDR | inet6:PORT@ADDR [-c conns] [-m msgs]
  *           [-f sender] [-r rcpt]... [-R n] [-a login] [-d daemon_name]
- *           [-i client_addr] [-b body_bytes] [-t timeout_s] [-w file] [-v]
+ *           [-i client_addr] [-b body_bytes] [-D message_file] [-t timeout_s]
+ *           [-w file] [-v]
  *
  * DESCRIPTION
  *   Plays the MTA side of milter protocol version 6, without libmilter. Each
@@ -13,7 +14,12 @@
  *   every action and protocol step and honouring the steps the milter skips or
  *   does not answer), and sends msgs messages one after the other: macros,
  *   MAIL, RCPTs, DATA, headers, end of headers, body, end of message. Every
- *   read has a timeout, so the driver never hangs. With -w, each connection
+ *   read has a timeout, so the driver never hangs. A "%d" in the sender is
+ *   replaced by the message's number over all connections (1, 2, ...), so
+ *   that every message has a sender of its own. With -D, every message's
+ *   headers and body are those of message_file (headers up to the first
+ *   empty line, continuation lines joined; CRLF or LF) instead of a From, a
+ *   Subject and body_bytes of filler. With -w, each connection
  *   waits (at most timeout_s) after HELO until the file exists, so a test can
  *   change the world while milter sessions are open.
  *
@@ -58,6 +64,9 @@ static const char *opt_login, *opt_daemon = "pmdrive", *opt_client = "127.0.0.1"
 static const char *opt_rcpts[MAX_RCPTS];
 static int opt_nrcpts;
 static long opt_body = 512;
+static char *opt_data;      /* -D: the message file's text */
+static size_t opt_data_len; /* its length */
+static long seq;            /* messages started, for "%d" in the sender */
 
 static pthread_mutex_t texts_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *texts[MAX_TEXTS];
@@ -95,13 +104,62 @@ bare_addr(char *out, size_t n, const char *s)
         snprintf(out, n, "%s", s);
 }
 
+/* Send the headers of the -D file; *body is where its body starts. */
+static enum mc_outcome
+send_file_headers(struct mc_conn *m, size_t *body)
+{
+    char name[256], value[MILTER_CHUNK_SIZE];
+    const char *p = opt_data, *end = opt_data + opt_data_len;
+    enum mc_outcome r = MC_CONTINUE;
+    size_t nl = 0, vl = 0;
+
+    while (p < end && *p != '\r' && *p != '\n') {
+        const char *e = memchr(p, '\n', (size_t)(end - p)), *colon;
+        size_t len = (e ? (size_t)(e - p) : (size_t)(end - p));
+
+        if (len && p[len - 1] == '\r')
+            len--;
+        if ((*p == ' ' || *p == '\t') && nl) {
+            /* a continuation line: joined to the header's value */
+            if (vl + len + 2 < sizeof(value)) {
+                memcpy(value + vl, "\r\n", 2);
+                memcpy(value + vl + 2, p, len);
+                vl += len + 2;
+            }
+        } else if ((colon = memchr(p, ':', len)) != NULL) {
+            if (nl && (r = mc_header(m, name, value)) != MC_CONTINUE)
+                return r;
+            nl = (size_t)(colon - p) < sizeof(name) - 1 ? (size_t)(colon - p) : sizeof(name) - 1;
+            memcpy(name, p, nl);
+            name[nl] = '\0';
+            colon++;
+            while (colon < p + len && (*colon == ' ' || *colon == '\t'))
+                colon++;
+            vl = (size_t)(p + len - colon) < sizeof(value) - 1 ? (size_t)(p + len - colon)
+                                                               : sizeof(value) - 1;
+            memcpy(value, colon, vl);
+        }
+        value[vl] = '\0';
+        p = e ? e + 1 : end;
+    }
+    if (nl && (r = mc_header(m, name, value)) != MC_CONTINUE)
+        return r;
+    if (p < end && *p == '\r')
+        p++;
+    if (p < end && *p == '\n')
+        p++;
+    *body = (size_t)(p - opt_data);
+    return r;
+}
+
 /* Send DATA, headers, EOH, body and end of message; *early stays set unless EOB was answered. */
 static enum mc_outcome
-send_content(struct conn *c, const char *qid, int n, int *early)
+send_content(struct conn *c, const char *qid, const char *sender, int n, int *early)
 {
     struct mc_conn *m = &c->m;
-    char from[512], subject[64];
+    char from[520], subject[64];
     enum mc_outcome r = MC_CONTINUE;
+    size_t body = 0;
     long left;
 
     if (mc_macros(m, SMFIC_DATA, SMFIP_NODATA, "i", qid, NULL) < 0)
@@ -109,21 +167,27 @@ send_content(struct conn *c, const char *qid, int n, int *early)
     mc_begin(m);
     if ((r = mc_step(m, SMFIC_DATA, SMFIP_NODATA, SMFIP_NR_DATA, "data")) != MC_CONTINUE)
         return r;
-    snprintf(from, sizeof(from), "<%s>", opt_sender);
+    snprintf(from, sizeof(from), "<%s>", sender);
     snprintf(subject, sizeof(subject), "pmdrive message %d.%d", m->id, n);
-    if ((r = mc_header(m, "From", from)) != MC_CONTINUE ||
-        (r = mc_header(m, "Subject", subject)) != MC_CONTINUE)
+    if (opt_data) {
+        if ((r = send_file_headers(m, &body)) != MC_CONTINUE)
+            return r;
+    } else if ((r = mc_header(m, "From", from)) != MC_CONTINUE ||
+               (r = mc_header(m, "Subject", subject)) != MC_CONTINUE)
         return r;
     mc_begin(m);
     if ((r = mc_step(m, SMFIC_EOH, SMFIP_NOEOH, SMFIP_NR_EOH, "eoh")) != MC_CONTINUE)
         return r;
-    for (left = opt_body; left > 0;) {
+    for (left = opt_data ? (long)(opt_data_len - body) : opt_body; left > 0;) {
         size_t chunk = left > MILTER_CHUNK_SIZE ? MILTER_CHUNK_SIZE : (size_t)left;
         size_t i;
 
         mc_begin(m);
-        for (i = 0; i < chunk; i++)
-            m->buf[m->len + i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : 'a' + i % 26;
+        if (opt_data)
+            memcpy(m->buf + m->len, opt_data + opt_data_len - left, chunk);
+        else
+            for (i = 0; i < chunk; i++)
+                m->buf[m->len + i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : 'a' + i % 26;
         m->len += chunk;
         left -= (long)chunk;
         r = mc_step(m, SMFIC_BODY, SMFIP_NOBODY, SMFIP_NR_BODY, "body");
@@ -147,7 +211,8 @@ static enum mc_outcome
 do_message(struct conn *c, int n, int *early)
 {
     struct mc_conn *m = &c->m;
-    char qid[32], addr[512], arg[520];
+    char qid[32], addr[512], arg[520], sender[512], num[24];
+    const char *pct = strstr(opt_sender, "%d");
     enum mc_outcome r;
     int i, ok = 0, soft = 0;
 
@@ -155,7 +220,13 @@ do_message(struct conn *c, int n, int *early)
     m->tagged = m->quarantined = 0;
     snprintf(qid, sizeof(qid), "%04X%03X%04X", (unsigned)getpid() & 0xFFFF, (unsigned)m->id & 0xFFF,
              (unsigned)n & 0xFFFF);
-    bare_addr(addr, sizeof(addr), opt_sender);
+    snprintf(num, sizeof(num), "%ld", __sync_add_and_fetch(&seq, 1));
+    if (pct)
+        snprintf(sender, sizeof(sender), "%.*s%s%s", (int)(pct - opt_sender), opt_sender, num,
+                 pct + 2);
+    else
+        snprintf(sender, sizeof(sender), "%s", opt_sender);
+    bare_addr(addr, sizeof(addr), sender);
     snprintf(arg, sizeof(arg), "<%s>", addr);
     if ((opt_login
              ? mc_macros(m, SMFIC_MAIL, SMFIP_NOMAIL, "i", qid, "{mail_addr}", addr, "{auth_type}",
@@ -185,7 +256,7 @@ do_message(struct conn *c, int n, int *early)
     }
     if (ok == 0)
         return soft ? MC_TEMPFAIL : MC_REJECT;
-    return send_content(c, qid, n, early);
+    return send_content(c, qid, sender, n, early);
 }
 
 /* Count a message's outcome. */
@@ -274,13 +345,38 @@ print_text(const char *s)
     putchar('\n');
 }
 
+/* Read the -D message file whole; 0, or -1. */
+static int
+read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char buf[65536];
+    size_t n;
+
+    if (!f)
+        return -1;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        char *grown = realloc(opt_data, opt_data_len + n + 1);
+
+        if (!grown) {
+            fclose(f);
+            return -1;
+        }
+        opt_data = grown;
+        memcpy(opt_data + opt_data_len, buf, n);
+        opt_data_len += n;
+    }
+    fclose(f);
+    return opt_data ? 0 : -1;
+}
+
 /* Print usage and exit 2. */
 static void
 usage(void)
 {
     fprintf(stderr, "usage: pmdrive -S socket [-c conns] [-m msgs] [-f sender] [-r rcpt]... "
                     "[-R n] [-a login] [-d daemon_name] [-i client_addr] [-b body_bytes] "
-                    "[-t timeout_s] [-w file] [-v]\n");
+                    "[-D message_file] [-t timeout_s] [-w file] [-v]\n");
     exit(2);
 }
 
@@ -293,7 +389,7 @@ main(int argc, char **argv)
     pthread_t *tids;
     int ch, i, gen = 0;
 
-    while ((ch = getopt(argc, argv, "S:c:m:f:r:R:a:d:i:b:t:w:v")) != -1) {
+    while ((ch = getopt(argc, argv, "S:c:m:f:r:R:a:d:i:b:D:t:w:v")) != -1) {
         switch (ch) {
         case 'S':
             opt_socket = optarg;
@@ -323,6 +419,12 @@ main(int argc, char **argv)
             break;
         case 'i':
             opt_client = optarg;
+            break;
+        case 'D':
+            if (read_file(optarg) < 0) {
+                fprintf(stderr, "pmdrive: cannot read %s\n", optarg);
+                return 2;
+            }
             break;
         case 'b':
             opt_body = atol(optarg);

@@ -91,7 +91,7 @@ fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
     return 0;
 }
 
-static const struct pm_store_ops fake_ops = {fake_meter, NULL, NULL};
+static const struct pm_store_ops fake_ops = {.meter = fake_meter};
 static struct fake fake;
 static struct pm_store store = {&fake_ops, &fake};
 static char *local_domains[] = {"example.com"};

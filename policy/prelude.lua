@@ -1,0 +1,79 @@
+-- prelude.lua - the shared start of postmeter's Redis scripts (meter.lua,
+-- feedback.lua): store time and the reputation hash's upkeep. It is
+-- concatenated before each script when the scripts are embedded at build
+-- time, so every script reckons time and days the same way.
+--
+-- STORE TIME: the Redis server's clock (TIME) plus the test clock offset,
+--   KEYS[1] = <prefix>:v1:clock (string, set only by tests: an integer
+--   number of seconds; absent means 0). Every script passes it as KEYS[1].
+--   now is in seconds, today the UTC day number (now / 86400).
+--
+-- REPUTATION HASH <prefix>:v1:{s:<sender>}:rep: one field per kind and UTC
+--   day, "<kind>:<day>": s external recipients sent (meter.lua), b hard
+--   bounces, k blocks, r replies, l contacts learned from mail that was not a
+--   reply (feedback.lua). Fields older than REP_DAYS days are deleted when a
+--   day's first field is written, so the hash holds at most 5 * REP_DAYS
+--   fields; its TTL is REP_DAYS days from the first write of its last day.
+--
+-- SPDX-License-Identifier: BSD-2-Clause
+
+if redis.replicate_commands then
+    redis.replicate_commands()
+end
+
+local DAY = 86400
+local REP_DAYS = 8 -- the 7-day window plus the day under way
+local now
+do
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) + math.floor(tonumber(redis.call('GET', KEYS[1]) or 0) or 0)
+end
+local today = math.floor(now / DAY)
+
+-- Add n to the reputation field "<kind>:<today>" of key; returns the new
+-- value. The first write of a day removes the days that left the window.
+local function rep_add(key, kind, n)
+    local v = redis.call('HINCRBY', key, kind .. ':' .. today, n)
+    if v == n then
+        local old = {}
+        for _, f in ipairs(redis.call('HKEYS', key)) do
+            local d = tonumber(string.match(f, '^%a:(%d+)$'))
+            if not d or today - d >= REP_DAYS then
+                old[#old + 1] = f
+            end
+        end
+        if #old > 0 then
+            redis.call('HDEL', key, unpack(old))
+        end
+        redis.call('EXPIRE', key, REP_DAYS * DAY)
+    end
+    return v
+end
+
+-- Keep a hash of "field -> UTC day" (contacts, Message-IDs) within max
+-- fields after a write added some: remove the fields of a sample of 200 that
+-- are ttl_days old or more, or else the oldest 50 of the sample.
+local function day_hash_trim(key, ttl_days, max)
+    if redis.call('HLEN', key) <= max then
+        return
+    end
+    local page = redis.call('HSCAN', key, 0, 'COUNT', 200)[2]
+    local old, dead = {}, {}
+    for i = 1, #page, 2 do
+        local d = tonumber(page[i + 1]) or 0
+        if today - d >= ttl_days then
+            dead[#dead + 1] = page[i]
+        end
+        old[#old + 1] = {d, page[i]}
+    end
+    if #dead == 0 then
+        table.sort(old, function(x, y) return x[1] < y[1] end)
+        for i = 1, math.min(50, #old) do
+            dead[#dead + 1] = old[i][2]
+        end
+    end
+    if #dead > 0 then
+        redis.call('HDEL', key, unpack(dead))
+    end
+end
+

@@ -1,0 +1,489 @@
+/*
+ * store_redis_feedback.c - the Redis store's feedback and suppression list.
+ *
+ * rs_feedback() runs feedback.lua (after the prelude) for one incoming
+ * message and one local mailbox: the failures of a bounce, or a person's
+ * message. The suppression list is one hash per company and address,
+ * "<prefix>:v1:{d:<company>}:sup:<address>" with the fields at (store time
+ * of the bounce), status and sender (whose mail bounced, or "admin:USER"),
+ * and a TTL of suppression.days: fields, so that no address can break them.
+ * rs_suppress_migrate() moves the entries of the layout before companies,
+ * "<prefix>:v1:sup:<address>" = "<time>|<status>|<sender>", to the company
+ * of their sender.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "feedback_lua.h"
+#include "prelude_lua.h"
+#include "store_redis_int.h"
+
+#define FB_MAX_FAIL 64       /* failures of one bounce in one call */
+#define FB_MAX_REFS 32       /* Message-IDs one message refers to, in one call */
+#define SCAN_ROUNDS 100000   /* bound on SCAN calls (each returns about 1000 keys) */
+#define ENTRIES_PER_EVAL 200 /* suppression entries read per script call */
+
+/* Read the entries named by KEYS: per key {at, status, sender, ttl}. */
+static const char read_lua[] =
+    "local out = {}\n"
+    "for i, k in ipairs(KEYS) do\n"
+    "    local e = redis.call('HMGET', k, 'at', 'status', 'sender')\n"
+    "    out[i] = {e[1] or '', e[2] or '', e[3] or '', redis.call('TTL', k)}\n"
+    "end\n"
+    "return out\n";
+
+/* After the prelude, KEYS[2] the entry; ARGV status, sender, days. */
+static const char set_lua[] =
+    "redis.call('HSET', KEYS[2], 'at', now, 'status', ARGV[1], 'sender', ARGV[2])\n"
+    "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]) * DAY)\n"
+    "return now\n";
+
+/* KEYS[1] the old entry, KEYS[2..] its new ones; ARGV at, status, sender. The
+ * old entry's TTL carries over; a TTL of none keeps none. */
+static const char move_lua[] = "local ttl = redis.call('PTTL', KEYS[1])\n"
+                               "if ttl == -2 then return 0 end\n"
+                               "for i = 2, #KEYS do\n"
+                               "    redis.call('HSET', KEYS[i], 'at', ARGV[1], 'status', ARGV[2],"
+                               " 'sender', ARGV[3])\n"
+                               "    if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end\n"
+                               "end\n"
+                               "redis.call('DEL', KEYS[1])\n"
+                               "return #KEYS - 1\n";
+
+/* A number as a string argument, in buf. */
+static const char *
+num(char *buf, size_t len, long long v)
+{
+    snprintf(buf, len, "%lld", v);
+    return buf;
+}
+
+/* Run a script text (EVAL); its reply, or NULL with err set (an error reply too). */
+static redisReply *
+eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
+     const char **args, char *err, size_t errlen)
+{
+    const char **argv = malloc((3 + nkeys + nargs) * sizeof(*argv));
+    char n[24];
+    redisReply *r;
+    int i, argc = 0;
+
+    if (!argv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    argv[argc++] = "EVAL";
+    argv[argc++] = text;
+    argv[argc++] = num(n, sizeof(n), nkeys);
+    for (i = 0; i < nkeys; i++)
+        argv[argc++] = keys[i];
+    for (i = 0; i < nargs; i++)
+        argv[argc++] = args[i];
+    r = rs_command(rs, argc, argv, err, errlen);
+    free(argv);
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* The prelude followed by body, as one script text; NULL on allocation failure. */
+static char *
+with_prelude(const char *body)
+{
+    size_t len = sizeof(pm_prelude_lua) + strlen(body);
+    char *text = malloc(len);
+
+    if (text)
+        snprintf(text, len, "%s%s", pm_prelude_lua, body);
+    return text;
+}
+
+/* The result names feedback.lua answers with, in enum pm_feedback_kind order. */
+static int
+fb_result(const redisReply *e, enum pm_feedback_kind *out)
+{
+    static const char *names[PM_FB_KIND_COUNT] = {"hard",  "block",   "unmatched", "duplicate",
+                                                  "reply", "learned", "known",     "capped"};
+    int k;
+
+    if (e->type != REDIS_REPLY_STRING)
+        return -1;
+    for (k = 0; k < PM_FB_KIND_COUNT; k++)
+        if (strcmp(e->str, names[k]) == 0) {
+            *out = (enum pm_feedback_kind)k;
+            return 0;
+        }
+    return -1;
+}
+
+/* Record what one incoming message says about one local mailbox. */
+int
+rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
+            size_t errlen)
+{
+    struct redis_store *rs = impl;
+    const char *keys[6 + FB_MAX_FAIL], *args[9 + 3 * FB_MAX_FAIL + 1 + FB_MAX_REFS];
+    char *owned[6 + FB_MAX_FAIL] = {NULL};
+    char nb[9][24];
+    size_t i, n = req->fail ? req->n_fail : 0, nkeys = 0, nargs = 0, want;
+    redisReply *r = NULL;
+    int rc = -1;
+
+    if (!req->sender || !*req->sender || !req->company || !*req->company ||
+        (!n && !req->author_hash) || n > FB_MAX_FAIL || req->n_refs > FB_MAX_REFS) {
+        snprintf(err, errlen, "bad feedback request");
+        return -1;
+    }
+    owned[0] = rs_key(rs, 's', req->sender, "rep");
+    owned[1] = rs_key(rs, 's', req->sender, "ct");
+    owned[2] = rs_key(rs, 's', req->sender, "lc");
+    owned[3] = rs_key(rs, 's', req->sender, "fb");
+    owned[4] = rs_key(rs, 's', req->sender, "mid");
+    for (i = 0; i < n; i++)
+        owned[5 + i] = rs_sup_key(rs, req->company, req->fail[i].rcpt);
+    keys[nkeys++] = rs->clock_key;
+    for (i = 0; i < 5 + n; i++) {
+        if (!owned[i]) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        keys[nkeys++] = owned[i];
+    }
+    args[nargs++] = n ? "bounce" : "mail";
+    args[nargs++] = num(nb[0], 24, req->contacts_ttl_days > 0 ? req->contacts_ttl_days : 365);
+    args[nargs++] = num(nb[1], 24, req->contacts_max > 0 ? req->contacts_max : 50000);
+    args[nargs++] = num(nb[2], 24, req->suppress_days > 0 ? req->suppress_days : 180);
+    args[nargs++] = num(nb[3], 24, req->bounce_window_days > 0 ? req->bounce_window_days : 14);
+    args[nargs++] = num(nb[4], 24, req->learned_per_day);
+    args[nargs++] = num(nb[5], 24, req->replies_per_day);
+    args[nargs++] = req->sender;
+    if (n) {
+        args[nargs++] = num(nb[6], 24, (long long)n);
+        for (i = 0; i < n; i++) {
+            args[nargs++] = req->fail[i].hash;
+            args[nargs++] = req->fail[i].hard ? "hard" : "block";
+            args[nargs++] = req->fail[i].status ? req->fail[i].status : "";
+        }
+    } else {
+        args[nargs++] = req->author_hash;
+        args[nargs++] = num(nb[7], 24, (long long)req->n_refs);
+        for (i = 0; i < req->n_refs; i++)
+            args[nargs++] = req->ref_hashes[i];
+    }
+    if (!(r = eval(rs, pm_feedback_lua, (int)nkeys, keys, (int)nargs, args, err, errlen)))
+        goto out;
+    want = n ? n : 1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != want + 1) {
+        snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
+        goto out;
+    }
+    for (i = 0; i < want; i++)
+        if (fb_result(r->element[i + 1], &out[i]) < 0) {
+            snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
+            goto out;
+        }
+    rc = 0;
+out:
+    if (r)
+        freeReplyObject(r);
+    for (i = 0; i < 5 + n; i++)
+        free(owned[i]);
+    return rc;
+}
+
+/* The store's clock. */
+int
+rs_now(void *impl, long long *now, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    const char *keys[1] = {rs->clock_key};
+    redisReply *r = eval(rs, rs->now_lua, 1, keys, 0, NULL, err, errlen);
+
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        snprintf(err, errlen, "redis %s: unexpected reply to the clock script", rs->name);
+        return -1;
+    }
+    *now = r->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Copy s into out with the glob characters of SCAN MATCH escaped. */
+static void
+glob_escape(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+
+    for (; *s && o + 2 < len; s++) {
+        if (strchr("*?[]\\", *s))
+            out[o++] = '\\';
+        out[o++] = *s;
+    }
+    out[o] = '\0';
+}
+
+/* Split a suppression key into its company and address; 0, or -1 when it is
+ * not one. */
+static int
+sup_split(const char *key, size_t prefix_len, char *company, size_t clen, const char **rcpt)
+{
+    const char *c = key + prefix_len, *end;
+
+    if (strncmp(c, "{d:", 3) != 0 || !(end = strstr(c, "}:sup:")) || end[6] == '\0')
+        return -1;
+    snprintf(company, clen, "%.*s", (int)(end - c - 3), c + 3);
+    *rcpt = end + 6;
+    return 0;
+}
+
+/* Read the entries named by keys and pass each to each; 0, 1 when each asked
+ * to stop, or -1 on a store error. */
+static int
+read_entries(struct redis_store *rs, long long now, const char **keys, size_t n,
+             int (*each)(void *, const char *, const char *, const struct pm_suppressed *),
+             void *arg, char *err, size_t errlen)
+{
+    size_t plen = strlen(rs->prefix) + 4, i;
+    redisReply *r = eval(rs, read_lua, (int)n, keys, 0, NULL, err, errlen);
+    int rc = 0;
+
+    if (!r)
+        return -1;
+    for (i = 0; i < n && i < r->elements && rc == 0; i++) {
+        const redisReply *e = r->element[i];
+        struct pm_suppressed s;
+        char company[256];
+        const char *rcpt;
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 || !*e->element[0]->str ||
+            sup_split(keys[i], plen, company, sizeof(company), &rcpt) < 0)
+            continue; /* expired between SCAN and the read, or not an entry */
+        rs_sup_fill(&s, strtoll(e->element[0]->str, NULL, 10), e->element[1]->str,
+                    e->element[2]->str, e->element[3]->integer, now);
+        rc = each(arg, company, rcpt, &s) ? 1 : 0;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Pass every entry whose key matches pattern to each, a page at a time. */
+static int
+scan_entries(struct redis_store *rs, const char *pattern, long long now,
+             int (*each)(void *, const char *, const char *, const struct pm_suppressed *),
+             void *arg, char *err, size_t errlen)
+{
+    char cursor[32] = "0";
+    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+    int rounds = 0, rc = 0;
+
+    do {
+        redisReply *r = rs_command(rs, 6, argv, err, errlen);
+        const char *keys[ENTRIES_PER_EVAL];
+        size_t i, k = 0;
+
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING) {
+            if (r && r->type != REDIS_REPLY_ERROR)
+                snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (i = 0; i < r->element[1]->elements && rc == 0; i++) {
+            keys[k++] = r->element[1]->element[i]->str;
+            if (k == ENTRIES_PER_EVAL || i + 1 == r->element[1]->elements) {
+                rc = read_entries(rs, now, keys, k, each, arg, err, errlen);
+                k = 0;
+            }
+        }
+        freeReplyObject(r);
+    } while (rc == 0 && strcmp(cursor, "0") != 0 && ++rounds < SCAN_ROUNDS);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The suppression list: entries of company (NULL: all) and rcpt (NULL: all). */
+int
+rs_suppress_list(void *impl, const char *company, const char *rcpt,
+                 int (*each)(void *arg, const char *company, const char *rcpt,
+                             const struct pm_suppressed *e),
+                 void *arg, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char c[1024], a[1024], *pattern;
+    long long now;
+    size_t len;
+    int rc;
+
+    if (rs_now(rs, &now, err, errlen) < 0)
+        return -1;
+    if (company && rcpt) {
+        char *key = rs_sup_key(rs, company, rcpt);
+        const char *keys[1] = {key};
+
+        if (!key) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        rc = read_entries(rs, now, keys, 1, each, arg, err, errlen);
+        free(key);
+        return rc < 0 ? -1 : 0;
+    }
+    glob_escape(company ? company : "", c, sizeof(c));
+    glob_escape(rcpt ? rcpt : "", a, sizeof(a));
+    len = strlen(rs->prefix) + strlen(c) + strlen(a) + 32;
+    if (!(pattern = malloc(len))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(pattern, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company ? c : "*", rcpt ? a : "*");
+    rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
+    free(pattern);
+    return rc;
+}
+
+/* Add (status set) or remove (status NULL) one entry: 1 when an entry was
+ * written or removed, 0 when there was none to remove, -1 on a store error. */
+int
+rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *status,
+                const char *by, int days, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char *key = rs_sup_key(rs, company, rcpt), *text = NULL, d[24];
+    const char *keys[2] = {rs->clock_key, key}, *args[3] = {status, by, d};
+    redisReply *r = NULL;
+    int rc = -1;
+
+    if (!key || (status && !(text = with_prelude(set_lua)))) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    num(d, sizeof(d), days);
+    if (status)
+        r = eval(rs, text, 2, keys, 3, args, err, errlen); /* "at" is the store's time */
+    else {
+        const char *argv[2] = {"DEL", key};
+
+        if ((r = rs_command(rs, 2, argv, err, errlen)) && r->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            r = NULL;
+        }
+    }
+    if (r)
+        rc = status ? 1 : r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+out:
+    if (r)
+        freeReplyObject(r);
+    free(text);
+    free(key);
+    return rc;
+}
+
+/* Move one entry of the old layout (key old, value v) to its companies;
+ * the number of entries written, or -1 on a store error. */
+static int
+migrate_one(struct redis_store *rs, const char *old, const char *v, const char *const *companies,
+            size_t n, char *err, size_t errlen)
+{
+    char at[24], status[16], *keys[17] = {NULL};
+    const char *k[17], *args[3] = {at, status, NULL}, *bar1, *bar2, *rcpt;
+    size_t plen = strlen(rs->prefix) + 8, nk = 0, want, i;
+    redisReply *r;
+    int rc = -1;
+
+    /* "<time>|<status>|<sender>": the sender is the rest (it may hold '|') */
+    if (strlen(old) <= plen || !(bar1 = strchr(v, '|')) || !(bar2 = strchr(bar1 + 1, '|')))
+        return 0;
+    rcpt = old + plen;
+    snprintf(at, sizeof(at), "%.*s", (int)(bar1 - v < 23 ? bar1 - v : 23), v);
+    snprintf(status, sizeof(status), "%.*s", (int)(bar2 - bar1 - 1 < 15 ? bar2 - bar1 - 1 : 15),
+             bar1 + 1);
+    args[2] = bar2 + 1;
+    k[nk++] = old;
+    if (strncmp(args[2], "admin:", 6) == 0 || !strrchr(args[2], '@')) {
+        for (want = 0; want < n && want < 16; want++)
+            keys[want] = rs_sup_key(rs, companies[want], rcpt);
+    } else {
+        keys[0] = rs_sup_key(rs, strrchr(args[2], '@') + 1, rcpt);
+        want = 1;
+    }
+    while (nk < 17 && keys[nk - 1])
+        k[nk] = keys[nk - 1], nk++;
+    if (nk - 1 < want) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (nk == 1) {
+        rc = 0; /* an administrator's entry and no company to give it to */
+        goto out;
+    }
+    if ((r = eval(rs, move_lua, (int)nk, k, 3, args, err, errlen)) != NULL) {
+        rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
+        freeReplyObject(r);
+    }
+out:
+    for (i = 0; i < 17; i++)
+        free(keys[i]);
+    return rc;
+}
+
+/* Move the entries of the layout before companies to their companies. */
+int
+rs_suppress_migrate(void *impl, const char *const *companies, size_t n, long long *moved, char *err,
+                    size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char cursor[32] = "0", pattern[128];
+    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+    int rounds = 0;
+
+    *moved = 0;
+    snprintf(pattern, sizeof(pattern), "%s:v1:sup:*", rs->prefix);
+    do {
+        redisReply *r = rs_command(rs, 6, argv, err, errlen);
+        size_t i;
+
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING) {
+            if (r && r->type != REDIS_REPLY_ERROR)
+                snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (i = 0; i < r->element[1]->elements; i++) {
+            const char *key = r->element[1]->element[i]->str;
+            const char *get[2] = {"GET", key};
+            redisReply *v = rs_command(rs, 2, get, err, errlen);
+            int w = 0;
+
+            if (!v || v->type == REDIS_REPLY_ERROR) {
+                if (v)
+                    freeReplyObject(v);
+                freeReplyObject(r);
+                return -1;
+            }
+            if (v->type == REDIS_REPLY_STRING)
+                w = migrate_one(rs, key, v->str, companies, n, err, errlen);
+            freeReplyObject(v);
+            if (w < 0) {
+                freeReplyObject(r);
+                return -1;
+            }
+            *moved += w > 0;
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && ++rounds < SCAN_ROUNDS);
+    return 0;
+}
