@@ -223,7 +223,8 @@ run_script(struct ctl *c, const char *sender, const char *lua, int nargs, const 
 
     ctl_key(c, sender, "cr", cr, sizeof(cr));
     ctl_key(c, sender, "crlog", crlog, sizeof(crlog));
-    snprintf(clock, sizeof(clock), "%s:v1:clock", c->conf->key_prefix);
+    snprintf(clock, sizeof(clock), "%s%s", c->conf->redis_test_clock ? c->conf->key_prefix : "",
+             c->conf->redis_test_clock ? ":v1:clock" : "");
     for (i = 0; i < nargs && i < 6; i++)
         argv[6 + i] = args[i];
     if (!(r = ctl_cmdv(c, 6 + nargs, argv)))

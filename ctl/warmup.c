@@ -80,7 +80,8 @@ warmup_skip(struct ctl *c, const struct wu_target *t, const char *to)
     if (to && ctl_number(to, PM_WARMUP_MAX_STAGES, &stage) < 0)
         return ctl_fail(CTL_USAGE, "warmup skip: bad stage \"%s\" (0 to %d)", to,
                         PM_WARMUP_MAX_STAGES);
-    snprintf(clock, sizeof(clock), "%s:v1:clock", c->conf->key_prefix);
+    snprintf(clock, sizeof(clock), "%s%s", c->conf->redis_test_clock ? c->conf->key_prefix : "",
+             c->conf->redis_test_clock ? ":v1:clock" : "");
     snprintf(st, sizeof(st), "%lld", stage);
     snprintf(ttl, sizeof(ttl), "%lld", (c->conf->warmup_dormant_days + 1) * CTL_DAY);
     if (!(r = ctl_cmdv(c, 7, argv)))

@@ -124,6 +124,7 @@ static const struct conf_key conf_keys[] = {
     K_STR("redis", "key_prefix", key_prefix, "pm",                           pm_conf_check_key_prefix, NULL),
     K_STRS("redis", "sentinels", sentinels, n_sentinels, no_strings, 0, pm_conf_check_hostport),
     K_STR("redis", "sentinel_master", sentinel_master, "mymaster",           pm_conf_check_nonempty, NULL),
+    K_BOOL("redis", "test_clock", redis_test_clock, 0),
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
     K_BOOL(NULL, "dry_run", dry_run, 0),
     K_STR(NULL, "header_name", header_name, "X-Postmeter",                   pm_conf_check_header_name, NULL),

@@ -43,7 +43,8 @@ read_top(const struct pm_conf *conf, int n, char *err, size_t errlen)
         snprintf(err, errlen, "redis %s: %s", where, why);
         return NULL;
     }
-    snprintf(clock_key, sizeof(clock_key), "%s:v1:clock", conf->key_prefix);
+    snprintf(clock_key, sizeof(clock_key), "%s%s", conf->redis_test_clock ? conf->key_prefix : "",
+             conf->redis_test_clock ? ":v1:clock" : "");
     snprintf(top_prefix, sizeof(top_prefix), "%s:v1:top:", conf->key_prefix);
     snprintf(count, sizeof(count), "%d", n);
     r = redisCommand(c, "EVAL %s 1 %s %s %s", top_lua, clock_key, top_prefix, count);

@@ -811,8 +811,11 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     else
         snprintf(rs->name, sizeof(rs->name), "%s:%d", rs->host, rs->port);
     rs->idle = calloc(rs->pool_size, sizeof(*rs->idle));
+    /* the test clock only when a test asks for it: "" reads as no offset */
     if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 10)))
-        sprintf(rs->clock_key, "%s:v1:clock", rs->prefix);
+        sprintf(rs->clock_key, "%s", conf->redis_test_clock ? rs->prefix : "");
+    if (rs->clock_key && conf->redis_test_clock)
+        strcat(rs->clock_key, ":v1:clock");
     if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
         sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
     rs->plan_table = plan_table(conf);

@@ -78,6 +78,14 @@ expect "$out" fits=1 counted=0 used=0,0,0,0
 now=$(val now "$out")
 t=$(pm_rcli TIME | head -n 1)
 ((now >= t - 2 && now <= t)) || pm_fail "without a clock key store time is Redis TIME: $now vs $t"
+# a stray test clock key moves nothing unless redis.test_clock says to honour it
+pm_rcli SET "$P:v1:clock" 86400 EX 60 >/dev/null
+now=$(val now "$(cli -C probe conc@t.test 1 1 100,500,0,0)")
+t=$(pm_rcli TIME | head -n 1)
+((now >= t - 2 && now <= t)) || pm_fail "production store time moved by the test clock key: $now vs $t"
+now=$(val now "$(cli probe conc@t.test 1 1 100,500,0,0)")
+((now >= t + 86400 - 2 && now <= t + 86400 + 1)) || pm_fail "test_clock store time: $now vs $t + 1 day"
+pm_rcli DEL "$P:v1:clock" >/dev/null
 
 out=$(cli -t 8 -n 50 commit conc@t.test 1 1 100,500,0,0 | tail -n 1)
 expect "$out" requests=400 fitted=100 counted=100 errors=0

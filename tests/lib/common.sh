@@ -153,7 +153,7 @@ pm_write_conf() {
         cat <<EOF2
 milter: { socket = "${PM_MILTER_SOCKET:-unix:$PM_TMP/postmeter.sock}"; };
 user = "";
-redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; };
+redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; test_clock = true; };
 EOF2
         cat
     } >"$file"

@@ -6,7 +6,7 @@
  *   storecli [-h host] [-p port] [-s socket] [-x prefix] [-u user] [-a password]
  *            [-D db] [-b hour_bucket,day_bucket] [-T connect_ms,command_ms]
  *            [-r retry_min_ms,retry_max_ms] [-P pool_size] [-t threads]
- *            [-n requests] [-i interval_ms] [-o s|d|sd] [-v]
+ *            [-n requests] [-i interval_ms] [-o s|d|sd] [-C] [-v]
  *            probe|commit|force SENDER[,DOMAIN] MSGS RCPTS MH,MD,RH,RD [DMH,DMD,DRH,DRD]
  *
  * DESCRIPTION
@@ -18,7 +18,9 @@
  *   each. The limits are messages/hour, messages/day, recipients/hour,
  *   recipients/day of the sender, then of the domain (0 = unlimited). -o
  *   marks the sender (s) and/or the domain (d) scope soft: over its limits
- *   the mail would still go (a plan that holds or tags).
+ *   the mail would still go (a plan that holds or tags). The store honours
+ *   the test clock key (redis.test_clock), unless -C says to run as production
+ *   does.
  *
  *   For a single request, or every request with -v, prints one line:
  *     fits=F counted=C over_scope=S over_counter=N over_limit=L over_used=U
@@ -71,7 +73,7 @@ usage(void)
             "usage: storecli [-h host] [-p port] [-s socket] [-x prefix] [-u user]\n"
             "  [-a password] [-D db] [-b hour_bucket,day_bucket] [-T connect_ms,command_ms]\n"
             "  [-r retry_min_ms,retry_max_ms] [-P pool] [-t threads] [-n requests]\n"
-            "  [-i interval_ms] [-o s|d|sd] [-v] probe|commit|force SENDER[,DOMAIN] MSGS RCPTS\n"
+            "  [-i interval_ms] [-o s|d|sd] [-C] [-v] probe|commit|force SENDER[,DOMAIN] MSGS RCPTS\n"
             "  MH,MD,RH,RD [DMH,DMD,DRH,DRD]\n");
     exit(2);
 }
@@ -166,7 +168,7 @@ parse_options(int argc, char **argv, struct pm_conf *conf, struct run *run, int 
 {
     int c;
 
-    while ((c = getopt(argc, argv, "h:p:s:x:u:a:D:b:T:r:P:t:n:i:o:v")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:s:x:u:a:D:b:T:r:P:t:n:i:o:Cv")) != -1) {
         switch (c) {
         case 'h':
             conf->redis_host = optarg;
@@ -215,6 +217,9 @@ parse_options(int argc, char **argv, struct pm_conf *conf, struct run *run, int 
                 usage();
             run->req.scope[PM_SCOPE_SENDER].soft = strchr(optarg, 's') != NULL;
             run->req.scope[PM_SCOPE_DOMAIN].soft = strchr(optarg, 'd') != NULL;
+            break;
+        case 'C':
+            conf->redis_test_clock = 0;
             break;
         case 'v':
             run->verbose = 1;
@@ -284,6 +289,7 @@ main(int argc, char **argv)
     conf->retry_min_ms = 100;
     conf->retry_max_ms = 5000;
     conf->pool_size = 16;
+    conf->redis_test_clock = 1;
     run.requests = 1;
     run.req.hour_bucket = 60;
     run.req.day_bucket = 600;
