@@ -4,7 +4,9 @@
 # RCPT) and the decision counters equal those decisions exactly; the scrape
 # passes promtool check metrics; wrong paths (404), other methods (405), a
 # huge header (431) and slow clients holding connections open do not change
-# the mail results sent meanwhile; the per-sender quota gauges appear after
+# the mail results sent meanwhile; clients that trickle a request byte by
+# byte neither stop scrapes nor stay beyond the request deadline; the
+# per-sender quota gauges appear after
 # one refresh period and scrapes do not read Redis; reloads are counted and
 # keep the endpoint; a store outage is counted by kind. The alert rules pass
 # promtool check rules and the dashboard is valid JSON.
@@ -145,6 +147,68 @@ scrape
 pm_assert_eq 10 "$(value "$DEC")" "accept decisions after the bad requests"
 pm_assert_eq 5 "$(value "$REF")" "tempfail decisions after the bad requests"
 pm_assert_eq 15 "$(value 'postmeter_messages_total{direction="outgoing"}')" "outgoing messages"
+
+# 2b. Trickling clients: 16 connections (8 from 127.0.0.1, the scraper's
+# address, 4 from 127.0.0.2, 4 from 127.0.0.4) send a request line and then
+# one header byte a second, never idle for the 5 s timeout. Scrapes meanwhile
+# get through (the oldest connection gives way to a new one), and every
+# trickling connection is cut within the request deadline (10 s, swept every
+# second; the clients look every second), counted from its connect, where
+# the idle timeout never fires. The clients give up after 25 s.
+cat >"$PM_TMP/trickle.py" <<'EOF'
+import socket, sys, time
+port, conns = int(sys.argv[1]), []
+for src in sys.argv[2:]:
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    s.setblocking(False)
+    conns.append([src, s, time.monotonic(), None])
+print("open", flush=True)
+end = time.monotonic() + 25
+while time.monotonic() < end and any(c[3] is None for c in conns):
+    for c in conns:
+        if c[3] is not None:
+            continue
+        try:
+            if c[1].recv(4096) == b"":
+                c[3] = time.monotonic()
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            c[3] = time.monotonic()
+            continue
+        try:
+            c[1].send(b"a")
+        except BlockingIOError:
+            pass
+        except OSError:
+            c[3] = time.monotonic()
+    time.sleep(1)
+for src, s, start, closed in conns:
+    print(src, "open" if closed is None else "%.1f" % (closed - start))
+EOF
+python3 "$PM_TMP/trickle.py" "$MPORT" 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 \
+    127.0.0.1 127.0.0.1 127.0.0.2 127.0.0.2 127.0.0.2 127.0.0.2 127.0.0.4 127.0.0.4 127.0.0.4 \
+    127.0.0.4 >"$PM_TMP/trickle.out" 2>&1 &
+TRICKLE=$! # it ends by itself within 25 s
+for _ in $(seq 1 50); do
+    grep -q '^open$' "$PM_TMP/trickle.out" && break
+    sleep 0.1
+done
+grep -q '^open$' "$PM_TMP/trickle.out" ||
+    pm_fail "the trickling clients did not connect: $(cat "$PM_TMP/trickle.out")"
+for i in 1 2 3 4 5 6; do
+    sleep 1
+    scrape
+    pm_assert_eq 10 "$(value "$DEC")" "scrape $i among trickling clients"
+done
+wait "$TRICKLE" || pm_fail "the trickling clients failed: $(cat "$PM_TMP/trickle.out")"
+pm_assert_eq 16 "$(grep -c '^127' "$PM_TMP/trickle.out")" "trickling clients reported"
+awk '$1 ~ /^127/ && ($2 == "open" || $2 > 14) { bad++ } END { exit bad > 0 }' "$PM_TMP/trickle.out" ||
+    pm_fail "trickling clients kept beyond the deadline (address, seconds): $(tr '\n' ' ' <"$PM_TMP/trickle.out")"
 
 # 3. Reload with top_senders = 10: the quota gauges appear within one
 # refresh period, and the endpoint stayed up across the reload.
