@@ -24,8 +24,10 @@
 --   KEYS[12] <prefix>:v1:{s:<sender>}:mid   (hash) keyed hashes of the
 --            Message-IDs the sender sent -> UTC day (feedback.lua matches
 --            replies against them)
---   KEYS[13] <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
---   KEYS[14] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
+--   KEYS[13] <prefix>:v1:{s:<sender>}:tx:<id> (string) the reply a commit
+--            of this transaction gave ("" for none; see IDEMPOTENCE)
+--   KEYS[14] <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
+--   KEYS[15] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
 --            the request uses the domain scope.
 --   The top index <prefix>:v1:top:<day> (sorted set: sender -> messages
 --   counted that UTC day, TTL 8 days) is named from ARGV, since its day is
@@ -136,6 +138,13 @@
 --   4 at refuse_all (every external recipient is refused). Counter 7 is the
 --   first-contact refusal, 8 the full stop; neither has a retry time (-1).
 --
+-- IDEMPOTENCE: a commit or force that counted records its reply in KEYS[13]
+--   (msgpack, TTL 1200 s); the same request again (postmeter asking once more
+--   after a reply lost to a timeout, or a client sending the same message
+--   again after the 4xx that timeout caused) gets that reply back and counts
+--   nothing. A request that did not count records nothing, so a retry is
+--   decided afresh.
+--
 -- REPLY (integers)
 --   fits, counted, over_scope, over_counter, over_limit, over_used,
 --   retry_at, now, then for scope 0 and scope 1 the five counters (after the
@@ -169,8 +178,15 @@ local company_wide = ARGV[8] == '1'
 local nhashes = tonumber(ARGV[10])
 local scope_base = 10 + nhashes
 local nscopes = 1
-if #KEYS >= 14 then
+if #KEYS >= 15 then
     nscopes = 2
+end
+local KEY_TX = KEYS[13]
+if ARGV[1] ~= '0' and KEY_TX ~= '' then
+    local done = redis.call('GET', KEY_TX)
+    if done then
+        return cmsgpack.unpack(done)
+    end
 end
 local top_prefix = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 1]
 local plan_table = ARGV[scope_base + nscopes * ARGS_PER_SCOPE + 2] or ''
@@ -187,7 +203,7 @@ local function scope_keys(si)
     if si == 1 then
         return KEYS[2], KEYS[3]
     end
-    return KEYS[13], KEYS[14]
+    return KEYS[14], KEYS[15]
 end
 
 -- The day each recipient hash was last counted for the sender (and for the
@@ -736,5 +752,8 @@ if string.sub(KEY_SUP, -5) ~= ':sup:' then
         reply[n - 3], reply[n - 2], reply[n - 1] = tonumber(e[1]) or 0, e[2] or '', e[3] or ''
         reply[n] = redis.call('TTL', KEY_SUP)
     end
+end
+if counted == 1 and KEY_TX ~= '' then
+    redis.call('SET', KEY_TX, cmsgpack.pack(reply), 'EX', 1200)
 end
 return reply

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "feedback.h"
 #include "log.h"
@@ -286,6 +288,47 @@ pm_policy_header(const struct pm_conf *conf, struct pm_msg *m, const char *name,
         m->msgid_hash[0] = '\0';
 }
 
+static unsigned char txid_seed[16]; /* keys the ids of messages without a Message-ID */
+
+/* Seed the ids of messages without a Message-ID (once per process). */
+static void
+policy_seed(void)
+{
+    struct timespec ts;
+
+    if (getrandom(txid_seed, sizeof(txid_seed), 0) == (ssize_t)sizeof(txid_seed))
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    memcpy(txid_seed, &ts, sizeof(ts) < sizeof(txid_seed) ? sizeof(ts) : sizeof(txid_seed));
+}
+
+/* The id of a message's commit: the same message (sender, Message-ID,
+ * recipients) sent again gets the same one, so that a commit whose reply was
+ * lost is not counted twice; without a Message-ID, one of its own. */
+static void
+policy_txid(const struct pm_conf *conf, const struct pm_msg *m, char out[17])
+{
+    static long long serial;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    size_t len = strlen(m->sender) + 48 + m->nhashes * 16, off, i;
+    char *buf;
+
+    if (!m->msgid_hash[0] || !(buf = malloc(len))) {
+        long long n = __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED);
+        char id[64];
+
+        pthread_once(&once, policy_seed);
+        snprintf(id, sizeof(id), "%ld:%lld", (long)getpid(), n);
+        pm_siphash_hex(txid_seed, id, strlen(id), out);
+        return;
+    }
+    off = (size_t)snprintf(buf, len, "%s\n%s\n%lld\n", m->sender, m->msgid_hash, m->nrcpt);
+    for (i = 0; i < m->nhashes && off + 16 < len; i++, off += 16)
+        memcpy(buf + off, m->hashes[i], 16);
+    pm_siphash_hex(conf->contacts_key, buf, off, out);
+    free(buf);
+}
+
 /* Fill the facts the rules see about recipients and sender. */
 static void
 policy_facts(const struct pm_msg *m)
@@ -332,6 +375,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
               struct pm_verdict *v)
 {
     const char *hp[PM_MSG_MAX_HASHES];
+    char txid[17];
     int matched[64] = {0};
     struct pm_verdict rv;
     struct pm_meter_req req;
@@ -358,6 +402,8 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     for (i = 0; i < m->nhashes; i++)
         hp[i] = m->hashes[i];
     policy_request(conf, m, mode, m->next, hp, m->nhashes, &req);
+    policy_txid(conf, m, txid);
+    req.txid = txid;
     m->have_res = 0;
     if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);

@@ -149,6 +149,9 @@ struct pm_meter_req {
     const char *suppressed_rcpt; /* a probe: the normalised recipient to look up, or NULL */
     const char *company;         /* whose suppression list (the sender's domain) */
     const char *msgid_hash;      /* a commit: the message's Message-ID, keyed hash, or NULL */
+    const char *txid; /* a commit: the transaction's id (16 hex digits; the same message
+                       * sent again gets the same id), or NULL: a commit that counted
+                       * is recorded, and the same id again gets its reply back */
     int msgid_days;              /* Message-IDs are kept this long ... */
     long long msgid_max;         /* ... and this many per sender */
     int hour_bucket;             /* seconds per bucket of the rolling hour (divides 3600) */

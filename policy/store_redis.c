@@ -33,9 +33,9 @@
 
 #define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 4)
 #define CURVE_MAX_STAGES 1000
-/* EVALSHA sha numkeys, 14 keys, 10 fixed values, 9 per scope, top prefix and plan
+/* EVALSHA sha numkeys, 15 keys, 10 fixed values, 9 per scope, top prefix and plan
  * table, 5 reputation thresholds, 3 Message-ID values (hashes come on top) */
-#define N_KEYS 14
+#define N_KEYS 15
 #define MAX_ARGS (3 + N_KEYS + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5 + 3)
 #define MAX_HASHES 100000
 #define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
@@ -403,6 +403,21 @@ rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind)
     return key;
 }
 
+/* "<prefix>:v1:{s:<sender>}:tx:<id>": the recorded reply of a transaction. */
+static char *
+tx_key(const struct redis_store *rs, const char *sender, const char *id)
+{
+    size_t len = strlen(id) + 4;
+    char *kind = malloc(len), *key;
+
+    if (!kind)
+        return NULL;
+    snprintf(kind, len, "tx:%s", id);
+    key = rs_key(rs, 's', sender, kind);
+    free(kind);
+    return key;
+}
+
 /* A company's suppression entry of rcpt (NULL: the prefix of its entries). */
 char *
 rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
@@ -502,14 +517,15 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
 }
 
 /* Send the request on a connection; 0 on success, -1 with err set. *dead is
- * set when the connection must not be used again. */
+ * set when the connection must not be used again, to 2 when it is because no
+ * reply came in time. */
 static int
 meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc,
          struct pm_meter_res *res, int *dead, char *err, size_t errlen)
 {
     redisReply *r;
     sigset_t old;
-    int pend, rc = -1;
+    int pend, rc = -1, timeout;
 
     pipe_block(&old, &pend);
     argv[0] = "EVALSHA";
@@ -521,13 +537,16 @@ meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc
         argv[1] = pm_meter_lua;
         r = redisCommandArgv(cn->c, argc, argv, NULL);
     }
+    timeout = !r && cn->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
     if (!r)
         io_error(rs, cn->c, errno, err, errlen);
     pipe_restore(&old, pend);
     /* a replica's READONLY: the primary moved; drop the connection and rediscover */
     *dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
-    if (!r)
+    if (!r) {
+        *dead += timeout;
         return -1;
+    }
     if (r->type == REDIS_REPLY_ERROR)
         snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
     else if (reply_parse(r, res) < 0)
@@ -584,7 +603,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     struct args a;
     const char *sid = req->scope[PM_SCOPE_SENDER].id, *did = req->scope[PM_SCOPE_DOMAIN].id;
     const char *dom, *company;
-    int nscopes, nkeys, s, i, dead = 0, rc = -1;
+    int nscopes, nkeys, s, i, dead = 0, rc = -1, attempt;
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
@@ -616,9 +635,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     key[8] = rs_sup_key(rs, company, req->suppressed_rcpt);
     key[9] = rs_key(rs, 's', sid, "lc");
     key[10] = rs_key(rs, 's', sid, "mid");
+    key[11] = req->txid && req->mode != PM_METER_PROBE ? tx_key(rs, sid, req->txid) : strdup("");
     if (did) {
-        key[11] = rs_key(rs, 'd', did, "w");
-        key[12] = rs_key(rs, 'd', did, "wu");
+        key[12] = rs_key(rs, 'd', did, "w");
+        key[13] = rs_key(rs, 'd', did, "wu");
     }
     nkeys = did ? N_KEYS : N_KEYS - 2;
     a.argc = a.nnum = 0;
@@ -669,19 +689,26 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     arg_num(&a, req->msgid_days);
     arg_num(&a, req->msgid_max);
 
-    cn = pool_get(rs, err, errlen);
-    if (!cn) {
-        pm_metrics_store_error(PM_SERR_CONNECT);
-        goto out;
+    /* a commit with an id asks once more, on a fresh connection, when its reply
+     * was lost to a timeout: the script may have counted it, and then answers
+     * with the reply it recorded instead of counting it again */
+    for (attempt = req->txid && req->mode != PM_METER_PROBE ? 2 : 1; attempt > 0; attempt--) {
+        cn = pool_get(rs, err, errlen);
+        if (!cn) {
+            pm_metrics_store_error(PM_SERR_CONNECT);
+            break;
+        }
+        t0 = pm_metrics_clock();
+        rc = meter_on(rs, cn, a.argv, a.argc, res, &dead, err, errlen);
+        pm_metrics_store_done(t0);
+        if (rc != 0)
+            pm_metrics_store_error(!dead       ? PM_SERR_REPLY
+                                   : dead == 2 ? PM_SERR_TIMEOUT
+                                               : PM_SERR_IO);
+        pool_put(rs, cn, dead ? err : NULL);
+        if (rc == 0 || dead != 2)
+            break;
     }
-    t0 = pm_metrics_clock();
-    rc = meter_on(rs, cn, a.argv, a.argc, res, &dead, err, errlen);
-    pm_metrics_store_done(t0);
-    if (rc != 0 && !dead)
-        pm_metrics_store_error(PM_SERR_REPLY);
-    else if (rc != 0)
-        pm_metrics_store_error(strstr(err, "no reply within") ? PM_SERR_TIMEOUT : PM_SERR_IO);
-    pool_put(rs, cn, dead ? err : NULL);
 out:
     free(a.argv);
     for (i = 0; i < N_KEYS - 1; i++)

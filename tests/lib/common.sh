@@ -146,14 +146,16 @@ pm_rcli() {
     redis-cli -h 127.0.0.1 -p "$PM_REDIS_PORT" "$@"
 }
 
-# Write a postmeter config for tests into $1; extra libconfig text from stdin.
+# Write a postmeter config for tests into $1; extra libconfig text from stdin,
+# extra settings of the redis group from $PM_REDIS_EXTRA.
 pm_write_conf() {
     local file=$1
     {
         cat <<EOF2
 milter: { socket = "${PM_MILTER_SOCKET:-unix:$PM_TMP/postmeter.sock}"; };
 user = "";
-redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; test_clock = true; };
+redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; test_clock = true;
+         ${PM_REDIS_EXTRA:-} };
 EOF2
         cat
     } >"$file"

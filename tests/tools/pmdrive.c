@@ -6,7 +6,7 @@
  *   pmdrive -S unix:PATH | inet:PORT@ADDR | inet6:PORT@ADDR [-c conns] [-m msgs]
  *           [-f sender] [-r rcpt]... [-R n] [-a login] [-d daemon_name]
  *           [-i client_addr] [-b body_bytes] [-D message_file] [-t timeout_s]
- *           [-w file] [-v]
+ *           [-w file] [-W file] [-v]
  *
  * DESCRIPTION
  *   Plays the MTA side of milter protocol version 6, without libmilter. Each
@@ -21,7 +21,9 @@
  *   empty line, continuation lines joined; CRLF or LF) instead of a From, a
  *   Subject and body_bytes of filler. With -w, each connection
  *   waits (at most timeout_s) after HELO until the file exists, so a test can
- *   change the world while milter sessions are open.
+ *   change the world while milter sessions are open. With -W, each message
+ *   creates file.wait after its body and waits (as long) for file before its
+ *   end of message, so a test can act between RCPT TO and end of message.
  *
  *   Prints one summary line of key=value counts, then one "reply COUNT TEXT"
  *   line per distinct refusal text seen (a bare reply code is shown as
@@ -61,6 +63,7 @@ static const char *opt_socket;
 static int opt_conns = 1, opt_msgs = 1, opt_timeout = 30, opt_verbose;
 static const char *opt_sender = "alice@example.com";
 static const char *opt_login, *opt_daemon = "pmdrive", *opt_client = "127.0.0.1", *opt_wait;
+static const char *opt_wait_eom; /* -W */
 static const char *opt_rcpts[MAX_RCPTS];
 static int opt_nrcpts;
 static long opt_body = 512;
@@ -103,6 +106,8 @@ bare_addr(char *out, size_t n, const char *s)
     else
         snprintf(out, n, "%s", s);
 }
+
+static enum mc_outcome wait_file(struct mc_conn *m, const char *file, int announce);
 
 /* Send the headers of the -D file; *body is where its body starts. */
 static enum mc_outcome
@@ -196,6 +201,8 @@ send_content(struct conn *c, const char *qid, const char *sender, int n, int *ea
         if (r != MC_CONTINUE)
             return r;
     }
+    if (opt_wait_eom && wait_file(m, opt_wait_eom, 1) != MC_CONTINUE)
+        return MC_ERROR;
     if (mc_macros(m, SMFIC_BODYEOB, 0, "i", qid, NULL) < 0)
         return MC_ERROR;
     mc_begin(m);
@@ -286,20 +293,35 @@ count(struct conn *c, enum mc_outcome r)
     }
 }
 
-/* Wait (at most the timeout) until the -w file exists. */
+/* Wait (at most the timeout) until file exists; with announce, first create
+ * "file.wait" to say so. */
 static enum mc_outcome
-wait_go(struct conn *c)
+wait_file(struct mc_conn *m, const char *file, int announce)
 {
+    char ready[4096];
+    FILE *f;
     int i;
 
-    for (i = 0; opt_wait != NULL && access(opt_wait, F_OK) != 0; i++) {
+    if (announce) {
+        snprintf(ready, sizeof(ready), "%s.wait", file);
+        if ((f = fopen(ready, "w")) != NULL)
+            fclose(f);
+    }
+    for (i = 0; access(file, F_OK) != 0; i++) {
         if (i >= opt_timeout * 100) {
-            mc_warn(&c->m, "%s did not appear", opt_wait);
+            mc_warn(m, "%s did not appear", file);
             return MC_ERROR;
         }
         usleep(10000);
     }
     return MC_CONTINUE;
+}
+
+/* Wait (at most the timeout) until the -w file exists. */
+static enum mc_outcome
+wait_go(struct conn *c)
+{
+    return opt_wait ? wait_file(&c->m, opt_wait, 0) : MC_CONTINUE;
 }
 
 /* Thread body: one milter connection sending its messages. */
@@ -376,7 +398,7 @@ usage(void)
 {
     fprintf(stderr, "usage: pmdrive -S socket [-c conns] [-m msgs] [-f sender] [-r rcpt]... "
                     "[-R n] [-a login] [-d daemon_name] [-i client_addr] [-b body_bytes] "
-                    "[-D message_file] [-t timeout_s] [-w file] [-v]\n");
+                    "[-D message_file] [-t timeout_s] [-w file] [-W file] [-v]\n");
     exit(2);
 }
 
@@ -389,7 +411,7 @@ main(int argc, char **argv)
     pthread_t *tids;
     int ch, i, gen = 0;
 
-    while ((ch = getopt(argc, argv, "S:c:m:f:r:R:a:d:i:b:D:t:w:v")) != -1) {
+    while ((ch = getopt(argc, argv, "S:c:m:f:r:R:a:d:i:b:D:t:w:W:v")) != -1) {
         switch (ch) {
         case 'S':
             opt_socket = optarg;
@@ -434,6 +456,9 @@ main(int argc, char **argv)
             break;
         case 'w':
             opt_wait = optarg;
+            break;
+        case 'W':
+            opt_wait_eom = optarg;
             break;
         case 'v':
             opt_verbose = 1;
