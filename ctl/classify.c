@@ -7,7 +7,8 @@
  * prints the features, each rule's match and the resulting action (the most
  * severe). It also prints what the bounce parser reads in the file: whether
  * it is a bounce, each failed recipient with its status and class, and the
- * original sender.
+ * original sender. A file has no envelope: the bounce parser goes by its
+ * Return-Path field when there is one.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -154,7 +155,7 @@ classify_bounce(const struct ctl *c, const unsigned char *buf, size_t len)
         free(out);
         return ctl_fail(CTL_ERR, "out of memory");
     }
-    pm_bounce_parse(buf, len, b);
+    pm_bounce_parse(buf, len, PM_ENV_UNKNOWN, b); /* a file: its Return-Path tells, if any */
     if (c->json) {
         pm_bounce_json(b, out, BOUNCE_TEXT);
         printf(",\"bounce\":%s", out);

@@ -2,15 +2,18 @@
  * dsn_class.c - status codes and classes of bounced recipients.
  *
  * An enhanced status code (RFC 3463) decides the class when it is
- * specific: 5.1.1, 5.1.2, 5.1.3 and 5.1.10 are invalid addresses, 5.7.x
- * policy blocks, 4.2.2 and 5.2.2 full mailboxes, other 4.x.x temporary.
- * When the code is generic (5.0.0, 5.1.0, 5.5.0 ...) or missing, the
- * remote text is read as a postmaster reads it: a phrase table gives the
- * subject and detail ("no such user" is 1.1, "over quota" 2.2, "spam"
- * 7.1), the SMTP reply code (or the code's first digit) the class. An
- * invalid address is never read from a refusal at MAIL FROM (the sender's
- * side) or after DATA (a filter), nor from a refusal whose stated reason
- * is something else ("Recipient address rejected: Greylisted").
+ * specific: 5.1.1, 5.1.2, 5.1.3, 5.1.6 and 5.1.10 are invalid addresses,
+ * 4.2.2 and 5.2.2 full mailboxes, other 4.x.x temporary, any other 5.x.x
+ * other, whatever the words say; 5.7.x is a policy block unless an
+ * explicit invalid-address phrase stands beside it (servers use 5.7.x as
+ * a catch-all for "rejected"). When the code is generic (X.Y.0) or
+ * missing, the remote text is read as a postmaster reads it: a phrase
+ * table gives the subject and detail ("no such user" is 1.1, "over quota"
+ * 2.2, "spam" 7.1), the SMTP reply code (or the code's first digit) the
+ * class. An invalid address is never read from a refusal at MAIL FROM
+ * (the sender's side), nor from words alone after DATA (a filter), nor
+ * from a refusal whose stated reason is something else ("Recipient
+ * address rejected: Greylisted").
  * Also: the small string helpers the other dsn*.c files share.
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -80,6 +83,7 @@ static const struct phrase phrases[] = {
     {"message is too large", "3.4", 0},
     {"size limit", "3.4", 0},
     /* policy, spam and authentication */
+    {"not accepting mail from", "7.1", 0}, /* the recipient refuses this sender (AOL) */
     {"relay access denied", "7.1", 0},
     {"relaying denied", "7.1", 0},
     {"relay not permitted", "7.1", 0},
@@ -117,8 +121,9 @@ static const struct phrase phrases[] = {
     {"unknown domain", "1.2", 0},
     {"domain does not exist", "1.2", 0},
     {"domain name not found", "1.2", 0},
+    {"domain is not reachable", "1.2", 0}, /* Outlook.com: "... please check the domain" */
     {"name or service not known", "1.2", 0},
-    {"unrouteable address", "1.2", 0},
+    {"unrouteable address", "4.4", 0}, /* Exim: no route, not proof of a bad domain */
     {"no mx record", "1.2", 0},
     {"domain is not valid", "1.2", 0},
     {"unresolvable", "1.2", 0},
@@ -179,6 +184,10 @@ static const struct phrase phrases[] = {
     {"\xe5\x9c\xb0\xe5\x9d\x80\xe4\xb8\x8d\xe5\xad\x98\xe5\x9c\xa8", "1.1",
      0}, /* "address does not exist" */
     {"unknown local part", "1.1", 0},
+    {"not a known user", "1.1", 0},
+    {"no mail box", "1.1", 0},
+    {"bad_recipient", "1.1", 0},
+    {"not an active address", "1.1", 0},
     /* transient trouble */
     {"too many connections", "4.5", 1},
     {"try again later", "0.0", 1},
@@ -195,6 +204,49 @@ static const struct phrase phrases[] = {
      * not proof that the address is invalid; without a reason it is */
     {"address rejected:", "0.0", 0},
     {"address rejected", "1.1", 0},
+};
+
+/*
+ * Explicit invalid-address phrases: beside a 5.7.x code (a catch-all for
+ * "rejected") they make the failure hard. Vaguer words ("address
+ * rejected", "access denied", "no longer", "was not found") do not.
+ */
+static const char *const explicit_invalid[] = {
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "no such recipient",
+    "no such mailbox",
+    "no such account",
+    "no such address",
+    "no such person",
+    "no such domain",
+    "user not found",
+    "user does not exist",
+    "user doesn't exist",
+    "recipient not found",
+    "recipientnotfound",
+    "recipient unknown",
+    "unknown recipient",
+    "invalid recipient",
+    "invalid mailbox",
+    "mailbox not found",
+    "mailbox does not exist",
+    "not a valid mailbox",
+    "address does not exist",
+    "nosuchuser",
+    "unknown local part",
+    "not a known user",
+    "no mail box",
+    "no mailbox",
+    "bad_recipient",
+    "bad recipient",
+    "not an active address",
+    "domain does not exist",
+    "does not accept mail",
+    "accepts no mail",
+    "no smtp service",
+    "recipient address rejected: access denied",
 };
 
 /* Case-insensitive search of needle in hay[0..hlen). */
@@ -452,7 +504,7 @@ class_of_code(int c, int s, int d)
         return PM_BOUNCE_NONE;
     if (c == 4)
         return s == 2 && d == 2 ? PM_BOUNCE_FULL : PM_BOUNCE_SOFT;
-    if (s == 1 && (d == 1 || d == 2 || d == 3 || d == 10))
+    if (s == 1 && (d == 1 || d == 2 || d == 3 || d == 6 || d == 10))
         return PM_BOUNCE_HARD;
     if (s == 7)
         return PM_BOUNCE_BLOCK;
@@ -461,22 +513,41 @@ class_of_code(int c, int s, int d)
     return PM_BOUNCE_OTHER;
 }
 
-/* Is "c.s.d" a code that says little about the cause (X.0.x, X.s.0)? */
+/* Is "c.s.d" a generic code (X.0.x, X.s.0) that says little about the cause? */
 static int
 generic(int s, int d)
 {
-    return s == 0 || d == 0 || (s == 4 && (d == 4 || d == 1)) || (s == 5 && d == 0);
+    return s == 0 || d == 0;
 }
 
-/* The class of a failure from its status code and remote text, whatever the stage. */
+/* Does the text hold an explicit invalid-address phrase? */
+static int
+says_invalid(const char *diag)
+{
+    size_t i, n;
+
+    if (diag == NULL)
+        return 0;
+    n = strlen(diag);
+    for (i = 0; i < sizeof(explicit_invalid) / sizeof(explicit_invalid[0]); i++)
+        if (pm_dsn_memcasestr(diag, n, explicit_invalid[i]) != NULL)
+            return 1;
+    return 0;
+}
+
+/* The class of a failure from its status code and remote text, whatever
+ * the stage; *decided is set when a specific code the server wrote did it. */
 static enum pm_bounce_class
-classify(const char *status, const char *diag)
+classify(const char *status, const char *diag, int by_code, int *decided)
 {
     int c, s, d, tc, ts, td;
     char derived[16];
 
-    if (split_status(status, &c, &s, &d) != 0 && split_status(diag, &c, &s, &d) == 0)
+    *decided = 0;
+    if (split_status(status, &c, &s, &d) != 0 && split_status(diag, &c, &s, &d) == 0) {
         status = diag; /* no code given, but the remote text carries one */
+        by_code = 1;
+    }
     if (split_status(status, &c, &s, &d) != 0) {
         if (pm_bounce_status_from_text(diag, derived, sizeof(derived)) != 0)
             return PM_BOUNCE_NONE;
@@ -486,18 +557,19 @@ classify(const char *status, const char *diag)
     }
     if (c == 2)
         return PM_BOUNCE_NONE;
-    if (c == 5 && s == 1 && (d == 7 || d == 8))
-        return PM_BOUNCE_OTHER; /* the sender's address: the recipient is not at fault */
-    if (c == 5 && ((s == 2 && d == 1) || (s == 4 && d == 4)) &&
-        pm_bounce_status_from_text(diag, derived, sizeof(derived)) == 0 &&
-        split_status(derived, &tc, &ts, &td) == 0 && class_of_code(5, ts, td) == PM_BOUNCE_HARD)
-        return PM_BOUNCE_HARD; /* "disabled" or "no route" codes with words of no such address */
-    if (!generic(s, d) || c == 4) {
-        if (c == 4 && generic(s, d) &&
-            pm_bounce_status_from_text(diag, derived, sizeof(derived)) == 0 &&
+    if (!generic(s, d)) {
+        *decided = by_code;
+        if (c == 5 && s == 7 && says_invalid(diag)) {
+            *decided = 0; /* the words, not the code, say the address is invalid */
+            return PM_BOUNCE_HARD;
+        }
+        return class_of_code(c, s, d);
+    }
+    if (c == 4) {
+        if (pm_bounce_status_from_text(diag, derived, sizeof(derived)) == 0 &&
             split_status(derived, &tc, &ts, &td) == 0 && ts == 2 && td == 2)
             return PM_BOUNCE_FULL;
-        return class_of_code(c, s, d);
+        return PM_BOUNCE_SOFT;
     }
     /* a generic permanent code: the words decide */
     if (pm_bounce_status_from_text(diag, derived, sizeof(derived)) == 0 &&
@@ -518,17 +590,27 @@ at_mail_from(const char *diag)
             pm_dsn_memcasestr(diag, n, "in reply to mail from") != NULL);
 }
 
+/* The class of a failure; by_code: the status is a code the server wrote. */
+enum pm_bounce_class
+pm_dsn_classify(const char *status, const char *diag, int by_code, int *decided)
+{
+    int code_decided;
+    enum pm_bounce_class cls = classify(status, diag, by_code, &code_decided);
+
+    if (decided != NULL)
+        *decided = code_decided;
+    if (cls == PM_BOUNCE_HARD && diag != NULL && at_mail_from(diag))
+        return PM_BOUNCE_OTHER; /* the sender's side was refused, not the recipient */
+    if (cls == PM_BOUNCE_HARD && !code_decided && diag != NULL && pm_dsn_after_data(diag))
+        return PM_BOUNCE_BLOCK; /* words of no such user after the content: a filter */
+    return cls;
+}
+
 /* The class of a failure from its status code and remote text. */
 enum pm_bounce_class
 pm_bounce_classify(const char *status, const char *diag)
 {
-    enum pm_bounce_class cls = classify(status, diag);
-
-    if (cls == PM_BOUNCE_HARD && diag != NULL && pm_dsn_after_data(diag))
-        return PM_BOUNCE_BLOCK;
-    if (cls == PM_BOUNCE_HARD && diag != NULL && at_mail_from(diag))
-        return PM_BOUNCE_OTHER; /* the sender's side was refused, not the recipient */
-    return cls;
+    return pm_dsn_classify(status, diag, 1, NULL);
 }
 
 /* "hard", "block", "full", "soft", "other" or "none". */
@@ -555,14 +637,15 @@ pm_bounce_class_name(enum pm_bounce_class c)
 /*
  * Fill in status (when generic or missing) and class of r from its diag.
  * permanent_hint: 1 the bounce says the failure is permanent, 0 it says
- * temporary, -1 nothing known.
+ * temporary, -1 nothing known. Returns 1 when a code the server wrote
+ * (the status given, or one in the remote text) decided the class.
  */
-void
+int
 pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint)
 {
     char found[16], derived[16];
-    int c = 0, s = 0, d = 0, fc, fs, fd;
-    int have = split_status(r->status, &c, &s, &d) == 0;
+    int c = 0, s = 0, d = 0, fc, fs, fd, decided = 0;
+    int have = split_status(r->status, &c, &s, &d) == 0, by_code = have;
 
     if (have && pm_dsn_find_status(r->status, found, sizeof(found)) == 0)
         memcpy(r->status, found, sizeof(found));
@@ -571,7 +654,7 @@ pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint)
         split_status(found, &fc, &fs, &fd) == 0 && (!have || fc == c) && fc != 2 &&
         (!generic(fs, fd) || !have)) {
         memcpy(r->status, found, sizeof(found));
-        have = 1;
+        have = by_code = 1;
         c = fc, s = fs, d = fd;
     }
     if ((!have || generic(s, d)) && r->diag[0] != '\0' &&
@@ -582,6 +665,7 @@ pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint)
         if (!have || (fc == c && s == 0 && d == 0 && !generic(fs, fd))) {
             memcpy(r->status, derived, sizeof(derived));
             have = 1;
+            by_code = 0; /* read from the words */
         }
     }
     if (!have)
@@ -592,11 +676,12 @@ pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint)
                  : r->status[0] == '4' ? "delayed"
                                        : "failed");
     r->cls = r->status[0] != '\0' || r->diag[0] != '\0'
-                 ? pm_bounce_classify(r->status[0] ? r->status : NULL, r->diag)
+                 ? pm_dsn_classify(r->status[0] ? r->status : NULL, r->diag, by_code, &decided)
                  : PM_BOUNCE_NONE;
     if (strcmp(r->action, "delivered") == 0 || strcmp(r->action, "relayed") == 0 ||
         strcmp(r->action, "expanded") == 0)
         r->cls = PM_BOUNCE_NONE;
+    return decided;
 }
 
 /*

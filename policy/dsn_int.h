@@ -5,7 +5,8 @@
  * struct pm_dsn: the decoded delivery-status text, the decoded human
  * text, a few top-level headers and the returned message's sender. The
  * report reader (dsn_report.c) and the plain-text reader (dsn_text.c)
- * turn that into recipients; dsn_class.c gives codes and classes.
+ * turn that into recipients; dsn_class.c gives codes and classes;
+ * dsn.c decides whether the message is a bounce at all.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -28,25 +29,31 @@ struct pm_dsn {
     size_t report_len;
     char text[PM_DSN_TEXT_MAX]; /* text/plain (or non-MIME) parts, NUL-free */
     size_t text_len;
-    size_t cut;                /* offset in text where the returned message starts */
-    int cut_header;            /* the returned message starts with its header (no marker line) */
-    char subject[256];         /* top-level Subject */
-    char from[320];            /* top-level From (raw) */
-    char return_path[320];     /* top-level Return-Path (raw) */
-    char to[320];              /* top-level To (raw): the bounce's addressee */
-    char failed[1024];         /* top-level X-Failed-Recipients */
-    char orig_sender[320];     /* X-Original-Sender or similar (raw) */
-    char ret_from[320];        /* returned message: From (raw) */
-    char ret_return_path[320]; /* returned message: Return-Path (raw) */
-    char ret_to[1024];         /* returned message: To (raw) */
-    int report_type_dsn;       /* multipart/report; report-type=delivery-status */
-    int has_status_part;       /* a message/(global-)delivery-status part */
-    int is_arf;                /* message/feedback-report or report-type=feedback-report */
-    int is_auto;               /* Auto-Submitted, Precedence, List-Id */
-    int auto_replied;          /* Auto-Submitted: auto-replied */
-    int returned;              /* a returned message (or its headers) part was seen */
-    int cut_short;             /* the top multipart has no closing boundary line */
-    unsigned parts;            /* parts visited */
+    size_t cut;                 /* offset in text where the returned message starts */
+    int cut_header;             /* the returned message starts with its header (no marker line) */
+    char subject[256];          /* top-level Subject */
+    char from[320];             /* top-level From (raw) */
+    char return_path[320];      /* top-level Return-Path (raw) */
+    char to[320];               /* top-level To (raw): the bounce's addressee */
+    char failed[1024];          /* top-level X-Failed-Recipients */
+    char orig_sender[320];      /* X-Original-Sender or similar (raw) */
+    char ret_from[320];         /* returned message: From (raw) */
+    char ret_return_path[320];  /* returned message: Return-Path (raw) */
+    char ret_to[1024];          /* returned message: To (raw) */
+    int ret_list;               /* the returned message is a list post (List-* fields) */
+    int report_type_dsn;        /* multipart/report; report-type=delivery-status */
+    int has_status_part;        /* a message/(global-)delivery-status part */
+    int is_arf;                 /* message/feedback-report or report-type=feedback-report */
+    unsigned auto_flags;        /* PM_AUTO_* flags of the top-level header fields */
+    int has_from;               /* the top level has a From field */
+    int has_return_path;        /* the top level has a Return-Path field */
+    int returned;               /* a returned message (or its headers) part was seen */
+    int cut_short;              /* the top multipart has no closing boundary line */
+    unsigned parts;             /* parts visited */
+    const unsigned char *inner; /* body of the first message/rfc822 part (a forwarded message) */
+    size_t inner_len;
+    size_t first_rcpt; /* offset in text of the first recipient line read */
+    unsigned char by_code[PM_BOUNCE_MAX_RCPTS]; /* report recipient i: class from a given code */
 };
 
 /* Walk the message and fill *d. */
@@ -64,6 +71,15 @@ size_t pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out);
 /* Does the message look like a plain-text bounce? */
 int pm_dsn_text_is_bounce(const struct pm_dsn *d);
 
+/* Offset in d->text of the first words only bounce generators write
+ * (a recognised layout), or d->text_len when none. */
+size_t pm_dsn_text_layout(const struct pm_dsn *d);
+
+/* Offset in d->text of the first forwarding marker of a mail program
+ * ("---------- Forwarded message ---------", "-----Original Message-----",
+ * "Begin forwarded message:" ...), or d->text_len when none. */
+size_t pm_dsn_text_forward(const struct pm_dsn *d);
+
 /* Note the header fields of a returned message at p[0..len). */
 void pm_dsn_returned(struct pm_dsn *d, const unsigned char *p, size_t len);
 
@@ -79,8 +95,16 @@ int pm_dsn_find_reply(const char *s);
 /* Copy s to out with whitespace runs collapsed to one space, trimmed. */
 void pm_dsn_squeeze(char *out, size_t outlen, const char *s, size_t slen);
 
-/* Fill in status (when generic or missing) and class of r from its diag. */
-void pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint);
+/* Fill in status (when generic or missing) and class of r from its diag;
+ * returns 1 when a status code the server wrote decided the class, 0
+ * when the words of the text did. */
+int pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint);
+
+/* The class of a failure; by_code: the status is a code the server wrote
+ * (0: one derived from the words). Sets *decided (when not NULL) to 1
+ * when a specific code decided it. */
+enum pm_bounce_class pm_dsn_classify(const char *status, const char *diag, int by_code,
+                                     int *decided);
 
 /* Was the failure given at end of DATA (a filter, not an unknown user)? */
 int pm_dsn_after_data(const char *diag);

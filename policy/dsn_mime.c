@@ -9,7 +9,10 @@
  * another charset than ASCII or UTF-8 is converted to UTF-8. Delivery-status
  * parts and human-readable text parts are appended to bounded buffers of
  * struct pm_dsn with NUL bytes turned to spaces; the returned message's
- * headers give its sender. Depth and the number of parts are bounded.
+ * headers give its sender. Each top-level field goes through the shared
+ * automatic-mail predicate (automail.c). The body of the first
+ * message/rfc822 part is remembered (a report a gateway forwarded may be
+ * inside). Depth and the number of parts are bounded.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "automail.h"
 #include "codec.h"
 #include "dsn_int.h"
 
@@ -136,31 +140,18 @@ top_field(struct pm_dsn *d, const char *name, const char *v)
 {
     if (strcasecmp(name, "Subject") == 0)
         keep(d->subject, sizeof(d->subject), v);
-    else if (strcasecmp(name, "From") == 0)
+    else if (strcasecmp(name, "From") == 0) {
         keep(d->from, sizeof(d->from), v);
-    else if (strcasecmp(name, "To") == 0)
+        d->has_from = 1;
+    } else if (strcasecmp(name, "To") == 0)
         keep(d->to, sizeof(d->to), v);
-    else if (strcasecmp(name, "Return-Path") == 0)
+    else if (strcasecmp(name, "Return-Path") == 0) {
         keep(d->return_path, sizeof(d->return_path), v);
-    else if (strcasecmp(name, "X-Failed-Recipients") == 0)
+        d->has_return_path = 1;
+    } else if (strcasecmp(name, "X-Failed-Recipients") == 0)
         keep(d->failed, sizeof(d->failed), v);
     else if (strcasecmp(name, "X-Original-Sender") == 0)
         keep(d->orig_sender, sizeof(d->orig_sender), v);
-    else if (strcasecmp(name, "Auto-Submitted") == 0) {
-        while (*v == ' ' || *v == '\t')
-            v++;
-        if (strncasecmp(v, "no", 2) != 0 || isalnum((unsigned char)v[2]) || v[2] == '-')
-            d->is_auto = 1;
-        if (strncasecmp(v, "auto-replied", 12) == 0)
-            d->auto_replied = 1;
-    } else if (strcasecmp(name, "Precedence") == 0) {
-        if (pm_dsn_memcasestr(v, strlen(v), "bulk") || pm_dsn_memcasestr(v, strlen(v), "list") ||
-            pm_dsn_memcasestr(v, strlen(v), "junk"))
-            d->is_auto = 1;
-    } else if (strcasecmp(name, "List-Id") == 0 || strcasecmp(name, "X-Autoreply") == 0 ||
-               strcasecmp(name, "X-Autorespond") == 0 || strcasecmp(name, "X-Auto-Reply") == 0) {
-        d->is_auto = 1;
-    }
 }
 
 /* Note one header field of a returned message. */
@@ -173,6 +164,8 @@ returned_field(struct pm_dsn *d, const char *name, const char *v)
         keep(d->ret_return_path, sizeof(d->ret_return_path), v);
     else if (strcasecmp(name, "To") == 0)
         keep(d->ret_to, sizeof(d->ret_to), v);
+    else if (pm_automail_header(name, v) & PM_AUTO_LIST)
+        d->ret_list = 1;
 }
 
 /* Is this line a header field start ("Name:" with a printable name)? */
@@ -209,6 +202,8 @@ headers(struct pm_dsn *d, const unsigned char *p, size_t len, int where, struct 
 
         if (have && !cont) {
             val[vlen] = '\0';
+            if (where == 0)
+                d->auto_flags |= pm_automail_header(name, val);
             if (strcasecmp(name, "Content-Type") == 0 && c->type[0] == '\0')
                 parse_ctype(c, val);
             else if (strcasecmp(name, "Content-Transfer-Encoding") == 0) {
@@ -458,8 +453,6 @@ entity(struct pm_dsn *d, const unsigned char *p, size_t len, int depth, int top)
             d->report_type_dsn = 1;
         else if (strcmp(c.report_type, "feedback-report") == 0)
             d->is_arf = 1;
-        else if (strcmp(c.report_type, "disposition-notification") == 0)
-            d->is_auto = 1; /* a read receipt (RFC 8098) */
     }
     if (strncmp(c.type, "multipart/", 10) == 0) {
         if (multipart(d, bp, blen, c.boundary, depth) == 0)
@@ -489,6 +482,11 @@ entity(struct pm_dsn *d, const unsigned char *p, size_t len, int depth, int top)
         if (!d->returned)
             headers(d, bp, blen, 2, &inner);
         d->returned = 1;
+        if (d->inner == NULL &&
+            (strcmp(c.type, "message/rfc822") == 0 || strcmp(c.type, "message/global") == 0)) {
+            d->inner = bp;
+            d->inner_len = blen;
+        }
         return;
     }
     if (c.type[0] == '\0' || strcmp(c.type, "text/plain") == 0 ||

@@ -39,7 +39,7 @@ skip_type(const char *v)
 
 /* Store the recipient read so far in out. */
 static void
-flush(struct cur *c, struct pm_bounce *out, size_t *added)
+flush(struct pm_dsn *d, struct cur *c, struct pm_bounce *out, size_t *added)
 {
     struct pm_bounce_rcpt *r;
     char addr[320];
@@ -63,7 +63,7 @@ flush(struct cur *c, struct pm_bounce *out, size_t *added)
         pm_dsn_find_status(c->status, r->status, sizeof(r->status));
     if (c->diag[0] != '\0')
         pm_dsn_squeeze(r->diag, sizeof(r->diag), c->diag, strlen(c->diag));
-    pm_dsn_finish_rcpt(r, -1);
+    d->by_code[r - out->rcpt] = (unsigned char)pm_dsn_finish_rcpt(r, -1);
     (*added)++;
 reset:
     memset(c, 0, sizeof(*c));
@@ -94,14 +94,14 @@ field(struct pm_dsn *d, struct cur *c, struct pm_bounce *out, size_t *added, con
         if (strcasecmp(name, "X-Actual-Recipient") == 0 && c->final_[0] != '\0')
             return;
         if (c->final_[0] != '\0')
-            flush(c, out, added);
+            flush(d, c, out, added);
         snprintf(c->final_, sizeof(c->final_), "%s", skip_type(v));
         c->used = 1;
     } else if (strcasecmp(name, "Original-Recipient") == 0) {
         /* RFC order is Original then Final (Postfix writes Final first): a
          * second Original, or one after Action or Status, starts the next */
         if (c->orig[0] != '\0' || c->action[0] != '\0' || c->status[0] != '\0')
-            flush(c, out, added);
+            flush(d, c, out, added);
         snprintf(c->orig, sizeof(c->orig), "%s", skip_type(v));
         c->used = 1;
     } else if (strcasecmp(name, "Action") == 0) {
@@ -170,6 +170,6 @@ pm_dsn_report(struct pm_dsn *d, struct pm_bounce *out)
         val[vlen] = '\0';
         field(d, &c, out, &added, name, val);
     }
-    flush(&c, out, &added);
+    flush(d, &c, out, &added);
     return added;
 }

@@ -10,7 +10,11 @@
  * Exchange: "user@example.com on <date>"), by "<user@example.com>:"
  * (qmail, Postfix) or by "user@example.com... User unknown" (Sendmail).
  * The lines that follow, up to the next recipient, are its remote text,
- * from which the status code and class are read (dsn_class.c).
+ * from which the status code and class are read (dsn_class.c). A line
+ * that names an address only as who sent the message ("A message sent by
+ * <...>", "from <...>") does not name a recipient by it. Also: where the
+ * words only bounce generators write, and where a mail program's
+ * forwarding marker, first occur in the text (dsn.c judges with them).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -70,14 +74,26 @@ static const char *const bounce_marks[] = {
     "unable to deliver message to",
     "message could not be delivered",
     "could not be delivered to:",
+    "did not reach some or all of the intended recipients", /* Exchange, hMailServer */
+    "following recipient(s) could not be reached",
+    "permanent fatal delivery errors",             /* MDaemon */
+    "following recipients could not be delivered", /* AOL */
+    "delivery to the following recipients failed",
 };
 
-/* Words in a bounce's From. */
+/* A mail program's forwarding markers (Gmail, Thunderbird, Yahoo, Lotus
+ * and localised ones), on a line that starts with dashes. */
+static const char *const forward_marks[] = {
+    "forwarded message",         "forwarded by",
+    "weitergeleitete nachricht", "message transf\xc3\xa9r\xc3\xa9",
+    "mensaje reenviado",         "messaggio inoltrato",
+    "doorgestuurd bericht",
+};
+
+/* Words in a bounce's From (narrower than pm_automail_daemon(): a
+ * no-reply notification is automatic but no bounce). */
 static const char *const from_marks[] = {
-    "mailer-daemon",
-    "postmaster",
-    "mail delivery",
-    "mail administrator",
+    "mailer-daemon", "postmaster", "post_master", "mail delivery", "mail administrator",
 };
 
 /* Words in a bounce's Subject. */
@@ -218,6 +234,28 @@ about_delivery(const char *l, size_t n)
     return pm_dsn_find_reply(line) >= 400 || pm_dsn_find_status(line, code, sizeof(code)) == 0;
 }
 
+/* Does the address at a (on a line starting at s) stand after "sent by",
+ * "from" or "sender": the one who sent the message, not a recipient? */
+static int
+names_sender(const char *s, const char *a)
+{
+    static const char *const words[] = {"by", "from", "sender"};
+    const char *w;
+    size_t i, n;
+
+    while (a > s && (a[-1] == '<' || a[-1] == ' ' || a[-1] == '\t' || a[-1] == ':' ||
+                     a[-1] == '"' || a[-1] == '('))
+        a--;
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        n = strlen(words[i]);
+        w = a - n;
+        if (w >= s && strncasecmp(w, words[i], n) == 0 &&
+            (w == s || !isalnum((unsigned char)w[-1])))
+            return 1;
+    }
+    return 0;
+}
+
 /*
  * Does line l[0..n) name a recipient? Copies the address into addr and
  * sets *rest to the text after it on the line. Returns 1 or 0. With
@@ -237,10 +275,20 @@ rcpt_line(const char *l, size_t n, char *addr, size_t alen, const char **rest, i
     if (loose) {
         const char *at = memchr(s, '@', (size_t)(e - s));
 
-        a = at;
-        while (a > s && a[-1] != ' ' && a[-1] != '<' && a[-1] != '\t' && a[-1] != '(' &&
-               a[-1] != '"' && a[-1] != ':' && a[-1] != '[' && a[-1] != ',')
-            a--;
+        for (;;) {
+            a = at;
+            while (a > s && a[-1] != ' ' && a[-1] != '<' && a[-1] != '\t' && a[-1] != '(' &&
+                   a[-1] != '"' && a[-1] != ':' && a[-1] != '[' && a[-1] != ',')
+                a--;
+            if (!names_sender(s, a))
+                break;
+            at = memchr(at + 1, '@', (size_t)(e - at - 1));
+            if (at == NULL)
+                return 0; /* only the sender is named */
+            s = at;
+            while (s > l && s[-1] != ' ' && s[-1] != '<' && s[-1] != '\t')
+                s--;
+        }
     } else {
         a = *s == '<' || *s == '"' ? s + 1 : s;
     }
@@ -274,6 +322,27 @@ rcpt_line(const char *l, size_t n, char *addr, size_t alen, const char **rest, i
         strncmp(p, "...", 3) == 0 || strncasecmp(p, "on ", 3) == 0 || *p == '-')
         return 1;
     return 0;
+}
+
+/* The sender a bounce names in "sent by <address>" in text[0..n), into
+ * out; 0 or -1. */
+static int
+named_sender(const char *text, size_t n, char *out, size_t outlen)
+{
+    const char *m = pm_dsn_memcasestr(text, n, "sent by ");
+    char tmp[400];
+    size_t k = 0;
+
+    if (m == NULL)
+        return -1;
+    m += 8;
+    while (m < text + n && (*m == ' ' || *m == '<'))
+        m++;
+    while (m + k < text + n && k + 1 < sizeof(tmp) && m[k] != '>' && m[k] != ' ' && m[k] != '\n')
+        k++;
+    memcpy(tmp, m, k);
+    tmp[k] = '\0';
+    return strchr(tmp, '@') != NULL ? pm_dsn_addr(tmp, out, outlen) : -1;
 }
 
 /* Where the address ending at rest starts on the line l (for cutting it out). */
@@ -331,9 +400,11 @@ struct pending {
     int lines;
 };
 
-/* Store a gathered recipient into out. */
+/* Store a gathered recipient into out. glob[i] is set while recipient i
+ * has only the text's shared reason (the first line that gives one). */
 static void
-store(struct pm_bounce *out, struct pending *pe, int hint, const char *global, size_t *added)
+store(struct pm_bounce *out, struct pending *pe, int hint, const char *global, size_t *added,
+      unsigned char *glob)
 {
     struct pm_bounce_rcpt *r;
 
@@ -342,17 +413,23 @@ store(struct pm_bounce *out, struct pending *pe, int hint, const char *global, s
     r = pm_dsn_add(out, pe->addr);
     if (r != NULL) {
         char code[16];
+        size_t i = (size_t)(r - out->rcpt);
 
-        /* named again with a status code where the first mention had none */
-        if (r->diag[0] != '\0' && pm_dsn_find_status(r->diag, code, sizeof(code)) != 0 &&
-            pm_dsn_find_status(pe->diag, code, sizeof(code)) == 0) {
+        /* named again with a status code where the first mention had none,
+         * or with a reason of its own where it had only the shared one */
+        if (r->diag[0] != '\0' && ((pm_dsn_find_status(r->diag, code, sizeof(code)) != 0 &&
+                                    pm_dsn_find_status(pe->diag, code, sizeof(code)) == 0) ||
+                                   (glob[i] && says_why(pe->diag)))) {
             r->diag[0] = r->status[0] = r->action[0] = '\0';
             r->cls = PM_BOUNCE_NONE;
+            glob[i] = 0;
         }
         if (r->diag[0] == '\0')
             pm_dsn_squeeze(r->diag, sizeof(r->diag), pe->diag, strlen(pe->diag));
-        if (global[0] != '\0' && !says_why(r->diag))
+        if (global[0] != '\0' && !says_why(r->diag)) {
             pm_dsn_squeeze(r->diag, sizeof(r->diag), global, strlen(global));
+            glob[i] = 1;
+        }
         if (r->status[0] == '\0')
             pm_dsn_finish_rcpt(r, hint);
         (*added)++;
@@ -389,11 +466,13 @@ pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out)
 {
     const char *p, *cut = d->text + d->cut;
     struct pending pe;
+    unsigned char glob[PM_BOUNCE_MAX_RCPTS];
     char sender[320], global[512];
     size_t added = 0, lines = 0, glen = 0;
     int hint, loose;
 
     memset(&pe, 0, sizeof(pe));
+    memset(glob, 0, sizeof(glob));
     global[0] = '\0';
     if (pm_dsn_addr(out->original_sender, sender, sizeof(sender)) != 0)
         sender[0] = '\0';
@@ -415,16 +494,27 @@ pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out)
         }
         p = nl ? nl + 1 : cut;
     }
+    if (sender[0] == '\0' &&
+        named_sender(d->text, (size_t)(cut - d->text), sender, sizeof(sender)) == 0)
+        snprintf(out->original_sender, sizeof(out->original_sender), "%s", sender);
     for (loose = 0; loose < 2 && added == 0; loose++) {
+        int hdr = 0; /* the line continues a quoted header field */
+
         for (p = d->text, lines = 0; p < cut && lines < MAX_LINES; lines++) {
             const char *nl = memchr(p, '\n', (size_t)(cut - p));
             size_t n = (size_t)((nl ? nl : cut) - p);
+            int folded = n > 0 && (p[0] == ' ' || p[0] == '\t');
             char addr[320];
             const char *rest;
 
-            if (rcpt_line(p, n, addr, sizeof(addr), &rest, loose) && !own_addr(d, addr, sender)) {
+            if (!folded)
+                hdr = quoted_header(p, p + n);
+            if (!(hdr && folded) && rcpt_line(p, n, addr, sizeof(addr), &rest, loose) &&
+                !own_addr(d, addr, sender)) {
+                if ((size_t)(p - d->text) < d->first_rcpt)
+                    d->first_rcpt = (size_t)(p - d->text);
                 if (strcmp(addr, pe.addr) != 0) {
-                    store(out, &pe, hint, global, &added);
+                    store(out, &pe, hint, global, &added, glob);
                     snprintf(pe.addr, sizeof(pe.addr), "%s", addr);
                 }
                 /* the line without the address itself */
@@ -436,7 +526,7 @@ pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out)
             }
             p = nl ? nl + 1 : cut;
         }
-        store(out, &pe, hint, global, &added);
+        store(out, &pe, hint, global, &added, glob);
     }
     /* none named in the text: X-Failed-Recipients, else the returned message's only one */
     for (p = d->failed, lines = 0; added == 0 && *p != '\0' && lines < PM_BOUNCE_MAX_RCPTS;
@@ -447,12 +537,13 @@ pm_dsn_text(struct pm_dsn *d, struct pm_bounce *out)
 
         pm_dsn_squeeze(one, sizeof(one), p, n);
         if (pm_dsn_addr(one, pe.addr, sizeof(pe.addr)) == 0)
-            store(out, &pe, hint, global, &added);
+            store(out, &pe, hint, global, &added, glob);
         p = comma ? comma + 1 : p + n;
     }
-    if (added == 0 && d->ret_to[0] != '\0' && strchr(d->ret_to, ',') == NULL &&
+    /* (a list post's To is the list, not the member whose mailbox failed) */
+    if (added == 0 && d->ret_to[0] != '\0' && !d->ret_list && strchr(d->ret_to, ',') == NULL &&
         pm_dsn_addr(d->ret_to, pe.addr, sizeof(pe.addr)) == 0 && strcmp(pe.addr, sender) != 0)
-        store(out, &pe, hint, global, &added);
+        store(out, &pe, hint, global, &added, glob);
     return added;
 }
 
@@ -473,4 +564,44 @@ pm_dsn_text_is_bounce(const struct pm_dsn *d)
         ANY(s, strlen(s), subject_marks))
         return 1;
     return ANY(d->text, d->text_len < 8192 ? d->text_len : 8192, bounce_marks);
+}
+
+/* Offset of the first words only bounce generators write, or text_len. */
+size_t
+pm_dsn_text_layout(const struct pm_dsn *d)
+{
+    size_t i, best = d->text_len;
+
+    for (i = 0; i < sizeof(bounce_marks) / sizeof(bounce_marks[0]); i++) {
+        const char *m = pm_dsn_memcasestr(d->text, best, bounce_marks[i]);
+
+        if (m != NULL && (size_t)(m - d->text) < best)
+            best = (size_t)(m - d->text);
+    }
+    return best;
+}
+
+/* Offset of the first line that is a mail program's forwarding marker, or text_len. */
+size_t
+pm_dsn_text_forward(const struct pm_dsn *d)
+{
+    const char *p = d->text, *end = d->text + d->text_len;
+    size_t lines;
+
+    for (lines = 0; p < end && lines < MAX_LINES; lines++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        const char *s = p;
+
+        while (s < p + n && (*s == ' ' || *s == '\t' || *s == '>'))
+            s++;
+        n -= (size_t)(s - p);
+        if ((n >= 23 && strncasecmp(s, "begin forwarded message", 23) == 0) ||
+            (n >= 26 && strncasecmp(s, "-----original message-----", 26) == 0) ||
+            (n >= 26 && strncasecmp(s, "-------- original message ", 26) == 0) ||
+            (n > 0 && *s == '-' && ANY(s, n, forward_marks)))
+            return (size_t)(p - d->text);
+        p = nl ? nl + 1 : end;
+    }
+    return d->text_len;
 }
