@@ -40,12 +40,8 @@ plan_limits(const struct pm_plan *p, int halve, long long lim[PM_C_COUNT])
 {
     int i;
 
-    lim[PM_C_MSGS_HOUR] = p->lim.msgs_hour;
-    lim[PM_C_MSGS_DAY] = p->lim.msgs_day;
-    lim[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
-    lim[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
-    lim[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
-    for (i = 0; halve && i < PM_C_COUNT; i++)
+    pm_plan_counter_limits(&p->lim, lim);
+    for (i = 0; halve && i < PM_C_NEW_DAY + 1; i++) /* reputation halves outgoing limits */
         if (lim[i] > 0)
             lim[i] = lim[i] / 2 > 1 ? lim[i] / 2 : 1;
 }
@@ -78,9 +74,10 @@ over_name(enum pm_counter c)
 static const char *
 counter_label(enum pm_counter c)
 {
-    static const char *const label[PM_C_COUNT] = {"messages per hour", "messages per day",
-                                                  "recipients per hour", "recipients per day",
-                                                  "new recipients per day"};
+    static const char *const label[PM_C_COUNT] = {
+        "messages per hour",    "messages per day",       "recipients per hour",
+        "recipients per day",   "new recipients per day", "internal msgs per hour",
+        "internal msgs per day"};
 
     return label[c];
 }
@@ -106,6 +103,9 @@ usage_text(const struct pm_meter_res *r, enum pm_scope s, const long long lim[PM
     int i;
 
     for (i = 0; i < PM_C_COUNT; i++) {
+        /* mail to colleagues: shown when there is some, or a limit */
+        if (i >= PM_C_INT_HOUR && !r->used[s][i] && !lim[i])
+            continue;
         out_ratio(ratio, sizeof(ratio), r->used[s][i], lim[i]);
         printf("    %-24s", counter_label((enum pm_counter)i));
         out_bar(stdout, r->used[s][i], lim[i], BAR_WIDTH);

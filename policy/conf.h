@@ -40,6 +40,8 @@ struct pm_limits {
     long long rcpts_day;     /* external recipients per rolling 24 hours */
     long long new_rcpts_day; /* first-contact recipients per 24 h (cold-contact issue) */
     long long rcpts_per_msg; /* recipients per message (all recipients) */
+    long long int_msgs_hour; /* internal messages (every recipient local) per rolling hour */
+    long long int_msgs_day;  /* internal messages per rolling 24 hours */
 };
 
 /* A named plan. */

@@ -48,6 +48,8 @@ static const struct conf_key plan_keys[] = {
     K_LIMIT("recipients_per_day",     rcpts_day,     1000),
     K_LIMIT("new_recipients_per_day", new_rcpts_day, 100),
     K_LIMIT("recipients_per_message", rcpts_per_msg, 100),
+    K_LIMIT("internal_messages_per_hour", int_msgs_hour, 0),
+    K_LIMIT("internal_messages_per_day",  int_msgs_day,  0),
     K_ACTION("action", action, "tempfail", plan_actions),
     K_PLAN_SPECIAL("warmup"),
     K_PLAN_SPECIAL("warmup_start"),

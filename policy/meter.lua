@@ -37,8 +37,10 @@
 --   Redis Cluster is not supported).
 --
 -- WINDOW FIELDS: one per counter and bucket, "<c><w><b>:<K>"
---   c  m = messages, r = external recipients, n = new (first-contact)
---      recipients (day window only)
+--   c  m = messages (with an external recipient), r = external recipients,
+--      n = new (first-contact) recipients (day window only), i = internal
+--      messages (every recipient in local_domains: they spend no outgoing
+--      quota and no warm-up, and have limits of their own)
 --   w  h = rolling hour (3600 s), d = rolling day (86400 s)
 --   b  the bucket length in seconds (hour_bucket or day_bucket)
 --   K  the bucket index: the bucket holds what was counted in store time
@@ -89,9 +91,10 @@
 --
 -- TTL and MEMORY: the window hash expires 86400 + day_bucket + hour_bucket
 --   after the last write that opened a bucket and drops buckets that left
---   their window on every count: at most 2 * (3600/hour_bucket + 1) +
---   3 * (86400/day_bucket + 1) + 6 fields (563 with the default buckets,
---   about 11 KB in Redis 7's compact encoding). The warm-up hash (5 fields,
+--   their window on every count: at most 3 * (3600/hour_bucket + 1) +
+--   4 * (86400/day_bucket + 1) + 8 fields (771 with the default buckets,
+--   about 15 KB in Redis 7's encoding; a sender that sends no internal mail
+--   uses 563 of them). The warm-up hash (4 fields,
 --   under 200 bytes) expires dormant_days + 1 days after the first counted
 --   message of its last sending day. The contact hash expires ttl_days after
 --   its last write and holds at most max_per_sender fields (about 40 bytes
@@ -102,23 +105,25 @@
 -- ARGV
 --   1 mode (0 probe: count nothing; 1 commit: count unless a limit of a
 --     scope that is not soft, or a reputation brake, is exceeded; 2 force:
---     always count), 2 messages to add, 3 external
---   recipients to add, 4 hour_bucket, 5 day_bucket, 6 contacts ttl_days,
+--     always count), 2 messages to add (messages with an external
+--   recipient), 3 external recipients to add, 4 hour_bucket, 5 day_bucket, 6 contacts ttl_days,
 --   7 contacts max_per_sender, 8 company_wide (0/1), 9 cold recipients
 --   already found in this message (probes at RCPT), 10 the number H of
---   recipient hashes, 11 .. 10+H the hashes; then per scope nine values:
---   five limits (messages/hour, messages/day, recipients/hour,
---   recipients/day, new recipients/day; 0 = unlimited), dormant_days,
+--   recipient hashes, 11 .. 10+H the hashes; then per scope eleven values:
+--   seven limits (messages/hour, messages/day, recipients/hour,
+--   recipients/day, new recipients/day, internal messages/hour, internal
+--   messages/day; 0 = unlimited), dormant_days,
 --   max_bounce_ppm, the warm-up curve "daycap:hourcap,..." ("" = none), and
 --   soft (1: mail over this scope's limits still goes, held or tagged, so
 --   they do not stop a commit from counting);
 --   then the top index key prefix ("<prefix>:v1:top:"), the plan table, the
 --   reputation thresholds min_sends, warn, halve, refuse_cold, refuse_all
---   (ppm; 0 = off), and the message's Message-ID hash ("" none), the days
---   and the most Message-IDs kept per sender.
+--   (ppm; 0 = off), the message's Message-ID hash ("" none), the days and
+--   the most Message-IDs kept per sender, and the internal messages to add
+--   (a message whose recipients are all local: 1 with messages to add 0).
 --
 -- PLAN OVERRIDE: when KEYS[6] names a plan of the table in the last ARGV
---   ("name|mh|md|rh|rd|nd|curve|soft;..."), its limits, curve and softness
+--   ("name|mh|md|rh|rd|nd|ih|id|curve|soft;..."), its limits, curve and softness
 --   replace the sender scope's; the reply says which plan (table index, -1
 --   none).
 --
@@ -135,8 +140,8 @@
 --   rate = hard / sent (parts per million) gives a level: 1 at warn (logged
 --   and tagged), 2 at halve (the sender's limits are halved and its warm-up
 --   stage holds), 3 at refuse_cold (first-contact recipients are refused),
---   4 at refuse_all (every external recipient is refused). Counter 7 is the
---   first-contact refusal, 8 the full stop; neither has a retry time (-1).
+--   4 at refuse_all (every external recipient is refused). Counter 9 is the
+--   first-contact refusal, 10 the full stop; neither has a retry time (-1).
 --
 -- IDEMPOTENCE: a commit or force that counted records its reply in KEYS[13]
 --   (msgpack, TTL 1200 s); the same request again (postmeter asking once more
@@ -147,7 +152,7 @@
 --
 -- REPLY (integers)
 --   fits, counted, over_scope, over_counter, over_limit, over_used,
---   retry_at, now, then for scope 0 and scope 1 the five counters (after the
+--   retry_at, now, then for scope 0 and scope 1 the seven counters (after the
 --   request when counted, before otherwise; zeros for an unused scope), then
 --   for scope 0 and scope 1 the warm-up: active, stage, day_cap, hour_cap,
 --   today, bounce_ppm; then cold: the cold recipients of the message
@@ -160,15 +165,18 @@
 --   is not soft, or a reputation brake, when any is exceeded, else one of a
 --   soft scope; among those the one that frees up last (retry_at -1,
 --   "never", first; then the latest retry_at; ties in scope order, then
---   counter order: 0-4 the counters, 5 the warm-up day cap, 6 the warm-up
+--   counter order: 0-6 the counters, 7 the warm-up day cap, 8 the warm-up
 --   hour cap); all zeros when everything fits.
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
 local WINDOW = {h = 3600, d = 86400}
-local COUNTERS = {'mh', 'md', 'rh', 'rd', 'nd'}
-local ARGS_PER_SCOPE = 9
-local WARMUP_DAY, WARMUP_HOUR = 5, 6
+local COUNTERS = {'mh', 'md', 'rh', 'rd', 'nd', 'ih', 'id'}
+local NCOUNTERS = #COUNTERS
+local ARGS_PER_SCOPE = NCOUNTERS + 4
+local WARMUP_DAY, WARMUP_HOUR = 7, 8
+local S_DORMANT, S_MAXPPM, S_CURVE, S_SOFT = NCOUNTERS + 1, NCOUNTERS + 2, NCOUNTERS + 3,
+                                             NCOUNTERS + 4
 
 local mode = tonumber(ARGV[1])
 local bucket = {h = tonumber(ARGV[4]), d = tonumber(ARGV[5])}
@@ -195,7 +203,7 @@ local KEY_LC, KEY_MID = KEYS[11], KEYS[12]
 local rep_args = scope_base + nscopes * ARGS_PER_SCOPE + 3
 local mid_hash, mid_days, mid_max = ARGV[rep_args + 5] or '', tonumber(ARGV[rep_args + 6]) or 0,
                                     tonumber(ARGV[rep_args + 7]) or 0
-local REP_COLD, REP_STOP = 7, 8
+local REP_COLD, REP_STOP = 9, 10
 local rep = {level = 0} -- the sender's reputation, read below
 
 -- The keys of scope si: windows, warm-up.
@@ -236,7 +244,8 @@ for i = 1, nhashes do
         cold = cold + 1
     end
 end
-local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3]), n = cold}
+local add = {m = tonumber(ARGV[2]), r = tonumber(ARGV[3]), n = cold,
+             i = tonumber(ARGV[rep_args + 8]) or 0}
 
 -- The bucket lengths the totals of a window hash are kept for ("cfg").
 local CFG = ARGV[4] .. '/' .. ARGV[5]
@@ -256,12 +265,16 @@ local CTR = {counter('mh', 'h', ARGV[4], bucket.h, kh, skh),
              counter('md', 'd', ARGV[5], bucket.d, kd, skd),
              counter('rh', 'h', ARGV[4], bucket.h, kh, skh),
              counter('rd', 'd', ARGV[5], bucket.d, kd, skd),
-             counter('nd', 'd', ARGV[5], bucket.d, kd, skd)}
-local BY = {mh = CTR[1], md = CTR[2], rh = CTR[3], rd = CTR[4], nd = CTR[5]}
-local HFIELDS = {'cfg', CTR[1].tot, CTR[1].cur, CTR[2].tot, CTR[2].cur, CTR[3].tot, CTR[3].cur,
-                 CTR[4].tot, CTR[4].cur, CTR[5].tot, CTR[5].cur}
-local OWN = {cfg = true, [CTR[1].tot] = true, [CTR[2].tot] = true, [CTR[3].tot] = true,
-             [CTR[4].tot] = true, [CTR[5].tot] = true}
+             counter('nd', 'd', ARGV[5], bucket.d, kd, skd),
+             counter('ih', 'h', ARGV[4], bucket.h, kh, skh),
+             counter('id', 'd', ARGV[5], bucket.d, kd, skd)}
+local BY, HFIELDS, OWN = {}, {'cfg'}, {cfg = true}
+for _, x in ipairs(CTR) do
+    BY[x.c] = x
+    HFIELDS[#HFIELDS + 1] = x.tot
+    HFIELDS[#HFIELDS + 1] = x.cur
+    OWN[x.tot] = true
+end
 
 -- Write a scope's bucket-length stamp and every counter's "total:lo:hi".
 local function write_totals(key, s, extra)
@@ -294,7 +307,7 @@ local function rebuild(key, s)
     local del, fold = {}, {}
     for i = 1, #flat, 2 do
         local f, v = flat[i], tonumber(flat[i + 1])
-        local c, len, k = string.match(f, '^([mrn][hd])(%d+):(%d+)$')
+        local c, len, k = string.match(f, '^([mrni][hd])(%d+):(%d+)$')
         local x = c and BY[c]
         if x and v then
             len, k = tonumber(len), tonumber(k)
@@ -334,7 +347,7 @@ local function read_scope(key)
     local s = {used = {}, lo = {}, hi = {}, cur = {}, gone = {}}
     local v = redis.call('HMGET', key, unpack(HFIELDS))
     local parsed, i = v[1] == CFG, 1
-    while parsed and i <= 5 do
+    while parsed and i <= NCOUNTERS do
         local x = CTR[i]
         local t, lo, hi = string.match(v[2 * i] or '', '^(%d+):(%d+):(%d+)$')
         lo, hi = tonumber(lo), tonumber(hi)
@@ -459,11 +472,11 @@ for i = 1, ARGS_PER_SCOPE do
     sargv[i] = ARGV[scope_base + i]
 end
 if plan_vals then
-    for i = 1, 5 do
+    for i = 1, NCOUNTERS do
         sargv[i] = plan_vals[i + 1]
     end
-    sargv[8] = plan_vals[7] or ''
-    sargv[9] = plan_vals[8] or sargv[9]
+    sargv[S_CURVE] = plan_vals[NCOUNTERS + 2] or ''
+    sargv[S_SOFT] = plan_vals[NCOUNTERS + 3] or sargv[S_SOFT]
 end
 
 -- The sender's reputation over the last 7 UTC days.
@@ -530,7 +543,7 @@ local need_credit = {m = 0, r = 0}
 -- Note a limit that does not fit; keep one that refuses over a soft scope's,
 -- then the one that frees up last.
 local function violate(si, ci, limit, used, r)
-    local h = ci >= REP_COLD or sarg(si, 9) ~= '1'
+    local h = ci >= REP_COLD or sarg(si, S_SOFT) ~= '1'
     if fits == 1 or (h and not over_hard) or
         (h == over_hard and over[5] ~= -1 and (r == -1 or r > over[5])) then
         over = {si - 1, ci, limit, used, r}
@@ -539,7 +552,7 @@ local function violate(si, ci, limit, used, r)
     hard = hard or h
     fits = 0
     if si ~= 1 or ci > 4 or r == -1 then
-        creditable = false
+        creditable = false -- credits buy outgoing messages and recipients only
     elseif ci <= 1 then
         need_credit.m = add.m
     else
@@ -563,8 +576,8 @@ for si = 1, nscopes do
             violate(si, ci - 1, limit, used, r)
         end
     end
-    local w = warmup_state(wukey, tonumber(sarg(si, 6)), tonumber(sarg(si, 7)),
-                           parse_curve(sarg(si, 8)))
+    local w = warmup_state(wukey, tonumber(sarg(si, S_DORMANT)), tonumber(sarg(si, S_MAXPPM)),
+                           parse_curve(sarg(si, S_CURVE)))
     s.warmup = w
     if w and w.day_cap and add.m > 0 then
         if w.today + add.m > w.day_cap then
@@ -673,7 +686,7 @@ local function remember(key, days)
     end
 end
 
-if counted == 1 and (add.m > 0 or add.r > 0) then
+if counted == 1 and (add.m > 0 or add.r > 0 or add.i > 0) then
     for si = 1, nscopes do
         local key, wukey = scope_keys(si)
         local s = scopes[si]
@@ -698,7 +711,7 @@ if counted == 1 and (add.m > 0 or add.r > 0) then
             redis.call('HSET', wukey, 'start', w.start, 'stage', w.stage, 'last', today,
                        'today', w.today)
             if w.stored_last ~= today then
-                redis.call('EXPIRE', wukey, (tonumber(sarg(si, 6)) + 1) * DAY)
+                redis.call('EXPIRE', wukey, (tonumber(sarg(si, S_DORMANT)) + 1) * DAY)
             end
         end
     end
@@ -740,8 +753,8 @@ end
 local a1, a2, a3, a4, a5, a6 = wu(1)
 local b1, b2, b3, b4, b5, b6 = wu(2)
 local reply = {fits, counted, over[1], over[2], over[3], over[4], over[5], now,
-               u1.mh, u1.md, u1.rh, u1.rd, u1.nd,
-               u2.mh or 0, u2.md or 0, u2.rh or 0, u2.rd or 0, u2.nd or 0,
+               u1.mh, u1.md, u1.rh, u1.rd, u1.nd, u1.ih, u1.id,
+               u2.mh or 0, u2.md or 0, u2.rh or 0, u2.rd or 0, u2.nd or 0, u2.ih or 0, u2.id or 0,
                a1, a2, a3, a4, a5, a6, b1, b2, b3, b4, b5, b6,
                cold, plan_idx, credit.spent_m, credit.spent_r, credit.left_m, credit.left_r,
                rep.sent, rep.hard, rep.blocks, rep.replies, rep.ppm, rep.level, 0, '', '', 0}

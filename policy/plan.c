@@ -13,6 +13,7 @@
 
 #include "identity.h"
 #include "plan.h"
+#include "store.h"
 
 /* 1 when one assignment rule matches the sender (or the domain). */
 int
@@ -55,4 +56,17 @@ pm_plan_for_domain(const struct pm_conf *conf, const char *domain)
         if (pm_assign_match(&conf->domain_assign[i], domain, NULL))
             return conf->domain_assign[i].plan;
     return -1;
+}
+
+/* A plan's limits in the store's counter order. */
+void
+pm_plan_counter_limits(const struct pm_limits *l, long long *out)
+{
+    out[PM_C_MSGS_HOUR] = l->msgs_hour;
+    out[PM_C_MSGS_DAY] = l->msgs_day;
+    out[PM_C_RCPTS_HOUR] = l->rcpts_hour;
+    out[PM_C_RCPTS_DAY] = l->rcpts_day;
+    out[PM_C_NEW_DAY] = l->new_rcpts_day;
+    out[PM_C_INT_HOUR] = l->int_msgs_hour;
+    out[PM_C_INT_DAY] = l->int_msgs_day;
 }

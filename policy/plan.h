@@ -21,4 +21,7 @@ int pm_plan_for_domain(const struct pm_conf *conf, const char *domain);
 /* 1 when one assignment rule matches the sender (or the domain, for domain rules). */
 int pm_assign_match(const struct pm_assign *rule, const char *sender, const char *login);
 
+/* A plan's limits in the store's counter order (enum pm_counter; 0 = none). */
+void pm_plan_counter_limits(const struct pm_limits *l, long long *out);
+
 #endif

@@ -117,11 +117,7 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
              struct pm_scope_req *sc)
 {
     sc->id = id;
-    sc->limit[PM_C_MSGS_HOUR] = p->lim.msgs_hour;
-    sc->limit[PM_C_MSGS_DAY] = p->lim.msgs_day;
-    sc->limit[PM_C_RCPTS_HOUR] = p->lim.rcpts_hour;
-    sc->limit[PM_C_RCPTS_DAY] = p->lim.rcpts_day;
-    sc->limit[PM_C_NEW_DAY] = p->lim.new_rcpts_day;
+    pm_plan_counter_limits(&p->lim, sc->limit);
     sc->soft = p->action < PM_ACT_TEMPFAIL; /* hold, tag: over the limit the mail goes */
     /* the rules of warm-up always: a plan override may bring a curve */
     sc->warmup.dormant_days = conf->warmup_dormant_days;
@@ -133,11 +129,13 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
     }
 }
 
-/* Fill a store request for m adding one message and rcpts external recipients;
- * hashes (n of them) are the recipients to look up as contacts. */
+/* Fill a store request for m adding one message (internal: a message to
+ * colleagues only, counted apart) and rcpts external recipients; hashes (n of
+ * them) are the recipients to look up as contacts. */
 static void
 policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
-               long long rcpts, const char *const *hashes, size_t n, struct pm_meter_req *req)
+               int internal, long long rcpts, const char *const *hashes, size_t n,
+               struct pm_meter_req *req)
 {
     memset(req, 0, sizeof(*req));
     req->contacts.hashes = hashes;
@@ -158,7 +156,8 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
         req->msgid_max = conf->msgid_max;
     }
     req->mode = mode;
-    req->msgs = 1;
+    req->msgs = !internal;
+    req->internal = internal;
     req->rcpts = rcpts;
     req->hour_bucket = conf->hour_bucket;
     req->day_bucket = conf->day_bucket;
@@ -249,7 +248,8 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         pm_verdict_rcpts_per_msg(v, m->sender, per_msg);
     } else {
         /* one probe: would the message fit with this recipient, is it a contact */
-        policy_request(conf, m, PM_METER_PROBE, m->next + ext, &hp, ext ? 1 : 0, &req);
+        policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
+                       &req);
         req.contacts.cold_before = m->cold;
         req.suppressed_rcpt = ext ? addr : NULL;
         if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
@@ -401,7 +401,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         mode = PM_METER_FORCE;
     for (i = 0; i < m->nhashes; i++)
         hp[i] = m->hashes[i];
-    policy_request(conf, m, mode, m->next, hp, m->nhashes, &req);
+    policy_request(conf, m, mode, m->nrcpt > 0 && m->next == 0, m->next, hp, m->nhashes, &req);
     policy_txid(conf, m, txid);
     req.txid = txid;
     m->have_res = 0;
@@ -448,7 +448,7 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
     m->metered = 1;
     m->plan = pm_plan_for_sender(conf, m->sender, login);
     m->dplan = pm_plan_for_domain(conf, m->domain);
-    policy_request(conf, m, PM_METER_PROBE, rcpts, NULL, 0, &req);
+    policy_request(conf, m, PM_METER_PROBE, 0, rcpts, NULL, 0, &req);
     req.msgs = msgs;
     req.contacts.cold_before = cold;
     if (pm_store_meter(store, &req, res, err, errlen) == 0) {
@@ -524,14 +524,17 @@ policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_
                     struct policy_out *o)
 {
     static const char *key[PM_C_COUNT] = {
-        "msgs_hour=", "msgs_day=", "rcpts_hour=", "rcpts_day=", "new_rcpts_day="};
-    const struct pm_limits *l = &conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : m->plan].lim;
-    long long lim[PM_C_COUNT] = {l->msgs_hour, l->msgs_day, l->rcpts_hour, l->rcpts_day,
-                                 l->new_rcpts_day};
+        "msgs_hour=",     "msgs_day=",      "rcpts_hour=",  "rcpts_day=",
+        "new_rcpts_day=", "int_msgs_hour=", "int_msgs_day="};
+    long long lim[PM_C_COUNT];
     const char *pre = s == PM_SCOPE_DOMAIN ? " domain_" : " ";
     int c;
 
+    pm_plan_counter_limits(&conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : m->plan].lim, lim);
     for (c = 0; c < PM_C_COUNT; c++) {
+        /* internal mail's counters only when in use or limited */
+        if (c >= PM_C_INT_HOUR && !m->res.used[s][c] && !lim[c])
+            continue;
         out_str(o, pre);
         out_kn(o, key[c], m->res.used[s][c]);
         out_kn(o, "/", lim[c]);

@@ -117,9 +117,10 @@ pm_store_free(struct pm_store *st)
 const char *
 pm_counter_name(enum pm_counter c)
 {
-    static const char *names[PM_C_COUNT] = {"messages_per_hour", "messages_per_day",
-                                            "recipients_per_hour", "recipients_per_day",
-                                            "new_recipients_per_day"};
+    static const char *names[PM_C_COUNT] = {
+        "messages_per_hour",        "messages_per_day",       "recipients_per_hour",
+        "recipients_per_day",       "new_recipients_per_day", "internal_messages_per_hour",
+        "internal_messages_per_day"};
 
     return (unsigned)c < PM_C_COUNT ? names[c] : "?";
 }

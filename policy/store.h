@@ -19,7 +19,9 @@ enum pm_counter {
     PM_C_MSGS_DAY,
     PM_C_RCPTS_HOUR,
     PM_C_RCPTS_DAY,
-    PM_C_NEW_DAY, /* first-contact (cold) recipients per rolling 24 hours */
+    PM_C_NEW_DAY,  /* first-contact (cold) recipients per rolling 24 hours */
+    PM_C_INT_HOUR, /* internal messages (every recipient local) per rolling hour */
+    PM_C_INT_DAY,  /* internal messages per rolling 24 hours */
     PM_C_COUNT,
     /* not counters of their own: the warm-up caps, reported in over_counter */
     PM_C_WARMUP_DAY = PM_C_COUNT, /* messages on this UTC day, against the stage's cap */
@@ -142,16 +144,17 @@ struct pm_contacts_req {
 struct pm_meter_req {
     enum pm_meter_mode mode;
     struct pm_scope_req scope[PM_SCOPE_COUNT];
-    long long msgs;  /* messages to add (1 at end of message) */
-    long long rcpts; /* external recipients to add */
+    long long msgs;     /* messages to add (1 at end of message with an external recipient) */
+    long long rcpts;    /* external recipients to add */
+    long long internal; /* internal messages to add (1 when every recipient is local) */
     struct pm_contacts_req contacts;
     struct pm_reputation_req reputation;
     const char *suppressed_rcpt; /* a probe: the normalised recipient to look up, or NULL */
     const char *company;         /* whose suppression list (the sender's domain) */
     const char *msgid_hash;      /* a commit: the message's Message-ID, keyed hash, or NULL */
-    const char *txid; /* a commit: the transaction's id (16 hex digits; the same message
-                       * sent again gets the same id), or NULL: a commit that counted
-                       * is recorded, and the same id again gets its reply back */
+    const char *txid;            /* a commit: the transaction's id (16 hex digits; the same message
+                                  * sent again gets the same id), or NULL: a commit that counted
+                                  * is recorded, and the same id again gets its reply back */
     int msgid_days;              /* Message-IDs are kept this long ... */
     long long msgid_max;         /* ... and this many per sender */
     int hour_bucket;             /* seconds per bucket of the rolling hour (divides 3600) */

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "plan.h"
 #include "meter_lua.h"
 #include "prelude_lua.h"
 #include "redis_conn.h"
@@ -33,12 +35,12 @@
 
 #define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 4)
 #define CURVE_MAX_STAGES 1000
-/* EVALSHA sha numkeys, 15 keys, 10 fixed values, 9 per scope, top prefix and plan
- * table, 5 reputation thresholds, 3 Message-ID values (hashes come on top) */
+/* EVALSHA sha numkeys, 15 keys, 10 fixed values, 11 per scope, top prefix and plan
+ * table, 5 reputation thresholds, 3 Message-ID values, internal messages (hashes
+ * come on top) */
 #define N_KEYS 15
-#define MAX_ARGS (3 + N_KEYS + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5 + 3)
+#define MAX_ARGS (3 + N_KEYS + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5 + 3 + 1)
 #define MAX_HASHES 100000
-#define CURVE_ARG_MAX 32 /* bytes per warm-up stage in the curve argument */
 
 /* Milliseconds on the monotonic clock. */
 static long long
@@ -430,20 +432,74 @@ rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
     return key;
 }
 
+/* A text that grows as it is written: it can hold any value, never overrun. */
+struct text {
+    char *p;
+    size_t len, cap;
+    int oom; /* an allocation failed: p is to be dropped */
+};
+
+/* Append printf-formatted text. */
+static void __attribute__((format(printf, 2, 3))) text_add(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    char *grown;
+    int n;
+
+    if (t->oom)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        t->oom = 1;
+        return;
+    }
+    if (t->len + (size_t)n + 1 > t->cap) {
+        if (!(grown = realloc(t->p, (t->len + (size_t)n + 1) * 2))) {
+            t->oom = 1;
+            return;
+        }
+        t->p = grown;
+        t->cap = (t->len + (size_t)n + 1) * 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* The text, or NULL (freed) after an allocation failure; "" when empty. */
+static char *
+text_done(struct text *t)
+{
+    if (!t->oom && !t->p && (t->p = malloc(1)))
+        t->p[0] = '\0';
+    if (t->oom) {
+        free(t->p);
+        return NULL;
+    }
+    return t->p;
+}
+
+/* Append a warm-up curve as "daycap:hourcap,...". */
+static void
+text_curve(struct text *t, const long long *day, const long long *hour, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        text_add(t, "%s%lld:%lld", i ? "," : "", day[i], hour[i]);
+}
+
 /* The warm-up curve of a scope as the script's "day:hour,..." argument. */
 static char *
 curve_arg(const struct pm_warmup_req *w)
 {
-    char *buf = malloc(w->n * CURVE_ARG_MAX + 1);
-    size_t i, off = 0;
+    struct text t = {0};
 
-    if (!buf)
-        return NULL;
-    buf[0] = '\0';
-    for (i = 0; i < w->n; i++)
-        off += (size_t)snprintf(buf + off, CURVE_ARG_MAX, "%s%lld:%lld", i ? "," : "",
-                                w->day_cap[i], w->hour_cap[i]);
-    return buf;
+    text_curve(&t, w->day_cap, w->hour_cap, w->n);
+    return text_done(&t);
 }
 
 /* Fill a suppression entry, reckoning its end from the store time now. */
@@ -688,6 +744,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     arg_str(&a, req->msgid_hash ? req->msgid_hash : "");
     arg_num(&a, req->msgid_days);
     arg_num(&a, req->msgid_max);
+    arg_num(&a, req->internal);
 
     /* a commit with an id asks once more, on a fresh connection, when its reply
      * was lost to a timeout: the script may have counted it, and then answers
@@ -786,30 +843,25 @@ static const struct pm_store_ops redis_ops = {
     .now = rs_now,
 };
 
-/* The plans as the script's override table: "name|mh|md|rh|rd|nd|curve;...". */
+/* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */
 static char *
 plan_table(const struct pm_conf *conf)
 {
-    size_t i, j, len = 1, off = 0;
-    char *buf;
+    struct text t = {0};
+    long long lim[PM_C_COUNT];
+    size_t i, c;
 
-    for (i = 0; i < conf->n_plans; i++)
-        len += strlen(conf->plans[i].name) + 7 * 21 + conf->plans[i].warmup.n * CURVE_ARG_MAX;
-    if (!(buf = malloc(len)))
-        return NULL;
-    buf[0] = '\0';
     for (i = 0; i < conf->n_plans; i++) {
         const struct pm_plan *p = &conf->plans[i];
 
-        off += (size_t)snprintf(buf + off, len - off, "%s%s|%lld|%lld|%lld|%lld|%lld|",
-                                i ? ";" : "", p->name, p->lim.msgs_hour, p->lim.msgs_day,
-                                p->lim.rcpts_hour, p->lim.rcpts_day, p->lim.new_rcpts_day);
-        for (j = 0; j < p->warmup.n; j++)
-            off += (size_t)snprintf(buf + off, len - off, "%s%lld:%lld", j ? "," : "",
-                                    p->warmup.cap[j], p->warmup_hour[j]);
-        off += (size_t)snprintf(buf + off, len - off, "|%d", p->action < PM_ACT_TEMPFAIL);
+        text_add(&t, "%s%s|", i ? ";" : "", p->name);
+        pm_plan_counter_limits(&p->lim, lim);
+        for (c = 0; c < PM_C_COUNT; c++)
+            text_add(&t, "%lld|", lim[c]);
+        text_curve(&t, p->warmup.cap, p->warmup_hour, p->warmup.n);
+        text_add(&t, "|%d", p->action < PM_ACT_TEMPFAIL);
     }
-    return buf;
+    return text_done(&t);
 }
 
 /* Copy what the store needs from conf, with the documented defaults for

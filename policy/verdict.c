@@ -56,16 +56,23 @@ static const char *
 limit_words(struct pm_verdict *v, enum pm_scope scope, enum pm_counter c, const char *domain,
             long long limit, char *what, size_t len)
 {
-    static const char *name[PM_C_COUNT] = {"hourly sending limit", "daily sending limit",
-                                           "hourly recipient limit", "daily recipient limit",
-                                           "daily limit of new recipients"};
+    static const char *name[PM_C_COUNT] = {"hourly sending limit",
+                                           "daily sending limit",
+                                           "hourly recipient limit",
+                                           "daily recipient limit",
+                                           "daily limit of new recipients",
+                                           "hourly limit of internal messages",
+                                           "daily limit of internal messages"};
     static const char *unit[2][PM_C_COUNT] = {
         {"messages per hour", "messages per 24 hours", "external recipients per hour",
-         "external recipients per 24 hours", "first-contact recipients per 24 hours"},
+         "external recipients per 24 hours", "first-contact recipients per 24 hours",
+         "messages to colleagues per hour", "messages to colleagues per 24 hours"},
         {"message per hour", "message per 24 hours", "external recipient per hour",
-         "external recipient per 24 hours", "first-contact recipient per 24 hours"}};
-    static const char *word[PM_C_COUNT] = {"msgs_hour", "msgs_day", "rcpts_hour", "rcpts_day",
-                                           "new_rcpts_day"};
+         "external recipient per 24 hours", "first-contact recipient per 24 hours",
+         "message to colleagues per hour", "message to colleagues per 24 hours"}};
+    static const char *word[PM_C_COUNT] = {"msgs_hour",   "msgs_day",      "rcpts_hour",
+                                           "rcpts_day",   "new_rcpts_day", "int_msgs_hour",
+                                           "int_msgs_day"};
     unsigned ci = (unsigned)c < PM_C_COUNT ? (unsigned)c : 0;
 
     snprintf(v->reason, sizeof(v->reason), "%s%s", scope == PM_SCOPE_DOMAIN ? "domain_" : "",

@@ -48,7 +48,8 @@ fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
            size_t errlen)
 {
     struct fake *f = impl;
-    long long add[PM_C_COUNT] = {req->msgs, req->msgs, req->rcpts, req->rcpts};
+    long long add[PM_C_COUNT] = {req->msgs,     req->msgs,     req->rcpts, req->rcpts, 0,
+                                 req->internal, req->internal};
     int s, c, hard = 0;
 
     f->calls++;
