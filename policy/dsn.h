@@ -64,7 +64,7 @@
  *	a mail system's or bounce address; else the address the text names
  *	in "sent by <...>". A message that is no bounce has none.
  *
- *	Classes (SPEC section 7). The hard set is 5.1.1, 5.1.2, 5.1.3, 5.1.6
+ *	Classes. The hard set is 5.1.1, 5.1.2, 5.1.3, 5.1.6
  *	and 5.1.10. A specific code decides: in the hard set it is hard
  *	("554 5.1.1" too), outside it and outside 5.7.x it is what the code
  *	says whatever the words ("550 5.2.1 User unknown" is other, 5.4.4

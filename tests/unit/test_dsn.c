@@ -1118,7 +1118,7 @@ pseudo(const char *st)
  * as a bounce), and the hard flag agrees (yes = the recipient read as
  * PM_BOUNCE_HARD) on 365 rows. The floors leave no room: a change that
  * loses one row fails here and must be looked at. Where the class rules
- * of SPEC section 7 differ from Sisimai's reading, the rule wins (5.2.1
+ * of dsn.h differ from Sisimai's reading, the rule wins (5.2.1
  * and 5.4.4, 5.4.1 are what their codes say; 5.1.6 is hard; 5.7.1 beside
  * "user unknown" is hard).
  * Read as files instead (PM_ENV_UNKNOWN), DEMOTED messages are not
