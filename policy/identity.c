@@ -152,10 +152,12 @@ pm_addr_normalise(const char *addr, char *out, size_t outlen)
         else if (c == '@' && !quoted)
             at = p + i; /* the domain follows the last '@' outside quotes */
     }
-    if (quoted)
-        return -1;
+    if (quoted) /* an unterminated quote: kept as written, the domain after the last '@' */
+        for (at = NULL, i = 0; i < n; i++)
+            if (p[i] == '@')
+                at = p + i;
     lend = at ? at : end;
-    if (memchr(p, '"', (size_t)(lend - p))) {
+    if (!quoted && memchr(p, '"', (size_t)(lend - p))) {
         if ((len = addr_local_canon(p, (size_t)(lend - p), out, outlen)) < 0)
             return -1;
         o = (size_t)len;
@@ -168,8 +170,8 @@ pm_addr_normalise(const char *addr, char *out, size_t outlen)
     lo = o;
     if (at) {
         dn = (size_t)(end - at);
-        /* a trailing dot ends a domain without changing it (not in "@." or "..") */
-        if (dn > 2 && end[-1] == '.' && end[-2] != '.')
+        /* a trailing dot ends a domain without changing it (not in "@.", "..", " .") */
+        if (dn > 2 && end[-1] == '.' && addr_atext((unsigned char)end[-2]))
             dn--;
         if (o + dn >= outlen)
             return -1;
@@ -179,8 +181,8 @@ pm_addr_normalise(const char *addr, char *out, size_t outlen)
     out[o] = '\0';
     for (i = 0; i < o; i++)
         out[i] = (char)tolower((unsigned char)out[i]);
-    /* remove "+extension" from the local part (not from a quoted one) */
-    if (at && out[0] != '"') {
+    /* remove "+extension" from the local part (not from one with quotes) */
+    if (at && !memchr(out, '"', lo)) {
         plus = memchr(out, '+', lo);
         if (plus && plus > out)
             memmove(plus, out + lo, o - lo + 1);

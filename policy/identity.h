@@ -35,9 +35,10 @@ int pm_is_outgoing(const struct pm_conf *conf, const struct pm_origin *o);
  * (<@a,@b:user@dom>), decode a quoted local part and quote it again only when
  * it needs quotes ("alice"@ is alice@, "john doe"@ stays quoted), drop the
  * trailing dot of a domain, lower-case, and remove a "+extension" from an
- * unquoted local part. Returns 1 for the null sender "<>" (out is ""), 0
- * otherwise, -1 when the result would not fit in outlen, the address holds
- * control characters, a blank outside quotes or an unterminated quote.
+ * unquoted local part (an unterminated quote is kept as written). Returns 1
+ * for the null sender "<>" (out is ""), 0 otherwise, -1 when the result
+ * would not fit in outlen or the address holds control characters or a
+ * blank outside quotes.
  */
 int pm_addr_normalise(const char *addr, char *out, size_t outlen);
 

@@ -85,8 +85,10 @@ test_normalise(void **state)
         {"<bob@example.com..>", "bob@example.com..", 0},
         {"<bob@.>", "bob@.", 0},
         {"<bob.@example.com>", "bob.@example.com", 0},
-        {"<\"bob@example.com>", NULL, -1},
-        {"<\"bob\\\"@example.com>", NULL, -1},
+        /* an unterminated quote is kept as written (as before), still an address */
+        {"<\"Bob@Example.com.>", "\"bob@example.com", 0},
+        {"<\"bob\\\"@example.com>", "\"bob\\\"@example.com", 0},
+        {"<a\"b+c@example.com>", "a\"b+c@example.com", 0},
     };
     char out[PM_ADDR_MAX];
     size_t i;
