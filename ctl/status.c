@@ -38,12 +38,9 @@ struct status {
 static void
 plan_limits(const struct pm_plan *p, int halve, long long lim[PM_C_COUNT])
 {
-    int i;
-
     pm_plan_counter_limits(&p->lim, lim);
-    for (i = 0; halve && i < PM_C_NEW_DAY + 1; i++) /* reputation halves outgoing limits */
-        if (lim[i] > 0)
-            lim[i] = lim[i] / 2 > 1 ? lim[i] / 2 : 1;
+    if (halve)
+        pm_plan_halve(lim);
 }
 
 /* The name of a reputation level. */

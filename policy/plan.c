@@ -70,3 +70,14 @@ pm_plan_counter_limits(const struct pm_limits *l, long long *out)
     out[PM_C_INT_HOUR] = l->int_msgs_hour;
     out[PM_C_INT_DAY] = l->int_msgs_day;
 }
+
+/* Halve the outgoing limits, as the meter script does under the reputation brake. */
+void
+pm_plan_halve(long long *lim)
+{
+    int c;
+
+    for (c = 0; c <= PM_C_NEW_DAY; c++)
+        if (lim[c] > 0)
+            lim[c] = lim[c] / 2 > 1 ? lim[c] / 2 : 1;
+}

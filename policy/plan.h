@@ -24,4 +24,8 @@ int pm_assign_match(const struct pm_assign *rule, const char *sender, const char
 /* A plan's limits in the store's counter order (enum pm_counter; 0 = none). */
 void pm_plan_counter_limits(const struct pm_limits *l, long long *out);
 
+/* Halve the outgoing limits of counter-ordered lim (at least 1 each), as the
+ * meter script does when a sender's bounce rate reaches reputation.halve_limits. */
+void pm_plan_halve(long long *lim);
+
 #endif

@@ -531,6 +531,9 @@ policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_
     int c;
 
     pm_plan_counter_limits(&conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : m->plan].lim, lim);
+    /* the limits in force: the bounce rate may have halved the sender's */
+    if (s == PM_SCOPE_SENDER && m->res.rep.level >= 2)
+        pm_plan_halve(lim);
     for (c = 0; c < PM_C_COUNT; c++) {
         /* internal mail's counters only when in use or limited */
         if (c >= PM_C_INT_HOUR && !m->res.used[s][c] && !lim[c])
@@ -539,6 +542,8 @@ policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_
         out_kn(o, key[c], m->res.used[s][c]);
         out_kn(o, "/", lim[c]);
     }
+    if (s == PM_SCOPE_SENDER && m->res.rep.level >= 2)
+        out_str(o, " limits=halved");
     if (m->res.warmup[s].active) {
         out_str(o, pre);
         out_kn(o, "warmup_day=", m->res.warmup[s].stage + 1);
