@@ -90,6 +90,10 @@ int ctl_store(struct ctl *c, struct pm_store **st);
 int ctl_plan_of(struct ctl *c, const char *sender, int *plan, const char **from, int *line,
                 char *ovr, size_t ovrlen);
 
+/* 1 when a running postmeter reported, within a day, that it does not know
+ * the plan the sender's override ovr names (it applies the configured plan). */
+int ctl_override_unknown(struct ctl *c, const char *sender, const char *ovr);
+
 /* Ask the store about the sender the way the milter does (mode probe): msgs
  * messages with rcpts external recipients, cold of them first contacts.
  * CTL_OK or CTL_ERR. */

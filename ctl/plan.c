@@ -38,7 +38,8 @@ plan_report(struct ctl *c, const char *sender, const char *verb)
         out_json_str(stdout, c->conf->plans[plan].name);
         fputs(",\"plan_from\":", stdout);
         out_json_str(stdout, from);
-        printf(",\"plan_rule_line\":%d,\"override\":", line);
+        printf(",\"plan_rule_line\":%d,\"override_unknown_to_a_daemon\":%s,\"override\":", line,
+               ctl_override_unknown(c, sender, ovr) ? "true" : "false");
         if (ovr[0])
             out_json_str(stdout, ovr);
         else
@@ -54,6 +55,10 @@ plan_report(struct ctl *c, const char *sender, const char *verb)
         printf("%s: plan %s (%s)\n", sender, c->conf->plans[plan].name, from);
     if (ovr[0] && strcmp(from, "override") == 0)
         printf("  override expires in %lld days unless set again\n", ttl / 86400);
+    if (ovr[0] && strcmp(from, "override") == 0 && ctl_override_unknown(c, sender, ovr))
+        printf("  a running postmeter does not know plan \"%s\" yet and applies its configured "
+               "plan: reload it\n",
+               ovr);
     else if (ovr[0])
         printf("  override \"%s\" names no plan of the configuration: ignored\n", ovr);
     return CTL_OK;
@@ -81,6 +86,12 @@ cmd_plan(struct ctl *c, int argc, char **argv)
         return rc;
     if (set && pm_conf_plan_index(c->conf, o.pos[1]) < 0)
         return ctl_fail(CTL_USAGE, "plan set: no plan \"%s\" in %s", o.pos[1], c->conf->file);
+    ctl_key(c, sender, "planerr", key, sizeof(key));
+    if (strcmp(sub, "show") != 0) { /* a daemon says so again if it still lacks the plan */
+        if (!(r = ctl_cmd(c, "DEL %s", key)))
+            return CTL_ERR;
+        freeReplyObject(r);
+    }
     ctl_key(c, sender, "plan", key, sizeof(key));
     snprintf(ttl, sizeof(ttl), "%lld", CTL_KEEP_DAYS * CTL_DAY);
     if (set) {

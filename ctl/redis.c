@@ -172,6 +172,25 @@ ctl_plan_of(struct ctl *c, const char *sender, int *plan, const char **from, int
     return CTL_OK;
 }
 
+/* 1 when a running postmeter reported, within a day, that it does not know the
+ * plan the sender's override names (ovr): it applies the configured plan. */
+int
+ctl_override_unknown(struct ctl *c, const char *sender, const char *ovr)
+{
+    char key[PM_ADDR_MAX + 64];
+    redisReply *r;
+    int unknown;
+
+    if (!ovr || !*ovr)
+        return 0;
+    ctl_key(c, sender, "planerr", key, sizeof(key));
+    if (!(r = ctl_cmd(c, "GET %s", key)))
+        return 0;
+    unknown = r->type == REDIS_REPLY_STRING && strcmp(r->str, ovr) == 0;
+    freeReplyObject(r);
+    return unknown;
+}
+
 /* Discard the store's own log lines: postmeterctl reports errors itself. */
 static void
 quiet_sink(void *ctx, int level, const char *line)

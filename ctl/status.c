@@ -25,6 +25,7 @@ struct status {
     int plan, dplan, line;
     const char *from;
     char ovr[128];
+    int ovr_unknown;          /* a running postmeter does not know the override's plan */
     struct pm_meter_res use;  /* probe of nothing: usage and warm-up */
     struct pm_meter_res next; /* probe of one message to one external recipient */
     struct pm_meter_res cold; /* the same to a first-contact recipient */
@@ -162,7 +163,8 @@ status_json(const struct ctl *c, const struct status *st)
     out_json_str(stdout, p->name);
     fputs(",\"plan_from\":", stdout);
     out_json_str(stdout, st->from);
-    printf(",\"plan_rule_line\":%d,\"override\":", st->line);
+    printf(",\"plan_rule_line\":%d,\"override_unknown_to_a_daemon\":%s,\"override\":", st->line,
+           st->ovr_unknown ? "true" : "false");
     if (st->ovr[0])
         out_json_str(stdout, st->ovr);
     else
@@ -285,6 +287,10 @@ status_text(const struct ctl *c, const struct status *st)
     if (st->ovr[0] && strcmp(st->from, "override") != 0)
         printf("                override \"%s\" names no plan of the configuration: ignored\n",
                st->ovr);
+    else if (st->ovr_unknown)
+        printf("                a running postmeter does not know plan \"%s\" yet and applies "
+               "its configured plan: reload it\n",
+               st->ovr);
     printf("  usage%s\n", st->use.rep.level >= 2 ? " (limits halved: bounce rate)" : "");
     plan_limits(p, st->use.rep.level >= 2, lim);
     usage_text(&st->use, PM_SCOPE_SENDER, lim);
@@ -338,6 +344,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
         return rc;
     if (st.use.plan >= 0 && (size_t)st.use.plan < c->conf->n_plans)
         st.plan = st.use.plan; /* what the store applied */
+    st.ovr_unknown = strcmp(st.from, "override") == 0 && ctl_override_unknown(c, st.sender, st.ovr);
     st.dplan = pm_plan_for_domain(c->conf, pm_addr_domain(st.sender));
     for (i = 0; i < st.ngrants; i++)
         if (ctl_grant_live(&st.grants[i], st.use.now)) {

@@ -26,8 +26,10 @@
 --            replies against them)
 --   KEYS[13] <prefix>:v1:{s:<sender>}:tx:<id> (string) the reply a commit
 --            of this transaction gave ("" for none; see IDEMPOTENCE)
---   KEYS[14] <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
---   KEYS[15] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
+--   KEYS[14] <prefix>:v1:{s:<sender>}:planerr (string) the name of a plan
+--            override this postmeter does not know (see PLAN OVERRIDE)
+--   KEYS[15] <prefix>:v1:{d:<domain>}:w   (hash) the domain's windows and
+--   KEYS[16] <prefix>:v1:{d:<domain>}:wu  (hash) warm-up: present only when
 --            the request uses the domain scope.
 --   The top index <prefix>:v1:top:<day> (sorted set: sender -> messages
 --   counted that UTC day, TTL 8 days) is named from ARGV, since its day is
@@ -125,7 +127,9 @@
 -- PLAN OVERRIDE: when KEYS[6] names a plan of the table in the last ARGV
 --   ("name|mh|md|rh|rd|nd|ih|id|curve|soft;..."), its limits, curve and softness
 --   replace the sender scope's; the reply says which plan (table index, -1
---   none).
+--   none). An override naming a plan the table lacks (a postmeter not yet
+--   reloaded after "postmeterctl plan set") is not applied: the reply's plan
+--   is -2, and KEYS[14] holds the name for a day, for postmeterctl status.
 --
 -- CREDITS: grants "g:<id>" = "msgs:rcpts:expires:granted_m:granted_r:at".
 --   When only sender-scope plan counters do not fit (never warm-up, domain
@@ -186,7 +190,7 @@ local company_wide = ARGV[8] == '1'
 local nhashes = tonumber(ARGV[10])
 local scope_base = 10 + nhashes
 local nscopes = 1
-if #KEYS >= 15 then
+if #KEYS >= 16 then
     nscopes = 2
 end
 local KEY_TX = KEYS[13]
@@ -211,7 +215,7 @@ local function scope_keys(si)
     if si == 1 then
         return KEYS[2], KEYS[3]
     end
-    return KEYS[14], KEYS[15]
+    return KEYS[15], KEYS[16]
 end
 
 -- The day each recipient hash was last counted for the sender (and for the
@@ -463,7 +467,10 @@ local function override()
         end
         idx = idx + 1
     end
-    return -1, nil
+    if redis.call('GET', KEYS[14]) ~= name then
+        redis.call('SET', KEYS[14], name, 'EX', DAY)
+    end
+    return -2, nil
 end
 
 local plan_idx, plan_vals = override()

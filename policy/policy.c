@@ -201,6 +201,40 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
                          res->over_limit, res->now, res->retry_at);
 }
 
+#define UNKNOWN_OVERRIDES_SEEN 256
+
+/* Say once per sender and configuration (as far as 256 can be remembered)
+ * that the sender's plan override names a plan this configuration lacks. */
+static void
+policy_unknown_override(const struct pm_conf *conf, const struct pm_msg *m)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct {
+        const struct pm_conf *conf;
+        uint64_t sender;
+    } seen[UNKNOWN_OVERRIDES_SEEN];
+    static size_t next;
+    uint64_t h = pm_siphash(conf->contacts_key, m->sender, strlen(m->sender));
+    size_t i;
+    int found = 0;
+
+    pthread_mutex_lock(&mu);
+    for (i = 0; i < UNKNOWN_OVERRIDES_SEEN && !found; i++)
+        found = seen[i].conf == conf && seen[i].sender == h;
+    if (!found) {
+        seen[next].conf = conf;
+        seen[next].sender = h;
+        next = (next + 1) % UNKNOWN_OVERRIDES_SEEN;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!found)
+        pm_log(PM_LOG_WARNING,
+               "sender=%s: the plan override set for this sender names a plan this "
+               "configuration does not have; plan %s applies until postmeter is reloaded "
+               "with that plan",
+               m->sender, conf->plans[m->plan].name);
+}
+
 /* Follow a plan override the store reported. */
 static void
 policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
@@ -208,6 +242,8 @@ policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
     if (m->res.plan >= 0 && (size_t)m->res.plan < conf->n_plans) {
         m->plan = m->res.plan;
         m->plan_override = 1;
+    } else if (m->res.plan == -2) {
+        policy_unknown_override(conf, m);
     }
 }
 
@@ -376,7 +412,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
 {
     const char *hp[PM_MSG_MAX_HASHES];
     char txid[17];
-    int matched[64] = {0};
+    int matched[PM_RULES_MAX] = {0};
     struct pm_verdict rv;
     struct pm_meter_req req;
     enum pm_meter_mode mode = PM_METER_COMMIT;
@@ -387,10 +423,11 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     if (!m->metered)
         return;
     policy_facts(m);
-    for (i = 0; i < conf->n_rules && i < 64; i++)
+    for (i = 0; i < conf->n_rules && i < PM_RULES_MAX; i++)
         matched[i] = pm_rule_match(&conf->rules[i], m->facts);
-    pm_verdict_rules(&rv, conf->rules, matched, conf->n_rules < 64 ? conf->n_rules : 64,
-                     conf->dry_run, m->sender);
+    pm_verdict_rules(&rv, conf->rules, matched,
+                     conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX, conf->dry_run,
+                     m->sender);
     if (rv.action >= PM_ACT_TEMPFAIL && !rv.dry_run) {
         *v = rv; /* refused by a rule: nothing counts */
         return;

@@ -178,7 +178,8 @@ struct pm_meter_res {
     long long used[PM_SCOPE_COUNT][PM_C_COUNT];
     struct pm_warmup_res warmup[PM_SCOPE_COUNT];
     long long cold; /* cold recipients of the message: cold_before + those looked up now */
-    int plan;       /* the sender's plan override (index of the store's plan table), or -1 */
+    int plan;       /* the sender's plan override (index of the store's plan table), -1 none, or
+                     * -2: an override naming a plan this postmeter's table lacks (not applied) */
     long long credits_spent[2]; /* message and recipient credits spent by this request */
     long long credits_left[2];  /* credits left, when they were looked at */
     struct pm_reputation rep;   /* the sender's reputation */

@@ -35,10 +35,10 @@
 
 #define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 4)
 #define CURVE_MAX_STAGES 1000
-/* EVALSHA sha numkeys, 15 keys, 10 fixed values, 11 per scope, top prefix and plan
+/* EVALSHA sha numkeys, 16 keys, 10 fixed values, 11 per scope, top prefix and plan
  * table, 5 reputation thresholds, 3 Message-ID values, internal messages (hashes
  * come on top) */
-#define N_KEYS 15
+#define N_KEYS 16
 #define MAX_ARGS (3 + N_KEYS + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5 + 3 + 1)
 #define MAX_HASHES 100000
 
@@ -692,9 +692,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     key[9] = rs_key(rs, 's', sid, "lc");
     key[10] = rs_key(rs, 's', sid, "mid");
     key[11] = req->txid && req->mode != PM_METER_PROBE ? tx_key(rs, sid, req->txid) : strdup("");
+    key[12] = rs_key(rs, 's', sid, "planerr");
     if (did) {
-        key[12] = rs_key(rs, 'd', did, "w");
-        key[13] = rs_key(rs, 'd', did, "wu");
+        key[13] = rs_key(rs, 'd', did, "w");
+        key[14] = rs_key(rs, 'd', did, "wu");
     }
     nkeys = did ? N_KEYS : N_KEYS - 2;
     a.argc = a.nnum = 0;
