@@ -282,6 +282,10 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
             return; /* the same recipient again: Postfix delivers one copy, it counts once */
     if (per_msg && m->nrcpt + 1 > per_msg) {
         pm_verdict_rcpts_per_msg(v, m->sender, per_msg);
+    } else if (ext && m->nhashes >= PM_MSG_MAX_HASHES) {
+        /* every external recipient is looked up and remembered as a contact:
+         * past what a message keeps, the rest goes in another message */
+        pm_verdict_rcpts_per_msg(v, m->sender, PM_MSG_MAX_HASHES);
     } else {
         /* one probe: would the message fit with this recipient, is it a contact */
         policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,

@@ -19,7 +19,7 @@
 #include "rules.h"
 #include "verdict.h"
 
-#define PM_MSG_MAX_HASHES 1000 /* external recipients remembered per message */
+#define PM_MSG_MAX_HASHES 1000 /* external recipients per message: more are refused (452) */
 
 /* Per-message state, reset at every MAIL FROM. */
 struct pm_msg {

@@ -97,4 +97,23 @@ out=$(send cw dave@example.com shared@example.org)
 pm_assert_eq 1 "$(field "$out" accepted)" "carol's contact is not cold for dave"
 grep -q "sender=dave@example.com .* new_rcpts_day=1/1" "$PM_TMP/cw.log" ||
     pm_fail "dave's new-recipient count: $(grep dave "$PM_TMP/cw.log")"
+
+# More external recipients than a message can hold (1000, whatever
+# recipients_per_message says): the 1001st is refused, and the 1000 are
+# counted exactly, as recipients and as first contacts.
+pm_milter_start many <<CONF
+local_domains = [ "example.com" ];
+contacts: { secret_file = "$PM_TMP/contacts.key"; };
+plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                    new_recipients_per_day = 0; recipients_per_message = 0; warmup = []; }; };
+rules = ( );
+CONF
+out=$("$DRIVE" -S "unix:$PM_TMP/many.sock" -c 1 -m 1 -f erin@example.com -R 1001 2>&1)
+pm_assert_eq "1 1" "$(field "$(head -n 1 <<<"$out")" accepted) $(field "$(head -n 1 <<<"$out")" rcpt_refused)" \
+    "1001 external recipients"
+grep -qx 'reply 1 452 4.5.3 <erin@example.com>: too many recipients in one message (1000 per message); send the rest in another message' <<<"$out" ||
+    pm_fail "the 1001st recipient's reply: $out"
+grep -q "sender=erin@example.com .* rcpts=1000 ext=1000 .* rcpts_day=1000/0 new_rcpts_day=1000/0 " "$PM_TMP/many.log" ||
+    pm_fail "erin's counts: $(grep erin "$PM_TMP/many.log")"
+pm_assert_eq 1000 "$(pm_rcli HLEN "pmtest:v1:{s:erin@example.com}:ct")" "erin's contacts"
 echo "PASS: contacts"
