@@ -24,13 +24,12 @@
 #include "verdict.h"
 
 #define FILE_MAX (64LL * 1024 * 1024)
-#define MAX_RULES 64
 #define BOUNCE_TEXT 65536
 
 /* What classify works out for one case (first contact or known contact). */
 struct outcome {
     long long facts[PM_F_COUNT];
-    int matched[MAX_RULES];
+    int matched[PM_RULES_MAX];
     struct pm_verdict v;
 };
 
@@ -99,7 +98,7 @@ facts_fill(long long *x, const struct pm_features *f, long long rcpts, long long
 static void
 outcome_eval(const struct pm_conf *conf, struct outcome *o)
 {
-    size_t i, n = conf->n_rules < MAX_RULES ? conf->n_rules : MAX_RULES;
+    size_t i, n = conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX;
 
     for (i = 0; i < n; i++)
         o->matched[i] = pm_rule_match(&conf->rules[i], o->facts);
@@ -175,7 +174,7 @@ static void
 classify_text(const struct ctl *c, const char *path, const struct pm_features *f,
               const struct outcome *cold, const struct outcome *known)
 {
-    size_t i, n = c->conf->n_rules < MAX_RULES ? c->conf->n_rules : MAX_RULES;
+    size_t i, n = c->conf->n_rules < PM_RULES_MAX ? c->conf->n_rules : PM_RULES_MAX;
     int k;
 
     printf("%s\n", path);
@@ -204,7 +203,7 @@ classify_json(const struct ctl *c, const char *path, const struct pm_features *f
               const struct outcome *cold, const struct outcome *known)
 {
     char feat[4096];
-    size_t i, n = c->conf->n_rules < MAX_RULES ? c->conf->n_rules : MAX_RULES;
+    size_t i, n = c->conf->n_rules < PM_RULES_MAX ? c->conf->n_rules : PM_RULES_MAX;
     int k;
 
     pm_features_json(f, feat, sizeof(feat));

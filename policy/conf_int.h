@@ -13,7 +13,11 @@
 
 #include "conf.h"
 
+/* The greatest limit of a plan, warm-up cap or start, and rule condition value. */
 #define PM_LIMIT_MAX 1000000000LL
+
+/* The longest plan name. */
+#define PM_PLAN_NAME_MAX 64
 
 /* The state of one pm_conf_load() call. */
 struct loader {

@@ -11,6 +11,10 @@
  *       action = "tag"; reply = "..."; dry_run = false; }
  *   );
  * Without a rules list the two rules above (the shipped defaults) apply.
+ * A list holds at most PM_RULES_MAX rules; a rule's name is at most
+ * PM_RULE_NAME_MAX characters of A-Z a-z 0-9 _ . -, its reply at most
+ * PM_RULE_REPLY_MAX characters and no control character, a condition's
+ * value 0 to PM_LIMIT_MAX: beyond, the file is refused with its file:line.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -198,17 +202,45 @@ load_conds(struct loader *ld, const config_setting_t *grp, const char *prefix, s
         } else if (config_setting_type(m) == CONFIG_TYPE_INT ||
                    config_setting_type(m) == CONFIG_TYPE_INT64) {
             pm_conf_get_integer(ld, m, name, &v);
+            if (v < 0 || v > PM_LIMIT_MAX)
+                return pm_conf_fail(ld, m, "%s.%s: %lld is out of range (0-%lld)", prefix, name, v,
+                                    PM_LIMIT_MAX);
             c->op = PM_OP_EQ;
             c->value = v;
         } else if ((text = pm_conf_get_string(ld, m, name)) != NULL) {
             if (pm_cond_parse(text, &c->op, &c->value) < 0)
                 return pm_conf_fail(ld, m, "%s.%s: \"%s\" is not a comparison such as \"> 2\"",
                                     prefix, name, text);
+            if (c->value < 0 || c->value > PM_LIMIT_MAX) /* strtoll stops at LLONG_MAX */
+                return pm_conf_fail(ld, m, "%s.%s: \"%s\" is out of range (0-%lld)", prefix, name,
+                                    text, PM_LIMIT_MAX);
         } else {
             return -1;
         }
         (*n)++;
     }
+    return 0;
+}
+
+/* Check a rule's name (is_name) or reply as written at m: at most max
+ * characters, no control character, a name only of A-Z a-z 0-9 _ . -. */
+static int
+check_rule_text(struct loader *ld, const config_setting_t *m, const char *prefix, const char *key,
+                const char *v, size_t max, int is_name)
+{
+    static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789_.-";
+    size_t n = strlen(v), i;
+
+    if (is_name && (n > max || strspn(v, name_chars) != n))
+        return pm_conf_fail(ld, m,
+                            "%s%s: \"%.80s\" is not 1 to %zu characters of A-Z a-z 0-9 _ . -",
+                            prefix, key, v, max);
+    if (n > max)
+        return pm_conf_fail(ld, m, "%s%s: %zu characters, at most %zu", prefix, key, n, max);
+    for (i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return pm_conf_fail(ld, m, "%s%s: holds a control character", prefix, key);
     return 0;
 }
 
@@ -219,11 +251,15 @@ rule_string(struct loader *ld, const config_setting_t *rule, const char *key, co
 {
     const config_setting_t *m = config_setting_get_member(rule, key);
     const char *v = def;
+    int is_name = strcmp(key, "name") == 0;
 
     if (m && !(v = pm_conf_get_string(ld, m, key)))
         return -1;
     if (m && !*v)
         return pm_conf_fail(ld, m, "%s%s: must not be empty", prefix, key);
+    if (m && check_rule_text(ld, m, prefix, key, v, is_name ? PM_RULE_NAME_MAX : PM_RULE_REPLY_MAX,
+                             is_name) < 0)
+        return -1;
     if (v && !(*out = strdup(v)))
         return pm_conf_fail(ld, rule, "out of memory");
     return 0;
@@ -315,6 +351,10 @@ pm_conf_load_rules(struct loader *ld, const config_setting_t *s, const char *kna
     if (!config_setting_is_list(s))
         return pm_conf_fail(ld, s, "rules: expected a list ( ... ), not %s", pm_conf_type_name(s));
     n = config_setting_length(s);
+    if (n > PM_RULES_MAX)
+        return pm_conf_fail(ld, config_setting_get_elem(s, PM_RULES_MAX),
+                            "rules[%d]: at most %d rules (this list has %d)", PM_RULES_MAX,
+                            PM_RULES_MAX, n);
     if (n && !(c->rules = calloc((size_t)n, sizeof(*c->rules))))
         return pm_conf_fail(ld, s, "out of memory");
     for (i = 0; i < n; i++) {

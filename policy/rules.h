@@ -12,6 +12,14 @@
 
 #include <stddef.h>
 
+/* The most content rules a configuration may hold: the loader refuses more,
+ * and every array indexed by rule (matches, per-rule results) has this size. */
+#define PM_RULES_MAX 64
+
+/* The longest rule name and reply text (characters); the loader refuses longer. */
+#define PM_RULE_NAME_MAX 64
+#define PM_RULE_REPLY_MAX 200
+
 /* What a condition can look at. */
 enum pm_feature {
     PM_F_FIRST_CONTACT = 0, /* 1 when any external recipient is cold */
