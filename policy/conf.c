@@ -796,6 +796,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->header_name);
     free(conf->login_domain);
     free(conf->metrics_listen);
+    free(conf->feedback_authserv_id);
     free_strings(conf->local_domains, conf->n_local_domains);
     free_strings(conf->daemon_names, conf->n_daemon_names);
     free(conf->networks);

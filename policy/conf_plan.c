@@ -10,6 +10,9 @@
  * file. A curve is an explicit list of increasing daily caps, or a start and
  * a growth factor; a plan that names neither gets the default curve. Each
  * stage's hourly cap is warmup.hourly_share of its daily cap, rounded up.
+ * Every limit, cap and start is at most PM_LIMIT_MAX (a growth curve ends
+ * before a stage above it), a growth at most 10, a curve at most
+ * PM_WARMUP_MAX_STAGES stages: no value can overflow what is computed from it.
  * Without a plans group there is one plan, "default", with every default.
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -22,6 +25,8 @@
 #include "conf.h"
 #include "conf_int.h"
 #include "warmup.h"
+
+_Static_assert(PM_WARMUP_CAP_MAX == PM_LIMIT_MAX, "a warm-up cap is bounded as a limit is");
 
 /* Over-limit actions: "accept" is not one of them. */
 static const struct choice plan_actions[] = {
@@ -60,13 +65,13 @@ static const struct conf_key plan_keys[] = {
 /* The warm-up curve of a plan that names none. */
 static const long long default_curve[] = {20, 40, 60, 80, 100, 150, 200, 300, 400, 500};
 
-/* 1 when name is a valid plan name: [A-Za-z0-9_-]+. */
+/* 1 when name is a valid plan name: 1 to PM_PLAN_NAME_MAX of [A-Za-z0-9_-]. */
 static int
 plan_name_ok(const char *name)
 {
     size_t n = strlen(name);
 
-    return n > 0 &&
+    return n > 0 && n <= PM_PLAN_NAME_MAX &&
            strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
@@ -106,7 +111,8 @@ load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *pre
         if (!(g > 1.0 && g <= 10.0))
             return pm_conf_fail(
                 ld, growth, "%swarmup_growth: %g is out of range (above 1, at most 10)", prefix, g);
-        pm_curve_from_growth(v, g, plan->lim.msgs_day, &plan->warmup);
+        if (pm_curve_from_growth(v, g, plan->lim.msgs_day, &plan->warmup) < 0)
+            return pm_conf_fail(ld, growth, "%swarmup: not a curve", prefix);
     } else if (list) {
         if (!config_setting_is_array(list) && !config_setting_is_list(list))
             return pm_conf_fail(ld, list, "%swarmup: expected a list of numbers, not %s", prefix,
@@ -120,12 +126,16 @@ load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *pre
 
             if (pm_conf_get_integer(ld, e, "warmup", &caps[i]) < 0)
                 return -1;
+            if (caps[i] > PM_LIMIT_MAX)
+                return pm_conf_fail(ld, e, "%swarmup[%d]: %lld is out of range (1-%lld)", prefix, i,
+                                    caps[i], PM_LIMIT_MAX);
             if (caps[i] < 1 || (i > 0 && caps[i] <= caps[i - 1]))
                 return pm_conf_fail(ld, e,
                                     "%swarmup: stages must be positive and increasing (%lld)",
                                     prefix, caps[i]);
         }
-        pm_curve_from_list(caps, (size_t)n, plan->lim.msgs_day, &plan->warmup);
+        if (pm_curve_from_list(caps, (size_t)n, plan->lim.msgs_day, &plan->warmup) < 0)
+            return pm_conf_fail(ld, list, "%swarmup: not a curve", prefix);
     } else {
         pm_curve_from_list(default_curve, sizeof(default_curve) / sizeof(default_curve[0]),
                            plan->lim.msgs_day, &plan->warmup);
@@ -179,8 +189,9 @@ pm_conf_load_plans(struct loader *ld, const config_setting_t *s, const char *kna
         const char *name = config_setting_name(p);
 
         if (!plan_name_ok(name))
-            return pm_conf_fail(ld, p, "%s.%s: a plan name is made of A-Z a-z 0-9 _ -", kname,
-                                name);
+            return pm_conf_fail(ld, p,
+                                "%s.%.80s: a plan name is 1 to %d characters of A-Z a-z 0-9 _ -",
+                                kname, name, PM_PLAN_NAME_MAX);
         if (!config_setting_is_group(p))
             return pm_conf_fail(ld, p, "%s.%s: expected a group { ... }, not %s", kname, name,
                                 pm_conf_type_name(p));

@@ -422,7 +422,38 @@ static const struct bad_row bad_rows[] = {
     {"\nplans: {\n  gold: { };\n};\n", NULL, NULL,
      "$D/bad.conf:2: default_plan: no plan named \"default\""},
     {"plans: {\n  go*ld: { };\n};\n", NULL, NULL,
-     "$D/bad.conf:2: plans.go*ld: a plan name is made of A-Z a-z 0-9 _ -"},
+     "$D/bad.conf:2: plans.go*ld: a plan name is 1 to 64 characters of A-Z a-z 0-9 _ -"},
+    {"plans: {\n  p12345678901234567890123456789012345678901234567890123456789012345: { };\n};\n",
+     NULL, NULL,
+     "$D/bad.conf:2: plans.p12345678901234567890123456789012345678901234567890123456789012345: a "
+     "plan name is 1 to 64 characters of A-Z a-z 0-9 _ -"},
+    {"rules = (\n  { name = \"my rule\"; when = { links = \"> 2\"; }; action = \"tag\"; }\n);\n",
+     NULL, NULL,
+     "$D/bad.conf:2: rules[0].name: \"my rule\" is not 1 to 64 characters of A-Z a-z 0-9 _ . -"},
+    {"rules = (\n  { name = "
+     "\"r1234567890123456789012345678901234567890123456789012345678901234\";\n"
+     "    when = { links = \"> 2\"; }; action = \"tag\"; }\n);\n",
+     NULL, NULL,
+     "$D/bad.conf:2: rules[0].name: "
+     "\"r1234567890123456789012345678901234567890123456789012345678901234\" is not 1 to 64 "
+     "characters of A-Z a-z 0-9 _ . -"},
+    {"rules = (\n  { when = { links = \"> 2\"; }; action = \"tag\";\n    reply = \""
+     "01234567890123456789012345678901234567890123456789"
+     "01234567890123456789012345678901234567890123456789"
+     "01234567890123456789012345678901234567890123456789"
+     "01234567890123456789012345678901234567890123456789"
+     "0\"; }\n);\n",
+     NULL, NULL, "$D/bad.conf:3: rules[0].reply: 201 characters, at most 200"},
+    {"rules = (\n  { when = { links = \"> 2\"; }; action = \"tag\";\n"
+     "    reply = \"two\\nlines\"; }\n);\n",
+     NULL, NULL, "$D/bad.conf:3: rules[0].reply: holds a control character"},
+    {"rules = (\n  { action = \"tag\";\n    when = { links = -1; }; }\n);\n", NULL, NULL,
+     "$D/bad.conf:3: when.links: -1 is out of range (0-1000000000)"},
+    {"rules = (\n  { action = \"tag\";\n    any = { size = 1000000001; }; }\n);\n", NULL, NULL,
+     "$D/bad.conf:3: any.size: 1000000001 is out of range (0-1000000000)"},
+    {"rules = (\n  { action = \"tag\";\n    when = { size = \"> 99999999999999999999\"; }; }\n);\n",
+     NULL, NULL,
+     "$D/bad.conf:3: when.size: \"> 99999999999999999999\" is out of range (0-1000000000)"},
     {"assign = (\n  { sender = \"a@b.c\"; plan = \"default\"; },\n  { sender = \"a@b.c\";\n    "
      "plan = \"gold\"; }\n);\n",
      NULL, NULL, "$D/bad.conf:4: assign[1].plan: no plan named \"gold\""},
@@ -463,6 +494,17 @@ static const struct bad_row bad_rows[] = {
      "$D/bad.conf:2: plans.default.warmup_start and warmup_growth go together"},
     {"plans: { default: {\n  warmup_start = 5;\n  warmup_growth = 1.0; }; };\n", NULL, NULL,
      "$D/bad.conf:3: plans.default.warmup_growth: 1 is out of range (above 1, at most 10)"},
+    {"plans: { default: {\n  warmup_start = 5;\n  warmup_growth = 10.01; }; };\n", NULL, NULL,
+     "$D/bad.conf:3: plans.default.warmup_growth: 10.01 is out of range (above 1, at most 10)"},
+    {"plans: { default: {\n  warmup_start = 1000000001;\n  warmup_growth = 2; }; };\n", NULL, NULL,
+     "$D/bad.conf:2: plans.default.warmup_start: 1000000001 is out of range (1-1000000000)"},
+    {"plans: { default: {\n  messages_per_day = 0;\n  warmup = [ 20, 1000000001 ]; }; };\n", NULL,
+     NULL, "$D/bad.conf:3: plans.default.warmup[1]: 1000000001 is out of range (1-1000000000)"},
+    {"plans: { default: {\n  messages_per_day = 0;\n"
+     "  warmup = [ 999999999999999998L, 999999999999999999L ]; }; };\n",
+     NULL, NULL,
+     "$D/bad.conf:3: plans.default.warmup[0]: 999999999999999998 is out of range "
+     "(1-1000000000)"},
     /* metrics */
     {"metrics: {\n  listen = \"localhost:9465\";\n};\n", NULL, NULL,
      "$D/bad.conf:2: metrics.listen: \"localhost:9465\" is not a numeric address:port"},
@@ -499,7 +541,8 @@ test_bad(void **state)
             write_file(r->aux_name, r->aux_text, aux, sizeof(aux));
         expand(r->want, want, sizeof(want));
         memset(err, 'x', sizeof(err));
-        assert_int_equal(pm_conf_load(path, &c, err, sizeof(err)), -1);
+        if (pm_conf_load(path, &c, err, sizeof(err)) != -1)
+            print_error("row %zu: loaded, want %s\n", i, want);
         assert_null(c);
         if (strcmp(err, want) != 0)
             print_error("row %zu: got  %s\n        want %s\n", i, err, want);
@@ -613,6 +656,101 @@ test_edges(void **state)
     remove_file("part.inc");
 }
 
+/* tests/conf/bounds.conf: curves, limits and rule texts at their bounds. */
+static void
+test_bounds(void **state)
+{
+    static const long long tens[] = {1,      10,      100,      1000,      10000,
+                                     100000, 1000000, 10000000, 100000000, 1000000000};
+    static const long long tens_hour[] = {1,     3,      25,      250,      2500,
+                                          25000, 250000, 2500000, 25000000, 250000000};
+    struct pm_conf *c = load_ok(CONF_DIR "/bounds.conf");
+    const struct pm_plan *p;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(c->n_plans, 6);
+    p = &c->plans[0]; /* default: 1, 10, ... 1000000000 and no stage above */
+    assert_int_equal(p->warmup.n, 10);
+    for (i = 0; i < 10; i++) {
+        assert_int_equal(p->warmup.cap[i], tens[i]);
+        assert_int_equal(p->warmup_hour[i], tens_hour[i]);
+    }
+    p = &c->plans[1]; /* top: one stage */
+    assert_int_equal(p->warmup.n, 1);
+    assert_int_equal(p->warmup.cap[0], 1000000000);
+    assert_int_equal(p->warmup_hour[0], 250000000);
+    p = &c->plans[2]; /* list */
+    assert_int_equal(p->warmup.n, 2);
+    assert_int_equal(p->warmup.cap[1], 1000000000);
+    assert_int_equal(p->warmup_hour[1], 250000000);
+    p = &c->plans[3]; /* grow: 20 * 2^25 is the last stage within 1000000000 */
+    assert_int_equal(p->warmup.n, 26);
+    assert_int_equal(p->warmup.cap[25], 671088640);
+    assert_int_equal(p->warmup_hour[25], 167772160);
+    p = &c->plans[4]; /* cut: the start is at the plan's daily limit */
+    assert_int_equal(p->warmup.n, 0);
+    p = &c->plans[5]; /* every limit at its bound, a 64-character name */
+    assert_int_equal(strlen(p->name), 64);
+    assert_int_equal(p->lim.msgs_hour, 1000000000);
+    assert_int_equal(p->lim.int_msgs_day, 1000000000);
+    assert_int_equal(p->warmup.n, 1);
+    assert_int_equal(p->warmup.cap[0], 999999999);
+    assert_int_equal(c->n_rules, 1);
+    assert_int_equal(strlen(c->rules[0].name), 64);
+    assert_int_equal(strlen(c->rules[0].reply), 200);
+    assert_int_equal(c->rules[0].all[0].value, 1000000000);
+    assert_int_equal(c->rules[0].all[1].value, 1000000000);
+    pm_conf_free(c);
+}
+
+/* Write a file of n rules, one a line from line 2; its path goes into path. */
+static void
+write_rules(size_t n, char *path, size_t len)
+{
+    char *text = NULL;
+    size_t size = 0, i;
+    FILE *mem = open_memstream(&text, &size);
+
+    assert_non_null(mem);
+    fputs("rules = (\n", mem);
+    for (i = 0; i < n; i++)
+        fprintf(mem, "  { name = \"r%zu\"; when = { links = \"> %zu\"; }; action = \"tag\"; }%s\n",
+                i + 1, i, i + 1 < n ? "," : "");
+    fputs(");\n", mem);
+    assert_int_equal(fclose(mem), 0);
+    write_file("rules.conf", text, path, len);
+    free(text);
+}
+
+/* PM_RULES_MAX rules load, each of them kept; one more is refused where it is. */
+static void
+test_rule_count(void **state)
+{
+    struct pm_conf *c = (struct pm_conf *)1;
+    char path[256], err[512], want[512];
+
+    (void)state;
+    assert_int_equal(PM_RULES_MAX, 64);
+    write_rules(64, path, sizeof(path));
+    c = load_ok(path);
+    assert_int_equal(c->n_rules, 64);
+    assert_string_equal(c->rules[63].name, "r64");
+    assert_int_equal(c->rules[63].line, 65);
+    assert_int_equal(c->rules[63].all[0].value, 63);
+    pm_conf_free(c);
+    write_rules(65, path, sizeof(path));
+    assert_int_equal(pm_conf_load(path, &c, err, sizeof(err)), -1);
+    assert_null(c);
+    snprintf(want, sizeof(want), "%s:66: rules[64]: at most 64 rules (this list has 65)", path);
+    assert_string_equal(err, want);
+    write_rules(1000, path, sizeof(path));
+    assert_int_equal(pm_conf_load(path, &c, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:66: rules[64]: at most 64 rules (this list has 1000)", path);
+    assert_string_equal(err, want);
+    remove_file("rules.conf");
+}
+
 /* Action names and their parsing, both ways. */
 static void
 test_actions(void **state)
@@ -653,8 +791,8 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    static const char *const names[] = {"bad.conf", "empty.pw", "part.inc",
-                                        "pw",       "pw.conf",  "edge.conf"};
+    static const char *const names[] = {"bad.conf", "empty.pw",  "part.inc",  "pw",
+                                        "pw.conf",  "edge.conf", "rules.conf"};
     size_t i;
 
     (void)state;
@@ -671,6 +809,7 @@ main(void)
         cmocka_unit_test(test_good),    cmocka_unit_test(test_bad),
         cmocka_unit_test(test_missing), cmocka_unit_test(test_password),
         cmocka_unit_test(test_edges),   cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_bounds),  cmocka_unit_test(test_rule_count),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
