@@ -296,7 +296,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
             policy_store_error("RCPT", err);
         } else if (m->res.sup.found) {
-            pm_verdict_suppressed(v, addr, &m->res.sup);
+            pm_verdict_suppressed(v, rcpt, &m->res.sup); /* quoted as given */
         } else {
             policy_adopt(conf, m);
             cold = m->res.cold - m->cold;
@@ -315,6 +315,8 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     m->nrcpt++;
     m->next += ext;
     m->cold += cold;
+    if (cold > 0 && !m->cold_rcpt[0])
+        snprintf(m->cold_rcpt, sizeof(m->cold_rcpt), "%s", rcpt);
     if (ext && m->nhashes < PM_MSG_MAX_HASHES)
         memcpy(m->hashes[m->nhashes++], hash, sizeof(hash));
 }
@@ -429,9 +431,9 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     policy_facts(m);
     for (i = 0; i < conf->n_rules && i < PM_RULES_MAX; i++)
         matched[i] = pm_rule_match(&conf->rules[i], m->facts);
-    pm_verdict_rules(&rv, conf->rules, matched,
-                     conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX, conf->dry_run,
-                     m->sender);
+    pm_verdict_rules_to(&rv, conf->rules, matched,
+                        conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX, conf->dry_run,
+                        m->sender, m->cold_rcpt, m->cold);
     if (rv.action >= PM_ACT_TEMPFAIL && !rv.dry_run) {
         *v = rv; /* refused by a rule: nothing counts */
         return;

@@ -38,6 +38,7 @@ struct pm_msg {
     char msgid_hash[17];      /* keyed hash of the Message-ID, "" until one is seen */
     size_t nhashes;           /* keyed hashes of the accepted external recipients */
     char hashes[PM_MSG_MAX_HASHES][17];
+    char cold_rcpt[PM_ADDR_MAX]; /* the first cold recipient, as given in RCPT TO */
     long long facts[PM_F_COUNT]; /* content facts (attachments, links...), set before EOM */
     int scanned;                 /* facts hold a content scan */
     int have_res;                /* res holds the last store answer */

@@ -5,6 +5,7 @@
  * sender, the limit and the time to retry, e.g.
  *   451 4.7.1 <alice@example.com>: hourly sending limit reached
  *   (100 messages per hour); try again after 14:05 UTC
+ * A reject is permanent: it says to ask the administrator instead.
  * Too many recipients is 452, with 4.5.3 only at 100 recipients or more
  * (RFC 5321 lets a client expect 100 recipients per message).
  *
@@ -14,8 +15,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "identity.h"
 #include "log.h"
 #include "verdict.h"
+
+/* What a permanent quota refusal tells the sender to do. */
+#define REJECT_ADVICE "not sent: ask your administrator"
 
 /* Set the reply codes of v. */
 static void
@@ -32,6 +37,15 @@ pm_verdict_accept(struct pm_verdict *v)
     memset(v, 0, sizeof(*v));
     v->action = PM_ACT_ACCEPT;
     memcpy(v->reason, "ok", 3);
+}
+
+/* "6.4" for 64599 ppm: one decimal, rounded down. */
+void
+pm_format_rate(long long ppm, char *buf, size_t len)
+{
+    if (ppm < 0)
+        ppm = 0;
+    snprintf(buf, len, "%lld.%lld", ppm / 10000, ppm / 1000 % 10);
 }
 
 /* "14:05 UTC" on now's UTC date, else "2026-11-27 14:05 UTC". */
@@ -84,13 +98,23 @@ limit_words(struct pm_verdict *v, enum pm_scope scope, enum pm_counter c, const 
     return unit[limit == 1][ci];
 }
 
+/* "try again after 14:05 UTC" for retry time t. */
+static void
+verdict_retry(long long now, long long t, char *buf, size_t len)
+{
+    char when[40];
+
+    pm_format_retry(now, t, when, sizeof(when));
+    snprintf(buf, len, "try again after %s", when);
+}
+
 /* Over a counter of a scope; see verdict.h. */
 void
 pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,
                  enum pm_scope scope, enum pm_counter c, long long limit, long long now,
                  long long retry_at)
 {
-    char when[40], what[300];
+    char when[64], what[300];
     const char *unit;
 
     memset(v, 0, sizeof(*v));
@@ -104,9 +128,13 @@ pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, cons
                  "<%s>: this message exceeds the %s (%lld %s); send it to fewer recipients", who,
                  what, limit, unit);
     } else {
-        pm_format_retry(now, retry_at, when, sizeof(when));
-        snprintf(v->text, sizeof(v->text), "<%s>: %s reached (%lld %s); try again after %s", who,
-                 what, limit, unit, when);
+        /* a permanent refusal does not tell the sender to wait */
+        if (act == PM_ACT_REJECT)
+            snprintf(when, sizeof(when), "%s", REJECT_ADVICE);
+        else
+            verdict_retry(now, retry_at, when, sizeof(when));
+        snprintf(v->text, sizeof(v->text), "<%s>: %s reached (%lld %s); %s", who, what, limit, unit,
+                 when);
     }
     if (act == PM_ACT_REJECT)
         verdict_codes(v, "550", "5.7.1");
@@ -141,7 +169,7 @@ pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who, con
                   enum pm_scope scope, int hourly, long long stage, long long limit, long long now,
                   long long retry_at)
 {
-    char when[40], what[300];
+    char when[64], what[300];
 
     memset(v, 0, sizeof(*v));
     v->action = act;
@@ -157,12 +185,14 @@ pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who, con
         snprintf(v->text, sizeof(v->text),
                  "<%s>: this message exceeds the %s (day %lld of warm-up)", who, what, stage + 1);
     } else {
-        pm_format_retry(now, retry_at, when, sizeof(when));
+        if (act == PM_ACT_REJECT)
+            snprintf(when, sizeof(when), "%s", REJECT_ADVICE);
+        else
+            verdict_retry(now, retry_at, when, sizeof(when));
         if (snprintf(v->text, sizeof(v->text),
-                     "<%s>: %s reached (day %lld of warm-up: %lld message%s %s); try again after "
-                     "%s",
-                     who, what, stage + 1, limit, limit == 1 ? "" : "s",
-                     hourly ? "per hour" : "today", when) >= (int)sizeof(v->text))
+                     "<%s>: %s reached (day %lld of warm-up: %lld message%s %s); %s", who, what,
+                     stage + 1, limit, limit == 1 ? "" : "s", hourly ? "per hour" : "today",
+                     when) >= (int)sizeof(v->text))
             pm_log(PM_LOG_DEBUG, "reply text cut to %zu bytes", sizeof(v->text) - 1);
     }
     if (act == PM_ACT_REJECT)
@@ -181,13 +211,48 @@ append(char *buf, size_t len, const char *sep, const char *text)
         buf[off] = '\0';
 }
 
+/* 1 when rule r looks at first contacts (first_contact, cold_recipients). */
+static int
+rule_is_cold(const struct pm_rule *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n_all; i++)
+        if (r->all[i].feature == PM_F_FIRST_CONTACT || r->all[i].feature == PM_F_COLD_RECIPIENTS)
+            return 1;
+    for (i = 0; i < r->n_any; i++)
+        if (r->any[i].feature == PM_F_FIRST_CONTACT || r->any[i].feature == PM_F_COLD_RECIPIENTS)
+            return 1;
+    return 0;
+}
+
+/* "<bob@example.org>" for an address as given, with or without its brackets. */
+static void
+quote_addr(const char *addr, char *buf, size_t len)
+{
+    size_t n = strlen(addr);
+
+    if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>')
+        snprintf(buf, len, "%s", addr);
+    else
+        snprintf(buf, len, "<%s>", addr);
+}
+
 /* The verdict of the content rules that matched; see verdict.h. */
 void
 pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *matched, size_t n,
                  int dry_run_all, const char *who)
 {
+    pm_verdict_rules_to(v, rules, matched, n, dry_run_all, who, NULL, 0);
+}
+
+/* The same, naming the first-contact recipients; see verdict.h. */
+void
+pm_verdict_rules_to(struct pm_verdict *v, const struct pm_rule *rules, const int *matched, size_t n,
+                    int dry_run_all, const char *who, const char *cold_rcpt, long long ncold)
+{
     const struct pm_rule *worst = NULL;
-    char item[300];
+    char item[300], to[PM_ADDR_MAX + 64] = "", rcpt[PM_ADDR_MAX + 3];
     size_t i;
     int acts = 0;
 
@@ -215,7 +280,16 @@ pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *m
     if (v->action >= PM_ACT_TEMPFAIL) {
         verdict_codes(v, v->action == PM_ACT_REJECT ? "550" : "451",
                       v->action == PM_ACT_REJECT ? "5.7.1" : "4.7.1");
-        if (snprintf(v->text, sizeof(v->text), "<%s>: %s", who, worst->reply) < 0)
+        if (cold_rcpt && *cold_rcpt && ncold > 0 && rule_is_cold(worst)) {
+            /* which recipient is new: the sender may have written to several */
+            quote_addr(cold_rcpt, rcpt, sizeof(rcpt));
+            if (ncold > 1)
+                snprintf(to, sizeof(to), " to %s and %lld other new contact%s", rcpt, ncold - 1,
+                         ncold - 1 == 1 ? "" : "s");
+            else
+                snprintf(to, sizeof(to), " to %s", rcpt);
+        }
+        if (snprintf(v->text, sizeof(v->text), "<%s>%s: %s", who, to, worst->reply) < 0)
             v->text[0] = '\0';
         return;
     }
@@ -224,6 +298,30 @@ pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *m
             continue;
         if (snprintf(item, sizeof(item), "%s: %s", rules[i].name, rules[i].reply) >= 0)
             append(v->text, sizeof(v->text), "; ", item);
+    }
+}
+
+/* The tag header's value: the content rules that act in v; see verdict.h. */
+void
+pm_verdict_header(const struct pm_verdict *v, char *buf, size_t len)
+{
+    const char *p = v->reason, *end;
+    size_t n, full = strlen(v->reason) + 1 >= sizeof(v->reason);
+    char item[sizeof(v->reason) + 8];
+
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (; *p; p = *end ? end + 1 : end) {
+        end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        n = (size_t)(end - p);
+        /* a rule's code; not one in dry run ("?"), nor one the reason's end may have cut */
+        if (n <= 5 || strncmp(p, "rule:", 5) != 0 || p[n - 1] == '?' || (full && !*end))
+            continue;
+        snprintf(item, sizeof(item), "rule=%.*s", (int)(n - 5), p + 5);
+        append(buf, len, ", ", item);
     }
 }
 
@@ -242,7 +340,7 @@ day_text(long long t, char *buf, size_t len)
 void
 pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, const struct pm_suppressed *e)
 {
-    char a[16], b[16];
+    char a[16], b[16], to[PM_ADDR_MAX + 3];
     int admin = strncmp(e->sender, "admin:", 6) == 0;
 
     memset(v, 0, sizeof(*v));
@@ -251,8 +349,8 @@ pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, const struct pm_su
     verdict_codes(v, "550", "5.1.1");
     day_text(e->since, a, sizeof(a));
     day_text(e->until, b, sizeof(b));
-    if (snprintf(v->text, sizeof(v->text), "<%s>: %s %s (%s); postmeter will not send to it %s%s",
-                 rcpt,
+    quote_addr(rcpt, to, sizeof(to));
+    if (snprintf(v->text, sizeof(v->text), "%s: %s %s (%s); postmeter will not send to it %s%s", to,
                  admin ? "this address was put on the suppression list by an administrator on"
                        : "this address bounced as invalid on",
                  a, e->status[0] ? e->status : "5.1.1", e->until > 0 ? "before " : "again",
@@ -265,11 +363,12 @@ void
 pm_verdict_reputation(struct pm_verdict *v, enum pm_action act, const char *who, int cold,
                       long long ppm, long long sent)
 {
-    char rate[32];
+    char num[32], rate[40];
 
     memset(v, 0, sizeof(*v));
     v->action = act;
-    snprintf(rate, sizeof(rate), "%lld.%lld%%", ppm / 10000, ppm / 1000 % 10);
+    pm_format_rate(ppm, num, sizeof(num));
+    snprintf(rate, sizeof(rate), "%s%%", num);
     if (act == PM_ACT_TAG) {
         snprintf(v->reason, sizeof(v->reason), "bounce_rate_warning");
         snprintf(v->text, sizeof(v->text),

@@ -3,7 +3,13 @@
  *
  * A verdict is the engine's own type: an action plus, for refusals, an SMTP
  * reply with an enhanced status code and a text that says what happened and
- * when to retry. The milter maps it to libmilter calls in one place.
+ * what to do (when to retry, or whom to ask). The milter maps it to libmilter
+ * calls in one place.
+ *
+ * What leaves the company is bounded: a tag header (pm_verdict_header())
+ * names content rules only; a sender's quota and reputation stay in the
+ * text, which goes to the sender in a refusal, to postmeter's log and to the
+ * hold note of a held message, never to a recipient.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -20,7 +26,7 @@ struct pm_verdict {
     int dry_run;           /* only log action; the message is accepted */
     char rcode[4];         /* "451" for tempfail/reject */
     char xcode[8];         /* "4.7.1" */
-    char text[400];        /* reply text; for tag/hold the header value / hold reason */
+    char text[400];        /* reply text; for tag/hold the note logged (and a hold's reason) */
     char reason[128];      /* for logs: "msgs_hour", "domain_msgs_day", "rule:cold-attachment" */
 };
 
@@ -31,6 +37,8 @@ void pm_verdict_accept(struct pm_verdict *v);
  * Over a counter of a scope: fill a verdict with action act for sender who
  * (and domain, for the domain scope), limit, and the store time now and the
  * time retry_at when it fits again (-1: the request alone exceeds the limit).
+ * A tempfail says when to try again; a reject (permanent) says to ask the
+ * administrator.
  */
 void pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,
                       enum pm_scope scope, enum pm_counter c, long long limit, long long now,
@@ -64,12 +72,26 @@ void pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who
 void pm_verdict_rules(struct pm_verdict *v, const struct pm_rule *rules, const int *matched,
                       size_t n, int dry_run_all, const char *who);
 
+/*
+ * The same, naming the first-contact recipients when the refusing rule
+ * looks at first_contact or cold_recipients: cold_rcpt is the first cold
+ * recipient as given in RCPT TO (or NULL), ncold how many there are:
+ * "<alice@example.com> to <bob@example.org>: <the rule's reply>", or
+ * "... to <bob@example.org> and 2 other new contacts: ...".
+ */
+void pm_verdict_rules_to(struct pm_verdict *v, const struct pm_rule *rules, const int *matched,
+                         size_t n, int dry_run_all, const char *who, const char *cold_rcpt,
+                         long long ncold);
+
 /* A recipient on the suppression list: 550 5.1.1 with the date of its hard
- * bounce (or of an administrator's entry) and of the entry's expiry. */
+ * bounce (or of an administrator's entry) and of the entry's expiry; rcpt is
+ * the recipient as given in RCPT TO ("<bad+tag@example.net>" or without the
+ * brackets), quoted as given. */
 void pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, const struct pm_suppressed *e);
 
 /* The sender's bounce rate (ppm of sent) stops first contact (cold) or all
- * external mail; or, at a warning level, tags the message. */
+ * external mail; or, at a warning level, tags the message (the text is for
+ * the log: the tag header says nothing of it). */
 void pm_verdict_reputation(struct pm_verdict *v, enum pm_action act, const char *who, int cold,
                            long long ppm, long long sent);
 
@@ -82,5 +104,20 @@ void pm_verdict_store_error(struct pm_verdict *v, enum pm_on_error on_error, con
 /* "14:05 UTC" when t (rounded up to the minute) is on now's UTC date, else
  * "2026-11-27 14:05 UTC". */
 void pm_format_retry(long long now, long long t, char *buf, size_t len);
+
+/* A bounce rate of ppm parts per million as a percentage with one decimal,
+ * rounded down ("6.4" for 64599), so that a rate never shows at a threshold
+ * it has not reached. Replies, the log and postmeterctl all use it. */
+void pm_format_rate(long long ppm, char *buf, size_t len);
+
+/*
+ * The value of the tag header for v into buf: "rule=NAME" for every content
+ * rule that acts in v (the "rule:NAME" codes of its reason, not those in dry
+ * run), joined by ", "; "" when there is none: a limit, a warm-up cap or the
+ * bounce rate alone adds no header, because tagged mail goes out to its
+ * recipients and they must learn nothing of the sender's quota or
+ * reputation.
+ */
+void pm_verdict_header(const struct pm_verdict *v, char *buf, size_t len);
 
 #endif

@@ -13,7 +13,15 @@
 #   (e) a new authenticated sender on a warm-up plan hits its day-1 cap and sees the warm-up reply;
 #   (f) mail injected with sendmail(1) is metered; one with a suppressed recipient is refused
 #       whole at end of message (Postfix cannot refuse one recipient of local mail) and
-#       returned to its sender, never deferred as a milter configuration error.
+#       returned to its sender, never deferred as a milter configuration error;
+#   (g) over a plan that holds, the message waits in Postfix's hold queue with its reason
+#       in an X-Postmeter-Hold header (postcat), Postfix's log names the hold and
+#       postmeter's the reason under the same queue id; released (postsuper -H), it
+#       leaves without the note, through the smtp_header_checks line of
+#       etc/postfix-main.cf.snippet;
+#   (h) over a plan that tags, the message goes out with no header at all: the sender's
+#       quota is nobody else's business;
+#   (i) a suppressed recipient written as bad+tag is refused quoted as given.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -21,7 +29,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/common.sh"
 . "$here/../lib/postfix.sh"
 
-pm_need swaks postfix smtp-sink saslpasswd2 python3 "$top_builddir/postmeter"
+pm_need swaks postfix smtp-sink saslpasswd2 python3 postqueue postcat postsuper postconf \
+    "$top_builddir/postmeter"
 
 pm_redis_start
 # Warm-up is off: these new senders would otherwise start at 20 a day, 5 an hour.
@@ -30,10 +39,16 @@ plans: {
   default: { messages_per_hour = 5; messages_per_day = 0; recipients_per_day = 0; warmup = []; };
   relay: { messages_per_hour = 3; messages_per_day = 0; recipients_per_day = 0; warmup = []; };
   warm: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0; warmup = [3, 6]; };
+  held: { messages_per_hour = 1; messages_per_day = 0; recipients_per_day = 0; warmup = [];
+          action = "hold"; };
+  tagged: { messages_per_hour = 1; messages_per_day = 0; recipients_per_day = 0; warmup = [];
+            action = "tag"; };
 };
 warmup: { hourly_share = 1.0; };
 assign = ( { sender = "news@example.org"; plan = "relay"; },
-           { login = "wendy@example.com"; plan = "warm"; } );
+           { login = "wendy@example.com"; plan = "warm"; },
+           { sender = "kim@example.org"; plan = "held"; },
+           { sender = "tina@example.org"; plan = "tagged"; } );
 EOF
 pm_postmeter_start "$PM_TMP/postmeter.conf"
 pm_sink_start
@@ -229,5 +244,65 @@ pm_assert_eq 1 "$(count_decisions reject lou@example.com stage=eom)" "lou's refu
 pm_sink_expect $((base + 23)) "messages in the sink after lou's refused message"
 grep -l '<gone@example.net>: this address was put on the' "$PM_SINK_DIR"/* >/dev/null 2>&1 ||
     pm_fail "no bounce to lou with the reason in the sink"
+
+# Print the X-Postmeter header lines of the sink's message with subject $1.
+sink_tags() {
+    local f
+    f=$(grep -l "^Subject: $1" "$PM_SINK_DIR"/*) || {
+        echo "no message '$1' in the sink"
+        return
+    }
+    grep -h '^X-Postmeter' $f
+}
+
+# (g) kim's plan holds over 1 message an hour (a relay client, like news@).
+PF=(-c "$PM_PF_DIR/etc")
+reply=$(pm_swaks_send kim@example.org k1@example.net --h-Subject "kim 1")
+case $reply in "250 2.0.0 Ok: queued as "*) ;; *) pm_fail "kim's first message: $reply" ;; esac
+reply=$(pm_swaks_send kim@example.org k2@example.net --h-Subject "kim 2")
+case $reply in "250 2.0.0 Ok: queued as "*) ;; *) pm_fail "kim's held message: $reply" ;; esac
+qid=${reply##* }
+for _ in $(seq 1 50); do
+    postqueue "${PF[@]}" -p | grep -q "^$qid!" && break
+    sleep 0.1
+done
+postqueue "${PF[@]}" -p | grep -q "^$qid! .* kim@example.org\$" ||
+    pm_fail "kim's message $qid is not on hold: $(postqueue "${PF[@]}" -p)"
+pm_sink_expect $((base + 24)) "messages in the sink with kim's second on hold"
+# the reason, where the administrator reviews held mail
+hold=$(postcat "${PF[@]}" -h -q "$qid" | grep '^X-Postmeter')
+case $hold in
+"X-Postmeter-Hold: <kim@example.org>: hourly sending limit reached (1 message per hour); try again after "*" UTC") ;;
+*) pm_fail "the hold note of $qid: '$hold'" ;;
+esac
+# Postfix 3.7 logs the hold without the reason milters give; postmeter's line has it
+pm_wait_grep "$qid: milter-hold: END-OF-MESSAGE from unknown\\[127\\.0\\.0\\.1\\]: milter triggers HOLD action; from=<kim@example.org> to=<k2@example.net>" \
+    "$PM_PF_DIR/maillog" 50 || pm_fail "Postfix did not log the hold of $qid"
+grep -q "$qid: stage=eom action=hold reason=msgs_hour sender=kim@example.org .* note=\"<kim@example.org>: hourly sending limit reached (1 message per hour); try again after " \
+    "$PM_POSTMETER_LOG" || pm_fail "postmeter logged no hold line with the reason for $qid"
+# released with the snippet's smtp_header_checks, the note stays home
+postconf "${PF[@]}" -e "$(grep '^smtp_header_checks = ' "$top_srcdir/etc/postfix-main.cf.snippet")" ||
+    pm_fail "the snippet's smtp_header_checks line does not apply"
+postfix "${PF[@]}" reload >/dev/null 2>&1 || pm_fail "postfix reload failed"
+postsuper "${PF[@]}" -H "$qid" >/dev/null 2>&1 || pm_fail "postsuper -H $qid failed"
+postqueue "${PF[@]}" -f
+pm_sink_expect $((base + 25)) "messages in the sink after kim's release"
+pm_assert_eq "" "$(sink_tags "kim 2")" "postmeter's headers on kim's released message"
+
+# (h) tina's plan tags over 1 message an hour: her second message goes out untagged.
+for i in 1 2; do
+    reply=$(pm_swaks_send tina@example.org "t$i@example.net" --h-Subject "tina $i")
+    case $reply in "250 2.0.0 Ok: queued as "*) ;; *) pm_fail "tina's message $i: $reply" ;; esac
+done
+pm_sink_expect $((base + 27)) "messages in the sink after tina's"
+grep -q "${reply##* }: stage=eom action=tag reason=msgs_hour sender=tina@example.org .* note=\"<tina@example.org>: hourly sending limit reached (1 message per hour); try again after " \
+    "$PM_POSTMETER_LOG" || pm_fail "postmeter logged no tag line for tina's second message"
+pm_assert_eq "" "$(sink_tags "tina 2")" "postmeter's headers on tina's message over her limit"
+
+# (i) gone@example.net is suppressed for example.com: carol writes to Gone+news@example.net.
+# (the store's clock is at noon of today since (e): the entry ends tomorrow)
+pm_assert_eq "550 5.1.1 <Gone+news@example.net>: this address was put on the suppression list by an administrator on $(date -u +%F) (5.1.1); postmeter will not send to it before $(date -u -d tomorrow +%F)" \
+    "$(pm_swaks_send carol@example.com Gone+news@example.net --auth PLAIN --auth-user carol@example.com --auth-password carol-pw)" \
+    "a suppressed recipient with a +tag"
 
 echo "PASS: postfix_e2e"

@@ -349,8 +349,8 @@ test_domain_scope(void **state)
               "domain_msgs_hour=5/5 domain_msgs_day=5/0 domain_rcpts_hour=5/0 "
               "domain_rcpts_day=5/0 domain_new_rcpts_day=0/0 cold=0 reply=\"550 5.7.1 "
               "<frank@example.com>: company-wide "
-              "hourly sending limit for example.com reached (5 messages per hour); try "
-              "again after 13:30 UTC\"");
+              "hourly sending limit for example.com reached (5 messages per hour); not "
+              "sent: ask your administrator\"");
 }
 
 /* A sender's tempfail plan under a company plan that holds: over both, the
