@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 
@@ -60,6 +61,31 @@ int
 ctl_grant_live(const struct ctl_grant *g, long long now)
 {
     return g->expires == 0 || g->expires > now;
+}
+
+/* An expiry as people gave it: "never", "end of 2027-01-31" for midnight (a
+ * date given to --expires means the end of that day), else "2027-01-31
+ * 14:05"; with utc, " UTC" after a time. */
+static void
+expiry_text(char *buf, size_t len, long long t, int utc)
+{
+    time_t tt = (time_t)(t - 1);
+    struct tm tm;
+    char day[16];
+
+    if (t == 0) {
+        snprintf(buf, len, "never");
+        return;
+    }
+    if (t % CTL_DAY == 0) {
+        gmtime_r(&tt, &tm);
+        strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+        snprintf(buf, len, "end of %s%s", day, utc ? " UTC" : "");
+        return;
+    }
+    out_time(buf, len, t);
+    if (!utc && strlen(buf) > 16)
+        buf[16] = '\0'; /* "YYYY-MM-DD HH:MM": the heading says UTC */
 }
 
 /* Order grants by id. */
@@ -134,10 +160,7 @@ ctl_grants_text(FILE *f, const struct ctl_grant *g, size_t n, long long now, int
         fprintf(f, "%*s%-6s%-14s%-14s%s\n", indent, "", "grant", "left m/r", "granted m/r",
                 "expires");
     for (i = 0; i < n; i++) {
-        if (g[i].expires == 0)
-            snprintf(exp, sizeof(exp), "never");
-        else
-            out_time(exp, sizeof(exp), g[i].expires);
+        expiry_text(exp, sizeof(exp), g[i].expires, 1);
         snprintf(left, sizeof(left), "%lld/%lld", g[i].msgs, g[i].rcpts);
         snprintf(granted, sizeof(granted), "%lld/%lld", g[i].g_msgs, g[i].g_rcpts);
         fprintf(f, "%*s#%-5lld%-14s%-14s%s%s\n", indent, "", g[i].id, left, granted, exp,
@@ -279,7 +302,7 @@ credit_add(struct ctl *c, int argc, char **argv)
     if (!(r = run_script(c, sender, add_lua, 5, args)))
         return CTL_ERR;
     if (r->element[0]->integer == 0) {
-        out_time(exp, sizeof(exp), r->element[2]->integer);
+        expiry_text(exp, sizeof(exp), r->element[2]->integer, 1);
         freeReplyObject(r);
         return ctl_fail(CTL_USAGE, "credit add: expiry %s is already past", exp);
     }
@@ -292,10 +315,7 @@ credit_add(struct ctl *c, int argc, char **argv)
         out_json_str(stdout, note);
         printf("}\n");
     } else {
-        if (r->element[2]->integer)
-            out_time(exp, sizeof(exp), r->element[2]->integer);
-        else
-            snprintf(exp, sizeof(exp), "never");
+        expiry_text(exp, sizeof(exp), r->element[2]->integer, 1);
         printf("granted #%lld to %s: %lld message%s, %lld recipient%s; expires %s\n",
                r->element[0]->integer, sender, msgs, out_s(msgs), rcpts, out_s(rcpts), exp);
     }
@@ -397,12 +417,9 @@ movements_print(const struct ctl *c, const redisReply *log)
         out_time(t, sizeof(t), mv.time);
         t[16] = '\0'; /* "YYYY-MM-DD HH:MM": the heading says UTC */
         printf("  %s  %-6s  %4lld msgs  %4lld rcpts", t, mv.event, mv.msgs, mv.rcpts);
-        if (strcmp(mv.event, "grant") == 0 && mv.expires) {
-            out_time(exp, sizeof(exp), mv.expires);
-            exp[16] = '\0';
+        if (strcmp(mv.event, "grant") == 0) {
+            expiry_text(exp, sizeof(exp), mv.expires, 0);
             printf("  expires %s", exp);
-        } else if (strcmp(mv.event, "grant") == 0) {
-            printf("  expires never");
         }
         printf("\n");
         if (*mv.note)

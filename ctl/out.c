@@ -157,8 +157,8 @@ out_curve_chart(FILE *f, const long long *caps, size_t n, long long stage, int i
     else if (mark >= 0)
         fprintf(f, "%*s%s ^\n", pad > 0 ? pad : 0, "", label);
     else
-        fprintf(f, "%lld to %lld a day over %zu stages; today past the end\n", caps[0], caps[n - 1],
-                n);
+        fprintf(f, "%lld to %lld a day over %zu stage%s; today past the end\n", caps[0],
+                caps[n - 1], n, out_s((long long)n));
 }
 
 /* Print text word-wrapped to 80 columns, every line indented by indent. */

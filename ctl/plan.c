@@ -19,7 +19,7 @@ plan_report(struct ctl *c, const char *sender, const char *verb)
     char ovr[128];
     const char *from;
     int plan, line, rc;
-    long long ttl = -2;
+    long long ttl = -2, days;
     char key[PM_ADDR_MAX + 64];
     redisReply *r;
 
@@ -44,7 +44,11 @@ plan_report(struct ctl *c, const char *sender, const char *verb)
             out_json_str(stdout, ovr);
         else
             fputs("null", stdout);
-        printf(",\"override_ttl\":%lld}\n", ovr[0] ? ttl : -2);
+        /* seconds the override is kept; null without one (Redis's -2 is no figure) */
+        if (ovr[0] && ttl >= 0)
+            printf(",\"override_ttl\":%lld}\n", ttl);
+        else
+            fputs(",\"override_ttl\":null}\n", stdout);
         return CTL_OK;
     }
     if (verb)
@@ -53,14 +57,17 @@ plan_report(struct ctl *c, const char *sender, const char *verb)
         printf("%s: plan %s (config rule, line %d)\n", sender, c->conf->plans[plan].name, line);
     else
         printf("%s: plan %s (%s)\n", sender, c->conf->plans[plan].name, from);
-    if (ovr[0] && strcmp(from, "override") == 0)
-        printf("  override expires in %lld days unless set again\n", ttl / 86400);
-    if (ovr[0] && strcmp(from, "override") == 0 && ctl_override_unknown(c, sender, ovr))
-        printf("  a running postmeter does not know plan \"%s\" yet and applies its configured "
-               "plan: reload it\n",
-               ovr);
-    else if (ovr[0])
+    if (ovr[0] && strcmp(from, "override") == 0) {
+        /* whole days left, counted up: 400 just after a plan set */
+        days = ttl > 0 ? (ttl + CTL_DAY - 1) / CTL_DAY : 0;
+        printf("  override expires in %lld day%s unless set again\n", days, out_s(days));
+        if (ctl_override_unknown(c, sender, ovr))
+            printf("  a running postmeter does not know plan \"%s\" yet and applies its "
+                   "configured plan: reload it\n",
+                   ovr);
+    } else if (ovr[0]) {
         printf("  override \"%s\" names no plan of the configuration: ignored\n", ovr);
+    }
     return CTL_OK;
 }
 

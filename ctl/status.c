@@ -80,6 +80,23 @@ counter_label(enum pm_counter c)
     return label[c];
 }
 
+/* The unit of a limit of n for counter c (or a warm-up cap): "messages per
+ * hour", "message per hour" for 1. */
+static const char *
+limit_unit(enum pm_counter c, long long n)
+{
+    static const char *const one[PM_C_COUNT] = {"message per hour",      "message per day",
+                                                "recipient per hour",    "recipient per day",
+                                                "new recipient per day", "internal msg per hour",
+                                                "internal msg per day"};
+
+    if (c == PM_C_WARMUP_DAY)
+        return n == 1 ? "message today" : "messages today";
+    if (c == PM_C_WARMUP_HOUR)
+        return n == 1 ? "message per hour" : "messages per hour";
+    return n == 1 ? one[c] : counter_label(c);
+}
+
 /* Usage of one scope as a JSON object. */
 static void
 usage_json(const struct pm_meter_res *r, enum pm_scope s, const long long lim[PM_C_COUNT])
@@ -209,8 +226,7 @@ status_json(const struct ctl *c, const struct status *st)
 static void
 next_text(const char *label, const struct pm_meter_res *r)
 {
-    char when[64];
-    const char *what;
+    char when[64], rate[32];
 
     if (r->fits) {
         printf("  %-13s can be sent now%s\n", label,
@@ -218,16 +234,15 @@ next_text(const char *label, const struct pm_meter_res *r)
         return;
     }
     if (r->over_counter == PM_C_REP_COLD || r->over_counter == PM_C_REP_STOP) {
-        printf("  %-13s refused: a bounce rate of %.2f %% stops %s\n", label, r->rep.ppm / 10000.0,
+        pm_format_rate(r->rep.ppm, rate, sizeof(rate));
+        printf("  %-13s refused: a bounce rate of %s %% stops %s\n", label, rate,
                r->over_counter == PM_C_REP_STOP ? "all external mail" : "first-contact mail");
         return;
     }
-    what = r->over_counter == PM_C_WARMUP_DAY    ? "messages today"
-           : r->over_counter == PM_C_WARMUP_HOUR ? "messages per hour"
-                                                 : counter_label(r->over_counter);
     printf("  %-13s held back by the %s%s of %lld %s\n", label,
            r->over_scope == PM_SCOPE_DOMAIN ? "company-wide " : "",
-           r->over_counter >= PM_C_WARMUP_DAY ? "warm-up cap" : "limit", r->over_limit, what);
+           r->over_counter >= PM_C_WARMUP_DAY ? "warm-up cap" : "limit", r->over_limit,
+           limit_unit(r->over_counter, r->over_limit));
     if (r->retry_at < 0) {
         printf("                (one message is larger than that limit)\n");
     } else {
@@ -249,7 +264,8 @@ warmup_text(const struct status *st, enum pm_scope s, const struct pm_plan *p, c
         return;
     }
     if (!w->active) {
-        printf("%swarm-up over (after %zu stages)\n", lead, p->warmup.n);
+        printf("%swarm-up over (after %zu stage%s)\n", lead, p->warmup.n,
+               out_s((long long)p->warmup.n));
         return;
     }
     printf("%sstage %lld (day %lld of %zu): %lld today, %lld an hour; %lld sent today\n", lead,
@@ -263,10 +279,13 @@ reputation_text(const struct pm_reputation *r)
 {
     static const char *const what[] = {"fine", "warning", "limits halved, warm-up held",
                                        "first-contact mail refused", "external mail refused"};
+    char rate[32];
 
-    printf("  reputation    7 days: %lld sent, %lld hard bounces (%.2f %%), %lld blocks, "
-           "%lld replies\n",
-           r->sent, r->hard, r->ppm / 10000.0, r->blocks, r->replies);
+    pm_format_rate(r->ppm, rate, sizeof(rate));
+    printf("  reputation    7 days: %lld sent, %lld hard bounce%s (%s %%), %lld block%s, "
+           "%lld repl%s\n",
+           r->sent, r->hard, out_s(r->hard), rate, r->blocks, out_s(r->blocks), r->replies,
+           r->replies == 1 ? "y" : "ies");
     if (r->level > 0 && r->level <= 4)
         printf("                level %d: %s\n", r->level, what[r->level]);
 }
@@ -314,8 +333,8 @@ status_text(const struct ctl *c, const struct status *st)
         printf("  credits       %lld message%s, %lld recipient%s left\n", st->credit_msgs,
                out_s(st->credit_msgs), st->credit_rcpts, out_s(st->credit_rcpts));
     ctl_grants_text(stdout, st->grants, st->ngrants, st->use.now, 16);
-    printf("  new contacts  %lld first-contact recipients in the last 24 hours\n",
-           st->use.used[0][PM_C_NEW_DAY]);
+    printf("  new contacts  %lld first-contact recipient%s in the last 24 hours\n",
+           st->use.used[0][PM_C_NEW_DAY], out_s(st->use.used[0][PM_C_NEW_DAY]));
     reputation_text(&st->use.rep);
 }
 

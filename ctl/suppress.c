@@ -227,7 +227,8 @@ suppress_add(struct ctl *c, const char *rcpt, const char *domain, const char *da
         entry_json(&l.v[0]);
         printf("\n");
     } else {
-        printf("suppressed %s for the senders of %s for %lld days\n", rcpt, company, days);
+        printf("suppressed %s for the senders of %s for %lld day%s\n", rcpt, company, days,
+               out_s(days));
     }
     free(l.v);
     return CTL_OK;

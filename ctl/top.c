@@ -16,6 +16,7 @@
 
 #include "ctl.h"
 #include "plan.h"
+#include "verdict.h"
 
 #define TOP_MAX 1000
 #define SENDER_COLS 34
@@ -111,7 +112,7 @@ plan_limit(const struct pm_plan *p, int counter)
 static void
 top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char *by, long long now)
 {
-    char ratio[64];
+    char ratio[64], rate[32];
     size_t i;
 
     if (c->json) {
@@ -152,7 +153,8 @@ top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char 
             printf("%3zu  %-*s", i + 1, SENDER_COLS, rows[i].sender);
         if (top_counter < 0) {
             snprintf(ratio, sizeof(ratio), "%lld/%lld", rows[i].res.rep.hard, rows[i].res.rep.sent);
-            printf(" %-13s %6.2f %%  %.12s\n", ratio, rows[i].res.rep.ppm / 10000.0, p->name);
+            pm_format_rate(rows[i].res.rep.ppm, rate, sizeof(rate));
+            printf(" %-13s %6s %%  %.12s\n", ratio, rate, p->name);
             continue;
         }
         out_ratio(ratio, sizeof(ratio), row_value(&rows[i]), plan_limit(p, top_counter));

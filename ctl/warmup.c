@@ -5,8 +5,10 @@
  * company-wide plan: its next message starts the curve at stage 0. skip
  * writes stage N (default: past the end of the curve of its plan) as if it
  * had been active today, so today's cap is stage N's and the curve moves on
- * from there; the hash keeps its TTL of dormant_days + 1 days. The day is the store's (Redis TIME
- * plus the test clock offset), computed inside one small script.
+ * from there; the hash keeps its TTL of dormant_days + 1 days. A target whose
+ * plan has no curve (for a domain: no curve of its own) has no warm-up to
+ * skip: that is refused (exit 2). The day is the store's (Redis TIME plus the
+ * test clock offset), computed inside one small script.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -33,6 +35,7 @@ struct wu_target {
     const char *kind; /* "sender" or "domain" (the JSON member) */
     char key[PM_ADDR_MAX + 64];
     int plan;
+    int curve; /* the plan warms this target up (a domain plan only with its own curve) */
 };
 
 /* Print who, as text ("alice@example.com", "company-wide example.com") or JSON. */
@@ -77,6 +80,9 @@ warmup_skip(struct ctl *c, const struct wu_target *t, const char *to)
     long long stage = (long long)p->warmup.n;
     redisReply *r;
 
+    if (!t->curve)
+        return ctl_fail(CTL_USAGE, "warmup skip: %s%s has no warm-up: plan %s has no curve",
+                        strcmp(t->kind, "domain") == 0 ? "company-wide " : "", t->who, p->name);
     if (to && ctl_number(to, PM_WARMUP_MAX_STAGES, &stage) < 0)
         return ctl_fail(CTL_USAGE, "warmup skip: bad stage \"%s\" (0 to %d)", to,
                         PM_WARMUP_MAX_STAGES);
@@ -132,6 +138,7 @@ cmd_warmup(struct ctl *c, int argc, char **argv)
             return ctl_fail(CTL_USAGE, "warmup: no company-wide plan for %s (see domains)", domain);
         t.who = domain;
         t.kind = "domain";
+        t.curve = c->conf->plans[t.plan].warmup_set && c->conf->plans[t.plan].warmup.n > 0;
         ctl_domain_key(c, domain, "wu", t.key, sizeof(t.key));
     } else {
         if ((rc = ctl_sender(o.pos[0], sender, sizeof(sender))) != CTL_OK)
@@ -141,6 +148,7 @@ cmd_warmup(struct ctl *c, int argc, char **argv)
             return rc;
         t.who = sender;
         t.kind = "sender";
+        t.curve = skip && c->conf->plans[t.plan].warmup.n > 0;
         ctl_key(c, sender, "wu", t.key, sizeof(t.key));
     }
     return skip ? warmup_skip(c, &t, o.value[0]) : warmup_reset(c, &t);
