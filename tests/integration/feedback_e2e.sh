@@ -137,7 +137,7 @@ pdf_to() {
 }
 ok "$(pdf_to dan@example.net)" "a PDF to dan, who wrote first"
 case $(pdf_to erin@example.net) in
-"451 4.7.1 <alice@example.com>: a first message to a new contact should not carry attachments"*) ;;
+"451 4.7.1 <alice@example.com> to <erin@example.net>: a first message to a new contact should not carry attachments"*) ;;
 *) pm_fail "a PDF to a stranger was not refused" ;;
 esac
 
