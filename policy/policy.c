@@ -387,7 +387,7 @@ policy_facts(const struct pm_msg *m)
 
 /* Combine the rules' verdict (tag or hold) with the quota's (accept, tag, hold):
  * the more severe action and its text; for the same action both texts (the
- * tag header lists every reason). */
+ * log's note lists every reason; the tag header names only the rules). */
 static void
 policy_combine(struct pm_verdict *v, const struct pm_verdict *rules)
 {
