@@ -6,27 +6,35 @@
  *
  * DESCRIPTION
  *   Loads the configuration (default PM_SYSCONFDIR/postmeter/postmeter.conf),
- *   drops privileges to the configured user, opens the milter socket (a stale
- *   unix socket is removed) and serves Postfix until SIGTERM or SIGINT.
+ *   drops privileges to the configured user, locks the unix socket's path
+ *   (instance.c: a second postmeter on the same socket refuses to start),
+ *   writes the pid file, then forks: the process started takes the signals
+ *   (supervise.c), the child opens the milter socket (a stale unix socket is
+ *   replaced) and serves Postfix until SIGTERM or SIGINT.
  *   -f stays in the foreground and logs to stderr (-s: to syslog instead);
  *   -n checks the configuration and exits; -v logs at debug level.
  *   SIGHUP reads the configuration again: new connections use the new one,
  *   connections in progress keep theirs, and a bad file keeps the running
- *   configuration (logged with file:line). SIGTERM and SIGINT stop.
+ *   configuration (logged with file:line); any burst of SIGHUPs is reloads,
+ *   never a stop. SIGTERM and SIGINT stop.
  *   With metrics.listen set, GET /metrics serves Prometheus metrics
  *   (metrics_http.c); a reload moves the endpoint only when the address changed.
  *
  * DIAGNOSTICS
  *   Configuration errors are printed as "file:line: what is wrong"; the exit
- *   status is 0 on a clean stop, 1 on a configuration or start-up error.
+ *   status is 0 on a clean stop, 1 on a configuration or start-up error
+ *   (another postmeter on the socket among them) and when the milter process
+ *   stopped without being asked.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +47,12 @@
 #include "callbacks.h"
 #include "config.h"
 #include "conf.h"
+#include "instance.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "store_redis.h"
+#include "supervise.h"
 
 #define DEFAULT_CONF PM_SYSCONFDIR "/postmeter/postmeter.conf"
 
@@ -123,22 +133,6 @@ drop_privileges(const struct pm_conf *conf)
     return 0;
 }
 
-/* Write the pid file, if one is configured. */
-static void
-write_pidfile(const struct pm_conf *conf)
-{
-    FILE *f;
-
-    if (!conf->pidfile || !*conf->pidfile)
-        return;
-    if (!(f = fopen(conf->pidfile, "w"))) {
-        pm_log(PM_LOG_WARNING, "cannot write %s: %s", conf->pidfile, strerror(errno));
-        return;
-    }
-    fprintf(f, "%ld\n", (long)getpid());
-    fclose(f);
-}
-
 /* Print usage and exit. */
 static void
 usage(void)
@@ -155,102 +149,77 @@ usage(void)
     exit(1);
 }
 
-/* Remove a unix socket that libmilter leaves behind when it stops. */
-static void
-remove_socket(const char *conn)
-{
-    const char *path = NULL;
-
-    if (strncmp(conn, "unix:", 5) == 0)
-        path = conn + 5;
-    else if (strncmp(conn, "local:", 6) == 0)
-        path = conn + 6;
-    if (path && unlink(path) != 0 && errno != ENOENT)
-        pm_log(PM_LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
-}
-
 static int verbose; /* -v: debug logging, kept across reloads */
 
-/* What the serving thread needs, copied: a reload may free the configuration. */
+/* The serving thread's go-ahead and result. */
 struct serve_args {
-    char socket[1024];
-    char group[256];
-    int socket_mode;
-    int timeout;
+    sem_t go; /* posted once SIGHUP is ignored for good (see run()) */
     int rc;
 };
 
-/* The main loop's wake-ups: 'h' from the SIGHUP handler, 'x' when serving ends. */
-static int wake_fd[2] = {-1, -1};
-static volatile sig_atomic_t reload_wanted;
-
-/* SIGHUP: ask the main loop for a reload (async-signal-safe). */
-static void
-on_hup(int sig)
-{
-    int saved = errno;
-
-    (void)sig;
-    reload_wanted = 1;
-    if (write(wake_fd[1], "h", 1) < 0) {
-        /* the pipe is full: the main loop has wake-ups enough */
-    }
-    errno = saved;
-}
-
-/* Give a unix socket its configured group and mode; 0 ok, -1 error (logged). */
+/* Give the bound unix socket its configured group and mode; 0 ok, -1 error (logged). */
 static int
-socket_owner(const struct serve_args *sa)
+socket_owner(const struct pm_conf *conf)
 {
-    const char *path = NULL;
+    const char *path = pm_instance_bind_path();
     struct group *gr;
 
-    if (strncmp(sa->socket, "unix:", 5) == 0)
-        path = sa->socket + 5;
-    else if (strncmp(sa->socket, "local:", 6) == 0)
-        path = sa->socket + 6;
     if (!path)
         return 0;
-    if (sa->group[0]) {
-        if (!(gr = getgrnam(sa->group))) {
-            pm_log(PM_LOG_ERR, "milter.socket_group: group \"%s\" does not exist", sa->group);
+    if (conf->socket_group && *conf->socket_group) {
+        if (!(gr = getgrnam(conf->socket_group))) {
+            pm_log(PM_LOG_ERR, "milter.socket_group: group \"%s\" does not exist",
+                   conf->socket_group);
             return -1;
         }
         if (chown(path, (uid_t)-1, gr->gr_gid) != 0) {
-            pm_log(PM_LOG_ERR, "cannot give %s to group %s: %s", path, sa->group, strerror(errno));
+            pm_log(PM_LOG_ERR, "cannot give %s to group %s: %s", path, conf->socket_group,
+                   strerror(errno));
             return -1;
         }
     }
-    if (chmod(path, (mode_t)sa->socket_mode) != 0) {
+    if (chmod(path, (mode_t)conf->socket_mode) != 0) {
         pm_log(PM_LOG_ERR, "cannot set the mode of %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-/* Open the milter socket and serve until stopped; then wake the main thread. */
+/* Open the milter socket and put it in place (Postfix may connect from
+ * then on: the backlog holds connections until smfi_main() takes them); 0
+ * ok, -1 error (logged). */
+static int
+open_socket(const struct pm_conf *conf)
+{
+    umask(~conf->socket_mode & 0777);
+    if (smfi_register(pm_milter_desc) == MI_FAILURE) {
+        pm_log(PM_LOG_ERR, "smfi_register failed");
+        return -1;
+    }
+    if (smfi_setconn((char *)pm_instance_bind_conn()) == MI_FAILURE ||
+        smfi_settimeout(conf->milter_timeout) == MI_FAILURE) {
+        pm_log(PM_LOG_ERR, "cannot use milter socket %s", conf->milter_socket);
+        return -1;
+    }
+    if (smfi_opensocket(1) == MI_FAILURE) {
+        pm_log(PM_LOG_ERR, "cannot open milter socket %s", conf->milter_socket);
+        return -1;
+    }
+    if (socket_owner(conf) != 0 || pm_instance_publish() != 0)
+        return -1;
+    pm_log(PM_LOG_NOTICE, "started: version %s, socket %s", PACKAGE_VERSION, conf->milter_socket);
+    return 0;
+}
+
+/* Serve until stopped, once the main thread says go. */
 static void *
 serve(void *arg)
 {
     struct serve_args *sa = arg;
 
-    sa->rc = 1;
-    umask(~sa->socket_mode & 0777);
-    if (smfi_register(pm_milter_desc) == MI_FAILURE)
-        pm_log(PM_LOG_ERR, "smfi_register failed");
-    else if (smfi_setconn(sa->socket) == MI_FAILURE || smfi_settimeout(sa->timeout) == MI_FAILURE)
-        pm_log(PM_LOG_ERR, "cannot use milter socket %s", sa->socket);
-    else if (smfi_opensocket(1) == MI_FAILURE)
-        pm_log(PM_LOG_ERR, "cannot open milter socket %s", sa->socket);
-    else if (socket_owner(sa) != 0)
+    while (sem_wait(&sa->go) != 0 && errno == EINTR)
         ;
-    else {
-        pm_log(PM_LOG_NOTICE, "started: version %s, socket %s", PACKAGE_VERSION, sa->socket);
-        sa->rc = smfi_main() == MI_SUCCESS ? 0 : 1;
-        remove_socket(sa->socket);
-    }
-    while (write(wake_fd[1], "x", 1) < 0 && errno == EAGAIN)
-        usleep(1000);
+    sa->rc = smfi_main() == MI_SUCCESS ? 0 : 1;
     return NULL;
 }
 
@@ -271,7 +240,7 @@ install(struct pm_conf *conf)
     return 0;
 }
 
-/* SIGHUP: read the configuration again; a bad file keeps the running one. */
+/* A reload request: read the configuration again; a bad file keeps the running one. */
 static void
 reload(const char *file, const char *socket)
 {
@@ -297,65 +266,141 @@ reload(const char *file, const char *socket)
     pm_metrics_http_reload(conf->metrics_listen); /* conf stays alive: only this thread installs */
 }
 
-/* Serve in a thread; the main thread reloads on SIGHUP until serving ends.
- * libmilter's own signal thread waits for SIGHUP too, and stops the milter
- * on it. The main thread therefore takes SIGHUP with a handler, not sigwait:
- * with the signal unblocked there, Linux gives a signal sent to the process
- * to the main thread, also while it is busy reloading, so libmilter's thread
- * only ever sees SIGTERM and SIGINT. */
-static int
-run(const char *file, const struct pm_conf *conf)
-{
-    struct serve_args sa;
-    struct sigaction act;
-    sigset_t set;
-    pthread_t tid;
-    ssize_t n;
-    char ch;
+/* What the control thread needs. */
+struct control_args {
+    const char *file;
+    char socket[1024]; /* copied: a reload may free the configuration */
+    int ctl_fd;        /* from the supervisor: a byte per reload request, EOF when it is gone */
+    int stop_fd[2];    /* written by the main thread when serving has ended */
+};
 
-    memset(&sa, 0, sizeof(sa));
-    snprintf(sa.socket, sizeof(sa.socket), "%s", conf->milter_socket);
-    sa.socket_mode = conf->socket_mode;
-    snprintf(sa.group, sizeof(sa.group), "%s", conf->socket_group ? conf->socket_group : "");
-    sa.timeout = conf->milter_timeout;
-    if (pipe(wake_fd) != 0 || fcntl(wake_fd[1], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(wake_fd[0], F_SETFD, FD_CLOEXEC) != 0 ||
-        fcntl(wake_fd[1], F_SETFD, FD_CLOEXEC) != 0) {
-        pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
-        return 1;
-    }
-    /* the serving threads (and libmilter's signal thread) inherit this mask */
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (pthread_create(&tid, NULL, serve, &sa) != 0) {
-        pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
-        return 1;
-    }
-    memset(&act, 0, sizeof(act));
-    act.sa_handler = on_hup;
-    act.sa_flags = SA_RESTART;
-    sigemptyset(&act.sa_mask);
-    sigaction(SIGHUP, &act, NULL);
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+/* Reload on the supervisor's requests until told to stop; its end stops the milter. */
+static void *
+control(void *arg)
+{
+    struct control_args *ca = arg;
+    struct pollfd pfd[2];
+    char buf[64];
+    ssize_t n;
+
+    pfd[0].fd = ca->stop_fd[0];
+    pfd[0].events = POLLIN;
+    pfd[1].fd = ca->ctl_fd;
+    pfd[1].events = POLLIN;
     for (;;) {
-        n = read(wake_fd[0], &ch, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || ch == 'x')
+        if (poll(pfd, pfd[1].fd < 0 ? 1 : 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            pm_log(PM_LOG_ERR, "poll: %s", strerror(errno));
             break;
-        while (reload_wanted) { /* a SIGHUP during a reload asks for one more */
-            reload_wanted = 0;
-            reload(file, sa.socket);
+        }
+        if (pfd[0].revents)
+            break;
+        if (!pfd[1].revents)
+            continue;
+        n = read(ca->ctl_fd, buf, sizeof(buf)); /* the requests waiting are one reload */
+        if (n > 0) {
+            reload(ca->file, ca->socket);
+        } else if (n == 0 || errno != EINTR) {
+            pm_log(PM_LOG_ERR, "the supervising process is gone: stopping");
+            smfi_stop();
+            pfd[1].fd = -1;
         }
     }
-    pthread_join(tid, NULL);
+    return NULL;
+}
+
+/* The milter process: serve in a thread and reload in another, on the
+ * supervisor's requests, until serving ends.
+ * SIGHUP is ignored here (supervise.c). An ignored signal sent to the
+ * process is dropped at once, unless the main thread blocks it: then it
+ * waits, and libmilter's sigwait() takes it. glibc's pthread_create()
+ * blocks every signal in the calling thread for a moment, so the main
+ * thread creates the threads first, ignores SIGHUP again (which drops one
+ * that arrived meanwhile), only then lets libmilter start, and from then on
+ * only waits. */
+static int
+run(const char *file, struct pm_conf *conf, int ctl_fd)
+{
+    struct serve_args sa;
+    struct control_args ca;
+    struct sigaction act;
+    pthread_t serve_tid, control_tid;
+
+    memset(&sa, 0, sizeof(sa));
+    memset(&ca, 0, sizeof(ca));
+    ca.file = file;
+    snprintf(ca.socket, sizeof(ca.socket), "%s", conf->milter_socket);
+    ca.ctl_fd = ctl_fd;
+    if (install(conf) != 0)
+        return 1;
+    if (open_socket(conf) != 0) {
+        pm_instance_unpublish();
+        pm_runtime_shutdown();
+        return 1;
+    }
+    pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
+    /* conf may be replaced (and freed) by a reload from here on */
+    if (sem_init(&sa.go, 0, 0) != 0 || pipe(ca.stop_fd) != 0 ||
+        pthread_create(&control_tid, NULL, control, &ca) != 0) {
+        pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
+        pm_instance_unpublish();
+        pm_metrics_http_stop();
+        pm_runtime_shutdown();
+        return 1;
+    }
+    if (pthread_create(&serve_tid, NULL, serve, &sa) != 0) {
+        pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
+        sa.rc = 1;
+    } else {
+        memset(&act, 0, sizeof(act));
+        act.sa_handler = SIG_IGN;
+        sigemptyset(&act.sa_mask);
+        sigaction(SIGHUP, &act, NULL);
+        sem_post(&sa.go);
+        pthread_join(serve_tid, NULL);
+    }
+    pm_instance_unpublish();
+    while (write(ca.stop_fd[1], "x", 1) < 0 && errno == EINTR)
+        ;
+    pthread_join(control_tid, NULL);
+    close(ca.stop_fd[0]);
+    close(ca.stop_fd[1]);
+    sem_destroy(&sa.go);
+    pm_metrics_http_stop();
+    pm_runtime_shutdown();
     pm_log(PM_LOG_NOTICE, "stopped");
     return sa.rc;
+}
+
+/* Open the pid file (before dropping privileges) without truncating it: a
+ * second instance, refused at the lock, leaves the first one's pid there. */
+static int
+open_pidfile(const struct pm_conf *conf)
+{
+    int fd;
+
+    if (!conf->pidfile || !*conf->pidfile)
+        return -1;
+    if ((fd = open(conf->pidfile, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        pm_log(PM_LOG_WARNING, "cannot write %s: %s", conf->pidfile, strerror(errno));
+    return fd;
+}
+
+/* Write our pid to the file open_pidfile() opened; 0 when written. */
+static int
+write_pidfile(int fd, const char *name)
+{
+    int rc = 0;
+
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, 0) != 0 || dprintf(fd, "%ld\n", (long)getpid()) < 0) {
+        pm_log(PM_LOG_WARNING, "cannot write %s: %s", name, strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
 }
 
 /* Entry point. */
@@ -363,8 +408,9 @@ int
 main(int argc, char **argv)
 {
     const char *file = DEFAULT_CONF;
-    int opt, check = 0, fg = 0, use_syslog = 0, rc;
+    int opt, check = 0, fg = 0, use_syslog = 0, rc, pidfd, ctl_fd, wrote_pidfile;
     struct pm_conf *conf;
+    pid_t child;
     char err[1024], pidfile[1024];
 
     while ((opt = getopt(argc, argv, "c:fnsvV")) != -1) {
@@ -414,17 +460,20 @@ main(int argc, char **argv)
         pm_log(PM_LOG_ERR, "cannot become a daemon: %s", strerror(errno));
         return 1;
     }
-    write_pidfile(conf);
-    if (drop_privileges(conf) != 0)
+    pidfd = open_pidfile(conf);
+    if (drop_privileges(conf) != 0 || pm_instance_lock(conf->milter_socket) != 0) {
+        if (pidfd >= 0)
+            close(pidfd);
+        pm_conf_free(conf);
         return 1;
+    }
     snprintf(pidfile, sizeof(pidfile), "%s", conf->pidfile ? conf->pidfile : "");
-    if (install(conf) != 0)
-        return 1;
-    pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
-    rc = run(file, conf); /* conf may be replaced (and freed) by a reload from here on */
-    pm_metrics_http_stop();
-    if (*pidfile)
+    wrote_pidfile = write_pidfile(pidfd, pidfile) == 0;
+    if ((child = pm_supervise_fork(&ctl_fd)) == 0)
+        return run(file, conf, ctl_fd); /* the milter process */
+    pm_conf_free(conf);
+    rc = child < 0 ? 1 : pm_supervise(child, ctl_fd);
+    if (wrote_pidfile)
         unlink(pidfile);
-    pm_runtime_shutdown();
     return rc;
 }

@@ -1,0 +1,146 @@
+/*
+ * supervise.c - the process that takes postmeter's signals, with the milter
+ * in a child process.
+ *
+ * SYNOPSIS
+ *   #include "supervise.h"
+ *
+ *   pid = pm_supervise_fork(&fd);
+ *   if (pid == 0) serve, reloading on every byte read from fd;
+ *   else exit(pm_supervise(pid, fd));
+ *
+ * DESCRIPTION
+ *   smfi_main() starts a thread that sigwait()s for SIGHUP, SIGINT and
+ *   SIGTERM and stops the milter on any of them, with exit status 0; no
+ *   smfi_* call turns it off. The kernel gives a signal sent to a process to
+ *   any one of its threads that does not block it, and it passes over a
+ *   thread that is busy with, or already has, a pending signal: so in the
+ *   process that runs libmilter, a SIGHUP meant for a reload can always
+ *   reach libmilter's thread instead, and stop the milter.
+ *
+ *   Hence two processes. The parent (the process started: the pid that
+ *   systemd's $MAINPID and the pid file name) never runs libmilter and has
+ *   one thread, which takes every signal with sigwaitinfo(2):
+ *     SIGHUP           one byte down the control pipe: the child reloads;
+ *     SIGTERM, SIGINT  sent on to the child, whose libmilter stops it
+ *                      (SIGINT aborting the connections in progress);
+ *     SIGCHLD          the child ended: return its exit status.
+ *   Signals of one kind do not queue, so a burst of SIGHUPs is one reload
+ *   or more, never a stop. The child ignores SIGHUP (a SIGHUP sent to it
+ *   directly, as `pkill -HUP postmeter` does, is dropped by the kernel: see
+ *   main.c); it sees end of file on the pipe when the parent is gone.
+ *
+ * DIAGNOSTICS
+ *   pm_supervise() returns the child's exit status, or 1 (logged) when the
+ *   child stopped without having been asked to (a crash, a signal sent to it
+ *   directly), so that a service manager restarts postmeter.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervise.h"
+
+/* The signals the parent waits for. */
+static void
+parent_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGCHLD);
+}
+
+/* Fork the milter process. */
+pid_t
+pm_supervise_fork(int *ctl_fd)
+{
+    struct sigaction act;
+    sigset_t set, old;
+    int fds[2];
+    pid_t pid;
+
+    /* blocked before the fork, so that no signal is lost before the loop */
+    parent_set(&set);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    if (pipe(fds) != 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
+        (pid = fork()) < 0) {
+        pm_log(PM_LOG_ERR, "cannot start the milter process: %s", strerror(errno));
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return -1;
+    }
+    if (pid > 0) {
+        close(fds[0]);
+        *ctl_fd = fds[1];
+        return pid;
+    }
+    close(fds[1]);
+    *ctl_fd = fds[0];
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = SIG_IGN;
+    sigemptyset(&act.sa_mask);
+    sigaction(SIGHUP, &act, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &set, NULL); /* SIGTERM, SIGINT stay blocked */
+    return 0;
+}
+
+/* The parent's exit status for the child's wait status. */
+static int
+exit_status(int status, int asked)
+{
+    if (WIFSIGNALED(status)) {
+        pm_log(PM_LOG_ERR, "the milter process was killed by signal %d (%s)", WTERMSIG(status),
+               strsignal(WTERMSIG(status)));
+        return 1;
+    }
+    if (WEXITSTATUS(status) != 0) /* it said why */
+        return WEXITSTATUS(status);
+    if (!asked) {
+        pm_log(PM_LOG_ERR, "the milter process stopped without being asked: exiting with status 1");
+        return 1;
+    }
+    return 0;
+}
+
+/* Relay signals to child until it ends. */
+int
+pm_supervise(pid_t child, int ctl_fd)
+{
+    sigset_t set;
+    int sig, status, asked = 0;
+
+    parent_set(&set);
+    for (;;) {
+        sig = sigwaitinfo(&set, NULL);
+        if (sig == SIGHUP) {
+            /* a full pipe already asks for a reload: the byte is not needed */
+            if (write(ctl_fd, "r", 1) < 0 && errno != EAGAIN && errno != EPIPE)
+                pm_log(PM_LOG_ERR, "cannot ask for a reload: %s", strerror(errno));
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            asked = 1;
+            kill(child, sig);
+        } else if (sig == SIGCHLD) {
+            if (waitpid(child, &status, WNOHANG) == child)
+                break;
+        } else if (sig < 0 && errno != EINTR) {
+            pm_log(PM_LOG_ERR, "sigwaitinfo: %s", strerror(errno));
+            kill(child, SIGTERM);
+            waitpid(child, &status, 0);
+            close(ctl_fd);
+            return 1;
+        }
+    }
+    close(ctl_fd);
+    return exit_status(status, asked);
+}

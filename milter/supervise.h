@@ -1,0 +1,23 @@
+/*
+ * supervise.h - the process that takes postmeter's signals, with the milter
+ * in a child process.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#ifndef PM_MILTER_SUPERVISE_H
+#define PM_MILTER_SUPERVISE_H
+
+#include <sys/types.h>
+
+/* Fork the milter process (call it single-threaded). In the child: returns
+ * 0 and sets *ctl_fd to the read end of the control pipe ('r': reload; end
+ * of file: the supervisor is gone), with SIGHUP ignored and SIGTERM, SIGINT
+ * blocked for libmilter. In the parent: returns the child's pid and sets
+ * *ctl_fd to the write end. -1 on error (logged). */
+pid_t pm_supervise_fork(int *ctl_fd);
+
+/* In the parent: relay signals to child until it ends; returns the exit
+ * status for the parent (1 when the child stopped without being asked). */
+int pm_supervise(pid_t child, int ctl_fd);
+
+#endif
