@@ -22,9 +22,11 @@ plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_
 CONF
 PID=$PM_LAST_PID
 
-# Resident memory of postmeter in kB.
+# Resident memory of postmeter's milter process (the child of $PID) in kB.
 rss() {
-    awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"
+    local milter
+    read -r milter _ <"/proc/$PID/task/$PID/children"
+    awk '/^VmRSS:/ { print $2 }' "/proc/$milter/status"
 }
 
 half=$((SECONDS + SECONDS_TOTAL / 2))
