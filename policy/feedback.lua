@@ -1,6 +1,7 @@
 -- feedback.lua - what one incoming message says about one local mailbox
--- (Redis script; prelude.lua comes first): the failures a bounce reports,
--- or the author of a person's message.
+-- (Redis script; prelude.lua and the contract generated from
+-- scripts.contract come first): the failures a bounce reports, or the author
+-- of a person's message.
 --
 -- Incoming mail is written by strangers, so nothing here is taken on its
 -- word: a bounce counts only for a recipient the mailbox really mailed
@@ -8,30 +9,12 @@
 -- names a Message-ID the mailbox really sent; other mail from a person
 -- teaches at most a few contacts a day.
 --
--- KEYS
---   KEYS[1]  <prefix>:v1:clock                (string) test clock (prelude)
---   KEYS[2]  <prefix>:v1:{s:<sender>}:rep     (hash) reputation (prelude)
---   KEYS[3]  <prefix>:v1:{s:<sender>}:ct      (hash) recipients the sender
---            mailed: contact hash -> UTC day of the last counted message
---            (written by meter.lua)
---   KEYS[4]  <prefix>:v1:{s:<sender>}:lc      (hash) contacts learned from
---            incoming mail: contact hash -> UTC day last seen
---   KEYS[5]  <prefix>:v1:{s:<sender>}:fb      (hash) bounces counted:
---            contact hash -> the send day (ct's value) they were counted for
---   KEYS[6]  <prefix>:v1:{s:<sender>}:mid     (hash) Message-IDs the sender
---            sent: keyed hash -> UTC day (written by meter.lua)
---   KEYS[7 ..] a bounce: per failed recipient its suppression entry
---            <prefix>:v1:{d:<domain>}:sup:<address> (hash: at, status,
---            sender), <domain> the sender's company
---
--- ARGV
---   1 kind: "bounce" or "mail"; 2 contacts ttl_days; 3 contacts
---   max_per_sender; 4 suppression days; 5 bounce window days; 6 contacts
---   learned per day; 7 replies per day; 8 the sender (for the entries);
---   bounce: 9 N, then per failed recipient: contact hash, class ("hard" or
---     "block"), status code;
---   mail: 9 the author's contact hash, 10 M, then M keyed hashes of the
---     Message-IDs the message refers to (In-Reply-To, References).
+-- KEYS (K) and ARGV (A) are named in scripts.contract. After the keys K.*,
+--   a bounce passes one suppression entry <prefix>:v1:{d:<company>}:sup:<address>
+--   (hash: at, status, sender) per failed recipient; after the args A.*, per
+--   failed recipient: contact hash, class ("hard" or "block"), status code;
+--   or, for a person's message, the keyed hashes of the Message-IDs it
+--   refers to (In-Reply-To, References).
 --
 -- BOUNCE: a failed recipient counts when the sender mailed it within the
 --   bounce window (ct) and no bounce was counted yet for that sending (fb):
@@ -54,17 +37,20 @@
 -- REPLY: {now, result, ...}: one result per failed recipient ("hard",
 --   "block", "unmatched", "duplicate"), or one for the mail ("reply",
 --   "learned", "known", "capped").
+--
+-- SPDX-License-Identifier: BSD-2-Clause
 
-local KEY_REP, KEY_CT, KEY_LC, KEY_FB, KEY_MID = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local kind = ARGV[1]
-local ct_ttl, ct_max = tonumber(ARGV[2]), tonumber(ARGV[3])
-local sup_days, window = tonumber(ARGV[4]), tonumber(ARGV[5])
-local learn_max, reply_max = tonumber(ARGV[6]), tonumber(ARGV[7])
-local sender = ARGV[8]
+local KEY_REP, KEY_CT, KEY_LC, KEY_FB, KEY_MID = KEYS[K.rep], KEYS[K.ct], KEYS[K.lc], KEYS[K.fb],
+                                                KEYS[K.mid]
+local kind = ARGV[A.kind]
+local ct_ttl, ct_max = tonumber(ARGV[A.ct_ttl]), tonumber(ARGV[A.ct_max])
+local sup_days, window = tonumber(ARGV[A.sup_days]), tonumber(ARGV[A.window])
+local learn_max, reply_max = tonumber(ARGV[A.learn_max]), tonumber(ARGV[A.reply_max])
+local sender = ARGV[A.sender]
 
 -- One failed recipient i (1-based) of a bounce.
 local function bounce_one(i)
-    local base = 9 + (i - 1) * 3
+    local base = NA + (i - 1) * 3
     local h, class, status = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
     local sent = tonumber(redis.call('HGET', KEY_CT, h))
     local done = tonumber(redis.call('HGET', KEY_FB, h))
@@ -78,8 +64,8 @@ local function bounce_one(i)
     redis.call('EXPIRE', KEY_FB, (window + 1) * DAY)
     if class == 'hard' then
         rep_add(KEY_REP, 'b', 1)
-        redis.call('HSET', KEYS[6 + i], 'at', now, 'status', status, 'sender', sender)
-        redis.call('EXPIRE', KEYS[6 + i], sup_days * DAY)
+        redis.call('HSET', KEYS[NK + i], 'at', now, 'status', status, 'sender', sender)
+        redis.call('EXPIRE', KEYS[NK + i], sup_days * DAY)
         redis.call('HDEL', KEY_CT, h)
         redis.call('HDEL', KEY_LC, h)
         return 'hard'
@@ -97,10 +83,9 @@ end
 
 -- A message from a person: a reply, or mail that may teach a contact.
 local function mail(h)
-    local m = tonumber(ARGV[10]) or 0
     local seen = tonumber(redis.call('HGET', KEY_LC, h))
-    for i = 1, m do
-        if redis.call('HEXISTS', KEY_MID, ARGV[10 + i]) == 1 then
+    for i = NA + 1, #ARGV do
+        if redis.call('HEXISTS', KEY_MID, ARGV[i]) == 1 then
             if seen == today then
                 return 'known' -- this author's reply already counted today
             end
@@ -127,13 +112,14 @@ local function mail(h)
     return 'learned'
 end
 
-local reply = {now}
+local reply = {}
+reply[R.now] = now
 if kind == 'bounce' then
-    for i = 1, tonumber(ARGV[9]) or 0 do
-        reply[#reply + 1] = bounce_one(i)
+    for i = 1, #KEYS - NK do
+        reply[R.results + i - 1] = bounce_one(i)
     end
 elseif kind == 'mail' then
-    reply[2] = mail(ARGV[9])
+    reply[R.results] = mail(ARGV[A.author])
 else
     return redis.error_reply('feedback: unknown kind ' .. tostring(kind))
 end

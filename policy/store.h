@@ -152,6 +152,7 @@ struct pm_meter_req {
     const char *suppressed_rcpt; /* a probe: the normalised recipient to look up, or NULL */
     const char *company;         /* whose suppression list (the sender's domain) */
     const char *msgid_hash;      /* a commit: the message's Message-ID, keyed hash, or NULL */
+    long long wday_offset;       /* seconds east of UTC of the time zone warm-up days follow */
     const char *txid;            /* a commit: the transaction's id (16 hex digits; the same message
                                   * sent again gets the same id), or NULL: a commit that counted
                                   * is recorded, and the same id again gets its reply back */

@@ -10,6 +10,12 @@
  * made until a backoff (retry_min_ms doubling up to retry_max_ms) has passed;
  * meanwhile requests fail at once. One log line per change of state.
  *
+ * With Sentinels, connections go to the primary they last named. The first
+ * request starts a watcher (sentinel_watch.c) that hears the Sentinels
+ * announce a promotion: the pool then forgets every connection to the old
+ * primary at once, for a planned switchover leaves it up and writable for
+ * seconds, and what it takes then is lost when it is demoted.
+ *
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
@@ -27,19 +33,15 @@
 #include "log.h"
 #include "metrics.h"
 #include "plan.h"
+#include "contract.h"
 #include "meter_lua.h"
 #include "prelude_lua.h"
 #include "redis_conn.h"
+#include "sentinel_watch.h"
 #include "store_redis.h"
 #include "store_redis_int.h"
 
-#define REPLY_FIELDS (8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6 + 1 + 5 + 6 + 4)
 #define CURVE_MAX_STAGES 1000
-/* EVALSHA sha numkeys, 16 keys, 10 fixed values, 11 per scope, top prefix and plan
- * table, 5 reputation thresholds, 3 Message-ID values, internal messages (hashes
- * come on top) */
-#define N_KEYS 16
-#define MAX_ARGS (3 + N_KEYS + 10 + PM_SCOPE_COUNT * (PM_C_COUNT + 4) + 2 + 5 + 3 + 1)
 #define MAX_HASHES 100000
 
 /* Milliseconds on the monotonic clock. */
@@ -147,30 +149,128 @@ is_primary(struct redis_store *rs, redisContext *c, char *err, size_t errlen)
     return ok;
 }
 
+/* Close a connection. */
+static void
+conn_free(struct rs_conn *cn)
+{
+    redisFree(cn->c);
+    free(cn);
+}
+
+/* "host:port", "[v6]:port". */
+static void
+host_port(char *buf, size_t len, const char *host, int port)
+{
+    snprintf(buf, len, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Forget every pooled connection (called locked): the idle ones now, the
+ * ones in use when they are returned. */
+static void
+pool_drop(struct redis_store *rs)
+{
+    rs->gen++;
+    while (rs->n_idle > 0) {
+        conn_free(rs->idle[--rs->n_idle]);
+        rs->n_open--;
+    }
+}
+
+/* The Sentinels name host:port as the primary (called locked; how and
+ * sentinel say who, for the log): when it is a new one, log it once and drop
+ * every connection to the old one at once. */
+static void
+primary_is(struct redis_store *rs, const char *host, int port, const char *how,
+           const char *sentinel)
+{
+    char was[300], now[300];
+
+    rs->primary_stale = 0;
+    if (rs->primary_port == port && strcmp(rs->primary, host) == 0)
+        return;
+    if (rs->primary_port) {
+        host_port(was, sizeof(was), rs->primary, rs->primary_port);
+        host_port(now, sizeof(now), host, port);
+        pm_log(PM_LOG_WARNING,
+               "redis %s: the primary moved from %s to %s (%s%s%s); its connections to %s are "
+               "dropped",
+               rs->name, was, now, how, sentinel ? " from the Sentinel at " : "",
+               sentinel ? sentinel : "", was);
+        pool_drop(rs);
+        rs->retry_at_ms = 0; /* no backoff before trying the new one */
+    }
+    snprintf(rs->primary, sizeof(rs->primary), "%s", host);
+    rs->primary_port = port;
+    rs->moves++;
+    pthread_cond_broadcast(&rs->cv);
+}
+
+/* The watcher's report (its thread): a Sentinel names host:port. */
+static void
+primary_announced(void *arg, const char *host, int port, const char *how, const char *sentinel)
+{
+    struct redis_store *rs = arg;
+
+    pthread_mutex_lock(&rs->mu);
+    primary_is(rs, host, port, how, sentinel);
+    pthread_mutex_unlock(&rs->mu);
+}
+
+/* Where to connect: the primary the Sentinels last named, or their answer now
+ * (before the first one, or after a connect to it failed); 0 with *moves the
+ * primary's version, or -1 with err set. */
+static int
+primary_get(struct redis_store *rs, char *host, size_t hostlen, int *port, unsigned *moves,
+            char *err, size_t errlen)
+{
+    pthread_mutex_lock(&rs->mu);
+    *moves = rs->moves;
+    *port = rs->primary_stale ? 0 : rs->primary_port;
+    snprintf(host, hostlen, "%s", rs->primary);
+    pthread_mutex_unlock(&rs->mu);
+    if (*port)
+        return 0;
+    if (pm_redis_sentinel_primary(rs->sentinels, rs->n_sentinels, rs->master, rs->connect_ms,
+                                  rs->command_ms, rs->name, host, hostlen, port, err, errlen) != 0)
+        return -1;
+    pthread_mutex_lock(&rs->mu);
+    if (rs->moves == *moves) { /* else a newer announcement came meanwhile */
+        primary_is(rs, host, *port, "get-master-addr-by-name", NULL);
+        *moves = rs->moves;
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return 0;
+}
+
+/* A connect to host:port failed: ask the Sentinels before the next one. */
+static void
+primary_failed(struct redis_store *rs, const char *host, int port)
+{
+    pthread_mutex_lock(&rs->mu);
+    if (rs->primary_port == port && strcmp(rs->primary, host) == 0)
+        rs->primary_stale = 1;
+    pthread_mutex_unlock(&rs->mu);
+}
+
 /* Open, authenticate and prepare one connection; NULL with err set on failure. */
 static struct rs_conn *
 conn_open(struct redis_store *rs, char *err, size_t errlen)
 {
     struct rs_conn *cn = calloc(1, sizeof(*cn));
     redisContext *c;
-    char db[16];
+    char db[16], host[256];
     const char *auth[3] = {"AUTH", rs->user ? rs->user : rs->password, rs->password};
     const char *sel[2] = {"SELECT", db};
     const char *load[3] = {"SCRIPT", "LOAD", pm_meter_lua};
     sigset_t old;
-    int pend, ok;
+    int pend, ok, port = 0;
 
     if (!cn) {
         snprintf(err, errlen, "redis %s: out of memory", rs->name);
         return NULL;
     }
     if (rs->n_sentinels) {
-        char host[256];
-        int port;
-
-        if (pm_redis_sentinel_primary(rs->sentinels, rs->n_sentinels, rs->master, rs->connect_ms,
-                                      rs->command_ms, rs->name, host, sizeof(host), &port, err,
-                                      errlen) != 0) {
+        if (primary_get(rs, host, sizeof(host), &port, &cn->moves, err, errlen) != 0) {
             free(cn);
             return NULL;
         }
@@ -184,6 +284,8 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
         if (c)
             redisFree(c);
         free(cn);
+        if (port)
+            primary_failed(rs, host, port);
         return NULL;
     }
     ok = redisSetTimeout(c, pm_redis_tv(rs->command_ms)) == REDIS_OK;
@@ -205,18 +307,12 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
     if (!ok) {
         redisFree(c);
         free(cn);
+        if (port)
+            primary_failed(rs, host, port);
         return NULL;
     }
     cn->c = c;
     return cn;
-}
-
-/* Close a connection. */
-static void
-conn_free(struct rs_conn *cn)
-{
-    redisFree(cn->c);
-    free(cn);
 }
 
 /* The link works again (called locked): log it once. */
@@ -246,11 +342,7 @@ link_down(struct redis_store *rs, const char *reason, int connect_failed)
     else if (rs->state == LINK_UNKNOWN)
         pm_log(PM_LOG_ERR, "redis %s: cannot connect: %s", rs->name, reason);
     rs->state = LINK_DOWN;
-    rs->gen++;
-    while (rs->n_idle > 0) {
-        conn_free(rs->idle[--rs->n_idle]);
-        rs->n_open--;
-    }
+    pool_drop(rs);
     if (connect_failed) {
         if (!rs->backoff_ms)
             rs->backoff_ms = rs->retry_min_ms;
@@ -291,6 +383,11 @@ pool_get(struct redis_store *rs, char *err, size_t errlen)
     int probe;
 
     pthread_mutex_lock(&rs->mu);
+    if (rs->n_sentinels && !rs->watching) {
+        rs->watching = 1;
+        rs->watch = pm_sentinel_watch_start(rs->sentinels, rs->n_sentinels, rs->master,
+                                            rs->connect_ms, rs->name, primary_announced, rs);
+    }
     for (;;) {
         if (rs->n_idle > 0) {
             cn = rs->idle[--rs->n_idle];
@@ -316,6 +413,18 @@ pool_get(struct redis_store *rs, char *err, size_t errlen)
             pthread_mutex_lock(&rs->mu);
             if (probe)
                 rs->probing = 0;
+            if (cn && cn->moves != rs->moves) {
+                /* the primary moved while it was opened: it may be the old one */
+                conn_free(cn);
+                rs->n_open--;
+                cn = NULL;
+                pthread_cond_broadcast(&rs->cv);
+                now = mono_ms();
+                if (now < deadline)
+                    continue;
+                snprintf(err, errlen, "redis %s: the primary moved while connecting", rs->name);
+                break;
+            }
             if (cn) {
                 cn->gen = rs->gen;
                 link_up(rs);
@@ -515,39 +624,55 @@ rs_sup_fill(struct pm_suppressed *e, long long at, const char *status, const cha
     e->until = ttl > 0 ? now + ttl : 0;
 }
 
-/* Copy the script's reply into res; 0 if it has the expected shape. */
+/* The contract's counters are store.h's, in the same order. */
+#define SAME(a, b) ((int)(a) == (int)(b))
+_Static_assert(SAME(PM_MC_MH, PM_C_MSGS_HOUR) && SAME(PM_MC_MD, PM_C_MSGS_DAY) &&
+                   SAME(PM_MC_RH, PM_C_RCPTS_HOUR) && SAME(PM_MC_RD, PM_C_RCPTS_DAY) &&
+                   SAME(PM_MC_ND, PM_C_NEW_DAY) && SAME(PM_MC_IH, PM_C_INT_HOUR) &&
+                   SAME(PM_MC_ID, PM_C_INT_DAY) && SAME(PM_MC_WARMUP_DAY, PM_C_WARMUP_DAY) &&
+                   SAME(PM_MC_WARMUP_HOUR, PM_C_WARMUP_HOUR) &&
+                   SAME(PM_MC_REP_COLD, PM_C_REP_COLD) && SAME(PM_MC_REP_STOP, PM_C_REP_STOP),
+               "scripts.contract's counters differ from enum pm_counter");
+/* A scope's limits are its block's first values, in counter order. */
+_Static_assert(PM_MS_MH == 0 && SAME(PM_MS_ID, PM_C_COUNT - 1), "scope block limits");
+_Static_assert(SAME(PM_MR_WARMUP - PM_MR_USED, PM_SCOPE_COUNT *PM_C_COUNT) &&
+                   SAME(PM_MR_COLD - PM_MR_WARMUP, PM_SCOPE_COUNT * 6),
+               "the reply's blocks");
+
+/* Copy the script's reply into res; 0 if it has the contract's shape. */
 static int
 reply_parse(const redisReply *r, struct pm_meter_res *res)
 {
-    long long v[REPLY_FIELDS];
+    long long v[PM_MR_COUNT];
     size_t i;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != REPLY_FIELDS)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != PM_MR_COUNT)
         return -1;
-    for (i = 0; i < REPLY_FIELDS; i++) {
-        int str = i == REPLY_FIELDS - 3 || i == REPLY_FIELDS - 2; /* status, sender */
+    for (i = 0; i < PM_MR_COUNT; i++) {
+        int str = i == PM_MR_SUP_STATUS || i == PM_MR_SUP_SENDER;
 
         if (r->element[i]->type != (str ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER))
             return -1;
         v[i] = str ? 0 : r->element[i]->integer;
     }
-    if (v[2] < 0 || v[2] >= PM_SCOPE_COUNT || v[3] < 0 || v[3] > PM_C_REP_STOP)
+    if (v[PM_MR_OVER_SCOPE] < 0 || v[PM_MR_OVER_SCOPE] >= PM_SCOPE_COUNT ||
+        v[PM_MR_OVER_COUNTER] < 0 || v[PM_MR_OVER_COUNTER] > PM_C_REP_STOP)
         return -1;
-    res->fits = (int)v[0];
-    res->counted = (int)v[1];
-    res->over_scope = (enum pm_scope)v[2];
-    res->over_counter = (enum pm_counter)v[3];
-    res->over_limit = v[4];
-    res->over_used = v[5];
-    res->retry_at = v[6];
-    res->now = v[7];
-    if (v[REPLY_FIELDS - 4] > 0)
-        rs_sup_fill(&res->sup, v[REPLY_FIELDS - 4], r->element[REPLY_FIELDS - 3]->str,
-                    r->element[REPLY_FIELDS - 2]->str, v[REPLY_FIELDS - 1], res->now);
+    res->fits = (int)v[PM_MR_FITS];
+    res->counted = (int)v[PM_MR_COUNTED];
+    res->over_scope = (enum pm_scope)v[PM_MR_OVER_SCOPE];
+    res->over_counter = (enum pm_counter)v[PM_MR_OVER_COUNTER];
+    res->over_limit = v[PM_MR_OVER_LIMIT];
+    res->over_used = v[PM_MR_OVER_USED];
+    res->retry_at = v[PM_MR_RETRY_AT];
+    res->now = v[PM_MR_NOW];
+    if (v[PM_MR_SUP_AT] > 0)
+        rs_sup_fill(&res->sup, v[PM_MR_SUP_AT], r->element[PM_MR_SUP_STATUS]->str,
+                    r->element[PM_MR_SUP_SENDER]->str, v[PM_MR_SUP_TTL], res->now);
     for (i = 0; i < PM_SCOPE_COUNT * PM_C_COUNT; i++)
-        res->used[i / PM_C_COUNT][i % PM_C_COUNT] = v[8 + i];
+        res->used[i / PM_C_COUNT][i % PM_C_COUNT] = v[PM_MR_USED + i];
     for (i = 0; i < PM_SCOPE_COUNT; i++) {
-        const long long *w = v + 8 + PM_SCOPE_COUNT * PM_C_COUNT + i * 6;
+        const long long *w = v + PM_MR_WARMUP + i * 6;
 
         res->warmup[i].active = (int)w[0];
         res->warmup[i].stage = w[1];
@@ -556,19 +681,18 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
         res->warmup[i].today = w[4];
         res->warmup[i].bounce_ppm = w[5];
     }
-    i = 8 + PM_SCOPE_COUNT * PM_C_COUNT + PM_SCOPE_COUNT * 6;
-    res->cold = v[i++];
-    res->plan = (int)v[i++];
-    res->credits_spent[0] = v[i++];
-    res->credits_spent[1] = v[i++];
-    res->credits_left[0] = v[i++];
-    res->credits_left[1] = v[i++];
-    res->rep.sent = v[i++];
-    res->rep.hard = v[i++];
-    res->rep.blocks = v[i++];
-    res->rep.replies = v[i++];
-    res->rep.ppm = v[i++];
-    res->rep.level = (int)v[i++];
+    res->cold = v[PM_MR_COLD];
+    res->plan = (int)v[PM_MR_PLAN];
+    res->credits_spent[0] = v[PM_MR_CR_SPENT_M];
+    res->credits_spent[1] = v[PM_MR_CR_SPENT_R];
+    res->credits_left[0] = v[PM_MR_CR_LEFT_M];
+    res->credits_left[1] = v[PM_MR_CR_LEFT_R];
+    res->rep.sent = v[PM_MR_REP_SENT];
+    res->rep.hard = v[PM_MR_REP_HARD];
+    res->rep.blocks = v[PM_MR_REP_BLOCKS];
+    res->rep.replies = v[PM_MR_REP_REPLIES];
+    res->rep.ppm = v[PM_MR_REP_PPM];
+    res->rep.level = (int)v[PM_MR_REP_LEVEL];
     return 0;
 }
 
@@ -613,27 +737,18 @@ meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc
     return rc;
 }
 
-/* A command being built: argument pointers and room for numbers. */
-struct args {
-    const char **argv;
-    int argc;
-    char num[MAX_ARGS][24];
-    int nnum;
+/* Numbers formatted for a request, in slots of their own. */
+struct nums {
+    char num[PM_MA_COUNT + PM_SCOPE_COUNT * PM_MS_COUNT + 1][24];
+    int n;
 };
 
-/* Append a string argument. */
-static void
-arg_str(struct args *a, const char *v)
+/* A number as an argument string (decimal, as "%lld" would; about 40 per
+ * request, so without snprintf). */
+static const char *
+num(struct nums *a, long long v)
 {
-    a->argv[a->argc++] = v;
-}
-
-/* Append a number argument, formatted into the next free slot (decimal, as
- * "%lld" would; about 25 per request, so without snprintf). */
-static void
-arg_num(struct args *a, long long v)
-{
-    char tmp[24], *out = a->num[a->nnum];
+    char tmp[24], *start = a->num[a->n++], *out = start;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     int n = 0;
 
@@ -646,7 +761,46 @@ arg_num(struct args *a, long long v)
     while (n)
         *out++ = tmp[--n];
     *out = '\0';
-    arg_str(a, a->num[a->nnum++]);
+    return start;
+}
+
+/* The keys of a request, by the contract's names (k[] points into own[] or
+ * at the store's strings); 0, or -1 on allocation failure. */
+static int
+meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const char *did,
+           const char **k, char **own)
+{
+    const char *sid = req->scope[PM_SCOPE_SENDER].id, *at = strrchr(sid, '@');
+    const char *dom = did                                             ? did
+                      : req->contacts.domain && *req->contacts.domain ? req->contacts.domain
+                      : at                                            ? at + 1
+                                                                      : sid;
+    const char *company = req->company && *req->company ? req->company : at ? at + 1 : sid;
+    int i;
+
+    own[PM_MK_W] = rs_key(rs, 's', sid, "w");
+    own[PM_MK_WU] = rs_key(rs, 's', sid, "wu");
+    own[PM_MK_CT] = rs_key(rs, 's', sid, "ct");
+    own[PM_MK_DCT] = rs_key(rs, 'd', dom, "ct");
+    own[PM_MK_PLAN] = rs_key(rs, 's', sid, "plan");
+    own[PM_MK_CR] = rs_key(rs, 's', sid, "cr");
+    own[PM_MK_CRLOG] = rs_key(rs, 's', sid, "crlog");
+    own[PM_MK_REP] = rs_key(rs, 's', sid, "rep");
+    own[PM_MK_SUP] = rs_sup_key(rs, company, req->suppressed_rcpt);
+    own[PM_MK_LC] = rs_key(rs, 's', sid, "lc");
+    own[PM_MK_MID] = rs_key(rs, 's', sid, "mid");
+    own[PM_MK_TX] =
+        req->txid && req->mode != PM_METER_PROBE ? tx_key(rs, sid, req->txid) : strdup("");
+    own[PM_MK_PLANERR] = rs_key(rs, 's', sid, "planerr");
+    if (did) {
+        own[PM_MK_DW] = rs_key(rs, 'd', did, "w");
+        own[PM_MK_DWU] = rs_key(rs, 'd', did, "wu");
+    }
+    k[PM_MK_CLOCK] = rs->clock_key;
+    for (i = PM_MK_CLOCK + 1; i < (did ? PM_MK_COUNT : PM_MK_DW); i++)
+        if (!(k[i] = own[i]))
+            return -1;
+    return 0;
 }
 
 /* The store operation: check and count one request in one round trip. */
@@ -655,11 +809,11 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *key[N_KEYS - 1] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
-    struct args a;
-    const char *sid = req->scope[PM_SCOPE_SENDER].id, *did = req->scope[PM_SCOPE_DOMAIN].id;
-    const char *dom, *company;
-    int nscopes, nkeys, s, i, dead = 0, rc = -1, attempt;
+    char *own[PM_MK_COUNT] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
+    const char *k[PM_MK_COUNT], *v[PM_MA_COUNT], **argv = NULL;
+    const char *did = req->scope[PM_SCOPE_DOMAIN].id;
+    struct nums nb;
+    int nscopes, nkeys, argc = 0, s, i, dead = 0, rc = -1, attempt;
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
@@ -673,79 +827,55 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     if (did && !*did)
         did = NULL; /* NULL or "": the domain scope is unused */
     nscopes = did ? 2 : 1;
-    dom = did                         ? did
-          : ct->domain && *ct->domain ? ct->domain
-          : strrchr(sid, '@')         ? strrchr(sid, '@') + 1
-                                      : sid;
-    company = req->company && *req->company ? req->company
-              : strrchr(sid, '@')           ? strrchr(sid, '@') + 1
-                                            : sid;
-    key[0] = rs_key(rs, 's', sid, "w");
-    key[1] = rs_key(rs, 's', sid, "wu");
-    key[2] = rs_key(rs, 's', sid, "ct");
-    key[3] = rs_key(rs, 'd', dom, "ct");
-    key[4] = rs_key(rs, 's', sid, "plan");
-    key[5] = rs_key(rs, 's', sid, "cr");
-    key[6] = rs_key(rs, 's', sid, "crlog");
-    key[7] = rs_key(rs, 's', sid, "rep");
-    key[8] = rs_sup_key(rs, company, req->suppressed_rcpt);
-    key[9] = rs_key(rs, 's', sid, "lc");
-    key[10] = rs_key(rs, 's', sid, "mid");
-    key[11] = req->txid && req->mode != PM_METER_PROBE ? tx_key(rs, sid, req->txid) : strdup("");
-    key[12] = rs_key(rs, 's', sid, "planerr");
-    if (did) {
-        key[13] = rs_key(rs, 'd', did, "w");
-        key[14] = rs_key(rs, 'd', did, "wu");
-    }
-    nkeys = did ? N_KEYS : N_KEYS - 2;
-    a.argc = a.nnum = 0;
-    a.argv = malloc((MAX_ARGS + ct->n) * sizeof(*a.argv));
+    nkeys = did ? PM_MK_COUNT : PM_MK_DW;
+    nb.n = 0;
+    argv = malloc((3 + nkeys + PM_MA_COUNT + nscopes * PM_MS_COUNT + ct->n) * sizeof(*argv));
     for (s = 0; s < nscopes; s++)
         curve[s] = curve_arg(&req->scope[s].warmup);
-    for (i = 0; i < nkeys - 1; i++)
-        if (!key[i])
-            break;
-    if (i < nkeys - 1 || !a.argv || !curve[0] || (did && !curve[1])) {
+    if (meter_keys(rs, req, did, k, own) < 0 || !argv || !curve[0] || (did && !curve[1])) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    arg_str(&a, NULL); /* EVALSHA or EVAL, set by meter_on() */
-    arg_str(&a, NULL); /* the SHA1 or the script */
-    arg_num(&a, nkeys);
-    arg_str(&a, rs->clock_key);
-    for (i = 0; i < nkeys - 1; i++)
-        arg_str(&a, key[i]);
-    arg_num(&a, req->mode);
-    arg_num(&a, req->msgs);
-    arg_num(&a, req->rcpts);
-    arg_num(&a, req->hour_bucket);
-    arg_num(&a, req->day_bucket);
-    arg_num(&a, ct->ttl_days > 0 ? ct->ttl_days : 365);
-    arg_num(&a, ct->max > 0 ? ct->max : 50000);
-    arg_num(&a, ct->company_wide ? 1 : 0);
-    arg_num(&a, ct->cold_before);
-    arg_num(&a, (long long)ct->n);
-    for (i = 0; i < (int)ct->n; i++)
-        arg_str(&a, ct->hashes[i]);
+    v[PM_MA_MODE] = num(&nb, req->mode);
+    v[PM_MA_MSGS] = num(&nb, req->msgs);
+    v[PM_MA_RCPTS] = num(&nb, req->rcpts);
+    v[PM_MA_INTERNAL] = num(&nb, req->internal);
+    v[PM_MA_HOUR_BUCKET] = num(&nb, req->hour_bucket);
+    v[PM_MA_DAY_BUCKET] = num(&nb, req->day_bucket);
+    v[PM_MA_CT_TTL] = num(&nb, ct->ttl_days > 0 ? ct->ttl_days : 365);
+    v[PM_MA_CT_MAX] = num(&nb, ct->max > 0 ? ct->max : 50000);
+    v[PM_MA_COMPANY_WIDE] = ct->company_wide ? "1" : "0";
+    v[PM_MA_COLD_BEFORE] = num(&nb, ct->cold_before);
+    v[PM_MA_TOP_PREFIX] = rs->top_prefix;
+    v[PM_MA_PLAN_TABLE] = rs->plan_table;
+    v[PM_MA_REP_MIN] = num(&nb, req->reputation.min_sends);
+    v[PM_MA_REP_WARN] = num(&nb, req->reputation.warn_ppm);
+    v[PM_MA_REP_HALVE] = num(&nb, req->reputation.halve_ppm);
+    v[PM_MA_REP_COLD] = num(&nb, req->reputation.cold_ppm);
+    v[PM_MA_REP_STOP] = num(&nb, req->reputation.stop_ppm);
+    v[PM_MA_MID_HASH] = req->msgid_hash ? req->msgid_hash : "";
+    v[PM_MA_MID_DAYS] = num(&nb, req->msgid_days);
+    v[PM_MA_MID_MAX] = num(&nb, req->msgid_max);
+    v[PM_MA_WDAY_OFFSET] = num(&nb, req->wday_offset);
+    argv[argc++] = NULL; /* EVALSHA or EVAL, set by meter_on() */
+    argv[argc++] = NULL; /* the SHA1 or the script */
+    argv[argc++] = num(&nb, nkeys);
+    for (i = 0; i < nkeys; i++)
+        argv[argc++] = k[i];
+    for (i = 0; i < PM_MA_COUNT; i++)
+        argv[argc++] = v[i];
     for (s = 0; s < nscopes; s++) {
+        const struct pm_scope_req *sc = &req->scope[s];
+
         for (i = 0; i < PM_C_COUNT; i++)
-            arg_num(&a, req->scope[s].limit[i]);
-        arg_num(&a, req->scope[s].warmup.dormant_days);
-        arg_num(&a, req->scope[s].warmup.max_bounce_ppm);
-        arg_str(&a, curve[s]);
-        arg_num(&a, req->scope[s].soft ? 1 : 0);
+            argv[argc++] = num(&nb, sc->limit[i]); /* PM_MS_MH .. PM_MS_ID */
+        argv[argc++] = num(&nb, sc->warmup.dormant_days);
+        argv[argc++] = num(&nb, sc->warmup.max_bounce_ppm);
+        argv[argc++] = curve[s];
+        argv[argc++] = sc->soft ? "1" : "0";
     }
-    arg_str(&a, rs->top_prefix);
-    arg_str(&a, rs->plan_table);
-    arg_num(&a, req->reputation.min_sends);
-    arg_num(&a, req->reputation.warn_ppm);
-    arg_num(&a, req->reputation.halve_ppm);
-    arg_num(&a, req->reputation.cold_ppm);
-    arg_num(&a, req->reputation.stop_ppm);
-    arg_str(&a, req->msgid_hash ? req->msgid_hash : "");
-    arg_num(&a, req->msgid_days);
-    arg_num(&a, req->msgid_max);
-    arg_num(&a, req->internal);
+    for (i = 0; i < (int)ct->n; i++)
+        argv[argc++] = ct->hashes[i];
 
     /* a commit with an id asks once more, on a fresh connection, when its reply
      * was lost to a timeout: the script may have counted it, and then answers
@@ -757,7 +887,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             break;
         }
         t0 = pm_metrics_clock();
-        rc = meter_on(rs, cn, a.argv, a.argc, res, &dead, err, errlen);
+        rc = meter_on(rs, cn, argv, argc, res, &dead, err, errlen);
         pm_metrics_store_done(t0);
         if (rc != 0)
             pm_metrics_store_error(!dead       ? PM_SERR_REPLY
@@ -768,9 +898,9 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             break;
     }
 out:
-    free(a.argv);
-    for (i = 0; i < N_KEYS - 1; i++)
-        free(key[i]);
+    free(argv);
+    for (i = 0; i < PM_MK_COUNT; i++)
+        free(own[i]);
     for (i = 0; i < PM_SCOPE_COUNT; i++)
         free(curve[i]);
     return rc;
@@ -784,6 +914,7 @@ redis_free(void *impl)
 
     if (!rs)
         return;
+    pm_sentinel_watch_stop(rs->watch);
     while (rs->n_idle > 0)
         conn_free(rs->idle[--rs->n_idle]);
     free(rs->idle);

@@ -19,6 +19,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "contract.h"
 #include "feedback_lua.h"
 #include "prelude_lua.h"
 #include "store_redis_int.h"
@@ -129,10 +130,10 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    const char *keys[6 + FB_MAX_FAIL], *args[9 + 3 * FB_MAX_FAIL + 1 + FB_MAX_REFS];
-    char *owned[6 + FB_MAX_FAIL] = {NULL};
-    char nb[9][24];
-    size_t i, n = req->fail ? req->n_fail : 0, nkeys = 0, nargs = 0, want;
+    const char *keys[PM_FK_COUNT + FB_MAX_FAIL], *args[PM_FA_COUNT + 3 * FB_MAX_FAIL + FB_MAX_REFS];
+    char *owned[PM_FK_COUNT + FB_MAX_FAIL] = {NULL};
+    char nb[6][24];
+    size_t i, n = req->fail ? req->n_fail : 0, nkeys = PM_FK_COUNT + n, nargs = PM_FA_COUNT, want;
     redisReply *r = NULL;
     int rc = -1;
 
@@ -141,51 +142,44 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
         snprintf(err, errlen, "bad feedback request");
         return -1;
     }
-    owned[0] = rs_key(rs, 's', req->sender, "rep");
-    owned[1] = rs_key(rs, 's', req->sender, "ct");
-    owned[2] = rs_key(rs, 's', req->sender, "lc");
-    owned[3] = rs_key(rs, 's', req->sender, "fb");
-    owned[4] = rs_key(rs, 's', req->sender, "mid");
-    for (i = 0; i < n; i++)
-        owned[5 + i] = rs_sup_key(rs, req->company, req->fail[i].rcpt);
-    keys[nkeys++] = rs->clock_key;
-    for (i = 0; i < 5 + n; i++) {
-        if (!owned[i]) {
+    owned[PM_FK_REP] = rs_key(rs, 's', req->sender, "rep");
+    owned[PM_FK_CT] = rs_key(rs, 's', req->sender, "ct");
+    owned[PM_FK_LC] = rs_key(rs, 's', req->sender, "lc");
+    owned[PM_FK_FB] = rs_key(rs, 's', req->sender, "fb");
+    owned[PM_FK_MID] = rs_key(rs, 's', req->sender, "mid");
+    for (i = 0; i < n; i++) /* then one suppression entry per failure */
+        owned[PM_FK_COUNT + i] = rs_sup_key(rs, req->company, req->fail[i].rcpt);
+    keys[PM_FK_CLOCK] = rs->clock_key;
+    for (i = PM_FK_CLOCK + 1; i < nkeys; i++)
+        if (!(keys[i] = owned[i])) {
             snprintf(err, errlen, "out of memory");
             goto out;
         }
-        keys[nkeys++] = owned[i];
+    args[PM_FA_KIND] = n ? "bounce" : "mail";
+    args[PM_FA_CT_TTL] = num(nb[0], 24, req->contacts_ttl_days > 0 ? req->contacts_ttl_days : 365);
+    args[PM_FA_CT_MAX] = num(nb[1], 24, req->contacts_max > 0 ? req->contacts_max : 50000);
+    args[PM_FA_SUP_DAYS] = num(nb[2], 24, req->suppress_days > 0 ? req->suppress_days : 180);
+    args[PM_FA_WINDOW] = num(nb[3], 24, req->bounce_window_days > 0 ? req->bounce_window_days : 14);
+    args[PM_FA_LEARN_MAX] = num(nb[4], 24, req->learned_per_day);
+    args[PM_FA_REPLY_MAX] = num(nb[5], 24, req->replies_per_day);
+    args[PM_FA_SENDER] = req->sender;
+    args[PM_FA_AUTHOR] = n ? "" : req->author_hash;
+    for (i = 0; i < n; i++) { /* then per failure: hash, class, status */
+        args[nargs++] = req->fail[i].hash;
+        args[nargs++] = req->fail[i].hard ? "hard" : "block";
+        args[nargs++] = req->fail[i].status ? req->fail[i].status : "";
     }
-    args[nargs++] = n ? "bounce" : "mail";
-    args[nargs++] = num(nb[0], 24, req->contacts_ttl_days > 0 ? req->contacts_ttl_days : 365);
-    args[nargs++] = num(nb[1], 24, req->contacts_max > 0 ? req->contacts_max : 50000);
-    args[nargs++] = num(nb[2], 24, req->suppress_days > 0 ? req->suppress_days : 180);
-    args[nargs++] = num(nb[3], 24, req->bounce_window_days > 0 ? req->bounce_window_days : 14);
-    args[nargs++] = num(nb[4], 24, req->learned_per_day);
-    args[nargs++] = num(nb[5], 24, req->replies_per_day);
-    args[nargs++] = req->sender;
-    if (n) {
-        args[nargs++] = num(nb[6], 24, (long long)n);
-        for (i = 0; i < n; i++) {
-            args[nargs++] = req->fail[i].hash;
-            args[nargs++] = req->fail[i].hard ? "hard" : "block";
-            args[nargs++] = req->fail[i].status ? req->fail[i].status : "";
-        }
-    } else {
-        args[nargs++] = req->author_hash;
-        args[nargs++] = num(nb[7], 24, (long long)req->n_refs);
-        for (i = 0; i < req->n_refs; i++)
-            args[nargs++] = req->ref_hashes[i];
-    }
+    for (i = 0; !n && i < req->n_refs; i++) /* or the Message-IDs referred to */
+        args[nargs++] = req->ref_hashes[i];
     if (!(r = eval(rs, pm_feedback_lua, (int)nkeys, keys, (int)nargs, args, err, errlen)))
         goto out;
     want = n ? n : 1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != want + 1) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != PM_FR_RESULTS + want) {
         snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
         goto out;
     }
     for (i = 0; i < want; i++)
-        if (fb_result(r->element[i + 1], &out[i]) < 0) {
+        if (fb_result(r->element[PM_FR_RESULTS + i], &out[i]) < 0) {
             snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
             goto out;
         }
@@ -193,7 +187,7 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
 out:
     if (r)
         freeReplyObject(r);
-    for (i = 0; i < 5 + n; i++)
+    for (i = 0; i < PM_FK_COUNT + n; i++)
         free(owned[i]);
     return rc;
 }

@@ -1,0 +1,61 @@
+-- meter_credits.lua - the meter script's credits ("stamps"; Redis script
+-- piece, after meter_base.lua).
+--
+-- CREDITS: KEYS[K.cr] grants "g:<id>" = "msgs:rcpts:expires:granted_m:
+--   granted_r:at" (written by postmeterctl credit add). When only
+--   sender-scope plan counters do not fit (never warm-up, domain, internal
+--   counters or a request larger than the limit), unexpired credits can make
+--   up for them: a message over a message counter needs one message credit,
+--   its external recipients over a recipient counter need as many recipient
+--   credits. Commit and force spend them, earliest expiry first, and log a
+--   "spend" movement in KEYS[K.crlog] (at most 200 kept); a probe only looks.
+--
+-- SPDX-License-Identifier: BSD-2-Clause
+
+local credit = {spent_m = 0, spent_r = 0, left_m = 0, left_r = 0}
+local grants = nil
+
+-- Unexpired credit grants, earliest expiry first, and their totals.
+local function credit_grants()
+    local flat = redis.call('HGETALL', KEYS[K.cr])
+    local list, total = {}, {m = 0, r = 0}
+    for i = 1, #flat, 2 do
+        local m, r, e, gm, gr, at = string.match(flat[i + 1],
+            '^(%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$')
+        if m and string.sub(flat[i], 1, 2) == 'g:' then
+            e = tonumber(e)
+            if e == 0 or e > now then
+                table.insert(list, {field = flat[i], m = tonumber(m), r = tonumber(r), e = e,
+                                    rest = gm .. ':' .. gr .. ':' .. at})
+                total.m = total.m + tonumber(m)
+                total.r = total.r + tonumber(r)
+            end
+        end
+    end
+    table.sort(list, function(x, y)
+        local ex, ey = x.e == 0 and math.huge or x.e, y.e == 0 and math.huge or y.e
+        return ex < ey
+    end)
+    return list, total
+end
+
+-- Take the spent credits from the grants, earliest expiry first.
+local function spend_credits()
+    local need = {m = credit.spent_m, r = credit.spent_r}
+    for _, g in ipairs(grants) do
+        local tm, tr = math.min(g.m, need.m), math.min(g.r, need.r)
+        if tm > 0 or tr > 0 then
+            g.m, g.r = g.m - tm, g.r - tr
+            need.m, need.r = need.m - tm, need.r - tr
+            redis.call('HSET', KEYS[K.cr], g.field, g.m .. ':' .. g.r .. ':' .. g.e .. ':' .. g.rest)
+        end
+    end
+    credit.left_m = credit.left_m - credit.spent_m
+    credit.left_r = credit.left_r - credit.spent_r
+    redis.call('LPUSH', KEYS[K.crlog], now .. '\tspend\t' .. credit.spent_m .. '\t' ..
+               credit.spent_r .. '\t0\t')
+    redis.call('LTRIM', KEYS[K.crlog], 0, 199)
+    redis.call('EXPIRE', KEYS[K.crlog], 400 * DAY)
+    redis.call('EXPIRE', KEYS[K.cr], 400 * DAY)
+end
+

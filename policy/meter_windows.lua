@@ -1,0 +1,210 @@
+-- meter_windows.lua - the meter script's rolling windows (Redis script piece;
+-- after prelude.lua, the generated contract and meter_base.lua).
+--
+-- WINDOW FIELDS: one per counter and bucket, "<c><w><b>:<K>"
+--   c  m = messages (with an external recipient), r = external recipients,
+--      n = new (first-contact) recipients (day window only), i = internal
+--      messages (every recipient in local_domains: they spend no outgoing
+--      quota and no warm-up, and have limits of their own)
+--   w  h = rolling hour (3600 s), d = rolling day (86400 s)
+--   b  the bucket length in seconds (hour_bucket or day_bucket)
+--   K  the bucket index: the bucket holds what was counted in store time
+--      [K*b, (K+1)*b)
+--   e.g. "mh60:29403010" -> 3, "rd600:2940301" -> 25
+--
+--   and per counter one totals field "<c><w><b>" = "total:lo:hi": the sum of
+--   its buckets lo .. hi, the buckets still in the hash; plus "cfg" =
+--   "<hour_bucket>/<day_bucket>", the bucket lengths the totals are kept for.
+--   e.g. "mh60" -> "41:29402950:29403010"
+--
+-- WINDOWS: at time t with bucket b, K = floor(t/b) and n = W/b; a window's
+--   count is the sum of buckets K-n .. K (n+1 buckets), so it never
+--   undercounts the true window (t-W, t] and a count leaves at most one
+--   bucket late. A request reads the totals and current buckets (one HMGET);
+--   the buckets between lo and K-n-1 have left the window: they are read
+--   (a probe) or read and deleted (a count) and taken off the total, so a
+--   sender that sends all day costs a few fields per request, not the
+--   whole hash. A counter that does not fit has need = used + add - limit;
+--   its live buckets are read oldest first and at the first bucket j where
+--   their running sum reaches need, retry_at = (j + n + 1) * b; add > limit
+--   gives -1.
+--   When "cfg" differs (another server runs other bucket lengths) or the
+--   totals are missing or malformed (a hash from an older postmeter), the
+--   whole hash is read once: buckets that left their window are deleted, a
+--   bucket of another length is moved into ours at its last second (so it
+--   never counts for less time than it did), and the totals are rebuilt.
+--
+-- TTL and MEMORY: the window hash expires 86400 + day_bucket + hour_bucket
+--   after the last write that opened a bucket and drops buckets that left
+--   their window on every count: at most 3 * (3600/hour_bucket + 1) +
+--   4 * (86400/day_bucket + 1) + 8 fields (771 with the default buckets,
+--   about 15 KB in Redis 7's encoding; a sender that sends no internal mail
+--   uses 563 of them).
+--
+-- SPDX-License-Identifier: BSD-2-Clause
+
+-- The bucket lengths the totals of a window hash are kept for ("cfg").
+local CFG = ARGV[A.hour_bucket] .. '/' .. ARGV[A.day_bucket]
+
+-- One counter c of window w: bucket length b (bs as the field text), buckets
+-- per window n, current bucket k (sk as text), first live bucket k - n, the
+-- bucket field prefix, the totals field and the current bucket's field.
+local function counter(c, w, bs, b, k, sk)
+    local n, tot = WINDOW[w] / b, c .. bs
+    return {c = c, w = w, b = b, n = n, k = k, first = k - n, pre = tot .. ':', tot = tot,
+            cur = tot .. ':' .. sk}
+end
+
+local kh, kd = math.floor(now / bucket.h), math.floor(now / bucket.d)
+local skh, skd = tostring(kh), tostring(kd)
+local CTR = {}
+for i, c in ipairs(COUNTERS) do
+    local w = string.sub(c, 2, 2)
+    CTR[i] = w == 'h' and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh)
+                      or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd)
+end
+local BY, HFIELDS, OWN = {}, {'cfg'}, {cfg = true}
+for _, x in ipairs(CTR) do
+    BY[x.c] = x
+    HFIELDS[#HFIELDS + 1] = x.tot
+    HFIELDS[#HFIELDS + 1] = x.cur
+    OWN[x.tot] = true
+end
+
+-- Write a scope's bucket-length stamp and every counter's "total:lo:hi".
+local function write_totals(key, s, extra)
+    local set = extra or {}
+    set[#set + 1] = 'cfg'
+    set[#set + 1] = CFG
+    for _, x in ipairs(CTR) do
+        set[#set + 1] = x.tot
+        set[#set + 1] = string.format('%d:%d:%d', s.used[x.c], s.lo[x.c], s.hi[x.c])
+    end
+    redis.call('HSET', key, unpack(set))
+end
+
+-- Delete fields of a hash, 100 at a time.
+local function hdel(key, fields)
+    for i = 1, #fields, 100 do
+        redis.call('HDEL', key, unpack(fields, i, math.min(i + 99, #fields)))
+    end
+end
+
+-- Rebuild a scope's totals from all its fields: for a hash written with other
+-- bucket lengths or by an older postmeter. Buckets that left their window go;
+-- a bucket of another length folds into ours at its last second (so it never
+-- counts for less time than before); then the totals are written back.
+local function rebuild(key, s)
+    local flat = redis.call('HGETALL', key)
+    if #flat == 0 then
+        return
+    end
+    local del, fold = {}, {}
+    for i = 1, #flat, 2 do
+        local f, v = flat[i], tonumber(flat[i + 1])
+        local c, len, k = string.match(f, '^([mrni][hd])(%d+):(%d+)$')
+        local x = c and BY[c]
+        if x and v then
+            len, k = tonumber(len), tonumber(k)
+            local stop = (k + 1) * len
+            if stop <= x.first * x.b then
+                del[#del + 1] = f
+            else
+                local j = k
+                if len ~= x.b then
+                    j = math.floor((stop - 1) / x.b)
+                    fold[#fold + 1] = {x.pre .. j, v}
+                    del[#del + 1] = f
+                end
+                s.used[c] = s.used[c] + v
+                s.hi[c] = math.max(s.hi[c], j)
+                if j == x.k then
+                    s.cur[c] = (s.cur[c] or 0) + v
+                end
+            end
+        elseif not OWN[f] then
+            del[#del + 1] = f
+        end
+    end
+    hdel(key, del)
+    for _, g in ipairs(fold) do
+        redis.call('HINCRBY', key, g[1], g[2])
+    end
+    write_totals(key, s)
+    redis.call('EXPIRE', key, WINDOW.d + bucket.d + bucket.h)
+end
+
+-- Read one scope's window hash: per counter its live total, its bucket
+-- range (lo, hi), its current bucket, and the buckets that left the window
+-- since the last write (to delete when counting). Reads a few fields; the
+-- buckets themselves only when some have left the window.
+local function read_scope(key)
+    local s = {used = {}, lo = {}, hi = {}, cur = {}, gone = {}}
+    local v = redis.call('HMGET', key, unpack(HFIELDS))
+    local parsed, i = v[1] == CFG, 1
+    while parsed and i <= #CTR do
+        local x = CTR[i]
+        local t, lo, hi = string.match(v[2 * i] or '', '^(%d+):(%d+):(%d+)$')
+        lo, hi = tonumber(lo), tonumber(hi)
+        parsed = t ~= nil and lo <= hi and hi - lo <= 2 * x.n + 2
+        if parsed then
+            s.used[x.c], s.lo[x.c], s.hi[x.c] = tonumber(t), lo, hi
+            s.cur[x.c] = tonumber(v[2 * i + 1])
+        end
+        i = i + 1
+    end
+    if not parsed then
+        for _, x in ipairs(CTR) do
+            s.used[x.c], s.lo[x.c], s.hi[x.c], s.cur[x.c] = 0, x.first, x.k, nil
+        end
+        rebuild(key, s)
+        return s
+    end
+    -- the buckets lo .. first - 1 of each counter have left: read them (only
+    -- where some are still counted) and take them off
+    local ask, from = {}, {}
+    for _, x in ipairs(CTR) do
+        local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
+        for k = lo, math.min(hi, x.first - 1) do
+            s.gone[#s.gone + 1] = x.pre .. k
+            if hi >= x.first then
+                ask[#ask + 1] = s.gone[#s.gone]
+                from[#ask] = c
+            end
+        end
+        if hi < x.first then
+            s.used[c] = 0
+        end
+        s.lo[c], s.hi[c] = math.max(lo, x.first), math.max(hi, x.k)
+    end
+    if #ask > 0 then
+        local got = redis.call('HMGET', key, unpack(ask))
+        for j = 1, #ask do
+            s.used[from[j]] = math.max(0, s.used[from[j]] - (tonumber(got[j]) or 0))
+        end
+    end
+    return s
+end
+
+-- When a counter of a scope drops by need: the store time the bucket that
+-- makes up the need leaves the window (-1: never). Reads the live buckets,
+-- oldest first, 12 at a time, until the need is made up.
+local function retry_at(key, s, x, need)
+    local acc, k, last = 0, math.max(s.lo[x.c], x.first), s.hi[x.c]
+    while k <= last do
+        local fields = {}
+        for j = k, math.min(k + 11, last) do
+            fields[#fields + 1] = x.pre .. j
+        end
+        local got = redis.call('HMGET', key, unpack(fields))
+        for i = 1, #got do
+            acc = acc + (tonumber(got[i]) or 0)
+            if acc >= need then
+                return (k + i + x.n) * x.b
+            end
+        end
+        k = k + #fields
+    end
+    return -1
+end
+
