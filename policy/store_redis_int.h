@@ -14,6 +14,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "sentinel_watch.h"
 #include "store.h"
 
 enum rs_link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
@@ -21,8 +22,9 @@ enum rs_link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
 /* One connection of the pool. */
 struct rs_conn {
     redisContext *c;
-    unsigned gen; /* the pool generation it was opened in */
-    char sha[41]; /* meter.lua's SHA1, as SCRIPT LOAD answered */
+    unsigned gen;   /* the pool generation it was opened in */
+    unsigned moves; /* with Sentinels: the primary's version it was opened to */
+    char sha[41];   /* meter.lua's SHA1, as SCRIPT LOAD answered */
 };
 
 struct redis_store {
@@ -48,6 +50,13 @@ struct redis_store {
     int probing;           /* a connect is under way while the link is not up */
     int backoff_ms;        /* current reconnect backoff, 0 after a success */
     long long retry_at_ms; /* monotonic time before which no connect is tried */
+    /* with Sentinels: the primary they last named ("" before the first answer) */
+    char primary[256];
+    int primary_port;
+    int primary_stale;               /* a connect to it failed: ask the Sentinels again */
+    unsigned moves;                  /* bumped whenever the primary changes */
+    int watching;                    /* the watcher was started (or failed to start) */
+    struct pm_sentinel_watch *watch; /* follows the Sentinels' announcements */
 };
 
 /* Run one command on a pooled connection; its reply (the caller frees it; an
