@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "zone.h"
 
 #define MAX_AMOUNT 1000000000LL
 #define NOTE_MAX 200
@@ -63,29 +64,27 @@ ctl_grant_live(const struct ctl_grant *g, long long now)
     return g->expires == 0 || g->expires > now;
 }
 
-/* An expiry as people gave it: "never", "end of 2027-01-31" for midnight (a
- * date given to --expires means the end of that day), else "2027-01-31
- * 14:05"; with utc, " UTC" after a time. */
+/* An expiry as people gave it: "never", "end of 2027-01-31" for a local
+ * midnight (a date given to --expires means the end of that day), else
+ * "2027-01-31 14:05"; with label, the zone after it (" UTC", " UTC+8"). */
 static void
-expiry_text(char *buf, size_t len, long long t, int utc)
+expiry_text(char *buf, size_t len, long long t, int label)
 {
-    time_t tt = (time_t)(t - 1);
     struct tm tm;
-    char day[16];
+    char day[16], zone[16];
 
     if (t == 0) {
         snprintf(buf, len, "never");
         return;
     }
-    if (t % CTL_DAY == 0) {
-        gmtime_r(&tt, &tm);
-        strftime(day, sizeof(day), "%Y-%m-%d", &tm);
-        snprintf(buf, len, "end of %s%s", day, utc ? " UTC" : "");
+    pm_zone_tm(t, &tm);
+    pm_zone_label(t, zone, sizeof(zone));
+    if (tm.tm_hour == 0 && tm.tm_min == 0 && tm.tm_sec == 0) {
+        pm_zone_format(t - 1, "%Y-%m-%d", 0, day, sizeof(day));
+        snprintf(buf, len, "end of %s%s%s", day, label ? " " : "", label ? zone : "");
         return;
     }
-    out_time(buf, len, t);
-    if (!utc && strlen(buf) > 16)
-        buf[16] = '\0'; /* "YYYY-MM-DD HH:MM": the heading says UTC */
+    pm_zone_format(t, "%Y-%m-%d %H:%M", label, buf, len);
 }
 
 /* Order grants by id. */
@@ -183,7 +182,7 @@ days_from_civil(long long y, long long m, long long d)
 }
 
 /* Parse --expires: "never", "<n>s|m|h|d|w" (relative) or "YYYY-MM-DD" (the
- * end of that UTC day). *rel says which; 0 or -1. */
+ * end of that day in the configured zone). *rel says which; 0 or -1. */
 static int
 parse_expires(const char *text, int *rel, long long *val)
 {
@@ -206,7 +205,8 @@ parse_expires(const char *text, int *rel, long long *val)
             (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
             return -1;
         *rel = 0;
-        *val = (days_from_civil(y, mo, d) + 1) * 86400;
+        *val = pm_zone_next_midnight(days_from_civil(y, mo, d) * 86400 + 43200 -
+                                     pm_zone_offset(days_from_civil(y, mo, d) * 86400));
         return 0;
     }
     if (len < 2 || !isdigit((unsigned char)text[0]))
@@ -399,8 +399,12 @@ movements_print(const struct ctl *c, const redisReply *log)
 
     if (c->json)
         fputs(",\"log\":[", stdout);
-    else if (log->elements)
-        printf("movements (newest first, UTC)\n");
+    else if (log->elements) {
+        char zone[16];
+
+        pm_zone_label((long long)time(NULL), zone, sizeof(zone));
+        printf("movements (newest first, %s)\n", zone);
+    }
     for (i = 0; i < log->elements; i++) {
         if (!log->element[i]->str || parse_movement(log->element[i]->str, &mv) < 0)
             continue;
@@ -415,7 +419,7 @@ movements_print(const struct ctl *c, const redisReply *log)
             continue;
         }
         out_time(t, sizeof(t), mv.time);
-        t[16] = '\0'; /* "YYYY-MM-DD HH:MM": the heading says UTC */
+        t[16] = '\0'; /* "YYYY-MM-DD HH:MM": the heading names the zone */
         printf("  %s  %-6s  %4lld msgs  %4lld rcpts", t, mv.event, mv.msgs, mv.rcpts);
         if (strcmp(mv.event, "grant") == 0) {
             expiry_text(exp, sizeof(exp), mv.expires, 0);

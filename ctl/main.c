@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "zone.h"
 
 #define DEFAULT_CONF PM_SYSCONFDIR "/postmeter/postmeter.conf"
 
@@ -64,6 +65,7 @@ load_conf(struct ctl *c, const char *path)
         fprintf(stderr, "%s\n", err);
         return CTL_ERR;
     }
+    pm_zone_set(c->conf->timezone); /* times are shown in the configured zone */
     return CTL_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "zone.h"
 
 #define CHART_ROWS 4
 #define CHART_COLS 60
@@ -109,11 +110,7 @@ out_ratio(char *buf, size_t len, long long used, long long limit)
 void
 out_time(char *buf, size_t len, long long t)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    gmtime_r(&tt, &tm);
-    strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+    pm_zone_format(t, "%Y-%m-%d %H:%M", 1, buf, len);
 }
 
 /* The warm-up curve as a small chart, today's stage marked (indent spaces). */

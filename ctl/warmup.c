@@ -15,16 +15,19 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 #include "plan.h"
+#include "zone.h"
 
-/* KEYS: wu, clock; ARGV: stage, ttl seconds. Returns {today}. */
+/* KEYS: wu, clock; ARGV: stage, ttl seconds, the zone's offset (warm-up days
+ * are local days, as meter_warmup.lua counts them). Returns {today}. */
 static const char skip_lua[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) + math.floor(tonumber(redis.call('GET', KEYS[2]) or 0) or 0)\n"
-    "local today = math.floor(now / 86400)\n"
+    "local today = math.floor((now + tonumber(ARGV[3])) / 86400)\n"
     "redis.call('HSET', KEYS[1], 'stage', ARGV[1], 'last', today, 'start', today, 'today', 0)\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
     "return today\n";
@@ -75,8 +78,8 @@ static int
 warmup_skip(struct ctl *c, const struct wu_target *t, const char *to)
 {
     const struct pm_plan *p = &c->conf->plans[t->plan];
-    char clock[128], st[24], ttl[24];
-    const char *argv[7] = {"EVAL", skip_lua, "2", t->key, clock, st, ttl};
+    char clock[128], st[24], ttl[24], off[24];
+    const char *argv[8] = {"EVAL", skip_lua, "2", t->key, clock, st, ttl, off};
     long long stage = (long long)p->warmup.n;
     redisReply *r;
 
@@ -90,7 +93,8 @@ warmup_skip(struct ctl *c, const struct wu_target *t, const char *to)
              c->conf->redis_test_clock ? ":v1:clock" : "");
     snprintf(st, sizeof(st), "%lld", stage);
     snprintf(ttl, sizeof(ttl), "%lld", (c->conf->warmup_dormant_days + 1) * CTL_DAY);
-    if (!(r = ctl_cmdv(c, 7, argv)))
+    snprintf(off, sizeof(off), "%lld", pm_zone_offset((long long)time(NULL)));
+    if (!(r = ctl_cmdv(c, 8, argv)))
         return CTL_ERR;
     freeReplyObject(r);
     who_out(c, t);

@@ -31,6 +31,7 @@
 #include "policy.h"
 #include "reply.h"
 #include "scan.h"
+#include "zone.h"
 
 /* Per-connection state. */
 struct conn {
@@ -65,6 +66,9 @@ pm_runtime_install(struct pm_runtime *rt)
 {
     struct pm_runtime *old;
 
+    /* times people read (replies) follow the configuration's zone; set from
+     * the thread that installs a configuration, before it is in use */
+    pm_zone_set(rt->conf->timezone);
     pthread_mutex_lock(&rt_lock);
     old = rt_current;
     rt->refs = 1;

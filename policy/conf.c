@@ -43,6 +43,7 @@
 #include "conf.h"
 #include "conf_int.h"
 #include "log.h"
+#include "zone.h"
 
 _Static_assert(sizeof(enum pm_action) == sizeof(int), "actions are stored as int");
 _Static_assert(sizeof(enum pm_on_error) == sizeof(int), "on_store_error is stored as int");
@@ -128,6 +129,7 @@ static const struct conf_key conf_keys[] = {
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
     K_BOOL(NULL, "dry_run", dry_run, 0),
     K_STR(NULL, "header_name", header_name, "X-Postmeter",                   pm_conf_check_header_name, NULL),
+    K_STR(NULL, "timezone", timezone, "UTC",                                 pm_zone_check, NULL),
     K_STRS(NULL, "local_domains", local_domains, n_local_domains, no_strings, 1, pm_conf_check_domain),
     K_STR(NULL, "login_domain", login_domain, "",                            pm_conf_check_login_domain, NULL),
     K_STRS("outbound", "daemon_names", daemon_names, n_daemon_names,
@@ -794,6 +796,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->redis_password_file);
     free(conf->key_prefix);
     free(conf->header_name);
+    free(conf->timezone);
     free(conf->login_domain);
     free(conf->metrics_listen);
     free(conf->feedback_authserv_id);

@@ -106,6 +106,7 @@ struct pm_conf {
     enum pm_on_error on_store_error; /* default accept */
     int dry_run;                     /* log what would happen, accept everything */
     char *header_name;               /* tag header, default "X-Postmeter" */
+    char *timezone; /* IANA zone of replies, postmeterctl and warm-up days, default "UTC" */
 
     /* identity */
     char *login_domain;   /* qualifies a SASL login without '@' ("" = none) */

@@ -24,6 +24,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
+#include "zone.h"
 
 /* Qualify a SASL login without '@' with login_domain, and find the sender
  * domain: the identity's, or for a bare login the envelope sender's. */
@@ -150,6 +151,7 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
     req->reputation.cold_ppm = llround(conf->rep_refuse_cold * 1e6);
     req->reputation.stop_ppm = llround(conf->rep_refuse_all * 1e6);
     req->company = m->domain;
+    req->wday_offset = pm_zone_offset((long long)time(NULL)); /* warm-up days are local */
     if (mode != PM_METER_PROBE && m->msgid_hash[0]) {
         req->msgid_hash = m->msgid_hash;
         req->msgid_days = conf->msgid_days;

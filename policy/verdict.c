@@ -18,6 +18,7 @@
 #include "identity.h"
 #include "log.h"
 #include "verdict.h"
+#include "zone.h"
 
 /* What a permanent quota refusal tells the sender to do. */
 #define REJECT_ADVICE "not sent: ask your administrator"
@@ -48,19 +49,19 @@ pm_format_rate(long long ppm, char *buf, size_t len)
     snprintf(buf, len, "%lld.%lld", ppm / 10000, ppm / 1000 % 10);
 }
 
-/* "14:05 UTC" on now's UTC date, else "2026-11-27 14:05 UTC". */
+/* "14:05 UTC" on now's date, else "2026-11-27 14:05 UTC", in the configured
+ * zone ("22:05 UTC+8"); rounded up to the minute. */
 void
 pm_format_retry(long long now, long long t, char *buf, size_t len)
 {
-    time_t tn = (time_t)now, tt = (time_t)((t + 59) / 60 * 60);
+    long long up = (t + 59) / 60 * 60;
     struct tm a, b;
 
-    gmtime_r(&tn, &a);
-    gmtime_r(&tt, &b);
-    if (a.tm_year == b.tm_year && a.tm_yday == b.tm_yday)
-        strftime(buf, len, "%H:%M UTC", &b);
-    else
-        strftime(buf, len, "%Y-%m-%d %H:%M UTC", &b);
+    pm_zone_tm(now, &a);
+    pm_zone_tm(up, &b);
+    pm_zone_format(up,
+                   a.tm_year == b.tm_year && a.tm_yday == b.tm_yday ? "%H:%M" : "%Y-%m-%d %H:%M", 1,
+                   buf, len);
 }
 
 /* The name of counter c in a reply ("hourly sending limit", company-wide for
@@ -329,11 +330,7 @@ pm_verdict_header(const struct pm_verdict *v, char *buf, size_t len)
 static void
 day_text(long long t, char *buf, size_t len)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    gmtime_r(&tt, &tm);
-    strftime(buf, len, "%Y-%m-%d", &tm);
+    pm_zone_format(t, "%Y-%m-%d", 0, buf, len);
 }
 
 /* A recipient on the suppression list. */
