@@ -201,6 +201,10 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
     else
         pm_verdict_limit(v, act, m->sender, m->domain, res->over_scope, res->over_counter,
                          res->over_limit, res->now, res->retry_at);
+    /* the bounce rate halved the sender's outgoing limits: say so */
+    if (res->rep.level >= 2 && res->over_scope == PM_SCOPE_SENDER &&
+        res->over_counter <= PM_C_NEW_DAY)
+        pm_verdict_halved(v, res->rep.ppm);
 }
 
 #define UNKNOWN_OVERRIDES_SEEN 256

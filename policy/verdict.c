@@ -143,6 +143,21 @@ pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, cons
         verdict_codes(v, "451", "4.7.1");
 }
 
+/* Say in a limit's reply that the bounce rate halved the limit. */
+void
+pm_verdict_halved(struct pm_verdict *v, long long ppm)
+{
+    char rate[48], text[sizeof(v->text)];
+    const char *colon = strstr(v->text, ">: "), *close;
+
+    if (!colon || !(close = strchr(colon, ')')))
+        return;
+    pm_format_rate(ppm, rate, sizeof(rate));
+    if (snprintf(text, sizeof(text), "%.*s, halved: %s%% of your recent mail bounced%s",
+                 (int)(close - v->text), v->text, rate, close) < (int)sizeof(text))
+        memcpy(v->text, text, sizeof(text));
+}
+
 /* One recipient more than a recipient limit can take in one message; see verdict.h. */
 void
 pm_verdict_rcpt_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,

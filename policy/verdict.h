@@ -50,6 +50,10 @@ void pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who,
  * recipient is refused alone (452 for tempfail, 4.5.3 only from 100 up; 550
  * for reject) and the client sends it later in another message.
  */
+/* Say in a limit's reply that the sender's bounce rate (ppm) halved the limit:
+ * "(5 messages per hour, halved: 3.4% of your recent mail bounced)". */
+void pm_verdict_halved(struct pm_verdict *v, long long ppm);
+
 void pm_verdict_rcpt_limit(struct pm_verdict *v, enum pm_action act, const char *who,
                            const char *domain, enum pm_scope scope, enum pm_counter c,
                            long long limit);

@@ -78,7 +78,7 @@ grep -q "action=tag reason=bounce_rate_warning sender=warn@example.com .*bounce_
 history half@example.com 200 7
 out=$(send half@example.com x@example.org 8)
 pm_assert_eq "5 3" "$(pm_summary - accepted tempfail <<<"$out")" "3.5 % halves the limits"
-grep -q "^reply 3 451 4.7.1 <half@example.com>: hourly sending limit reached (5 messages per hour)" <<<"$out" ||
+grep -q "^reply 3 451 4.7.1 <half@example.com>: hourly sending limit reached (5 messages per hour, halved: 3.4%% of your recent mail bounced); try again after " <<<"$out" ||
     pm_fail "halved limit reply: $out"
 # the log shows the limits in force, and why
 grep -q "stage=eom action=tag reason=bounce_rate_warning sender=half@example.com .* msgs_hour=5/5 .* limits=halved" "$PM_TMP/pm.log" ||

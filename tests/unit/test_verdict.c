@@ -341,6 +341,21 @@ test_header(void **state)
 }
 
 /* Run the tests. */
+/* A limit the bounce rate halved says so, inside its parenthesis. */
+static void
+test_halved(void **state)
+{
+    struct pm_verdict v;
+
+    (void)state;
+    pm_verdict_limit(&v, PM_ACT_TEMPFAIL, "half@example.com", "example.com", PM_SCOPE_SENDER,
+                     PM_C_MSGS_HOUR, 5, NOW, NOW + 600);
+    pm_verdict_halved(&v, 34146);
+    assert_string_equal(v.text, "<half@example.com>: hourly sending limit reached (5 messages per "
+                                "hour, halved: 3.4% of your recent mail bounced); try again after "
+                                "13:30 UTC");
+}
+
 int
 main(void)
 {
@@ -350,6 +365,7 @@ main(void)
         cmocka_unit_test(test_store_error),  cmocka_unit_test(test_warmup_texts),
         cmocka_unit_test(test_suppressed),   cmocka_unit_test(test_rate),
         cmocka_unit_test(test_rules_to),     cmocka_unit_test(test_header),
+        cmocka_unit_test(test_halved),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
