@@ -413,6 +413,7 @@ main(int argc, char **argv)
     pid_t child;
     char err[1024], pidfile[1024];
 
+    pm_supervise_block(); /* a signal sent while postmeter starts waits for it */
     while ((opt = getopt(argc, argv, "c:fnsvV")) != -1) {
         switch (opt) {
         case 'c':

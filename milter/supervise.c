@@ -5,7 +5,7 @@
  * SYNOPSIS
  *   #include "supervise.h"
  *
- *   pid = pm_supervise_fork(&fd);
+ *   pm_supervise_block(); ... pid = pm_supervise_fork(&fd);
  *   if (pid == 0) serve, reloading on every byte read from fd;
  *   else exit(pm_supervise(pid, fd));
  *
@@ -58,23 +58,29 @@ parent_set(sigset_t *set)
     sigaddset(set, SIGCHLD);
 }
 
+/* Block the signals the supervisor takes. */
+void
+pm_supervise_block(void)
+{
+    sigset_t set;
+
+    parent_set(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 /* Fork the milter process. */
 pid_t
 pm_supervise_fork(int *ctl_fd)
 {
     struct sigaction act;
-    sigset_t set, old;
+    sigset_t set;
     int fds[2];
     pid_t pid;
 
-    /* blocked before the fork, so that no signal is lost before the loop */
-    parent_set(&set);
-    sigprocmask(SIG_BLOCK, &set, &old);
     if (pipe(fds) != 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0 ||
         fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
         (pid = fork()) < 0) {
         pm_log(PM_LOG_ERR, "cannot start the milter process: %s", strerror(errno));
-        sigprocmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
     if (pid > 0) {

@@ -9,7 +9,11 @@
 
 #include <sys/types.h>
 
-/* Fork the milter process (call it single-threaded). In the child: returns
+/* Block the signals the supervisor takes, first thing: one that arrives
+ * during start-up then waits for it (a SIGHUP would kill the process). */
+void pm_supervise_block(void);
+
+/* Fork the milter process (single-threaded, signals blocked). In the child: returns
  * 0 and sets *ctl_fd to the read end of the control pipe ('r': reload; end
  * of file: the supervisor is gone), with SIGHUP ignored and SIGTERM, SIGINT
  * blocked for libmilter. In the parent: returns the child's pid and sets

@@ -1,11 +1,12 @@
 #!/bin/bash
 # reload.sh - SIGHUP reloads the configuration: a changed limit applies to
 # the next messages, a broken file is refused with file:line and the running
-# configuration stays, reloads under load fail no connection, a burst of 200
+# configuration stays, reloads under load fail no connection, bursts of 200
 # SIGHUPs while mail flows (at the process started, or at the milter process
 # itself) fails no session, stops nothing and leaves the new file loaded,
 # SIGHUPs in quick succession (during a long reload) are reloads and never a
-# stop, and SIGTERM still stops the daemon cleanly.
+# stop, SIGTERM still stops the daemon cleanly, and SIGHUPs sent while
+# postmeter reads its file at start-up are a reload once it serves.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
@@ -200,4 +201,33 @@ kill -0 "$PID" 2>/dev/null && pm_fail "postmeter did not stop on SIGTERM"
 wait "$PID"
 pm_assert_eq 0 "$?" "exit status after SIGTERM"
 [ -e "$PM_TMP/pm.sock" ] && pm_fail "the socket was left behind"
+
+# SIGHUPs sent while postmeter starts (a reload asked for right after a
+# start) wait for it: once it serves, they are a reload, never a kill. The
+# file with 60000 rules takes a while to read; the burst comes while the
+# file is open.
+write_conf 6
+sed -i -e '/^assign = /d' -e "s|$PM_TMP/pm.sock|$PM_TMP/pm2.sock|" "$CONF"
+{
+    echo "assign = ("
+    for i in $(seq 1 60000); do
+        echo "  { sender = \"user$i@big.example\"; plan = \"bulk\"; },"
+    done
+    echo '  { sender = "bulk@example.com"; plan = "bulk"; } );'
+} >>"$CONF"
+"$PM" -c "$CONF" -f 2>"$PM_TMP/pm2.log" &
+PID=$!
+pm_on_exit "kill -9 \$(milter_of $PID) $PID"
+for _ in $(seq 1 500); do
+    ls -l "/proc/$PID/fd" 2>/dev/null | grep -q " $CONF\$" && break
+    sleep 0.001
+done
+for _ in $(seq 1 200); do
+    kill -HUP "$PID" 2>/dev/null || break
+done
+PM_FAIL_LOGS=$PM_TMP/pm2.log
+pm_wait_file "$PM_TMP/pm2.sock" 200 || pm_fail "postmeter did not start with SIGHUPs at start-up"
+pm_wait_grep "reloaded $CONF" "$PM_TMP/pm2.log" || pm_fail "no reload after the SIGHUPs of the start"
+kill -0 "$PID" 2>/dev/null || pm_fail "postmeter died after the SIGHUPs of the start"
+pm_stop_clean "$PID" "postmeter started under SIGHUPs"
 echo "PASS: reload"
