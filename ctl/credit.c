@@ -22,8 +22,11 @@
 
 #define MAX_AMOUNT 1000000000LL
 #define NOTE_MAX 200
+#define MAX_GRANTS 100 /* grants a sender's "cr" hash holds: the live ones refuse more */
 
-/* KEYS: cr, crlog, clock; ARGV: msgs, rcpts, "rel"|"abs", expiry, note. */
+/* KEYS: cr, crlog, clock; ARGV: msgs, rcpts, "rel"|"abs", expiry, note.
+ * {id, now, expiry}; id 0: the expiry is past; -1: MAX_GRANTS live grants
+ * already. A full hash first drops its spent and expired grants. */
 static const char add_lua[] =
     "if redis.replicate_commands then redis.replicate_commands() end\n"
     "local t = redis.call('TIME')\n"
@@ -31,6 +34,18 @@ static const char add_lua[] =
     "local exp = tonumber(ARGV[4])\n"
     "if ARGV[3] == 'rel' and exp ~= 0 then exp = now + exp end\n"
     "if exp ~= 0 and exp <= now then return {0, now, exp} end\n"
+    "local flat, dead, live = redis.call('HGETALL', KEYS[1]), {}, 0\n"
+    "for i = 1, #flat, 2 do\n"
+    "    local m, r, e = string.match(flat[i + 1], '^(%d+):(%d+):(%d+):')\n"
+    "    if m and string.sub(flat[i], 1, 2) == 'g:' then\n"
+    "        e = tonumber(e)\n"
+    "        if (m == '0' and r == '0') or (e ~= 0 and e <= now) then\n"
+    "            dead[#dead + 1] = flat[i]\n"
+    "        else live = live + 1 end\n"
+    "    end\n"
+    "end\n"
+    "if live >= tonumber(ARGV[6]) then return {-1, now, exp} end\n"
+    "if live + #dead >= tonumber(ARGV[6]) then redis.call('HDEL', KEYS[1], unpack(dead)) end\n"
     "local id = redis.call('HINCRBY', KEYS[1], 'seq', 1)\n"
     "redis.call('HSET', KEYS[1], 'g:' .. id, ARGV[1] .. ':' .. ARGV[2] .. ':' .. exp .. ':' ..\n"
     "           ARGV[1] .. ':' .. ARGV[2] .. ':' .. now)\n"
@@ -267,8 +282,8 @@ credit_add(struct ctl *c, int argc, char **argv)
 {
     static const char *const names[] = {"--recipients", "--expires", "--note", NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    char sender[PM_ADDR_MAX], m[24], rc_[24], ev[24], note[NOTE_MAX + 80], exp[64];
-    const char *args[5] = {m, rc_, NULL, ev, note};
+    char sender[PM_ADDR_MAX], m[24], rc_[24], ev[24], note[NOTE_MAX + 80], exp[64], mg[24];
+    const char *args[6] = {m, rc_, NULL, ev, note, mg};
     long long msgs, rcpts = 0, val;
     redisReply *r;
     int rc, rel;
@@ -299,12 +314,20 @@ credit_add(struct ctl *c, int argc, char **argv)
     snprintf(ev, sizeof(ev), "%lld", val);
     args[2] = rel ? "rel" : "abs";
     make_note(note, sizeof(note), o.value[2]);
-    if (!(r = run_script(c, sender, add_lua, 5, args)))
+    snprintf(mg, sizeof(mg), "%d", MAX_GRANTS);
+    if (!(r = run_script(c, sender, add_lua, 6, args)))
         return CTL_ERR;
     if (r->element[0]->integer == 0) {
         expiry_text(exp, sizeof(exp), r->element[2]->integer, 1);
         freeReplyObject(r);
         return ctl_fail(CTL_USAGE, "credit add: expiry %s is already past", exp);
+    }
+    if (r->element[0]->integer < 0) {
+        freeReplyObject(r);
+        return ctl_fail(CTL_ERR,
+                        "credit add: %s has %d grants with credits left; revoke some first "
+                        "(credit show, credit revoke)",
+                        sender, MAX_GRANTS);
     }
     if (c->json) {
         printf("{\"sender\":");

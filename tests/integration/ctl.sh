@@ -296,11 +296,74 @@ pm_assert_eq 2 "$(grep -c "action=tag reason=msgs_day sender=tina@example.com " 
 pm_assert_eq 4 "$(jused "$(ctl --json status tina@example.com)" messages_per_day)" "tina: counted"
 
 # --- reputation: status shows the halved limits the milter enforces ----------------------
-R=randy@example.com
 REAL=$(pm_rcli TIME | head -n 1)
 TODAY=$((REAL / 86400))
+
+# Through daemon a, at 10:00 of day TODAY+$2, sender $1 sends $3 messages to $4
+# external recipients each, NAME-d<day>-N@ext.example (NAME its local part,
+# N counting from 1), with Message-ID <NAME-d<day>-M@example.com>.
+history() {
+    local s=$1 day=$2 msgs=$3 per=$4 name=${1%@*} m i n=0 args out
+    pm_rcli SET pmtest:v1:clock $(((TODAY + day) * 86400 + 36000 - REAL)) EX 3600 >/dev/null
+    for ((m = 1; m <= msgs; m++)); do
+        args=()
+        for ((i = 1; i <= per; i++)); do
+            n=$((n + 1))
+            args+=(-r "$name-d${day#-}-$n@ext.example")
+        done
+        printf 'From: %s\r\nSubject: offer\r\nMessage-ID: <%s-d%s-%d@example.com>\r\n\r\nHello.\r\n' \
+            "$s" "$name" "${day#-}" "$m" >"$PM_TMP/h.eml"
+        out=$("$DRIVE" -S "unix:$PM_TMP/a.sock" -c 1 -m 1 -f "$s" -D "$PM_TMP/h.eml" "${args[@]}" 2>&1)
+        pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "$s's history message $m"
+    done
+}
+
+# At 11:00 of day TODAY+$2 a bounce comes back to sender $1 with status $3 for
+# its recipients NAME-d<$4>-N@ext.example, N from $5 to $6; wait until daemon a
+# counted them.
+bounce() {
+    local s=$1 status=$3 sday=$4 from=$5 to=$6 name=${1%@*} i before
+    pm_rcli SET pmtest:v1:clock $(((TODAY + $2) * 86400 + 39600 - REAL)) EX 3600 >/dev/null
+    {
+        printf 'From: MAILER-DAEMON@mx.ext.example\r\nTo: %s\r\nSubject: Undelivered Mail Returned to Sender\r\n' "$s"
+        printf 'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        printf -- '--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.ext.example\r\n'
+        for ((i = from; i <= to; i++)); do
+            printf '\r\nFinal-Recipient: rfc822; %s-d%s-%d@ext.example\r\nAction: failed\r\nStatus: %s\r\n' \
+                "$name" "${sday#-}" "$i" "$status"
+        done
+        printf -- '\r\n--B--\r\n'
+    } >"$PM_TMP/dsn.eml"
+    before=$(grep -c "feedback=\(hard_bounce\|block\) sender=$s " "$PM_TMP/a.log")
+    "$DRIVE" -S "unix:$PM_TMP/a.sock" -c 1 -m 1 -f "" -D "$PM_TMP/dsn.eml" -r "$s" >/dev/null 2>&1 ||
+        pm_fail "the bounce to $s was not delivered"
+    for _ in $(seq 1 50); do
+        [ "$(grep -c "feedback=\(hard_bounce\|block\) sender=$s " "$PM_TMP/a.log")" = $((before + to - from + 1)) ] && return
+        sleep 0.1
+    done
+    pm_fail "daemon a counted $(($(grep -c "feedback=\(hard_bounce\|block\) sender=$s " "$PM_TMP/a.log") - before)) of the $((to - from + 1)) bounces to $s"
+}
+
+# At 12:00 of day TODAY+$2 recipient NAME-d<$3>-$4@ext.example of sender $1
+# replies to its message 1 (from outside: a client address postmeter does not
+# meter).
+reply() {
+    local s=$1 a="${1%@*}-d${3#-}-$4@ext.example"
+    pm_rcli SET pmtest:v1:clock $(((TODAY + $2) * 86400 + 43200 - REAL)) EX 3600 >/dev/null
+    printf 'From: %s\r\nTo: %s\r\nSubject: Re: offer\r\nIn-Reply-To: <%s-d%s-1@example.com>\r\n\r\nYes.\r\n' \
+        "$a" "$s" "${s%@*}" "${3#-}" >"$PM_TMP/reply.eml"
+    "$DRIVE" -S "unix:$PM_TMP/a.sock" -c 1 -m 1 -f "$a" -i 192.0.2.7 -D "$PM_TMP/reply.eml" -r "$s" \
+        >/dev/null 2>&1 || pm_fail "the reply to $s was not delivered"
+    pm_wait_grep "feedback=reply sender=$s rcpt=$a" "$PM_TMP/a.log" || pm_fail "the reply to $s was not counted"
+}
+
+# randy mailed 100 recipients yesterday: 4 hard bounces, 1 block, 1 reply (4 %).
+R=randy@example.com
+history $R -1 1 100
+bounce $R -1 5.1.1 -1 1 4
+bounce $R -1 5.7.1 -1 5 5
+reply $R -1 -1 6
 pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon: TODAY stays today
-pm_rcli HSET "pmtest:v1:{s:$R}:rep" "s:$TODAY" 100 "b:$TODAY" 4 "k:$TODAY" 1 "r:$TODAY" 1 >/dev/null
 json=$(ctl --json status $R)
 grep -q '"messages_per_day":{"used":0,"limit":5}' <<<"$json" || pm_fail "status: halved limit: $json"
 grep -q '"reputation":{"sent":100,"hard_bounces":4,"blocks":1,"replies":1,"bounce_ppm":40000,"level":2,"level_name":"halved"}' \
@@ -308,48 +371,56 @@ grep -q '"reputation":{"sent":100,"hard_bounces":4,"blocks":1,"replies":1,"bounc
 ctl status $R | grep -qx '  reputation    7 days: 100 sent, 4 hard bounces (4.0 %), 1 block, 1 reply' ||
     pm_fail "status: reputation text: $(ctl status $R)"
 pm_assert_eq 5 "$(send a $R 7)" "halved limit"
-# At 6.45 % only first-contact mail stops: status says so beside the next
-# message, with the rate the milter's reply gives.
+# At 6.45 % (31 of 480) only first-contact mail stops: status says so beside
+# the next message, with the rate the milter's reply gives (rounded down).
 K=cole@example.com
-pm_rcli HSET "pmtest:v1:{s:$K}:rep" "s:$TODAY" 2000 "b:$TODAY" 129 >/dev/null
+history $K -1 5 96
+bounce $K -1 5.1.1 -1 1 31
+pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 json=$(ctl --json status $K)
 grep -q '"can_send":true,"spends_credits":false,"blocked_by":null,.*"first_contact":{"can_send":false,"spends_credits":false,"blocked_by":"reputation_first_contact","blocked_scope":"sender",' \
     <<<"$json" || pm_fail "status: first contact at 6.45 %: $json"
-grep -q '"bounce_ppm":64500,' <<<"$json" || pm_fail "status: 6.45 %: $json"
+grep -q '"bounce_ppm":64583,' <<<"$json" || pm_fail "status: 6.45 %: $json"
 ctl status $K >"$PM_TMP/cole.txt"
 grep -qx '  next message  can be sent now' "$PM_TMP/cole.txt" || pm_fail "status text: $(cat "$PM_TMP/cole.txt")"
 grep -qx '  first contact refused: a bounce rate of 6.4 % stops first-contact mail' "$PM_TMP/cole.txt" ||
     pm_fail "status text, first contact: $(cat "$PM_TMP/cole.txt")"
-grep -qx '  reputation    7 days: 2000 sent, 129 hard bounces (6.4 %), 0 blocks, 0 replies' "$PM_TMP/cole.txt" ||
+grep -qx '  reputation    7 days: 480 sent, 31 hard bounces (6.4 %), 0 blocks, 0 replies' "$PM_TMP/cole.txt" ||
     pm_fail "status text, reputation: $(cat "$PM_TMP/cole.txt")"
 pm_assert_eq 0 "$(send a $K 1 stranger@example.org)" "cole to a stranger, as status says"
 # (the milter doubles '%' for Postfix, which shows one)
 grep -q "^reply 1 451 4.7.1 <$K>: first-contact mail paused: 6.4%% of your recent mail bounced as invalid addresses; " \
     "$PM_TMP/send.out" || pm_fail "cole's reply: $(cat "$PM_TMP/send.out")"
-json=$(ctl --json top --by bounces -n 1)
-grep -q "\"senders\":\[{\"rank\":1,\"sender\":\"$R\",\"plan\":\"default\",\"used\":4,.*\"sent_7d\":105,\"hard_bounces_7d\":4," \
+json=$(ctl --json top --by bounces -n 5)
+grep -q "{\"rank\":2,\"sender\":\"$R\",\"plan\":\"default\",\"used\":4,.*\"sent_7d\":105,\"hard_bounces_7d\":4," \
     <<<"$json" || pm_fail "top --by bounces: $json"
 # A sender counted 5 and 2 days ago, with bounces since, is still a candidate
 # (listed once); one whose only index day is 7 days old is not (nor are its
 # bounces counted).
-pm_rcli ZADD "pmtest:v1:top:$((TODAY - 5))" 3 olive@example.com >/dev/null
-pm_rcli ZADD "pmtest:v1:top:$((TODAY - 2))" 1 olive@example.com >/dev/null
-pm_rcli HSET "pmtest:v1:{s:olive@example.com}:rep" "s:$((TODAY - 5))" 20 "b:$((TODAY - 1))" 9 >/dev/null
-pm_rcli ZADD "pmtest:v1:top:$((TODAY - 7))" 3 oscar@example.com >/dev/null
-pm_rcli HSET "pmtest:v1:{s:oscar@example.com}:rep" "s:$((TODAY - 7))" 20 "b:$((TODAY - 7))" 9 >/dev/null
+history olive@example.com -5 1 19
+history olive@example.com -2 1 1
+bounce olive@example.com -1 5.1.1 -5 1 9
+history oscar@example.com -7 1 20
+bounce oscar@example.com -7 5.1.1 -7 1 9
+pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 expect_rc 0 top --by bounces -n 5
 pm_assert_eq "senders with the most hard bounces in 7 days (of those sending lately)
-  1  olive@example.com                  9/20            45.0 %  default
-  2  randy@example.com                  4/105            3.8 %  default" "$(cat "$PM_TMP/ctl.out")" "top --by bounces over 7 days"
-pm_rcli DEL pmtest:v1:clock >/dev/null
+  1  cole@example.com                   31/480           6.4 %  default
+  2  olive@example.com                  9/20            45.0 %  default
+  3  randy@example.com                  4/105            3.8 %  default" "$(cat "$PM_TMP/ctl.out")" "top --by bounces over 7 days"
 # Every sender of the index is a candidate, however small its day's score:
-# 30 busy index entries with nothing in the window do not hide pete.
+# 30 senders busier today (9 messages each at 09:00) but with nothing in the
+# last hour do not hide petra's 8 at noon.
+pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 32400 - REAL)) EX 3600 >/dev/null # 09:00
 for i in $(seq 1 30); do
-    pm_rcli ZADD "pmtest:v1:top:$TODAY" 1000 "ghost$i@example.com" >/dev/null
+    pm_assert_eq 9 "$(send a "ghost$i@example.com" 9)" "ghost $i"
 done
+pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon
+pm_assert_eq 8 "$(send a petra@example.com 8)" "petra at noon"
 json=$(ctl --json top --by hour -n 1)
-grep -q '"senders":\[{"rank":1,"sender":"pete@example.com",.*"messages_per_hour":18,' <<<"$json" ||
+grep -q '"senders":\[{"rank":1,"sender":"petra@example.com",.*"messages_per_hour":8,' <<<"$json" ||
     pm_fail "top --by hour behind busy index entries: $json"
+pm_rcli DEL pmtest:v1:clock >/dev/null
 # An 8-bit sender address still makes valid JSON (as the Latin-1 it would be).
 pm_assert_eq 1 "$(send a $'caf\xe9@example.org' 1)" "an 8-bit sender"
 ctl --json top -n 100 >"$PM_TMP/top.json" || pm_fail "top failed"
@@ -383,6 +454,18 @@ expect_rc 0 credit add $E 1 --expires 2h
 grep -q "^granted #2 to $E: 1 message, 0 recipients; expires " "$PM_TMP/ctl.out" ||
     pm_fail "credit add text: $(cat "$PM_TMP/ctl.out")"
 pm_assert_eq 1 "$(send b $E 2)" "a live credit next to an expired one"
+# A sender holds at most 100 live grants; a full hash drops its spent and
+# expired grants to make room.
+for i in $(seq 1 100); do
+    ctl credit add gina@example.com 1 --expires 1h >/dev/null || pm_fail "credit add #$i"
+done
+expect_rc 1 credit add gina@example.com 1
+grep -q "^postmeterctl: credit add: gina@example.com has 100 grants with credits left; revoke some first" "$PM_TMP/ctl.out" ||
+    pm_fail "the 101st grant: $(cat "$PM_TMP/ctl.out")"
+pm_rcli SET pmtest:v1:clock $((7200 + 2 * 3600)) >/dev/null # the 100 have expired
+expect_rc 0 credit add gina@example.com 1
+pm_assert_eq 2 "$(pm_rcli HLEN 'pmtest:v1:{s:gina@example.com}:cr')" "grants kept (seq and the new one)"
+pm_rcli SET pmtest:v1:clock 7200 >/dev/null
 
 # --- warm-up reset and skip, on a simulated day (hours apart) -----------------------------
 W=w-new@example.com
