@@ -76,17 +76,3 @@ pm_warmup_hour_cap(long long day_cap, double share)
         return day_cap; /* never above the day's cap, nor beyond a long long */
     return (long long)h;
 }
-
-/* The state as seen on UTC day today, before sending. */
-void
-pm_warmup_advance(struct pm_warmup_state *s, long long today, int dormant_days, int gate_closed)
-{
-    if (s->last_day < 0 || today - s->last_day >= dormant_days) {
-        s->start_day = today;
-        s->stage = 0;
-        s->last_day = -1;
-        return;
-    }
-    if (s->last_day < today && !gate_closed)
-        s->stage++;
-}

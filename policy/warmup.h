@@ -4,9 +4,10 @@
  * A sender that never sent, or was silent for dormant_days, warms up: its
  * daily cap follows a curve, one stage per active sending day (a UTC day on
  * which it sent), until the curve reaches the plan's own daily limit. The
- * hourly cap is a share of the day's cap. Nothing here reads a clock: the
- * same arithmetic runs inside the store's script, and these functions serve
- * the tests and the admin tool.
+ * hourly cap is a share of the day's cap. This builds the curves of the
+ * configuration; the stages themselves are kept and moved by the meter
+ * script (meter_warmup.lua), and tested there against a real Redis
+ * (tests/integration/store.sh).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -48,21 +49,5 @@ long long pm_curve_day_cap(const struct pm_curve *c, long long stage);
 /* The hourly cap for a day cap: ceil(day_cap * share), at least 1 and at
  * most day_cap, for any share (NaN included); 0 for a day cap of 0 or less. */
 long long pm_warmup_hour_cap(long long day_cap, double share);
-
-/* Per-sender warm-up state, as kept by the store. */
-struct pm_warmup_state {
-    long long start_day; /* UTC day number (unix time / 86400) warm-up began; -1: never sent */
-    long long stage;     /* active sending days completed (0-based stage today) */
-    long long last_day;  /* last UTC day the sender sent on; -1: never */
-};
-
-/*
- * The state as seen on UTC day today, before sending: a sender silent for
- * dormant_days or more (or new) restarts at stage 0; a sender whose last
- * active day is before today moves one stage on, unless gate_closed (its
- * bounce rate was above the limit), which holds the stage.
- */
-void pm_warmup_advance(struct pm_warmup_state *s, long long today, int dormant_days,
-                       int gate_closed);
 
 #endif

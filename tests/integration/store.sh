@@ -200,8 +200,8 @@ for ((i = 0; i < 300; i++)); do
 done
 now=$(val now "$(cat "$PM_TMP/walk")")
 ((now >= B + 30 + 600 * 299 && now <= B + 30 + 600 * 299 + 5)) || pm_fail "walk ended at $now"
-# 304 buckets, plus "cfg" and the five counters' totals
-pm_assert_eq 310 "$(pm_rcli HLEN "$P:v1:{s:walk@t.test}:w")" "hash fields after the walk"
+# 304 buckets, plus "cfg" and the seven counters' totals
+pm_assert_eq 312 "$(pm_rcli HLEN "$P:v1:{s:walk@t.test}:w")" "hash fields after the walk"
 expect "$(cat "$PM_TMP/walk")" used=7,145,7,145
 K=$(((B + 30 + 600 * 299) / 600))
 pm_assert_eq "145:$((K - 144)):$K" "$(pm_rcli HGET "$P:v1:{s:walk@t.test}:w" md600)" "the day total after the walk"
@@ -245,8 +245,8 @@ expect "$(at $((T + 3899)) -b 300,3600 commit mix@t.test 1 0 0,0,0,0)" counted=1
 T=$((B + 600000))
 expect "$(near $T commit quiet@t.test 4 4 0,0,0,0)" counted=1 used=4,4,4,4
 expect "$(near $((T + 7200)) commit quiet@t.test 1 1 0,0,0,0)" counted=1 used=1,5,1,5
-# buckets: mh60 and rh60 of the second count, md600 and rd600 of both; cfg, 5 totals
-pm_assert_eq 12 "$(pm_rcli HLEN "$P:v1:{s:quiet@t.test}:w")" "fields after the silence"
+# buckets: mh60 and rh60 of the second count, md600 and rd600 of both; cfg, 7 totals
+pm_assert_eq 14 "$(pm_rcli HLEN "$P:v1:{s:quiet@t.test}:w")" "fields after the silence"
 
 # --- every key has a TTL -------------------------------------------------------
 n=0
@@ -377,5 +377,35 @@ grep -q '^error: redis unavailable, retrying in [0-9]* ms' "$PM_TMP/rep.out" || 
 pm_assert_eq 1 "$(wc -l <"$PM_TMP/rep.err")" "log lines against a replica"
 grep -q "cannot connect: the server is a replica, not a primary" "$PM_TMP/rep.err" ||
     pm_fail "replica log line: $(cat "$PM_TMP/rep.err")"
+
+# --- the warm-up stages, as the meter script keeps them ------------------------------
+# One stage per active sending day, days without mail do not move it, 30 days
+# of silence restart it, past the curve it is over. Each row: day (from a base
+# day), request (commit: one message; probe: none), then the reported
+# warm-up: active, stage, day cap, messages today.
+WBASE=$(($(pm_rcli TIME | head -n 1) / 86400 + 10))
+while read -r day req want; do
+    [ -n "$day" ] || continue
+    set_clock $(((WBASE + day) * 86400 + 43200))
+    out=$(cli -w 3,5,8,12,15,20 -v "$req" walker@t.test "$([ "$req" = commit ] && echo 1 || echo 0)" 0 0,0,0,0)
+    expect "$out" "warmup=$want"
+done <<'WALK'
+0 commit 1,0,3,1
+1 commit 1,1,5,1
+2 probe 1,2,8,0
+3 probe 1,2,8,0
+4 commit 1,2,8,1
+4 commit 1,2,8,2
+5 commit 1,3,12,1
+6 commit 1,4,15,1
+38 commit 1,0,3,1
+39 commit 1,1,5,1
+40 commit 1,2,8,1
+41 commit 1,3,12,1
+42 commit 1,4,15,1
+43 commit 1,5,20,1
+44 commit 0,6,0,1
+WALK
+pm_rcli DEL "$P:v1:clock" >/dev/null
 
 echo "PASS: store"

@@ -6,7 +6,7 @@
  *   storecli [-h host] [-p port] [-s socket] [-x prefix] [-u user] [-a password]
  *            [-D db] [-b hour_bucket,day_bucket] [-T connect_ms,command_ms]
  *            [-r retry_min_ms,retry_max_ms] [-P pool_size] [-t threads]
- *            [-n requests] [-i interval_ms] [-o s|d|sd] [-C] [-v]
+ *            [-n requests] [-i interval_ms] [-o s|d|sd] [-w caps] [-W ppm] [-C] [-v]
  *            probe|commit|force SENDER[,DOMAIN] MSGS RCPTS MH,MD,RH,RD [DMH,DMD,DRH,DRD]
  *
  * DESCRIPTION
@@ -18,13 +18,17 @@
  *   each. The limits are messages/hour, messages/day, recipients/hour,
  *   recipients/day of the sender, then of the domain (0 = unlimited). -o
  *   marks the sender (s) and/or the domain (d) scope soft: over its limits
- *   the mail would still go (a plan that holds or tags). The store honours
+ *   the mail would still go (a plan that holds or tags). -w gives the sender
+ *   scope a warm-up curve of daily caps "20,40,..." (each stage's hourly cap
+ *   its daily cap, 30 dormant days), -W its max_bounce_ppm (default 30000).
+ *   The store honours
  *   the test clock key (redis.test_clock), unless -C says to run as production
  *   does.
  *
  *   For a single request, or every request with -v, prints one line:
  *     fits=F counted=C over_scope=S over_counter=N over_limit=L over_used=U
- *     retry_at=R now=T used=MH,MD,RH,RD domain_used=MH,MD,RH,RD ms=M
+ *     retry_at=R now=T used=MH,MD,RH,RD domain_used=MH,MD,RH,RD
+ *     warmup=ACTIVE,STAGE,DAY_CAP,TODAY ms=M
  *   or "error: TEXT ms=M". Always ends with one summary line:
  *     requests=N fitted=F counted=C errors=E ms=M
  *   The store's log lines go to stderr.
@@ -73,7 +77,8 @@ usage(void)
             "usage: storecli [-h host] [-p port] [-s socket] [-x prefix] [-u user]\n"
             "  [-a password] [-D db] [-b hour_bucket,day_bucket] [-T connect_ms,command_ms]\n"
             "  [-r retry_min_ms,retry_max_ms] [-P pool] [-t threads] [-n requests]\n"
-            "  [-i interval_ms] [-o s|d|sd] [-C] [-v] probe|commit|force SENDER[,DOMAIN] MSGS RCPTS\n"
+            "  [-i interval_ms] [-o s|d|sd] [-w caps] [-W ppm] [-C] [-v]\n"
+            "  probe|commit|force SENDER[,DOMAIN] MSGS RCPTS\n"
             "  MH,MD,RH,RD [DMH,DMD,DRH,DRD]\n");
     exit(2);
 }
@@ -111,6 +116,32 @@ parse_pair(const char *s, int *a, int *b)
     *b = (int)v[1];
 }
 
+#define CURVE_MAX 32
+
+/* Parse a curve of daily caps "20,40,..." into w (each stage's hourly cap
+ * its daily cap, 30 dormant days), or exit with usage. */
+static void
+parse_curve(const char *s, struct pm_warmup_req *w)
+{
+    static long long caps[CURVE_MAX];
+    char *end;
+    size_t n = 0;
+
+    while (*s && n < CURVE_MAX) {
+        caps[n++] = strtoll(s, &end, 10);
+        if (end == s || (*end != ',' && *end != '\0'))
+            usage();
+        s = *end ? end + 1 : end;
+    }
+    if (*s || n == 0)
+        usage();
+    w->n = n;
+    w->day_cap = caps;
+    w->hour_cap = caps;
+    w->dormant_days = 30;
+    w->max_bounce_ppm = 30000;
+}
+
 /* Print one result line (called with the run's lock held). */
 static void
 print_result(int rc, const struct pm_meter_res *r, const char *err, long long ms)
@@ -124,9 +155,10 @@ print_result(int rc, const struct pm_meter_res *r, const char *err, long long ms
     }
     printf("fits=%d counted=%d over_scope=%d over_counter=%d over_limit=%lld over_used=%lld "
            "retry_at=%lld now=%lld used=%lld,%lld,%lld,%lld domain_used=%lld,%lld,%lld,%lld "
-           "ms=%lld\n",
+           "warmup=%d,%lld,%lld,%lld ms=%lld\n",
            r->fits, r->counted, (int)r->over_scope, (int)r->over_counter, r->over_limit,
-           r->over_used, r->retry_at, r->now, u[0], u[1], u[2], u[3], d[0], d[1], d[2], d[3], ms);
+           r->over_used, r->retry_at, r->now, u[0], u[1], u[2], u[3], d[0], d[1], d[2], d[3],
+           r->warmup[0].active, r->warmup[0].stage, r->warmup[0].day_cap, r->warmup[0].today, ms);
     fflush(stdout); /* a test may watch the lines as they come */
 }
 
@@ -168,7 +200,7 @@ parse_options(int argc, char **argv, struct pm_conf *conf, struct run *run, int 
 {
     int c;
 
-    while ((c = getopt(argc, argv, "h:p:s:x:u:a:D:b:T:r:P:t:n:i:o:Cv")) != -1) {
+    while ((c = getopt(argc, argv, "h:p:s:x:u:a:D:b:T:r:P:t:n:i:o:w:W:Cv")) != -1) {
         switch (c) {
         case 'h':
             conf->redis_host = optarg;
@@ -220,6 +252,12 @@ parse_options(int argc, char **argv, struct pm_conf *conf, struct run *run, int 
             break;
         case 'C':
             conf->redis_test_clock = 0;
+            break;
+        case 'w':
+            parse_curve(optarg, &run->req.scope[PM_SCOPE_SENDER].warmup);
+            break;
+        case 'W':
+            run->req.scope[PM_SCOPE_SENDER].warmup.max_bounce_ppm = atoll(optarg);
             break;
         case 'v':
             run->verbose = 1;

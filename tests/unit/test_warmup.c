@@ -1,8 +1,9 @@
 /*
  * test_warmup.c - table-driven tests of warm-up curves: list and growth
- * forms, caps at the plan's limit and at PM_WARMUP_CAP_MAX, stage advance per
- * active day, dormancy restart, the bounce gate and the hourly share, and
- * arguments at and beyond every bound.
+ * forms, caps at the plan's limit and at PM_WARMUP_CAP_MAX, the hourly share,
+ * and arguments at and beyond every bound. The stages (one per active day,
+ * dormancy, the bounce gate) are the meter script's: store.sh and warmup.sh
+ * test them against a real Redis.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -164,45 +165,15 @@ test_bounds(void **state)
     assert_int_equal(pm_curve_day_cap(&c, LLONG_MIN), 20);
 }
 
-/* Stages advance per active day, hold on a closed gate, restart when dormant. */
-static void
-test_advance(void **state)
-{
-    /* day, sends that day, gate closed, stage that day (before its first send) */
-    static const struct {
-        long long day;
-        int sends, gate;
-        long long stage;
-    } walk[] = {
-        {100, 1, 0, 0}, {101, 1, 0, 1}, {102, 0, 0, 2}, {103, 0, 0, 2}, {104, 1, 0, 2},
-        {105, 1, 1, 2}, {106, 1, 0, 3}, {107, 1, 1, 3}, {108, 1, 1, 3}, {109, 1, 0, 4},
-        {138, 1, 0, 5}, {169, 1, 0, 0}, {170, 1, 0, 1},
-    };
-    struct pm_warmup_state s = {-1, 0, -1};
-    size_t i;
-
-    (void)state;
-    for (i = 0; i < sizeof(walk) / sizeof(walk[0]); i++) {
-        struct pm_warmup_state t = s;
-
-        pm_warmup_advance(&t, walk[i].day, 30, walk[i].gate);
-        assert_int_equal(t.stage, walk[i].stage);
-        if (walk[i].sends) {
-            t.last_day = walk[i].day;
-            s = t;
-        }
-    }
-    assert_int_equal(s.start_day, 169);
-}
-
 /* Run the tests. */
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list),     cmocka_unit_test(test_growth),
-        cmocka_unit_test(test_hour_cap), cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_advance),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_growth),
+        cmocka_unit_test(test_hour_cap),
+        cmocka_unit_test(test_bounds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
