@@ -28,7 +28,9 @@
  *   Signals of one kind do not queue, so a burst of SIGHUPs is one reload
  *   or more, never a stop. The child ignores SIGHUP (a SIGHUP sent to it
  *   directly, as `pkill -HUP postmeter` does, is dropped by the kernel: see
- *   main.c); it sees end of file on the pipe when the parent is gone.
+ *   main.c). It is killed when the parent dies (PR_SET_PDEATHSIG), so a
+ *   SIGKILL to the process started stops postmeter as before; end of file
+ *   on the pipe, should it come first, stops it too.
  *
  * DIAGNOSTICS
  *   pm_supervise() returns the child's exit status, or 1 (logged) when the
@@ -41,6 +43,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,7 +78,7 @@ pm_supervise_fork(int *ctl_fd)
     struct sigaction act;
     sigset_t set;
     int fds[2];
-    pid_t pid;
+    pid_t pid, parent = getpid();
 
     if (pipe(fds) != 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0 ||
         fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0 ||
@@ -90,6 +93,9 @@ pm_supervise_fork(int *ctl_fd)
     }
     close(fds[1]);
     *ctl_fd = fds[0];
+    /* the milter never outlives the process that takes its signals */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(1);
     memset(&act, 0, sizeof(act));
     act.sa_handler = SIG_IGN;
     sigemptyset(&act.sa_mask);

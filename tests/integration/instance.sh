@@ -6,7 +6,7 @@
 # left in place when postmeter stops; once the first one is gone, the second
 # starts. The milter runs in a child of the process started: when it stops
 # without being asked, that process exits with status 1 (so that systemd
-# restarts it). The daemons run as nobody, as in production without root
+# restarts it); a SIGKILL to that process takes the child with it. The daemons run as nobody, as in production without root
 # privileges (libmilter itself unlinks its socket path only then).
 #
 # SPDX-License-Identifier: BSD-2-Clause
@@ -72,6 +72,13 @@ wait_exit() {
     wait "$1" || RC=$?
 }
 
+# Whether process $1 still runs (an exited one may wait as a zombie until init reaps it).
+alive() {
+    local state
+    state=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Print device and inode of a path ("-" when it does not exist).
 inode() {
     stat -c '%d:%i' "$1" 2>/dev/null || echo -
@@ -131,4 +138,21 @@ pm_assert_eq 1 "$RC" "B's exit status after its milter stopped unasked"
 grep -q "the milter process stopped without being asked: exiting with status 1" "$RUN/b.log" ||
     pm_fail "B did not say why it exits with status 1"
 [ -e "$SOCK" ] && pm_fail "B's milter left its socket behind"
+
+# SIGKILL to the process started takes its milter process with it at once,
+# and the lock: postmeter D starts on the socket right after.
+start "$RUN/a.conf" c
+C=$STARTED
+pm_wait_grep "started: version" "$RUN/c.log" || pm_fail "postmeter C did not start"
+MILTER=$(milter_of "$C")
+[ -n "$MILTER" ] || pm_fail "no milter process under $C"
+kill -KILL "$C"
+for _ in $(seq 1 20); do
+    alive "$MILTER" || break
+    sleep 0.05
+done
+alive "$MILTER" && pm_fail "C's milter process outlived C"
+start "$RUN/a.conf" d
+pm_wait_grep "started: version" "$RUN/d.log" || pm_fail "postmeter D did not start after C was killed"
+pm_assert_eq "messages=1 accepted=1" "$(send_one)" "a message through D"
 echo "PASS: instance"
