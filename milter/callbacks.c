@@ -274,20 +274,6 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
-/* Keep a local message's recipient refusal v for the whole message: one
- * Postfix would have the client retry in another message (452) cannot be
- * cured by waiting, so it becomes permanent. */
-static void
-hold_for_eom(struct pm_verdict *hold, const struct pm_verdict *v)
-{
-    *hold = *v;
-    if (strcmp(hold->rcode, "452") == 0) {
-        hold->action = PM_ACT_REJECT;
-        memcpy(hold->rcode, "550", 4);
-        hold->xcode[0] = '5';
-    }
-}
-
 /* RCPT TO: early refusal of a recipient that cannot fit. */
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
@@ -302,11 +288,13 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
     if (!c || !c->msg.metered)
         return SMFIS_CONTINUE;
     pm_policy_rcpt(c->rt->conf, c->rt->store, &c->msg, argv && argv[0] ? argv[0] : "", &v);
-    if (v.action >= PM_ACT_TEMPFAIL || strcmp(v.reason, "store_error") == 0)
+    if (v.action >= PM_ACT_TEMPFAIL || v.kind == PM_R_STORE_ERROR)
         log_decision(ctx, c, &v, "rcpt");
     if (c->local && v.action >= PM_ACT_TEMPFAIL && !v.dry_run) {
-        if (!c->held++)
-            hold_for_eom(&c->hold, &v);
+        if (!c->held++) {
+            c->hold = v;
+            pm_verdict_whole_message(&c->hold);
+        }
         return SMFIS_CONTINUE;
     }
     return pm_reply(ctx, &v, 0, c->rt->conf->header_name);

@@ -379,9 +379,9 @@ policy_txid(const struct pm_conf *conf, const struct pm_msg *m, char out[17])
 
 /* Fill the facts the rules see about recipients and sender. */
 static void
-policy_facts(const struct pm_msg *m)
+policy_facts(struct pm_msg *m)
 {
-    long long *f = (long long *)m->facts;
+    long long *f = m->facts;
 
     f[PM_F_FIRST_CONTACT] = m->cold > 0;
     f[PM_F_COLD_RECIPIENTS] = m->cold;
@@ -400,9 +400,9 @@ policy_combine(struct pm_verdict *v, const struct pm_verdict *rules)
     char reason[sizeof(v->reason)];
     size_t off;
 
-    if (rules->action == PM_ACT_ACCEPT && strcmp(rules->reason, "ok") == 0)
+    if (rules->action == PM_ACT_ACCEPT && rules->kind == PM_R_OK)
         return;
-    if (v->action == PM_ACT_ACCEPT && strcmp(v->reason, "ok") == 0) {
+    if (v->action == PM_ACT_ACCEPT && v->kind == PM_R_OK) {
         *v = *rules;
         return;
     }

@@ -119,6 +119,7 @@ pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who, cons
     const char *unit;
 
     memset(v, 0, sizeof(*v));
+    v->kind = PM_R_LIMIT;
     v->action = act;
     unit = limit_words(v, scope, c, domain, limit, what, sizeof(what));
     if (retry_at < 0) {
@@ -167,6 +168,7 @@ pm_verdict_rcpt_limit(struct pm_verdict *v, enum pm_action act, const char *who,
     const char *unit;
 
     memset(v, 0, sizeof(*v));
+    v->kind = PM_R_LIMIT;
     v->action = act;
     unit = limit_words(v, scope, c, domain, limit, what, sizeof(what));
     snprintf(v->text, sizeof(v->text),
@@ -188,6 +190,7 @@ pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who, con
     char when[64], what[300];
 
     memset(v, 0, sizeof(*v));
+    v->kind = PM_R_WARMUP;
     v->action = act;
     snprintf(v->reason, sizeof(v->reason), "%swarmup_%s", scope == PM_SCOPE_DOMAIN ? "domain_" : "",
              hourly ? "hour" : "day");
@@ -287,7 +290,9 @@ pm_verdict_rules_to(struct pm_verdict *v, const struct pm_rule *rules, const int
         if (!worst || rules[i].action > worst->action)
             worst = &rules[i];
     }
-    if (!v->reason[0])
+    if (v->reason[0])
+        v->kind = PM_R_RULE;
+    else
         snprintf(v->reason, sizeof(v->reason), "ok");
     if (!acts)
         return;
@@ -356,6 +361,7 @@ pm_verdict_suppressed(struct pm_verdict *v, const char *rcpt, const struct pm_su
     int admin = strncmp(e->sender, "admin:", 6) == 0;
 
     memset(v, 0, sizeof(*v));
+    v->kind = PM_R_SUPPRESSED;
     v->action = PM_ACT_REJECT;
     snprintf(v->reason, sizeof(v->reason), "suppressed");
     verdict_codes(v, "550", "5.1.1");
@@ -378,6 +384,7 @@ pm_verdict_reputation(struct pm_verdict *v, enum pm_action act, const char *who,
     char num[32], rate[40];
 
     memset(v, 0, sizeof(*v));
+    v->kind = PM_R_REPUTATION;
     v->action = act;
     pm_format_rate(ppm, num, sizeof(num));
     snprintf(rate, sizeof(rate), "%s%%", num);
@@ -407,6 +414,7 @@ void
 pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit)
 {
     memset(v, 0, sizeof(*v));
+    v->kind = PM_R_RCPTS_PER_MSG;
     v->action = PM_ACT_TEMPFAIL;
     snprintf(v->reason, sizeof(v->reason), "rcpts_per_msg");
     verdict_codes(v, "452", limit >= 100 ? "4.5.3" : "4.7.1");
@@ -421,6 +429,7 @@ void
 pm_verdict_store_error(struct pm_verdict *v, enum pm_on_error on_error, const char *who)
 {
     memset(v, 0, sizeof(*v));
+    v->kind = PM_R_STORE_ERROR;
     snprintf(v->reason, sizeof(v->reason), "store_error");
     if (on_error == PM_ONERR_ACCEPT) {
         v->action = PM_ACT_ACCEPT;
@@ -430,4 +439,17 @@ pm_verdict_store_error(struct pm_verdict *v, enum pm_on_error on_error, const ch
     verdict_codes(v, "451", "4.3.0");
     snprintf(v->text, sizeof(v->text),
              "<%s>: sending quota cannot be checked right now; try again in a few minutes", who);
+}
+
+/* A recipient's refusal given for the whole message (local submission): one
+ * Postfix would have the client retry in another message (452) cannot be
+ * cured by waiting, so it becomes permanent (550 5.x.x). */
+void
+pm_verdict_whole_message(struct pm_verdict *v)
+{
+    if (strcmp(v->rcode, "452") == 0) {
+        v->action = PM_ACT_REJECT;
+        memcpy(v->rcode, "550", 4);
+        v->xcode[0] = '5';
+    }
 }

@@ -21,7 +21,20 @@
 #include "conf.h"
 #include "store.h"
 
+/* What a verdict is about (its reason text gives the detail). */
+enum pm_reason {
+    PM_R_OK = 0,        /* nothing to say */
+    PM_R_LIMIT,         /* a counter of a scope: "msgs_hour", "domain_rcpts_day" */
+    PM_R_WARMUP,        /* a warm-up cap: "warmup_day" */
+    PM_R_RULE,          /* content rules: "rule:NAME,..." */
+    PM_R_SUPPRESSED,    /* a recipient on the suppression list */
+    PM_R_REPUTATION,    /* a bounce-rate brake or warning */
+    PM_R_RCPTS_PER_MSG, /* one recipient too many for one message */
+    PM_R_STORE_ERROR,   /* the store could not answer */
+};
+
 struct pm_verdict {
+    enum pm_reason kind;   /* what it is about */
     enum pm_action action; /* what to do */
     int dry_run;           /* only log action; the message is accepted */
     char rcode[4];         /* "451" for tempfail/reject */
@@ -32,6 +45,12 @@ struct pm_verdict {
 
 /* An accept verdict. */
 void pm_verdict_accept(struct pm_verdict *v);
+
+/* A recipient's refusal v given for the whole message instead (mail injected
+ * locally, whose recipients Postfix cannot refuse one by one): a 452, which
+ * would have the client send the recipient in another message, becomes a
+ * permanent 550 5.x.x; any other refusal stays as it is. */
+void pm_verdict_whole_message(struct pm_verdict *v);
 
 /*
  * Over a counter of a scope: fill a verdict with action act for sender who

@@ -356,6 +356,27 @@ test_halved(void **state)
                                 "13:30 UTC");
 }
 
+/* A local message's recipient refusal, given for the whole message: a 452
+ * becomes a permanent 550, other refusals stay. */
+static void
+test_whole_message(void **state)
+{
+    struct pm_verdict v;
+
+    (void)state;
+    pm_verdict_rcpts_per_msg(&v, "lou@example.com", 50);
+    pm_verdict_whole_message(&v);
+    assert_int_equal(v.action, PM_ACT_REJECT);
+    assert_string_equal(v.rcode, "550");
+    assert_string_equal(v.xcode, "5.7.1");
+    pm_verdict_limit(&v, PM_ACT_TEMPFAIL, "lou@example.com", "example.com", PM_SCOPE_SENDER,
+                     PM_C_MSGS_HOUR, 5, NOW, NOW + 600);
+    pm_verdict_whole_message(&v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_string_equal(v.rcode, "451");
+    assert_int_equal(v.kind, PM_R_LIMIT);
+}
+
 int
 main(void)
 {
@@ -365,7 +386,7 @@ main(void)
         cmocka_unit_test(test_store_error),  cmocka_unit_test(test_warmup_texts),
         cmocka_unit_test(test_suppressed),   cmocka_unit_test(test_rate),
         cmocka_unit_test(test_rules_to),     cmocka_unit_test(test_header),
-        cmocka_unit_test(test_halved),
+        cmocka_unit_test(test_halved),       cmocka_unit_test(test_whole_message),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
