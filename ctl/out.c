@@ -12,36 +12,11 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "strbuf.h"
 #include "zone.h"
 
 #define CHART_ROWS 4
 #define CHART_COLS 60
-
-/* The length of the well-formed UTF-8 sequence at p (2 to 4), or 0. */
-static size_t
-utf8_seq(const unsigned char *p)
-{
-    size_t n, i;
-    unsigned long cp;
-
-    if (*p >= 0xc2 && *p <= 0xdf)
-        n = 2, cp = *p & 0x1f;
-    else if (*p >= 0xe0 && *p <= 0xef)
-        n = 3, cp = *p & 0x0f;
-    else if (*p >= 0xf0 && *p <= 0xf4)
-        n = 4, cp = *p & 0x07;
-    else
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
 
 /* Write s as a JSON string (with quotes); a byte that is not part of valid
  * UTF-8 (an 8-bit address, a Latin-1 note) is written as the Latin-1
@@ -49,28 +24,16 @@ utf8_seq(const unsigned char *p)
 void
 out_json_str(FILE *f, const char *s)
 {
-    const unsigned char *p;
-    size_t n;
+    struct pm_buf b;
+    char *text;
 
-    fputc('"', f);
-    for (p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(f, "\\u%04x", *p);
-        else if (*p < 0x80)
-            fputc(*p, f);
-        else if ((n = utf8_seq(p)) > 0) {
-            fwrite(p, 1, n, f);
-            p += n - 1;
-        } else
-            fprintf(f, "\\u%04x", *p);
-    }
-    fputc('"', f);
+    pm_buf_growing(&b);
+    pm_buf_json_str(&b, s);
+    if ((text = pm_buf_take(&b)) != NULL)
+        fputs(text, f);
+    else
+        fputs("\"\"", f);
+    free(text);
 }
 
 /* "s" after a count other than 1, else "". */

@@ -16,7 +16,6 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 
 #include "automail.h"
 #include "dsn_int.h"
+#include "strbuf.h"
 
 /* Add a recipient (merged with an existing one of the same address). */
 struct pm_bounce_rcpt *
@@ -287,87 +287,55 @@ pm_bounce_parse(const unsigned char *msg, size_t len, enum pm_envelope env, stru
     return out->is_bounce;
 }
 
-/* Append printf output to buf at *off, never past len. */
-static void __attribute__((format(printf, 4, 5)))
-put(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (*off >= len)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *off, len - *off, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        *off = *off + (size_t)n < len ? *off + (size_t)n : len - 1;
-}
-
 /* Human-readable summary: the flags, the sender, one line per recipient. */
 void
 pm_bounce_text(const struct pm_bounce *b, char *buf, size_t len)
 {
-    size_t off = 0, i;
+    struct pm_buf o;
+    size_t i;
 
     if (len == 0)
         return;
-    buf[0] = '\0';
-    put(buf, len, &off, "bounce: %s\nautomatic: %s\nquoted: %s\noriginal sender: %s\n",
-        b->is_bounce ? "yes" : "no", b->is_auto ? "yes" : "no", b->quoted ? "yes" : "no",
-        b->original_sender[0] ? b->original_sender : "-");
+    pm_buf_fixed(&o, buf, len);
+    pm_buf_printf(&o, "bounce: %s\nautomatic: %s\nquoted: %s\noriginal sender: %s\n",
+                  b->is_bounce ? "yes" : "no", b->is_auto ? "yes" : "no", b->quoted ? "yes" : "no",
+                  b->original_sender[0] ? b->original_sender : "-");
     for (i = 0; i < b->n; i++) {
         const struct pm_bounce_rcpt *r = &b->rcpt[i];
 
-        put(buf, len, &off, "recipient: %s %s %s %s%s%s\n", r->rcpt, r->status[0] ? r->status : "-",
-            r->action[0] ? r->action : "-", pm_bounce_class_name(r->cls), r->diag[0] ? " " : "",
-            r->diag);
+        pm_buf_printf(&o, "recipient: %s %s %s %s%s%s\n", r->rcpt, r->status[0] ? r->status : "-",
+                      r->action[0] ? r->action : "-", pm_bounce_class_name(r->cls),
+                      r->diag[0] ? " " : "", r->diag);
     }
-}
-
-/* Append s as a JSON string. */
-static void
-put_json_str(char *buf, size_t len, size_t *off, const char *s)
-{
-    put(buf, len, off, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            put(buf, len, off, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            put(buf, len, off, "\\u%04x", c);
-        else
-            put(buf, len, off, "%c", c);
-    }
-    put(buf, len, off, "\"");
 }
 
 /* The same as one JSON object. */
 void
 pm_bounce_json(const struct pm_bounce *b, char *buf, size_t len)
 {
-    size_t off = 0, i;
+    struct pm_buf o;
+    size_t i;
 
     if (len == 0)
         return;
-    buf[0] = '\0';
-    put(buf, len, &off, "{\"is_bounce\":%s,\"is_auto\":%s,\"quoted\":%s,\"original_sender\":",
-        b->is_bounce ? "true" : "false", b->is_auto ? "true" : "false",
-        b->quoted ? "true" : "false");
-    put_json_str(buf, len, &off, b->original_sender);
-    put(buf, len, &off, ",\"recipients\":[");
+    pm_buf_fixed(&o, buf, len);
+    pm_buf_printf(&o, "{\"is_bounce\":%s,\"is_auto\":%s,\"quoted\":%s,\"original_sender\":",
+                  b->is_bounce ? "true" : "false", b->is_auto ? "true" : "false",
+                  b->quoted ? "true" : "false");
+    pm_buf_json_str(&o, b->original_sender);
+    pm_buf_printf(&o, ",\"recipients\":[");
     for (i = 0; i < b->n; i++) {
         const struct pm_bounce_rcpt *r = &b->rcpt[i];
 
-        put(buf, len, &off, "%s{\"recipient\":", i ? "," : "");
-        put_json_str(buf, len, &off, r->rcpt);
-        put(buf, len, &off, ",\"status\":");
-        put_json_str(buf, len, &off, r->status);
-        put(buf, len, &off, ",\"action\":");
-        put_json_str(buf, len, &off, r->action);
-        put(buf, len, &off, ",\"class\":\"%s\",\"diag\":", pm_bounce_class_name(r->cls));
-        put_json_str(buf, len, &off, r->diag);
-        put(buf, len, &off, "}");
+        pm_buf_printf(&o, "%s{\"recipient\":", i ? "," : "");
+        pm_buf_json_str(&o, r->rcpt);
+        pm_buf_printf(&o, ",\"status\":");
+        pm_buf_json_str(&o, r->status);
+        pm_buf_printf(&o, ",\"action\":");
+        pm_buf_json_str(&o, r->action);
+        pm_buf_printf(&o, ",\"class\":\"%s\",\"diag\":", pm_bounce_class_name(r->cls));
+        pm_buf_json_str(&o, r->diag);
+        pm_buf_printf(&o, "}");
     }
-    put(buf, len, &off, "]}");
+    pm_buf_printf(&o, "]}");
 }

@@ -13,13 +13,13 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "metrics.h"
+#include "strbuf.h"
 
 #define N_BUCKETS 11
 #define N_STAGES 2
@@ -236,89 +236,50 @@ pm_metrics_quota_set(const struct pm_metrics_sender *rows, size_t n, long long a
     free(old);
 }
 
-/* A growing text buffer; failed is set once an allocation fails. */
-struct text {
-    char *buf;
-    size_t len, cap;
-    int failed;
-};
-
-/* Append formatted text. */
-__attribute__((format(printf, 2, 3))) static void
-put(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (t->failed)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = 1;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        char *grown = realloc(t->buf, t->cap * 2 + (size_t)n);
-
-        if (!grown) {
-            t->failed = 1;
-            return;
-        }
-        t->buf = grown;
-        t->cap = t->cap * 2 + (size_t)n;
-    }
-}
-
 /* Append a label value, escaped (backslash, double quote, newline). */
 static void
-put_label(struct text *t, const char *v)
+put_label(struct pm_buf *t, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\')
-            put(t, "\\\\");
+            pm_buf_printf(t, "\\\\");
         else if (*v == '"')
-            put(t, "\\\"");
+            pm_buf_printf(t, "\\\"");
         else if (*v == '\n')
-            put(t, "\\n");
+            pm_buf_printf(t, "\\n");
         else
-            put(t, "%c", *v);
+            pm_buf_add(t, v, 1);
     }
 }
 
 /* Append the HELP and TYPE lines of a metric. */
 static void
-put_head(struct text *t, const char *name, const char *type, const char *help)
+put_head(struct pm_buf *t, const char *name, const char *type, const char *help)
 {
-    put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    pm_buf_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* A counter without labels: its head and its value. */
 static void
-put_counter(struct text *t, const char *name, const char *help, unsigned long long v)
+put_counter(struct pm_buf *t, const char *name, const char *help, unsigned long long v)
 {
     put_head(t, name, "counter", help);
-    put(t, "%s %llu\n", name, v);
+    pm_buf_printf(t, "%s %llu\n", name, v);
 }
 
 /* A counter by direction: its head, then the outgoing and the incoming value. */
 static void
-put_directions(struct text *t, const char *name, const char *help, unsigned long long out,
+put_directions(struct pm_buf *t, const char *name, const char *help, unsigned long long out,
                unsigned long long in)
 {
     put_head(t, name, "counter", help);
-    put(t, "%s{direction=\"outgoing\"} %llu\n", name, out);
-    put(t, "%s{direction=\"incoming\"} %llu\n", name, in);
+    pm_buf_printf(t, "%s{direction=\"outgoing\"} %llu\n", name, out);
+    pm_buf_printf(t, "%s{direction=\"incoming\"} %llu\n", name, in);
 }
 
 /* The decision counters. */
 static void
-render_decisions(struct text *t)
+render_decisions(struct pm_buf *t)
 {
     unsigned i, n = __atomic_load_n(&n_decisions, __ATOMIC_ACQUIRE);
 
@@ -327,16 +288,16 @@ render_decisions(struct text *t)
     for (i = 0; i < n; i++) {
         const struct decision *d = &decisions[i];
 
-        put(t, "postmeter_decisions_total{stage=\"%s\",action=\"%s\",reason=\"",
-            stage_names[d->stage], pm_action_name((enum pm_action)d->action));
+        pm_buf_printf(t, "postmeter_decisions_total{stage=\"%s\",action=\"%s\",reason=\"",
+                      stage_names[d->stage], pm_action_name((enum pm_action)d->action));
         put_label(t, d->reason);
-        put(t, "\",dry_run=\"%s\"} %llu\n", d->dry_run ? "yes" : "no", get(&d->count));
+        pm_buf_printf(t, "\",dry_run=\"%s\"} %llu\n", d->dry_run ? "yes" : "no", get(&d->count));
     }
 }
 
 /* The traffic, store and process counters. */
 static void
-render_process(struct text *t)
+render_process(struct pm_buf *t)
 {
     unsigned long long cum = 0;
     int i;
@@ -347,21 +308,22 @@ render_process(struct text *t)
                    "Recipients (RCPT TO) seen in followed transactions, by direction.",
                    get(&recipients[0]), get(&recipients[1]));
     put_head(t, "postmeter_milter_connections_open", "gauge", "Milter connections open now.");
-    put(t, "postmeter_milter_connections_open %lld\n",
-        __atomic_load_n(&connections, __ATOMIC_RELAXED));
+    pm_buf_printf(t, "postmeter_milter_connections_open %lld\n",
+                  __atomic_load_n(&connections, __ATOMIC_RELAXED));
     put_head(t, "postmeter_store_errors_total", "counter", "Failed store requests, by kind.");
     for (i = 0; i < PM_SERR_COUNT; i++)
-        put(t, "postmeter_store_errors_total{kind=\"%s\"} %llu\n", store_err_names[i],
-            get(&store_errors[i]));
+        pm_buf_printf(t, "postmeter_store_errors_total{kind=\"%s\"} %llu\n", store_err_names[i],
+                      get(&store_errors[i]));
     put_head(t, "postmeter_store_request_duration_seconds", "histogram",
              "Round-trip time of store requests (one Redis script call each).");
     for (i = 0; i <= N_BUCKETS; i++) {
         cum += get(&buckets[i]);
-        put(t, "postmeter_store_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
-            i < N_BUCKETS ? bucket_text[i] : "+Inf", cum);
+        pm_buf_printf(t, "postmeter_store_request_duration_seconds_bucket{le=\"%s\"} %llu\n",
+                      i < N_BUCKETS ? bucket_text[i] : "+Inf", cum);
     }
-    put(t, "postmeter_store_request_duration_seconds_sum %.9f\n", (double)get(&latency_ns) / 1e9);
-    put(t, "postmeter_store_request_duration_seconds_count %llu\n", get(&latency_count));
+    pm_buf_printf(t, "postmeter_store_request_duration_seconds_sum %.9f\n",
+                  (double)get(&latency_ns) / 1e9);
+    pm_buf_printf(t, "postmeter_store_request_duration_seconds_count %llu\n", get(&latency_count));
     put_counter(t, "postmeter_config_reloads_total", "Successful configuration reloads.",
                 get(&reloads));
     put_counter(t, "postmeter_config_reload_failures_total",
@@ -375,13 +337,13 @@ render_process(struct text *t)
     put_head(t, "postmeter_feedback_events_total", "counter",
              "Feedback read from incoming mail, by what it counted as.");
     for (i = 0; i < PM_FB_KIND_COUNT; i++)
-        put(t, "postmeter_feedback_events_total{kind=\"%s\"} %llu\n", pm_feedback_name(i),
-            get(&feedback[i]));
+        pm_buf_printf(t, "postmeter_feedback_events_total{kind=\"%s\"} %llu\n", pm_feedback_name(i),
+                      get(&feedback[i]));
 }
 
 /* One quota series per window and counter of a sender (limits: only set ones). */
 static void
-render_sender(struct text *t, const struct pm_metrics_sender *q, int limits)
+render_sender(struct pm_buf *t, const struct pm_metrics_sender *q, int limits)
 {
     static const char *const win[2] = {"hour", "day"};
     int w, c;
@@ -393,24 +355,24 @@ render_sender(struct text *t, const struct pm_metrics_sender *q, int limits)
 
             if (limits && v <= 0)
                 continue;
-            put(t, "postmeter_sender_%s{sender=\"", limits ? "limit" : "used");
+            pm_buf_printf(t, "postmeter_sender_%s{sender=\"", limits ? "limit" : "used");
             put_label(t, q->sender);
-            put(t, "\",window=\"%s\",counter=\"%s\"} %lld\n", win[w], c ? "recipients" : "messages",
-                v);
+            pm_buf_printf(t, "\",window=\"%s\",counter=\"%s\"} %lld\n", win[w],
+                          c ? "recipients" : "messages", v);
         }
     }
 }
 
 /* The quota gauges of the latest refresh. */
 static void
-render_quota(struct text *t)
+render_quota(struct pm_buf *t)
 {
     size_t i;
 
     pthread_mutex_lock(&quota_mu);
     put_head(t, "postmeter_quota_refresh_timestamp_seconds", "gauge",
              "Store time of the latest read of the sender quota gauges (0: none yet).");
-    put(t, "postmeter_quota_refresh_timestamp_seconds %lld\n", quota_at);
+    pm_buf_printf(t, "postmeter_quota_refresh_timestamp_seconds %lld\n", quota_at);
     put_head(t, "postmeter_sender_used", "gauge",
              "Usage of today's busiest senders, per rolling window and counter.");
     for (i = 0; i < n_quota; i++)
@@ -422,9 +384,9 @@ render_quota(struct text *t)
     put_head(t, "postmeter_sender_warmup_stage", "gauge",
              "Day of warm-up of the same senders (0: not warming up).");
     for (i = 0; i < n_quota; i++) {
-        put(t, "postmeter_sender_warmup_stage{sender=\"");
+        pm_buf_printf(t, "postmeter_sender_warmup_stage{sender=\"");
         put_label(t, quota[i].sender);
-        put(t, "\"} %lld\n", quota[i].warmup_day);
+        pm_buf_printf(t, "\"} %lld\n", quota[i].warmup_day);
     }
     pthread_mutex_unlock(&quota_mu);
 }
@@ -433,18 +395,12 @@ render_quota(struct text *t)
 char *
 pm_metrics_render(size_t *len)
 {
-    struct text t = {malloc(16384), 0, 16384, 0};
+    struct pm_buf t;
 
-    if (!t.buf)
-        return NULL;
-    t.buf[0] = '\0';
+    pm_buf_growing(&t);
     render_decisions(&t);
     render_process(&t);
     render_quota(&t);
-    if (t.failed) {
-        free(t.buf);
-        return NULL;
-    }
     *len = t.len;
-    return t.buf;
+    return pm_buf_take(&t);
 }

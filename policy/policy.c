@@ -24,6 +24,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
+#include "strbuf.h"
 #include "zone.h"
 
 /* Qualify a SASL login without '@' with login_domain, and find the sender
@@ -509,68 +510,26 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
     return plan;
 }
 
-/* A bounded text being appended to: at most len - 1 bytes, always terminated. */
-struct policy_out {
-    char *buf;
-    size_t len, off;
-};
-
-/* Append n bytes of p (cut when the buffer is full). */
-static void
-out_mem(struct policy_out *o, const char *p, size_t n)
-{
-    if (o->off + 1 >= o->len)
-        return;
-    if (n > o->len - 1 - o->off)
-        n = o->len - 1 - o->off;
-    memcpy(o->buf + o->off, p, n);
-    o->off += n;
-    o->buf[o->off] = '\0';
-}
-
-/* Append a string. */
-static void
-out_str(struct policy_out *o, const char *p)
-{
-    out_mem(o, p, strlen(p));
-}
-
-/* Append a number in decimal, as "%lld" would. */
-static void
-out_num(struct policy_out *o, long long v)
-{
-    char d[24], *e = d + sizeof(d), *p = e;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u > 0);
-    if (v < 0)
-        *--p = '-';
-    out_mem(o, p, (size_t)(e - p));
-}
-
 /* Append " key=value" with a string value. */
 static void
-out_kv(struct policy_out *o, const char *key, const char *val)
+out_kv(struct pm_buf *o, const char *key, const char *val)
 {
-    out_str(o, key);
-    out_str(o, val);
+    pm_buf_str(o, key);
+    pm_buf_str(o, val);
 }
 
 /* Append " key=value" with a number. */
 static void
-out_kn(struct policy_out *o, const char *key, long long val)
+out_kn(struct pm_buf *o, const char *key, long long val)
 {
-    out_str(o, key);
-    out_num(o, val);
+    pm_buf_str(o, key);
+    pm_buf_num(o, val);
 }
 
 /* Append "name=used/limit" for every counter of a scope. */
 static void
 policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope s,
-                    struct policy_out *o)
+                    struct pm_buf *o)
 {
     static const char *key[PM_C_COUNT] = {
         "msgs_hour=",     "msgs_day=",      "rcpts_hour=",  "rcpts_day=",
@@ -587,16 +546,16 @@ policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_
         /* internal mail's counters only when in use or limited */
         if (c >= PM_C_INT_HOUR && !m->res.used[s][c] && !lim[c])
             continue;
-        out_str(o, pre);
+        pm_buf_str(o, pre);
         out_kn(o, key[c], m->res.used[s][c]);
         out_kn(o, "/", lim[c]);
     }
     if (s == PM_SCOPE_SENDER && m->res.rep.level >= 2)
-        out_str(o, " limits=halved");
+        pm_buf_str(o, " limits=halved");
     if (m->res.warmup[s].active) {
-        out_str(o, pre);
+        pm_buf_str(o, pre);
         out_kn(o, "warmup_day=", m->res.warmup[s].stage + 1);
-        out_str(o, pre);
+        pm_buf_str(o, pre);
         out_kn(o, "warmup_today=", m->res.warmup[s].today);
         out_kn(o, "/", m->res.warmup[s].day_cap);
     }
@@ -607,20 +566,20 @@ void
 pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_verdict *v,
                  const char *stage, char *buf, size_t len)
 {
-    struct policy_out o = {buf, len, 0};
+    struct pm_buf o;
 
     if (len == 0)
         return;
-    buf[0] = '\0';
+    pm_buf_fixed(&o, buf, len);
     out_kv(&o, "stage=", stage);
     out_kv(&o, " action=", pm_action_name(v->action));
     if (v->dry_run)
-        out_str(&o, " dry_run=yes");
+        pm_buf_str(&o, " dry_run=yes");
     out_kv(&o, " reason=", v->reason);
     out_kv(&o, " sender=", m->sender[0] ? m->sender : "<>");
     out_kv(&o, " plan=", m->metered ? conf->plans[m->plan].name : "-");
     if (m->plan_override)
-        out_str(&o, " plan_from=override");
+        pm_buf_str(&o, " plan_from=override");
     out_kn(&o, " rcpts=", m->nrcpt);
     out_kn(&o, " ext=", m->next);
     if (m->have_res) {
@@ -653,15 +612,15 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
         out_kn(&o, " links=", f[PM_F_LINKS]);
         out_kn(&o, " shortener_links=", f[PM_F_SHORTENER_LINKS]);
         if (f[PM_F_INCOMPLETE])
-            out_str(&o, " incomplete=1");
+            pm_buf_str(&o, " incomplete=1");
     }
     if (v->action >= PM_ACT_TEMPFAIL) {
         out_kv(&o, " reply=\"", v->rcode);
         out_kv(&o, " ", v->xcode);
         out_kv(&o, " ", v->text);
-        out_str(&o, "\"");
+        pm_buf_str(&o, "\"");
     } else if (v->action > PM_ACT_ACCEPT) {
         out_kv(&o, " note=\"", v->text);
-        out_str(&o, "\"");
+        pm_buf_str(&o, "\"");
     }
 }

@@ -22,7 +22,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +39,7 @@
 #include "sentinel_watch.h"
 #include "store_redis.h"
 #include "store_redis_int.h"
+#include "strbuf.h"
 
 #define CURVE_MAX_STAGES 1000
 #define MAX_HASHES 100000
@@ -541,74 +541,30 @@ rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
     return key;
 }
 
-/* A text that grows as it is written: it can hold any value, never overrun. */
-struct text {
-    char *p;
-    size_t len, cap;
-    int oom; /* an allocation failed: p is to be dropped */
-};
-
-/* Append printf-formatted text. */
-static void __attribute__((format(printf, 2, 3))) text_add(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    char *grown;
-    int n;
-
-    if (t->oom)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        t->oom = 1;
-        return;
-    }
-    if (t->len + (size_t)n + 1 > t->cap) {
-        if (!(grown = realloc(t->p, (t->len + (size_t)n + 1) * 2))) {
-            t->oom = 1;
-            return;
-        }
-        t->p = grown;
-        t->cap = (t->len + (size_t)n + 1) * 2;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-/* The text, or NULL (freed) after an allocation failure; "" when empty. */
-static char *
-text_done(struct text *t)
-{
-    if (!t->oom && !t->p && (t->p = malloc(1)))
-        t->p[0] = '\0';
-    if (t->oom) {
-        free(t->p);
-        return NULL;
-    }
-    return t->p;
-}
-
 /* Append a warm-up curve as "daycap:hourcap,...". */
 static void
-text_curve(struct text *t, const long long *day, const long long *hour, size_t n)
+curve_text(struct pm_buf *b, const long long *day, const long long *hour, size_t n)
 {
     size_t i;
 
-    for (i = 0; i < n; i++)
-        text_add(t, "%s%lld:%lld", i ? "," : "", day[i], hour[i]);
+    for (i = 0; i < n; i++) {
+        if (i)
+            pm_buf_add(b, ",", 1);
+        pm_buf_num(b, day[i]);
+        pm_buf_add(b, ":", 1);
+        pm_buf_num(b, hour[i]);
+    }
 }
 
 /* The warm-up curve of a scope as the script's "day:hour,..." argument. */
 static char *
 curve_arg(const struct pm_warmup_req *w)
 {
-    struct text t = {0};
+    struct pm_buf b;
 
-    text_curve(&t, w->day_cap, w->hour_cap, w->n);
-    return text_done(&t);
+    pm_buf_growing(&b);
+    curve_text(&b, w->day_cap, w->hour_cap, w->n);
+    return pm_buf_take(&b);
 }
 
 /* Fill a suppression entry, reckoning its end from the store time now. */
@@ -979,21 +935,22 @@ static const struct pm_store_ops redis_ops = {
 static char *
 plan_table(const struct pm_conf *conf)
 {
-    struct text t = {0};
+    struct pm_buf b;
     long long lim[PM_C_COUNT];
     size_t i, c;
 
+    pm_buf_growing(&b);
     for (i = 0; i < conf->n_plans; i++) {
         const struct pm_plan *p = &conf->plans[i];
 
-        text_add(&t, "%s%s|", i ? ";" : "", p->name);
+        pm_buf_printf(&b, "%s%s|", i ? ";" : "", p->name);
         pm_plan_counter_limits(&p->lim, lim);
         for (c = 0; c < PM_C_COUNT; c++)
-            text_add(&t, "%lld|", lim[c]);
-        text_curve(&t, p->warmup.cap, p->warmup_hour, p->warmup.n);
-        text_add(&t, "|%d", p->action < PM_ACT_TEMPFAIL);
+            pm_buf_printf(&b, "%lld|", lim[c]);
+        curve_text(&b, p->warmup.cap, p->warmup_hour, p->warmup.n);
+        pm_buf_printf(&b, "|%d", p->action < PM_ACT_TEMPFAIL);
     }
-    return text_done(&t);
+    return pm_buf_take(&b);
 }
 
 /* Copy what the store needs from conf, with the documented defaults for

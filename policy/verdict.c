@@ -17,6 +17,7 @@
 
 #include "identity.h"
 #include "log.h"
+#include "strbuf.h"
 #include "verdict.h"
 #include "zone.h"
 
@@ -220,14 +221,16 @@ pm_verdict_warmup(struct pm_verdict *v, enum pm_action act, const char *who, con
         verdict_codes(v, "451", "4.7.1");
 }
 
-/* Append text to buf (of len bytes) after sep when buf is not empty. */
+/* Append text to the string in buf (len bytes), after sep when it is not empty. */
 static void
 append(char *buf, size_t len, const char *sep, const char *text)
 {
-    size_t off = strlen(buf);
+    struct pm_buf b;
 
-    if (off + 1 < len && snprintf(buf + off, len - off, "%s%s", off ? sep : "", text) < 0)
-        buf[off] = '\0';
+    pm_buf_resume(&b, buf, len);
+    if (b.len)
+        pm_buf_str(&b, sep);
+    pm_buf_str(&b, text);
 }
 
 /* 1 when rule r looks at first contacts (first_contact, cold_recipients). */
