@@ -46,51 +46,88 @@ pm_redis_split_hostport(const char *hp, char *host, size_t hostlen, int *port)
     return *port > 0 ? 0 : -1;
 }
 
-/* Ask the Sentinels, in turn, where the primary is; 0 and host/port, or -1. */
+/* The config-epoch of a SENTINEL MASTER reply (field, value, ...), or -1. */
+static long long
+config_epoch(const redisReply *r)
+{
+    size_t i;
+
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return -1;
+    for (i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[i]->str, "config-epoch") == 0 &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING)
+            return atoll(r->element[i + 1]->str);
+    return -1;
+}
+
+/* Ask one Sentinel where the primary is and how new its word is (its
+ * config-epoch, -1 when it does not say); 0, or -1 with err set. */
+static int
+sentinel_ask(const char *sentinel, const char *master, int connect_ms, int command_ms,
+             const char *name, char *host, size_t hostlen, int *port, long long *epoch, char *err,
+             size_t errlen)
+{
+    char shost[256];
+    redisContext *c;
+    redisReply *r = NULL, *m = NULL;
+    int sport, ok = 0;
+
+    if (pm_redis_split_hostport(sentinel, shost, sizeof(shost), &sport) != 0)
+        return -1;
+    c = redisConnectWithTimeout(shost, sport, pm_redis_tv(connect_ms));
+    if (!c || c->err) {
+        snprintf(err, errlen, "redis %s: Sentinel %s: %s", name, sentinel,
+                 c ? c->errstr : "out of memory");
+        redisFree(c);
+        return -1;
+    }
+    redisSetTimeout(c, pm_redis_tv(command_ms));
+    if (redisAppendCommand(c, "SENTINEL get-master-addr-by-name %s", master) == REDIS_OK &&
+        redisAppendCommand(c, "SENTINEL MASTER %s", master) == REDIS_OK &&
+        redisGetReply(c, (void **)&r) == REDIS_OK)
+        redisGetReply(c, (void **)&m);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
+        r->element[0]->len < hostlen) {
+        snprintf(host, hostlen, "%s", r->element[0]->str);
+        *port = atoi(r->element[1]->str);
+        *epoch = config_epoch(m);
+        ok = *port > 0;
+    }
+    if (!ok)
+        snprintf(err, errlen, "redis %s: Sentinel %s does not know the primary", name, sentinel);
+    if (r)
+        freeReplyObject(r);
+    if (m)
+        freeReplyObject(m);
+    redisFree(c);
+    return ok ? 0 : -1;
+}
+
+/* Ask every Sentinel where the primary is and take the word of the one with
+ * the newest configuration; 0 and host/port, or -1. */
 int
 pm_redis_sentinel_primary(char *const *sentinels, size_t n, const char *master, int connect_ms,
                           int command_ms, const char *name, char *host, size_t hostlen, int *port,
                           char *err, size_t errlen)
 {
-    char shost[256];
+    char h[256];
+    long long epoch, best = -2;
     size_t i;
-    int sport;
+    int p;
 
     snprintf(err, errlen, "redis %s: no Sentinel answered", name);
-    for (i = 0; i < n; i++) {
-        redisContext *c;
-        redisReply *r;
-        int ok = 0;
-
-        if (pm_redis_split_hostport(sentinels[i], shost, sizeof(shost), &sport) != 0)
-            continue;
-        c = redisConnectWithTimeout(shost, sport, pm_redis_tv(connect_ms));
-        if (!c || c->err) {
-            snprintf(err, errlen, "redis %s: Sentinel %s: %s", name, sentinels[i],
-                     c ? c->errstr : "out of memory");
-            if (c)
-                redisFree(c);
-            continue;
+    for (i = 0; i < n; i++)
+        if (sentinel_ask(sentinels[i], master, connect_ms, command_ms, name, h, sizeof(h), &p,
+                         &epoch, err, errlen) == 0 &&
+            epoch > best && strlen(h) < hostlen) {
+            best = epoch;
+            snprintf(host, hostlen, "%s", h);
+            *port = p;
         }
-        redisSetTimeout(c, pm_redis_tv(command_ms));
-        r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", master);
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < hostlen) {
-            snprintf(host, hostlen, "%s", r->element[0]->str);
-            *port = atoi(r->element[1]->str);
-            ok = *port > 0;
-        } else {
-            snprintf(err, errlen, "redis %s: Sentinel %s does not know the primary", name,
-                     sentinels[i]);
-        }
-        if (r)
-            freeReplyObject(r);
-        redisFree(c);
-        if (ok)
-            return 0;
-    }
-    return -1;
+    return best > -2 ? 0 : -1;
 }
 
 /* 0 when a set-up reply is fine, else -1 with err set (the reply is freed). */

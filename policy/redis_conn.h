@@ -21,8 +21,10 @@ struct timeval pm_redis_tv(int ms);
 int pm_redis_split_hostport(const char *hp, char *host, size_t hostlen, int *port);
 
 /*
- * Ask the n Sentinels ("host:port"), in turn, where the primary called
- * master is; 0 with host and port, or -1 with err saying why (name is the
+ * Ask each of the n Sentinels ("host:port") where the primary called master
+ * is, and take the word of the one whose configuration is the newest (the
+ * highest config-epoch): a Sentinel learns of a failover another one led up
+ * to 2 s later. 0 with host and port, or -1 with err saying why (name is the
  * store's name in the message).
  */
 int pm_redis_sentinel_primary(char *const *sentinels, size_t n, const char *master, int connect_ms,
