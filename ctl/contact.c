@@ -1,9 +1,9 @@
 /*
  * contact.c - postmeterctl contact check SENDER RCPT: known or cold.
  *
- * Contacts are stored as keyed hashes (SipHash-2-4 under the configured
+ * Contacts are stored as keyed hashes (pm_siphash_hex under the configured
  * secret, 16 hex digits) of the normalised recipient, exactly as the milter
- * computes them; the value is the UTC day of the last counted message, or
+ * computes them; the store gives the UTC day of the last counted message, or
  * of the last mail from the contact that taught it (a reply, or a person's
  * message within the day's cap). A contact stays known for contacts.ttl_days;
  * with contacts.company_wide a contact of any sender of the domain counts too.
@@ -16,26 +16,6 @@
 
 #include "ctl.h"
 #include "siphash.h"
-
-/* The day stored for hash in the contacts hash kind ("ct": mailed, "lc":
- * learned from incoming mail) of a sender (tag 's') or a domain ('d'), or -1. */
-static int
-contact_day(struct ctl *c, char tag, const char *id, const char *kind, const char *hash,
-            long long *day)
-{
-    char key[PM_ADDR_MAX + 64];
-    redisReply *r;
-
-    if (tag == 'd')
-        ctl_domain_key(c, id, kind, key, sizeof(key));
-    else
-        ctl_key(c, id, kind, key, sizeof(key));
-    if (!(r = ctl_cmd(c, "HGET %s %s", key, hash)))
-        return CTL_ERR;
-    *day = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
-    freeReplyObject(r);
-    return CTL_OK;
-}
 
 /* Print the answer. */
 static void
@@ -86,8 +66,10 @@ cmd_contact(struct ctl *c, int argc, char **argv)
 {
     static const char *const names[] = {NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    char sender[PM_ADDR_MAX], rcpt[PM_ADDR_MAX], hash[17];
-    long long now, today, day = -1, dday = -1, lday = -1, ttl = 0;
+    char sender[PM_ADDR_MAX], rcpt[PM_ADDR_MAX], hash[17], err[512];
+    struct pm_contact_days d;
+    struct pm_store *st;
+    long long now, today, day, ttl = 0;
     const char *via = NULL;
     int rc;
 
@@ -106,27 +88,27 @@ cmd_contact(struct ctl *c, int argc, char **argv)
         return CTL_OK;
     }
     pm_siphash_hex(c->conf->contacts_key, rcpt, strlen(rcpt), hash);
-    if ((rc = ctl_now(c, &now)) || (rc = contact_day(c, 's', sender, "ct", hash, &day)) ||
-        (rc = contact_day(c, 's', sender, "lc", hash, &lday)))
+    if ((rc = ctl_now(c, &now)) || (rc = ctl_store(c, &st)))
         return rc;
+    if ((rc = pm_store_contact_days(st, sender, pm_addr_domain(sender), hash, &d, err,
+                                    sizeof(err))) < 0)
+        return ctl_store_fail(rc, err);
+    if (!c->conf->contacts_company_wide)
+        d.company = -1; /* the company's contacts count only company-wide */
     today = now / CTL_DAY;
     ttl = c->conf->contacts_ttl_days;
-    if (day >= 0 && today - day < ttl)
+    day = d.sender;
+    if (d.sender >= 0 && today - d.sender < ttl)
         via = "sender";
-    else if (lday >= 0 && today - lday < ttl) {
+    else if (d.learned >= 0 && today - d.learned < ttl) {
         via = "correspondent";
-        day = lday;
+        day = d.learned;
+    } else if (d.company >= 0 && today - d.company < ttl) {
+        via = "company";
+        day = d.company;
     }
-    if (!via && c->conf->contacts_company_wide) {
-        if ((rc = contact_day(c, 'd', pm_addr_domain(sender), "ct", hash, &dday)))
-            return rc;
-        if (dday >= 0 && today - dday < ttl) {
-            via = "company";
-            day = dday;
-        }
-    }
-    if (day < 0 && dday >= 0)
-        day = dday;
+    if (day < 0 && d.company >= 0)
+        day = d.company;
     contact_print(c, sender, rcpt, via ? "known" : "cold", via, day, day >= 0 ? day + ttl : -1);
     return CTL_OK;
 }

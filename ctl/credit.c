@@ -1,13 +1,11 @@
 /*
  * credit.c - postmeterctl credit add|show|revoke: top-ups ("stamps").
  *
- * A grant is field "g:<id>" of the sender's "cr" hash, value
- * "msgs_left:rcpts_left:expires:msgs_granted:rcpts_granted:granted_at", the
- * id from HINCRBY of field "seq"; every movement is a line of "crlog"
- * (doc/redis-keys.md). Adding and revoking run as one small Lua script each,
- * with the store's clock (Redis TIME plus the test offset), so the grant, its
- * log line, the trim and the TTLs happen together. The meter script spends
- * credits only once the plan's limit is reached.
+ * The store keeps the grants and their movements (policy/grants.lua: the
+ * layout, doc/redis-keys.md); adding and revoking happen in one script each,
+ * with the store's clock, so the grant, its movement, the trim and the TTLs
+ * happen together. The meter script spends credits only once the plan's
+ * limit is reached. This file parses the administrator's words and prints.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -22,59 +20,10 @@
 
 #define MAX_AMOUNT 1000000000LL
 #define NOTE_MAX 200
-#define MAX_GRANTS 100 /* grants a sender's "cr" hash holds: the live ones refuse more */
-
-/* KEYS: cr, crlog, clock; ARGV: msgs, rcpts, "rel"|"abs", expiry, note.
- * {id, now, expiry}; id 0: the expiry is past; -1: MAX_GRANTS live grants
- * already. A full hash first drops its spent and expired grants. */
-static const char add_lua[] =
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) + math.floor(tonumber(redis.call('GET', KEYS[3]) or 0) or 0)\n"
-    "local exp = tonumber(ARGV[4])\n"
-    "if ARGV[3] == 'rel' and exp ~= 0 then exp = now + exp end\n"
-    "if exp ~= 0 and exp <= now then return {0, now, exp} end\n"
-    "local flat, dead, live = redis.call('HGETALL', KEYS[1]), {}, 0\n"
-    "for i = 1, #flat, 2 do\n"
-    "    local m, r, e = string.match(flat[i + 1], '^(%d+):(%d+):(%d+):')\n"
-    "    if m and string.sub(flat[i], 1, 2) == 'g:' then\n"
-    "        e = tonumber(e)\n"
-    "        if (m == '0' and r == '0') or (e ~= 0 and e <= now) then\n"
-    "            dead[#dead + 1] = flat[i]\n"
-    "        else live = live + 1 end\n"
-    "    end\n"
-    "end\n"
-    "if live >= tonumber(ARGV[6]) then return {-1, now, exp} end\n"
-    "if live + #dead >= tonumber(ARGV[6]) then redis.call('HDEL', KEYS[1], unpack(dead)) end\n"
-    "local id = redis.call('HINCRBY', KEYS[1], 'seq', 1)\n"
-    "redis.call('HSET', KEYS[1], 'g:' .. id, ARGV[1] .. ':' .. ARGV[2] .. ':' .. exp .. ':' ..\n"
-    "           ARGV[1] .. ':' .. ARGV[2] .. ':' .. now)\n"
-    "redis.call('LPUSH', KEYS[2], now .. '\\tgrant\\t' .. ARGV[1] .. '\\t' .. ARGV[2] .. '\\t' ..\n"
-    "           exp .. '\\t' .. ARGV[5])\n"
-    "redis.call('LTRIM', KEYS[2], 0, 199)\n"
-    "redis.call('EXPIRE', KEYS[1], 400 * 86400)\n"
-    "redis.call('EXPIRE', KEYS[2], 400 * 86400)\n"
-    "return {id, now, exp}\n";
-
-/* KEYS: cr, crlog, clock; ARGV: id, note. */
-static const char revoke_lua[] =
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local v = redis.call('HGET', KEYS[1], 'g:' .. ARGV[1])\n"
-    "if not v then return {0, 0, 0} end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) + math.floor(tonumber(redis.call('GET', KEYS[3]) or 0) or 0)\n"
-    "local m, r, e = string.match(v, '^(%d+):(%d+):(%d+):')\n"
-    "redis.call('HDEL', KEYS[1], 'g:' .. ARGV[1])\n"
-    "redis.call('LPUSH', KEYS[2], now .. '\\trevoke\\t' .. (m or 0) .. '\\t' .. (r or 0) ..\n"
-    "           '\\t' .. (e or 0) .. '\\t' .. ARGV[2])\n"
-    "redis.call('LTRIM', KEYS[2], 0, 199)\n"
-    "redis.call('EXPIRE', KEYS[1], 400 * 86400)\n"
-    "redis.call('EXPIRE', KEYS[2], 400 * 86400)\n"
-    "return {1, tonumber(m) or 0, tonumber(r) or 0}\n";
 
 /* 1 when a grant still counts at store time now. */
 int
-ctl_grant_live(const struct ctl_grant *g, long long now)
+ctl_grant_live(const struct pm_grant *g, long long now)
 {
     return g->expires == 0 || g->expires > now;
 }
@@ -102,53 +51,25 @@ expiry_text(char *buf, size_t len, long long t, int label)
     pm_zone_format(t, "%Y-%m-%d %H:%M", label, buf, len);
 }
 
-/* Order grants by id. */
-static int
-grant_cmp(const void *a, const void *b)
-{
-    const struct ctl_grant *x = a, *y = b;
-
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* Read the sender's grants, sorted by id; CTL_OK or CTL_ERR. */
+/* A sender's credits; CTL_OK or CTL_ERR. */
 int
-ctl_grants(struct ctl *c, const char *sender, struct ctl_grant **out, size_t *n)
+ctl_credits(struct ctl *c, const char *sender, struct pm_credits *out)
 {
-    char key[PM_ADDR_MAX + 64];
-    struct ctl_grant g;
-    redisReply *r;
-    size_t i;
+    struct pm_store *st;
+    char err[512];
+    int rc;
 
-    *out = NULL;
-    *n = 0;
-    ctl_key(c, sender, "cr", key, sizeof(key));
-    if (!(r = ctl_cmd(c, "HGETALL %s", key)))
-        return CTL_ERR;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        !(*out = calloc(r->elements / 2, sizeof(**out)))) {
-        freeReplyObject(r);
-        return ctl_fail(CTL_ERR, "out of memory");
-    }
-    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const char *f = r->element[i]->str, *v = r->element[i + 1]->str;
-
-        if (!f || !v || strncmp(f, "g:", 2) != 0)
-            continue;
-        g.id = strtoll(f + 2, NULL, 10);
-        if (sscanf(v, "%lld:%lld:%lld:%lld:%lld:%lld", &g.msgs, &g.rcpts, &g.expires, &g.g_msgs,
-                   &g.g_rcpts, &g.at) == 6)
-            (*out)[(*n)++] = g;
-    }
-    freeReplyObject(r);
-    if (*n)
-        qsort(*out, *n, sizeof(**out), grant_cmp);
+    memset(out, 0, sizeof(*out));
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if ((rc = pm_store_credits(st, sender, out, err, sizeof(err))) < 0)
+        return ctl_store_fail(rc, err);
     return CTL_OK;
 }
 
 /* Print grants as a JSON array. */
 void
-ctl_grants_json(FILE *f, const struct ctl_grant *g, size_t n, long long now)
+ctl_grants_json(FILE *f, const struct pm_grant *g, size_t n, long long now)
 {
     size_t i;
 
@@ -165,7 +86,7 @@ ctl_grants_json(FILE *f, const struct ctl_grant *g, size_t n, long long now)
 
 /* Print grants as indented lines of text. */
 void
-ctl_grants_text(FILE *f, const struct ctl_grant *g, size_t n, long long now, int indent)
+ctl_grants_text(FILE *f, const struct pm_grant *g, size_t n, long long now, int indent)
 {
     char exp[64], left[48], granted[48];
     size_t i;
@@ -250,43 +171,17 @@ make_note(char *buf, size_t len, const char *note)
             *p = ' ';
 }
 
-/* Run one of the scripts for a sender; the reply or NULL (printed). */
-static redisReply *
-run_script(struct ctl *c, const char *sender, const char *lua, int nargs, const char **args)
-{
-    char cr[PM_ADDR_MAX + 64], crlog[PM_ADDR_MAX + 64], clock[128];
-    const char *argv[12] = {"EVAL", lua, "3", cr, crlog, clock};
-    redisReply *r;
-    int i;
-
-    ctl_key(c, sender, "cr", cr, sizeof(cr));
-    ctl_key(c, sender, "crlog", crlog, sizeof(crlog));
-    snprintf(clock, sizeof(clock), "%s%s", c->conf->redis_test_clock ? c->conf->key_prefix : "",
-             c->conf->redis_test_clock ? ":v1:clock" : "");
-    for (i = 0; i < nargs && i < 6; i++)
-        argv[6 + i] = args[i];
-    if (!(r = ctl_cmdv(c, 6 + nargs, argv)))
-        return NULL;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER) {
-        freeReplyObject(r);
-        ctl_fail(CTL_ERR, "Redis at %s: unexpected reply to the credit script", c->redis_name);
-        return NULL;
-    }
-    return r;
-}
-
 /* credit add SENDER N [--recipients N] [--expires WHEN] [--note TEXT] */
 static int
 credit_add(struct ctl *c, int argc, char **argv)
 {
     static const char *const names[] = {"--recipients", "--expires", "--note", NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    char sender[PM_ADDR_MAX], m[24], rc_[24], ev[24], note[NOTE_MAX + 80], exp[64], mg[24];
-    const char *args[6] = {m, rc_, NULL, ev, note, mg};
-    long long msgs, rcpts = 0, val;
-    redisReply *r;
-    int rc, rel;
+    char sender[PM_ADDR_MAX], note[NOTE_MAX + 80], exp[64], err[512];
+    struct pm_grant_req g = {0, 0, 1, 0, note};
+    struct pm_grant_res res;
+    struct pm_store *st;
+    int rc;
 
     if ((rc = ctl_getopts("credit add", argc, argv, &o)) != CTL_OK)
         return rc;
@@ -295,54 +190,45 @@ credit_add(struct ctl *c, int argc, char **argv)
                                    "[--expires 30d|12h|YYYY-MM-DD] [--note TEXT]");
     if ((rc = ctl_sender(o.pos[0], sender, sizeof(sender))) != CTL_OK)
         return rc;
-    if (ctl_number(o.pos[1], MAX_AMOUNT, &msgs) < 0)
+    if (ctl_number(o.pos[1], MAX_AMOUNT, &g.msgs) < 0)
         return ctl_fail(CTL_USAGE, "credit add: bad number of messages \"%s\"", o.pos[1]);
-    if (o.value[0] && ctl_number(o.value[0], MAX_AMOUNT, &rcpts) < 0)
+    if (o.value[0] && ctl_number(o.value[0], MAX_AMOUNT, &g.rcpts) < 0)
         return ctl_fail(CTL_USAGE, "credit add: bad number of recipients \"%s\"", o.value[0]);
-    if (msgs == 0 && rcpts == 0)
+    if (g.msgs == 0 && g.rcpts == 0)
         return ctl_fail(CTL_USAGE, "credit add: nothing to add (0 messages, 0 recipients)");
-    if (o.value[1] && parse_expires(o.value[1], &rel, &val) < 0)
+    if (o.value[1] && parse_expires(o.value[1], &g.relative, &g.expires) < 0)
         return ctl_fail(CTL_USAGE,
                         "credit add: bad expiry \"%s\" (e.g. 30d, 12h, 90m, 2026-12-31, never)",
                         o.value[1]);
-    if (!o.value[1])
-        rel = 1, val = 0;
     if (o.value[2] && strlen(o.value[2]) > NOTE_MAX)
         return ctl_fail(CTL_USAGE, "credit add: note longer than %d bytes", NOTE_MAX);
-    snprintf(m, sizeof(m), "%lld", msgs);
-    snprintf(rc_, sizeof(rc_), "%lld", rcpts);
-    snprintf(ev, sizeof(ev), "%lld", val);
-    args[2] = rel ? "rel" : "abs";
     make_note(note, sizeof(note), o.value[2]);
-    snprintf(mg, sizeof(mg), "%d", MAX_GRANTS);
-    if (!(r = run_script(c, sender, add_lua, 6, args)))
-        return CTL_ERR;
-    if (r->element[0]->integer == 0) {
-        expiry_text(exp, sizeof(exp), r->element[2]->integer, 1);
-        freeReplyObject(r);
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if ((rc = pm_store_credit_add(st, sender, &g, &res, err, sizeof(err))) < 0)
+        return ctl_store_fail(rc, err);
+    if (res.result == 0) {
+        expiry_text(exp, sizeof(exp), res.expires, 1);
         return ctl_fail(CTL_USAGE, "credit add: expiry %s is already past", exp);
     }
-    if (r->element[0]->integer < 0) {
-        freeReplyObject(r);
+    if (res.result < 0)
         return ctl_fail(CTL_ERR,
                         "credit add: %s has %d grants with credits left; revoke some first "
                         "(credit show, credit revoke)",
-                        sender, MAX_GRANTS);
-    }
+                        sender, PM_CREDIT_MAX_GRANTS);
     if (c->json) {
         printf("{\"sender\":");
         out_json_str(stdout, sender);
         printf(",\"id\":%lld,\"messages\":%lld,\"recipients\":%lld,\"expires\":%lld,"
                "\"granted_at\":%lld,\"note\":",
-               r->element[0]->integer, msgs, rcpts, r->element[2]->integer, r->element[1]->integer);
+               res.result, g.msgs, g.rcpts, res.expires, res.now);
         out_json_str(stdout, note);
         printf("}\n");
     } else {
-        expiry_text(exp, sizeof(exp), r->element[2]->integer, 1);
-        printf("granted #%lld to %s: %lld message%s, %lld recipient%s; expires %s\n",
-               r->element[0]->integer, sender, msgs, out_s(msgs), rcpts, out_s(rcpts), exp);
+        expiry_text(exp, sizeof(exp), res.expires, 1);
+        printf("granted #%lld to %s: %lld message%s, %lld recipient%s; expires %s\n", res.result,
+               sender, g.msgs, out_s(g.msgs), g.rcpts, out_s(g.rcpts), exp);
     }
-    freeReplyObject(r);
     return CTL_OK;
 }
 
@@ -352,10 +238,10 @@ credit_revoke(struct ctl *c, int argc, char **argv)
 {
     static const char *const names[] = {NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    char sender[PM_ADDR_MAX], idbuf[24], note[NOTE_MAX + 80];
-    const char *args[2] = {idbuf, note};
+    char sender[PM_ADDR_MAX], note[NOTE_MAX + 80], err[512];
+    struct pm_grant_res res;
+    struct pm_store *st;
     long long id;
-    redisReply *r;
     int rc;
 
     if ((rc = ctl_getopts("credit revoke", argc, argv, &o)) != CTL_OK)
@@ -366,91 +252,60 @@ credit_revoke(struct ctl *c, int argc, char **argv)
         return rc;
     if (ctl_number(o.pos[1][0] == '#' ? o.pos[1] + 1 : o.pos[1], MAX_AMOUNT, &id) < 0)
         return ctl_fail(CTL_USAGE, "credit revoke: bad grant id \"%s\"", o.pos[1]);
-    snprintf(idbuf, sizeof(idbuf), "%lld", id);
     snprintf(note, sizeof(note), "%s: revoked grant %lld", ctl_who(), id);
-    if (!(r = run_script(c, sender, revoke_lua, 2, args)))
-        return CTL_ERR;
-    if (r->element[0]->integer == 0) {
-        freeReplyObject(r);
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if ((rc = pm_store_credit_revoke(st, sender, id, note, &res, err, sizeof(err))) < 0)
+        return ctl_store_fail(rc, err);
+    if (res.result == 0)
         return ctl_fail(CTL_NOTFOUND, "credit revoke: %s has no grant #%lld", sender, id);
-    }
     if (c->json) {
         printf("{\"sender\":");
         out_json_str(stdout, sender);
         printf(",\"id\":%lld,\"revoked\":true,\"messages_left\":%lld,\"recipients_left\":%lld}\n",
-               id, r->element[1]->integer, r->element[2]->integer);
+               id, res.msgs, res.rcpts);
     } else {
         printf("revoked grant #%lld of %s (%lld message%s, %lld recipient%s were left)\n", id,
-               sender, r->element[1]->integer, out_s(r->element[1]->integer),
-               r->element[2]->integer, out_s(r->element[2]->integer));
+               sender, res.msgs, out_s(res.msgs), res.rcpts, out_s(res.rcpts));
     }
-    freeReplyObject(r);
     return CTL_OK;
-}
-
-/* One movement line "time\tevent\tmsgs\trcpts\texpires\tnote" split up. */
-struct movement {
-    long long time, msgs, rcpts, expires;
-    char event[16];
-    const char *note;
-};
-
-/* Split a movement line; 0 or -1. */
-static int
-parse_movement(const char *line, struct movement *mv)
-{
-    const char *p;
-    int n = 0;
-
-    memset(mv, 0, sizeof(*mv));
-    if (sscanf(line, "%lld\t%15[^\t]\t%lld\t%lld\t%lld%n", &mv->time, mv->event, &mv->msgs,
-               &mv->rcpts, &mv->expires, &n) != 5)
-        return -1;
-    p = line + n;
-    mv->note = *p == '\t' ? p + 1 : p;
-    return 0;
 }
 
 /* Print the movements log. */
 static void
-movements_print(const struct ctl *c, const redisReply *log)
+movements_print(const struct ctl *c, const struct pm_credits *cr)
 {
-    struct movement mv;
-    char t[64], exp[64];
+    const struct pm_credit_move *mv;
+    char t[64], exp[64], zone[16];
     size_t i;
-    int first = 1;
 
     if (c->json)
         fputs(",\"log\":[", stdout);
-    else if (log->elements) {
-        char zone[16];
-
+    else if (cr->n_move) {
         pm_zone_label((long long)time(NULL), zone, sizeof(zone));
         printf("movements (newest first, %s)\n", zone);
     }
-    for (i = 0; i < log->elements; i++) {
-        if (!log->element[i]->str || parse_movement(log->element[i]->str, &mv) < 0)
-            continue;
+    for (i = 0; i < cr->n_move; i++) {
+        mv = &cr->move[i];
         if (c->json) {
-            printf("%s{\"time\":%lld,\"event\":", first ? "" : ",", mv.time);
-            out_json_str(stdout, mv.event);
-            printf(",\"messages\":%lld,\"recipients\":%lld,\"expires\":%lld,\"note\":", mv.msgs,
-                   mv.rcpts, mv.expires);
-            out_json_str(stdout, mv.note);
+            printf("%s{\"time\":%lld,\"event\":", i ? "," : "", mv->time);
+            out_json_str(stdout, mv->event);
+            printf(",\"messages\":%lld,\"recipients\":%lld,\"expires\":%lld,\"note\":", mv->msgs,
+                   mv->rcpts, mv->expires);
+            out_json_str(stdout, mv->note);
             fputs("}", stdout);
-            first = 0;
             continue;
         }
-        out_time(t, sizeof(t), mv.time);
+        out_time(t, sizeof(t), mv->time);
         t[16] = '\0'; /* "YYYY-MM-DD HH:MM": the heading names the zone */
-        printf("  %s  %-6s  %4lld msgs  %4lld rcpts", t, mv.event, mv.msgs, mv.rcpts);
-        if (strcmp(mv.event, "grant") == 0) {
-            expiry_text(exp, sizeof(exp), mv.expires, 0);
+        printf("  %s  %-6s  %4lld msgs  %4lld rcpts", t, mv->event, mv->msgs, mv->rcpts);
+        if (strcmp(mv->event, "grant") == 0) {
+            expiry_text(exp, sizeof(exp), mv->expires, 0);
             printf("  expires %s", exp);
         }
         printf("\n");
-        if (*mv.note)
-            out_wrap(stdout, mv.note, 20);
+        if (*mv->note)
+            out_wrap(stdout, mv->note, 20);
     }
     if (c->json)
         fputs("]", stdout);
@@ -462,11 +317,10 @@ credit_show(struct ctl *c, int argc, char **argv)
 {
     static const char *const names[] = {NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    char sender[PM_ADDR_MAX], key[PM_ADDR_MAX + 64];
-    struct ctl_grant *g;
+    char sender[PM_ADDR_MAX];
+    struct pm_credits cr;
     long long now, m = 0, r = 0;
-    redisReply *log;
-    size_t n, i;
+    size_t i;
     int rc;
 
     if ((rc = ctl_getopts("credit show", argc, argv, &o)) != CTL_OK)
@@ -475,38 +329,30 @@ credit_show(struct ctl *c, int argc, char **argv)
         return ctl_fail(CTL_USAGE, "usage: credit show SENDER");
     if ((rc = ctl_sender(o.pos[0], sender, sizeof(sender))) != CTL_OK)
         return rc;
-    ctl_key(c, sender, "crlog", key, sizeof(key));
-    if ((rc = ctl_now(c, &now)) || (rc = ctl_grants(c, sender, &g, &n)))
+    if ((rc = ctl_now(c, &now)) || (rc = ctl_credits(c, sender, &cr)))
         return rc;
-    if (!(log = ctl_cmd(c, "LRANGE %s 0 -1", key))) {
-        free(g);
-        return CTL_ERR;
-    }
-    if (n == 0 && (log->type != REDIS_REPLY_ARRAY || log->elements == 0)) {
-        free(g);
-        freeReplyObject(log);
+    if (cr.n_grant == 0 && cr.n_move == 0) {
+        pm_credits_free(&cr);
         return ctl_fail(CTL_NOTFOUND, "credit show: %s has no credits and no credit history",
                         sender);
     }
-    for (i = 0; i < n; i++)
-        if (ctl_grant_live(&g[i], now))
-            m += g[i].msgs, r += g[i].rcpts;
+    for (i = 0; i < cr.n_grant; i++)
+        if (ctl_grant_live(&cr.grant[i], now))
+            m += cr.grant[i].msgs, r += cr.grant[i].rcpts;
     if (c->json) {
         fputs("{\"sender\":", stdout);
         out_json_str(stdout, sender);
         printf(",\"now\":%lld,\"messages\":%lld,\"recipients\":%lld,\"grants\":", now, m, r);
-        ctl_grants_json(stdout, g, n, now);
+        ctl_grants_json(stdout, cr.grant, cr.n_grant, now);
     } else {
         printf("credits of %s: %lld message%s, %lld recipient%s left\n", sender, m, out_s(m), r,
                out_s(r));
-        ctl_grants_text(stdout, g, n, now, 2);
+        ctl_grants_text(stdout, cr.grant, cr.n_grant, now, 2);
     }
-    if (log->type == REDIS_REPLY_ARRAY)
-        movements_print(c, log);
+    movements_print(c, &cr);
     if (c->json)
         fputs("}\n", stdout);
-    free(g);
-    freeReplyObject(log);
+    pm_credits_free(&cr);
     return CTL_OK;
 }
 

@@ -2,9 +2,9 @@
  * ctl.h - postmeterctl: shared state and helpers of the administrator's tool.
  *
  * Every command gets one struct ctl: the loaded configuration, the output
- * mode and, once asked for, one short-lived Redis connection (for admin reads
- * and writes) and the policy library's store (for exact probes, counted the
- * same way the milter counts). Commands return an exit status (CTL_*).
+ * mode and, once asked for, the policy library's store, which owns every key
+ * in Redis (reads, writes, and exact probes counted the way the milter
+ * counts). Commands return an exit status (CTL_*).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -13,8 +13,6 @@
 
 #include <stddef.h>
 #include <stdio.h>
-
-#include <hiredis/hiredis.h>
 
 #include "conf.h"
 #include "identity.h"
@@ -33,11 +31,19 @@ enum {
 
 struct ctl {
     const char *conf_path;
-    struct pm_conf *conf; /* loaded before any command that needs it */
-    int json;             /* --json: one JSON object on stdout */
-    redisContext *rc;     /* admin connection, opened by ctl_connect() */
-    struct pm_store *store;
-    char redis_name[300]; /* "127.0.0.1:6379" or the socket path */
+    struct pm_conf *conf;   /* loaded before any command that needs it */
+    int json;               /* --json: one JSON object on stdout */
+    struct pm_store *store; /* made and reached by ctl_store() */
+};
+
+/* A sender's plan as the milter sees it. */
+struct ctl_plan {
+    int plan;               /* index in the configuration */
+    const char *from;       /* "override", "config rule" or "default" */
+    int line;               /* the config rule's line, else 0 */
+    struct pm_override ovr; /* the override as stored (ovr.plan "" none) */
+    int unknown;            /* the override applies here, but a running postmeter reported, within a
+                             * day, that it lacks the plan (it applies the configured one) */
 };
 
 /* Command options: names of options taking a value; values come back in the
@@ -61,38 +67,18 @@ int ctl_number(const char *text, long long max, long long *out);
 /* Normalise a sender argument as the daemon does; CTL_OK or CTL_USAGE. */
 int ctl_sender(const char *arg, char *out, size_t outlen);
 
-/* Open the admin connection (AUTH, SELECT as configured); CTL_OK or CTL_ERR. */
-int ctl_connect(struct ctl *c);
+/* The store, made and reached once (NULL st: only that); CTL_OK, or CTL_ERR
+ * after printing why. */
+int ctl_store(struct ctl *c, struct pm_store **st);
 
-/* Run one command (printf-like, hiredis formatting); NULL after printing why. */
-redisReply *ctl_cmd(struct ctl *c, const char *fmt, ...);
-
-/* Run one command from an argument vector; NULL after printing why. */
-redisReply *ctl_cmdv(struct ctl *c, int argc, const char **argv);
-
-/* "<prefix>:v1:{s:<sender>}:<kind>" into buf. */
-void ctl_key(const struct ctl *c, const char *sender, const char *kind, char *buf, size_t len);
-
-/* "<prefix>:v1:{d:<domain>}:<kind>": a company-wide key of a domain. */
-void ctl_domain_key(const struct ctl *c, const char *domain, const char *kind, char *buf,
-                    size_t len);
+/* Print a store failure (rc and err, as a store operation gave them); CTL_ERR. */
+int ctl_store_fail(int rc, const char *err);
 
 /* Store time, as the scripts reckon it; CTL_OK or CTL_ERR. */
 int ctl_now(struct ctl *c, long long *now);
 
-/* The policy library's store (made once, after the admin connection) in *st
- * (NULL: only make it); CTL_OK or CTL_ERR. */
-int ctl_store(struct ctl *c, struct pm_store **st);
-
-/* The sender's plan as the milter sees it: *plan (index), *from ("override",
- * "config rule" or "default"), *line (the rule's line, 0 otherwise) and the
- * override's name as stored (or "") in ovr. CTL_OK or CTL_ERR. */
-int ctl_plan_of(struct ctl *c, const char *sender, int *plan, const char **from, int *line,
-                char *ovr, size_t ovrlen);
-
-/* 1 when a running postmeter reported, within a day, that it does not know
- * the plan the sender's override ovr names (it applies the configured plan). */
-int ctl_override_unknown(struct ctl *c, const char *sender, const char *ovr);
+/* The sender's plan as the milter sees it; CTL_OK or CTL_ERR. */
+int ctl_plan_of(struct ctl *c, const char *sender, struct ctl_plan *p);
 
 /* Ask the store about the sender the way the milter does (mode probe): msgs
  * messages with rcpts external recipients, cold of them first contacts.
@@ -105,27 +91,17 @@ const char *ctl_who(void);
 
 /* --- credit.c: grants, shared with status ------------------------------- */
 
-/* One credit grant, as stored in the sender's "cr" hash. */
-struct ctl_grant {
-    long long id;
-    long long msgs, rcpts;     /* left */
-    long long expires;         /* store time; 0 = never */
-    long long g_msgs, g_rcpts; /* granted */
-    long long at;              /* granted at (store time) */
-};
-
-/* Read the sender's grants, sorted by id, into *out (free() it); *n grants.
- * CTL_OK or CTL_ERR. */
-int ctl_grants(struct ctl *c, const char *sender, struct ctl_grant **out, size_t *n);
+/* A sender's credits (pm_credits_free() them); CTL_OK or CTL_ERR. */
+int ctl_credits(struct ctl *c, const char *sender, struct pm_credits *out);
 
 /* 1 when a grant still counts at store time now. */
-int ctl_grant_live(const struct ctl_grant *g, long long now);
+int ctl_grant_live(const struct pm_grant *g, long long now);
 
 /* Print grants as a JSON array. */
-void ctl_grants_json(FILE *f, const struct ctl_grant *g, size_t n, long long now);
+void ctl_grants_json(FILE *f, const struct pm_grant *g, size_t n, long long now);
 
 /* Print grants as indented lines of text. */
-void ctl_grants_text(FILE *f, const struct ctl_grant *g, size_t n, long long now, int indent);
+void ctl_grants_text(FILE *f, const struct pm_grant *g, size_t n, long long now, int indent);
 
 /* --- out.c: output helpers ----------------------------------------------- */
 

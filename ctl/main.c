@@ -177,8 +177,6 @@ out:
     fflush(stdout);
     if (c.store)
         pm_store_free(c.store);
-    if (c.rc)
-        redisFree(c.rc);
     if (c.conf)
         pm_conf_free(c.conf);
     free(rest);

@@ -22,15 +22,12 @@
 /* What status gathers about one sender. */
 struct status {
     char sender[PM_ADDR_MAX];
-    int plan, dplan, line;
-    const char *from;
-    char ovr[128];
-    int ovr_unknown;          /* a running postmeter does not know the override's plan */
+    struct ctl_plan p;        /* the plan, where it comes from, the override */
+    int plan, dplan;          /* the plan the store applied; the domain's, or -1 */
     struct pm_meter_res use;  /* probe of nothing: usage and warm-up */
     struct pm_meter_res next; /* probe of one message to one external recipient */
     struct pm_meter_res cold; /* the same to a first-contact recipient */
-    struct ctl_grant *grants;
-    size_t ngrants;
+    struct pm_credits cr;
     long long credit_msgs, credit_rcpts;
 };
 
@@ -179,11 +176,11 @@ status_json(const struct ctl *c, const struct status *st)
     fputs(",\"plan\":", stdout);
     out_json_str(stdout, p->name);
     fputs(",\"plan_from\":", stdout);
-    out_json_str(stdout, st->from);
-    printf(",\"plan_rule_line\":%d,\"override_unknown_to_a_daemon\":%s,\"override\":", st->line,
-           st->ovr_unknown ? "true" : "false");
-    if (st->ovr[0])
-        out_json_str(stdout, st->ovr);
+    out_json_str(stdout, st->p.from);
+    printf(",\"plan_rule_line\":%d,\"override_unknown_to_a_daemon\":%s,\"override\":", st->p.line,
+           st->p.unknown ? "true" : "false");
+    if (st->p.ovr.plan[0])
+        out_json_str(stdout, st->p.ovr.plan);
     else
         fputs("null", stdout);
     printf(",\"now\":%lld,\"usage\":", st->use.now);
@@ -213,7 +210,7 @@ status_json(const struct ctl *c, const struct status *st)
     warmup_json(st, PM_SCOPE_SENDER, p);
     printf(",\"credits\":{\"messages\":%lld,\"recipients\":%lld,\"grants\":", st->credit_msgs,
            st->credit_rcpts);
-    ctl_grants_json(stdout, st->grants, st->ngrants, st->use.now);
+    ctl_grants_json(stdout, st->cr.grant, st->cr.n_grant, st->use.now);
     printf("},\"first_contacts\":%lld,\"reputation\":{\"sent\":%lld,\"hard_bounces\":%lld,"
            "\"blocks\":%lld,\"replies\":%lld,\"bounce_ppm\":%lld,\"level\":%d,"
            "\"level_name\":\"%s\"}}\n",
@@ -298,18 +295,18 @@ status_text(const struct ctl *c, const struct status *st)
     long long lim[PM_C_COUNT];
 
     printf("%s\n", st->sender);
-    if (st->line)
-        printf("  plan          %s (config rule, line %d)\n", p->name, st->line);
+    if (st->p.line)
+        printf("  plan          %s (config rule, line %d)\n", p->name, st->p.line);
     else
         printf("  plan          %s (%s)\n", p->name,
-               strcmp(st->from, "default") == 0 ? "default plan" : st->from);
-    if (st->ovr[0] && strcmp(st->from, "override") != 0)
+               strcmp(st->p.from, "default") == 0 ? "default plan" : st->p.from);
+    if (st->p.ovr.plan[0] && strcmp(st->p.from, "override") != 0)
         printf("                override \"%s\" names no plan of the configuration: ignored\n",
-               st->ovr);
-    else if (st->ovr_unknown)
+               st->p.ovr.plan);
+    else if (st->p.unknown)
         printf("                a running postmeter does not know plan \"%s\" yet and applies "
                "its configured plan: reload it\n",
-               st->ovr);
+               st->p.ovr.plan);
     printf("  usage%s\n", st->use.rep.level >= 2 ? " (limits halved: bounce rate)" : "");
     plan_limits(p, st->use.rep.level >= 2, lim);
     usage_text(&st->use, PM_SCOPE_SENDER, lim);
@@ -327,12 +324,12 @@ status_text(const struct ctl *c, const struct status *st)
     if (st->next.fits && !st->cold.fits)
         next_text("first contact", &st->cold);
     warmup_text(st, PM_SCOPE_SENDER, p, "  warm-up       ");
-    if (st->ngrants == 0)
+    if (st->cr.n_grant == 0)
         printf("  credits       none\n");
     else
         printf("  credits       %lld message%s, %lld recipient%s left\n", st->credit_msgs,
                out_s(st->credit_msgs), st->credit_rcpts, out_s(st->credit_rcpts));
-    ctl_grants_text(stdout, st->grants, st->ngrants, st->use.now, 16);
+    ctl_grants_text(stdout, st->cr.grant, st->cr.n_grant, st->use.now, 16);
     printf("  new contacts  %lld first-contact recipient%s in the last 24 hours\n",
            st->use.used[0][PM_C_NEW_DAY], out_s(st->use.used[0][PM_C_NEW_DAY]));
     reputation_text(&st->use.rep);
@@ -355,25 +352,25 @@ cmd_status(struct ctl *c, int argc, char **argv)
     memset(&st, 0, sizeof(st));
     if ((rc = ctl_sender(o.pos[0], st.sender, sizeof(st.sender))) != CTL_OK)
         return rc;
-    if ((rc = ctl_plan_of(c, st.sender, &st.plan, &st.from, &st.line, st.ovr, sizeof(st.ovr))) ||
+    if ((rc = ctl_plan_of(c, st.sender, &st.p)) ||
         (rc = ctl_probe(c, st.sender, 0, 0, 0, &st.use)) ||
         (rc = ctl_probe(c, st.sender, 1, 1, 0, &st.next)) ||
         (rc = ctl_probe(c, st.sender, 1, 1, 1, &st.cold)) ||
-        (rc = ctl_grants(c, st.sender, &st.grants, &st.ngrants)))
+        (rc = ctl_credits(c, st.sender, &st.cr)))
         return rc;
+    st.plan = st.p.plan;
     if (st.use.plan >= 0 && (size_t)st.use.plan < c->conf->n_plans)
         st.plan = st.use.plan; /* what the store applied */
-    st.ovr_unknown = strcmp(st.from, "override") == 0 && ctl_override_unknown(c, st.sender, st.ovr);
     st.dplan = pm_plan_for_domain(c->conf, pm_addr_domain(st.sender));
-    for (i = 0; i < st.ngrants; i++)
-        if (ctl_grant_live(&st.grants[i], st.use.now)) {
-            st.credit_msgs += st.grants[i].msgs;
-            st.credit_rcpts += st.grants[i].rcpts;
+    for (i = 0; i < st.cr.n_grant; i++)
+        if (ctl_grant_live(&st.cr.grant[i], st.use.now)) {
+            st.credit_msgs += st.cr.grant[i].msgs;
+            st.credit_rcpts += st.cr.grant[i].rcpts;
         }
     if (c->json)
         status_json(c, &st);
     else
         status_text(c, &st);
-    free(st.grants);
+    pm_credits_free(&st.cr);
     return CTL_OK;
 }

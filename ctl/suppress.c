@@ -67,9 +67,9 @@ read_list(struct ctl *c, const char *company, const char *rcpt, struct entries *
     memset(l, 0, sizeof(*l));
     if ((rc = ctl_store(c, &st)) != CTL_OK)
         return rc;
-    if (pm_store_suppress_list(st, company, rcpt, gather, l, err, sizeof(err)) != 0) {
+    if ((rc = pm_store_suppress_list(st, company, rcpt, gather, l, err, sizeof(err))) < 0) {
         free(l->v);
-        return ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
+        return ctl_store_fail(rc, err);
     }
     return CTL_OK;
 }
@@ -215,8 +215,9 @@ suppress_add(struct ctl *c, const char *rcpt, const char *domain, const char *da
         (rc = ctl_store(c, &st)) != CTL_OK)
         return rc;
     snprintf(by, sizeof(by), "admin:%s", ctl_who());
-    if (pm_store_suppress_set(st, company, rcpt, status, by, (int)days, err, sizeof(err)) < 0)
-        return ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
+    if ((rc = pm_store_suppress_set(st, company, rcpt, status, by, (int)days, err, sizeof(err))) <
+        0)
+        return ctl_store_fail(rc, err);
     if ((rc = read_list(c, company, rcpt, &l)) != CTL_OK)
         return rc;
     if (!l.n) {
@@ -253,9 +254,10 @@ suppress_one(struct ctl *c, const char *rcpt, const char *company, int del)
     }
     for (i = 0; del && i < l.n; i++)
         if ((rc = ctl_store(c, &st)) != CTL_OK ||
-            pm_store_suppress_set(st, l.v[i].company, rcpt, NULL, NULL, 0, err, sizeof(err)) < 0) {
+            (rc = pm_store_suppress_set(st, l.v[i].company, rcpt, NULL, NULL, 0, err,
+                                        sizeof(err))) < 0) {
             free(l.v);
-            return rc != CTL_OK ? rc : ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
+            return rc > 0 ? rc : ctl_store_fail(rc, err);
         }
     if (c->json) {
         printf("{\"suppressed\":%s,\"entries\":[", del ? "false" : "true");
@@ -283,9 +285,9 @@ suppress_migrate(struct ctl *c)
 
     if ((rc = ctl_store(c, &st)) != CTL_OK)
         return rc;
-    if (pm_store_suppress_migrate(st, (const char *const *)c->conf->local_domains,
-                                  c->conf->n_local_domains, &moved, err, sizeof(err)) < 0)
-        return ctl_fail(CTL_ERR, "Redis at %s: %s", c->redis_name, err);
+    if ((rc = pm_store_suppress_migrate(st, (const char *const *)c->conf->local_domains,
+                                        c->conf->n_local_domains, &moved, err, sizeof(err))) < 0)
+        return ctl_store_fail(rc, err);
     if (c->json)
         printf("{\"moved\":%lld}\n", moved);
     else

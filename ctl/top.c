@@ -48,57 +48,31 @@ by_used(const void *a, const void *b)
     return u != v ? (u < v) - (u > v) : strcmp(x->sender, y->sender);
 }
 
-/* Append the members of one day's index to rows (merge_rows sums repeats). */
+/* The rows read so far. */
+struct top_read {
+    struct top_row *rows;
+    size_t n;
+    int oom;
+};
+
+/* Append one sender of the top index (pm_store_top callback); 0 to go on. */
 static int
-top_read(struct ctl *c, long long day, struct top_row **rows, size_t *n)
+top_add(void *arg, const char *sender)
 {
-    char key[128];
-    redisReply *r;
+    struct top_read *t = arg;
     struct top_row *grown;
-    size_t i;
 
-    snprintf(key, sizeof(key), "%s:v1:top:%lld", c->conf->key_prefix, day);
-    if (!(r = ctl_cmd(c, "ZRANGE %s 0 -1", key)))
-        return CTL_ERR;
-    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        const char *m = r->element[i]->str;
-
-        if (!m || strlen(m) >= PM_ADDR_MAX)
-            continue;
-        if (!(grown = realloc(*rows, (*n + 1) * sizeof(**rows)))) {
-            freeReplyObject(r);
-            return ctl_fail(CTL_ERR, "out of memory");
-        }
-        *rows = grown;
-        memset(&grown[*n], 0, sizeof(grown[*n]));
-        snprintf(grown[*n].sender, sizeof(grown[*n].sender), "%s", m);
-        (*n)++;
-    }
-    freeReplyObject(r);
-    return CTL_OK;
-}
-
-/* Order by sender. */
-static int
-by_sender(const void *a, const void *b)
-{
-    return strcmp(((const struct top_row *)a)->sender, ((const struct top_row *)b)->sender);
-}
-
-/* One row per sender (the days read name some twice); returns the count. */
-static size_t
-merge_rows(struct top_row *rows, size_t n)
-{
-    size_t i, out = 0;
-
-    if (n == 0)
+    if (strlen(sender) >= PM_ADDR_MAX)
         return 0;
-    qsort(rows, n, sizeof(*rows), by_sender);
-    for (i = 1; i < n; i++) {
-        if (strcmp(rows[i].sender, rows[out].sender) != 0)
-            rows[++out] = rows[i];
+    if (!(grown = realloc(t->rows, (t->n + 1) * sizeof(*t->rows)))) {
+        t->oom = 1;
+        return 1;
     }
-    return out + 1;
+    t->rows = grown;
+    memset(&grown[t->n], 0, sizeof(grown[t->n]));
+    snprintf(grown[t->n].sender, sizeof(grown[t->n].sender), "%s", sender);
+    t->n++;
+    return 0;
 }
 
 /* The limit of a plan for the chosen counter (none for bounces). */
@@ -170,10 +144,13 @@ cmd_top(struct ctl *c, int argc, char **argv)
 {
     static const char *const names[] = {"--by", "-n", NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    struct top_row *rows = NULL;
-    size_t n = 0, i, probe;
-    long long now, want = 10, day;
+    struct top_read t = {NULL, 0, 0};
+    struct top_row *rows;
+    struct pm_store *st;
+    size_t i, probe;
+    long long now, want = 10;
     const char *by = "day";
+    char err[512];
     int rc;
 
     if ((rc = ctl_getopts("top", argc, argv, &o)) != CTL_OK)
@@ -189,17 +166,19 @@ cmd_top(struct ctl *c, int argc, char **argv)
                                            : -1;
     if (o.value[1] && (ctl_number(o.value[1], TOP_MAX, &want) < 0 || want < 1))
         return ctl_fail(CTL_USAGE, "top: bad count \"%s\" (1 to %d)", o.value[1], TOP_MAX);
-    if ((rc = ctl_now(c, &now)))
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
         return rc;
     /* today and yesterday cover the rolling 24 hours; bounces, the 7 days */
-    for (day = 0; day < (top_counter < 0 ? REP_DAYS : 2); day++)
-        if ((rc = top_read(c, now / CTL_DAY - day, &rows, &n)) != CTL_OK) {
-            free(rows);
-            return rc;
-        }
+    if ((rc = pm_store_top(st, top_counter < 0 ? REP_DAYS : 2, 0, top_add, &t, &now, err,
+                           sizeof(err))) < 0 ||
+        t.oom) {
+        free(t.rows);
+        return t.oom ? ctl_fail(CTL_ERR, "out of memory") : ctl_store_fail(rc, err);
+    }
     /* the index counts by calendar day, the windows roll: probe every
-     * candidate once, then order by the exact counts */
-    probe = n = merge_rows(rows, n);
+     * candidate (each once) then order by the exact counts */
+    rows = t.rows;
+    probe = t.n;
     for (i = 0; i < probe; i++) {
         if ((rc = ctl_probe(c, rows[i].sender, 0, 0, 0, &rows[i].res)) != CTL_OK) {
             free(rows);

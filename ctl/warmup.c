@@ -7,8 +7,8 @@
  * had been active today, so today's cap is stage N's and the curve moves on
  * from there; the hash keeps its TTL of dormant_days + 1 days. A target whose
  * plan has no curve (for a domain: no curve of its own) has no warm-up to
- * skip: that is refused (exit 2). The day is the store's (Redis TIME plus the
- * test clock offset), computed inside one small script.
+ * skip: that is refused (exit 2). The store does both (policy/warmup.lua),
+ * on its own clock and on local warm-up days, as the meter counts them.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -21,22 +21,10 @@
 #include "plan.h"
 #include "zone.h"
 
-/* KEYS: wu, clock; ARGV: stage, ttl seconds, the zone's offset (warm-up days
- * are local days, as meter_warmup.lua counts them). Returns {today}. */
-static const char skip_lua[] =
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) + math.floor(tonumber(redis.call('GET', KEYS[2]) or 0) or 0)\n"
-    "local today = math.floor((now + tonumber(ARGV[3])) / 86400)\n"
-    "redis.call('HSET', KEYS[1], 'stage', ARGV[1], 'last', today, 'start', today, 'today', 0)\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-    "return today\n";
-
 /* Whose warm-up: a sender, or a domain with a company-wide plan. */
 struct wu_target {
     const char *who;  /* the sender or the domain */
     const char *kind; /* "sender" or "domain" (the JSON member) */
-    char key[PM_ADDR_MAX + 64];
     int plan;
     int curve; /* the plan warms this target up (a domain plan only with its own curve) */
 };
@@ -53,17 +41,35 @@ who_out(const struct ctl *c, const struct wu_target *t)
     }
 }
 
+/* Reset (stage -1) or skip to a stage a target's warm-up in the store;
+ * CTL_OK or CTL_ERR. */
+static int
+warmup_store(struct ctl *c, const struct wu_target *t, long long stage, int *had)
+{
+    int sender = strcmp(t->kind, "sender") == 0;
+    struct pm_warmup_set w = {sender ? t->who : NULL, sender ? NULL : t->who, stage,
+                              (c->conf->warmup_dormant_days + 1) * CTL_DAY,
+                              pm_zone_offset((long long)time(NULL))};
+    struct pm_store *st;
+    long long day;
+    char err[512];
+    int rc;
+
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if ((rc = pm_store_warmup_set(st, &w, had, &day, err, sizeof(err))) < 0)
+        return ctl_store_fail(rc, err);
+    return CTL_OK;
+}
+
 /* warmup reset SENDER | --domain DOMAIN */
 static int
 warmup_reset(struct ctl *c, const struct wu_target *t)
 {
-    redisReply *r;
-    int had;
+    int had, rc;
 
-    if (!(r = ctl_cmd(c, "DEL %s", t->key)))
-        return CTL_ERR;
-    had = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
-    freeReplyObject(r);
+    if ((rc = warmup_store(c, t, -1, &had)) != CTL_OK)
+        return rc;
     who_out(c, t);
     if (c->json)
         printf(",\"reset\":true,\"had_state\":%s}\n", had ? "true" : "false");
@@ -78,10 +84,8 @@ static int
 warmup_skip(struct ctl *c, const struct wu_target *t, const char *to)
 {
     const struct pm_plan *p = &c->conf->plans[t->plan];
-    char clock[128], st[24], ttl[24], off[24];
-    const char *argv[8] = {"EVAL", skip_lua, "2", t->key, clock, st, ttl, off};
     long long stage = (long long)p->warmup.n;
-    redisReply *r;
+    int had, rc;
 
     if (!t->curve)
         return ctl_fail(CTL_USAGE, "warmup skip: %s%s has no warm-up: plan %s has no curve",
@@ -89,14 +93,8 @@ warmup_skip(struct ctl *c, const struct wu_target *t, const char *to)
     if (to && ctl_number(to, PM_WARMUP_MAX_STAGES, &stage) < 0)
         return ctl_fail(CTL_USAGE, "warmup skip: bad stage \"%s\" (0 to %d)", to,
                         PM_WARMUP_MAX_STAGES);
-    snprintf(clock, sizeof(clock), "%s%s", c->conf->redis_test_clock ? c->conf->key_prefix : "",
-             c->conf->redis_test_clock ? ":v1:clock" : "");
-    snprintf(st, sizeof(st), "%lld", stage);
-    snprintf(ttl, sizeof(ttl), "%lld", (c->conf->warmup_dormant_days + 1) * CTL_DAY);
-    snprintf(off, sizeof(off), "%lld", pm_zone_offset((long long)time(NULL)));
-    if (!(r = ctl_cmdv(c, 8, argv)))
-        return CTL_ERR;
-    freeReplyObject(r);
+    if ((rc = warmup_store(c, t, stage, &had)) != CTL_OK)
+        return rc;
     who_out(c, t);
     if (c->json) {
         fputs(",\"plan\":", stdout);
@@ -119,9 +117,10 @@ cmd_warmup(struct ctl *c, int argc, char **argv)
     static const char *const names[] = {"--to-stage", "--domain", NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
     struct wu_target t;
-    char sender[PM_ADDR_MAX], domain[PM_ADDR_MAX], ovr[128];
-    const char *sub = argc > 0 ? argv[0] : "", *from;
-    int rc, line, skip = strcmp(sub, "skip") == 0;
+    char sender[PM_ADDR_MAX], domain[PM_ADDR_MAX];
+    const char *sub = argc > 0 ? argv[0] : "";
+    struct ctl_plan p;
+    int rc, skip = strcmp(sub, "skip") == 0;
     size_t i;
 
     if (!skip && strcmp(sub, "reset") != 0)
@@ -143,17 +142,15 @@ cmd_warmup(struct ctl *c, int argc, char **argv)
         t.who = domain;
         t.kind = "domain";
         t.curve = c->conf->plans[t.plan].warmup_set && c->conf->plans[t.plan].warmup.n > 0;
-        ctl_domain_key(c, domain, "wu", t.key, sizeof(t.key));
     } else {
         if ((rc = ctl_sender(o.pos[0], sender, sizeof(sender))) != CTL_OK)
             return rc;
-        if (skip &&
-            (rc = ctl_plan_of(c, sender, &t.plan, &from, &line, ovr, sizeof(ovr))) != CTL_OK)
+        if (skip && (rc = ctl_plan_of(c, sender, &p)) != CTL_OK)
             return rc;
         t.who = sender;
         t.kind = "sender";
+        t.plan = skip ? p.plan : 0;
         t.curve = skip && c->conf->plans[t.plan].warmup.n > 0;
-        ctl_key(c, sender, "wu", t.key, sizeof(t.key));
     }
     return skip ? warmup_skip(c, &t, o.value[0]) : warmup_reset(c, &t);
 }

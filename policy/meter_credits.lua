@@ -1,14 +1,14 @@
 -- meter_credits.lua - the meter script's credits ("stamps"; Redis script
--- piece, after meter_base.lua).
+-- piece, after grants.lua and meter_base.lua).
 --
--- CREDITS: KEYS[K.cr] grants "g:<id>" = "msgs:rcpts:expires:granted_m:
---   granted_r:at" (written by postmeterctl credit add). When only
+-- CREDITS: the grants of KEYS[K.cr] (grants.lua: their layout; written by
+--   postmeterctl credit add, credit.lua). When only
 --   sender-scope plan counters do not fit (never warm-up, domain, internal
 --   counters or a request larger than the limit), unexpired credits can make
 --   up for them: a message over a message counter needs one message credit,
 --   its external recipients over a recipient counter need as many recipient
 --   credits. Commit and force spend them, earliest expiry first, and log a
---   "spend" movement in KEYS[K.crlog] (at most 200 kept); a probe only looks.
+--   "spend" movement in KEYS[K.crlog]; a probe only looks.
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
@@ -20,16 +20,11 @@ local function credit_grants()
     local flat = redis.call('HGETALL', KEYS[K.cr])
     local list, total = {}, {m = 0, r = 0}
     for i = 1, #flat, 2 do
-        local m, r, e, gm, gr, at = string.match(flat[i + 1],
-            '^(%d+):(%d+):(%d+):(%d+):(%d+):(%d+)$')
-        if m and string.sub(flat[i], 1, 2) == 'g:' then
-            e = tonumber(e)
-            if e == 0 or e > now then
-                table.insert(list, {field = flat[i], m = tonumber(m), r = tonumber(r), e = e,
-                                    rest = gm .. ':' .. gr .. ':' .. at})
-                total.m = total.m + tonumber(m)
-                total.r = total.r + tonumber(r)
-            end
+        local g = grant_parse(flat[i], flat[i + 1])
+        if g and grant_live(g) then
+            table.insert(list, g)
+            total.m = total.m + g.m
+            total.r = total.r + g.r
         end
     end
     table.sort(list, function(x, y)
@@ -47,15 +42,10 @@ local function spend_credits()
         if tm > 0 or tr > 0 then
             g.m, g.r = g.m - tm, g.r - tr
             need.m, need.r = need.m - tm, need.r - tr
-            redis.call('HSET', KEYS[K.cr], g.field, g.m .. ':' .. g.r .. ':' .. g.e .. ':' .. g.rest)
+            grant_write(g)
         end
     end
     credit.left_m = credit.left_m - credit.spent_m
     credit.left_r = credit.left_r - credit.spent_r
-    redis.call('LPUSH', KEYS[K.crlog], now .. '\tspend\t' .. credit.spent_m .. '\t' ..
-               credit.spent_r .. '\t0\t')
-    redis.call('LTRIM', KEYS[K.crlog], 0, 199)
-    redis.call('EXPIRE', KEYS[K.crlog], 400 * DAY)
-    redis.call('EXPIRE', KEYS[K.cr], 400 * DAY)
+    crlog_push('spend', credit.spent_m, credit.spent_r, 0, '')
 end
-

@@ -1,18 +1,12 @@
 -- meter_warmup.lua - the meter script's warm-up (Redis script piece; after
--- meter_base.lua; reads the reputation meter_reputation.lua sets before any
--- scope is checked).
+-- warmup_state.lua, whose days and fields it uses, and meter_base.lua; reads
+-- the reputation meter_reputation.lua sets before any scope is checked).
 --
--- WARM-UP DAYS are local days of the configured time zone: wday =
---   floor((now + A.wday_offset) / 86400), the offset being the zone's UTC
---   offset at the time of the request (0 for UTC).
--- WARM-UP FIELDS: start (the warm-up day it began), stage (0-based stage of
---   the last active day), last (the last warm-up day the scope sent on),
---   today (messages counted on day "last").
---   A scope with no state, or silent for dormant days, starts at stage 0; on
---   the first message of a later day the stage moves on by one (one stage
---   per active sending day), unless the sender's hard-bounce rate over the
---   last 7 days (meter_reputation.lua, whatever min_sends) is above max_ppm or
---   its reputation level halves its limits.
+-- WARM-UP: a scope with no state, or silent for dormant days, starts at
+--   stage 0; on the first message of a later day the stage moves on by one
+--   (one stage per active sending day), unless the sender's hard-bounce rate
+--   over the last 7 days (meter_reputation.lua, whatever min_sends) is above
+--   max_ppm or its reputation level halves its limits.
 --   While the stage has a cap, messages on this day must stay within the day
 --   cap, and messages in the rolling hour (the "mh" counter) within the hour
 --   cap; past the curve's end the plan's limits apply alone. Over the day
@@ -24,7 +18,7 @@
 -- SPDX-License-Identifier: BSD-2-Clause
 
 local wday_offset = tonumber(ARGV[A.wday_offset]) or 0
-local wday = math.floor((now + wday_offset) / DAY)
+local wday = warmup_day(wday_offset)
 
 -- The store time the next warm-up day begins (the next local midnight).
 local function next_wday()
@@ -47,9 +41,8 @@ local function warmup_state(key, v)
     if #curve == 0 then
         return nil
     end
-    local f = redis.call('HMGET', key, 'start', 'stage', 'last', 'today')
-    local w = {start = tonumber(f[1]), stage = tonumber(f[2]) or 0, last = tonumber(f[3]),
-               today = tonumber(f[4]) or 0, ppm = rep.ppm}
+    local w = warmup_read(key)
+    w.ppm = rep.ppm
     w.stored_last = w.last
     if not w.last or not w.start or wday - w.last >= v.dormant then
         w.start, w.stage, w.today = wday, 0, 0
@@ -69,7 +62,7 @@ end
 -- Record a counted request in a scope's warm-up state.
 local function warmup_count(key, w, v)
     w.today = w.today + add.m
-    redis.call('HSET', key, 'start', w.start, 'stage', w.stage, 'last', wday, 'today', w.today)
+    warmup_write(key, w, wday)
     if w.stored_last ~= wday then
         redis.call('EXPIRE', key, (v.dormant + 1) * DAY)
     end

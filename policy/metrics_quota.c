@@ -1,13 +1,12 @@
 /*
  * metrics_quota.c - the per-sender quota gauges, read on a bounded schedule.
  *
- * One refresh reads today's top index (<prefix>:v1:top:<day>, the senders by
- * messages counted that UTC day, the day taken from Redis TIME plus the test
- * clock offset as meter.lua does) over a short-lived connection of its own,
- * then probes each of the first metrics.top_senders senders through the
- * store (mode probe: nothing is counted), and replaces the gauges. Scrapes
- * only read the latest snapshot, so the load on Redis is one read and at
- * most top_senders probes per refresh_seconds, whatever the scrape rate.
+ * One refresh reads today's top index (the senders by messages counted this
+ * UTC day, the store's top operation) and probes each of the first
+ * metrics.top_senders senders through the store (mode probe: nothing is
+ * counted), then replaces the gauges. Scrapes only read the latest
+ * snapshot, so the load on Redis is one read and at most top_senders probes
+ * per refresh_seconds, whatever the scrape rate.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -15,48 +14,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
-
 #include "metrics.h"
 #include "policy.h"
-#include "redis_conn.h"
 
-/* Today's top senders: the day from the store's clock, then the sorted set. */
-static const char top_lua[] =
-    "local t = redis.call('TIME')\n"
-    "local off = tonumber(redis.call('GET', KEYS[1]) or 0) or 0\n"
-    "local now = tonumber(t[1]) + math.floor(off)\n"
-    "local day = math.floor(now / 86400)\n"
-    "local top = redis.call('ZREVRANGE', ARGV[1] .. day, 0, tonumber(ARGV[2]) - 1)\n"
-    "table.insert(top, 1, tostring(now))\n"
-    "return top\n";
+/* The senders read so far. */
+struct top_list {
+    char (*sender)[PM_ADDR_MAX];
+    size_t n, max;
+};
 
-/* Read today's top n senders; the reply (an array: store time, then senders) or NULL. */
-static redisReply *
-read_top(const struct pm_conf *conf, int n, char *err, size_t errlen)
+/* Keep one sender of the top index; 0 to go on. */
+static int
+top_one(void *arg, const char *sender)
 {
-    char clock_key[128], top_prefix[128], count[16], where[300], why[256];
-    redisContext *c = pm_redis_connect(conf, where, sizeof(where), why, sizeof(why));
-    redisReply *r;
+    struct top_list *t = arg;
 
-    if (!c) {
-        snprintf(err, errlen, "redis %s: %s", where, why);
-        return NULL;
-    }
-    snprintf(clock_key, sizeof(clock_key), "%s%s", conf->redis_test_clock ? conf->key_prefix : "",
-             conf->redis_test_clock ? ":v1:clock" : "");
-    snprintf(top_prefix, sizeof(top_prefix), "%s:v1:top:", conf->key_prefix);
-    snprintf(count, sizeof(count), "%d", n);
-    r = redisCommand(c, "EVAL %s 1 %s %s %s", top_lua, clock_key, top_prefix, count);
-    if (!r)
-        snprintf(err, errlen, "top index: %s", c->errstr);
-    else if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
-        snprintf(err, errlen, "top index: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-        freeReplyObject(r);
-        r = NULL;
-    }
-    redisFree(c);
-    return r;
+    if (t->n >= t->max)
+        return 1;
+    if (strlen(sender) < PM_ADDR_MAX)
+        snprintf(t->sender[t->n++], PM_ADDR_MAX, "%s", sender);
+    return 0;
 }
 
 /* Fill a gauge row from a probe's answer under plan p. */
@@ -84,40 +61,36 @@ pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, cha
                          size_t errlen)
 {
     struct pm_metrics_sender *rows = NULL;
+    struct top_list top = {NULL, 0, 0};
     struct pm_meter_res res;
-    redisReply *r;
     size_t i, n = 0;
     long long now;
-    int p, rc = 0;
+    int p, rc;
 
     if (conf->metrics_top_senders <= 0) {
         pm_metrics_quota_set(NULL, 0, 0);
         return 0;
     }
-    if (!(r = read_top(conf, conf->metrics_top_senders, err, errlen)))
-        return -1;
-    now = r->element[0]->type == REDIS_REPLY_STRING ? strtoll(r->element[0]->str, NULL, 10) : 0;
-    if (r->elements > 1 && !(rows = calloc(r->elements - 1, sizeof(*rows)))) {
+    top.max = (size_t)conf->metrics_top_senders;
+    if (!(top.sender = calloc(top.max, sizeof(*top.sender))) ||
+        !(rows = calloc(top.max, sizeof(*rows)))) {
+        free(top.sender);
         snprintf(err, errlen, "out of memory");
-        freeReplyObject(r);
         return -1;
     }
-    for (i = 1; i < r->elements && rc == 0; i++) {
-        const redisReply *e = r->element[i];
-
-        if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len >= sizeof(rows[n].sender))
-            continue;
-        if ((p = pm_policy_probe_sender(conf, store, e->str, NULL, 0, 0, 0, &res, err, errlen)) <
-            0) {
+    rc = pm_store_top(store, 1, conf->metrics_top_senders, top_one, &top, &now, err, errlen);
+    for (i = 0; i < top.n && rc == 0; i++) {
+        if ((p = pm_policy_probe_sender(conf, store, top.sender[i], NULL, 0, 0, 0, &res, err,
+                                        errlen)) < 0) {
             rc = -1; /* keep the previous gauges rather than show half of them */
             break;
         }
-        snprintf(rows[n].sender, sizeof(rows[n].sender), "%s", e->str);
+        snprintf(rows[n].sender, sizeof(rows[n].sender), "%s", top.sender[i]);
         fill_row(conf, p, &res, &rows[n++]);
     }
     if (rc == 0)
         pm_metrics_quota_set(rows, n, now);
     free(rows);
-    freeReplyObject(r);
-    return rc;
+    free(top.sender);
+    return rc < 0 ? -1 : 0;
 }

@@ -1,17 +1,22 @@
 /*
  * redis_conn.c - opening a Redis connection as the configuration says.
  *
- * The store's pool (store_redis.c), the metrics refresher (metrics_quota.c)
- * and postmeterctl all reach Redis the same way: the primary the Sentinels
- * name when sentinels are configured, else the unix socket, else host:port;
- * then the command timeout, AUTH (password, or ACL user and password) and
- * SELECT. The password never appears in a message.
+ * The one way postmeter reaches Redis (the store's pool, store_redis_pool.c,
+ * opens every connection the milter, the metrics refresher and postmeterctl
+ * use): the primary the Sentinels name when sentinels are configured, else
+ * the unix socket, else host:port; then the command timeout, keepalive, AUTH
+ * (password, or ACL user and password), SELECT, and ROLE, so that nothing is
+ * ever written to a replica. The password never appears in a message.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "redis_conn.h"
 
@@ -130,64 +135,128 @@ pm_redis_sentinel_primary(char *const *sentinels, size_t n, const char *master, 
     return best > -2 ? 0 : -1;
 }
 
-/* 0 when a set-up reply is fine, else -1 with err set (the reply is freed). */
-static int
-setup_ok(redisContext *c, redisReply *r, const char *what, char *err, size_t errlen)
+/* Block SIGPIPE in this thread while writing to a socket Redis may have closed. */
+void
+pm_redis_pipe_block(sigset_t *old, int *was_pending)
 {
-    int rc = 0;
+    sigset_t set, pending;
 
-    if (!r) {
-        snprintf(err, errlen, "%s", c->errstr);
-        rc = -1;
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s failed: %s", what, r->str);
-        rc = -1;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    *was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+/* Consume a SIGPIPE raised while blocked and restore the thread's mask. */
+void
+pm_redis_pipe_restore(const sigset_t *old, int was_pending)
+{
+    sigset_t set, pending;
+    struct timespec zero = {0, 0};
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    if (!was_pending && sigismember(&pending, SIGPIPE))
+        sigtimedwait(&set, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Describe a context that failed (a timeout says so); 1 when it was a timeout. */
+int
+pm_redis_io_error(const struct pm_redis_link *l, const redisContext *c, int saved_errno, char *err,
+                  size_t errlen)
+{
+    if (c->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
+        snprintf(err, errlen, "redis %s: no reply within %d ms", l->name, l->command_ms);
+        return 1;
     }
+    if (c->err)
+        snprintf(err, errlen, "redis %s: %s", l->name, c->errstr);
+    else
+        snprintf(err, errlen, "redis %s: connection failed", l->name);
+    return 0;
+}
+
+/* Run one set-up command; 0, or -1 with err set. */
+static int
+setup_cmd(const struct pm_redis_link *l, redisContext *c, int argc, const char **argv, char *err,
+          size_t errlen)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    int rc = -1;
+
+    if (!r)
+        pm_redis_io_error(l, c, errno, err, errlen);
+    else if (r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errlen, "redis %s: %s failed: %s", l->name, argv[0], r->str);
+    else
+        rc = 0;
     if (r)
         freeReplyObject(r);
     return rc;
 }
 
-/* One connection as conf says, timeouts, AUTH and SELECT done; see redis_conn.h. */
-redisContext *
-pm_redis_connect(const struct pm_conf *conf, char *where, size_t wherelen, char *err, size_t errlen)
+/* Can the server behind c take writes? 1 when ROLE says "master" or is refused
+ * (an ACL user without it: the writes will tell); else 0 with err set. */
+static int
+is_primary(const struct pm_redis_link *l, redisContext *c, char *err, size_t errlen)
 {
-    const char *auth[3] = {"AUTH", conf->redis_user ? conf->redis_user : conf->redis_password,
-                           conf->redis_password};
-    char host[256], name[128], db[16];
+    redisReply *r = redisCommand(c, "ROLE");
+    int ok =
+        r && (r->type == REDIS_REPLY_ERROR || (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                                               r->element[0]->type == REDIS_REPLY_STRING &&
+                                               strcmp(r->element[0]->str, "master") == 0));
+
+    if (!r)
+        pm_redis_io_error(l, c, errno, err, errlen);
+    else if (!ok)
+        snprintf(err, errlen, "redis %s: %s", l->name,
+                 l->sentinel ? "the server Sentinel named is not a primary (yet)"
+                             : "the server is a replica, not a primary");
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+/* One connection as l says, ready for writes; see redis_conn.h. */
+redisContext *
+pm_redis_open(const struct pm_redis_link *l, const char *host, int port, char *err, size_t errlen)
+{
+    const char *auth[3] = {"AUTH", l->user ? l->user : l->password, l->password};
+    char db[16];
     const char *sel[2] = {"SELECT", db};
     redisContext *c;
-    int port;
+    sigset_t old;
+    int pend, ok;
 
-    if (conf->n_sentinels) {
-        snprintf(name, sizeof(name), "%s (Sentinel)", conf->sentinel_master);
-        snprintf(where, wherelen, "%s", name);
-        if (pm_redis_sentinel_primary(conf->sentinels, conf->n_sentinels, conf->sentinel_master,
-                                      conf->connect_timeout_ms, conf->command_timeout_ms, name,
-                                      host, sizeof(host), &port, err, errlen) != 0)
-            return NULL;
-        snprintf(where, wherelen, "%s at %s:%d", name, host, port);
-        c = redisConnectWithTimeout(host, port, pm_redis_tv(conf->connect_timeout_ms));
-    } else if (conf->redis_socket && *conf->redis_socket) {
-        snprintf(where, wherelen, "%s", conf->redis_socket);
-        c = redisConnectUnixWithTimeout(conf->redis_socket, pm_redis_tv(conf->connect_timeout_ms));
-    } else {
-        snprintf(where, wherelen, "%s:%d", conf->redis_host, conf->redis_port);
-        c = redisConnectWithTimeout(conf->redis_host, conf->redis_port,
-                                    pm_redis_tv(conf->connect_timeout_ms));
-    }
+    if (host)
+        c = redisConnectWithTimeout(host, port, pm_redis_tv(l->connect_ms));
+    else if (l->socket)
+        c = redisConnectUnixWithTimeout(l->socket, pm_redis_tv(l->connect_ms));
+    else
+        c = redisConnectWithTimeout(l->host, l->port, pm_redis_tv(l->connect_ms));
     if (!c || c->err) {
-        snprintf(err, errlen, "%s", c ? c->errstr : "out of memory");
+        snprintf(err, errlen, "redis %s: %s", l->name, c ? c->errstr : "out of memory");
         redisFree(c);
         return NULL;
     }
-    redisSetTimeout(c, pm_redis_tv(conf->command_timeout_ms));
-    snprintf(db, sizeof(db), "%d", conf->redis_db);
-    if ((conf->redis_password && *conf->redis_password &&
-         setup_ok(c, redisCommandArgv(c, conf->redis_user ? 3 : 2, auth, NULL), "AUTH", err,
-                  errlen) != 0) ||
-        (conf->redis_db &&
-         setup_ok(c, redisCommandArgv(c, 2, sel, NULL), "SELECT", err, errlen) != 0)) {
+    ok = redisSetTimeout(c, pm_redis_tv(l->command_ms)) == REDIS_OK;
+    if (!ok)
+        snprintf(err, errlen, "redis %s: cannot set the command timeout", l->name);
+    if (!l->socket || host)
+        redisEnableKeepAlive(c);
+    snprintf(db, sizeof(db), "%d", l->db);
+    pm_redis_pipe_block(&old, &pend);
+    if (ok && l->password)
+        ok = setup_cmd(l, c, l->user ? 3 : 2, auth, err, errlen) == 0;
+    if (ok && l->db)
+        ok = setup_cmd(l, c, 2, sel, err, errlen) == 0;
+    if (ok)
+        ok = is_primary(l, c, err, errlen);
+    pm_redis_pipe_restore(&old, pend);
+    if (!ok) {
         redisFree(c);
         return NULL;
     }

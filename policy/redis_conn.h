@@ -8,11 +8,10 @@
 #define PM_REDIS_CONN_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
-
-#include "conf.h"
 
 /* A timeval of ms milliseconds. */
 struct timeval pm_redis_tv(int ms);
@@ -31,13 +30,36 @@ int pm_redis_sentinel_primary(char *const *sentinels, size_t n, const char *mast
                               int command_ms, const char *name, char *host, size_t hostlen,
                               int *port, char *err, size_t errlen);
 
+/* How to reach a Redis server, as the configuration says (the store keeps a
+ * copy: the configuration may be freed on reload). */
+struct pm_redis_link {
+    const char *host; /* when neither a socket nor Sentinels */
+    int port;
+    const char *socket;   /* a unix socket path, or NULL */
+    const char *user;     /* an ACL user, or NULL */
+    const char *password; /* or NULL */
+    int db, connect_ms, command_ms;
+    const char *name; /* for messages: "127.0.0.1:6379", a socket, "mymaster (Sentinel)" */
+    int sentinel;     /* 1: host and port come from the Sentinels */
+};
+
 /*
- * One connection as conf says (Sentinel primary, unix socket or host:port),
- * with its timeouts, AUTH and SELECT done. where receives what was reached
- * ("127.0.0.1:6379", a socket path, "mymaster (Sentinel) at 10.0.0.5:6379").
- * NULL with err set ("Connection refused", "AUTH failed: ...") on failure.
+ * One connection to host:port (the primary the Sentinels named), or with host
+ * NULL to the link's socket or host and port; with the command timeout,
+ * keepalive, AUTH and SELECT done, and refused when ROLE says the server is a
+ * replica. NULL with err set ("redis NAME: Connection refused").
  */
-redisContext *pm_redis_connect(const struct pm_conf *conf, char *where, size_t wherelen, char *err,
-                               size_t errlen);
+redisContext *pm_redis_open(const struct pm_redis_link *l, const char *host, int port, char *err,
+                            size_t errlen);
+
+/* Describe a context that failed ("redis NAME: no reply within 500 ms"); 1
+ * when it was a timeout. saved_errno: errno right after the failed call. */
+int pm_redis_io_error(const struct pm_redis_link *l, const redisContext *c, int saved_errno,
+                      char *err, size_t errlen);
+
+/* Block SIGPIPE in this thread while writing to a socket Redis may have
+ * closed; restore the mask after, consuming a SIGPIPE raised meanwhile. */
+void pm_redis_pipe_block(sigset_t *old, int *was_pending);
+void pm_redis_pipe_restore(const sigset_t *old, int was_pending);
 
 #endif

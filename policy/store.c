@@ -23,7 +23,7 @@ pm_store_new(const struct pm_store_ops *ops, void *impl)
     return st;
 }
 
-/* Ask the store; 0 on success, -1 on a store error. */
+/* Ask the store; PM_STORE_OK, or a failure. */
 int
 pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_meter_res *res,
                char *err, size_t errlen)
@@ -33,15 +33,15 @@ pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_me
     return st->ops->meter(st->impl, req, res, err, errlen);
 }
 
-/* Say that a store does not implement an operation; -1. */
+/* Say that a store does not implement an operation; PM_STORE_ERROR. */
 static int
 store_unsupported(const char *what, char *err, size_t errlen)
 {
     snprintf(err, errlen, "this store keeps no %s", what);
-    return -1;
+    return PM_STORE_ERROR;
 }
 
-/* Record what one incoming message says; 0 on success, -1 on a store error. */
+/* Record what one incoming message says; PM_STORE_OK, or a failure. */
 int
 pm_store_feedback(struct pm_store *st, const struct pm_feedback_req *req,
                   enum pm_feedback_kind *out, char *err, size_t errlen)
@@ -90,6 +90,105 @@ pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen)
     if (!st->ops->now)
         return store_unsupported("clock", err, errlen);
     return st->ops->now(st->impl, now, err, errlen);
+}
+
+/* A sender's plan override. */
+int
+pm_store_plan_get(struct pm_store *st, const char *sender, struct pm_override *o, char *err,
+                  size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    o->ttl = -1;
+    if (!st->ops->plan_get)
+        return store_unsupported("plan overrides", err, errlen);
+    return st->ops->plan_get(st->impl, sender, o, err, errlen);
+}
+
+/* Set or clear a sender's plan override. */
+int
+pm_store_plan_set(struct pm_store *st, const char *sender, const char *plan, long long keep,
+                  int *had, char *err, size_t errlen)
+{
+    *had = 0;
+    if (!st->ops->plan_set)
+        return store_unsupported("plan overrides", err, errlen);
+    return st->ops->plan_set(st->impl, sender, plan, keep, had, err, errlen);
+}
+
+/* A sender's credits. */
+int
+pm_store_credits(struct pm_store *st, const char *sender, struct pm_credits *out, char *err,
+                 size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (!st->ops->credits)
+        return store_unsupported("credits", err, errlen);
+    return st->ops->credits(st->impl, sender, out, err, errlen);
+}
+
+/* Release what pm_store_credits() filled in. */
+void
+pm_credits_free(struct pm_credits *c)
+{
+    free(c->grant);
+    free(c->move);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Add a grant of credits. */
+int
+pm_store_credit_add(struct pm_store *st, const char *sender, const struct pm_grant_req *g,
+                    struct pm_grant_res *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof(*res));
+    if (!st->ops->credit_set)
+        return store_unsupported("credits", err, errlen);
+    return st->ops->credit_set(st->impl, sender, g, 0, g->note, res, err, errlen);
+}
+
+/* Revoke a grant of credits. */
+int
+pm_store_credit_revoke(struct pm_store *st, const char *sender, long long id, const char *note,
+                       struct pm_grant_res *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof(*res));
+    if (!st->ops->credit_set)
+        return store_unsupported("credits", err, errlen);
+    return st->ops->credit_set(st->impl, sender, NULL, id, note, res, err, errlen);
+}
+
+/* Reset or skip a warm-up. */
+int
+pm_store_warmup_set(struct pm_store *st, const struct pm_warmup_set *w, int *had, long long *day,
+                    char *err, size_t errlen)
+{
+    *had = 0;
+    *day = 0;
+    if (!st->ops->warmup_set)
+        return store_unsupported("warm-up state", err, errlen);
+    return st->ops->warmup_set(st->impl, w, had, day, err, errlen);
+}
+
+/* Where a recipient stands as a contact. */
+int
+pm_store_contact_days(struct pm_store *st, const char *sender, const char *company,
+                      const char *hash, struct pm_contact_days *out, char *err, size_t errlen)
+{
+    out->sender = out->learned = out->company = -1;
+    if (!st->ops->contact_days)
+        return store_unsupported("contacts", err, errlen);
+    return st->ops->contact_days(st->impl, sender, company, hash, out, err, errlen);
+}
+
+/* The senders of the daily top index. */
+int
+pm_store_top(struct pm_store *st, int days, int limit, int (*each)(void *arg, const char *sender),
+             void *arg, long long *now, char *err, size_t errlen)
+{
+    *now = 0;
+    if (!st->ops->top)
+        return store_unsupported("top index", err, errlen);
+    return st->ops->top(st->impl, days, limit, each, arg, now, err, errlen);
 }
 
 /* The name of a feedback result, as logged ("feedback=hard_bounce"). */

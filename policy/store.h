@@ -13,6 +13,16 @@
 
 #include <stddef.h>
 
+/* What a store operation returns, with a text beside it in err (as Postfix's
+ * dictionaries answer): both failures are negative, so "< 0" tests for either. */
+enum pm_store_rc {
+    PM_STORE_OK = 0,
+    PM_STORE_RETRY = -1, /* the store could not be reached, or did not answer in time, or is
+                          * read-only (a replica): the same request may work later */
+    PM_STORE_ERROR = -2, /* the store answered with an error or an unexpected reply, or the
+                          * request was bad, or memory ran out */
+};
+
 /* The counters checked for every scope, in the order they are checked. */
 enum pm_counter {
     PM_C_MSGS_HOUR = 0,
@@ -187,19 +197,88 @@ struct pm_meter_res {
     struct pm_suppressed sup;   /* the probed recipient's suppression entry */
 };
 
+/* --- the administrator's operations (postmeterctl, the metrics refresher) --- */
+
+/* A sender's plan override, as the store holds it. */
+struct pm_override {
+    char plan[128];    /* the plan it names; "" none */
+    long long ttl;     /* seconds it is kept yet; -1 none */
+    char unknown[128]; /* the override a running postmeter reported, within a day, it
+                        * cannot apply (its plan table lacks it); "" none */
+};
+
+/* One grant of credits ("stamps"). */
+struct pm_grant {
+    long long id;
+    long long msgs, rcpts;     /* left */
+    long long expires;         /* store time; 0 never */
+    long long g_msgs, g_rcpts; /* granted */
+    long long at;              /* store time of the grant */
+};
+
+/* One movement of a sender's credits. */
+struct pm_credit_move {
+    long long time, msgs, rcpts, expires;
+    char event[16]; /* "grant", "revoke", "spend" */
+    char note[320];
+};
+
+/* A sender's credits: the grants (by id) and the movements (newest first). */
+struct pm_credits {
+    struct pm_grant *grant;
+    size_t n_grant;
+    struct pm_credit_move *move;
+    size_t n_move;
+};
+
+#define PM_CREDIT_MAX_GRANTS 100 /* live grants a sender may hold */
+
+/* A grant to add. */
+struct pm_grant_req {
+    long long msgs, rcpts;
+    int relative;      /* 1: expires counts seconds from the store's now */
+    long long expires; /* else a store time; 0 never */
+    const char *note;  /* the movement's note (no tab or line break) */
+};
+
+/* What adding or revoking a grant did. */
+struct pm_grant_res {
+    long long result;      /* add: the new id, 0 expiry past, -1 PM_CREDIT_MAX_GRANTS live
+                            * grants already; revoke: 1, or 0 no such grant */
+    long long now;         /* store time */
+    long long expires;     /* the grant's expiry */
+    long long msgs, rcpts; /* add: granted; revoke: what was left */
+};
+
+/* A warm-up to reset or skip: a sender's, or a domain's company-wide one. */
+struct pm_warmup_set {
+    const char *sender; /* or NULL and ... */
+    const char *domain;
+    long long stage;      /* -1: reset (delete the state); else the stage to be at today */
+    long long keep;       /* seconds the state is kept (dormant_days + 1 days) */
+    long long day_offset; /* the time zone's offset: warm-up days are local days */
+};
+
+/* Where a recipient stands as a contact: the UTC day last seen, or -1, in the
+ * sender's contacts (mailed), the sender's learned contacts (who wrote to the
+ * sender) and the company's contacts. */
+struct pm_contact_days {
+    long long sender, learned, company;
+};
+
 struct pm_store_ops {
-    /* Answer req into res; 0 on success, -1 on a store error (err says why). */
+    /* Answer req into res; PM_STORE_OK, or a failure (err says why). */
     int (*meter)(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
                  size_t errlen);
     /* Release impl. */
     void (*free)(void *impl);
     /* Record what one incoming message says (out: one result per failure of a
-     * bounce, else one); 0 on success, -1 on a store error. NULL: not supported. */
+     * bounce, else one); PM_STORE_OK or a failure. NULL: not supported. */
     int (*feedback)(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out,
                     char *err, size_t errlen);
     /* The suppression list: each entry of company (NULL: of every company),
      * of rcpt (NULL: every address), passed to each (which returns 0 to go on);
-     * 0 on success, -1 on a store error. */
+     * PM_STORE_OK or a failure. */
     int (*suppress_list)(void *impl, const char *company, const char *rcpt,
                          int (*each)(void *arg, const char *company, const char *rcpt,
                                      const struct pm_suppressed *e),
@@ -214,6 +293,29 @@ struct pm_store_ops {
                             char *err, size_t errlen);
     /* The store's clock (Redis time, as the scripts reckon it). */
     int (*now)(void *impl, long long *now, char *err, size_t errlen);
+    /* A sender's plan override. */
+    int (*plan_get)(void *impl, const char *sender, struct pm_override *o, char *err,
+                    size_t errlen);
+    /* Set (plan) or, with plan NULL, clear a sender's override, kept keep seconds; *had:
+     * there was one to clear. Either forgets a daemon's report that it lacks a plan. */
+    int (*plan_set)(void *impl, const char *sender, const char *plan, long long keep, int *had,
+                    char *err, size_t errlen);
+    /* A sender's credits (free them with pm_credits_free). */
+    int (*credits)(void *impl, const char *sender, struct pm_credits *out, char *err,
+                   size_t errlen);
+    /* Add a grant (g) or, with g NULL, revoke grant id (note: the movement's note). */
+    int (*credit_set)(void *impl, const char *sender, const struct pm_grant_req *g, long long id,
+                      const char *note, struct pm_grant_res *res, char *err, size_t errlen);
+    /* Reset or skip a warm-up; *had: it had a state; *day: the warm-up day. */
+    int (*warmup_set)(void *impl, const struct pm_warmup_set *w, int *had, long long *day,
+                      char *err, size_t errlen);
+    /* Where the recipient of keyed contact hash stands for sender (company: its domain). */
+    int (*contact_days)(void *impl, const char *sender, const char *company, const char *hash,
+                        struct pm_contact_days *out, char *err, size_t errlen);
+    /* The senders of the daily top index of the last days days (today first), at
+     * most limit per day (0: all), passed to each (0 to go on); *now: store time. */
+    int (*top)(void *impl, int days, int limit, int (*each)(void *arg, const char *sender),
+               void *arg, long long *now, char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -224,15 +326,15 @@ struct pm_store {
 /* Wrap an implementation; NULL on allocation failure. */
 struct pm_store *pm_store_new(const struct pm_store_ops *ops, void *impl);
 
-/* Ask the store; 0 on success, -1 on a store error (err says why). */
+/* Ask the store; PM_STORE_OK, or a failure (err says why). */
 int pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_meter_res *res,
                    char *err, size_t errlen);
 
-/* Record what one incoming message says; 0 on success, -1 on a store error (err says why). */
+/* Record what one incoming message says; PM_STORE_OK, or a failure (err says why). */
 int pm_store_feedback(struct pm_store *st, const struct pm_feedback_req *req,
                       enum pm_feedback_kind *out, char *err, size_t errlen);
 
-/* The suppression list (see struct pm_store_ops); 0, or -1 (err says why). */
+/* The suppression list (see struct pm_store_ops); PM_STORE_OK, or a failure. */
 int pm_store_suppress_list(struct pm_store *st, const char *company, const char *rcpt,
                            int (*each)(void *arg, const char *company, const char *rcpt,
                                        const struct pm_suppressed *e),
@@ -242,8 +344,29 @@ int pm_store_suppress_set(struct pm_store *st, const char *company, const char *
 int pm_store_suppress_migrate(struct pm_store *st, const char *const *companies, size_t n,
                               long long *moved, char *err, size_t errlen);
 
-/* The store's clock; 0, or -1 (err says why). */
+/* The store's clock; PM_STORE_OK, or a failure (err says why). */
 int pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen);
+
+/* The administrator's operations (see struct pm_store_ops); PM_STORE_OK, or a failure
+ * (err says why). */
+int pm_store_plan_get(struct pm_store *st, const char *sender, struct pm_override *o, char *err,
+                      size_t errlen);
+int pm_store_plan_set(struct pm_store *st, const char *sender, const char *plan, long long keep,
+                      int *had, char *err, size_t errlen);
+int pm_store_credits(struct pm_store *st, const char *sender, struct pm_credits *out, char *err,
+                     size_t errlen);
+void pm_credits_free(struct pm_credits *c);
+int pm_store_credit_add(struct pm_store *st, const char *sender, const struct pm_grant_req *g,
+                        struct pm_grant_res *res, char *err, size_t errlen);
+int pm_store_credit_revoke(struct pm_store *st, const char *sender, long long id, const char *note,
+                           struct pm_grant_res *res, char *err, size_t errlen);
+int pm_store_warmup_set(struct pm_store *st, const struct pm_warmup_set *w, int *had,
+                        long long *day, char *err, size_t errlen);
+int pm_store_contact_days(struct pm_store *st, const char *sender, const char *company,
+                          const char *hash, struct pm_contact_days *out, char *err, size_t errlen);
+int pm_store_top(struct pm_store *st, int days, int limit,
+                 int (*each)(void *arg, const char *sender), void *arg, long long *now, char *err,
+                 size_t errlen);
 
 /* The name of a feedback result ("hard_bounce", "unmatched", ...). */
 const char *pm_feedback_name(enum pm_feedback_kind k);

@@ -1,25 +1,16 @@
 /*
- * store_redis.c - the Redis implementation of the storage interface.
+ * store_redis.c - the Redis implementation of the storage interface: its
+ * making, its key names, and the meter.
  *
- * Every request is one round trip: EVALSHA of meter.lua (EVAL with the full
- * text when the server answers NOSCRIPT), which checks and counts atomically
- * with the Redis server's clock. Connections are hiredis contexts in a pool
- * of at most pool_size, shared by the milter's threads under a mutex; a
- * context that saw an I/O or protocol error is freed, never reused, and the
- * idle ones are dropped with it. After a failed connect no new attempt is
- * made until a backoff (retry_min_ms doubling up to retry_max_ms) has passed;
- * meanwhile requests fail at once. One log line per change of state.
- *
- * With Sentinels, connections go to the primary they last named. The first
- * request starts a watcher (sentinel_watch.c) that hears the Sentinels
- * announce a promotion: the pool then forgets every connection to the old
- * primary at once, for a planned switchover leaves it up and writable for
- * seconds, and what it takes then is lost when it is demoted.
+ * Every meter request is one round trip: EVALSHA of meter.lua (EVAL with the
+ * full text when the server answers NOSCRIPT), which checks and counts
+ * atomically with the Redis server's clock; this file encodes the request
+ * and decodes the reply by the contract (scripts.contract). The connections
+ * are store_redis_pool.c's.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,24 +26,12 @@
 #include "contract.h"
 #include "meter_lua.h"
 #include "prelude_lua.h"
-#include "redis_conn.h"
-#include "sentinel_watch.h"
 #include "store_redis.h"
 #include "store_redis_int.h"
 #include "strbuf.h"
 
 #define CURVE_MAX_STAGES 1000
 #define MAX_HASHES 100000
-
-/* Milliseconds on the monotonic clock. */
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* strdup that keeps NULL and maps "" to NULL when empty_null is set. */
 static char *
@@ -61,411 +40,6 @@ dup_opt(const char *s, int empty_null)
     if (!s || (empty_null && !*s))
         return NULL;
     return strdup(s);
-}
-
-/* Block SIGPIPE in this thread while writing to a socket Redis may have closed. */
-static void
-pipe_block(sigset_t *old, int *was_pending)
-{
-    sigset_t set, pending;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pending);
-    *was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, old);
-}
-
-/* Consume a SIGPIPE raised while blocked and restore the thread's mask. */
-static void
-pipe_restore(const sigset_t *old, int was_pending)
-{
-    sigset_t set, pending;
-    struct timespec zero = {0, 0};
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pending);
-    if (!was_pending && sigismember(&pending, SIGPIPE))
-        sigtimedwait(&set, NULL, &zero);
-    pthread_sigmask(SIG_SETMASK, old, NULL);
-}
-
-/* Describe a dead context's error (a timeout says so). */
-static void
-io_error(struct redis_store *rs, redisContext *c, int saved_errno, char *err, size_t errlen)
-{
-    if (c->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
-        snprintf(err, errlen, "redis %s: no reply within %d ms", rs->name, rs->command_ms);
-    else if (c->err)
-        snprintf(err, errlen, "redis %s: %s", rs->name, c->errstr);
-    else
-        snprintf(err, errlen, "redis %s: connection failed", rs->name);
-}
-
-/* Run one set-up command; 0 on success, -1 with err set otherwise. */
-static int
-setup_cmd(struct redis_store *rs, redisContext *c, int argc, const char **argv, const char *what,
-          char *sha, char *err, size_t errlen)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-    int rc = -1;
-
-    if (!r)
-        io_error(rs, c, errno, err, errlen);
-    else if (r->type == REDIS_REPLY_ERROR)
-        snprintf(err, errlen, "redis %s: %s failed: %s", rs->name, what, r->str);
-    else if (sha && (r->type != REDIS_REPLY_STRING || r->len != 40))
-        snprintf(err, errlen, "redis %s: %s: unexpected reply", rs->name, what);
-    else
-        rc = 0;
-    if (rc == 0 && sha)
-        memcpy(sha, r->str, 41);
-    if (r)
-        freeReplyObject(r);
-    return rc;
-}
-
-/* Can the server behind c take writes? 0 with err set when ROLE names a
- * replica or the connection failed; 1 when ROLE says "master" or is refused
- * (an ACL user without it, a busy server: the writes will tell). */
-static int
-is_primary(struct redis_store *rs, redisContext *c, char *err, size_t errlen)
-{
-    redisReply *r = redisCommand(c, "ROLE");
-    int ok =
-        r && (r->type == REDIS_REPLY_ERROR || (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                                               r->element[0]->type == REDIS_REPLY_STRING &&
-                                               strcmp(r->element[0]->str, "master") == 0));
-
-    if (!r)
-        io_error(rs, c, errno, err, errlen);
-    else if (!ok)
-        snprintf(err, errlen, "redis %s: %s", rs->name,
-                 rs->n_sentinels ? "the server Sentinel named is not a primary (yet)"
-                                 : "the server is a replica, not a primary");
-    if (r)
-        freeReplyObject(r);
-    return ok;
-}
-
-/* Close a connection. */
-static void
-conn_free(struct rs_conn *cn)
-{
-    redisFree(cn->c);
-    free(cn);
-}
-
-/* "host:port", "[v6]:port". */
-static void
-host_port(char *buf, size_t len, const char *host, int port)
-{
-    snprintf(buf, len, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-}
-
-/* Forget every pooled connection (called locked): the idle ones now, the
- * ones in use when they are returned. */
-static void
-pool_drop(struct redis_store *rs)
-{
-    rs->gen++;
-    while (rs->n_idle > 0) {
-        conn_free(rs->idle[--rs->n_idle]);
-        rs->n_open--;
-    }
-}
-
-/* The Sentinels name host:port as the primary (called locked; how and
- * sentinel say who, for the log): when it is a new one, log it once and drop
- * every connection to the old one at once. */
-static void
-primary_is(struct redis_store *rs, const char *host, int port, const char *how,
-           const char *sentinel)
-{
-    char was[300], now[300];
-
-    rs->primary_stale = 0;
-    if (rs->primary_port == port && strcmp(rs->primary, host) == 0)
-        return;
-    if (rs->primary_port) {
-        host_port(was, sizeof(was), rs->primary, rs->primary_port);
-        host_port(now, sizeof(now), host, port);
-        pm_log(PM_LOG_WARNING,
-               "redis %s: the primary moved from %s to %s (%s%s%s); its connections to %s are "
-               "dropped",
-               rs->name, was, now, how, sentinel ? " from the Sentinel at " : "",
-               sentinel ? sentinel : "", was);
-        pool_drop(rs);
-        rs->retry_at_ms = 0; /* no backoff before trying the new one */
-    }
-    snprintf(rs->primary, sizeof(rs->primary), "%s", host);
-    rs->primary_port = port;
-    rs->moves++;
-    pthread_cond_broadcast(&rs->cv);
-}
-
-/* The watcher's report (its thread): a Sentinel names host:port. */
-static void
-primary_announced(void *arg, const char *host, int port, const char *how, const char *sentinel)
-{
-    struct redis_store *rs = arg;
-
-    pthread_mutex_lock(&rs->mu);
-    primary_is(rs, host, port, how, sentinel);
-    pthread_mutex_unlock(&rs->mu);
-}
-
-/* Where to connect: the primary the Sentinels last named, or their answer now
- * (before the first one, or after a connect to it failed); 0 with *moves the
- * primary's version, or -1 with err set. */
-static int
-primary_get(struct redis_store *rs, char *host, size_t hostlen, int *port, unsigned *moves,
-            char *err, size_t errlen)
-{
-    pthread_mutex_lock(&rs->mu);
-    *moves = rs->moves;
-    *port = rs->primary_stale ? 0 : rs->primary_port;
-    snprintf(host, hostlen, "%s", rs->primary);
-    pthread_mutex_unlock(&rs->mu);
-    if (*port)
-        return 0;
-    if (pm_redis_sentinel_primary(rs->sentinels, rs->n_sentinels, rs->master, rs->connect_ms,
-                                  rs->command_ms, rs->name, host, hostlen, port, err, errlen) != 0)
-        return -1;
-    pthread_mutex_lock(&rs->mu);
-    if (rs->moves == *moves) { /* else a newer announcement came meanwhile */
-        primary_is(rs, host, *port, "get-master-addr-by-name", NULL);
-        *moves = rs->moves;
-    }
-    pthread_mutex_unlock(&rs->mu);
-    return 0;
-}
-
-/* A connect to host:port failed: ask the Sentinels before the next one. */
-static void
-primary_failed(struct redis_store *rs, const char *host, int port)
-{
-    pthread_mutex_lock(&rs->mu);
-    if (rs->primary_port == port && strcmp(rs->primary, host) == 0)
-        rs->primary_stale = 1;
-    pthread_mutex_unlock(&rs->mu);
-}
-
-/* Open, authenticate and prepare one connection; NULL with err set on failure. */
-static struct rs_conn *
-conn_open(struct redis_store *rs, char *err, size_t errlen)
-{
-    struct rs_conn *cn = calloc(1, sizeof(*cn));
-    redisContext *c;
-    char db[16], host[256];
-    const char *auth[3] = {"AUTH", rs->user ? rs->user : rs->password, rs->password};
-    const char *sel[2] = {"SELECT", db};
-    const char *load[3] = {"SCRIPT", "LOAD", pm_meter_lua};
-    sigset_t old;
-    int pend, ok, port = 0;
-
-    if (!cn) {
-        snprintf(err, errlen, "redis %s: out of memory", rs->name);
-        return NULL;
-    }
-    if (rs->n_sentinels) {
-        if (primary_get(rs, host, sizeof(host), &port, &cn->moves, err, errlen) != 0) {
-            free(cn);
-            return NULL;
-        }
-        c = redisConnectWithTimeout(host, port, pm_redis_tv(rs->connect_ms));
-    } else if (rs->socket)
-        c = redisConnectUnixWithTimeout(rs->socket, pm_redis_tv(rs->connect_ms));
-    else
-        c = redisConnectWithTimeout(rs->host, rs->port, pm_redis_tv(rs->connect_ms));
-    if (!c || c->err) {
-        snprintf(err, errlen, "redis %s: %s", rs->name, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        free(cn);
-        if (port)
-            primary_failed(rs, host, port);
-        return NULL;
-    }
-    ok = redisSetTimeout(c, pm_redis_tv(rs->command_ms)) == REDIS_OK;
-    if (!ok)
-        snprintf(err, errlen, "redis %s: cannot set the command timeout", rs->name);
-    if (!rs->socket)
-        redisEnableKeepAlive(c);
-    snprintf(db, sizeof(db), "%d", rs->db);
-    pipe_block(&old, &pend);
-    if (ok && rs->password)
-        ok = setup_cmd(rs, c, rs->user ? 3 : 2, auth, "AUTH", NULL, err, errlen) == 0;
-    if (ok && rs->db)
-        ok = setup_cmd(rs, c, 2, sel, "SELECT", NULL, err, errlen) == 0;
-    if (ok)
-        ok = is_primary(rs, c, err, errlen);
-    if (ok)
-        ok = setup_cmd(rs, c, 3, load, "SCRIPT LOAD", cn->sha, err, errlen) == 0;
-    pipe_restore(&old, pend);
-    if (!ok) {
-        redisFree(c);
-        free(cn);
-        if (port)
-            primary_failed(rs, host, port);
-        return NULL;
-    }
-    cn->c = c;
-    return cn;
-}
-
-/* The link works again (called locked): log it once. */
-static void
-link_up(struct redis_store *rs)
-{
-    if (rs->state != LINK_UP)
-        pm_log(PM_LOG_NOTICE, "redis %s: connected", rs->name);
-    rs->state = LINK_UP;
-    rs->backoff_ms = 0;
-    rs->retry_at_ms = 0;
-}
-
-/* The link failed (called locked): log it once, drop idle connections, and
- * after a failed connect wait a growing backoff before the next one. */
-static void
-link_down(struct redis_store *rs, const char *reason, int connect_failed)
-{
-    const char *prefix = "redis ";
-    size_t skip = strlen(prefix) + strlen(rs->name) + 2;
-
-    /* reason reads "redis NAME: why"; log "why" after our own prefix */
-    if (strncmp(reason, prefix, strlen(prefix)) == 0 && strlen(reason) >= skip)
-        reason += skip;
-    if (rs->state == LINK_UP)
-        pm_log(PM_LOG_ERR, "redis %s: connection lost: %s", rs->name, reason);
-    else if (rs->state == LINK_UNKNOWN)
-        pm_log(PM_LOG_ERR, "redis %s: cannot connect: %s", rs->name, reason);
-    rs->state = LINK_DOWN;
-    pool_drop(rs);
-    if (connect_failed) {
-        if (!rs->backoff_ms)
-            rs->backoff_ms = rs->retry_min_ms;
-        else if (rs->backoff_ms > rs->retry_max_ms / 2)
-            rs->backoff_ms = rs->retry_max_ms;
-        else
-            rs->backoff_ms *= 2;
-        rs->retry_at_ms = mono_ms() + rs->backoff_ms;
-    }
-}
-
-/* Wait on the pool until deadline (monotonic ms); 0 when woken, -1 on timeout. */
-static int
-pool_wait(struct redis_store *rs, long long deadline)
-{
-    struct timespec ts = {deadline / 1000, (deadline % 1000) * 1000000};
-
-    return pthread_cond_timedwait(&rs->cv, &rs->mu, &ts) == ETIMEDOUT ? -1 : 0;
-}
-
-/* 1 when an idle connection has something to read: the server closed it
- * (an idle connection is owed no reply), or it failed. */
-static int
-conn_closed(const struct rs_conn *cn)
-{
-    struct pollfd p = {cn->c->fd, POLLIN, 0};
-
-    return poll(&p, 1, 0) != 0;
-}
-
-/* Take an idle connection or open one; NULL with err set when none can be had
- * within command_timeout_ms or the link is backing off. */
-static struct rs_conn *
-pool_get(struct redis_store *rs, char *err, size_t errlen)
-{
-    long long now = mono_ms(), deadline = now + rs->command_ms;
-    struct rs_conn *cn = NULL;
-    int probe;
-
-    pthread_mutex_lock(&rs->mu);
-    if (rs->n_sentinels && !rs->watching) {
-        rs->watching = 1;
-        rs->watch = pm_sentinel_watch_start(rs->sentinels, rs->n_sentinels, rs->master,
-                                            rs->connect_ms, rs->name, primary_announced, rs);
-    }
-    for (;;) {
-        if (rs->n_idle > 0) {
-            cn = rs->idle[--rs->n_idle];
-            if (!conn_closed(cn))
-                break;
-            /* closed by the server while idle (its timeout, a restart): not an
-             * error; a server that is down shows when the next connect fails */
-            conn_free(cn);
-            rs->n_open--;
-            cn = NULL;
-            continue;
-        }
-        if (rs->state != LINK_UP && !rs->probing && now < rs->retry_at_ms) {
-            snprintf(err, errlen, "redis unavailable, retrying in %lld ms", rs->retry_at_ms - now);
-            break;
-        }
-        if (rs->n_open < rs->pool_size && (rs->state == LINK_UP || !rs->probing)) {
-            probe = rs->state != LINK_UP;
-            rs->probing |= probe;
-            rs->n_open++;
-            pthread_mutex_unlock(&rs->mu);
-            cn = conn_open(rs, err, errlen);
-            pthread_mutex_lock(&rs->mu);
-            if (probe)
-                rs->probing = 0;
-            if (cn && cn->moves != rs->moves) {
-                /* the primary moved while it was opened: it may be the old one */
-                conn_free(cn);
-                rs->n_open--;
-                cn = NULL;
-                pthread_cond_broadcast(&rs->cv);
-                now = mono_ms();
-                if (now < deadline)
-                    continue;
-                snprintf(err, errlen, "redis %s: the primary moved while connecting", rs->name);
-                break;
-            }
-            if (cn) {
-                cn->gen = rs->gen;
-                link_up(rs);
-            } else {
-                rs->n_open--;
-                link_down(rs, err, 1);
-            }
-            pthread_cond_broadcast(&rs->cv);
-            break;
-        }
-        if (pool_wait(rs, deadline) < 0) {
-            if (rs->state == LINK_UP)
-                snprintf(err, errlen, "redis %s: all %d connections busy for %d ms", rs->name,
-                         rs->pool_size, rs->command_ms);
-            else
-                snprintf(err, errlen, "redis unavailable: no connection within %d ms",
-                         rs->command_ms);
-            break;
-        }
-        now = mono_ms();
-    }
-    pthread_mutex_unlock(&rs->mu);
-    return cn;
-}
-
-/* Return a connection to the pool, or close it when dead (reason says why)
- * or opened before the last failure. */
-static void
-pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_reason)
-{
-    pthread_mutex_lock(&rs->mu);
-    if (dead_reason || cn->gen != rs->gen) {
-        conn_free(cn);
-        rs->n_open--;
-        if (dead_reason)
-            link_down(rs, dead_reason, 0);
-    } else {
-        rs->idle[rs->n_idle++] = cn;
-    }
-    pthread_cond_broadcast(&rs->cv);
-    pthread_mutex_unlock(&rs->mu);
 }
 
 /* Check a request before sending it; 0 if sound, -1 with err set. */
@@ -652,18 +226,18 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     return 0;
 }
 
-/* Send the request on a connection; 0 on success, -1 with err set. *dead is
- * set when the connection must not be used again, to 2 when it is because no
- * reply came in time. */
+/* Send the request on a connection; PM_STORE_OK, or a failure with err set.
+ * *dead is set when the connection must not be used again, to 2 when it is
+ * because no reply came in time. */
 static int
 meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc,
          struct pm_meter_res *res, int *dead, char *err, size_t errlen)
 {
     redisReply *r;
     sigset_t old;
-    int pend, rc = -1, timeout;
+    int pend, rc = PM_STORE_ERROR, timeout;
 
-    pipe_block(&old, &pend);
+    pm_redis_pipe_block(&old, &pend);
     argv[0] = "EVALSHA";
     argv[1] = cn->sha;
     r = redisCommandArgv(cn->c, argc, argv, NULL);
@@ -673,19 +247,18 @@ meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc
         argv[1] = pm_meter_lua;
         r = redisCommandArgv(cn->c, argc, argv, NULL);
     }
-    timeout = !r && cn->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-    if (!r)
-        io_error(rs, cn->c, errno, err, errlen);
-    pipe_restore(&old, pend);
+    timeout = !r && pm_redis_io_error(&rs->link, cn->c, errno, err, errlen);
+    pm_redis_pipe_restore(&old, pend);
     /* a replica's READONLY: the primary moved; drop the connection and rediscover */
     *dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
     if (!r) {
         *dead += timeout;
-        return -1;
+        return PM_STORE_RETRY;
     }
-    if (r->type == REDIS_REPLY_ERROR)
+    if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
-    else if (reply_parse(r, res) < 0)
+        rc = rs_reply_rc(r);
+    } else if (reply_parse(r, res) < 0)
         snprintf(err, errlen, "redis %s: unexpected reply from the meter script", rs->name);
     else
         rc = 0;
@@ -769,16 +342,16 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     const char *k[PM_MK_COUNT], *v[PM_MA_COUNT], **argv = NULL;
     const char *did = req->scope[PM_SCOPE_DOMAIN].id;
     struct nums nb;
-    int nscopes, nkeys, argc = 0, s, i, dead = 0, rc = -1, attempt;
+    int nscopes, nkeys, argc = 0, s, i, dead = 0, rc = PM_STORE_ERROR, attempt;
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
 
     if (req_check(req, err, errlen) < 0)
-        return -1;
+        return PM_STORE_ERROR;
     if (ct->n > MAX_HASHES) {
         snprintf(err, errlen, "meter request with %zu recipients", ct->n);
-        return -1;
+        return PM_STORE_ERROR;
     }
     if (did && !*did)
         did = NULL; /* NULL or "": the domain scope is unused */
@@ -837,9 +410,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
      * was lost to a timeout: the script may have counted it, and then answers
      * with the reply it recorded instead of counting it again */
     for (attempt = req->txid && req->mode != PM_METER_PROBE ? 2 : 1; attempt > 0; attempt--) {
-        cn = pool_get(rs, err, errlen);
+        cn = rs_pool_get(rs, err, errlen);
         if (!cn) {
             pm_metrics_store_error(PM_SERR_CONNECT);
+            rc = PM_STORE_RETRY;
             break;
         }
         t0 = pm_metrics_clock();
@@ -849,7 +423,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             pm_metrics_store_error(!dead       ? PM_SERR_REPLY
                                    : dead == 2 ? PM_SERR_TIMEOUT
                                                : PM_SERR_IO);
-        pool_put(rs, cn, dead ? err : NULL);
+        rs_pool_put(rs, cn, dead ? err : NULL);
         if (rc == 0 || dead != 2)
             break;
     }
@@ -870,9 +444,7 @@ redis_free(void *impl)
 
     if (!rs)
         return;
-    pm_sentinel_watch_stop(rs->watch);
-    while (rs->n_idle > 0)
-        conn_free(rs->idle[--rs->n_idle]);
+    rs_pool_close(rs);
     free(rs->idle);
     free(rs->host);
     free(rs->socket);
@@ -895,32 +467,6 @@ redis_free(void *impl)
     free(rs);
 }
 
-/* Run one command on a pooled connection; its reply, or NULL with err set. */
-redisReply *
-rs_command(struct redis_store *rs, int argc, const char **argv, char *err, size_t errlen)
-{
-    struct rs_conn *cn;
-    redisReply *r;
-    sigset_t old;
-    int pend, dead;
-
-    if (!(cn = pool_get(rs, err, errlen))) {
-        pm_metrics_store_error(PM_SERR_CONNECT);
-        return NULL;
-    }
-    pipe_block(&old, &pend);
-    r = redisCommandArgv(cn->c, argc, argv, NULL);
-    if (!r)
-        io_error(rs, cn->c, errno, err, errlen);
-    pipe_restore(&old, pend);
-    /* a replica's READONLY: the primary moved; drop the connection and rediscover */
-    dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
-    if (r && r->type == REDIS_REPLY_ERROR)
-        snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
-    pool_put(rs, cn, dead ? err : NULL);
-    return r;
-}
-
 static const struct pm_store_ops redis_ops = {
     .meter = redis_meter,
     .free = redis_free,
@@ -929,6 +475,13 @@ static const struct pm_store_ops redis_ops = {
     .suppress_set = rs_suppress_set,
     .suppress_migrate = rs_suppress_migrate,
     .now = rs_now,
+    .plan_get = rs_plan_get,
+    .plan_set = rs_plan_set,
+    .credits = rs_credits,
+    .credit_set = rs_credit_set,
+    .warmup_set = rs_warmup_set,
+    .contact_days = rs_contact_days,
+    .top = rs_top,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */
@@ -1001,6 +554,9 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
                 return -1;
         snprintf(rs->name, sizeof(rs->name), "%s (Sentinel)", rs->master);
     }
+    rs->link = (struct pm_redis_link){
+        rs->host, rs->port,       rs->socket,     rs->user, rs->password,
+        rs->db,   rs->connect_ms, rs->command_ms, rs->name, rs->n_sentinels > 0};
     if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->plan_table ||
         !rs->now_lua || !rs->idle || (conf->redis_socket && *conf->redis_socket && !rs->socket))
         return -1;

@@ -64,36 +64,6 @@ num(char *buf, size_t len, long long v)
     return buf;
 }
 
-/* Run a script text (EVAL); its reply, or NULL with err set (an error reply too). */
-static redisReply *
-eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
-     const char **args, char *err, size_t errlen)
-{
-    const char **argv = malloc((3 + nkeys + nargs) * sizeof(*argv));
-    char n[24];
-    redisReply *r;
-    int i, argc = 0;
-
-    if (!argv) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    argv[argc++] = "EVAL";
-    argv[argc++] = text;
-    argv[argc++] = num(n, sizeof(n), nkeys);
-    for (i = 0; i < nkeys; i++)
-        argv[argc++] = keys[i];
-    for (i = 0; i < nargs; i++)
-        argv[argc++] = args[i];
-    r = rs_command(rs, argc, argv, err, errlen);
-    free(argv);
-    if (r && r->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(r);
-        r = NULL;
-    }
-    return r;
-}
-
 /* The prelude followed by body, as one script text; NULL on allocation failure. */
 static char *
 with_prelude(const char *body)
@@ -135,12 +105,12 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     char nb[6][24];
     size_t i, n = req->fail ? req->n_fail : 0, nkeys = PM_FK_COUNT + n, nargs = PM_FA_COUNT, want;
     redisReply *r = NULL;
-    int rc = -1;
+    int rc = PM_STORE_ERROR;
 
     if (!req->sender || !*req->sender || !req->company || !*req->company ||
         (!n && !req->author_hash) || n > FB_MAX_FAIL || req->n_refs > FB_MAX_REFS) {
         snprintf(err, errlen, "bad feedback request");
-        return -1;
+        return PM_STORE_ERROR;
     }
     owned[PM_FK_REP] = rs_key(rs, 's', req->sender, "rep");
     owned[PM_FK_CT] = rs_key(rs, 's', req->sender, "ct");
@@ -171,8 +141,10 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     }
     for (i = 0; !n && i < req->n_refs; i++) /* or the Message-IDs referred to */
         args[nargs++] = req->ref_hashes[i];
-    if (!(r = eval(rs, pm_feedback_lua, (int)nkeys, keys, (int)nargs, args, err, errlen)))
+    if ((rc = rs_eval(rs, pm_feedback_lua, (int)nkeys, keys, (int)nargs, args, &r, err, errlen)) <
+        0)
         goto out;
+    rc = PM_STORE_ERROR;
     want = n ? n : 1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != PM_FR_RESULTS + want) {
         snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
@@ -183,7 +155,7 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
             snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
             goto out;
         }
-    rc = 0;
+    rc = PM_STORE_OK;
 out:
     if (r)
         freeReplyObject(r);
@@ -198,18 +170,19 @@ rs_now(void *impl, long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
     const char *keys[1] = {rs->clock_key};
-    redisReply *r = eval(rs, rs->now_lua, 1, keys, 0, NULL, err, errlen);
+    redisReply *r;
+    int rc;
 
-    if (!r)
-        return -1;
+    if ((rc = rs_eval(rs, rs->now_lua, 1, keys, 0, NULL, &r, err, errlen)) < 0)
+        return rc;
     if (r->type != REDIS_REPLY_INTEGER) {
         freeReplyObject(r);
         snprintf(err, errlen, "redis %s: unexpected reply to the clock script", rs->name);
-        return -1;
+        return PM_STORE_ERROR;
     }
     *now = r->integer;
     freeReplyObject(r);
-    return 0;
+    return PM_STORE_OK;
 }
 
 /* Copy s into out with the glob characters of SCAN MATCH escaped. */
@@ -241,18 +214,18 @@ sup_split(const char *key, size_t prefix_len, char *company, size_t clen, const 
 }
 
 /* Read the entries named by keys and pass each to each; 0, 1 when each asked
- * to stop, or -1 on a store error. */
+ * to stop, or a failure (< 0). */
 static int
 read_entries(struct redis_store *rs, long long now, const char **keys, size_t n,
              int (*each)(void *, const char *, const char *, const struct pm_suppressed *),
              void *arg, char *err, size_t errlen)
 {
     size_t plen = strlen(rs->prefix) + 4, i;
-    redisReply *r = eval(rs, read_lua, (int)n, keys, 0, NULL, err, errlen);
-    int rc = 0;
+    redisReply *r;
+    int rc;
 
-    if (!r)
-        return -1;
+    if ((rc = rs_eval(rs, read_lua, (int)n, keys, 0, NULL, &r, err, errlen)) < 0)
+        return rc;
     for (i = 0; i < n && i < r->elements && rc == 0; i++) {
         const redisReply *e = r->element[i];
         struct pm_suppressed s;
@@ -281,17 +254,17 @@ scan_entries(struct redis_store *rs, const char *pattern, long long now,
     int rounds = 0, rc = 0;
 
     do {
-        redisReply *r = rs_command(rs, 6, argv, err, errlen);
+        redisReply *r;
         const char *keys[ENTRIES_PER_EVAL];
         size_t i, k = 0;
 
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING) {
-            if (r && r->type != REDIS_REPLY_ERROR)
-                snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
-            if (r)
-                freeReplyObject(r);
-            return -1;
+            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
+            freeReplyObject(r);
+            return PM_STORE_ERROR;
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         for (i = 0; i < r->element[1]->elements && rc == 0; i++) {
@@ -303,7 +276,7 @@ scan_entries(struct redis_store *rs, const char *pattern, long long now,
         }
         freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0 && ++rounds < SCAN_ROUNDS);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? rc : PM_STORE_OK;
 }
 
 /* The suppression list: entries of company (NULL: all) and rcpt (NULL: all). */
@@ -319,26 +292,26 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     size_t len;
     int rc;
 
-    if (rs_now(rs, &now, err, errlen) < 0)
-        return -1;
+    if ((rc = rs_now(rs, &now, err, errlen)) < 0)
+        return rc;
     if (company && rcpt) {
         char *key = rs_sup_key(rs, company, rcpt);
         const char *keys[1] = {key};
 
         if (!key) {
             snprintf(err, errlen, "out of memory");
-            return -1;
+            return PM_STORE_ERROR;
         }
         rc = read_entries(rs, now, keys, 1, each, arg, err, errlen);
         free(key);
-        return rc < 0 ? -1 : 0;
+        return rc < 0 ? rc : PM_STORE_OK;
     }
     glob_escape(company ? company : "", c, sizeof(c));
     glob_escape(rcpt ? rcpt : "", a, sizeof(a));
     len = strlen(rs->prefix) + strlen(c) + strlen(a) + 32;
     if (!(pattern = malloc(len))) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return PM_STORE_ERROR;
     }
     snprintf(pattern, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company ? c : "*", rcpt ? a : "*");
     rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
@@ -347,7 +320,7 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
 }
 
 /* Add (status set) or remove (status NULL) one entry: 1 when an entry was
- * written or removed, 0 when there was none to remove, -1 on a store error. */
+ * written or removed, 0 when there was none to remove, or a failure (< 0). */
 int
 rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *status,
                 const char *by, int days, char *err, size_t errlen)
@@ -355,24 +328,19 @@ rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *s
     struct redis_store *rs = impl;
     char *key = rs_sup_key(rs, company, rcpt), *text = NULL, d[24];
     const char *keys[2] = {rs->clock_key, key}, *args[3] = {status, by, d};
+    const char *del[2] = {"DEL", key};
     redisReply *r = NULL;
-    int rc = -1;
+    int rc = PM_STORE_ERROR;
 
     if (!key || (status && !(text = with_prelude(set_lua)))) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     num(d, sizeof(d), days);
-    if (status)
-        r = eval(rs, text, 2, keys, 3, args, err, errlen); /* "at" is the store's time */
-    else {
-        const char *argv[2] = {"DEL", key};
-
-        if ((r = rs_command(rs, 2, argv, err, errlen)) && r->type == REDIS_REPLY_ERROR) {
-            freeReplyObject(r);
-            r = NULL;
-        }
-    }
+    if (status) /* "at" is the store's time */
+        rc = rs_eval(rs, text, 2, keys, 3, args, &r, err, errlen);
+    else
+        rc = rs_call(rs, 2, del, &r, err, errlen);
     if (r)
         rc = status ? 1 : r->type == REDIS_REPLY_INTEGER && r->integer > 0;
 out:
@@ -384,7 +352,7 @@ out:
 }
 
 /* Move one entry of the old layout (key old, value v) to its companies;
- * the number of entries written, or -1 on a store error. */
+ * the number of entries written, or a failure (< 0). */
 static int
 migrate_one(struct redis_store *rs, const char *old, const char *v, const char *const *companies,
             size_t n, char *err, size_t errlen)
@@ -393,7 +361,7 @@ migrate_one(struct redis_store *rs, const char *old, const char *v, const char *
     const char *k[17], *args[3] = {at, status, NULL}, *bar1, *bar2, *rcpt;
     size_t plen = strlen(rs->prefix) + 8, nk = 0, want, i;
     redisReply *r;
-    int rc = -1;
+    int rc = PM_STORE_ERROR;
 
     /* "<time>|<status>|<sender>": the sender is the rest (it may hold '|') */
     if (strlen(old) <= plen || !(bar1 = strchr(v, '|')) || !(bar2 = strchr(bar1 + 1, '|')))
@@ -421,7 +389,7 @@ migrate_one(struct redis_store *rs, const char *old, const char *v, const char *
         rc = 0; /* an administrator's entry and no company to give it to */
         goto out;
     }
-    if ((r = eval(rs, move_lua, (int)nk, k, 3, args, err, errlen)) != NULL) {
+    if ((rc = rs_eval(rs, move_lua, (int)nk, k, 3, args, &r, err, errlen)) == PM_STORE_OK) {
         rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
         freeReplyObject(r);
     }
@@ -439,45 +407,43 @@ rs_suppress_migrate(void *impl, const char *const *companies, size_t n, long lon
     struct redis_store *rs = impl;
     char cursor[32] = "0", pattern[128];
     const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    int rounds = 0;
+    int rounds = 0, rc;
 
     *moved = 0;
     snprintf(pattern, sizeof(pattern), "%s:v1:sup:*", rs->prefix);
     do {
-        redisReply *r = rs_command(rs, 6, argv, err, errlen);
+        redisReply *r;
         size_t i;
 
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING) {
-            if (r && r->type != REDIS_REPLY_ERROR)
-                snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
-            if (r)
-                freeReplyObject(r);
-            return -1;
+            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
+            freeReplyObject(r);
+            return PM_STORE_ERROR;
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         for (i = 0; i < r->element[1]->elements; i++) {
             const char *key = r->element[1]->element[i]->str;
             const char *get[2] = {"GET", key};
-            redisReply *v = rs_command(rs, 2, get, err, errlen);
+            redisReply *v;
             int w = 0;
 
-            if (!v || v->type == REDIS_REPLY_ERROR) {
-                if (v)
-                    freeReplyObject(v);
+            if ((w = rs_call(rs, 2, get, &v, err, errlen)) < 0) {
                 freeReplyObject(r);
-                return -1;
+                return w;
             }
             if (v->type == REDIS_REPLY_STRING)
                 w = migrate_one(rs, key, v->str, companies, n, err, errlen);
             freeReplyObject(v);
             if (w < 0) {
                 freeReplyObject(r);
-                return -1;
+                return w;
             }
             *moved += w > 0;
         }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0 && ++rounds < SCAN_ROUNDS);
-    return 0;
+    return PM_STORE_OK;
 }

@@ -1,8 +1,11 @@
 /*
  * store_redis_int.h - what the parts of the Redis store share: the store's
- * state, its connection pool and its key names. store_redis.c holds the pool
- * and the meter; store_redis_feedback.c the feedback script and the
- * suppression list. Nothing outside the store includes this.
+ * state, its connection pool and its key names. store_redis_pool.c holds the
+ * connections; store_redis.c the store's making and the meter;
+ * store_redis_feedback.c the feedback script and the suppression list;
+ * store_redis_admin.c the administrator's operations. Each part encodes its
+ * requests and decodes the replies; the key names are built here alone
+ * (rs_key, rs_sup_key). Nothing outside the store includes this.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -14,6 +17,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis_conn.h"
 #include "sentinel_watch.h"
 #include "store.h"
 
@@ -38,7 +42,8 @@ struct redis_store {
     size_t n_sentinels;
     char *master; /* the primary's name in Sentinel */
     int port, db, connect_ms, command_ms, retry_min_ms, retry_max_ms, pool_size;
-    char name[256]; /* "127.0.0.1:6379" or the socket path, for messages */
+    char name[256];            /* "127.0.0.1:6379" or the socket path, for messages */
+    struct pm_redis_link link; /* how to connect: points at the fields above */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t cv;  /* signalled when a connection is returned or a connect ends */
@@ -59,10 +64,32 @@ struct redis_store {
     struct pm_sentinel_watch *watch; /* follows the Sentinels' announcements */
 };
 
-/* Run one command on a pooled connection; its reply (the caller frees it; an
- * error reply included), or NULL with err set when there was none. */
-redisReply *rs_command(struct redis_store *rs, int argc, const char **argv, char *err,
-                       size_t errlen);
+/* Take an idle connection or open one; NULL with err set when none can be had
+ * within command_timeout_ms or the link is backing off. */
+struct rs_conn *rs_pool_get(struct redis_store *rs, char *err, size_t errlen);
+
+/* Return a connection to the pool, or close it when dead (dead_reason says
+ * why) or opened before the last failure. */
+void rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_reason);
+
+/* Close every idle connection and stop the Sentinel watcher (none may be in use). */
+void rs_pool_close(struct redis_store *rs);
+
+/* Run one command on a pooled connection: PM_STORE_OK with *out its reply
+ * (the caller frees it; never an error reply), else PM_STORE_RETRY (no
+ * connection, no reply in time, a replica, a server loading) or
+ * PM_STORE_ERROR (an error reply), with err set. */
+int rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **out, char *err,
+            size_t errlen);
+
+/* The store error code of an error reply: a replica's READONLY, a server
+ * loading or busy with a script, a cluster moving: PM_STORE_RETRY; else
+ * PM_STORE_ERROR. */
+int rs_reply_rc(const redisReply *r);
+
+/* Run a script text (EVAL) with its keys and arguments, as rs_call. */
+int rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
+            const char **args, redisReply **out, char *err, size_t errlen);
 
 /* "<prefix>:v1:{<tag>:<id>}:<kind>"; NULL on allocation failure. */
 char *rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind);
@@ -88,5 +115,19 @@ int rs_suppress_set(void *impl, const char *company, const char *rcpt, const cha
 int rs_suppress_migrate(void *impl, const char *const *companies, size_t n, long long *moved,
                         char *err, size_t errlen);
 int rs_now(void *impl, long long *now, char *err, size_t errlen);
+
+/* The store operations of store_redis_admin.c. */
+int rs_plan_get(void *impl, const char *sender, struct pm_override *o, char *err, size_t errlen);
+int rs_plan_set(void *impl, const char *sender, const char *plan, long long keep, int *had,
+                char *err, size_t errlen);
+int rs_credits(void *impl, const char *sender, struct pm_credits *out, char *err, size_t errlen);
+int rs_credit_set(void *impl, const char *sender, const struct pm_grant_req *g, long long id,
+                  const char *note, struct pm_grant_res *res, char *err, size_t errlen);
+int rs_warmup_set(void *impl, const struct pm_warmup_set *w, int *had, long long *day, char *err,
+                  size_t errlen);
+int rs_contact_days(void *impl, const char *sender, const char *company, const char *hash,
+                    struct pm_contact_days *out, char *err, size_t errlen);
+int rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sender), void *arg,
+           long long *now, char *err, size_t errlen);
 
 #endif

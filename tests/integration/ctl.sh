@@ -146,7 +146,7 @@ for cmd in "status x@example.com" "credit add x@example.com 1" "plan set x@examp
     # shellcheck disable=SC2086
     "$CTL" -c "$PM_TMP/dead.conf" $cmd >"$PM_TMP/ctl.out" 2>&1 || rc=$?
     pm_assert_eq 1 "$rc" "exit status of '$cmd' with Redis down"
-    grep -qx "postmeterctl: cannot reach Redis at 127.0.0.1:$DEAD: Connection refused" \
+    grep -qx "postmeterctl: cannot reach redis 127.0.0.1:$DEAD: Connection refused" \
         "$PM_TMP/ctl.out" || pm_fail "Redis down message: $(cat "$PM_TMP/ctl.out")"
 done
 

@@ -41,6 +41,17 @@ expect() {
     done
 }
 
+# Wait (at most about a second) until a second has just begun, so that what
+# follows within a few hundred milliseconds happens in that second.
+second_start() {
+    local i ms
+    for i in $(seq 1 25); do
+        ms=$(($(date +%N | sed 's/^0*//;s/^$/0/') / 1000000))
+        ((ms < 150)) && return 0
+        sleep 0.05
+    done
+}
+
 # Shift store time so that it reads $1 now (give or take the next tick).
 set_clock() {
     local t
@@ -48,15 +59,19 @@ set_clock() {
     pm_rcli SET "$P:v1:clock" $(($1 - t)) EX 3600 >/dev/null
 }
 
-# Run a request that counts nothing at exactly store time $1 (retried when a
-# second ticks between setting the clock and the request).
+# Run a request at exactly store time $1, starting just after a second
+# begins (a probe is retried when the second ticked between setting the clock
+# and the request; a commit is not: it may have counted).
 at() {
     local t=$1 out i
     shift
     for i in 1 2 3 4 5; do
+        second_start
         set_clock "$t"
         out=$(cli "$@")
         [ "$(val now "$out")" = "$t" ] && { echo "$out"; return 0; }
+        # a request that counted must not be sent again
+        [ "$1" = probe ] || pm_fail "store time ticked past $t during a $1: $out"
     done
     pm_fail "could not run at store time $t: $out"
 }

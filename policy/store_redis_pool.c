@@ -1,0 +1,444 @@
+/*
+ * store_redis_pool.c - the Redis store's connections.
+ *
+ * Connections are hiredis contexts (opened by redis_conn.c, the one way to
+ * Redis) in a pool of at most pool_size, shared by the milter's threads
+ * under a mutex; a context that saw an I/O or protocol error is freed, never
+ * reused, and the idle ones are dropped with it. After a failed connect no
+ * new attempt is made until a backoff (retry_min_ms doubling up to
+ * retry_max_ms) has passed; meanwhile requests fail at once. One log line
+ * per change of state.
+ *
+ * With Sentinels, connections go to the primary they last named. The first
+ * request starts a watcher (sentinel_watch.c) that hears the Sentinels
+ * announce a promotion: the pool then forgets every connection to the old
+ * primary at once, for a planned switchover leaves it up and writable for
+ * seconds, and what it takes then is lost when it is demoted.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "meter_lua.h"
+#include "metrics.h"
+#include "redis_conn.h"
+#include "sentinel_watch.h"
+#include "store_redis_int.h"
+
+/* Milliseconds on the monotonic clock. */
+static long long
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Close a connection. */
+static void
+conn_free(struct rs_conn *cn)
+{
+    redisFree(cn->c);
+    free(cn);
+}
+
+/* "host:port", "[v6]:port". */
+static void
+host_port(char *buf, size_t len, const char *host, int port)
+{
+    snprintf(buf, len, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Forget every pooled connection (called locked): the idle ones now, the
+ * ones in use when they are returned. */
+static void
+pool_drop(struct redis_store *rs)
+{
+    rs->gen++;
+    while (rs->n_idle > 0) {
+        conn_free(rs->idle[--rs->n_idle]);
+        rs->n_open--;
+    }
+}
+
+/* The Sentinels name host:port as the primary (called locked; how and
+ * sentinel say who, for the log): when it is a new one, log it once and drop
+ * every connection to the old one at once. */
+static void
+primary_is(struct redis_store *rs, const char *host, int port, const char *how,
+           const char *sentinel)
+{
+    char was[300], now[300];
+
+    rs->primary_stale = 0;
+    if (rs->primary_port == port && strcmp(rs->primary, host) == 0)
+        return;
+    if (rs->primary_port) {
+        host_port(was, sizeof(was), rs->primary, rs->primary_port);
+        host_port(now, sizeof(now), host, port);
+        pm_log(PM_LOG_WARNING,
+               "redis %s: the primary moved from %s to %s (%s%s%s); its connections to %s are "
+               "dropped",
+               rs->name, was, now, how, sentinel ? " from the Sentinel at " : "",
+               sentinel ? sentinel : "", was);
+        pool_drop(rs);
+        rs->retry_at_ms = 0; /* no backoff before trying the new one */
+    }
+    snprintf(rs->primary, sizeof(rs->primary), "%s", host);
+    rs->primary_port = port;
+    rs->moves++;
+    pthread_cond_broadcast(&rs->cv);
+}
+
+/* The watcher's report (its thread): a Sentinel names host:port. */
+static void
+primary_announced(void *arg, const char *host, int port, const char *how, const char *sentinel)
+{
+    struct redis_store *rs = arg;
+
+    pthread_mutex_lock(&rs->mu);
+    primary_is(rs, host, port, how, sentinel);
+    pthread_mutex_unlock(&rs->mu);
+}
+
+/* Where to connect: the primary the Sentinels last named, or their answer now
+ * (before the first one, or after a connect to it failed); 0 with *moves the
+ * primary's version, or -1 with err set. */
+static int
+primary_get(struct redis_store *rs, char *host, size_t hostlen, int *port, unsigned *moves,
+            char *err, size_t errlen)
+{
+    pthread_mutex_lock(&rs->mu);
+    *moves = rs->moves;
+    *port = rs->primary_stale ? 0 : rs->primary_port;
+    snprintf(host, hostlen, "%s", rs->primary);
+    pthread_mutex_unlock(&rs->mu);
+    if (*port)
+        return 0;
+    if (pm_redis_sentinel_primary(rs->sentinels, rs->n_sentinels, rs->master, rs->connect_ms,
+                                  rs->command_ms, rs->name, host, hostlen, port, err, errlen) != 0)
+        return -1;
+    pthread_mutex_lock(&rs->mu);
+    if (rs->moves == *moves) { /* else a newer announcement came meanwhile */
+        primary_is(rs, host, *port, "get-master-addr-by-name", NULL);
+        *moves = rs->moves;
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return 0;
+}
+
+/* A connect to host:port failed: ask the Sentinels before the next one. */
+static void
+primary_failed(struct redis_store *rs, const char *host, int port)
+{
+    pthread_mutex_lock(&rs->mu);
+    if (rs->primary_port == port && strcmp(rs->primary, host) == 0)
+        rs->primary_stale = 1;
+    pthread_mutex_unlock(&rs->mu);
+}
+
+/* Open one connection, ready for writes, and load the meter script; NULL with
+ * err set on failure. */
+static struct rs_conn *
+conn_open(struct redis_store *rs, char *err, size_t errlen)
+{
+    struct rs_conn *cn = calloc(1, sizeof(*cn));
+    const char *load[3] = {"SCRIPT", "LOAD", pm_meter_lua};
+    redisReply *r = NULL;
+    char host[256];
+    sigset_t old;
+    int pend, port = 0;
+
+    if (!cn) {
+        snprintf(err, errlen, "redis %s: out of memory", rs->name);
+        return NULL;
+    }
+    if (rs->n_sentinels &&
+        primary_get(rs, host, sizeof(host), &port, &cn->moves, err, errlen) != 0) {
+        free(cn);
+        return NULL;
+    }
+    if ((cn->c = pm_redis_open(&rs->link, port ? host : NULL, port, err, errlen)) != NULL) {
+        pm_redis_pipe_block(&old, &pend);
+        r = redisCommandArgv(cn->c, 3, load, NULL);
+        if (!r)
+            pm_redis_io_error(&rs->link, cn->c, errno, err, errlen);
+        pm_redis_pipe_restore(&old, pend);
+    }
+    if (r && (r->type != REDIS_REPLY_STRING || r->len != 40))
+        snprintf(err, errlen, "redis %s: SCRIPT LOAD: %s", rs->name,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    else if (r)
+        memcpy(cn->sha, r->str, 41);
+    if (!r || !cn->sha[0]) {
+        if (cn->c)
+            redisFree(cn->c);
+        free(cn);
+        cn = NULL;
+        if (port)
+            primary_failed(rs, host, port);
+    }
+    if (r)
+        freeReplyObject(r);
+    return cn;
+}
+
+/* The link works again (called locked): log it once. */
+static void
+link_up(struct redis_store *rs)
+{
+    if (rs->state != LINK_UP)
+        pm_log(PM_LOG_NOTICE, "redis %s: connected", rs->name);
+    rs->state = LINK_UP;
+    rs->backoff_ms = 0;
+    rs->retry_at_ms = 0;
+}
+
+/* The link failed (called locked): log it once, drop idle connections, and
+ * after a failed connect wait a growing backoff before the next one. */
+static void
+link_down(struct redis_store *rs, const char *reason, int connect_failed)
+{
+    const char *prefix = "redis ";
+    size_t skip = strlen(prefix) + strlen(rs->name) + 2;
+
+    /* reason reads "redis NAME: why"; log "why" after our own prefix */
+    if (strncmp(reason, prefix, strlen(prefix)) == 0 && strlen(reason) >= skip)
+        reason += skip;
+    if (rs->state == LINK_UP)
+        pm_log(PM_LOG_ERR, "redis %s: connection lost: %s", rs->name, reason);
+    else if (rs->state == LINK_UNKNOWN)
+        pm_log(PM_LOG_ERR, "redis %s: cannot connect: %s", rs->name, reason);
+    rs->state = LINK_DOWN;
+    pool_drop(rs);
+    if (connect_failed) {
+        if (!rs->backoff_ms)
+            rs->backoff_ms = rs->retry_min_ms;
+        else if (rs->backoff_ms > rs->retry_max_ms / 2)
+            rs->backoff_ms = rs->retry_max_ms;
+        else
+            rs->backoff_ms *= 2;
+        rs->retry_at_ms = mono_ms() + rs->backoff_ms;
+    }
+}
+
+/* Wait on the pool until deadline (monotonic ms); 0 when woken, -1 on timeout. */
+static int
+pool_wait(struct redis_store *rs, long long deadline)
+{
+    struct timespec ts = {deadline / 1000, (deadline % 1000) * 1000000};
+
+    return pthread_cond_timedwait(&rs->cv, &rs->mu, &ts) == ETIMEDOUT ? -1 : 0;
+}
+
+/* 1 when an idle connection has something to read: the server closed it
+ * (an idle connection is owed no reply), or it failed. */
+static int
+conn_closed(const struct rs_conn *cn)
+{
+    struct pollfd p = {cn->c->fd, POLLIN, 0};
+
+    return poll(&p, 1, 0) != 0;
+}
+
+/* Take an idle connection or open one; NULL with err set when none can be had
+ * within command_timeout_ms or the link is backing off. */
+struct rs_conn *
+rs_pool_get(struct redis_store *rs, char *err, size_t errlen)
+{
+    long long now = mono_ms(), deadline = now + rs->command_ms;
+    struct rs_conn *cn = NULL;
+    int probe;
+
+    pthread_mutex_lock(&rs->mu);
+    if (rs->n_sentinels && !rs->watching) {
+        rs->watching = 1;
+        rs->watch = pm_sentinel_watch_start(rs->sentinels, rs->n_sentinels, rs->master,
+                                            rs->connect_ms, rs->name, primary_announced, rs);
+    }
+    for (;;) {
+        if (rs->n_idle > 0) {
+            cn = rs->idle[--rs->n_idle];
+            if (!conn_closed(cn))
+                break;
+            /* closed by the server while idle (its timeout, a restart): not an
+             * error; a server that is down shows when the next connect fails */
+            conn_free(cn);
+            rs->n_open--;
+            cn = NULL;
+            continue;
+        }
+        if (rs->state != LINK_UP && !rs->probing && now < rs->retry_at_ms) {
+            snprintf(err, errlen, "redis unavailable, retrying in %lld ms", rs->retry_at_ms - now);
+            break;
+        }
+        if (rs->n_open < rs->pool_size && (rs->state == LINK_UP || !rs->probing)) {
+            probe = rs->state != LINK_UP;
+            rs->probing |= probe;
+            rs->n_open++;
+            pthread_mutex_unlock(&rs->mu);
+            cn = conn_open(rs, err, errlen);
+            pthread_mutex_lock(&rs->mu);
+            if (probe)
+                rs->probing = 0;
+            if (cn && cn->moves != rs->moves) {
+                /* the primary moved while it was opened: it may be the old one */
+                conn_free(cn);
+                rs->n_open--;
+                cn = NULL;
+                pthread_cond_broadcast(&rs->cv);
+                now = mono_ms();
+                if (now < deadline)
+                    continue;
+                snprintf(err, errlen, "redis %s: the primary moved while connecting", rs->name);
+                break;
+            }
+            if (cn) {
+                cn->gen = rs->gen;
+                link_up(rs);
+            } else {
+                rs->n_open--;
+                link_down(rs, err, 1);
+            }
+            pthread_cond_broadcast(&rs->cv);
+            break;
+        }
+        if (pool_wait(rs, deadline) < 0) {
+            if (rs->state == LINK_UP)
+                snprintf(err, errlen, "redis %s: all %d connections busy for %d ms", rs->name,
+                         rs->pool_size, rs->command_ms);
+            else
+                snprintf(err, errlen, "redis unavailable: no connection within %d ms",
+                         rs->command_ms);
+            break;
+        }
+        now = mono_ms();
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return cn;
+}
+
+/* Return a connection to the pool, or close it when dead (reason says why)
+ * or opened before the last failure. */
+void
+rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_reason)
+{
+    pthread_mutex_lock(&rs->mu);
+    if (dead_reason || cn->gen != rs->gen) {
+        conn_free(cn);
+        rs->n_open--;
+        if (dead_reason)
+            link_down(rs, dead_reason, 0);
+    } else {
+        rs->idle[rs->n_idle++] = cn;
+    }
+    pthread_cond_broadcast(&rs->cv);
+    pthread_mutex_unlock(&rs->mu);
+}
+
+/* Run one command on a pooled connection; its reply, or NULL with err set. */
+static redisReply *
+rs_command(struct redis_store *rs, int argc, const char **argv, char *err, size_t errlen)
+{
+    struct rs_conn *cn;
+    redisReply *r;
+    sigset_t old;
+    int pend, dead;
+
+    if (!(cn = rs_pool_get(rs, err, errlen))) {
+        pm_metrics_store_error(PM_SERR_CONNECT);
+        return NULL;
+    }
+    pm_redis_pipe_block(&old, &pend);
+    r = redisCommandArgv(cn->c, argc, argv, NULL);
+    if (!r)
+        pm_redis_io_error(&rs->link, cn->c, errno, err, errlen);
+    pm_redis_pipe_restore(&old, pend);
+    /* a replica's READONLY: the primary moved; drop the connection and rediscover */
+    dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
+    if (r && r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
+    rs_pool_put(rs, cn, dead ? err : NULL);
+    return r;
+}
+
+/* The store error code of an error reply; see store_redis_int.h. */
+int
+rs_reply_rc(const redisReply *r)
+{
+    static const char *const transient[] = {"READONLY", "LOADING",     "BUSY", "MASTERDOWN",
+                                            "TRYAGAIN", "CLUSTERDOWN", NULL};
+    int i;
+
+    for (i = 0; transient[i]; i++)
+        if (strncmp(r->str, transient[i], strlen(transient[i])) == 0)
+            return PM_STORE_RETRY;
+    return PM_STORE_ERROR;
+}
+
+/* Run one command; see store_redis_int.h. */
+int
+rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **out, char *err,
+        size_t errlen)
+{
+    redisReply *r = rs_command(rs, argc, argv, err, errlen);
+    int rc;
+
+    *out = NULL;
+    if (!r)
+        return PM_STORE_RETRY;
+    if (r->type == REDIS_REPLY_ERROR) {
+        rc = rs_reply_rc(r);
+        freeReplyObject(r);
+        return rc;
+    }
+    *out = r;
+    return PM_STORE_OK;
+}
+
+/* Run a script text (EVAL); see store_redis_int.h. */
+int
+rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
+        const char **args, redisReply **out, char *err, size_t errlen)
+{
+    const char **argv = malloc((3 + nkeys + nargs) * sizeof(*argv));
+    char n[24];
+    int i, argc = 0, rc;
+
+    *out = NULL;
+    if (!argv) {
+        snprintf(err, errlen, "out of memory");
+        return PM_STORE_ERROR;
+    }
+    snprintf(n, sizeof(n), "%d", nkeys);
+    argv[argc++] = "EVAL";
+    argv[argc++] = text;
+    argv[argc++] = n;
+    for (i = 0; i < nkeys; i++)
+        argv[argc++] = keys[i];
+    for (i = 0; i < nargs; i++)
+        argv[argc++] = args[i];
+    rc = rs_call(rs, argc, argv, out, err, errlen);
+    free(argv);
+    return rc;
+}
+
+/* Close every idle connection and stop the Sentinel watcher (none may be in use). */
+void
+rs_pool_close(struct redis_store *rs)
+{
+    pm_sentinel_watch_stop(rs->watch);
+    rs->watch = NULL;
+    while (rs->n_idle > 0)
+        conn_free(rs->idle[--rs->n_idle]);
+}
