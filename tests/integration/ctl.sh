@@ -150,6 +150,19 @@ for cmd in "status x@example.com" "credit add x@example.com 1" "plan set x@examp
         "$PM_TMP/ctl.out" || pm_fail "Redis down message: $(cat "$PM_TMP/ctl.out")"
 done
 
+# --- a replica is never written to: every command refuses it, as the milter does ------
+pm_rcli REPLICAOF 127.0.0.1 1 >/dev/null # read-only, following nothing reachable
+for cmd in "credit add ro@example.com 1" "plan set ro@example.com big" "status ro@example.com"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$CTL" -c "$PM_TMP/a.conf" $cmd >"$PM_TMP/ctl.out" 2>&1 || rc=$?
+    pm_assert_eq 1 "$rc" "exit status of '$cmd' on a replica"
+    grep -qx "postmeterctl: cannot reach redis 127.0.0.1:$PM_REDIS_PORT: the server is a replica, not a primary" \
+        "$PM_TMP/ctl.out" || pm_fail "replica message: $(cat "$PM_TMP/ctl.out")"
+done
+pm_rcli REPLICAOF NO ONE >/dev/null
+pm_assert_eq "" "$(pm_rcli --scan --pattern '*ro@example.com*')" "keys written to the replica"
+
 # --- contacts -----------------------------------------------------------------------
 expect_rc 0 --json contact check dave@example.com Erin+News@Example.ORG
 grep -q '"state":"cold","known":false' "$PM_TMP/ctl.out" || pm_fail "cold before: $(cat "$PM_TMP/ctl.out")"
