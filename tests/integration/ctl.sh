@@ -136,30 +136,32 @@ expect_rc 0 check-config "$PM_TMP/a.conf"
 echo 'plans: { default: { messages_per_hour = "x"; }; };' >"$PM_TMP/bad.conf"
 expect_rc 1 check-config "$PM_TMP/bad.conf"
 grep -q "bad.conf:1:" "$PM_TMP/ctl.out" || pm_fail "check-config error text"
+# Each command given (one string each) fails with exit 1 and exactly the
+# message $2 under configuration $1 ($3: what the case is).
+refused_all() {
+    local conf=$1 msg=$2 what=$3 cmd rc
+    shift 3
+    for cmd in "$@"; do
+        rc=0
+        # shellcheck disable=SC2086
+        "$CTL" -c "$conf" $cmd >"$PM_TMP/ctl.out" 2>&1 || rc=$?
+        pm_assert_eq 1 "$rc" "exit status of '$cmd' $what"
+        grep -qxF "$msg" "$PM_TMP/ctl.out" || pm_fail "'$cmd' $what: $(cat "$PM_TMP/ctl.out")"
+    done
+}
 # Redis down: a port nothing listens on.
 DEAD=$(pm_free_port)
 sed "s/port = $PM_REDIS_PORT/port = $DEAD/" "$PM_TMP/a.conf" >"$PM_TMP/dead.conf"
-for cmd in "status x@example.com" "credit add x@example.com 1" "plan set x@example.com big" \
-    "top" "warmup reset x@example.com" "contact check x@example.com y@example.org" \
-    "suppress list" "credit show x@example.com"; do
-    rc=0
-    # shellcheck disable=SC2086
-    "$CTL" -c "$PM_TMP/dead.conf" $cmd >"$PM_TMP/ctl.out" 2>&1 || rc=$?
-    pm_assert_eq 1 "$rc" "exit status of '$cmd' with Redis down"
-    grep -qx "postmeterctl: cannot reach redis 127.0.0.1:$DEAD: Connection refused" \
-        "$PM_TMP/ctl.out" || pm_fail "Redis down message: $(cat "$PM_TMP/ctl.out")"
-done
+refused_all "$PM_TMP/dead.conf" "postmeterctl: cannot reach redis 127.0.0.1:$DEAD: Connection refused" \
+    "with Redis down" "status x@example.com" "credit add x@example.com 1" \
+    "plan set x@example.com big" "top" "warmup reset x@example.com" \
+    "contact check x@example.com y@example.org" "suppress list" "credit show x@example.com"
 
 # --- a replica is never written to: every command refuses it, as the milter does ------
 pm_rcli REPLICAOF 127.0.0.1 1 >/dev/null # read-only, following nothing reachable
-for cmd in "credit add ro@example.com 1" "plan set ro@example.com big" "status ro@example.com"; do
-    rc=0
-    # shellcheck disable=SC2086
-    "$CTL" -c "$PM_TMP/a.conf" $cmd >"$PM_TMP/ctl.out" 2>&1 || rc=$?
-    pm_assert_eq 1 "$rc" "exit status of '$cmd' on a replica"
-    grep -qx "postmeterctl: cannot reach redis 127.0.0.1:$PM_REDIS_PORT: the server is a replica, not a primary" \
-        "$PM_TMP/ctl.out" || pm_fail "replica message: $(cat "$PM_TMP/ctl.out")"
-done
+refused_all "$PM_TMP/a.conf" \
+    "postmeterctl: cannot reach redis 127.0.0.1:$PM_REDIS_PORT: the server is a replica, not a primary" \
+    "on a replica" "credit add ro@example.com 1" "plan set ro@example.com big" "status ro@example.com"
 pm_rcli REPLICAOF NO ONE >/dev/null
 pm_assert_eq "" "$(pm_rcli --scan --pattern '*ro@example.com*')" "keys written to the replica"
 
