@@ -426,18 +426,6 @@ pm_conf_free(struct pm_conf *conf)
     free(conf);
 }
 
-/* Index of the plan named name, or -1. */
-int
-pm_conf_plan_index(const struct pm_conf *conf, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < conf->n_plans; i++)
-        if (conf->plans[i].name && strcmp(conf->plans[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* The name of an action ("tempfail"), or "?". */
 const char *
 pm_action_name(enum pm_action act)
