@@ -24,7 +24,10 @@
  *     (conf_assign.c), the plans (conf_plan.c), declared in conf_int.h.
  *     Below them, declared in conf_load.h: reading one key of a table and
  *     the "file:line: ..." errors (conf_load.c), value checks and the
- *     integer scan (conf_check.c), which call nothing above them.
+ *     integer scan (conf_check.c), which call nothing above them. Calls
+ *     only go down: this file calls the parts and the machinery, a part
+ *     calls the machinery (and conf_assign.c the plan lookup of
+ *     conf_plan.c), never this file.
  *
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
@@ -59,11 +62,6 @@ static const struct choice on_errors[] = {
     {"accept", PM_ONERR_ACCEPT},
     {"tempfail", PM_ONERR_TEMPFAIL},
     {NULL, 0},
-};
-
-static const char *const action_names[] = {
-    [PM_ACT_ACCEPT] = "accept",     [PM_ACT_TAG] = "tag",       [PM_ACT_HOLD] = "hold",
-    [PM_ACT_TEMPFAIL] = "tempfail", [PM_ACT_REJECT] = "reject",
 };
 
 static const char *const default_daemon_names[] = {"ORIGINATING", NULL};
@@ -424,28 +422,4 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->sentinel_master);
     pm_conf_free_rules(conf);
     free(conf);
-}
-
-/* The name of an action ("tempfail"), or "?". */
-const char *
-pm_action_name(enum pm_action act)
-{
-    if ((unsigned)act < NKEYS(action_names) && action_names[act])
-        return action_names[act];
-    return "?";
-}
-
-/* Parse an action name, "accept" included; returns 0 and sets *out, or -1. */
-int
-pm_action_parse(const char *name, enum pm_action *out)
-{
-    size_t i;
-
-    for (i = 0; i < NKEYS(action_names); i++) {
-        if (action_names[i] && strcmp(action_names[i], name) == 0) {
-            *out = (enum pm_action)i;
-            return 0;
-        }
-    }
-    return -1;
 }
