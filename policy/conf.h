@@ -179,13 +179,13 @@ int pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errle
 /* Free a configuration returned by pm_conf_load(). */
 void pm_conf_free(struct pm_conf *conf);
 
-/* Index of the plan named name, or -1. */
+/* Index of the plan named name, or -1 (conf_plan.c). */
 int pm_conf_plan_index(const struct pm_conf *conf, const char *name);
 
-/* The name of an action ("tempfail"), or "?". */
+/* The name of an action ("tempfail"), or "?" (action.c). */
 const char *pm_action_name(enum pm_action act);
 
-/* Parse an action name; returns 0 and sets *out, or -1. */
+/* Parse an action name; returns 0 and sets *out, or -1 (action.c). */
 int pm_action_parse(const char *name, enum pm_action *out);
 
 #endif

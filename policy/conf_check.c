@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "conf_int.h"
+#include "conf_load.h"
 #include "log.h"
 
 /* The syslog facilities log.facility may name. */

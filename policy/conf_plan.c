@@ -1,6 +1,7 @@
 /*
  * conf_plan.c - the configuration's plans: each plan's limits, over-limit
- * action and warm-up curve, and the default plan.
+ * action and warm-up curve, the default plan, and the lookup of a plan by
+ * name (pm_conf_plan_index, conf.h) that conf_assign.c and the program use.
  *
  *   plans: { outreach: { messages_per_day = 300; warmup = [ 20, 50, 100, 200 ]; };
  *            brand:    { warmup_start = 10; warmup_growth = 1.5; }; };
@@ -215,4 +216,16 @@ pm_conf_load_default_plan(struct loader *ld, const config_setting_t *s, const ch
         return 0;
     return pm_conf_fail(ld, s ? s : pm_conf_find_setting(ld, NULL, "plans"),
                         "%s: no plan named \"%s\"", kname, name);
+}
+
+/* Index of the plan named name, or -1. */
+int
+pm_conf_plan_index(const struct pm_conf *conf, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < conf->n_plans; i++)
+        if (conf->plans[i].name && strcmp(conf->plans[i].name, name) == 0)
+            return (int)i;
+    return -1;
 }

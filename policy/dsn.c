@@ -12,6 +12,8 @@
  * the report's X-Postfix-Sender or an X-Original-Sender field, the
  * bounce's addressee, the returned message's Return-Path or From, or the
  * text's "sent by <...>".
+ * Codes and classes are dsn_class.c's, the shared text helpers and the
+ * recipient list dsn_util.c's (dsn_util.h); none of these calls back here.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -24,24 +26,6 @@
 #include "automail.h"
 #include "dsn_int.h"
 #include "strbuf.h"
-
-/* Add a recipient (merged with an existing one of the same address). */
-struct pm_bounce_rcpt *
-pm_dsn_add(struct pm_bounce *out, const char *addr)
-{
-    size_t i;
-
-    if (addr[0] == '\0' || strlen(addr) >= sizeof(out->rcpt[0].rcpt))
-        return NULL;
-    for (i = 0; i < out->n; i++)
-        if (strcmp(out->rcpt[i].rcpt, addr) == 0)
-            return &out->rcpt[i];
-    if (out->n >= PM_BOUNCE_MAX_RCPTS)
-        return NULL;
-    memset(&out->rcpt[out->n], 0, sizeof(out->rcpt[0]));
-    snprintf(out->rcpt[out->n].rcpt, sizeof(out->rcpt[0].rcpt), "%s", addr);
-    return &out->rcpt[out->n++];
-}
 
 /* Is the local part of addr a relay's VERP or bounce-tracking token
  * ("0100018c...-000000@...", "bounce+...", "a=b@...", "SRS0=...")? */

@@ -1,12 +1,15 @@
 /*
- * dsn_int.h - internals shared by the bounce parser's files (dsn*.c).
+ * dsn_int.h - the parts of the bounce parser that dsn.c calls.
  *
  * The MIME walk (dsn_mime.c) gathers what a bounce says into one
  * struct pm_dsn: the decoded delivery-status text, the decoded human
  * text, a few top-level headers and the returned message's sender. The
  * report reader (dsn_report.c) and the plain-text reader (dsn_text.c)
- * turn that into recipients; dsn_class.c gives codes and classes;
- * dsn.c decides whether the message is a bounce at all.
+ * turn that into recipients; dsn.c decides whether the message is a
+ * bounce at all. Below them, declared in dsn_util.h: codes and classes
+ * (dsn_class.c) and the shared text helpers (dsn_util.c). Calls only go
+ * down: dsn.c calls the parts and the machinery, a part calls the
+ * machinery, never dsn.c.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -16,6 +19,7 @@
 #include <stddef.h>
 
 #include "dsn.h"
+#include "dsn_util.h"
 
 #define PM_DSN_REPORT_MAX 32768 /* decoded delivery-status text kept */
 #define PM_DSN_TEXT_MAX 65536   /* decoded human-readable text kept */
@@ -82,38 +86,5 @@ size_t pm_dsn_text_forward(const struct pm_dsn *d);
 
 /* Note the header fields of a returned message at p[0..len). */
 void pm_dsn_returned(struct pm_dsn *d, const unsigned char *p, size_t len);
-
-/* Copy the first address of s (lower case, no brackets) to out; 0 or -1. */
-int pm_dsn_addr(const char *s, char *out, size_t outlen);
-
-/* Find an enhanced status code ([245].d{1,3}.d{1,3}) in s; 0 or -1. */
-int pm_dsn_find_status(const char *s, char *out, size_t outlen);
-
-/* Find a three-digit SMTP reply code ([245]dd) in s; the code or 0. */
-int pm_dsn_find_reply(const char *s);
-
-/* Copy s to out with whitespace runs collapsed to one space, trimmed. */
-void pm_dsn_squeeze(char *out, size_t outlen, const char *s, size_t slen);
-
-/* Fill in status (when generic or missing) and class of r from its diag;
- * returns 1 when a status code the server wrote decided the class, 0
- * when the words of the text did. */
-int pm_dsn_finish_rcpt(struct pm_bounce_rcpt *r, int permanent_hint);
-
-/* The class of a failure; by_code: the status is a code the server wrote
- * (0: one derived from the words). Sets *decided (when not NULL) to 1
- * when a specific code decided it. */
-enum pm_bounce_class pm_dsn_classify(const char *status, const char *diag, int by_code,
-                                     int *decided);
-
-/* Was the failure given at end of DATA (a filter, not an unknown user)? */
-int pm_dsn_after_data(const char *diag);
-
-/* Case-insensitive search of needle in hay[0..hlen). */
-const char *pm_dsn_memcasestr(const char *hay, size_t hlen, const char *needle);
-
-/* Add a recipient (merged with an existing one of the same address);
- * returns it, or NULL when full or the address is unusable. */
-struct pm_bounce_rcpt *pm_dsn_add(struct pm_bounce *out, const char *addr);
 
 #endif
