@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "ctl.h"
-#include "strbuf.h"
+#include "buf.h"
 #include "zone.h"
 
 #define CHART_ROWS 4

@@ -231,7 +231,7 @@ next_text(const char *label, const struct pm_meter_res *r)
         return;
     }
     if (r->over_counter == PM_C_REP_COLD || r->over_counter == PM_C_REP_STOP) {
-        pm_format_rate(r->rep.ppm, rate, sizeof(rate));
+        pm_verdict_format_rate(r->rep.ppm, rate, sizeof(rate));
         printf("  %-13s refused: a bounce rate of %s %% stops %s\n", label, rate,
                r->over_counter == PM_C_REP_STOP ? "all external mail" : "first-contact mail");
         return;
@@ -243,7 +243,7 @@ next_text(const char *label, const struct pm_meter_res *r)
     if (r->retry_at < 0) {
         printf("                (one message is larger than that limit)\n");
     } else {
-        pm_format_retry(r->now, r->retry_at, when, sizeof(when));
+        pm_verdict_format_retry(r->now, r->retry_at, when, sizeof(when));
         printf("                next slot at %s\n", when);
     }
 }
@@ -278,7 +278,7 @@ reputation_text(const struct pm_reputation *r)
                                        "first-contact mail refused", "external mail refused"};
     char rate[32];
 
-    pm_format_rate(r->ppm, rate, sizeof(rate));
+    pm_verdict_format_rate(r->ppm, rate, sizeof(rate));
     printf("  reputation    7 days: %lld sent, %lld hard bounce%s (%s %%), %lld block%s, "
            "%lld repl%s\n",
            r->sent, r->hard, out_s(r->hard), rate, r->blocks, out_s(r->blocks), r->replies,

@@ -127,7 +127,7 @@ top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char 
             printf("%3zu  %-*s", i + 1, SENDER_COLS, rows[i].sender);
         if (top_counter < 0) {
             snprintf(ratio, sizeof(ratio), "%lld/%lld", rows[i].res.rep.hard, rows[i].res.rep.sent);
-            pm_format_rate(rows[i].res.rep.ppm, rate, sizeof(rate));
+            pm_verdict_format_rate(rows[i].res.rep.ppm, rate, sizeof(rate));
             printf(" %-13s %6s %%  %.12s\n", ratio, rate, p->name);
             continue;
         }

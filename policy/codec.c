@@ -8,7 +8,7 @@
 
 /* Value of one base64 character, or -1. */
 int
-pm_b64val(unsigned char c)
+pm_codec_b64val(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -25,7 +25,7 @@ pm_b64val(unsigned char c)
 
 /* Value of one hexadecimal digit, or -1. */
 int
-pm_hexval(unsigned char c)
+pm_codec_hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';

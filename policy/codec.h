@@ -8,9 +8,9 @@
 #define PM_CODEC_H
 
 /* Value of one base64 character (RFC 2045), or -1. */
-int pm_b64val(unsigned char c);
+int pm_codec_b64val(unsigned char c);
 
 /* Value of one hexadecimal digit (either case), or -1. */
-int pm_hexval(unsigned char c);
+int pm_codec_hexval(unsigned char c);
 
 #endif

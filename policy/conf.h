@@ -15,7 +15,7 @@
 
 #include "cidr.h"
 #include "rules.h"
-#include "warmup.h"
+#include "curve.h"
 
 /* Actions, from mild to severe: a larger value is more severe. */
 enum pm_action {

@@ -25,7 +25,7 @@
 
 #include "conf.h"
 #include "conf_int.h"
-#include "warmup.h"
+#include "curve.h"
 
 _Static_assert(PM_WARMUP_CAP_MAX == PM_LIMIT_MAX, "a warm-up cap is bounded as a limit is");
 
@@ -143,7 +143,7 @@ load_plan_warmup(struct loader *ld, const config_setting_t *grp, const char *pre
     }
     for (i = 0; i < (int)plan->warmup.n; i++)
         plan->warmup_hour[i] =
-            pm_warmup_hour_cap(plan->warmup.cap[i], ld->conf->warmup_hourly_share);
+            pm_curve_hour_cap(plan->warmup.cap[i], ld->conf->warmup_hourly_share);
     return 0;
 }
 

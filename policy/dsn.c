@@ -25,7 +25,7 @@
 
 #include "automail.h"
 #include "dsn_int.h"
-#include "strbuf.h"
+#include "buf.h"
 
 /* Is the local part of addr a relay's VERP or bounce-tracking token
  * ("0100018c...-000000@...", "bounce+...", "a=b@...", "SRS0=...")? */

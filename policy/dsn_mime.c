@@ -259,7 +259,7 @@ decode(const char *cte, const unsigned char *p, size_t len, unsigned char *out)
         int bits = 0;
 
         for (i = 0; i < len; i++) {
-            int v = pm_b64val(p[i]);
+            int v = pm_codec_b64val(p[i]);
 
             if (p[i] == '=')
                 break;
@@ -281,8 +281,9 @@ decode(const char *cte, const unsigned char *p, size_t len, unsigned char *out)
                 out[o++] = p[i];
                 continue;
             }
-            if (i + 2 < len && pm_hexval(p[i + 1]) >= 0 && pm_hexval(p[i + 2]) >= 0) {
-                out[o++] = (unsigned char)(pm_hexval(p[i + 1]) * 16 + pm_hexval(p[i + 2]));
+            if (i + 2 < len && pm_codec_hexval(p[i + 1]) >= 0 && pm_codec_hexval(p[i + 2]) >= 0) {
+                out[o++] =
+                    (unsigned char)(pm_codec_hexval(p[i + 1]) * 16 + pm_codec_hexval(p[i + 2]));
                 i += 2;
                 continue;
             }

@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "metrics.h"
-#include "strbuf.h"
+#include "buf.h"
 
 #define N_BUCKETS 11
 #define N_STAGES 2

@@ -24,7 +24,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
-#include "strbuf.h"
+#include "buf.h"
 #include "zone.h"
 
 /* Qualify a SASL login without '@' with login_domain, and find the sender

@@ -99,7 +99,7 @@ qp_byte(struct pm_scan *s, unsigned char c)
                 decoded(s, c);
             return;
         case 1: /* after '=' */
-            if (pm_hexval(c) >= 0) {
+            if (pm_codec_hexval(c) >= 0) {
                 t->q1 = c;
                 t->qst = 2;
             } else if (c == '\n') {
@@ -114,8 +114,8 @@ qp_byte(struct pm_scan *s, unsigned char c)
             return;
         case 2: /* after '=' and a hex digit */
             t->qst = 0;
-            if (pm_hexval(c) >= 0) {
-                decoded(s, (unsigned char)(pm_hexval(t->q1) * 16 + pm_hexval(c)));
+            if (pm_codec_hexval(c) >= 0) {
+                decoded(s, (unsigned char)(pm_codec_hexval(t->q1) * 16 + pm_codec_hexval(c)));
                 return;
             }
             decoded(s, '=');
@@ -157,7 +157,7 @@ static void
 b64_byte(struct pm_scan *s, unsigned char c)
 {
     struct pm_text *t = &s->text;
-    int v = pm_b64val(c);
+    int v = pm_codec_b64val(c);
 
     if (v >= 0) {
         t->bacc = (t->bacc << 6) | (uint32_t)v;

@@ -129,10 +129,10 @@ pct_append(char *out, size_t o, size_t cap, const char *v, size_t n)
     size_t i;
 
     for (i = 0; i < n && o + 1 < cap; i++) {
-        if (v[i] == '%' && i + 2 < n + 0 && pm_hexval((unsigned char)v[i + 1]) >= 0 &&
-            pm_hexval((unsigned char)v[i + 2]) >= 0) {
-            out[o++] = (char)(pm_hexval((unsigned char)v[i + 1]) * 16 +
-                              pm_hexval((unsigned char)v[i + 2]));
+        if (v[i] == '%' && i + 2 < n + 0 && pm_codec_hexval((unsigned char)v[i + 1]) >= 0 &&
+            pm_codec_hexval((unsigned char)v[i + 2]) >= 0) {
+            out[o++] = (char)(pm_codec_hexval((unsigned char)v[i + 1]) * 16 +
+                              pm_codec_hexval((unsigned char)v[i + 2]));
             i += 2;
         } else {
             out[o++] = v[i];
@@ -209,10 +209,10 @@ rfc2047_decode(const char *v, size_t n, char *out, size_t cap)
                             if (*t == '_') {
                                 out[o++] = ' ';
                             } else if (*t == '=' && t + 2 < end + 0 &&
-                                       pm_hexval((unsigned char)t[1]) >= 0 &&
-                                       pm_hexval((unsigned char)t[2]) >= 0) {
-                                out[o++] = (char)(pm_hexval((unsigned char)t[1]) * 16 +
-                                                  pm_hexval((unsigned char)t[2]));
+                                       pm_codec_hexval((unsigned char)t[1]) >= 0 &&
+                                       pm_codec_hexval((unsigned char)t[2]) >= 0) {
+                                out[o++] = (char)(pm_codec_hexval((unsigned char)t[1]) * 16 +
+                                                  pm_codec_hexval((unsigned char)t[2]));
                                 t += 2;
                             } else {
                                 out[o++] = *t;

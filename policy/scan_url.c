@@ -297,11 +297,11 @@ auth_pct_flush(struct pm_url *u)
 static void
 auth_byte(struct pm_url *u, unsigned char c)
 {
-    int v = pm_hexval(c);
+    int v = pm_codec_hexval(c);
 
     if (u->npct > 0 && v >= 0) {
         if (u->npct == 2) {
-            auth_char(u, (unsigned char)(pm_hexval(u->pct) * 16 + v));
+            auth_char(u, (unsigned char)(pm_codec_hexval(u->pct) * 16 + v));
             u->npct = 0;
         } else {
             u->pct = c;

@@ -51,7 +51,7 @@ enum pm_meter_mode {
     PM_METER_FORCE,     /* count it whether or not it fits; report whether it did */
 };
 
-/* Warm-up of one scope (see warmup.h): the curve and its rules. */
+/* Warm-up of one scope (see curve.h): the curve and its rules. */
 struct pm_warmup_req {
     size_t n;                  /* stages; 0: this scope does not warm up */
     const long long *day_cap;  /* n daily caps, strictly increasing */

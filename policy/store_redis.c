@@ -28,7 +28,7 @@
 #include "prelude_lua.h"
 #include "store_redis.h"
 #include "store_redis_int.h"
-#include "strbuf.h"
+#include "buf.h"
 
 #define CURVE_MAX_STAGES 1000
 #define MAX_HASHES 100000

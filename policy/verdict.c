@@ -17,7 +17,7 @@
 
 #include "identity.h"
 #include "log.h"
-#include "strbuf.h"
+#include "buf.h"
 #include "verdict.h"
 #include "zone.h"
 
@@ -43,7 +43,7 @@ pm_verdict_accept(struct pm_verdict *v)
 
 /* "6.4" for 64599 ppm: one decimal, rounded down. */
 void
-pm_format_rate(long long ppm, char *buf, size_t len)
+pm_verdict_format_rate(long long ppm, char *buf, size_t len)
 {
     if (ppm < 0)
         ppm = 0;
@@ -53,7 +53,7 @@ pm_format_rate(long long ppm, char *buf, size_t len)
 /* "14:05 UTC" on now's date, else "2026-11-27 14:05 UTC", in the configured
  * zone ("22:05 UTC+8"); rounded up to the minute. */
 void
-pm_format_retry(long long now, long long t, char *buf, size_t len)
+pm_verdict_format_retry(long long now, long long t, char *buf, size_t len)
 {
     long long up = (t + 59) / 60 * 60;
     struct tm a, b;
@@ -106,7 +106,7 @@ verdict_retry(long long now, long long t, char *buf, size_t len)
 {
     char when[40];
 
-    pm_format_retry(now, t, when, sizeof(when));
+    pm_verdict_format_retry(now, t, when, sizeof(when));
     snprintf(buf, len, "try again after %s", when);
 }
 
@@ -154,7 +154,7 @@ pm_verdict_halved(struct pm_verdict *v, long long ppm)
 
     if (!colon || !(close = strchr(colon, ')')))
         return;
-    pm_format_rate(ppm, rate, sizeof(rate));
+    pm_verdict_format_rate(ppm, rate, sizeof(rate));
     if (snprintf(text, sizeof(text), "%.*s, halved: %s%% of your recent mail bounced%s",
                  (int)(close - v->text), v->text, rate, close) < (int)sizeof(text))
         memcpy(v->text, text, sizeof(text));
@@ -389,7 +389,7 @@ pm_verdict_reputation(struct pm_verdict *v, enum pm_action act, const char *who,
     memset(v, 0, sizeof(*v));
     v->kind = PM_R_REPUTATION;
     v->action = act;
-    pm_format_rate(ppm, num, sizeof(num));
+    pm_verdict_format_rate(ppm, num, sizeof(num));
     snprintf(rate, sizeof(rate), "%s%%", num);
     if (act == PM_ACT_TAG) {
         snprintf(v->reason, sizeof(v->reason), "bounce_rate_warning");

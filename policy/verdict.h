@@ -126,12 +126,12 @@ void pm_verdict_store_error(struct pm_verdict *v, enum pm_on_error on_error, con
 
 /* "14:05 UTC" when t (rounded up to the minute) is on now's UTC date, else
  * "2026-11-27 14:05 UTC". */
-void pm_format_retry(long long now, long long t, char *buf, size_t len);
+void pm_verdict_format_retry(long long now, long long t, char *buf, size_t len);
 
 /* A bounce rate of ppm parts per million as a percentage with one decimal,
  * rounded down ("6.4" for 64599), so that a rate never shows at a threshold
  * it has not reached. Replies, the log and postmeterctl all use it. */
-void pm_format_rate(long long ppm, char *buf, size_t len);
+void pm_verdict_format_rate(long long ppm, char *buf, size_t len);
 
 /*
  * The value of the tag header for v into buf: "rule=NAME" for every content

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-#include "warmup.h"
+#include "curve.h"
 
 /* Abort unless ok: a broken invariant is a finding. */
 static void
@@ -69,7 +69,7 @@ check_plan(const struct pm_conf *conf, const struct pm_plan *p)
     check_curve(&p->warmup);
     for (i = 0; i < p->warmup.n; i++) {
         check(p->warmup_hour[i] >= 1 && p->warmup_hour[i] <= p->warmup.cap[i]);
-        check(p->warmup_hour[i] == pm_warmup_hour_cap(p->warmup.cap[i], conf->warmup_hourly_share));
+        check(p->warmup_hour[i] == pm_curve_hour_cap(p->warmup.cap[i], conf->warmup_hourly_share));
         check(pm_curve_day_cap(&p->warmup, (long long)i) == p->warmup.cap[i]);
         check(l->msgs_day == 0 || p->warmup.cap[i] < l->msgs_day);
     }
@@ -116,9 +116,9 @@ check_raw(const uint8_t *data, size_t size)
     if (pm_curve_from_growth(start, growth, limit, &c) == 0)
         check(start >= 1 && start <= PM_WARMUP_CAP_MAX && growth > 1.0);
     check_curve(&c);
-    h = pm_warmup_hour_cap(start, growth);
+    h = pm_curve_hour_cap(start, growth);
     check(start <= 0 ? h == 0 : h >= 1 && h <= start);
-    h = pm_warmup_hour_cap(limit, growth);
+    h = pm_curve_hour_cap(limit, growth);
     check(limit <= 0 ? h == 0 : h >= 1 && h <= limit);
     (void)pm_curve_day_cap(&c, limit);
 }

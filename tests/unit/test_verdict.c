@@ -41,7 +41,7 @@ test_format_retry(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        pm_format_retry(NOW, rows[i].t, buf, sizeof(buf));
+        pm_verdict_format_retry(NOW, rows[i].t, buf, sizeof(buf));
         assert_string_equal(buf, rows[i].out);
     }
 }
@@ -249,7 +249,7 @@ test_rate(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        pm_format_rate(rows[i].ppm, buf, sizeof(buf));
+        pm_verdict_format_rate(rows[i].ppm, buf, sizeof(buf));
         assert_string_equal(buf, rows[i].out);
     }
     /* the reply shows what postmeterctl status shows */

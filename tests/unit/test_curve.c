@@ -1,5 +1,5 @@
 /*
- * test_warmup.c - table-driven tests of warm-up curves: list and growth
+ * test_curve.c - table-driven tests of warm-up curves: list and growth
  * forms, caps at the plan's limit and at PM_WARMUP_CAP_MAX, the hourly share,
  * and arguments at and beyond every bound. The stages (one per active day,
  * dormancy, the bounce gate) are the meter script's: store.sh and warmup.sh
@@ -17,7 +17,7 @@
 #include <limits.h>
 #include <math.h>
 
-#include "warmup.h"
+#include "curve.h"
 
 /* The default list, cut at the plan's daily limit. */
 static void
@@ -127,7 +127,7 @@ test_hour_cap(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-        assert_int_equal(pm_warmup_hour_cap(rows[i].day, rows[i].share), rows[i].hour);
+        assert_int_equal(pm_curve_hour_cap(rows[i].day, rows[i].share), rows[i].hour);
 }
 
 /* Whatever the arguments, a curve holds caps within 1..PM_WARMUP_CAP_MAX. */

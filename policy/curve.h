@@ -1,5 +1,5 @@
 /*
- * warmup.h - warm-up curves for new and dormant senders (pure arithmetic).
+ * curve.h - warm-up curves for new and dormant senders (pure arithmetic).
  *
  * A sender that never sent, or was silent for dormant_days, warms up: its
  * daily cap follows a curve, one stage per active sending day (a UTC day on
@@ -11,8 +11,8 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#ifndef PM_WARMUP_H
-#define PM_WARMUP_H
+#ifndef PM_CURVE_H
+#define PM_CURVE_H
 
 #include <stddef.h>
 
@@ -48,6 +48,6 @@ long long pm_curve_day_cap(const struct pm_curve *c, long long stage);
 
 /* The hourly cap for a day cap: ceil(day_cap * share), at least 1 and at
  * most day_cap, for any share (NaN included); 0 for a day cap of 0 or less. */
-long long pm_warmup_hour_cap(long long day_cap, double share);
+long long pm_curve_hour_cap(long long day_cap, double share);
 
 #endif

@@ -1,15 +1,15 @@
 /*
- * warmup.c - warm-up curves for new and dormant senders (pure arithmetic).
+ * curve.c - warm-up curves for new and dormant senders (pure arithmetic).
  *
- * Mirrors the stage rules of the store's script (meter.lua) so that unit
- * tests and postmeterctl can compute a curve and a stage without Redis.
+ * Builds the daily and hourly caps of each stage from the configuration (the
+ * meter script applies them: meter_warmup.lua keeps and moves the stages).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <math.h>
 #include <string.h>
 
-#include "warmup.h"
+#include "curve.h"
 
 /* Build a curve from start and growth. */
 int
@@ -63,7 +63,7 @@ pm_curve_day_cap(const struct pm_curve *c, long long stage)
 
 /* The hourly cap for a day cap. */
 long long
-pm_warmup_hour_cap(long long day_cap, double share)
+pm_curve_hour_cap(long long day_cap, double share)
 {
     double h;
 

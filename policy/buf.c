@@ -1,6 +1,6 @@
 /*
- * strbuf.c - a text being built, in a fixed or a growing buffer (see
- * strbuf.h). A fixed buffer never overruns: what does not fit is cut; a
+ * buf.c - a text being built, in a fixed or a growing buffer (see
+ * buf.h). A fixed buffer never overruns: what does not fit is cut; a
  * growing one grows until memory runs out, then drops its text.
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strbuf.h"
+#include "buf.h"
 
 /* Build into mem from its start. */
 void

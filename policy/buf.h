@@ -1,5 +1,5 @@
 /*
- * strbuf.h - a text being built, the one way postmeter builds texts: in a
+ * buf.h - a text being built, the one way postmeter builds texts: in a
  * caller's fixed buffer (cut at its size, always terminated: log lines,
  * replies, reports) or in a buffer that grows (script arguments, the
  * metrics page, JSON output).
@@ -17,8 +17,8 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#ifndef PM_STRBUF_H
-#define PM_STRBUF_H
+#ifndef PM_BUF_H
+#define PM_BUF_H
 
 #include <stddef.h>
 
