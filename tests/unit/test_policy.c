@@ -23,12 +23,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "feedback.h"
 #include "log.h"
 #include "policy.h"
 #include "siphash.h"
 #include "zone.h"
 
-#define NOW 1795699200LL /* Thursday 2026-11-26 13:20:00 UTC */
+#define NOW 1795699200LL      /* Thursday 2026-11-26 13:20:00 UTC */
+#define MIDNIGHT 1795737600LL /* Friday 2026-11-27 00:00:00 UTC */
 #define MAX_CALLS 16
 #define MAX_ANSWERS 16
 #define MAX_HASHES 8
@@ -470,6 +472,83 @@ test_limit_at_rcpt(void **state)
     assert_int_equal(strlen(calls[1].txid), 16);
 }
 
+/* At end of message the commit's answer decides, even when the probe fitted. */
+static void
+test_over_at_eom(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    answer(1, 0);
+    r = answer_over(PM_SCOPE_SENDER, PM_C_MSGS_DAY, 500, NOW + 5 * 3600, 0);
+    memcpy(r->used[PM_SCOPE_SENDER], (long long[PM_C_COUNT]){2, 500, 7, 700, 12, 0, 0},
+           sizeof(r->used[0]));
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[1].mode, PM_METER_COMMIT);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_day", "451", "4.7.1",
+                   "<alice@example.com>: daily sending limit reached (500 messages per 24 hours); "
+                   "try again after 18:20 UTC");
+    assert_string_equal(
+        log_line(&m, &v, "eom"),
+        "stage=eom action=tempfail reason=msgs_day sender=alice@example.com plan=default rcpts=1 "
+        "ext=1 msgs_hour=2/3 msgs_day=500/500 rcpts_hour=7/0 rcpts_day=700/1000 "
+        "new_rcpts_day=12/100 cold=0 reply=\"451 4.7.1 <alice@example.com>: daily sending limit "
+        "reached (500 messages per 24 hours); try again after 18:20 UTC\"");
+    assert_int_equal(n_calls, 2);
+}
+
+/* A recipient counter that can never fit (retry_at -1): at RCPT that recipient
+ * alone is refused (452); in a dry run, where it went through, the end of
+ * message answer is a reject: retrying cannot help. */
+static void
+test_over_never(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    plans[0].lim.rcpts_hour = 1;
+    answer(1, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_RCPTS_HOUR, 1, -1, 0);
+    answer(1, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<b@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_rcpt(&conf, &store, &m, "<c@example.org>", &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "rcpts_hour", "452", "4.7.1",
+                   "<alice@example.com>: too many recipients for the hourly recipient limit (1 "
+                   "external recipient per hour); send to the others in another message later");
+    assert_int_equal(m.nrcpt, 1);
+    assert_int_equal(m.nrefused, 1);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_adds(&calls[1], PM_METER_PROBE, 1, 2, 0);
+    assert_adds(&calls[2], PM_METER_COMMIT, 1, 1, 0);
+
+    conf.dry_run = 1;
+    answer(1, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_RCPTS_HOUR, 1, -1, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_RCPTS_HOUR, 1, -1, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<b@example.org>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<c@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(m.nrcpt, 2);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_adds(&calls[5], PM_METER_FORCE, 1, 2, 0);
+    assert_verdict(&v, PM_ACT_REJECT, "rcpts_hour", "550", "5.7.1",
+                   "<alice@example.com>: this message exceeds the hourly recipient limit (1 "
+                   "external recipient per hour); send it to fewer recipients");
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(n_calls, 6);
+}
+
 /* Internal recipients are not external, a repeated recipient is neither asked
  * about nor counted again, recipients per message are checked without the
  * store; cold recipients: the store's count, passed with the next probe, and
@@ -536,6 +615,33 @@ test_recipients(void **state)
     assert_int_equal(m.cold, 2);
     assert_non_null(strstr(log_line(&m, &v, "eom"), " rcpts=4 ext=2 "));
     assert_non_null(strstr(log_line(&m, &v, "eom"), " cold=2"));
+}
+
+/* A rule on first contact refuses at end of message, naming the cold
+ * recipient the probe found; a refused message is not committed. */
+static void
+test_first_contact_rule(void **state)
+{
+    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
+    struct pm_rule rule = {.name = "new",
+                           .all = &cold,
+                           .n_all = 1,
+                           .action = PM_ACT_REJECT,
+                           .reply = "first contact needs approval"};
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    conf.rules = &rule;
+    conf.n_rules = 1;
+    answer(1, 0)->cold = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<Bob@Example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_REJECT, "rule:new", "550", "5.7.1",
+                   "<alice@example.com> to <Bob@Example.org>: first contact needs approval");
+    assert_int_equal(n_calls, 1);
 }
 
 /* One message from carol (on the "tagged" plan) to one recipient: the RCPT
@@ -892,6 +998,331 @@ test_company_rcpts_per_msg(void **state)
     assert_int_equal(n_calls, 2);
 }
 
+/* Mail to colleagues only: internal, no message or external recipient added,
+ * no contact looked up; its own counters' refusal and log fields. */
+static void
+test_internal_only(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    plans[0].lim.int_msgs_hour = 10;
+    answer(1, 0);
+    answer(1, 0);
+    r = answer_over(PM_SCOPE_SENDER, PM_C_INT_HOUR, 10, NOW + 600, 0);
+    r->used[PM_SCOPE_SENDER][PM_C_INT_HOUR] = 10;
+    r->used[PM_SCOPE_SENDER][PM_C_INT_DAY] = 30;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<a@example.com>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<b@Example.COM>", &v);
+    assert_int_equal(m.nrcpt, 2);
+    assert_int_equal(m.next, 0);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_adds(&calls[0], PM_METER_PROBE, 0, 0, 1);
+    assert_adds(&calls[1], PM_METER_PROBE, 0, 0, 1);
+    assert_adds(&calls[2], PM_METER_COMMIT, 0, 0, 1);
+    assert_int_equal(calls[2].n_hashes, 0);
+    assert_int_equal(calls[2].scope[PM_SCOPE_SENDER].limit[PM_C_INT_HOUR], 10);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "int_msgs_hour", "451", "4.7.1",
+                   "<alice@example.com>: hourly limit of internal messages reached (10 messages "
+                   "to colleagues per hour); try again after 13:30 UTC");
+    assert_non_null(strstr(log_line(&m, &v, "eom"),
+                           " rcpts=2 ext=0 msgs_hour=0/3 msgs_day=0/500 rcpts_hour=0/0 "
+                           "rcpts_day=0/1000 new_rcpts_day=0/100 int_msgs_hour=10/10 "
+                           "int_msgs_day=30/0 cold=0 "));
+    assert_int_equal(n_calls, 3);
+}
+
+/* A recipient the store says is suppressed is refused, quoted as given; the
+ * lookup was of the normalised address, in the sender's company. */
+static void
+test_suppressed(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    r = answer(1, 0);
+    r->sup.found = 1;
+    r->sup.since = NOW - 3 * 86400;
+    r->sup.until = NOW + 27 * 86400;
+    snprintf(r->sup.status, sizeof(r->sup.status), "5.1.1");
+    snprintf(r->sup.sender, sizeof(r->sup.sender), "alice@example.com");
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<Bad+tag@Example.NET>", &v);
+    assert_string_equal(calls[0].sup_rcpt, "bad@example.net");
+    assert_string_equal(calls[0].company, "example.com");
+    assert_verdict(&v, PM_ACT_REJECT, "suppressed", "550", "5.1.1",
+                   "<Bad+tag@Example.NET>: this address bounced as invalid on 2026-11-23 "
+                   "(5.1.1); postmeter will not send to it before 2026-12-23");
+    assert_int_equal(m.nrcpt, 0);
+    assert_int_equal(m.nrefused, 1);
+    assert_int_equal(n_calls, 1);
+}
+
+/* The commit carries a transaction id: the same message sent again gets the
+ * same one; the Message-ID's hash goes with it when there is one. */
+static void
+test_commit_ids(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    char msgid[17];
+    int i;
+
+    (void)state;
+    assert_int_equal(pm_feedback_msgid_hash(&conf, "<1@example.com>", msgid), 0);
+    for (i = 0; i < 4; i++) {
+        answer(1, 0);
+        answer(1, 1);
+        start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+        if (i < 2)
+            pm_policy_header(&conf, &m, "Message-ID", "<1@example.com>");
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_int_equal(v.action, PM_ACT_ACCEPT);
+        assert_false(calls[2 * i].has_txid);
+        assert_false(calls[2 * i].has_msgid);
+        assert_true(calls[2 * i + 1].has_txid);
+        assert_int_equal(strlen(calls[2 * i + 1].txid), 16);
+        assert_int_equal(calls[2 * i + 1].has_msgid, i < 2);
+    }
+    assert_string_equal(calls[1].msgid_hash, msgid);
+    assert_int_equal(calls[1].msgid_days, 30);
+    assert_int_equal(calls[1].msgid_max, 5000);
+    assert_string_equal(calls[1].txid, calls[3].txid);
+    assert_string_not_equal(calls[5].txid, calls[7].txid);
+    assert_string_not_equal(calls[1].txid, calls[5].txid);
+}
+
+/* A reputation brake refuses at RCPT whatever the plan: all external mail
+ * (REP_STOP), or first contacts (REP_COLD) even on a tag plan. */
+static void
+test_reputation_brake(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict rv, v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    r = answer_over(PM_SCOPE_SENDER, PM_C_REP_STOP, 0, -1, 0);
+    r->rep = (struct pm_reputation){.sent = 200, .hard = 30, .ppm = 150000, .level = 4};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "bounce_rate_stop", "451", "4.7.1",
+                   "<alice@example.com>: sending paused: 15.0% of your recent mail bounced as "
+                   "invalid addresses; ask your administrator");
+    assert_int_equal(m.nrcpt, 0);
+    assert_non_null(
+        strstr(log_line(&m, &v, "rcpt"), " cold=0 bounce_rate_ppm=150000 bounce_level=4 "));
+
+    r = answer_over(PM_SCOPE_SENDER, PM_C_REP_COLD, 0, -1, 0);
+    r->rep = (struct pm_reputation){.sent = 100, .hard = 6, .ppm = 60000, .level = 3};
+    conf.assign = &carol_tagged;
+    conf.n_assign = 1;
+    start(&m, "127.0.0.1", NULL, "<carol@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &rv);
+    assert_verdict(&rv, PM_ACT_TEMPFAIL, "bounce_rate_first_contact", "451", "4.7.1",
+                   "<carol@example.com>: first-contact mail paused: 6.0% of your recent mail "
+                   "bounced as invalid addresses; write only to known contacts and ask your "
+                   "administrator");
+    assert_int_equal(m.nrcpt, 0);
+    assert_int_equal(n_calls, 2);
+}
+
+/* A bounce rate at the warning level tags the message (no header); at the
+ * halving level a limit's reply says so and the log shows the halved limits. */
+static void
+test_reputation_levels(void **state)
+{
+    static const long long lim[PM_C_COUNT] = {3, 500, 0, 1000, 100, 0, 0};
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+    char header[64];
+
+    (void)state;
+    answer(1, 0)->rep = (struct pm_reputation){.sent = 400, .hard = 10, .ppm = 25000, .level = 1};
+    answer(1, 1)->rep = (struct pm_reputation){.sent = 400, .hard = 10, .ppm = 25000, .level = 1};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_TAG, "bounce_rate_warning", NULL, NULL,
+                   "bounce rate warning: 2.5% of 400 recent external recipients bounced as "
+                   "invalid");
+    pm_verdict_header(&v, header, sizeof(header));
+    assert_string_equal(header, "");
+    assert_non_null(strstr(log_line(&m, &v, "eom"),
+                           " cold=0 bounce_rate_ppm=25000 bounce_level=1 note=\"bounce rate "
+                           "warning: 2.5% of 400 recent external recipients bounced as "
+                           "invalid\""));
+
+    r = answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 1, NOW + 600, 0);
+    r->rep = (struct pm_reputation){.sent = 500, .hard = 17, .ppm = 34000, .level = 2};
+    memcpy(r->used[PM_SCOPE_SENDER], (long long[PM_C_COUNT]){1, 40, 0, 90, 3, 0, 0},
+           sizeof(r->used[0]));
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    /* the request carries the plan's limits: the store halves them */
+    assert_limits(&calls[2].scope[PM_SCOPE_SENDER], lim);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1",
+                   "<alice@example.com>: hourly sending limit reached (1 message per hour, "
+                   "halved: 3.4% of your recent mail bounced); try again after 13:30 UTC");
+    assert_string_equal(
+        log_line(&m, &v, "rcpt"),
+        "stage=rcpt action=tempfail reason=msgs_hour sender=alice@example.com plan=default "
+        "rcpts=0 ext=0 msgs_hour=1/1 msgs_day=40/250 rcpts_hour=0/0 rcpts_day=90/500 "
+        "new_rcpts_day=3/50 limits=halved cold=0 bounce_rate_ppm=34000 bounce_level=2 "
+        "reply=\"451 4.7.1 <alice@example.com>: hourly sending limit reached (1 message per "
+        "hour, halved: 3.4% of your recent mail bounced); try again after 13:30 UTC\"");
+    assert_int_equal(n_calls, 3);
+}
+
+/* Warm-up: the sender's scope carries its plan's curve, the domain's only
+ * when its plan names one; a day cap's refusal waits for the next midnight,
+ * an hourly company cap under a reject plan is refused for good. */
+static void
+test_warmup(void **state)
+{
+    static const long long caps[4] = {5, 10, 20, 40}, hours[4] = {2, 3, 5, 10};
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+    int i;
+
+    (void)state;
+    memcpy(plans[0].warmup.cap, caps, sizeof(caps));
+    memcpy(plans[0].warmup_hour, hours, sizeof(hours));
+    plans[0].warmup.n = 4;
+    plans[2].warmup.cap[0] = 50;
+    plans[2].warmup.cap[1] = 100;
+    plans[2].warmup_hour[0] = 13;
+    plans[2].warmup_hour[1] = 25;
+    plans[2].warmup.n = 2;
+    company_plan();
+
+    r = answer_over(PM_SCOPE_SENDER, PM_C_WARMUP_DAY, 20, MIDNIGHT, 0);
+    r->warmup[PM_SCOPE_SENDER] =
+        (struct pm_warmup_res){.active = 1, .stage = 2, .day_cap = 20, .hour_cap = 5, .today = 20};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].warmup_n, 4);
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].day_cap[i], caps[i]);
+        assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].hour_cap[i], hours[i]);
+    }
+    assert_int_equal(calls[0].scope[PM_SCOPE_DOMAIN].warmup_n, 0);
+    for (i = 0; i < PM_SCOPE_COUNT; i++) {
+        assert_int_equal(calls[0].scope[i].dormant_days, 30);
+        assert_int_equal(calls[0].scope[i].max_bounce_ppm, 30000);
+    }
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "warmup_day", "451", "4.7.1",
+                   "<alice@example.com>: warm-up limit reached (day 3 of warm-up: 20 messages "
+                   "today); try again after 2026-11-27 00:00 UTC");
+    assert_int_equal(m.nrcpt, 0);
+    assert_non_null(strstr(log_line(&m, &v, "rcpt"), " warmup_day=3 warmup_today=20/20 "));
+
+    plans[2].warmup_set = 1;
+    r = answer_over(PM_SCOPE_DOMAIN, PM_C_WARMUP_HOUR, 13, NOW + 1200, 0);
+    r->warmup[PM_SCOPE_DOMAIN] =
+        (struct pm_warmup_res){.active = 1, .stage = 0, .day_cap = 50, .hour_cap = 13, .today = 40};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(calls[1].scope[PM_SCOPE_DOMAIN].warmup_n, 2);
+    assert_int_equal(calls[1].scope[PM_SCOPE_DOMAIN].day_cap[1], 100);
+    assert_int_equal(calls[1].scope[PM_SCOPE_DOMAIN].hour_cap[1], 25);
+    assert_verdict(&v, PM_ACT_REJECT, "domain_warmup_hour", "550", "5.7.1",
+                   "<alice@example.com>: company-wide warm-up limit for example.com reached (day "
+                   "1 of warm-up: 13 messages per hour); not sent: ask your administrator");
+    assert_non_null(
+        strstr(log_line(&m, &v, "rcpt"), " domain_warmup_day=1 domain_warmup_today=40/50 "));
+    assert_int_equal(n_calls, 2);
+}
+
+/* Credits the commit spent show in the log line. */
+static void
+test_credits(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    answer(1, 0);
+    r = answer(1, 1);
+    r->credits_spent[0] = 1;
+    r->credits_spent[1] = 1;
+    r->credits_left[0] = 4;
+    r->credits_left[1] = 9;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_null(strstr(log_line(&m, &v, "rcpt"), "credits"));
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " cold=0 credits_spent=1/1 credits_left=4/9"));
+    assert_int_equal(n_calls, 2);
+}
+
+/* A plan override the store reports is followed from that answer on (its
+ * action, its limits in the next request, the log line); one naming a plan
+ * this configuration lacks (-2) is logged once and not applied, nor is an
+ * index past the table. */
+static void
+test_plan_override(void **state)
+{
+    static const long long dflt[PM_C_COUNT] = {3, 500, 0, 1000, 100, 0, 0};
+    static const long long tagged[PM_C_COUNT] = {2, 0, 0, 0, 0, 0, 0};
+    struct pm_msg m;
+    struct pm_verdict v;
+    int i;
+
+    (void)state;
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 0)->plan = 1;
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 1)->plan = 1;
+    start(&m, "127.0.0.1", NULL, "<olga@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT); /* the tagged plan is soft */
+    assert_int_equal(m.plan, 1);
+    assert_int_equal(m.plan_override, 1);
+    assert_limits(&calls[0].scope[PM_SCOPE_SENDER], dflt);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_limits(&calls[1].scope[PM_SCOPE_SENDER], tagged);
+    assert_int_equal(calls[1].scope[PM_SCOPE_SENDER].soft, 1);
+    assert_int_equal(calls[1].mode, PM_METER_COMMIT);
+    assert_int_equal(v.action, PM_ACT_TAG);
+    assert_non_null(strstr(log_line(&m, &v, "eom"),
+                           " sender=olga@example.com plan=tagged plan_from=override rcpts=1 "));
+
+    for (i = 0; i < 2; i++) {
+        answer(1, 0)->plan = -2;
+        answer(1, 1)->plan = -2;
+        start(&m, "127.0.0.1", NULL, "<olga@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_int_equal(v.action, PM_ACT_ACCEPT);
+        assert_int_equal(m.plan, 0);
+        assert_int_equal(m.plan_override, 0);
+        assert_limits(&calls[3 + 2 * i].scope[PM_SCOPE_SENDER], dflt);
+        assert_non_null(strstr(log_line(&m, &v, "eom"), " plan=default rcpts=1 "));
+    }
+    assert_int_equal(logged_with("sender=olga@example.com: the plan override set for this sender "
+                                 "names a plan this configuration does not have; plan default "
+                                 "applies until postmeter is reloaded with that plan"),
+                     1);
+
+    answer(1, 0)->plan = 3;
+    start(&m, "127.0.0.1", NULL, "<olga@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(m.plan, 0);
+    assert_int_equal(m.plan_override, 0);
+    assert_int_equal(n_calls, 7);
+}
+
 /* Run the tests (times and days in UTC; the log kept for the tests to read). */
 int
 main(void)
@@ -899,7 +1330,10 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_not_metered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_at_rcpt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_over_at_eom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_over_never, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_contact_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tag_action, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tag_both, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
@@ -908,6 +1342,14 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mixed_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bare_login, setup, teardown),
         cmocka_unit_test_setup_teardown(test_company_rcpts_per_msg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_internal_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reputation_brake, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reputation_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plan_override, setup, teardown),
     };
 
     pm_zone_set("UTC");
