@@ -1,7 +1,17 @@
 /*
- * test_policy.c - the engine's orchestration with an in-memory fake store:
- * direction, early refusal at RCPT, the end-of-message check-and-count,
- * over-limit actions, dry run, store errors and the decision log line.
+ * test_policy.c - the engine's orchestration (policy/policy.c) against a
+ * scripted, recording fake store: direction, early refusal at RCPT, the
+ * end-of-message check-and-count, over-limit actions, dry run, store errors
+ * and the decision log line.
+ *
+ * The fake decides nothing: each test queues the answers the store gives, in
+ * order, and the fake records every request it is asked (a request with no
+ * answer queued, or an answer never asked for, fails the test). A test
+ * asserts what the engine asks (mode, counts, scopes, limits, soft flags,
+ * contacts, ids) and what it does with each answer (verdict, reply, log
+ * line). Whether an answer is right for a request is the meter script's
+ * business, tested against a real Redis by tests/integration (exact.sh,
+ * store.sh, ...).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -13,100 +23,239 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "feedback.h"
+#include "log.h"
 #include "policy.h"
+#include "siphash.h"
+#include "zone.h"
 
-#define NOW 1795699200LL
+#define NOW 1795699200LL      /* Thursday 2026-11-26 13:20:00 UTC */
+#define MIDNIGHT 1795737600LL /* Friday 2026-11-27 00:00:00 UTC */
+#define MAX_CALLS 16
+#define MAX_ANSWERS 16
+#define MAX_HASHES 8
+#define MAX_STAGES 8
+#define MAX_LOGGED 16
 
-/* The fake store: plain counters per scope id, no windows. */
-struct fake {
-    char ids[8][PM_ADDR_MAX];
-    long long count[8][PM_C_COUNT];
-    int n;
-    int fail;  /* answer with a store error */
-    int calls; /* requests seen */
-    enum pm_meter_mode last_mode;
-    long long last_rcpts;
+/* One scope of a recorded request. */
+struct scope_call {
+    int used; /* an id was given */
+    char id[PM_ADDR_MAX];
+    long long limit[PM_C_COUNT];
+    int soft;
+    size_t warmup_n;
+    long long day_cap[MAX_STAGES], hour_cap[MAX_STAGES]; /* the curve's first stages */
+    int dormant_days;
+    long long max_bounce_ppm;
 };
 
-/* The counters of an id, created on first use. */
-static long long *
-fake_counts(struct fake *f, const char *id)
-{
-    int i;
+/* One request the fake store was asked, copied out of struct pm_meter_req. */
+struct call {
+    enum pm_meter_mode mode;
+    long long msgs, rcpts, internal;
+    struct scope_call scope[PM_SCOPE_COUNT];
+    size_t n_hashes;
+    char hashes[MAX_HASHES][17];
+    long long cold_before;
+    int ttl_days;
+    long long contacts_max;
+    int company_wide;
+    char contacts_domain[PM_ADDR_MAX];
+    struct pm_reputation_req reputation;
+    int has_sup_rcpt;
+    char sup_rcpt[PM_ADDR_MAX];
+    char company[PM_ADDR_MAX];
+    int has_txid;
+    char txid[17];
+    int has_msgid;
+    char msgid_hash[17];
+    int msgid_days;
+    long long msgid_max;
+    long long wday_offset;
+    int hour_bucket, day_bucket;
+};
 
-    for (i = 0; i < f->n; i++)
-        if (strcmp(f->ids[i], id) == 0)
-            return f->count[i];
-    snprintf(f->ids[f->n], PM_ADDR_MAX, "%s", id);
-    return f->count[f->n++];
+/* One answer the fake store gives: a return code (and its text) and a result. */
+struct answer {
+    int rc;
+    char err[64];
+    struct pm_meter_res res;
+};
+
+static struct call calls[MAX_CALLS];
+static int n_calls;
+static struct answer queue[MAX_ANSWERS];
+static int n_queued, n_answered;
+static char logged[MAX_LOGGED][PM_LOG_LINE_MAX];
+static int n_logged;
+
+/* Copy src (NULL: "") into dst; 1 when src was given. */
+static int
+keep(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src ? src : "");
+    return src != NULL;
 }
 
-/* The fake store's meter operation: like the real one, a commit counts unless
- * a limit of a scope that is not soft is over, and that limit is reported. */
+/* Record one scope of a request. */
+static void
+record_scope(const struct pm_scope_req *sc, struct scope_call *out)
+{
+    size_t i;
+
+    out->used = keep(out->id, sizeof(out->id), sc->id);
+    memcpy(out->limit, sc->limit, sizeof(out->limit));
+    out->soft = sc->soft;
+    out->warmup_n = sc->warmup.n;
+    for (i = 0; i < sc->warmup.n && i < MAX_STAGES; i++) {
+        out->day_cap[i] = sc->warmup.day_cap[i];
+        out->hour_cap[i] = sc->warmup.hour_cap[i];
+    }
+    out->dormant_days = sc->warmup.dormant_days;
+    out->max_bounce_ppm = sc->warmup.max_bounce_ppm;
+}
+
+/* Record a request: the fields the engine fills. */
+static void
+record(const struct pm_meter_req *req)
+{
+    struct call *c;
+    size_t i;
+    int s;
+
+    assert_true(n_calls < MAX_CALLS);
+    c = &calls[n_calls++];
+    memset(c, 0, sizeof(*c));
+    c->mode = req->mode;
+    c->msgs = req->msgs;
+    c->rcpts = req->rcpts;
+    c->internal = req->internal;
+    for (s = 0; s < PM_SCOPE_COUNT; s++)
+        record_scope(&req->scope[s], &c->scope[s]);
+    assert_true(req->contacts.n <= MAX_HASHES);
+    c->n_hashes = req->contacts.n;
+    for (i = 0; i < req->contacts.n; i++)
+        keep(c->hashes[i], sizeof(c->hashes[i]), req->contacts.hashes[i]);
+    c->cold_before = req->contacts.cold_before;
+    c->ttl_days = req->contacts.ttl_days;
+    c->contacts_max = req->contacts.max;
+    c->company_wide = req->contacts.company_wide;
+    keep(c->contacts_domain, sizeof(c->contacts_domain), req->contacts.domain);
+    c->reputation = req->reputation;
+    c->has_sup_rcpt = keep(c->sup_rcpt, sizeof(c->sup_rcpt), req->suppressed_rcpt);
+    keep(c->company, sizeof(c->company), req->company);
+    c->has_txid = keep(c->txid, sizeof(c->txid), req->txid);
+    c->has_msgid = keep(c->msgid_hash, sizeof(c->msgid_hash), req->msgid_hash);
+    c->msgid_days = req->msgid_days;
+    c->msgid_max = req->msgid_max;
+    c->wday_offset = req->wday_offset;
+    c->hour_bucket = req->hour_bucket;
+    c->day_bucket = req->day_bucket;
+}
+
+/* The fake store's meter operation: record the request, give the next queued
+ * answer; a request no answer was queued for fails the test. */
 static int
 fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
            size_t errlen)
 {
-    struct fake *f = impl;
-    long long add[PM_C_COUNT] = {req->msgs,     req->msgs,     req->rcpts, req->rcpts, 0,
-                                 req->internal, req->internal};
-    int s, c, hard = 0;
+    const struct answer *a;
 
-    f->calls++;
-    f->last_mode = req->mode;
-    f->last_rcpts = req->rcpts;
-    if (f->fail) {
-        snprintf(err, errlen, "fake store down");
-        return -1;
+    (void)impl;
+    record(req);
+    if (n_answered >= n_queued)
+        fail_msg("store request %d (mode %d) has no answer queued", n_calls, (int)req->mode);
+    a = &queue[n_answered++];
+    if (a->rc != PM_STORE_OK) {
+        snprintf(err, errlen, "%s", a->err);
+        return a->rc;
     }
-    res->fits = 1;
-    res->now = NOW;
-    for (s = 0; s < PM_SCOPE_COUNT; s++) {
-        long long *cnt;
+    *res = a->res;
+    return PM_STORE_OK;
+}
 
-        if (!req->scope[s].id)
-            continue;
-        cnt = fake_counts(f, req->scope[s].id);
-        for (c = 0; c < PM_C_COUNT; c++) {
-            long long lim = req->scope[s].limit[c];
+/* Queue the store's next answer: fits or not, counted or not, decided at NOW,
+ * no plan override; returns it for the test to fill in the rest. */
+static struct pm_meter_res *
+answer(int fits, int counted)
+{
+    struct answer *a;
 
-            res->used[s][c] = cnt[c];
-            if (lim && cnt[c] + add[c] > lim && (res->fits || (!req->scope[s].soft && !hard))) {
-                res->fits = 0;
-                hard |= !req->scope[s].soft;
-                res->over_scope = s;
-                res->over_counter = c;
-                res->over_limit = lim;
-                res->over_used = cnt[c];
-                res->retry_at = add[c] > lim ? -1 : NOW + 600;
-            }
-        }
-    }
-    if (req->mode == PM_METER_FORCE || (req->mode == PM_METER_COMMIT && !hard)) {
-        res->counted = 1;
-        for (s = 0; s < PM_SCOPE_COUNT; s++)
-            if (req->scope[s].id)
-                for (c = 0; c < PM_C_COUNT; c++)
-                    res->used[s][c] = fake_counts(f, req->scope[s].id)[c] += add[c];
-    }
-    return 0;
+    assert_true(n_queued < MAX_ANSWERS);
+    a = &queue[n_queued++];
+    memset(a, 0, sizeof(*a));
+    a->rc = PM_STORE_OK;
+    a->res.fits = fits;
+    a->res.counted = counted;
+    a->res.now = NOW;
+    a->res.plan = -1;
+    return &a->res;
+}
+
+/* Queue an answer that does not fit: counter c of scope s is over limit and
+ * fits again at retry_at (-1: never). */
+static struct pm_meter_res *
+answer_over(enum pm_scope s, enum pm_counter c, long long limit, long long retry_at, int counted)
+{
+    struct pm_meter_res *r = answer(0, counted);
+
+    r->over_scope = s;
+    r->over_counter = c;
+    r->over_limit = limit;
+    r->over_used = limit;
+    r->retry_at = retry_at;
+    return r;
+}
+
+/* Queue a store failure (PM_STORE_RETRY or PM_STORE_ERROR) with its text. */
+static void
+answer_fail(int rc, const char *err)
+{
+    struct answer *a;
+
+    assert_true(n_queued < MAX_ANSWERS);
+    a = &queue[n_queued++];
+    memset(a, 0, sizeof(*a));
+    a->rc = rc;
+    snprintf(a->err, sizeof(a->err), "%s", err);
+}
+
+/* The log sink: keep the lines. */
+static void
+log_sink(void *ctx, int level, const char *line)
+{
+    (void)ctx;
+    (void)level;
+    if (n_logged < MAX_LOGGED)
+        snprintf(logged[n_logged++], sizeof(logged[0]), "%s", line);
+}
+
+/* How many logged lines hold text. */
+static int
+logged_with(const char *text)
+{
+    int i, n = 0;
+
+    for (i = 0; i < n_logged; i++)
+        n += strstr(logged[i], text) != NULL;
+    return n;
 }
 
 static const struct pm_store_ops fake_ops = {.meter = fake_meter};
-static struct fake fake;
-static struct pm_store store = {&fake_ops, &fake};
+static struct pm_store store = {&fake_ops, NULL};
 static char *local_domains[] = {"example.com"};
 static struct pm_cidr nets[1];
 static struct pm_plan plans[3];
 static struct pm_assign drules[1];
 static struct pm_conf conf;
+static struct pm_assign carol_tagged = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
 
-/* A fresh configuration and store for each test. */
+/* A fresh configuration, an empty queue and no records for each test. */
 static int
 setup(void **state)
 {
     (void)state;
-    memset(&fake, 0, sizeof(fake));
+    n_calls = n_queued = n_answered = n_logged = 0;
     memset(&conf, 0, sizeof(conf));
     memset(plans, 0, sizeof(plans));
     plans[0] = (struct pm_plan){
@@ -115,6 +264,7 @@ setup(void **state)
     plans[2] =
         (struct pm_plan){.name = "company", .lim = {5, 0, 0, 0, 0, 0}, .action = PM_ACT_REJECT};
     assert_int_equal(pm_cidr_parse("127.0.0.0/8", &nets[0]), 0);
+    memset(conf.contacts_key, 7, sizeof(conf.contacts_key));
     conf.local_domains = local_domains;
     conf.n_local_domains = 1;
     conf.networks = nets;
@@ -124,6 +274,26 @@ setup(void **state)
     conf.hour_bucket = 60;
     conf.day_bucket = 600;
     conf.header_name = "X-Postmeter";
+    conf.contacts_ttl_days = 365;
+    conf.contacts_max = 50000;
+    conf.msgid_days = 30;
+    conf.msgid_max = 5000;
+    conf.warmup_dormant_days = 30;
+    conf.warmup_max_bounce_rate = 0.03;
+    conf.rep_min_sends = 50;
+    conf.rep_warn = 0.02;
+    conf.rep_halve = 0.03;
+    conf.rep_refuse_cold = 0.05;
+    conf.rep_refuse_all = 0.10;
+    return 0;
+}
+
+/* Every queued answer was asked for. */
+static int
+teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(n_answered, n_queued);
     return 0;
 }
 
@@ -136,7 +306,66 @@ start(struct pm_msg *m, const char *addr, const char *login, const char *from)
     pm_policy_mail(&conf, &o, from, m);
 }
 
-/* Incoming mail and the null sender are never metered and never stored. */
+/* Put the domain's company-wide plan in place: example.com on plan 2. */
+static void
+company_plan(void)
+{
+    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
+    conf.domain_assign = drules;
+    conf.n_domain_assign = 1;
+}
+
+/* The contact hash of a normalised address, as the engine keys it. */
+static void
+hash_of(const char *addr, char out[17])
+{
+    pm_siphash_hex(conf.contacts_key, addr, strlen(addr), out);
+}
+
+/* The decision log line of m and v (a static buffer). */
+static const char *
+log_line(const struct pm_msg *m, const struct pm_verdict *v, const char *stage)
+{
+    static char line[1024];
+
+    pm_policy_format(&conf, m, v, stage, line, sizeof(line));
+    return line;
+}
+
+/* Assert the limits a recorded scope carries, in counter order. */
+static void
+assert_limits(const struct scope_call *sc, const long long want[PM_C_COUNT])
+{
+    int c;
+
+    for (c = 0; c < PM_C_COUNT; c++)
+        assert_int_equal(sc->limit[c], want[c]);
+}
+
+/* Assert what a recorded request adds: messages, external recipients, internal messages. */
+static void
+assert_adds(const struct call *c, enum pm_meter_mode mode, long long msgs, long long rcpts,
+            long long internal)
+{
+    assert_int_equal(c->mode, mode);
+    assert_int_equal(c->msgs, msgs);
+    assert_int_equal(c->rcpts, rcpts);
+    assert_int_equal(c->internal, internal);
+}
+
+/* Assert a verdict's action, reason, codes and text (NULL: none). */
+static void
+assert_verdict(const struct pm_verdict *v, enum pm_action act, const char *reason,
+               const char *rcode, const char *xcode, const char *text)
+{
+    assert_int_equal(v->action, act);
+    assert_string_equal(v->reason, reason);
+    assert_string_equal(v->rcode, rcode ? rcode : "");
+    assert_string_equal(v->xcode, xcode ? xcode : "");
+    assert_string_equal(v->text, text ? text : "");
+}
+
+/* Incoming mail and the null sender are never metered: the store is never asked. */
 static void
 test_not_metered(void **state)
 {
@@ -147,48 +376,183 @@ test_not_metered(void **state)
     start(&m, "198.51.100.1", NULL, "<stranger@example.org>");
     assert_int_equal(m.outgoing, 0);
     assert_int_equal(m.metered, 0);
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.com>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
     start(&m, "127.0.0.1", NULL, "<>");
     assert_int_equal(m.outgoing, 1);
     assert_int_equal(m.metered, 0);
     pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-    pm_policy_eom(&conf, &store, &m, &v);
     assert_int_equal(v.action, PM_ACT_ACCEPT);
-    assert_int_equal(fake.calls, 0);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_string_equal(log_line(&m, &v, "eom"),
+                        "stage=eom action=accept reason=ok sender=<> plan=- rcpts=0 ext=0");
+    assert_int_equal(n_calls, 0);
 }
 
-/* With a limit of 3, exactly 3 messages pass; the 4th is refused at RCPT. */
+/* A probe at RCPT, a commit at end of message, with the sender's plan; given
+ * answers fits, fits, fits, then over, the 4th and 5th messages are refused
+ * at RCPT with the plan's limit and the answer's retry time. */
 static void
-test_limit_exact(void **state)
+test_limit_at_rcpt(void **state)
 {
+    static const long long lim[PM_C_COUNT] = {3, 500, 0, 1000, 100, 0, 0};
     struct pm_msg m;
     struct pm_verdict v;
-    int i, accepted = 0;
+    char bob[17];
+    int i;
 
     (void)state;
+    for (i = 0; i < 3; i++) {
+        answer(1, 0);
+        answer(1, 1);
+    }
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 660, 0);
     for (i = 0; i < 5; i++) {
         start(&m, "127.0.0.1", "Alice@Example.com", "<whatever@example.com>");
         assert_string_equal(m.sender, "alice@example.com");
         pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
-        if (v.action != PM_ACT_ACCEPT) {
-            assert_int_equal(v.action, PM_ACT_TEMPFAIL);
-            assert_string_equal(v.reason, "msgs_hour");
-            assert_string_equal(v.text, "<alice@example.com>: hourly sending limit reached (3 "
-                                        "messages per hour); try again after 13:30 UTC");
-            assert_int_equal(m.nrcpt, 0);
+        if (i < 3) {
+            assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+            assert_int_equal(m.nrcpt, 1);
+            pm_policy_eom(&conf, &store, &m, &v);
+            assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+            assert_adds(&calls[2 * i], PM_METER_PROBE, 1, 1, 0);
+            assert_adds(&calls[2 * i + 1], PM_METER_COMMIT, 1, 1, 0);
             continue;
         }
-        pm_policy_eom(&conf, &store, &m, &v);
-        assert_int_equal(fake.last_mode, PM_METER_COMMIT);
-        if (v.action == PM_ACT_ACCEPT)
-            accepted++;
+        assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1",
+                       i == 3 ? "<alice@example.com>: hourly sending limit reached (3 messages "
+                                "per hour); try again after 13:30 UTC"
+                              : "<alice@example.com>: hourly sending limit reached (3 messages "
+                                "per hour); try again after 13:31 UTC");
+        assert_int_equal(m.nrcpt, 0);
+        assert_int_equal(m.nrefused, 1);
+        assert_adds(&calls[6 + i - 3], PM_METER_PROBE, 1, 1, 0);
     }
-    assert_int_equal(accepted, 3);
-    assert_int_equal(fake_counts(&fake, "alice@example.com")[PM_C_MSGS_HOUR], 3);
-    assert_int_equal(fake_counts(&fake, "alice@example.com")[PM_C_RCPTS_DAY], 3);
+    assert_int_equal(n_calls, 8);
+    /* the probe: the sender's scope alone, the recipient as contact and to look up */
+    hash_of("bob@example.org", bob);
+    assert_true(calls[0].scope[PM_SCOPE_SENDER].used);
+    assert_string_equal(calls[0].scope[PM_SCOPE_SENDER].id, "alice@example.com");
+    assert_limits(&calls[0].scope[PM_SCOPE_SENDER], lim);
+    assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].soft, 0);
+    assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].warmup_n, 0);
+    assert_false(calls[0].scope[PM_SCOPE_DOMAIN].used);
+    assert_int_equal(calls[0].n_hashes, 1);
+    assert_string_equal(calls[0].hashes[0], bob);
+    assert_int_equal(calls[0].cold_before, 0);
+    assert_true(calls[0].has_sup_rcpt);
+    assert_string_equal(calls[0].sup_rcpt, "bob@example.org");
+    assert_string_equal(calls[0].company, "example.com");
+    assert_false(calls[0].has_txid);
+    assert_false(calls[0].has_msgid);
+    /* the configuration's settings go with every request */
+    assert_int_equal(calls[0].ttl_days, 365);
+    assert_int_equal(calls[0].contacts_max, 50000);
+    assert_int_equal(calls[0].company_wide, 0);
+    assert_string_equal(calls[0].contacts_domain, "example.com");
+    assert_int_equal(calls[0].reputation.min_sends, 50);
+    assert_int_equal(calls[0].reputation.warn_ppm, 20000);
+    assert_int_equal(calls[0].reputation.halve_ppm, 30000);
+    assert_int_equal(calls[0].reputation.cold_ppm, 50000);
+    assert_int_equal(calls[0].reputation.stop_ppm, 100000);
+    assert_int_equal(calls[0].hour_bucket, 60);
+    assert_int_equal(calls[0].day_bucket, 600);
+    assert_int_equal(calls[0].wday_offset, 0);
+    /* the commit: the same scope and recipient, a transaction id, no lookup */
+    assert_string_equal(calls[1].scope[PM_SCOPE_SENDER].id, "alice@example.com");
+    assert_limits(&calls[1].scope[PM_SCOPE_SENDER], lim);
+    assert_false(calls[1].scope[PM_SCOPE_DOMAIN].used);
+    assert_int_equal(calls[1].n_hashes, 1);
+    assert_string_equal(calls[1].hashes[0], bob);
+    assert_false(calls[1].has_sup_rcpt);
+    assert_true(calls[1].has_txid);
+    assert_int_equal(strlen(calls[1].txid), 16);
 }
 
-/* Internal recipients do not count as external, a repeated one counts once;
- * recipients per message. */
+/* At end of message the commit's answer decides, even when the probe fitted. */
+static void
+test_over_at_eom(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    answer(1, 0);
+    r = answer_over(PM_SCOPE_SENDER, PM_C_MSGS_DAY, 500, NOW + 5 * 3600, 0);
+    memcpy(r->used[PM_SCOPE_SENDER], (long long[PM_C_COUNT]){2, 500, 7, 700, 12, 0, 0},
+           sizeof(r->used[0]));
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[1].mode, PM_METER_COMMIT);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_day", "451", "4.7.1",
+                   "<alice@example.com>: daily sending limit reached (500 messages per 24 hours); "
+                   "try again after 18:20 UTC");
+    assert_string_equal(
+        log_line(&m, &v, "eom"),
+        "stage=eom action=tempfail reason=msgs_day sender=alice@example.com plan=default rcpts=1 "
+        "ext=1 msgs_hour=2/3 msgs_day=500/500 rcpts_hour=7/0 rcpts_day=700/1000 "
+        "new_rcpts_day=12/100 cold=0 reply=\"451 4.7.1 <alice@example.com>: daily sending limit "
+        "reached (500 messages per 24 hours); try again after 18:20 UTC\"");
+    assert_int_equal(n_calls, 2);
+}
+
+/* A recipient counter that can never fit (retry_at -1): at RCPT that recipient
+ * alone is refused (452); in a dry run, where it went through, the end of
+ * message answer is a reject: retrying cannot help. */
+static void
+test_over_never(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    plans[0].lim.rcpts_hour = 1;
+    answer(1, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_RCPTS_HOUR, 1, -1, 0);
+    answer(1, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<b@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_rcpt(&conf, &store, &m, "<c@example.org>", &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "rcpts_hour", "452", "4.7.1",
+                   "<alice@example.com>: too many recipients for the hourly recipient limit (1 "
+                   "external recipient per hour); send to the others in another message later");
+    assert_int_equal(m.nrcpt, 1);
+    assert_int_equal(m.nrefused, 1);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_adds(&calls[1], PM_METER_PROBE, 1, 2, 0);
+    assert_adds(&calls[2], PM_METER_COMMIT, 1, 1, 0);
+
+    conf.dry_run = 1;
+    answer(1, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_RCPTS_HOUR, 1, -1, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_RCPTS_HOUR, 1, -1, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<b@example.org>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<c@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(m.nrcpt, 2);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_adds(&calls[5], PM_METER_FORCE, 1, 2, 0);
+    assert_verdict(&v, PM_ACT_REJECT, "rcpts_hour", "550", "5.7.1",
+                   "<alice@example.com>: this message exceeds the hourly recipient limit (1 "
+                   "external recipient per hour); send it to fewer recipients");
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(n_calls, 6);
+}
+
+/* Internal recipients are not external, a repeated recipient is neither asked
+ * about nor counted again, recipients per message are checked without the
+ * store; cold recipients: the store's count, passed with the next probe, and
+ * at end of message the commit's count is the message's. */
 static void
 test_recipients(void **state)
 {
@@ -196,27 +560,89 @@ test_recipients(void **state)
                                   "<C@EXAMPLE.COM>", "<d@example.net>", "<e@example.net>"};
     struct pm_msg m;
     struct pm_verdict v;
+    char b[17], d[17];
     size_t i;
 
     (void)state;
+    hash_of("b@example.org", b);
+    hash_of("d@example.net", d);
+    answer(1, 0);           /* a: internal */
+    answer(1, 0)->cold = 1; /* b: a first contact */
+    answer(1, 0)->cold = 1; /* C: internal */
+    answer(1, 0)->cold = 1; /* d: known */
+    answer(1, 1)->cold = 2; /* the commit: its count is the one kept */
     start(&m, "127.0.0.1", NULL, "<alice+x@example.com>");
     for (i = 0; i < 6; i++) {
         pm_policy_rcpt(&conf, &store, &m, rcpts[i], &v);
         if (i < 5)
-            assert_int_equal(v.action, PM_ACT_ACCEPT);
+            assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
     }
-    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
-    assert_string_equal(v.rcode, "452");
-    assert_string_equal(v.reason, "rcpts_per_msg");
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "rcpts_per_msg", "452", "4.7.1",
+                   "<alice@example.com>: too many recipients in one message (4 per message); "
+                   "send the rest in another message");
     assert_int_equal(m.nrcpt, 4);
     assert_int_equal(m.next, 2);
     assert_int_equal(m.nrefused, 1);
+    assert_int_equal(m.cold, 1);
+    assert_string_equal(m.cold_rcpt, "<b@example.org>");
+    /* four probes: neither the repeated recipient nor the one too many */
+    assert_int_equal(n_calls, 4);
+    assert_string_equal(calls[0].scope[PM_SCOPE_SENDER].id, "alice@example.com");
+    assert_adds(&calls[0], PM_METER_PROBE, 0, 0, 1);
+    assert_int_equal(calls[0].n_hashes, 0);
+    assert_false(calls[0].has_sup_rcpt);
+    assert_adds(&calls[1], PM_METER_PROBE, 1, 1, 0);
+    assert_int_equal(calls[1].n_hashes, 1);
+    assert_string_equal(calls[1].hashes[0], b);
+    assert_string_equal(calls[1].sup_rcpt, "b@example.org");
+    assert_int_equal(calls[1].cold_before, 0);
+    assert_adds(&calls[2], PM_METER_PROBE, 1, 1, 0);
+    assert_int_equal(calls[2].n_hashes, 0);
+    assert_false(calls[2].has_sup_rcpt);
+    assert_int_equal(calls[2].cold_before, 1);
+    assert_adds(&calls[3], PM_METER_PROBE, 1, 2, 0);
+    assert_int_equal(calls[3].n_hashes, 1);
+    assert_string_equal(calls[3].hashes[0], d);
+    assert_string_equal(calls[3].sup_rcpt, "d@example.net");
+    assert_int_equal(calls[3].cold_before, 1);
     pm_policy_eom(&conf, &store, &m, &v);
     assert_int_equal(v.action, PM_ACT_ACCEPT);
-    assert_int_equal(fake.last_rcpts, 2);
+    assert_adds(&calls[4], PM_METER_COMMIT, 1, 2, 0);
+    assert_int_equal(calls[4].n_hashes, 2);
+    assert_string_equal(calls[4].hashes[0], b);
+    assert_string_equal(calls[4].hashes[1], d);
+    assert_int_equal(calls[4].cold_before, 0);
+    assert_int_equal(m.cold, 2);
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " rcpts=4 ext=2 "));
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " cold=2"));
 }
 
-static struct pm_assign carol_tagged = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
+/* A rule on first contact refuses at end of message, naming the cold
+ * recipient the probe found; a refused message is not committed. */
+static void
+test_first_contact_rule(void **state)
+{
+    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
+    struct pm_rule rule = {.name = "new",
+                           .all = &cold,
+                           .n_all = 1,
+                           .action = PM_ACT_REJECT,
+                           .reply = "first contact needs approval"};
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    conf.rules = &rule;
+    conf.n_rules = 1;
+    answer(1, 0)->cold = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<Bob@Example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_REJECT, "rule:new", "550", "5.7.1",
+                   "<alice@example.com> to <Bob@Example.org>: first contact needs approval");
+    assert_int_equal(n_calls, 1);
+}
 
 /* One message from carol (on the "tagged" plan) to one recipient: the RCPT
  * verdict in rv, the end-of-message verdict in v. */
@@ -230,132 +656,237 @@ carol_message(struct pm_msg *m, struct pm_verdict *rv, struct pm_verdict *v)
     pm_policy_eom(&conf, &store, m, v);
 }
 
-/* A tag plan lets mail through over the limit and counts it (a soft scope). */
+/* A tag plan's scope is soft; over its limit the message goes, tagged, with a
+ * plain commit (not forced); the tag adds no header. */
 static void
 test_tag_action(void **state)
 {
+    static const long long lim[PM_C_COUNT] = {2, 0, 0, 0, 0, 0, 0};
     struct pm_msg m;
     struct pm_verdict rv, v;
+    char header[64];
     int i;
 
     (void)state;
+    for (i = 0; i < 2; i++) {
+        answer(1, 0);
+        answer(1, 1);
+    }
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 1);
     for (i = 0; i < 3; i++) {
         carol_message(&m, &rv, &v);
         assert_int_equal(rv.action, PM_ACT_ACCEPT);
-        assert_int_equal(fake.last_mode, PM_METER_COMMIT);
-        assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : PM_ACT_TAG);
+        assert_int_equal(m.nrcpt, 1);
+        assert_int_equal(calls[2 * i].mode, PM_METER_PROBE);
+        assert_int_equal(calls[2 * i + 1].mode, PM_METER_COMMIT);
+        assert_int_equal(calls[2 * i + 1].scope[PM_SCOPE_SENDER].soft, 1);
+        assert_limits(&calls[2 * i + 1].scope[PM_SCOPE_SENDER], lim);
     }
-    assert_int_equal(fake_counts(&fake, "carol@example.com")[PM_C_MSGS_HOUR], 3);
+    assert_verdict(&v, PM_ACT_TAG, "msgs_hour", "451", "4.7.1",
+                   "<carol@example.com>: hourly sending limit reached (2 messages per hour); try "
+                   "again after 13:30 UTC");
+    pm_verdict_header(&v, header, sizeof(header));
+    assert_string_equal(header, "");
     /* one probe per recipient and one check-and-count per message */
-    assert_int_equal(fake.calls, 6);
+    assert_int_equal(n_calls, 6);
 }
 
-/* A tag of the quota and a tag of a rule: the header lists both. */
+/* A tag of the quota and a tag of a rule: the reason and the text list both,
+ * the header names the rule. */
 static void
 test_tag_both(void **state)
 {
     struct pm_rule tag = {.name = "always", .action = PM_ACT_TAG, .reply = "a rule that tags"};
     struct pm_msg m;
     struct pm_verdict rv, v;
-    int i;
+    char header[64];
 
     (void)state;
     conf.rules = &tag;
     conf.n_rules = 1;
-    for (i = 0; i < 3; i++) {
-        carol_message(&m, &rv, &v);
-        assert_int_equal(v.action, PM_ACT_TAG);
-    }
+    answer(1, 0);
+    answer(1, 1);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 1);
+    carol_message(&m, &rv, &v);
+    assert_int_equal(calls[1].mode, PM_METER_COMMIT);
+    assert_verdict(&v, PM_ACT_TAG, "rule:always", NULL, NULL, "always: a rule that tags");
+    carol_message(&m, &rv, &v);
+    assert_int_equal(calls[3].mode, PM_METER_COMMIT);
+    assert_int_equal(v.action, PM_ACT_TAG);
     assert_string_equal(v.reason, "msgs_hour,rule:always");
     assert_string_equal(v.text, "<carol@example.com>: hourly sending limit reached (2 messages per "
                                 "hour); try again after 13:30 UTC; always: a rule that tags");
+    pm_verdict_header(&v, header, sizeof(header));
+    assert_string_equal(header, "rule=always");
 }
 
-/* Dry run: the refusal is computed and marked, the message counts. */
+/* Dry run: every commit is forced; a refusal is computed and marked, the
+ * recipient and the message go through; a rule's refusal too, alone or with
+ * the quota's (the more severe action and its text, both reasons). */
 static void
 test_dry_run(void **state)
 {
+    struct pm_rule refuse = {.name = "all", .action = PM_ACT_REJECT, .reply = "no mail today"};
     struct pm_msg m;
     struct pm_verdict v;
-    int i;
 
     (void)state;
     conf.dry_run = 1;
-    for (i = 0; i < 4; i++) {
-        start(&m, "127.0.0.1", NULL, "<dave@example.com>");
-        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-        assert_int_equal(m.nrcpt, 1);
-        pm_policy_eom(&conf, &store, &m, &v);
-        assert_int_equal(fake.last_mode, PM_METER_FORCE);
-    }
+    answer(1, 0);
+    answer(1, 1);
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[1].mode, PM_METER_FORCE);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_int_equal(v.dry_run, 0);
+
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 1);
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
     assert_int_equal(v.action, PM_ACT_TEMPFAIL);
     assert_int_equal(v.dry_run, 1);
-    assert_int_equal(fake_counts(&fake, "dave@example.com")[PM_C_MSGS_HOUR], 4);
+    assert_int_equal(m.nrcpt, 1);
+    assert_int_equal(m.nrefused, 0);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[3].mode, PM_METER_FORCE);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1",
+                   "<dave@example.com>: hourly sending limit reached (3 messages per hour); try "
+                   "again after 13:30 UTC");
+    assert_int_equal(v.dry_run, 1);
+    assert_non_null(
+        strstr(log_line(&m, &v, "eom"), "stage=eom action=tempfail dry_run=yes reason=msgs_hour "));
+
+    conf.rules = &refuse;
+    conf.n_rules = 1;
+    answer(1, 0);
+    answer(1, 1);
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[5].mode, PM_METER_FORCE);
+    assert_verdict(&v, PM_ACT_REJECT, "rule:all", "550", "5.7.1",
+                   "<dave@example.com>: no mail today");
+    assert_int_equal(v.dry_run, 1);
+
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 1);
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[7].mode, PM_METER_FORCE);
+    assert_int_equal(v.action, PM_ACT_REJECT);
+    assert_string_equal(v.reason, "msgs_hour,rule:all");
+    assert_string_equal(v.text, "<dave@example.com>: no mail today");
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(n_calls, 8);
 }
 
-/* Store errors give the configured answer at RCPT and at end of message. */
+/* Store failures give the configured answer at RCPT and at end of message,
+ * and their text is logged. */
 static void
 test_store_error(void **state)
 {
+    static const char *down = "<erin@example.com>: sending quota cannot be checked right now; "
+                              "try again in a few minutes";
     struct pm_msg m;
     struct pm_verdict v;
 
     (void)state;
-    fake.fail = 1;
+    pm_log_set_level(PM_LOG_DEBUG); /* a second error within a minute is logged at debug */
+    answer_fail(PM_STORE_RETRY, "fake store down");
+    answer_fail(PM_STORE_ERROR, "fake script error");
     start(&m, "127.0.0.1", NULL, "<erin@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-    assert_int_equal(v.action, PM_ACT_ACCEPT);
-    assert_string_equal(v.reason, "store_error");
+    assert_verdict(&v, PM_ACT_ACCEPT, "store_error", NULL, NULL, NULL);
+    assert_int_equal(v.kind, PM_R_STORE_ERROR);
+    assert_int_equal(m.nrcpt, 1);
     pm_policy_eom(&conf, &store, &m, &v);
-    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_int_equal(calls[1].mode, PM_METER_COMMIT);
+    assert_verdict(&v, PM_ACT_ACCEPT, "store_error", NULL, NULL, NULL);
+    assert_string_equal(log_line(&m, &v, "eom"), "stage=eom action=accept reason=store_error "
+                                                 "sender=erin@example.com plan=default rcpts=1 "
+                                                 "ext=1 cold=0");
+    assert_int_equal(logged_with("store error at RCPT: fake store down"), 1);
+    assert_int_equal(logged_with("store error at end of message: fake script error"), 1);
+
     conf.on_store_error = PM_ONERR_TEMPFAIL;
+    answer_fail(PM_STORE_RETRY, "fake store down");
     start(&m, "127.0.0.1", NULL, "<erin@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
-    assert_string_equal(v.xcode, "4.3.0");
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "store_error", "451", "4.3.0", down);
     assert_int_equal(m.nrcpt, 0);
+    assert_int_equal(m.nrefused, 1);
+
+    answer(1, 0);
+    answer_fail(PM_STORE_RETRY, "fake store down");
+    start(&m, "127.0.0.1", NULL, "<erin@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "store_error", "451", "4.3.0", down);
+    assert_int_equal(n_calls, 5);
+    pm_log_set_level(PM_LOG_INFO);
 }
 
-/* A company-wide cap refuses with the domain plan's action and text. */
+/* A company-wide plan adds the domain scope with its limits; its refusal has
+ * the domain plan's action and text, and the log line shows both scopes. */
 static void
 test_domain_scope(void **state)
 {
+    static const long long slim[PM_C_COUNT] = {0, 500, 0, 1000, 100, 0, 0};
+    static const long long dlim[PM_C_COUNT] = {5, 0, 0, 0, 0, 0, 0};
     struct pm_msg m;
     struct pm_verdict v;
-    char line[1024];
-    int i;
+    struct pm_meter_res *r;
 
     (void)state;
-    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
-    conf.domain_assign = drules;
-    conf.n_domain_assign = 1;
+    company_plan();
     plans[0].lim.msgs_hour = 0;
-    for (i = 0; i < 6; i++) {
-        start(&m, "127.0.0.1", NULL, i % 2 ? "<frank@example.com>" : "<gina@example.com>");
-        assert_int_equal(m.dplan, 2);
-        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-        if (v.action == PM_ACT_ACCEPT)
-            pm_policy_eom(&conf, &store, &m, &v);
-    }
-    assert_int_equal(v.action, PM_ACT_REJECT);
-    assert_string_equal(v.rcode, "550");
-    assert_string_equal(v.reason, "domain_msgs_hour");
-    assert_int_equal(fake_counts(&fake, "example.com")[PM_C_MSGS_HOUR], 5);
-    pm_policy_format(&conf, &m, &v, "rcpt", line, sizeof(line));
+    answer(1, 0);
+    answer(1, 1);
+    r = answer_over(PM_SCOPE_DOMAIN, PM_C_MSGS_HOUR, 5, NOW + 600, 0);
+    memcpy(r->used[PM_SCOPE_SENDER], (long long[PM_C_COUNT]){2, 2, 2, 2, 0, 0, 0},
+           sizeof(r->used[0]));
+    memcpy(r->used[PM_SCOPE_DOMAIN], (long long[PM_C_COUNT]){5, 5, 5, 5, 0, 0, 0},
+           sizeof(r->used[0]));
+    start(&m, "127.0.0.1", NULL, "<gina@example.com>");
+    assert_int_equal(m.dplan, 2);
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_string_equal(calls[1].scope[PM_SCOPE_SENDER].id, "gina@example.com");
+    assert_limits(&calls[1].scope[PM_SCOPE_SENDER], slim);
+    assert_true(calls[1].scope[PM_SCOPE_DOMAIN].used);
+    assert_string_equal(calls[1].scope[PM_SCOPE_DOMAIN].id, "example.com");
+    assert_limits(&calls[1].scope[PM_SCOPE_DOMAIN], dlim);
+    assert_int_equal(calls[1].scope[PM_SCOPE_DOMAIN].soft, 0);
+
+    start(&m, "127.0.0.1", NULL, "<frank@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_verdict(&v, PM_ACT_REJECT, "domain_msgs_hour", "550", "5.7.1",
+                   "<frank@example.com>: company-wide hourly sending limit for example.com "
+                   "reached (5 messages per hour); not sent: ask your administrator");
+    assert_string_equal(calls[2].scope[PM_SCOPE_DOMAIN].id, "example.com");
     assert_string_equal(
-        line, "stage=rcpt action=reject reason=domain_msgs_hour sender=frank@example.com "
-              "plan=default rcpts=0 ext=0 msgs_hour=2/0 msgs_day=2/500 rcpts_hour=2/0 "
-              "rcpts_day=2/1000 new_rcpts_day=0/100 domain=example.com domain_plan=company "
-              "domain_msgs_hour=5/5 domain_msgs_day=5/0 domain_rcpts_hour=5/0 "
-              "domain_rcpts_day=5/0 domain_new_rcpts_day=0/0 cold=0 reply=\"550 5.7.1 "
-              "<frank@example.com>: company-wide "
-              "hourly sending limit for example.com reached (5 messages per hour); not "
-              "sent: ask your administrator\"");
+        log_line(&m, &v, "rcpt"),
+        "stage=rcpt action=reject reason=domain_msgs_hour sender=frank@example.com "
+        "plan=default rcpts=0 ext=0 msgs_hour=2/0 msgs_day=2/500 rcpts_hour=2/0 "
+        "rcpts_day=2/1000 new_rcpts_day=0/100 domain=example.com domain_plan=company "
+        "domain_msgs_hour=5/5 domain_msgs_day=5/0 domain_rcpts_hour=5/0 "
+        "domain_rcpts_day=5/0 domain_new_rcpts_day=0/0 cold=0 reply=\"550 5.7.1 "
+        "<frank@example.com>: company-wide "
+        "hourly sending limit for example.com reached (5 messages per hour); not "
+        "sent: ask your administrator\"");
+    assert_int_equal(n_calls, 3);
 }
 
-/* A sender's tempfail plan under a company plan that holds: over both, the
- * sender's limit refuses and nothing counts; over the company's alone, the
- * message is held and counts. */
+/* A sender's tempfail plan under a company plan that holds (a soft domain
+ * scope): over the company's limit the message is held; over the sender's,
+ * refused at RCPT or at end of message; every commit is a plain one. */
 static void
 test_mixed_actions(void **state)
 {
@@ -366,21 +897,43 @@ test_mixed_actions(void **state)
     (void)state;
     plans[2].action = PM_ACT_HOLD;
     plans[2].lim.msgs_hour = 2;
-    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
-    conf.domain_assign = drules;
-    conf.n_domain_assign = 1;
-    for (i = 0; i < 5; i++) {
+    company_plan();
+    answer(1, 0);
+    answer(1, 1);
+    answer_over(PM_SCOPE_DOMAIN, PM_C_MSGS_HOUR, 2, NOW + 600, 0);
+    answer_over(PM_SCOPE_DOMAIN, PM_C_MSGS_HOUR, 2, NOW + 600, 1);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    answer(1, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    for (i = 0; i < 4; i++) {
         start(&m, "127.0.0.1", NULL, "<hank@example.com>");
         pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
-        assert_int_equal(v.action, i < 3 ? PM_ACT_ACCEPT : PM_ACT_TEMPFAIL);
-        pm_policy_eom(&conf, &store, &m, &v);
-        assert_int_equal(fake.last_mode, PM_METER_COMMIT);
-        /* 1, 2 fit; 3 is over the company's 2 alone: held; 4, 5 over both */
-        assert_int_equal(v.action, i < 2 ? PM_ACT_ACCEPT : i == 2 ? PM_ACT_HOLD : PM_ACT_TEMPFAIL);
-        assert_string_equal(v.reason, i < 2 ? "ok" : i == 2 ? "domain_msgs_hour" : "msgs_hour");
+        assert_int_equal(v.action, i == 2 ? PM_ACT_TEMPFAIL : PM_ACT_ACCEPT);
+        if (i != 2)
+            pm_policy_eom(&conf, &store, &m, &v);
+        switch (i) {
+        case 0:
+            assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+            break;
+        case 1:
+            assert_verdict(&v, PM_ACT_HOLD, "domain_msgs_hour", "451", "4.7.1",
+                           "<hank@example.com>: company-wide hourly sending limit for example.com "
+                           "reached (2 messages per hour); try again after 13:30 UTC");
+            break;
+        default:
+            assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1",
+                           "<hank@example.com>: hourly sending limit reached (3 messages per "
+                           "hour); try again after 13:30 UTC");
+        }
     }
-    assert_int_equal(fake_counts(&fake, "hank@example.com")[PM_C_MSGS_HOUR], 3);
-    assert_int_equal(fake_counts(&fake, "example.com")[PM_C_MSGS_HOUR], 3);
+    assert_int_equal(n_calls, 7);
+    for (i = 0; i < 7; i++) {
+        assert_int_equal(calls[i].mode,
+                         i == 1 || i == 3 || i == 6 ? PM_METER_COMMIT : PM_METER_PROBE);
+        assert_int_equal(calls[i].scope[PM_SCOPE_SENDER].soft, 0);
+        assert_int_equal(calls[i].scope[PM_SCOPE_DOMAIN].soft, 1);
+        assert_int_equal(calls[i].scope[PM_SCOPE_DOMAIN].limit[PM_C_MSGS_HOUR], 2);
+    }
 }
 
 /* A SASL login that is not an address: its company is the envelope sender's
@@ -390,12 +943,11 @@ test_bare_login(void **state)
 {
     struct pm_msg m;
     struct pm_verdict v;
-    char line[1024];
 
     (void)state;
-    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
-    conf.domain_assign = drules;
-    conf.n_domain_assign = 1;
+    company_plan();
+    answer(1, 0);
+    answer(1, 1);
     start(&m, "198.51.100.7", "Carol", "<carol@example.com>");
     assert_string_equal(m.sender, "carol");
     assert_string_equal(m.domain, "example.com");
@@ -403,9 +955,11 @@ test_bare_login(void **state)
     pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
     pm_policy_eom(&conf, &store, &m, &v);
     assert_int_equal(v.action, PM_ACT_ACCEPT);
-    assert_int_equal(fake_counts(&fake, "example.com")[PM_C_MSGS_HOUR], 1);
-    pm_policy_format(&conf, &m, &v, "eom", line, sizeof(line));
-    assert_non_null(strstr(line, " domain=example.com domain_plan=company "));
+    assert_string_equal(calls[1].scope[PM_SCOPE_SENDER].id, "carol");
+    assert_string_equal(calls[1].scope[PM_SCOPE_DOMAIN].id, "example.com");
+    assert_string_equal(calls[1].company, "example.com");
+    assert_string_equal(calls[1].contacts_domain, "example.com");
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " domain=example.com domain_plan=company "));
     conf.login_domain = "Example.COM";
     start(&m, "198.51.100.7", "Carol", "<other@example.net>");
     assert_string_equal(m.sender, "carol@example.com");
@@ -414,9 +968,11 @@ test_bare_login(void **state)
     assert_string_equal(m.sender, "dave@example.net");
     assert_string_equal(m.domain, "example.net");
     assert_int_equal(m.dplan, -1);
+    assert_int_equal(n_calls, 2);
 }
 
-/* Recipients per message: the lower of the sender's plan and its company's. */
+/* Recipients per message: the lower of the sender's plan and its company's;
+ * the one too many is refused without asking the store. */
 static void
 test_company_rcpts_per_msg(void **state)
 {
@@ -426,9 +982,9 @@ test_company_rcpts_per_msg(void **state)
 
     (void)state;
     plans[2].lim.rcpts_per_msg = 2;
-    drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
-    conf.domain_assign = drules;
-    conf.n_domain_assign = 1;
+    company_plan();
+    answer(1, 0);
+    answer(1, 0);
     start(&m, "127.0.0.1", NULL, "<ida@example.com>");
     for (i = 0; i < 3; i++) {
         char rcpt[32];
@@ -439,25 +995,364 @@ test_company_rcpts_per_msg(void **state)
     }
     assert_string_equal(v.text, "<ida@example.com>: too many recipients in one message (2 per "
                                 "message); send the rest in another message");
+    assert_int_equal(n_calls, 2);
 }
 
-/* Run the tests. */
+/* Mail to colleagues only: internal, no message or external recipient added,
+ * no contact looked up; its own counters' refusal and log fields. */
+static void
+test_internal_only(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    plans[0].lim.int_msgs_hour = 10;
+    answer(1, 0);
+    answer(1, 0);
+    r = answer_over(PM_SCOPE_SENDER, PM_C_INT_HOUR, 10, NOW + 600, 0);
+    r->used[PM_SCOPE_SENDER][PM_C_INT_HOUR] = 10;
+    r->used[PM_SCOPE_SENDER][PM_C_INT_DAY] = 30;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<a@example.com>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<b@Example.COM>", &v);
+    assert_int_equal(m.nrcpt, 2);
+    assert_int_equal(m.next, 0);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_adds(&calls[0], PM_METER_PROBE, 0, 0, 1);
+    assert_adds(&calls[1], PM_METER_PROBE, 0, 0, 1);
+    assert_adds(&calls[2], PM_METER_COMMIT, 0, 0, 1);
+    assert_int_equal(calls[2].n_hashes, 0);
+    assert_int_equal(calls[2].scope[PM_SCOPE_SENDER].limit[PM_C_INT_HOUR], 10);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "int_msgs_hour", "451", "4.7.1",
+                   "<alice@example.com>: hourly limit of internal messages reached (10 messages "
+                   "to colleagues per hour); try again after 13:30 UTC");
+    assert_non_null(strstr(log_line(&m, &v, "eom"),
+                           " rcpts=2 ext=0 msgs_hour=0/3 msgs_day=0/500 rcpts_hour=0/0 "
+                           "rcpts_day=0/1000 new_rcpts_day=0/100 int_msgs_hour=10/10 "
+                           "int_msgs_day=30/0 cold=0 "));
+    assert_int_equal(n_calls, 3);
+}
+
+/* A recipient the store says is suppressed is refused, quoted as given; the
+ * lookup was of the normalised address, in the sender's company. */
+static void
+test_suppressed(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    r = answer(1, 0);
+    r->sup.found = 1;
+    r->sup.since = NOW - 3 * 86400;
+    r->sup.until = NOW + 27 * 86400;
+    snprintf(r->sup.status, sizeof(r->sup.status), "5.1.1");
+    snprintf(r->sup.sender, sizeof(r->sup.sender), "alice@example.com");
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<Bad+tag@Example.NET>", &v);
+    assert_string_equal(calls[0].sup_rcpt, "bad@example.net");
+    assert_string_equal(calls[0].company, "example.com");
+    assert_verdict(&v, PM_ACT_REJECT, "suppressed", "550", "5.1.1",
+                   "<Bad+tag@Example.NET>: this address bounced as invalid on 2026-11-23 "
+                   "(5.1.1); postmeter will not send to it before 2026-12-23");
+    assert_int_equal(m.nrcpt, 0);
+    assert_int_equal(m.nrefused, 1);
+    assert_int_equal(n_calls, 1);
+}
+
+/* The commit carries a transaction id: the same message sent again gets the
+ * same one; the Message-ID's hash goes with it when there is one. */
+static void
+test_commit_ids(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    char msgid[17];
+    int i;
+
+    (void)state;
+    assert_int_equal(pm_feedback_msgid_hash(&conf, "<1@example.com>", msgid), 0);
+    for (i = 0; i < 4; i++) {
+        answer(1, 0);
+        answer(1, 1);
+        start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+        if (i < 2)
+            pm_policy_header(&conf, &m, "Message-ID", "<1@example.com>");
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_int_equal(v.action, PM_ACT_ACCEPT);
+        assert_false(calls[2 * i].has_txid);
+        assert_false(calls[2 * i].has_msgid);
+        assert_true(calls[2 * i + 1].has_txid);
+        assert_int_equal(strlen(calls[2 * i + 1].txid), 16);
+        assert_int_equal(calls[2 * i + 1].has_msgid, i < 2);
+    }
+    assert_string_equal(calls[1].msgid_hash, msgid);
+    assert_int_equal(calls[1].msgid_days, 30);
+    assert_int_equal(calls[1].msgid_max, 5000);
+    assert_string_equal(calls[1].txid, calls[3].txid);
+    assert_string_not_equal(calls[5].txid, calls[7].txid);
+    assert_string_not_equal(calls[1].txid, calls[5].txid);
+}
+
+/* A reputation brake refuses at RCPT whatever the plan: all external mail
+ * (REP_STOP), or first contacts (REP_COLD) even on a tag plan. */
+static void
+test_reputation_brake(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict rv, v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    r = answer_over(PM_SCOPE_SENDER, PM_C_REP_STOP, 0, -1, 0);
+    r->rep = (struct pm_reputation){.sent = 200, .hard = 30, .ppm = 150000, .level = 4};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "bounce_rate_stop", "451", "4.7.1",
+                   "<alice@example.com>: sending paused: 15.0% of your recent mail bounced as "
+                   "invalid addresses; ask your administrator");
+    assert_int_equal(m.nrcpt, 0);
+    assert_non_null(
+        strstr(log_line(&m, &v, "rcpt"), " cold=0 bounce_rate_ppm=150000 bounce_level=4 "));
+
+    r = answer_over(PM_SCOPE_SENDER, PM_C_REP_COLD, 0, -1, 0);
+    r->rep = (struct pm_reputation){.sent = 100, .hard = 6, .ppm = 60000, .level = 3};
+    conf.assign = &carol_tagged;
+    conf.n_assign = 1;
+    start(&m, "127.0.0.1", NULL, "<carol@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &rv);
+    assert_verdict(&rv, PM_ACT_TEMPFAIL, "bounce_rate_first_contact", "451", "4.7.1",
+                   "<carol@example.com>: first-contact mail paused: 6.0% of your recent mail "
+                   "bounced as invalid addresses; write only to known contacts and ask your "
+                   "administrator");
+    assert_int_equal(m.nrcpt, 0);
+    assert_int_equal(n_calls, 2);
+}
+
+/* A bounce rate at the warning level tags the message (no header); at the
+ * halving level a limit's reply says so and the log shows the halved limits. */
+static void
+test_reputation_levels(void **state)
+{
+    static const long long lim[PM_C_COUNT] = {3, 500, 0, 1000, 100, 0, 0};
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+    char header[64];
+
+    (void)state;
+    answer(1, 0)->rep = (struct pm_reputation){.sent = 400, .hard = 10, .ppm = 25000, .level = 1};
+    answer(1, 1)->rep = (struct pm_reputation){.sent = 400, .hard = 10, .ppm = 25000, .level = 1};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_TAG, "bounce_rate_warning", NULL, NULL,
+                   "bounce rate warning: 2.5% of 400 recent external recipients bounced as "
+                   "invalid");
+    pm_verdict_header(&v, header, sizeof(header));
+    assert_string_equal(header, "");
+    assert_non_null(strstr(log_line(&m, &v, "eom"),
+                           " cold=0 bounce_rate_ppm=25000 bounce_level=1 note=\"bounce rate "
+                           "warning: 2.5% of 400 recent external recipients bounced as "
+                           "invalid\""));
+
+    r = answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 1, NOW + 600, 0);
+    r->rep = (struct pm_reputation){.sent = 500, .hard = 17, .ppm = 34000, .level = 2};
+    memcpy(r->used[PM_SCOPE_SENDER], (long long[PM_C_COUNT]){1, 40, 0, 90, 3, 0, 0},
+           sizeof(r->used[0]));
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    /* the request carries the plan's limits: the store halves them */
+    assert_limits(&calls[2].scope[PM_SCOPE_SENDER], lim);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1",
+                   "<alice@example.com>: hourly sending limit reached (1 message per hour, "
+                   "halved: 3.4% of your recent mail bounced); try again after 13:30 UTC");
+    assert_string_equal(
+        log_line(&m, &v, "rcpt"),
+        "stage=rcpt action=tempfail reason=msgs_hour sender=alice@example.com plan=default "
+        "rcpts=0 ext=0 msgs_hour=1/1 msgs_day=40/250 rcpts_hour=0/0 rcpts_day=90/500 "
+        "new_rcpts_day=3/50 limits=halved cold=0 bounce_rate_ppm=34000 bounce_level=2 "
+        "reply=\"451 4.7.1 <alice@example.com>: hourly sending limit reached (1 message per "
+        "hour, halved: 3.4% of your recent mail bounced); try again after 13:30 UTC\"");
+    assert_int_equal(n_calls, 3);
+}
+
+/* Warm-up: the sender's scope carries its plan's curve, the domain's only
+ * when its plan names one; a day cap's refusal waits for the next midnight,
+ * an hourly company cap under a reject plan is refused for good. */
+static void
+test_warmup(void **state)
+{
+    static const long long caps[4] = {5, 10, 20, 40}, hours[4] = {2, 3, 5, 10};
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+    int i;
+
+    (void)state;
+    memcpy(plans[0].warmup.cap, caps, sizeof(caps));
+    memcpy(plans[0].warmup_hour, hours, sizeof(hours));
+    plans[0].warmup.n = 4;
+    plans[2].warmup.cap[0] = 50;
+    plans[2].warmup.cap[1] = 100;
+    plans[2].warmup_hour[0] = 13;
+    plans[2].warmup_hour[1] = 25;
+    plans[2].warmup.n = 2;
+    company_plan();
+
+    r = answer_over(PM_SCOPE_SENDER, PM_C_WARMUP_DAY, 20, MIDNIGHT, 0);
+    r->warmup[PM_SCOPE_SENDER] =
+        (struct pm_warmup_res){.active = 1, .stage = 2, .day_cap = 20, .hour_cap = 5, .today = 20};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].warmup_n, 4);
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].day_cap[i], caps[i]);
+        assert_int_equal(calls[0].scope[PM_SCOPE_SENDER].hour_cap[i], hours[i]);
+    }
+    assert_int_equal(calls[0].scope[PM_SCOPE_DOMAIN].warmup_n, 0);
+    for (i = 0; i < PM_SCOPE_COUNT; i++) {
+        assert_int_equal(calls[0].scope[i].dormant_days, 30);
+        assert_int_equal(calls[0].scope[i].max_bounce_ppm, 30000);
+    }
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "warmup_day", "451", "4.7.1",
+                   "<alice@example.com>: warm-up limit reached (day 3 of warm-up: 20 messages "
+                   "today); try again after 2026-11-27 00:00 UTC");
+    assert_int_equal(m.nrcpt, 0);
+    assert_non_null(strstr(log_line(&m, &v, "rcpt"), " warmup_day=3 warmup_today=20/20 "));
+
+    plans[2].warmup_set = 1;
+    r = answer_over(PM_SCOPE_DOMAIN, PM_C_WARMUP_HOUR, 13, NOW + 1200, 0);
+    r->warmup[PM_SCOPE_DOMAIN] =
+        (struct pm_warmup_res){.active = 1, .stage = 0, .day_cap = 50, .hour_cap = 13, .today = 40};
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(calls[1].scope[PM_SCOPE_DOMAIN].warmup_n, 2);
+    assert_int_equal(calls[1].scope[PM_SCOPE_DOMAIN].day_cap[1], 100);
+    assert_int_equal(calls[1].scope[PM_SCOPE_DOMAIN].hour_cap[1], 25);
+    assert_verdict(&v, PM_ACT_REJECT, "domain_warmup_hour", "550", "5.7.1",
+                   "<alice@example.com>: company-wide warm-up limit for example.com reached (day "
+                   "1 of warm-up: 13 messages per hour); not sent: ask your administrator");
+    assert_non_null(
+        strstr(log_line(&m, &v, "rcpt"), " domain_warmup_day=1 domain_warmup_today=40/50 "));
+    assert_int_equal(n_calls, 2);
+}
+
+/* Credits the commit spent show in the log line. */
+static void
+test_credits(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    answer(1, 0);
+    r = answer(1, 1);
+    r->credits_spent[0] = 1;
+    r->credits_spent[1] = 1;
+    r->credits_left[0] = 4;
+    r->credits_left[1] = 9;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_null(strstr(log_line(&m, &v, "rcpt"), "credits"));
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " cold=0 credits_spent=1/1 credits_left=4/9"));
+    assert_int_equal(n_calls, 2);
+}
+
+/* A plan override the store reports is followed from that answer on (its
+ * action, its limits in the next request, the log line); one naming a plan
+ * this configuration lacks (-2) is logged once and not applied, nor is an
+ * index past the table. */
+static void
+test_plan_override(void **state)
+{
+    static const long long dflt[PM_C_COUNT] = {3, 500, 0, 1000, 100, 0, 0};
+    static const long long tagged[PM_C_COUNT] = {2, 0, 0, 0, 0, 0, 0};
+    struct pm_msg m;
+    struct pm_verdict v;
+    int i;
+
+    (void)state;
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 0)->plan = 1;
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 2, NOW + 600, 1)->plan = 1;
+    start(&m, "127.0.0.1", NULL, "<olga@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT); /* the tagged plan is soft */
+    assert_int_equal(m.plan, 1);
+    assert_int_equal(m.plan_override, 1);
+    assert_limits(&calls[0].scope[PM_SCOPE_SENDER], dflt);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_limits(&calls[1].scope[PM_SCOPE_SENDER], tagged);
+    assert_int_equal(calls[1].scope[PM_SCOPE_SENDER].soft, 1);
+    assert_int_equal(calls[1].mode, PM_METER_COMMIT);
+    assert_int_equal(v.action, PM_ACT_TAG);
+    assert_non_null(strstr(log_line(&m, &v, "eom"),
+                           " sender=olga@example.com plan=tagged plan_from=override rcpts=1 "));
+
+    for (i = 0; i < 2; i++) {
+        answer(1, 0)->plan = -2;
+        answer(1, 1)->plan = -2;
+        start(&m, "127.0.0.1", NULL, "<olga@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_int_equal(v.action, PM_ACT_ACCEPT);
+        assert_int_equal(m.plan, 0);
+        assert_int_equal(m.plan_override, 0);
+        assert_limits(&calls[3 + 2 * i].scope[PM_SCOPE_SENDER], dflt);
+        assert_non_null(strstr(log_line(&m, &v, "eom"), " plan=default rcpts=1 "));
+    }
+    assert_int_equal(logged_with("sender=olga@example.com: the plan override set for this sender "
+                                 "names a plan this configuration does not have; plan default "
+                                 "applies until postmeter is reloaded with that plan"),
+                     1);
+
+    answer(1, 0)->plan = 3;
+    start(&m, "127.0.0.1", NULL, "<olga@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(m.plan, 0);
+    assert_int_equal(m.plan_override, 0);
+    assert_int_equal(n_calls, 7);
+}
+
+/* Run the tests (times and days in UTC; the log kept for the tests to read). */
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_not_metered, setup),
-        cmocka_unit_test_setup(test_limit_exact, setup),
-        cmocka_unit_test_setup(test_recipients, setup),
-        cmocka_unit_test_setup(test_tag_action, setup),
-        cmocka_unit_test_setup(test_tag_both, setup),
-        cmocka_unit_test_setup(test_dry_run, setup),
-        cmocka_unit_test_setup(test_store_error, setup),
-        cmocka_unit_test_setup(test_domain_scope, setup),
-        cmocka_unit_test_setup(test_mixed_actions, setup),
-        cmocka_unit_test_setup(test_bare_login, setup),
-        cmocka_unit_test_setup(test_company_rcpts_per_msg, setup),
+        cmocka_unit_test_setup_teardown(test_not_metered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_at_rcpt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_over_at_eom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_over_never, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_contact_rule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tag_action, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tag_both, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_scope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bare_login, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_company_rcpts_per_msg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_internal_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_suppressed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reputation_brake, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reputation_levels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plan_override, setup, teardown),
     };
 
+    pm_zone_set("UTC");
+    pm_log_set_sink(log_sink, NULL);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
