@@ -85,9 +85,9 @@ void
 pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,
                struct pm_msg *m)
 {
-    size_t tail = offsetof(struct pm_msg, hashes) + sizeof(m->hashes);
+    size_t tail = offsetof(struct pm_msg, internal) + sizeof(m->internal);
 
-    /* all but the recipients' hashes, which are read only up to nhashes */
+    /* all but the recipients' hashes, which are read only up to their counts */
     memset(m, 0, offsetof(struct pm_msg, hashes));
     memset((char *)m + tail, 0, sizeof(*m) - tail);
     m->dplan = -1;
@@ -261,6 +261,18 @@ policy_hash(const struct pm_conf *conf, const char *addr, char out[17])
     pm_siphash_hex(conf->contacts_key, addr, strlen(addr), out);
 }
 
+/* 1 when the recipient of hash was accepted before in this message. */
+static int
+policy_seen(const struct pm_msg *m, int ext, const char *hash)
+{
+    size_t i, n = ext ? m->nhashes : m->n_internal;
+
+    for (i = 0; i < n; i++)
+        if (memcmp(ext ? m->hashes[i] : m->internal[i], hash, 17) == 0)
+            return 1;
+    return 0;
+}
+
 /* Decide on one recipient (early refusal); on accept it is added to m. */
 void
 pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
@@ -270,8 +282,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     const char *hp = hash;
     struct pm_meter_req req;
     long long cold = 0, per_msg;
-    size_t i;
-    int ext;
+    int ext, norm;
 
     pm_verdict_accept(v);
     if (!m->metered)
@@ -281,12 +292,12 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     if (m->dplan >= 0 && conf->plans[m->dplan].lim.rcpts_per_msg &&
         (!per_msg || conf->plans[m->dplan].lim.rcpts_per_msg < per_msg))
         per_msg = conf->plans[m->dplan].lim.rcpts_per_msg;
-    ext = pm_addr_normalise(rcpt, addr, sizeof(addr)) == 0 && pm_is_external(conf, addr);
-    if (ext)
+    norm = pm_addr_normalise(rcpt, addr, sizeof(addr)) == 0;
+    ext = norm && pm_is_external(conf, addr);
+    if (norm)
         policy_hash(conf, addr, hash);
-    for (i = 0; ext && i < m->nhashes; i++)
-        if (memcmp(m->hashes[i], hash, sizeof(hash)) == 0)
-            return; /* the same recipient again: Postfix delivers one copy, it counts once */
+    if (norm && policy_seen(m, ext, hash))
+        return; /* the same recipient again: Postfix delivers one copy, it counts once */
     if (per_msg && m->nrcpt + 1 > per_msg) {
         pm_verdict_rcpts_per_msg(v, m->sender, per_msg);
     } else if (ext && m->nhashes >= PM_MSG_MAX_HASHES) {
@@ -299,6 +310,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
                        &req);
         req.contacts.cold_before = m->cold;
         req.suppressed_rcpt = ext ? addr : NULL;
+        m->have_res = 0; /* the store clears its answer: the last one is gone */
         if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
             policy_store_error("RCPT", err);
@@ -326,6 +338,8 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         snprintf(m->cold_rcpt, sizeof(m->cold_rcpt), "%s", rcpt);
     if (ext && m->nhashes < PM_MSG_MAX_HASHES)
         memcpy(m->hashes[m->nhashes++], hash, sizeof(hash));
+    else if (norm && !ext && m->n_internal < PM_MSG_MAX_HASHES)
+        memcpy(m->internal[m->n_internal++], hash, sizeof(hash));
 }
 
 /* A header of a metered message: remember its Message-ID. */
@@ -412,6 +426,8 @@ policy_combine(struct pm_verdict *v, const struct pm_verdict *rules)
     if (rules->action > v->action) {
         v->action = rules->action;
         memcpy(v->text, rules->text, sizeof(v->text));
+        memcpy(v->rcode, rules->rcode, sizeof(v->rcode)); /* the reply goes with its text */
+        memcpy(v->xcode, rules->xcode, sizeof(v->xcode));
     } else if (rules->action == v->action && rules->text[0]) {
         off = strlen(v->text);
         snprintf(v->text + off, sizeof(v->text) - off, "%s%s", off ? "; " : "", rules->text);
@@ -458,7 +474,9 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);
         policy_store_error("end of message", err);
-        if (v->action == PM_ACT_ACCEPT)
+        if (v->action >= PM_ACT_TEMPFAIL && conf->dry_run)
+            v->dry_run = 1; /* a dry run refuses nothing, as at RCPT */
+        if (v->action == PM_ACT_ACCEPT || v->dry_run)
             policy_combine(v, &rv);
         return;
     }

@@ -37,8 +37,10 @@ struct pm_msg {
     long long cold;           /* cold (first-contact) external recipients so far */
     char msgid_hash[17];      /* keyed hash of the Message-ID, "" until one is seen */
     size_t nhashes;           /* keyed hashes of the accepted external recipients */
+    size_t n_internal;        /* ... and internal ones (to count each once) */
     char hashes[PM_MSG_MAX_HASHES][17];
-    char cold_rcpt[PM_ADDR_MAX]; /* the first cold recipient, as given in RCPT TO */
+    char internal[PM_MSG_MAX_HASHES][17]; /* (hashes and internal: read up to their counts) */
+    char cold_rcpt[PM_ADDR_MAX];          /* the first cold recipient, as given in RCPT TO */
     long long facts[PM_F_COUNT]; /* content facts (attachments, links...), set before EOM */
     int scanned;                 /* facts hold a content scan */
     int have_res;                /* res holds the last store answer */

@@ -557,7 +557,8 @@ static void
 test_recipients(void **state)
 {
     static const char *rcpts[] = {"<a@example.com>", "<b@example.org>", "<B@Example.org>",
-                                  "<C@EXAMPLE.COM>", "<d@example.net>", "<e@example.net>"};
+                                  "<C@EXAMPLE.COM>", "<A@Example.com>", "<d@example.net>",
+                                  "<e@example.net>"};
     struct pm_msg m;
     struct pm_verdict v;
     char b[17], d[17];
@@ -572,9 +573,9 @@ test_recipients(void **state)
     answer(1, 0)->cold = 1; /* d: known */
     answer(1, 1)->cold = 2; /* the commit: its count is the one kept */
     start(&m, "127.0.0.1", NULL, "<alice+x@example.com>");
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
         pm_policy_rcpt(&conf, &store, &m, rcpts[i], &v);
-        if (i < 5)
+        if (i < 6)
             assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
     }
     assert_verdict(&v, PM_ACT_TEMPFAIL, "rcpts_per_msg", "452", "4.7.1",
@@ -585,7 +586,8 @@ test_recipients(void **state)
     assert_int_equal(m.nrefused, 1);
     assert_int_equal(m.cold, 1);
     assert_string_equal(m.cold_rcpt, "<b@example.org>");
-    /* four probes: neither the repeated recipient nor the one too many */
+    /* four probes: neither the repeated recipients (external or internal: each
+     * counts once) nor the one too many */
     assert_int_equal(n_calls, 4);
     assert_string_equal(calls[0].scope[PM_SCOPE_SENDER].id, "alice@example.com");
     assert_adds(&calls[0], PM_METER_PROBE, 0, 0, 1);
@@ -778,11 +780,24 @@ test_dry_run(void **state)
     pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
     pm_policy_eom(&conf, &store, &m, &v);
     assert_int_equal(calls[7].mode, PM_METER_FORCE);
-    assert_int_equal(v.action, PM_ACT_REJECT);
-    assert_string_equal(v.reason, "msgs_hour,rule:all");
-    assert_string_equal(v.text, "<dave@example.com>: no mail today");
+    /* the more severe rule's reply whole: its code goes with its text */
+    assert_verdict(&v, PM_ACT_REJECT, "msgs_hour,rule:all", "550", "5.7.1",
+                   "<dave@example.com>: no mail today");
     assert_int_equal(v.dry_run, 1);
     assert_int_equal(n_calls, 8);
+
+    /* a store failure under on_store_error = tempfail refuses nothing in a dry
+     * run, at end of message as at RCPT */
+    conf.n_rules = 0;
+    conf.on_store_error = PM_ONERR_TEMPFAIL;
+    answer(1, 0);
+    answer_fail(PM_STORE_RETRY, "fake store down");
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_string_equal(v.reason, "store_error");
+    assert_int_equal(v.dry_run, 1);
 }
 
 /* Store failures give the configured answer at RCPT and at end of message,
@@ -829,6 +844,17 @@ test_store_error(void **state)
     pm_policy_eom(&conf, &store, &m, &v);
     assert_verdict(&v, PM_ACT_TEMPFAIL, "store_error", "451", "4.3.0", down);
     assert_int_equal(n_calls, 5);
+
+    /* a failure after an answer leaves no usage behind: the line shows none */
+    answer(1, 0);
+    answer_fail(PM_STORE_RETRY, "fake store down");
+    start(&m, "127.0.0.1", NULL, "<erin@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_non_null(strstr(log_line(&m, &v, "rcpt"), " msgs_hour=0/3 "));
+    pm_policy_rcpt(&conf, &store, &m, "<y@example.org>", &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "store_error", "451", "4.3.0", down);
+    assert_null(strstr(log_line(&m, &v, "rcpt"), "msgs_hour="));
+    assert_int_equal(n_calls, 7);
     pm_log_set_level(PM_LOG_INFO);
 }
 
