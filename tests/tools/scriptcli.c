@@ -97,7 +97,7 @@
 #include "siphash.h"
 #include "store.h"
 #include "store_redis.h"
-#include "strbuf.h"
+#include "buf.h"
 
 #define MAX_WORDS 1024
 #define MAX_STAGES 64
