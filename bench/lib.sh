@@ -61,8 +61,18 @@ plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_
 EOF
     "$BENCH_BIN/postmeter" -n -c "$conf" >/dev/null 2>&1 || pm_fail "postmeter -n rejects $conf"
     bench_bg "$name" "$BENCH_BIN/postmeter" -c "$conf" -f
-    printf -v "PID_$name" '%s' "$BG_PID"
     bench_wait_sock "$sock" || pm_fail "postmeter $name is not listening on $sock"
+    # the process started supervises; the milter (its memory, its CPU) is its child
+    printf -v "PID_$name" '%s' "$(bench_child "$BG_PID")"
+}
+
+# The only child of process $1 (the milter process of a postmeter), else $1.
+bench_child() {
+    local kids
+    kids=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
+    # shellcheck disable=SC2086 # one pid, or several words
+    set -- "$1" $kids
+    [ $# = 2 ] && echo "$2" || echo "$1"
 }
 
 # Resident set size of a process in kB (VmRSS), or 0.
