@@ -24,7 +24,9 @@
  *     (conf_assign.c), the plans (conf_plan.c), declared in conf_int.h.
  *     Below them, declared in conf_load.h: reading one key of a table and
  *     the "file:line: ..." errors (conf_load.c), value checks and the
- *     integer scan (conf_check.c), which call nothing above them. Calls
+ *     integer scan (conf_check.c), and the opening of secret files (the
+ *     Redis password file, the contacts key) that nobody else may read or
+ *     replace (conf_secret.c), which call nothing above them. Calls
  *     only go down: this file calls the parts and the machinery, a part
  *     calls the machinery (and conf_assign.c the plan lookup of
  *     conf_plan.c), never this file.
@@ -42,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "conf_int.h"
@@ -267,12 +270,16 @@ load_password(struct loader *ld, const config_setting_t *s, const char *kname)
     char buf[PM_PASSWORD_MAX + 2], *nl;
     size_t n;
     FILE *fp;
-    int rc = 0;
+    int fd, rc = 0;
 
     if (!*name)
         return 0;
-    if (!(fp = fopen(path, "r")))
-        return pm_conf_fail(ld, s, "%s: cannot open %s: %s", kname, path, strerror(errno));
+    if ((fd = pm_conf_open_secret(ld, s, kname, path)) < 0)
+        return -1;
+    if (!(fp = fdopen(fd, "r"))) {
+        close(fd);
+        return pm_conf_fail(ld, s, "%s: cannot read %s: %s", kname, path, strerror(errno));
+    }
     n = fread(buf, 1, sizeof(buf) - 1, fp);
     fclose(fp);
     buf[n] = '\0';
@@ -331,8 +338,12 @@ parse_file(struct loader *ld)
 {
     FILE *fp;
     const char *file;
+    char who[64];
 
-    if (!(fp = fopen(ld->path, "r")))
+    if (!(fp = fopen(ld->path, "r")) && errno == EACCES)
+        return pm_conf_fail(ld, NULL, "cannot open as user %s: %s",
+                            pm_conf_user_name(geteuid(), who, sizeof(who)), strerror(EACCES));
+    if (!fp)
         return pm_conf_fail(ld, NULL, "cannot open: %s", strerror(errno));
     fclose(fp);
     if (config_read_file(&ld->cf, ld->path))

@@ -161,6 +161,12 @@ EOF2
     } >"$file"
 }
 
+# Write a random 32-byte secret (a contacts key) into file $1, mode 0600:
+# postmeter refuses a secret file that others can read.
+pm_secret_file() {
+    (umask 077 && head -c 32 /dev/urandom >"$1")
+}
+
 # Assert two values are equal.
 pm_assert_eq() {
     [ "$1" = "$2" ] || pm_fail "${3:-values differ}: expected '$1', got '$2'"

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -41,6 +42,22 @@ write_file(const char *name, const char *text, char *path, size_t len)
     assert_non_null(fp);
     assert_int_equal(fputs(text, fp) >= 0, 1);
     assert_int_equal(fclose(fp), 0);
+}
+
+/* Copy the file src into the file name of tmpdir (mode 0600: see group_setup). */
+static void
+copy_file(const char *src, const char *name)
+{
+    char text[8192], path[512];
+    FILE *fp = fopen(src, "r");
+    size_t n;
+
+    assert_non_null(fp);
+    n = fread(text, 1, sizeof(text) - 1, fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_true(n < sizeof(text) - 1);
+    text[n] = '\0';
+    write_file(name, text, path, sizeof(path));
 }
 
 /* Remove the file name of tmpdir, if it is there. */
@@ -222,11 +239,17 @@ test_good(void **state)
     char cwd[4096];
 
     (void)state;
-    /* password_file = "good.password" is relative to the working directory. */
+    /* password_file = "good.password" is relative to the working directory;
+     * copies, for a secret file must not be readable by others (a checkout
+     * leaves it 0644). */
+    copy_file(CONF_DIR "/good.conf", "good.conf");
+    copy_file(CONF_DIR "/good.password", "good.password");
     assert_non_null(getcwd(cwd, sizeof(cwd)));
-    assert_int_equal(chdir(CONF_DIR), 0);
+    assert_int_equal(chdir(tmpdir), 0);
     c = load_ok("good.conf");
     assert_int_equal(chdir(cwd), 0);
+    remove_file("good.conf");
+    remove_file("good.password");
     assert_string_equal(c->milter_socket, "inet:8890@127.0.0.1");
     assert_int_equal(c->socket_mode, 0640);
     assert_int_equal(c->milter_timeout, 120);
@@ -779,11 +802,13 @@ test_actions(void **state)
                 PM_ACT_HOLD > PM_ACT_TAG && PM_ACT_TAG > PM_ACT_ACCEPT);
 }
 
-/* Make the temporary directory. */
+/* Make the temporary directory; the files written there are 0600, as a
+ * password file must be. */
 static int
 group_setup(void **state)
 {
     (void)state;
+    umask(077);
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
@@ -791,8 +816,9 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    static const char *const names[] = {"bad.conf", "empty.pw",  "part.inc",  "pw",
-                                        "pw.conf",  "edge.conf", "rules.conf"};
+    static const char *const names[] = {"bad.conf",   "empty.pw",  "part.inc",
+                                        "pw",         "pw.conf",   "edge.conf",
+                                        "rules.conf", "good.conf", "good.password"};
     size_t i;
 
     (void)state;
