@@ -179,6 +179,29 @@ int pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errle
 /* Free a configuration returned by pm_conf_load(). */
 void pm_conf_free(struct pm_conf *conf);
 
+/*
+ * Make the calling process the user and group of the "user" and "group"
+ * keys (conf_user.c): 1 when it switched, 0 when there was nothing to do
+ * (no user, or already that user), -1 with err set ("cannot switch to user
+ * postmeter: ...").
+ */
+int pm_conf_switch_user(const struct pm_conf *conf, char *err, size_t errlen);
+
+/* What pm_conf_check_as_user() found. */
+enum pm_conf_user_check {
+    PM_CONF_USER_OK = 0, /* path loads as that user too */
+    PM_CONF_USER_SAME,   /* no user, or this process is that user: nothing more to check */
+    PM_CONF_USER_CANNOT, /* not root: cannot switch; err says so */
+};
+
+/*
+ * Load path again, in a child process that switched to the user postmeter
+ * runs as (conf was loaded from path), so that every file it names is read
+ * as the daemon will read it (conf_user.c). A PM_CONF_USER_* value, or -1
+ * with err holding the child's "file:line: ..." error.
+ */
+int pm_conf_check_as_user(const char *path, const struct pm_conf *conf, char *err, size_t errlen);
+
 /* Index of the plan named name, or -1 (conf_plan.c). */
 int pm_conf_plan_index(const struct pm_conf *conf, const char *name);
 
