@@ -73,6 +73,8 @@ load_conf(struct ctl *c, const char *path)
 static void
 check_config_json(const char *path, const struct pm_conf *conf, const char *user)
 {
+    size_t i;
+
     fputs("{\"file\":", stdout);
     out_json_str(stdout, path);
     if (!conf) {
@@ -84,7 +86,12 @@ check_config_json(const char *path, const struct pm_conf *conf, const char *user
         out_json_str(stdout, user);
     else
         fputs("null", stdout);
-    fputs("}\n", stdout);
+    fputs(",\"warnings\":[", stdout);
+    for (i = 0; i < conf->n_warnings; i++) {
+        fputs(i ? "," : "", stdout);
+        out_json_str(stdout, conf->warnings[i]);
+    }
+    fputs("]}\n", stdout);
 }
 
 /* check-config [FILE]: load and validate a configuration file, as the user
@@ -95,6 +102,7 @@ cmd_check_config(struct ctl *c, int argc, char **argv)
     const char *path = argc > 0 ? argv[0] : c->conf_path, *user;
     char err[1024];
     int rc, check;
+    size_t i;
 
     if (argc > 1)
         return ctl_fail(CTL_USAGE, "check-config: too many arguments");
@@ -109,6 +117,8 @@ cmd_check_config(struct ctl *c, int argc, char **argv)
             check_config_json(path, NULL, NULL);
         return CTL_ERR;
     }
+    for (i = 0; i < c->conf->n_warnings; i++)
+        fprintf(stderr, "%s\n", c->conf->warnings[i]);
     if (check == PM_CONF_USER_CANNOT)
         fprintf(stderr, "%s\n", err);
     user = check == PM_CONF_USER_OK ? c->conf->user : NULL;

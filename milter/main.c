@@ -126,12 +126,26 @@ drop_privileges(const char *file, struct pm_conf **conf)
     return 0;
 }
 
+/* Log the configuration's warnings. */
+static void
+log_warnings(const struct pm_conf *conf)
+{
+    size_t i;
+
+    for (i = 0; i < conf->n_warnings; i++)
+        pm_log(PM_LOG_WARNING, "%s", conf->warnings[i]);
+}
+
 /* -n: check the file, as the user postmeter runs as too; the exit status. */
 static int
 check_only(const char *file, struct pm_conf *conf)
 {
     char err[1024];
+    size_t i;
     int rc = pm_conf_check_as_user(file, conf, err, sizeof(err));
+
+    for (i = 0; i < conf->n_warnings; i++)
+        fprintf(stderr, "%s\n", conf->warnings[i]);
 
     if (rc < 0) {
         fprintf(stderr, "%s\n", err);
@@ -270,6 +284,7 @@ reload(const char *file, const char *socket)
                conf->milter_socket);
     if (!verbose)
         pm_log_set_level(conf->log_level);
+    log_warnings(conf);
     if (install(conf) != 0) {
         pm_metrics_reload(0);
         return;
@@ -471,6 +486,7 @@ main(int argc, char **argv)
         pm_log(PM_LOG_ERR, "cannot become a daemon: %s", strerror(errno));
         return 1;
     }
+    log_warnings(conf);
     pidfd = open_pidfile(conf);
     if (drop_privileges(file, &conf) != 0 || pm_instance_lock(conf->milter_socket) != 0) {
         if (pidfd >= 0)

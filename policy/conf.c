@@ -34,6 +34,9 @@
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
  *     the fault is there. The Redis password never appears in a message.
+ *     What loads but deserves a word (a Redis or Sentinel reached in clear
+ *     over the network) is kept in conf->warnings as "file:line: warning:
+ *     ..." lines, for postmeter -n, postmeterctl check-config and the log.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -127,6 +130,7 @@ static const struct conf_key conf_keys[] = {
     K_STRS("redis", "sentinels", sentinels, n_sentinels, no_strings, 0, pm_conf_check_hostport),
     K_STR("redis", "sentinel_master", sentinel_master, "mymaster",           pm_conf_check_nonempty, NULL),
     K_BOOL("redis", "test_clock", redis_test_clock, 0),
+    K_BOOL("redis", "network_encrypted", redis_network_encrypted, 0),
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
     K_BOOL(NULL, "dry_run", dry_run, 0),
     K_STR(NULL, "header_name", header_name, "X-Postmeter",                   pm_conf_check_header_name, NULL),
@@ -301,6 +305,49 @@ load_password(struct loader *ld, const config_setting_t *s, const char *kname)
     return rc;
 }
 
+/*
+ * Warn when Redis or a Sentinel is reached over the network: hiredis 0.14 has
+ * no TLS, so the password and every counter would cross it in clear, unless
+ * the network itself is encrypted (redis.network_encrypted). A tunnel's
+ * endpoint is on 127.0.0.1, so a non-local address is never one. -1 only
+ * when out of memory.
+ */
+static int
+check_link(struct loader *ld)
+{
+    const struct pm_conf *c = ld->conf;
+    const config_setting_t *s;
+    char host[256];
+    size_t i;
+
+    if (c->redis_network_encrypted)
+        return 0;
+    if (c->n_sentinels == 0 && !*c->redis_socket && !pm_cidr_is_loopback(c->redis_host))
+        return pm_conf_warn(ld, pm_conf_find_setting(ld, "redis", "host"),
+                            "redis.host \"%s\" is not a loopback address: hiredis has no TLS, "
+                            "so the Redis password and every counter cross the network in clear; "
+                            "reach Redis through a tunnel on 127.0.0.1 (README: Protecting the "
+                            "link to Redis), or set redis.network_encrypted = true if the network "
+                            "itself is encrypted (WireGuard, IPsec)",
+                            c->redis_host);
+    for (i = 0; i < c->n_sentinels; i++) {
+        const char *colon = strrchr(c->sentinels[i], ':'); /* checked: "host:port" */
+
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - c->sentinels[i]), c->sentinels[i]);
+        if (pm_cidr_is_loopback(host)) /* "[::1]" too */
+            continue;
+        s = pm_conf_find_setting(ld, "redis", "sentinels");
+        return pm_conf_warn(ld, s ? config_setting_get_elem(s, (unsigned int)i) : NULL,
+                            "redis.sentinels[%zu] \"%s\" is not a loopback address: hiredis has "
+                            "no TLS, so the Redis password and every counter cross the network "
+                            "in clear, to the Sentinels and to the primary they name; encrypt the "
+                            "network itself (WireGuard, IPsec) and set redis.network_encrypted = "
+                            "true (README: Protecting the link to Redis)",
+                            i, c->sentinels[i]);
+    }
+    return 0;
+}
+
 /* Scan every file libconfig read for integers it truncated; -1 after an error. */
 static int
 check_integers(struct loader *ld)
@@ -368,7 +415,7 @@ pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen)
     if (!(ld.conf = calloc(1, sizeof(*ld.conf))) || !(ld.conf->file = strdup(path)))
         pm_conf_fail(&ld, NULL, "out of memory");
     else if (parse_file(&ld) == 0 && check_integers(&ld) == 0 && check_top(&ld) == 0 &&
-             load_all(&ld) == 0)
+             load_all(&ld) == 0 && check_link(&ld) == 0)
         rc = 0;
     config_destroy(&ld.cf);
     if (rc < 0) {
@@ -400,6 +447,7 @@ pm_conf_free(struct pm_conf *conf)
 
     if (!conf)
         return;
+    free_strings(conf->warnings, conf->n_warnings);
     if (conf->redis_password)
         explicit_bzero(conf->redis_password, strlen(conf->redis_password));
     free(conf->redis_password);

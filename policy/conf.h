@@ -71,7 +71,9 @@ struct pm_assign {
 };
 
 struct pm_conf {
-    char *file; /* the file this came from */
+    char *file;      /* the file this came from */
+    char **warnings; /* "file:line: warning: ..." lines: loaded, but worth saying */
+    size_t n_warnings;
 
     /* milter */
     char *milter_socket; /* "unix:/path" or "inet:port@host" / "inet6:..." */
@@ -100,8 +102,9 @@ struct pm_conf {
     char *key_prefix;          /* default "pm" */
     char **sentinels;          /* "host:port" of Redis Sentinels; empty: host/port above */
     size_t n_sentinels;
-    char *sentinel_master; /* the primary's name in Sentinel, default "mymaster" */
-    int redis_test_clock;  /* honour the test clock key <prefix>:v1:clock (tests only) */
+    char *sentinel_master;       /* the primary's name in Sentinel, default "mymaster" */
+    int redis_test_clock;        /* honour the test clock key <prefix>:v1:clock (tests only) */
+    int redis_network_encrypted; /* the network to a non-local Redis is encrypted below us */
 
     enum pm_on_error on_store_error; /* default accept */
     int dry_run;                     /* log what would happen, accept everything */

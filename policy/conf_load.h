@@ -97,6 +97,11 @@ const config_setting_t *pm_conf_find_setting(struct loader *ld, const char *grou
 int pm_conf_fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Add "file:line: warning: message" to the configuration's warnings; 0, or -1
+ * (out of memory, as an error). */
+int pm_conf_warn(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* "a string", "an integer"...: the type of s, for messages. */
 const char *pm_conf_type_name(const config_setting_t *s);
 

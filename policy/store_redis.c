@@ -525,6 +525,7 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     if (rs->retry_max_ms < rs->retry_min_ms)
         rs->retry_max_ms = rs->retry_min_ms;
     rs->pool_size = conf->pool_size > 0 ? conf->pool_size : 16;
+    rs->network_encrypted = conf->redis_network_encrypted;
     if (rs->socket)
         snprintf(rs->name, sizeof(rs->name), "%s", rs->socket);
     else if (strchr(rs->host, ':'))

@@ -116,6 +116,8 @@ assert_defaults(const struct pm_conf *c)
     assert_null(c->redis_user);
     assert_null(c->redis_password);
     assert_int_equal(c->redis_db, 0);
+    assert_int_equal(c->redis_network_encrypted, 0);
+    assert_int_equal(c->n_warnings, 0);
     assert_int_equal(c->connect_timeout_ms, 200);
     assert_int_equal(c->command_timeout_ms, 500);
     assert_int_equal(c->retry_min_ms, 100);
@@ -634,6 +636,61 @@ test_password(void **state)
     }
 }
 
+/* A Redis or a Sentinel that is not on a loopback address is a warning (the
+ * link would be in clear), unless the network is said to be encrypted. */
+static void
+test_link_warnings(void **state)
+{
+    static const char host_warning[] =
+        ":2: warning: redis.host \"10.0.0.5\" is not a loopback address: hiredis has no TLS, "
+        "so the Redis password and every counter cross the network in clear; reach Redis "
+        "through a tunnel on 127.0.0.1 (README: Protecting the link to Redis), or set "
+        "redis.network_encrypted = true if the network itself is encrypted (WireGuard, IPsec)";
+    static const char sentinel_warning[] =
+        ":3: warning: redis.sentinels[1] \"sentinel-b.example:26379\" is not a loopback "
+        "address: hiredis has no TLS, so the Redis password and every counter cross the network "
+        "in clear, to the Sentinels and to the primary they name; encrypt the network itself "
+        "(WireGuard, IPsec) and set redis.network_encrypted = true (README: Protecting the link "
+        "to Redis)";
+    static const struct {
+        const char *text, *want; /* want: NULL for no warning */
+    } rows[] = {
+        {"redis: {\n  host = \"10.0.0.5\"; };\n", host_warning},
+        {"redis: {\n  host = \"10.0.0.5\";\n  network_encrypted = true; };\n", NULL},
+        {"redis: {\n  host = \"10.0.0.5\";\n  socket = \"/run/redis/redis.sock\"; };\n", NULL},
+        {"redis: {\n  host = \"127.0.0.2\"; };\n", NULL},
+        {"redis: {\n  host = \"::1\"; };\n", NULL},
+        {"redis: {\n  host = \"localhost\"; };\n", NULL},
+        {"redis: {\n  sentinels = [ \"127.0.0.1:26379\",\n    \"sentinel-b.example:26379\", "
+         "\"10.0.0.7:26379\" ]; };\n",
+         sentinel_warning},
+        {"redis: {\n  host = \"10.0.0.5\";\n  sentinels = [ \"[::1]:26379\", "
+         "\"localhost:26380\" ]; };\n",
+         NULL},
+        {"redis: {\n  network_encrypted = true;\n  sentinels = [ \"10.0.0.7:26379\" ]; };\n", NULL},
+    };
+    char path[512], want[1024];
+    struct pm_conf *c;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        write_file("link.conf", rows[i].text, path, sizeof(path));
+        c = load_ok(path);
+        if (!rows[i].want) {
+            if (c->n_warnings != 0)
+                print_error("row %zu: %s\n", i, c->warnings[0]);
+            assert_int_equal(c->n_warnings, 0);
+        } else {
+            snprintf(want, sizeof(want), "%s%s", path, rows[i].want);
+            assert_int_equal(c->n_warnings, 1);
+            assert_string_equal(c->warnings[0], want);
+        }
+        pm_conf_free(c);
+    }
+    remove_file("link.conf");
+}
+
 /* Values at the edges of their bounds, hex modes, and an @include that is fine. */
 static void
 test_edges(void **state)
@@ -816,9 +873,9 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    static const char *const names[] = {"bad.conf",   "empty.pw",  "part.inc",
-                                        "pw",         "pw.conf",   "edge.conf",
-                                        "rules.conf", "good.conf", "good.password"};
+    static const char *const names[] = {"bad.conf",  "empty.pw",     "part.inc",   "pw",
+                                        "pw.conf",   "edge.conf",    "rules.conf", "good.conf",
+                                        "link.conf", "good.password"};
     size_t i;
 
     (void)state;
@@ -831,11 +888,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sample),  cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_good),    cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_missing), cmocka_unit_test(test_password),
-        cmocka_unit_test(test_edges),   cmocka_unit_test(test_actions),
-        cmocka_unit_test(test_bounds),  cmocka_unit_test(test_rule_count),
+        cmocka_unit_test(test_sample),        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_good),          cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_missing),       cmocka_unit_test(test_password),
+        cmocka_unit_test(test_edges),         cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_link_warnings), cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_rule_count),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
