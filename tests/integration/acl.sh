@@ -2,9 +2,10 @@
 # acl.sh - postmeter works with exactly the Redis ACL user of
 # etc/redis-acl.conf, and Redis refuses that user anything else.
 #
-# A private redis-server loads the shipped line (its placeholder replaced by
-# the SHA-256 of a password made here, nothing else changed: key prefix pm),
-# with the default user off and an admin user for the test's own reads.
+# The README shows the same line. A private redis-server loads the shipped
+# line (its placeholder replaced by the SHA-256 of a password made here,
+# nothing else changed: key prefix pm), with the default user off and an
+# admin user for the test's own reads.
 # Redis refuses the line as shipped. postmeter logs in as "postmeter"
 # through redis.password_file, with redis.db = 1 (SELECT), and every path
 # runs: outgoing mail (the RCPT probe and the commit, contacts, Message-IDs,
@@ -29,6 +30,7 @@ PW=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 ADMIN_PW=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 line=$(grep '^user postmeter ' "$SHIPPED") || pm_fail "no user line in $SHIPPED"
 [ "$(grep -c '^user ' "$SHIPPED")" = 1 ] || pm_fail "$SHIPPED holds more than one user line"
+grep -qxF "$line" "$top_srcdir/README.md" || pm_fail "the README shows another ACL line than $SHIPPED"
 ACL=$PM_TMP/users.acl
 {
     echo "$line"
