@@ -29,7 +29,8 @@
  *     replace (conf_secret.c), which call nothing above them. Calls
  *     only go down: this file calls the parts and the machinery, a part
  *     calls the machinery (and conf_assign.c the plan lookup of
- *     conf_plan.c), never this file.
+ *     conf_plan.c), never this file. Above this file, conf_user.c switches
+ *     to the daemon's user and loads a file again as that user.
  *
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
