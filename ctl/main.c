@@ -69,30 +69,65 @@ load_conf(struct ctl *c, const char *path)
     return CTL_OK;
 }
 
-/* check-config [FILE]: load and validate a configuration file. */
+/* check-config's JSON answer. */
+static void
+check_config_json(const char *path, const struct pm_conf *conf, const char *user)
+{
+    size_t i;
+
+    fputs("{\"file\":", stdout);
+    out_json_str(stdout, path);
+    if (!conf) {
+        fputs(",\"ok\":false}\n", stdout);
+        return;
+    }
+    printf(",\"ok\":true,\"plans\":%zu,\"rules\":%zu,\"user\":", conf->n_plans, conf->n_rules);
+    if (user)
+        out_json_str(stdout, user);
+    else
+        fputs("null", stdout);
+    fputs(",\"warnings\":[", stdout);
+    for (i = 0; i < conf->n_warnings; i++) {
+        fputs(i ? "," : "", stdout);
+        out_json_str(stdout, conf->warnings[i]);
+    }
+    fputs("]}\n", stdout);
+}
+
+/* check-config [FILE]: load and validate a configuration file, as the user
+ * postmeter runs as too when run as root. */
 static int
 cmd_check_config(struct ctl *c, int argc, char **argv)
 {
-    const char *path = argc > 0 ? argv[0] : c->conf_path;
-    int rc;
+    const char *path = argc > 0 ? argv[0] : c->conf_path, *user;
+    char err[1024];
+    int rc, check;
+    size_t i;
 
     if (argc > 1)
         return ctl_fail(CTL_USAGE, "check-config: too many arguments");
     if ((rc = load_conf(c, path)) != CTL_OK) {
-        if (c->json) {
-            fputs("{\"file\":", stdout);
-            out_json_str(stdout, path);
-            fputs(",\"ok\":false}\n", stdout);
-        }
+        if (c->json)
+            check_config_json(path, NULL, NULL);
         return rc;
     }
-    if (c->json) {
-        fputs("{\"file\":", stdout);
-        out_json_str(stdout, path);
-        printf(",\"ok\":true,\"plans\":%zu,\"rules\":%zu}\n", c->conf->n_plans, c->conf->n_rules);
-    } else {
-        printf("%s: configuration OK\n", path);
+    if ((check = pm_conf_check_as_user(path, c->conf, err, sizeof(err))) < 0) {
+        fprintf(stderr, "%s\n", err);
+        if (c->json)
+            check_config_json(path, NULL, NULL);
+        return CTL_ERR;
     }
+    for (i = 0; i < c->conf->n_warnings; i++)
+        fprintf(stderr, "%s\n", c->conf->warnings[i]);
+    if (check == PM_CONF_USER_CANNOT)
+        fprintf(stderr, "%s\n", err);
+    user = check == PM_CONF_USER_OK ? c->conf->user : NULL;
+    if (c->json)
+        check_config_json(path, c->conf, user);
+    else if (user)
+        printf("%s: configuration OK (and readable by user %s)\n", path, user);
+    else
+        printf("%s: configuration OK\n", path);
     return CTL_OK;
 }
 

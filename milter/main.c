@@ -12,7 +12,10 @@
  *   (supervise.c), the child opens the milter socket (a stale unix socket is
  *   replaced) and serves Postfix until SIGTERM or SIGINT.
  *   -f stays in the foreground and logs to stderr (-s: to syslog instead);
- *   -n checks the configuration and exits; -v logs at debug level.
+ *   -n checks the configuration and exits: run as root, it reads the file
+ *   again as the configured user, so that "OK" means the daemon can read
+ *   every file it names; -v logs at debug level. Started as root, postmeter
+ *   reads the file again once it switched to that user, as a reload will.
  *   SIGHUP reads the configuration again: new connections use the new one,
  *   connections in progress keep theirs, and a bad file keeps the running
  *   configuration (logged with file:line); any burst of SIGHUPs is reloads,
@@ -33,7 +36,6 @@
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -98,39 +100,64 @@ facility_of(const char *name)
     return LOG_MAIL;
 }
 
-/* Switch to the configured user and group; 0 ok, -1 error (logged). */
+/* Switch to the configured user and group, then read the configuration
+ * again as that user, as every reload will: a file only root can read
+ * stops the start, not the first reload. 0 ok (*conf may be replaced), -1
+ * error (logged). */
 static int
-drop_privileges(const struct pm_conf *conf)
+drop_privileges(const char *file, struct pm_conf **conf)
 {
-    struct passwd *pw;
-    struct group *gr;
-    gid_t gid;
+    struct pm_conf *again;
+    char err[1024];
+    int rc = pm_conf_switch_user(*conf, err, sizeof(err));
 
-    if (!conf->user || !*conf->user)
+    if (rc < 0) {
+        pm_log(PM_LOG_ERR, "%s", err);
+        return -1;
+    }
+    if (rc == 0)
         return 0;
-    if (!(pw = getpwnam(conf->user))) {
-        pm_log(PM_LOG_ERR, "%s: user \"%s\" does not exist", conf->file, conf->user);
+    if (pm_conf_load(file, &again, err, sizeof(err)) != 0) {
+        pm_log(PM_LOG_ERR, "cannot start: %s", err);
         return -1;
     }
-    gid = pw->pw_gid;
-    if (conf->group && *conf->group) {
-        if (!(gr = getgrnam(conf->group))) {
-            pm_log(PM_LOG_ERR, "%s: group \"%s\" does not exist", conf->file, conf->group);
-            return -1;
-        }
-        gid = gr->gr_gid;
-    }
-    if (getuid() == pw->pw_uid && getgid() == gid)
-        return 0;
-    if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
-        pm_log(PM_LOG_ERR, "cannot switch to user %s: %s", conf->user, strerror(errno));
-        return -1;
-    }
-    if (setuid(0) == 0) {
-        pm_log(PM_LOG_ERR, "privileges could be regained after switching to %s", conf->user);
-        return -1;
-    }
+    pm_conf_free(*conf);
+    *conf = again;
     return 0;
+}
+
+/* Log the configuration's warnings. */
+static void
+log_warnings(const struct pm_conf *conf)
+{
+    size_t i;
+
+    for (i = 0; i < conf->n_warnings; i++)
+        pm_log(PM_LOG_WARNING, "%s", conf->warnings[i]);
+}
+
+/* -n: check the file, as the user postmeter runs as too; the exit status. */
+static int
+check_only(const char *file, struct pm_conf *conf)
+{
+    char err[1024];
+    size_t i;
+    int rc = pm_conf_check_as_user(file, conf, err, sizeof(err));
+
+    for (i = 0; i < conf->n_warnings; i++)
+        fprintf(stderr, "%s\n", conf->warnings[i]);
+
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", err);
+    } else if (rc == PM_CONF_USER_OK) {
+        printf("%s: configuration OK (and readable by user %s)\n", file, conf->user);
+    } else {
+        if (rc == PM_CONF_USER_CANNOT)
+            fprintf(stderr, "%s\n", err);
+        printf("%s: configuration OK\n", file);
+    }
+    pm_conf_free(conf);
+    return rc < 0 ? 1 : 0;
 }
 
 /* Print usage and exit. */
@@ -257,6 +284,7 @@ reload(const char *file, const char *socket)
                conf->milter_socket);
     if (!verbose)
         pm_log_set_level(conf->log_level);
+    log_warnings(conf);
     if (install(conf) != 0) {
         pm_metrics_reload(0);
         return;
@@ -444,11 +472,8 @@ main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    if (check) {
-        printf("%s: configuration OK\n", file);
-        pm_conf_free(conf);
-        return 0;
-    }
+    if (check)
+        return check_only(file, conf);
     pm_log_set_level(verbose ? PM_LOG_DEBUG : conf->log_level);
     if (!fg || use_syslog) {
         openlog("postmeter", LOG_PID | LOG_NDELAY, facility_of(conf->log_facility));
@@ -461,8 +486,9 @@ main(int argc, char **argv)
         pm_log(PM_LOG_ERR, "cannot become a daemon: %s", strerror(errno));
         return 1;
     }
+    log_warnings(conf);
     pidfd = open_pidfile(conf);
-    if (drop_privileges(conf) != 0 || pm_instance_lock(conf->milter_socket) != 0) {
+    if (drop_privileges(file, &conf) != 0 || pm_instance_lock(conf->milter_socket) != 0) {
         if (pidfd >= 0)
             close(pidfd);
         pm_conf_free(conf);

@@ -104,3 +104,20 @@ pm_cidr_match(const struct pm_cidr *net, const char *addr)
     cidr_mask(a, net->family == AF_INET ? 4 : 16, net->prefix);
     return memcmp(a, net->addr, net->family == AF_INET ? 4 : 16) == 0;
 }
+
+/* 1 when host (an address, bracketed or not, or a name) is this machine's
+ * loopback: 127.0.0.0/8, ::1, or the name localhost. */
+int
+pm_cidr_is_loopback(const char *host)
+{
+    static const char *const nets[] = {"127.0.0.0/8", "::1/128"};
+    struct pm_cidr net;
+    size_t i;
+
+    if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+        return 1;
+    for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
+        if (pm_cidr_parse(nets[i], &net) == 0 && pm_cidr_match(&net, host))
+            return 1;
+    return 0;
+}

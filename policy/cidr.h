@@ -18,4 +18,8 @@ int pm_cidr_parse(const char *text, struct pm_cidr *out);
 /* 1 when the textual address addr (v4, v6 or v4-mapped v6) is inside net. */
 int pm_cidr_match(const struct pm_cidr *net, const char *addr);
 
+/* 1 when host (an address, bracketed or not, or a name) is this machine's
+ * loopback: 127.0.0.0/8, ::1 (or ::ffff:127.x), or the name localhost. */
+int pm_cidr_is_loopback(const char *host);
+
 #endif

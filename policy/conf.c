@@ -24,14 +24,20 @@
  *     (conf_assign.c), the plans (conf_plan.c), declared in conf_int.h.
  *     Below them, declared in conf_load.h: reading one key of a table and
  *     the "file:line: ..." errors (conf_load.c), value checks and the
- *     integer scan (conf_check.c), which call nothing above them. Calls
+ *     integer scan (conf_check.c), and the opening of secret files (the
+ *     Redis password file, the contacts key) that nobody else may read or
+ *     replace (conf_secret.c), which call nothing above them. Calls
  *     only go down: this file calls the parts and the machinery, a part
  *     calls the machinery (and conf_assign.c the plan lookup of
- *     conf_plan.c), never this file.
+ *     conf_plan.c), never this file. Above this file, conf_user.c switches
+ *     to the daemon's user and loads a file again as that user.
  *
  * DIAGNOSTICS
  *     One line "file:line: what is wrong", naming an @include'd file when
  *     the fault is there. The Redis password never appears in a message.
+ *     What loads but deserves a word (a Redis or Sentinel reached in clear
+ *     over the network) is kept in conf->warnings as "file:line: warning:
+ *     ..." lines, for postmeter -n, postmeterctl check-config and the log.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -42,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "conf_int.h"
@@ -124,6 +131,7 @@ static const struct conf_key conf_keys[] = {
     K_STRS("redis", "sentinels", sentinels, n_sentinels, no_strings, 0, pm_conf_check_hostport),
     K_STR("redis", "sentinel_master", sentinel_master, "mymaster",           pm_conf_check_nonempty, NULL),
     K_BOOL("redis", "test_clock", redis_test_clock, 0),
+    K_BOOL("redis", "network_encrypted", redis_network_encrypted, 0),
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
     K_BOOL(NULL, "dry_run", dry_run, 0),
     K_STR(NULL, "header_name", header_name, "X-Postmeter",                   pm_conf_check_header_name, NULL),
@@ -267,12 +275,16 @@ load_password(struct loader *ld, const config_setting_t *s, const char *kname)
     char buf[PM_PASSWORD_MAX + 2], *nl;
     size_t n;
     FILE *fp;
-    int rc = 0;
+    int fd, rc = 0;
 
     if (!*name)
         return 0;
-    if (!(fp = fopen(path, "r")))
-        return pm_conf_fail(ld, s, "%s: cannot open %s: %s", kname, path, strerror(errno));
+    if ((fd = pm_conf_open_secret(ld, s, kname, path)) < 0)
+        return -1;
+    if (!(fp = fdopen(fd, "r"))) {
+        close(fd);
+        return pm_conf_fail(ld, s, "%s: cannot read %s: %s", kname, path, strerror(errno));
+    }
     n = fread(buf, 1, sizeof(buf) - 1, fp);
     fclose(fp);
     buf[n] = '\0';
@@ -292,6 +304,49 @@ load_password(struct loader *ld, const config_setting_t *s, const char *kname)
         rc = pm_conf_fail(ld, s, "%s: %s must hold \"password\" or \"user password\"", kname, path);
     explicit_bzero(buf, sizeof(buf));
     return rc;
+}
+
+/*
+ * Warn when Redis or a Sentinel is reached over the network: hiredis 0.14 has
+ * no TLS, so the password and every counter would cross it in clear, unless
+ * the network itself is encrypted (redis.network_encrypted). A tunnel's
+ * endpoint is on 127.0.0.1, so a non-local address is never one. -1 only
+ * when out of memory.
+ */
+static int
+check_link(struct loader *ld)
+{
+    const struct pm_conf *c = ld->conf;
+    const config_setting_t *s;
+    char host[256];
+    size_t i;
+
+    if (c->redis_network_encrypted)
+        return 0;
+    if (c->n_sentinels == 0 && !*c->redis_socket && !pm_cidr_is_loopback(c->redis_host))
+        return pm_conf_warn(ld, pm_conf_find_setting(ld, "redis", "host"),
+                            "redis.host \"%s\" is not a loopback address: hiredis has no TLS, "
+                            "so the Redis password and every counter cross the network in clear; "
+                            "reach Redis through a tunnel on 127.0.0.1 (README: Protecting the "
+                            "link to Redis), or set redis.network_encrypted = true if the network "
+                            "itself is encrypted (WireGuard, IPsec)",
+                            c->redis_host);
+    for (i = 0; i < c->n_sentinels; i++) {
+        const char *colon = strrchr(c->sentinels[i], ':'); /* checked: "host:port" */
+
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - c->sentinels[i]), c->sentinels[i]);
+        if (pm_cidr_is_loopback(host)) /* "[::1]" too */
+            continue;
+        s = pm_conf_find_setting(ld, "redis", "sentinels");
+        return pm_conf_warn(ld, s ? config_setting_get_elem(s, (unsigned int)i) : NULL,
+                            "redis.sentinels[%zu] \"%s\" is not a loopback address: hiredis has "
+                            "no TLS, so the Redis password and every counter cross the network "
+                            "in clear, to the Sentinels and to the primary they name; encrypt the "
+                            "network itself (WireGuard, IPsec) and set redis.network_encrypted = "
+                            "true (README: Protecting the link to Redis)",
+                            i, c->sentinels[i]);
+    }
+    return 0;
 }
 
 /* Scan every file libconfig read for integers it truncated; -1 after an error. */
@@ -331,8 +386,12 @@ parse_file(struct loader *ld)
 {
     FILE *fp;
     const char *file;
+    char who[64];
 
-    if (!(fp = fopen(ld->path, "r")))
+    if (!(fp = fopen(ld->path, "r")) && errno == EACCES)
+        return pm_conf_fail(ld, NULL, "cannot open as user %s: %s",
+                            pm_conf_user_name(geteuid(), who, sizeof(who)), strerror(EACCES));
+    if (!fp)
         return pm_conf_fail(ld, NULL, "cannot open: %s", strerror(errno));
     fclose(fp);
     if (config_read_file(&ld->cf, ld->path))
@@ -357,7 +416,7 @@ pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen)
     if (!(ld.conf = calloc(1, sizeof(*ld.conf))) || !(ld.conf->file = strdup(path)))
         pm_conf_fail(&ld, NULL, "out of memory");
     else if (parse_file(&ld) == 0 && check_integers(&ld) == 0 && check_top(&ld) == 0 &&
-             load_all(&ld) == 0)
+             load_all(&ld) == 0 && check_link(&ld) == 0)
         rc = 0;
     config_destroy(&ld.cf);
     if (rc < 0) {
@@ -389,6 +448,7 @@ pm_conf_free(struct pm_conf *conf)
 
     if (!conf)
         return;
+    free_strings(conf->warnings, conf->n_warnings);
     if (conf->redis_password)
         explicit_bzero(conf->redis_password, strlen(conf->redis_password));
     free(conf->redis_password);

@@ -71,7 +71,9 @@ struct pm_assign {
 };
 
 struct pm_conf {
-    char *file; /* the file this came from */
+    char *file;      /* the file this came from */
+    char **warnings; /* "file:line: warning: ..." lines: loaded, but worth saying */
+    size_t n_warnings;
 
     /* milter */
     char *milter_socket; /* "unix:/path" or "inet:port@host" / "inet6:..." */
@@ -100,8 +102,9 @@ struct pm_conf {
     char *key_prefix;          /* default "pm" */
     char **sentinels;          /* "host:port" of Redis Sentinels; empty: host/port above */
     size_t n_sentinels;
-    char *sentinel_master; /* the primary's name in Sentinel, default "mymaster" */
-    int redis_test_clock;  /* honour the test clock key <prefix>:v1:clock (tests only) */
+    char *sentinel_master;       /* the primary's name in Sentinel, default "mymaster" */
+    int redis_test_clock;        /* honour the test clock key <prefix>:v1:clock (tests only) */
+    int redis_network_encrypted; /* the network to a non-local Redis is encrypted below us */
 
     enum pm_on_error on_store_error; /* default accept */
     int dry_run;                     /* log what would happen, accept everything */
@@ -178,6 +181,29 @@ int pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errle
 
 /* Free a configuration returned by pm_conf_load(). */
 void pm_conf_free(struct pm_conf *conf);
+
+/*
+ * Make the calling process the user and group of the "user" and "group"
+ * keys (conf_user.c): 1 when it switched, 0 when there was nothing to do
+ * (no user, or already that user), -1 with err set ("cannot switch to user
+ * postmeter: ...").
+ */
+int pm_conf_switch_user(const struct pm_conf *conf, char *err, size_t errlen);
+
+/* What pm_conf_check_as_user() found. */
+enum pm_conf_user_check {
+    PM_CONF_USER_OK = 0, /* path loads as that user too */
+    PM_CONF_USER_SAME,   /* no user, or this process is that user: nothing more to check */
+    PM_CONF_USER_CANNOT, /* not root: cannot switch; err says so */
+};
+
+/*
+ * Load path again, in a child process that switched to the user postmeter
+ * runs as (conf was loaded from path), so that every file it names is read
+ * as the daemon will read it (conf_user.c). A PM_CONF_USER_* value, or -1
+ * with err holding the child's "file:line: ..." error.
+ */
+int pm_conf_check_as_user(const char *path, const struct pm_conf *conf, char *err, size_t errlen);
 
 /* Index of the plan named name, or -1 (conf_plan.c). */
 int pm_conf_plan_index(const struct pm_conf *conf, const char *name);

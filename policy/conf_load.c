@@ -20,36 +20,75 @@
 
 #include "conf_load.h"
 
+/* The file and line of s or its nearest parent that has one. */
+static const char *
+where(struct loader *ld, const config_setting_t *s, unsigned int *line)
+{
+    *line = 0;
+    for (; s; s = config_setting_parent(s)) {
+        if (config_setting_source_line(s) > 0) {
+            *line = config_setting_source_line(s);
+            return config_setting_source_file(s) ? config_setting_source_file(s) : ld->path;
+        }
+    }
+    return ld->path;
+}
+
+/* Make buf one line, whatever the quoted values hold. */
+static void
+one_line(char *buf)
+{
+    for (; *buf; buf++)
+        if ((unsigned char)*buf < 0x20 || *buf == 0x7f)
+            *buf = '?';
+}
+
 /* Format "file:line: message" into the caller's buffer; always returns -1. */
 int
 pm_conf_fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
 {
     char msg[512];
-    const char *file = NULL;
-    unsigned int line = 0;
+    const char *file;
+    unsigned int line;
     va_list ap;
-    size_t i;
 
-    for (; s; s = config_setting_parent(s)) {
-        if (config_setting_source_line(s) > 0) {
-            line = config_setting_source_line(s);
-            file = config_setting_source_file(s);
-            break;
-        }
-    }
+    file = where(ld, s, &line);
     if (ld->errlen == 0)
         return -1;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (!file)
-        file = ld->path;
     snprintf(ld->err, ld->errlen, "%s:%u: %s", file, line, msg);
-    /* One line, whatever the quoted values hold. */
-    for (i = 0; ld->err[i]; i++)
-        if ((unsigned char)ld->err[i] < 0x20 || ld->err[i] == 0x7f)
-            ld->err[i] = '?';
+    one_line(ld->err);
     return -1;
+}
+
+/* Add "file:line: warning: message" to the configuration's warnings. */
+int
+pm_conf_warn(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+{
+    struct pm_conf *c = ld->conf;
+    char msg[768], *text = NULL, **grown;
+    const char *file;
+    unsigned int line;
+    size_t len;
+    va_list ap;
+
+    file = where(ld, s, &line);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    len = strlen(file) + strlen(msg) + 32;
+    if (!(text = malloc(len)) ||
+        !(grown = realloc(c->warnings, (c->n_warnings + 1) * sizeof(*grown)))) {
+        free(text);
+        return pm_conf_fail(ld, s, "out of memory");
+    }
+    snprintf(text, len, "%s:%u: warning: %s", file, line, msg);
+    one_line(text);
+    c->warnings = grown;
+    c->warnings[c->n_warnings++] = text;
+    return 0;
 }
 
 /* "a string", "an integer"...: the type of s, for messages. */

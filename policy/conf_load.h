@@ -2,9 +2,9 @@
  * conf_load.h - the configuration loader's machinery, shared by conf.c and
  * the files of the groups with their own shape (conf_int.h): the state of
  * one load, the key tables' types, the helpers that read values and report
- * "file:line: ..." errors (conf_load.c) and the checks of single values
- * (conf_check.c). Nothing declared here calls into the files above it.
- * Not part of the policy library's interface.
+ * "file:line: ..." errors (conf_load.c), the checks of single values
+ * (conf_check.c) and the opening of secret files (conf_secret.c). Nothing declared here calls into
+ * the files above it. Not part of the policy library's interface.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -13,6 +13,7 @@
 
 #include <libconfig.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "conf.h"
 
@@ -96,6 +97,11 @@ const config_setting_t *pm_conf_find_setting(struct loader *ld, const char *grou
 int pm_conf_fail(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Add "file:line: warning: message" to the configuration's warnings; 0, or -1
+ * (out of memory, as an error). */
+int pm_conf_warn(struct loader *ld, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* "a string", "an integer"...: the type of s, for messages. */
 const char *pm_conf_type_name(const config_setting_t *s);
 
@@ -121,6 +127,15 @@ int pm_conf_check_domain(const char *v, char *why, size_t whylen);
 int pm_conf_check_login_domain(const char *v, char *why, size_t whylen);
 int pm_conf_check_hour_bucket(long long v, char *why, size_t whylen);
 int pm_conf_check_day_bucket(long long v, char *why, size_t whylen);
+
+/* Open a secret file (conf_secret.c) once nobody but root, the daemon's user
+ * and the user reading it can read or replace it; its descriptor, or -1
+ * after an error naming kname, with the commands that fix it. */
+int pm_conf_open_secret(struct loader *ld, const config_setting_t *s, const char *kname,
+                        const char *path);
+
+/* The name of uid into buf ("uid N" when unknown); buf. */
+const char *pm_conf_user_name(uid_t uid, char *buf, size_t len);
 
 /* Refuse integer literals of the file text that libconfig 1.5 truncates (conf_check.c);
  * -1 after an error. */

@@ -18,8 +18,6 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,11 +96,10 @@ load_secret(struct loader *ld, const config_setting_t *s, const char *path)
     unsigned char buf[4096];
     ssize_t n;
     uint64_t a, b;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = pm_conf_open_secret(ld, s, "contacts.secret_file", path);
 
     if (fd < 0)
-        return pm_conf_fail(ld, s, "contacts.secret_file: cannot open %s: %s", path,
-                            strerror(errno));
+        return -1;
     n = read(fd, buf, sizeof(buf));
     close(fd);
     if (n < 16)

@@ -208,7 +208,7 @@ if string.sub(KEYS[K.sup], -5) ~= ':sup:' then
         reply[R.sup_sender], reply[R.sup_ttl] = e[3] or '', redis.call('TTL', KEYS[K.sup])
     end
 end
-if counted == 1 and KEYS[K.tx] ~= '' then
+if counted == 1 and has_tx then
     redis.call('SET', KEYS[K.tx], cmsgpack.pack(reply), 'EX', 1200)
 end
 return reply

@@ -19,7 +19,8 @@
 --   postmeterctl status.
 --
 -- IDEMPOTENCE: a commit or force that counted records its reply in
---   KEYS[K.tx] (msgpack, TTL 1200 s); the same request again (postmeter
+--   KEYS[K.tx] (msgpack, TTL 1200 s; a key ending in ":tx:" names no
+--   transaction: a probe's); the same request again (postmeter
 --   asking once more after a reply lost to a timeout, or a client sending the
 --   same message again after the 4xx that timeout caused) gets that reply
 --   back and counts nothing. A request that did not count records nothing,
@@ -31,7 +32,8 @@ local WINDOW = {h = 3600, d = 86400}
 local COUNTERS = {'mh', 'md', 'rh', 'rd', 'nd', 'ih', 'id'} -- in C's order
 
 local mode = tonumber(ARGV[A.mode])
-if mode ~= 0 and KEYS[K.tx] ~= '' then
+local has_tx = string.sub(KEYS[K.tx], -4) ~= ':tx:' -- "...:tx:" names no transaction
+if mode ~= 0 and has_tx then
     local done = redis.call('GET', KEYS[K.tx])
     if done then
         return cmsgpack.unpack(done)

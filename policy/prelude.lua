@@ -6,8 +6,10 @@
 -- STORE TIME: the Redis server's clock (TIME) plus the test clock offset,
 --   KEYS[1] = <prefix>:v1:clock (string, set only by tests: an integer
 --   number of seconds; absent means 0). Every script passes it as KEYS[1];
---   postmeter passes "" unless redis.test_clock is set, so that a stray key
---   moves nothing in production.
+--   postmeter passes <prefix>:v1:noclock, a key nothing writes, unless
+--   redis.test_clock is set, so that a stray clock key moves nothing in
+--   production (and every key a script declares lies under the prefix, as
+--   a Redis ACL user limited to ~<prefix>:* needs).
 --   now is in seconds, today the UTC day number (now / 86400).
 --
 -- REPUTATION HASH <prefix>:v1:{s:<sender>}:rep: one field per kind and UTC

@@ -318,8 +318,9 @@ meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const c
     own[PM_MK_SUP] = rs_sup_key(rs, company, req->suppressed_rcpt);
     own[PM_MK_LC] = rs_key(rs, 's', sid, "lc");
     own[PM_MK_MID] = rs_key(rs, 's', sid, "mid");
-    own[PM_MK_TX] =
-        req->txid && req->mode != PM_METER_PROBE ? tx_key(rs, sid, req->txid) : strdup("");
+    /* no transaction: "...:tx:", a key nothing writes, under the prefix and the
+     * sender's hash tag like the others (a Redis ACL ~<prefix>:* allows it) */
+    own[PM_MK_TX] = tx_key(rs, sid, req->txid && req->mode != PM_METER_PROBE ? req->txid : "");
     own[PM_MK_PLANERR] = rs_key(rs, 's', sid, "planerr");
     if (did) {
         own[PM_MK_DW] = rs_key(rs, 'd', did, "w");
@@ -525,6 +526,7 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     if (rs->retry_max_ms < rs->retry_min_ms)
         rs->retry_max_ms = rs->retry_min_ms;
     rs->pool_size = conf->pool_size > 0 ? conf->pool_size : 16;
+    rs->network_encrypted = conf->redis_network_encrypted;
     if (rs->socket)
         snprintf(rs->name, sizeof(rs->name), "%s", rs->socket);
     else if (strchr(rs->host, ':'))
@@ -532,11 +534,12 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     else
         snprintf(rs->name, sizeof(rs->name), "%s:%d", rs->host, rs->port);
     rs->idle = calloc(rs->pool_size, sizeof(*rs->idle));
-    /* the test clock only when a test asks for it: "" reads as no offset */
-    if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 10)))
-        sprintf(rs->clock_key, "%s", conf->redis_test_clock ? rs->prefix : "");
-    if (rs->clock_key && conf->redis_test_clock)
-        strcat(rs->clock_key, ":v1:clock");
+    /* the test clock only when a test asks for it; else a key nothing writes,
+     * so no offset, yet under the prefix like every key a script declares (a
+     * Redis ACL user limited to ~<prefix>:* may run the scripts) */
+    if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 12)))
+        sprintf(rs->clock_key, "%s:v1:%s", rs->prefix,
+                conf->redis_test_clock ? "clock" : "noclock");
     if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
         sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
     rs->plan_table = plan_table(conf);

@@ -42,6 +42,7 @@ struct redis_store {
     size_t n_sentinels;
     char *master; /* the primary's name in Sentinel */
     int port, db, connect_ms, command_ms, retry_min_ms, retry_max_ms, pool_size;
+    int network_encrypted;     /* redis.network_encrypted: no warning about a remote primary */
     char name[256];            /* "127.0.0.1:6379" or the socket path, for messages */
     struct pm_redis_link link; /* how to connect: points at the fields above */
 

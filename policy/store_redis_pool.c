@@ -13,7 +13,9 @@
  * request starts a watcher (sentinel_watch.c) that hears the Sentinels
  * announce a promotion: the pool then forgets every connection to the old
  * primary at once, for a planned switchover leaves it up and writable for
- * seconds, and what it takes then is lost when it is demoted.
+ * seconds, and what it takes then is lost when it is demoted. A primary
+ * named on an address that is not a loopback one is logged, once per change
+ * (unless redis.network_encrypted): the link to it is in clear.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -27,6 +29,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cidr.h"
 #include "log.h"
 #include "meter_lua.h"
 #include "metrics.h"
@@ -93,6 +96,14 @@ primary_is(struct redis_store *rs, const char *host, int port, const char *how,
                sentinel ? sentinel : "", was);
         pool_drop(rs);
         rs->retry_at_ms = 0; /* no backoff before trying the new one */
+    }
+    if (!rs->network_encrypted && !pm_cidr_is_loopback(host)) {
+        host_port(now, sizeof(now), host, port);
+        pm_log(PM_LOG_WARNING,
+               "redis %s: the primary %s is not on a loopback address: hiredis has no TLS, so the "
+               "password and every counter cross the network in clear (README: Protecting the "
+               "link to Redis)",
+               rs->name, now);
     }
     snprintf(rs->primary, sizeof(rs->primary), "%s", host);
     rs->primary_port = port;

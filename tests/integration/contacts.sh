@@ -12,7 +12,7 @@ PM=$top_builddir/postmeter
 DRIVE=$top_builddir/tests/tools/pmdrive
 pm_need "$PM" "$DRIVE"
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 
 
 # Send one message through daemon $1 from $2 to the recipients $3...; print

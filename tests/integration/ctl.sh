@@ -21,7 +21,7 @@ CTL=$top_builddir/postmeterctl
 DRIVE=$top_builddir/tests/tools/pmdrive
 pm_need "$PM" "$CTL" "$DRIVE"
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 unset SUDO_USER # credit notes name the user running postmeterctl: id -un
 
 CONF_BODY="warmup: { hourly_share = 1.0; };

@@ -25,7 +25,7 @@ DRIVE=$top_builddir/tests/tools/pmdrive
 CTL=$top_builddir/postmeterctl
 pm_need "$PM" "$DRIVE" "$CTL" redis-server redis-cli
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 pm_milter_start m <<CONF
 local_domains = [ "example.com", "other.example" ];
 outbound: { networks = [ ]; };

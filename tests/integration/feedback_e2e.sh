@@ -25,7 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 pm_need swaks postfix smtp-sink saslpasswd2 "$top_builddir/postmeter"
 
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 pm_write_conf "$PM_TMP/postmeter.conf" <<CONF
 local_domains = [ "example.com", "other.example" ];
 outbound: { networks = [ ]; };

@@ -12,7 +12,7 @@ PM=$top_builddir/postmeter
 DRIVE=$top_builddir/tests/tools/pmdrive
 pm_need "$PM" "$DRIVE"
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 PM_FAIL_LOGS=$PM_TMP/pm.log
 pm_milter_start pm <<CONF
 local_domains = [ "example.com" ];

@@ -116,13 +116,15 @@ pm_wait_grep() {
 }
 
 # Start a private redis-server on a free loopback port; sets PM_REDIS_PORT.
+# Extra redis-server arguments (--aclfile FILE, ...) from the array PM_REDIS_ARGS.
 pm_redis_start() {
     pm_need redis-server redis-cli
     PM_REDIS_PORT=${1:-$(pm_free_port)}
     mkdir -p "$PM_TMP/redis"
     redis-server --port "$PM_REDIS_PORT" --bind 127.0.0.1 --dir "$PM_TMP/redis" \
         --save '' --appendonly no --daemonize yes \
-        --pidfile "$PM_TMP/redis/redis.pid" --logfile "$PM_TMP/redis/redis.log" ||
+        --pidfile "$PM_TMP/redis/redis.pid" --logfile "$PM_TMP/redis/redis.log" \
+        ${PM_REDIS_ARGS[@]+"${PM_REDIS_ARGS[@]}"} ||
         pm_fail "redis-server did not start"
     pm_on_exit "pm_redis_stop"
     pm_wait_port "$PM_REDIS_PORT" || pm_fail "redis-server is not listening on $PM_REDIS_PORT"
@@ -159,6 +161,12 @@ redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest
 EOF2
         cat
     } >"$file"
+}
+
+# Write a random 32-byte secret (a contacts key) into file $1, mode 0600:
+# postmeter refuses a secret file that others can read.
+pm_secret_file() {
+    (umask 077 && head -c 32 /dev/urandom >"$1")
 }
 
 # Assert two values are equal.

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -41,6 +42,22 @@ write_file(const char *name, const char *text, char *path, size_t len)
     assert_non_null(fp);
     assert_int_equal(fputs(text, fp) >= 0, 1);
     assert_int_equal(fclose(fp), 0);
+}
+
+/* Copy the file src into the file name of tmpdir (mode 0600: see group_setup). */
+static void
+copy_file(const char *src, const char *name)
+{
+    char text[8192], path[512];
+    FILE *fp = fopen(src, "r");
+    size_t n;
+
+    assert_non_null(fp);
+    n = fread(text, 1, sizeof(text) - 1, fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_true(n < sizeof(text) - 1);
+    text[n] = '\0';
+    write_file(name, text, path, sizeof(path));
 }
 
 /* Remove the file name of tmpdir, if it is there. */
@@ -99,6 +116,8 @@ assert_defaults(const struct pm_conf *c)
     assert_null(c->redis_user);
     assert_null(c->redis_password);
     assert_int_equal(c->redis_db, 0);
+    assert_int_equal(c->redis_network_encrypted, 0);
+    assert_int_equal(c->n_warnings, 0);
     assert_int_equal(c->connect_timeout_ms, 200);
     assert_int_equal(c->command_timeout_ms, 500);
     assert_int_equal(c->retry_min_ms, 100);
@@ -222,11 +241,17 @@ test_good(void **state)
     char cwd[4096];
 
     (void)state;
-    /* password_file = "good.password" is relative to the working directory. */
+    /* password_file = "good.password" is relative to the working directory;
+     * copies, for a secret file must not be readable by others (a checkout
+     * leaves it 0644). */
+    copy_file(CONF_DIR "/good.conf", "good.conf");
+    copy_file(CONF_DIR "/good.password", "good.password");
     assert_non_null(getcwd(cwd, sizeof(cwd)));
-    assert_int_equal(chdir(CONF_DIR), 0);
+    assert_int_equal(chdir(tmpdir), 0);
     c = load_ok("good.conf");
     assert_int_equal(chdir(cwd), 0);
+    remove_file("good.conf");
+    remove_file("good.password");
     assert_string_equal(c->milter_socket, "inet:8890@127.0.0.1");
     assert_int_equal(c->socket_mode, 0640);
     assert_int_equal(c->milter_timeout, 120);
@@ -611,6 +636,61 @@ test_password(void **state)
     }
 }
 
+/* A Redis or a Sentinel that is not on a loopback address is a warning (the
+ * link would be in clear), unless the network is said to be encrypted. */
+static void
+test_link_warnings(void **state)
+{
+    static const char host_warning[] =
+        ":2: warning: redis.host \"10.0.0.5\" is not a loopback address: hiredis has no TLS, "
+        "so the Redis password and every counter cross the network in clear; reach Redis "
+        "through a tunnel on 127.0.0.1 (README: Protecting the link to Redis), or set "
+        "redis.network_encrypted = true if the network itself is encrypted (WireGuard, IPsec)";
+    static const char sentinel_warning[] =
+        ":3: warning: redis.sentinels[1] \"sentinel-b.example:26379\" is not a loopback "
+        "address: hiredis has no TLS, so the Redis password and every counter cross the network "
+        "in clear, to the Sentinels and to the primary they name; encrypt the network itself "
+        "(WireGuard, IPsec) and set redis.network_encrypted = true (README: Protecting the link "
+        "to Redis)";
+    static const struct {
+        const char *text, *want; /* want: NULL for no warning */
+    } rows[] = {
+        {"redis: {\n  host = \"10.0.0.5\"; };\n", host_warning},
+        {"redis: {\n  host = \"10.0.0.5\";\n  network_encrypted = true; };\n", NULL},
+        {"redis: {\n  host = \"10.0.0.5\";\n  socket = \"/run/redis/redis.sock\"; };\n", NULL},
+        {"redis: {\n  host = \"127.0.0.2\"; };\n", NULL},
+        {"redis: {\n  host = \"::1\"; };\n", NULL},
+        {"redis: {\n  host = \"localhost\"; };\n", NULL},
+        {"redis: {\n  sentinels = [ \"127.0.0.1:26379\",\n    \"sentinel-b.example:26379\", "
+         "\"10.0.0.7:26379\" ]; };\n",
+         sentinel_warning},
+        {"redis: {\n  host = \"10.0.0.5\";\n  sentinels = [ \"[::1]:26379\", "
+         "\"localhost:26380\" ]; };\n",
+         NULL},
+        {"redis: {\n  network_encrypted = true;\n  sentinels = [ \"10.0.0.7:26379\" ]; };\n", NULL},
+    };
+    char path[512], want[1024];
+    struct pm_conf *c;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        write_file("link.conf", rows[i].text, path, sizeof(path));
+        c = load_ok(path);
+        if (!rows[i].want) {
+            if (c->n_warnings != 0)
+                print_error("row %zu: %s\n", i, c->warnings[0]);
+            assert_int_equal(c->n_warnings, 0);
+        } else {
+            snprintf(want, sizeof(want), "%s%s", path, rows[i].want);
+            assert_int_equal(c->n_warnings, 1);
+            assert_string_equal(c->warnings[0], want);
+        }
+        pm_conf_free(c);
+    }
+    remove_file("link.conf");
+}
+
 /* Values at the edges of their bounds, hex modes, and an @include that is fine. */
 static void
 test_edges(void **state)
@@ -779,11 +859,13 @@ test_actions(void **state)
                 PM_ACT_HOLD > PM_ACT_TAG && PM_ACT_TAG > PM_ACT_ACCEPT);
 }
 
-/* Make the temporary directory. */
+/* Make the temporary directory; the files written there are 0600, as a
+ * password file must be. */
 static int
 group_setup(void **state)
 {
     (void)state;
+    umask(077);
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
@@ -791,8 +873,9 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-    static const char *const names[] = {"bad.conf", "empty.pw",  "part.inc",  "pw",
-                                        "pw.conf",  "edge.conf", "rules.conf"};
+    static const char *const names[] = {"bad.conf",  "empty.pw",     "part.inc",   "pw",
+                                        "pw.conf",   "edge.conf",    "rules.conf", "good.conf",
+                                        "link.conf", "good.password"};
     size_t i;
 
     (void)state;
@@ -805,11 +888,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sample),  cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_good),    cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_missing), cmocka_unit_test(test_password),
-        cmocka_unit_test(test_edges),   cmocka_unit_test(test_actions),
-        cmocka_unit_test(test_bounds),  cmocka_unit_test(test_rule_count),
+        cmocka_unit_test(test_sample),        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_good),          cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_missing),       cmocka_unit_test(test_password),
+        cmocka_unit_test(test_edges),         cmocka_unit_test(test_actions),
+        cmocka_unit_test(test_link_warnings), cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_rule_count),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

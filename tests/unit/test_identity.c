@@ -205,6 +205,37 @@ test_cidr(void **state)
     }
 }
 
+/* Which Redis hosts are this machine's loopback (no warning about a link in clear). */
+static void
+test_loopback(void **state)
+{
+    static const struct {
+        const char *host;
+        int loopback;
+    } rows[] = {
+        {"127.0.0.1", 1},
+        {"127.1.2.3", 1},
+        {"::1", 1},
+        {"[::1]", 1},
+        {"::ffff:127.0.0.1", 1},
+        {"localhost", 1},
+        {"LocalHost.", 1},
+        {"128.0.0.1", 0},
+        {"10.0.0.5", 0},
+        {"::2", 0},
+        {"redis.example.com", 0},
+        {"localhost.example", 0},
+        {"0.0.0.0", 0},
+        {"", 0},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (pm_cidr_is_loopback(rows[i].host) != rows[i].loopback)
+            fail_msg("%s: want %d", rows[i].host, rows[i].loopback);
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -212,7 +243,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalise), cmocka_unit_test(test_sender_identity),
         cmocka_unit_test(test_outgoing),  cmocka_unit_test(test_external),
-        cmocka_unit_test(test_cidr),
+        cmocka_unit_test(test_cidr),      cmocka_unit_test(test_loopback),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);
