@@ -77,6 +77,10 @@ cp_check_socket(struct cp *k)
         cp_add(k, 0, k->pm, "start postmeter (systemctl start postmeter)",
                "postmeter's socket does not exist: postmeter is not running");
         break;
+    case PF_SOCK_UNSEEN:
+        cp_add(k, 0, r.path, "run check-postfix as root",
+               "cannot be looked at by this user: the socket was not checked");
+        break;
     case PF_SOCK_NOT_SOCKET:
         cp_add(k, 1, k->pm, "remove it, then restart postmeter", "is not a socket");
         break;

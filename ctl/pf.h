@@ -101,6 +101,7 @@ enum pf_sock_state {
     PF_SOCK_MISSING,    /* the socket does not exist: postmeter is not running */
     PF_SOCK_NOT_SOCKET, /* something else has its name */
     PF_SOCK_DENIED,     /* the user cannot write (connect to) the socket */
+    PF_SOCK_UNSEEN,     /* this process may not look (path): not run as root */
 };
 
 /* What pf_socket_check() found about the file it stopped at. */

@@ -211,12 +211,22 @@ run_postconf(const char *dir, const char *const *args, char **out, char *err)
     argv[n] = NULL;
     *out = NULL;
     memset(&said, 0, sizeof(said));
-    if (pipe(po) < 0 || pipe(pe) < 0) {
+    if (pipe(po) < 0) {
         snprintf(err, PF_ERR_MAX, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (pipe(pe) < 0) {
+        snprintf(err, PF_ERR_MAX, "pipe: %s", strerror(errno));
+        close(po[0]);
+        close(po[1]);
         return -1;
     }
     if ((pid = fork()) < 0) {
         snprintf(err, PF_ERR_MAX, "fork: %s", strerror(errno));
+        close(po[0]);
+        close(po[1]);
+        close(pe[0]);
+        close(pe[1]);
         return -1;
     }
     if (pid == 0) {

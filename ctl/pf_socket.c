@@ -16,6 +16,7 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -107,7 +108,13 @@ pf_socket_check(const char *path, const char *user, struct pf_sock_report *r)
             continue;
         memcpy(dir, path, i ? i : 1);
         dir[i ? i : 1] = '\0';
-        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        if (stat(dir, &st) < 0) {
+            int unseen = errno == EACCES;
+
+            snprintf(r->path, sizeof(r->path), "%s", dir);
+            return unseen ? PF_SOCK_UNSEEN : PF_SOCK_NO_DIR;
+        }
+        if (!S_ISDIR(st.st_mode)) {
             snprintf(r->path, sizeof(r->path), "%s", dir);
             return PF_SOCK_NO_DIR;
         }
@@ -117,7 +124,7 @@ pf_socket_check(const char *path, const char *user, struct pf_sock_report *r)
         }
     }
     if (stat(path, &st) < 0)
-        return PF_SOCK_MISSING;
+        return errno == EACCES ? PF_SOCK_UNSEEN : PF_SOCK_MISSING;
     describe(&w, path, &st, r);
     if (!S_ISSOCK(st.st_mode))
         return PF_SOCK_NOT_SOCKET;

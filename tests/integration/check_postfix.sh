@@ -18,7 +18,8 @@
 #   (b) a submission service without postmeter, and port 25 without it;
 #   (c) an override that drops postmeter;
 #   (d) no non_smtpd_milters; (e) no internal_mail_filter_classes;
-#   (f) the socket's directory, the socket, unreachable or missing;
+#   (f) the socket's directory, the socket, unreachable or missing, or out
+#       of sight of the user running check-postfix;
 #   (g) tempfail for postmeter on port 25 (main.cf, its own { } entry, an
 #       override, and postscreen's smtpd);
 #   (h) AUTH without TLS; (i) no submission service;
@@ -34,7 +35,7 @@
 
 CTL=$top_builddir/postmeterctl
 DIST=/usr/share/postfix/master.cf.dist
-pm_need "$CTL" postconf postfix python3
+pm_need "$CTL" postconf postfix python3 runuser
 [ -f "$DIST" ] || pm_fail "$DIST is missing (the postfix package ships it)"
 if [ "$(id -u)" != 0 ]; then
     echo "SKIP: the sockets of these cases belong to the postfix group: this needs root" >&2
@@ -169,6 +170,16 @@ expect 1 "no socket" \
 rmdir "$D/queue/postmeter"
 expect 1 "no socket directory" \
     "error: $D/queue/postmeter: does not exist: postmeter cannot make its socket $SOCK; fix: install -d -o postmeter -g postmeter -m 0750 $D/queue/postmeter"
+
+# ... and by a user who may not look into the socket's directory: no verdict on it
+instance unseen
+cp "$CTL" "$PM_TMP/postmeterctl" # the build directory may be closed to nobody
+chmod 0755 "$PM_TMP/postmeterctl"
+chmod 0644 "$D/postmeter.conf"
+OUT=$(runuser -u nobody -- "$PM_TMP/postmeterctl" -c "$D/postmeter.conf" check-postfix --config-dir "$PF" 2>&1)
+pm_assert_eq 1 $? "run by nobody: exit status"
+pm_assert_eq "warning: $SOCK: cannot be looked at by this user: the socket was not checked; fix: run check-postfix as root" \
+    "$OUT" "run by nobody"
 
 # (g) tempfail for postmeter on port 25: main.cf's default, postmeter's own
 # entry, an override of port 25's service, and postscreen's smtpd
