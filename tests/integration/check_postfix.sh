@@ -29,6 +29,7 @@
 #   (l) usage errors and a missing directory; --json.
 #
 # SPDX-License-Identifier: BSD-2-Clause
+
 # shellcheck disable=SC2016 # $name in single quotes is Postfix's, not the shell's
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/postfix_conf.sh"

@@ -28,6 +28,7 @@
 #       is refused with the hourly limit.
 #
 # SPDX-License-Identifier: BSD-2-Clause
+
 # shellcheck disable=SC2016 # $name in single quotes is Postfix's, not the shell's
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/common.sh"
