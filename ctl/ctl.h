@@ -136,5 +136,6 @@ int cmd_warmup(struct ctl *c, int argc, char **argv);
 int cmd_contact(struct ctl *c, int argc, char **argv);
 int cmd_suppress(struct ctl *c, int argc, char **argv);
 int cmd_classify(struct ctl *c, int argc, char **argv);
+int cmd_check_postfix(struct ctl *c, int argc, char **argv);
 
 #endif

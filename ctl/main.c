@@ -8,13 +8,13 @@
  *   Reads the daemon's configuration (default
  *   PM_SYSCONFDIR/postmeter/postmeter.conf) to find Redis and the plans, then
  *   runs one command: status, top, credit, plan, warmup, contact, suppress,
- *   classify or check-config. Every command prints text for an 80-column
- *   terminal, or one JSON object with --json.
+ *   classify, check-config or check-postfix. Every command prints text for
+ *   an 80-column terminal, or one JSON object with --json.
  *
  * DIAGNOSTICS
  *   Exit 0 on success, 1 on a runtime error (Redis unreachable, unreadable
  *   configuration), 2 on bad usage or a bad argument, 3 when nothing is stored
- *   for what was asked.
+ *   for what was asked. check-postfix exits 1 when it finds a problem.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -45,6 +45,7 @@ static const char usage_text[] =
     "  suppress del|check RCPT [--domain D] | suppress migrate\n"
     "  classify FILE [--recipients N] [--external N] [--cold N]\n"
     "  check-config [FILE]           check a configuration file\n"
+    "  check-postfix [--config-dir DIR]  what Postfix's configuration misses or risks\n"
     "default configuration file: " DEFAULT_CONF "\n";
 
 /* Print usage to stderr; return the bad-usage status. */
@@ -148,6 +149,7 @@ static const struct command commands[] = {
     {"suppress", cmd_suppress, 1},
     {"classify", cmd_classify, 1},
     {"check-config", cmd_check_config, 0},
+    {"check-postfix", cmd_check_postfix, 1},
 };
 
 /* Entry point. */

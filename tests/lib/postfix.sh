@@ -199,8 +199,9 @@ pm_swaks_send() {
     out=$(swaks --server 127.0.0.1 --port "${PM_SWAKS_PORT:-$PM_SMTP_PORT}" --timeout 20 \
         --from "$from" --to "$to" "$@" 2>&1)
     printf '%s\n' "$out" >>"$PM_TMP/swaks.log"
-    reply=$(printf '%s\n' "$out" | sed -n 's/^<\*\* *//p' | head -n 1)
-    [ -n "$reply" ] || reply=$(printf '%s\n' "$out" | sed -n 's/^<- *\(250 .*queued as .*\)/\1/p' | head -n 1)
+    # swaks marks replies "<-" ("<~" inside TLS), error replies "<**" ("<~*")
+    reply=$(printf '%s\n' "$out" | sed -n 's/^<\(\*\*\|~\*\) *//p' | head -n 1)
+    [ -n "$reply" ] || reply=$(printf '%s\n' "$out" | sed -n 's/^<[-~] *\(250 .*queued as .*\)/\1/p' | head -n 1)
     [ -n "$reply" ] || reply="no reply: $(printf '%s\n' "$out" | tail -n 1)"
     printf '%s\n' "$reply"
 }
