@@ -45,7 +45,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 pm_write_conf "$PM_TMP/postmeter.conf" <<CONF
 local_domains = [ "example.com" ];
 outbound: { networks = [ ]; };
