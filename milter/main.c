@@ -13,6 +13,9 @@
  *   replaced) and serves Postfix until SIGTERM or SIGINT.
  *   -f stays in the foreground and logs to stderr (-s: to syslog instead);
  *   -n checks the configuration and exits; -v logs at debug level.
+ *   With learning.days set, postmeter learns first (learning.c): the start is
+ *   recorded in the store at the first start and said in the log at every
+ *   start and reload, with when enforcement begins.
  *   SIGHUP reads the configuration again: new connections use the new one,
  *   connections in progress keep theirs, and a bad file keeps the running
  *   configuration (logged with file:line); any burst of SIGHUPs is reloads,
@@ -48,6 +51,7 @@
 #include "config.h"
 #include "conf.h"
 #include "instance.h"
+#include "learning.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -237,6 +241,8 @@ install(struct pm_conf *conf)
     }
     rt->conf = conf;
     pm_runtime_install(rt);
+    /* learning mode: the start is recorded once in the store, and logged */
+    pm_learning_startup(conf, rt->store); /* conf stays alive: only this thread installs */
     return 0;
 }
 

@@ -191,6 +191,17 @@ pm_store_top(struct pm_store *st, int days, int limit, int (*each)(void *arg, co
     return st->ops->top(st->impl, days, limit, each, arg, now, err, errlen);
 }
 
+/* The installation's learning start. */
+int
+pm_store_learning(struct pm_store *st, int record, long long keep, long long *start, long long *now,
+                  char *err, size_t errlen)
+{
+    *start = *now = 0;
+    if (!st->ops->learning)
+        return store_unsupported("learning start", err, errlen);
+    return st->ops->learning(st->impl, record, keep, start, now, err, errlen);
+}
+
 /* The name of a feedback result, as logged ("feedback=hard_bounce"). */
 const char *
 pm_feedback_name(enum pm_feedback_kind k)

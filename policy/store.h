@@ -170,6 +170,8 @@ struct pm_meter_req {
     long long msgid_max;         /* ... and this many per sender */
     int hour_bucket;             /* seconds per bucket of the rolling hour (divides 3600) */
     int day_bucket;              /* seconds per bucket of the rolling day (divides 86400) */
+    int wu_learn;                /* learning mode: a warm-up ends after this many active days
+                                  * (learning.established_days); 0: not learning */
 };
 
 struct pm_meter_res {
@@ -316,6 +318,11 @@ struct pm_store_ops {
      * most limit per day (0: all), passed to each (0 to go on); *now: store time. */
     int (*top)(void *impl, int days, int limit, int (*each)(void *arg, const char *sender),
                void *arg, long long *now, char *err, size_t errlen);
+    /* The installation's learning start (store time, 0: none) and *now; with
+     * record, now becomes the start unless one is kept, and the start is kept
+     * keep seconds more. */
+    int (*learning)(void *impl, int record, long long keep, long long *start, long long *now,
+                    char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -367,6 +374,9 @@ int pm_store_contact_days(struct pm_store *st, const char *sender, const char *c
 int pm_store_top(struct pm_store *st, int days, int limit,
                  int (*each)(void *arg, const char *sender), void *arg, long long *now, char *err,
                  size_t errlen);
+
+int pm_store_learning(struct pm_store *st, int record, long long keep, long long *start,
+                      long long *now, char *err, size_t errlen);
 
 /* The name of a feedback result ("hard_bounce", "unmatched", ...). */
 const char *pm_feedback_name(enum pm_feedback_kind k);
