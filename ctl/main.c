@@ -8,7 +8,7 @@
  *   Reads the daemon's configuration (default
  *   PM_SYSCONFDIR/postmeter/postmeter.conf) to find Redis and the plans, then
  *   runs one command: status, top, credit, plan, warmup, contact, suppress,
- *   classify or check-config. Every command prints text for an 80-column
+ *   classify, learn or check-config. Every command prints text for an 80-column
  *   terminal, or one JSON object with --json.
  *
  * DIAGNOSTICS
@@ -44,6 +44,8 @@ static const char usage_text[] =
     "  suppress add RCPT [--domain D] [--days N] [--status X.Y.Z]\n"
     "  suppress del|check RCPT [--domain D] | suppress migrate\n"
     "  classify FILE [--recipients N] [--external N] [--cold N]\n"
+    "  learn --maillog FILE... [--state FILE] [--checkpoint N] [--dry-run]\n"
+    "                                seed contacts and established senders from Postfix's logs\n"
     "  check-config [FILE]           check a configuration file\n"
     "default configuration file: " DEFAULT_CONF "\n";
 
@@ -104,15 +106,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"status", cmd_status, 1},
-    {"top", cmd_top, 1},
-    {"credit", cmd_credit, 1},
-    {"plan", cmd_plan, 1},
-    {"warmup", cmd_warmup, 1},
-    {"contact", cmd_contact, 1},
-    {"suppress", cmd_suppress, 1},
-    {"classify", cmd_classify, 1},
-    {"check-config", cmd_check_config, 0},
+    {"status", cmd_status, 1},     {"top", cmd_top, 1},
+    {"credit", cmd_credit, 1},     {"plan", cmd_plan, 1},
+    {"warmup", cmd_warmup, 1},     {"contact", cmd_contact, 1},
+    {"suppress", cmd_suppress, 1}, {"classify", cmd_classify, 1},
+    {"learn", cmd_learn, 1},       {"check-config", cmd_check_config, 0},
 };
 
 /* Entry point. */
@@ -127,8 +125,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a write to a closed Redis socket is an error, not death */
     memset(&c, 0, sizeof(c));
     c.conf_path = DEFAULT_CONF;
-    if (!rest)
+    c.system_tz = getenv("TZ"); /* before the configured zone replaces it */
+    if (c.system_tz)
+        c.system_tz = strdup(c.system_tz);
+    if (!rest || (getenv("TZ") && !c.system_tz)) {
+        free(rest);
         return ctl_fail(CTL_ERR, "out of memory");
+    }
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0) {
             c.json = 1;
@@ -179,6 +182,7 @@ out:
         pm_store_free(c.store);
     if (c.conf)
         pm_conf_free(c.conf);
+    free((char *)c.system_tz);
     free(rest);
     return rc;
 }

@@ -485,6 +485,7 @@ static const struct pm_store_ops redis_ops = {
     .contact_days = rs_contact_days,
     .top = rs_top,
     .learning = rs_learning,
+    .seed = rs_seed,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */

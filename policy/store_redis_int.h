@@ -4,7 +4,7 @@
  * connections; store_redis.c the store's making and the meter;
  * store_redis_feedback.c the feedback script and the suppression list;
  * store_redis_admin.c the administrator's operations; store_redis_learn.c
- * the learning start. Each part encodes its
+ * the learning start and the contacts learned from logs. Each part encodes its
  * requests and decodes the replies; the key names are built here alone
  * (rs_key, rs_sup_key). Nothing outside the store includes this.
  *
@@ -135,5 +135,7 @@ int rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *s
 /* The store operations of store_redis_learn.c. */
 int rs_learning(void *impl, int record, long long keep, long long *start, long long *now, char *err,
                 size_t errlen);
+int rs_seed(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char *err,
+            size_t errlen);
 
 #endif
