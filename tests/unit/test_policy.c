@@ -1,7 +1,8 @@
 /*
  * test_policy.c - the engine's orchestration with an in-memory fake store:
  * direction, early refusal at RCPT, the end-of-message check-and-count,
- * over-limit actions, dry run, store errors and the decision log line.
+ * over-limit actions, dry run, learning mode, store errors and the decision
+ * log line.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "learning.h"
 #include "policy.h"
 
 #define NOW 1795699200LL
@@ -26,6 +28,9 @@ struct fake {
     int calls; /* requests seen */
     enum pm_meter_mode last_mode;
     long long last_rcpts;
+    int last_wu_learn;
+    long long shift;       /* seconds the fake store's clock is ahead of NOW */
+    long long learn_start; /* the learning start it keeps (0: none) */
 };
 
 /* The counters of an id, created on first use. */
@@ -48,19 +53,20 @@ fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
            size_t errlen)
 {
     struct fake *f = impl;
-    long long add[PM_C_COUNT] = {req->msgs,     req->msgs,     req->rcpts, req->rcpts, 0,
-                                 req->internal, req->internal};
+    long long add[PM_C_COUNT] = {req->msgs, req->msgs,     req->rcpts,   req->rcpts,
+                                 0,         req->internal, req->internal};
     int s, c, hard = 0;
 
     f->calls++;
     f->last_mode = req->mode;
     f->last_rcpts = req->rcpts;
+    f->last_wu_learn = req->wu_learn;
     if (f->fail) {
         snprintf(err, errlen, "fake store down");
         return -1;
     }
     res->fits = 1;
-    res->now = NOW;
+    res->now = NOW + f->shift;
     for (s = 0; s < PM_SCOPE_COUNT; s++) {
         long long *cnt;
 
@@ -92,7 +98,24 @@ fake_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
     return 0;
 }
 
-static const struct pm_store_ops fake_ops = {.meter = fake_meter};
+/* The fake store's learning start: recorded once, as learning.lua does. */
+static int
+fake_learning(void *impl, int record, long long keep, long long *start, long long *now, char *err,
+              size_t errlen)
+{
+    struct fake *f = impl;
+
+    (void)keep;
+    (void)err;
+    (void)errlen;
+    *now = NOW + f->shift;
+    if (record && !f->learn_start)
+        f->learn_start = *now;
+    *start = f->learn_start;
+    return 0;
+}
+
+static const struct pm_store_ops fake_ops = {.meter = fake_meter, .learning = fake_learning};
 static struct fake fake;
 static struct pm_store store = {&fake_ops, &fake};
 static char *local_domains[] = {"example.com"};
@@ -293,6 +316,54 @@ test_dry_run(void **state)
     assert_int_equal(fake_counts(&fake, "dave@example.com")[PM_C_MSGS_HOUR], 4);
 }
 
+/* Learning mode: like a dry run, every message passes and counts, the
+ * refusals are logged as learning, warm-ups end after the established days;
+ * once the store's clock is past the days from the recorded start, limits apply. */
+static void
+test_learning(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    char line[1024];
+    int i;
+
+    (void)state;
+    conf.learning_days = 7;
+    conf.learning_established_days = 3;
+    pm_learning_startup(&conf, &store);
+    assert_int_equal(fake.learn_start, NOW);
+    for (i = 0; i < 4; i++) {
+        start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+        assert_int_equal(m.nrcpt, 1);
+        assert_int_equal(fake.last_wu_learn, 3);
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_int_equal(fake.last_mode, PM_METER_FORCE);
+    }
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(v.learning, 1);
+    pm_policy_format(&conf, &m, &v, "eom", line, sizeof(line));
+    assert_non_null(strstr(line, "stage=eom action=tempfail learning=yes reason=msgs_hour "));
+    assert_int_equal(fake_counts(&fake, "dave@example.com")[PM_C_MSGS_HOUR], 4);
+    /* 7 days later, by the store's clock: the limit refuses at RCPT again */
+    fake.shift = 7 * 86400;
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(v.dry_run, 0);
+    assert_int_equal(v.learning, 0);
+    assert_int_equal(m.nrcpt, 0);
+    /* (that probe was asked as learning: the store's reply told the time) */
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_int_equal(fake.last_wu_learn, 0);
+    /* a restart keeps the start: still over */
+    pm_learning_startup(&conf, &store);
+    assert_int_equal(fake.learn_start, NOW);
+    assert_int_equal(pm_learning_active(&conf, &store), 0);
+}
+
 /* Store errors give the configured answer at RCPT and at end of message. */
 static void
 test_store_error(void **state)
@@ -452,6 +523,7 @@ main(void)
         cmocka_unit_test_setup(test_tag_action, setup),
         cmocka_unit_test_setup(test_tag_both, setup),
         cmocka_unit_test_setup(test_dry_run, setup),
+        cmocka_unit_test_setup(test_learning, setup),
         cmocka_unit_test_setup(test_store_error, setup),
         cmocka_unit_test_setup(test_domain_scope, setup),
         cmocka_unit_test_setup(test_mixed_actions, setup),
