@@ -34,6 +34,8 @@ struct ctl {
     struct pm_conf *conf;   /* loaded before any command that needs it */
     int json;               /* --json: one JSON object on stdout */
     struct pm_store *store; /* made and reached by ctl_store() */
+    const char *system_tz;  /* TZ as the command started (NULL: unset): the zone of the system's
+                             * logs, before the configured zone is set */
 };
 
 /* A sender's plan as the milter sees it. */
@@ -137,5 +139,6 @@ int cmd_contact(struct ctl *c, int argc, char **argv);
 int cmd_suppress(struct ctl *c, int argc, char **argv);
 int cmd_classify(struct ctl *c, int argc, char **argv);
 int cmd_check_postfix(struct ctl *c, int argc, char **argv);
+int cmd_learn(struct ctl *c, int argc, char **argv);
 
 #endif

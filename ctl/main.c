@@ -8,8 +8,8 @@
  *   Reads the daemon's configuration (default
  *   PM_SYSCONFDIR/postmeter/postmeter.conf) to find Redis and the plans, then
  *   runs one command: status, top, credit, plan, warmup, contact, suppress,
- *   classify, check-config or check-postfix. Every command prints text for
- *   an 80-column terminal, or one JSON object with --json.
+ *   classify, learn, check-config or check-postfix. Every command prints text
+ *   for an 80-column terminal, or one JSON object with --json.
  *
  * DIAGNOSTICS
  *   Exit 0 on success, 1 on a runtime error (Redis unreachable, unreadable
@@ -32,7 +32,7 @@
 static const char usage_text[] =
     "usage: postmeterctl [-c file] [--json] command [arguments]\n"
     "commands:\n"
-    "  status SENDER                 usage, limits, warm-up and credits of a sender\n"
+    "  status [SENDER]               learning mode; usage, limits, warm-up, credits of a sender\n"
     "  top [--by day|hour|bounces] [-n N]  the busiest senders\n"
     "  credit add SENDER N [--recipients N] [--expires 30d|12h|YYYY-MM-DD] [--note TEXT]\n"
     "  credit show SENDER            credit grants and movements\n"
@@ -44,6 +44,8 @@ static const char usage_text[] =
     "  suppress add RCPT [--domain D] [--days N] [--status X.Y.Z]\n"
     "  suppress del|check RCPT [--domain D] | suppress migrate\n"
     "  classify FILE [--recipients N] [--external N] [--cold N]\n"
+    "  learn --maillog FILE... [--state FILE] [--checkpoint N] [--dry-run]\n"
+    "                                seed contacts and established senders from Postfix's logs\n"
     "  check-config [FILE]           check a configuration file\n"
     "  check-postfix [--config-dir DIR]  what Postfix's configuration misses or risks\n"
     "default configuration file: " DEFAULT_CONF "\n";
@@ -148,6 +150,7 @@ static const struct command commands[] = {
     {"contact", cmd_contact, 1},
     {"suppress", cmd_suppress, 1},
     {"classify", cmd_classify, 1},
+    {"learn", cmd_learn, 1},
     {"check-config", cmd_check_config, 0},
     {"check-postfix", cmd_check_postfix, 1},
 };
@@ -164,8 +167,13 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a write to a closed Redis socket is an error, not death */
     memset(&c, 0, sizeof(c));
     c.conf_path = DEFAULT_CONF;
-    if (!rest)
+    c.system_tz = getenv("TZ"); /* before the configured zone replaces it */
+    if (c.system_tz)
+        c.system_tz = strdup(c.system_tz);
+    if (!rest || (getenv("TZ") && !c.system_tz)) {
+        free(rest);
         return ctl_fail(CTL_ERR, "out of memory");
+    }
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0) {
             c.json = 1;
@@ -216,6 +224,7 @@ out:
         pm_store_free(c.store);
     if (c.conf)
         pm_conf_free(c.conf);
+    free((char *)c.system_tz);
     free(rest);
     return rc;
 }

@@ -1,6 +1,10 @@
 /*
- * status.c - postmeterctl status SENDER: where one sender stands.
+ * status.c - postmeterctl status [SENDER]: where the installation and one
+ * sender stand.
  *
+ * Without a sender: the learning mode (learning.days), read from the store
+ * without recording anything: since when, and when limits are enforced.
+ * With a sender, that mode when it is on, and:
  * Two probes of the store, as the milter makes them and counting nothing:
  * one for a message of nothing (the usage of every window and the warm-up
  * state), one for a message to one external recipient (can the sender send
@@ -14,8 +18,10 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "learning.h"
 #include "plan.h"
 #include "verdict.h"
+#include "zone.h"
 
 #define BAR_WIDTH 20
 
@@ -29,7 +35,61 @@ struct status {
     struct pm_meter_res cold; /* the same to a first-contact recipient */
     struct pm_credits cr;
     long long credit_msgs, credit_rcpts;
+    struct pm_learning learn; /* the installation's learning mode */
 };
+
+/* The name of a learning state, as --json shows it. */
+static const char *
+learn_state_name(enum pm_learning_state s)
+{
+    static const char *const names[] = {"off", "not_started", "on", "over"};
+
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+/* The learning mode as a JSON object. */
+static void
+learning_json(const struct ctl *c, const struct pm_learning *l)
+{
+    printf("{\"days\":%d,\"state\":\"%s\",\"start\":%lld,\"until\":%lld}", c->conf->learning_days,
+           learn_state_name(l->state), l->start, l->until);
+}
+
+/* Read the learning mode from the store (recording nothing); CTL_OK or CTL_ERR. */
+static int
+learning_of(struct ctl *c, struct pm_learning *l)
+{
+    struct pm_store *st;
+    char err[512];
+    int rc;
+
+    if ((rc = ctl_store(c, &st)) != CTL_OK)
+        return rc;
+    if ((rc = pm_learning_read(c->conf, st, 0, l, err, sizeof(err))) < 0)
+        return ctl_store_fail(rc, err);
+    return CTL_OK;
+}
+
+/* status without a sender: the installation's learning mode. */
+static int
+status_learning(struct ctl *c)
+{
+    struct pm_learning l;
+    char text[512];
+    int rc;
+
+    if ((rc = learning_of(c, &l)) != CTL_OK)
+        return rc;
+    if (c->json) {
+        fputs("{\"learning\":", stdout);
+        learning_json(c, &l);
+        fputs("}\n", stdout);
+        return CTL_OK;
+    }
+    pm_learning_describe(c->conf, &l, text, sizeof(text));
+    printf("%s\n", text);
+    return CTL_OK;
+}
 
 /* The limits of a plan in counter order; halved (at least 1) when the
  * sender's reputation says so, as the meter script does. */
@@ -211,7 +271,9 @@ status_json(const struct ctl *c, const struct status *st)
     printf(",\"credits\":{\"messages\":%lld,\"recipients\":%lld,\"grants\":", st->credit_msgs,
            st->credit_rcpts);
     ctl_grants_json(stdout, st->cr.grant, st->cr.n_grant, st->use.now);
-    printf("},\"first_contacts\":%lld,\"reputation\":{\"sent\":%lld,\"hard_bounces\":%lld,"
+    fputs("},\"learning\":", stdout);
+    learning_json(c, &st->learn);
+    printf(",\"first_contacts\":%lld,\"reputation\":{\"sent\":%lld,\"hard_bounces\":%lld,"
            "\"blocks\":%lld,\"replies\":%lld,\"bounce_ppm\":%lld,\"level\":%d,"
            "\"level_name\":\"%s\"}}\n",
            st->use.used[0][PM_C_NEW_DAY], st->use.rep.sent, st->use.rep.hard, st->use.rep.blocks,
@@ -307,6 +369,15 @@ status_text(const struct ctl *c, const struct status *st)
         printf("                a running postmeter does not know plan \"%s\" yet and applies "
                "its configured plan: reload it\n",
                st->p.ovr.plan);
+    if (st->learn.state == PM_LEARN_ON) {
+        char until[64];
+
+        pm_zone_format(st->learn.until, "%Y-%m-%d %H:%M", 1, until, sizeof(until));
+        printf("  mode          learning until %s: nothing is refused\n", until);
+    } else if (st->learn.state == PM_LEARN_NOT_STARTED) {
+        printf("  mode          learning for %d days from the first start of postmeter\n",
+               c->conf->learning_days);
+    }
     printf("  usage%s\n", st->use.rep.level >= 2 ? " (limits halved: bounce rate)" : "");
     plan_limits(p, st->use.rep.level >= 2, lim);
     usage_text(&st->use, PM_SCOPE_SENDER, lim);
@@ -347,8 +418,10 @@ cmd_status(struct ctl *c, int argc, char **argv)
 
     if ((rc = ctl_getopts("status", argc, argv, &o)) != CTL_OK)
         return rc;
+    if (o.npos == 0)
+        return status_learning(c);
     if (o.npos != 1)
-        return ctl_fail(CTL_USAGE, "usage: status SENDER");
+        return ctl_fail(CTL_USAGE, "usage: status [SENDER]");
     memset(&st, 0, sizeof(st));
     if ((rc = ctl_sender(o.pos[0], st.sender, sizeof(st.sender))) != CTL_OK)
         return rc;
@@ -356,7 +429,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
         (rc = ctl_probe(c, st.sender, 0, 0, 0, &st.use)) ||
         (rc = ctl_probe(c, st.sender, 1, 1, 0, &st.next)) ||
         (rc = ctl_probe(c, st.sender, 1, 1, 1, &st.cold)) ||
-        (rc = ctl_credits(c, st.sender, &st.cr)))
+        (rc = ctl_credits(c, st.sender, &st.cr)) || (rc = learning_of(c, &st.learn)))
         return rc;
     st.plan = st.p.plan;
     if (st.use.plan >= 0 && (size_t)st.use.plan < c->conf->n_plans)

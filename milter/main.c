@@ -16,6 +16,9 @@
  *   again as the configured user, so that "OK" means the daemon can read
  *   every file it names; -v logs at debug level. Started as root, postmeter
  *   reads the file again once it switched to that user, as a reload will.
+ *   With learning.days set, postmeter learns first (learning.c): the start is
+ *   recorded in the store at the first start and said in the log at every
+ *   start and reload, with when enforcement begins.
  *   SIGHUP reads the configuration again: new connections use the new one,
  *   connections in progress keep theirs, and a bad file keeps the running
  *   configuration (logged with file:line); any burst of SIGHUPs is reloads,
@@ -50,6 +53,7 @@
 #include "config.h"
 #include "conf.h"
 #include "instance.h"
+#include "learning.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -264,6 +268,8 @@ install(struct pm_conf *conf)
     }
     rt->conf = conf;
     pm_runtime_install(rt);
+    /* learning mode: the start is recorded once in the store, and logged */
+    pm_learning_startup(conf, rt->store); /* conf stays alive: only this thread installs */
     return 0;
 }
 

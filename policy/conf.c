@@ -134,6 +134,8 @@ static const struct conf_key conf_keys[] = {
     K_BOOL("redis", "network_encrypted", redis_network_encrypted, 0),
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
     K_BOOL(NULL, "dry_run", dry_run, 0),
+    K_INT("learning", "days", learning_days, 0, 0, 90,                       NULL, NULL),
+    K_INT("learning", "established_days", learning_established_days, 3, 1, 60, NULL, NULL),
     K_STR(NULL, "header_name", header_name, "X-Postmeter",                   pm_conf_check_header_name, NULL),
     K_STR(NULL, "timezone", timezone, "UTC",                                 pm_zone_check, NULL),
     K_STRS(NULL, "local_domains", local_domains, n_local_domains, no_strings, 1, pm_conf_check_domain),

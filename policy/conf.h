@@ -108,6 +108,10 @@ struct pm_conf {
 
     enum pm_on_error on_store_error; /* default accept */
     int dry_run;                     /* log what would happen, accept everything */
+    int learning_days;               /* learning mode: days from the first start during which
+                                      * everything is counted and nothing refused; 0: none */
+    int learning_established_days;   /* active sending days that make a sender established
+                                      * (warm-up over): in learning mode and in learn --maillog */
     char *header_name;               /* tag header, default "X-Postmeter" */
     char *timezone; /* IANA zone of replies, postmeterctl and warm-up days, default "UTC" */
 

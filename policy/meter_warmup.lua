@@ -11,6 +11,10 @@
 --   cap, and messages in the rolling hour (the "mh" counter) within the hour
 --   cap; past the curve's end the plan's limits apply alone. Over the day
 --   cap, retry_at is the next local midnight.
+-- LEARNING: while the installation learns (learning.days), A.wu_learn is
+--   learning.established_days: a scope whose stage reaches that many active
+--   days (stage + 1) is established, and its stage moves past the curve's
+--   end, as "postmeterctl warmup skip" would write it.
 --
 -- TTL and MEMORY: the warm-up hash (4 fields, under 200 bytes) expires
 --   dormant + 1 days after the first counted message of its last sending day.
@@ -18,6 +22,7 @@
 -- SPDX-License-Identifier: BSD-2-Clause
 
 local wday_offset = tonumber(ARGV[A.wday_offset]) or 0
+local wu_learn = tonumber(ARGV[A.wu_learn]) or 0
 local wday = warmup_day(wday_offset)
 
 -- The store time the next warm-up day begins (the next local midnight).
@@ -51,6 +56,9 @@ local function warmup_state(key, v)
             w.stage = w.stage + 1
         end
         w.today = 0
+    end
+    if wu_learn > 0 and w.stage + 1 >= wu_learn and w.stage < #curve then
+        w.stage = #curve
     end
     local c = curve[w.stage + 1]
     if c then

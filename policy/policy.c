@@ -20,32 +20,13 @@
 #include <unistd.h>
 
 #include "feedback.h"
+#include "learning.h"
 #include "log.h"
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
 #include "buf.h"
 #include "zone.h"
-
-/* Qualify a SASL login without '@' with login_domain, and find the sender
- * domain: the identity's, or for a bare login the envelope sender's. */
-static void
-policy_domain(const struct pm_conf *conf, const char *envfrom, struct pm_msg *m)
-{
-    char env[PM_ADDR_MAX], *p;
-    size_t n = strlen(m->sender);
-
-    if (!strchr(m->sender, '@') && conf->login_domain && *conf->login_domain &&
-        n + 1 + strlen(conf->login_domain) < sizeof(m->sender)) {
-        snprintf(m->sender + n, sizeof(m->sender) - n, "@%s", conf->login_domain);
-        for (p = m->sender + n; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-    }
-    if (strchr(m->sender, '@'))
-        snprintf(m->domain, sizeof(m->domain), "%s", pm_addr_domain(m->sender));
-    else if (pm_addr_normalise(envfrom ? envfrom : "", env, sizeof(env)) == 0)
-        snprintf(m->domain, sizeof(m->domain), "%s", pm_addr_domain(env));
-}
 
 #define STORE_ERROR_LOG_SECONDS 60
 
@@ -80,6 +61,36 @@ policy_store_error(const char *stage, const char *err)
         pm_log(PM_LOG_DEBUG, "store error at %s: %s", stage, err);
 }
 
+/* The sender the milter meters and its domain; see policy.h. */
+int
+pm_policy_sender(const struct pm_conf *conf, const char *login, const char *envfrom,
+                 char sender[PM_ADDR_MAX], char domain[PM_ADDR_MAX])
+{
+    char env[PM_ADDR_MAX], *p;
+    size_t n;
+    int rc = pm_sender_identity(login, envfrom, sender, PM_ADDR_MAX);
+
+    domain[0] = '\0';
+    if (rc != 0) {
+        sender[0] = '\0';
+        return rc;
+    }
+    n = strlen(sender);
+    /* a SASL login without '@' is qualified with login_domain */
+    if (!strchr(sender, '@') && conf->login_domain && *conf->login_domain &&
+        n + 1 + strlen(conf->login_domain) < PM_ADDR_MAX) {
+        snprintf(sender + n, PM_ADDR_MAX - n, "@%s", conf->login_domain);
+        for (p = sender + n; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    /* the sender domain: the identity's, or for a bare login the envelope sender's */
+    if (strchr(sender, '@'))
+        snprintf(domain, PM_ADDR_MAX, "%s", pm_addr_domain(sender));
+    else if (pm_addr_normalise(envfrom ? envfrom : "", env, sizeof(env)) == 0)
+        snprintf(domain, PM_ADDR_MAX, "%s", pm_addr_domain(env));
+    return 0;
+}
+
 /* Start a message: direction, sender identity and plans. */
 void
 pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,
@@ -96,7 +107,7 @@ pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const
         return;
     if (origin->auth_login)
         snprintf(m->login, sizeof(m->login), "%s", origin->auth_login);
-    switch (pm_sender_identity(origin->auth_login, envfrom, m->sender, sizeof(m->sender))) {
+    switch (pm_policy_sender(conf, origin->auth_login, envfrom, m->sender, m->domain)) {
     case 0:
         m->metered = 1;
         break;
@@ -105,10 +116,8 @@ pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const
     default:
         pm_log(PM_LOG_WARNING, "cannot parse sender address <%.200s>: not metered",
                envfrom ? envfrom : "");
-        m->sender[0] = '\0';
         return;
     }
-    policy_domain(conf, envfrom, m);
     m->plan = pm_plan_for_sender(conf, m->sender, m->login);
     m->dplan = pm_plan_for_domain(conf, m->domain);
 }
@@ -164,6 +173,7 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
     req->rcpts = rcpts;
     req->hour_bucket = conf->hour_bucket;
     req->day_bucket = conf->day_bucket;
+    req->wu_learn = m->learning ? conf->learning_established_days : 0;
     policy_scope(conf, &conf->plans[m->plan], m->sender, 1, &req->scope[PM_SCOPE_SENDER]);
     if (m->dplan >= 0)
         policy_scope(conf, &conf->plans[m->dplan], m->domain, conf->plans[m->dplan].warmup_set,
@@ -282,7 +292,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     const char *hp = hash;
     struct pm_meter_req req;
     long long cold = 0, per_msg;
-    int ext, norm;
+    int ext, norm, rc;
 
     pm_verdict_accept(v);
     if (!m->metered)
@@ -306,12 +316,19 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         pm_verdict_rcpts_per_msg(v, m->sender, PM_MSG_MAX_HASHES);
     } else {
         /* one probe: would the message fit with this recipient, is it a contact */
+        m->learning = pm_learning_active(conf, store);
         policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
                        &req);
         req.contacts.cold_before = m->cold;
         req.suppressed_rcpt = ext ? addr : NULL;
         m->have_res = 0; /* the store clears its answer: the last one is gone */
-        if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
+        rc = pm_store_meter(store, &req, &m->res, err, sizeof(err));
+        if (rc == 0) {
+            /* the store's time in the reply says whether learning is over */
+            pm_learning_clock(m->res.now);
+            m->learning = pm_learning_active(conf, store);
+        }
+        if (rc != 0) {
             pm_verdict_store_error(v, conf->on_store_error, m->sender);
             policy_store_error("RCPT", err);
         } else if (m->res.sup.found) {
@@ -325,8 +342,11 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
             m->have_res = 1;
         }
     }
-    if (v->action >= PM_ACT_TEMPFAIL && conf->dry_run)
+    /* a dry run, or an installation learning, only logs a refusal */
+    if (v->action >= PM_ACT_TEMPFAIL && (conf->dry_run || m->learning)) {
         v->dry_run = 1;
+        v->learning = m->learning;
+    }
     if (v->action >= PM_ACT_TEMPFAIL && !v->dry_run) {
         m->nrefused++;
         return;
@@ -447,23 +467,27 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     enum pm_meter_mode mode = PM_METER_COMMIT;
     char err[256];
     size_t i;
+    int only_log;
 
     pm_verdict_accept(v);
     if (!m->metered)
         return;
+    /* a dry run, or an installation learning, only logs what it would do */
+    m->learning = pm_learning_active(conf, store);
+    only_log = conf->dry_run || m->learning;
     policy_facts(m);
     for (i = 0; i < conf->n_rules && i < PM_RULES_MAX; i++)
         matched[i] = pm_rule_match(&conf->rules[i], m->facts);
     pm_verdict_rules_to(&rv, conf->rules, matched,
-                        conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX, conf->dry_run,
+                        conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX, only_log,
                         m->sender, m->cold_rcpt, m->cold);
     if (rv.action >= PM_ACT_TEMPFAIL && !rv.dry_run) {
         *v = rv; /* refused by a rule: nothing counts */
         return;
     }
-    /* what a dry run lets through must count; a plan that holds or tags
-     * over its limits is a soft scope, which the commit counts past */
-    if (conf->dry_run || rv.action >= PM_ACT_TEMPFAIL)
+    /* what a dry run or learning lets through must count; a plan that holds
+     * or tags over its limits is a soft scope, which the commit counts past */
+    if (only_log || rv.action >= PM_ACT_TEMPFAIL)
         mode = PM_METER_FORCE;
     for (i = 0; i < m->nhashes; i++)
         hp[i] = m->hashes[i];
@@ -474,18 +498,21 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);
         policy_store_error("end of message", err);
-        if (v->action >= PM_ACT_TEMPFAIL && conf->dry_run)
-            v->dry_run = 1; /* a dry run refuses nothing, as at RCPT */
+        if (v->action >= PM_ACT_TEMPFAIL && only_log) {
+            v->dry_run = 1; /* a dry run, or learning, refuses nothing, as at RCPT */
+            v->learning = m->learning;
+        }
         if (v->action == PM_ACT_ACCEPT || v->dry_run)
             policy_combine(v, &rv);
         return;
     }
     m->have_res = 1;
+    pm_learning_clock(m->res.now);
     m->cold = m->res.cold;
     policy_adopt(conf, m);
     if (!m->res.fits)
         policy_over(conf, m, &m->res, 0, v);
-    if (v->action != PM_ACT_ACCEPT && conf->dry_run)
+    if (v->action != PM_ACT_ACCEPT && only_log)
         v->dry_run = 1;
     if (v->action < PM_ACT_TEMPFAIL || v->dry_run)
         policy_combine(v, &rv);
@@ -495,6 +522,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     }
     if (rv.dry_run && rv.action >= v->action)
         v->dry_run = 1;
+    v->learning = v->dry_run && m->learning;
 }
 
 /* Probe a sender's usage as the milter would meter it; the plan index or -1. */
@@ -591,7 +619,9 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
     pm_buf_fixed(&o, buf, len);
     out_kv(&o, "stage=", stage);
     out_kv(&o, " action=", pm_action_name(v->action));
-    if (v->dry_run)
+    if (v->learning)
+        pm_buf_str(&o, " learning=yes");
+    else if (v->dry_run)
         pm_buf_str(&o, " dry_run=yes");
     out_kv(&o, " reason=", v->reason);
     out_kv(&o, " sender=", m->sender[0] ? m->sender : "<>");

@@ -44,8 +44,20 @@ struct pm_msg {
     long long facts[PM_F_COUNT]; /* content facts (attachments, links...), set before EOM */
     int scanned;                 /* facts hold a content scan */
     int have_res;                /* res holds the last store answer */
+    int learning;                /* the installation learns: refusals are only logged */
     struct pm_meter_res res;     /* the last store answer (for the log line) */
 };
+
+/*
+ * The sender the milter meters for a SASL login (NULL or "": none) and an
+ * envelope sender: the login, qualified with login_domain when it has no '@',
+ * else the envelope sender, normalised; and the sender domain (the
+ * identity's, or for a bare login the envelope sender's; "" when none).
+ * Returns 0, 1 for the null sender (never metered), -1 for an address that
+ * cannot be parsed (sender "" then).
+ */
+int pm_policy_sender(const struct pm_conf *conf, const char *login, const char *envfrom,
+                     char sender[PM_ADDR_MAX], char domain[PM_ADDR_MAX]);
 
 /* Start a message: direction, sender identity and plans. */
 void pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,

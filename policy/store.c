@@ -191,6 +191,32 @@ pm_store_top(struct pm_store *st, int days, int limit, int (*each)(void *arg, co
     return st->ops->top(st->impl, days, limit, each, arg, now, err, errlen);
 }
 
+/* The installation's learning start. */
+int
+pm_store_learning(struct pm_store *st, int record, long long keep, long long *start, long long *now,
+                  char *err, size_t errlen)
+{
+    *start = *now = 0;
+    if (!st->ops->learning)
+        return store_unsupported("learning start", err, errlen);
+    return st->ops->learning(st->impl, record, keep, start, now, err, errlen);
+}
+
+/* Write contacts learned from logs. */
+int
+pm_store_seed(struct pm_store *st, const struct pm_seed_req *req, struct pm_seed_res *res,
+              char *err, size_t errlen)
+{
+    memset(res, 0, sizeof(*res));
+    if (!st->ops->seed)
+        return store_unsupported("contacts", err, errlen);
+    if (req->n > PM_SEED_MAX) {
+        snprintf(err, errlen, "a seed request of %zu contacts (at most %d)", req->n, PM_SEED_MAX);
+        return PM_STORE_ERROR;
+    }
+    return st->ops->seed(st->impl, req, res, err, errlen);
+}
+
 /* The name of a feedback result, as logged ("feedback=hard_bounce"). */
 const char *
 pm_feedback_name(enum pm_feedback_kind k)

@@ -170,6 +170,8 @@ struct pm_meter_req {
     long long msgid_max;         /* ... and this many per sender */
     int hour_bucket;             /* seconds per bucket of the rolling hour (divides 3600) */
     int day_bucket;              /* seconds per bucket of the rolling day (divides 86400) */
+    int wu_learn;                /* learning mode: a warm-up ends after this many active days
+                                  * (learning.established_days); 0: not learning */
 };
 
 struct pm_meter_res {
@@ -266,6 +268,28 @@ struct pm_contact_days {
     long long sender, learned, company;
 };
 
+#define PM_SEED_MAX 1000 /* contacts one seed request carries at most */
+
+/* Contacts of one sender learned from Postfix's logs (postmeterctl learn):
+ * the keyed hash of each recipient and the UTC day of the last delivery. */
+struct pm_seed_req {
+    const char *sender;
+    const char *domain;        /* the company's contacts too (contacts.company_wide), or NULL */
+    const char *const *hashes; /* n keyed hashes (16 hex digits) */
+    const long long *days;     /* n UTC days */
+    size_t n;                  /* at most PM_SEED_MAX */
+    int ttl_days;              /* contacts.ttl_days: an older day is not written */
+    long long max;             /* contacts.max_per_sender */
+};
+
+/* What a seed request wrote into the sender's contacts. */
+struct pm_seed_res {
+    long long now;   /* store time */
+    long long added; /* contacts the sender did not have */
+    long long newer; /* contacts whose day moved forward */
+    long long old;   /* pairs not written: known as recently already, or too old */
+};
+
 struct pm_store_ops {
     /* Answer req into res; PM_STORE_OK, or a failure (err says why). */
     int (*meter)(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
@@ -316,6 +340,14 @@ struct pm_store_ops {
      * most limit per day (0: all), passed to each (0 to go on); *now: store time. */
     int (*top)(void *impl, int days, int limit, int (*each)(void *arg, const char *sender),
                void *arg, long long *now, char *err, size_t errlen);
+    /* The installation's learning start (store time, 0: none) and *now; with
+     * record, now becomes the start unless one is kept, and the start is kept
+     * keep seconds more. */
+    int (*learning)(void *impl, int record, long long keep, long long *start, long long *now,
+                    char *err, size_t errlen);
+    /* Write contacts learned from logs where they are newer than the stored ones. */
+    int (*seed)(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char *err,
+                size_t errlen);
 };
 
 struct pm_store {
@@ -367,6 +399,11 @@ int pm_store_contact_days(struct pm_store *st, const char *sender, const char *c
 int pm_store_top(struct pm_store *st, int days, int limit,
                  int (*each)(void *arg, const char *sender), void *arg, long long *now, char *err,
                  size_t errlen);
+
+int pm_store_learning(struct pm_store *st, int record, long long keep, long long *start,
+                      long long *now, char *err, size_t errlen);
+int pm_store_seed(struct pm_store *st, const struct pm_seed_req *req, struct pm_seed_res *res,
+                  char *err, size_t errlen);
 
 /* The name of a feedback result ("hard_bounce", "unmatched", ...). */
 const char *pm_feedback_name(enum pm_feedback_kind k);

@@ -387,6 +387,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     v[PM_MA_MID_DAYS] = num(&nb, req->msgid_days);
     v[PM_MA_MID_MAX] = num(&nb, req->msgid_max);
     v[PM_MA_WDAY_OFFSET] = num(&nb, req->wday_offset);
+    v[PM_MA_WU_LEARN] = num(&nb, req->wu_learn);
     argv[argc++] = NULL; /* EVALSHA or EVAL, set by meter_on() */
     argv[argc++] = NULL; /* the SHA1 or the script */
     argv[argc++] = num(&nb, nkeys);
@@ -457,6 +458,7 @@ redis_free(void *impl)
     free(rs->prefix);
     free(rs->clock_key);
     free(rs->top_prefix);
+    free(rs->learn_key);
     free(rs->plan_table);
     free(rs->now_lua);
     while (rs->n_sentinels > 0)
@@ -483,6 +485,8 @@ static const struct pm_store_ops redis_ops = {
     .warmup_set = rs_warmup_set,
     .contact_days = rs_contact_days,
     .top = rs_top,
+    .learning = rs_learning,
+    .seed = rs_seed,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */
@@ -542,6 +546,8 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
                 conf->redis_test_clock ? "clock" : "noclock");
     if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
         sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
+    if (rs->prefix && (rs->learn_key = malloc(strlen(rs->prefix) + 16)))
+        sprintf(rs->learn_key, "%s:v1:learning", rs->prefix);
     rs->plan_table = plan_table(conf);
     if ((rs->now_lua = malloc(sizeof(pm_prelude_lua) + 16)) != NULL)
         snprintf(rs->now_lua, sizeof(pm_prelude_lua) + 16, "%sreturn now\n", pm_prelude_lua);
@@ -560,8 +566,9 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     rs->link = (struct pm_redis_link){
         rs->host, rs->port,       rs->socket,     rs->user, rs->password,
         rs->db,   rs->connect_ms, rs->command_ms, rs->name, rs->n_sentinels > 0};
-    if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->plan_table ||
-        !rs->now_lua || !rs->idle || (conf->redis_socket && *conf->redis_socket && !rs->socket))
+    if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->learn_key ||
+        !rs->plan_table || !rs->now_lua || !rs->idle ||
+        (conf->redis_socket && *conf->redis_socket && !rs->socket))
         return -1;
     if ((conf->redis_user && *conf->redis_user && !rs->user) ||
         (conf->redis_password && *conf->redis_password && !rs->password))

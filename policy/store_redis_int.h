@@ -3,7 +3,8 @@
  * state, its connection pool and its key names. store_redis_pool.c holds the
  * connections; store_redis.c the store's making and the meter;
  * store_redis_feedback.c the feedback script and the suppression list;
- * store_redis_admin.c the administrator's operations. Each part encodes its
+ * store_redis_admin.c the administrator's operations; store_redis_learn.c
+ * the learning start and the contacts learned from logs. Each part encodes its
  * requests and decodes the replies; the key names are built here alone
  * (rs_key, rs_sup_key). Nothing outside the store includes this.
  *
@@ -36,6 +37,7 @@ struct redis_store {
     char *host, *socket, *user, *password, *prefix;
     char *clock_key;  /* "<prefix>:v1:clock", the test clock offset */
     char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
+    char *learn_key;  /* "<prefix>:v1:learning", the start of learning mode */
     char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve|soft;..." */
     char *now_lua;    /* the prelude that reckons store time, returning it */
     char **sentinels; /* "host:port" of the Sentinels; NULL: host and port */
@@ -130,5 +132,11 @@ int rs_contact_days(void *impl, const char *sender, const char *company, const c
                     struct pm_contact_days *out, char *err, size_t errlen);
 int rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sender), void *arg,
            long long *now, char *err, size_t errlen);
+
+/* The store operations of store_redis_learn.c. */
+int rs_learning(void *impl, int record, long long keep, long long *start, long long *now, char *err,
+                size_t errlen);
+int rs_seed(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char *err,
+            size_t errlen);
 
 #endif

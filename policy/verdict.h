@@ -37,6 +37,7 @@ struct pm_verdict {
     enum pm_reason kind;   /* what it is about */
     enum pm_action action; /* what to do */
     int dry_run;           /* only log action; the message is accepted */
+    int learning;          /* dry_run because the installation learns (learning.days) */
     char rcode[4];         /* "451" for tempfail/reject */
     char xcode[8];         /* "4.7.1" */
     char text[400];        /* reply text; for tag/hold the note logged (and a hold's reason) */

@@ -117,7 +117,11 @@ pm_assert_eq "postmeterctl: warmup skip: company-wide flat.example has no warm-u
     "$(cat "$PM_TMP/ctl.out")" "warmup skip --domain without a curve"
 expect_rc 2 warmup frob carol@example.com
 expect_rc 2 status '<>'
-expect_rc 2 status
+expect_rc 2 status a@example.com b@example.com
+# without a sender, status says where the installation stands (learning.sh)
+expect_rc 0 status
+pm_assert_eq "no learning mode (learning.days = 0): limits are enforced" "$(cat "$PM_TMP/ctl.out")" \
+    "status without a sender"
 expect_rc 2 suppress frob
 expect_rc 2 suppress add not-an-address
 expect_rc 2 suppress add x@example.org --status 9.9

@@ -129,6 +129,7 @@ assert_defaults(const struct pm_conf *c)
     assert_int_equal(c->metrics_refresh_seconds, 30);
     assert_int_equal(c->on_store_error, PM_ONERR_ACCEPT);
     assert_int_equal(c->dry_run, 0);
+    assert_int_equal(c->learning_established_days, 3);
     assert_string_equal(c->header_name, "X-Postmeter");
     assert_string_equal(c->login_domain, "");
     assert_int_equal(c->n_local_domains, 0);
@@ -182,6 +183,9 @@ test_sample(void **state)
 
     (void)state;
     assert_defaults(c);
+    /* the one value the sample sets apart from its default: a new
+     * installation learns for 7 days; without the key, none */
+    assert_int_equal(c->learning_days, 7);
     pm_conf_free(c);
 }
 
@@ -193,6 +197,7 @@ test_empty(void **state)
 
     (void)state;
     assert_defaults(c);
+    assert_int_equal(c->learning_days, 0);
     pm_conf_free(c);
 }
 
@@ -278,6 +283,8 @@ test_good(void **state)
     assert_int_equal(c->metrics_refresh_seconds, 3600);
     assert_int_equal(c->on_store_error, PM_ONERR_TEMPFAIL);
     assert_int_equal(c->dry_run, 1);
+    assert_int_equal(c->learning_days, 90);
+    assert_int_equal(c->learning_established_days, 60);
     assert_string_equal(c->header_name, "X-Meter-Verdict");
     assert_int_equal(c->n_local_domains, 2);
     assert_string_equal(c->local_domains[0], "example.com");
@@ -376,6 +383,13 @@ static const struct bad_row bad_rows[] = {
     {"redis: {\n  port = 70000;\n};\n", NULL, NULL,
      "$D/bad.conf:2: redis.port: 70000 is out of range (1-65535)"},
     {"redis: { db = 16; };\n", NULL, NULL, "$D/bad.conf:1: redis.db: 16 is out of range (0-15)"},
+    {"learning: {\n  days = 91; };\n", NULL, NULL,
+     "$D/bad.conf:2: learning.days: 91 is out of range (0-90)"},
+    {"learning: { established_days = 0; };\n", NULL, NULL,
+     "$D/bad.conf:1: learning.established_days: 0 is out of range (1-60)"},
+    {"learning: { days = -1; };\n", NULL, NULL,
+     "$D/bad.conf:1: learning.days: -1 is out of range (0-90)"},
+    {"learning: { weeks = 1; };\n", NULL, NULL, "$D/bad.conf:1: unknown key \"learning.weeks\""},
     {"redis: { pool_size = 0; };\n", NULL, NULL,
      "$D/bad.conf:1: redis.pool_size: 0 is out of range (1-1024)"},
     {"redis: { command_timeout_ms = 10001; };\n", NULL, NULL,

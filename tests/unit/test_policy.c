@@ -1,8 +1,8 @@
 /*
  * test_policy.c - the engine's orchestration (policy/policy.c) against a
  * scripted, recording fake store: direction, early refusal at RCPT, the
- * end-of-message check-and-count, over-limit actions, dry run, store errors
- * and the decision log line.
+ * end-of-message check-and-count, over-limit actions, dry run, learning
+ * mode, store errors and the decision log line.
  *
  * The fake decides nothing: each test queues the answers the store gives, in
  * order, and the fake records every request it is asked (a request with no
@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "feedback.h"
+#include "learning.h"
 #include "log.h"
 #include "policy.h"
 #include "siphash.h"
@@ -73,6 +74,7 @@ struct call {
     long long msgid_max;
     long long wday_offset;
     int hour_bucket, day_bucket;
+    int wu_learn; /* learning: the active days that end a warm-up (0: none) */
 };
 
 /* One answer the fake store gives: a return code (and its text) and a result. */
@@ -151,6 +153,7 @@ record(const struct pm_meter_req *req)
     c->wday_offset = req->wday_offset;
     c->hour_bucket = req->hour_bucket;
     c->day_bucket = req->day_bucket;
+    c->wu_learn = req->wu_learn;
 }
 
 /* The fake store's meter operation: record the request, give the next queued
@@ -241,7 +244,26 @@ logged_with(const char *text)
     return n;
 }
 
-static const struct pm_store_ops fake_ops = {.meter = fake_meter};
+static long long learn_start; /* the learning start the fake keeps (0: none) */
+static long long learn_shift; /* seconds its clock is ahead of NOW */
+
+/* The fake store's learning start: recorded once, as learning.lua does. */
+static int
+fake_learning(void *impl, int record, long long keep, long long *start, long long *now, char *err,
+              size_t errlen)
+{
+    (void)impl;
+    (void)keep;
+    (void)err;
+    (void)errlen;
+    *now = NOW + learn_shift;
+    if (record && !learn_start)
+        learn_start = *now;
+    *start = learn_start;
+    return PM_STORE_OK;
+}
+
+static const struct pm_store_ops fake_ops = {.meter = fake_meter, .learning = fake_learning};
 static struct pm_store store = {&fake_ops, NULL};
 static char *local_domains[] = {"example.com"};
 static struct pm_cidr nets[1];
@@ -798,6 +820,62 @@ test_dry_run(void **state)
     assert_int_equal(v.action, PM_ACT_TEMPFAIL);
     assert_string_equal(v.reason, "store_error");
     assert_int_equal(v.dry_run, 1);
+}
+
+/* Learning mode: like a dry run, a refusal is only logged (as learning) and
+ * every message counts; the requests ask the store to end warm-ups after the
+ * established days; once the store's clock, as its replies carry it, is past
+ * the days from the recorded start, limits apply; a restart keeps the start. */
+static void
+test_learning(void **state)
+{
+    static const long long later = NOW + 7 * 86400;
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    learn_start = learn_shift = 0;
+    conf.learning_days = 7;
+    conf.learning_established_days = 3;
+    pm_learning_startup(&conf, &store);
+    assert_int_equal(learn_start, NOW);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 1);
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(v.learning, 1);
+    assert_int_equal(m.nrcpt, 1);
+    assert_int_equal(calls[0].wu_learn, 3);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_adds(&calls[1], PM_METER_FORCE, 1, 1, 0);
+    assert_int_equal(calls[1].wu_learn, 3);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1",
+                   "<dave@example.com>: hourly sending limit reached (3 messages per hour); try "
+                   "again after 13:30 UTC");
+    assert_int_equal(v.learning, 1);
+    assert_non_null(strstr(log_line(&m, &v, "eom"),
+                           "stage=eom action=tempfail learning=yes reason=msgs_hour "));
+
+    /* 7 days later by the store's clock: the reply's time ends learning */
+    learn_shift = 7 * 86400;
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, later + 600, 0)->now = later;
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(v.dry_run, 0);
+    assert_int_equal(v.learning, 0);
+    assert_int_equal(m.nrcpt, 0);
+    assert_int_equal(calls[2].wu_learn, 3); /* asked while still learning */
+    answer(1, 0)->now = later;
+    start(&m, "127.0.0.1", NULL, "<dave@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<x@example.org>", &v);
+    assert_int_equal(calls[3].wu_learn, 0);
+    /* a restart keeps the start: still over */
+    pm_learning_startup(&conf, &store);
+    assert_int_equal(learn_start, NOW);
+    assert_int_equal(pm_learning_active(&conf, &store), 0);
 }
 
 /* Store failures give the configured answer at RCPT and at end of message,
@@ -1363,6 +1441,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tag_action, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tag_both, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_learning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mixed_actions, setup, teardown),
