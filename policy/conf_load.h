@@ -121,6 +121,8 @@ int pm_conf_check_domain(const char *v, char *why, size_t whylen);
 int pm_conf_check_login_domain(const char *v, char *why, size_t whylen);
 int pm_conf_check_hour_bucket(long long v, char *why, size_t whylen);
 int pm_conf_check_day_bucket(long long v, char *why, size_t whylen);
+int pm_conf_check_abs_path(const char *v, char *why, size_t whylen);
+int pm_conf_check_idle_alarm(long long v, char *why, size_t whylen);
 
 /* Refuse integer literals of the file text that libconfig 1.5 truncates (conf_check.c);
  * -1 after an error. */
