@@ -45,6 +45,8 @@ static const char usage_text[] =
     "  suppress del|check RCPT [--domain D] | suppress migrate\n"
     "  classify FILE [--recipients N] [--external N] [--cold N]\n"
     "  check-config [FILE]           check a configuration file\n"
+    "  servers                       every postmeter: last connection from Postfix, alarm\n"
+    "  forget --all [--yes]          delete every key of the configured prefix from Redis\n"
     "default configuration file: " DEFAULT_CONF "\n";
 
 /* Print usage to stderr; return the bad-usage status. */
@@ -113,6 +115,8 @@ static const struct command commands[] = {
     {"suppress", cmd_suppress, 1},
     {"classify", cmd_classify, 1},
     {"check-config", cmd_check_config, 0},
+    {"servers", cmd_servers, 1},
+    {"forget", cmd_forget, 1},
 };
 
 /* Entry point. */
