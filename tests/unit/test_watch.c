@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +197,28 @@ test_pidfile(void **state)
     write_pidfile("1\n");
     assert_int_equal(postfix_of(&pid, why, sizeof(why)), R);
     assert_int_equal(pid, 1);
+
+    /* a process of another user: as root, a child turned into nobody asks
+     * about this (root's) process, and kill() answers EPERM: running */
+    if (getuid() == 0) {
+        int status;
+
+        snprintf(text, sizeof(text), "%10ld\n", (long)getpid());
+        write_pidfile(text);
+        assert_int_equal(chmod(tmpdir, 0755), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(3);
+            if (kill(getppid(), 0) == 0 || errno != EPERM)
+                _exit(4);
+            _exit(postfix_of(&pid, why, sizeof(why)) == R && pid == getppid() ? 0 : 5);
+        }
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
 
     /* a process that has ended */
     child = fork();
