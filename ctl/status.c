@@ -355,7 +355,8 @@ cmd_status(struct ctl *c, int argc, char **argv)
     if ((rc = ctl_getopts("status", argc, argv, &o)) != CTL_OK)
         return rc;
     if (o.npos != 1)
-        return ctl_fail(CTL_USAGE, "usage: status SENDER");
+        return ctl_fail(CTL_USAGE,
+                        "usage: status SENDER (every postmeter server: postmeterctl servers)");
     memset(&st, 0, sizeof(st));
     if ((rc = ctl_sender(o.pos[0], st.sender, sizeof(st.sender))) != CTL_OK)
         return rc;
