@@ -140,5 +140,14 @@ int cmd_suppress(struct ctl *c, int argc, char **argv);
 int cmd_classify(struct ctl *c, int argc, char **argv);
 int cmd_check_postfix(struct ctl *c, int argc, char **argv);
 int cmd_learn(struct ctl *c, int argc, char **argv);
+int cmd_servers(struct ctl *c, int argc, char **argv);
+int cmd_forget(struct ctl *c, int argc, char **argv);
+
+/* --- servers.c: the daemons' heartbeats, shared with status ---------------- */
+
+/* The servers with the no-connection alarm: how many, and the first one's text
+ * ("HOST: no connection from Postfix for 25 min while Postfix runs") in first;
+ * 0 when none or they cannot be read. */
+size_t ctl_servers_alarmed(struct ctl *c, char *first, size_t len);
 
 #endif

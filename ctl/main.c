@@ -48,6 +48,8 @@ static const char usage_text[] =
     "                                seed contacts and established senders from Postfix's logs\n"
     "  check-config [FILE]           check a configuration file\n"
     "  check-postfix [--config-dir DIR]  what Postfix's configuration misses or risks\n"
+    "  servers                       every postmeter: last connection from Postfix, alarm\n"
+    "  forget --all [--yes]          delete every key of the configured prefix from Redis\n"
     "default configuration file: " DEFAULT_CONF "\n";
 
 /* Print usage to stderr; return the bad-usage status. */
@@ -153,6 +155,8 @@ static const struct command commands[] = {
     {"learn", cmd_learn, 1},
     {"check-config", cmd_check_config, 0},
     {"check-postfix", cmd_check_postfix, 1},
+    {"servers", cmd_servers, 1},
+    {"forget", cmd_forget, 1},
 };
 
 /* Entry point. */

@@ -9,7 +9,8 @@
  * one for a message of nothing (the usage of every window and the warm-up
  * state), one for a message to one external recipient (can the sender send
  * now, and if not when). Then the plan and where it comes from, the credit
- * grants, first contacts and reputation.
+ * grants, first contacts and reputation; and a line when a server has the
+ * no-connection alarm (servers.c), whose mail these figures miss.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -36,6 +37,8 @@ struct status {
     struct pm_credits cr;
     long long credit_msgs, credit_rcpts;
     struct pm_learning learn; /* the installation's learning mode */
+    size_t alarms;            /* servers with the no-connection alarm (servers.c) */
+    char alarm[400];          /* the first one's text */
 };
 
 /* The name of a learning state, as --json shows it. */
@@ -275,10 +278,10 @@ status_json(const struct ctl *c, const struct status *st)
     learning_json(c, &st->learn);
     printf(",\"first_contacts\":%lld,\"reputation\":{\"sent\":%lld,\"hard_bounces\":%lld,"
            "\"blocks\":%lld,\"replies\":%lld,\"bounce_ppm\":%lld,\"level\":%d,"
-           "\"level_name\":\"%s\"}}\n",
+           "\"level_name\":\"%s\"},\"servers_alarmed\":%zu}\n",
            st->use.used[0][PM_C_NEW_DAY], st->use.rep.sent, st->use.rep.hard, st->use.rep.blocks,
            st->use.rep.replies, st->use.rep.ppm, st->use.rep.level,
-           rep_level_name(st->use.rep.level));
+           rep_level_name(st->use.rep.level), st->alarms);
 }
 
 /* The "next message" line (label: "next message", "first contact") for probe r. */
@@ -404,6 +407,10 @@ status_text(const struct ctl *c, const struct status *st)
     printf("  new contacts  %lld first-contact recipient%s in the last 24 hours\n",
            st->use.used[0][PM_C_NEW_DAY], out_s(st->use.used[0][PM_C_NEW_DAY]));
     reputation_text(&st->use.rep);
+    /* mail that never reaches postmeter is not in these figures */
+    if (st->alarms)
+        printf("  servers       %s%s (postmeterctl servers)\n", st->alarm,
+               st->alarms > 1 ? ", and more" : "");
 }
 
 /* status SENDER */
@@ -435,6 +442,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
     if (st.use.plan >= 0 && (size_t)st.use.plan < c->conf->n_plans)
         st.plan = st.use.plan; /* what the store applied */
     st.dplan = pm_plan_for_domain(c->conf, pm_addr_domain(st.sender));
+    st.alarms = ctl_servers_alarmed(c, st.alarm, sizeof(st.alarm));
     for (i = 0; i < st.cr.n_grant; i++)
         if (ctl_grant_live(&st.cr.grant[i], st.use.now)) {
             st.credit_msgs += st.cr.grant[i].msgs;

@@ -31,6 +31,7 @@
 #include "policy.h"
 #include "reply.h"
 #include "scan.h"
+#include "watcher.h"
 #include "zone.h"
 
 /* Per-connection state. */
@@ -215,6 +216,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
         return SMFIS_TEMPFAIL;
     }
     pm_metrics_connection(1);
+    pm_watcher_connect();
     if ((v = macro(ctx, "{client_addr}")) != NULL)
         snprintf(c->client_addr, sizeof(c->client_addr), "%s", v);
     else if (sa && sa->sa_family == AF_INET)
@@ -419,6 +421,7 @@ cb_close(SMFICTX *ctx)
     if (c) {
         smfi_setpriv(ctx, NULL);
         pm_metrics_connection(-1);
+        pm_watcher_close();
         pm_scan_free(c->scan);
         pm_feedback_reset(&c->in);
         runtime_release(c->rt);

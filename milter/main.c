@@ -25,6 +25,8 @@
  *   never a stop. SIGTERM and SIGINT stop.
  *   With metrics.listen set, GET /metrics serves Prometheus metrics
  *   (metrics_http.c); a reload moves the endpoint only when the address changed.
+ *   A thread watches whether Postfix reaches the socket and writes the
+ *   daemon's heartbeat to Redis (watcher.c).
  *
  * DIAGNOSTICS
  *   Configuration errors are printed as "file:line: what is wrong"; the exit
@@ -59,6 +61,7 @@
 #include "metrics_http.h"
 #include "store_redis.h"
 #include "supervise.h"
+#include "watcher.h"
 
 #define DEFAULT_CONF PM_SYSCONFDIR "/postmeter/postmeter.conf"
 
@@ -374,11 +377,13 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
         return 1;
     }
     pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
+    pm_watcher_start(conf->milter_socket);       /* the same */
     /* conf may be replaced (and freed) by a reload from here on */
     if (sem_init(&sa.go, 0, 0) != 0 || pipe(ca.stop_fd) != 0 ||
         pthread_create(&control_tid, NULL, control, &ca) != 0) {
         pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
         pm_instance_unpublish();
+        pm_watcher_stop();
         pm_metrics_http_stop();
         pm_runtime_shutdown();
         return 1;
@@ -401,6 +406,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     close(ca.stop_fd[0]);
     close(ca.stop_fd[1]);
     sem_destroy(&sa.go);
+    pm_watcher_stop();
     pm_metrics_http_stop();
     pm_runtime_shutdown();
     pm_log(PM_LOG_NOTICE, "stopped");

@@ -171,6 +171,9 @@ static const struct conf_key conf_keys[] = {
     K_STR("metrics", "listen", metrics_listen, "",                           pm_conf_check_listen, NULL),
     K_INT("metrics", "top_senders", metrics_top_senders, 50, 0, 1000,       NULL, NULL),
     K_INT("metrics", "refresh_seconds", metrics_refresh_seconds, 30, 5, 3600, NULL, NULL),
+    K_STR("postfix", "queue_directory", postfix_queue_directory, "/var/spool/postfix",
+          pm_conf_check_abs_path, NULL),
+    K_INT("postfix", "idle_alarm", postfix_idle_alarm, 600, 0, 86400,      pm_conf_check_idle_alarm, NULL),
 };
 
 /* clang-format on */
@@ -470,6 +473,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->timezone);
     free(conf->login_domain);
     free(conf->metrics_listen);
+    free(conf->postfix_queue_directory);
     free(conf->feedback_authserv_id);
     free_strings(conf->local_domains, conf->n_local_domains);
     free_strings(conf->daemon_names, conf->n_daemon_names);

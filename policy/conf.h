@@ -163,6 +163,10 @@ struct pm_conf {
     int metrics_top_senders;     /* quota gauges for this many top senders, default 50 */
     int metrics_refresh_seconds; /* how often the quota gauges are read, default 30 */
 
+    /* postfix: does Postfix reach the milter socket? (policy/watch.c, milter/watch.c) */
+    char *postfix_queue_directory; /* Postfix's queue_directory: pid/master.pid; "" = no check */
+    int postfix_idle_alarm;        /* seconds without a connection while Postfix runs; 0 off */
+
     /* windows */
     int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */
     int day_bucket;  /* seconds per bucket of the rolling day, default 600 */

@@ -150,6 +150,26 @@ pm_conf_check_day_bucket(long long v, char *why, size_t whylen)
     return pm_conf_check_bucket(v, 86400, "day", why, whylen);
 }
 
+/* A directory: "" or an absolute path. */
+int
+pm_conf_check_abs_path(const char *v, char *why, size_t whylen)
+{
+    if (!*v || *v == '/')
+        return 0;
+    snprintf(why, whylen, "\"%s\" is not an absolute path", v);
+    return -1;
+}
+
+/* postfix.idle_alarm: 0 (off) or at least 5 seconds. */
+int
+pm_conf_check_idle_alarm(long long v, char *why, size_t whylen)
+{
+    if (v == 0 || v >= 5)
+        return 0;
+    snprintf(why, whylen, "%lld must be 0 (off) or from 5 to 86400 seconds", v);
+    return -1;
+}
+
 /* A Sentinel address: "host:port" or "[v6]:port". */
 int
 pm_conf_check_hostport(const char *v, char *why, size_t whylen)

@@ -127,6 +127,8 @@ int pm_conf_check_domain(const char *v, char *why, size_t whylen);
 int pm_conf_check_login_domain(const char *v, char *why, size_t whylen);
 int pm_conf_check_hour_bucket(long long v, char *why, size_t whylen);
 int pm_conf_check_day_bucket(long long v, char *why, size_t whylen);
+int pm_conf_check_abs_path(const char *v, char *why, size_t whylen);
+int pm_conf_check_idle_alarm(long long v, char *why, size_t whylen);
 
 /* Open a secret file (conf_secret.c) once nobody but root, the daemon's user
  * and the user reading it can read or replace it; its descriptor, or -1

@@ -5,7 +5,18 @@
 # SPDX-License-Identifier: BSD-2-Clause
 
 function cname(script, sect, name) {
-    return "PM_" toupper(substr(script, 1, 1)) toupper(substr(sect, 1, 1)) "_" toupper(name)
+    return "PM_" letter[script] toupper(substr(sect, 1, 1)) "_" toupper(name)
+}
+
+# A script's letter in C names: its first, or the one a "SCRIPT letter X"
+# line gives; two scripts with one letter fail the build.
+function script_seen(s, line) {
+    if (s in seen)
+        return
+    seen[s] = 1
+    scripts[++nscripts] = s
+    if (!(s in letter))
+        letter[s] = toupper(substr(s, 1, 1))
 }
 
 /^[ \t]*(#|$)/ { next }
@@ -13,14 +24,21 @@ function cname(script, sect, name) {
 {
     sub(/#.*/, "")
     s = $1; sect = $2; name = $3; count = ($4 == "") ? 1 : $4
+    if (sect == "letter") {
+        if (s in seen || name !~ /^[A-Za-z]$/) {
+            printf "scripts.contract:%d: \"%s letter X\" comes before the script's lines, X one letter\n", NR, s > "/dev/stderr"
+            failed = 1
+            exit 1
+        }
+        letter[s] = toupper(name)
+        next
+    }
     if (sect != "key" && sect != "arg" && sect != "scope" && sect != "reply" && sect != "counter") {
         printf "scripts.contract:%d: unknown section %s\n", NR, sect > "/dev/stderr"
+        failed = 1
         exit 1
     }
-    if (!(s in seen)) {
-        seen[s] = 1
-        scripts[++nscripts] = s
-    }
+    script_seen(s, NR)
     k = s SUBSEP sect
     pos[k SUBSEP name] = (k in next_pos) ? next_pos[k] : 0
     next_pos[k] = pos[k SUBSEP name] + count
@@ -28,6 +46,15 @@ function cname(script, sect, name) {
 }
 
 END {
+    if (failed)
+        exit 1
+    for (i = 1; i <= nscripts; i++) {
+        if (letter[scripts[i]] in owner) {
+            printf "scripts.contract: scripts %s and %s would both be PM_%s* in C: give one a line \"NAME letter X\"\n", owner[letter[scripts[i]]], scripts[i], letter[scripts[i]] > "/dev/stderr"
+            exit 1
+        }
+        owner[letter[scripts[i]]] = scripts[i]
+    }
     if (out == "h") {
         print "/* generated from scripts.contract by contract.awk: do not edit */"
         print "#ifndef PM_CONTRACT_H"

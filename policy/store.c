@@ -217,6 +217,36 @@ pm_store_seed(struct pm_store *st, const struct pm_seed_req *req, struct pm_seed
     return st->ops->seed(st->impl, req, res, err, errlen);
 }
 
+/* Write a daemon's heartbeat. */
+int
+pm_store_server_beat(struct pm_store *st, const struct pm_server_beat *b, char *err, size_t errlen)
+{
+    if (!st->ops->server_beat)
+        return store_unsupported("heartbeats", err, errlen);
+    return st->ops->server_beat(st->impl, b, err, errlen);
+}
+
+/* The daemons whose heartbeat is recent, one by one. */
+int
+pm_store_servers(struct pm_store *st, int (*each)(void *arg, const struct pm_server *s), void *arg,
+                 long long *now, char *err, size_t errlen)
+{
+    *now = 0;
+    if (!st->ops->servers)
+        return store_unsupported("heartbeats", err, errlen);
+    return st->ops->servers(st->impl, each, arg, now, err, errlen);
+}
+
+/* Delete every key of the store's prefix. */
+int
+pm_store_forget_all(struct pm_store *st, long long *deleted, char *err, size_t errlen)
+{
+    *deleted = 0;
+    if (!st->ops->forget_all)
+        return store_unsupported("keys to forget", err, errlen);
+    return st->ops->forget_all(st->impl, deleted, err, errlen);
+}
+
 /* The name of a feedback result, as logged ("feedback=hard_bounce"). */
 const char *
 pm_feedback_name(enum pm_feedback_kind k)

@@ -290,6 +290,41 @@ struct pm_seed_res {
     long long old;   /* pairs not written: known as recently already, or too old */
 };
 
+/* --- each daemon's heartbeat (milter/watch.c; postmeterctl servers) -------- */
+
+#define PM_SERVER_BEAT 60  /* a daemon writes its heartbeat about this often (seconds) */
+#define PM_SERVER_KEEP 600 /* and the store keeps it this long */
+#define PM_SERVERS_MAX 1000
+
+/* A daemon's heartbeat, as it measured it: ages are seconds before now, on
+ * its own clock; the store turns them into store time. */
+struct pm_server_beat {
+    const char *host;      /* the host name */
+    const char *socket;    /* milter.socket */
+    const char *version;   /* postmeter's */
+    long long pid;         /* the daemon's process (the one the pid file names) */
+    long long up;          /* seconds since it started */
+    long long conns;       /* milter connections since it started */
+    long long conn_ago;    /* seconds since the last one; -1 none */
+    int postfix;           /* enum pm_postfix (watch.h): does Postfix's master run */
+    long long postfix_pid; /* 0 unknown */
+    long long idle_alarm;  /* postfix.idle_alarm (0 off) */
+    long long quiet;       /* seconds without a connection while Postfix runs; -1 not running */
+    long long alarm_ago;   /* seconds since the no-connection alarm was raised; -1 none */
+};
+
+/* A daemon as the store holds it; times are store time, 0 none. */
+struct pm_server {
+    char host[256];
+    char socket[512];
+    char version[32];
+    long long pid, started, beat, conns, last_conn;
+    int postfix; /* enum pm_postfix */
+    long long postfix_pid, idle_alarm, quiet_since;
+    int alarm; /* 1: raised */
+    long long alarm_at;
+};
+
 struct pm_store_ops {
     /* Answer req into res; PM_STORE_OK, or a failure (err says why). */
     int (*meter)(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
@@ -348,6 +383,14 @@ struct pm_store_ops {
     /* Write contacts learned from logs where they are newer than the stored ones. */
     int (*seed)(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char *err,
                 size_t errlen);
+    /* Write a daemon's heartbeat, kept PM_SERVER_KEEP seconds. */
+    int (*server_beat)(void *impl, const struct pm_server_beat *b, char *err, size_t errlen);
+    /* The daemons whose heartbeat is at most PM_SERVER_KEEP seconds old (at most
+     * PM_SERVERS_MAX, the latest first), passed to each (0 to go on); *now: store time. */
+    int (*servers)(void *impl, int (*each)(void *arg, const struct pm_server *s), void *arg,
+                   long long *now, char *err, size_t errlen);
+    /* Delete every key of the store's prefix; *deleted counts them. */
+    int (*forget_all)(void *impl, long long *deleted, char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -404,6 +447,11 @@ int pm_store_learning(struct pm_store *st, int record, long long keep, long long
                       long long *now, char *err, size_t errlen);
 int pm_store_seed(struct pm_store *st, const struct pm_seed_req *req, struct pm_seed_res *res,
                   char *err, size_t errlen);
+int pm_store_server_beat(struct pm_store *st, const struct pm_server_beat *b, char *err,
+                         size_t errlen);
+int pm_store_servers(struct pm_store *st, int (*each)(void *arg, const struct pm_server *s),
+                     void *arg, long long *now, char *err, size_t errlen);
+int pm_store_forget_all(struct pm_store *st, long long *deleted, char *err, size_t errlen);
 
 /* The name of a feedback result ("hard_bounce", "unmatched", ...). */
 const char *pm_feedback_name(enum pm_feedback_kind k);

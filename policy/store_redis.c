@@ -115,6 +115,32 @@ rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
     return key;
 }
 
+/* The hash of a daemon's heartbeat (id NULL: the index of the daemons). */
+char *
+rs_srv_key(const struct redis_store *rs, const char *id)
+{
+    size_t len = strlen(rs->prefix) + (id ? strlen(id) : 0) + 16;
+    char *key = malloc(len);
+
+    if (key)
+        snprintf(key, len, "%s:v1:{srv}%s%s", rs->prefix, id ? ":" : "", id ? id : "");
+    return key;
+}
+
+/* Copy s into out with the glob characters of SCAN MATCH escaped. */
+void
+rs_glob_escape(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+
+    for (; *s && o + 2 < len; s++) {
+        if (strchr("*?[]\\", *s))
+            out[o++] = '\\';
+        out[o++] = *s;
+    }
+    out[o] = '\0';
+}
+
 /* Append a warm-up curve as "daycap:hourcap,...". */
 static void
 curve_text(struct pm_buf *b, const long long *day, const long long *hour, size_t n)
@@ -487,6 +513,9 @@ static const struct pm_store_ops redis_ops = {
     .top = rs_top,
     .learning = rs_learning,
     .seed = rs_seed,
+    .server_beat = rs_server_beat,
+    .servers = rs_servers,
+    .forget_all = rs_forget_all,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */

@@ -11,6 +11,8 @@
  * the contacts "ct" (sender and company) and "lc" (learned), field the keyed
  * hash, value the UTC day; the top index "<prefix>:v1:top:<day>" (top.lua).
  * What needs the store's clock runs as a script after the prelude.
+ * rs_forget_all() deletes every key of the prefix ("<prefix>:*"): a SCAN
+ * page at a time, each page's keys with one UNLINK.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -26,7 +28,8 @@
 #include "top_lua.h"
 #include "warmup_lua.h"
 
-#define TOP_MAX_DAYS 8 /* the top index keeps 8 days */
+#define TOP_MAX_DAYS 8       /* the top index keeps 8 days */
+#define FORGET_ROUNDS 100000 /* bound on SCAN calls (each returns about 1000 keys) */
 
 /* The keys of kinds[] of a sender (tag 's') or a domain ('d') into keys[]
  * (keys[0] the clock); PM_STORE_OK, or PM_STORE_ERROR out of memory (the
@@ -396,5 +399,77 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
             each(arg, r->element[i]->str) != 0)
             break;
     freeReplyObject(r);
+    return PM_STORE_OK;
+}
+
+/* UNLINK the keys of one SCAN page (keys: an array reply of names); the
+ * number deleted, or a failure (< 0). A name is passed up to a NUL byte, so
+ * a key holding one deletes at most another key of the prefix. */
+static long long
+unlink_page(struct redis_store *rs, const redisReply *keys, char *err, size_t errlen)
+{
+    const char **argv;
+    redisReply *r;
+    size_t i, n = 0;
+    long long done = 0;
+    int rc;
+
+    if (keys->elements == 0)
+        return 0;
+    if (!(argv = malloc((keys->elements + 1) * sizeof(*argv)))) {
+        snprintf(err, errlen, "out of memory");
+        return PM_STORE_ERROR;
+    }
+    argv[n++] = "UNLINK";
+    for (i = 0; i < keys->elements; i++)
+        if (keys->element[i]->type == REDIS_REPLY_STRING)
+            argv[n++] = keys->element[i]->str;
+    rc = n > 1 ? rs_call(rs, (int)n, argv, &r, err, errlen) : PM_STORE_OK;
+    free(argv);
+    if (rc < 0 || n == 1)
+        return rc;
+    done = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return done;
+}
+
+/* Delete every key of the prefix: SCAN MATCH "<prefix>:*", UNLINK each page. */
+int
+rs_forget_all(void *impl, long long *deleted, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char esc[256], pattern[264], cursor[32] = "0";
+    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+    long long n;
+    int rounds = 0, rc;
+
+    *deleted = 0;
+    rs_glob_escape(rs->prefix, esc, sizeof(esc));
+    snprintf(pattern, sizeof(pattern), "%s:*", esc);
+    do {
+        redisReply *r;
+
+        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
+            freeReplyObject(r);
+            return PM_STORE_ERROR;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        n = unlink_page(rs, r->element[1], err, errlen);
+        freeReplyObject(r);
+        if (n < 0)
+            return (int)n;
+        *deleted += n;
+    } while (strcmp(cursor, "0") != 0 && ++rounds < FORGET_ROUNDS);
+    if (strcmp(cursor, "0") != 0) {
+        snprintf(err, errlen,
+                 "redis %s: %lld keys deleted, more left after %d SCAN calls: run it "
+                 "again",
+                 rs->name, *deleted, FORGET_ROUNDS);
+        return PM_STORE_ERROR;
+    }
     return PM_STORE_OK;
 }

@@ -185,20 +185,6 @@ rs_now(void *impl, long long *now, char *err, size_t errlen)
     return PM_STORE_OK;
 }
 
-/* Copy s into out with the glob characters of SCAN MATCH escaped. */
-static void
-glob_escape(const char *s, char *out, size_t len)
-{
-    size_t o = 0;
-
-    for (; *s && o + 2 < len; s++) {
-        if (strchr("*?[]\\", *s))
-            out[o++] = '\\';
-        out[o++] = *s;
-    }
-    out[o] = '\0';
-}
-
 /* Split a suppression key into its company and address; 0, or -1 when it is
  * not one. */
 static int
@@ -306,8 +292,8 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
         free(key);
         return rc < 0 ? rc : PM_STORE_OK;
     }
-    glob_escape(company ? company : "", c, sizeof(c));
-    glob_escape(rcpt ? rcpt : "", a, sizeof(a));
+    rs_glob_escape(company ? company : "", c, sizeof(c));
+    rs_glob_escape(rcpt ? rcpt : "", a, sizeof(a));
     len = strlen(rs->prefix) + strlen(c) + strlen(a) + 32;
     if (!(pattern = malloc(len))) {
         snprintf(err, errlen, "out of memory");

@@ -4,9 +4,10 @@
  * connections; store_redis.c the store's making and the meter;
  * store_redis_feedback.c the feedback script and the suppression list;
  * store_redis_admin.c the administrator's operations; store_redis_learn.c
- * the learning start and the contacts learned from logs. Each part encodes its
- * requests and decodes the replies; the key names are built here alone
- * (rs_key, rs_sup_key). Nothing outside the store includes this.
+ * the learning start and the contacts learned from logs; store_redis_server.c
+ * the daemons' heartbeats. Each part encodes its requests and decodes the
+ * replies; the key names are built here alone (rs_key, rs_sup_key,
+ * rs_srv_key). Nothing outside the store includes this.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -101,6 +102,13 @@ char *rs_key(const struct redis_store *rs, char tag, const char *id, const char 
  * (rcpt NULL: the prefix of the company's entries); NULL on allocation failure. */
 char *rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt);
 
+/* The hash of a daemon's heartbeat, "<prefix>:v1:{srv}:<id>" (id NULL: the
+ * index of the daemons, "<prefix>:v1:{srv}"); NULL on allocation failure. */
+char *rs_srv_key(const struct redis_store *rs, const char *id);
+
+/* Copy s into out (len bytes) with the glob characters of SCAN MATCH escaped. */
+void rs_glob_escape(const char *s, char *out, size_t len);
+
 /* Fill a suppression entry from the fields at, status, sender and a TTL in
  * seconds (-1: none), reckoning its end from the store time now. */
 void rs_sup_fill(struct pm_suppressed *e, long long at, const char *status, const char *sender,
@@ -132,6 +140,12 @@ int rs_contact_days(void *impl, const char *sender, const char *company, const c
                     struct pm_contact_days *out, char *err, size_t errlen);
 int rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sender), void *arg,
            long long *now, char *err, size_t errlen);
+int rs_forget_all(void *impl, long long *deleted, char *err, size_t errlen);
+
+/* The store operations of store_redis_server.c. */
+int rs_server_beat(void *impl, const struct pm_server_beat *b, char *err, size_t errlen);
+int rs_servers(void *impl, int (*each)(void *arg, const struct pm_server *s), void *arg,
+               long long *now, char *err, size_t errlen);
 
 /* The store operations of store_redis_learn.c. */
 int rs_learning(void *impl, int record, long long keep, long long *start, long long *now, char *err,

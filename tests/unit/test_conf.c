@@ -127,6 +127,8 @@ assert_defaults(const struct pm_conf *c)
     assert_string_equal(c->metrics_listen, "");
     assert_int_equal(c->metrics_top_senders, 50);
     assert_int_equal(c->metrics_refresh_seconds, 30);
+    assert_string_equal(c->postfix_queue_directory, "/var/spool/postfix");
+    assert_int_equal(c->postfix_idle_alarm, 600);
     assert_int_equal(c->on_store_error, PM_ONERR_ACCEPT);
     assert_int_equal(c->dry_run, 0);
     assert_int_equal(c->learning_established_days, 3);
@@ -281,6 +283,8 @@ test_good(void **state)
     assert_string_equal(c->metrics_listen, "[::1]:9465");
     assert_int_equal(c->metrics_top_senders, 0);
     assert_int_equal(c->metrics_refresh_seconds, 3600);
+    assert_string_equal(c->postfix_queue_directory, "/srv/postfix/spool");
+    assert_int_equal(c->postfix_idle_alarm, 5);
     assert_int_equal(c->on_store_error, PM_ONERR_TEMPFAIL);
     assert_int_equal(c->dry_run, 1);
     assert_int_equal(c->learning_days, 90);
@@ -555,6 +559,13 @@ static const struct bad_row bad_rows[] = {
      "$D/bad.conf:1: metrics.top_senders: 1001 is out of range (0-1000)"},
     {"metrics: {\n  refresh_seconds = 4;\n};\n", NULL, NULL,
      "$D/bad.conf:2: metrics.refresh_seconds: 4 is out of range (5-3600)"},
+    /* postfix */
+    {"postfix: {\n  idle_alarm = 4;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: postfix.idle_alarm: 4 must be 0 (off) or from 5 to 86400 seconds"},
+    {"postfix: { idle_alarm = 86401; };\n", NULL, NULL,
+     "$D/bad.conf:1: postfix.idle_alarm: 86401 is out of range (0-86400)"},
+    {"postfix: {\n  queue_directory = \"spool/postfix\";\n};\n", NULL, NULL,
+     "$D/bad.conf:2: postfix.queue_directory: \"spool/postfix\" is not an absolute path"},
     /* @include: errors name the included file */
     {"user = \"pm\";\n@include \"$D/part.inc\"\n", "part.inc", "group = \"\";\nfrobnicate = 1;\n",
      "$D/part.inc:2: unknown key \"frobnicate\""},

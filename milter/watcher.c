@@ -1,0 +1,264 @@
+/*
+ * watcher.c - the milter process's watch over Postfix, and its heartbeat.
+ *
+ * SYNOPSIS
+ *   pm_watcher_start(socket); ... pm_watcher_stop();
+ *   xxfi_connect: pm_watcher_connect(); xxfi_close: pm_watcher_close();
+ *
+ * DESCRIPTION
+ *   The callbacks count the milter connections (two atomic counters, no
+ *   lock on the mail path). One thread, with every signal blocked, wakes
+ *   every tenth of postfix.idle_alarm (1 to 10 s), pins the runtime of the
+ *   moment (so it follows reloads), reads whether Postfix's master runs
+ *   (policy/watch.c: its pid file under postfix.queue_directory) and hands
+ *   the facts to pm_watch_step(): a raised alarm is one warning line, its end
+ *   one info line. A connection that comes while the alarm is raised wakes
+ *   the thread at once. Every PM_SERVER_BEAT seconds, and at once when the
+ *   alarm changes, it writes the daemon's heartbeat through the store
+ *   (pm_store_server_beat(): one small script call), which postmeterctl
+ *   servers shows. Times are CLOCK_MONOTONIC seconds; the store turns the
+ *   ages into its own time.
+ *
+ * DIAGNOSTICS
+ *   A heartbeat that cannot be written is logged once until one is written
+ *   again (at debug level when Redis is unreachable: the store's pool logs
+ *   that itself).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "callbacks.h"
+#include "config.h"
+#include "log.h"
+#include "watch.h"
+#include "watcher.h"
+
+static atomic_llong n_conns, n_open;
+static atomic_int alarmed;
+static pthread_t tid;
+static int running;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static int stopping, woken; /* guarded by mu */
+static char sock[1024];     /* milter.socket as bound (a reload cannot change it) */
+static char host[256];
+
+/* Seconds of CLOCK_MONOTONIC. */
+static long long
+mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec;
+}
+
+/* A milter connection opened. */
+void
+pm_watcher_connect(void)
+{
+    atomic_fetch_add(&n_conns, 1);
+    atomic_fetch_add(&n_open, 1);
+    if (atomic_load(&alarmed)) { /* say at once that the alarm is over */
+        pthread_mutex_lock(&mu);
+        woken = 1;
+        pthread_cond_signal(&cv);
+        pthread_mutex_unlock(&mu);
+    }
+}
+
+/* A counted milter connection closed. */
+void
+pm_watcher_close(void)
+{
+    atomic_fetch_sub(&n_open, 1);
+}
+
+/* Log the warning of a raised alarm, with what the socket looks like now. */
+static void
+log_raise(const struct pm_watch *w, const struct pm_watch_facts *f, long long master)
+{
+    struct pm_watch_sock s = {sock, 0, 0, 0, ""};
+    char line[PM_LOG_LINE_MAX], gid[24];
+    const char *path = NULL;
+    struct group *gr;
+    struct stat st;
+
+    if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0)
+        path = strchr(sock, ':') + 1;
+    if (path) {
+        s.is_unix = 1;
+        if (stat(path, &st) != 0) {
+            s.stat_errno = errno;
+        } else {
+            s.mode = (unsigned)st.st_mode;
+            snprintf(gid, sizeof(gid), "%ld", (long)st.st_gid);
+            s.group = (gr = getgrgid(st.st_gid)) != NULL ? gr->gr_name : gid;
+        }
+    }
+    pm_watch_format_raise(w, f, master, &s, line, sizeof(line));
+    pm_log_line(PM_LOG_WARNING, line);
+}
+
+/* Write the heartbeat; *failing: the last one failed (its failure was logged). */
+static void
+beat(struct pm_runtime *rt, const struct pm_watch *w, const struct pm_watch_facts *f,
+     long long master, long long start, int *failing)
+{
+    struct pm_server_beat b;
+    char err[512];
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    b.host = host;
+    b.socket = sock;
+    b.version = PACKAGE_VERSION;
+    b.pid = (long long)getppid(); /* the process started, which takes the signals */
+    b.up = f->now - start;
+    b.conns = w->conns;
+    b.conn_ago = w->last_conn >= 0 ? f->now - w->last_conn : -1;
+    b.postfix = f->postfix;
+    b.postfix_pid = master;
+    b.idle_alarm = f->idle_alarm;
+    b.quiet = pm_watch_quiet(w, f->now);
+    b.alarm_ago = w->alarm ? f->now - w->alarm_at : -1;
+    if ((rc = pm_store_server_beat(rt->store, &b, err, sizeof(err))) < 0) {
+        if (!*failing)
+            pm_log(rc == PM_STORE_RETRY ? PM_LOG_DEBUG : PM_LOG_WARNING,
+                   "postfix watch: cannot write the heartbeat: %s", err);
+        *failing = 1;
+    } else if (*failing) {
+        pm_log(PM_LOG_DEBUG, "postfix watch: heartbeat written again");
+        *failing = 0;
+    }
+}
+
+/* Wait up to s seconds, until stopped or woken; 1 when stopped. */
+static int
+wait_tick(long long s)
+{
+    struct timespec ts;
+    int stopped;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += s > 0 ? s : 1;
+    pthread_mutex_lock(&mu);
+    while (!stopping && !woken && pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT)
+        ;
+    woken = 0;
+    stopped = stopping;
+    pthread_mutex_unlock(&mu);
+    return stopped;
+}
+
+/* The seconds between two looks: a tenth of the alarm's delay, 1 to 10. */
+static long long
+tick(long long idle_alarm)
+{
+    if (idle_alarm <= 0)
+        return PM_SERVER_BEAT;
+    return idle_alarm / 10 < 1 ? 1 : idle_alarm / 10 > 10 ? 10 : idle_alarm / 10;
+}
+
+/* The thread: look, step, log, beat; until stopped. */
+static void *
+watch_loop(void *arg)
+{
+    struct pm_watch w;
+    struct pm_watch_facts f;
+    enum pm_watch_event ev;
+    enum pm_postfix seen = PM_POSTFIX_UNKNOWN;
+    long long start = mono_s(), next_beat = start, master, wait_s;
+    char why[512];
+    int failing = 0;
+
+    (void)arg;
+    pm_watch_init(&w);
+    do {
+        struct pm_runtime *rt = pm_runtime_pin();
+
+        if (!rt)
+            break;
+        memset(&f, 0, sizeof(f));
+        f.now = mono_s();
+        f.conns = atomic_load(&n_conns);
+        f.open = atomic_load(&n_open);
+        f.idle_alarm = rt->conf->postfix_idle_alarm;
+        master = 0;
+        why[0] = '\0';
+        if (f.idle_alarm > 0)
+            f.postfix =
+                pm_watch_postfix(rt->conf->postfix_queue_directory, &master, why, sizeof(why));
+        if (f.postfix != seen)
+            pm_log(PM_LOG_DEBUG, "postfix watch: Postfix's master: %s%s%s",
+                   pm_watch_postfix_name(f.postfix), why[0] ? ": " : "", why);
+        seen = f.postfix;
+        ev = pm_watch_step(&w, &f);
+        atomic_store(&alarmed, w.alarm);
+        if (ev == PM_WATCH_RAISE)
+            log_raise(&w, &f, master);
+        else if (ev == PM_WATCH_CLEAR)
+            pm_log_line(PM_LOG_INFO, pm_watch_format_clear());
+        if (ev != PM_WATCH_NONE || f.now >= next_beat) {
+            beat(rt, &w, &f, master, start, &failing);
+            next_beat = f.now + PM_SERVER_BEAT;
+        }
+        pm_runtime_release(rt);
+        wait_s = tick(f.idle_alarm);
+        if (next_beat - f.now < wait_s)
+            wait_s = next_beat - f.now;
+    } while (!wait_tick(wait_s));
+    return NULL;
+}
+
+/* Start the thread with every signal blocked in it. */
+int
+pm_watcher_start(const char *socket)
+{
+    pthread_condattr_t ca;
+    sigset_t all, old;
+
+    snprintf(sock, sizeof(sock), "%s", socket);
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "localhost");
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &ca);
+    pthread_condattr_destroy(&ca);
+    stopping = woken = 0;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    running = pthread_create(&tid, NULL, watch_loop, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!running) {
+        pm_log(PM_LOG_ERR, "postfix watch: cannot start its thread");
+        pthread_cond_destroy(&cv);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stop the thread and wait for it. */
+void
+pm_watcher_stop(void)
+{
+    if (!running)
+        return;
+    pthread_mutex_lock(&mu);
+    stopping = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(tid, NULL);
+    pthread_cond_destroy(&cv);
+    running = 0;
+}
