@@ -26,7 +26,7 @@ CTL=$top_builddir/postmeterctl
 GEN=$top_srcdir/bench/maillog-gen
 pm_need "$CTL" python3 gzip swaks
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 
 # The configuration of prefix $2 into file $1.
 write_conf() {

@@ -20,7 +20,7 @@ CTL=$top_builddir/postmeterctl
 DRIVE=$top_builddir/tests/tools/pmdrive
 pm_need "$PM" "$CTL" "$DRIVE" python3
 pm_redis_start
-head -c 32 /dev/urandom >"$PM_TMP/contacts.key"
+pm_secret_file "$PM_TMP/contacts.key"
 
 CONF_BODY="local_domains = [ \"example.com\" ];
 contacts: { secret_file = \"$PM_TMP/contacts.key\"; };
