@@ -10,7 +10,9 @@
  *   (instance.c: a second postmeter on the same socket refuses to start),
  *   writes the pid file, then forks: the process started takes the signals
  *   (supervise.c), the child opens the milter socket (a stale unix socket is
- *   replaced) and serves Postfix until SIGTERM or SIGINT.
+ *   replaced) and serves Postfix until SIGTERM or SIGINT. Under systemd
+ *   (Type=notify), the process started says READY=1 once the socket
+ *   listens, RELOADING=1 and READY=1 around a reload, STOPPING=1 at a stop.
  *   -f stays in the foreground and logs to stderr (-s: to syslog instead);
  *   -n checks the configuration and exits: run as root, it reads the file
  *   again as the configured user, so that "OK" means the daemon can read
@@ -276,8 +278,9 @@ install(struct pm_conf *conf)
     return 0;
 }
 
-/* A reload request: read the configuration again; a bad file keeps the running one. */
-static void
+/* A reload request: read the configuration again; a bad file keeps the
+ * running one (-1; 0 when the new one is in use). */
+static int
 reload(const char *file, const char *socket)
 {
     struct pm_conf *conf;
@@ -286,7 +289,7 @@ reload(const char *file, const char *socket)
     if (pm_conf_load(file, &conf, err, sizeof(err)) != 0) {
         pm_log(PM_LOG_ERR, "reload failed, keeping the running configuration: %s", err);
         pm_metrics_reload(0);
-        return;
+        return -1;
     }
     if (strcmp(conf->milter_socket, socket) != 0)
         pm_log(PM_LOG_WARNING, "milter.socket changed to %s: it takes effect at the next restart",
@@ -296,11 +299,12 @@ reload(const char *file, const char *socket)
     log_warnings(conf);
     if (install(conf) != 0) {
         pm_metrics_reload(0);
-        return;
+        return -1;
     }
     pm_metrics_reload(1);
     pm_log(PM_LOG_NOTICE, "reloaded %s", file);
     pm_metrics_http_reload(conf->metrics_listen); /* conf stays alive: only this thread installs */
+    return 0;
 }
 
 /* What the control thread needs. */
@@ -337,7 +341,7 @@ control(void *arg)
             continue;
         n = read(ca->ctl_fd, buf, sizeof(buf)); /* the requests waiting are one reload */
         if (n > 0) {
-            reload(ca->file, ca->socket);
+            pm_supervise_ready(reload(ca->file, ca->socket) != 0);
         } else if (n == 0 || errno != EINTR) {
             pm_log(PM_LOG_ERR, "the supervising process is gone: stopping");
             smfi_stop();
@@ -397,6 +401,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
         sigemptyset(&act.sa_mask);
         sigaction(SIGHUP, &act, NULL);
         sem_post(&sa.go);
+        pm_supervise_ready(0); /* the socket listens since open_socket() */
         pthread_join(serve_tid, NULL);
     }
     pm_instance_unpublish();
@@ -451,7 +456,7 @@ main(int argc, char **argv)
     int opt, check = 0, fg = 0, use_syslog = 0, rc, pidfd, ctl_fd, wrote_pidfile;
     struct pm_conf *conf;
     pid_t child;
-    char err[1024], pidfile[1024];
+    char err[1024], pidfile[1024], socket[1024];
 
     pm_supervise_block(); /* a signal sent while postmeter starts waits for it */
     while ((opt = getopt(argc, argv, "c:fnsvV")) != -1) {
@@ -510,8 +515,9 @@ main(int argc, char **argv)
     wrote_pidfile = write_pidfile(pidfd, pidfile) == 0;
     if ((child = pm_supervise_fork(&ctl_fd)) == 0)
         return run(file, conf, ctl_fd); /* the milter process */
+    snprintf(socket, sizeof(socket), "%s", conf->milter_socket);
     pm_conf_free(conf);
-    rc = child < 0 ? 1 : pm_supervise(child, ctl_fd);
+    rc = child < 0 ? 1 : pm_supervise(child, ctl_fd, socket);
     if (wrote_pidfile)
         unlink(pidfile);
     return rc;

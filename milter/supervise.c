@@ -6,8 +6,9 @@
  *   #include "supervise.h"
  *
  *   pm_supervise_block(); ... pid = pm_supervise_fork(&fd);
- *   if (pid == 0) serve, reloading on every byte read from fd;
- *   else exit(pm_supervise(pid, fd));
+ *   if (pid == 0) open the socket, pm_supervise_ready(0), serve, reloading
+ *   on every byte read from fd and calling pm_supervise_ready() after each;
+ *   else exit(pm_supervise(pid, fd, socket));
  *
  * DESCRIPTION
  *   smfi_main() starts a thread that sigwait()s for SIGHUP, SIGINT and
@@ -24,10 +25,19 @@
  *     SIGHUP           one byte down the control pipe: the child reloads;
  *     SIGTERM, SIGINT  sent on to the child, whose libmilter stops it
  *                      (SIGINT aborting the connections in progress);
- *     SIGCHLD          the child ended: return its exit status.
+ *     SIGCHLD          the child ended: return its exit status;
+ *     SIGUSR1, SIGUSR2 from the child only (si_pid): its socket listens, at
+ *                      the start or after a reload (SIGUSR2: a refused one).
  *   Signals of one kind do not queue, so a burst of SIGHUPs is one reload
- *   or more, never a stop. The child ignores SIGHUP (a SIGHUP sent to it
- *   directly, as `pkill -HUP postmeter` does, is dropped by the kernel: see
+ *   or more, never a stop.
+ *
+ *   The parent is also the process that tells systemd (notify.c) how
+ *   postmeter is doing, since a Type=notify unit listens to its main
+ *   process only: READY=1 once the child reports its socket listening
+ *   (Postfix's connections wait in its backlog until libmilter accepts
+ *   them), RELOADING=1 on SIGHUP and READY=1 again when the child has
+ *   reloaded (or refused the file), STOPPING=1 on SIGTERM and SIGINT. The child ignores SIGHUP (a
+ * SIGHUP sent to it directly, as `pkill -HUP postmeter` does, is dropped by the kernel: see
  *   main.c). It is killed when the parent dies (PR_SET_PDEATHSIG), so a
  *   SIGKILL to the process started stops postmeter as before; end of file
  *   on the pipe, should it come first, stops it too.
@@ -45,9 +55,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "supervise.h"
 
 /* The signals the parent waits for. */
@@ -59,6 +71,8 @@ parent_set(sigset_t *set)
     sigaddset(set, SIGTERM);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
 }
 
 /* Block the signals the supervisor takes. */
@@ -107,6 +121,23 @@ pm_supervise_fork(int *ctl_fd)
     return 0;
 }
 
+/* Tell the parent that the milter serves. */
+void
+pm_supervise_ready(int refused)
+{
+    kill(getppid(), refused ? SIGUSR2 : SIGUSR1);
+}
+
+/* Microseconds of CLOCK_MONOTONIC, as RELOADING=1 wants them beside it. */
+static unsigned long long
+monotonic_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
+}
+
 /* The parent's exit status for the child's wait status. */
 static int
 exit_status(int status, int asked)
@@ -127,21 +158,31 @@ exit_status(int status, int asked)
 
 /* Relay signals to child until it ends. */
 int
-pm_supervise(pid_t child, int ctl_fd)
+pm_supervise(pid_t child, int ctl_fd, const char *what)
 {
     sigset_t set;
-    int sig, status, asked = 0;
+    siginfo_t info;
+    int sig, status, asked = 0, ready = 0;
 
     parent_set(&set);
     for (;;) {
-        sig = sigwaitinfo(&set, NULL);
+        sig = sigwaitinfo(&set, &info);
         if (sig == SIGHUP) {
+            if (ready && !asked)
+                pm_notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading", monotonic_usec());
             /* a full pipe already asks for a reload: the byte is not needed */
             if (write(ctl_fd, "r", 1) < 0 && errno != EAGAIN && errno != EPIPE)
                 pm_log(PM_LOG_ERR, "cannot ask for a reload: %s", strerror(errno));
         } else if (sig == SIGTERM || sig == SIGINT) {
+            if (!asked)
+                pm_notify("STOPPING=1\nSTATUS=stopping");
             asked = 1;
             kill(child, sig);
+        } else if ((sig == SIGUSR1 || sig == SIGUSR2) && info.si_pid == child) {
+            ready = 1;
+            if (!asked)
+                pm_notify("READY=1\nSTATUS=serving %s%s", what,
+                          sig == SIGUSR2 ? "; the last reload was refused (see the log)" : "");
         } else if (sig == SIGCHLD) {
             if (waitpid(child, &status, WNOHANG) == child)
                 break;

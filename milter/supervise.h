@@ -20,8 +20,15 @@ void pm_supervise_block(void);
  * *ctl_fd to the write end. -1 on error (logged). */
 pid_t pm_supervise_fork(int *ctl_fd);
 
-/* In the parent: relay signals to child until it ends; returns the exit
- * status for the parent (1 when the child stopped without being asked). */
-int pm_supervise(pid_t child, int ctl_fd);
+/* In the child: tell the parent that the milter serves, its socket
+ * listening: after the start, and after each reload (refused = 1 when the
+ * file was refused and the running configuration stays). */
+void pm_supervise_ready(int refused);
+
+/* In the parent: relay signals to child until it ends, telling the service
+ * manager when the child is ready, reloading and stopping (what: the socket
+ * it serves, for the status line); returns the exit status for the parent (1
+ * when the child stopped without being asked). */
+int pm_supervise(pid_t child, int ctl_fd, const char *what);
 
 #endif
