@@ -4,8 +4,8 @@
 -- CONTACTS: KEYS[K.ct] <prefix>:v1:{s:<sender>}:ct, the hash the meter
 --   script keeps (meter_contacts.lua): field = the recipient's keyed hash,
 --   value = the UTC day of the last message to it; and, with
---   contacts.company_wide, KEYS[K.dct] {d:<domain>}:ct the same way ("":
---   none). After the args A.*, pairs: hash, day of the last delivery the
+--   contacts.company_wide, KEYS[K.dct] {d:<domain>}:ct the same way (not
+--   declared: none). After the args A.*, pairs: hash, day of the last delivery the
 --   logs show. A day in the future counts as today; a day ct_ttl days old
 --   or more is not written (it would be cold already); a field is written
 --   only when absent or older, so a day never moves back and running the
@@ -66,7 +66,7 @@ end
 local out = {}
 out[R.now] = now
 out[R.added], out[R.newer], out[R.old] = seed(KEYS[K.ct])
-if KEYS[K.dct] ~= '' then
+if KEYS[K.dct] then
     seed(KEYS[K.dct])
 end
 return out

@@ -70,13 +70,15 @@ rs_seed(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char
     const char *keys[PM_SK_COUNT];
     const char **args = malloc((PM_SA_COUNT + 2 * req->n) * sizeof(*args));
     char *ct = rs_key(rs, 's', req->sender, "ct");
-    char *dct = req->domain && *req->domain ? rs_key(rs, 'd', req->domain, "ct") : strdup("");
+    int company = req->domain && *req->domain; /* without it, dct is not declared at all: a key
+                                                * outside the prefix ("") fails a Redis ACL */
+    char *dct = company ? rs_key(rs, 'd', req->domain, "ct") : NULL;
     char ttl[24], max[24], (*days)[24] = calloc(req->n ? req->n : 1, sizeof(*days));
     redisReply *r;
     size_t i;
     int rc = PM_STORE_ERROR;
 
-    if (!args || !ct || !dct || !days) {
+    if (!args || !ct || (company && !dct) || !days) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -92,8 +94,8 @@ rs_seed(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char
         args[PM_SA_COUNT + 2 * i] = req->hashes[i];
         args[PM_SA_COUNT + 2 * i + 1] = days[i];
     }
-    if ((rc = rs_eval(rs, pm_seed_lua, PM_SK_COUNT, keys, (int)(PM_SA_COUNT + 2 * req->n), args, &r,
-                      err, errlen)) < 0 ||
+    if ((rc = rs_eval(rs, pm_seed_lua, company ? PM_SK_COUNT : PM_SK_DCT, keys,
+                      (int)(PM_SA_COUNT + 2 * req->n), args, &r, err, errlen)) < 0 ||
         (rc = ints_of(rs, r, PM_SR_COUNT, "seed", err, errlen)) < 0)
         goto out;
     res->now = r->element[PM_SR_NOW]->integer;

@@ -11,7 +11,8 @@
 # runs: outgoing mail (the RCPT probe and the commit, contacts, Message-IDs,
 # warm-up, the daily top index), incoming mail (a bounce, a reply, a
 # person's message), a suppressed recipient refused at RCPT, the metrics
-# refresh, and every postmeterctl command that reads or writes Redis. Then
+# refresh, the daemon's heartbeat, and every postmeterctl command that reads
+# or writes Redis (learn --maillog and forget --all included). Then
 # Redis's ACL LOG is empty and nothing logged or printed a permission
 # error; a command and a key outside the line are refused (NOPERM) and
 # logged.
@@ -171,6 +172,18 @@ ctl suppress list --domain example.com
 ctl suppress del gone@example.org --domain example.com
 ctl suppress migrate
 ctl check-config
+ctl servers
+ctl status
+# learn --maillog: a delivery of alice's from Postfix's log, seeded as a contact
+d=$(date -u +%Y-%m-%dT%H:%M:%S)
+cat >"$PM_TMP/mail.log" <<EOF
+$d.000000+00:00 mx postfix/smtpd[12]: C0001: client=localhost[127.0.0.1], sasl_method=PLAIN, sasl_username=alice@example.com
+$d.000001+00:00 mx postfix/qmgr[13]: C0001: from=<alice@example.com>, size=900, nrcpt=1 (queue active)
+$d.000002+00:00 mx postfix/smtp[14]: C0001: to=<seeded@example.org>, relay=mx.example.org[203.0.113.5]:25, delay=0.5, delays=0.1/0/0.2/0.2, dsn=2.0.0, status=sent (250 2.0.0 Ok)
+$d.000003+00:00 mx postfix/qmgr[13]: C0001: removed
+EOF
+ctl learn --maillog "$PM_TMP/mail.log" --state "$PM_TMP/learn.state"
+grep -q "contacts: 1 new" "$PM_TMP/ctl.out" || pm_fail "learn did not seed the contact: $(tail -n 4 "$PM_TMP/ctl.out")"
 
 # --- nothing was refused ------------------------------------------------------------
 pm_assert_eq "" "$(admin ACL LOG)" "ACL LOG after every path"
@@ -192,5 +205,9 @@ sha=$(printf '%s' "$script" | sha1sum | cut -d' ' -f1)
 pm_assert_eq "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments script: $sha, on @user_script:1." \
     "$(as_pm EVAL "$script" 0 2>&1)" "a key outside pm:* inside a script"
 pm_assert_eq 4 "$(admin ACL LOG | grep -c '^postmeter$')" "ACL LOG entries of the refusals"
+# forget --all, last: every key of the prefix goes, and Redis refuses nothing more
+ctl forget --all --yes
+pm_assert_eq "" "$(admin -n 1 --scan --pattern 'pm:*' | head -n 1)" "keys of pm: after forget --all"
+pm_assert_eq 4 "$(admin ACL LOG | grep -c '^postmeter$')" "ACL LOG entries after forget --all"
 pm_stop_clean "$PID" postmeter
 echo "acl: ok"
