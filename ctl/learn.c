@@ -13,8 +13,10 @@
  *   (learning.established_days active days, the last within
  *   warmup.dormant_days) is established: its warm-up ends.
  *
- *   The mail is the company's when its client authenticated (smtpd's
- *   sasl_username) or its envelope sender is in local_domains; its sender is
+ *   The mail is the company's when the milter would take it as outgoing
+ *   (its client authenticated, smtpd's sasl_username; or its client's
+ *   address lies in networks; or pickup took it, submitted on this host) or
+ *   its envelope sender is in local_domains; its sender is
  *   the one the milter meters (pm_policy_sender: the login, else the
  *   envelope sender, normalised); a recipient counts when it is external
  *   (pm_is_external) and its delivery by smtp or lmtp says status=sent. The
@@ -144,6 +146,24 @@ addr_copy(const char *p, size_t len, char *out, size_t outlen)
     return memchr(p, '\0', len) ? -1 : 0;
 }
 
+/* 1 when a client line's address lies in the networks the milter takes as
+ * outgoing (the configuration's networks). */
+static int
+client_in_networks(const struct pm_conf *conf, const struct ml_event *ev)
+{
+    char addr[64];
+    size_t i;
+
+    if (!ev->addr || ev->addr_len == 0 || ev->addr_len >= sizeof(addr))
+        return 0;
+    memcpy(addr, ev->addr, ev->addr_len);
+    addr[ev->addr_len] = '\0';
+    for (i = 0; i < conf->n_networks; i++)
+        if (pm_cidr_match(&conf->networks[i], addr))
+            return 1;
+    return 0;
+}
+
 /* qmgr's from=: who sent the message, when it is the company's. */
 static void
 on_from(struct learn_run *r, const struct ml_event *ev)
@@ -165,8 +185,8 @@ on_from(struct learn_run *r, const struct ml_event *ev)
         r->n.broken++;
     if (rc != 0)
         return; /* the null sender, or an address that cannot be read */
-    company =
-        (q->login && *q->login) || (strchr(sender, '@') && !pm_is_external(r->c->conf, sender));
+    company = (q->login && *q->login) || q->outgoing ||
+              (strchr(sender, '@') && !pm_is_external(r->c->conf, sender));
     if (company)
         q->sender = learn_sender(&r->t, sender, domain);
 }
@@ -233,11 +253,17 @@ on_line(struct learn_run *r, const char *line, size_t len)
         r->n.broken++;
         break;
     case ML_CLIENT:
-        if ((q = learn_queue(&r->t, ev.qid, 1)) && ev.login && ev.login_len < PM_ADDR_MAX &&
-            !memchr(ev.login, '\0', ev.login_len)) {
+        if (!(q = learn_queue(&r->t, ev.qid, 1)))
+            break;
+        q->outgoing = client_in_networks(r->c->conf, &ev);
+        if (ev.login && ev.login_len < PM_ADDR_MAX && !memchr(ev.login, '\0', ev.login_len)) {
             free(q->login);
             q->login = strndup(ev.login, ev.login_len);
         }
+        break;
+    case ML_LOCAL:
+        if ((q = learn_queue(&r->t, ev.qid, 1)) != NULL)
+            q->outgoing = 1; /* sendmail, postdrop: outgoing, as the milter takes it */
         break;
     case ML_FROM:
         on_from(r, &ev);

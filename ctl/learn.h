@@ -74,9 +74,10 @@ struct learn_sender {
 struct learn_queue {
     struct learn_sender *sender; /* company mail: its sender; NULL: not, or no from= yet */
     char *login;                 /* smtpd's sasl_username, or NULL */
-    long long seq;               /* when it was last touched (for the bound) */
-    int from_seen;               /* qmgr's from= was read */
-    int counted;                 /* a delivery of it was counted as a message */
+    int outgoing;  /* the milter would take it as outgoing: a client of networks, or pickup */
+    long long seq; /* when it was last touched (for the bound) */
+    int from_seen; /* qmgr's from= was read */
+    int counted;   /* a delivery of it was counted as a message */
 };
 
 /* Everything a run keeps. */

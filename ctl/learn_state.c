@@ -183,16 +183,17 @@ load_sender(struct learn_tab *t, char **f)
 
 /* One "queue" record; 0 or -1. */
 static int
-load_queue(struct learn_tab *t, char **f)
+load_queue(struct learn_tab *t, char **f, int n)
 {
     struct learn_queue *q;
     struct lmap_ent *e;
-    long long from, counted;
+    long long from, counted, outgoing = 0;
 
     if (strlen(f[1]) > 31 || get_field(f[2]) < 0 || get_field(f[3]) < 0 ||
         num_field(f[4], 1, &from) < 0 || num_field(f[5], 1, &counted) < 0 ||
-        !(q = learn_queue(t, f[1], 1)))
+        (n == 7 && num_field(f[6], 1, &outgoing) < 0) || !(q = learn_queue(t, f[1], 1)))
         return -1;
+    q->outgoing = (int)outgoing;
     if (*f[2]) {
         if (!(e = lmap_get(&t->senders, f[2], strlen(f[2]))))
             return -1;
@@ -232,8 +233,8 @@ load_record(struct learn_state *st, struct learn_tab *t, char *line, int first)
     }
     if (n == 5 && strcmp(f[0], "sender") == 0)
         return load_sender(t, f);
-    if (n == 6 && strcmp(f[0], "queue") == 0)
-        return load_queue(t, f);
+    if ((n == 6 || n == 7) && strcmp(f[0], "queue") == 0) /* 6: before "outgoing" */
+        return load_queue(t, f, n);
     return -1;
 }
 
@@ -301,7 +302,7 @@ save_queue(void *arg, struct lmap_ent *e)
     put_field(f, q->sender ? q->sender->addr : NULL);
     fputc(' ', f);
     put_field(f, q->login);
-    fprintf(f, " %d %d\n", q->from_seen ? 1 : 0, q->counted ? 1 : 0);
+    fprintf(f, " %d %d %d\n", q->from_seen ? 1 : 0, q->counted ? 1 : 0, q->outgoing ? 1 : 0);
 }
 
 /* Write the state atomically. */

@@ -193,6 +193,14 @@ parse_message(const char *prog, size_t plen, const char *p, size_t n, struct ml_
     if (plen == 5 && memcmp(prog, "smtpd", 5) == 0) {
         if (!starts(p, n, "client="))
             return ML_OTHER;
+        if ((q = memchr(p, '[', n)) != NULL && (e = (long)(n - (size_t)(q - p))) > 1) {
+            const char *close = memchr(q + 1, ']', (size_t)e - 1);
+
+            if (close) { /* the client's address: HOST[ADDR] */
+                ev->addr = q + 1;
+                ev->addr_len = (size_t)(close - q - 1);
+            }
+        }
         if ((q = find(p, n, ", sasl_username=")) != NULL) {
             q += 16;
             ev->login = q;
@@ -202,6 +210,8 @@ parse_message(const char *prog, size_t plen, const char *p, size_t n, struct ml_
         }
         return ev->kind = ML_CLIENT;
     }
+    if (plen == 6 && memcmp(prog, "pickup", 6) == 0)
+        return starts(p, n, "uid=") ? (ev->kind = ML_LOCAL) : ML_OTHER;
     if (plen == 4 && memcmp(prog, "qmgr", 4) == 0) {
         if (n == 7 && memcmp(p, "removed", 7) == 0)
             return ev->kind = ML_REMOVED;

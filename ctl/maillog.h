@@ -14,17 +14,18 @@
 /* What a line says. */
 enum ml_kind {
     ML_OTHER = 0, /* nothing postmeterctl learn needs */
-    ML_CLIENT,    /* smtpd: QID: client=..., [sasl_username=LOGIN] */
+    ML_CLIENT,    /* smtpd: QID: client=HOST[ADDR], [sasl_username=LOGIN] */
     ML_FROM,      /* qmgr: QID: from=<SENDER>, ... */
     ML_TO,        /* smtp or lmtp: QID: to=<RCPT>, ..., status=STATUS */
     ML_REMOVED,   /* qmgr: QID: removed */
+    ML_LOCAL,     /* pickup: QID: uid=N from=<...>: submitted on this host */
 };
 
 /* One line's event; addr and login point into the line (not terminated). */
 struct ml_event {
     enum ml_kind kind;
     char qid[ML_QID_MAX + 1];
-    const char *addr; /* ML_FROM, ML_TO: inside the angle brackets */
+    const char *addr; /* ML_FROM, ML_TO: inside the angle brackets; ML_CLIENT: ADDR */
     size_t addr_len;
     const char *login; /* ML_CLIENT: sasl_username, or NULL */
     size_t login_len;

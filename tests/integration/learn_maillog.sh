@@ -35,6 +35,9 @@ user = "";
 redis: { host = "127.0.0.1"; port = $PM_REDIS_PORT; key_prefix = "$2"; };
 local_domains = [ "example.com" ];
 login_domain = "example.com";
+# not the test Postfix's 127.0.0.1: its plain port stands for mail from outside
+# (tests/package/run learns through networks, the default 127.0.0.0/8)
+outbound: { networks = [ "198.18.0.0/15" ]; };
 contacts: { secret_file = "$PM_TMP/contacts.key"; ttl_days = 30; };
 learning: { established_days = 3; };
 warmup: { dormant_days = 30; };

@@ -33,12 +33,18 @@ test_parse(void **state)
     static const struct row rows[] = {
         {"Dec  6 10:00:01 mx postfix/submission/smtpd[11]: 3CDDAA7A252: client=unknown[127.0.0.1], "
          "sasl_method=PLAIN, sasl_username=alice@example.com",
-         ML_CLIENT, "3CDDAA7A252", NULL, "alice@example.com", 0},
+         ML_CLIENT, "3CDDAA7A252", "127.0.0.1", "alice@example.com", 0},
         {"Dec 06 10:00:01 mx postfix/smtpd[11]: 4Lq9Xk0vTpz9sJK: client=h[192.0.2.1], "
          "sasl_method=LOGIN, sasl_username=bob, sasl_sender=x@y",
-         ML_CLIENT, "4Lq9Xk0vTpz9sJK", NULL, "bob", 0},
+         ML_CLIENT, "4Lq9Xk0vTpz9sJK", "192.0.2.1", "bob", 0},
         {"Dec  6 10:00:01 mx postfix/smtpd[11]: 6B010A7A265: client=unknown[127.0.0.1]", ML_CLIENT,
-         "6B010A7A265", NULL, NULL, 0},
+         "6B010A7A265", "127.0.0.1", NULL, 0},
+        {"Dec  6 10:00:01 mx postfix/smtpd[11]: 6B010A7A266: client=h6[2001:db8::1]", ML_CLIENT,
+         "6B010A7A266", "2001:db8::1", NULL, 0},
+        {"Dec  6 10:00:01 mx postfix/pickup[12]: 7C020A7A270: uid=1000 from=<dave>", ML_LOCAL,
+         "7C020A7A270", NULL, NULL, 0},
+        {"Dec  6 10:00:01 mx postfix/pickup[12]: 7C020A7A270: other", ML_OTHER, NULL, NULL, NULL,
+         0},
         {"Dec  6 10:00:01 mx postfix/qmgr[13]: 3CDDAA7A252: from=<alice@example.com>, size=424, "
          "nrcpt=1 (queue active)",
          ML_FROM, "3CDDAA7A252", "alice@example.com", NULL, 0},
@@ -76,8 +82,8 @@ test_parse(void **state)
          ML_OTHER, NULL, NULL, NULL, 0},
         {"Dec  6 10:00:01 mx postfix/cleanup[12]: 3CDDAA7A252: message-id=<1@x>", ML_OTHER, NULL,
          NULL, NULL, 0},
-        {"Dec  6 10:00:01 mx postfix/pickup[12]: 3CDDAA7A252: uid=0 from=<root>", ML_OTHER, NULL,
-         NULL, NULL, 0},
+        {"Dec  6 10:00:01 mx postfix/pickup[12]: 3CDDAA7A252: uid=0 from=<root>", ML_LOCAL,
+         "3CDDAA7A252", NULL, NULL, 0},
         {"Dec  6 10:00:01 mx postfix/qmgr[13]: 3CDDAA7A252: to=<a@b>, status=sent", ML_OTHER, NULL,
          NULL, NULL, 0},
         {"Dec  6 10:00:01 mx postfix/smtp[14]: 3CDDAA7A252: from=<a@b>, status=sent", ML_OTHER,
