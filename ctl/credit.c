@@ -103,20 +103,6 @@ ctl_grants_text(FILE *f, const struct pm_grant *g, size_t n, long long now, int 
     }
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
-static long long
-days_from_civil(long long y, long long m, long long d)
-{
-    long long era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* Parse --expires: "never", "<n>s|m|h|d|w" (relative) or "YYYY-MM-DD" (the
  * end of that day in the configured zone). *rel says which; 0 or -1. */
 static int
@@ -141,8 +127,8 @@ parse_expires(const char *text, int *rel, long long *val)
             (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
             return -1;
         *rel = 0;
-        *val = pm_zone_next_midnight(days_from_civil(y, mo, d) * 86400 + 43200 -
-                                     pm_zone_offset(days_from_civil(y, mo, d) * 86400));
+        *val = pm_zone_next_midnight(pm_days_from_civil(y, mo, d) * 86400 + 43200 -
+                                     pm_zone_offset(pm_days_from_civil(y, mo, d) * 86400));
         return 0;
     }
     if (len < 2 || !isdigit((unsigned char)text[0]))

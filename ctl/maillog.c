@@ -33,20 +33,7 @@
 #include <time.h>
 
 #include "maillog.h"
-
-/* The number of days from 1970-01-01 to a civil date (proleptic Gregorian). */
-static long long
-days_from_civil(long long y, int m, int d)
-{
-    long long era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
+#include "zone.h"
 
 /* n decimal digits at p as a number, or -1. */
 static int
@@ -331,7 +318,7 @@ ml_time(struct ml_clock *clk, const struct ml_event *ev)
     int year;
 
     if (ev->has_offset)
-        return days_from_civil(ev->year, ev->mon, ev->mday) * 86400LL + ev->hour * 3600LL +
+        return pm_days_from_civil(ev->year, ev->mon, ev->mday) * 86400LL + ev->hour * 3600LL +
                ev->min * 60LL + ev->sec - ev->offset;
     /* no year: the file's, unless that puts the line more than a day after it */
     year = clk->ref_year;

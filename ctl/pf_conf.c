@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "pf.h"
 
 #define POSTCONF "/usr/sbin/postconf"
@@ -51,16 +52,6 @@ static const char *const main_names[] = {"config_directory",
                                          "smtpd_enforce_tls",
                                          "smtpd_use_tls",
                                          NULL};
-
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* In the child: wire the pipes and become postconf; never returns. */
 static void
@@ -149,14 +140,14 @@ static int
 drain(int fd_out, int fd_err, char **out, struct said *said, char *err)
 {
     struct pollfd p[2] = {{fd_out, POLLIN, 0}, {fd_err, POLLIN, 0}};
-    long long deadline = now_ms() + RUN_SECONDS * 1000LL;
+    long long deadline = pm_mono_ms() + RUN_SECONDS * 1000LL;
     size_t len = 0, cap = 0;
     char chunk[8192];
     ssize_t n;
     int i;
 
     while (p[0].fd >= 0 || p[1].fd >= 0) {
-        long long left = deadline - now_ms();
+        long long left = deadline - pm_mono_ms();
 
         if (left <= 0) {
             snprintf(err, PF_ERR_MAX, "postconf did not finish in %d seconds", RUN_SECONDS);

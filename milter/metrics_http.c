@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 
 #include "callbacks.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -132,16 +133,6 @@ handle(void *cls, struct MHD_Connection *con, const char *url, const char *metho
     return rc;
 }
 
-/* The monotonic clock in milliseconds. */
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Cut a connection: shut its socket down (libmicrohttpd then closes it). Under conns_mu. */
 static void
 conn_drop(struct conn *c, const char *why)
@@ -230,7 +221,7 @@ on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
             memset(c, 0, sizeof(*c));
             c->used = 1;
             c->fd = ci->connect_fd;
-            c->mark = now_ms();
+            c->mark = pm_mono_ms();
             conn_address(c, con);
             *socket_context = c;
             if (conn_count(c, 1) > MAX_PER_CLIENT && (old = conn_oldest(c, 1)) != NULL)
@@ -256,7 +247,7 @@ on_completed(void *cls, struct MHD_Connection *con, void **req, enum MHD_Request
     if (!c)
         return;
     pthread_mutex_lock(&conns_mu);
-    c->mark = now_ms();
+    c->mark = pm_mono_ms();
     pthread_mutex_unlock(&conns_mu);
 }
 
@@ -340,7 +331,7 @@ sweep_loop(void *arg)
 
     (void)arg;
     do {
-        now = now_ms();
+        now = pm_mono_ms();
         pthread_mutex_lock(&conns_mu);
         for (i = 0; i < HARD_CONNECTIONS; i++)
             if (conns[i].used && now - conns[i].mark > REQUEST_DEADLINE_MS)

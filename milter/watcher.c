@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "callbacks.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "watch.h"
@@ -52,16 +53,6 @@ static pthread_cond_t cv;
 static int stopping, woken; /* guarded by mu */
 static char sock[1024];     /* milter.socket as bound (a reload cannot change it) */
 static char host[256];
-
-/* Seconds of CLOCK_MONOTONIC. */
-static long long
-mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec;
-}
 
 /* A milter connection opened. */
 void
@@ -178,7 +169,7 @@ watch_loop(void *arg)
     struct pm_watch_facts f;
     enum pm_watch_event ev;
     enum pm_postfix seen = PM_POSTFIX_UNKNOWN;
-    long long start = mono_s(), next_beat = start, master, wait_s;
+    long long start = pm_mono_s(), next_beat = start, master, wait_s;
     char why[512];
     int failing = 0;
 
@@ -190,7 +181,7 @@ watch_loop(void *arg)
         if (!rt)
             break;
         memset(&f, 0, sizeof(f));
-        f.now = mono_s();
+        f.now = pm_mono_s();
         f.conns = atomic_load(&n_conns);
         f.open = atomic_load(&n_open);
         f.idle_alarm = rt->conf->postfix_idle_alarm;

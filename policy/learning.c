@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "learning.h"
 #include "log.h"
 #include "zone.h"
@@ -42,16 +43,6 @@ static struct {
     int failing;         /* the last ask failed (logged once) */
     int said;            /* the state last logged, or -1 */
 } lv = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, -1};
-
-/* The monotonic clock, in seconds. */
-static long long
-mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec;
-}
 
 /* Read the learning period from the store. */
 int
@@ -151,14 +142,14 @@ pm_learning_startup(const struct pm_conf *conf, struct pm_store *st)
     lv.asking = conf->learning_days > 0;
     pthread_mutex_unlock(&lv.mu);
     if (conf->learning_days > 0)
-        learning_ask(conf, st, mono_now());
+        learning_ask(conf, st, pm_mono_s());
 }
 
 /* A store time a reply carried. */
 void
 pm_learning_clock(long long store_now)
 {
-    long long mono = mono_now();
+    long long mono = pm_mono_s();
 
     pthread_mutex_lock(&lv.mu);
     lv.seen = store_now;
@@ -171,7 +162,7 @@ int
 pm_learning_active(const struct pm_conf *conf, struct pm_store *st)
 {
     struct pm_learning l;
-    long long mono = mono_now(), now;
+    long long mono = pm_mono_s(), now;
     char text[512];
     int ask, on, ended = 0;
 

@@ -28,6 +28,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
 #include "log.h"
 #include "redis_conn.h"
 #include "sentinel_watch.h"
@@ -62,16 +63,6 @@ struct pm_sentinel_watch {
     size_t n;
     size_t n_up; /* subscriptions in SUB_UP */
 };
-
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Drop a subscription (why: for the log, NULL: the watcher stops) and retry later. */
 static void
@@ -279,7 +270,7 @@ watch_main(void *arg)
         pm_log(PM_LOG_ERR, "redis %s: cannot follow the Sentinels: out of memory", w->name);
         return NULL;
     }
-    for (now = now_ms(), i = 0; i < w->n; i++)
+    for (now = pm_mono_ms(), i = 0; i < w->n; i++)
         sub_connect(w, &w->subs[i], now);
     for (;;) {
         p[0] = (struct pollfd){w->wake[0], POLLIN, 0};
@@ -297,7 +288,7 @@ watch_main(void *arg)
             break;
         if (p[0].revents)
             break;
-        now = now_ms();
+        now = pm_mono_ms();
         for (i = 0; i < w->n; i++)
             sub_step(w, &w->subs[i], p[i + 1].revents, now);
     }

@@ -433,43 +433,46 @@ unlink_page(struct redis_store *rs, const redisReply *keys, char *err, size_t er
     return done;
 }
 
+/* What forgetting needs. */
+struct forget_scan {
+    struct redis_store *rs;
+    long long deleted;
+    char *err;
+    size_t errlen;
+};
+
+/* UNLINK one page (an rs_scan page). */
+static int
+forget_page(void *arg, const redisReply *page)
+{
+    struct forget_scan *x = arg;
+    long long n = unlink_page(x->rs, page, x->err, x->errlen);
+
+    if (n < 0)
+        return (int)n;
+    x->deleted += n;
+    return 0;
+}
+
 /* Delete every key of the prefix: SCAN MATCH "<prefix>:*", UNLINK each page. */
 int
 rs_forget_all(void *impl, long long *deleted, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    char esc[256], pattern[264], cursor[32] = "0";
-    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    long long n;
-    int rounds = 0, rc;
+    struct forget_scan x = {rs, 0, err, errlen};
+    char esc[256], pattern[264];
+    int rc;
 
-    *deleted = 0;
     rs_glob_escape(rs->prefix, esc, sizeof(esc));
     snprintf(pattern, sizeof(pattern), "%s:*", esc);
-    do {
-        redisReply *r;
-
-        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
-            return rc;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
-            freeReplyObject(r);
-            return PM_STORE_ERROR;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        n = unlink_page(rs, r->element[1], err, errlen);
-        freeReplyObject(r);
-        if (n < 0)
-            return (int)n;
-        *deleted += n;
-    } while (strcmp(cursor, "0") != 0 && ++rounds < FORGET_ROUNDS);
-    if (strcmp(cursor, "0") != 0) {
+    rc = rs_scan(rs, pattern, FORGET_ROUNDS, forget_page, &x, err, errlen);
+    *deleted = x.deleted;
+    if (rc == RS_SCAN_MORE) {
         snprintf(err, errlen,
                  "redis %s: %lld keys deleted, more left after %d SCAN calls: run it "
                  "again",
                  rs->name, *deleted, FORGET_ROUNDS);
         return PM_STORE_ERROR;
     }
-    return PM_STORE_OK;
+    return rc < 0 ? rc : PM_STORE_OK;
 }

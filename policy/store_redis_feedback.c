@@ -229,39 +229,44 @@ read_entries(struct redis_store *rs, long long now, const char **keys, size_t n,
     return rc;
 }
 
+/* What reading the entries of a SCAN needs. */
+struct read_scan {
+    struct redis_store *rs;
+    long long now;
+    int (*each)(void *, const char *, const char *, const struct pm_suppressed *);
+    void *arg;
+    char *err;
+    size_t errlen;
+};
+
+/* Read one page of entries, ENTRIES_PER_EVAL at a time (an rs_scan page). */
+static int
+read_page(void *arg, const redisReply *page)
+{
+    struct read_scan *x = arg;
+    const char *keys[ENTRIES_PER_EVAL];
+    size_t i, k = 0;
+    int rc = 0;
+
+    for (i = 0; i < page->elements && rc == 0; i++) {
+        keys[k++] = page->element[i]->str;
+        if (k == ENTRIES_PER_EVAL || i + 1 == page->elements) {
+            rc = read_entries(x->rs, x->now, keys, k, x->each, x->arg, x->err, x->errlen);
+            k = 0;
+        }
+    }
+    return rc;
+}
+
 /* Pass every entry whose key matches pattern to each, a page at a time. */
 static int
 scan_entries(struct redis_store *rs, const char *pattern, long long now,
              int (*each)(void *, const char *, const char *, const struct pm_suppressed *),
              void *arg, char *err, size_t errlen)
 {
-    char cursor[32] = "0";
-    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    int rounds = 0, rc = 0;
+    struct read_scan x = {rs, now, each, arg, err, errlen};
+    int rc = rs_scan(rs, pattern, SCAN_ROUNDS, read_page, &x, err, errlen);
 
-    do {
-        redisReply *r;
-        const char *keys[ENTRIES_PER_EVAL];
-        size_t i, k = 0;
-
-        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
-            return rc;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
-            freeReplyObject(r);
-            return PM_STORE_ERROR;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (i = 0; i < r->element[1]->elements && rc == 0; i++) {
-            keys[k++] = r->element[1]->element[i]->str;
-            if (k == ENTRIES_PER_EVAL || i + 1 == r->element[1]->elements) {
-                rc = read_entries(rs, now, keys, k, each, arg, err, errlen);
-                k = 0;
-            }
-        }
-        freeReplyObject(r);
-    } while (rc == 0 && strcmp(cursor, "0") != 0 && ++rounds < SCAN_ROUNDS);
     return rc < 0 ? rc : PM_STORE_OK;
 }
 
@@ -385,51 +390,53 @@ out:
     return rc;
 }
 
+/* What moving the entries of a SCAN needs. */
+struct move_scan {
+    struct redis_store *rs;
+    const char *const *companies;
+    size_t n;
+    long long moved;
+    char *err;
+    size_t errlen;
+};
+
+/* Move the entries of one page (an rs_scan page). */
+static int
+move_page(void *arg, const redisReply *page)
+{
+    struct move_scan *x = arg;
+    size_t i;
+    int w;
+
+    for (i = 0; i < page->elements; i++) {
+        const char *key = page->element[i]->str;
+        const char *get[2] = {"GET", key};
+        redisReply *v;
+
+        if ((w = rs_call(x->rs, 2, get, &v, x->err, x->errlen)) < 0)
+            return w;
+        if (v->type == REDIS_REPLY_STRING)
+            w = migrate_one(x->rs, key, v->str, x->companies, x->n, x->err, x->errlen);
+        freeReplyObject(v);
+        if (w < 0)
+            return w;
+        x->moved += w > 0;
+    }
+    return 0;
+}
+
 /* Move the entries of the layout before companies to their companies. */
 int
 rs_suppress_migrate(void *impl, const char *const *companies, size_t n, long long *moved, char *err,
                     size_t errlen)
 {
     struct redis_store *rs = impl;
-    char cursor[32] = "0", pattern[128];
-    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    int rounds = 0, rc;
+    struct move_scan x = {rs, companies, n, 0, err, errlen};
+    char pattern[128];
+    int rc;
 
-    *moved = 0;
     snprintf(pattern, sizeof(pattern), "%s:v1:sup:*", rs->prefix);
-    do {
-        redisReply *r;
-        size_t i;
-
-        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
-            return rc;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING) {
-            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
-            freeReplyObject(r);
-            return PM_STORE_ERROR;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        for (i = 0; i < r->element[1]->elements; i++) {
-            const char *key = r->element[1]->element[i]->str;
-            const char *get[2] = {"GET", key};
-            redisReply *v;
-            int w = 0;
-
-            if ((w = rs_call(rs, 2, get, &v, err, errlen)) < 0) {
-                freeReplyObject(r);
-                return w;
-            }
-            if (v->type == REDIS_REPLY_STRING)
-                w = migrate_one(rs, key, v->str, companies, n, err, errlen);
-            freeReplyObject(v);
-            if (w < 0) {
-                freeReplyObject(r);
-                return w;
-            }
-            *moved += w > 0;
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && ++rounds < SCAN_ROUNDS);
-    return PM_STORE_OK;
+    rc = rs_scan(rs, pattern, SCAN_ROUNDS, move_page, &x, err, errlen);
+    *moved = x.moved;
+    return rc < 0 ? rc : PM_STORE_OK;
 }

@@ -91,6 +91,16 @@ int rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **ou
  * PM_STORE_ERROR. */
 int rs_reply_rc(const redisReply *r);
 
+/* SCAN MATCH pattern (COUNT 1000, at most max_calls calls): page() gets each
+ * page's array of key names and returns 0 to go on, > 0 to stop, or a
+ * failure (< 0), which rs_scan returns. PM_STORE_OK when the whole keyspace
+ * was seen; RS_SCAN_STOPPED when page() stopped; RS_SCAN_MORE when the calls
+ * ran out first; or a failure. */
+#define RS_SCAN_STOPPED 1
+#define RS_SCAN_MORE 2
+int rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
+            int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen);
+
 /* Run a script text (EVAL) with its keys and arguments, as rs_call. */
 int rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
             const char **args, redisReply **out, char *err, size_t errlen);

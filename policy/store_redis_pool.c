@@ -30,22 +30,13 @@
 #include <hiredis/hiredis.h>
 
 #include "cidr.h"
+#include "clock.h"
 #include "log.h"
 #include "meter_lua.h"
 #include "metrics.h"
 #include "redis_conn.h"
 #include "sentinel_watch.h"
 #include "store_redis_int.h"
-
-/* Milliseconds on the monotonic clock. */
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Close a connection. */
 static void
@@ -239,7 +230,7 @@ link_down(struct redis_store *rs, const char *reason, int connect_failed)
             rs->backoff_ms = rs->retry_max_ms;
         else
             rs->backoff_ms *= 2;
-        rs->retry_at_ms = mono_ms() + rs->backoff_ms;
+        rs->retry_at_ms = pm_mono_ms() + rs->backoff_ms;
     }
 }
 
@@ -267,7 +258,7 @@ conn_closed(const struct rs_conn *cn)
 struct rs_conn *
 rs_pool_get(struct redis_store *rs, char *err, size_t errlen)
 {
-    long long now = mono_ms(), deadline = now + rs->command_ms;
+    long long now = pm_mono_ms(), deadline = now + rs->command_ms;
     struct rs_conn *cn = NULL;
     int probe;
 
@@ -308,7 +299,7 @@ rs_pool_get(struct redis_store *rs, char *err, size_t errlen)
                 rs->n_open--;
                 cn = NULL;
                 pthread_cond_broadcast(&rs->cv);
-                now = mono_ms();
+                now = pm_mono_ms();
                 if (now < deadline)
                     continue;
                 snprintf(err, errlen, "redis %s: the primary moved while connecting", rs->name);
@@ -333,7 +324,7 @@ rs_pool_get(struct redis_store *rs, char *err, size_t errlen)
                          rs->command_ms);
             break;
         }
-        now = mono_ms();
+        now = pm_mono_ms();
     }
     pthread_mutex_unlock(&rs->mu);
     return cn;
@@ -452,4 +443,33 @@ rs_pool_close(struct redis_store *rs)
     rs->watch = NULL;
     while (rs->n_idle > 0)
         conn_free(rs->idle[--rs->n_idle]);
+}
+
+/* SCAN MATCH pattern, a page at a time; see store_redis_int.h. */
+int
+rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
+        int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
+{
+    char cursor[32] = "0";
+    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+    int calls = 0, rc;
+
+    do {
+        redisReply *r;
+
+        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
+            freeReplyObject(r);
+            return PM_STORE_ERROR;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        rc = page(arg, r->element[1]);
+        freeReplyObject(r);
+        if (rc != 0)
+            return rc < 0 ? rc : RS_SCAN_STOPPED;
+    } while (strcmp(cursor, "0") != 0 && ++calls < max_calls);
+    return strcmp(cursor, "0") == 0 ? PM_STORE_OK : RS_SCAN_MORE;
 }

@@ -143,3 +143,18 @@ pm_zone_next_midnight(long long t)
     next = mktime(&tm);
     return next == (time_t)-1 ? (t / 86400 + 1) * 86400 : (long long)next;
 }
+
+/* Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+ * (Hinnant's algorithm). */
+long long
+pm_days_from_civil(long long y, int m, int d)
+{
+    long long era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}

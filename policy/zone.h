@@ -32,4 +32,7 @@ void pm_zone_format(long long t, const char *fmt, int label, char *buf, size_t l
 /* The start of the local day after the one t falls in (store time). */
 long long pm_zone_next_midnight(long long t);
 
+/* Days from 1970-01-01 to year y, month m (1-12), day d, proleptic Gregorian. */
+long long pm_days_from_civil(long long y, int m, int d);
+
 #endif

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "store.h"
@@ -58,16 +59,6 @@ struct run {
     pthread_mutex_t mu; /* guards the totals and stdout */
     long total, fitted, counted, errors;
 };
-
-/* Milliseconds on the monotonic clock. */
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Print usage and exit 2. */
 static void
@@ -174,7 +165,7 @@ worker(void *arg)
 
     pthread_barrier_wait(&run->start);
     for (i = 0; i < run->requests; i++) {
-        t0 = mono_ms();
+        t0 = pm_mono_ms();
         err[0] = '\0';
         rc = pm_store_meter(run->store, &run->req, &res, err, sizeof(err));
         pthread_mutex_lock(&run->mu);
@@ -186,7 +177,7 @@ worker(void *arg)
             run->counted += res.counted;
         }
         if (run->verbose)
-            print_result(rc, &res, err, mono_ms() - t0);
+            print_result(rc, &res, err, pm_mono_ms() - t0);
         pthread_mutex_unlock(&run->mu);
         if (run->interval_ms > 0)
             usleep((useconds_t)run->interval_ms * 1000);
@@ -346,7 +337,7 @@ main(int argc, char **argv)
     }
     pthread_mutex_init(&run.mu, NULL);
     pthread_barrier_init(&run.start, NULL, threads);
-    t0 = mono_ms();
+    t0 = pm_mono_ms();
     for (i = 0; i < threads; i++)
         if (pthread_create(&tids[i], NULL, worker, &run) != 0) {
             fprintf(stderr, "storecli: cannot start thread %d\n", i);
@@ -355,7 +346,7 @@ main(int argc, char **argv)
     for (i = 0; i < threads; i++)
         pthread_join(tids[i], NULL);
     printf("requests=%ld fitted=%ld counted=%ld errors=%ld ms=%lld\n", run.total, run.fitted,
-           run.counted, run.errors, mono_ms() - t0);
+           run.counted, run.errors, pm_mono_ms() - t0);
 
     pm_store_free(run.store);
     pthread_barrier_destroy(&run.start);
