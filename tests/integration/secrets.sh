@@ -85,7 +85,7 @@ pm_assert_eq "$CONF: configuration OK" "$out" "postmeter -n as nobody"
 PID=$!
 pm_on_exit "kill $PID"
 pm_wait_file "$RUN/pm.sock" || pm_fail "postmeter did not start as nobody"
-pm_assert_eq nobody "$(ps -o user= -p "$PID")" "the daemon's user"
+pm_assert_eq nobody "$(pm_proc_user "$PID")" "the daemon's user"
 kill -HUP "$PID"
 pm_wait_grep "reloaded $CONF" "$PM_TMP/pm.log" || pm_fail "no reload as nobody"
 pm_stop_clean "$PID" "postmeter as nobody"

@@ -84,7 +84,7 @@ stunnel4 "$T/stunnel.conf" 2>"$PM_TMP/stunnel.log" &
 STUNNEL=$!
 pm_on_exit "kill $STUNNEL"
 pm_wait_port "$LOCAL" || pm_fail "stunnel is not listening: $(tail -n 5 "$PM_TMP/stunnel.log")"
-pm_assert_eq stunnel4 "$(ps -o user= -p "$STUNNEL")" "stunnel's user"
+pm_assert_eq stunnel4 "$(pm_proc_user "$STUNNEL")" "stunnel's user"
 
 # --- postmeter through the tunnel ---------------------------------------------------
 (umask 077 && printf '%s\n' "$RPW" >"$PM_TMP/redis.pass")

@@ -169,6 +169,11 @@ pm_secret_file() {
     (umask 077 && head -c 32 /dev/urandom >"$1")
 }
 
+# The user a process runs as (its effective uid), from /proc: no procps needed.
+pm_proc_user() {
+    id -nu "$(awk '/^Uid:/ { print $3 }' "/proc/$1/status")"
+}
+
 # Assert two values are equal.
 pm_assert_eq() {
     [ "$1" = "$2" ] || pm_fail "${3:-values differ}: expected '$1', got '$2'"

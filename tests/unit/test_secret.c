@@ -61,7 +61,8 @@ load(char *err, size_t len)
     if (pm_conf_load(conf_path, &c, raw, sizeof(raw)) == 0) {
         assert_non_null(c);
         pm_conf_free(c);
-        return "";
+        err[0] = '\0';
+        return err;
     }
     assert_null(c);
     for (p = raw; *p && used + 3 < len; p++) {
