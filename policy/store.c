@@ -279,3 +279,47 @@ pm_counter_name(enum pm_counter c)
 
     return (unsigned)c < PM_C_COUNT ? names[c] : "?";
 }
+
+/* A sender's incident. */
+int
+pm_store_incident_get(struct pm_store *st, const char *sender, struct pm_incident *inc,
+                      long long *now, char *err, size_t errlen)
+{
+    memset(inc, 0, sizeof(*inc));
+    if (!st->ops->incident_get)
+        return store_unsupported("incidents", err, errlen);
+    return st->ops->incident_get(st->impl, sender, inc, now, err, errlen);
+}
+
+/* The senders in incident. */
+int
+pm_store_incident_list(struct pm_store *st, int (*each)(void *arg, const struct pm_incident *inc),
+                       void *arg, long long *now, char *err, size_t errlen)
+{
+    if (!st->ops->incident_list)
+        return store_unsupported("incidents", err, errlen);
+    return st->ops->incident_list(st->impl, each, arg, now, err, errlen);
+}
+
+/* Open an incident by hand. */
+int
+pm_store_incident_open(struct pm_store *st, const char *sender, const struct pm_incident_open *o,
+                       int *opened, struct pm_incident *inc, char *err, size_t errlen)
+{
+    memset(inc, 0, sizeof(*inc));
+    *opened = 0;
+    if (!st->ops->incident_open)
+        return store_unsupported("incidents", err, errlen);
+    return st->ops->incident_open(st->impl, sender, o, opened, inc, err, errlen);
+}
+
+/* End a sender's incident. */
+int
+pm_store_incident_release(struct pm_store *st, const char *sender, struct pm_incident *was,
+                          char *err, size_t errlen)
+{
+    memset(was, 0, sizeof(*was));
+    if (!st->ops->incident_release)
+        return store_unsupported("incidents", err, errlen);
+    return st->ops->incident_release(st->impl, sender, was, err, errlen);
+}

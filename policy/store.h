@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "incident.h"
+
 /* What a store operation returns, with a text beside it in err (as Postfix's
  * dictionaries answer): both failures are negative, so "< 0" tests for either. */
 enum pm_store_rc {
@@ -325,6 +327,18 @@ struct pm_server {
     long long alarm_at;
 };
 
+/* --- incidents (incident.h): postmeterctl incident, the metrics refresher ---- */
+
+#define PM_INCIDENTS_MAX 10000 /* senders an incident list reads at most */
+
+/* An incident opened by hand (signal "admin"). */
+struct pm_incident_open {
+    const char *by;   /* "admin:USER" */
+    const char *note; /* "" none (no tab or line break) */
+    long long secs;   /* seconds until it ends by itself; 0: until released */
+    int force;        /* 1: replace an open incident */
+};
+
 struct pm_store_ops {
     /* Answer req into res; PM_STORE_OK, or a failure (err says why). */
     int (*meter)(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
@@ -391,6 +405,21 @@ struct pm_store_ops {
                    long long *now, char *err, size_t errlen);
     /* Delete every key of the store's prefix; *deleted counts them. */
     int (*forget_all)(void *impl, long long *deleted, char *err, size_t errlen);
+    /* A sender's incident (inc->open 0: none in force); *now: store time. */
+    int (*incident_get)(void *impl, const char *sender, struct pm_incident *inc, long long *now,
+                        char *err, size_t errlen);
+    /* The senders in incident (at most PM_INCIDENTS_MAX, the latest opened first),
+     * passed to each (0 to go on); stale index entries are dropped; *now: store time. */
+    int (*incident_list)(void *impl, int (*each)(void *arg, const struct pm_incident *inc),
+                         void *arg, long long *now, char *err, size_t errlen);
+    /* Open an incident by hand: *opened 1 and inc the new one, or 0 and inc the
+     * incident already open (kept unless o->force). */
+    int (*incident_open)(void *impl, const char *sender, const struct pm_incident_open *o,
+                         int *opened, struct pm_incident *inc, char *err, size_t errlen);
+    /* End a sender's incident on every server (its hash and its index entry, at
+     * once); was: what it was (was->open 0: none was in force). */
+    int (*incident_release)(void *impl, const char *sender, struct pm_incident *was, char *err,
+                            size_t errlen);
 };
 
 struct pm_store {
@@ -452,6 +481,16 @@ int pm_store_server_beat(struct pm_store *st, const struct pm_server_beat *b, ch
 int pm_store_servers(struct pm_store *st, int (*each)(void *arg, const struct pm_server *s),
                      void *arg, long long *now, char *err, size_t errlen);
 int pm_store_forget_all(struct pm_store *st, long long *deleted, char *err, size_t errlen);
+int pm_store_incident_get(struct pm_store *st, const char *sender, struct pm_incident *inc,
+                          long long *now, char *err, size_t errlen);
+int pm_store_incident_list(struct pm_store *st,
+                           int (*each)(void *arg, const struct pm_incident *inc), void *arg,
+                           long long *now, char *err, size_t errlen);
+int pm_store_incident_open(struct pm_store *st, const char *sender,
+                           const struct pm_incident_open *o, int *opened, struct pm_incident *inc,
+                           char *err, size_t errlen);
+int pm_store_incident_release(struct pm_store *st, const char *sender, struct pm_incident *was,
+                              char *err, size_t errlen);
 
 /* The name of a feedback result ("hard_bounce", "unmatched", ...). */
 const char *pm_feedback_name(enum pm_feedback_kind k);

@@ -516,6 +516,10 @@ static const struct pm_store_ops redis_ops = {
     .server_beat = rs_server_beat,
     .servers = rs_servers,
     .forget_all = rs_forget_all,
+    .incident_get = rs_incident_get,
+    .incident_list = rs_incident_list,
+    .incident_open = rs_incident_open,
+    .incident_release = rs_incident_release,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */

@@ -157,6 +157,16 @@ int rs_server_beat(void *impl, const struct pm_server_beat *b, char *err, size_t
 int rs_servers(void *impl, int (*each)(void *arg, const struct pm_server *s), void *arg,
                long long *now, char *err, size_t errlen);
 
+/* The store operations of store_redis_incident.c. */
+int rs_incident_get(void *impl, const char *sender, struct pm_incident *inc, long long *now,
+                    char *err, size_t errlen);
+int rs_incident_list(void *impl, int (*each)(void *arg, const struct pm_incident *inc), void *arg,
+                     long long *now, char *err, size_t errlen);
+int rs_incident_open(void *impl, const char *sender, const struct pm_incident_open *o, int *opened,
+                     struct pm_incident *inc, char *err, size_t errlen);
+int rs_incident_release(void *impl, const char *sender, struct pm_incident *was, char *err,
+                        size_t errlen);
+
 /* The store operations of store_redis_learn.c. */
 int rs_learning(void *impl, int record, long long keep, long long *start, long long *now, char *err,
                 size_t errlen);
