@@ -8,7 +8,8 @@
  *   Reads the daemon's configuration (default
  *   PM_SYSCONFDIR/postmeter/postmeter.conf) to find Redis and the plans, then
  *   runs one command: status, top, credit, plan, warmup, contact, suppress,
- *   classify, learn, check-config or check-postfix. Every command prints text
+ *   classify, learn, check-config, check-postfix, servers, forget or
+ *   incident. Every command prints text
  *   for an 80-column terminal, or one JSON object with --json.
  *
  * DIAGNOSTICS
@@ -50,6 +51,10 @@ static const char usage_text[] =
     "  check-postfix [--config-dir DIR]  what Postfix's configuration misses or risks\n"
     "  servers                       every postmeter: last connection from Postfix, alarm\n"
     "  forget --all [--yes]          delete every key of the configured prefix from Redis\n"
+    "  incident list | incident show SENDER   senders whose outgoing mail is stopped\n"
+    "  incident open SENDER [--note TEXT] [--hours N] [--force]   stop a sender's mail by hand\n"
+    "  incident release SENDER [--requeue | --drop] [--config-dir DIR]\n"
+    "                                end it everywhere; deliver or delete this server's held mail\n"
     "default configuration file: " DEFAULT_CONF "\n";
 
 /* Print usage to stderr; return the bad-usage status. */
@@ -157,6 +162,7 @@ static const struct command commands[] = {
     {"check-postfix", cmd_check_postfix, 1},
     {"servers", cmd_servers, 1},
     {"forget", cmd_forget, 1},
+    {"incident", cmd_incident, 1},
 };
 
 /* Entry point. */
