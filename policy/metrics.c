@@ -47,6 +47,8 @@ static unsigned long long reloads, reload_failures;
 static unsigned long long first_contact, with_attachments;
 static unsigned long long feedback[PM_FB_KIND_COUNT];
 
+static long long senders_in_incident; /* as of the latest refresh */
+
 static pthread_mutex_t quota_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct pm_metrics_sender *quota;
 static size_t n_quota;
@@ -217,6 +219,13 @@ pm_metrics_feedback(enum pm_feedback_kind kind)
         bump(&feedback[kind]);
 }
 
+/* Set the senders-in-incident gauge. */
+void
+pm_metrics_incidents_set(long long n)
+{
+    __atomic_store_n(&senders_in_incident, n, __ATOMIC_RELAXED);
+}
+
 /* Replace the quota gauges. */
 void
 pm_metrics_quota_set(const struct pm_metrics_sender *rows, size_t n, long long at)
@@ -369,6 +378,10 @@ render_quota(struct pm_buf *t)
 {
     size_t i;
 
+    put_head(t, "postmeter_senders_in_incident", "gauge",
+             "Senders in incident (their outgoing mail stopped), as of the latest refresh.");
+    pm_buf_printf(t, "postmeter_senders_in_incident %lld\n",
+                  __atomic_load_n(&senders_in_incident, __ATOMIC_RELAXED));
     pthread_mutex_lock(&quota_mu);
     put_head(t, "postmeter_quota_refresh_timestamp_seconds", "gauge",
              "Store time of the latest read of the sender quota gauges (0: none yet).");

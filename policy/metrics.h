@@ -70,12 +70,16 @@ void pm_metrics_feedback(enum pm_feedback_kind kind);
 /* Replace the quota gauges with n rows read at store time at (unix s). */
 void pm_metrics_quota_set(const struct pm_metrics_sender *rows, size_t n, long long at);
 
+/* Set the senders-in-incident gauge (read from the store's index by the refresher). */
+void pm_metrics_incidents_set(long long n);
+
 /* The text exposition of every metric (malloc'd, NUL-terminated, *len set);
  * NULL when out of memory. */
 char *pm_metrics_render(size_t *len);
 
-/* Read the top senders of today from the store's Redis and probe each
- * (counting nothing), then replace the quota gauges; 0 or -1 (err says why). */
+/* Count the senders in incident (the incidents gauge), then read the top
+ * senders of today from the store's Redis and probe each (counting
+ * nothing), then replace the quota gauges; 0 or -1 (err says why). */
 int pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, char *err,
                              size_t errlen);
 

@@ -6,7 +6,9 @@
  * metrics.top_senders senders through the store (mode probe: nothing is
  * counted), then replaces the gauges. Scrapes only read the latest
  * snapshot, so the load on Redis is one read and at most top_senders probes
- * per refresh_seconds, whatever the scrape rate.
+ * per refresh_seconds, whatever the scrape rate. Each refresh first counts
+ * the senders in incident (the store's incident list, which drops stale
+ * index entries) for the senders-in-incident gauge.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -33,6 +35,15 @@ top_one(void *arg, const char *sender)
         return 1;
     if (strlen(sender) < PM_ADDR_MAX)
         snprintf(t->sender[t->n++], PM_ADDR_MAX, "%s", sender);
+    return 0;
+}
+
+/* Count one sender in incident; 0 to go on. */
+static int
+incident_one(void *arg, const struct pm_incident *inc)
+{
+    (void)inc;
+    ++*(long long *)arg;
     return 0;
 }
 
@@ -64,9 +75,12 @@ pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, cha
     struct top_list top = {NULL, 0, 0};
     struct pm_meter_res res;
     size_t i, n = 0;
-    long long now;
+    long long now, in_incident = 0;
     int p, rc;
 
+    if (pm_store_incident_list(store, incident_one, &in_incident, &now, err, errlen) < 0)
+        return -1;
+    pm_metrics_incidents_set(in_incident);
     if (conf->metrics_top_senders <= 0) {
         pm_metrics_quota_set(NULL, 0, 0);
         return 0;

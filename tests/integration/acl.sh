@@ -12,7 +12,7 @@
 # warm-up, the daily top index), incoming mail (a bounce, a reply, a
 # person's message), a suppressed recipient refused at RCPT, the metrics
 # refresh, the daemon's heartbeat, and every postmeterctl command that reads
-# or writes Redis (learn --maillog and forget --all included). Then
+# or writes Redis (learn --maillog, incident and forget --all included). Then
 # Redis's ACL LOG is empty and nothing logged or printed a permission
 # error; a command and a key outside the line are refused (NOPERM) and
 # logged.
@@ -174,6 +174,15 @@ ctl suppress migrate
 ctl check-config
 ctl servers
 ctl status
+# incidents: opened by hand (one ending by itself, one replaced), read, listed, released
+ctl incident open mallory@example.com --note acl --hours 1
+ctl incident open eve@example.com
+ctl incident open eve@example.com --force --note again
+ctl incident show mallory@example.com
+ctl --json incident list
+ctl incident release eve@example.com
+ctl incident release mallory@example.com
+ctl incident list
 # learn --maillog: a delivery of alice's from Postfix's log, seeded as a contact
 d=$(date -u +%Y-%m-%dT%H:%M:%S)
 cat >"$PM_TMP/mail.log" <<EOF

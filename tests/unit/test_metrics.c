@@ -113,6 +113,12 @@ test_escape(void **state)
     pm_metrics_quota_set(NULL, 0, 1800000030);
     t = render();
     assert_int_equal(count_lines(t, "postmeter_sender_used{"), 0);
+    assert_true(has_line(t, "postmeter_senders_in_incident 0"));
+    free(t);
+    pm_metrics_incidents_set(3); /* the refresher counted 3 senders in incident */
+    t = render();
+    assert_true(has_line(t, "postmeter_senders_in_incident 3"));
+    assert_true(has_line(t, "# TYPE postmeter_senders_in_incident gauge"));
     free(t);
 }
 
@@ -217,7 +223,7 @@ test_counters(void **state)
     assert_true(has_line(t, "postmeter_feedback_events_total{kind=\"hard_bounce\"} 0"));
     /* every metric has its HELP and TYPE lines */
     assert_int_equal(count_lines(t, "# HELP "), count_lines(t, "# TYPE "));
-    assert_int_equal(count_lines(t, "# TYPE "), 15);
+    assert_int_equal(count_lines(t, "# TYPE "), 16); /* 15 + senders in incident */
     free(t);
 }
 
