@@ -26,8 +26,8 @@ int iq_parse_line(const char *line, char *queue, size_t qlen, char *id, size_t i
                   size_t slen);
 
 /* The queue ids of the messages of sender (normalised) on the hold queue of
- * the Postfix whose configuration directory is dir (NULL: the default), in
- * postqueue's order, appended to ids; 0, or -1 with why in err. */
+ * the Postfix whose configuration directory is dir (NULL: the default),
+ * added to ids (sorted); 0, or -1 with why in err. */
 int iq_held(const char *dir, const char *sender, struct iq_ids *ids, char *err, size_t errlen);
 
 /* Release ids from the hold queue (postsuper -H) and have them delivered now

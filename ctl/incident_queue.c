@@ -377,6 +377,13 @@ pf_wait(pid_t pid, const char *what, char *err, size_t errlen)
     return -1;
 }
 
+/* Order queue ids. */
+static int
+by_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 /* The held messages of sender (see incident.h). */
 int
 iq_held(const char *dir, const char *sender, struct iq_ids *ids, char *err, size_t errlen)
@@ -414,6 +421,8 @@ iq_held(const char *dir, const char *sender, struct iq_ids *ids, char *err, size
     }
     free(line);
     fclose(f);
+    if (ids->n > 1)
+        qsort(ids->id, ids->n, sizeof(*ids->id), by_id);
     if (rc < 0)
         pf_wait(pid, "postqueue -j", why, sizeof(why)); /* err says why already */
     else if (pf_wait(pid, "postqueue -j", err, errlen) < 0)
