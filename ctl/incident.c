@@ -214,21 +214,21 @@ inc_open(struct ctl *c, const char *sender, const char *note, const char *hours,
         return rc;
     if ((rc = pm_store_incident_open(st, sender, &o, &opened, &inc, err, sizeof(err))) < 0)
         return ctl_store_fail(rc, err);
-    if (c->json) {
-        printf("{\"opened\":%s,\"incident\":", opened ? "true" : "false");
-        inc_json(&inc);
-        fputs("}\n", stdout);
-    } else if (opened) {
-        inc_text(&inc, "opened:");
-        printf("its outgoing mail is stopped on every server until released: postmeterctl "
-               "incident release %s\n",
-               sender);
-    }
     if (!opened)
         return ctl_fail(CTL_ERR,
                         "%s is in incident already (since %s, signal %s, by %s): kept; "
                         "add --force to replace it",
                         sender, when(inc.at, at, sizeof(at)), inc.signal, inc.by);
+    if (c->json) {
+        fputs("{\"opened\":true,\"incident\":", stdout);
+        inc_json(&inc);
+        fputs("}\n", stdout);
+        return CTL_OK;
+    }
+    inc_text(&inc, "opened:");
+    printf("its outgoing mail is stopped on every server until released: postmeterctl "
+           "incident release %s\n",
+           sender);
     return CTL_OK;
 }
 
@@ -343,7 +343,9 @@ inc_release(struct ctl *c, const char *sender, int requeue, int drop, const char
         return ctl_fail(CTL_NOTFOUND, "%s is not in incident", sender);
     if ((requeue || drop) && (rc = inc_queue(dir, sender, drop, &ids)) != CTL_OK) {
         iq_free(&ids);
-        return rc;
+        return ctl_fail(rc, "%s: %s; run the command again once Postfix answers", sender,
+                        was.open ? "its incident was released on every server"
+                                 : "it was not in incident");
     }
     release_report(c, sender, &was, requeue ? "requeued" : drop ? "deleted" : NULL, &ids);
     iq_free(&ids);

@@ -76,6 +76,8 @@ ctl incident open mallory@example.org # once more: refused, kept
 pm_assert_eq "1" "$RC" "open twice: status"
 pm_assert_eq "postmeterctl: mallory@example.org is in incident already (since $(utc "$AT"), signal admin, by admin:$ME): kept; add --force to replace it" \
     "$ERR" "open twice: message"
+ctl --json incident open mallory@example.org
+pm_assert_eq "1 " "$RC $OUT" "open twice with --json: status, nothing on standard output"
 ctl incident show mallory@example.org
 pm_assert_eq "mallory@example.org: in incident since $(utc "$AT")
   signal:  admin (opened by admin:$ME)
@@ -233,7 +235,7 @@ pm_assert_eq "bob 1,mallory 1,mallory 2" "$(sink_subjects)" "the messages in the
 ctl incident open trudy@example.org
 ctl incident release trudy@example.org --drop --config-dir "$PM_TMP/nowhere"
 pm_assert_eq 1 "$RC" "release --drop with a bad Postfix directory"
-case $ERR in *"postmeterctl: cannot list the held mail of trudy@example.org: postqueue -j failed"*) ;;
+case $ERR in *"postmeterctl: cannot list the held mail of trudy@example.org: postqueue -j failed"*"postmeterctl: trudy@example.org: its incident was released on every server; run the command again once Postfix answers") ;;
 *) pm_fail "the error of a bad Postfix directory: $ERR" ;; esac
 pm_assert_eq "$T1" "$(held_of trudy@example.org)" "trudy's held message after the failed drop"
 ctl incident list
