@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "incident.h"
+#include "incident_queue.h"
 
 #define HOURS_MAX 8760 /* open --hours: a year at most */
 #define NOTE_MAX 200   /* open --note: characters */

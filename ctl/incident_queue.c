@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "identity.h"
-#include "incident.h"
+#include "incident_queue.h"
 
 #define JSON_DEPTH 16    /* nesting the reader follows */
 #define ARGS_PER_RUN 500 /* queue ids per postsuper run */
@@ -249,7 +249,7 @@ js_value(struct js *j, int depth)
     return js_number(j);
 }
 
-/* Read one line of postqueue -j (see incident.h). */
+/* Read one line of postqueue -j (see incident_queue.h). */
 int
 iq_parse_line(const char *line, char *queue, size_t qlen, char *id, size_t idlen, char *sender,
               size_t slen)
@@ -384,7 +384,7 @@ by_id(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* The held messages of sender (see incident.h). */
+/* The held messages of sender (see incident_queue.h). */
 int
 iq_held(const char *dir, const char *sender, struct iq_ids *ids, char *err, size_t errlen)
 {

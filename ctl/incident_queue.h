@@ -1,11 +1,11 @@
 /*
- * incident.h - postmeterctl incident: this server's held mail of a sender,
+ * incident_queue.h - postmeterctl incident: this server's held mail of a sender,
  * through Postfix's own tools (incident_queue.c).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#ifndef PM_CTL_INCIDENT_H
-#define PM_CTL_INCIDENT_H
+#ifndef PM_CTL_INCIDENT_QUEUE_H
+#define PM_CTL_INCIDENT_QUEUE_H
 
 #include <stddef.h>
 
