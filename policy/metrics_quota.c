@@ -76,14 +76,18 @@ pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, cha
     struct pm_meter_res res;
     size_t i, n = 0;
     long long now, in_incident = 0;
-    int p, rc;
+    char ierr[256];
+    int p, rc, inc_rc;
 
-    if (pm_store_incident_list(store, incident_one, &in_incident, &now, err, errlen) < 0)
-        return -1;
-    pm_metrics_incidents_set(in_incident);
+    /* the gauge keeps its value when the list fails; the quotas are read all the same */
+    if ((inc_rc = pm_store_incident_list(store, incident_one, &in_incident, &now, ierr,
+                                         sizeof(ierr))) < 0)
+        snprintf(err, errlen, "senders in incident: %s", ierr);
+    else
+        pm_metrics_incidents_set(in_incident);
     if (conf->metrics_top_senders <= 0) {
         pm_metrics_quota_set(NULL, 0, 0);
-        return 0;
+        return inc_rc < 0 ? -1 : 0;
     }
     top.max = (size_t)conf->metrics_top_senders;
     if (!(top.sender = calloc(top.max, sizeof(*top.sender))) ||
@@ -106,5 +110,7 @@ pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, cha
         pm_metrics_quota_set(rows, n, now);
     free(rows);
     free(top.sender);
-    return rc < 0 ? -1 : 0;
+    if (rc == 0 && inc_rc < 0)
+        snprintf(err, errlen, "senders in incident: %s", ierr);
+    return rc < 0 || inc_rc < 0 ? -1 : 0;
 }
