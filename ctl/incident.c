@@ -50,6 +50,7 @@ static void
 inc_json(const struct pm_incident *inc)
 {
     const char *p = inc->ids, *end;
+    char id[sizeof(inc->ids)];
     int first = 1;
 
     fputs("{\"sender\":", stdout);
@@ -71,7 +72,9 @@ inc_json(const struct pm_incident *inc)
         end = strchr(p, ' ');
         if (!end)
             end = p + strlen(p);
-        printf("%s\"%.*s\"", first ? "" : ",", (int)(end - p), p);
+        snprintf(id, sizeof(id), "%.*s", (int)(end - p), p);
+        fputs(first ? "" : ",", stdout);
+        out_json_str(stdout, id);
         first = 0;
         p = end;
     }
@@ -292,8 +295,10 @@ release_report(const struct ctl *c, const char *sender, const struct pm_incident
         fputs(",\"queue\":", stdout);
         if (action) {
             printf("{\"action\":\"%s\",\"messages\":%zu,\"ids\":[", action, ids->n);
-            for (i = 0; i < ids->n; i++)
-                printf("%s\"%s\"", i ? "," : "", ids->id[i]);
+            for (i = 0; i < ids->n; i++) {
+                fputs(i ? "," : "", stdout);
+                out_json_str(stdout, ids->id[i]);
+            }
             fputs("]}", stdout);
         } else {
             fputs("null", stdout);
