@@ -61,6 +61,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "notice.h"
 #include "store_redis.h"
 #include "supervise.h"
 #include "watcher.h"
@@ -304,6 +305,8 @@ reload(const char *file, const char *socket)
     pm_metrics_reload(1);
     pm_log(PM_LOG_NOTICE, "reloaded %s", file);
     pm_metrics_http_reload(conf->metrics_listen); /* conf stays alive: only this thread installs */
+    if (pm_notice_start(conf, err, sizeof(err)) != 0) /* the notices take the new settings */
+        pm_log(PM_LOG_ERR, "%s", err);
     return 0;
 }
 
@@ -367,6 +370,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     struct control_args ca;
     struct sigaction act;
     pthread_t serve_tid, control_tid;
+    char nerr[256];
 
     memset(&sa, 0, sizeof(sa));
     memset(&ca, 0, sizeof(ca));
@@ -380,8 +384,10 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
         pm_runtime_shutdown();
         return 1;
     }
-    pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
-    pm_watcher_start(conf->milter_socket);       /* the same */
+    pm_metrics_http_start(conf->metrics_listen);        /* a failure is logged; mail flows anyway */
+    pm_watcher_start(conf->milter_socket);              /* the same */
+    if (pm_notice_start(conf, nerr, sizeof(nerr)) != 0) /* privileges are dropped: as the user */
+        pm_log(PM_LOG_ERR, "%s", nerr);                 /* the same */
     /* conf may be replaced (and freed) by a reload from here on */
     if (sem_init(&sa.go, 0, 0) != 0 || pipe(ca.stop_fd) != 0 ||
         pthread_create(&control_tid, NULL, control, &ca) != 0) {
@@ -389,6 +395,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
         pm_instance_unpublish();
         pm_watcher_stop();
         pm_metrics_http_stop();
+        pm_notice_stop();
         pm_runtime_shutdown();
         return 1;
     }
@@ -413,6 +420,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     sem_destroy(&sa.go);
     pm_watcher_stop();
     pm_metrics_http_stop();
+    pm_notice_stop();
     pm_runtime_shutdown();
     pm_log(PM_LOG_NOTICE, "stopped");
     return sa.rc;

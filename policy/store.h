@@ -391,6 +391,14 @@ struct pm_store_ops {
                    long long *now, char *err, size_t errlen);
     /* Delete every key of the store's prefix; *deleted counts them. */
     int (*forget_all)(void *impl, long long *deleted, char *err, size_t errlen);
+    /* The daily digest: claim the digest of UTC day day for holder (*won: this call
+     * did; exactly one caller per day does), and pass each refusal count of that
+     * day's record ("<sender>|<limit>" -> refusals) to each (0 to go on). */
+    int (*digest_elect)(void *impl, long long day, const char *holder, int *won, char *err,
+                        size_t errlen);
+    int (*digest_hits)(void *impl, long long day,
+                       int (*each)(void *arg, const char *sender, const char *limit, long long n),
+                       void *arg, char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -461,5 +469,13 @@ void pm_store_free(struct pm_store *st);
 
 /* The configuration key's name for a counter ("messages_per_hour"). */
 const char *pm_counter_name(enum pm_counter c);
+
+/* The daily digest (see struct pm_store_ops); PM_STORE_OK, or a failure. */
+int pm_store_digest_elect(struct pm_store *st, long long day, const char *holder, int *won,
+                          char *err, size_t errlen);
+int pm_store_digest_hits(struct pm_store *st, long long day,
+                         int (*each)(void *arg, const char *sender, const char *limit,
+                                     long long n),
+                         void *arg, char *err, size_t errlen);
 
 #endif

@@ -516,6 +516,8 @@ static const struct pm_store_ops redis_ops = {
     .server_beat = rs_server_beat,
     .servers = rs_servers,
     .forget_all = rs_forget_all,
+    .digest_elect = rs_digest_elect,
+    .digest_hits = rs_digest_hits,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */
