@@ -136,14 +136,32 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
     free(h.rows);
 }
 
+/* Claim the digest of day and send it when won; 0, or -1 when the store could not say. */
+int
+pm_notice_digest_day(const struct notice_cfg *c, long long day, long long now)
+{
+    char err[256], holder[320];
+    int won;
+
+    snprintf(holder, sizeof(holder), "%s:%ld", c->host, (long)getpid());
+    if (pm_store_digest_elect(c->store, day, holder, &won, err, sizeof(err)) < 0) {
+        pm_log(PM_LOG_WARNING, "notice: digest of day %lld: cannot claim it: %s", day, err);
+        return -1;
+    }
+    if (!won)
+        pm_log(PM_LOG_DEBUG, "notice: digest of day %lld: another server sends it", day);
+    else
+        send_digest(c, day, now);
+    return 0;
+}
+
 /* Send the previous day's digest when due and won. */
 void
 pm_notice_digest_tick(const struct notice_cfg *c, long long *done_day)
 {
-    char err[256], holder[320];
+    char err[256];
     long long now, day;
     struct tm tm;
-    int won;
 
     if (!c->digest || !c->store || c->n_admin == 0)
         return;
@@ -155,15 +173,6 @@ pm_notice_digest_tick(const struct notice_cfg *c, long long *done_day)
     pm_zone_tm(now, &tm);
     if (day <= *done_day || tm.tm_hour < c->digest_hour)
         return;
-    snprintf(holder, sizeof(holder), "%s:%ld", c->host, (long)getpid());
-    if (pm_store_digest_elect(c->store, day, holder, &won, err, sizeof(err)) < 0) {
-        pm_log(PM_LOG_WARNING, "notice: digest of day %lld: cannot claim it: %s", day, err);
-        return;
-    }
-    *done_day = day;
-    if (!won) {
-        pm_log(PM_LOG_DEBUG, "notice: digest of day %lld: another server sends it", day);
-        return;
-    }
-    send_digest(c, day, now);
+    if (pm_notice_digest_day(c, day, now) == 0)
+        *done_day = day;
 }

@@ -77,6 +77,10 @@ void pm_notice_hook_done(void);
  * it; *done_day remembers the last day handled by this process. */
 void pm_notice_digest_tick(const struct notice_cfg *c, long long *done_day);
 
+/* Claim the digest of UTC day day and, when this call won it, send it
+ * (nothing when nothing was refused); 0, or -1 when the store failed. */
+int pm_notice_digest_day(const struct notice_cfg *c, long long day, long long now);
+
 /* The digest's text of day from n rows (sender, limit, refusals) into b;
  * rows are sorted here, by refusals, most first. */
 struct notice_hit {

@@ -29,10 +29,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/postfix.sh"
 
 cli=$top_builddir/tests/tools/noticecli
-pm_need postfix smtp-sink python3 redis-cli "$cli" "$top_builddir/postmeter"
+pm_need postfix smtp-sink python3 redis-cli curl "$cli" "$top_builddir/postmeter"
 
 pm_redis_start
-pm_write_conf "$PM_TMP/postmeter.conf" <<'EOF'
+metrics_port=$(pm_free_port)
+pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
+metrics: { listen = "127.0.0.1:$metrics_port"; };
 plans: { default: { messages_per_hour = 1; messages_per_day = 0; recipients_per_day = 0;
                     warmup = []; }; };
 log: { level = "debug"; };
@@ -208,8 +210,12 @@ for i in 1 2 3; do
     counters_are "$PM_TMP/b$i.out" admin=1/0 sender=0/0 webhook=0/0 digest=0/0
 done
 pm_sink_expect 5 "messages at the sink after three more admin notices (plan: 1 per hour)"
-grep -q 'metered' "$PM_POSTMETER_LOG" && grep 'sender=<>' "$PM_POSTMETER_LOG" | grep -q 'action=' &&
-    pm_fail "postmeter metered a notice: $(grep 'sender=<>' "$PM_POSTMETER_LOG")"
+# postmeter's milter saw the five notices as outgoing mail, and decided nothing on them.
+curl -s "http://127.0.0.1:$metrics_port/metrics" >"$PM_TMP/metrics.txt" || pm_fail "no metrics"
+pm_assert_eq 'postmeter_messages_total{direction="outgoing"} 5' \
+    "$(grep '^postmeter_messages_total{direction="outgoing"}' "$PM_TMP/metrics.txt")" \
+    "notices the milter saw"
+pm_assert_eq "" "$(grep '^postmeter_decisions_total{' "$PM_TMP/metrics.txt")" "decisions on notices"
 pm_assert_eq "0" "$(pm_rcli --scan --pattern 'pmtest:v1:{s:*' | wc -l)" "per-sender keys written for notices"
 pm_assert_eq "is_bounce=0 is_auto=1" "$("$cli" -c "$PM_TMP/a.conf" bounce alice@example.com burst \
     "41 messages in 10 minutes" held 3 "4XyZ1" "" 1796000000)" "postmeter's bounce parser on a notice"
@@ -275,6 +281,14 @@ pm_assert_eq "won=0" "$("$cli" -c "$PM_TMP/a.conf" elect 20501 mx1)" "the next d
 ttl=$(pm_rcli ttl pmtest:v1:digest:20500)
 [ "$ttl" -gt 259000 ] && [ "$ttl" -le 259200 ] || pm_fail "the claim lives $ttl s, not 3 days"
 
+# A day nothing was refused on: claimed, no digest, nothing counted; claimed once only.
+"$cli" -c "$PM_TMP/a.conf" digest 20400 >"$PM_TMP/d1.out" 2>"$PM_TMP/d1.out.log" || pm_fail "digest failed"
+counters_are "$PM_TMP/d1.out" admin=0/0 sender=0/0 webhook=0/0 digest=0/0
+grep -qxF "postmeter: notice: digest of day 20400: nothing was refused, no digest" "$PM_TMP/d1.out.log" ||
+    pm_fail "no log line of the empty digest: $(cat "$PM_TMP/d1.out.log")"
+"$cli" -c "$PM_TMP/a.conf" digest 20400 >"$PM_TMP/d2.out" 2>"$PM_TMP/d2.out.log" || pm_fail "digest failed"
+grep -qxF "postmeter: notice: digest of day 20400: another server sends it" "$PM_TMP/d2.out.log" ||
+    pm_fail "the second claim of a day was not refused: $(cat "$PM_TMP/d2.out.log")"
 "$cli" -c "$PM_TMP/a.conf" digest-text 20500 bob@example.com messages_per_hour 4 \
     alice@example.com messages_per_day 12 carol@example.com warmup_day 4 >"$PM_TMP/digest.eml"
 grep -qxF 'Subject: postmeter: daily digest of 2026-02-16 (UTC): 20 refusals' "$PM_TMP/digest.eml" ||

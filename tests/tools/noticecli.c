@@ -8,6 +8,7 @@
  *   noticecli -c CONF bounce SENDER SIGNAL FIGURES ACTION HELD IDS NOTE AT
  *   noticecli -c CONF digest-text DAY SENDER LIMIT N [SENDER LIMIT N]...
  *   noticecli -c CONF elect DAY HOLDER
+ *   noticecli -c CONF digest DAY
  *
  * DESCRIPTION
  *   Loads CONF with pm_conf_load() (its notify group, timezone and redis),
@@ -24,6 +25,8 @@
  *   digest-text  prints the digest of UTC day DAY from the rows given.
  *   elect        claims the digest of DAY in the store (digest_elect) and
  *                prints "won=0" or "won=1".
+ *   digest       claims and, when won, sends the digest of DAY as the notifier
+ *                does (notice_digest.c), then prints the counters.
  *
  * DIAGNOSTICS
  *   Exit 0, 1 on a failure (a store error, the notifier not done), 2 on bad usage.
@@ -201,6 +204,26 @@ run_elect(const struct pm_conf *conf, char **a)
     return rc < 0;
 }
 
+/* digest: claim and send a day's digest as the notifier does. */
+static int
+run_digest(const struct pm_conf *conf, char **a)
+{
+    struct notice_cfg c;
+    int rc;
+
+    settings(conf, &c);
+    snprintf(c.sendmail, sizeof(c.sendmail), "%s", conf->notify_sendmail);
+    snprintf(c.config_dir, sizeof(c.config_dir), "%s", conf->notify_postfix_config_dir);
+    c.timeout_s = conf->notify_timeout;
+    c.digest = 1;
+    if (!(c.store = pm_store_redis_new(conf)))
+        return 1;
+    rc = pm_notice_digest_day(&c, atoll(a[0]), atoll(a[0]) * 86400 + 86400 + 7 * 3600);
+    print_counters();
+    pm_store_free(c.store);
+    return rc < 0;
+}
+
 /* Entry point. */
 int
 main(int argc, char **argv)
@@ -225,6 +248,8 @@ main(int argc, char **argv)
         rc = run_text(conf, "bounce", argv + 4);
     else if (strcmp(argv[3], "digest-text") == 0 && argc >= 5 && (argc - 5) % 3 == 0)
         rc = run_digest_text(conf, argc - 4, argv + 4);
+    else if (strcmp(argv[3], "digest") == 0 && argc == 5)
+        rc = run_digest(conf, argv + 4);
     else if (strcmp(argv[3], "elect") == 0 && argc == 6)
         rc = run_elect(conf, argv + 4);
     else
