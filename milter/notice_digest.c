@@ -41,10 +41,14 @@ keep_hit(void *arg, const char *sender, const char *limit, long long n)
 
     if (n <= 0)
         return 0;
+    if (h->n == DIGEST_MAX)
+        return 1; /* the meter script keeps no more */
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
 
-        if (cap > DIGEST_MAX || !(r = realloc(h->rows, cap * sizeof(*r))))
+        if (cap > DIGEST_MAX)
+            cap = DIGEST_MAX;
+        if (!(r = realloc(h->rows, cap * sizeof(*r))))
             return 1;
         h->rows = r;
         h->cap = cap;

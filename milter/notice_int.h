@@ -2,8 +2,8 @@
  * notice_int.h - what the parts of the notices share: the settings copied
  * from the configuration (notice.c), the texts and the sendmail run
  * (notice_mail.c), the webhook (notice_hook.c) and the daily digest
- * (notice_digest.c). Nothing outside milter/notice*.c includes this, but
- * the unit test of the texts.
+ * (notice_digest.c). Nothing outside milter/notice*.c includes this but
+ * tests/tools/noticecli.c, which prints the texts and drives the digest.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -21,17 +21,17 @@
 struct notice_cfg {
     char **admin; /* the administrators */
     size_t n_admin;
-    int sender;                 /* also tell the sender */
+    int sender;                        /* also tell the sender */
     char from[PM_NOTIFY_ADDR_MAX + 1]; /* the From: address */
-    char host[256];             /* this host's name (Message-ID) */
-    char sendmail[1024];        /* the command */
-    char config_dir[1024];      /* sendmail -C DIR; "" none */
-    int timeout_s;              /* sendmail's bounded run */
-    char url[PM_NOTIFY_URL_MAX + 1]; /* the webhook; "" none */
-    int hook_ms;                /* the webhook's bounded request */
-    int digest, digest_hour;    /* the daily digest */
-    struct pm_store *store;     /* the digest's store (NULL: no digest) */
-    int refs;                   /* guarded by the notice lock */
+    char host[256];                    /* this host's name (Message-ID) */
+    char sendmail[1024];               /* the command */
+    char config_dir[1024];             /* sendmail -C DIR; "" none */
+    int timeout_s;                     /* sendmail's bounded run */
+    char url[PM_NOTIFY_URL_MAX + 1];   /* the webhook; "" none */
+    int hook_ms;                       /* the webhook's bounded request */
+    int digest, digest_hour;           /* the daily digest */
+    struct pm_store *store;            /* the digest's store (NULL: no digest) */
+    int refs;                          /* guarded by the notice lock */
 };
 
 /* Copy s into out (len bytes) with every control character (CR, LF, tab,

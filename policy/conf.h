@@ -26,9 +26,9 @@ enum pm_action {
     PM_ACT_REJECT,
 };
 
-#define PM_NOTIFY_ADMIN_MAX 20  /* notify.admin: addresses */
-#define PM_NOTIFY_ADDR_MAX 254  /* an address of notify.admin or notify.from */
-#define PM_NOTIFY_URL_MAX 1024  /* notify.webhook_url */
+#define PM_NOTIFY_ADMIN_MAX 20 /* notify.admin: addresses */
+#define PM_NOTIFY_ADDR_MAX 254 /* an address of notify.admin or notify.from */
+#define PM_NOTIFY_URL_MAX 1024 /* notify.webhook_url */
 
 /* What to answer when Redis cannot be reached in time. */
 enum pm_on_error {

@@ -392,8 +392,10 @@ struct pm_store_ops {
     /* Delete every key of the store's prefix; *deleted counts them. */
     int (*forget_all)(void *impl, long long *deleted, char *err, size_t errlen);
     /* The daily digest: claim the digest of UTC day day for holder (*won: this call
-     * did; exactly one caller per day does), and pass each refusal count of that
-     * day's record ("<sender>|<limit>" -> refusals) to each (0 to go on). */
+     * did; exactly one caller per day does: SET "<prefix>:v1:digest:<day>" NX EX
+     * 3 days), and pass each refusal count of that day's record, the hash
+     * "<prefix>:v1:hits:<day>" ("<sender>|<limit>" -> refusals, written by the
+     * meter script), to each (0 to go on). */
     int (*digest_elect)(void *impl, long long day, const char *holder, int *won, char *err,
                         size_t errlen);
     int (*digest_hits)(void *impl, long long day,
@@ -474,8 +476,7 @@ const char *pm_counter_name(enum pm_counter c);
 int pm_store_digest_elect(struct pm_store *st, long long day, const char *holder, int *won,
                           char *err, size_t errlen);
 int pm_store_digest_hits(struct pm_store *st, long long day,
-                         int (*each)(void *arg, const char *sender, const char *limit,
-                                     long long n),
+                         int (*each)(void *arg, const char *sender, const char *limit, long long n),
                          void *arg, char *err, size_t errlen);
 
 #endif
