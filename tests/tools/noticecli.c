@@ -33,6 +33,7 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,7 @@ main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN); /* as the daemon: a sendmail that exits early is EPIPE */
     pm_zone_set(conf->timezone);
     pm_log_set_level(PM_LOG_DEBUG);
     if (strcmp(argv[3], "incident") == 0 && argc == 12)
