@@ -268,6 +268,22 @@ grep -qE "^postmeter: notice: webhook of alice@example.com \(burst\) failed: Ope
     pm_fail "sendmail (1 s) and the webhook (0.5 s) should take about 1.5 s, took $took ms"
 kill "$HOOK_PID" 2>/dev/null
 
+# A flood: the notifier busy with one (sendmail hangs), 64 wait, 5 are dropped at once;
+# the stop drops the 64 and waits for the one (killed after 1 s).
+notice_conf "$PM_TMP/c4.conf" <<EOF
+  admin = [ "postmaster@example.net" ];
+  sendmail = "$PM_TMP/hang.sh";
+  timeout_seconds = 1;
+EOF
+"$cli" -c "$PM_TMP/c4.conf" flood 70 alice@example.com burst "41 messages" held 3 "" "" 1796000000 \
+    >"$PM_TMP/c4.out" 2>"$PM_TMP/c4.out.log" || pm_fail "noticecli flood failed"
+queued_at_once "$PM_TMP/c4.out"
+counters_are "$PM_TMP/c4.out" admin=0/6 sender=0/0 webhook=0/0 digest=0/0
+pm_assert_eq 5 "$(grep -cxF 'postmeter: notice: queue full (64 incidents): notices of alice@example.com (burst) dropped' \
+    "$PM_TMP/c4.out.log")" "incidents dropped from a full queue"
+grep -qxF 'postmeter: notice: stopping: the notices of 64 incidents were not sent' "$PM_TMP/c4.out.log" ||
+    pm_fail "no log line of the stop: $(cat "$PM_TMP/c4.out.log")"
+
 # --- (d) the digest: the election, and the text ------------------------------------
 "$cli" -c "$PM_TMP/a.conf" elect 20500 mx1 >"$PM_TMP/e1" &
 e1=$!

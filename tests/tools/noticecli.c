@@ -4,6 +4,7 @@
  *
  * SYNOPSIS
  *   noticecli -c CONF incident SENDER SIGNAL FIGURES ACTION HELD IDS NOTE AT
+ *   noticecli -c CONF flood N SENDER SIGNAL FIGURES ACTION HELD IDS NOTE AT
  *   noticecli -c CONF text admin|sender|json SENDER SIGNAL FIGURES ACTION HELD IDS NOTE AT
  *   noticecli -c CONF bounce SENDER SIGNAL FIGURES ACTION HELD IDS NOTE AT
  *   noticecli -c CONF digest-text DAY SENDER LIMIT N [SENDER LIMIT N]...
@@ -18,6 +19,10 @@
  *                call took), waits for the notifier to finish (at most 60 s),
  *                prints the postmeter_notices_total lines of the metrics
  *                exposition and stops. The notices' log lines go to stderr.
+ *   flood        queues the incident once, waits 300 ms (the notifier is busy
+ *                with it), queues it N - 1 times more, prints "queued_ms=N"
+ *                (the N calls), stops at once (pm_notice_stop drops what
+ *                waits) and prints the counters.
  *   text         prints the admin notice, the sender's notice or the webhook's
  *                JSON of the incident, as they are sent (Date: fixed at AT).
  *   bounce       prints "is_bounce=B is_auto=A" of postmeter's own bounce
@@ -37,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -124,6 +130,35 @@ run_incident(const struct pm_conf *conf, char **a)
     print_counters();
     pm_notice_stop();
     return rc == 0 ? 0 : 1;
+}
+
+/* flood: fill the queue beyond its bound, then stop. */
+static int
+run_flood(const struct pm_conf *conf, int n, char **a)
+{
+    struct pm_incident inc;
+    const char *action;
+    char err[256];
+    long long t0, spent;
+    int i;
+
+    read_incident(a, &inc, &action);
+    if (n < 1 || pm_notice_start(conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", n < 1 ? "flood: N must be at least 1" : err);
+        return 1;
+    }
+    t0 = pm_mono_ms();
+    pm_notice_incident(&inc, action);
+    spent = pm_mono_ms() - t0;
+    usleep(300000);
+    t0 = pm_mono_ms();
+    for (i = 1; i < n; i++)
+        pm_notice_incident(&inc, action);
+    printf("queued_ms=%lld\n", spent + pm_mono_ms() - t0);
+    fflush(stdout);
+    pm_notice_stop();
+    print_counters();
+    return 0;
 }
 
 /* text / bounce: the texts as sent. */
@@ -244,6 +279,8 @@ main(int argc, char **argv)
     pm_log_set_level(PM_LOG_DEBUG);
     if (strcmp(argv[3], "incident") == 0 && argc == 12)
         rc = run_incident(conf, argv + 4);
+    else if (strcmp(argv[3], "flood") == 0 && argc == 13)
+        rc = run_flood(conf, atoi(argv[4]), argv + 5);
     else if (strcmp(argv[3], "text") == 0 && argc == 13)
         rc = run_text(conf, argv[4], argv + 5);
     else if (strcmp(argv[3], "bounce") == 0 && argc == 12)
