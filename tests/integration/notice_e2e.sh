@@ -15,9 +15,11 @@
 #   (c) failures are logged and counted, and queuing still returns at once: a
 #       missing sendmail, one that exits 1, one that hangs (killed after
 #       timeout_seconds), a webhook on a closed port, one that accepts and never
-#       answers (cut at webhook_timeout_ms);
+#       answers (cut at webhook_timeout_ms); a flood beyond the queue's bound;
 #   (d) the digest: of two racing servers exactly one claims a day, the claim
-#       lives 3 days; the digest's text from rows (sorted, "and N more");
+#       lives 3 days; a day without refusals sends nothing; the daemon's own
+#       notifier claims yesterday's digest from its serving child; the digest's
+#       text from rows (sorted, "and N more");
 #   (e) bad notify values are refused with file:line.
 # The digest's end-to-end path (the meter script writing the hits record) is
 # another part's work and is tested after the merge.
@@ -35,6 +37,7 @@ pm_redis_start
 metrics_port=$(pm_free_port)
 pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
 metrics: { listen = "127.0.0.1:$metrics_port"; };
+notify: { admin = [ "postmaster@example.net" ]; digest = true; digest_hour = 0; };
 plans: { default: { messages_per_hour = 1; messages_per_day = 0; recipients_per_day = 0;
                     warmup = []; }; };
 log: { level = "debug"; };
@@ -327,6 +330,15 @@ for i in $(seq 1 205); do rows+=("s$i@example.com" messages_per_hour "$i"); done
 pm_assert_eq 205 "$(sed -n '4p' "$PM_TMP/big.body" | awk '{print $3}')" "the first row: most refusals"
 pm_assert_eq "s6@example.com" "$(sed -n '203p' "$PM_TMP/big.body" | awk '{print $1}')" "the 200th row"
 pm_assert_eq "and 5 more" "$(sed -n '204p' "$PM_TMP/big.body")" "the rows left out"
+
+# The daemon's own notifier (in the serving child, started with it) claimed
+# yesterday's digest at once (digest_hour 0), and found nothing refused.
+yesterday=$(($(date -u +%s) / 86400 - 1))
+pm_wait_grep "notice: digest of day $yesterday: nothing was refused, no digest" "$PM_POSTMETER_LOG" ||
+    pm_fail "postmeter's notifier did not look at yesterday's digest: $(cat "$PM_POSTMETER_LOG")"
+holder=$(pm_rcli get "pmtest:v1:digest:$yesterday")
+pm_assert_eq "$(awk '/^PPid:/ { print $2 }' "/proc/${holder##*:}/status" 2>/dev/null)" "$PM_POSTMETER_PID" \
+    "the digest's claim $holder is the serving child's"
 
 # --- (e) bad values are refused with file:line ------------------------------------
 check() {
