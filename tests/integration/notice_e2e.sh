@@ -219,6 +219,16 @@ pm_assert_eq 'postmeter_messages_total{direction="outgoing"} 5' \
     "$(grep '^postmeter_messages_total{direction="outgoing"}' "$PM_TMP/metrics.txt")" \
     "notices the milter saw"
 pm_assert_eq "" "$(grep '^postmeter_decisions_total{' "$PM_TMP/metrics.txt")" "decisions on notices"
+# The endpoint shows the notices' counters (this daemon sent none: noticecli did).
+pm_assert_eq 'postmeter_notices_total{kind="admin",result="sent"} 0
+postmeter_notices_total{kind="admin",result="failed"} 0
+postmeter_notices_total{kind="sender",result="sent"} 0
+postmeter_notices_total{kind="sender",result="failed"} 0
+postmeter_notices_total{kind="webhook",result="sent"} 0
+postmeter_notices_total{kind="webhook",result="failed"} 0
+postmeter_notices_total{kind="digest",result="sent"} 0
+postmeter_notices_total{kind="digest",result="failed"} 0' \
+    "$(grep '^postmeter_notices_total{' "$PM_TMP/metrics.txt")" "the notices' counters on the endpoint"
 pm_assert_eq "0" "$(pm_rcli --scan --pattern 'pmtest:v1:{s:*' | wc -l)" "per-sender keys written for notices"
 pm_assert_eq "is_bounce=0 is_auto=1" "$("$cli" -c "$PM_TMP/a.conf" bounce alice@example.com burst \
     "41 messages in 10 minutes" held 3 "4XyZ1" "" 1796000000)" "postmeter's bounce parser on a notice"
