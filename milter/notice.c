@@ -277,7 +277,7 @@ pm_notice_incident(const struct pm_incident *inc, const char *action)
     int dropped = 0, hook = 0;
 
     pthread_mutex_lock(&mu);
-    if (!running || !current) {
+    if (!running || stopping || !current) {
         pthread_mutex_unlock(&mu);
         return;
     }
