@@ -305,7 +305,8 @@ reload(const char *file, const char *socket)
     pm_metrics_reload(1);
     pm_log(PM_LOG_NOTICE, "reloaded %s", file);
     pm_metrics_http_reload(conf->metrics_listen); /* conf stays alive: only this thread installs */
-    if (pm_notice_start(conf, err, sizeof(err)) != 0) /* the notices take the new settings */
+    /* the notices take the new settings */
+    if (pm_notice_start(conf, err, sizeof(err)) != 0)
         pm_log(PM_LOG_ERR, "%s", err);
     return 0;
 }
@@ -384,10 +385,11 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
         pm_runtime_shutdown();
         return 1;
     }
-    pm_metrics_http_start(conf->metrics_listen);        /* a failure is logged; mail flows anyway */
-    pm_watcher_start(conf->milter_socket);              /* the same */
-    if (pm_notice_start(conf, nerr, sizeof(nerr)) != 0) /* privileges are dropped: as the user */
-        pm_log(PM_LOG_ERR, "%s", nerr);                 /* the same */
+    pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
+    pm_watcher_start(conf->milter_socket);       /* the same */
+    /* the notifier runs as the daemon's user (privileges are dropped); a failure is logged */
+    if (pm_notice_start(conf, nerr, sizeof(nerr)) != 0)
+        pm_log(PM_LOG_ERR, "%s", nerr);
     /* conf may be replaced (and freed) by a reload from here on */
     if (sem_init(&sa.go, 0, 0) != 0 || pipe(ca.stop_fd) != 0 ||
         pthread_create(&control_tid, NULL, control, &ca) != 0) {
