@@ -61,6 +61,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "notice.h"
 #include "store_redis.h"
 #include "supervise.h"
 #include "watcher.h"
@@ -304,6 +305,9 @@ reload(const char *file, const char *socket)
     pm_metrics_reload(1);
     pm_log(PM_LOG_NOTICE, "reloaded %s", file);
     pm_metrics_http_reload(conf->metrics_listen); /* conf stays alive: only this thread installs */
+    /* the notices take the new settings */
+    if (pm_notice_start(conf, err, sizeof(err)) != 0)
+        pm_log(PM_LOG_ERR, "%s", err);
     return 0;
 }
 
@@ -367,6 +371,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     struct control_args ca;
     struct sigaction act;
     pthread_t serve_tid, control_tid;
+    char nerr[256];
 
     memset(&sa, 0, sizeof(sa));
     memset(&ca, 0, sizeof(ca));
@@ -382,6 +387,9 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     }
     pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
     pm_watcher_start(conf->milter_socket);       /* the same */
+    /* the notifier runs as the daemon's user (privileges are dropped); a failure is logged */
+    if (pm_notice_start(conf, nerr, sizeof(nerr)) != 0)
+        pm_log(PM_LOG_ERR, "%s", nerr);
     /* conf may be replaced (and freed) by a reload from here on */
     if (sem_init(&sa.go, 0, 0) != 0 || pipe(ca.stop_fd) != 0 ||
         pthread_create(&control_tid, NULL, control, &ca) != 0) {
@@ -389,6 +397,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
         pm_instance_unpublish();
         pm_watcher_stop();
         pm_metrics_http_stop();
+        pm_notice_stop();
         pm_runtime_shutdown();
         return 1;
     }
@@ -413,6 +422,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     sem_destroy(&sa.go);
     pm_watcher_stop();
     pm_metrics_http_stop();
+    pm_notice_stop();
     pm_runtime_shutdown();
     pm_log(PM_LOG_NOTICE, "stopped");
     return sa.rc;

@@ -174,6 +174,16 @@ static const struct conf_key conf_keys[] = {
     K_STR("postfix", "queue_directory", postfix_queue_directory, "/var/spool/postfix",
           pm_conf_check_abs_path, NULL),
     K_INT("postfix", "idle_alarm", postfix_idle_alarm, 600, 0, 86400,      pm_conf_check_idle_alarm, NULL),
+    K_STRS("notify", "admin", notify_admin, n_notify_admin, no_strings, 1, pm_conf_check_notify_address),
+    K_BOOL("notify", "sender", notify_sender, 0),
+    K_STR("notify", "from", notify_from, "",                                 pm_conf_check_notify_from, NULL),
+    K_STR("notify", "sendmail", notify_sendmail, "/usr/sbin/sendmail",       pm_conf_check_notify_command, NULL),
+    K_STR("notify", "postfix_config_dir", notify_postfix_config_dir, "",     pm_conf_check_abs_path, NULL),
+    K_INT("notify", "timeout_seconds", notify_timeout, 30, 1, 600,           NULL, NULL),
+    K_STR("notify", "webhook_url", notify_webhook_url, "",                   pm_conf_check_webhook_url, NULL),
+    K_INT("notify", "webhook_timeout_ms", notify_webhook_timeout_ms, 3000, 100, 60000, NULL, NULL),
+    K_BOOL("notify", "digest", notify_digest, 0),
+    K_INT("notify", "digest_hour", notify_digest_hour, 7, 0, 23,             NULL, pm_conf_check_notify),
 };
 
 /* clang-format on */
@@ -475,6 +485,11 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->metrics_listen);
     free(conf->postfix_queue_directory);
     free(conf->feedback_authserv_id);
+    free_strings(conf->notify_admin, conf->n_notify_admin);
+    free(conf->notify_from);
+    free(conf->notify_sendmail);
+    free(conf->notify_postfix_config_dir);
+    free(conf->notify_webhook_url);
     free_strings(conf->local_domains, conf->n_local_domains);
     free_strings(conf->daemon_names, conf->n_daemon_names);
     free(conf->networks);

@@ -26,6 +26,10 @@ enum pm_action {
     PM_ACT_REJECT,
 };
 
+#define PM_NOTIFY_ADMIN_MAX 20 /* notify.admin: addresses */
+#define PM_NOTIFY_ADDR_MAX 254 /* an address of notify.admin or notify.from */
+#define PM_NOTIFY_URL_MAX 1024 /* notify.webhook_url */
+
 /* What to answer when Redis cannot be reached in time. */
 enum pm_on_error {
     PM_ONERR_ACCEPT = 0,
@@ -166,6 +170,19 @@ struct pm_conf {
     /* postfix: does Postfix reach the milter socket? (policy/watch.c, milter/watch.c) */
     char *postfix_queue_directory; /* Postfix's queue_directory: pid/master.pid; "" = no check */
     int postfix_idle_alarm;        /* seconds without a connection while Postfix runs; 0 off */
+
+    /* notify: the notices of incidents and the daily digest (milter/notice.c) */
+    char **notify_admin;             /* the administrators' addresses; empty: no mail notices */
+    size_t n_notify_admin;           /* at most PM_NOTIFY_ADMIN_MAX */
+    int notify_sender;               /* also tell the sender in incident */
+    char *notify_from;               /* the notices' From:; "" = postmeter@ the host's name */
+    char *notify_sendmail;           /* Postfix's sendmail, run without a shell */
+    char *notify_postfix_config_dir; /* sendmail -C DIR for a non-default instance; "" none */
+    int notify_timeout;              /* seconds sendmail may take, then it is killed */
+    char *notify_webhook_url;        /* "" = no webhook */
+    int notify_webhook_timeout_ms;   /* the whole webhook request */
+    int notify_digest;               /* mail the daily digest of refusals */
+    int notify_digest_hour;          /* the hour (timezone) after which it is sent */
 
     /* windows */
     int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */

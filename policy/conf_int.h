@@ -44,4 +44,11 @@ int pm_conf_load_domains(struct loader *ld, const config_setting_t *s, const cha
 /* Free what pm_conf_load_assign() and pm_conf_load_domains() allocated. */
 void pm_conf_free_assign(struct pm_conf *conf);
 
+/* The notify group (conf_notify.c): value checks, and the group as a whole. */
+int pm_conf_check_notify_address(const char *v, char *why, size_t whylen);
+int pm_conf_check_notify_from(const char *v, char *why, size_t whylen);
+int pm_conf_check_notify_command(const char *v, char *why, size_t whylen);
+int pm_conf_check_webhook_url(const char *v, char *why, size_t whylen);
+int pm_conf_check_notify(struct loader *ld, const config_setting_t *s, const char *kname);
+
 #endif

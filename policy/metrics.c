@@ -414,6 +414,7 @@ pm_metrics_render(size_t *len)
     render_decisions(&t);
     render_process(&t);
     render_quota(&t);
+    pm_metrics_render_notices(&t);
     *len = t.len;
     return pm_buf_take(&t);
 }

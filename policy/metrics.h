@@ -83,4 +83,20 @@ char *pm_metrics_render(size_t *len);
 int pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, char *err,
                              size_t errlen);
 
+/* The kinds of notice (metrics_notice.c). */
+enum pm_notice_kind {
+    PM_NOTICE_ADMIN = 0, /* the administrators' mail of an incident */
+    PM_NOTICE_SENDER,    /* the sender's mail of an incident */
+    PM_NOTICE_WEBHOOK,   /* the webhook of an incident */
+    PM_NOTICE_DIGEST,    /* the daily digest */
+    PM_NOTICE_KIND_COUNT
+};
+
+/* A notice of kind was sent (ok) or failed. */
+void pm_metrics_notice(enum pm_notice_kind kind, int ok);
+
+struct pm_buf;
+/* Append postmeter_notices_total to t (called by pm_metrics_render). */
+void pm_metrics_render_notices(struct pm_buf *t);
+
 #endif

@@ -247,6 +247,28 @@ pm_store_forget_all(struct pm_store *st, long long *deleted, char *err, size_t e
     return st->ops->forget_all(st->impl, deleted, err, errlen);
 }
 
+/* Claim the digest of day. */
+int
+pm_store_digest_elect(struct pm_store *st, long long day, const char *holder, int *won, char *err,
+                      size_t errlen)
+{
+    *won = 0;
+    if (!st->ops->digest_elect)
+        return store_unsupported("the daily digest", err, errlen);
+    return st->ops->digest_elect(st->impl, day, holder, won, err, errlen);
+}
+
+/* The refusal counts of day. */
+int
+pm_store_digest_hits(struct pm_store *st, long long day,
+                     int (*each)(void *arg, const char *sender, const char *limit, long long n),
+                     void *arg, char *err, size_t errlen)
+{
+    if (!st->ops->digest_hits)
+        return store_unsupported("the daily digest", err, errlen);
+    return st->ops->digest_hits(st->impl, day, each, arg, err, errlen);
+}
+
 /* The name of a feedback result, as logged ("feedback=hard_bounce"). */
 const char *
 pm_feedback_name(enum pm_feedback_kind k)

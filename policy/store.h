@@ -420,6 +420,16 @@ struct pm_store_ops {
      * once); was: what it was (was->open 0: none was in force). */
     int (*incident_release)(void *impl, const char *sender, struct pm_incident *was, char *err,
                             size_t errlen);
+    /* The daily digest: claim the digest of UTC day day for holder (*won: this call
+     * did; exactly one caller per day does: SET "<prefix>:v1:digest:<day>" NX EX
+     * 3 days), and pass each refusal count of that day's record, the hash
+     * "<prefix>:v1:hits:<day>" ("<sender>|<limit>" -> refusals, written by the
+     * meter script), to each (0 to go on). */
+    int (*digest_elect)(void *impl, long long day, const char *holder, int *won, char *err,
+                        size_t errlen);
+    int (*digest_hits)(void *impl, long long day,
+                       int (*each)(void *arg, const char *sender, const char *limit, long long n),
+                       void *arg, char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -500,5 +510,12 @@ void pm_store_free(struct pm_store *st);
 
 /* The configuration key's name for a counter ("messages_per_hour"). */
 const char *pm_counter_name(enum pm_counter c);
+
+/* The daily digest (see struct pm_store_ops); PM_STORE_OK, or a failure. */
+int pm_store_digest_elect(struct pm_store *st, long long day, const char *holder, int *won,
+                          char *err, size_t errlen);
+int pm_store_digest_hits(struct pm_store *st, long long day,
+                         int (*each)(void *arg, const char *sender, const char *limit, long long n),
+                         void *arg, char *err, size_t errlen);
 
 #endif

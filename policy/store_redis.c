@@ -520,6 +520,8 @@ static const struct pm_store_ops redis_ops = {
     .incident_list = rs_incident_list,
     .incident_open = rs_incident_open,
     .incident_release = rs_incident_release,
+    .digest_elect = rs_digest_elect,
+    .digest_hits = rs_digest_hits,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */

@@ -129,6 +129,16 @@ assert_defaults(const struct pm_conf *c)
     assert_int_equal(c->metrics_refresh_seconds, 30);
     assert_string_equal(c->postfix_queue_directory, "/var/spool/postfix");
     assert_int_equal(c->postfix_idle_alarm, 600);
+    assert_int_equal(c->n_notify_admin, 0);
+    assert_int_equal(c->notify_sender, 0);
+    assert_string_equal(c->notify_from, "");
+    assert_string_equal(c->notify_sendmail, "/usr/sbin/sendmail");
+    assert_string_equal(c->notify_postfix_config_dir, "");
+    assert_int_equal(c->notify_timeout, 30);
+    assert_string_equal(c->notify_webhook_url, "");
+    assert_int_equal(c->notify_webhook_timeout_ms, 3000);
+    assert_int_equal(c->notify_digest, 0);
+    assert_int_equal(c->notify_digest_hour, 7);
     assert_int_equal(c->on_store_error, PM_ONERR_ACCEPT);
     assert_int_equal(c->dry_run, 0);
     assert_int_equal(c->learning_established_days, 3);
@@ -566,6 +576,31 @@ static const struct bad_row bad_rows[] = {
      "$D/bad.conf:1: postfix.idle_alarm: 86401 is out of range (0-86400)"},
     {"postfix: {\n  queue_directory = \"spool/postfix\";\n};\n", NULL, NULL,
      "$D/bad.conf:2: postfix.queue_directory: \"spool/postfix\" is not an absolute path"},
+    /* notify */
+    {"notify: {\n  admin = [ \"ops@example.com\", \"-x@example.com\" ];\n};\n", NULL, NULL,
+     "$D/bad.conf:2: notify.admin[1]: \"-x@example.com\" is not an address like "
+     "postmaster@example.com"},
+    {"notify: { from = \"a b@example.com\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.from: \"a b@example.com\" is not an address like "
+     "postmaster@example.com"},
+    {"notify: { webhook_url = \"http://\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.webhook_url: \"http://\" must have a host and at most 1024 "
+     "characters"},
+    {"notify: { webhook_url = \"https://x.example/a b\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.webhook_url: \"https://x.example/a b\" must not hold spaces or "
+     "control characters"},
+    {"notify: { webhook_timeout_ms = 99; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.webhook_timeout_ms: 99 is out of range (100-60000)"},
+    {"notify: { timeout_seconds = 601; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.timeout_seconds: 601 is out of range (1-600)"},
+    {"notify: { digest_hour = -1; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.digest_hour: -1 is out of range (0-23)"},
+    {"notify: {\n  sender = true;\n};\n", NULL, NULL,
+     "$D/bad.conf:2: notify.sender: needs notify.admin (the sender is told to contact them)"},
+    {"notify: { postfix_config_dir = \"etc/postfix\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.postfix_config_dir: \"etc/postfix\" is not an absolute path"},
+    {"notify: { frobnicate = 1; };\n", NULL, NULL,
+     "$D/bad.conf:1: unknown key \"notify.frobnicate\""},
     /* @include: errors name the included file */
     {"user = \"pm\";\n@include \"$D/part.inc\"\n", "part.inc", "group = \"\";\nfrobnicate = 1;\n",
      "$D/part.inc:2: unknown key \"frobnicate\""},

@@ -207,6 +207,9 @@ test_counters(void **state)
     pm_metrics_scan(1, 0);
     pm_metrics_scan(1, 1);
     pm_metrics_feedback(PM_FB_BLOCK);
+    pm_metrics_notice(PM_NOTICE_ADMIN, 1);
+    pm_metrics_notice(PM_NOTICE_WEBHOOK, 0);
+    pm_metrics_notice(PM_NOTICE_WEBHOOK, 0);
     t = render();
     assert_true(has_line(t, "postmeter_messages_total{direction=\"outgoing\"} 1"));
     assert_true(has_line(t, "postmeter_messages_total{direction=\"incoming\"} 2"));
@@ -221,9 +224,13 @@ test_counters(void **state)
     assert_true(has_line(t, "postmeter_attachment_messages_total 1"));
     assert_true(has_line(t, "postmeter_feedback_events_total{kind=\"block\"} 1"));
     assert_true(has_line(t, "postmeter_feedback_events_total{kind=\"hard_bounce\"} 0"));
+    assert_true(has_line(t, "postmeter_notices_total{kind=\"admin\",result=\"sent\"} 1"));
+    assert_true(has_line(t, "postmeter_notices_total{kind=\"admin\",result=\"failed\"} 0"));
+    assert_true(has_line(t, "postmeter_notices_total{kind=\"webhook\",result=\"failed\"} 2"));
+    assert_true(has_line(t, "postmeter_notices_total{kind=\"digest\",result=\"sent\"} 0"));
     /* every metric has its HELP and TYPE lines */
     assert_int_equal(count_lines(t, "# HELP "), count_lines(t, "# TYPE "));
-    assert_int_equal(count_lines(t, "# TYPE "), 16); /* 15 + senders in incident */
+    assert_int_equal(count_lines(t, "# TYPE "), 17); /* 15 + senders in incident + notices */
     free(t);
 }
 

@@ -1,0 +1,96 @@
+/*
+ * store_redis_digest.c - the Redis store's operations for the daily digest
+ * of refusals (milter/notice_digest.c):
+ *   the election "<prefix>:v1:digest:<day>": SET NX EX 3 days, so that
+ *   exactly one of the servers sharing the store sends the digest of a day;
+ *   the record "<prefix>:v1:hits:<day>": a hash "<sender>|<limit name>" ->
+ *   refusals that day, written by the meter script, read here whole (the
+ *   script keeps it to at most 10000 fields).
+ * <day> is the UTC day number of store time, floor(t / 86400).
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "store_redis_int.h"
+
+#define DIGEST_KEEP "259200" /* the election key lives 3 days */
+
+/* "<prefix>:v1:<kind>:<day>" into buf. */
+static void
+day_key(const struct redis_store *rs, const char *kind, long long day, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s:v1:%s:%lld", rs->prefix, kind, day);
+}
+
+/* Claim the digest of day for holder; *won: this call claimed it. */
+int
+rs_digest_elect(void *impl, long long day, const char *holder, int *won, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char key[320];
+    const char *argv[6];
+    redisReply *r;
+    int rc;
+
+    day_key(rs, "digest", day, key, sizeof(key));
+    argv[0] = "SET";
+    argv[1] = key;
+    argv[2] = holder;
+    argv[3] = "NX";
+    argv[4] = "EX";
+    argv[5] = DIGEST_KEEP;
+    if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
+        return rc;
+    *won = r->type == REDIS_REPLY_STATUS; /* "OK"; a nil reply: someone else has it */
+    if (!*won && r->type != REDIS_REPLY_NIL) {
+        snprintf(err, errlen, "redis %s: unexpected reply to SET NX", rs->name);
+        freeReplyObject(r);
+        return PM_STORE_ERROR;
+    }
+    freeReplyObject(r);
+    return PM_STORE_OK;
+}
+
+/* Pass each "<sender>|<limit>" -> refusals of day's record to each (0 to go on). */
+int
+rs_digest_hits(void *impl, long long day,
+               int (*each)(void *arg, const char *sender, const char *limit, long long n),
+               void *arg, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char key[320], field[512], *bar;
+    const char *argv[2];
+    redisReply *r;
+    size_t i;
+    int rc;
+
+    day_key(rs, "hits", day, key, sizeof(key));
+    argv[0] = "HGETALL";
+    argv[1] = key;
+    if ((rc = rs_call(rs, 2, argv, &r, err, errlen)) < 0)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
+        snprintf(err, errlen, "redis %s: unexpected reply to HGETALL %s", rs->name, key);
+        freeReplyObject(r);
+        return PM_STORE_ERROR;
+    }
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        snprintf(field, sizeof(field), "%s", f->str);
+        if (!(bar = strrchr(field, '|')))
+            continue; /* not a field the meter script writes */
+        *bar = '\0';
+        if (each(arg, field, bar + 1, strtoll(v->str, NULL, 10)) != 0)
+            break;
+    }
+    freeReplyObject(r);
+    return PM_STORE_OK;
+}
