@@ -26,7 +26,7 @@ one(const uint8_t *p, size_t n, struct ml_clock *clk)
         return;
     memcpy(line, p, n);
     k = ml_parse(line, n, &ev);
-    if (k < -1 || k > ML_REMOVED || (k > ML_OTHER && strlen(ev.qid) > ML_QID_MAX))
+    if (k < -1 || k > ML_LOCAL || (k > ML_OTHER && strlen(ev.qid) > ML_QID_MAX))
         abort();
     if ((k == ML_FROM || k == ML_TO) && (ev.addr < line || ev.addr + ev.addr_len > line + n))
         abort();
