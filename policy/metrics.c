@@ -400,6 +400,7 @@ pm_metrics_render(size_t *len)
     pm_buf_growing(&t);
     render_decisions(&t);
     render_process(&t);
+    pm_metrics_render_incidents(&t);
     render_quota(&t);
     *len = t.len;
     return pm_buf_take(&t);

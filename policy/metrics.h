@@ -79,4 +79,11 @@ char *pm_metrics_render(size_t *len);
 int pm_metrics_quota_refresh(const struct pm_conf *conf, struct pm_store *store, char *err,
                              size_t errlen);
 
+/* Incidents (metrics_incident.c): one opened by this process's request
+ * (signal as stored), a message held (0) or tempfailed (1), and their text. */
+struct pm_buf;
+void pm_metrics_incident_opened(const char *signal);
+void pm_metrics_incident_message(int tempfailed);
+void pm_metrics_render_incidents(struct pm_buf *t);
+
 #endif
