@@ -59,6 +59,12 @@ local function incident_read()
     for i = 1, #f, 2 do
         t[f[i]] = f[i + 1]
     end
+    local u = tonumber(t['until']) or 0
+    if u > 0 and now >= u then -- ended by itself (the key's TTL, on the store's clock)
+        redis.call('DEL', KEYS[K.inc])
+        redis.call('ZREM', KEYS[K.incidx], inc_sender)
+        return nil
+    end
     return t
 end
 
@@ -265,7 +271,9 @@ local function incident_open(signal, figures, counts)
     redis.call('HSET', KEYS[K.inc], 'at', inc.at, 'signal', signal, 'figures', figures, 'by',
                inc.by, 'note', '', 'until', inc['until'], 'ids', inc.ids, 'held', inc.held)
     if inc['until'] > 0 then
-        redis.call('EXPIREAT', KEYS[K.inc], inc['until'])
+        -- the key ends at until: EXPIRE from now, the same moment as EXPIREAT
+        -- until in production, and right under the test clock's offset too
+        redis.call('EXPIRE', KEYS[K.inc], inc['until'] - now)
     end
     redis.call('ZADD', KEYS[K.incidx], now, inc_sender)
     return inc
