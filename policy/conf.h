@@ -168,10 +168,10 @@ struct pm_conf {
     int postfix_idle_alarm;        /* seconds without a connection while Postfix runs; 0 off */
 
     /* incidents (conf_incidents.c): a mailbox gone bad is held or tempfailed */
-    int inc_enabled;           /* the signals open incidents (default true) */
-    enum pm_action inc_action; /* PM_ACT_HOLD (default) or PM_ACT_TEMPFAIL */
-    int inc_max_hours;         /* an incident ends by itself after this long; 0: when released */
-    long long inc_burst_floor; /* burst: messages in 10 minutes, 50 (0: the signal is off) */
+    int inc_enabled;              /* the signals open incidents (default true) */
+    enum pm_action inc_action;    /* PM_ACT_HOLD (default) or PM_ACT_TEMPFAIL */
+    int inc_max_hours;            /* an incident ends by itself after this long; 0: when released */
+    long long inc_burst_floor;    /* burst: messages in 10 minutes, 50 (0: the signal is off) */
     long long inc_burst_multiple; /* ... and times the sender's usual rate, 10 */
     long long inc_fanout;         /* fanout: new recipient domains in an hour, 40 (0: off) */
     long long inc_retry;          /* retry_storm: refusals in 10 minutes, 50 (0: off) */

@@ -60,8 +60,7 @@ static const struct conf_key signal_keys[] = {
 
 /* Read the signal group name of grp (NULL: its defaults) into v. */
 static int
-load_signal(struct loader *ld, const config_setting_t *grp, const char *name,
-            struct signal_vals *v)
+load_signal(struct loader *ld, const config_setting_t *grp, const char *name, struct signal_vals *v)
 {
     const config_setting_t *s = grp ? config_setting_get_member(grp, name) : NULL;
     char prefix[64], kname[96];
@@ -79,8 +78,7 @@ load_signal(struct loader *ld, const config_setting_t *grp, const char *name,
         if (strcmp(k->group, name) != 0)
             continue;
         snprintf(kname, sizeof(kname), "%s%s", prefix, k->name);
-        if (pm_conf_load_key(ld, k, s ? config_setting_get_member(s, k->name) : NULL, kname, v) <
-            0)
+        if (pm_conf_load_key(ld, k, s ? config_setting_get_member(s, k->name) : NULL, kname, v) < 0)
             return -1;
     }
     return 0;

@@ -341,7 +341,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
             /* in incident: held at end of message, or tempfailed now */
             if (!pm_policy_incident(conf, m, 0, v) && !m->res.fits &&
                 (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
-                                 m->res.over_counter >= PM_C_REP_COLD))
+                 m->res.over_counter >= PM_C_REP_COLD))
                 policy_over(conf, m, &m->res, 1, v);
             m->have_res = 1;
         }

@@ -106,8 +106,7 @@ void pm_policy_incident_net(const struct pm_origin *o, char *out, size_t len);
 void pm_policy_incident_domain(struct pm_msg *m, const char *addr);
 void pm_policy_incident_req(const struct pm_conf *conf, const struct pm_msg *m, int eom,
                             struct pm_incident_req *in);
-int pm_policy_incident(const struct pm_conf *conf, struct pm_msg *m, int eom,
-                       struct pm_verdict *v);
+int pm_policy_incident(const struct pm_conf *conf, struct pm_msg *m, int eom, struct pm_verdict *v);
 
 /* Format the one log line of a decision (without the queue id). */
 void pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m,

@@ -65,9 +65,7 @@ pm_policy_incident_req(const struct pm_conf *conf, const struct pm_msg *m, int e
     int on = conf->inc_enabled;
 
     memset(in, 0, sizeof(*in));
-    in->mode = conf->dry_run || m->learning ? PM_INCM_DRY
-               : on                         ? PM_INCM_DETECT
-                                            : PM_INCM_ENFORCE;
+    in->mode = conf->dry_run || m->learning ? PM_INCM_DRY : on ? PM_INCM_DETECT : PM_INCM_ENFORCE;
     in->refusal = !m->inc_refused;
     /* at RCPT only a tempfail refuses the message: its first refusal is one message */
     in->count = eom || (conf->inc_action == PM_ACT_TEMPFAIL && !m->inc_refused);

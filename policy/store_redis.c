@@ -400,7 +400,7 @@ static void
 limit_names(char *buf, size_t len)
 {
     static const char *const more = "warmup_day warmup_hour reputation_first_contact "
-                                     "reputation_stop";
+                                    "reputation_stop";
     size_t off = 0;
     int c;
 

@@ -201,6 +201,12 @@ test_counters(void **state)
     pm_metrics_scan(1, 0);
     pm_metrics_scan(1, 1);
     pm_metrics_feedback(PM_FB_BLOCK);
+    pm_metrics_incident_opened("burst+new_network");
+    pm_metrics_incident_opened("retry_storm");
+    pm_metrics_incident_opened("admin"); /* not a signal: not counted */
+    pm_metrics_incident_message(0);
+    pm_metrics_incident_message(0);
+    pm_metrics_incident_message(1);
     t = render();
     assert_true(has_line(t, "postmeter_messages_total{direction=\"outgoing\"} 1"));
     assert_true(has_line(t, "postmeter_messages_total{direction=\"incoming\"} 2"));
@@ -215,9 +221,15 @@ test_counters(void **state)
     assert_true(has_line(t, "postmeter_attachment_messages_total 1"));
     assert_true(has_line(t, "postmeter_feedback_events_total{kind=\"block\"} 1"));
     assert_true(has_line(t, "postmeter_feedback_events_total{kind=\"hard_bounce\"} 0"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"burst\"} 1"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"fanout\"} 0"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"retry_storm\"} 1"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"bounce_spike\"} 0"));
+    assert_true(has_line(t, "postmeter_incident_messages_total{action=\"held\"} 2"));
+    assert_true(has_line(t, "postmeter_incident_messages_total{action=\"tempfailed\"} 1"));
     /* every metric has its HELP and TYPE lines */
     assert_int_equal(count_lines(t, "# HELP "), count_lines(t, "# TYPE "));
-    assert_int_equal(count_lines(t, "# TYPE "), 15);
+    assert_int_equal(count_lines(t, "# TYPE "), 17);
     free(t);
 }
 

@@ -74,7 +74,7 @@ struct call {
     long long msgid_max;
     long long wday_offset;
     int hour_bucket, day_bucket;
-    int wu_learn; /* learning: the active days that end a warm-up (0: none) */
+    int wu_learn;               /* learning: the active days that end a warm-up (0: none) */
     struct pm_incident_req inc; /* its strings: below ("" for NULL) */
     char inc_qid[32], inc_domains[256], inc_net[64];
 };
