@@ -12,7 +12,9 @@
 #       opening; bob, another sender, still goes out through both;
 #   (d) nothing is lost: 6 in the sink (alice's 5, bob's 1), alice's 3 others
 #       on hold, the incident hash counts and lists them, and her quota
-#       counted only the 5 that went.
+#       counted only the 5 that went;
+#   (e) a third daemon C with action tempfail refuses her at RCPT TO with
+#       451 4.7.1 and the incident's text, counted once in the incident.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -25,9 +27,10 @@ pm_need swaks postfix smtp-sink saslpasswd2 postqueue postcat postconf python3 c
 
 pm_redis_start
 MPORT=$(pm_free_port)
-INC='incidents: { burst: { floor = 5; multiple = 10; }; };
-plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+PLANS='plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     new_recipients_per_day = 0; warmup = []; }; };'
+INC="incidents: { burst: { floor = 5; multiple = 10; }; };
+$PLANS"
 pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
 $INC
 metrics: { listen = "127.0.0.1:$MPORT"; };
@@ -129,5 +132,25 @@ pm_assert_eq alice@example.com "$(pm_rcli ZRANGE pmtest:v1:incidents 0 -1)" "the
 # the held messages were not counted against alice's quota: 5 messages this hour
 day=$(($(pm_rcli TIME | head -n 1) / 86400))
 pm_assert_eq 5 "$(pm_rcli ZSCORE "pmtest:v1:top:$day" alice@example.com)" "alice's messages counted today"
+
+# (e) postmeter C, with action tempfail, refuses alice at RCPT TO with the
+# incident's reply; the refused message counts in the incident once.
+pm_milter_start c <<EOF
+incidents: { action = "tempfail"; burst: { floor = 5; multiple = 10; }; };
+$PLANS
+EOF
+chgrp postfix "$PM_TMP/c.sock"
+PORT_C=$(pm_free_port)
+echo "127.0.0.1:$PORT_C inet n - n - - smtpd -o smtpd_milters=unix:$PM_TMP/c.sock" \
+    >>"$PM_PF_DIR/etc/master.cf"
+postfix "${PF[@]}" reload >/dev/null 2>&1 || pm_fail "postfix reload failed"
+pm_wait_port "$PORT_C" 200 || pm_fail "the smtpd of postmeter C is not listening on $PORT_C"
+pm_assert_eq "451 4.7.1 <alice@example.com>: sending paused: unusual activity (burst: 6 messages in 10 minutes); contact your mail administrator" \
+    "$(PM_SWAKS_PORT=$PORT_C pm_swaks_send alice@example.com c@example.net "${AUTH[@]}")" \
+    "alice's reply through C"
+pm_assert_eq 4 "$(pm_rcli HGET "$K" held)" "held in the incident after C's refusal"
+grep -q "sender=alice@example.com in incident (signal=burst since [0-9]*, by postmeter): message tempfailed, 4 so far" \
+    "$PM_TMP/c.log" || pm_fail "C logged no tempfailed line: $(tail -n 5 "$PM_TMP/c.log")"
+pm_sink_expect 6 "messages in the sink after C's refusal"
 
 echo "PASS: incidents_e2e"
