@@ -1,6 +1,6 @@
 #!/bin/bash
-# incidents_e2e.sh - an incident end to end: a private redis-server, two
-# postmeter daemons A and B on it, a private Postfix (SASL) with one smtpd
+# incidents_e2e.sh - an incident end to end: a private redis-server, three
+# postmeter daemons A, B and C on it, a private Postfix (SASL) with one smtpd
 # per daemon, and an smtp-sink that stores what Postfix relays.
 #   (a) through A, alice (SASL) sends 5 messages: they reach the sink;
 #   (b) her 6th trips the burst floor (5 in 10 minutes): accepted and put on
@@ -9,7 +9,7 @@
 #       once, and its metrics count the incident and the held messages;
 #   (c) through B, which opened nothing, her next message is held as well
 #       (the incident is in Redis), and B logs the held message, not an
-#       opening; bob, another sender, still goes out through both;
+#       opening; bob, another sender, still goes out through B;
 #   (d) nothing is lost: 6 in the sink (alice's 5, bob's 1), alice's 3 others
 #       on hold, the incident hash counts and lists them, and her quota
 #       counted only the 5 that went;
