@@ -27,6 +27,7 @@
 #include "callbacks.h"
 #include "feedback.h"
 #include "log.h"
+#include "notice.h"
 #include "metrics.h"
 #include "policy.h"
 #include "reply.h"
@@ -276,6 +277,26 @@ cb_envfrom(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/* Give the policy the queue id, for the incident's list of held mail. */
+static void
+incident_qid(SMFICTX *ctx, struct conn *c)
+{
+    const char *qid = macro(ctx, "i");
+
+    snprintf(c->msg.qid, sizeof(c->msg.qid), "%s", qid ? qid : "");
+}
+
+/* The request just made opened the sender's incident: tell people. */
+static void
+incident_notice(struct conn *c)
+{
+    if (!c->msg.inc_opened)
+        return;
+    c->msg.inc_opened = 0;
+    pm_notice_incident(&c->msg.res.inc,
+                       c->rt->conf->inc_action == PM_ACT_TEMPFAIL ? "tempfailed" : "held");
+}
+
 /* RCPT TO: early refusal of a recipient that cannot fit. */
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
@@ -289,7 +310,9 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
         pm_feedback_rcpt(&c->in, c->rt->conf, argv && argv[0] ? argv[0] : "");
     if (!c || !c->msg.metered)
         return SMFIS_CONTINUE;
+    incident_qid(ctx, c);
     pm_policy_rcpt(c->rt->conf, c->rt->store, &c->msg, argv && argv[0] ? argv[0] : "", &v);
+    incident_notice(c);
     if (v.action >= PM_ACT_TEMPFAIL || v.kind == PM_R_STORE_ERROR)
         log_decision(ctx, c, &v, "rcpt");
     if (c->local && v.action >= PM_ACT_TEMPFAIL && !v.dry_run) {
@@ -388,7 +411,9 @@ cb_eom(SMFICTX *ctx)
     }
     if (c->scan)
         scan_facts(c);
+    incident_qid(ctx, c);
     pm_policy_eom(c->rt->conf, c->rt->store, &c->msg, &v);
+    incident_notice(c);
     pm_metrics_scan(c->msg.cold > 0, c->msg.scanned && c->msg.facts[PM_F_ATTACHMENTS] > 0);
     log_decision(ctx, c, &v, "eom");
     r = pm_reply(ctx, &v, 1, c->rt->conf->header_name);

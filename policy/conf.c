@@ -167,6 +167,7 @@ static const struct conf_key conf_keys[] = {
     K_DOUBLE("reputation", "halve_limits", rep_halve, 0.03, 0.0, 1.0),
     K_DOUBLE("reputation", "refuse_first_contact", rep_refuse_cold, 0.05, 0.0, 1.0),
     K_DOUBLE("reputation", "refuse_all", rep_refuse_all, 0.10, 0.0, 1.0),
+    K_SPECIAL("incidents", pm_conf_load_incidents),
     K_INT("suppression", "days", suppress_days, 180, 1, 3650,                NULL, NULL),
     K_STR("metrics", "listen", metrics_listen, "",                           pm_conf_check_listen, NULL),
     K_INT("metrics", "top_senders", metrics_top_senders, 50, 0, 1000,       NULL, NULL),

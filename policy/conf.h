@@ -183,6 +183,17 @@ struct pm_conf {
     int notify_webhook_timeout_ms;   /* the whole webhook request */
     int notify_digest;               /* mail the daily digest of refusals */
     int notify_digest_hour;          /* the hour (timezone) after which it is sent */
+    /* incidents (conf_incidents.c): a mailbox gone bad is held or tempfailed */
+    int inc_enabled;              /* the signals open incidents (default true) */
+    enum pm_action inc_action;    /* PM_ACT_HOLD (default) or PM_ACT_TEMPFAIL */
+    int inc_max_hours;            /* an incident ends by itself after this long; 0: when released */
+    long long inc_burst_floor;    /* burst: messages in 10 minutes, 50 (0: the signal is off) */
+    long long inc_burst_multiple; /* ... and times the sender's usual rate, 10 */
+    long long inc_fanout;         /* fanout: new recipient domains in an hour, 40 (0: off) */
+    long long inc_retry;          /* retry_storm: refusals in 10 minutes, 50 (0: off) */
+    long long inc_bounce;         /* bounce_spike: hard bounces in 24 hours, 20 (0: off) */
+    int inc_nn_days;              /* new_network: a network unused this long is new, 30 (0: off) */
+    double inc_nn_factor;         /* ... and lowers the other thresholds by this factor, 0.5 */
 
     /* windows */
     int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */

@@ -29,6 +29,9 @@ int pm_conf_load_default_plan(struct loader *ld, const config_setting_t *s, cons
 /* Read the contacts group (secret file, TTL, bounds); -1 after an error. */
 int pm_conf_load_contacts(struct loader *ld, const config_setting_t *s, const char *kname);
 
+/* Read the incidents group (conf_incidents.c); -1 after an error. */
+int pm_conf_load_incidents(struct loader *ld, const config_setting_t *s, const char *kname);
+
 /* Read the ordered content rules; -1 after an error. */
 int pm_conf_load_rules(struct loader *ld, const config_setting_t *s, const char *kname);
 

@@ -64,6 +64,11 @@ local function bounce_one(i)
     redis.call('EXPIRE', KEY_FB, (window + 1) * DAY)
     if class == 'hard' then
         rep_add(KEY_REP, 'b', 1)
+        -- the incidents' bounce spike (meter_incident.lua): hard bounces per hour
+        local hb = 'b:' .. math.floor(now / 3600)
+        if redis.call('HINCRBY', KEYS[K.ir], hb, 1) == 1 then
+            redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+        end
         redis.call('HSET', KEYS[NK + i], 'at', now, 'status', status, 'sender', sender)
         redis.call('EXPIRE', KEYS[NK + i], sup_days * DAY)
         redis.call('HDEL', KEY_CT, h)

@@ -119,6 +119,38 @@ if mode == 2 or (mode == 1 and (fits == 1 or not hard)) then
     counted = 1
 end
 
+-- INCIDENTS (meter_incident.lua): A.inc_mode 0 none (status probes), 1 a
+-- sender in incident is reported and its request counts nothing, 2 the
+-- signals too, 3 dry: reported and detected, nothing written but the rates.
+local inc_state, inc = 0, nil
+if inc_mode > 0 then
+    local refused = fits == 0 and over_hard
+    local counts = ARGV[A.inc_count] == '1'
+    inc = incident_read()
+    if inc then
+        inc_state = 1
+        if inc_mode ~= 3 then
+            counted = 0
+            if counts then
+                incident_note(inc, ARGV[A.inc_qid])
+            end
+        end
+    else
+        if refused and ARGV[A.inc_refusal] == '1' then
+            hits_record(over[2])
+        end
+        if inc_mode >= 2 then
+            local goes = mode ~= 0 and counted == 1 and add.m > 0
+            local sig, fig = incident_detect(refused, goes)
+            if sig and inc_mode == 3 then
+                inc_state, inc = 3, {signal = sig, figures = fig, by = 'postmeter', at = now}
+            elseif sig then
+                inc_state, inc, counted = 2, incident_open(sig, fig, counts or goes), 0
+            end
+        end
+    end
+end
+
 -- Add the request to scope si's windows and warm-up.
 local function count_scope(si)
     local key, wukey = scope_keys(si)
@@ -207,6 +239,14 @@ if string.sub(KEYS[K.sup], -5) ~= ':sup:' then
         reply[R.sup_at], reply[R.sup_status] = tonumber(e[1]) or 0, e[2] or ''
         reply[R.sup_sender], reply[R.sup_ttl] = e[3] or '', redis.call('TTL', KEYS[K.sup])
     end
+end
+reply[R.inc_state], reply[R.inc_signal], reply[R.inc_figures] = inc_state, '', ''
+reply[R.inc_by], reply[R.inc_note], reply[R.inc_ids] = '', '', ''
+if inc then
+    reply[R.inc_signal], reply[R.inc_figures] = inc.signal or '', inc.figures or ''
+    reply[R.inc_by], reply[R.inc_note], reply[R.inc_ids] = inc.by or '', inc.note or '', inc.ids or ''
+    reply[R.inc_at], reply[R.inc_until] = tonumber(inc.at) or 0, tonumber(inc['until']) or 0
+    reply[R.inc_held] = tonumber(inc.held) or 0
 end
 if counted == 1 and has_tx then
     redis.call('SET', KEYS[K.tx], cmsgpack.pack(reply), 'EX', 1200)

@@ -413,6 +413,7 @@ pm_metrics_render(size_t *len)
     pm_buf_growing(&t);
     render_decisions(&t);
     render_process(&t);
+    pm_metrics_render_incidents(&t);
     render_quota(&t);
     pm_metrics_render_notices(&t);
     *len = t.len;

@@ -98,5 +98,11 @@ void pm_metrics_notice(enum pm_notice_kind kind, int ok);
 struct pm_buf;
 /* Append postmeter_notices_total to t (called by pm_metrics_render). */
 void pm_metrics_render_notices(struct pm_buf *t);
+/* Incidents (metrics_incident.c): one opened by this process's request
+ * (signal as stored), a message held (0) or tempfailed (1), and their text. */
+struct pm_buf;
+void pm_metrics_incident_opened(const char *signal);
+void pm_metrics_incident_message(int tempfailed);
+void pm_metrics_render_incidents(struct pm_buf *t);
 
 #endif

@@ -120,6 +120,7 @@ pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const
     }
     m->plan = pm_plan_for_sender(conf, m->sender, m->login);
     m->dplan = pm_plan_for_domain(conf, m->domain);
+    pm_policy_incident_net(origin, m->net, sizeof(m->net));
 }
 
 /* Fill one scope of a store request from a plan; warm-up only when wanted. */
@@ -321,6 +322,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
                        &req);
         req.contacts.cold_before = m->cold;
         req.suppressed_rcpt = ext ? addr : NULL;
+        pm_policy_incident_req(conf, m, 0, &req.incident);
         m->have_res = 0; /* the store clears its answer: the last one is gone */
         rc = pm_store_meter(store, &req, &m->res, err, sizeof(err));
         if (rc == 0) {
@@ -336,12 +338,16 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         } else {
             policy_adopt(conf, m);
             cold = m->res.cold - m->cold;
-            if (!m->res.fits && (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
-                                 m->res.over_counter >= PM_C_REP_COLD))
+            /* in incident: held at end of message, or tempfailed now */
+            if (!pm_policy_incident(conf, m, 0, v) && !m->res.fits &&
+                (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
+                 m->res.over_counter >= PM_C_REP_COLD))
                 policy_over(conf, m, &m->res, 1, v);
             m->have_res = 1;
         }
     }
+    if (v->action >= PM_ACT_TEMPFAIL)
+        m->inc_refused = 1; /* the message's refusals after this one are not counted */
     /* a dry run, or an installation learning, only logs a refusal */
     if (v->action >= PM_ACT_TEMPFAIL && (conf->dry_run || m->learning)) {
         v->dry_run = 1;
@@ -356,6 +362,8 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     m->cold += cold;
     if (cold > 0 && !m->cold_rcpt[0])
         snprintf(m->cold_rcpt, sizeof(m->cold_rcpt), "%s", rcpt);
+    if (ext)
+        pm_policy_incident_domain(m, addr);
     if (ext && m->nhashes < PM_MSG_MAX_HASHES)
         memcpy(m->hashes[m->nhashes++], hash, sizeof(hash));
     else if (norm && !ext && m->n_internal < PM_MSG_MAX_HASHES)
@@ -494,6 +502,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     policy_request(conf, m, mode, m->nrcpt > 0 && m->next == 0, m->next, hp, m->nhashes, &req);
     policy_txid(conf, m, txid);
     req.txid = txid;
+    pm_policy_incident_req(conf, m, 1, &req.incident);
     m->have_res = 0;
     if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);
@@ -510,6 +519,8 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     pm_learning_clock(m->res.now);
     m->cold = m->res.cold;
     policy_adopt(conf, m);
+    if (pm_policy_incident(conf, m, 1, v))
+        return; /* in incident: held or tempfailed, whatever else applies */
     if (!m->res.fits)
         policy_over(conf, m, &m->res, 0, v);
     if (v->action != PM_ACT_ACCEPT && only_log)

@@ -46,6 +46,12 @@ struct pm_msg {
     int have_res;                /* res holds the last store answer */
     int learning;                /* the installation learns: refusals are only logged */
     struct pm_meter_res res;     /* the last store answer (for the log line) */
+    /* incidents */
+    char qid[32];       /* the queue id (the milter sets it before RCPT and EOM), "" none */
+    char net[64];       /* the network of a SASL login's client ("192.0.2.0/24"), "" none */
+    char domains[1024]; /* the external recipient domains, space-separated (bounded) */
+    int inc_refused;    /* a refusal of this message was reported to the store */
+    int inc_opened;     /* the last request opened the sender's incident (res.inc): notify */
 };
 
 /*
@@ -91,6 +97,16 @@ void pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm
 int pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const char *sender,
                            const char *login, long long msgs, long long rcpts, long long cold,
                            struct pm_meter_res *res, char *err, size_t errlen);
+
+/* Incidents (policy_incident.c): the network of a SASL login's client ("" none);
+ * add an external recipient's domain to m; fill a request's incident part
+ * (eom: the commit); act on the answer's incident: 1 when v was set (the
+ * sender is in incident: hold at end of message, or tempfail), else 0. */
+void pm_policy_incident_net(const struct pm_origin *o, char *out, size_t len);
+void pm_policy_incident_domain(struct pm_msg *m, const char *addr);
+void pm_policy_incident_req(const struct pm_conf *conf, const struct pm_msg *m, int eom,
+                            struct pm_incident_req *in);
+int pm_policy_incident(const struct pm_conf *conf, struct pm_msg *m, int eom, struct pm_verdict *v);
 
 /* Format the one log line of a decision (without the queue id). */
 void pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m,

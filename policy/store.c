@@ -28,9 +28,14 @@ int
 pm_store_meter(struct pm_store *st, const struct pm_meter_req *req, struct pm_meter_res *res,
                char *err, size_t errlen)
 {
+    int rc;
+
     memset(res, 0, sizeof(*res));
     res->plan = -1;
-    return st->ops->meter(st->impl, req, res, err, errlen);
+    rc = st->ops->meter(st->impl, req, res, err, errlen);
+    if (rc == 0 && res->inc_state != PM_INCS_NONE && req->scope[PM_SCOPE_SENDER].id)
+        snprintf(res->inc.sender, sizeof(res->inc.sender), "%s", req->scope[PM_SCOPE_SENDER].id);
+    return rc;
 }
 
 /* Say that a store does not implement an operation; PM_STORE_ERROR. */

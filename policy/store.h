@@ -153,6 +153,27 @@ struct pm_contacts_req {
     const char *domain;    /* the company's domain; NULL or "": the sender's */
 };
 
+/* Incidents (policy/incident.h, meter_incident.lua): how a request takes part. */
+enum pm_incident_mode {
+    PM_INCM_NONE = 0, /* not at all (status probes) */
+    PM_INCM_ENFORCE,  /* a sender in incident is reported; its request counts nothing */
+    PM_INCM_DETECT,   /* that, and the signals may open an incident */
+    PM_INCM_DRY,      /* reported and detected, nothing opened or held (dry run, learning) */
+};
+
+/* A request's part in incidents: what it is, and the signals' thresholds (0: off). */
+struct pm_incident_req {
+    enum pm_incident_mode mode;
+    int count;           /* 1: for a sender in incident, a message held or refused */
+    int refusal;         /* 1: a refusal of this request counts (the first of its message) */
+    const char *qid;     /* the queue id, or NULL */
+    const char *domains; /* the external recipient domains, space-separated, or NULL */
+    const char *net;     /* the network of a SASL login's client ("192.0.2.0/24"), or NULL */
+    long long max_hours; /* an incident ends by itself after this long; 0: when released */
+    long long burst_floor, burst_multiple, fanout, retry, bounce;
+    long long nn_days, nn_pct; /* a new network: unused this long; thresholds x pct% */
+};
+
 struct pm_meter_req {
     enum pm_meter_mode mode;
     struct pm_scope_req scope[PM_SCOPE_COUNT];
@@ -174,6 +195,15 @@ struct pm_meter_req {
     int day_bucket;              /* seconds per bucket of the rolling day (divides 86400) */
     int wu_learn;                /* learning mode: a warm-up ends after this many active days
                                   * (learning.established_days); 0: not learning */
+    struct pm_incident_req incident;
+};
+
+/* Where a request found the sender's incident. */
+enum pm_incident_state {
+    PM_INCS_NONE = 0, /* not in incident */
+    PM_INCS_IN,       /* in incident already */
+    PM_INCS_OPENED,   /* this request opened it */
+    PM_INCS_WOULD,    /* a signal tripped, nothing opened (PM_INCM_DRY) */
 };
 
 struct pm_meter_res {
@@ -199,6 +229,8 @@ struct pm_meter_res {
     long long credits_left[2];  /* credits left, when they were looked at */
     struct pm_reputation rep;   /* the sender's reputation */
     struct pm_suppressed sup;   /* the probed recipient's suppression entry */
+    enum pm_incident_state inc_state;
+    struct pm_incident inc; /* the incident (sender unset), when inc_state is not NONE */
 };
 
 /* --- the administrator's operations (postmeterctl, the metrics refresher) --- */

@@ -195,6 +195,34 @@ _Static_assert(SAME(PM_MR_WARMUP - PM_MR_USED, PM_SCOPE_COUNT *PM_C_COUNT) &&
                    SAME(PM_MR_COLD - PM_MR_WARMUP, PM_SCOPE_COUNT * 6),
                "the reply's blocks");
 
+/* 1 for the incident's string fields of the reply. */
+static int
+reply_is_str(size_t i)
+{
+    return i == PM_MR_INC_SIGNAL || i == PM_MR_INC_FIGURES || i == PM_MR_INC_BY ||
+           i == PM_MR_INC_NOTE || i == PM_MR_INC_IDS;
+}
+
+/* Copy the incident of the script's reply into res. */
+static void
+reply_incident(const redisReply *r, const long long *v, struct pm_meter_res *res)
+{
+    struct pm_incident *inc = &res->inc;
+
+    res->inc_state = (enum pm_incident_state)v[PM_MR_INC_STATE];
+    if (res->inc_state == PM_INCS_NONE)
+        return;
+    inc->open = res->inc_state != PM_INCS_WOULD;
+    snprintf(inc->signal, sizeof(inc->signal), "%s", r->element[PM_MR_INC_SIGNAL]->str);
+    snprintf(inc->figures, sizeof(inc->figures), "%s", r->element[PM_MR_INC_FIGURES]->str);
+    snprintf(inc->by, sizeof(inc->by), "%s", r->element[PM_MR_INC_BY]->str);
+    snprintf(inc->note, sizeof(inc->note), "%s", r->element[PM_MR_INC_NOTE]->str);
+    snprintf(inc->ids, sizeof(inc->ids), "%s", r->element[PM_MR_INC_IDS]->str);
+    inc->at = v[PM_MR_INC_AT];
+    inc->until = v[PM_MR_INC_UNTIL];
+    inc->held = v[PM_MR_INC_HELD];
+}
+
 /* Copy the script's reply into res; 0 if it has the contract's shape. */
 static int
 reply_parse(const redisReply *r, struct pm_meter_res *res)
@@ -205,15 +233,17 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     if (r->type != REDIS_REPLY_ARRAY || r->elements != PM_MR_COUNT)
         return -1;
     for (i = 0; i < PM_MR_COUNT; i++) {
-        int str = i == PM_MR_SUP_STATUS || i == PM_MR_SUP_SENDER;
+        int str = i == PM_MR_SUP_STATUS || i == PM_MR_SUP_SENDER || reply_is_str(i);
 
         if (r->element[i]->type != (str ? REDIS_REPLY_STRING : REDIS_REPLY_INTEGER))
             return -1;
         v[i] = str ? 0 : r->element[i]->integer;
     }
     if (v[PM_MR_OVER_SCOPE] < 0 || v[PM_MR_OVER_SCOPE] >= PM_SCOPE_COUNT ||
-        v[PM_MR_OVER_COUNTER] < 0 || v[PM_MR_OVER_COUNTER] > PM_C_REP_STOP)
+        v[PM_MR_OVER_COUNTER] < 0 || v[PM_MR_OVER_COUNTER] > PM_C_REP_STOP ||
+        v[PM_MR_INC_STATE] < PM_INCS_NONE || v[PM_MR_INC_STATE] > PM_INCS_WOULD)
         return -1;
+    reply_incident(r, v, res);
     res->fits = (int)v[PM_MR_FITS];
     res->counted = (int)v[PM_MR_COUNTED];
     res->over_scope = (enum pm_scope)v[PM_MR_OVER_SCOPE];
@@ -348,6 +378,12 @@ meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const c
      * sender's hash tag like the others (a Redis ACL ~<prefix>:* allows it) */
     own[PM_MK_TX] = tx_key(rs, sid, req->txid && req->mode != PM_METER_PROBE ? req->txid : "");
     own[PM_MK_PLANERR] = rs_key(rs, 's', sid, "planerr");
+    own[PM_MK_INC] = rs_key(rs, 's', sid, "inc");
+    if ((own[PM_MK_INCIDX] = malloc(strlen(rs->prefix) + 16)) != NULL)
+        sprintf(own[PM_MK_INCIDX], "%s:v1:incidents", rs->prefix);
+    own[PM_MK_IR] = rs_key(rs, 's', sid, "ir");
+    own[PM_MK_DOM] = rs_key(rs, 's', sid, "dom");
+    own[PM_MK_NET] = rs_key(rs, 's', sid, "net");
     if (did) {
         own[PM_MK_DW] = rs_key(rs, 'd', did, "w");
         own[PM_MK_DWU] = rs_key(rs, 'd', did, "wu");
@@ -356,6 +392,53 @@ meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const c
     for (i = PM_MK_CLOCK + 1; i < (did ? PM_MK_COUNT : PM_MK_DW); i++)
         if (!(k[i] = own[i]))
             return -1;
+    return 0;
+}
+
+/* The limit names of the script's counters C, space-separated (the digest's). */
+static void
+limit_names(char *buf, size_t len)
+{
+    static const char *const more = "warmup_day warmup_hour reputation_first_contact "
+                                    "reputation_stop";
+    size_t off = 0;
+    int c;
+
+    buf[0] = '\0';
+    for (c = 0; c < PM_C_COUNT && off < len; c++)
+        off += (size_t)snprintf(buf + off, len - off, "%s ", pm_counter_name((enum pm_counter)c));
+    if (off < len)
+        snprintf(buf + off, len - off, "%s", more);
+}
+
+/* The incident arguments of a request into v; 0, or -1 for values the script
+ * cannot take (a word list with characters it splits on). */
+static int
+incident_args(const struct redis_store *rs, const struct pm_meter_req *req, struct nums *nb,
+              const char **v, char *hits, size_t hlen, char *names, size_t nlen)
+{
+    const struct pm_incident_req *in = &req->incident;
+
+    if ((in->qid && strpbrk(in->qid, " \t\r\n")) || (in->net && strpbrk(in->net, " \t\r\n")))
+        return -1;
+    snprintf(hits, hlen, "%s:v1:hits:", rs->prefix);
+    limit_names(names, nlen);
+    v[PM_MA_HITS_PREFIX] = hits;
+    v[PM_MA_LIMIT_NAMES] = names;
+    v[PM_MA_INC_MODE] = num(nb, in->mode);
+    v[PM_MA_INC_COUNT] = in->count ? "1" : "0";
+    v[PM_MA_INC_REFUSAL] = in->refusal ? "1" : "0";
+    v[PM_MA_INC_QID] = in->qid ? in->qid : "";
+    v[PM_MA_INC_DOMAINS] = in->domains ? in->domains : "";
+    v[PM_MA_INC_NET] = in->net ? in->net : "";
+    v[PM_MA_INC_MAX_HOURS] = num(nb, in->max_hours);
+    v[PM_MA_INC_BURST] = num(nb, in->burst_floor);
+    v[PM_MA_INC_MULTIPLE] = num(nb, in->burst_multiple);
+    v[PM_MA_INC_FANOUT] = num(nb, in->fanout);
+    v[PM_MA_INC_RETRY] = num(nb, in->retry);
+    v[PM_MA_INC_BOUNCE] = num(nb, in->bounce);
+    v[PM_MA_INC_NN_DAYS] = num(nb, in->nn_days);
+    v[PM_MA_INC_NN_PCT] = num(nb, in->nn_pct);
     return 0;
 }
 
@@ -373,6 +456,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
+    char hits[160], names[400];
 
     if (req_check(req, err, errlen) < 0)
         return PM_STORE_ERROR;
@@ -414,6 +498,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     v[PM_MA_MID_MAX] = num(&nb, req->msgid_max);
     v[PM_MA_WDAY_OFFSET] = num(&nb, req->wday_offset);
     v[PM_MA_WU_LEARN] = num(&nb, req->wu_learn);
+    if (incident_args(rs, req, &nb, v, hits, sizeof(hits), names, sizeof(names)) < 0) {
+        snprintf(err, errlen, "meter request with a bad incident part");
+        goto out;
+    }
     argv[argc++] = NULL; /* EVALSHA or EVAL, set by meter_on() */
     argv[argc++] = NULL; /* the SHA1 or the script */
     argv[argc++] = num(&nb, nkeys);

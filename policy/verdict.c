@@ -427,6 +427,38 @@ pm_verdict_rcpts_per_msg(struct pm_verdict *v, const char *who, long long limit)
              who, limit);
 }
 
+/* The sender is in incident: hold or tempfail, saying why and whom to ask. */
+void
+pm_verdict_incident(struct pm_verdict *v, enum pm_action act, const char *who,
+                    const struct pm_incident *inc)
+{
+    char sig[sizeof(inc->signal)], why[320];
+    size_t n = strcspn(inc->signal, "+");
+    int by_admin = strncmp(inc->by, "admin", 5) == 0 || strcmp(inc->signal, "admin") == 0;
+
+    memset(v, 0, sizeof(*v));
+    v->kind = PM_R_INCIDENT;
+    v->action = act == PM_ACT_TEMPFAIL ? PM_ACT_TEMPFAIL : PM_ACT_HOLD;
+    snprintf(sig, sizeof(sig), "%.*s", (int)n, inc->signal);
+    snprintf(v->reason, sizeof(v->reason), "incident:%s", sig[0] ? sig : "admin");
+    if (by_admin)
+        snprintf(why, sizeof(why), "locked by your mail administrator");
+    else
+        snprintf(why, sizeof(why), "unusual activity (%s: %.*s)", sig,
+                 (int)strcspn(inc->figures, ";"), inc->figures);
+    if (v->action == PM_ACT_HOLD) {
+        if (snprintf(v->text, sizeof(v->text),
+                     "<%s>: sending paused: %s; message held for your mail administrator", who,
+                     why) < 0)
+            v->text[0] = '\0';
+        return;
+    }
+    verdict_codes(v, "451", "4.7.1");
+    if (snprintf(v->text, sizeof(v->text),
+                 "<%s>: sending paused: %s; contact your mail administrator", who, why) < 0)
+        v->text[0] = '\0';
+}
+
 /* The store could not answer: accept or tempfail as configured. */
 void
 pm_verdict_store_error(struct pm_verdict *v, enum pm_on_error on_error, const char *who)

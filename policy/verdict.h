@@ -31,6 +31,7 @@ enum pm_reason {
     PM_R_REPUTATION,    /* a bounce-rate brake or warning */
     PM_R_RCPTS_PER_MSG, /* one recipient too many for one message */
     PM_R_STORE_ERROR,   /* the store could not answer */
+    PM_R_INCIDENT,      /* the sender is in incident: "incident:burst" */
 };
 
 struct pm_verdict {
@@ -43,6 +44,12 @@ struct pm_verdict {
     char text[400];        /* reply text; for tag/hold the note logged (and a hold's reason) */
     char reason[128];      /* for logs: "msgs_hour", "domain_msgs_day", "rule:cold-attachment" */
 };
+
+/* The sender is in incident inc: act PM_ACT_HOLD (the message goes to the
+ * hold queue, a note says why) or PM_ACT_TEMPFAIL (451 4.7.1, contact your
+ * mail administrator). */
+void pm_verdict_incident(struct pm_verdict *v, enum pm_action act, const char *who,
+                         const struct pm_incident *inc);
 
 /* An accept verdict. */
 void pm_verdict_accept(struct pm_verdict *v);

@@ -39,6 +39,11 @@
  *       b=hour_bucket,day_bucket (60,600); middays= (30), midmax= (10000);
  *       supdays= (180), window= (bounce window, 14), learn= (5), replies= (5).
  *       Prints "ok".
+ *       Incidents (meter_incident.lua): inc= mode (0 none, 1 enforce, 2
+ *       detect, 3 dry), incc= count (0|1), incr= refusal (0|1), incq= queue
+ *       id, incd= recipient domains a,b ("-" none), incn= network ("-"
+ *       none), inch= max_hours, inct=burst,multiple,fanout,retry,bounce,
+ *       nn_days,nn_pct (0: off).
  *   probe|commit|force SENDER[,DOMAIN] [KEY=VALUE...]
  *       pm_store_meter. KEYS: any of set's, for this request, and to=a,b,...
  *       (external recipients), mid=NAME (Message-ID), tx=ID (transaction id),
@@ -48,7 +53,9 @@
  *       retry_at= now= used=mh,md,rh,rd,nd,ih,id dused=(the domain's)
  *       wu=active,stage,day_cap,hour_cap,today,bounce_ppm dwu= cold= plan=
  *       cr=spent_m,spent_r,left_m,left_r rep=sent,hard,blocks,replies,ppm,level
- *       sup=- or since,status,sender.
+ *       sup=- or since,status,sender; inc=STATE,HELD (0 none, 1 in incident,
+ *       2 opened now, 3 would open) and, with one, sig= by= at= until= ids=
+ *       fig= (the figures, blanks as "_").
  *   bounce SENDER RCPT[:hard|:block[:STATUS]]... [KEY=VALUE...]
  *       pm_store_feedback with the failures of one bounce. Prints res=R,...
  *       (hard block unmatched duplicate).
@@ -128,6 +135,8 @@ struct settings {
     long long msgs, rcpts, internal, cold_before, wday_offset, ct_max, mid_max;
     int ct_ttl, company_wide, hour_bucket, day_bucket, mid_days, sup_days, window, learn, replies;
     char ct_domain[128], company[128];
+    struct pm_incident_req inc; /* its strings: below */
+    char inc_qid[32], inc_dom[512], inc_net[64];
 };
 
 struct tool {
@@ -251,6 +260,47 @@ parse_curve(const char *s, struct scope_set *sc)
     return sc->n ? 0 : -1;
 }
 
+/* Apply one incident setting (KEY without "inc"); 1 done, -1 bad value. */
+static int
+inc_setting(struct settings *s, const char *k, const char *v)
+{
+    struct pm_incident_req *in = &s->inc;
+    long long r[7], m;
+    int rc = 0;
+    char *p;
+
+    if (strcmp(k, "") == 0) {
+        rc = parse_ll(v, &m);
+        in->mode = (enum pm_incident_mode)m;
+    } else if (strcmp(k, "c") == 0)
+        rc = parse_int(v, &in->count);
+    else if (strcmp(k, "r") == 0)
+        rc = parse_int(v, &in->refusal);
+    else if (strcmp(k, "h") == 0)
+        rc = parse_ll(v, &in->max_hours);
+    else if (strcmp(k, "q") == 0)
+        snprintf(s->inc_qid, sizeof(s->inc_qid), "%s", strcmp(v, "-") ? v : "");
+    else if (strcmp(k, "n") == 0)
+        snprintf(s->inc_net, sizeof(s->inc_net), "%s", strcmp(v, "-") ? v : "");
+    else if (strcmp(k, "d") == 0) {
+        snprintf(s->inc_dom, sizeof(s->inc_dom), "%s", strcmp(v, "-") ? v : "");
+        for (p = s->inc_dom; (p = strchr(p, ',')) != NULL;)
+            *p = ' ';
+    } else if (strcmp(k, "t") == 0) {
+        if ((rc = parse_ints(v, r, 7)) == 0) {
+            in->burst_floor = r[0];
+            in->burst_multiple = r[1];
+            in->fanout = r[2];
+            in->retry = r[3];
+            in->bounce = r[4];
+            in->nn_days = r[5];
+            in->nn_pct = r[6];
+        }
+    } else
+        return -1;
+    return rc < 0 ? -1 : 1;
+}
+
 /* Apply one KEY=VALUE of the settings; 1 done, 0 not a setting, -1 bad value. */
 static int
 setting(struct settings *s, const char *k, const char *v)
@@ -314,6 +364,8 @@ setting(struct settings *s, const char *k, const char *v)
         rc = parse_int(v, &s->learn);
     else if (strcmp(k, "replies") == 0)
         rc = parse_int(v, &s->replies);
+    else if (strncmp(k, "inc", 3) == 0)
+        return inc_setting(s, k + 3, v);
     else
         return 0;
     return rc < 0 ? -1 : 1;
@@ -429,6 +481,27 @@ counter_name(enum pm_counter c)
     return (size_t)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
 }
 
+/* Append a meter reply's incident: inc=STATE,HELD sig= by= at= until= ids=a,b
+ * fig=FIGURES (blanks as "_"). */
+static void
+out_incident(struct pm_buf *b, const struct pm_meter_res *r)
+{
+    const struct pm_incident *i = &r->inc;
+    char ids[sizeof(i->ids)], fig[sizeof(i->figures)], *p;
+
+    pm_buf_printf(b, " inc=%d,%lld", (int)r->inc_state, i->held);
+    if (r->inc_state == PM_INCS_NONE)
+        return;
+    snprintf(ids, sizeof(ids), "%s", i->ids[0] ? i->ids : "-");
+    for (p = ids; (p = strchr(p, ' ')) != NULL;)
+        *p = ',';
+    snprintf(fig, sizeof(fig), "%s", i->figures);
+    for (p = fig; (p = strchr(p, ' ')) != NULL;)
+        *p = '_';
+    pm_buf_printf(b, " sig=%s by=%s at=%lld until=%lld ids=%s fig=%s", i->signal, i->by, i->at,
+                  i->until, ids, fig);
+}
+
 /* Append a meter reply. */
 static void
 out_meter(struct pm_buf *b, const struct pm_meter_res *r)
@@ -474,6 +547,7 @@ out_meter(struct pm_buf *b, const struct pm_meter_res *r)
         pm_buf_printf(b, " sup=%lld,%s,%s", r->sup.since, r->sup.status, r->sup.sender);
     else
         pm_buf_str(b, " sup=-");
+    out_incident(b, r);
 }
 
 /* probe|commit|force SENDER[,DOMAIN] [KEY=VALUE...] */
@@ -562,6 +636,10 @@ cmd_meter(struct tool *t, int argc, char **argv)
     req.msgid_max = s.mid_max;
     req.hour_bucket = s.hour_bucket;
     req.day_bucket = s.day_bucket;
+    req.incident = s.inc;
+    req.incident.qid = s.inc_qid;
+    req.incident.domains = s.inc_dom;
+    req.incident.net = s.inc_net;
     if (pm_store_meter(t->st, &req, &res, err, sizeof(err)) < 0) {
         out_err(t, err);
         return;

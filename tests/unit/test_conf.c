@@ -169,6 +169,16 @@ assert_defaults(const struct pm_conf *c)
     assert_int_equal(p->action, PM_ACT_TEMPFAIL);
     assert_int_equal(c->n_assign, 0);
     assert_int_equal(c->n_domain_assign, 0);
+    assert_int_equal(c->inc_enabled, 1);
+    assert_int_equal(c->inc_action, PM_ACT_HOLD);
+    assert_int_equal(c->inc_max_hours, 0);
+    assert_int_equal(c->inc_burst_floor, 50);
+    assert_int_equal(c->inc_burst_multiple, 10);
+    assert_int_equal(c->inc_fanout, 40);
+    assert_int_equal(c->inc_retry, 50);
+    assert_int_equal(c->inc_bounce, 20);
+    assert_int_equal(c->inc_nn_days, 30);
+    assert_true(c->inc_nn_factor == 0.5);
 }
 
 /* Load path, asserting success. */
@@ -352,6 +362,16 @@ test_good(void **state)
     assert_rules(c, c->assign, c->n_assign, assign, sizeof(assign) / sizeof(assign[0]));
     assert_rules(c, c->domain_assign, c->n_domain_assign, domains,
                  sizeof(domains) / sizeof(domains[0]));
+    assert_int_equal(c->inc_enabled, 0);
+    assert_int_equal(c->inc_action, PM_ACT_TEMPFAIL);
+    assert_int_equal(c->inc_max_hours, 8760);
+    assert_int_equal(c->inc_burst_floor, 7);
+    assert_int_equal(c->inc_burst_multiple, 3);
+    assert_int_equal(c->inc_fanout, 0); /* its group is off */
+    assert_int_equal(c->inc_retry, 11);
+    assert_int_equal(c->inc_bounce, 13);
+    assert_int_equal(c->inc_nn_days, 365);
+    assert_true(c->inc_nn_factor == 0.25);
     pm_conf_free(c);
 }
 
@@ -601,6 +621,33 @@ static const struct bad_row bad_rows[] = {
      "$D/bad.conf:1: notify.postfix_config_dir: \"etc/postfix\" is not an absolute path"},
     {"notify: { frobnicate = 1; };\n", NULL, NULL,
      "$D/bad.conf:1: unknown key \"notify.frobnicate\""},
+    /* incidents */
+    {"incidents: {\n  action = \"reject\";\n};\n", NULL, NULL,
+     "$D/bad.conf:2: incidents.action: \"reject\" is not one of hold or tempfail"},
+    {"incidents: { max_hours = 8761; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.max_hours: 8761 is out of range (0-8760)"},
+    {"incidents: {\n  burst: { floor = 0; };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: incidents.burst.floor: 0 is out of range (1-1000000)"},
+    {"incidents: {\n  burst: {\n    multiple = 1001;\n  };\n};\n", NULL, NULL,
+     "$D/bad.conf:3: incidents.burst.multiple: 1001 is out of range (1-1000)"},
+    {"incidents: { fanout: { domains = 0; }; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.fanout.domains: 0 is out of range (1-100000)"},
+    {"incidents: { retry_storm: { refusals = 1000001; }; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.retry_storm.refusals: 1000001 is out of range (1-1000000)"},
+    {"incidents: { bounce_spike: { hard_bounces = -1; }; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.bounce_spike.hard_bounces: -1 is out of range (1-1000000)"},
+    {"incidents: { new_network: { days = 366; }; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.new_network.days: 366 is out of range (1-365)"},
+    {"incidents: { new_network: { factor = 0.01; }; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.new_network.factor: 0.01 is out of range (0.05-1)"},
+    {"incidents: {\n  burst: { flor = 5; };\n};\n", NULL, NULL,
+     "$D/bad.conf:2: unknown key \"incidents.burst.flor\""},
+    {"incidents: { treshold = 5; };\n", NULL, NULL,
+     "$D/bad.conf:1: unknown key \"incidents.treshold\""},
+    {"incidents: { burst = 5; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.burst: expected a group { ... }, not an integer"},
+    {"incidents: { enabled = 1; };\n", NULL, NULL,
+     "$D/bad.conf:1: incidents.enabled: expected true or false, not an integer"},
     /* @include: errors name the included file */
     {"user = \"pm\";\n@include \"$D/part.inc\"\n", "part.inc", "group = \"\";\nfrobnicate = 1;\n",
      "$D/part.inc:2: unknown key \"frobnicate\""},

@@ -210,6 +210,12 @@ test_counters(void **state)
     pm_metrics_notice(PM_NOTICE_ADMIN, 1);
     pm_metrics_notice(PM_NOTICE_WEBHOOK, 0);
     pm_metrics_notice(PM_NOTICE_WEBHOOK, 0);
+    pm_metrics_incident_opened("burst+new_network");
+    pm_metrics_incident_opened("retry_storm");
+    pm_metrics_incident_opened("admin"); /* not a signal: not counted */
+    pm_metrics_incident_message(0);
+    pm_metrics_incident_message(0);
+    pm_metrics_incident_message(1);
     t = render();
     assert_true(has_line(t, "postmeter_messages_total{direction=\"outgoing\"} 1"));
     assert_true(has_line(t, "postmeter_messages_total{direction=\"incoming\"} 2"));
@@ -228,9 +234,16 @@ test_counters(void **state)
     assert_true(has_line(t, "postmeter_notices_total{kind=\"admin\",result=\"failed\"} 0"));
     assert_true(has_line(t, "postmeter_notices_total{kind=\"webhook\",result=\"failed\"} 2"));
     assert_true(has_line(t, "postmeter_notices_total{kind=\"digest\",result=\"sent\"} 0"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"burst\"} 1"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"fanout\"} 0"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"retry_storm\"} 1"));
+    assert_true(has_line(t, "postmeter_incidents_opened_total{signal=\"bounce_spike\"} 0"));
+    assert_true(has_line(t, "postmeter_incident_messages_total{action=\"held\"} 2"));
+    assert_true(has_line(t, "postmeter_incident_messages_total{action=\"tempfailed\"} 1"));
     /* every metric has its HELP and TYPE lines */
     assert_int_equal(count_lines(t, "# HELP "), count_lines(t, "# TYPE "));
-    assert_int_equal(count_lines(t, "# TYPE "), 17); /* 15 + senders in incident + notices */
+    assert_int_equal(count_lines(t, "# TYPE "), 19); /* 15 + senders in incident, notices, incidents
+                                                      * opened, incident messages */
     free(t);
 }
 

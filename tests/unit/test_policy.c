@@ -74,7 +74,9 @@ struct call {
     long long msgid_max;
     long long wday_offset;
     int hour_bucket, day_bucket;
-    int wu_learn; /* learning: the active days that end a warm-up (0: none) */
+    int wu_learn;               /* learning: the active days that end a warm-up (0: none) */
+    struct pm_incident_req inc; /* its strings: below ("" for NULL) */
+    char inc_qid[32], inc_domains[256], inc_net[64];
 };
 
 /* One answer the fake store gives: a return code (and its text) and a result. */
@@ -154,6 +156,11 @@ record(const struct pm_meter_req *req)
     c->hour_bucket = req->hour_bucket;
     c->day_bucket = req->day_bucket;
     c->wu_learn = req->wu_learn;
+    c->inc = req->incident;
+    keep(c->inc_qid, sizeof(c->inc_qid), req->incident.qid);
+    keep(c->inc_domains, sizeof(c->inc_domains), req->incident.domains);
+    keep(c->inc_net, sizeof(c->inc_net), req->incident.net);
+    c->inc.qid = c->inc.domains = c->inc.net = NULL;
 }
 
 /* The fake store's meter operation: record the request, give the next queued
@@ -1427,6 +1434,201 @@ test_plan_override(void **state)
     assert_int_equal(n_calls, 7);
 }
 
+/* Queue an answer in which the sender is in incident (state: PM_INCS_IN or
+ * PM_INCS_OPENED) opened by a burst at NOW - 60. */
+static struct pm_meter_res *
+answer_incident(enum pm_incident_state state, long long held)
+{
+    struct pm_meter_res *r = answer(1, 0);
+
+    r->inc_state = state;
+    r->inc.open = 1;
+    snprintf(r->inc.sender, sizeof(r->inc.sender), "alice@example.com");
+    snprintf(r->inc.signal, sizeof(r->inc.signal), "burst");
+    snprintf(r->inc.figures, sizeof(r->inc.figures),
+             "51 messages in 10 minutes; usual 0.0 per 10 minutes; floor 50, x10");
+    snprintf(r->inc.by, sizeof(r->inc.by), "postmeter");
+    r->inc.at = NOW - 60;
+    r->inc.held = held;
+    return r;
+}
+
+/* The incidents configuration: on, action act, the documented thresholds. */
+static void
+incidents_on(enum pm_action act)
+{
+    conf.inc_enabled = 1;
+    conf.inc_action = act;
+    conf.inc_burst_floor = 50;
+    conf.inc_burst_multiple = 10;
+    conf.inc_fanout = 40;
+    conf.inc_retry = 50;
+    conf.inc_bounce = 20;
+    conf.inc_nn_days = 30;
+    conf.inc_nn_factor = 0.5;
+}
+
+/* Incidents, action hold: every request carries the thresholds, the SASL
+ * client's /24 and the queue id; the commit also the recipient domains (each
+ * once) and count 1; the message that opens the incident is held
+ * (PM_ACT_HOLD, with the note of the reply-text style), logged once as
+ * opened and flagged for the notice; in incident, RCPT TO accepts and the end
+ * of message holds. */
+static void
+test_incident_hold(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    const char *held = "<alice@example.com>: sending paused: unusual activity (burst: 51 messages "
+                       "in 10 minutes); message held for your mail administrator";
+
+    (void)state;
+    incidents_on(PM_ACT_HOLD);
+    answer(1, 0);
+    answer(1, 0);
+    answer(1, 0);
+    answer_incident(PM_INCS_OPENED, 1);
+    start(&m, "192.0.2.7", "alice@example.com", "<alice@example.com>");
+    snprintf(m.qid, sizeof(m.qid), "4AbC1");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    pm_policy_rcpt(&conf, &store, &m, "<carol@Example.ORG>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<dan@example.net>", &v);
+    assert_int_equal(calls[0].inc.mode, PM_INCM_DETECT);
+    assert_int_equal(calls[0].inc.count, 0); /* a hold refuses nothing at RCPT */
+    assert_int_equal(calls[0].inc.refusal, 1);
+    assert_string_equal(calls[0].inc_qid, "4AbC1");
+    assert_string_equal(calls[0].inc_net, "192.0.2.0/24");
+    assert_int_equal(calls[0].inc.burst_floor, 50);
+    assert_int_equal(calls[0].inc.burst_multiple, 10);
+    assert_int_equal(calls[0].inc.fanout, 40);
+    assert_int_equal(calls[0].inc.retry, 50);
+    assert_int_equal(calls[0].inc.bounce, 20);
+    assert_int_equal(calls[0].inc.nn_days, 30);
+    assert_int_equal(calls[0].inc.nn_pct, 50);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[3].mode, PM_METER_COMMIT);
+    assert_int_equal(calls[3].inc.count, 1);
+    assert_string_equal(calls[3].inc_domains, "example.org example.net");
+    assert_verdict(&v, PM_ACT_HOLD, "incident:burst", NULL, NULL, held);
+    assert_int_equal(v.dry_run, 0);
+    assert_int_equal(m.inc_opened, 1);
+    assert_int_equal(logged_with("4AbC1: incident opened: sender=alice@example.com signal=burst "
+                                 "figures=\"51 messages in 10 minutes; usual 0.0 per 10 minutes; "
+                                 "floor 50, x10\" action=hold"),
+                     1);
+    assert_int_equal(logged_with("message held, 1 so far"), 1);
+
+    answer_incident(PM_INCS_IN, 1);
+    answer_incident(PM_INCS_IN, 2);
+    start(&m, "2001:db8:1:2::5", "alice@example.com", "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_string_equal(calls[4].inc_net, "2001:db8:1::/48");
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_HOLD, "incident:burst", NULL, NULL, held);
+    assert_int_equal(m.inc_opened, 0);
+    assert_int_equal(logged_with("incident opened"), 1);
+    assert_int_equal(logged_with("message held, 2 so far"), 1);
+    /* without a SASL login there is no network */
+    answer(1, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_string_equal(calls[6].inc_net, "");
+}
+
+/* Incidents, action tempfail: in incident, the first recipient is refused
+ * with 451 4.7.1 and the reply-text style, counted once per message (count 1,
+ * then 0); an incident opened by hand says so; a limit refusal is reported as
+ * the message's only refusal; with the signals off the request only enforces. */
+static void
+test_incident_tempfail(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    incidents_on(PM_ACT_TEMPFAIL);
+    answer_incident(PM_INCS_IN, 3);
+    answer_incident(PM_INCS_IN, 3);
+    start(&m, "127.0.0.1", "alice@example.com", "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "incident:burst", "451", "4.7.1",
+                   "<alice@example.com>: sending paused: unusual activity (burst: 51 messages in "
+                   "10 minutes); contact your mail administrator");
+    assert_int_equal(calls[0].inc.count, 1);
+    assert_int_equal(calls[0].inc.refusal, 1);
+    pm_policy_rcpt(&conf, &store, &m, "<carol@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(calls[1].inc.count, 0);
+    assert_int_equal(calls[1].inc.refusal, 0);
+    assert_int_equal(m.nrefused, 2);
+    assert_int_equal(logged_with("message tempfailed, 3 so far"), 1);
+
+    r = answer_incident(PM_INCS_IN, 0);
+    snprintf(r->inc.signal, sizeof(r->inc.signal), "admin");
+    snprintf(r->inc.by, sizeof(r->inc.by), "admin:root");
+    start(&m, "127.0.0.1", "alice@example.com", "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "incident:admin", "451", "4.7.1",
+                   "<alice@example.com>: sending paused: locked by your mail administrator; "
+                   "contact your mail administrator");
+
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<carol@example.org>", &v);
+    assert_int_equal(calls[3].inc.refusal, 1);
+    assert_int_equal(calls[4].inc.refusal, 0);
+
+    conf.inc_enabled = 0;
+    answer(1, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(calls[5].inc.mode, PM_INCM_ENFORCE);
+    assert_int_equal(calls[5].inc.burst_floor, 0);
+    assert_int_equal(calls[5].inc.retry, 0);
+}
+
+/* Incidents in a dry run: the requests are dry; a signal that trips is only
+ * logged; a sender in incident is logged as what would happen, nothing held. */
+static void
+test_incident_dry(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    incidents_on(PM_ACT_HOLD);
+    conf.dry_run = 1;
+    answer(1, 0);
+    r = answer_incident(PM_INCS_WOULD, 0);
+    r->counted = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(calls[0].inc.mode, PM_INCM_DRY);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[1].inc.mode, PM_INCM_DRY);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_int_equal(m.inc_opened, 0);
+    assert_int_equal(logged_with("incident would open (dry run, nothing held): "
+                                 "sender=alice@example.com signal=burst"),
+                     1);
+
+    answer_incident(PM_INCS_IN, 0);
+    answer_incident(PM_INCS_IN, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_HOLD);
+    assert_int_equal(v.dry_run, 1);
+    assert_int_equal(logged_with("would be held (dry run)"), 1);
+    assert_int_equal(logged_with("message held"), 0);
+}
+
 /* Run the tests (times and days in UTC; the log kept for the tests to read). */
 int
 main(void)
@@ -1455,6 +1657,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_warmup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plan_override, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incident_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incident_tempfail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incident_dry, setup, teardown),
     };
 
     pm_zone_set("UTC");

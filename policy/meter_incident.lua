@@ -1,0 +1,280 @@
+-- meter_incident.lua - a mailbox gone bad (Redis script piece, after
+-- meter_credits.lua, before meter.lua): the sender's incident, the rates its
+-- signals watch, and the digest's record of limit hits.
+--
+-- INCIDENT KEYS[K.inc]: the hash of policy/incident.h (at, signal, figures,
+--   by, note, until, ids, held), and the index KEYS[K.incidx] (sorted set
+--   sender -> at). A sender in incident sends nothing that counts: its
+--   requests count nothing, and one that is a held or refused message
+--   (A.inc_count) adds its queue id to ids (at most IDS_MAX) and 1 to held.
+--
+-- RATES KEYS[K.ir] (hash, TTL 8 days, at most about 60 fields):
+--   m:<minute>  messages that went, per minute (the current minute and the 9
+--               before it: "10 minutes")
+--   d:<day>     messages that went, per UTC day (the 7 days before today: the
+--               usual rate)
+--   r:<minute>  refusals (a probe or commit this script refused), per minute
+--   f:<10 min>  new recipient domains, per 10 minutes (6 of them: "an hour")
+--   b:<hour>    hard bounces (feedback.lua), per hour (24 of them)
+--   since       the UTC day the rates were first written
+--   nn          store time of the last login from a new network
+-- KEYS[K.dom]: recipient domain -> UTC day last mailed (new: absent or 30
+--   days old; at most DOM_MAX fields). KEYS[K.net]: client network of a SASL
+--   login -> UTC day last used (new: absent or A.inc_nn_days old; at most
+--   NET_MAX fields). Fan-out and new networks need a week of history
+--   (since): before that every domain and network would be new.
+--
+-- SIGNALS, in order, a request at a time (thresholds 0: the signal is off):
+--   burst        a message that goes makes the messages of the last 10 minutes
+--                more than the floor and more than multiple times the usual
+--                (the 7 days before today, per 10 minutes);
+--   fanout       a message makes the new recipient domains of the last hour
+--                more than the threshold;
+--   retry_storm  a refusal makes the refusals of the last 10 minutes more than
+--                the threshold;
+--   bounce_spike a message goes while the hard bounces of the last 24 hours
+--                are more than the threshold.
+--   A SASL login from a new network lowers the thresholds (x A.inc_nn_pct%,
+--   rounded up) for 24 hours; it never opens an incident alone.
+--   The request that trips a signal opens the incident and is itself held or
+--   refused (it counts nothing). Dry (A.inc_mode 2): detected, nothing opened.
+--
+-- DIGEST A.hits_prefix<day> (hash "sender|limit name" -> refusals that day,
+--   at most HITS_MAX fields, TTL 3 days): a refusal whose A.inc_refusal is 1.
+--
+-- SPDX-License-Identifier: BSD-2-Clause
+
+local IDS_MAX, DOM_MAX, NET_MAX, HITS_MAX = 10, 5000, 1000, 10000
+local inc_mode = tonumber(ARGV[A.inc_mode]) or 0
+local inc_sender = string.match(KEYS[K.w], '{s:(.*)}')
+local minute, tenmin, hour = math.floor(now / 60), math.floor(now / 600), math.floor(now / 3600)
+
+-- The sender's incident: a table of its fields, or nil.
+local function incident_read()
+    local f = redis.call('HGETALL', KEYS[K.inc])
+    if #f == 0 then
+        return nil
+    end
+    local t = {}
+    for i = 1, #f, 2 do
+        t[f[i]] = f[i + 1]
+    end
+    local u = tonumber(t['until']) or 0
+    if u > 0 and now >= u then -- ended by itself (the key's TTL, on the store's clock)
+        redis.call('DEL', KEYS[K.inc])
+        redis.call('ZREM', KEYS[K.incidx], inc_sender)
+        return nil
+    end
+    return t
+end
+
+-- A request of a sender in incident that is a held or refused message: note it.
+local function incident_note(inc, qid)
+    local ids = inc.ids or ''
+    local n = 0
+    for _ in string.gmatch(ids, '%S+') do
+        n = n + 1
+    end
+    if qid ~= '' and n < IDS_MAX and not string.find(' ' .. ids .. ' ', ' ' .. qid .. ' ', 1, true) then
+        ids = ids == '' and qid or ids .. ' ' .. qid
+        redis.call('HSET', KEYS[K.inc], 'ids', ids)
+        inc.ids = ids
+    end
+    inc.held = redis.call('HINCRBY', KEYS[K.inc], 'held', 1)
+end
+
+-- Record a refusal for the digest (the limit that refused: counter index ci).
+local function hits_record(ci)
+    if ARGV[A.hits_prefix] == '' then
+        return
+    end
+    local names, i = {}, 0
+    for w in string.gmatch(ARGV[A.limit_names], '%S+') do
+        names[i] = w
+        i = i + 1
+    end
+    local key, field = ARGV[A.hits_prefix] .. today, inc_sender .. '|' .. (names[ci] or '?')
+    if redis.call('HEXISTS', key, field) == 0 and redis.call('HLEN', key) >= HITS_MAX then
+        return
+    end
+    if redis.call('HINCRBY', key, field, 1) == 1 then
+        redis.call('EXPIRE', key, 3 * DAY)
+    end
+end
+
+-- The rates hash as a table, its stale fields deleted.
+local function rates_read()
+    local f = redis.call('HGETALL', KEYS[K.ir])
+    local t, old = {}, {}
+    for i = 1, #f, 2 do
+        local kind, n = string.match(f[i], '^(%a):(%d+)$')
+        n = tonumber(n)
+        local stale = (kind == 'm' or kind == 'r') and minute - n >= 10 or
+                          kind == 'd' and today - n >= 8 or kind == 'f' and tenmin - n >= 6 or
+                          kind == 'b' and hour - n >= 24
+        if stale then
+            old[#old + 1] = f[i]
+        elseif kind then
+            t[f[i]] = tonumber(f[i + 1]) or 0
+        else
+            t[f[i]] = f[i + 1] -- since, nn, nnet
+        end
+    end
+    if #old > 0 then
+        redis.call('HDEL', KEYS[K.ir], unpack(old))
+    end
+    return t
+end
+
+-- The sum of the rates fields of kind.
+local function rates_sum(t, kind, skip_today)
+    local s = 0
+    for k, v in pairs(t) do
+        if string.sub(k, 1, 2) == kind .. ':' and
+            not (skip_today and tonumber(string.sub(k, 3)) == today) then
+            s = s + v
+        end
+    end
+    return s
+end
+
+-- Add n to rates field f (TTL 8 days).
+local function rates_add(t, f, n)
+    t[f] = redis.call('HINCRBY', KEYS[K.ir], f, n)
+    redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+end
+
+-- Note the sender's day of history and, for a login from a new network, the
+-- time; returns the factor (percent) the thresholds are lowered by, and the
+-- network text for the figures.
+local function new_network(t, history)
+    local days, pct, net = tonumber(ARGV[A.inc_nn_days]) or 0, tonumber(ARGV[A.inc_nn_pct]) or 100,
+                           ARGV[A.inc_net]
+    if days <= 0 then
+        return 100, nil
+    end
+    if net ~= '' then
+        local d = tonumber(redis.call('HGET', KEYS[K.net], net))
+        if (not d or today - d >= days) and history then
+            redis.call('HSET', KEYS[K.ir], 'nn', now, 'nnet', net)
+            t.nn, t.nnet = now, net
+        end
+        if d ~= today then
+            redis.call('HSET', KEYS[K.net], net, today)
+            day_hash_trim(KEYS[K.net], days, NET_MAX)
+        end
+        redis.call('EXPIRE', KEYS[K.net], days * DAY)
+    end
+    if t.nn and now - t.nn < DAY then
+        return pct, t.nnet
+    end
+    return 100, nil
+end
+
+-- The new recipient domains of this message (recorded as mailed today).
+local function new_domains()
+    local n = 0
+    for d in string.gmatch(ARGV[A.inc_domains], '%S+') do
+        local day = tonumber(redis.call('HGET', KEYS[K.dom], d))
+        if not day or today - day >= 30 then
+            n = n + 1
+        end
+        if day ~= today then
+            redis.call('HSET', KEYS[K.dom], d, today)
+        end
+    end
+    day_hash_trim(KEYS[K.dom], 30, DOM_MAX)
+    redis.call('EXPIRE', KEYS[K.dom], 30 * DAY)
+    return n
+end
+
+-- A threshold lowered by pct percent (rounded up); 0 stays off.
+local function lowered(v, pct)
+    v = tonumber(v) or 0
+    if v <= 0 then
+        return 0
+    end
+    return math.ceil(v * pct / 100)
+end
+
+-- Watch the signals for one request: refused (the script refuses it), goes
+-- (a message that goes: mode commit or force, and counted). Returns the
+-- signal and its figures when one trips, else nil.
+local function incident_detect(refused, goes)
+    local t = rates_read()
+    t.since, t.nn = tonumber(t.since), tonumber(t.nn)
+    if not t.since then
+        redis.call('HSET', KEYS[K.ir], 'since', today)
+        redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+        t.since = today
+    end
+    local history = today - t.since >= 7
+    local pct, net = new_network(t, history)
+    local tail = ''
+    local sig = ''
+    if net then
+        tail = '; new network ' .. net .. ', thresholds x' .. string.format('%.2g', pct / 100)
+        sig = '+new_network'
+    end
+    if refused and ARGV[A.inc_refusal] == '1' then
+        rates_add(t, 'r:' .. minute, 1)
+        local lim = lowered(ARGV[A.inc_retry], pct)
+        local n = rates_sum(t, 'r')
+        if lim > 0 and n > lim then
+            return 'retry_storm' .. sig,
+                   n .. ' refusals in 10 minutes; threshold ' .. lim .. tail
+        end
+    end
+    if not goes then
+        return nil
+    end
+    rates_add(t, 'm:' .. minute, add.m)
+    rates_add(t, 'd:' .. today, add.m)
+    local floor = lowered(ARGV[A.inc_burst], pct)
+    local mult = tonumber(ARGV[A.inc_multiple]) or 0
+    local n = rates_sum(t, 'm')
+    local usual = rates_sum(t, 'd', true) / 7 / 144
+    if floor > 0 and n > floor and n > mult * usual then
+        return 'burst' .. sig,
+               string.format('%d messages in 10 minutes; usual %.1f per 10 minutes; floor %d, x%s',
+                             n, usual, floor, ARGV[A.inc_multiple]) .. tail
+    end
+    local fan = lowered(ARGV[A.inc_fanout], pct)
+    if fan > 0 and ARGV[A.inc_domains] ~= '' then
+        local nd = new_domains()
+        if history and nd > 0 then
+            rates_add(t, 'f:' .. tenmin, nd)
+            local s = rates_sum(t, 'f')
+            if s > fan then
+                return 'fanout' .. sig,
+                       s .. ' new recipient domains in an hour; threshold ' .. fan .. tail
+            end
+        end
+    end
+    local bl = lowered(ARGV[A.inc_bounce], pct)
+    local b = rates_sum(t, 'b')
+    if bl > 0 and b > bl then
+        return 'bounce_spike' .. sig, b .. ' hard bounces in 24 hours; threshold ' .. bl .. tail
+    end
+    return nil
+end
+
+-- Open the incident: write its hash and index entry; the tripping request is
+-- its first held or refused message when it counts as one.
+local function incident_open(signal, figures, counts)
+    local hours = tonumber(ARGV[A.inc_max_hours]) or 0
+    local inc = {at = now, signal = signal, figures = figures, by = 'postmeter', note = '',
+                 ['until'] = hours > 0 and now + hours * 3600 or 0, ids = '', held = 0}
+    if counts then
+        inc.ids, inc.held = ARGV[A.inc_qid], 1
+    end
+    redis.call('HSET', KEYS[K.inc], 'at', inc.at, 'signal', signal, 'figures', figures, 'by',
+               inc.by, 'note', '', 'until', inc['until'], 'ids', inc.ids, 'held', inc.held)
+    if inc['until'] > 0 then
+        -- the key ends at until: EXPIRE from now, the same moment as EXPIREAT
+        -- until in production, and right under the test clock's offset too
+        redis.call('EXPIRE', KEYS[K.inc], inc['until'] - now)
+    end
+    redis.call('ZADD', KEYS[K.incidx], now, inc_sender)
+    return inc
+end
