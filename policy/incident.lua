@@ -15,7 +15,11 @@
 --            not "1": R.result 0 and R.fields the open one; else R.result 1
 --            and R.fields the new one. A.secs > 0: it ends by itself then.
 --   release  delete the hash and the index entry; R.result 1 and R.fields
---            what it was, or 0 when none was open
+--            what it was, or 0 when none was open. The signals start
+--            afresh: the windows of the sender's rates (K.ir: m:, r:, f:, b:
+--            and nn, see meter_incident.lua) are deleted, its daily counts
+--            (the usual rate) kept; else the next message would trip the
+--            signal the administrator just reviewed
 --   list     the senders of the keys K.inc.. and args A.sender..: R.result
 --            the number in incident, then for each its name and its hash
 --
@@ -69,6 +73,18 @@ if op == 'get' then
 elseif op == 'release' then
     redis.call('DEL', key)
     redis.call('ZREM', index, sender)
+    if h then
+        local gone = {}
+        for _, f in ipairs(redis.call('HKEYS', KEYS[K.ir])) do
+            local p = string.sub(f, 1, 2)
+            if p == 'm:' or p == 'r:' or p == 'f:' or p == 'b:' or f == 'nn' then
+                gone[#gone + 1] = f
+            end
+        end
+        if #gone > 0 then
+            redis.call('HDEL', KEYS[K.ir], unpack(gone))
+        end
+    end
 elseif op == 'open' then
     if h and ARGV[A.force] ~= '1' then
         out[R.fields] = h

@@ -78,17 +78,19 @@ incident_run(struct redis_store *rs, const char *op, const char *sender,
 {
     const char *keys[PM_IK_COUNT], *args[PM_IA_COUNT];
     char *index = index_key(rs), *inc_key = rs_key(rs, 's', sender, "inc"), secs[24];
+    char *ir_key = rs_key(rs, 's', sender, "ir");
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
 
     memset(inc, 0, sizeof(*inc));
-    if (!index || !inc_key) {
+    if (!index || !inc_key || !ir_key) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     snprintf(secs, sizeof(secs), "%lld", o ? o->secs : 0);
     keys[PM_IK_CLOCK] = rs->clock_key;
     keys[PM_IK_INDEX] = index;
+    keys[PM_IK_IR] = ir_key;
     keys[PM_IK_INC] = inc_key;
     args[PM_IA_OP] = op;
     args[PM_IA_BY] = o && o->by ? o->by : "";
@@ -118,6 +120,7 @@ out:
         freeReplyObject(r);
     free(index);
     free(inc_key);
+    free(ir_key);
     return rc;
 }
 
@@ -170,6 +173,8 @@ list_batch(struct redis_store *rs, const redisReply *senders, size_t from, size_
     keys[PM_IK_INDEX] = index;
     args[PM_IA_OP] = "list";
     args[PM_IA_BY] = args[PM_IA_NOTE] = args[PM_IA_SECS] = args[PM_IA_FORCE] = "";
+    if (n == 0 || !(keys[PM_IK_IR] = rs_key(rs, 's', senders->element[from]->str, "ir")))
+        goto oom;
     for (i = 0; i < n; i++) {
         args[PM_IA_SENDER + i] = senders->element[from + i]->str;
         if (!(keys[PM_IK_INC + i] = rs_key(rs, 's', senders->element[from + i]->str, "inc")))
@@ -201,9 +206,11 @@ oom:
 out:
     if (r)
         freeReplyObject(r);
-    if (keys)
+    if (keys) {
+        free((char *)keys[PM_IK_IR]);
         for (i = 0; i < n; i++)
             free((char *)keys[PM_IK_INC + i]);
+    }
     free(keys);
     free(args);
     free(index);

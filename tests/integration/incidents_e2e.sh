@@ -10,11 +10,18 @@
 #   (c) through B, which opened nothing, her next message is held as well
 #       (the incident is in Redis), and B logs the held message, not an
 #       opening; bob, another sender, still goes out through B;
-#   (d) nothing is lost: 6 in the sink (alice's 5, bob's 1), alice's 3 others
+#   (d) nothing is lost: 7 in the sink (alice's 5, bob's 1, the notice), alice's 3 others
 #       on hold, the incident hash counts and lists them, and her quota
 #       counted only the 5 that went;
 #   (e) a third daemon C with action tempfail refuses her at RCPT TO with
-#       451 4.7.1 and the incident's text, counted once in the incident.
+#       451 4.7.1 and the incident's text, counted once in the incident;
+#   (f) A, which opened the incident, sent one administrator notice through
+#       that Postfix's sendmail: it reached the sink with the signal, the
+#       figures and the commands; B sent none; the webhook, on a port
+#       nobody listens on, failed and was counted, and mail kept flowing;
+#   (g) postmeterctl incident release --requeue ends the incident and
+#       delivers the 3 held messages: each of alice's 8 messages reached the
+#       sink exactly once, the hold queue is empty, and her next message goes.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -27,6 +34,7 @@ pm_need swaks postfix smtp-sink saslpasswd2 postqueue postcat postconf python3 c
 
 pm_redis_start
 MPORT=$(pm_free_port)
+DEAD=$(pm_free_port) # a webhook nobody answers: the notice fails, mail flows
 PLANS='plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     new_recipients_per_day = 0; warmup = []; }; };'
 INC="incidents: { burst: { floor = 5; multiple = 10; }; };
@@ -34,6 +42,8 @@ $PLANS"
 pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
 $INC
 metrics: { listen = "127.0.0.1:$MPORT"; };
+notify: { admin = [ "ops@example.net" ]; postfix_config_dir = "$PM_TMP/postfix/etc";
+          webhook_url = "http://127.0.0.1:$DEAD/hook"; webhook_timeout_ms = 500; };
 EOF
 pm_postmeter_start "$PM_TMP/postmeter.conf"
 pm_milter_start b <<EOF
@@ -94,7 +104,7 @@ q6=$(alice "$PM_SMTP_PORT" a6)
 wait_hold "$q6"
 q7=$(alice "$PM_SMTP_PORT" a7)
 wait_hold "$q7"
-pm_sink_expect 5 "messages in the sink with alice's 6th and 7th on hold"
+pm_sink_expect 6 "messages in the sink with alice's 6th and 7th on hold (her 5, the notice)"
 hold=$(postcat "${PF[@]}" -h -q "$q6" | grep '^X-Postmeter-Hold')
 pm_assert_eq "X-Postmeter-Hold: <alice@example.com>: sending paused: unusual activity (burst: 6 messages in 10 minutes); message held for your mail administrator" \
     "$hold" "the hold note of $q6"
@@ -119,7 +129,7 @@ grep -q "$q8: sender=alice@example.com in incident (signal=burst since [0-9]*, b
     "$PM_TMP/b.log" || pm_fail "B logged no held line for $q8: $(tail -n 5 "$PM_TMP/b.log")"
 reply=$(PM_SWAKS_PORT=$PORT_B pm_swaks_send bob@example.org x@example.net --h-Subject bob)
 case $reply in "250 2.0.0 Ok: queued as "*) ;; *) pm_fail "bob's message through B: $reply" ;; esac
-pm_sink_expect 6 "messages in the sink after bob's"
+pm_sink_expect 7 "messages in the sink after bob's"
 
 # (d) nothing lost: the three held messages are on hold, the incident lists them.
 pm_assert_eq "$(printf '%s\n' "$q6:hold" "$q7:hold" "$q8:hold" | sort)" "$(queue)" "the queue"
@@ -151,6 +161,45 @@ pm_assert_eq "451 4.7.1 <alice@example.com>: sending paused: unusual activity (b
 pm_assert_eq 4 "$(pm_rcli HGET "$K" held)" "held in the incident after C's refusal"
 grep -q "sender=alice@example.com in incident (signal=burst since [0-9]*, by postmeter): message tempfailed, 4 so far" \
     "$PM_TMP/c.log" || pm_fail "C logged no tempfailed line: $(tail -n 5 "$PM_TMP/c.log")"
-pm_sink_expect 6 "messages in the sink after C's refusal"
+pm_sink_expect 7 "messages in the sink after C's refusal"
+
+# (f) one administrator notice, from A (whose request opened the incident).
+notice=$(grep -l '^Subject: postmeter: outgoing mail of alice@example.com held: burst' "$PM_SINK_DIR"/*) ||
+    pm_fail "no administrator notice in the sink"
+pm_assert_eq 1 "$(wc -l <<<"$notice")" "administrator notices in the sink"
+tr -d '\r' <"$notice" >"$PM_TMP/notice.eml"
+for line in "<ops@example.net>" "6 messages in 10 minutes; usual 0.0 per 10 minutes; floor 5, x10" \
+    "postmeterctl incident release alice@example.com --requeue" \
+    "postmeterctl incident release alice@example.com --drop"; do
+    grep -qF -- "$line" "$PM_TMP/notice.eml" || pm_fail "the notice lacks '$line': $(cat "$PM_TMP/notice.eml")"
+done
+grep -q "notice: admin notice of alice@example.com (burst) sent" "$PM_POSTMETER_LOG" ||
+    pm_fail "A logged no sent notice: $(grep notice "$PM_POSTMETER_LOG")"
+pm_assert_eq 0 "$(grep -c 'notice' "$PM_TMP/b.log")" "notice lines of B"
+metrics=$(curl -s -m 5 "http://127.0.0.1:$MPORT/metrics") || pm_fail "no metrics from A"
+pm_assert_eq 'postmeter_notices_total{kind="admin",result="sent"} 1' \
+    "$(grep '^postmeter_notices_total{kind="admin",result="sent"}' <<<"$metrics")" "A's notices sent"
+pm_assert_eq 'postmeter_notices_total{kind="webhook",result="failed"} 1' \
+    "$(grep '^postmeter_notices_total{kind="webhook",result="failed"}' <<<"$metrics")" "A's failed webhook"
+grep -q "notice: webhook of alice@example.com (burst) failed: " "$PM_POSTMETER_LOG" ||
+    pm_fail "A logged no failed webhook: $(grep notice "$PM_POSTMETER_LOG")"
+
+# (g) release --requeue: the incident ends everywhere, the held mail goes.
+out=$("$top_builddir/postmeterctl" -c "$PM_TMP/postmeter.conf" incident release alice@example.com \
+    --requeue --config-dir "$PM_PF_DIR/etc") || pm_fail "incident release --requeue failed: $out"
+line=$(grep '^requeued ' <<<"$out") || pm_fail "release --requeue said: $out"
+pm_assert_eq "requeued 3 held messages of alice@example.com on this server:" "${line%%: *}:" \
+    "release --requeue"
+pm_assert_eq "$(printf '%s\n' "$q6" "$q7" "$q8" | sort)" "$(tr ' ' '\n' <<<"${line#*: }" | sort)" \
+    "the messages requeued"
+pm_sink_expect 10 "messages in the sink after the release"
+pm_assert_eq "a1,a2,a3,a4,a5,a6,a7,b8,bob,postmeter: outgoing mail of alice@example.com held: burst" \
+    "$(cat "$PM_SINK_DIR"/* | sed -n 's/^Subject: //p' | sort | paste -sd, -)" "the subjects in the sink"
+pm_assert_eq "" "$(queue)" "the queue after the release"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$K")" "the incident after the release"
+pm_assert_eq "" "$(pm_rcli ZRANGE pmtest:v1:incidents 0 -1)" "the index after the release"
+q9=$(alice "$PORT_B" a9)
+pm_sink_expect 11 "messages in the sink after alice's next message"
+pm_assert_eq 1 "$(grep -c "$q9: stage=eom action=accept " "$PM_TMP/b.log")" "B's decision on $q9"
 
 echo "PASS: incidents_e2e"

@@ -21,8 +21,10 @@
 #       notifier claims yesterday's digest from its serving child; the digest's
 #       text from rows (sorted, "and N more");
 #   (e) bad notify values are refused with file:line.
-# The digest's end-to-end path (the meter script writing the hits record) is
-# another part's work and is tested after the merge.
+#   (f) the digest end to end: alice goes over her plan (1 message per hour)
+#       through that Postfix, the meter script records her 2 refusals, and
+#       once the store's clock is a day on, the restarted daemon's notifier
+#       mails the administrator the digest with exactly that row.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -37,7 +39,8 @@ pm_redis_start
 metrics_port=$(pm_free_port)
 pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
 metrics: { listen = "127.0.0.1:$metrics_port"; };
-notify: { admin = [ "postmaster@example.net" ]; digest = true; digest_hour = 0; };
+notify: { admin = [ "postmaster@example.net" ]; digest = true; digest_hour = 0;
+          postfix_config_dir = "$PM_TMP/postfix/etc"; };
 plans: { default: { messages_per_hour = 1; messages_per_day = 0; recipients_per_day = 0;
                     warmup = []; }; };
 log: { level = "debug"; };
@@ -366,5 +369,36 @@ check "$f:1: notify.digest: needs notify.admin (the digest goes to them)" 'notif
 check "$f:1: notify.sendmail: \"sendmail\" must be an absolute path" 'notify = { sendmail = "sendmail"; };'
 admins=$(for i in $(seq 1 21); do printf '"a%d@example.com", ' "$i"; done)
 check "$f:1: notify.admin: 21 addresses, at most 20" "notify = { admin = [ ${admins%, } ]; };"
+
+# --- (f) the digest end to end: refusals through the milter, the daemon's digest ---
+today=$(($(pm_rcli TIME | head -n 1) / 86400))
+replies=$(for i in 1 2 3; do pm_swaks_send alice@example.com "d$i@example.org" --h-Subject "d$i"; done)
+pm_assert_eq "250 2.0.0 Ok: queued as
+451 4.7.1
+451 4.7.1" "$(sed -E 's/^(250 2\.0\.0 Ok: queued as|451 4\.7\.1) .*/\1/' <<<"$replies")" \
+    "alice's three messages under a plan of 1 per hour"
+pm_assert_eq 2 "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messages_per_hour')" \
+    "alice's refusals in the day's record"
+before=$(pm_sink_count)
+pm_rcli SET pmtest:v1:clock 86400 >/dev/null # the store's clock: a day on
+pm_postmeter_stop
+rm -f "$PM_TMP/postmeter.sock" # the new daemon's socket, not the old one, gets Postfix's group
+pm_postmeter_start "$PM_TMP/postmeter.conf"
+pm_wait_grep "notice: digest of day $today sent to 1 address: 1 rows" "$PM_POSTMETER_LOG" ||
+    pm_fail "no digest of day $today: $(grep 'notice:' "$PM_POSTMETER_LOG")"
+pm_sink_expect $((before + 1)) "messages at the sink with the digest"
+date=$(date -u -d "@$((today * 86400))" +%F)
+digest=$(grep -l "^Subject: postmeter: daily digest of $date (UTC): 2 refusals" "$PM_SINK_DIR"/*) ||
+    pm_fail "no digest in the sink"
+tr -d '\r' <"$digest" | sed '1,/^$/d' >"$PM_TMP/daily.body"
+cat >"$PM_TMP/daily.want" <<EOF
+Refusals on $date (UTC), by sender and limit: 2, 1 sender and limit.
+
+sender                                   limit                     refusals
+alice@example.com                        messages_per_hour                2
+
+See a sender's use of its limits with: postmeterctl status SENDER
+EOF
+diff -u "$PM_TMP/daily.want" "$PM_TMP/daily.body" >&2 || pm_fail "the daily digest's text differs"
 
 echo "PASS: notice_e2e"
