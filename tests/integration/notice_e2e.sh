@@ -37,7 +37,9 @@ pm_need postfix smtp-sink python3 redis-cli curl "$cli" "$top_builddir/postmeter
 
 pm_redis_start
 metrics_port=$(pm_free_port)
-pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
+# the daemon gives its socket Postfix's group itself: its notifier sends the
+# digest through Postfix (and its milter) as soon as it starts (f)
+PM_MILTER_EXTRA='socket_group = "postfix";' pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
 metrics: { listen = "127.0.0.1:$metrics_port"; };
 notify: { admin = [ "postmaster@example.net" ]; digest = true; digest_hour = 0;
           postfix_config_dir = "$PM_TMP/postfix/etc"; };
@@ -382,7 +384,7 @@ pm_assert_eq 2 "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messag
 before=$(pm_sink_count)
 pm_rcli SET pmtest:v1:clock 86400 >/dev/null # the store's clock: a day on
 pm_postmeter_stop
-rm -f "$PM_TMP/postmeter.sock" # the new daemon's socket, not the old one, gets Postfix's group
+rm -f "$PM_TMP/postmeter.sock" # wait for the new daemon's socket, not the old one
 pm_postmeter_start "$PM_TMP/postmeter.conf"
 pm_wait_grep "notice: digest of day $today sent to 1 address: 1 rows" "$PM_POSTMETER_LOG" ||
     pm_fail "no digest of day $today: $(grep 'notice:' "$PM_POSTMETER_LOG")"
@@ -390,7 +392,7 @@ pm_sink_expect $((before + 1)) "messages at the sink with the digest"
 date=$(date -u -d "@$((today * 86400))" +%F)
 digest=$(grep -l "^Subject: postmeter: daily digest of $date (UTC): 2 refusals" "$PM_SINK_DIR"/*) ||
     pm_fail "no digest in the sink"
-tr -d '\r' <"$digest" | sed '1,/^$/d' >"$PM_TMP/daily.body"
+printf '%s\n' "$(tr -d '\r' <"$digest" | sed '1,/^$/d')" >"$PM_TMP/daily.body" # the sink adds a blank line
 cat >"$PM_TMP/daily.want" <<EOF
 Refusals on $date (UTC), by sender and limit: 2, 1 sender and limit.
 

@@ -149,7 +149,8 @@ pm_rcli() {
 }
 
 # Write a postmeter config for tests into $1; extra libconfig text from stdin,
-# extra settings of the redis group from $PM_REDIS_EXTRA. The incident signals
+# extra settings of the redis group from $PM_REDIS_EXTRA, of the milter group
+# from $PM_MILTER_EXTRA. The incident signals
 # are off unless the text configures incidents: tests drive senders far
 # harder than people send (a hundred messages in seconds), which is a burst.
 pm_write_conf() {
@@ -157,7 +158,7 @@ pm_write_conf() {
     extra=$(cat)
     {
         cat <<EOF2
-milter: { socket = "${PM_MILTER_SOCKET:-unix:$PM_TMP/postmeter.sock}"; };
+milter: { socket = "${PM_MILTER_SOCKET:-unix:$PM_TMP/postmeter.sock}"; ${PM_MILTER_EXTRA:-} };
 user = "";
 redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; test_clock = true;
          ${PM_REDIS_EXTRA:-} };
