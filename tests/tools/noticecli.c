@@ -251,6 +251,7 @@ run_digest(const struct pm_conf *conf, char **a)
     snprintf(c.sendmail, sizeof(c.sendmail), "%s", conf->notify_sendmail);
     snprintf(c.config_dir, sizeof(c.config_dir), "%s", conf->notify_postfix_config_dir);
     c.timeout_s = conf->notify_timeout;
+    snprintf(c.smtp, sizeof(c.smtp), "%s", conf->notify_smtp);
     c.digest = 1;
     if (!(c.store = pm_store_redis_new(conf)))
         return 1;
