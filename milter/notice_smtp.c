@@ -280,7 +280,7 @@ session(struct sess *s, const struct notice_cfg *c, const char *const *rcpts, si
     char line[600], refused[400] = "";
     size_t i, ok = 0, dlen;
     char *data;
-    int code, rc;
+    int code, rc, mime8;
 
     if (read_reply(s, "greeting", why, whylen) != 0)
         return -1;
@@ -291,6 +291,7 @@ session(struct sess *s, const struct notice_cfg *c, const char *const *rcpts, si
     snprintf(line, sizeof(line), "EHLO %s", c->host);
     if ((code = command(s, line, "EHLO", why, whylen)) < 0)
         return -1;
+    mime8 = code == 250 && strstr(s->text, "8BITMIME") != NULL; /* the notices are 8bit */
     if (code != 250) {
         snprintf(line, sizeof(line), "HELO %s", c->host);
         if ((code = command(s, line, "HELO", why, whylen)) < 0)
@@ -300,7 +301,8 @@ session(struct sess *s, const struct notice_cfg *c, const char *const *rcpts, si
             return -1;
         }
     }
-    if ((code = command(s, "MAIL FROM:<>", "MAIL FROM", why, whylen)) < 0)
+    if ((code = command(s, mime8 ? "MAIL FROM:<> BODY=8BITMIME" : "MAIL FROM:<>", "MAIL FROM", why,
+                        whylen)) < 0)
         return -1;
     if (code != 250) {
         snprintf(why, whylen, "MAIL FROM:<>: %.300s", s->text);
