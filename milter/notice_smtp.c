@@ -215,7 +215,7 @@ data_of(const char *msg, size_t len, size_t *outlen)
             continue;
         if (i == len && start == len)
             break;
-        if (msg[start] == '.' && start < len)
+        if (start < len && msg[start] == '.')
             pm_buf_add(&b, ".", 1);
         pm_buf_add(&b, msg + start, i - start - (i > start && msg[i - 1] == '\r'));
         pm_buf_add(&b, "\r\n", 2);
