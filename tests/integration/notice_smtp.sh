@@ -6,14 +6,18 @@
 #       relaying from 127.0.0.1 by permit_mynetworks to an smtp-sink) the admin
 #       notice and the sender's notice arrive from the null sender, with the
 #       exact text the sendmail path writes; a message with lines starting with
-#       "." (one is "." alone) arrives intact (dot-stuffing);
+#       "." (one is "." alone) arrives intact (dot-stuffing); postmeter, that
+#       smtpd's milter, lets them through unmetered (the null sender);
 #   (b) failures are logged with the server's reply and counted: a closed port,
 #       a server that accepts and never answers (cut at timeout_seconds), one
 #       answering 554 at connect, one answering 550 to every RCPT; one refusing
 #       one of two administrators still delivers to the other, and says so;
 #   (c) no_new_privs: under `setpriv --no-new-privs` the notifier logs the line
 #       and sends by SMTP to 127.0.0.1:25; without it the sendmail path is kept;
-#   (d) bad notify.smtp values are refused with file:line.
+#   (d) bad notify.smtp values are refused with file:line;
+#   (e) the digest by SMTP: alice goes over her plan (1 message per hour)
+#       through that Postfix, the meter script records her refusal, and the
+#       digest of the day reaches the sink through the smtpd with that row.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -22,10 +26,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../lib/postfix.sh"
 
 cli=$top_builddir/tests/tools/noticecli
-pm_need postfix smtp-sink python3 setpriv "$cli" "$top_builddir/postmeter"
+pm_need postfix smtp-sink python3 setpriv redis-cli "$cli" "$top_builddir/postmeter"
 
+pm_redis_start
+pm_write_conf "$PM_TMP/postmeter.conf" <<EOF
+plans: { default: { messages_per_hour = 1; messages_per_day = 0; recipients_per_day = 0;
+                    warmup = []; }; };
+EOF
+pm_postmeter_start "$PM_TMP/postmeter.conf"
 pm_sink_start
-pm_postfix_start ""
+pm_postfix_start "unix:$PM_TMP/postmeter.sock"
 
 # Write the notices' config $1 with notify settings from stdin.
 notice_conf() {
@@ -50,13 +60,14 @@ counter() {
     sed -n "s/^postmeter_notices_total{kind=\"$1\",result=\"$2\"} //p" "$3"
 }
 
-# Assert the counters of output $1: "admin=S/F sender=S/F" (webhook and digest 0/0).
+# Assert the counters of output $1: "admin=S/F sender=S/F", then $3 the digest's
+# ("digest=0/0" unless given; the webhook's are 0/0).
 counters_are() {
     local got="" k
     for k in admin sender webhook digest; do
         got+="$k=$(counter $k sent "$1")/$(counter $k failed "$1") "
     done
-    pm_assert_eq "$2 webhook=0/0 digest=0/0" "${got% }" "notice counters of $1 (log: $(cat "$1.log"))"
+    pm_assert_eq "$2 webhook=0/0 ${3:-digest=0/0}" "${got% }" "notice counters of $1 (log: $(cat "$1.log"))"
 }
 
 # Assert the log of output $1 holds exactly the line $2.
@@ -197,7 +208,7 @@ pm_assert_eq "first
 .
 ..two
 .three
-last" "$(tr -d '\r' <"$dots" | sed '1,/^$/d' | sed '/^$/d')" "the body with dots at the sink"
+last" "$(tr -d '\r' <"$dots" | sed '1,/^$/d')" "the body with dots at the sink"
 
 # --- (b) failures: logged with the server's reply, counted --------------------------
 dead_port=$(pm_free_port)
@@ -307,5 +318,44 @@ done
 printf 'notify = { smtp = "[::1]:587"; };\n' >"$PM_TMP/good.conf"
 "$top_builddir/postmeter" -n -c "$PM_TMP/good.conf" >"$PM_TMP/good.out" 2>&1 ||
     pm_fail "postmeter -n refused [::1]:587: $(cat "$PM_TMP/good.out")"
+
+# --- (e) the digest by SMTP: a refusal through the milter, the day's digest ---------
+today=$(($(pm_rcli TIME | head -n 1) / 86400))
+replies=$(for i in 1 2; do pm_swaks_send alice@example.com "d$i@example.org" --h-Subject "d$i"; done)
+pm_assert_eq "250 2.0.0 Ok: queued as
+451 4.7.1" "$(sed -E 's/^(250 2\.0\.0 Ok: queued as|451 4\.7\.1) .*/\1/' <<<"$replies")" \
+    "alice's two messages under a plan of 1 per hour"
+pm_assert_eq 1 "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messages_per_hour')" \
+    "alice's refusal in the day's record"
+pm_sink_expect 5 "messages at the sink with alice's first"
+notice_conf "$PM_TMP/e.conf" <<EOF
+  admin = [ "postmaster@example.net" ];
+  sendmail = "$PM_TMP/no-such-sendmail";
+  smtp = "127.0.0.1:$PM_SMTP_PORT";
+EOF
+"$cli" -c "$PM_TMP/e.conf" digest "$today" >"$PM_TMP/e.out" 2>"$PM_TMP/e.out.log" ||
+    pm_fail "noticecli digest failed: $(cat "$PM_TMP/e.out" "$PM_TMP/e.out.log")"
+counters_are "$PM_TMP/e.out" "admin=0/0 sender=0/0" digest=1/0
+logged "$PM_TMP/e.out" "postmeter: notice: digest of day $today sent to 1 address: 1 rows"
+pm_sink_expect 6 "messages at the sink with the digest"
+date=$(date -u -d "@$((today * 86400))" +%F)
+digest=$(grep -l "^Subject: postmeter: daily digest of $date (UTC): 1 refusals" "$PM_SINK_DIR"/*) ||
+    pm_fail "no digest at the sink: $(grep -h '^Subject:' "$PM_SINK_DIR"/*)"
+pm_assert_eq "X-Mail-Args: <> BODY=8BITMIME" "$(tr -d '\r' <"$digest" | grep '^X-Mail-Args:')" \
+    "the digest's envelope sender"
+printf "%s\n" "$(tr -d '\r' <"$digest" | sed '1,/^$/d')" >"$PM_TMP/daily.body" # the sink adds a blank line
+cat >"$PM_TMP/daily.want" <<EOF
+Refusals on $date (UTC), by sender and limit: 1, 1 sender and limit.
+
+sender                                   limit                     refusals
+alice@example.com                        messages_per_hour                1
+
+See a sender's use of its limits with: postmeterctl status SENDER
+EOF
+diff -u "$PM_TMP/daily.want" "$PM_TMP/daily.body" >&2 || pm_fail "the daily digest's text differs"
+# The milter saw the notices and the digest (null sender) and metered none of them:
+# the only per-sender keys are alice's.
+pm_assert_eq "" "$(pm_rcli --scan --pattern 'pmtest:v1:{s:*' | grep -v '{s:alice@example.com}')" \
+    "per-sender keys of others than alice"
 
 echo "PASS: notice_smtp"
