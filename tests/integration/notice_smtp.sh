@@ -17,7 +17,9 @@
 #   (d) bad notify.smtp values are refused with file:line;
 #   (e) the digest by SMTP: alice goes over her plan (1 message per hour)
 #       through that Postfix, the meter script records her refusal, and the
-#       digest of the day reaches the sink through the smtpd with that row.
+#       digest of the day reaches the sink through the smtpd with that row;
+#   (f) the daemon itself under no_new_privs logs the line once at start, and
+#       again at a reload only when its choice changes.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -357,5 +359,46 @@ diff -u "$PM_TMP/daily.want" "$PM_TMP/daily.body" >&2 || pm_fail "the daily dige
 # the only per-sender keys are alice's.
 pm_assert_eq "" "$(pm_rcli --scan --pattern 'pmtest:v1:{s:*' | grep -v '{s:alice@example.com}')" \
     "per-sender keys of others than alice"
+
+# --- (f) the daemon under no_new_privs: the line once at start, at a reload only when
+# the choice changes (notify.smtp set, then "" again) --------------------------------
+daemon_conf() { # $1: the notify group's smtp line, or nothing
+    PM_MILTER_SOCKET="unix:$PM_TMP/nnp.sock" notice_conf "$PM_TMP/f.conf" <<EOF
+  admin = [ "postmaster@example.net" ];
+  $1
+EOF
+}
+nnp_count() {
+    grep -cF "notices: no_new_privs is set (systemd NoNewPrivileges=): Postfix's sendmail cannot queue mail (postdrop is set-group-id); notices go by SMTP to 127.0.0.1:25 (set notify.smtp to choose)" \
+        "$PM_TMP/f.log"
+}
+# Send SIGHUP and wait (bounded) for one more "reloaded" line.
+reload() {
+    local before
+    before=$(grep -c "reloaded $PM_TMP/f.conf" "$PM_TMP/f.log")
+    kill -HUP "$FPID"
+    for _ in $(seq 1 100); do
+        [ "$(grep -c "reloaded $PM_TMP/f.conf" "$PM_TMP/f.log")" -gt "$before" ] && return 0
+        sleep 0.05
+    done
+    pm_fail "no reload: $(tail -n 5 "$PM_TMP/f.log")"
+}
+daemon_conf ""
+setpriv --no-new-privs "$top_builddir/postmeter" -c "$PM_TMP/f.conf" -f >"$PM_TMP/f.log" 2>&1 </dev/null &
+FPID=$!
+pm_on_exit "kill $FPID 2>/dev/null"
+pm_wait_file "$PM_TMP/nnp.sock" 200 || pm_fail "postmeter under no_new_privs did not start: $(cat "$PM_TMP/f.log")"
+pm_wait_grep "no_new_privs is set" "$PM_TMP/f.log" || pm_fail "no no_new_privs line: $(cat "$PM_TMP/f.log")"
+pm_assert_eq 1 "$(nnp_count)" "the no_new_privs line at the daemon's start"
+reload
+pm_assert_eq 1 "$(nnp_count)" "the no_new_privs line after a reload that changes nothing"
+daemon_conf "smtp = \"127.0.0.1:$PM_SMTP_PORT\";"
+reload
+pm_assert_eq 1 "$(nnp_count)" "the no_new_privs line after a reload that sets notify.smtp"
+daemon_conf ""
+reload
+pm_assert_eq 2 "$(nnp_count)" "the no_new_privs line after a reload back to \"\""
+kill -TERM "$FPID"
+wait "$FPID" 2>/dev/null
 
 echo "PASS: notice_smtp"
