@@ -7,7 +7,8 @@
  *     the incident's notices are dropped, logged and counted as failed) and
  *     wakes the one notifier thread. That thread sends, for each incident:
  *     the administrators' notice and, with notify.sender, the sender's, by
- *     Postfix's sendmail (notice_mail.c); the webhook when notify.webhook_url
+ *     Postfix's sendmail (notice_mail.c) or, with notify.smtp or under
+ *     no_new_privs, by SMTP (notice_smtp.c); the webhook when notify.webhook_url
  *     is set (notice_hook.c). Once a minute it sees whether the daily digest
  *     is due (notice_digest.c). Every outcome is one log line and one count
  *     of postmeter_notices_total{kind,result}.
@@ -49,6 +50,7 @@ static int running, stopping, busy;
 static pthread_t thread;
 static struct notice_cfg *current; /* guarded by mu */
 static unsigned seq;
+static int smtp_auto_logged; /* the no_new_privs line was logged for the settings in use */
 
 /* A number unique in this process for Message-IDs. */
 unsigned
@@ -103,6 +105,11 @@ cfg_new(const struct pm_conf *conf, char *err, size_t errlen)
     snprintf(c->sendmail, sizeof(c->sendmail), "%s", conf->notify_sendmail);
     snprintf(c->config_dir, sizeof(c->config_dir), "%s", conf->notify_postfix_config_dir);
     c->timeout_s = conf->notify_timeout;
+    snprintf(c->smtp, sizeof(c->smtp), "%s", conf->notify_smtp);
+    if (!*c->smtp && pm_notice_nnp("/proc/self/status")) { /* sendmail cannot queue */
+        snprintf(c->smtp, sizeof(c->smtp), "%s", PM_NOTICE_SMTP_NNP);
+        c->smtp_auto = 1;
+    }
     snprintf(c->url, sizeof(c->url), "%s", conf->notify_webhook_url);
     c->hook_ms = conf->notify_webhook_timeout_ms;
     c->digest = conf->notify_digest;
@@ -117,19 +124,21 @@ oom:
     return NULL;
 }
 
-/* Log and count one outcome. */
+/* Log and count one outcome: 0 sent, 1 sent with some recipients refused, -1 failed. */
 static void
 outcome(enum pm_notice_kind kind, const char *what, const struct pm_incident *inc, int rc,
         const char *why)
 {
-    if (rc == 0)
+    if (rc >= 0)
         pm_log(PM_LOG_NOTICE, "notice: %s of %s (%s) sent", what, inc->sender, inc->signal);
-    else
+    if (rc > 0) /* sent by SMTP, but some recipients were refused */
+        pm_log(PM_LOG_WARNING, "notice: %s of %s (%s): %s", what, inc->sender, inc->signal, why);
+    else if (rc < 0)
         pm_log(PM_LOG_ERR, "notice: %s of %s (%s) failed: %s", what, inc->sender, inc->signal, why);
-    pm_metrics_notice(kind, rc == 0);
+    pm_metrics_notice(kind, rc >= 0);
 }
 
-/* Write a notice with make and send it to n rcpts by sendmail. */
+/* Write a notice with make and send it to n rcpts (by sendmail or SMTP). */
 static int
 mail_one(const struct notice_cfg *c, const struct item *it, const char *const *rcpts, size_t n,
          void (*make)(struct pm_buf *, const struct notice_cfg *, const struct pm_incident *,
@@ -146,7 +155,7 @@ mail_one(const struct notice_cfg *c, const struct item *it, const char *const *r
         snprintf(why, whylen, "out of memory");
         return -1;
     }
-    rc = pm_notice_sendmail(c, rcpts, n, msg, strlen(msg), why, whylen);
+    rc = pm_notice_submit(c, rcpts, n, msg, strlen(msg), why, whylen);
     free(msg);
     return rc;
 }
@@ -241,6 +250,13 @@ pm_notice_start(const struct pm_conf *conf, char *err, size_t errlen)
 
     if (!c)
         return -1;
+    if (c->smtp_auto && !smtp_auto_logged && c->n_admin)
+        pm_log(PM_LOG_WARNING,
+               "notices: no_new_privs is set (systemd NoNewPrivileges=): Postfix's sendmail "
+               "cannot queue mail (postdrop is set-group-id); notices go by SMTP to %s (set "
+               "notify.smtp to choose)",
+               PM_NOTICE_SMTP_NNP);
+    smtp_auto_logged = c->smtp_auto && c->n_admin;
     pthread_mutex_lock(&mu);
     old = current;
     current = c;

@@ -130,12 +130,14 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
     } else {
         rc = pm_notice_mail_admins(c, msg, strlen(msg), why, sizeof(why));
     }
-    if (rc == 0)
+    if (rc >= 0)
         pm_log(PM_LOG_NOTICE, "notice: digest of day %lld sent to %zu address%s: %zu rows", day,
                c->n_admin, c->n_admin == 1 ? "" : "es", h.n);
-    else
+    if (rc > 0) /* sent by SMTP, but some administrators were refused */
+        pm_log(PM_LOG_WARNING, "notice: digest of day %lld: %s", day, why);
+    else if (rc < 0)
         pm_log(PM_LOG_ERR, "notice: digest of day %lld failed: %s", day, why);
-    pm_metrics_notice(PM_NOTICE_DIGEST, rc == 0);
+    pm_metrics_notice(PM_NOTICE_DIGEST, rc >= 0);
     free(msg);
     free(h.rows);
 }

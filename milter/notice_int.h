@@ -26,7 +26,9 @@ struct notice_cfg {
     char host[256];                    /* this host's name (Message-ID) */
     char sendmail[1024];               /* the command */
     char config_dir[1024];             /* sendmail -C DIR; "" none */
-    int timeout_s;                     /* sendmail's bounded run */
+    int timeout_s;                     /* sendmail's bounded run, or the SMTP session's */
+    char smtp[PM_NOTIFY_SMTP_MAX + 1]; /* "host:port" to submit to by SMTP; "" = sendmail */
+    int smtp_auto;                     /* smtp chosen because of no_new_privs */
     char url[PM_NOTIFY_URL_MAX + 1];   /* the webhook; "" none */
     int hook_ms;                       /* the webhook's bounded request */
     int digest, digest_hour;           /* the daily digest */
@@ -62,6 +64,28 @@ void pm_notice_headers(struct pm_buf *b, const struct notice_cfg *c, const char 
  * sender; 0 sent, or -1 with why set (exit status, timeout, cannot run). */
 int pm_notice_sendmail(const struct notice_cfg *c, const char *const *rcpts, size_t n,
                        const char *msg, size_t len, char *why, size_t whylen);
+
+/* Submit msg by SMTP to c->smtp (notice_smtp.c), to the n rcpts, from the
+ * null sender; 0 sent, 1 sent but some recipients refused (why says which),
+ * or -1 with why set (quoting the server's reply). */
+int pm_notice_smtp(const struct notice_cfg *c, const char *const *rcpts, size_t n, const char *msg,
+                   size_t len, char *why, size_t whylen);
+
+/* Parse one SMTP reply (its lines "DDD-..." then "DDD ...") at the start of
+ * buf: 1 with *code and *used (its bytes), 0 when incomplete, -1 malformed. */
+int pm_notice_smtp_reply(const char *buf, size_t len, int *code, size_t *used);
+
+/* 1 when the text of /proc/self/status (pm_notice_nnp_text) or the file at
+ * path (pm_notice_nnp) says "NoNewPrivs: 1": then sendmail cannot queue. */
+int pm_notice_nnp_text(const char *status);
+int pm_notice_nnp(const char *path);
+
+/* The address notices go to by SMTP when no_new_privs stops sendmail. */
+#define PM_NOTICE_SMTP_NNP "127.0.0.1:25"
+
+/* Send msg by SMTP when c->smtp is set, else by sendmail; as pm_notice_smtp. */
+int pm_notice_submit(const struct notice_cfg *c, const char *const *rcpts, size_t n,
+                     const char *msg, size_t len, char *why, size_t whylen);
 
 /* The webhook's JSON body of inc into b. */
 void pm_notice_hook_json(struct pm_buf *b, const struct pm_incident *inc, const char *action);

@@ -16,7 +16,9 @@
  *     sender, so a notice cannot count towards a limit or open an incident of
  *     its own, and a notice that cannot be delivered makes no bounce. The run
  *     is bounded by notify.timeout_seconds: past it sendmail is killed. A
- *     non-zero exit status is a failure.
+ *     non-zero exit status is a failure. With notify.smtp set (or under
+ *     no_new_privs, where sendmail cannot queue) the same message goes by
+ *     SMTP instead (notice_smtp.c).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -347,10 +349,20 @@ out:
     return rc;
 }
 
+/* Send msg by SMTP when c->smtp is set, else by sendmail. */
+int
+pm_notice_submit(const struct notice_cfg *c, const char *const *rcpts, size_t n, const char *msg,
+                 size_t len, char *why, size_t whylen)
+{
+    if (*c->smtp)
+        return pm_notice_smtp(c, rcpts, n, msg, len, why, whylen);
+    return pm_notice_sendmail(c, rcpts, n, msg, len, why, whylen);
+}
+
 /* Send a whole message to the administrators. */
 int
 pm_notice_mail_admins(const struct notice_cfg *c, const char *msg, size_t len, char *why,
                       size_t whylen)
 {
-    return pm_notice_sendmail(c, (const char *const *)c->admin, c->n_admin, msg, len, why, whylen);
+    return pm_notice_submit(c, (const char *const *)c->admin, c->n_admin, msg, len, why, whylen);
 }

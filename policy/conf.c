@@ -181,6 +181,7 @@ static const struct conf_key conf_keys[] = {
     K_STR("notify", "sendmail", notify_sendmail, "/usr/sbin/sendmail",       pm_conf_check_notify_command, NULL),
     K_STR("notify", "postfix_config_dir", notify_postfix_config_dir, "",     pm_conf_check_abs_path, NULL),
     K_INT("notify", "timeout_seconds", notify_timeout, 30, 1, 600,           NULL, NULL),
+    K_STR("notify", "smtp", notify_smtp, "",                                 pm_conf_check_notify_smtp, NULL),
     K_STR("notify", "webhook_url", notify_webhook_url, "",                   pm_conf_check_webhook_url, NULL),
     K_INT("notify", "webhook_timeout_ms", notify_webhook_timeout_ms, 3000, 100, 60000, NULL, NULL),
     K_BOOL("notify", "digest", notify_digest, 0),
@@ -491,6 +492,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->notify_sendmail);
     free(conf->notify_postfix_config_dir);
     free(conf->notify_webhook_url);
+    free(conf->notify_smtp);
     free_strings(conf->local_domains, conf->n_local_domains);
     free_strings(conf->daemon_names, conf->n_daemon_names);
     free(conf->networks);

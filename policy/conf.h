@@ -29,6 +29,7 @@ enum pm_action {
 #define PM_NOTIFY_ADMIN_MAX 20 /* notify.admin: addresses */
 #define PM_NOTIFY_ADDR_MAX 254 /* an address of notify.admin or notify.from */
 #define PM_NOTIFY_URL_MAX 1024 /* notify.webhook_url */
+#define PM_NOTIFY_SMTP_MAX 64  /* notify.smtp: "[v6addr]:port" */
 
 /* What to answer when Redis cannot be reached in time. */
 enum pm_on_error {
@@ -179,6 +180,7 @@ struct pm_conf {
     char *notify_sendmail;           /* Postfix's sendmail, run without a shell */
     char *notify_postfix_config_dir; /* sendmail -C DIR for a non-default instance; "" none */
     int notify_timeout;              /* seconds sendmail may take, then it is killed */
+    char *notify_smtp;               /* "host:port" to submit by SMTP to; "" = sendmail */
     char *notify_webhook_url;        /* "" = no webhook */
     int notify_webhook_timeout_ms;   /* the whole webhook request */
     int notify_digest;               /* mail the daily digest of refusals */
@@ -249,5 +251,10 @@ const char *pm_action_name(enum pm_action act);
 
 /* Parse an action name; returns 0 and sets *out, or -1 (action.c). */
 int pm_action_parse(const char *name, enum pm_action *out);
+
+/* Split notify.smtp ("127.0.0.1:25", "[::1]:25": an IP address, no name) into
+ * the address and the port; 0, or -1 with why set (conf_notify.c). */
+int pm_notify_smtp_split(const char *v, char *host, size_t hostlen, int *port, char *why,
+                         size_t whylen);
 
 #endif

@@ -52,6 +52,7 @@ int pm_conf_check_notify_address(const char *v, char *why, size_t whylen);
 int pm_conf_check_notify_from(const char *v, char *why, size_t whylen);
 int pm_conf_check_notify_command(const char *v, char *why, size_t whylen);
 int pm_conf_check_webhook_url(const char *v, char *why, size_t whylen);
+int pm_conf_check_notify_smtp(const char *v, char *why, size_t whylen);
 int pm_conf_check_notify(struct loader *ld, const config_setting_t *s, const char *kname);
 
 #endif

@@ -5,7 +5,7 @@
  *   notify = { admin = [ "postmaster@example.com" ]; sender = false;
  *              from = ""; sendmail = "/usr/sbin/sendmail";
  *              postfix_config_dir = ""; timeout_seconds = 30;
- *              webhook_url = ""; webhook_timeout_ms = 3000;
+ *              smtp = ""; webhook_url = ""; webhook_timeout_ms = 3000;
  *              digest = false; digest_hour = 7; };
  *
  * The single values are checked by the key table (conf.c) with the checks
@@ -14,8 +14,10 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf_int.h"
@@ -91,6 +93,56 @@ pm_conf_check_webhook_url(const char *v, char *why, size_t whylen)
             return -1;
         }
     return 0;
+}
+
+/* Split notify.smtp into an IP address (no brackets) and a port; 0, or -1 with why set. */
+int
+pm_notify_smtp_split(const char *v, char *host, size_t hostlen, int *port, char *why, size_t whylen)
+{
+    const char *colon, *p, *h = v;
+    unsigned char addr[16];
+    char *end;
+    size_t hlen;
+    long n;
+
+    if (strlen(v) > PM_NOTIFY_SMTP_MAX)
+        goto bad;
+    if (*v == '[') {
+        if (!(p = strchr(v, ']')) || p[1] != ':')
+            goto bad;
+        h = v + 1;
+        hlen = (size_t)(p - h);
+        colon = p + 1;
+    } else {
+        if (!(colon = strrchr(v, ':')) || memchr(v, ':', (size_t)(colon - v)))
+            goto bad;
+        hlen = (size_t)(colon - v);
+    }
+    if (hlen == 0 || hlen >= hostlen || !isdigit((unsigned char)colon[1]))
+        goto bad;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    n = strtol(colon + 1, &end, 10);
+    if (*end || n < 1 || n > 65535 || (end - colon - 1) > 5)
+        goto bad;
+    if (inet_pton(*v == '[' ? AF_INET6 : AF_INET, host, addr) != 1)
+        goto bad;
+    *port = (int)n;
+    return 0;
+bad:
+    snprintf(why, whylen,
+             "\"%.80s\" must be an IP address and a port, like 127.0.0.1:25 or [::1]:25", v);
+    return -1;
+}
+
+/* notify.smtp: "" (sendmail) or an address and port to submit to. */
+int
+pm_conf_check_notify_smtp(const char *v, char *why, size_t whylen)
+{
+    char host[64];
+    int port;
+
+    return *v ? pm_notify_smtp_split(v, host, sizeof(host), &port, why, whylen) : 0;
 }
 
 /* The notify group as a whole: a bounded list of administrators, and someone to send the

@@ -10,6 +10,7 @@
  *   noticecli -c CONF digest-text DAY SENDER LIMIT N [SENDER LIMIT N]...
  *   noticecli -c CONF elect DAY HOLDER
  *   noticecli -c CONF digest DAY
+ *   noticecli -c CONF send FILE RCPT...
  *
  * DESCRIPTION
  *   Loads CONF with pm_conf_load() (its notify group, timezone and redis),
@@ -32,6 +33,9 @@
  *                prints "won=0" or "won=1".
  *   digest       claims and, when won, sends the digest of DAY as the notifier
  *                does (notice_digest.c), then prints the counters.
+ *   send         submits the message in FILE (lines ended by LF) to the RCPTs
+ *                as every notice goes (by SMTP with notify.smtp, else by
+ *                sendmail) and prints "rc=N" and, unless sent, "why=TEXT".
  *
  * DIAGNOSTICS
  *   Exit 0, 1 on a failure (a store error, the notifier not done), 2 on bad usage.
@@ -55,6 +59,26 @@
 #include "store.h"
 #include "store_redis.h"
 #include "zone.h"
+
+/* The whole file at path (NUL-terminated, its length in *len), or NULL. */
+static char *
+slurp_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = malloc(65537);
+
+    if (!f || !buf) {
+        if (f)
+            fclose(f);
+        free(buf);
+        fprintf(stderr, "cannot read %s\n", path);
+        return NULL;
+    }
+    *len = fread(buf, 1, 65536, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
 
 /* Print usage and exit 2. */
 static void
@@ -251,6 +275,7 @@ run_digest(const struct pm_conf *conf, char **a)
     snprintf(c.sendmail, sizeof(c.sendmail), "%s", conf->notify_sendmail);
     snprintf(c.config_dir, sizeof(c.config_dir), "%s", conf->notify_postfix_config_dir);
     c.timeout_s = conf->notify_timeout;
+    snprintf(c.smtp, sizeof(c.smtp), "%s", conf->notify_smtp);
     c.digest = 1;
     if (!(c.store = pm_store_redis_new(conf)))
         return 1;
@@ -258,6 +283,30 @@ run_digest(const struct pm_conf *conf, char **a)
     print_counters();
     pm_store_free(c.store);
     return rc < 0;
+}
+
+/* send: submit the message in a file to rcpts as the notices go. */
+static int
+run_send(const struct pm_conf *conf, const char *file, int n, char **rcpts)
+{
+    struct notice_cfg c;
+    char *msg, why[512] = "";
+    size_t len;
+    int rc;
+
+    if (!(msg = slurp_file(file, &len)))
+        return 1;
+    settings(conf, &c);
+    snprintf(c.sendmail, sizeof(c.sendmail), "%s", conf->notify_sendmail);
+    snprintf(c.config_dir, sizeof(c.config_dir), "%s", conf->notify_postfix_config_dir);
+    snprintf(c.smtp, sizeof(c.smtp), "%s", conf->notify_smtp);
+    c.timeout_s = conf->notify_timeout;
+    rc = pm_notice_submit(&c, (const char *const *)rcpts, (size_t)n, msg, len, why, sizeof(why));
+    printf("rc=%d\n", rc);
+    if (*why)
+        printf("why=%s\n", why);
+    free(msg);
+    return 0;
 }
 
 /* Entry point. */
@@ -289,6 +338,8 @@ main(int argc, char **argv)
         rc = run_digest_text(conf, argc - 4, argv + 4);
     else if (strcmp(argv[3], "digest") == 0 && argc == 5)
         rc = run_digest(conf, argv + 4);
+    else if (strcmp(argv[3], "send") == 0 && argc >= 6)
+        rc = run_send(conf, argv[4], argc - 5, argv + 5);
     else if (strcmp(argv[3], "elect") == 0 && argc == 6)
         rc = run_elect(conf, argv + 4);
     else

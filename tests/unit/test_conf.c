@@ -208,6 +208,9 @@ test_sample(void **state)
     /* the one value the sample sets apart from its default: a new
      * installation learns for 7 days; without the key, none */
     assert_int_equal(c->learning_days, 7);
+    /* and the notices by SMTP to the local Postfix: the shipped unit's
+     * NoNewPrivileges= stops sendmail; without the key, sendmail */
+    assert_string_equal(c->notify_smtp, "127.0.0.1:25");
     pm_conf_free(c);
 }
 
@@ -220,6 +223,7 @@ test_empty(void **state)
     (void)state;
     assert_defaults(c);
     assert_int_equal(c->learning_days, 0);
+    assert_string_equal(c->notify_smtp, "");
     pm_conf_free(c);
 }
 
@@ -619,6 +623,12 @@ static const struct bad_row bad_rows[] = {
      "$D/bad.conf:2: notify.sender: needs notify.admin (the sender is told to contact them)"},
     {"notify: { postfix_config_dir = \"etc/postfix\"; };\n", NULL, NULL,
      "$D/bad.conf:1: notify.postfix_config_dir: \"etc/postfix\" is not an absolute path"},
+    {"notify: { smtp = \"mail.example.com:25\"; };\n", NULL, NULL,
+     "$D/bad.conf:1: notify.smtp: \"mail.example.com:25\" must be an IP address and a port, "
+     "like 127.0.0.1:25 or [::1]:25"},
+    {"notify: {\n  smtp = \"[::1]:0\";\n};\n", NULL, NULL,
+     "$D/bad.conf:2: notify.smtp: \"[::1]:0\" must be an IP address and a port, like "
+     "127.0.0.1:25 or [::1]:25"},
     {"notify: { frobnicate = 1; };\n", NULL, NULL,
      "$D/bad.conf:1: unknown key \"notify.frobnicate\""},
     /* incidents */
