@@ -317,7 +317,7 @@ for v in "localhost:25" "127.0.0.1" "127.0.0.1:0" "127.0.0.1:65536" "::1:25" "[:
     check "$f:1: notify.smtp: \"$v\" must be an IP address and a port, like 127.0.0.1:25 or [::1]:25" \
         "notify = { smtp = \"$v\"; };"
 done
-printf 'notify = { smtp = "[::1]:587"; };\n' >"$PM_TMP/good.conf"
+printf 'user = "";\nnotify = { smtp = "[::1]:587"; };\n' >"$PM_TMP/good.conf"
 "$top_builddir/postmeter" -n -c "$PM_TMP/good.conf" >"$PM_TMP/good.out" 2>&1 ||
     pm_fail "postmeter -n refused [::1]:587: $(cat "$PM_TMP/good.out")"
 
