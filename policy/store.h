@@ -133,13 +133,17 @@ struct pm_suppressed {
 struct pm_reputation_req {
     long long min_sends; /* act only from this many external recipients in 7 days */
     long long warn_ppm, halve_ppm, cold_ppm, stop_ppm; /* 0: off */
+    long long min_first; /* the reply-rate brake acts from this many first contacts in 30 days */
+    long long min_reply_ppm; /* the reply-rate brake: replied / first contacts below this; 0 off */
 };
 
 /* A sender's reputation over the last 7 days. */
 struct pm_reputation {
     long long sent, hard, blocks, replies;
-    long long ppm; /* hard / sent, parts per million */
-    int level;     /* 0 fine, 1 warn, 2 halved, 3 no first contact, 4 stopped */
+    long long ppm;            /* hard / sent, parts per million */
+    int level;                /* 0 fine, 1 warn, 2 halved, 3 no first contact, 4 stopped */
+    long long first, replied; /* first-contact recipients of 30 days, those that replied */
+    int reply_brake;          /* 1: too few replied: the new-recipient limit is halved */
 };
 
 /* The contacts a request looks up (and, when counted, remembers). */
