@@ -466,6 +466,13 @@ struct pm_store_ops {
     int (*digest_hits)(void *impl, long long day,
                        int (*each)(void *arg, const char *sender, const char *limit, long long n),
                        void *arg, char *err, size_t errlen);
+    /* The digest's silent senders: of the senders of the last 7 days' top index,
+     * each that mailed at least min_first first contacts in the last 30 UTC days
+     * ("{s:S}:rr") of which none replied, with its first contacts, to each (0 to
+     * go on). Reads only. */
+    int (*digest_silent)(void *impl, long long min_first,
+                         int (*each)(void *arg, const char *sender, long long first), void *arg,
+                         char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -553,5 +560,8 @@ int pm_store_digest_elect(struct pm_store *st, long long day, const char *holder
 int pm_store_digest_hits(struct pm_store *st, long long day,
                          int (*each)(void *arg, const char *sender, const char *limit, long long n),
                          void *arg, char *err, size_t errlen);
+int pm_store_digest_silent(struct pm_store *st, long long min_first,
+                           int (*each)(void *arg, const char *sender, long long first), void *arg,
+                           char *err, size_t errlen);
 
 #endif

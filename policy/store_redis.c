@@ -617,6 +617,7 @@ static const struct pm_store_ops redis_ops = {
     .incident_release = rs_incident_release,
     .digest_elect = rs_digest_elect,
     .digest_hits = rs_digest_hits,
+    .digest_silent = rs_digest_silent,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */
