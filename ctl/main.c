@@ -34,7 +34,7 @@ static const char usage_text[] =
     "usage: postmeterctl [-c file] [--json] command [arguments]\n"
     "commands:\n"
     "  status [SENDER]               learning mode; usage, limits, warm-up, credits of a sender\n"
-    "  top [--by day|hour|bounces] [-n N]  the busiest senders\n"
+    "  top [--by day|hour|bounces|replies] [-n N]  the busiest senders\n"
     "  credit add SENDER N [--recipients N] [--expires 30d|12h|YYYY-MM-DD] [--note TEXT]\n"
     "  credit show SENDER            credit grants and movements\n"
     "  credit revoke SENDER ID       withdraw what is left of a grant\n"

@@ -14,6 +14,7 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,23 @@ plan_limits(const struct pm_plan *p, int halve, long long lim[PM_C_COUNT])
     pm_plan_counter_limits(&p->lim, lim);
     if (halve)
         pm_plan_halve(lim);
+}
+
+/* The reply rate: first contacts that replied per first contact, ppm (0: none mailed). */
+static long long
+reply_ppm(const struct pm_reputation *r)
+{
+    return r->first > 0 ? r->replied * 1000000 / r->first : 0;
+}
+
+/* The sender's limits in force: the plan's, halved by the bounce rate, the
+ * new-recipient limit halved again by the reply-rate brake (as the script). */
+static void
+sender_limits(const struct pm_plan *p, const struct pm_reputation *r, long long lim[PM_C_COUNT])
+{
+    plan_limits(p, r->level >= 2, lim);
+    if (r->reply_brake && lim[PM_C_NEW_DAY] > 0)
+        lim[PM_C_NEW_DAY] = lim[PM_C_NEW_DAY] / 2 > 0 ? lim[PM_C_NEW_DAY] / 2 : 1;
 }
 
 /* The name of a reputation level. */
@@ -247,7 +265,7 @@ status_json(const struct ctl *c, const struct status *st)
     else
         fputs("null", stdout);
     printf(",\"now\":%lld,\"usage\":", st->use.now);
-    plan_limits(p, st->use.rep.level >= 2, lim);
+    sender_limits(p, &st->use.rep, lim);
     usage_json(&st->use, PM_SCOPE_SENDER, lim);
     fputs(",\"domain\":", stdout);
     if (st->dplan >= 0) {
@@ -278,10 +296,12 @@ status_json(const struct ctl *c, const struct status *st)
     learning_json(c, &st->learn);
     printf(",\"first_contacts\":%lld,\"reputation\":{\"sent\":%lld,\"hard_bounces\":%lld,"
            "\"blocks\":%lld,\"replies\":%lld,\"bounce_ppm\":%lld,\"level\":%d,"
-           "\"level_name\":\"%s\"},\"servers_alarmed\":%zu}\n",
+           "\"level_name\":\"%s\",\"first_contacts_30d\":%lld,\"first_contacts_replied\":%lld,"
+           "\"reply_ppm\":%lld,\"reply_brake\":%s},\"servers_alarmed\":%zu}\n",
            st->use.used[0][PM_C_NEW_DAY], st->use.rep.sent, st->use.rep.hard, st->use.rep.blocks,
            st->use.rep.replies, st->use.rep.ppm, st->use.rep.level,
-           rep_level_name(st->use.rep.level), st->alarms);
+           rep_level_name(st->use.rep.level), st->use.rep.first, st->use.rep.replied,
+           reply_ppm(&st->use.rep), st->use.rep.reply_brake ? "true" : "false", st->alarms);
 }
 
 /* The "next message" line (label: "next message", "first contact") for probe r. */
@@ -335,9 +355,9 @@ warmup_text(const struct status *st, enum pm_scope s, const struct pm_plan *p, c
     out_curve_chart(stdout, p->warmup.cap, p->warmup.n, w->stage, 16);
 }
 
-/* The reputation lines. */
+/* The reputation lines; want_ppm: reputation.min_reply_rate (0: no brake). */
 static void
-reputation_text(const struct pm_reputation *r)
+reputation_text(const struct pm_reputation *r, long long want_ppm)
 {
     static const char *const what[] = {"fine", "warning", "limits halved, warm-up held",
                                        "first-contact mail refused", "external mail refused"};
@@ -350,6 +370,13 @@ reputation_text(const struct pm_reputation *r)
            r->replies == 1 ? "y" : "ies");
     if (r->level > 0 && r->level <= 4)
         printf("                level %d: %s\n", r->level, what[r->level]);
+    pm_verdict_format_rate(reply_ppm(r), rate, sizeof(rate));
+    printf("  reply rate    30 days: %lld of %lld first contact%s replied (%s %%)\n", r->replied,
+           r->first, out_s(r->first), rate);
+    if (r->reply_brake) {
+        pm_verdict_format_rate(want_ppm, rate, sizeof(rate));
+        printf("                first-contact limit halved: at least %s %% wanted\n", rate);
+    }
 }
 
 /* The whole status as text. */
@@ -381,8 +408,9 @@ status_text(const struct ctl *c, const struct status *st)
         printf("  mode          learning for %d days from the first start of postmeter\n",
                c->conf->learning_days);
     }
-    printf("  usage%s\n", st->use.rep.level >= 2 ? " (limits halved: bounce rate)" : "");
-    plan_limits(p, st->use.rep.level >= 2, lim);
+    printf("  usage%s%s\n", st->use.rep.level >= 2 ? " (limits halved: bounce rate)" : "",
+           st->use.rep.reply_brake ? " (first-contact limit halved: reply rate)" : "");
+    sender_limits(p, &st->use.rep, lim);
     usage_text(&st->use, PM_SCOPE_SENDER, lim);
     if (st->dplan >= 0) {
         printf("  company-wide  %s, plan %s\n", pm_addr_domain(st->sender),
@@ -406,7 +434,7 @@ status_text(const struct ctl *c, const struct status *st)
     ctl_grants_text(stdout, st->cr.grant, st->cr.n_grant, st->use.now, 16);
     printf("  new contacts  %lld first-contact recipient%s in the last 24 hours\n",
            st->use.used[0][PM_C_NEW_DAY], out_s(st->use.used[0][PM_C_NEW_DAY]));
-    reputation_text(&st->use.rep);
+    reputation_text(&st->use.rep, llround(c->conf->rep_min_reply_rate * 1e6));
     /* mail that never reaches postmeter is not in these figures */
     if (st->alarms)
         printf("  servers       %s%s (postmeterctl servers)\n", st->alarm,

@@ -1,12 +1,14 @@
 /*
- * top.c - postmeterctl top [--by day|hour|bounces] [-n N]: the busiest senders.
+ * top.c - postmeterctl top [--by day|hour|bounces|replies] [-n N]: the busiest senders.
  *
  * Candidates come from the daily top index (sorted sets of the senders
  * counted per UTC day; today's and yesterday's cover the rolling 24 hours);
  * every candidate is then probed exactly, as the milter would, and the list
  * is ordered by the chosen window's message count, or by hard
  * bounces over 7 days (among the senders of the last 7 days' index, the
- * days reputation counts).
+ * days reputation counts), or by reply rate over 30 days, lowest first (the
+ * first-contact recipients that replied, of the senders of the last 7 days'
+ * index with a first contact in 30 days).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -29,22 +31,44 @@ struct top_row {
     int plan;
 };
 
-static int top_counter; /* the counter by_used orders by; -1: hard bounces */
+#define BY_BOUNCES -1
+#define BY_REPLIES -2
 
-/* What a row is ranked by: the chosen window's messages, or hard bounces. */
+static int top_counter; /* the counter by_used orders by; BY_BOUNCES, BY_REPLIES */
+
+/* What a row is ranked by: the chosen window's messages, hard bounces, or
+ * (replies) its first contacts of 30 days; 0 leaves it out. */
 static long long
 row_value(const struct top_row *r)
 {
-    return top_counter < 0 ? r->res.rep.hard : r->res.used[0][top_counter];
+    return top_counter == BY_BOUNCES   ? r->res.rep.hard
+           : top_counter == BY_REPLIES ? r->res.rep.first
+                                       : r->res.used[0][top_counter];
 }
 
-/* Order by the exact count of the chosen window, highest first, then name. */
+/* A row's reply rate, ppm. */
+static long long
+row_reply_ppm(const struct top_row *r)
+{
+    return r->res.rep.first > 0 ? r->res.rep.replied * 1000000 / r->res.rep.first : 0;
+}
+
+/* Order by the exact count of the chosen window, highest first, then name;
+ * by replies: the lowest reply rate first, then the most first contacts. */
 static int
 by_used(const void *a, const void *b)
 {
     const struct top_row *x = a, *y = b;
     long long u = row_value(x), v = row_value(y);
 
+    if (top_counter == BY_REPLIES && (x->res.rep.first == 0) == (y->res.rep.first == 0)) {
+        long long pu = row_reply_ppm(x), pv = row_reply_ppm(y);
+
+        if (pu != pv)
+            return (pu > pv) - (pu < pv);
+    } else if (top_counter == BY_REPLIES) {
+        return x->res.rep.first == 0 ? 1 : -1; /* those without any last */
+    }
     return u != v ? (u < v) - (u > v) : strcmp(x->sender, y->sender);
 }
 
@@ -100,15 +124,21 @@ top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char 
             out_json_str(stdout, p->name);
             printf(",\"used\":%lld,\"limit\":%lld,\"messages_per_hour\":%lld,"
                    "\"messages_per_day\":%lld,\"sent_7d\":%lld,\"hard_bounces_7d\":%lld,"
-                   "\"bounce_ppm\":%lld}",
+                   "\"bounce_ppm\":%lld,\"first_contacts_30d\":%lld,"
+                   "\"first_contacts_replied\":%lld,\"reply_ppm\":%lld,\"reply_brake\":%s}",
                    row_value(&rows[i]), plan_limit(p, top_counter),
                    rows[i].res.used[0][PM_C_MSGS_HOUR], rows[i].res.used[0][PM_C_MSGS_DAY],
-                   rows[i].res.rep.sent, rows[i].res.rep.hard, rows[i].res.rep.ppm);
+                   rows[i].res.rep.sent, rows[i].res.rep.hard, rows[i].res.rep.ppm,
+                   rows[i].res.rep.first, rows[i].res.rep.replied, row_reply_ppm(&rows[i]),
+                   rows[i].res.rep.reply_brake ? "true" : "false");
         }
         printf("]}\n");
         return;
     }
-    if (top_counter < 0)
+    if (top_counter == BY_REPLIES)
+        printf("senders with the lowest reply rate of first contacts in 30 days (of those "
+               "sending lately)\n");
+    else if (top_counter < 0)
         printf("senders with the most hard bounces in 7 days (of those sending lately)\n");
     else
         printf("busiest senders by messages in the last %s\n",
@@ -125,6 +155,14 @@ top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char 
             printf("%3zu  %.*s~", i + 1, SENDER_COLS - 1, rows[i].sender);
         else
             printf("%3zu  %-*s", i + 1, SENDER_COLS, rows[i].sender);
+        if (top_counter == BY_REPLIES) {
+            snprintf(ratio, sizeof(ratio), "%lld/%lld", rows[i].res.rep.replied,
+                     rows[i].res.rep.first);
+            pm_verdict_format_rate(row_reply_ppm(&rows[i]), rate, sizeof(rate));
+            printf(" %-13s %6s %%  %.12s%s\n", ratio, rate, p->name,
+                   rows[i].res.rep.reply_brake ? "  halved" : "");
+            continue;
+        }
         if (top_counter < 0) {
             snprintf(ratio, sizeof(ratio), "%lld/%lld", rows[i].res.rep.hard, rows[i].res.rep.sent);
             pm_verdict_format_rate(rows[i].res.rep.ppm, rate, sizeof(rate));
@@ -138,7 +176,7 @@ top_print(const struct ctl *c, const struct top_row *rows, size_t n, const char 
     }
 }
 
-/* top [--by day|hour|bounces] [-n N] */
+/* top [--by day|hour|bounces|replies] [-n N] */
 int
 cmd_top(struct ctl *c, int argc, char **argv)
 {
@@ -156,14 +194,16 @@ cmd_top(struct ctl *c, int argc, char **argv)
     if ((rc = ctl_getopts("top", argc, argv, &o)) != CTL_OK)
         return rc;
     if (o.npos)
-        return ctl_fail(CTL_USAGE, "usage: top [--by day|hour|bounces] [-n N]");
+        return ctl_fail(CTL_USAGE, "usage: top [--by day|hour|bounces|replies] [-n N]");
     if (o.value[0])
         by = o.value[0];
-    if (strcmp(by, "day") != 0 && strcmp(by, "hour") != 0 && strcmp(by, "bounces") != 0)
-        return ctl_fail(CTL_USAGE, "top: --by takes day, hour or bounces, not \"%s\"", by);
-    top_counter = strcmp(by, "hour") == 0  ? PM_C_MSGS_HOUR
-                  : strcmp(by, "day") == 0 ? PM_C_MSGS_DAY
-                                           : -1;
+    if (strcmp(by, "day") != 0 && strcmp(by, "hour") != 0 && strcmp(by, "bounces") != 0 &&
+        strcmp(by, "replies") != 0)
+        return ctl_fail(CTL_USAGE, "top: --by takes day, hour, bounces or replies, not \"%s\"", by);
+    top_counter = strcmp(by, "hour") == 0      ? PM_C_MSGS_HOUR
+                  : strcmp(by, "day") == 0     ? PM_C_MSGS_DAY
+                  : strcmp(by, "replies") == 0 ? BY_REPLIES
+                                               : BY_BOUNCES;
     if (o.value[1] && (ctl_number(o.value[1], TOP_MAX, &want) < 0 || want < 1))
         return ctl_fail(CTL_USAGE, "top: bad count \"%s\" (1 to %d)", o.value[1], TOP_MAX);
     if ((rc = ctl_store(c, &st)) != CTL_OK)

@@ -114,6 +114,7 @@ cfg_new(const struct pm_conf *conf, char *err, size_t errlen)
     c->hook_ms = conf->notify_webhook_timeout_ms;
     c->digest = conf->notify_digest;
     c->digest_hour = conf->notify_digest_hour;
+    c->min_first = conf->rep_min_first;
     if (c->digest && !(c->store = pm_store_redis_new(conf)))
         goto oom;
     c->refs = 1;

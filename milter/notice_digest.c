@@ -9,7 +9,12 @@
  *     writes. The server that claims "<prefix>:v1:digest:<day>" first (SET
  *     NX, store.h's digest_elect) sends it; the others see it claimed. A day
  *     without refusals has no digest. The table is sorted by refusals, most
- *     first, at most DIGEST_LINES lines, then "and N more".
+ *     first, at most DIGEST_LINES lines, then "and N more". Then a short
+ *     list of silent senders: of those that sent mail in the last 7 days,
+ *     each with at least reputation.min_first_contacts first-contact
+ *     recipients in 30 days of which none replied (store.h's digest_silent),
+ *     at most SILENT_LINES, most first contacts first. A day without
+ *     refusals or silent senders has no digest.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -25,6 +30,7 @@
 
 #define DIGEST_LINES 200 /* rows of the table; the rest are counted */
 #define DIGEST_MAX 10000 /* rows read (the meter script keeps no more) */
+#define SILENT_LINES 20  /* the silent senders listed; the rest are counted */
 
 /* The rows read so far. */
 struct hits {
@@ -60,6 +66,13 @@ keep_hit(void *arg, const char *sender, const char *limit, long long n)
     return 0;
 }
 
+/* Keep one silent sender (limit left empty). */
+static int
+keep_silent(void *arg, const char *sender, long long first)
+{
+    return keep_hit(arg, sender, "", first);
+}
+
 /* Most refusals first, then by sender and limit. */
 static int
 by_refusals(const void *a, const void *b)
@@ -77,7 +90,8 @@ by_refusals(const void *a, const void *b)
 /* The digest's text of day. */
 void
 pm_notice_digest_text(struct pm_buf *b, const struct notice_cfg *c, long long day,
-                      struct notice_hit *rows, size_t n, long long now, unsigned seq)
+                      struct notice_hit *rows, size_t n, struct notice_hit *silent, size_t ns,
+                      long long now, unsigned seq)
 {
     char date[32], subject[128];
     long long total = 0;
@@ -93,11 +107,25 @@ pm_notice_digest_text(struct pm_buf *b, const struct notice_cfg *c, long long da
     pm_buf_printf(b,
                   "Refusals on %s (UTC), by sender and limit: %lld, %zu sender%s and limit%s.\n\n",
                   date, total, n, n == 1 ? "" : "s", n == 1 ? "" : "s");
-    pm_buf_printf(b, "%-40s %-24s %9s\n", "sender", "limit", "refusals");
-    for (i = 0; i < n && i < DIGEST_LINES; i++)
-        pm_buf_printf(b, "%-40s %-24s %9lld\n", rows[i].sender, rows[i].limit, rows[i].n);
-    if (n > DIGEST_LINES)
-        pm_buf_printf(b, "and %zu more\n", n - DIGEST_LINES);
+    if (n) {
+        pm_buf_printf(b, "%-40s %-24s %9s\n", "sender", "limit", "refusals");
+        for (i = 0; i < n && i < DIGEST_LINES; i++)
+            pm_buf_printf(b, "%-40s %-24s %9lld\n", rows[i].sender, rows[i].limit, rows[i].n);
+        if (n > DIGEST_LINES)
+            pm_buf_printf(b, "and %zu more\n", n - DIGEST_LINES);
+    }
+    if (ns) {
+        qsort(silent, ns, sizeof(*silent), by_refusals);
+        pm_buf_printf(b,
+                      "\nSenders with %lld or more first contacts and no reply in 30 days: "
+                      "%zu.\n\n",
+                      c->min_first, ns);
+        pm_buf_printf(b, "%-40s %14s\n", "sender", "first contacts");
+        for (i = 0; i < ns && i < SILENT_LINES; i++)
+            pm_buf_printf(b, "%-40s %14lld\n", silent[i].sender, silent[i].n);
+        if (ns > SILENT_LINES)
+            pm_buf_printf(b, "and %zu more\n", ns - SILENT_LINES);
+    }
     pm_buf_str(b, "\nSee a sender's use of its limits with: postmeterctl status SENDER\n");
 }
 
@@ -105,7 +133,7 @@ pm_notice_digest_text(struct pm_buf *b, const struct notice_cfg *c, long long da
 static void
 send_digest(const struct notice_cfg *c, long long day, long long now)
 {
-    struct hits h = {NULL, 0, 0};
+    struct hits h = {NULL, 0, 0}, q = {NULL, 0, 0};
     char err[256], why[512];
     struct pm_buf b;
     char *msg;
@@ -117,13 +145,19 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
         free(h.rows);
         return;
     }
-    if (h.n == 0) {
+    /* the silent senders: a failure to read them costs the list, not the digest */
+    if (pm_store_digest_silent(c->store, c->min_first, keep_silent, &q, err, sizeof(err)) < 0) {
+        pm_log(PM_LOG_WARNING, "notice: digest of day %lld: no silent senders: %s", day, err);
+        q.n = 0;
+    }
+    if (h.n == 0 && q.n == 0) {
         pm_log(PM_LOG_INFO, "notice: digest of day %lld: nothing was refused, no digest", day);
         free(h.rows);
+        free(q.rows);
         return;
     }
     pm_buf_growing(&b);
-    pm_notice_digest_text(&b, c, day, h.rows, h.n, now, pm_notice_seq());
+    pm_notice_digest_text(&b, c, day, h.rows, h.n, q.rows, q.n, now, pm_notice_seq());
     if (!(msg = pm_buf_take(&b))) {
         snprintf(why, sizeof(why), "out of memory");
         rc = -1;
@@ -132,7 +166,7 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
     }
     if (rc >= 0)
         pm_log(PM_LOG_NOTICE, "notice: digest of day %lld sent to %zu address%s: %zu rows", day,
-               c->n_admin, c->n_admin == 1 ? "" : "es", h.n);
+               c->n_admin, c->n_admin == 1 ? "" : "es", h.n + q.n);
     if (rc > 0) /* sent by SMTP, but some administrators were refused */
         pm_log(PM_LOG_WARNING, "notice: digest of day %lld: %s", day, why);
     else if (rc < 0)
@@ -140,6 +174,7 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
     pm_metrics_notice(PM_NOTICE_DIGEST, rc >= 0);
     free(msg);
     free(h.rows);
+    free(q.rows);
 }
 
 /* Claim the digest of day and send it when won; 0, or -1 when the store could not say. */

@@ -32,8 +32,9 @@ struct notice_cfg {
     char url[PM_NOTIFY_URL_MAX + 1];   /* the webhook; "" none */
     int hook_ms;                       /* the webhook's bounded request */
     int digest, digest_hour;           /* the daily digest */
-    struct pm_store *store;            /* the digest's store (NULL: no digest) */
-    int refs;                          /* guarded by the notice lock */
+    long long min_first;    /* the digest's silent senders: this many first contacts (30 days) */
+    struct pm_store *store; /* the digest's store (NULL: no digest) */
+    int refs;               /* guarded by the notice lock */
 };
 
 /* Copy s into out (len bytes) with every control character (CR, LF, tab,
@@ -106,14 +107,17 @@ void pm_notice_digest_tick(const struct notice_cfg *c, long long *done_day);
 int pm_notice_digest_day(const struct notice_cfg *c, long long day, long long now);
 
 /* The digest's text of day from n rows (sender, limit, refusals) into b;
- * rows are sorted here, by refusals, most first. */
+ * rows are sorted here, by refusals, most first; then the ns silent senders
+ * (many first contacts, no reply in 30 days; limit unused), sorted here, most
+ * first contacts first. */
 struct notice_hit {
     char sender[320];
     char limit[64];
     long long n;
 };
 void pm_notice_digest_text(struct pm_buf *b, const struct notice_cfg *c, long long day,
-                           struct notice_hit *rows, size_t n, long long now, unsigned seq);
+                           struct notice_hit *rows, size_t n, struct notice_hit *silent, size_t ns,
+                           long long now, unsigned seq);
 
 /* Wait until the queue is empty and the notifier idle, at most ms; 0, or -1
  * when it is not (tests wait with it). */

@@ -167,6 +167,8 @@ static const struct conf_key conf_keys[] = {
     K_DOUBLE("reputation", "halve_limits", rep_halve, 0.03, 0.0, 1.0),
     K_DOUBLE("reputation", "refuse_first_contact", rep_refuse_cold, 0.05, 0.0, 1.0),
     K_DOUBLE("reputation", "refuse_all", rep_refuse_all, 0.10, 0.0, 1.0),
+    K_DOUBLE("reputation", "min_reply_rate", rep_min_reply_rate, 0.0, 0.0, 1.0),
+    K_INT("reputation", "min_first_contacts", rep_min_first, 50, 1, 1000000000, NULL, NULL),
     K_SPECIAL("incidents", pm_conf_load_incidents),
     K_INT("suppression", "days", suppress_days, 180, 1, 3650,                NULL, NULL),
     K_STR("metrics", "listen", metrics_listen, "",                           pm_conf_check_listen, NULL),

@@ -151,6 +151,8 @@ struct pm_conf {
     int msgid_days;                  /* Message-IDs of sent mail are kept this long ... */
     int msgid_max;                   /* ... and this many per sender */
     int rep_min_sends;               /* act on reputation from this many recipients in 7 days */
+    double rep_min_reply_rate;       /* the reply-rate brake: a share of first contacts; 0 off */
+    int rep_min_first;               /* the brake acts from this many first contacts in 30 days */
     double rep_warn;                 /* hard-bounce rate that is logged and tagged, 0.02 */
     double rep_halve;                /* ... that halves the limits and freezes warm-up, 0.03 */
     double rep_refuse_cold;          /* ... that refuses first-contact mail, 0.05 */

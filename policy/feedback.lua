@@ -25,6 +25,8 @@
 -- MAIL: when a referred Message-ID is one the sender sent, the message is a
 --   reply: its author becomes a known contact (lc) and it counts "r", once
 --   per author a day, at most replies-per-day a day ("capped" past that).
+--   An author the sender mailed as a first contact within 30 days (fc)
+--   counts once "y" in the reply rate (rr, prelude.lua).
 --   Otherwise an author who is not yet a contact becomes one, at most
 --   learned-per-day new contacts a day ("l"); one already known is
 --   refreshed ("known").
@@ -42,6 +44,7 @@
 
 local KEY_REP, KEY_CT, KEY_LC, KEY_FB, KEY_MID = KEYS[K.rep], KEYS[K.ct], KEYS[K.lc], KEYS[K.fb],
                                                 KEYS[K.mid]
+local KEY_RR, KEY_FC = KEYS[K.rr], KEYS[K.fc]
 local kind = ARGV[A.kind]
 local ct_ttl, ct_max = tonumber(ARGV[A.ct_ttl]), tonumber(ARGV[A.ct_max])
 local sup_days, window = tonumber(ARGV[A.sup_days]), tonumber(ARGV[A.window])
@@ -86,11 +89,24 @@ local function learn(h)
     day_hash_trim(KEY_LC, ct_ttl, ct_max)
 end
 
+-- A reply from h: when h is a first contact the sender mailed within 30
+-- days and not yet counted, it counts "y" under the day it was mailed.
+local function first_contact_replied(h)
+    local d = tonumber(redis.call('HGET', KEY_FC, h))
+    if d then
+        redis.call('HDEL', KEY_FC, h) -- a recipient counts once
+        if today - d < 30 and redis.call('HEXISTS', KEY_RR, 'f:' .. d) == 1 then
+            redis.call('HINCRBY', KEY_RR, 'y:' .. d, 1)
+        end
+    end
+end
+
 -- A message from a person: a reply, or mail that may teach a contact.
 local function mail(h)
     local seen = tonumber(redis.call('HGET', KEY_LC, h))
     for i = NA + 1, #ARGV do
         if redis.call('HEXISTS', KEY_MID, ARGV[i]) == 1 then
+            first_contact_replied(h)
             if seen == today then
                 return 'known' -- this author's reply already counted today
             end

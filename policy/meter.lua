@@ -23,7 +23,7 @@
 --
 -- COUNT: the current bucket of each counter the request adds to, the totals,
 --   the warm-up state, spent credits, the reputation's "s" (external
---   recipients), the Message-ID, the top index <A.top_prefix><day> (sorted set:
+--   recipients), the reply rate's first contacts (the cold recipients), the Message-ID, the top index <A.top_prefix><day> (sorted set:
 --   sender -> messages counted that UTC day, TTL 8 days) and the contacts.
 --
 -- REPLY: R's fields (scripts.contract). used: per scope the seven counters
@@ -185,6 +185,17 @@ if counted == 1 and (add.m > 0 or add.r > 0 or add.i > 0) then
     if add.r > 0 then
         rep_add(KEYS[K.rep], 's', add.r)
     end
+    if #cold_h > 0 then -- the reply rate's first contacts
+        rep_add(KEYS[K.rr], 'f', #cold_h, RR_DAYS)
+        local set = {}
+        for _, h in ipairs(cold_h) do
+            set[#set + 1] = h
+            set[#set + 1] = today
+        end
+        redis.call('HSET', KEYS[K.fc], unpack(set))
+        redis.call('EXPIRE', KEYS[K.fc], RR_DAYS * DAY)
+        day_hash_trim(KEYS[K.fc], RR_DAYS, ct_max)
+    end
     local mid_days = tonumber(ARGV[A.mid_days]) or 0
     if ARGV[A.mid_hash] ~= '' and mid_days > 0 then
         if redis.call('HSET', KEYS[K.mid], ARGV[A.mid_hash], today) > 0 then
@@ -248,6 +259,7 @@ if inc then
     reply[R.inc_at], reply[R.inc_until] = tonumber(inc.at) or 0, tonumber(inc['until']) or 0
     reply[R.inc_held] = tonumber(inc.held) or 0
 end
+reply[R.rr_first], reply[R.rr_replied], reply[R.rr_brake] = rr.first, rr.replied, rr.brake
 if counted == 1 and has_tx then
     redis.call('SET', KEYS[K.tx], cmsgpack.pack(reply), 'EX', 1200)
 end

@@ -47,6 +47,7 @@ end
 local first_hash = NA + nscopes * NS + 1 -- the recipient hashes follow the scope blocks
 local bucket = {h = tonumber(ARGV[A.hour_bucket]), d = tonumber(ARGV[A.day_bucket])}
 local rep = {level = 0} -- the sender's reputation (meter_reputation.lua)
+local rr = {first = 0, replied = 0, brake = 0} -- its reply rate (meter_reputation.lua)
 
 -- Value name of scope si's block.
 local function scope_arg(si, name)

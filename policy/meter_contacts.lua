@@ -45,9 +45,11 @@ local function known(h)
 end
 
 local cold = tonumber(ARGV[A.cold_before])
+local cold_h = {} -- the cold recipients' hashes (the reply rate's first contacts)
 for i = first_hash, #ARGV do
     if not known(ARGV[i]) then
         cold = cold + 1
+        cold_h[#cold_h + 1] = ARGV[i]
     end
 end
 -- what the request adds to the counters of each letter: m messages, r external

@@ -9,6 +9,12 @@
 --   A.rep_cold (first-contact recipients are refused), 4 at A.rep_stop (every
 --   external recipient is refused). C.rep_cold is the first-contact refusal,
 --   C.rep_stop the full stop; neither has a retry time (-1).
+-- REPLY RATE: over the last 30 UTC days of KEYS[K.rr] (prelude.lua), first =
+--   first-contact recipients mailed ("f:<day>"), replied = those of them that
+--   replied ("y:<day>"). With A.rr_min_ppm > 0 (the brake is on), at least
+--   A.rr_min_first first contacts and replied / first below it, the sender's
+--   new-recipient limit (nd) is halved (at least 1; on top of the bounce
+--   rate's halving).
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
@@ -58,3 +64,31 @@ if rep.level >= 2 then
     end
 end
 
+
+-- The sender's first contacts over the last 30 UTC days, and their replies.
+local function reply_rate()
+    local r = {first = 0, replied = 0, brake = 0}
+    local flat = redis.call('HGETALL', KEYS[K.rr])
+    for i = 1, #flat, 2 do
+        local k, d = string.match(flat[i], '^([fy]):(%d+)$')
+        if k and today - tonumber(d) < 30 then
+            local v = tonumber(flat[i + 1]) or 0
+            if k == 'f' then
+                r.first = r.first + v
+            else
+                r.replied = r.replied + v
+            end
+        end
+    end
+    local min_ppm = tonumber(ARGV[A.rr_min_ppm]) or 0
+    if min_ppm > 0 and r.first > 0 and r.first >= (tonumber(ARGV[A.rr_min_first]) or 0) and
+        r.replied * 1000000 < min_ppm * r.first then
+        r.brake = 1
+    end
+    return r
+end
+
+rr = reply_rate()
+if rr.brake == 1 and sv[1].lim.nd > 0 then
+    sv[1].lim.nd = math.max(1, math.floor(sv[1].lim.nd / 2))
+end

@@ -161,6 +161,8 @@ policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter
     req->reputation.halve_ppm = llround(conf->rep_halve * 1e6);
     req->reputation.cold_ppm = llround(conf->rep_refuse_cold * 1e6);
     req->reputation.stop_ppm = llround(conf->rep_refuse_all * 1e6);
+    req->reputation.min_first = conf->rep_min_first;
+    req->reputation.min_reply_ppm = llround(conf->rep_min_reply_rate * 1e6);
     req->company = m->domain;
     req->wday_offset = pm_zone_offset((long long)time(NULL)); /* warm-up days are local */
     if (mode != PM_METER_PROBE && m->msgid_hash[0]) {
@@ -217,6 +219,11 @@ policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_
     if (res->rep.level >= 2 && res->over_scope == PM_SCOPE_SENDER &&
         res->over_counter <= PM_C_NEW_DAY)
         pm_verdict_halved(v, res->rep.ppm);
+    /* too few first contacts replied: the new-recipient limit was halved */
+    if (res->rep.reply_brake && res->over_scope == PM_SCOPE_SENDER &&
+        res->over_counter == PM_C_NEW_DAY)
+        pm_verdict_reply_brake(v, res->rep.first, res->rep.replied,
+                               llround(conf->rep_min_reply_rate * 1e6));
 }
 
 #define UNKNOWN_OVERRIDES_SEEN 256
@@ -599,6 +606,8 @@ policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_
     /* the limits in force: the bounce rate may have halved the sender's */
     if (s == PM_SCOPE_SENDER && m->res.rep.level >= 2)
         pm_plan_halve(lim);
+    if (s == PM_SCOPE_SENDER && m->res.rep.reply_brake && lim[PM_C_NEW_DAY] > 0)
+        lim[PM_C_NEW_DAY] = lim[PM_C_NEW_DAY] / 2 > 0 ? lim[PM_C_NEW_DAY] / 2 : 1;
     for (c = 0; c < PM_C_COUNT; c++) {
         /* internal mail's counters only when in use or limited */
         if (c >= PM_C_INT_HOUR && !m->res.used[s][c] && !lim[c])
@@ -609,6 +618,11 @@ policy_format_usage(const struct pm_conf *conf, const struct pm_msg *m, enum pm_
     }
     if (s == PM_SCOPE_SENDER && m->res.rep.level >= 2)
         pm_buf_str(o, " limits=halved");
+    if (s == PM_SCOPE_SENDER && m->res.rep.reply_brake) {
+        pm_buf_str(o, " reply_brake=1");
+        out_kn(o, " replied=", m->res.rep.replied);
+        out_kn(o, "/", m->res.rep.first);
+    }
     if (m->res.warmup[s].active) {
         pm_buf_str(o, pre);
         out_kn(o, "warmup_day=", m->res.warmup[s].stage + 1);

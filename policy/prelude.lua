@@ -18,6 +18,14 @@
 --   reply (feedback.lua). Fields older than REP_DAYS days are deleted when a
 --   day's first field is written, so the hash holds at most 5 * REP_DAYS
 --   fields; its TTL is REP_DAYS days from the first write of its last day.
+-- REPLY RATE HASH <prefix>:v1:{s:<sender>}:rr: "f:<day>" first-contact
+--   recipients mailed that UTC day (meter.lua), "y:<day>" how many of them
+--   replied since (feedback.lua; counted under the day they were mailed).
+--   Trimmed as the reputation hash, at RR_DAYS days: at most 2 * RR_DAYS
+--   fields. FIRST CONTACTS <prefix>:v1:{s:<sender>}:fc: recipient hash ->
+--   the UTC day it was mailed as a first contact; a reply deletes it (a
+--   recipient counts once); kept RR_DAYS days and at most contacts.max_per_
+--   sender fields (day_hash_trim).
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
@@ -27,6 +35,7 @@ end
 
 local DAY = 86400
 local REP_DAYS = 8 -- the 7-day window plus the day under way
+local RR_DAYS = 31 -- the reply rate's 30 days plus the day under way
 local now
 do
     local t = redis.call('TIME')
@@ -34,22 +43,24 @@ do
 end
 local today = math.floor(now / DAY)
 
--- Add n to the reputation field "<kind>:<today>" of key; returns the new
--- value. The first write of a day removes the days that left the window.
-local function rep_add(key, kind, n)
+-- Add n to the reputation field "<kind>:<today>" of key (days: the window
+-- kept, REP_DAYS when nil); returns the new value. The first write of a day
+-- removes the days that left the window.
+local function rep_add(key, kind, n, days)
+    days = days or REP_DAYS
     local v = redis.call('HINCRBY', key, kind .. ':' .. today, n)
     if v == n then
         local old = {}
         for _, f in ipairs(redis.call('HKEYS', key)) do
             local d = tonumber(string.match(f, '^%a:(%d+)$'))
-            if not d or today - d >= REP_DAYS then
+            if not d or today - d >= days then
                 old[#old + 1] = f
             end
         end
         if #old > 0 then
             redis.call('HDEL', key, unpack(old))
         end
-        redis.call('EXPIRE', key, REP_DAYS * DAY)
+        redis.call('EXPIRE', key, days * DAY)
     end
     return v
 end

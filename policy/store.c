@@ -350,3 +350,14 @@ pm_store_incident_release(struct pm_store *st, const char *sender, struct pm_inc
         return store_unsupported("incidents", err, errlen);
     return st->ops->incident_release(st->impl, sender, was, err, errlen);
 }
+
+/* The digest's silent senders. */
+int
+pm_store_digest_silent(struct pm_store *st, long long min_first,
+                       int (*each)(void *arg, const char *sender, long long first), void *arg,
+                       char *err, size_t errlen)
+{
+    if (!st->ops->digest_silent)
+        return store_unsupported("the daily digest", err, errlen);
+    return st->ops->digest_silent(st->impl, min_first, each, arg, err, errlen);
+}

@@ -133,13 +133,17 @@ struct pm_suppressed {
 struct pm_reputation_req {
     long long min_sends; /* act only from this many external recipients in 7 days */
     long long warn_ppm, halve_ppm, cold_ppm, stop_ppm; /* 0: off */
+    long long min_first; /* the reply-rate brake acts from this many first contacts in 30 days */
+    long long min_reply_ppm; /* the reply-rate brake: replied / first contacts below this; 0 off */
 };
 
 /* A sender's reputation over the last 7 days. */
 struct pm_reputation {
     long long sent, hard, blocks, replies;
-    long long ppm; /* hard / sent, parts per million */
-    int level;     /* 0 fine, 1 warn, 2 halved, 3 no first contact, 4 stopped */
+    long long ppm;            /* hard / sent, parts per million */
+    int level;                /* 0 fine, 1 warn, 2 halved, 3 no first contact, 4 stopped */
+    long long first, replied; /* first-contact recipients of 30 days, those that replied */
+    int reply_brake;          /* 1: too few replied: the new-recipient limit is halved */
 };
 
 /* The contacts a request looks up (and, when counted, remembers). */
@@ -462,6 +466,13 @@ struct pm_store_ops {
     int (*digest_hits)(void *impl, long long day,
                        int (*each)(void *arg, const char *sender, const char *limit, long long n),
                        void *arg, char *err, size_t errlen);
+    /* The digest's silent senders: of the senders of the last 7 days' top index,
+     * each that mailed at least min_first first contacts in the last 30 UTC days
+     * ("{s:S}:rr") of which none replied, with its first contacts, to each (0 to
+     * go on). Reads only. */
+    int (*digest_silent)(void *impl, long long min_first,
+                         int (*each)(void *arg, const char *sender, long long first), void *arg,
+                         char *err, size_t errlen);
 };
 
 struct pm_store {
@@ -549,5 +560,8 @@ int pm_store_digest_elect(struct pm_store *st, long long day, const char *holder
 int pm_store_digest_hits(struct pm_store *st, long long day,
                          int (*each)(void *arg, const char *sender, const char *limit, long long n),
                          void *arg, char *err, size_t errlen);
+int pm_store_digest_silent(struct pm_store *st, long long min_first,
+                           int (*each)(void *arg, const char *sender, long long first), void *arg,
+                           char *err, size_t errlen);
 
 #endif

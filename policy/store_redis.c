@@ -279,6 +279,9 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     res->rep.replies = v[PM_MR_REP_REPLIES];
     res->rep.ppm = v[PM_MR_REP_PPM];
     res->rep.level = (int)v[PM_MR_REP_LEVEL];
+    res->rep.first = v[PM_MR_RR_FIRST];
+    res->rep.replied = v[PM_MR_RR_REPLIED];
+    res->rep.reply_brake = (int)v[PM_MR_RR_BRAKE];
     return 0;
 }
 
@@ -384,6 +387,8 @@ meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const c
     own[PM_MK_IR] = rs_key(rs, 's', sid, "ir");
     own[PM_MK_DOM] = rs_key(rs, 's', sid, "dom");
     own[PM_MK_NET] = rs_key(rs, 's', sid, "net");
+    own[PM_MK_RR] = rs_key(rs, 's', sid, "rr");
+    own[PM_MK_FC] = rs_key(rs, 's', sid, "fc");
     if (did) {
         own[PM_MK_DW] = rs_key(rs, 'd', did, "w");
         own[PM_MK_DWU] = rs_key(rs, 'd', did, "wu");
@@ -493,6 +498,8 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     v[PM_MA_REP_HALVE] = num(&nb, req->reputation.halve_ppm);
     v[PM_MA_REP_COLD] = num(&nb, req->reputation.cold_ppm);
     v[PM_MA_REP_STOP] = num(&nb, req->reputation.stop_ppm);
+    v[PM_MA_RR_MIN_FIRST] = num(&nb, req->reputation.min_first);
+    v[PM_MA_RR_MIN_PPM] = num(&nb, req->reputation.min_reply_ppm);
     v[PM_MA_MID_HASH] = req->msgid_hash ? req->msgid_hash : "";
     v[PM_MA_MID_DAYS] = num(&nb, req->msgid_days);
     v[PM_MA_MID_MAX] = num(&nb, req->msgid_max);
@@ -610,6 +617,7 @@ static const struct pm_store_ops redis_ops = {
     .incident_release = rs_incident_release,
     .digest_elect = rs_digest_elect,
     .digest_hits = rs_digest_hits,
+    .digest_silent = rs_digest_silent,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */

@@ -6,6 +6,10 @@
  *   the record "<prefix>:v1:hits:<day>": a hash "<sender>|<limit name>" ->
  *   refusals that day, written by the meter script, read here whole (the
  *   script keeps it to at most 10000 fields).
+ *   the silent senders: of the senders of the last 7 days' top index
+ *   (top.lua), those whose reply-rate hash "{s:S}:rr" (prelude.lua) holds
+ *   at least a number of first contacts over the last 30 UTC days and no
+ *   reply; one HGETALL per sender, out of the mail path.
  * <day> is the UTC day number of store time, floor(t / 86400).
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -93,4 +97,101 @@ rs_digest_hits(void *impl, long long day,
     }
     freeReplyObject(r);
     return PM_STORE_OK;
+}
+
+#define SILENT_DAYS 7      /* the days of the top index the candidates come from */
+#define SILENT_MAX 10000   /* candidates read */
+#define REPLY_RATE_DAYS 30 /* the reply rate's days (meter_reputation.lua) */
+
+/* The candidates of the silent list. */
+struct silent_read {
+    char **sender;
+    size_t n;
+    int oom;
+};
+
+/* Keep one sender of the top index; 0 to go on. */
+static int
+silent_add(void *arg, const char *sender)
+{
+    struct silent_read *t = arg;
+    char **grown;
+
+    if (t->n == SILENT_MAX)
+        return 1;
+    if (!(grown = realloc(t->sender, (t->n + 1) * sizeof(*grown))) ||
+        !(grown[t->n] = strdup(sender))) {
+        if (grown)
+            t->sender = grown;
+        t->oom = 1;
+        return 1;
+    }
+    t->sender = grown;
+    t->n++;
+    return 0;
+}
+
+/* A sender's first contacts and replies of the 30 days before today (reply r of HGETALL). */
+static void
+silent_sum(const redisReply *r, long long today, long long *first, long long *replied)
+{
+    size_t i;
+
+    *first = *replied = 0;
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        long long d;
+        char kind;
+
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            sscanf(f->str, "%c:%lld", &kind, &d) != 2 || today - d >= REPLY_RATE_DAYS || d > today)
+            continue;
+        if (kind == 'f')
+            *first += strtoll(v->str, NULL, 10);
+        else if (kind == 'y')
+            *replied += strtoll(v->str, NULL, 10);
+    }
+}
+
+/* The digest's silent senders (store.h). */
+int
+rs_digest_silent(void *impl, long long min_first,
+                 int (*each)(void *arg, const char *sender, long long first), void *arg, char *err,
+                 size_t errlen)
+{
+    struct redis_store *rs = impl;
+    struct silent_read t = {NULL, 0, 0};
+    long long now, first, replied;
+    const char *argv[2];
+    redisReply *r;
+    size_t i;
+    int rc, stop = 0;
+
+    if ((rc = rs_top(impl, SILENT_DAYS, 0, silent_add, &t, &now, err, errlen)) >= 0 && t.oom) {
+        snprintf(err, errlen, "out of memory");
+        rc = PM_STORE_ERROR;
+    }
+    for (i = 0; rc >= 0 && i < t.n && !stop; i++) {
+        char *key = rs_key(rs, 's', t.sender[i], "rr");
+
+        if (!key) {
+            snprintf(err, errlen, "out of memory");
+            rc = PM_STORE_ERROR;
+            break;
+        }
+        argv[0] = "HGETALL";
+        argv[1] = key;
+        rc = rs_call(rs, 2, argv, &r, err, errlen);
+        free(key);
+        if (rc < 0)
+            break;
+        silent_sum(r, now / 86400, &first, &replied);
+        freeReplyObject(r);
+        if (first > 0 && first >= min_first && replied == 0)
+            stop = each(arg, t.sender[i], first) != 0;
+    }
+    for (i = 0; i < t.n; i++)
+        free(t.sender[i]);
+    free(t.sender);
+    return rc < 0 ? rc : PM_STORE_OK;
 }

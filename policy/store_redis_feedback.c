@@ -118,6 +118,8 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     owned[PM_FK_FB] = rs_key(rs, 's', req->sender, "fb");
     owned[PM_FK_MID] = rs_key(rs, 's', req->sender, "mid");
     owned[PM_FK_IR] = rs_key(rs, 's', req->sender, "ir");
+    owned[PM_FK_RR] = rs_key(rs, 's', req->sender, "rr");
+    owned[PM_FK_FC] = rs_key(rs, 's', req->sender, "fc");
     for (i = 0; i < n; i++) /* then one suppression entry per failure */
         owned[PM_FK_COUNT + i] = rs_sup_key(rs, req->company, req->fail[i].rcpt);
     keys[PM_FK_CLOCK] = rs->clock_key;

@@ -179,5 +179,8 @@ int rs_digest_elect(void *impl, long long day, const char *holder, int *won, cha
 int rs_digest_hits(void *impl, long long day,
                    int (*each)(void *arg, const char *sender, const char *limit, long long n),
                    void *arg, char *err, size_t errlen);
+int rs_digest_silent(void *impl, long long min_first,
+                     int (*each)(void *arg, const char *sender, long long first), void *arg,
+                     char *err, size_t errlen);
 
 #endif

@@ -160,6 +160,24 @@ pm_verdict_halved(struct pm_verdict *v, long long ppm)
         memcpy(v->text, text, sizeof(text));
 }
 
+/* Say in a new-recipient limit's reply that too few first contacts replied. */
+void
+pm_verdict_reply_brake(struct pm_verdict *v, long long first, long long replied, long long want_ppm)
+{
+    char rate[48], want[48], text[sizeof(v->text)];
+    const char *colon = strstr(v->text, ">: "), *close;
+
+    if (!colon || !(close = strchr(colon, ')')) || first <= 0)
+        return;
+    pm_verdict_format_rate(replied * 1000000 / first, rate, sizeof(rate));
+    pm_verdict_format_rate(want_ppm, want, sizeof(want));
+    if (snprintf(text, sizeof(text),
+                 "%.*s, first-contact limit halved: %s%% of %lld new contacts replied in 30 days "
+                 "(at least %s%% wanted)%s",
+                 (int)(close - v->text), v->text, rate, first, want, close) < (int)sizeof(text))
+        memcpy(v->text, text, sizeof(text));
+}
+
 /* One recipient more than a recipient limit can take in one message; see verdict.h. */
 void
 pm_verdict_rcpt_limit(struct pm_verdict *v, enum pm_action act, const char *who, const char *domain,

@@ -80,6 +80,10 @@ void pm_verdict_limit(struct pm_verdict *v, enum pm_action act, const char *who,
 /* Say in a limit's reply that the sender's bounce rate (ppm) halved the limit:
  * "(5 messages per hour, halved: 3.4% of your recent mail bounced)". */
 void pm_verdict_halved(struct pm_verdict *v, long long ppm);
+/* Say in a new-recipient limit's reply that too few first contacts (first, of
+ * which replied) replied, want_ppm wanted. */
+void pm_verdict_reply_brake(struct pm_verdict *v, long long first, long long replied,
+                            long long want_ppm);
 
 void pm_verdict_rcpt_limit(struct pm_verdict *v, enum pm_action act, const char *who,
                            const char *domain, enum pm_scope scope, enum pm_counter c,

@@ -385,10 +385,13 @@ reply $R -1 -1 6
 pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon: TODAY stays today
 json=$(ctl --json status $R)
 grep -q '"messages_per_day":{"used":0,"limit":5}' <<<"$json" || pm_fail "status: halved limit: $json"
-grep -q '"reputation":{"sent":100,"hard_bounces":4,"blocks":1,"replies":1,"bounce_ppm":40000,"level":2,"level_name":"halved"}' \
+grep -q '"reputation":{"sent":100,"hard_bounces":4,"blocks":1,"replies":1,"bounce_ppm":40000,"level":2,"level_name":"halved","first_contacts_30d":100,"first_contacts_replied":1,"reply_ppm":10000,"reply_brake":false}' \
     <<<"$json" || pm_fail "status: reputation: $json"
 ctl status $R | grep -qx '  reputation    7 days: 100 sent, 4 hard bounces (4.0 %), 1 block, 1 reply' ||
     pm_fail "status: reputation text: $(ctl status $R)"
+# the reply rate beside it: the reply came from one of the 100 first contacts
+ctl status $R | grep -qx '  reply rate    30 days: 1 of 100 first contacts replied (1.0 %)' ||
+    pm_fail "status: reply rate text: $(ctl status $R)"
 pm_assert_eq 5 "$(send a $R 7)" "halved limit"
 # At 6.45 % (31 of 480) only first-contact mail stops: status says so beside
 # the next message, with the rate the milter's reply gives (rounded down).

@@ -20,6 +20,8 @@
 #              min_sends, halved limits, the brakes, which bounces count,
 #              the suppression entry, replies and learned contacts, the
 #              7-day window and the hash's 8 days;
+#   replyrate  meter.lua, meter_reputation.lua, feedback.lua: first contacts
+#              and their replies over 30 days, once per recipient, the brake;
 #   plans      meter_base.lua: plan overrides, idempotence (transaction
 #              ids); meter.lua's Message-IDs and their bound;
 #   top        top.lua: the daily top index.
@@ -596,6 +598,68 @@ commit rr@t.test to=p1 => counted=1 rep=0,0,0,0,0,0
 read HGETALL $(key rr@t.test rep) => reply=l:22001=1,r:22001=1,s:22008=1
 read TTL $(key rr@t.test rep) => reply~^(691200|691199)$
 set replies=5 learn=5
+EOF
+
+# =============================================================================
+# the reply rate (meter.lua, meter_reputation.lua, feedback.lua, prelude.lua):
+# the meter counts a commit's cold recipients as first contacts ("f", rr) and
+# remembers them (fc); a reply (a Message-ID the sender sent) from one of them
+# counts once ("y", under the day it was mailed). The brake (rr=min_first,
+# min_ppm; off by default): 10 first contacts at least, below 5 % replied,
+# the new-recipient limit (nd, 60 here) is halved. A meter reply's rr= is the
+# state before its own request.
+run_table replyrate <<EOF
+set rr=10,50000 lim=0,0,0,0,60
+at $((B + 3600))
+commit rq@t.test to=$(names 1 20 q) mid=Q1 => counted=1 cold=20 rr=0,0,0
+probe rq@t.test to=n1 => fits=1 rr=20,0,1
+probe rq@t.test to=$(names 1 10 n) => fits=1 cold=10
+probe rq@t.test to=$(names 1 11 n) => fits=0 over=s:nd over_limit=30 over_used=20 cold=11 rr=20,0,1
+# the brake off: without min_reply_rate, or under min_first_contacts
+probe rq@t.test to=$(names 1 11 n) rr=10,0 => fits=1 rr=20,0,0
+probe rq@t.test to=$(names 1 11 n) rr=21,50000 => fits=1 rr=20,0,0
+read HLEN $(key rq@t.test fc) => reply=20
+read HGETALL $(key rq@t.test rr) => reply=f:22000=20
+# what is not a first contact's reply counts nothing: a reply naming no
+# Message-ID the sender sent, a reply from someone never mailed, a reply from
+# a contact known before it was mailed (learned from its mail)
+mail rq@t.test q2 refs=nosuch => res=known
+mail rq@t.test x1 refs=Q1 => res=reply
+mail rq@t.test k1 => res=learned
+commit rq@t.test to=k1 mid=Q2 => counted=1 cold=0
+mail rq@t.test k1 refs=Q2 => res=known
+probe rq@t.test => rr=20,0,1
+# one first contact replies: 1 of 20 is 5 %, not below: the brake is off
+mail rq@t.test q1 refs=Q1 => res=reply
+probe rq@t.test to=$(names 1 11 n) => fits=1 rr=20,1,0
+probe rq@t.test rr=10,50001 => rr=20,1,1
+read HGETALL $(key rq@t.test rr) => reply=f:22000=20,y:22000=1
+read HLEN $(key rq@t.test fc) => reply=19
+# a recipient counts once: its replies of later days count nothing more
+at $((B + D + 3600))
+mail rq@t.test q1 refs=Q1 => res=reply
+probe rq@t.test => rr=20,1,0
+# day 1: 30 more first contacts, none replies: 1 of 50 is 2 %, the brake on
+commit rq@t.test to=$(names 21 50 q) mid=Q3 => counted=1 cold=30 rr=20,1,0
+probe rq@t.test to=n1 => rr=50,1,1
+# a late reply counts under the day its recipient was mailed
+mail rq@t.test q30 refs=Q3 => res=reply
+mail rq@t.test q3 refs=Q1 => res=reply
+probe rq@t.test => rr=50,3,0
+read HGETALL $(key rq@t.test rr) => reply=f:22000=20,f:22001=30,y:22000=2,y:22001=1
+read TTL $(key rq@t.test rr) => reply~^(2678400|2678399)$
+# 30 UTC days: day 0's first contacts and their replies leave on day 30; a
+# reply to one of them then counts nothing; the hash keeps 31 days
+at $((B + 29 * D + 3600))
+probe rq@t.test => rr=50,3,0
+at $((B + 30 * D + 3600))
+probe rq@t.test => rr=30,1,1
+mail rq@t.test q4 refs=Q1 => res=reply
+probe rq@t.test => rr=30,1,1
+at $((B + 31 * D + 3600))
+commit rq@t.test to=z1 => counted=1 cold=1 rr=0,0,0
+read HGETALL $(key rq@t.test rr) => reply=f:22001=30,f:22031=1,y:22001=1
+set rr=0,0 lim=0
 EOF
 
 # =============================================================================

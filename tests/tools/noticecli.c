@@ -116,6 +116,7 @@ settings(const struct pm_conf *conf, struct notice_cfg *c)
     snprintf(c->host, sizeof(c->host), "host.test");
     snprintf(c->from, sizeof(c->from), "%s",
              *conf->notify_from ? conf->notify_from : "postmeter@host.test");
+    c->min_first = conf->rep_min_first;
 }
 
 /* Print the postmeter_notices_total lines of the exposition. */
@@ -237,7 +238,8 @@ run_digest_text(const struct pm_conf *conf, int argc, char **a)
         rows[i].n = atoll(a[3 + 3 * i]);
     }
     pm_buf_growing(&b);
-    pm_notice_digest_text(&b, &c, atoll(a[0]), rows, n, atoll(a[0]) * 86400 + 86400 + 7 * 3600, 1);
+    pm_notice_digest_text(&b, &c, atoll(a[0]), rows, n, NULL, 0,
+                          atoll(a[0]) * 86400 + 86400 + 7 * 3600, 1);
     if ((text = pm_buf_take(&b)) != NULL)
         fputs(text, stdout);
     free(text);

@@ -32,7 +32,8 @@
  *       Change (or restore) the request defaults. KEYS: lim=mh,md,rh,rd,nd,ih,id
  *       and dlim= (limits, missing ones 0); curve=day:hour,... and dcurve= ("-"
  *       none); dormant=, ddormant= (30), maxppm=, dmaxppm= (30000); soft=s|d|sd|-;
- *       rep=min,warn,halve,cold,stop (0); m= (1), r= (-1: as many as to=), i=
+ *       rep=min,warn,halve,cold,stop (0); rr=min_first,min_reply_ppm (0);
+ *       m= (1), r= (-1: as many as to=), i=
  *       (0), cold= (cold_before, 0); off= (warm-up day offset, 0); ctttl=
  *       (365), ctmax= (50000), cw= (company_wide, 0), cdom= (contacts
  *       domain), company= (suppression list; default the sender's domain);
@@ -53,6 +54,7 @@
  *       retry_at= now= used=mh,md,rh,rd,nd,ih,id dused=(the domain's)
  *       wu=active,stage,day_cap,hour_cap,today,bounce_ppm dwu= cold= plan=
  *       cr=spent_m,spent_r,left_m,left_r rep=sent,hard,blocks,replies,ppm,level
+ *       rr=first,replied,brake (the reply rate of 30 days)
  *       sup=- or since,status,sender; inc=STATE,HELD (0 none, 1 in incident,
  *       2 opened now, 3 would open) and, with one, sig= by= at= until= ids=
  *       fig= (the figures, blanks as "_").
@@ -326,7 +328,13 @@ setting(struct settings *s, const char *k, const char *v)
         s->sc[PM_SCOPE_DOMAIN].soft = strchr(v, 'd') != NULL;
     } else if (strcmp(k, "rep") == 0) {
         if ((rc = parse_ints(v, r, 5)) == 0)
-            s->rep = (struct pm_reputation_req){r[0], r[1], r[2], r[3], r[4]};
+            s->rep = (struct pm_reputation_req){
+                r[0], r[1], r[2], r[3], r[4], s->rep.min_first, s->rep.min_reply_ppm};
+    } else if (strcmp(k, "rr") == 0) {
+        if ((rc = parse_ints(v, r, 2)) == 0) {
+            s->rep.min_first = r[0];
+            s->rep.min_reply_ppm = r[1];
+        }
     } else if (strcmp(k, "m") == 0)
         rc = parse_ll(v, &s->msgs);
     else if (strcmp(k, "r") == 0)
@@ -543,6 +551,10 @@ out_meter(struct pm_buf *b, const struct pm_meter_res *r)
     v[4] = r->rep.ppm;
     v[5] = r->rep.level;
     out_list(b, "rep", v, 6);
+    v[0] = r->rep.first;
+    v[1] = r->rep.replied;
+    v[2] = r->rep.reply_brake;
+    out_list(b, "rr", v, 3);
     if (r->sup.found)
         pm_buf_printf(b, " sup=%lld,%s,%s", r->sup.since, r->sup.status, r->sup.sender);
     else

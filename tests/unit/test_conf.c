@@ -428,6 +428,11 @@ static const struct bad_row bad_rows[] = {
     {"learning: { days = -1; };\n", NULL, NULL,
      "$D/bad.conf:1: learning.days: -1 is out of range (0-90)"},
     {"learning: { weeks = 1; };\n", NULL, NULL, "$D/bad.conf:1: unknown key \"learning.weeks\""},
+    /* the reply-rate brake: a share, and a bounded number of first contacts */
+    {"reputation: {\n  min_reply_rate = 1.5; };\n", NULL, NULL,
+     "$D/bad.conf:2: reputation.min_reply_rate: 1.5 is out of range (0-1)"},
+    {"reputation: { min_first_contacts = 0; };\n", NULL, NULL,
+     "$D/bad.conf:1: reputation.min_first_contacts: 0 is out of range (1-1000000000)"},
     {"redis: { pool_size = 0; };\n", NULL, NULL,
      "$D/bad.conf:1: redis.pool_size: 0 is out of range (1-1024)"},
     {"redis: { command_timeout_ms = 10001; };\n", NULL, NULL,
