@@ -14,7 +14,9 @@
 #   (e) "RE: Our offer" without references to bob (known now) passes;
 #   (f) a shouting subject to frank reaches the sink with the header
 #       "X-Postmeter: rule=cold-shouting-subject";
-#   (g) the decision lines show the facts.
+#   (g) the decision lines show the facts;
+#   (h) postmeterctl classify prints the facts; with references it cannot ask
+#       the store and says it takes them to name a message the sender sent.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -88,4 +90,20 @@ grep -q "action=accept reason=ok sender=alice@example.com .* msgs_day=3/0 .* col
     pm_fail "no line for the RE: to bob after erin's refusal"
 grep -q "action=tag reason=rule:cold-shouting-subject .* msgs_day=4/0 .*subject_caps=100 subject_exclamations=2 " \
     "$PM_POSTMETER_LOG" || pm_fail "no tag decision line"
+# (h) classify: the GB2312 cold reply, and the reply with references
+printf 'From: alice@example.com\r\nSubject: =?gb2312?B?u9i4tKO6ztLDx7XEsai82w==?=\r\n\r\nHi\r\n' >"$PM_TMP/cn.eml"
+"$top_builddir/postmeterctl" -c "$PM_TMP/postmeter.conf" classify "$PM_TMP/cn.eml" >"$PM_TMP/cl.out" ||
+    pm_fail "classify failed"
+for want in "  subject_length        8" "  fake_reply            1" \
+    "  fake_reply_note       a reply prefix without In-Reply-To or References" \
+    "  first contact   tempfail (rule:cold-fake-reply)"; do
+    grep -qxF "$want" "$PM_TMP/cl.out" || pm_fail "classify: no \"$want\" in $(cat "$PM_TMP/cl.out")"
+done
+send dave@example.org 'RE: Our offer' reply-2 $'In-Reply-To: <intro-1@example.com>\r\n' >/dev/null
+"$top_builddir/postmeterctl" -c "$PM_TMP/postmeter.conf" classify "$PM_TMP/msg.eml" >"$PM_TMP/cl.out" ||
+    pm_fail "classify failed"
+for want in "  subject_caps          30" "  fake_reply            0" \
+    "  fake_reply_note       a reply prefix with references: taken to name a message the sender sent (the store is not asked)"; do
+    grep -qxF "$want" "$PM_TMP/cl.out" || pm_fail "classify: no \"$want\" in $(cat "$PM_TMP/cl.out")"
+done
 echo "PASS: subject_e2e"
