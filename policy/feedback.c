@@ -100,8 +100,8 @@ pm_feedback_msgid_hash(const struct pm_conf *conf, const char *value, char out[1
 
 /* Add the keyed hashes of an In-Reply-To or References value's ids to a ring. */
 void
-pm_feedback_refs(const struct pm_conf *conf, const char *value,
-                 char refs[PM_FEEDBACK_MAX_REFS][17], size_t *n, size_t *next)
+pm_feedback_refs(const struct pm_conf *conf, const char *value, char refs[PM_FEEDBACK_MAX_REFS][17],
+                 size_t *n, size_t *next)
 {
     char id[1000];
 

@@ -42,15 +42,17 @@ struct pm_msg {
     char hashes[PM_MSG_MAX_HASHES][17];
     char internal[PM_MSG_MAX_HASHES][17]; /* (hashes and internal: read up to their counts) */
     char cold_rcpt[PM_ADDR_MAX];          /* the first cold recipient, as given in RCPT TO */
-    /* fake replies: the subject's reply prefix and the Message-IDs referred to */
-    int reply_prefix;                        /* the Subject starts with Re:, Fwd:, 回复: ... */
-    char refs[PM_FEEDBACK_MAX_REFS][17];     /* keyed hashes (In-Reply-To, References) */
-    size_t n_refs, next_ref;                 /* kept, and where the next one goes (a ring) */
     long long facts[PM_F_COUNT]; /* content facts (attachments, links...), set before EOM */
     int scanned;                 /* facts hold a content scan */
     int have_res;                /* res holds the last store answer */
     int learning;                /* the installation learns: refusals are only logged */
     struct pm_meter_res res;     /* the last store answer (for the log line) */
+
+    /* fake replies: the subject's reply prefix and the Message-IDs referred to */
+    int reply_prefix;                    /* the Subject starts with Re:, Fwd:, 回复: ... */
+    char refs[PM_FEEDBACK_MAX_REFS][17]; /* keyed hashes (In-Reply-To, References) */
+    size_t n_refs, next_ref;             /* kept, and where the next one goes (a ring) */
+
     /* incidents */
     char qid[32];       /* the queue id (the milter sets it before RCPT and EOM), "" none */
     char net[64];       /* the network of a SASL login's client ("192.0.2.0/24"), "" none */

@@ -41,7 +41,7 @@ enum pm_feature {
     PM_F_SUBJECT_EXCLAMATIONS, /* "!" and "！" */
     PM_F_SUBJECT_SPAM_WORDS,   /* scan.subject_spam_words entries found */
     PM_F_SUBJECT_LENGTH,       /* characters */
-    PM_F_FAKE_REPLY, /* 1: a reply prefix to a first contact without an earlier message */
+    PM_F_FAKE_REPLY,           /* 1: a reply prefix to a first contact without an earlier message */
     PM_F_COUNT
 };
 

@@ -53,7 +53,7 @@
 struct pm_scan_conf {
     const char *const *shorteners; /* host names; a subdomain matches too */
     size_t n_shorteners;
-    size_t max_links_tracked; /* 0: PM_SCAN_DEFAULT_LINKS */
+    size_t max_links_tracked;      /* 0: PM_SCAN_DEFAULT_LINKS */
     const char *const *spam_words; /* lower case; NULL: pm_scan_default_spam_words */
     size_t n_spam_words;
 };

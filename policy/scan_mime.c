@@ -197,7 +197,8 @@ word_to_utf8(const char *cs, size_t cl, char *out, size_t start, size_t *o, size
     for (i = 0; i < cl && cs[i] != '*'; i++) /* RFC 2231: charset*language */
         name[i] = (char)tolower((unsigned char)cs[i]);
     name[i] = '\0';
-    if ((iname = pm_scan_iconv_name(name)) == NULL || (cd = iconv_open("UTF-8", iname)) == (iconv_t)-1)
+    if ((iname = pm_scan_iconv_name(name)) == NULL ||
+        (cd = iconv_open("UTF-8", iname)) == (iconv_t)-1)
         return;
     memcpy(in, out + start, il);
     while (il > 0 && ol > 0) {

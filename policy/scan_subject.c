@@ -29,11 +29,34 @@
 
 /* The built-in spam words: phrases of cold sales and scam mail. */
 const char *const pm_scan_default_spam_words[] = {
-    "free", "100% free", "winner", "you have won", "congratulations", "urgent", "act now",
-    "limited time", "guaranteed", "risk-free", "no obligation", "cash", "earn money",
-    "make money", "double your", "click here", "buy now", "order now", "lowest price",
-    "best price", "special promotion", "discount", "100% off", "crypto", "bitcoin", "viagra",
-    "casino", "lottery",
+    "free",
+    "100% free",
+    "winner",
+    "you have won",
+    "congratulations",
+    "urgent",
+    "act now",
+    "limited time",
+    "guaranteed",
+    "risk-free",
+    "no obligation",
+    "cash",
+    "earn money",
+    "make money",
+    "double your",
+    "click here",
+    "buy now",
+    "order now",
+    "lowest price",
+    "best price",
+    "special promotion",
+    "discount",
+    "100% off",
+    "crypto",
+    "bitcoin",
+    "viagra",
+    "casino",
+    "lottery",
     "\xe5\x85\x8d\xe8\xb4\xb9",                         /* 免费 free */
     "\xe4\xbc\x98\xe6\x83\xa0",                         /* 优惠 discount */
     "\xe4\xbf\x83\xe9\x94\x80",                         /* 促销 promotion */
@@ -115,7 +138,7 @@ letter_case(unsigned long c)
         return 2;
     if (c >= 0x100 && c <= 0x17f) /* Latin Extended-A: pairs, mostly upper first */
         return ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) ? (c & 1 ? 1 : 2)
-                                                                           : (c & 1 ? 2 : 1);
+                                                                          : (c & 1 ? 2 : 1);
     if (c >= 0x391 && c <= 0x3a9)
         return 1;
     if (c >= 0x3b1 && c <= 0x3c9)
@@ -150,7 +173,8 @@ has_word(const char *low, size_t n, const char *word)
     b0 = is_alnum((unsigned char)word[0]);
     b1 = is_alnum((unsigned char)word[wl - 1]);
     for (i = 0; i + wl <= n; i++)
-        if (memcmp(low + i, word, wl) == 0 && !(b0 && i > 0 && is_alnum((unsigned char)low[i - 1])) &&
+        if (memcmp(low + i, word, wl) == 0 &&
+            !(b0 && i > 0 && is_alnum((unsigned char)low[i - 1])) &&
             !(b1 && i + wl < n && is_alnum((unsigned char)low[i + wl])))
             return 1;
     return 0;
@@ -201,7 +225,14 @@ size_t
 pm_subject_reply_prefix(const char *subject)
 {
     static const char *const prefixes[] = {
-        "re", "aw", "sv", "fwd", "fw", "vs", "wg", "tr",
+        "re",
+        "aw",
+        "sv",
+        "fwd",
+        "fw",
+        "vs",
+        "wg",
+        "tr",
         "\xe5\x9b\x9e\xe5\xa4\x8d", /* 回复 */
         "\xe7\xad\x94\xe5\xa4\x8d", /* 答复 */
         "\xe8\xbd\xac\xe5\x8f\x91", /* 转发 */

@@ -54,9 +54,10 @@
  *       retry_at= now= used=mh,md,rh,rd,nd,ih,id dused=(the domain's)
  *       wu=active,stage,day_cap,hour_cap,today,bounce_ppm dwu= cold= plan=
  *       cr=spent_m,spent_r,left_m,left_r rep=sent,hard,blocks,replies,ppm,level
- *       sup=- or since,status,sender; refs=-1|0|1 (refs_known); inc=STATE,HELD (0 none, 1 in incident,
- *       2 opened now, 3 would open) and, with one, sig= by= at= until= ids=
- *       fig= (the figures, blanks as "_").
+ *       sup=- or since,status,sender; refs=-1|0|1 (refs_known);
+ *       inc=STATE,HELD (0 none, 1 in incident, 2 opened now, 3 would open)
+ *       and, with one, sig= by= at= until= ids= fig= (the figures, blanks as
+ *       "_").
  *   bounce SENDER RCPT[:hard|:block[:STATUS]]... [KEY=VALUE...]
  *       pm_store_feedback with the failures of one bounce. Prints res=R,...
  *       (hard block unmatched duplicate).

@@ -126,9 +126,9 @@ test_subject_rules(void **state)
         int m2, m3;
         enum pm_action act;
     } rows[] = {
-        {1, 1, 0, 0, 1, 0, PM_ACT_TEMPFAIL}, {0, 1, 0, 0, 0, 0, PM_ACT_ACCEPT},
-        {1, 0, 71, 0, 0, 1, PM_ACT_TAG},     {1, 0, 70, 1, 0, 0, PM_ACT_ACCEPT},
-        {1, 0, 0, 2, 0, 1, PM_ACT_TAG},      {0, 0, 100, 5, 0, 0, PM_ACT_ACCEPT},
+        {1, 1, 0, 0, 1, 0, PM_ACT_TEMPFAIL},   {0, 1, 0, 0, 0, 0, PM_ACT_ACCEPT},
+        {1, 0, 71, 0, 0, 1, PM_ACT_TAG},       {1, 0, 70, 1, 0, 0, PM_ACT_ACCEPT},
+        {1, 0, 0, 2, 0, 1, PM_ACT_TAG},        {0, 0, 100, 5, 0, 0, PM_ACT_ACCEPT},
         {1, 1, 100, 3, 1, 1, PM_ACT_TEMPFAIL},
     };
     struct pm_conf *c = sample();
@@ -235,9 +235,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cond_parse),
-        cmocka_unit_test(test_default_rules), cmocka_unit_test(test_subject_rules),
-        cmocka_unit_test(test_dry_run_rule),
+        cmocka_unit_test(test_cond_parse),    cmocka_unit_test(test_default_rules),
+        cmocka_unit_test(test_subject_rules), cmocka_unit_test(test_dry_run_rule),
         cmocka_unit_test(test_rule_errors),
     };
 

@@ -29,29 +29,37 @@ struct row {
 };
 
 static const struct row rows[] = {
-    {"=?utf-8?B?5Zue5aSNOiDmiqXku7fljZU=?=", "\xe5\x9b\x9e\xe5\xa4\x8d: \xe6\x8a\xa5\xe4\xbb\xb7\xe5\x8d\x95",
-     7, 0, 0, 0, 1}, /* 回复: 报价单 */
+    {"=?utf-8?B?5Zue5aSNOiDmiqXku7fljZU=?=",
+     "\xe5\x9b\x9e\xe5\xa4\x8d: \xe6\x8a\xa5\xe4\xbb\xb7\xe5\x8d\x95", 7, 0, 0, 0,
+     1}, /* 回复: 报价单 */
     {"=?gb2312?B?u9i4tKO6w+K30dH5xrc=?=",
-     "\xe5\x9b\x9e\xe5\xa4\x8d\xef\xbc\x9a\xe5\x85\x8d\xe8\xb4\xb9\xe6\xa0\xb7\xe5\x93\x81", 7, 0, 0, 1,
-     1}, /* 回复：免费样品 */
+     "\xe5\x9b\x9e\xe5\xa4\x8d\xef\xbc\x9a\xe5\x85\x8d\xe8\xb4\xb9\xe6\xa0\xb7\xe5\x93\x81", 7, 0,
+     0, 1, 1}, /* 回复：免费样品 */
     {"=?gbk?Q?=D7=AA=B7=A2:_=B4=FA=BF=AA=B7=A2=C6=B1?=",
      "\xe8\xbd\xac\xe5\x8f\x91: \xe4\xbb\xa3\xe5\xbc\x80\xe5\x8f\x91\xe7\xa5\xa8", 8, 0, 0, 1,
      1}, /* 转发: 代开发票 */
     {"=?big5?B?pl7C0Dogs/i7+Q==?=", "\xe5\x9b\x9e\xe8\xa6\x86: \xe5\xa0\xb1\xe5\x83\xb9", 6, 0, 0,
      0, 1}, /* 回覆: 報價 */
-    {"=?iso-8859-1?Q?=DCBER_ANGEBOT!!?=", "\xc3\x9c" "BER ANGEBOT!!", 14, 100, 2, 0, 0},
+    {"=?iso-8859-1?Q?=DCBER_ANGEBOT!!?=",
+     "\xc3\x9c"
+     "BER ANGEBOT!!",
+     14, 100, 2, 0, 0},
     {"=?gb18030?B?tPC4tKO6z97KsdPFu92joaOh?=",
      "\xe7\xad\x94\xe5\xa4\x8d\xef\xbc\x9a\xe9\x99\x90\xe6\x97\xb6\xe4\xbc\x98\xe6\x83\xa0\xef\xbc"
      "\x81\xef\xbc\x81",
      9, 0, 2, 2, 1}, /* 答复：限时优惠！！ */
-    {"=?utf-8?Q?FW:_Gr=C3=B6=C3=9Fe?=", "FW: Gr\xc3\xb6\xc3\x9f" "e", 9, 0, 0, 0, 1},
+    {"=?utf-8?Q?FW:_Gr=C3=B6=C3=9Fe?=",
+     "FW: Gr\xc3\xb6\xc3\x9f"
+     "e",
+     9, 0, 0, 0, 1},
     {"=?shift_jis?B?UmU6IIypkM+C4ILo?=", "Re: \xe8\xa6\x8b\xe7\xa9\x8d\xe3\x82\x82\xe3\x82\x8a", 8,
      0, 0, 0, 1}, /* Re: 見積もり */
     {"=?utf-8?B?77ym77yy77yl77ylIO+8r++8pu+8pu+8pe+8siDvvK7vvK/vvLfvvIE=?=",
      "\xef\xbc\xa6\xef\xbc\xb2\xef\xbc\xa5\xef\xbc\xa5 \xef\xbc\xaf\xef\xbc\xa6\xef\xbc\xa6\xef\xbc"
      "\xa5\xef\xbc\xb2 \xef\xbc\xae\xef\xbc\xaf\xef\xbc\xb7\xef\xbc\x81",
      15, 100, 1, 1, 0}, /* full-width FREE OFFER NOW! */
-    {"URGENT: CLAIM YOUR FREE PRIZE NOW!!!", "URGENT: CLAIM YOUR FREE PRIZE NOW!!!", 36, 100, 3, 2, 0},
+    {"URGENT: CLAIM YOUR FREE PRIZE NOW!!!", "URGENT: CLAIM YOUR FREE PRIZE NOW!!!", 36, 100, 3, 2,
+     0},
     {"Quick question about your Q3 plans", "Quick question about your Q3 plans", 34, 7, 0, 0, 0},
     {"Freedom of choice", "Freedom of choice", 17, 6, 0, 0, 0},
     {"Act Now: limited time, 100% FREE", "Act Now: limited time, 100% FREE", 32, 28, 0, 4, 0},
@@ -161,32 +169,28 @@ test_words(void **state)
 static void
 test_message(void **state)
 {
-    static const char msg[] =
-        "From: a@example.com\r\n"
-        "Subject: =?utf-8?B?5Zue5aSNOiDmiqXku7fljZU=?=\r\n"
-        "Subject: SECOND SUBJECT IGNORED!!\r\n"
-        "In-Reply-To: <1@example.com>\r\n"
-        "References: <0@example.com>\r\n <1@example.com>\r\n"
-        "Content-Type: text/plain\r\n"
-        "\r\n"
-        "Hello!!!\r\n";
+    static const char msg[] = "From: a@example.com\r\n"
+                              "Subject: =?utf-8?B?5Zue5aSNOiDmiqXku7fljZU=?=\r\n"
+                              "Subject: SECOND SUBJECT IGNORED!!\r\n"
+                              "In-Reply-To: <1@example.com>\r\n"
+                              "References: <0@example.com>\r\n <1@example.com>\r\n"
+                              "Content-Type: text/plain\r\n"
+                              "\r\n"
+                              "Hello!!!\r\n";
     struct pm_features whole, one, seven;
 
     (void)state;
-    assert_int_equal(pm_scan_message_chunked(NULL, (const unsigned char *)msg, strlen(msg), 0,
-                                             &whole),
-                     0);
+    assert_int_equal(
+        pm_scan_message_chunked(NULL, (const unsigned char *)msg, strlen(msg), 0, &whole), 0);
     assert_int_equal(whole.subject_length, 7);
     assert_int_equal(whole.subject_exclamations, 0);
     assert_int_equal(whole.subject_caps, 0);
     assert_int_equal(whole.reply_prefix, 1);
     assert_int_equal(whole.references, 3);
-    assert_int_equal(pm_scan_message_chunked(NULL, (const unsigned char *)msg, strlen(msg), 1,
-                                             &one),
-                     0);
-    assert_int_equal(pm_scan_message_chunked(NULL, (const unsigned char *)msg, strlen(msg), 7,
-                                             &seven),
-                     0);
+    assert_int_equal(
+        pm_scan_message_chunked(NULL, (const unsigned char *)msg, strlen(msg), 1, &one), 0);
+    assert_int_equal(
+        pm_scan_message_chunked(NULL, (const unsigned char *)msg, strlen(msg), 7, &seven), 0);
     assert_memory_equal(&whole, &one, sizeof(whole));
     assert_memory_equal(&whole, &seven, sizeof(whole));
 }
@@ -227,12 +231,11 @@ test_conf(void **state)
     assert_int_equal(c->n_subject_spam_words, 2);
     assert_string_equal(c->subject_spam_words[0], "quote"); /* lower case */
     pm_conf_free(c);
-    assert_int_equal(load("scan: {\n  subject_spam_words = [\n \"\" ];\n};\n", &c, err, sizeof(err)),
-                     -1);
+    assert_int_equal(
+        load("scan: {\n  subject_spam_words = [\n \"\" ];\n};\n", &c, err, sizeof(err)), -1);
     assert_string_equal(err, ":3: scan.subject_spam_words[0]: \"\" must be 1 to 64 bytes");
-    assert_int_equal(load("scan: {\n  subject_spam_words = [ \"a\\tb\" ];\n};\n", &c, err,
-                          sizeof(err)),
-                     -1);
+    assert_int_equal(
+        load("scan: {\n  subject_spam_words = [ \"a\\tb\" ];\n};\n", &c, err, sizeof(err)), -1);
     assert_string_equal(err,
                         ":2: scan.subject_spam_words[0]: a word must not hold a control character");
     assert_int_equal(load("scan: {\n  subject_spam_words = [ "
@@ -254,8 +257,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows),    cmocka_unit_test(test_prefixes),
-        cmocka_unit_test(test_words),   cmocka_unit_test(test_message),
+        cmocka_unit_test(test_rows),  cmocka_unit_test(test_prefixes),
+        cmocka_unit_test(test_words), cmocka_unit_test(test_message),
         cmocka_unit_test(test_conf),
     };
 
