@@ -8,7 +8,9 @@
  * severe). It also prints what the bounce parser reads in the file: whether
  * it is a bounce, each failed recipient with its status and class, and the
  * original sender. A file has no envelope: the bounce parser goes by its
- * Return-Path field when there is one.
+ * Return-Path field when there is one. fake_reply goes by the headers alone:
+ * a reply prefix with In-Reply-To or References is taken to refer to a
+ * message the sender sent (the milter asks the store).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -92,6 +94,12 @@ facts_fill(long long *x, const struct pm_features *f, long long rcpts, long long
     x[PM_F_EXTERNAL_RECIPIENTS] = ext;
     x[PM_F_FIRST_CONTACT] = first;
     x[PM_F_COLD_RECIPIENTS] = first ? (cold > 0 ? cold : 1) : 0;
+    x[PM_F_SUBJECT_CAPS] = f->subject_caps;
+    x[PM_F_SUBJECT_EXCLAMATIONS] = f->subject_exclamations;
+    x[PM_F_SUBJECT_SPAM_WORDS] = f->subject_spam_words;
+    x[PM_F_SUBJECT_LENGTH] = f->subject_length;
+    /* without the store: references are taken to name a message the sender sent */
+    x[PM_F_FAKE_REPLY] = first && f->reply_prefix && f->references == 0;
 }
 
 /* Run the rules over one case. */
@@ -184,6 +192,11 @@ classify_text(const struct ctl *c, const char *path, const struct pm_features *f
             printf("  %-21s %lld\n", pm_feature_name((enum pm_feature)k), cold->facts[k]);
     if (!f->complete)
         printf("  %-21s %s\n", "problems", f->problems);
+    if (f->reply_prefix)
+        printf("  %-21s %s\n", "fake_reply_note",
+               f->references ? "a reply prefix with references: taken to name a message the "
+                               "sender sent (the store is not asked)"
+                             : "a reply prefix without In-Reply-To or References");
     printf("rules %-25s %-15s %s\n", "", "first contact", "known contact");
     if (n == 0)
         printf("  (no content rules configured)\n");
@@ -233,7 +246,9 @@ cmd_classify(struct ctl *c, int argc, char **argv)
 {
     static const char *const names[] = {"--recipients", "--external", "--cold", NULL};
     struct ctl_opts o = {names, {0}, {0}, 0};
-    struct pm_scan_conf sc = {(const char *const *)c->conf->shorteners, c->conf->n_shorteners, 0};
+    struct pm_scan_conf sc = {(const char *const *)c->conf->shorteners, c->conf->n_shorteners, 0,
+                              (const char *const *)c->conf->subject_spam_words,
+                              c->conf->n_subject_spam_words};
     long long fig[3] = {1, 1, 1};
     struct outcome *cold, *known;
     struct pm_features f;

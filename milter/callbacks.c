@@ -269,8 +269,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
         return SMFIS_ACCEPT;
     }
     if (c->rt->conf->n_rules > 0) {
-        struct pm_scan_conf sc = {(const char *const *)c->rt->conf->shorteners,
-                                  c->rt->conf->n_shorteners, 0};
+        const struct pm_conf *cf = c->rt->conf;
+        struct pm_scan_conf sc = {(const char *const *)cf->shorteners, cf->n_shorteners, 0,
+                                  (const char *const *)cf->subject_spam_words,
+                                  cf->n_subject_spam_words};
 
         c->scan = pm_scan_new(&sc); /* NULL (out of memory): no content facts */
     }
@@ -375,6 +377,11 @@ scan_facts(struct conn *c)
     x[PM_F_SHORTENER_LINKS] = f.shortener_links;
     x[PM_F_SIZE] = (long long)f.size;
     x[PM_F_INCOMPLETE] = !f.complete;
+    x[PM_F_SUBJECT_CAPS] = f.subject_caps;
+    x[PM_F_SUBJECT_EXCLAMATIONS] = f.subject_exclamations;
+    x[PM_F_SUBJECT_SPAM_WORDS] = f.subject_spam_words;
+    x[PM_F_SUBJECT_LENGTH] = f.subject_length;
+    c->msg.reply_prefix = f.reply_prefix; /* fake_reply: decided at end of message */
     c->msg.scanned = 1;
 }
 

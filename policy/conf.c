@@ -53,6 +53,7 @@
 #include "conf.h"
 #include "conf_int.h"
 #include "log.h"
+#include "scan.h"
 #include "zone.h"
 
 _Static_assert(sizeof(enum pm_action) == sizeof(int), "actions are stored as int");
@@ -154,6 +155,9 @@ static const struct conf_key conf_keys[] = {
     K_SPECIAL("domains", pm_conf_load_domains),
     K_SPECIAL("contacts", pm_conf_load_contacts),
     K_STRS("scan", "shorteners", shorteners, n_shorteners, default_shorteners, 1, pm_conf_check_domain),
+    {.group = "scan", .name = "subject_spam_words", .type = KT_STRS, .off = C(subject_spam_words),
+     .count_off = C(n_subject_spam_words), .ldef = pm_scan_default_spam_words, .lower = 1,
+     .str_check = pm_conf_check_spam_word, .hook = pm_conf_check_spam_words},
     K_SPECIAL("rules", pm_conf_load_rules),
     K_BOOL("feedback", "enabled", feedback_enabled, 1),
     K_INT("feedback", "bounce_window_days", feedback_bounce_window_days, 14, 1, 365, NULL, NULL),
@@ -504,6 +508,7 @@ pm_conf_free(struct pm_conf *conf)
     free(conf->plans);
     pm_conf_free_assign(conf);
     free_strings(conf->shorteners, conf->n_shorteners);
+    free_strings(conf->subject_spam_words, conf->n_subject_spam_words);
     free_strings(conf->sentinels, conf->n_sentinels);
     free(conf->sentinel_master);
     pm_conf_free_rules(conf);

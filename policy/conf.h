@@ -164,6 +164,8 @@ struct pm_conf {
     size_t n_rules;
     char **shorteners; /* URL shortener host names */
     size_t n_shorteners;
+    char **subject_spam_words; /* scan.subject_spam_words, lower case */
+    size_t n_subject_spam_words;
 
     /* metrics: the Prometheus endpoint (milter/metrics_http.c) */
     char *metrics_listen;        /* "127.0.0.1:9465" or "[::1]:9465"; "" = off */

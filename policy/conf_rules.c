@@ -10,7 +10,9 @@
  *       any = { images = "> 0"; remote_images = "> 0"; links = "> 2"; shortener_links = "> 0"; };
  *       action = "tag"; reply = "..."; dry_run = false; }
  *   );
- * Without a rules list the two rules above (the shipped defaults) apply.
+ * Without a rules list the two rules above and cold-fake-reply (fake_reply,
+ * tempfail) and cold-shouting-subject (subject_caps > 70 or
+ * subject_exclamations > 1, tag), the shipped defaults, apply.
  * A list holds at most PM_RULES_MAX rules; a rule's name is at most
  * PM_RULE_NAME_MAX characters of A-Z a-z 0-9 _ . -, its reply at most
  * PM_RULE_REPLY_MAX characters and no control character, a condition's
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "conf_int.h"
+#include "scan.h"
 #include "siphash.h"
 
 static const char *const contacts_keys[] = {"secret_file", "ttl_days", "max_per_sender",
@@ -60,7 +63,50 @@ static const struct default_rule default_rules[] = {
      4,
      PM_ACT_TAG,
      "first contact with images, a tracking pixel, more than 2 links or a link shortener"},
+    {"cold-fake-reply",
+     {{PM_F_FIRST_CONTACT, PM_OP_EQ, 1}, {PM_F_FAKE_REPLY, PM_OP_EQ, 1}},
+     2,
+     {{0, 0, 0}},
+     0,
+     PM_ACT_TEMPFAIL,
+     "a first message to a new contact must not pretend to be a reply (\"Re:\" or \"Fwd:\" "
+     "without an earlier message); send it without the prefix"},
+    {"cold-shouting-subject",
+     {{PM_F_FIRST_CONTACT, PM_OP_EQ, 1}},
+     1,
+     {{PM_F_SUBJECT_CAPS, PM_OP_GT, 70}, {PM_F_SUBJECT_EXCLAMATIONS, PM_OP_GT, 1}},
+     2,
+     PM_ACT_TAG,
+     "first contact with a subject mostly in capitals or with more than one \"!\""},
 };
+
+/* One subject spam word: 1 to PM_SUBJECT_WORD_MAX bytes, no control character. */
+int
+pm_conf_check_spam_word(const char *v, char *why, size_t whylen)
+{
+    const unsigned char *p;
+
+    if (!*v || strlen(v) > PM_SUBJECT_WORD_MAX) {
+        snprintf(why, whylen, "\"%.80s\" must be 1 to %d bytes", v, PM_SUBJECT_WORD_MAX);
+        return -1;
+    }
+    for (p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(why, whylen, "a word must not hold a control character");
+            return -1;
+        }
+    return 0;
+}
+
+/* The subject spam word list holds at most PM_SUBJECT_WORDS_MAX words. */
+int
+pm_conf_check_spam_words(struct loader *ld, const config_setting_t *s, const char *kname)
+{
+    if (ld->conf->n_subject_spam_words > PM_SUBJECT_WORDS_MAX)
+        return pm_conf_fail(ld, s, "%s: %zu words, at most %d", kname,
+                            ld->conf->n_subject_spam_words, PM_SUBJECT_WORDS_MAX);
+    return 0;
+}
 
 /* 1 when name is one of the NULL-terminated keys. */
 static int

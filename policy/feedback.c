@@ -98,18 +98,26 @@ pm_feedback_msgid_hash(const struct pm_conf *conf, const char *value, char out[1
     return 0;
 }
 
-/* Remember the ids of an In-Reply-To or References value, the latest ones. */
-static void
-note_refs(struct pm_feedback *f, const struct pm_conf *conf, const char *value)
+/* Add the keyed hashes of an In-Reply-To or References value's ids to a ring. */
+void
+pm_feedback_refs(const struct pm_conf *conf, const char *value, char refs[PM_FEEDBACK_MAX_REFS][17],
+                 size_t *n, size_t *next)
 {
     char id[1000];
 
     while (next_msgid(&value, id, sizeof(id)) == 0) {
-        pm_siphash_hex(conf->contacts_key, id, strlen(id), f->refs[f->next_ref]);
-        f->next_ref = (f->next_ref + 1) % PM_FEEDBACK_MAX_REFS;
-        if (f->n_refs < PM_FEEDBACK_MAX_REFS)
-            f->n_refs++;
+        pm_siphash_hex(conf->contacts_key, id, strlen(id), refs[*next]);
+        *next = (*next + 1) % PM_FEEDBACK_MAX_REFS;
+        if (*n < PM_FEEDBACK_MAX_REFS)
+            (*n)++;
     }
+}
+
+/* Remember the ids of an In-Reply-To or References value, the latest ones. */
+static void
+note_refs(struct pm_feedback *f, const struct pm_conf *conf, const char *value)
+{
+    pm_feedback_refs(conf, value, f->refs, &f->n_refs, &f->next_ref);
 }
 
 /* 1 when an Authentication-Results value comes from the trusted server id

@@ -97,4 +97,10 @@ void pm_feedback_reset(struct pm_feedback *f);
  * 0, or -1 when the value holds none. */
 int pm_feedback_msgid_hash(const struct pm_conf *conf, const char *value, char out[17]);
 
+/* Add the keyed hashes of the Message-IDs an In-Reply-To or References value
+ * names to a ring of PM_FEEDBACK_MAX_REFS (the latest ones): *n kept, *next
+ * where the next one goes. The same hashes as the Message-IDs sent. */
+void pm_feedback_refs(const struct pm_conf *conf, const char *value,
+                      char refs[PM_FEEDBACK_MAX_REFS][17], size_t *n, size_t *next);
+
 #endif

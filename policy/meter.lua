@@ -119,6 +119,23 @@ if mode == 2 or (mode == 1 and (fits == 1 or not hard)) then
     counted = 1
 end
 
+-- FAKE REPLIES: does one of the message's references (A.refs, keyed hashes)
+-- name a message the sender sent (mid)? With A.refs_gate, a commit whose
+-- references name none counts nothing: a content rule refuses the message.
+local refs_known = -1
+if ARGV[A.refs] ~= '' then
+    refs_known = 0
+    for h in string.gmatch(ARGV[A.refs], '%x+') do
+        if redis.call('HEXISTS', KEYS[K.mid], h) == 1 then
+            refs_known = 1
+            break
+        end
+    end
+    if refs_known == 0 and ARGV[A.refs_gate] == '1' then
+        counted = 0
+    end
+end
+
 -- INCIDENTS (meter_incident.lua): A.inc_mode 0 none (status probes), 1 a
 -- sender in incident is reported and its request counts nothing, 2 the
 -- signals too, 3 dry: reported and detected, nothing written but the rates.
@@ -260,6 +277,7 @@ if inc then
     reply[R.inc_held] = tonumber(inc.held) or 0
 end
 reply[R.rr_first], reply[R.rr_replied], reply[R.rr_brake] = rr.first, rr.replied, rr.brake
+reply[R.refs_known] = refs_known
 if counted == 1 and has_tx then
     redis.call('SET', KEYS[K.tx], cmsgpack.pack(reply), 'EX', 1200)
 end

@@ -384,6 +384,9 @@ pm_policy_header(const struct pm_conf *conf, struct pm_msg *m, const char *name,
     if (m->metered && !m->msgid_hash[0] && strcasecmp(name, "Message-ID") == 0 &&
         pm_feedback_msgid_hash(conf, value, m->msgid_hash) < 0)
         m->msgid_hash[0] = '\0';
+    else if (m->metered &&
+             (strcasecmp(name, "In-Reply-To") == 0 || strcasecmp(name, "References") == 0))
+        pm_feedback_refs(conf, value, m->refs, &m->n_refs, &m->next_ref);
 }
 
 static unsigned char txid_seed[16]; /* keys the ids of messages without a Message-ID */
@@ -469,15 +472,28 @@ policy_combine(struct pm_verdict *v, const struct pm_verdict *rules)
     }
 }
 
+/* Run the content rules over m's facts into rv. */
+static void
+policy_rules(const struct pm_conf *conf, const struct pm_msg *m, int only_log,
+             struct pm_verdict *rv)
+{
+    int matched[PM_RULES_MAX] = {0};
+    size_t i, n = conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX;
+
+    for (i = 0; i < n; i++)
+        matched[i] = pm_rule_match(&conf->rules[i], m->facts);
+    pm_verdict_rules_to(rv, conf->rules, matched, n, only_log, m->sender, m->cold_rcpt, m->cold);
+}
+
 /* The authoritative decision at end of message. */
 void
 pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
               struct pm_verdict *v)
 {
-    const char *hp[PM_MSG_MAX_HASHES];
+    const char *hp[PM_MSG_MAX_HASHES], *rp[PM_FEEDBACK_MAX_REFS];
     char txid[17];
-    int matched[PM_RULES_MAX] = {0};
-    struct pm_verdict rv;
+    struct pm_verdict rv, rv_fake;
+    int refs_open, gate = 0;
     struct pm_meter_req req;
     enum pm_meter_mode mode = PM_METER_COMMIT;
     char err[256];
@@ -491,11 +507,18 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     m->learning = pm_learning_active(conf, store);
     only_log = conf->dry_run || m->learning;
     policy_facts(m);
-    for (i = 0; i < conf->n_rules && i < PM_RULES_MAX; i++)
-        matched[i] = pm_rule_match(&conf->rules[i], m->facts);
-    pm_verdict_rules_to(&rv, conf->rules, matched,
-                        conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX, only_log,
-                        m->sender, m->cold_rcpt, m->cold);
+    /* a reply prefix to a first contact: a fake reply without references;
+     * with some, the store says (in the meter call) whether they name a
+     * message the sender sent: the rules run for both answers */
+    refs_open = m->reply_prefix && m->cold > 0 && m->n_refs > 0;
+    m->facts[PM_F_FAKE_REPLY] = m->reply_prefix && m->cold > 0 && m->n_refs == 0;
+    policy_rules(conf, m, only_log, &rv);
+    if (refs_open) {
+        m->facts[PM_F_FAKE_REPLY] = 1;
+        policy_rules(conf, m, only_log, &rv_fake);
+        m->facts[PM_F_FAKE_REPLY] = 0;
+        gate = rv_fake.action >= PM_ACT_TEMPFAIL && !rv_fake.dry_run;
+    }
     if (rv.action >= PM_ACT_TEMPFAIL && !rv.dry_run) {
         *v = rv; /* refused by a rule: nothing counts */
         return;
@@ -510,6 +533,13 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     policy_txid(conf, m, txid);
     req.txid = txid;
     pm_policy_incident_req(conf, m, 1, &req.incident);
+    if (refs_open) {
+        for (i = 0; i < m->n_refs; i++)
+            rp[i] = m->refs[i];
+        req.ref_hashes = rp;
+        req.n_refs = m->n_refs;
+        req.refs_gate = gate; /* refused when fake: then nothing may count */
+    }
     m->have_res = 0;
     if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);
@@ -524,6 +554,14 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     }
     m->have_res = 1;
     pm_learning_clock(m->res.now);
+    if (refs_open && m->res.refs_known == 0) {
+        m->facts[PM_F_FAKE_REPLY] = 1; /* its references name nothing the sender sent */
+        rv = rv_fake;
+        if (gate) {
+            *v = rv; /* the store counted nothing (refs_gate) */
+            return;
+        }
+    }
     m->cold = m->res.cold;
     policy_adopt(conf, m);
     if (pm_policy_incident(conf, m, 1, v))
@@ -686,6 +724,13 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
         out_kn(&o, " shortener_links=", f[PM_F_SHORTENER_LINKS]);
         if (f[PM_F_INCOMPLETE])
             pm_buf_str(&o, " incomplete=1");
+        if (f[PM_F_SUBJECT_CAPS] || f[PM_F_SUBJECT_EXCLAMATIONS] || f[PM_F_SUBJECT_SPAM_WORDS]) {
+            out_kn(&o, " subject_caps=", f[PM_F_SUBJECT_CAPS]);
+            out_kn(&o, " subject_exclamations=", f[PM_F_SUBJECT_EXCLAMATIONS]);
+            out_kn(&o, " subject_spam_words=", f[PM_F_SUBJECT_SPAM_WORDS]);
+        }
+        if (f[PM_F_FAKE_REPLY])
+            pm_buf_str(&o, " fake_reply=1");
     }
     if (v->action >= PM_ACT_TEMPFAIL) {
         out_kv(&o, " reply=\"", v->rcode);

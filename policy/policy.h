@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "feedback.h"
 #include "identity.h"
 #include "store.h"
 #include "rules.h"
@@ -46,6 +47,12 @@ struct pm_msg {
     int have_res;                /* res holds the last store answer */
     int learning;                /* the installation learns: refusals are only logged */
     struct pm_meter_res res;     /* the last store answer (for the log line) */
+
+    /* fake replies: the subject's reply prefix and the Message-IDs referred to */
+    int reply_prefix;                    /* the Subject starts with Re:, Fwd:, 回复: ... */
+    char refs[PM_FEEDBACK_MAX_REFS][17]; /* keyed hashes (In-Reply-To, References) */
+    size_t n_refs, next_ref;             /* kept, and where the next one goes (a ring) */
+
     /* incidents */
     char qid[32];       /* the queue id (the milter sets it before RCPT and EOM), "" none */
     char net[64];       /* the network of a SASL login's client ("192.0.2.0/24"), "" none */

@@ -10,6 +10,7 @@
 
 #include "rules.h"
 
+/* clang-format off */
 static const char *const feature_names[PM_F_COUNT] = {
     [PM_F_FIRST_CONTACT] = "first_contact",     [PM_F_WARMING_UP] = "warming_up",
     [PM_F_ATTACHMENTS] = "attachments",         [PM_F_ATTACHED_IMAGES] = "attached_images",
@@ -18,7 +19,12 @@ static const char *const feature_names[PM_F_COUNT] = {
     [PM_F_SHORTENER_LINKS] = "shortener_links", [PM_F_SIZE] = "size",
     [PM_F_RECIPIENTS] = "recipients",           [PM_F_EXTERNAL_RECIPIENTS] = "external_recipients",
     [PM_F_COLD_RECIPIENTS] = "cold_recipients", [PM_F_INCOMPLETE] = "incomplete",
+    [PM_F_SUBJECT_CAPS] = "subject_caps",       [PM_F_SUBJECT_LENGTH] = "subject_length",
+    [PM_F_SUBJECT_EXCLAMATIONS] = "subject_exclamations",
+    [PM_F_SUBJECT_SPAM_WORDS] = "subject_spam_words",
+    [PM_F_FAKE_REPLY] = "fake_reply",
 };
+/* clang-format on */
 
 /* The configuration name of a feature, or "?". */
 const char *
@@ -45,7 +51,8 @@ pm_feature_parse(const char *name, enum pm_feature *out)
 int
 pm_feature_is_bool(enum pm_feature f)
 {
-    return f == PM_F_FIRST_CONTACT || f == PM_F_WARMING_UP || f == PM_F_INCOMPLETE;
+    return f == PM_F_FIRST_CONTACT || f == PM_F_WARMING_UP || f == PM_F_INCOMPLETE ||
+           f == PM_F_FAKE_REPLY;
 }
 
 /* Parse a condition value such as "> 2". */

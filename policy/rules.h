@@ -36,6 +36,12 @@ enum pm_feature {
     PM_F_EXTERNAL_RECIPIENTS,
     PM_F_COLD_RECIPIENTS,
     PM_F_INCOMPLETE, /* 1 when the MIME structure could not be parsed whole */
+    /* the Subject, RFC 2047 decoded (scan_subject.c) */
+    PM_F_SUBJECT_CAPS,         /* upper-case share of its letters, percent (0 under 10 letters) */
+    PM_F_SUBJECT_EXCLAMATIONS, /* "!" and "！" */
+    PM_F_SUBJECT_SPAM_WORDS,   /* scan.subject_spam_words entries found */
+    PM_F_SUBJECT_LENGTH,       /* characters */
+    PM_F_FAKE_REPLY,           /* 1: a reply prefix to a first contact without an earlier message */
     PM_F_COUNT
 };
 
@@ -68,7 +74,7 @@ const char *pm_feature_name(enum pm_feature f);
 /* Parse a feature name; 0 and *out, or -1. */
 int pm_feature_parse(const char *name, enum pm_feature *out);
 
-/* 1 when a feature is a yes/no value (first_contact, warming_up, incomplete). */
+/* 1 when a feature is a yes/no value (first_contact, warming_up, incomplete, fake_reply). */
 int pm_feature_is_bool(enum pm_feature f);
 
 /* Parse a condition value: "> 2", ">=1", "= 0", "!= 3", "< 10" or "7" (equals). */

@@ -47,6 +47,8 @@ pm_scan_new(const struct pm_scan_conf *conf)
     if (conf != NULL) {
         s->shorteners = conf->shorteners;
         s->n_shorteners = conf->n_shorteners;
+        s->spam_words = conf->spam_words;
+        s->n_spam_words = conf->n_spam_words;
     } else {
         s->shorteners = pm_scan_default_shorteners;
         s->n_shorteners = pm_scan_default_n_shorteners;
@@ -376,6 +378,24 @@ process(struct pm_scan *s, const unsigned char *d, size_t n, int first, int nl, 
         body_line(s, d, n, nl);
 }
 
+/* What only the top-level headers tell: the Subject, the references. */
+static void
+top_header(struct pm_scan *s, const char *name, const char *value)
+{
+    char subj[PM_SUBJECT_MAX];
+    const char *p;
+
+    if (strcasecmp(name, "Subject") == 0 && !s->subject_seen) {
+        s->subject_seen = 1;
+        pm_subject_decode(value, subj, sizeof(subj));
+        pm_subject_facts(subj, s->spam_words, s->n_spam_words, &s->f);
+    } else if (strcasecmp(name, "In-Reply-To") == 0 || strcasecmp(name, "References") == 0) {
+        for (p = value; (p = strchr(p, '<')) != NULL; p++)
+            if (strchr(p, '>'))
+                s->f.references++;
+    }
+}
+
 /* Feed one top-level header. */
 void
 pm_scan_header(struct pm_scan *s, const char *name, const char *value)
@@ -386,6 +406,7 @@ pm_scan_header(struct pm_scan *s, const char *name, const char *value)
         return;
     nlen = strlen(name);
     s->size += nlen + strlen(value) + 4;
+    top_header(s, name, value);
     hdr_start(s, name, nlen);
     if (!s->hactive)
         return;

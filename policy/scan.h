@@ -53,8 +53,21 @@
 struct pm_scan_conf {
     const char *const *shorteners; /* host names; a subdomain matches too */
     size_t n_shorteners;
-    size_t max_links_tracked; /* 0: PM_SCAN_DEFAULT_LINKS */
+    size_t max_links_tracked;      /* 0: PM_SCAN_DEFAULT_LINKS */
+    const char *const *spam_words; /* lower case; NULL: pm_scan_default_spam_words */
+    size_t n_spam_words;
 };
+
+/* Bounds on the subject's spam word list (the configuration refuses more). */
+#define PM_SUBJECT_WORDS_MAX 256
+#define PM_SUBJECT_WORD_MAX 64 /* bytes of one word */
+/* Bytes of the decoded subject looked at (a longer one is cut). */
+#define PM_SUBJECT_MAX 2048
+
+/* The built-in subject spam words (English and Chinese, lower case UTF-8;
+ * NULL-terminated, the count without the NULL). */
+extern const char *const pm_scan_default_spam_words[];
+extern const size_t pm_scan_default_n_spam_words;
 
 /* The built-in shortener hosts (bit.ly, t.co, tinyurl.com, ...). */
 extern const char *const pm_scan_default_shorteners[];
@@ -79,6 +92,13 @@ struct pm_features {
     int has_tnef;             /* a winmail.dat (application/ms-tnef) part */
     int is_signed;            /* an S/MIME or PGP signature part */
     int is_encrypted;         /* S/MIME enveloped data or multipart/encrypted */
+    /* the Subject (the first one), RFC 2047 decoded to UTF-8 (scan_subject.c) */
+    unsigned subject_caps;         /* upper-case share of its cased letters, percent; 0 under 10 */
+    unsigned subject_exclamations; /* "!" and full-width "！" */
+    unsigned subject_spam_words;   /* entries of the spam word list found in it */
+    unsigned subject_length;       /* characters (not bytes), outer whitespace trimmed */
+    int reply_prefix;              /* it starts with a reply or forward prefix (Re:, 回复: ...) */
+    unsigned references;           /* Message-IDs in In-Reply-To and References */
 };
 
 /*
@@ -103,6 +123,20 @@ void pm_scan_body(struct pm_scan *s, const unsigned char *chunk, size_t len);
 
 /* End of message: fill out. The scan must not be fed afterwards. */
 void pm_scan_finish(struct pm_scan *s, struct pm_features *out);
+
+/* Decode a Subject value (RFC 2047 words to UTF-8, unfolded, outer
+ * whitespace trimmed) into out (terminated); returns the length. */
+size_t pm_subject_decode(const char *value, char *out, size_t cap);
+
+/* The length of the reply or forward prefix a decoded subject starts with
+ * (Re:, RE:, AW:, SV:, 回复:, 答复:, Fwd:, FW:, 转发: and the like, any
+ * case, spaces and a full-width colon tolerated), 0 when none. */
+size_t pm_subject_reply_prefix(const char *subject);
+
+/* Fill f's subject_* facts from a decoded subject and a spam word list
+ * (lower case; NULL: the built-in one). */
+void pm_subject_facts(const char *subject, const char *const *words, size_t n_words,
+                      struct pm_features *f);
 
 /* Release a scan (NULL is fine). */
 void pm_scan_free(struct pm_scan *s);

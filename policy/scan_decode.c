@@ -239,8 +239,8 @@ b64_feed(struct pm_scan *s, const unsigned char *p, size_t n)
 }
 
 /* Map a MIME charset name to one iconv knows best; NULL: no conversion. */
-static const char *
-iconv_name(const char *cs)
+const char *
+pm_scan_iconv_name(const char *cs)
 {
     static const char *const map[][2] = {
         {"gb2312", "GB18030"},          {"gbk", "GB18030"},         {"x-gbk", "GB18030"},
@@ -275,7 +275,7 @@ pm_text_open(struct pm_scan *s, int cte, const char *charset, int sink)
     t->cte = cte;
     t->sink = sink;
     t->cd = (iconv_t)-1;
-    if (sink != PM_SINK_NONE && (name = iconv_name(charset)) != NULL) {
+    if (sink != PM_SINK_NONE && (name = pm_scan_iconv_name(charset)) != NULL) {
         t->cd = iconv_open("UTF-8", name);
         t->conv = t->cd != (iconv_t)-1;
     }

@@ -165,6 +165,9 @@ enum { PM_M_HEADERS, PM_M_LEAF, PM_M_PREAMBLE, PM_M_EPILOGUE, PM_M_SKIP };
 struct pm_scan {
     const char *const *shorteners;
     size_t n_shorteners;
+    const char *const *spam_words; /* NULL: the built-in list */
+    size_t n_spam_words;
+    int subject_seen;
     unsigned long long size;
     int body_started;
     int finished;
@@ -206,8 +209,15 @@ void pm_part_header(struct pm_scan *s, struct pm_part *p, const char *name, cons
                     size_t vlen);
 int pm_part_is_image(const struct pm_part *p);
 uint64_t pm_hash(const void *p, size_t n);
+/* Decode the RFC 2047 encoded words of a header value v (n bytes) into out
+ * (at most cap - 1 bytes, not terminated); whitespace between adjacent words
+ * goes. to_utf8: each word is converted from its charset to UTF-8 (iconv; a
+ * charset iconv lacks stays as its bytes), else the words' bytes are kept.
+ * Returns the length written. */
+size_t pm_scan_rfc2047_decode(const char *v, size_t n, char *out, size_t cap, int to_utf8);
 
 /* scan_decode.c */
+const char *pm_scan_iconv_name(const char *cs); /* lower-case MIME name -> iconv's, NULL none */
 void pm_text_open(struct pm_scan *s, int cte, const char *charset, int sink);
 void pm_text_feed(struct pm_scan *s, const unsigned char *p, size_t n);
 void pm_text_close(struct pm_scan *s);

@@ -10,6 +10,8 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -181,9 +183,38 @@ b64_append(char *out, size_t o, size_t cap, const char *v, size_t n)
     return o;
 }
 
-/* Decode RFC 2047 encoded words in v into out; returns the length. */
-static size_t
-rfc2047_decode(const char *v, size_t n, char *out, size_t cap)
+/* Convert out[start..*o) from the charset cs..cs+cl to UTF-8 in place. */
+static void
+word_to_utf8(const char *cs, size_t cl, char *out, size_t start, size_t *o, size_t cap)
+{
+    char name[PM_SCAN_CHARSET_MAX], in[PM_SCAN_HDR_MAX], *ip = in, *op = out + start;
+    const char *iname;
+    size_t il = *o - start, ol = cap - 1 - start, i;
+    iconv_t cd;
+
+    if (cl >= sizeof(name) || il > sizeof(in))
+        return;
+    for (i = 0; i < cl && cs[i] != '*'; i++) /* RFC 2231: charset*language */
+        name[i] = (char)tolower((unsigned char)cs[i]);
+    name[i] = '\0';
+    if ((iname = pm_scan_iconv_name(name)) == NULL ||
+        (cd = iconv_open("UTF-8", iname)) == (iconv_t)-1)
+        return;
+    memcpy(in, out + start, il);
+    while (il > 0 && ol > 0) {
+        if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 || errno == E2BIG)
+            break;
+        ip++; /* an invalid or incomplete sequence: skip a byte */
+        il--;
+    }
+    iconv(cd, NULL, NULL, &op, &ol);
+    iconv_close(cd);
+    *o = (size_t)(op - out);
+}
+
+/* Decode RFC 2047 encoded words in v into out (see scan_int.h); returns the length. */
+size_t
+pm_scan_rfc2047_decode(const char *v, size_t n, char *out, size_t cap, int to_utf8)
 {
     size_t i = 0, o = 0, ws_mark = 0;
     int after_word = 0, only_ws = 0, unterminated = 0;
@@ -199,9 +230,11 @@ rfc2047_decode(const char *v, size_t n, char *out, size_t cap)
                     ;
                 if (end + 1 < e) {
                     char enc = (char)(q[1] | 0x20);
+                    size_t start;
 
                     if (after_word && only_ws)
                         o = ws_mark;
+                    start = o;
                     if (enc == 'b') {
                         o = b64_append(out, o, cap, t, (size_t)(end - t));
                     } else {
@@ -219,6 +252,8 @@ rfc2047_decode(const char *v, size_t n, char *out, size_t cap)
                             }
                         }
                     }
+                    if (to_utf8)
+                        word_to_utf8(cs, (size_t)(q - cs), out, start, &o, cap);
                     i = (size_t)(end + 2 - v);
                     after_word = 1;
                     only_ws = 1;
@@ -254,7 +289,7 @@ get_param(const char *p, const char *e, const char *want, int words, char *out, 
     for (q = p; (q = next_param(q, e, name, sizeof(name), val, sizeof(val), &vl)) != NULL;) {
         if (strcmp(name, want) == 0 && plain < 0) {
             if (words) {
-                plain = (long)rfc2047_decode(val, vl, out, cap);
+                plain = (long)pm_scan_rfc2047_decode(val, vl, out, cap, 0);
             } else {
                 plain = (long)(vl < cap ? vl : cap - 1);
                 memcpy(out, val, (size_t)plain);

@@ -200,7 +200,15 @@ struct pm_meter_req {
     int wu_learn;                /* learning mode: a warm-up ends after this many active days
                                   * (learning.established_days); 0: not learning */
     struct pm_incident_req incident;
+    /* fake replies: the keyed hashes of the Message-IDs the message refers to,
+     * looked up among those the sender sent ({s:S}:mid); refs_gate: a commit
+     * whose references name none of them counts nothing (a rule refuses it) */
+    const char *const *ref_hashes;
+    size_t n_refs; /* at most PM_METER_MAX_REFS */
+    int refs_gate;
 };
+
+#define PM_METER_MAX_REFS 16
 
 /* Where a request found the sender's incident. */
 enum pm_incident_state {
@@ -235,6 +243,8 @@ struct pm_meter_res {
     struct pm_suppressed sup;   /* the probed recipient's suppression entry */
     enum pm_incident_state inc_state;
     struct pm_incident inc; /* the incident (sender unset), when inc_state is not NONE */
+    int refs_known;         /* the request's references: -1 none asked, 0 none the sender
+                             * sent, 1 one at least names a message the sender sent */
 };
 
 /* --- the administrator's operations (postmeterctl, the metrics refresher) --- */

@@ -244,6 +244,7 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
         v[PM_MR_INC_STATE] < PM_INCS_NONE || v[PM_MR_INC_STATE] > PM_INCS_WOULD)
         return -1;
     reply_incident(r, v, res);
+    res->refs_known = (int)v[PM_MR_REFS_KNOWN];
     res->fits = (int)v[PM_MR_FITS];
     res->counted = (int)v[PM_MR_COUNTED];
     res->over_scope = (enum pm_scope)v[PM_MR_OVER_SCOPE];
@@ -461,7 +462,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
-    char hits[160], names[400];
+    char hits[160], names[400], refs[PM_METER_MAX_REFS * 17 + 1];
 
     if (req_check(req, err, errlen) < 0)
         return PM_STORE_ERROR;
@@ -505,6 +506,12 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     v[PM_MA_MID_MAX] = num(&nb, req->msgid_max);
     v[PM_MA_WDAY_OFFSET] = num(&nb, req->wday_offset);
     v[PM_MA_WU_LEARN] = num(&nb, req->wu_learn);
+    for (i = 0, refs[0] = '\0'; i < (int)req->n_refs && i < PM_METER_MAX_REFS; i++)
+        if (strlen(req->ref_hashes[i]) == 16) /* keyed hashes only: no space inside */
+            snprintf(refs + strlen(refs), sizeof(refs) - strlen(refs), "%s%s", *refs ? " " : "",
+                     req->ref_hashes[i]);
+    v[PM_MA_REFS] = refs;
+    v[PM_MA_REFS_GATE] = req->refs_gate && *refs ? "1" : "0";
     if (incident_args(rs, req, &nb, v, hits, sizeof(hits), names, sizeof(names)) < 0) {
         snprintf(err, errlen, "meter request with a bad incident part");
         goto out;

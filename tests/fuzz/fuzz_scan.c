@@ -18,7 +18,8 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct pm_scan_conf small = {pm_scan_default_shorteners, pm_scan_default_n_shorteners, 2};
+    struct pm_scan_conf small = {pm_scan_default_shorteners, pm_scan_default_n_shorteners, 2, NULL,
+                                 0};
     struct pm_features whole, chunked, tiny;
     size_t chunk = size > 0 ? (size_t)data[0] % 17 + 1 : 1;
     char buf[1024];

@@ -23,7 +23,8 @@
 #   replyrate  meter.lua, meter_reputation.lua, feedback.lua: first contacts
 #              and their replies over 30 days, once per recipient, the brake;
 #   plans      meter_base.lua: plan overrides, idempotence (transaction
-#              ids); meter.lua's Message-IDs and their bound;
+#              ids); meter.lua's Message-IDs and their bound, and the
+#              references of a fake reply checked against them (refs_gate);
 #   top        top.lua: the daily top index.
 # Every state is written by the scripts themselves; the test writes only the
 # test clock key (through scriptcli's "at") and reads keys to check them.
@@ -718,6 +719,20 @@ mail mi@t.test p1 refs=m101 => res=reply
 # a commit that counts nothing records no Message-ID
 commit mj@t.test mid=x1 lim=1 m=2 => counted=0
 read EXISTS $(key mj@t.test mid) => reply=0
+# fake replies: the references are looked up among the Message-IDs the
+# sender sent, in the same call (refs=-1 none asked, 0 none sent, 1 one
+# sent); with the gate, a commit whose references name none counts nothing
+commit fr@t.test to=q1 mid=F1 => counted=1 refs=-1
+commit fr@t.test to=q2 refs=nosuch,F1 => counted=1 refs=1 cold=1
+commit fr@t.test to=q3 refs=nosuch => counted=1 refs=0
+commit fr@t.test to=q4 refs=nosuch gate=1 => fits=1 counted=0 refs=0 cold=1
+contact fr@t.test q4 => ct=-1
+commit fr@t.test to=q5 refs=F1 gate=1 => counted=1 refs=1
+probe fr@t.test refs=nosuch gate=1 => counted=0 refs=0
+probe fr@t.test => used=4,4,4,4,4,0,0 refs=-1
+# another sender's Message-ID is not one this sender sent
+commit fs@t.test to=q1 refs=F1 gate=1 => counted=0 refs=0
+read EXISTS $(key fs@t.test w) => reply=0
 EOF
 
 # =============================================================================

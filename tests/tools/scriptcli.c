@@ -48,6 +48,7 @@
  *   probe|commit|force SENDER[,DOMAIN] [KEY=VALUE...]
  *       pm_store_meter. KEYS: any of set's, for this request, and to=a,b,...
  *       (external recipients), mid=NAME (Message-ID), tx=ID (transaction id),
+ *       refs=NAME,... (Message-IDs referred to), gate=1 (refs_gate),
  *       sup=NAME (the recipient whose suppression entry a probe reads). Prints
  *       fits= counted= over=- or SCOPE:COUNTER (s|d, mh md rh rd nd ih id
  *       warmup_day warmup_hour rep_cold rep_stop) over_limit= over_used=
@@ -55,9 +56,10 @@
  *       wu=active,stage,day_cap,hour_cap,today,bounce_ppm dwu= cold= plan=
  *       cr=spent_m,spent_r,left_m,left_r rep=sent,hard,blocks,replies,ppm,level
  *       rr=first,replied,brake (the reply rate of 30 days)
- *       sup=- or since,status,sender; inc=STATE,HELD (0 none, 1 in incident,
- *       2 opened now, 3 would open) and, with one, sig= by= at= until= ids=
- *       fig= (the figures, blanks as "_").
+ *       sup=- or since,status,sender; refs=-1|0|1 (refs_known);
+ *       inc=STATE,HELD (0 none, 1 in incident, 2 opened now, 3 would open)
+ *       and, with one, sig= by= at= until= ids= fig= (the figures, blanks as
+ *       "_").
  *   bounce SENDER RCPT[:hard|:block[:STATUS]]... [KEY=VALUE...]
  *       pm_store_feedback with the failures of one bounce. Prints res=R,...
  *       (hard block unmatched duplicate).
@@ -559,6 +561,7 @@ out_meter(struct pm_buf *b, const struct pm_meter_res *r)
         pm_buf_printf(b, " sup=%lld,%s,%s", r->sup.since, r->sup.status, r->sup.sender);
     else
         pm_buf_str(b, " sup=-");
+    pm_buf_printf(b, " refs=%d", r->refs_known);
     out_incident(b, r);
 }
 
@@ -567,7 +570,7 @@ static void
 cmd_meter(struct tool *t, int argc, char **argv)
 {
     struct settings s = t->def;
-    static struct names to;
+    static struct names to, refs;
     struct pm_meter_req req;
     struct pm_meter_res res;
     char sender[320], *comma, mid[17], err[512] = "";
@@ -576,7 +579,7 @@ cmd_meter(struct tool *t, int argc, char **argv)
 
     memset(&req, 0, sizeof(req));
     memset(&res, 0, sizeof(res));
-    to.n = 0;
+    to.n = refs.n = 0;
     req.mode = strcmp(argv[0], "probe") == 0    ? PM_METER_PROBE
                : strcmp(argv[0], "commit") == 0 ? PM_METER_COMMIT
                                                 : PM_METER_FORCE;
@@ -603,6 +606,10 @@ cmd_meter(struct tool *t, int argc, char **argv)
             rc = names_hash(eq + 1, &to, MAX_NAMES) < 0 ? -1 : 1;
         else if (strcmp(k, "mid") == 0)
             rc = (midname = eq + 1) != NULL;
+        else if (strcmp(k, "refs") == 0)
+            rc = names_hash(eq + 1, &refs, PM_METER_MAX_REFS) < 0 ? -1 : 1;
+        else if (strcmp(k, "gate") == 0)
+            rc = (req.refs_gate = atoi(eq + 1)) >= 0;
         else if (strcmp(k, "tx") == 0)
             rc = (tx = eq + 1) != NULL;
         else if (strcmp(k, "sup") == 0)
@@ -642,6 +649,8 @@ cmd_meter(struct tool *t, int argc, char **argv)
         name_hash(midname, mid);
         req.msgid_hash = mid;
     }
+    req.ref_hashes = refs.ptr;
+    req.n_refs = refs.n;
     req.wday_offset = s.wday_offset;
     req.txid = tx;
     req.msgid_days = s.mid_days;

@@ -2,7 +2,8 @@
  * test_policy.c - the engine's orchestration (policy/policy.c) against a
  * scripted, recording fake store: direction, early refusal at RCPT, the
  * end-of-message check-and-count, over-limit actions, dry run, learning
- * mode, store errors and the decision log line.
+ * mode, store errors, fake replies (the references in the end-of-message
+ * call) and the decision log line.
  *
  * The fake decides nothing: each test queues the answers the store gives, in
  * order, and the fake records every request it is asked (a request with no
@@ -77,6 +78,9 @@ struct call {
     int wu_learn;               /* learning: the active days that end a warm-up (0: none) */
     struct pm_incident_req inc; /* its strings: below ("" for NULL) */
     char inc_qid[32], inc_domains[256], inc_net[64];
+    size_t n_refs; /* fake replies: the references asked about, the gate */
+    char refs[PM_METER_MAX_REFS][17];
+    int refs_gate;
 };
 
 /* One answer the fake store gives: a return code (and its text) and a result. */
@@ -161,6 +165,11 @@ record(const struct pm_meter_req *req)
     keep(c->inc_domains, sizeof(c->inc_domains), req->incident.domains);
     keep(c->inc_net, sizeof(c->inc_net), req->incident.net);
     c->inc.qid = c->inc.domains = c->inc.net = NULL;
+    assert_true(req->n_refs <= PM_METER_MAX_REFS);
+    c->n_refs = req->n_refs;
+    for (i = 0; i < req->n_refs; i++)
+        keep(c->refs[i], sizeof(c->refs[i]), req->ref_hashes[i]);
+    c->refs_gate = req->refs_gate;
 }
 
 /* The fake store's meter operation: record the request, give the next queued
@@ -673,6 +682,89 @@ test_first_contact_rule(void **state)
     assert_verdict(&v, PM_ACT_REJECT, "rule:new", "550", "5.7.1",
                    "<alice@example.com> to <Bob@Example.org>: first contact needs approval");
     assert_int_equal(n_calls, 1);
+}
+
+/* Fake replies: a reply prefix to a first contact without references is
+ * refused before the store is asked; with references, the end-of-message
+ * call carries them (gated when the fake verdict refuses) and its answer
+ * decides; a known recipient is never a fake reply. */
+static void
+test_fake_reply(void **state)
+{
+    struct pm_cond fake[2] = {{PM_F_FIRST_CONTACT, PM_OP_EQ, 1}, {PM_F_FAKE_REPLY, PM_OP_EQ, 1}};
+    struct pm_rule rule = {
+        .name = "fake", .all = fake, .n_all = 2, .action = PM_ACT_TEMPFAIL, .reply = "not a reply"};
+    struct pm_msg m;
+    struct pm_verdict v;
+    char ref[17];
+
+    (void)state;
+    conf.rules = &rule;
+    conf.n_rules = 1;
+    assert_int_equal(pm_feedback_msgid_hash(&conf, "<intro@example.com>", ref), 0); /* as sent */
+    /* no references: refused at end of message, the store not asked again */
+    answer(1, 0)->cold = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    m.reply_prefix = 1;
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "rule:fake", "451", "4.7.1",
+                   "<alice@example.com> to <bob@example.org>: not a reply");
+    assert_int_equal(n_calls, 1);
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " cold=1"));
+    /* references naming a message the sender sent: accepted, counted */
+    answer(1, 0)->cold = 1;
+    answer(1, 1)->cold = 1;
+    queue[n_queued - 1].res.refs_known = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<carol@example.org>", &v);
+    pm_policy_header(&conf, &m, "In-Reply-To", " <intro@example.com>");
+    m.reply_prefix = 1;
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_int_equal(n_calls, 3);
+    assert_int_equal(calls[2].mode, PM_METER_COMMIT);
+    assert_int_equal(calls[2].n_refs, 1);
+    assert_string_equal(calls[2].refs[0], ref);
+    assert_int_equal(calls[2].refs_gate, 1);
+    /* references naming nothing the sender sent: the gated call counted nothing */
+    answer(1, 0)->cold = 1;
+    answer(1, 0)->cold = 1;
+    queue[n_queued - 1].res.refs_known = 0;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<dave@example.org>", &v);
+    pm_policy_header(&conf, &m, "References", " <a@x.example> <b@x.example>");
+    m.reply_prefix = m.scanned = 1; /* as the milter sets them from the scan */
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_TEMPFAIL, "rule:fake", "451", "4.7.1",
+                   "<alice@example.com> to <dave@example.org>: not a reply");
+    assert_int_equal(n_calls, 5);
+    assert_int_equal(calls[4].n_refs, 2);
+    assert_int_equal(calls[4].refs_gate, 1);
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " fake_reply=1"));
+    /* a known recipient: no fake reply, no references asked about */
+    answer(1, 0);
+    answer(1, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    m.reply_prefix = 1;
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(v.action, PM_ACT_ACCEPT);
+    assert_int_equal(n_calls, 7);
+    assert_int_equal(calls[6].n_refs, 0);
+    /* the rule in dry run: references asked about without the gate */
+    rule.dry_run = 1;
+    answer(1, 0)->cold = 1;
+    answer(1, 1)->cold = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<erin@example.org>", &v);
+    pm_policy_header(&conf, &m, "In-Reply-To", "<nosuch@example.net>");
+    m.reply_prefix = 1;
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(calls[8].n_refs, 1);
+    assert_int_equal(calls[8].refs_gate, 0);
+    assert_int_equal(v.action, PM_ACT_ACCEPT); /* a rule in dry run is only named */
+    assert_string_equal(v.reason, "rule:fake?");
 }
 
 /* One message from carol (on the "tagged" plan) to one recipient: the RCPT
@@ -1637,6 +1729,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_not_metered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_at_rcpt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_over_at_eom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fake_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_over_never, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_contact_rule, setup, teardown),

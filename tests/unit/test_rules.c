@@ -81,7 +81,7 @@ test_default_rules(void **state)
     size_t i;
 
     (void)state;
-    assert_int_equal(c->n_rules, 2);
+    assert_int_equal(c->n_rules, 4);
     assert_int_equal(c->n_shorteners, 20);
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         memset(f, 0, sizeof(f));
@@ -113,6 +113,50 @@ test_default_rules(void **state)
     assert_int_equal(v.action, PM_ACT_TAG);
     assert_string_equal(v.text, "cold-rich-content: first contact with images, a tracking pixel, "
                                 "more than 2 links or a link shortener");
+    pm_conf_free(c);
+}
+
+/* The subject rules: cold + fake reply refuses with its text; cold + a
+ * shouting subject (caps > 70 or more than one "!") tags. */
+static void
+test_subject_rules(void **state)
+{
+    static const struct {
+        long long first, fake, caps, excl;
+        int m2, m3;
+        enum pm_action act;
+    } rows[] = {
+        {1, 1, 0, 0, 1, 0, PM_ACT_TEMPFAIL},   {0, 1, 0, 0, 0, 0, PM_ACT_ACCEPT},
+        {1, 0, 71, 0, 0, 1, PM_ACT_TAG},       {1, 0, 70, 1, 0, 0, PM_ACT_ACCEPT},
+        {1, 0, 0, 2, 0, 1, PM_ACT_TAG},        {0, 0, 100, 5, 0, 0, PM_ACT_ACCEPT},
+        {1, 1, 100, 3, 1, 1, PM_ACT_TEMPFAIL},
+    };
+    struct pm_conf *c = sample();
+    struct pm_verdict v;
+    long long f[PM_F_COUNT];
+    int matched[4];
+    size_t i;
+
+    (void)state;
+    assert_string_equal(c->rules[2].name, "cold-fake-reply");
+    assert_string_equal(c->rules[3].name, "cold-shouting-subject");
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        memset(f, 0, sizeof(f));
+        f[PM_F_FIRST_CONTACT] = rows[i].first;
+        f[PM_F_FAKE_REPLY] = rows[i].fake;
+        f[PM_F_SUBJECT_CAPS] = rows[i].caps;
+        f[PM_F_SUBJECT_EXCLAMATIONS] = rows[i].excl;
+        matched[0] = matched[1] = 0;
+        matched[2] = pm_rule_match(&c->rules[2], f);
+        matched[3] = pm_rule_match(&c->rules[3], f);
+        assert_int_equal(matched[2], rows[i].m2);
+        assert_int_equal(matched[3], rows[i].m3);
+        pm_verdict_rules(&v, c->rules, matched, 4, 0, "alice@example.com");
+        assert_int_equal(v.action, rows[i].act);
+    }
+    assert_string_equal(v.text, "<alice@example.com>: a first message to a new contact must not "
+                                "pretend to be a reply (\"Re:\" or \"Fwd:\" without an earlier "
+                                "message); send it without the prefix");
     pm_conf_free(c);
 }
 
@@ -191,9 +235,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cond_parse),
-        cmocka_unit_test(test_default_rules),
-        cmocka_unit_test(test_dry_run_rule),
+        cmocka_unit_test(test_cond_parse),    cmocka_unit_test(test_default_rules),
+        cmocka_unit_test(test_subject_rules), cmocka_unit_test(test_dry_run_rule),
         cmocka_unit_test(test_rule_errors),
     };
 

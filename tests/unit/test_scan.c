@@ -307,7 +307,7 @@ test_conf(void **state)
         "Content-Type: text/plain\n\n"
         "http://a.example.net/1 http://b.example.org/2 http://c.example.org/3 "
         "http://example.net/4 http://d.example.org/5 http://e.example.org/6\n";
-    struct pm_scan_conf conf = {sh, 1, 4};
+    struct pm_scan_conf conf = {sh, 1, 4, NULL, 0};
     struct pm_features f;
 
     (void)state;
