@@ -60,6 +60,13 @@ static const struct default_rule default_rules[] = {
      4,
      PM_ACT_TAG,
      "first contact with images, a tracking pixel, more than 2 links or a link shortener"},
+    {"cold-body-link",
+     {{PM_F_FIRST_CONTACT, PM_OP_EQ, 1}, {PM_F_BODY_LINKS, PM_OP_GT, 0}},
+     2,
+     {{0, 0, 0}},
+     0,
+     PM_ACT_TAG,
+     "first contact with a link in the new text (links in a signature or a quote do not count)"},
 };
 
 /* 1 when name is one of the NULL-terminated keys. */

@@ -18,6 +18,8 @@ static const char *const feature_names[PM_F_COUNT] = {
     [PM_F_SHORTENER_LINKS] = "shortener_links", [PM_F_SIZE] = "size",
     [PM_F_RECIPIENTS] = "recipients",           [PM_F_EXTERNAL_RECIPIENTS] = "external_recipients",
     [PM_F_COLD_RECIPIENTS] = "cold_recipients", [PM_F_INCOMPLETE] = "incomplete",
+    [PM_F_BODY_LINKS] = "body_links",           [PM_F_SIGNATURE_LINKS] = "signature_links",
+    [PM_F_QUOTED_LINKS] = "quoted_links",
 };
 
 /* The configuration name of a feature, or "?". */

@@ -35,7 +35,10 @@ enum pm_feature {
     PM_F_RECIPIENTS,
     PM_F_EXTERNAL_RECIPIENTS,
     PM_F_COLD_RECIPIENTS,
-    PM_F_INCOMPLETE, /* 1 when the MIME structure could not be parsed whole */
+    PM_F_INCOMPLETE,      /* 1 when the MIME structure could not be parsed whole */
+    PM_F_BODY_LINKS,      /* links in the sender's new text */
+    PM_F_SIGNATURE_LINKS, /* links in a signature */
+    PM_F_QUOTED_LINKS,    /* links in quoted or forwarded text */
     PM_F_COUNT
 };
 
