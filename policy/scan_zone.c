@@ -77,9 +77,9 @@ line_end(struct pm_zline *l, int z)
     return z;
 }
 
-/* One byte of text: the zone from here on (the caller applies it with pm_place_set). */
-int
-pm_place_byte(struct pm_scan *s, unsigned char c)
+/* One byte of text ('\n' ends a line): the zone from here on. */
+static int
+place_char(struct pm_scan *s, unsigned char c)
 {
     struct pm_zline *l = &s->zl;
     int z = s->zone;
@@ -91,8 +91,8 @@ pm_place_byte(struct pm_scan *s, unsigned char c)
         l->hlen = l->tlen = 0;
         return z;
     }
-    if (l->hlen == 0 && (c == ' ' || c == '\t') && s->text.sink == PM_SINK_HTML)
-        return z; /* HTML source indentation */
+    if (l->hlen == 0 && c == ' ' && s->text.sink == PM_SINK_HTML)
+        return z; /* blanks before a line of HTML */
     if (l->hlen == 0 && c == '>')
         return PM_Z_QUOTE; /* a quoted line */
     if (l->hlen < sizeof(l->head))
@@ -105,6 +105,16 @@ pm_place_byte(struct pm_scan *s, unsigned char c)
         l->tail[l->tlen++] = c;
     }
     return z;
+}
+
+/* One byte of decoded text: the zone from here on (the caller applies it with
+ * pm_place_set). In HTML a line end in the source is a blank: block tags end lines. */
+int
+pm_place_byte(struct pm_scan *s, unsigned char c)
+{
+    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t'))
+        c = ' ';
+    return place_char(s, c);
 }
 
 /* Move to zone z (never back): a URL being read ends there. */
@@ -177,9 +187,9 @@ void
 pm_place_attr_end(struct pm_html *h)
 {
     static const char *const class_sig[] = {"gmail_signature", "moz-signature", NULL};
-    static const char *const class_quote[] = {"gmail_quote",     "gmail_attr",
-                                              "moz-cite-prefix", "moz-forward-container",
-                                              "yahoo_quoted",    NULL};
+    /* not Thunderbird's moz-cite-prefix: it also marks the new text above a quote */
+    static const char *const class_quote[] = {"gmail_quote", "gmail_attr", "moz-forward-container",
+                                              "yahoo_quoted", NULL};
     static const char *const id_sig[] = {"signature", "spneditorsign", NULL};
     static const char *const id_quote[] = {"divrplyfwdmsg", "appendonsend", "isreplycontent",
                                            "isforwardcontent", NULL};
@@ -218,7 +228,7 @@ pm_place_tag(struct pm_scan *s)
     struct pm_html *h = &s->html;
 
     if (block_tag(h->name))
-        pm_place_set(s, pm_place_byte(s, '\n'));
+        pm_place_set(s, place_char(s, '\n'));
     if (!h->end && strcmp(h->name, "includetail") == 0)
         h->zmark = PM_Z_QUOTE; /* QQ Mail wraps the quoted message in it */
     if (!h->end)

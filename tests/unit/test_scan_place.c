@@ -11,10 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "scan.h"
+#include "slurp.h"
+
+#define CORPUS_DIR PM_TEST_SRCDIR "/../../shared/corpus/mime"
 
 #define PLAIN "Content-Type: text/plain; charset=utf-8\n\n"
 #define HTML "Content-Type: text/html; charset=utf-8\n\n"
@@ -110,6 +114,16 @@ static const struct place_row rows[] = {
           "wrote:<br></div><blockquote type=\"cite\" cite=\"mid:1@x.example\">"
           "<a href=\"https://q.example/\">q</a></blockquote>\n",
      1, 1, 1},
+    {"Thunderbird new text in moz-cite-prefix",
+     HTML "<div class=\"moz-cite-prefix\">Hi Ann:</div>\n    <div class=\"moz-cite-prefix\">see "
+          "<a\n        href=\"https://a.example/\">https://a.example/</a></div>\n    <div "
+          "class=\"moz-cite-prefix\">On 5/7/2019 11:44 AM, Ann\n      &lt;ann@x.example&gt; "
+          "wrote:<br>\n    </div>\n    <blockquote type=\"cite\">https://q.example/</blockquote>\n",
+     1, 0, 1},
+    {"HTML From: and Sent: across source lines",
+     HTML
+     "<p>OK</p><p><b>From:</b>\n Ann<br>\n<b>Sent:</b>\n Monday</p><p>https://q.example/</p>\n",
+     0, 0, 1},
     {"Thunderbird forward",
      HTML "<p>FYI</p><div class=\"moz-forward-container\">-------- Forwarded Message --------"
           "<a href=\"https://q.example/\">q</a></div>\n",
@@ -241,12 +255,37 @@ test_places_over(void **state)
     assert_int_equal(f.quoted_links, 1);
 }
 
+/* A real Thunderbird reply to a list (the shared corpus, when present): the
+ * plain alternative's new text holds one link, its "> " quote two. */
+static void
+test_places_corpus(void **state)
+{
+    struct pm_features f;
+    unsigned char *buf;
+    size_t len = 0;
+
+    (void)state;
+    buf = slurp(CORPUS_DIR "/rspamd/ham.eml", &len);
+    if (buf == NULL) {
+        print_message("corpus not found at %s: skipped\n", CORPUS_DIR);
+        skip();
+    }
+    buf[len - 1] = '\0'; /* the last byte is a line end */
+    scan_three("rspamd/ham.eml", NULL, (const char *)buf, &f);
+    free(buf);
+    assert_int_equal(f.links, 3);
+    assert_int_equal(f.body_links, 1);
+    assert_int_equal(f.signature_links, 0);
+    assert_int_equal(f.quoted_links, 2);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_places),
         cmocka_unit_test(test_places_over),
+        cmocka_unit_test(test_places_corpus),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
