@@ -33,7 +33,7 @@
  *	hashes, at most max_links_tracked of them: beyond that, every further
  *	URL not among those counts (the figures are then upper bounds).
  *	Each link is also counted in the place of the part it is first seen
- *	in (see scan_zone.c): the sender's new text (body_links), a signature
+ *	in (see scan_place.c): the sender's new text (body_links), a signature
  *	(signature_links) or quoted and forwarded text (quoted_links); the
  *	three add up to links.
  *

@@ -5,7 +5,8 @@
  * feeds whole messages and prints features, scan_mime.c parses part
  * headers, scan_decode.c decodes transfer encodings and charsets,
  * scan_html.c tokenizes HTML and scan_url.c finds, normalises and
- * remembers URLs. Every buffer here has a fixed size.
+ * remembers URLs, scan_place.c tells where a link is (body, signature,
+ * quote). Every buffer here has a fixed size.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -48,7 +49,7 @@ enum { PM_CTE_IDENTITY, PM_CTE_QP, PM_CTE_BASE64 };
 enum { PM_SINK_NONE, PM_SINK_PLAIN, PM_SINK_HTML };
 enum { PM_URL_LINK, PM_URL_SHORT, PM_URL_IMG };
 enum { PM_MP_MIXED, PM_MP_ALT, PM_MP_DIGEST };
-/* Where text is (scan_zone.c): only ever goes up within a part. */
+/* Where text is (scan_place.c): only ever goes up within a part. */
 enum { PM_Z_BODY, PM_Z_SIG, PM_Z_QUOTE };
 #define PM_SCAN_ZHEAD 48 /* first bytes of a line kept for the markers */
 #define PM_SCAN_ZTAIL 12 /* last non-blank bytes of a line kept */
@@ -115,7 +116,7 @@ struct pm_attrval {
     struct pm_url url;
 };
 
-/* The lines of text seen by the signature and quote markers (scan_zone.c). */
+/* The lines of text seen by the signature and quote markers (scan_place.c). */
 struct pm_zline {
     unsigned char head[PM_SCAN_ZHEAD]; /* the line's first bytes */
     size_t hlen;
@@ -159,7 +160,7 @@ struct pm_html {
     char ent[12];
     size_t elen;
     int in_ent;
-    char zattr[PM_SCAN_ZATTR]; /* a class, id or type value, lower case (scan_zone.c) */
+    char zattr[PM_SCAN_ZATTR]; /* a class, id or type value, lower case (scan_place.c) */
     size_t zlen;
     int zwant; /* 1: class, 2: id, 3: type; 0: not wanted */
     int zmark; /* the zone this tag's attributes start (PM_Z_BODY: none) */
@@ -254,7 +255,7 @@ void pm_attr_byte(struct pm_scan *s, unsigned char c);
 void pm_attr_end(struct pm_scan *s);
 void pm_cid_ref(struct pm_scan *s, const char *v, size_t n);
 
-/* scan_zone.c */
+/* scan_place.c */
 void pm_place_open(struct pm_scan *s);
 int pm_place_byte(struct pm_scan *s, unsigned char c);
 void pm_place_set(struct pm_scan *s, int zone);

@@ -1,5 +1,5 @@
 /*
- * scan_zone.c - where a link is: the sender's new text, a signature, or
+ * scan_place.c - where a link is: the sender's new text, a signature, or
  * quoted text.
  *
  * Each text part starts in the new text (PM_Z_BODY); markers move it to the
