@@ -123,6 +123,7 @@ struct pm_zline {
     unsigned char tail[PM_SCAN_ZTAIL]; /* its last bytes, blanks left out */
     size_t tlen;
     int from; /* the previous line started with "From:" */
+    int on;   /* the previous line started with "On " or "在" */
 };
 
 /* Distinct URL hashes, with their kind (an open-addressing hash set). */

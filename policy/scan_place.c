@@ -54,18 +54,20 @@ line_end(struct pm_zline *l, int z)
 {
     const unsigned char *h = l->head, *t = l->tail;
     size_t n = l->hlen, tn = l->tlen;
-    int from = l->from;
+    int from = l->from, on = l->on;
 
     if (n == 0)
         return z; /* a blank line changes nothing */
     l->from = starts(h, n, "From:") || starts(h, n, "*From:*");
+    l->on = starts(h, n, "On ") || starts(h, n, "\xe5\x9c\xa8"); /* "在" */
+    on |= l->on; /* an attribution may be wrapped onto a second line */
     if (n == 3 && memcmp(h, "-- ", 3) == 0)
         return z > PM_Z_SIG ? z : PM_Z_SIG;
     if (from && (starts(h, n, "Sent:") || starts(h, n, "Date:") || starts(h, n, "*Sent:*")))
         return PM_Z_QUOTE; /* Outlook's and Gmail's forwarded header block */
-    if (ends(t, tn, "wrote:") || ends(t, tn, "\xe5\x86\x99\xe9\x81\x93\xef\xbc\x9a") ||
-        ends(t, tn, "\xe5\x86\x99\xe9\x81\x93:"))
-        return PM_Z_QUOTE; /* "On ... wrote:", "... 写道：" */
+    if (on && (ends(t, tn, "wrote:") || ends(t, tn, "\xe5\x86\x99\xe9\x81\x93\xef\xbc\x9a") ||
+               ends(t, tn, "\xe5\x86\x99\xe9\x81\x93:")))
+        return PM_Z_QUOTE; /* "On ... wrote:", "在 ... 写道：" */
     if (starts(h, n, "Begin forwarded message:") ||
         starts(h, n, "\xe5\x8f\x91\xe4\xbb\xb6\xe4\xba\xba:") ||
         starts(h, n, "\xe5\x8f\x91\xe4\xbb\xb6\xe4\xba\xba\xef\xbc\x9a"))

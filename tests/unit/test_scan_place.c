@@ -43,6 +43,11 @@ static const struct place_row rows[] = {
      PLAIN "Yes https://a.example/\n\nOn Mon, 7 Dec 2026 at 10:00, Ann <ann@x.example> "
            "wrote:\nhttps://q.example/\n",
      1, 0, 1},
+    {"plain Gmail attribution wrapped",
+     PLAIN "Yes\n\nOn Mon, Dec 7, 2026 at 10:00 AM Ann Smith <\nann@x.example> wrote:\n\n"
+           "https://q.example/\n",
+     0, 0, 1},
+    {"plain wrote: without On is text", PLAIN "My colleague wrote:\nhttps://a.example/\n", 1, 0, 0},
     {"plain Outlook From/Sent",
      PLAIN "Fine.\n________________________________\nFrom: Ann <ann@x.example>\nSent: Monday, "
            "December 7, 2026 10:00\nTo: Bob\nhttps://q.example/\n",
