@@ -52,7 +52,7 @@ enum { PM_MP_MIXED, PM_MP_ALT, PM_MP_DIGEST };
 /* Where text is (scan_place.c): only ever goes up within a part. */
 enum { PM_Z_BODY, PM_Z_SIG, PM_Z_QUOTE };
 #define PM_SCAN_ZHEAD 48 /* first bytes of a line kept for the markers */
-#define PM_SCAN_ZTAIL 12 /* last non-blank bytes of a line kept */
+#define PM_SCAN_ZTAIL 16 /* last non-blank bytes of a line kept (a power of 2) */
 #define PM_SCAN_ZATTR 40 /* first bytes of a class, id or type value kept */
 
 /* What the headers of one entity say. */
@@ -120,10 +120,10 @@ struct pm_attrval {
 struct pm_zline {
     unsigned char head[PM_SCAN_ZHEAD]; /* the line's first bytes */
     size_t hlen;
-    unsigned char tail[PM_SCAN_ZTAIL]; /* its last bytes, blanks left out */
-    size_t tlen;
-    int from; /* the previous line started with "From:" */
-    int on;   /* the previous line started with "On " or "在" */
+    unsigned char tail[PM_SCAN_ZTAIL]; /* its last bytes, blanks left out: a ring */
+    size_t tlen;                       /* bytes put in the ring */
+    int from;                          /* the previous line started with "From:" */
+    int on;                            /* the previous line started with "On " or "在" */
 };
 
 /* Distinct URL hashes, with their kind (an open-addressing hash set). */

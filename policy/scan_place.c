@@ -52,9 +52,13 @@ holds(const unsigned char *p, size_t n, const char *m)
 static int
 line_end(struct pm_zline *l, int z)
 {
-    const unsigned char *h = l->head, *t = l->tail;
-    size_t n = l->hlen, tn = l->tlen;
+    const unsigned char *h = l->head;
+    unsigned char t[PM_SCAN_ZTAIL];
+    size_t n = l->hlen, tn = l->tlen < sizeof(t) ? l->tlen : sizeof(t), i;
     int from = l->from, on = l->on;
+
+    for (i = 0; i < tn; i++)
+        t[i] = l->tail[(l->tlen - tn + i) & (sizeof(t) - 1)];
 
     if (n == 0)
         return z; /* a blank line changes nothing */
@@ -99,14 +103,26 @@ place_char(struct pm_scan *s, unsigned char c)
         return PM_Z_QUOTE; /* a quoted line */
     if (l->hlen < sizeof(l->head))
         l->head[l->hlen++] = c;
-    if (c != ' ' && c != '\t') {
-        if (l->tlen == sizeof(l->tail)) {
-            memmove(l->tail, l->tail + 1, sizeof(l->tail) - 1);
-            l->tlen--;
-        }
-        l->tail[l->tlen++] = c;
-    }
+    if (c != ' ' && c != '\t')
+        l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = c;
     return z;
+}
+
+/* The bytes of a line after its head, up to the line end (not given): only
+ * the last non-blank ones matter, in order. */
+static void
+place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
+{
+    size_t k = n, keep = 0;
+
+    while (k > 0 && keep < sizeof(l->tail)) {
+        unsigned char c = p[--k];
+
+        keep += c != ' ' && c != '\t' && c != '\r';
+    }
+    for (; k < n; k++)
+        if (p[k] != ' ' && p[k] != '\t' && p[k] != '\r')
+            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = p[k];
 }
 
 /* One byte of decoded text: the zone from here on (the caller applies it with
@@ -142,9 +158,18 @@ void
 pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
 {
     size_t i, from = 0;
+    const unsigned char *nl;
     int z;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && s->zone != PM_Z_QUOTE; i++) {
+        if (s->zl.hlen == sizeof(s->zl.head) && p[i] != '\n') {
+            /* past the head: to the line end at once */
+            nl = memchr(p + i, '\n', n - i);
+            place_skip(&s->zl, p + i, (nl != NULL ? (size_t)(nl - p) : n) - i);
+            if (nl == NULL)
+                break;
+            i = (size_t)(nl - p);
+        }
         if ((z = pm_place_byte(s, p[i])) == s->zone)
             continue;
         pm_url_text_run(s, &s->tok, p + from, i - from);
@@ -229,8 +254,8 @@ pm_place_tag(struct pm_scan *s)
 {
     struct pm_html *h = &s->html;
 
-    if (block_tag(h->name))
-        pm_place_set(s, place_char(s, '\n'));
+    if (s->zl.hlen > 0 && s->zone != PM_Z_QUOTE && block_tag(h->name))
+        pm_place_set(s, place_char(s, '\n')); /* (an empty line changes nothing) */
     if (!h->end && strcmp(h->name, "includetail") == 0)
         h->zmark = PM_Z_QUOTE; /* QQ Mail wraps the quoted message in it */
     if (!h->end)
