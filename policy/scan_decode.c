@@ -23,7 +23,10 @@ static void
 deliver(struct pm_scan *s, unsigned char c)
 {
     if (s->text.sink == PM_SINK_PLAIN) {
-        pm_place_set(s, pm_place_byte(s, c));
+        int z = pm_place_byte(s, c);
+
+        if (z != s->zone)
+            pm_place_set(s, z);
         pm_url_text(s, &s->tok, c);
     } else
         pm_html_byte(s, c);

@@ -119,8 +119,10 @@ visible(const struct pm_html *h)
 static void
 text_out(struct pm_scan *s, unsigned char c)
 {
-    if (visible(&s->html))
-        pm_place_set(s, pm_place_byte(s, c));
+    int z;
+
+    if (visible(&s->html) && s->zone != PM_Z_QUOTE && (z = pm_place_byte(s, c)) != s->zone)
+        pm_place_set(s, z);
     pm_url_text(s, &s->tok, visible(&s->html) ? c : ' ');
 }
 

@@ -120,7 +120,7 @@ struct pm_attrval {
 struct pm_zline {
     unsigned char head[PM_SCAN_ZHEAD]; /* the line's first bytes */
     size_t hlen;
-    unsigned char tail[PM_SCAN_ZTAIL]; /* its last bytes, blanks left out: a ring */
+    unsigned char tail[PM_SCAN_ZTAIL]; /* its last bytes above the blank: a ring */
     size_t tlen;                       /* bytes put in the ring */
     int from;                          /* the previous line started with "From:" */
     int on;                            /* the previous line started with "On " or "在" */

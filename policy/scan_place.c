@@ -54,7 +54,8 @@ line_end(struct pm_zline *l, int z)
 {
     const unsigned char *h = l->head;
     unsigned char t[PM_SCAN_ZTAIL];
-    size_t n = l->hlen, tn = l->tlen < sizeof(t) ? l->tlen : sizeof(t), i;
+    size_t n = l->hlen - (l->hlen > 0 && l->head[l->hlen - 1] == '\r'),
+           tn = l->tlen < sizeof(t) ? l->tlen : sizeof(t), i;
     int from = l->from, on = l->on;
 
     for (i = 0; i < tn; i++)
@@ -90,20 +91,21 @@ place_char(struct pm_scan *s, unsigned char c)
     struct pm_zline *l = &s->zl;
     int z = s->zone;
 
-    if (z == PM_Z_QUOTE || c == '\r')
+    if (z == PM_Z_QUOTE)
         return z;
     if (c == '\n') {
         z = line_end(l, z);
         l->hlen = l->tlen = 0;
         return z;
     }
-    if (l->hlen == 0 && c == ' ' && s->text.sink == PM_SINK_HTML)
-        return z; /* blanks before a line of HTML */
-    if (l->hlen == 0 && c == '>')
-        return PM_Z_QUOTE; /* a quoted line */
-    if (l->hlen < sizeof(l->head))
+    if (l->hlen < sizeof(l->head)) {
+        if (l->hlen == 0 && c == ' ' && s->text.sink == PM_SINK_HTML)
+            return z; /* blanks before a line of HTML */
+        if (l->hlen == 0 && c == '>')
+            return PM_Z_QUOTE; /* a quoted line */
         l->head[l->hlen++] = c;
-    if (c != ' ' && c != '\t')
+    }
+    if (c > ' ') /* not a blank (nor another control) */
         l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = c;
     return z;
 }
@@ -118,10 +120,10 @@ place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
     while (k > 0 && keep < sizeof(l->tail)) {
         unsigned char c = p[--k];
 
-        keep += c != ' ' && c != '\t' && c != '\r';
+        keep += c > ' ';
     }
     for (; k < n; k++)
-        if (p[k] != ' ' && p[k] != '\t' && p[k] != '\r')
+        if (p[k] > ' ')
             l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = p[k];
 }
 
@@ -130,7 +132,7 @@ place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
 int
 pm_place_byte(struct pm_scan *s, unsigned char c)
 {
-    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t'))
+    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t' || c == '\r'))
         c = ' ';
     return place_char(s, c);
 }
@@ -153,28 +155,40 @@ pm_place_open(struct pm_scan *s)
     memset(&s->zl, 0, sizeof(s->zl));
 }
 
-/* Feed n bytes of plain text to the markers and the URL finder, in order. */
+/* Feed n bytes of plain text to the markers and the URL finder, in order:
+ * as pm_place_byte() a byte at a time would, a line at a time. */
 void
 pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
 {
-    size_t i, from = 0;
+    struct pm_zline *l = &s->zl;
+    size_t i = 0, from = 0, seg, k;
     const unsigned char *nl;
     int z;
 
-    for (i = 0; i < n && s->zone != PM_Z_QUOTE; i++) {
-        if (s->zl.hlen == sizeof(s->zl.head) && p[i] != '\n') {
-            /* past the head: to the line end at once */
-            nl = memchr(p + i, '\n', n - i);
-            place_skip(&s->zl, p + i, (nl != NULL ? (size_t)(nl - p) : n) - i);
-            if (nl == NULL)
+    while (i < n && s->zone != PM_Z_QUOTE) {
+        if (p[i] != '\n') {
+            if (l->hlen == 0 && p[i] == '>') {
+                pm_url_text_run(s, &s->tok, p + from, i - from);
+                pm_place_set(s, PM_Z_QUOTE); /* a quoted line */
+                from = i;
                 break;
-            i = (size_t)(nl - p);
-        }
-        if ((z = pm_place_byte(s, p[i])) == s->zone)
+            }
+            nl = memchr(p + i, '\n', n - i);
+            seg = (nl != NULL ? (size_t)(nl - p) : n) - i;
+            k = sizeof(l->head) - l->hlen < seg ? sizeof(l->head) - l->hlen : seg;
+            memcpy(l->head + l->hlen, p + i, k);
+            l->hlen += k;
+            place_skip(l, p + i, seg);
+            i += seg;
             continue;
-        pm_url_text_run(s, &s->tok, p + from, i - from);
-        pm_place_set(s, z);
-        from = i;
+        }
+        z = place_char(s, '\n');
+        if (z != s->zone) {
+            pm_url_text_run(s, &s->tok, p + from, i - from);
+            pm_place_set(s, z);
+            from = i;
+        }
+        i++;
     }
     pm_url_text_run(s, &s->tok, p + from, n - from);
 }
@@ -233,19 +247,31 @@ pm_place_attr_end(struct pm_html *h)
     h->zwant = 0;
 }
 
-/* Whether a tag ends a line of visible text. */
+/* Whether a tag ends a line of visible text: br, div, p, tr, td, th, li, ul,
+ * ol, blockquote, hr, pre, table, body, h1-h6, includetail. */
 static int
-block_tag(const char *name)
+block_tag(const char *t)
 {
-    static const char *const block[] = {
-        "br",  "div",   "p",    "tr", "td", "th", "li", "ul", "ol", "blockquote",  "hr",
-        "pre", "table", "body", "h1", "h2", "h3", "h4", "h5", "h6", "includetail", NULL};
-    const char *const *b;
-
-    for (b = block; *b != NULL; b++)
-        if (strcmp(name, *b) == 0)
-            return 1;
-    return 0;
+    switch (t[0]) {
+    case 'b':
+        return !strcmp(t, "br") || !strcmp(t, "blockquote") || !strcmp(t, "body");
+    case 'd':
+        return !strcmp(t, "div");
+    case 'p':
+        return t[1] == '\0' || !strcmp(t, "pre");
+    case 't':
+        return !strcmp(t, "tr") || !strcmp(t, "td") || !strcmp(t, "th") || !strcmp(t, "table");
+    case 'l':
+    case 'u':
+    case 'o':
+        return t[1] == (t[0] == 'l' ? 'i' : 'l') && t[2] == '\0';
+    case 'h':
+        return ((t[1] >= '1' && t[1] <= '6') || t[1] == 'r') && t[2] == '\0';
+    case 'i':
+        return !strcmp(t, "includetail");
+    default:
+        return 0;
+    }
 }
 
 /* The end of a tag: a block tag ends a line; a start tag's markers take effect. */
