@@ -8,9 +8,11 @@
  *       action = "tempfail"; reply = "..."; },
  *     { name = "cold-rich-content"; when = { first_contact = true; };
  *       any = { images = "> 0"; remote_images = "> 0"; links = "> 2"; shortener_links = "> 0"; };
- *       action = "tag"; reply = "..."; dry_run = false; }
+ *       action = "tag"; reply = "..."; dry_run = false; },
+ *     { name = "cold-body-link"; when = { first_contact = true; body_links = "> 0"; };
+ *       action = "tag"; reply = "..."; }
  *   );
- * Without a rules list the two rules above (the shipped defaults) apply.
+ * Without a rules list the three rules above (the shipped defaults) apply.
  * A list holds at most PM_RULES_MAX rules; a rule's name is at most
  * PM_RULE_NAME_MAX characters of A-Z a-z 0-9 _ . -, its reply at most
  * PM_RULE_REPLY_MAX characters and no control character, a condition's
