@@ -375,6 +375,9 @@ scan_facts(struct conn *c)
     x[PM_F_REMOTE_IMAGES] = f.remote_images;
     x[PM_F_LINKS] = f.links;
     x[PM_F_SHORTENER_LINKS] = f.shortener_links;
+    x[PM_F_BODY_LINKS] = f.body_links;
+    x[PM_F_SIGNATURE_LINKS] = f.signature_links;
+    x[PM_F_QUOTED_LINKS] = f.quoted_links;
     x[PM_F_SIZE] = (long long)f.size;
     x[PM_F_INCOMPLETE] = !f.complete;
     x[PM_F_SUBJECT_CAPS] = f.subject_caps;

@@ -8,11 +8,14 @@
  *       action = "tempfail"; reply = "..."; },
  *     { name = "cold-rich-content"; when = { first_contact = true; };
  *       any = { images = "> 0"; remote_images = "> 0"; links = "> 2"; shortener_links = "> 0"; };
- *       action = "tag"; reply = "..."; dry_run = false; }
+ *       action = "tag"; reply = "..."; dry_run = false; },
+ *     { name = "cold-body-link"; when = { first_contact = true; body_links = "> 0"; };
+ *       action = "tag"; reply = "..."; }
  *   );
- * Without a rules list the two rules above and cold-fake-reply (fake_reply,
- * tempfail) and cold-shouting-subject (subject_caps > 70 or
- * subject_exclamations > 1, tag), the shipped defaults, apply.
+ * Without a rules list the two rules above, cold-fake-reply (fake_reply,
+ * tempfail), cold-shouting-subject (subject_caps > 70 or
+ * subject_exclamations > 1, tag) and cold-body-link (body_links > 0, tag),
+ * the shipped defaults, apply.
  * A list holds at most PM_RULES_MAX rules; a rule's name is at most
  * PM_RULE_NAME_MAX characters of A-Z a-z 0-9 _ . -, its reply at most
  * PM_RULE_REPLY_MAX characters and no control character, a condition's
@@ -78,6 +81,13 @@ static const struct default_rule default_rules[] = {
      2,
      PM_ACT_TAG,
      "first contact with a subject mostly in capitals or with more than one \"!\""},
+    {"cold-body-link",
+     {{PM_F_FIRST_CONTACT, PM_OP_EQ, 1}, {PM_F_BODY_LINKS, PM_OP_GT, 0}},
+     2,
+     {{0, 0, 0}},
+     0,
+     PM_ACT_TAG,
+     "first contact with a link in the new text (links in a signature or a quote do not count)"},
 };
 
 /* One subject spam word: 1 to PM_SUBJECT_WORD_MAX bytes, no control character. */

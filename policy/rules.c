@@ -23,6 +23,8 @@ static const char *const feature_names[PM_F_COUNT] = {
     [PM_F_SUBJECT_EXCLAMATIONS] = "subject_exclamations",
     [PM_F_SUBJECT_SPAM_WORDS] = "subject_spam_words",
     [PM_F_FAKE_REPLY] = "fake_reply",
+    [PM_F_BODY_LINKS] = "body_links",           [PM_F_SIGNATURE_LINKS] = "signature_links",
+    [PM_F_QUOTED_LINKS] = "quoted_links",
 };
 /* clang-format on */
 

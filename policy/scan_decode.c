@@ -22,9 +22,13 @@
 static void
 deliver(struct pm_scan *s, unsigned char c)
 {
-    if (s->text.sink == PM_SINK_PLAIN)
+    if (s->text.sink == PM_SINK_PLAIN) {
+        int z = pm_place_byte(s, c);
+
+        if (z != s->zone)
+            pm_place_set(s, z);
         pm_url_text(s, &s->tok, c);
-    else
+    } else
         pm_html_byte(s, c);
 }
 
@@ -280,6 +284,7 @@ pm_text_open(struct pm_scan *s, int cte, const char *charset, int sink)
         t->conv = t->cd != (iconv_t)-1;
     }
     s->tok.len = 0;
+    pm_place_open(s);
     if (sink == PM_SINK_HTML)
         pm_html_reset(&s->html);
 }
@@ -301,7 +306,7 @@ pm_text_feed(struct pm_scan *s, const unsigned char *p, size_t n)
         for (i = 0; i < n; i++)
             qp_byte(s, p[i]);
     } else if (t->sink == PM_SINK_PLAIN && !t->conv) {
-        pm_url_text_run(s, &s->tok, p, n); /* what decoded() would do, a run at a time */
+        pm_place_text_run(s, p, n); /* what decoded() would do, a run at a time */
     } else {
         for (i = 0; i < n; i++)
             decoded(s, p[i]);

@@ -119,6 +119,10 @@ visible(const struct pm_html *h)
 static void
 text_out(struct pm_scan *s, unsigned char c)
 {
+    int z;
+
+    if (visible(&s->html) && s->zone != PM_Z_QUOTE && (z = pm_place_byte(s, c)) != s->zone)
+        pm_place_set(s, z);
     pm_url_text(s, &s->tok, visible(&s->html) ? c : ' ');
 }
 
@@ -126,6 +130,7 @@ text_out(struct pm_scan *s, unsigned char c)
 static void
 attr_done(struct pm_scan *s)
 {
+    pm_place_attr_end(&s->html);
     if (!s->html.keep)
         return;
     s->html.keep = 0;
@@ -136,6 +141,7 @@ attr_done(struct pm_scan *s)
 static void
 value_begin(struct pm_html *h)
 {
+    pm_place_attr_begin(h);
     h->keep = !h->end && (strcmp(h->aname, "href") == 0 || strcmp(h->aname, "src") == 0 ||
                           strcmp(h->aname, "background") == 0);
     if (h->keep)
@@ -149,6 +155,7 @@ value_begin(struct pm_html *h)
 static void
 value_byte(struct pm_scan *s, unsigned char c)
 {
+    pm_place_attr_byte(&s->html, c);
     if (s->html.keep && c != '\t' && c != '\r' && c != '\n')
         pm_attr_byte(s, c);
 }
@@ -172,6 +179,7 @@ tag_end(struct pm_scan *s)
     struct pm_html *h = &s->html;
 
     h->st = H_TEXT;
+    pm_place_tag(s);
     if (h->end) {
         if (strcmp(h->name, "head") == 0)
             h->in_head = 0;
@@ -276,6 +284,7 @@ pm_html_byte(struct pm_scan *s, unsigned char c)
             h->st = H_BANG;
         } else if (c == '/' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
             h->end = c == '/';
+            h->zmark = PM_Z_BODY;
             h->nlen = 0;
             h->name[0] = '\0';
             h->st = H_NAME;

@@ -5,7 +5,8 @@
  * feeds whole messages and prints features, scan_mime.c parses part
  * headers, scan_decode.c decodes transfer encodings and charsets,
  * scan_html.c tokenizes HTML and scan_url.c finds, normalises and
- * remembers URLs. Every buffer here has a fixed size.
+ * remembers URLs, scan_place.c tells where a link is (body, signature,
+ * quote). Every buffer here has a fixed size.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -48,6 +49,11 @@ enum { PM_CTE_IDENTITY, PM_CTE_QP, PM_CTE_BASE64 };
 enum { PM_SINK_NONE, PM_SINK_PLAIN, PM_SINK_HTML };
 enum { PM_URL_LINK, PM_URL_SHORT, PM_URL_IMG };
 enum { PM_MP_MIXED, PM_MP_ALT, PM_MP_DIGEST };
+/* Where text is (scan_place.c): only ever goes up within a part. */
+enum { PM_Z_BODY, PM_Z_SIG, PM_Z_QUOTE };
+#define PM_SCAN_ZHEAD 48 /* first bytes of a line kept for the markers */
+#define PM_SCAN_ZTAIL 16 /* last non-blank bytes of a line kept (a power of 2) */
+#define PM_SCAN_ZATTR 40 /* first bytes of a class, id or type value kept */
 
 /* What the headers of one entity say. */
 struct pm_part {
@@ -110,18 +116,30 @@ struct pm_attrval {
     struct pm_url url;
 };
 
+/* The lines of text seen by the signature and quote markers (scan_place.c). */
+struct pm_zline {
+    unsigned char head[PM_SCAN_ZHEAD]; /* the line's first bytes */
+    size_t hlen;
+    unsigned char tail[PM_SCAN_ZTAIL]; /* its last bytes above the blank: a ring */
+    size_t tlen;                       /* bytes put in the ring */
+    int from;                          /* the previous line started with "From:" */
+    int on;                            /* the previous line started with "On " or "在" */
+};
+
 /* Distinct URL hashes, with their kind (an open-addressing hash set). */
 struct pm_urls {
-    uint64_t *h; /* 0: empty slot */
-    unsigned char *kind;
+    uint64_t *h;         /* 0: empty slot */
+    unsigned char *kind; /* kind | zone << 2 */
     size_t n, cap, slots;
     unsigned nkind[3]; /* entries of the set by kind */
     unsigned over[3];  /* new URLs beyond cap, counted without de-duplication */
+    unsigned nzone[3]; /* links (not images), kept or over, by the zone first seen in */
     uint64_t th[PM_SCAN_TENT_MAX];
-    unsigned char tkind[PM_SCAN_TENT_MAX];
+    unsigned char tkind[PM_SCAN_TENT_MAX]; /* kind | zone << 2 */
     size_t nt;
     unsigned tover[3];
-    int tentative; /* new URLs belong to a preamble that may be dropped */
+    unsigned tzover[3]; /* links beyond the tentative list, by zone */
+    int tentative;      /* new URLs belong to a preamble that may be dropped */
 };
 
 /* HTML tokenizer state. */
@@ -143,6 +161,10 @@ struct pm_html {
     char ent[12];
     size_t elen;
     int in_ent;
+    char zattr[PM_SCAN_ZATTR]; /* a class, id or type value, lower case (scan_place.c) */
+    size_t zlen;
+    int zwant; /* 1: class, 2: id, 3: type; 0: not wanted */
+    int zmark; /* the zone this tag's attributes start (PM_Z_BODY: none) */
 };
 
 /* Transfer decoding and charset conversion of the current part. */
@@ -188,6 +210,8 @@ struct pm_scan {
     struct pm_html html;
     struct pm_urltok tok;
     struct pm_urls urls;
+    int zone; /* PM_Z_*: where the text of the current part is */
+    struct pm_zline zl;
     size_t ncidref;
     size_t npend;
     /* counts */
@@ -241,5 +265,15 @@ void pm_attr_begin(struct pm_attrval *a, int kind);
 void pm_attr_byte(struct pm_scan *s, unsigned char c);
 void pm_attr_end(struct pm_scan *s);
 void pm_cid_ref(struct pm_scan *s, const char *v, size_t n);
+
+/* scan_place.c */
+void pm_place_open(struct pm_scan *s);
+int pm_place_byte(struct pm_scan *s, unsigned char c);
+void pm_place_set(struct pm_scan *s, int zone);
+void pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n);
+void pm_place_attr_begin(struct pm_html *h);
+void pm_place_attr_byte(struct pm_html *h, unsigned char c);
+void pm_place_attr_end(struct pm_html *h);
+void pm_place_tag(struct pm_scan *s);
 
 #endif

@@ -140,14 +140,14 @@ put(char *buf, size_t len, size_t *o, const char *fmt, ...)
         *o += (size_t)n;
 }
 
-#define PM_NFIELDS 16
+#define PM_NFIELDS 19
 
 /* Names of the numeric fields, in output order. */
 static const char *const field_names[PM_NFIELDS] = {
-    "complete",        "size",          "parts",         "depth",    "attachments",
-    "attached_images", "inline_images", "remote_images", "links",    "shortener_links",
-    "cid_refs",        "has_html",      "has_calendar",  "has_tnef", "is_signed",
-    "is_encrypted",
+    "complete",        "size",          "parts",           "depth",        "attachments",
+    "attached_images", "inline_images", "remote_images",   "links",        "shortener_links",
+    "cid_refs",        "has_html",      "has_calendar",    "has_tnef",     "is_signed",
+    "is_encrypted",    "body_links",    "signature_links", "quoted_links",
 };
 
 /* Values of the numeric fields, in the order of field_names. */
@@ -170,6 +170,9 @@ field_values(const struct pm_features *f, unsigned long long *v)
     v[13] = (unsigned long long)f->has_tnef;
     v[14] = (unsigned long long)f->is_signed;
     v[15] = (unsigned long long)f->is_encrypted;
+    v[16] = f->body_links;
+    v[17] = f->signature_links;
+    v[18] = f->quoted_links;
 }
 
 /* "complete=1 size=... is_encrypted=0 problems=-" */

@@ -90,11 +90,13 @@ slot_of(const struct pm_urls *u, uint64_t key)
     return i;
 }
 
-/* Remember a URL hash of a kind, in the tentative list when asked. */
+/* Remember a URL hash of a kind seen in a zone, in the tentative list when asked.
+ * A link counts in the zone it is first seen in. */
 static void
-set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
+set_add(struct pm_urls *u, uint64_t key, int kind, int zone, int tentative)
 {
     size_t i;
+    int link = kind != PM_URL_IMG;
 
     if (key == 0)
         key = 1; /* 0 marks an empty slot */
@@ -105,12 +107,14 @@ set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
             return;
         if (u->nt < PM_SCAN_TENT_MAX) {
             u->th[u->nt] = key;
-            u->tkind[u->nt++] = (unsigned char)kind;
+            u->tkind[u->nt++] = (unsigned char)(kind | zone << 2);
         } else {
             u->tover[kind]++;
+            u->tzover[zone] += link;
         }
         return;
     }
+    u->nzone[zone] += link;
     if (u->h == NULL && urls_alloc(u) < 0) {
         u->over[kind]++; /* out of memory: counted without de-duplication */
         return;
@@ -118,7 +122,7 @@ set_add(struct pm_urls *u, uint64_t key, int kind, int tentative)
     i = slot_of(u, key);
     if (u->n < u->cap) {
         u->h[i] = key;
-        u->kind[i] = (unsigned char)kind;
+        u->kind[i] = (unsigned char)(kind | zone << 2);
         u->n++;
         u->nkind[kind]++;
     } else {
@@ -135,9 +139,11 @@ pm_urls_commit(struct pm_scan *s)
     int k;
 
     for (i = 0; i < u->nt; i++)
-        set_add(u, u->th[i], u->tkind[i], 0);
-    for (k = 0; k < 3; k++)
+        set_add(u, u->th[i], u->tkind[i] & 3, u->tkind[i] >> 2, 0);
+    for (k = 0; k < 3; k++) {
         u->over[k] += u->tover[k];
+        u->nzone[k] += u->tzover[k];
+    }
     pm_urls_drop(s);
 }
 
@@ -147,6 +153,7 @@ pm_urls_drop(struct pm_scan *s)
 {
     s->urls.nt = 0;
     memset(s->urls.tover, 0, sizeof(s->urls.tover));
+    memset(s->urls.tzover, 0, sizeof(s->urls.tzover));
 }
 
 /* Fill the link and image counts of f. */
@@ -157,6 +164,9 @@ pm_urls_count(const struct pm_urls *u, struct pm_features *f)
                u->nkind[PM_URL_SHORT];
     f->shortener_links = u->over[PM_URL_SHORT] + u->nkind[PM_URL_SHORT];
     f->remote_images = u->over[PM_URL_IMG] + u->nkind[PM_URL_IMG];
+    f->body_links = u->nzone[PM_Z_BODY];
+    f->signature_links = u->nzone[PM_Z_SIG];
+    f->quoted_links = u->nzone[PM_Z_QUOTE];
 }
 
 /* Where a URL is: not in one, in its authority, after it, or in one that is not a URL. */
@@ -399,7 +409,7 @@ url_end(struct pm_scan *s, struct pm_url *u, int img)
             kind = PM_URL_IMG;
         else
             kind = is_shortener(s, u) ? PM_URL_SHORT : PM_URL_LINK;
-        set_add(&s->urls, u->h ^ (img ? PM_IMG_SALT : 0), kind, s->urls.tentative);
+        set_add(&s->urls, u->h ^ (img ? PM_IMG_SALT : 0), kind, s->zone, s->urls.tentative);
     }
     u->st = URL_OFF;
 }

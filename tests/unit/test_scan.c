@@ -469,13 +469,15 @@ test_render(void **state)
     assert_string_equal(buf, "complete=0 size=72 parts=1 depth=1 attachments=0 attached_images=0 "
                              "inline_images=0 remote_images=0 links=1 shortener_links=0 "
                              "cid_refs=0 has_html=0 has_calendar=0 has_tnef=0 is_signed=0 "
-                             "is_encrypted=0 problems=missing_end_boundary");
+                             "is_encrypted=0 body_links=1 signature_links=0 quoted_links=0 "
+                             "problems=missing_end_boundary");
     pm_features_json(&f, buf, sizeof(buf));
     assert_string_equal(buf, "{\"complete\":0,\"size\":72,\"parts\":1,\"depth\":1,"
                              "\"attachments\":0,\"attached_images\":0,\"inline_images\":0,"
                              "\"remote_images\":0,\"links\":1,\"shortener_links\":0,"
                              "\"cid_refs\":0,\"has_html\":0,\"has_calendar\":0,\"has_tnef\":0,"
-                             "\"is_signed\":0,\"is_encrypted\":0,"
+                             "\"is_signed\":0,\"is_encrypted\":0,\"body_links\":1,"
+                             "\"signature_links\":0,\"quoted_links\":0,"
                              "\"problems\":[\"missing_end_boundary\"]}");
     pm_features_text(&f, buf, 10);
     assert_int_equal(strlen(buf), 9);
