@@ -42,9 +42,9 @@ enum pm_feature {
     PM_F_SUBJECT_SPAM_WORDS,   /* scan.subject_spam_words entries found */
     PM_F_SUBJECT_LENGTH,       /* characters */
     PM_F_FAKE_REPLY,           /* 1: a reply prefix to a first contact without an earlier message */
-    PM_F_BODY_LINKS,      /* links in the sender's new text */
-    PM_F_SIGNATURE_LINKS, /* links in a signature */
-    PM_F_QUOTED_LINKS,    /* links in quoted or forwarded text */
+    PM_F_BODY_LINKS,           /* links in the sender's new text */
+    PM_F_SIGNATURE_LINKS,      /* links in a signature */
+    PM_F_QUOTED_LINKS,         /* links in quoted or forwarded text */
     PM_F_COUNT
 };
 

@@ -113,18 +113,18 @@ test_default_rules(void **state)
     assert_int_equal(v.action, PM_ACT_TAG);
     assert_string_equal(v.text, "cold-rich-content: first contact with images, a tracking pixel, "
                                 "more than 2 links or a link shortener");
-    /* cold-body-link: a first contact with a link in the new text only */
+    /* cold-body-link (the fifth): a first contact with a link in the new text only */
     memset(f, 0, sizeof(f));
     f[PM_F_FIRST_CONTACT] = 1;
     f[PM_F_LINKS] = f[PM_F_SIGNATURE_LINKS] = 1;
-    assert_int_equal(pm_rule_match(&c->rules[2], f), 0);
+    assert_int_equal(pm_rule_match(&c->rules[4], f), 0);
     f[PM_F_LINKS] = 2;
     f[PM_F_BODY_LINKS] = 1;
-    assert_int_equal(pm_rule_match(&c->rules[2], f), 1);
+    assert_int_equal(pm_rule_match(&c->rules[4], f), 1);
     f[PM_F_FIRST_CONTACT] = 0;
-    assert_int_equal(pm_rule_match(&c->rules[2], f), 0);
-    assert_string_equal(c->rules[2].name, "cold-body-link");
-    assert_int_equal(c->rules[2].action, PM_ACT_TAG);
+    assert_int_equal(pm_rule_match(&c->rules[4], f), 0);
+    assert_string_equal(c->rules[4].name, "cold-body-link");
+    assert_int_equal(c->rules[4].action, PM_ACT_TAG);
     pm_conf_free(c);
 }
 

@@ -242,7 +242,8 @@ test_places_over(void **state)
     static const char msg[] = PLAIN "https://a.example/ https://b.example/ https://a.example/\n"
                                     "-- \nhttps://c.example/ https://c.example/\n"
                                     "> https://d.example/\n";
-    struct pm_scan_conf conf = {pm_scan_default_shorteners, pm_scan_default_n_shorteners, 1};
+    struct pm_scan_conf conf = {pm_scan_default_shorteners, pm_scan_default_n_shorteners, 1, NULL,
+                                0};
     struct pm_features f;
 
     (void)state;
