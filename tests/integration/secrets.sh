@@ -74,7 +74,7 @@ head -c 32 /dev/urandom >"$KEY"
 check_both 0 "$CONF: configuration OK (and readable by user nobody)" "the README's recipe"
 pm_assert_eq "640 root:nogroup" "$(stat -c '%a %U:%G' "$KEY")" "the recipe's key"
 out=$("$CTL" -c "$CONF" --json check-config)
-pm_assert_eq "{\"file\":\"$CONF\",\"ok\":true,\"plans\":1,\"rules\":2,\"user\":\"nobody\",\"warnings\":[]}" "$out" \
+pm_assert_eq "{\"file\":\"$CONF\",\"ok\":true,\"plans\":1,\"rules\":5,\"user\":\"nobody\",\"warnings\":[]}" "$out" \
     "check-config --json"
 # run by the user itself: nothing more to check
 out=$(runuser -u nobody -- "$PM" -n -c "$CONF" 2>&1)
