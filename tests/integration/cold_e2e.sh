@@ -20,13 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 pm_need swaks postfix smtp-sink saslpasswd2 postqueue postcat "$top_builddir/postmeter"
 
-pm_redis_start
-pm_secret_file "$PM_TMP/contacts.key"
-pm_write_conf "$PM_TMP/postmeter.conf" <<CONF
-local_domains = [ "example.com" ];
-contacts: { secret_file = "$PM_TMP/contacts.key"; };
-plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
-                    new_recipients_per_day = 0; warmup = []; }; };
+pm_cold_start <<CONF
 rules = (
   { name = "cold-attachment";
     when = { first_contact = true; attachments = "> 0"; };
@@ -40,11 +34,6 @@ rules = (
   { name = "many-links"; when = { links = "> 5"; }; action = "hold"; reply = "more than 5 links"; }
 );
 CONF
-pm_postmeter_start "$PM_TMP/postmeter.conf"
-pm_sink_start
-pm_postfix_start "unix:$PM_TMP/postmeter.sock"
-pm_postfix_sasl_user alice@example.com alice-pw
-AUTH=(--auth PLAIN --auth-user alice@example.com --auth-password alice-pw)
 
 # Write message file $1 from alice to $2 with body type $3 (plain, pdf, pixel, links).
 write_msg() {
@@ -110,12 +99,7 @@ grep -l 'Subject: plain' "$PM_SINK_DIR"/* | xargs grep -q '^X-Postmeter:' &&
 reply=$(send bob@example.org links)
 case $reply in "250 2.0.0 Ok: queued as "*) ;; *) pm_fail "message with links: $reply" ;; esac
 qid=${reply##* }
-for _ in $(seq 1 50); do
-    postqueue -c "$PM_PF_DIR/etc" -j 2>/dev/null | grep "\"$qid\"" | grep -q '"queue_name": *"hold"' && break
-    sleep 0.1
-done
-postqueue -c "$PM_PF_DIR/etc" -j | grep "\"$qid\"" | grep -q '"queue_name": *"hold"' ||
-    pm_fail "message $qid is not on hold: $(postqueue -c "$PM_PF_DIR/etc" -j)"
+pm_postfix_wait_hold "$qid"
 pm_assert_eq 3 "$(pm_sink_count)" "messages in the sink"
 # The reason is on the held message, where the administrator looks (postcat -q).
 pm_assert_eq "X-Postmeter-Hold: many-links: more than 5 links" \

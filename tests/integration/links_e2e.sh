@@ -17,19 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 pm_need swaks postfix smtp-sink saslpasswd2 "$top_builddir/postmeter" "$top_builddir/postmeterctl"
 
-pm_redis_start
-pm_secret_file "$PM_TMP/contacts.key"
-pm_write_conf "$PM_TMP/postmeter.conf" <<CONF
-local_domains = [ "example.com" ];
-contacts: { secret_file = "$PM_TMP/contacts.key"; };
-plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
-                    new_recipients_per_day = 0; warmup = []; }; };
-CONF
-pm_postmeter_start "$PM_TMP/postmeter.conf"
-pm_sink_start
-pm_postfix_start "unix:$PM_TMP/postmeter.sock"
-pm_postfix_sasl_user alice@example.com alice-pw
-AUTH=(--auth PLAIN --auth-user alice@example.com --auth-password alice-pw)
+pm_cold_start </dev/null
 
 # Write message file $1 from alice to $2 of kind $3 (body, signature, gmail, quoted).
 write_msg() {
@@ -81,7 +69,6 @@ send carol@example.org signature
 send dan@example.org gmail
 send erin@example.org quoted
 pm_sink_wait 4 || pm_fail "the sink did not get the 4 messages"
-sleep 0.3
 # (a) a link in the new text of a first contact: tagged with the rule's name.
 pm_assert_eq "X-Postmeter: rule=cold-body-link" "$(tag_of body)" "the body-link tag"
 # (b)-(d) a link only in a signature or a quote: not tagged.

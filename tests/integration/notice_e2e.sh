@@ -180,7 +180,7 @@ pm_assert_eq "is_bounce=0 is_auto=1" "$("$cli" -c "$PM_TMP/a.conf" bounce alice@
     "41 messages in 10 minutes" held 3 "4XyZ1" "" 1796000000)" "postmeter's bounce parser on a notice"
 
 # --- (c) failures: logged, counted, and queuing returns at once ----------------------
-printf '#!/bin/sh\nexec sleep 30\n' >"$PM_TMP/hang.sh"
+printf '#!/bin/sh\n: >"$0.started"\nexec sleep 30\n' >"$PM_TMP/hang.sh" # says when it started
 chmod 755 "$PM_TMP/hang.sh"
 dead_port=$(pm_free_port)
 notice_conf "$PM_TMP/c1.conf" <<EOF
@@ -234,7 +234,8 @@ notice_conf "$PM_TMP/c4.conf" <<EOF
   sendmail = "$PM_TMP/hang.sh";
   timeout_seconds = 1;
 EOF
-"$cli" -c "$PM_TMP/c4.conf" flood 70 alice@example.com burst "41 messages" held 3 "" "" 1796000000 \
+rm -f "$PM_TMP/hang.sh.started"
+NOTICECLI_BUSY=$PM_TMP/hang.sh.started "$cli" -c "$PM_TMP/c4.conf" flood 70 alice@example.com burst "41 messages" held 3 "" "" 1796000000 \
     >"$PM_TMP/c4.out" 2>"$PM_TMP/c4.out.log" || pm_fail "noticecli flood failed"
 queued_at_once "$PM_TMP/c4.out"
 counters_are "$PM_TMP/c4.out" admin=0/6 sender=0/0 webhook=0/0 digest=0/0

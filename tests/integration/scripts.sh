@@ -35,6 +35,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 
 source "$top_srcdir/tests/lib/common.sh"
+source "$top_srcdir/tests/lib/scripts.sh"
 
 CLI="$top_builddir/tests/tools/scriptcli"
 pm_need "$CLI"
@@ -43,51 +44,6 @@ pm_redis_start
 P=pmt
 D=86400
 B=1900800000 # a store time that starts a UTC day: day 22000
-
-# Run the table of stdin (name $1) in one scriptcli with options $2...: every
-# command in order against one store, then every expectation of each row
-# checked against that row's answer.
-run_table() {
-    local name=$1 table=$PM_TMP/$1.table out=$PM_TMP/$1.out i row cmd want got kv k v
-    local -a rows answers words wants
-    local -A field
-    shift
-    cat >"$table"
-    mapfile -t rows < <(grep -Ev '^[[:space:]]*(#|$)' "$table")
-    for row in "${rows[@]}"; do
-        echo "${row%%=>*}"
-    done | "$CLI" -p "$PM_REDIS_PORT" -x "$P" "$@" >"$out" 2>"$PM_TMP/$name.err" ||
-        pm_fail "$name: scriptcli failed: $(cat "$PM_TMP/$name.err")"
-    mapfile -t answers <"$out"
-    pm_assert_eq "${#rows[@]}" "${#answers[@]}" "$name: answers"
-    for i in "${!rows[@]}"; do
-        row=${rows[$i]} got=${answers[$i]}
-        cmd=${row%%=>*}
-        [[ $got == error* ]] && pm_fail "$name row $((i + 1)): $cmd: $got"
-        [[ $row == *=\>* ]] || continue
-        field=()
-        read -r -a words <<<"$got" # split, never globbed
-        for kv in "${words[@]}"; do
-            field[${kv%%=*}]=${kv#*=}
-        done
-        read -r -a wants <<<"${row#*=>}"
-        for want in "${wants[@]}"; do
-            if [[ $want == *=* ]]; then
-                k=${want%%=*} v=${want#*=}
-                [ "${field[$k]-}" = "$v" ] && continue
-            else
-                k=${want%%\~*} v=${want#*\~}
-                [[ ${field[$k]-} =~ $v ]] && continue
-            fi
-            pm_fail "$name row $((i + 1)): $cmd: expected $want, got $k=${field[$k]-(none)} in: $got"
-        done
-    done
-}
-
-# The keys of sender $1: <prefix>:v1:{s:$1}:$2.
-key() {
-    echo "$P:v1:{s:$1}:$2"
-}
 
 # N recipient names $1..$2 with prefix $3: "r1,r2,...".
 names() {

@@ -25,19 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 pm_need swaks postfix smtp-sink saslpasswd2 "$top_builddir/postmeter"
 
-pm_redis_start
-pm_secret_file "$PM_TMP/contacts.key"
-pm_write_conf "$PM_TMP/postmeter.conf" <<CONF
-local_domains = [ "example.com" ];
-contacts: { secret_file = "$PM_TMP/contacts.key"; };
-plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
-                    new_recipients_per_day = 0; warmup = []; }; };
-CONF
-pm_postmeter_start "$PM_TMP/postmeter.conf"
-pm_sink_start
-pm_postfix_start "unix:$PM_TMP/postmeter.sock"
-pm_postfix_sasl_user alice@example.com alice-pw
-AUTH=(--auth PLAIN --auth-user alice@example.com --auth-password alice-pw)
+pm_cold_start </dev/null
 
 # Send from alice to $1 a message with Subject $2, Message-ID <$3@example.com>
 # and extra header lines $4 (CRLF-ended); print the decisive reply.

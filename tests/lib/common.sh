@@ -163,8 +163,8 @@ user = "";
 redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; test_clock = true;
          ${PM_REDIS_EXTRA:-} };
 EOF2
-        case $extra in
-        *incidents*) ;;
+        case $'\n'$extra in
+        *$'\n'incidents:*) ;;
         *) echo 'incidents: { enabled = false; };' ;;
         esac
         printf '%s\n' "$extra"

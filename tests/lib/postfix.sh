@@ -216,3 +216,46 @@ pm_fail() {
     done
     exit 1
 }
+
+# The first-contact tests' setup: Redis, postmeter with local_domains
+# example.com, a contact secret, an unlimited default plan and more config
+# from stdin, smtp-sink, the private Postfix, and alice@example.com as a SASL
+# user; sets AUTH to swaks' options for her login.
+pm_cold_start() {
+    local extra
+    extra=$(cat)
+    pm_redis_start
+    pm_secret_file "$PM_TMP/contacts.key"
+    pm_write_conf "$PM_TMP/postmeter.conf" <<CONF
+local_domains = [ "example.com" ];
+contacts: { secret_file = "$PM_TMP/contacts.key"; };
+plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                    new_recipients_per_day = 0; warmup = []; }; };
+$extra
+CONF
+    pm_postmeter_start "$PM_TMP/postmeter.conf"
+    pm_sink_start
+    pm_postfix_start "unix:$PM_TMP/postmeter.sock"
+    pm_postfix_sasl_user alice@example.com alice-pw
+    AUTH=(--auth PLAIN --auth-user alice@example.com --auth-password alice-pw)
+}
+
+# The private instance's queue, one "ID QUEUE SENDER" line per message, sorted
+# (postqueue -j; the null sender is "<>").
+pm_postfix_queue() {
+    pm_need postqueue python3
+    postqueue -c "$PM_PF_DIR/etc" -j | python3 -c '
+import json, sys
+for m in map(json.loads, sys.stdin):
+    print(m["queue_id"], m["queue_name"], m["sender"] or "<>")' | sort
+}
+
+# Wait (bounded, about 5 s) until queue id $1 is on hold; fail when it never is.
+pm_postfix_wait_hold() {
+    local i
+    for i in $(seq 1 50); do
+        pm_postfix_queue | grep -q "^$1 hold " && return 0
+        sleep 0.1
+    done
+    pm_fail "$1 is not on hold: $(pm_postfix_queue | tr '\n' ';')"
+}

@@ -20,8 +20,9 @@
  *                call took), waits for the notifier to finish (at most 60 s),
  *                prints the postmeter_notices_total lines of the metrics
  *                exposition and stops. The notices' log lines go to stderr.
- *   flood        queues the incident once, waits 300 ms (the notifier is busy
- *                with it), queues it N - 1 times more, prints "queued_ms=N"
+ *   flood        queues the incident once, waits (at most 10 s) until the
+ *                file $NOTICECLI_BUSY exists (the notifier's sendmail made
+ *                it: the notifier is busy), queues it N - 1 times more, prints "queued_ms=N"
  *                (the N calls), stops at once (pm_notice_stop drops what
  *                waits) and prints the counters.
  *   text         prints the admin notice, the sender's notice or the webhook's
@@ -161,6 +162,7 @@ run_incident(const struct pm_conf *conf, char **a)
 static int
 run_flood(const struct pm_conf *conf, int n, char **a)
 {
+    const char *busy = getenv("NOTICECLI_BUSY"); /* the file sendmail creates as it starts */
     struct pm_incident inc;
     const char *action;
     char err[256];
@@ -175,7 +177,15 @@ run_flood(const struct pm_conf *conf, int n, char **a)
     t0 = pm_mono_ms();
     pm_notice_incident(&inc, action);
     spent = pm_mono_ms() - t0;
-    usleep(300000);
+    /* the notifier has taken it once its sendmail has started: then N-1 fill the queue */
+    for (i = 0; busy && i < 1000 && access(busy, F_OK) != 0; i++)
+        usleep(10000);
+    if (!busy || i == 1000) {
+        fprintf(stderr, "flood: the notifier did not start sendmail (%s)\n",
+                busy ? busy : "set NOTICECLI_BUSY");
+        pm_notice_stop();
+        return 1;
+    }
     t0 = pm_mono_ms();
     for (i = 1; i < n; i++)
         pm_notice_incident(&inc, action);
