@@ -244,7 +244,7 @@ still_held(const char *dir, const char *sender, const struct iq_ids *ids, size_t
     struct iq_ids now = {NULL, 0, 0};
     size_t i;
 
-    if (iq_held(dir, sender, &now, err, errlen) < 0) {
+    if (iq_held(dir, sender, ids, &now, err, errlen) < 0) {
         iq_free(&now);
         return -1;
     }
@@ -254,15 +254,25 @@ still_held(const char *dir, const char *sender, const struct iq_ids *ids, size_t
     return 0;
 }
 
-/* Requeue (drop 0) or delete (drop 1) this server's held mail of sender;
+/* Requeue (drop 0) or delete (drop 1) this server's held mail of sender:
+ * its envelope sender's, and the queue ids the incident was recorded
+ * (recorded, from was: a stolen login may send with another MAIL FROM);
  * ids: those found. CTL_OK or CTL_ERR. */
 static int
-inc_queue(const char *dir, const char *sender, int drop, struct iq_ids *ids)
+inc_queue(const char *dir, const char *sender, const char *recorded, int drop, struct iq_ids *ids)
 {
+    struct iq_ids also = {NULL, 0, 0};
     char err[512];
     size_t left;
+    int rc;
 
-    if (iq_held(dir, sender, ids, err, sizeof(err)) < 0)
+    if (iq_split(recorded, &also) < 0) {
+        iq_free(&also);
+        return ctl_fail(CTL_ERR, "out of memory");
+    }
+    rc = iq_held(dir, sender, &also, ids, err, sizeof(err));
+    iq_free(&also);
+    if (rc < 0)
         return ctl_fail(CTL_ERR, "cannot list the held mail of %s: %s", sender, err);
     if (!ids->n)
         return CTL_OK;
@@ -346,7 +356,8 @@ inc_release(struct ctl *c, const char *sender, int requeue, int drop, const char
         return ctl_store_fail(rc, err);
     if (!was.open && !requeue && !drop)
         return ctl_fail(CTL_NOTFOUND, "%s is not in incident", sender);
-    if ((requeue || drop) && (rc = inc_queue(dir, sender, drop, &ids)) != CTL_OK) {
+    if ((requeue || drop) &&
+        (rc = inc_queue(dir, sender, was.open ? was.ids : "", drop, &ids)) != CTL_OK) {
         iq_free(&ids);
         return ctl_fail(rc, "%s: %s; run the command again once Postfix answers", sender,
                         was.open ? "its incident was released on every server"

@@ -384,9 +384,32 @@ by_id(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* The held messages of sender (see incident_queue.h). */
+/* The space-separated ids of s (see incident_queue.h). */
 int
-iq_held(const char *dir, const char *sender, struct iq_ids *ids, char *err, size_t errlen)
+iq_split(const char *s, struct iq_ids *ids)
+{
+    char id[IQ_ID_MAX];
+    size_t n;
+
+    while (*s) {
+        s += strspn(s, " ");
+        if ((n = strcspn(s, " ")) == 0)
+            break;
+        if (n < sizeof(id)) {
+            memcpy(id, s, n);
+            id[n] = '\0';
+            if (!iq_has(ids, id) && iq_add(ids, id) < 0)
+                return -1;
+        }
+        s += n;
+    }
+    return 0;
+}
+
+/* The held messages of sender, or among also (see incident_queue.h). */
+int
+iq_held(const char *dir, const char *sender, const struct iq_ids *also, struct iq_ids *ids,
+        char *err, size_t errlen)
 {
     static const char *const args[] = {"-j"};
     char *line = NULL, queue[32], id[IQ_ID_MAX], from[PM_ADDR_MAX], norm[PM_ADDR_MAX], why[256];
@@ -413,7 +436,9 @@ iq_held(const char *dir, const char *sender, struct iq_ids *ids, char *err, size
             snprintf(err, errlen, "postqueue -j: line %zu is not one JSON object", lineno);
             rc = -1;
         } else if (strcmp(queue, "hold") == 0 && id[0] &&
-                   pm_addr_normalise(from, norm, sizeof(norm)) == 0 && strcmp(norm, sender) == 0 &&
+                   ((also && iq_has(also, id)) ||
+                    (pm_addr_normalise(from, norm, sizeof(norm)) == 0 &&
+                     strcmp(norm, sender) == 0)) &&
                    !iq_has(ids, id) && iq_add(ids, id) < 0) {
             snprintf(err, errlen, "more than %d held messages", IQ_MAX);
             rc = -1;

@@ -25,10 +25,17 @@ struct iq_ids {
 int iq_parse_line(const char *line, char *queue, size_t qlen, char *id, size_t idlen, char *sender,
                   size_t slen);
 
-/* The queue ids of the messages of sender (normalised) on the hold queue of
- * the Postfix whose configuration directory is dir (NULL: the default),
- * added to ids (sorted); 0, or -1 with why in err. */
-int iq_held(const char *dir, const char *sender, struct iq_ids *ids, char *err, size_t errlen);
+/* The queue ids of the messages on the hold queue of the Postfix whose
+ * configuration directory is dir (NULL: the default) whose envelope sender
+ * is sender (normalised) or whose id is among also (NULL: none: the ids an
+ * incident recorded, so mail a stolen login sent with another MAIL FROM is
+ * found), added to ids (sorted); 0, or -1 with why in err. */
+int iq_held(const char *dir, const char *sender, const struct iq_ids *also, struct iq_ids *ids,
+            char *err, size_t errlen);
+
+/* Add the space-separated queue ids of s (an incident's "ids") to ids; 0, or
+ * -1 when memory ran out. */
+int iq_split(const char *s, struct iq_ids *ids);
 
 /* Release ids from the hold queue (postsuper -H) and have them delivered now
  * (postqueue -i each); 0, or -1 with why in err. */

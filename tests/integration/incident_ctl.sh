@@ -119,6 +119,7 @@ for args in "incident" "incident frob" "incident show" "incident list x" \
     ctl $args
     pm_assert_eq 2 "$RC" "exit status of '$args' ($ERR)"
 done
+pm_assert_eq 0 "$(pm_rcli EXISTS 'pmtest:v1:{s:x@example.org}:inc')" "an incident after the usage errors"
 ctl incident open x@example.org --note "$(printf 'a\tb')"
 pm_assert_eq "2 postmeterctl: incident open: the note holds a control character" "$RC $ERR" "a tab in the note"
 ctl incident show x@example.org
@@ -153,7 +154,7 @@ printf '/^(mallory|eve|trudy)@example\\.org$/ HOLD incident test\n' >"$PM_PF_DIR
 postconf "${PF[@]}" -e "smtpd_sender_restrictions = check_sender_access regexp:$PM_PF_DIR/etc/hold_senders" ||
     pm_fail "postconf -e failed"
 postfix "${PF[@]}" reload >/dev/null 2>&1 || pm_fail "postfix reload failed"
-sleep 1
+pm_wait_grep "reload -- version" "$PM_PF_DIR/maillog" || pm_fail "Postfix did not log its reload"
 
 # Send one message as $1 with subject $2; print its queue id.
 send() {
@@ -164,11 +165,7 @@ send() {
 }
 # The held queue ids of sender $1 (postqueue -j), sorted, on one line.
 held_of() {
-    postqueue "${PF[@]}" -j | python3 -c '
-import json, sys
-ids = sorted(m["queue_id"] for m in map(json.loads, sys.stdin)
-             if m["queue_name"] == "hold" and m["sender"] == sys.argv[1])
-print(" ".join(ids))' "$1"
+    pm_postfix_queue | awk -v s="$1" '$2 == "hold" && $3 == s { print $1 }' | paste -sd' ' -
 }
 # The subjects in the sink, sorted, comma-separated.
 sink_subjects() {
@@ -184,9 +181,8 @@ E2=$(send eve@example.org "eve 2")
 T1=$(send trudy@example.org "trudy 1")
 MALLORY=$(printf '%s\n' "$M1" "$M2" | sort | paste -sd' ' -)
 EVE=$(printf '%s\n' "$E1" "$E2" | sort | paste -sd' ' -)
-for _ in $(seq 1 50); do
-    [ "$(held_of trudy@example.org)" = "$T1" ] && break
-    sleep 0.1
+for q in $M1 $M2 $E1 $E2 $T1; do
+    pm_postfix_wait_hold "$q"
 done
 pm_assert_eq "$MALLORY" "$(held_of mallory@example.org)" "mallory's held messages"
 pm_assert_eq "$EVE" "$(held_of eve@example.org)" "eve's held messages"

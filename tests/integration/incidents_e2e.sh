@@ -20,7 +20,8 @@
 #       figures and the commands; B sent none; the webhook, on a port
 #       nobody listens on, failed and was counted, and mail kept flowing;
 #   (g) postmeterctl incident release --requeue ends the incident and
-#       delivers the 3 held messages: each of alice's 8 messages reached the
+#       delivers the 4 held messages (one her login sent as sales@, found
+#       by the queue id the incident recorded): each of alice's 9 messages reached the
 #       sink exactly once, the hold queue is empty, and her next message goes.
 #
 # SPDX-License-Identifier: BSD-2-Clause
@@ -73,23 +74,9 @@ alice() {
     esac
 }
 
-# The queue names of Postfix's queue as "ID:QUEUE" lines, sorted.
+# Postfix's queue as "ID:QUEUE" lines, sorted.
 queue() {
-    postqueue "${PF[@]}" -j | python3 -c '
-import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    print(m["queue_id"] + ":" + m["queue_name"])' | sort
-}
-
-# Wait until queue id $1 is on hold.
-wait_hold() {
-    local i
-    for i in $(seq 1 50); do
-        queue | grep -qx "$1:hold" && return 0
-        sleep 0.1
-    done
-    pm_fail "$1 is not on hold: $(queue | tr '\n' ' ')"
+    pm_postfix_queue | awk '{ print $1 ":" $2 }'
 }
 
 # (a) 5 messages in 10 minutes: the floor, they go.
@@ -101,9 +88,9 @@ pm_assert_eq 0 "$(grep -c 'incident' "$PM_POSTMETER_LOG")" "incident lines after
 
 # (b) the 6th trips the burst: held, like the 7th.
 q6=$(alice "$PM_SMTP_PORT" a6)
-wait_hold "$q6"
+pm_postfix_wait_hold "$q6"
 q7=$(alice "$PM_SMTP_PORT" a7)
-wait_hold "$q7"
+pm_postfix_wait_hold "$q7"
 pm_sink_expect 6 "messages in the sink with alice's 6th and 7th on hold (her 5, the notice)"
 hold=$(postcat "${PF[@]}" -h -q "$q6" | grep '^X-Postmeter-Hold')
 pm_assert_eq "X-Postmeter-Hold: <alice@example.com>: sending paused: unusual activity (burst: 6 messages in 10 minutes); message held for your mail administrator" \
@@ -123,7 +110,7 @@ pm_assert_eq 'postmeter_incident_messages_total{action="held"} 2' \
 
 # (c) through B: the incident is in Redis, so B holds alice's mail too; bob goes.
 q8=$(alice "$PORT_B" b8)
-wait_hold "$q8"
+pm_postfix_wait_hold "$q8"
 pm_assert_eq 0 "$(grep -c 'incident opened' "$PM_TMP/b.log")" "incident opened lines of B"
 grep -q "$q8: sender=alice@example.com in incident (signal=burst since [0-9]*, by postmeter): message held, 3 so far" \
     "$PM_TMP/b.log" || pm_fail "B logged no held line for $q8: $(tail -n 5 "$PM_TMP/b.log")"
@@ -184,22 +171,28 @@ pm_assert_eq 'postmeter_notices_total{kind="webhook",result="failed"} 1' \
 grep -q "notice: webhook of alice@example.com (burst) failed: " "$PM_POSTMETER_LOG" ||
     pm_fail "A logged no failed webhook: $(grep notice "$PM_POSTMETER_LOG")"
 
-# (g) release --requeue: the incident ends everywhere, the held mail goes.
+# (g) release --requeue: the incident ends everywhere, the held mail goes,
+# also what alice's login sent with another MAIL FROM (found by the queue id
+# the incident recorded, not by the envelope sender).
+reply=$(pm_swaks_send sales@example.com r-s10@example.net --h-Subject s10 "${AUTH[@]}")
+case $reply in "250 2.0.0 Ok: queued as "*) ;; *) pm_fail "alice's login as sales@: $reply" ;; esac
+q10=${reply##* }
+pm_postfix_wait_hold "$q10"
 out=$("$top_builddir/postmeterctl" -c "$PM_TMP/postmeter.conf" incident release alice@example.com \
     --requeue --config-dir "$PM_PF_DIR/etc") || pm_fail "incident release --requeue failed: $out"
 line=$(grep '^requeued ' <<<"$out") || pm_fail "release --requeue said: $out"
-pm_assert_eq "requeued 3 held messages of alice@example.com on this server:" "${line%%: *}:" \
+pm_assert_eq "requeued 4 held messages of alice@example.com on this server:" "${line%%: *}:" \
     "release --requeue"
-pm_assert_eq "$(printf '%s\n' "$q6" "$q7" "$q8" | sort)" "$(tr ' ' '\n' <<<"${line#*: }" | sort)" \
+pm_assert_eq "$(printf '%s\n' "$q6" "$q7" "$q8" "$q10" | sort)" "$(tr ' ' '\n' <<<"${line#*: }" | sort)" \
     "the messages requeued"
-pm_sink_expect 10 "messages in the sink after the release"
-pm_assert_eq "a1,a2,a3,a4,a5,a6,a7,b8,bob,postmeter: outgoing mail of alice@example.com held: burst" \
+pm_sink_expect 11 "messages in the sink after the release"
+pm_assert_eq "a1,a2,a3,a4,a5,a6,a7,b8,bob,postmeter: outgoing mail of alice@example.com held: burst,s10" \
     "$(cat "$PM_SINK_DIR"/* | sed -n 's/^Subject: //p' | sort | paste -sd, -)" "the subjects in the sink"
 pm_assert_eq "" "$(queue)" "the queue after the release"
 pm_assert_eq 0 "$(pm_rcli EXISTS "$K")" "the incident after the release"
 pm_assert_eq "" "$(pm_rcli ZRANGE pmtest:v1:incidents 0 -1)" "the index after the release"
 q9=$(alice "$PORT_B" a9)
-pm_sink_expect 11 "messages in the sink after alice's next message"
+pm_sink_expect 12 "messages in the sink after alice's next message"
 pm_assert_eq 1 "$(grep -c "$q9: stage=eom action=accept " "$PM_TMP/b.log")" "B's decision on $q9"
 
 echo "PASS: incidents_e2e"
