@@ -212,7 +212,10 @@ pm_notice_digest_tick(const struct notice_cfg *c, long long *done_day)
     }
     day = now / 86400 - 1;
     pm_zone_tm(now, &tm);
-    if (day <= *done_day || tm.tm_hour < c->digest_hour)
+    /* due at digest_hour of a local date after the UTC day's: west of UTC the
+     * local hour at UTC midnight is already past it, on the same date */
+    if (day <= *done_day || tm.tm_hour < c->digest_hour ||
+        pm_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) <= day)
         return;
     if (pm_notice_digest_day(c, day, now) == 0)
         *done_day = day;
