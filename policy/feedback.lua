@@ -67,11 +67,6 @@ local function bounce_one(i)
     redis.call('EXPIRE', KEY_FB, (window + 1) * DAY)
     if class == 'hard' then
         rep_add(KEY_REP, 'b', 1)
-        -- the incidents' bounce spike (meter_incident.lua): hard bounces per hour
-        local hb = 'b:' .. math.floor(now / 3600)
-        if redis.call('HINCRBY', KEYS[K.ir], hb, 1) == 1 then
-            redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
-        end
         redis.call('HSET', KEYS[NK + i], 'at', now, 'status', status, 'sender', sender)
         redis.call('EXPIRE', KEYS[NK + i], sup_days * DAY)
         redis.call('HDEL', KEY_CT, h)
@@ -135,9 +130,35 @@ end
 
 local reply = {}
 reply[R.now] = now
+-- The incidents' bounce spike (meter_incident.lua) counts bounce reports with
+-- a hard failure, per hour: one per report, however many recipients it names
+-- (one forged report must not trip it); "b:" fields past 24 hours are
+-- deleted as an hour's first is written, so ir stays bounded.
+local function spike_add()
+    local hour = math.floor(now / 3600)
+    if redis.call('HINCRBY', KEYS[K.ir], 'b:' .. hour, 1) == 1 then
+        local old = {}
+        for _, f in ipairs(redis.call('HKEYS', KEYS[K.ir])) do
+            local h = string.sub(f, 1, 2) == 'b:' and tonumber(string.sub(f, 3))
+            if h and h <= hour - 24 then
+                old[#old + 1] = f
+            end
+        end
+        if #old > 0 then
+            redis.call('HDEL', KEYS[K.ir], unpack(old))
+        end
+        redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+    end
+end
+
 if kind == 'bounce' then
+    local hard = false
     for i = 1, #KEYS - NK do
         reply[R.results + i - 1] = bounce_one(i)
+        hard = hard or reply[R.results + i - 1] == 'hard'
+    end
+    if hard then
+        spike_add()
     end
 elseif kind == 'mail' then
     reply[R.results] = mail(ARGV[A.author])

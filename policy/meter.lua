@@ -156,8 +156,11 @@ if inc_mode > 0 then
         if refused and ARGV[A.inc_refusal] == '1' then
             hits_record(over[2])
         end
-        if inc_mode >= 2 then
-            local goes = mode ~= 0 and counted == 1 and add.m > 0
+        local goes = mode ~= 0 and counted == 1 and add.m > 0
+        -- only a message that goes or a counted refusal can trip a signal: a
+        -- probe that fits (each RCPT) costs nothing here, nor do signals all off
+        if inc_mode >= 2 and (goes or (refused and ARGV[A.inc_refusal] == '1')) and
+            incident_watched() then
             local sig, fig = incident_detect(refused, goes)
             if sig and inc_mode == 3 then
                 inc_state, inc = 3, {signal = sig, figures = fig, by = 'postmeter', at = now}

@@ -15,7 +15,8 @@
 --               usual rate)
 --   r:<minute>  refusals (a probe or commit this script refused), per minute
 --   f:<10 min>  new recipient domains, per 10 minutes (6 of them: "an hour")
---   b:<hour>    hard bounces (feedback.lua), per hour (24 of them)
+--   b:<hour>    bounce reports with a hard failure (feedback.lua: one per
+--               report), per hour (24 of them; older ones deleted there)
 --   since       the UTC day the rates were first written
 --   nn          store time of the last login from a new network
 -- KEYS[K.dom]: recipient domain -> UTC day last mailed (new: absent or 30
@@ -37,7 +38,10 @@
 --   A SASL login from a new network lowers the thresholds (x A.inc_nn_pct%,
 --   rounded up) for 24 hours; it never opens an incident alone.
 --   The request that trips a signal opens the incident and is itself held or
---   refused (it counts nothing). Dry (A.inc_mode 2): detected, nothing opened.
+--   refused (it counts nothing). A.inc_mode (store.h's pm_incident_mode): 0
+--   none, 1 enforce, 2 detect, 3 dry (detected, nothing opened). Only a
+--   message that goes or a counted refusal is watched, and only while a
+--   signal is on: a probe that fits writes nothing here.
 --
 -- DIGEST A.hits_prefix<day> (hash "sender|limit name" -> refusals that day,
 --   at most HITS_MAX fields, TTL 3 days): a refusal whose A.inc_refusal is 1.
@@ -195,6 +199,16 @@ local function lowered(v, pct)
         return 0
     end
     return math.ceil(v * pct / 100)
+end
+
+-- True when a signal is on (a threshold above 0).
+local function incident_watched()
+    for _, a in ipairs({A.inc_burst, A.inc_fanout, A.inc_retry, A.inc_bounce}) do
+        if (tonumber(ARGV[a]) or 0) > 0 then
+            return true
+        end
+    end
+    return false
 end
 
 -- Watch the signals for one request: refused (the script refuses it), goes

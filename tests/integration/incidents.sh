@@ -22,6 +22,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 
 source "$top_srcdir/tests/lib/common.sh"
+source "$top_srcdir/tests/lib/scripts.sh"
 
 CLI="$top_builddir/tests/tools/scriptcli"
 pm_need "$CLI"
@@ -32,52 +33,6 @@ D=86400
 B=1900800000     # a store time that starts a UTC day: day 22000
 T=$((B + 36000)) # 10:00 UTC of day 22000
 DAY=22000
-
-# Run the table of stdin (name $1) in one scriptcli with options $2...: every
-# command in order against one store, then every expectation of each row
-# checked against that row's answer.
-run_table() {
-    local name=$1 table=$PM_TMP/$1.table out=$PM_TMP/$1.out i row cmd want got kv k v
-    local -a rows answers words wants
-    local -A field
-    shift
-    cat >"$table"
-    mapfile -t rows < <(grep -Ev '^[[:space:]]*(#|$)' "$table")
-    for row in "${rows[@]}"; do
-        echo "${row%%=>*}"
-    done | "$CLI" -p "$PM_REDIS_PORT" -x "$P" "$@" >"$out" 2>"$PM_TMP/$name.err" ||
-        pm_fail "$name: scriptcli failed: $(cat "$PM_TMP/$name.err")"
-    mapfile -t answers <"$out"
-    pm_assert_eq "${#rows[@]}" "${#answers[@]}" "$name: answers"
-    for i in "${!rows[@]}"; do
-        row=${rows[$i]} got=${answers[$i]}
-        cmd=${row%%=>*}
-        [[ $got == error* ]] && pm_fail "$name row $((i + 1)): $cmd: $got"
-        [[ $row == *=\>* ]] || continue
-        field=()
-        read -r -a words <<<"$got" # split, never globbed
-        for kv in "${words[@]}"; do
-            field[${kv%%=*}]=${kv#*=}
-        done
-        read -r -a wants <<<"${row#*=>}"
-        for want in "${wants[@]}"; do
-            if [[ $want == *=* ]]; then
-                k=${want%%=*} v=${want#*=}
-                [ "${field[$k]-}" = "$v" ] && continue
-            else
-                k=${want%%\~*} v=${want#*\~}
-                [[ ${field[$k]-} =~ $v ]] && continue
-            fi
-            pm_fail "$name row $((i + 1)): $cmd: expected $want, got $k=${field[$k]-(none)} in: $got"
-        done
-    done
-}
-
-
-# The keys of sender $1: <prefix>:v1:{s:$1}:$2.
-key() {
-    echo "$P:v1:{s:$1}:$2"
-}
 
 # Rows "commit SENDER incq=PFX<i> REST" for i in $2..$3 (sender $1, queue id
 # prefix $4, the rest of the row $5).
@@ -148,7 +103,8 @@ run_table burst < <(
 # off then): usual 1.0 per 10 minutes; with x100 the threshold is 100, above
 # the floor: the 100th message goes, the 101st opens the incident.
 run_table burst_multiple < <(
-    echo "set inc=2 incc=1 incr=1 inct=0,10,0,0,0,0,50"
+    # the history: a signal on (rates are kept only then), a floor never reached
+    echo "set inc=2 incc=1 incr=1 inct=1000000,10,0,0,0,0,50"
     for d in 0 1 2 3 4 5 6; do
         echo "at $((T + d * D))"
         rows bm@t.test 1 144 "h$d-" ""
@@ -156,6 +112,11 @@ run_table burst_multiple < <(
     echo "at $((T + 7 * D))"
     rows bm@t.test 1 100 q "inct=50,100,0,0,0,0,50 => counted=1 inc=0,0"
     echo "commit bm@t.test inct=50,100,0,0,0,0,50 incq=q101 => counted=0 inc=2,1 sig=burst fig=101_messages_in_10_minutes;_usual_1.0_per_10_minutes;_floor_50,_x100"
+    # signals all off: no rates kept; a probe that fits writes nothing either
+    echo "commit off@t.test inct=0,10,0,0,0,0,50 => counted=1 inc=0,0"
+    echo "read EXISTS $(key off@t.test ir) => reply=0"
+    echo "probe pf@t.test inct=50,10,0,0,0,0,50 => fits=1 inc=0,0"
+    echo "read EXISTS $(key pf@t.test ir) => reply=0"
 )
 
 # =============================================================================
@@ -186,9 +147,11 @@ run_table retry_storm < <(
 )
 
 # =============================================================================
-# bounce_spike: matched hard bounces (feedback.lua) in 24 hours. 20 pass, the
-# 21st opens the incident at the sender's next message; a bounce for an
-# address the sender never mailed is unmatched and never counts.
+# bounce_spike: bounce reports with a matched hard failure (feedback.lua) in
+# 24 hours. 20 pass, the 21st opens the incident at the sender's next
+# message; a bounce for an address the sender never mailed is unmatched and
+# never counts; one report naming many failures counts once (one forged
+# report cannot trip it); "b:" fields past 24 hours are deleted.
 run_table bounce_spike < <(
     echo "set inc=2 incc=1 incr=1 inct=$DEF"
     echo "at $T"
@@ -205,6 +168,14 @@ run_table bounce_spike < <(
     for i in $(seq 1 21); do echo "bounce hc@t.test x$i:hard => res=hard"; done
     echo "at $((T + D))"
     echo "commit hc@t.test incq=c1 => counted=1 inc=0,0"
+    echo "commit hc@t.test to=y1,y2 => counted=1 inc=0,0"
+    echo "bounce hc@t.test y1:hard y2:hard => res=hard,hard"
+    echo "read HGET $(key hc@t.test ir) b:$(((T + D) / 3600)) => reply=1"
+    echo "read HEXISTS $(key hc@t.test ir) b:$((T / 3600)) => reply=0"
+    echo "at $T"
+    echo "commit hd@t.test to=z1,z2,z3 => counted=1"
+    echo "bounce hd@t.test z1:hard z2:hard z3:hard => res=hard,hard,hard"
+    echo "read HGET $(key hd@t.test ir) b:$((T / 3600)) => reply=1"
 )
 
 # =============================================================================
