@@ -73,17 +73,19 @@ keep_bytes(struct pm_feedback *f, const void *data, size_t len)
 static int
 next_msgid(const char **p, char *out, size_t outlen)
 {
-    const char *s = strchr(*p, '<'), *e;
+    const char *s, *e;
     size_t n = 0;
 
-    if (!s || !(e = strchr(s + 1, '>')))
-        return -1;
-    for (s++; s < e && n + 1 < outlen; s++)
-        if (!isspace((unsigned char)*s))
-            out[n++] = *s;
-    out[n] = '\0';
-    *p = e + 1;
-    return n ? 0 : next_msgid(p, out, outlen);
+    while (n == 0) { /* an empty "<>" is skipped (a loop: a header of them is long) */
+        if (!(s = strchr(*p, '<')) || !(e = strchr(s + 1, '>')))
+            return -1;
+        for (s++; s < e && n + 1 < outlen; s++)
+            if (!isspace((unsigned char)*s))
+                out[n++] = *s;
+        out[n] = '\0';
+        *p = e + 1;
+    }
+    return 0;
 }
 
 /* The keyed hash of a Message-ID header's first id. */

@@ -13,6 +13,7 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,16 +384,20 @@ static void
 top_header(struct pm_scan *s, const char *name, const char *value)
 {
     char subj[PM_SUBJECT_MAX];
-    const char *p;
+    const char *p, *q, *c;
 
     if (strcasecmp(name, "Subject") == 0 && !s->subject_seen) {
         s->subject_seen = 1;
         pm_subject_decode(value, subj, sizeof(subj));
         pm_subject_facts(subj, s->spam_words, s->n_spam_words, &s->f);
     } else if (strcasecmp(name, "In-Reply-To") == 0 || strcasecmp(name, "References") == 0) {
-        for (p = value; (p = strchr(p, '<')) != NULL; p++)
-            if (strchr(p, '>'))
-                s->f.references++;
+        /* the ids "<...>" that are not empty, as feedback.c reads them */
+        for (p = value; (p = strchr(p, '<')) != NULL && (q = strchr(p + 1, '>')) != NULL;
+             p = q + 1) {
+            for (c = p + 1; c < q && isspace((unsigned char)*c); c++)
+                ;
+            s->f.references += c < q;
+        }
     }
 }
 

@@ -164,7 +164,8 @@ test_words(void **state)
     assert_int_equal(f.subject_spam_words, 0);
 }
 
-/* Through the scan: the first Subject counts, references are counted, and
+/* Through the scan: the first Subject counts, references are counted (an
+ * empty "<>" is not one, as the milter reads them), and
  * chunks of 1 and 7 bytes give the same features as the whole message. */
 static void
 test_message(void **state)
@@ -173,7 +174,7 @@ test_message(void **state)
                               "Subject: =?utf-8?B?5Zue5aSNOiDmiqXku7fljZU=?=\r\n"
                               "Subject: SECOND SUBJECT IGNORED!!\r\n"
                               "In-Reply-To: <1@example.com>\r\n"
-                              "References: <0@example.com>\r\n <1@example.com>\r\n"
+                              "References: <0@example.com>\r\n <1@example.com> <> < >\r\n"
                               "Content-Type: text/plain\r\n"
                               "\r\n"
                               "Hello!!!\r\n";
