@@ -32,10 +32,11 @@
  *	distinct http(s) <img src> values. URLs are remembered as 64-bit
  *	hashes, at most max_links_tracked of them: beyond that, every further
  *	URL not among those counts (the figures are then upper bounds).
- *	Each link is also counted in the place of the part it is first seen
- *	in (see scan_place.c): the sender's new text (body_links), a signature
- *	(signature_links) or quoted and forwarded text (quoted_links); the
- *	three add up to links.
+ *	Each link is also counted in one place (see scan_place.c): the
+ *	sender's new text (body_links), a signature (signature_links) or quoted
+ *	and forwarded text (quoted_links), the best it was seen in (an HTML
+ *	part's over a plain one's; then body, signature, quote); the three add
+ *	up to links.
  *
  *	The library never logs and needs no libmilter, Redis or syslog.
  *
@@ -87,9 +88,9 @@ struct pm_features {
     unsigned remote_images;   /* distinct http(s) <img src> in the HTML body */
     unsigned links;           /* distinct http(s) URLs in visible text and <a href> */
     unsigned shortener_links; /* distinct links whose host is a shortener */
-    unsigned body_links;      /* links first seen in the sender's new text */
-    unsigned signature_links; /* links first seen in a signature */
-    unsigned quoted_links;    /* links first seen in quoted or forwarded text */
+    unsigned body_links;      /* links placed in the sender's new text */
+    unsigned signature_links; /* links placed in a signature */
+    unsigned quoted_links;    /* links placed in quoted or forwarded text */
     unsigned long long size;  /* bytes fed: "Name: value" CRLF per header, blank line, body */
     unsigned parts;           /* leaf parts seen (a message part is one) */
     unsigned depth;           /* deepest multipart nesting (0: not multipart) */

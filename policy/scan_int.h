@@ -133,7 +133,7 @@ struct pm_urls {
     size_t n, cap, slots;
     unsigned nkind[3]; /* entries of the set by kind */
     unsigned over[3];  /* new URLs beyond cap, counted without de-duplication */
-    unsigned nzone[3]; /* links (not images), kept or over, by the zone first seen in */
+    unsigned nzone[3]; /* links (not images), kept or over, by the zone placed in */
     uint64_t th[PM_SCAN_TENT_MAX];
     unsigned char tkind[PM_SCAN_TENT_MAX]; /* kind | zone << 2 */
     size_t nt;

@@ -90,24 +90,49 @@ slot_of(const struct pm_urls *u, uint64_t key)
     return i;
 }
 
-/* Remember a URL hash of a kind seen in a zone, in the tentative list when asked.
- * A link counts in the zone it is first seen in. */
-static void
-set_add(struct pm_urls *u, uint64_t key, int kind, int zone, int tentative)
+/* A link's sighting kept in kind[]: bits 0-1 its kind, 2-3 its zone, 4 seen
+ * in an HTML part. */
+#define SEEN(kind, zone, html) ((unsigned char)((kind) | (zone) << 2 | (html) << 4))
+#define SEEN_ZONE(k) (((k) >> 2) & 3)
+#define SEEN_HTML(k) ((k) >> 4)
+
+/* Whether sighting n places a link rather than sighting o (SPEC: the HTML
+ * part decides, as clients put the signature in the plain part without a
+ * "-- " line; then the body before the signature before quoted text). */
+static int
+places_better(unsigned char n, unsigned char o)
 {
+    if (SEEN_HTML(n) != SEEN_HTML(o))
+        return SEEN_HTML(n) > SEEN_HTML(o);
+    return SEEN_ZONE(n) < SEEN_ZONE(o);
+}
+
+/* Remember a URL hash of a kind seen in a zone (html: in an HTML part), in
+ * the tentative list when asked; a link seen again moves to the better
+ * place (places_better), so each counts once. */
+static void
+set_add(struct pm_urls *u, uint64_t key, int kind, int zone, int html, int tentative)
+{
+    unsigned char seen = SEEN(kind, zone, html);
     size_t i;
     int link = kind != PM_URL_IMG;
 
     if (key == 0)
         key = 1; /* 0 marks an empty slot */
-    if (u->h != NULL && u->h[slot_of(u, key)] == key)
+    if (u->h != NULL && u->h[i = slot_of(u, key)] == key) {
+        if (link && places_better(seen, u->kind[i])) {
+            u->nzone[SEEN_ZONE(u->kind[i])]--;
+            u->nzone[zone]++;
+            u->kind[i] = seen;
+        }
         return;
+    }
     if (tentative) {
         if (has_key(u->th, u->nt, key))
             return;
         if (u->nt < PM_SCAN_TENT_MAX) {
             u->th[u->nt] = key;
-            u->tkind[u->nt++] = (unsigned char)(kind | zone << 2);
+            u->tkind[u->nt++] = seen;
         } else {
             u->tover[kind]++;
             u->tzover[zone] += link;
@@ -122,7 +147,7 @@ set_add(struct pm_urls *u, uint64_t key, int kind, int zone, int tentative)
     i = slot_of(u, key);
     if (u->n < u->cap) {
         u->h[i] = key;
-        u->kind[i] = (unsigned char)(kind | zone << 2);
+        u->kind[i] = seen;
         u->n++;
         u->nkind[kind]++;
     } else {
@@ -139,7 +164,7 @@ pm_urls_commit(struct pm_scan *s)
     int k;
 
     for (i = 0; i < u->nt; i++)
-        set_add(u, u->th[i], u->tkind[i] & 3, u->tkind[i] >> 2, 0);
+        set_add(u, u->th[i], u->tkind[i] & 3, SEEN_ZONE(u->tkind[i]), SEEN_HTML(u->tkind[i]), 0);
     for (k = 0; k < 3; k++) {
         u->over[k] += u->tover[k];
         u->nzone[k] += u->tzover[k];
@@ -409,7 +434,8 @@ url_end(struct pm_scan *s, struct pm_url *u, int img)
             kind = PM_URL_IMG;
         else
             kind = is_shortener(s, u) ? PM_URL_SHORT : PM_URL_LINK;
-        set_add(&s->urls, u->h ^ (img ? PM_IMG_SALT : 0), kind, s->zone, s->urls.tentative);
+        set_add(&s->urls, u->h ^ (img ? PM_IMG_SALT : 0), kind, s->zone,
+                s->text.sink == PM_SINK_HTML, s->urls.tentative);
     }
     u->st = URL_OFF;
 }

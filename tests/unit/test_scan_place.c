@@ -79,6 +79,10 @@ static const struct place_row rows[] = {
      PLAIN "https://a.example/\n-- \nhttps://a.example/\n> https://a.example/\n", 1, 0, 0},
     {"same URL: signature first", PLAIN "Hi\n-- \nhttps://a.example/\n> https://a.example/\n", 0, 1,
      0},
+    {"same URL: quoted first, then in the body of another part",
+     "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+     "> https://a.example/\n--b\nContent-Type: text/plain\n\nhttps://a.example/\n--b--\n",
+     1, 0, 0},
     {"plain base64 signature",
      "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
      "SGkgaHR0cHM6Ly9hLmV4YW1wbGUvCi0tIApodHRwczovL2JvYi5leGFtcGxlLwo=\n",
@@ -179,11 +183,22 @@ static const struct place_row rows[] = {
      "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n"
      "<div>Hi</div><div class=3D\"gmail_sig=\nnature\">https://bob.example/</div>\n",
      0, 1, 0},
-    {"alternative: plain first decides",
+    {"alternative: a signature in both",
      "Content-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\n"
      "Hi\n-- \nhttps://bob.example/\n--a\nContent-Type: text/html\n\n<div>Hi</div><div "
      "class=\"gmail_signature\"><a href=\"https://bob.example/\">Bob</a></div>\n--a--\n",
      0, 1, 0},
+    {"alternative: the HTML part decides (plain signature without -- )",
+     "Content-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\n"
+     "Hi\nAlice\nAcme Inc. https://acme.example/\n--a\nContent-Type: text/html\n\n<div>Hi</div>"
+     "<div class=\"gmail_signature\">Alice<br>Acme Inc. <a href=\"https://acme.example/\">"
+     "acme</a></div>\n--a--\n",
+     0, 1, 0},
+    {"alternative: HTML body link, quoted in plain",
+     "Content-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\n"
+     "> https://q.example/\n--a\nContent-Type: text/html\n\n<div><a "
+     "href=\"https://q.example/\">see</a></div>\n--a--\n",
+     1, 0, 0},
     {"an attached text part is not scanned",
      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nHi\n--b\n"
      "Content-Type: text/plain; name=\"notes.txt\"\nContent-Disposition: attachment\n\n"
