@@ -88,7 +88,11 @@ local function reply_rate()
     return r
 end
 
-rr = reply_rate()
+-- read only when the brake is on, or for status (a request that does not
+-- watch incidents, PM_INCM_NONE): not on every message for nothing
+if (tonumber(ARGV[A.rr_min_ppm]) or 0) > 0 or (tonumber(ARGV[A.inc_mode]) or 0) == 0 then
+    rr = reply_rate()
+end
 if rr.brake == 1 and sv[1].lim.nd > 0 then
     sv[1].lim.nd = math.max(1, math.floor(sv[1].lim.nd / 2))
 end
