@@ -92,7 +92,7 @@ js_hex4(const char *p)
 }
 
 /* A string at the cursor, unescaped into out (NULL: skipped); 0, or -1 when
- * malformed. A value too long for out leaves out "". */
+ * malformed. A value too long for out, or malformed, leaves out "". */
 static int
 js_string(struct js *j, char *out, size_t len)
 {
@@ -105,7 +105,7 @@ js_string(struct js *j, char *out, size_t len)
         return -1;
     while (*j->p != '"') {
         if ((unsigned char)*j->p < 0x20)
-            return -1; /* the line ended, or a raw control character */
+            goto bad; /* the line ended, or a raw control character */
         if (*j->p != '\\') {
             c = (unsigned char)*j->p++;
             if (out && !full && n + 1 < len)
@@ -117,22 +117,22 @@ js_string(struct js *j, char *out, size_t len)
         j->p++;
         if (*j->p == 'u') {
             if ((c = js_hex4(j->p + 1)) < 0)
-                return -1;
+                goto bad;
             j->p += 5;
             if (c >= 0xd800 && c < 0xdc00) { /* a surrogate pair */
                 if (j->p[0] != '\\' || j->p[1] != 'u' || (lo = js_hex4(j->p + 2)) < 0xdc00 ||
                     lo > 0xdfff)
-                    return -1;
+                    goto bad;
                 j->p += 6;
                 c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
             } else if (c >= 0xdc00 && c < 0xe000) {
-                return -1;
+                goto bad;
             }
         } else if (*j->p && strchr(esc_in, *j->p)) {
             c = (unsigned char)esc_out[strchr(esc_in, *j->p) - esc_in];
             j->p++;
         } else {
-            return -1;
+            goto bad;
         }
         if (!full && js_put(out, len, &n, (unsigned long)c) < 0)
             full = 1;
@@ -141,6 +141,10 @@ js_string(struct js *j, char *out, size_t len)
     if (out)
         out[full ? 0 : n] = '\0';
     return 0;
+bad:
+    if (out)
+        out[0] = '\0'; /* never a part without its end */
+    return -1;
 }
 
 /* A number at the cursor (skipped); 0 or -1. */

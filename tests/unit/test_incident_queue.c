@@ -3,7 +3,8 @@
  * reader of postqueue -j lines (ctl/incident_queue.c): the top-level string
  * fields queue_name, queue_id and sender, unescaped, whatever else the
  * object holds (nested arrays and objects, numbers, literals, the same names
- * inside the recipients), and lines that are not one JSON object.
+ * inside the recipients), and lines that are not one JSON object: what
+ * each leaves in the fields, always a string within its buffer.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -55,6 +56,9 @@ test_parse(void **state)
         {"{\"queue_name\": \"\\ud83d\"}", -1, "", "", ""},
         {"{\"a\": tru}", -1, "", "", ""},
         {"[\"hold\"]", -1, "", "", ""},
+        /* a value cut off past the buffer's end: "", never a part without its end */
+        {"{\"queue_id\": \"ABCD\", \"queue_name\": \"0123456789012345678901234567890123456789", -1,
+         "", "ABCD", ""},
         {"{\"a\": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", -1, "", "", ""},
     };
     char queue[32], id[IQ_ID_MAX], sender[320];
@@ -62,16 +66,23 @@ test_parse(void **state)
 
     (void)state;
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        int rc = iq_parse_line(rows[i].line, queue, sizeof(queue), id, sizeof(id), sender,
-                               sizeof(sender));
+        int rc;
+
+        memset(queue, 'X', sizeof(queue)); /* what a caller's buffer held before */
+        memset(id, 'X', sizeof(id));
+        memset(sender, 'X', sizeof(sender));
+        rc = iq_parse_line(rows[i].line, queue, sizeof(queue), id, sizeof(id), sender,
+                           sizeof(sender));
 
         if (rc != rows[i].rc)
             fail_msg("row %zu: rc %d, expected %d", i, rc, rows[i].rc);
-        if (rc == 0) {
-            assert_string_equal(queue, rows[i].queue);
-            assert_string_equal(id, rows[i].id);
-            assert_string_equal(sender, rows[i].sender);
-        }
+        /* every field is a string within its buffer, whatever the line */
+        assert_true(strnlen(queue, sizeof(queue)) < sizeof(queue));
+        assert_true(strnlen(id, sizeof(id)) < sizeof(id));
+        assert_true(strnlen(sender, sizeof(sender)) < sizeof(sender));
+        assert_string_equal(queue, rows[i].queue);
+        assert_string_equal(id, rows[i].id);
+        assert_string_equal(sender, rows[i].sender);
     }
 }
 
