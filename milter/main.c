@@ -28,7 +28,8 @@
  *   With metrics.listen set, GET /metrics serves Prometheus metrics
  *   (metrics_http.c); a reload moves the endpoint only when the address changed.
  *   A thread watches whether Postfix reaches the socket and writes the
- *   daemon's heartbeat to Redis (watcher.c).
+ *   daemon's heartbeat to Redis (watcher.c); another loads and follows the
+ *   daemon's copy of the suppression lists (supfollow.c).
  *
  * DIAGNOSTICS
  *   Configuration errors are printed as "file:line: what is wrong"; the exit
@@ -64,6 +65,7 @@
 #include "notice.h"
 #include "store_redis.h"
 #include "supervise.h"
+#include "supfollow.h"
 #include "watcher.h"
 
 #define DEFAULT_CONF PM_SYSCONFDIR "/postmeter/postmeter.conf"
@@ -387,6 +389,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     }
     pm_metrics_http_start(conf->metrics_listen); /* a failure is logged; mail flows anyway */
     pm_watcher_start(conf->milter_socket);       /* the same */
+    pm_supfollow_start();                        /* the same: Redis answers meanwhile */
     /* the notifier runs as the daemon's user (privileges are dropped); a failure is logged */
     if (pm_notice_start(conf, nerr, sizeof(nerr)) != 0)
         pm_log(PM_LOG_ERR, "%s", nerr);
@@ -396,6 +399,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
         pm_log(PM_LOG_ERR, "cannot start: %s", strerror(errno));
         pm_instance_unpublish();
         pm_watcher_stop();
+        pm_supfollow_stop();
         pm_metrics_http_stop();
         pm_notice_stop();
         pm_runtime_shutdown();
@@ -421,6 +425,7 @@ run(const char *file, struct pm_conf *conf, int ctl_fd)
     close(ca.stop_fd[1]);
     sem_destroy(&sa.go);
     pm_watcher_stop();
+    pm_supfollow_stop();
     pm_metrics_http_stop();
     pm_notice_stop();
     pm_runtime_shutdown();

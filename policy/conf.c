@@ -175,6 +175,7 @@ static const struct conf_key conf_keys[] = {
     K_INT("reputation", "min_first_contacts", rep_min_first, 50, 1, 1000000000, NULL, NULL),
     K_SPECIAL("incidents", pm_conf_load_incidents),
     K_INT("suppression", "days", suppress_days, 180, 1, 3650,                NULL, NULL),
+    K_INT("suppression", "local_max", suppress_local_max, 1000000, 0, 100000000, NULL, NULL),
     K_STR("metrics", "listen", metrics_listen, "",                           pm_conf_check_listen, NULL),
     K_INT("metrics", "top_senders", metrics_top_senders, 50, 0, 1000,       NULL, NULL),
     K_INT("metrics", "refresh_seconds", metrics_refresh_seconds, 30, 5, 3600, NULL, NULL),

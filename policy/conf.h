@@ -158,6 +158,7 @@ struct pm_conf {
     double rep_refuse_cold;          /* ... that refuses first-contact mail, 0.05 */
     double rep_refuse_all;           /* ... that refuses all external mail, 0.10 */
     int suppress_days;               /* a hard-bounced address stays suppressed this long */
+    int suppress_local_max;          /* entries of this server's copy of the lists (0: no copy) */
 
     /* content */
     struct pm_rule *rules; /* ordered; all matching rules apply */

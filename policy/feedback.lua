@@ -11,7 +11,8 @@
 --
 -- KEYS (K) and ARGV (A) are named in scripts.contract. After the keys K.*,
 --   a bounce passes one suppression entry <prefix>:v1:{d:<company>}:sup:<address>
---   (hash: at, status, sender) per failed recipient; after the args A.*, per
+--   (hash: at, status, sender) per failed recipient, each change of which is
+--   also noted in the stream K.supx (prelude.lua); after the args A.*, per
 --   failed recipient: contact hash, class ("hard" or "block"), status code;
 --   or, for a person's message, the keyed hashes of the Message-IDs it
 --   refers to (In-Reply-To, References).
@@ -69,6 +70,7 @@ local function bounce_one(i)
         rep_add(KEY_REP, 'b', 1)
         redis.call('HSET', KEYS[NK + i], 'at', now, 'status', status, 'sender', sender)
         redis.call('EXPIRE', KEYS[NK + i], sup_days * DAY)
+        supx_note(KEYS[K.supx], ARGV[A.supx_max], KEYS[NK + i], 'add', now + sup_days * DAY)
         redis.call('HDEL', KEY_CT, h)
         redis.call('HDEL', KEY_LC, h)
         return 'hard'

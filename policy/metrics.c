@@ -416,6 +416,7 @@ pm_metrics_render(size_t *len)
     pm_metrics_render_incidents(&t);
     render_quota(&t);
     pm_metrics_render_notices(&t);
+    pm_metrics_render_suplocal(&t);
     *len = t.len;
     return pm_buf_take(&t);
 }

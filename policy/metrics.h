@@ -98,6 +98,9 @@ void pm_metrics_notice(enum pm_notice_kind kind, int ok);
 struct pm_buf;
 /* Append postmeter_notices_total to t (called by pm_metrics_render). */
 void pm_metrics_render_notices(struct pm_buf *t);
+
+/* Append the gauges of this server's copy of the suppression lists to t. */
+void pm_metrics_render_suplocal(struct pm_buf *t);
 /* Incidents (metrics_incident.c): one opened by this process's request
  * (signal as stored), a message held (0) or tempfailed (1), and their text. */
 struct pm_buf;

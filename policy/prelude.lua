@@ -92,3 +92,18 @@ local function day_hash_trim(key, ttl_days, max)
     end
 end
 
+
+-- SUPPRESSION STREAM <prefix>:v1:supx: every write of a suppression entry
+--   (<prefix>:v1:{d:<company>}:sup:<address>) notes it here in the same
+--   script, so that each daemon's copy of the lists (policy/suplocal.c)
+--   misses none: fields op ("add" or "del"), c (company), a (address), x
+--   (its expiry in store time, 0 never). Trimmed to about max entries
+--   (MAXLEN ~). The key carries no hash tag: under Redis Cluster it would
+--   sit in another slot than the entries (to be revisited with Cluster).
+local function supx_note(stream, max, key, op, expires)
+    local c, a = string.match(key, '{d:(.-)}:sup:(.+)$')
+    if c then
+        redis.call('XADD', stream, 'MAXLEN', '~', max, '*', 'op', op, 'c', c, 'a', a, 'x',
+                   expires)
+    end
+end

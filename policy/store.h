@@ -23,6 +23,7 @@ enum pm_store_rc {
                           * read-only (a replica): the same request may work later */
     PM_STORE_ERROR = -2, /* the store answered with an error or an unexpected reply, or the
                           * request was bad, or memory ran out */
+    PM_STORE_GAP = 1,    /* sup_follow only: changes may have been lost, load again */
 };
 
 /* The counters checked for every scope, in the order they are checked. */
@@ -412,6 +413,22 @@ struct pm_store_ops {
                             char *err, size_t errlen);
     /* The store's clock (Redis time, as the scripts reckon it). */
     int (*now)(void *impl, long long *now, char *err, size_t errlen);
+    /* A daemon's copy of the suppression lists: the stream of changes' last
+     * id into last (its start: "0-0" when there is none), then every entry
+     * to each (expires: store time, 0 never); *now: store time. */
+    int (*sup_snapshot)(void *impl, char *last, size_t lastlen,
+                        void (*each)(void *arg, const char *company, const char *rcpt,
+                                     long long expires),
+                        void *arg, long long *now, char *err, size_t errlen);
+    /* Wait up to block_ms for changes after last (on a connection of the
+     * caller's thread alone), pass each (add 1, or 0 removed) and move last
+     * on; PM_STORE_OK (none, or some), PM_STORE_GAP when changes after last
+     * may be lost (the stream was trimmed past it or made anew, the primary
+     * moved): load again; or a failure. */
+    int (*sup_follow)(void *impl, char *last, size_t lastlen, int block_ms,
+                      void (*each)(void *arg, int add, const char *company, const char *rcpt,
+                                   long long expires),
+                      void *arg, char *err, size_t errlen);
     /* A sender's plan override. */
     int (*plan_get)(void *impl, const char *sender, struct pm_override *o, char *err,
                     size_t errlen);
@@ -513,6 +530,16 @@ int pm_store_suppress_migrate(struct pm_store *st, const char *const *companies,
 
 /* The store's clock; PM_STORE_OK, or a failure (err says why). */
 int pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen);
+
+/* The copy of the suppression lists (see struct pm_store_ops). */
+int pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
+                          void (*each)(void *arg, const char *company, const char *rcpt,
+                                       long long expires),
+                          void *arg, long long *now, char *err, size_t errlen);
+int pm_store_sup_follow(struct pm_store *st, char *last, size_t lastlen, int block_ms,
+                        void (*each)(void *arg, int add, const char *company, const char *rcpt,
+                                     long long expires),
+                        void *arg, char *err, size_t errlen);
 
 /* The administrator's operations (see struct pm_store_ops); PM_STORE_OK, or a failure
  * (err says why). */

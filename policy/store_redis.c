@@ -115,6 +115,18 @@ rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
     return key;
 }
 
+/* The stream of suppression changes. */
+char *
+rs_supx_key(const struct redis_store *rs)
+{
+    size_t len = strlen(rs->prefix) + 16;
+    char *key = malloc(len);
+
+    if (key)
+        snprintf(key, len, "%s:v1:supx", rs->prefix);
+    return key;
+}
+
 /* The hash of a daemon's heartbeat (id NULL: the index of the daemons). */
 char *
 rs_srv_key(const struct redis_store *rs, const char *id)
@@ -605,6 +617,8 @@ static const struct pm_store_ops redis_ops = {
     .suppress_list = rs_suppress_list,
     .suppress_set = rs_suppress_set,
     .suppress_migrate = rs_suppress_migrate,
+    .sup_snapshot = rs_sup_snapshot,
+    .sup_follow = rs_sup_follow,
     .now = rs_now,
     .plan_get = rs_plan_get,
     .plan_set = rs_plan_set,

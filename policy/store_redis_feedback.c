@@ -9,7 +9,9 @@
  * and a TTL of suppression.days: fields, so that no address can break them.
  * rs_suppress_migrate() moves the entries of the layout before companies,
  * "<prefix>:v1:sup:<address>" = "<time>|<status>|<sender>", to the company
- * of their sender.
+ * of their sender. Every write of an entry is noted, in the same script, in
+ * the stream "<prefix>:v1:supx" (prelude.lua), which each daemon's copy of
+ * the lists follows (store_redis_supx.c).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -38,23 +40,34 @@ static const char read_lua[] =
     "end\n"
     "return out\n";
 
-/* After the prelude, KEYS[2] the entry; ARGV status, sender, days. */
+/* After the prelude, KEYS[2] the entry, KEYS[3] the stream; ARGV status,
+ * sender, days, the stream's bound. */
 static const char set_lua[] =
     "redis.call('HSET', KEYS[2], 'at', now, 'status', ARGV[1], 'sender', ARGV[2])\n"
     "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]) * DAY)\n"
+    "supx_note(KEYS[3], ARGV[4], KEYS[2], 'add', now + tonumber(ARGV[3]) * DAY)\n"
     "return now\n";
 
-/* KEYS[1] the old entry, KEYS[2..] its new ones; ARGV at, status, sender. The
- * old entry's TTL carries over; a TTL of none keeps none. */
-static const char move_lua[] = "local ttl = redis.call('PTTL', KEYS[1])\n"
-                               "if ttl == -2 then return 0 end\n"
-                               "for i = 2, #KEYS do\n"
-                               "    redis.call('HSET', KEYS[i], 'at', ARGV[1], 'status', ARGV[2],"
-                               " 'sender', ARGV[3])\n"
-                               "    if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end\n"
-                               "end\n"
-                               "redis.call('DEL', KEYS[1])\n"
-                               "return #KEYS - 1\n";
+/* After the prelude, KEYS[2] the entry, KEYS[3] the stream; ARGV the
+ * stream's bound. 1 when there was an entry to delete. */
+static const char del_lua[] = "local n = redis.call('DEL', KEYS[2])\n"
+                              "if n > 0 then supx_note(KEYS[3], ARGV[1], KEYS[2], 'del', 0) end\n"
+                              "return n\n";
+
+/* After the prelude, KEYS[2] the stream, KEYS[3] the old entry, KEYS[4..]
+ * its new ones; ARGV at, status, sender, the stream's bound. The old entry's
+ * TTL carries over; a TTL of none keeps none. */
+static const char move_lua[] =
+    "local ttl = redis.call('PTTL', KEYS[3])\n"
+    "if ttl == -2 then return 0 end\n"
+    "local x = ttl > 0 and now + math.ceil(ttl / 1000) or 0\n"
+    "for i = 4, #KEYS do\n"
+    "    redis.call('HSET', KEYS[i], 'at', ARGV[1], 'status', ARGV[2], 'sender', ARGV[3])\n"
+    "    if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end\n"
+    "    supx_note(KEYS[2], ARGV[4], KEYS[i], 'add', x)\n"
+    "end\n"
+    "redis.call('DEL', KEYS[3])\n"
+    "return #KEYS - 3\n";
 
 /* A number as a string argument, in buf. */
 static const char *
@@ -120,6 +133,7 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     owned[PM_FK_IR] = rs_key(rs, 's', req->sender, "ir");
     owned[PM_FK_RR] = rs_key(rs, 's', req->sender, "rr");
     owned[PM_FK_FC] = rs_key(rs, 's', req->sender, "fc");
+    owned[PM_FK_SUPX] = rs_supx_key(rs);
     for (i = 0; i < n; i++) /* then one suppression entry per failure */
         owned[PM_FK_COUNT + i] = rs_sup_key(rs, req->company, req->fail[i].rcpt);
     keys[PM_FK_CLOCK] = rs->clock_key;
@@ -137,6 +151,7 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     args[PM_FA_REPLY_MAX] = num(nb[5], 24, req->replies_per_day);
     args[PM_FA_SENDER] = req->sender;
     args[PM_FA_AUTHOR] = n ? "" : req->author_hash;
+    args[PM_FA_SUPX_MAX] = RS_SUPX_MAX_TEXT;
     for (i = 0; i < n; i++) { /* then per failure: hash, class, status */
         args[nargs++] = req->fail[i].hash;
         args[nargs++] = req->fail[i].hard ? "hard" : "block";
@@ -268,9 +283,38 @@ scan_entries(struct redis_store *rs, const char *pattern, long long now,
              void *arg, char *err, size_t errlen)
 {
     struct read_scan x = {rs, now, each, arg, err, errlen};
-    int rc = rs_scan(rs, pattern, SCAN_ROUNDS, read_page, &x, err, errlen);
 
-    return rc < 0 ? rc : PM_STORE_OK;
+    return rs_scan(rs, pattern, SCAN_ROUNDS, read_page, &x, err, errlen);
+}
+
+/* Every entry of every company to each, at store time now; PM_STORE_OK only
+ * when the whole keyspace was seen. */
+int
+rs_sup_scan_all(struct redis_store *rs, long long now,
+                int (*each)(void *arg, const char *company, const char *rcpt,
+                            const struct pm_suppressed *e),
+                void *arg, char *err, size_t errlen)
+{
+    char esc[256], *pattern;
+    size_t len;
+    int rc;
+
+    rs_glob_escape(rs->prefix, esc, sizeof(esc));
+    len = strlen(esc) + 32;
+    if (!(pattern = malloc(len))) {
+        snprintf(err, errlen, "out of memory");
+        return PM_STORE_ERROR;
+    }
+    snprintf(pattern, len, "%s:v1:{d:*}:sup:*", esc);
+    rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
+    free(pattern);
+    if (rc > 0) {
+        snprintf(err, errlen,
+                 "redis %s: the suppression lists were not read whole in %d SCAN calls", rs->name,
+                 SCAN_ROUNDS);
+        return PM_STORE_ERROR;
+    }
+    return rc;
 }
 
 /* The suppression list: entries of company (NULL: all) and rcpt (NULL: all). */
@@ -310,37 +354,39 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     snprintf(pattern, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company ? c : "*", rcpt ? a : "*");
     rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
     free(pattern);
-    return rc;
+    return rc < 0 ? rc : PM_STORE_OK;
 }
 
-/* Add (status set) or remove (status NULL) one entry: 1 when an entry was
- * written or removed, 0 when there was none to remove, or a failure (< 0). */
+/* Add (status set) or remove (status NULL) one entry, noting it in the
+ * stream: 1 when an entry was written or removed, 0 when there was none to
+ * remove, or a failure (< 0). */
 int
 rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *status,
                 const char *by, int days, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *key = rs_sup_key(rs, company, rcpt), *text = NULL, d[24];
-    const char *keys[2] = {rs->clock_key, key}, *args[3] = {status, by, d};
-    const char *del[2] = {"DEL", key};
+    char *key = rs_sup_key(rs, company, rcpt), *supx = rs_supx_key(rs), *text = NULL, d[24];
+    const char *keys[3] = {rs->clock_key, key, supx};
+    const char *args[4] = {status, by, d, RS_SUPX_MAX_TEXT}, *del_args[1] = {RS_SUPX_MAX_TEXT};
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
 
-    if (!key || (status && !(text = with_prelude(set_lua)))) {
+    if (!key || !supx || !(text = with_prelude(status ? set_lua : del_lua))) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     num(d, sizeof(d), days);
     if (status) /* "at" is the store's time */
-        rc = rs_eval(rs, text, 2, keys, 3, args, &r, err, errlen);
+        rc = rs_eval(rs, text, 3, keys, 4, args, &r, err, errlen);
     else
-        rc = rs_call(rs, 2, del, &r, err, errlen);
+        rc = rs_eval(rs, text, 3, keys, 1, del_args, &r, err, errlen);
     if (r)
         rc = status ? 1 : r->type == REDIS_REPLY_INTEGER && r->integer > 0;
 out:
     if (r)
         freeReplyObject(r);
     free(text);
+    free(supx);
     free(key);
     return rc;
 }
@@ -351,20 +397,24 @@ static int
 migrate_one(struct redis_store *rs, const char *old, const char *v, const char *const *companies,
             size_t n, char *err, size_t errlen)
 {
-    char at[24], status[16], *keys[17] = {NULL};
-    const char *k[17], *args[3] = {at, status, NULL}, *bar1, *bar2, *rcpt;
+    char at[24], status[16], *keys[17] = {NULL}, *supx = rs_supx_key(rs), *text = NULL;
+    const char *k[19], *args[4] = {at, status, NULL, RS_SUPX_MAX_TEXT}, *bar1, *bar2, *rcpt;
     size_t plen = strlen(rs->prefix) + 8, nk = 0, want, i;
     redisReply *r;
     int rc = PM_STORE_ERROR;
 
     /* "<time>|<status>|<sender>": the sender is the rest (it may hold '|') */
-    if (strlen(old) <= plen || !(bar1 = strchr(v, '|')) || !(bar2 = strchr(bar1 + 1, '|')))
+    if (strlen(old) <= plen || !(bar1 = strchr(v, '|')) || !(bar2 = strchr(bar1 + 1, '|'))) {
+        free(supx);
         return 0;
+    }
     rcpt = old + plen;
     snprintf(at, sizeof(at), "%.*s", (int)(bar1 - v < 23 ? bar1 - v : 23), v);
     snprintf(status, sizeof(status), "%.*s", (int)(bar2 - bar1 - 1 < 15 ? bar2 - bar1 - 1 : 15),
              bar1 + 1);
     args[2] = bar2 + 1;
+    k[nk++] = rs->clock_key;
+    k[nk++] = supx;
     k[nk++] = old;
     if (strncmp(args[2], "admin:", 6) == 0 || !strrchr(args[2], '@')) {
         for (want = 0; want < n && want < 16; want++)
@@ -373,23 +423,25 @@ migrate_one(struct redis_store *rs, const char *old, const char *v, const char *
         keys[0] = rs_sup_key(rs, strrchr(args[2], '@') + 1, rcpt);
         want = 1;
     }
-    while (nk < 17 && keys[nk - 1])
-        k[nk] = keys[nk - 1], nk++;
-    if (nk - 1 < want) {
+    while (nk < 19 && keys[nk - 3])
+        k[nk] = keys[nk - 3], nk++;
+    if (!supx || nk - 3 < want || !(text = with_prelude(move_lua))) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (nk == 1) {
+    if (nk == 3) {
         rc = 0; /* an administrator's entry and no company to give it to */
         goto out;
     }
-    if ((rc = rs_eval(rs, move_lua, (int)nk, k, 3, args, &r, err, errlen)) == PM_STORE_OK) {
+    if ((rc = rs_eval(rs, text, (int)nk, k, 4, args, &r, err, errlen)) == PM_STORE_OK) {
         rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
         freeReplyObject(r);
     }
 out:
     for (i = 0; i < 17; i++)
         free(keys[i]);
+    free(supx);
+    free(text);
     return rc;
 }
 

@@ -5,7 +5,8 @@
  * store_redis_feedback.c the feedback script and the suppression list;
  * store_redis_admin.c the administrator's operations; store_redis_learn.c
  * the learning start and the contacts learned from logs; store_redis_server.c
- * the daemons' heartbeats. Each part encodes its requests and decodes the
+ * the daemons' heartbeats; store_redis_supx.c the daemons' copy of the
+ * suppression lists (its load and its stream). Each part encodes its requests and decodes the
  * replies; the key names are built here alone (rs_key, rs_sup_key,
  * rs_srv_key). Nothing outside the store includes this.
  *
@@ -66,6 +67,9 @@ struct redis_store {
     unsigned moves;                  /* bumped whenever the primary changes */
     int watching;                    /* the watcher was started (or failed to start) */
     struct pm_sentinel_watch *watch; /* follows the Sentinels' announcements */
+
+    /* the follower's own connection (store_redis_supx.c): only its thread uses it */
+    struct rs_conn *follow;
 };
 
 /* Take an idle connection or open one; NULL with err set when none can be had
@@ -78,6 +82,16 @@ void rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_re
 
 /* Close every idle connection and stop the Sentinel watcher (none may be in use). */
 void rs_pool_close(struct redis_store *rs);
+
+/* Open a connection of the caller's own, outside the pool (to the primary
+ * the Sentinels name); NULL with err set on failure. */
+struct rs_conn *rs_conn_own(struct redis_store *rs, char *err, size_t errlen);
+
+/* 1 when the primary moved since cn was opened: it may be the old one. */
+int rs_conn_moved(struct redis_store *rs, const struct rs_conn *cn);
+
+/* Close a connection of rs_conn_own(). */
+void rs_conn_close(struct rs_conn *cn);
 
 /* Run one command on a pooled connection: PM_STORE_OK with *out its reply
  * (the caller frees it; never an error reply), else PM_STORE_RETRY (no
@@ -112,6 +126,13 @@ char *rs_key(const struct redis_store *rs, char tag, const char *id, const char 
  * (rcpt NULL: the prefix of the company's entries); NULL on allocation failure. */
 char *rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt);
 
+/* The stream of suppression changes, "<prefix>:v1:supx" (no hash tag: see
+ * prelude.lua); NULL on allocation failure. */
+char *rs_supx_key(const struct redis_store *rs);
+
+/* The stream's bound (XADD MAXLEN ~), as the scripts take it. */
+#define RS_SUPX_MAX_TEXT "100000"
+
 /* The hash of a daemon's heartbeat, "<prefix>:v1:{srv}:<id>" (id NULL: the
  * index of the daemons, "<prefix>:v1:{srv}"); NULL on allocation failure. */
 char *rs_srv_key(const struct redis_store *rs, const char *id);
@@ -136,6 +157,23 @@ int rs_suppress_set(void *impl, const char *company, const char *rcpt, const cha
 int rs_suppress_migrate(void *impl, const char *const *companies, size_t n, long long *moved,
                         char *err, size_t errlen);
 int rs_now(void *impl, long long *now, char *err, size_t errlen);
+
+/* Every suppression entry of every company to each (0 to go on), at store
+ * time now; PM_STORE_OK only when the whole keyspace was seen. */
+int rs_sup_scan_all(struct redis_store *rs, long long now,
+                    int (*each)(void *arg, const char *company, const char *rcpt,
+                                const struct pm_suppressed *e),
+                    void *arg, char *err, size_t errlen);
+
+/* The store operations of store_redis_supx.c. */
+int rs_sup_snapshot(void *impl, char *last, size_t lastlen,
+                    void (*each)(void *arg, const char *company, const char *rcpt,
+                                 long long expires),
+                    void *arg, long long *now, char *err, size_t errlen);
+int rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
+                  void (*each)(void *arg, int add, const char *company, const char *rcpt,
+                               long long expires),
+                  void *arg, char *err, size_t errlen);
 
 /* The store operations of store_redis_admin.c. */
 int rs_plan_get(void *impl, const char *sender, struct pm_override *o, char *err, size_t errlen);

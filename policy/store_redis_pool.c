@@ -435,10 +435,46 @@ rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, 
     return rc;
 }
 
+/* Open a connection of the caller's own, outside the pool. */
+struct rs_conn *
+rs_conn_own(struct redis_store *rs, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&rs->mu);
+    if (rs->n_sentinels && !rs->watching) {
+        rs->watching = 1;
+        rs->watch = pm_sentinel_watch_start(rs->sentinels, rs->n_sentinels, rs->master,
+                                            rs->connect_ms, rs->name, primary_announced, rs);
+    }
+    pthread_mutex_unlock(&rs->mu);
+    return conn_open(rs, err, errlen);
+}
+
+/* 1 when the primary moved since cn was opened. */
+int
+rs_conn_moved(struct redis_store *rs, const struct rs_conn *cn)
+{
+    int moved;
+
+    pthread_mutex_lock(&rs->mu);
+    moved = rs->n_sentinels && cn->moves != rs->moves;
+    pthread_mutex_unlock(&rs->mu);
+    return moved;
+}
+
+/* Close a connection of rs_conn_own(). */
+void
+rs_conn_close(struct rs_conn *cn)
+{
+    if (cn)
+        conn_free(cn);
+}
+
 /* Close every idle connection and stop the Sentinel watcher (none may be in use). */
 void
 rs_pool_close(struct redis_store *rs)
 {
+    rs_conn_close(rs->follow);
+    rs->follow = NULL;
     pm_sentinel_watch_stop(rs->watch);
     rs->watch = NULL;
     while (rs->n_idle > 0)

@@ -8,9 +8,49 @@
 #ifndef PM_SUPLOCAL_H
 #define PM_SUPLOCAL_H
 
+#include <stddef.h>
+
+/* Seconds an entry is still taken as present past its expiry: the copy's
+ * reckoning of store time may lag the store's by a little. */
+#define PM_SUPLOCAL_SLACK 60
+
+/* What the copy holds, for the metrics and the tests. */
+struct pm_suplocal_stats {
+    long long entries; /* entries held (some may be past their expiry) */
+    long long max;     /* suppression.local_max (0: off) */
+    int ready;         /* 1: loaded and followed: it can tell */
+    int full;          /* 1: more than max entries: it cannot tell until reloaded */
+    size_t bytes;      /* memory of its table */
+};
+
 /* 1 when rcpt (normalised) may be on company's suppression list, or this
  * server's copy cannot tell (not loaded, behind): ask the store; 0 when it
  * surely is not. */
 int pm_suplocal_maybe(const char *company, const char *rcpt);
+
+/* pm_suplocal_maybe() at store time now (seconds). */
+int pm_suplocal_maybe_at(const char *company, const char *rcpt, long long now);
+
+/* Set the bound (entries; 0: off, every recipient may be suppressed) and
+ * empty the copy, which is not ready. */
+void pm_suplocal_setup(long long max);
+
+/* Start a load: empty the copy, not ready until pm_suplocal_ready(1). */
+void pm_suplocal_begin(void);
+
+/* An entry of company's list (expires: store time, 0 never). */
+void pm_suplocal_add(const char *company, const char *rcpt, long long expires);
+
+/* An entry removed from company's list. */
+void pm_suplocal_del(const char *company, const char *rcpt);
+
+/* The copy is loaded and followed (1), or cannot tell (0: a gap, an error). */
+void pm_suplocal_ready(int ready);
+
+/* The store's time now (seconds): how pm_suplocal_maybe() reckons expiry. */
+void pm_suplocal_clock(long long store_now);
+
+/* What the copy holds now. */
+void pm_suplocal_stats(struct pm_suplocal_stats *out);
 
 #endif

@@ -242,8 +242,13 @@ test_counters(void **state)
     assert_true(has_line(t, "postmeter_incident_messages_total{action=\"tempfailed\"} 1"));
     /* every metric has its HELP and TYPE lines */
     assert_int_equal(count_lines(t, "# HELP "), count_lines(t, "# TYPE "));
-    assert_int_equal(count_lines(t, "# TYPE "), 19); /* 15 + senders in incident, notices, incidents
-                                                      * opened, incident messages */
+    assert_int_equal(count_lines(t, "# TYPE "), 22); /* 15 + senders in incident, notices, incidents
+                                                      * opened, incident messages, the three
+                                                      * gauges of the suppression copy */
+    /* no copy loaded in this process: nothing held, not ready */
+    assert_true(has_line(t, "postmeter_suppression_local_entries 0"));
+    assert_true(has_line(t, "postmeter_suppression_local_ready 0"));
+    assert_true(has_line(t, "postmeter_suppression_local_bytes 0"));
     free(t);
 }
 

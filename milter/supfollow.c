@@ -1,0 +1,230 @@
+/*
+ * supfollow.c - the thread that loads and follows this server's copy of the
+ * suppression lists.
+ *
+ * SYNOPSIS
+ *   pm_supfollow_start(); ... pm_supfollow_stop();
+ *
+ * DESCRIPTION
+ *   One thread, with every signal blocked. It pins the runtime of the
+ *   moment (so it follows reloads); with suppression.local_max 0 it keeps no
+ *   copy. Otherwise it loads the copy (pm_store_sup_snapshot: the stream's
+ *   last id, then every entry) and marks it ready, then follows the stream
+ *   of changes (pm_store_sup_follow: XREAD BLOCK of at most BLOCK_MS, so that
+ *   a stop is seen within it). A gap, a failure, a new runtime (a reload: its
+ *   store may be another) or a new local_max marks the copy not ready (every
+ *   recipient may be suppressed: Redis decides) until it is loaded again;
+ *   after a failure the next load waits a backoff (1 s doubling to 30 s).
+ *   Every CLOCK_S seconds it reads the store's clock, by which the copy
+ *   reckons expiry.
+ *
+ * DIAGNOSTICS
+ *   A load logs one info line with its entries; a gap one info line; a
+ *   failure one warning until a load succeeds again.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "callbacks.h"
+#include "clock.h"
+#include "log.h"
+#include "suplocal.h"
+#include "supfollow.h"
+
+#define BLOCK_MS 500  /* the longest XREAD BLOCK: how soon a stop is seen */
+#define CLOCK_S 10    /* seconds between reads of the store's clock */
+#define BACKOFF_MIN 1 /* seconds before a load again after a failure */
+#define BACKOFF_MAX 30
+
+static pthread_t tid;
+static int running;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static int stopping; /* guarded by mu */
+
+/* A load's entry: into the copy. */
+static void
+load_one(void *arg, const char *company, const char *rcpt, long long expires)
+{
+    (void)arg;
+    pm_suplocal_add(company, rcpt, expires);
+}
+
+/* A change of the stream: into the copy. */
+static void
+change_one(void *arg, int add, const char *company, const char *rcpt, long long expires)
+{
+    (void)arg;
+    if (add)
+        pm_suplocal_add(company, rcpt, expires);
+    else
+        pm_suplocal_del(company, rcpt);
+}
+
+/* Wait up to s seconds or until stopped; 1 when stopped. */
+static int
+wait_s(long long s)
+{
+    struct timespec ts;
+    int stopped;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += s;
+    pthread_mutex_lock(&mu);
+    while (!stopping && pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT)
+        ;
+    stopped = stopping;
+    pthread_mutex_unlock(&mu);
+    return stopped;
+}
+
+/* 1 when asked to stop. */
+static int
+stopped(void)
+{
+    int s;
+
+    pthread_mutex_lock(&mu);
+    s = stopping;
+    pthread_mutex_unlock(&mu);
+    return s;
+}
+
+/* Load the copy from st; 0, or -1 (err says why). */
+static int
+load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
+{
+    struct pm_suplocal_stats s;
+    long long now;
+
+    pm_suplocal_begin();
+    if (pm_store_sup_snapshot(st, last, lastlen, load_one, NULL, &now, err, errlen) < 0) {
+        pm_suplocal_begin(); /* empty, not ready */
+        return -1;
+    }
+    pm_suplocal_clock(now);
+    pm_suplocal_ready(1);
+    pm_suplocal_stats(&s);
+    if (s.full)
+        pm_log(PM_LOG_WARNING,
+               "suppression copy: more than suppression.local_max (%lld) entries: every "
+               "recipient is checked in Redis",
+               s.max);
+    else
+        pm_log(PM_LOG_INFO, "suppression copy: loaded %lld entries, following from %s", s.entries,
+               last);
+    return 0;
+}
+
+/* The thread: load, follow; again after a gap or a failure; until stopped. */
+static void *
+follow_loop(void *arg)
+{
+    struct pm_runtime *seen = NULL;
+    long long max = -1, next_clock = 0, now, backoff = BACKOFF_MIN;
+    char last[64], err[512];
+    int loaded = 0, failing = 0, failed, rc;
+
+    (void)arg;
+    while (!stopped()) {
+        struct pm_runtime *rt = pm_runtime_pin();
+
+        if (!rt)
+            break;
+        if (rt != seen || rt->conf->suppress_local_max != max) { /* started, or a reload */
+            if (rt->conf->suppress_local_max != max)
+                pm_suplocal_setup(rt->conf->suppress_local_max);
+            pm_suplocal_ready(0);
+            seen = rt;
+            max = rt->conf->suppress_local_max;
+            loaded = 0;
+        }
+        failed = 0;
+        if (max == 0) {
+            pm_runtime_release(rt);
+            if (wait_s(1))
+                break;
+            continue;
+        }
+        if (!loaded) {
+            if (load(rt->store, last, sizeof(last), err, sizeof(err)) == 0) {
+                loaded = 1;
+                failing = 0;
+                backoff = BACKOFF_MIN;
+                next_clock = pm_mono_s() + CLOCK_S;
+            } else {
+                failed = 1;
+            }
+        } else if ((rc = pm_store_sup_follow(rt->store, last, sizeof(last), BLOCK_MS, change_one,
+                                             NULL, err, sizeof(err))) != PM_STORE_OK) {
+            pm_suplocal_ready(0); /* "may be" for everyone until loaded again */
+            loaded = 0;
+            if (rc == PM_STORE_GAP)
+                pm_log(PM_LOG_INFO, "suppression copy: %s: loading it again", err);
+            else
+                failed = 1;
+        } else if (pm_mono_s() >= next_clock) {
+            if (pm_store_now(rt->store, &now, err, sizeof(err)) == PM_STORE_OK)
+                pm_suplocal_clock(now);
+            next_clock = pm_mono_s() + CLOCK_S;
+        }
+        pm_runtime_release(rt);
+        if (failed) { /* say it once, wait, load again */
+            if (!failing)
+                pm_log(PM_LOG_WARNING,
+                       "suppression copy: %s: every recipient is checked in Redis until it is "
+                       "loaded again",
+                       err);
+            failing = 1;
+            if (wait_s(backoff))
+                break;
+            backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+        }
+    }
+    pm_suplocal_ready(0);
+    return NULL;
+}
+
+/* Start the thread with every signal blocked in it. */
+int
+pm_supfollow_start(void)
+{
+    pthread_condattr_t ca;
+    sigset_t all, old;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &ca);
+    pthread_condattr_destroy(&ca);
+    stopping = 0;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    running = pthread_create(&tid, NULL, follow_loop, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!running) {
+        pm_log(PM_LOG_ERR, "suppression copy: cannot start its thread");
+        pthread_cond_destroy(&cv);
+        return -1;
+    }
+    return 0;
+}
+
+/* Stop the thread and wait for it. */
+void
+pm_supfollow_stop(void)
+{
+    if (!running)
+        return;
+    pthread_mutex_lock(&mu);
+    stopping = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(tid, NULL);
+    pthread_cond_destroy(&cv);
+    running = 0;
+}
