@@ -1,0 +1,177 @@
+#!/bin/bash
+# suplocal.sh - each daemon's copy of the suppression lists, two daemons on
+# one Redis (and a third that keeps no copy):
+#   (a) both load the copy at start (ready, no entry);
+#   (b) postmeterctl suppress add on one server: the entry is in the stream
+#       <prefix>:v1:supx, the other daemon's copy holds it within a bounded
+#       wait and it refuses the recipient at RCPT with 550 5.1.1; suppress del:
+#       the copy lets it go, the recipient is accepted;
+#   (c) a hard bounce learned through the feedback path on daemon a: daemon
+#       b's copy holds it and b refuses the recipient;
+#   (d) postmeterctl forget --all deletes the stream with the rest: the next
+#       write makes it anew, which each follower sees as a gap, and reloads:
+#       its copy then holds exactly what Redis holds;
+#   (e) Redis restarted (empty): the copies are loaded again (ready, no entry);
+#   (f) suppression.local_max = 0: no copy, never ready; every daemon stops
+#       cleanly on SIGTERM (the follower sees the stop within its XREAD block).
+#
+# SPDX-License-Identifier: BSD-2-Clause
+. "$(dirname "$0")/../lib/common.sh"
+
+PM=$top_builddir/postmeter
+DRIVE=$top_builddir/tests/tools/pmdrive
+CTL=$top_builddir/postmeterctl
+pm_need "$PM" "$DRIVE" "$CTL" curl redis-server redis-cli
+pm_redis_start
+pm_secret_file "$PM_TMP/contacts.key"
+PM_FAIL_LOGS="$PM_TMP/[abc].log"
+SUPX=pmtest:v1:supx
+
+declare -A MPORT PID
+# Start daemon $1 with suppression.local_max $2 and a metrics endpoint.
+start() {
+    MPORT[$1]=$(pm_free_port)
+    pm_milter_start "$1" <<CONF
+local_domains = [ "example.com" ];
+outbound: { networks = [ ]; };
+contacts: { secret_file = "$PM_TMP/contacts.key"; };
+feedback: { authserv_id = "mx.example.com"; };
+suppression: { local_max = $2; };
+metrics: { listen = "127.0.0.1:${MPORT[$1]}"; };
+plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
+                    new_recipients_per_day = 0; warmup = []; }; };
+rules = ( );
+CONF
+    PID[$1]=$PM_LAST_PID
+    pm_wait_port "${MPORT[$1]}" || pm_fail "daemon $1: no metrics endpoint"
+}
+start a 1000
+start b 1000
+start c 0
+
+ctl() { "$CTL" -c "$PM_TMP/a.conf" "$@" >"$PM_TMP/ctl.out" 2>&1 || pm_fail "postmeterctl $*: $(cat "$PM_TMP/ctl.out")"; }
+
+# Print the value of gauge $2 of daemon $1.
+gauge() {
+    curl -s -m 5 "http://127.0.0.1:${MPORT[$1]}/metrics" | awk -v s="$2" '$1 == s { print $2 }'
+}
+
+# Wait (bounded: 4 s) until daemon $1's copy is ready with $2 entries; print
+# the milliseconds it took, or fail.
+copy_is() {
+    local t0 t1 i
+    t0=$(date +%s%3N)
+    for i in $(seq 1 80); do
+        [ "$(gauge "$1" postmeter_suppression_local_ready) $(gauge "$1" postmeter_suppression_local_entries)" = "1 $2" ] && {
+            t1=$(date +%s%3N)
+            echo $((t1 - t0))
+            return 0
+        }
+        sleep 0.05
+    done
+    pm_fail "daemon $1's copy: ready $(gauge "$1" postmeter_suppression_local_ready), entries $(gauge "$1" postmeter_suppression_local_entries); wanted ready with $2"
+}
+
+# Drive one message through daemon $1 from $2 to $3...; pmdrive's output.
+drive() {
+    local d=$1 from=$2 args=()
+    shift 2
+    for r; do args+=(-r "$r"); done
+    "$DRIVE" -S "unix:$PM_TMP/$d.sock" -c 1 -m 1 -f "$from" -a "$from" "${args[@]}" 2>&1
+}
+
+# Check that daemon $1 refuses $2 (550 5.1.1) and accepts erin@example.org beside it.
+refuses() {
+    local out
+    out=$(drive "$1" dave@example.com "$2" erin@example.org)
+    grep -q '^messages=1 accepted=1 .* rcpt_refused=1$' <<<"$out" || pm_fail "daemon $1, $2: $out"
+    grep -q "^reply 1 550 5.1.1 <$2>" <<<"$out" || pm_fail "daemon $1, reply for $2: $out"
+}
+
+# Check that daemon $1 accepts $2.
+accepts() {
+    local out
+    out=$(drive "$1" dave@example.com "$2" erin@example.org)
+    grep -q '^messages=1 accepted=1 .* rcpt_refused=0$' <<<"$out" || pm_fail "daemon $1, $2: $out"
+}
+
+# --- (a) loaded at start -----------------------------------------------------------------
+copy_is a 0 >/dev/null
+copy_is b 0 >/dev/null
+pm_assert_eq 0 "$(pm_rcli XLEN $SUPX)" "stream length before any entry"
+
+# --- (b) suppress add / del ----------------------------------------------------------------
+ctl suppress add gone@example.org --domain example.com --days 30
+pm_assert_eq 1 "$(pm_rcli XLEN $SUPX)" "stream length after suppress add"
+now=$(pm_rcli TIME | head -n 1)
+entry=$(pm_rcli XRANGE $SUPX - + | tr '\n' ' ')
+x=$(pm_rcli XRANGE $SUPX - + | sed -n '/^x$/{n;p}')
+[[ "$entry" == *"op add c example.com a gone@example.org x $x "* ]] || pm_fail "stream entry: $entry"
+[ "$x" -ge $((now + 30 * 86400 - 2)) ] && [ "$x" -le $((now + 30 * 86400 + 2)) ] ||
+    pm_fail "stream entry's expiry $x, store time $now"
+ms=$(copy_is b 1)
+echo "daemon b held the added entry within $ms ms"
+copy_is a 1 >/dev/null
+refuses b gone@example.org
+refuses a gone@example.org
+ctl suppress del gone@example.org --domain example.com
+pm_assert_eq "del" "$(pm_rcli XREVRANGE $SUPX + - COUNT 1 | sed -n '/^op$/{n;p}')" "last stream entry"
+copy_is b 0 >/dev/null
+accepts b gone@example.org
+# none left: an error, and nothing to note
+"$CTL" -c "$PM_TMP/a.conf" suppress del gone@example.org --domain example.com >/dev/null 2>&1 &&
+    pm_fail "suppress del of an address not on the list succeeded"
+pm_assert_eq 2 "$(pm_rcli XLEN $SUPX)" "stream length after a del of nothing"
+
+# --- (c) a hard bounce through daemon a, refused by daemon b ------------------------------
+printf 'From: alice@example.com\r\nTo: bob@example.org\r\nSubject: hi\r\nMessage-ID: <alice-1@example.com>\r\n\r\nHello.\r\n' \
+    >"$PM_TMP/out.eml"
+out=$("$DRIVE" -S "unix:$PM_TMP/a.sock" -c 1 -m 1 -f alice@example.com -a alice@example.com \
+    -D "$PM_TMP/out.eml" -r bob@example.org 2>&1)
+pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "alice to bob"
+{
+    printf 'From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\nTo: alice@example.com\r\n'
+    printf 'Subject: Undelivered Mail Returned to Sender\r\nAuto-Submitted: auto-replied\r\n'
+    printf 'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B1"\r\n\r\n'
+    printf -- '--B1\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.example.org.\r\n\r\n'
+    printf -- '--B1\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n'
+    printf '\r\nFinal-Recipient: rfc822; bob@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n'
+    printf 'Diagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: Recipient address rejected\r\n'
+    printf -- '\r\n--B1--\r\n'
+} >"$PM_TMP/dsn.eml"
+"$DRIVE" -S "unix:$PM_TMP/a.sock" -c 1 -m 1 -f "" -D "$PM_TMP/dsn.eml" -r alice@example.com >/dev/null 2>&1 ||
+    pm_fail "pmdrive (bounce) failed"
+pm_wait_grep 'feedback=hard_bounce sender=alice@example.com rcpt=bob@example\.org' "$PM_TMP/a.log" ||
+    pm_fail "no hard bounce learned"
+pm_assert_eq 3 "$(pm_rcli XLEN $SUPX)" "stream length after the bounce"
+copy_is b 1 >/dev/null
+refuses b bob@example.org
+
+# --- (d) forget --all, then a write: a gap, a reload ------------------------------------------
+"$CTL" -c "$PM_TMP/a.conf" forget --all --yes >"$PM_TMP/ctl.out" 2>&1 || pm_fail "forget: $(cat "$PM_TMP/ctl.out")"
+pm_assert_eq 0 "$(pm_rcli EXISTS $SUPX)" "the stream after forget --all"
+pm_assert_eq "1 1" "$(gauge b postmeter_suppression_local_ready) $(gauge b postmeter_suppression_local_entries)" \
+    "b's copy after forget (more than Redis: only ever 'may be')"
+ctl suppress add new@example.org --domain example.com
+for d in a b; do
+    pm_wait_grep 'suppression copy: .* starts at [0-9]+-[0-9]+, after [1-9][0-9]*-[0-9]+: loading it again' \
+        "$PM_TMP/$d.log" || pm_fail "daemon $d saw no gap"
+    copy_is $d 1 >/dev/null # new@ alone: bob@ went with the reload
+done
+accepts b bob@example.org
+refuses b new@example.org
+
+# --- (e) Redis restarted, empty ---------------------------------------------------------------
+pm_redis_stop
+pm_redis_start "$PM_REDIS_PORT"
+copy_is a 0 >/dev/null
+copy_is b 0 >/dev/null
+accepts b new@example.org
+
+# --- (f) no copy; clean stops ---------------------------------------------------------------
+pm_assert_eq "0 0" "$(gauge c postmeter_suppression_local_ready) $(gauge c postmeter_suppression_local_entries)" \
+    "daemon c (local_max 0)"
+ctl suppress add last@example.org --domain example.com
+refuses c last@example.org
+for d in a b c; do pm_stop_clean "${PID[$d]}" "daemon $d"; done
+echo "suplocal: ok"
