@@ -128,7 +128,7 @@ follow_loop(void *arg)
     struct pm_runtime *seen = NULL;
     long long max = -1, next_clock = 0, now, backoff = BACKOFF_MIN;
     char last[64], err[512];
-    int loaded = 0, failing = 0, failed, rc;
+    int loaded = 0, failing = 0, failed, tick, rc;
 
     (void)arg;
     while (!stopped()) {
@@ -144,7 +144,7 @@ follow_loop(void *arg)
             max = rt->conf->suppress_local_max;
             loaded = 0;
         }
-        failed = 0;
+        failed = tick = 0;
         if (max == 0) {
             pm_runtime_release(rt);
             if (wait_s(1))
@@ -161,16 +161,16 @@ follow_loop(void *arg)
                 failed = 1;
             }
         } else if ((rc = pm_store_sup_follow(rt->store, last, sizeof(last), BLOCK_MS, change_one,
-                                             NULL, err, sizeof(err))) != PM_STORE_OK) {
+                                             NULL, (tick = pm_mono_s() >= next_clock) ? &now : NULL,
+                                             err, sizeof(err))) != PM_STORE_OK) {
             pm_suplocal_ready(0); /* "may be" for everyone until loaded again */
             loaded = 0;
             if (rc == PM_STORE_GAP)
                 pm_log(PM_LOG_INFO, "suppression copy: %s: loading it again", err);
             else
                 failed = 1;
-        } else if (pm_mono_s() >= next_clock) {
-            if (pm_store_now(rt->store, &now, err, sizeof(err)) == PM_STORE_OK)
-                pm_suplocal_clock(now);
+        } else if (tick) { /* the follow read the store's clock */
+            pm_suplocal_clock(now);
             next_clock = pm_mono_s() + CLOCK_S;
         }
         pm_runtime_release(rt);

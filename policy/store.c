@@ -114,11 +114,11 @@ int
 pm_store_sup_follow(struct pm_store *st, char *last, size_t lastlen, int block_ms,
                     void (*each)(void *arg, int add, const char *company, const char *rcpt,
                                  long long expires),
-                    void *arg, char *err, size_t errlen)
+                    void *arg, long long *now, char *err, size_t errlen)
 {
     if (!st->ops->sup_follow)
         return store_unsupported("stream of suppression changes", err, errlen);
-    return st->ops->sup_follow(st->impl, last, lastlen, block_ms, each, arg, err, errlen);
+    return st->ops->sup_follow(st->impl, last, lastlen, block_ms, each, arg, now, err, errlen);
 }
 
 /* A sender's plan override. */

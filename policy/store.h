@@ -420,15 +420,16 @@ struct pm_store_ops {
                         void (*each)(void *arg, const char *company, const char *rcpt,
                                      long long expires),
                         void *arg, long long *now, char *err, size_t errlen);
-    /* Wait up to block_ms for changes after last (on a connection of the
-     * caller's thread alone), pass each (add 1, or 0 removed) and move last
-     * on; PM_STORE_OK (none, or some), PM_STORE_GAP when changes after last
-     * may be lost (the stream was trimmed past it or made anew, the primary
-     * moved): load again; or a failure. */
+    /* Wait up to block_ms for changes after last, pass each (add 1, or 0
+     * removed) and move last on; with now, then read the store's clock.
+     * PM_STORE_OK (none, or some), PM_STORE_GAP when changes after last may
+     * be lost (the stream was trimmed past it or made anew, the primary
+     * moved): load again; or a failure. Both run on a connection of the
+     * store's one follower alone (never the pool's): one thread calls them. */
     int (*sup_follow)(void *impl, char *last, size_t lastlen, int block_ms,
                       void (*each)(void *arg, int add, const char *company, const char *rcpt,
                                    long long expires),
-                      void *arg, char *err, size_t errlen);
+                      void *arg, long long *now, char *err, size_t errlen);
     /* A sender's plan override. */
     int (*plan_get)(void *impl, const char *sender, struct pm_override *o, char *err,
                     size_t errlen);
@@ -539,7 +540,7 @@ int pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
 int pm_store_sup_follow(struct pm_store *st, char *last, size_t lastlen, int block_ms,
                         void (*each)(void *arg, int add, const char *company, const char *rcpt,
                                      long long expires),
-                        void *arg, char *err, size_t errlen);
+                        void *arg, long long *now, char *err, size_t errlen);
 
 /* The administrator's operations (see struct pm_store_ops); PM_STORE_OK, or a failure
  * (err says why). */

@@ -283,38 +283,9 @@ scan_entries(struct redis_store *rs, const char *pattern, long long now,
              void *arg, char *err, size_t errlen)
 {
     struct read_scan x = {rs, now, each, arg, err, errlen};
+    int rc = rs_scan(rs, pattern, SCAN_ROUNDS, read_page, &x, err, errlen);
 
-    return rs_scan(rs, pattern, SCAN_ROUNDS, read_page, &x, err, errlen);
-}
-
-/* Every entry of every company to each, at store time now; PM_STORE_OK only
- * when the whole keyspace was seen. */
-int
-rs_sup_scan_all(struct redis_store *rs, long long now,
-                int (*each)(void *arg, const char *company, const char *rcpt,
-                            const struct pm_suppressed *e),
-                void *arg, char *err, size_t errlen)
-{
-    char esc[256], *pattern;
-    size_t len;
-    int rc;
-
-    rs_glob_escape(rs->prefix, esc, sizeof(esc));
-    len = strlen(esc) + 32;
-    if (!(pattern = malloc(len))) {
-        snprintf(err, errlen, "out of memory");
-        return PM_STORE_ERROR;
-    }
-    snprintf(pattern, len, "%s:v1:{d:*}:sup:*", esc);
-    rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
-    free(pattern);
-    if (rc > 0) {
-        snprintf(err, errlen,
-                 "redis %s: the suppression lists were not read whole in %d SCAN calls", rs->name,
-                 SCAN_ROUNDS);
-        return PM_STORE_ERROR;
-    }
-    return rc;
+    return rc < 0 ? rc : PM_STORE_OK;
 }
 
 /* The suppression list: entries of company (NULL: all) and rcpt (NULL: all). */
@@ -354,7 +325,7 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     snprintf(pattern, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company ? c : "*", rcpt ? a : "*");
     rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
     free(pattern);
-    return rc < 0 ? rc : PM_STORE_OK;
+    return rc;
 }
 
 /* Add (status set) or remove (status NULL) one entry, noting it in the

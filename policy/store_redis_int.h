@@ -158,13 +158,6 @@ int rs_suppress_migrate(void *impl, const char *const *companies, size_t n, long
                         char *err, size_t errlen);
 int rs_now(void *impl, long long *now, char *err, size_t errlen);
 
-/* Every suppression entry of every company to each (0 to go on), at store
- * time now; PM_STORE_OK only when the whole keyspace was seen. */
-int rs_sup_scan_all(struct redis_store *rs, long long now,
-                    int (*each)(void *arg, const char *company, const char *rcpt,
-                                const struct pm_suppressed *e),
-                    void *arg, char *err, size_t errlen);
-
 /* The store operations of store_redis_supx.c. */
 int rs_sup_snapshot(void *impl, char *last, size_t lastlen,
                     void (*each)(void *arg, const char *company, const char *rcpt,
@@ -173,7 +166,7 @@ int rs_sup_snapshot(void *impl, char *last, size_t lastlen,
 int rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
                   void (*each)(void *arg, int add, const char *company, const char *rcpt,
                                long long expires),
-                  void *arg, char *err, size_t errlen);
+                  void *arg, long long *now, char *err, size_t errlen);
 
 /* The store operations of store_redis_admin.c. */
 int rs_plan_get(void *impl, const char *sender, struct pm_override *o, char *err, size_t errlen);

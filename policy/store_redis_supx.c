@@ -4,27 +4,29 @@
  *
  * SYNOPSIS
  *   rs_sup_snapshot(): the stream's last id, then every entry;
- *   rs_sup_follow(): the changes after an id, XREAD BLOCK on the caller's
- *   own connection.
+ *   rs_sup_follow(): the changes after an id (XREAD BLOCK).
  *
  * DESCRIPTION
  *   Every write of a suppression entry notes it, in the same script, in the
  *   stream "<prefix>:v1:supx" (prelude.lua's supx_note: op, c, a, x), kept
  *   to about RS_SUPX_MAX_TEXT entries. A load reads the stream's last id
  *   first (XREVRANGE + - COUNT 1; "0-0" when there is none), then every
- *   entry (SCAN MATCH "<prefix>:v1:{d:*}:sup:*", 200 entries per script
- *   call), so that a change made during the SCAN is in the stream after that
- *   id and is applied again by the follower: adds and removals are
- *   idempotent, and applied in order they leave what the store holds.
+ *   entry: SCAN MATCH "<prefix>:v1:{d:*}:sup:*" (COUNT 1000, at most
+ *   SCAN_ROUNDS calls), each page's PTTLs pipelined, so that a change made
+ *   during the SCAN is in the stream after that id and is applied again by
+ *   the follower: adds and removals are idempotent, and applied in order
+ *   they leave what the store holds.
  *
- *   The follower reads with XREAD COUNT 1000 BLOCK on a connection of its
- *   own (not the pool's), whose read timeout is the block plus
- *   redis.command_timeout_ms. After each batch the stream's first id is
- *   read (XRANGE - + COUNT 1): when it is past the id the batch started
+ *   Both run on a connection of the follower's own (rs->follow, not the
+ *   pool's: a load or a blocked XREAD never takes a connection from the
+ *   mail, nor counts in its metrics), opened when needed and dropped after
+ *   any failure. XREAD COUNT 1000 BLOCK block_ms; the read timeout is the
+ *   block plus redis.command_timeout_ms. After each batch the stream's first
+ *   id is read (XRANGE - + COUNT 1): when it is past the id the batch started
  *   after, changes may have been trimmed away unseen, or the stream was
  *   deleted (postmeterctl forget --all, FLUSHALL) and made anew: a gap. A
- *   primary that moved (Sentinel) is a gap too; a broken connection a
- *   failure. Either way the caller loads again.
+ *   primary the Sentinels named since the connection was opened is a gap
+ *   too. Either way, and after a failure, the caller loads again.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -38,6 +40,7 @@
 #include "store_redis_int.h"
 
 #define FOLLOW_COUNT "1000" /* changes read per XREAD */
+#define SCAN_ROUNDS 100000  /* bound on SCAN calls of a load (each sees about 1000 keys) */
 
 /* A stream id "ms-seq" as two numbers; -1 when it is not one. */
 static int
@@ -64,6 +67,95 @@ id_after(const char *a, const char *b)
     return am > bm || (am == bm && as > bs);
 }
 
+/* Close the follower's connection: a new one is opened next time. */
+static void
+own_drop(struct redis_store *rs)
+{
+    rs_conn_close(rs->follow);
+    rs->follow = NULL;
+}
+
+/* The follower's connection, opened when there is none; NULL with err set. */
+static redisContext *
+own(struct redis_store *rs, char *err, size_t errlen)
+{
+    if (!rs->follow && !(rs->follow = rs_conn_own(rs, err, errlen)))
+        return NULL;
+    return rs->follow->c;
+}
+
+/* Read n replies of commands appended to the follower's connection into
+ * out[] (n 1: a plain command); PM_STORE_OK, or a failure with every reply
+ * freed and, after an I/O error, the connection dropped. */
+static int
+own_replies(struct redis_store *rs, size_t n, redisReply **out, char *err, size_t errlen)
+{
+    sigset_t old;
+    size_t i, got = 0;
+    int pend, rc = PM_STORE_OK;
+    void *r;
+
+    pm_redis_pipe_block(&old, &pend);
+    for (got = 0; got < n; got++) {
+        if (redisGetReply(rs->follow->c, &r) != REDIS_OK) {
+            pm_redis_io_error(&rs->link, rs->follow->c, errno, err, errlen);
+            rc = PM_STORE_RETRY;
+            break;
+        }
+        out[got] = r;
+        if (out[got]->type == REDIS_REPLY_ERROR && rc == PM_STORE_OK) {
+            snprintf(err, errlen, "redis %s: %s", rs->name, out[got]->str);
+            rc = rs_reply_rc(out[got]);
+        }
+    }
+    pm_redis_pipe_restore(&old, pend);
+    if (rc != PM_STORE_OK) {
+        for (i = 0; i < got; i++)
+            freeReplyObject(out[i]);
+        own_drop(rs);
+    }
+    return rc;
+}
+
+/* Run one command on the follower's connection within timeout_ms; its reply
+ * (never an error reply) in *out, or a failure. */
+static int
+own_call(struct redis_store *rs, int timeout_ms, int argc, const char **argv, redisReply **out,
+         char *err, size_t errlen)
+{
+    redisContext *c = own(rs, err, errlen);
+
+    *out = NULL;
+    if (!c)
+        return PM_STORE_RETRY;
+    redisSetTimeout(c, pm_redis_tv(timeout_ms));
+    if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK) {
+        snprintf(err, errlen, "redis %s: out of memory", rs->name);
+        own_drop(rs);
+        return PM_STORE_ERROR;
+    }
+    return own_replies(rs, 1, out, err, errlen);
+}
+
+/* Store time now (the scripts' clock), on the follower's connection. */
+static int
+own_now(struct redis_store *rs, long long *now, char *err, size_t errlen)
+{
+    const char *argv[4] = {"EVAL", rs->now_lua, "1", rs->clock_key};
+    redisReply *r;
+    int rc;
+
+    if ((rc = own_call(rs, rs->command_ms, 4, argv, &r, err, errlen)) < 0)
+        return rc;
+    rc = r->type == REDIS_REPLY_INTEGER ? PM_STORE_OK : PM_STORE_ERROR;
+    if (rc == PM_STORE_OK)
+        *now = r->integer;
+    else
+        snprintf(err, errlen, "redis %s: unexpected reply to the clock script", rs->name);
+    freeReplyObject(r);
+    return rc;
+}
+
 /* The first (rev 0) or last (rev 1) id of the stream into id ("0-0" when
  * there is none). */
 static int
@@ -75,7 +167,7 @@ stream_end(struct redis_store *rs, const char *supx, int rev, char *id, size_t i
     redisReply *r;
     int rc;
 
-    if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
+    if ((rc = own_call(rs, rs->command_ms, 6, argv, &r, err, errlen)) < 0)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY ||
         (r->elements && (r->element[0]->type != REDIS_REPLY_ARRAY || !r->element[0]->elements ||
@@ -89,20 +181,99 @@ stream_end(struct redis_store *rs, const char *supx, int rev, char *id, size_t i
     return PM_STORE_OK;
 }
 
-/* What a load passes on. */
-struct snap {
-    void (*each)(void *arg, const char *company, const char *rcpt, long long expires);
-    void *arg;
-};
-
-/* One entry of the SCAN: to the caller. */
+/* Split an entry's key after the prefix into company and address; -1 when
+ * it is not one. */
 static int
-snap_one(void *arg, const char *company, const char *rcpt, const struct pm_suppressed *e)
+key_split(const char *key, size_t skip, char *company, size_t clen, const char **rcpt)
 {
-    struct snap *x = arg;
+    const char *c = key + skip, *end;
 
-    x->each(x->arg, company, rcpt, e->until);
+    if (strlen(key) <= skip || strncmp(c, "{d:", 3) != 0 || !(end = strstr(c, "}:sup:")) ||
+        end[6] == '\0' || (size_t)(end - c - 3) >= clen)
+        return -1;
+    snprintf(company, clen, "%.*s", (int)(end - c - 3), c + 3);
+    *rcpt = end + 6;
     return 0;
+}
+
+/* The entries of one SCAN page: their PTTLs pipelined, each live one to each. */
+static int
+load_page(struct redis_store *rs, const redisReply *page, long long now,
+          void (*each)(void *, const char *, const char *, long long), void *arg, char *err,
+          size_t errlen)
+{
+    size_t skip = strlen(rs->prefix) + 4, i, n = page->elements;
+    redisReply **r;
+    int rc = PM_STORE_OK;
+
+    if (!n)
+        return PM_STORE_OK;
+    if (!(r = calloc(n, sizeof(*r)))) {
+        snprintf(err, errlen, "out of memory");
+        return PM_STORE_ERROR;
+    }
+    redisSetTimeout(rs->follow->c, pm_redis_tv(rs->command_ms));
+    for (i = 0; i < n && rc == PM_STORE_OK; i++) {
+        const char *argv[2] = {"PTTL", page->element[i]->str};
+
+        if (redisAppendCommandArgv(rs->follow->c, 2, argv, NULL) != REDIS_OK) {
+            snprintf(err, errlen, "redis %s: out of memory", rs->name);
+            own_drop(rs);
+            rc = PM_STORE_ERROR;
+        }
+    }
+    if (rc == PM_STORE_OK && (rc = own_replies(rs, n, r, err, errlen)) == PM_STORE_OK) {
+        for (i = 0; i < n; i++) {
+            char company[256];
+            const char *rcpt;
+
+            if (r[i]->type == REDIS_REPLY_INTEGER && r[i]->integer != -2 &&
+                key_split(page->element[i]->str, skip, company, sizeof(company), &rcpt) == 0)
+                each(arg, company, rcpt,
+                     r[i]->integer > 0 ? now + (r[i]->integer + 999) / 1000 : 0);
+            freeReplyObject(r[i]);
+        }
+    }
+    free(r);
+    return rc;
+}
+
+/* Every entry of every company to each (SCAN, a page at a time). */
+static int
+load_all(struct redis_store *rs, long long now,
+         void (*each)(void *, const char *, const char *, long long), void *arg, char *err,
+         size_t errlen)
+{
+    char cursor[32] = "0", esc[256], pattern[300];
+    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+    int calls = 0, rc;
+
+    rs_glob_escape(rs->prefix, esc, sizeof(esc));
+    snprintf(pattern, sizeof(pattern), "%s:v1:{d:*}:sup:*", esc);
+    do {
+        redisReply *r;
+
+        if ((rc = own_call(rs, rs->command_ms, 6, argv, &r, err, errlen)) < 0)
+            return rc;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
+            freeReplyObject(r);
+            return PM_STORE_ERROR;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        rc = load_page(rs, r->element[1], now, each, arg, err, errlen);
+        freeReplyObject(r);
+        if (rc < 0)
+            return rc;
+    } while (strcmp(cursor, "0") != 0 && ++calls < SCAN_ROUNDS);
+    if (strcmp(cursor, "0") != 0) {
+        snprintf(err, errlen,
+                 "redis %s: the suppression lists were not read whole in %d SCAN calls", rs->name,
+                 SCAN_ROUNDS);
+        return PM_STORE_ERROR;
+    }
+    return PM_STORE_OK;
 }
 
 /* The stream's last id, then every entry. */
@@ -112,7 +283,6 @@ rs_sup_snapshot(void *impl, char *last, size_t lastlen,
                 void *arg, long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    struct snap x = {each, arg};
     char *supx = rs_supx_key(rs);
     int rc;
 
@@ -120,9 +290,11 @@ rs_sup_snapshot(void *impl, char *last, size_t lastlen,
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }
+    if (rs->follow && rs_conn_moved(rs, rs->follow))
+        own_drop(rs);
     if ((rc = stream_end(rs, supx, 1, last, lastlen, err, errlen)) == PM_STORE_OK &&
-        (rc = rs_now(rs, now, err, errlen)) == PM_STORE_OK)
-        rc = rs_sup_scan_all(rs, *now, snap_one, &x, err, errlen);
+        (rc = own_now(rs, now, err, errlen)) == PM_STORE_OK)
+        rc = load_all(rs, *now, each, arg, err, errlen);
     free(supx);
     return rc;
 }
@@ -170,75 +342,49 @@ apply(const redisReply *r, char *last, size_t lastlen,
     return PM_STORE_OK;
 }
 
-/* Close the follower's connection: a new one is opened next time. */
-static void
-follow_drop(struct redis_store *rs)
-{
-    rs_conn_close(rs->follow);
-    rs->follow = NULL;
-}
-
 /* Wait up to block_ms for changes after last; see store.h. */
 int
 rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
               void (*each)(void *arg, int add, const char *company, const char *rcpt,
                            long long expires),
-              void *arg, char *err, size_t errlen)
+              void *arg, long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
     char *supx = rs_supx_key(rs), before[64], ms[24], head[64];
     const char *argv[8] = {"XREAD", "COUNT", FOLLOW_COUNT, "BLOCK", ms, "STREAMS", supx, last};
     redisReply *r = NULL;
-    sigset_t old;
-    int pend, rc = PM_STORE_ERROR;
+    int rc = PM_STORE_ERROR;
 
     if (!supx) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }
     if (rs->follow && rs_conn_moved(rs, rs->follow)) {
-        follow_drop(rs);
-        snprintf(err, errlen, "redis %s: the primary moved", rs->name);
+        own_drop(rs);
+        snprintf(err, errlen, "redis %s: the Sentinels named another primary", rs->name);
         rc = PM_STORE_GAP;
         goto out;
     }
-    if (!rs->follow) {
-        if (!(rs->follow = rs_conn_own(rs, err, errlen))) {
-            rc = PM_STORE_RETRY;
-            goto out;
-        }
-        redisSetTimeout(rs->follow->c, pm_redis_tv(block_ms + rs->command_ms));
-    }
     snprintf(ms, sizeof(ms), "%d", block_ms);
     snprintf(before, sizeof(before), "%s", last);
-    pm_redis_pipe_block(&old, &pend);
-    r = redisCommandArgv(rs->follow->c, 8, argv, NULL);
-    if (!r)
-        pm_redis_io_error(&rs->link, rs->follow->c, errno, err, errlen);
-    pm_redis_pipe_restore(&old, pend);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (r)
-            snprintf(err, errlen, "redis %s: XREAD: %s", rs->name, r->str);
-        rc = r ? rs_reply_rc(r) : PM_STORE_RETRY;
-        follow_drop(rs);
+    if ((rc = own_call(rs, block_ms + rs->command_ms, 8, argv, &r, err, errlen)) < 0)
         goto out;
-    }
-    if (r->type == REDIS_REPLY_NIL) { /* nothing within block_ms */
-        rc = PM_STORE_OK;
-        goto out;
-    }
-    if (apply(r, last, lastlen, each, arg) != PM_STORE_OK) {
+    if (r->type != REDIS_REPLY_NIL && apply(r, last, lastlen, each, arg) != PM_STORE_OK) {
         snprintf(err, errlen, "redis %s: unexpected reply to XREAD", rs->name);
-        follow_drop(rs);
+        own_drop(rs);
+        rc = PM_STORE_ERROR;
         goto out;
     }
     /* the stream's first entry past where this batch started: some were lost */
-    if ((rc = stream_end(rs, supx, 0, head, sizeof(head), err, errlen)) == PM_STORE_OK &&
+    if (r->type != REDIS_REPLY_NIL &&
+        (rc = stream_end(rs, supx, 0, head, sizeof(head), err, errlen)) == PM_STORE_OK &&
         id_after(head, before)) {
         snprintf(err, errlen, "redis %s: the stream of suppression changes starts at %s, after %s",
                  rs->name, head, before);
         rc = PM_STORE_GAP;
     }
+    if (rc == PM_STORE_OK && now)
+        rc = own_now(rs, now, err, errlen);
 out:
     if (r)
         freeReplyObject(r);
