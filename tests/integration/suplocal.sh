@@ -7,7 +7,8 @@
 #       wait and it refuses the recipient at RCPT with 550 5.1.1; suppress del:
 #       the copy lets it go, the recipient is accepted;
 #   (c) a hard bounce learned through the feedback path on daemon a: daemon
-#       b's copy holds it and b refuses the recipient;
+#       b's copy holds it and b refuses the recipient; so with an entry of the
+#       layout of earlier versions that suppress migrate moves;
 #   (d) postmeterctl forget --all deletes the stream with the rest: the next
 #       write makes it anew, which each follower sees as a gap, and reloads:
 #       its copy then holds exactly what Redis holds;
@@ -147,16 +148,28 @@ pm_assert_eq 3 "$(pm_rcli XLEN $SUPX)" "stream length after the bounce"
 copy_is b 1 >/dev/null
 refuses b bob@example.org
 
+# an entry of the layout of earlier versions, moved by suppress migrate: noted too
+pm_rcli SET 'pmtest:v1:sup:old@example.org' "1700000000|5.1.1|alice@example.com" EX 1000 >/dev/null
+ctl suppress migrate
+pm_assert_eq "moved 1 entry to the lists of their companies" "$(cat "$PM_TMP/ctl.out")" "migrate"
+now=$(pm_rcli TIME | head -n 1)
+entry=$(pm_rcli XREVRANGE $SUPX + - COUNT 1 | tail -n +2 | tr '\n' ' ')
+x=$(pm_rcli XREVRANGE $SUPX + - COUNT 1 | sed -n '/^x$/{n;p}')
+pm_assert_eq "op add c example.com a old@example.org x $x " "$entry" "the migrated entry in the stream"
+[ "$x" -ge $((now + 998)) ] && [ "$x" -le $((now + 1001)) ] || pm_fail "migrated entry's expiry $x, store time $now"
+copy_is b 2 >/dev/null
+refuses b old@example.org
+
 # --- (d) forget --all, then a write: a gap, a reload ------------------------------------------
 "$CTL" -c "$PM_TMP/a.conf" forget --all --yes >"$PM_TMP/ctl.out" 2>&1 || pm_fail "forget: $(cat "$PM_TMP/ctl.out")"
 pm_assert_eq 0 "$(pm_rcli EXISTS $SUPX)" "the stream after forget --all"
-pm_assert_eq "1 1" "$(gauge b postmeter_suppression_local_ready) $(gauge b postmeter_suppression_local_entries)" \
+pm_assert_eq "1 2" "$(gauge b postmeter_suppression_local_ready) $(gauge b postmeter_suppression_local_entries)" \
     "b's copy after forget (more than Redis: only ever 'may be')"
 ctl suppress add new@example.org --domain example.com
 for d in a b; do
     pm_wait_grep 'suppression copy: .* starts at [0-9]+-[0-9]+, after [1-9][0-9]*-[0-9]+: loading it again' \
         "$PM_TMP/$d.log" || pm_fail "daemon $d saw no gap"
-    copy_is $d 1 >/dev/null # new@ alone: bob@ went with the reload
+    copy_is $d 1 >/dev/null # new@ alone: bob@ and old@ went with the reload
 done
 accepts b bob@example.org
 refuses b new@example.org
