@@ -15,6 +15,8 @@
 #   (e) Redis restarted (empty): the copies are loaded again (ready, no entry);
 #   (f) suppression.local_max = 0: no copy, never ready; every daemon stops
 #       cleanly on SIGTERM (the follower sees the stop within its XREAD block).
+# tests/tools/supcopy loads and follows a copy as a daemon does and prints
+# what pm_suplocal_maybe() answers: after (b), and following a del and an add.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
@@ -22,7 +24,8 @@
 PM=$top_builddir/postmeter
 DRIVE=$top_builddir/tests/tools/pmdrive
 CTL=$top_builddir/postmeterctl
-pm_need "$PM" "$DRIVE" "$CTL" curl redis-server redis-cli
+SUPCOPY=$top_builddir/tests/tools/supcopy
+pm_need "$PM" "$DRIVE" "$CTL" "$SUPCOPY" curl redis-server redis-cli
 pm_redis_start
 pm_secret_file "$PM_TMP/contacts.key"
 PM_FAIL_LOGS="$PM_TMP/[abc].log"
@@ -115,6 +118,14 @@ echo "daemon b held the added entry within $ms ms"
 copy_is a 1 >/dev/null
 refuses b gone@example.org
 refuses a gone@example.org
+# what pm_suplocal_maybe() answers, from a copy loaded as a daemon loads it
+pm_assert_eq "loaded 1 $(pm_rcli XREVRANGE $SUPX + - COUNT 1 | head -n 1)
+maybe example.com gone@example.org 1
+maybe example.com erin@example.org 0
+maybe other.example gone@example.org 0
+maybe example.com Gone@example.org 0
+entries 1 ready 1" "$("$SUPCOPY" -c "$PM_TMP/b.conf" example.com gone@example.org example.com erin@example.org \
+    other.example gone@example.org example.com Gone@example.org)" "supcopy after suppress add"
 ctl suppress del gone@example.org --domain example.com
 pm_assert_eq "del" "$(pm_rcli XREVRANGE $SUPX + - COUNT 1 | sed -n '/^op$/{n;p}')" "last stream entry"
 copy_is b 0 >/dev/null
@@ -186,5 +197,16 @@ pm_assert_eq "0 0" "$(gauge c postmeter_suppression_local_ready) $(gauge c postm
     "daemon c (local_max 0)"
 ctl suppress add last@example.org --domain example.com
 refuses c last@example.org
+# a copy that follows: a del and an add after its load, answered without Redis
+"$SUPCOPY" -c "$PM_TMP/b.conf" -f 5000 -n 2 example.com last@example.org example.com later@example.org \
+    >"$PM_TMP/supcopy.out" 2>&1 &
+sc=$!
+pm_wait_grep '^loaded 1 ' "$PM_TMP/supcopy.out" || pm_fail "supcopy: $(cat "$PM_TMP/supcopy.out")"
+ctl suppress del last@example.org --domain example.com
+ctl suppress add later@example.org --domain example.com
+wait $sc || pm_fail "supcopy failed: $(cat "$PM_TMP/supcopy.out")"
+pm_assert_eq "maybe example.com last@example.org 0
+maybe example.com later@example.org 1
+entries 1 ready 1" "$(tail -n 3 "$PM_TMP/supcopy.out")" "supcopy following"
 for d in a b c; do pm_stop_clean "${PID[$d]}" "daemon $d"; done
 echo "suplocal: ok"

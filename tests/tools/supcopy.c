@@ -1,0 +1,159 @@
+/*
+ * NAME
+ *   supcopy - load and follow a copy of the suppression lists as a daemon
+ *   does, and print what it answers (tests)
+ *
+ * SYNOPSIS
+ *   supcopy -c CONF [-f MS] [-n CHANGES] COMPANY RCPT [COMPANY RCPT ...]
+ *
+ * DESCRIPTION
+ *   Reads postmeter's configuration CONF, makes its Redis store, loads the
+ *   copy (pm_store_sup_snapshot into policy/suplocal.c, bounded by
+ *   suppression.local_max) and prints "loaded ENTRIES LAST_ID" (flushed).
+ *   With -f, follows the stream (pm_store_sup_follow, blocks of 100 ms) for
+ *   at most MS milliseconds, or until CHANGES changes were applied with -n;
+ *   a gap loads the copy again ("gap" is printed). Then prints one line per
+ *   pair, "maybe COMPANY RCPT ANSWER", ANSWER what pm_suplocal_maybe() says
+ *   (1: may be suppressed, or the copy cannot tell; 0: surely not), and
+ *   "entries N ready R".
+ *
+ * DIAGNOSTICS
+ *   Exit 0, 1 when the store failed (the error on stderr), 2 on bad usage.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "store.h"
+#include "store_redis.h"
+#include "suplocal.h"
+
+static long changes; /* changes applied while following */
+
+/* A loaded entry: into the copy. */
+static void
+load_one(void *arg, const char *company, const char *rcpt, long long expires)
+{
+    (void)arg;
+    pm_suplocal_add(company, rcpt, expires);
+}
+
+/* A change of the stream: into the copy. */
+static void
+change_one(void *arg, int add, const char *company, const char *rcpt, long long expires)
+{
+    (void)arg;
+    if (add)
+        pm_suplocal_add(company, rcpt, expires);
+    else
+        pm_suplocal_del(company, rcpt);
+    changes++;
+}
+
+/* Load the copy; 0, or -1 (printed). */
+static int
+load(struct pm_store *st, char *last, size_t lastlen)
+{
+    struct pm_suplocal_stats s;
+    char err[512];
+    long long now;
+
+    pm_suplocal_begin();
+    if (pm_store_sup_snapshot(st, last, lastlen, load_one, NULL, &now, err, sizeof(err)) < 0) {
+        fprintf(stderr, "supcopy: load: %s\n", err);
+        return -1;
+    }
+    pm_suplocal_clock(now);
+    pm_suplocal_ready(1);
+    pm_suplocal_stats(&s);
+    printf("loaded %lld %s\n", s.entries, last);
+    fflush(stdout);
+    return 0;
+}
+
+/* Follow for ms milliseconds or until want changes (0: no bound); 0 or -1. */
+static int
+follow(struct pm_store *st, char *last, size_t lastlen, long long ms, long want)
+{
+    long long end = pm_mono_ms() + ms;
+    char err[512];
+    int rc;
+
+    while (pm_mono_ms() < end && (!want || changes < want)) {
+        rc = pm_store_sup_follow(st, last, lastlen, 100, change_one, NULL, NULL, err, sizeof(err));
+        if (rc == PM_STORE_GAP) {
+            printf("gap\n");
+            if (load(st, last, lastlen) < 0)
+                return -1;
+        } else if (rc < 0) {
+            fprintf(stderr, "supcopy: follow: %s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Say how to call. */
+static int
+usage(void)
+{
+    fprintf(stderr, "usage: supcopy -c CONF [-f MS] [-n CHANGES] COMPANY RCPT ...\n");
+    return 2;
+}
+
+/* Load, follow, answer. */
+int
+main(int argc, char **argv)
+{
+    struct pm_suplocal_stats s;
+    struct pm_conf *conf;
+    struct pm_store *st;
+    const char *file = NULL;
+    char err[1024], last[64];
+    long long ms = 0;
+    long want = 0;
+    int c, i, rc = 0;
+
+    while ((c = getopt(argc, argv, "c:f:n:")) != -1) {
+        switch (c) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'f':
+            ms = atoll(optarg);
+            break;
+        case 'n':
+            want = atol(optarg);
+            break;
+        default:
+            return usage();
+        }
+    }
+    if (!file || (argc - optind) % 2 != 0)
+        return usage();
+    if (pm_conf_load(file, &conf, err, sizeof(err)) != 0) {
+        fprintf(stderr, "supcopy: %s\n", err);
+        return 2;
+    }
+    if (!(st = pm_store_redis_new(conf))) {
+        fprintf(stderr, "supcopy: cannot make the store\n");
+        pm_conf_free(conf);
+        return 1;
+    }
+    pm_suplocal_setup(conf->suppress_local_max);
+    if (load(st, last, sizeof(last)) < 0 ||
+        (ms > 0 && follow(st, last, sizeof(last), ms, want) < 0))
+        rc = 1;
+    for (i = optind; rc == 0 && i + 1 < argc; i += 2)
+        printf("maybe %s %s %d\n", argv[i], argv[i + 1], pm_suplocal_maybe(argv[i], argv[i + 1]));
+    pm_suplocal_stats(&s);
+    printf("entries %lld ready %d\n", s.entries, s.ready && !s.full && s.max > 0);
+    pm_store_free(st);
+    pm_conf_free(conf);
+    return rc;
+}
