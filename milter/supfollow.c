@@ -11,9 +11,10 @@
  *   copy. Otherwise it loads the copy (pm_store_sup_snapshot: the stream's
  *   last id, then every entry) and marks it ready, then follows the stream
  *   of changes (pm_store_sup_follow: XREAD BLOCK of at most BLOCK_MS, so that
- *   a stop is seen within it). A gap, a failure, a new runtime (a reload: its
- *   store may be another) or a new local_max marks the copy not ready (every
- *   recipient may be suppressed: Redis decides) until it is loaded again;
+ *   a stop is seen within it). A gap, a failure, a reload that names another
+ *   Redis or key prefix, or a new local_max marks the copy not ready (every
+ *   recipient may be suppressed: Redis decides) until it is loaded again (a
+ *   reload that keeps them keeps the copy, followed on the new store);
  *   after a failure the next load waits a backoff (1 s doubling to 30 s).
  *   Every CLOCK_S seconds it reads the store's clock, by which the copy
  *   reckons expiry.
@@ -27,10 +28,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "callbacks.h"
+#include "conf.h"
 #include "clock.h"
 #include "log.h"
 #include "suplocal.h"
@@ -47,11 +50,11 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv;
 static int stopping; /* guarded by mu */
 
-/* A load's entry: into the copy. */
+/* A load's entry: into the copy (arg: the store time of the load). */
 static void
 load_one(void *arg, const char *company, const char *rcpt, long long expires)
 {
-    (void)arg;
+    pm_suplocal_clock(*(const long long *)arg);
     pm_suplocal_add(company, rcpt, expires);
 }
 
@@ -95,6 +98,23 @@ stopped(void)
     return s;
 }
 
+/* Which Redis and prefix conf names, into sig ("" when it does not fit:
+ * never the same as another). */
+static void
+where(const struct pm_conf *conf, char *sig, size_t len)
+{
+    size_t i, o;
+
+    o = (size_t)snprintf(sig, len, "%s|%d|%s|%d|%s|%s|%d", conf->redis_host, conf->redis_port,
+                         conf->redis_socket ? conf->redis_socket : "", conf->redis_db,
+                         conf->key_prefix, conf->sentinel_master ? conf->sentinel_master : "",
+                         conf->redis_test_clock);
+    for (i = 0; i < conf->n_sentinels && o < len; i++)
+        o += (size_t)snprintf(sig + o, len - o, "|%s", conf->sentinels[i]);
+    if (o >= len)
+        sig[0] = '\0';
+}
+
 /* Load the copy from st; 0, or -1 (err says why). */
 static int
 load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
@@ -103,7 +123,8 @@ load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
     long long now;
 
     pm_suplocal_begin();
-    if (pm_store_sup_snapshot(st, last, lastlen, load_one, NULL, &now, err, errlen) < 0) {
+    /* the store sets now before the first entry: the copy reckons expiry by it */
+    if (pm_store_sup_snapshot(st, last, lastlen, load_one, &now, &now, err, errlen) < 0) {
         pm_suplocal_begin(); /* empty, not ready */
         return -1;
     }
@@ -127,7 +148,7 @@ follow_loop(void *arg)
 {
     struct pm_runtime *seen = NULL;
     long long max = -1, next_clock = 0, now, backoff = BACKOFF_MIN;
-    char last[64], err[512];
+    char last[64], err[512], sig[2048], seen_sig[2048] = "";
     int loaded = 0, failing = 0, failed, tick, rc;
 
     (void)arg;
@@ -136,13 +157,18 @@ follow_loop(void *arg)
 
         if (!rt)
             break;
-        if (rt != seen || rt->conf->suppress_local_max != max) { /* started, or a reload */
-            if (rt->conf->suppress_local_max != max)
+        if (rt != seen) { /* started, or a reload */
+            where(rt->conf, sig, sizeof(sig));
+            if (rt->conf->suppress_local_max != max) {
                 pm_suplocal_setup(rt->conf->suppress_local_max);
-            pm_suplocal_ready(0);
+                loaded = 0;
+            } else if (!sig[0] || strcmp(sig, seen_sig) != 0) {
+                pm_suplocal_ready(0); /* another Redis or prefix: another copy */
+                loaded = 0;
+            } /* else the same stream: follow it on the new store from last */
             seen = rt;
             max = rt->conf->suppress_local_max;
-            loaded = 0;
+            snprintf(seen_sig, sizeof(seen_sig), "%s", sig);
         }
         failed = tick = 0;
         if (max == 0) {

@@ -415,7 +415,8 @@ struct pm_store_ops {
     int (*now)(void *impl, long long *now, char *err, size_t errlen);
     /* A daemon's copy of the suppression lists: the stream of changes' last
      * id into last (its start: "0-0" when there is none), then every entry
-     * to each (expires: store time, 0 never); *now: store time. */
+     * to each (expires: store time, 0 never); *now: store time, set before
+     * the first entry is passed. */
     int (*sup_snapshot)(void *impl, char *last, size_t lastlen,
                         void (*each)(void *arg, const char *company, const char *rcpt,
                                      long long expires),

@@ -8,7 +8,8 @@
 #       the copy lets it go, the recipient is accepted;
 #   (c) a hard bounce learned through the feedback path on daemon a: daemon
 #       b's copy holds it and b refuses the recipient; so with an entry of the
-#       layout of earlier versions that suppress migrate moves;
+#       layout of earlier versions that suppress migrate moves; a reload of
+#       the configuration keeps the copy (the same Redis and prefix);
 #   (d) postmeterctl forget --all deletes the stream with the rest: the next
 #       write makes it anew, which each follower sees as a gap, and reloads:
 #       its copy then holds exactly what Redis holds;
@@ -170,6 +171,16 @@ pm_assert_eq "op add c example.com a old@example.org x $x " "$entry" "the migrat
 [ "$x" -ge $((now + 998)) ] && [ "$x" -le $((now + 1001)) ] || pm_fail "migrated entry's expiry $x, store time $now"
 copy_is b 2 >/dev/null
 refuses b old@example.org
+
+# a reload that keeps Redis and the prefix keeps the copy (no second load) and follows on
+loads=$(grep -c 'suppression copy: loaded' "$PM_TMP/b.log")
+kill -HUP "${PID[b]}"
+pm_wait_grep 'reloaded ' "$PM_TMP/b.log" || pm_fail "daemon b did not reload"
+ctl suppress add after-reload@example.org --domain example.com
+copy_is b 3 >/dev/null
+pm_assert_eq "$loads" "$(grep -c 'suppression copy: loaded' "$PM_TMP/b.log")" "loads of b's copy after a reload"
+ctl suppress del after-reload@example.org --domain example.com
+copy_is b 2 >/dev/null
 
 # --- (d) forget --all, then a write: a gap, a reload ------------------------------------------
 "$CTL" -c "$PM_TMP/a.conf" forget --all --yes >"$PM_TMP/ctl.out" 2>&1 || pm_fail "forget: $(cat "$PM_TMP/ctl.out")"
