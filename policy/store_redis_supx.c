@@ -86,7 +86,8 @@ own(struct redis_store *rs, char *err, size_t errlen)
 
 /* Read n replies of commands appended to the follower's connection into
  * out[] (n 1: a plain command); PM_STORE_OK, or a failure with every reply
- * freed and, after an I/O error, the connection dropped. */
+ * freed (out[] NULL) and the connection dropped (an error reply too: it may
+ * be a blocked XREAD that a primary turned replica unblocked). */
 static int
 own_replies(struct redis_store *rs, size_t n, redisReply **out, char *err, size_t errlen)
 {
@@ -110,8 +111,10 @@ own_replies(struct redis_store *rs, size_t n, redisReply **out, char *err, size_
     }
     pm_redis_pipe_restore(&old, pend);
     if (rc != PM_STORE_OK) {
-        for (i = 0; i < got; i++)
+        for (i = 0; i < got; i++) {
             freeReplyObject(out[i]);
+            out[i] = NULL;
+        }
         own_drop(rs);
     }
     return rc;

@@ -14,6 +14,7 @@
 #       write makes it anew, which each follower sees as a gap, and reloads:
 #       its copy then holds exactly what Redis holds;
 #   (e) Redis restarted (empty): the copies are loaded again (ready, no entry);
+#       so after the primary turned replica and back;
 #   (f) suppression.local_max = 0: no copy, never ready; every daemon stops
 #       cleanly on SIGTERM (the follower sees the stop within its XREAD block).
 # tests/tools/supcopy loads and follows a copy as a daemon does and prints
@@ -202,6 +203,15 @@ pm_redis_start "$PM_REDIS_PORT"
 copy_is a 0 >/dev/null
 copy_is b 0 >/dev/null
 accepts b new@example.org
+# the primary turned replica (its blocked XREADs are unblocked with an error), then
+# primary again: each copy is loaded again, its daemon unharmed
+pm_rcli REPLICAOF 127.0.0.1 1 >/dev/null
+pm_wait_grep 'suppression copy: .*UNBLOCKED' "$PM_TMP/b.log" || pm_fail "daemon b's follower saw no unblock"
+pm_rcli REPLICAOF NO ONE >/dev/null
+for d in a b; do
+    kill -0 "${PID[$d]}" 2>/dev/null || pm_fail "daemon $d died"
+    copy_is $d 0 >/dev/null
+done
 
 # --- (f) no copy; clean stops ---------------------------------------------------------------
 pm_assert_eq "0 0" "$(gauge c postmeter_suppression_local_ready) $(gauge c postmeter_suppression_local_entries)" \
