@@ -65,9 +65,9 @@ gauge() {
 # Wait (bounded: 4 s) until daemon $1's copy is ready with $2 entries; print
 # the milliseconds it took, or fail.
 copy_is() {
-    local t0 t1 i
+    local t0 t1
     t0=$(date +%s%3N)
-    for i in $(seq 1 80); do
+    for _ in $(seq 1 80); do
         [ "$(gauge "$1" postmeter_suppression_local_ready) $(gauge "$1" postmeter_suppression_local_entries)" = "1 $2" ] && {
             t1=$(date +%s%3N)
             echo $((t1 - t0))
