@@ -155,24 +155,32 @@ remove_at(size_t i)
     n--;
 }
 
+/* The answer for hash h at store time now, or -1 for "this server's
+ * reckoning of store time" (locked, read). */
+static int
+maybe_locked(uint64_t h, long long now)
+{
+    size_t i;
+
+    if (max_entries <= 0 || !ready || full)
+        return 1;
+    if (!cap)
+        return 0;
+    i = find(h);
+    return slots[i].h == h && live(slots[i].expires, now < 0 ? store_now() : now);
+}
+
 /* 1: may be suppressed, or the copy cannot tell; 0: surely not. */
 int
 pm_suplocal_maybe_at(const char *company, const char *rcpt, long long now)
 {
     uint64_t h = hash_of(company, rcpt);
-    int maybe = 1;
-    size_t i;
+    int maybe;
 
     if (!h)
         return 1;
     pthread_rwlock_rdlock(&lk);
-    if (max_entries > 0 && ready && !full) {
-        maybe = 0;
-        if (cap) {
-            i = find(h);
-            maybe = slots[i].h == h && live(slots[i].expires, now);
-        }
-    }
+    maybe = maybe_locked(h, now < 0 ? 0 : now);
     pthread_rwlock_unlock(&lk);
     return maybe;
 }
@@ -181,12 +189,15 @@ pm_suplocal_maybe_at(const char *company, const char *rcpt, long long now)
 int
 pm_suplocal_maybe(const char *company, const char *rcpt)
 {
-    long long now;
+    uint64_t h = hash_of(company, rcpt);
+    int maybe;
 
+    if (!h)
+        return 1;
     pthread_rwlock_rdlock(&lk);
-    now = store_now();
+    maybe = maybe_locked(h, -1);
     pthread_rwlock_unlock(&lk);
-    return pm_suplocal_maybe_at(company, rcpt, now);
+    return maybe;
 }
 
 /* Set the bound and empty the copy. */
