@@ -291,7 +291,7 @@ void
 pm_notice_incident(const struct pm_incident *inc, const char *action)
 {
     struct item *it;
-    int dropped = 0, hook = 0;
+    int dropped = 0, admin = 0, sender = 0, hook = 0;
 
     pthread_mutex_lock(&mu);
     if (!running || stopping || !current) {
@@ -299,7 +299,10 @@ pm_notice_incident(const struct pm_incident *inc, const char *action)
         return;
     }
     if (q_len == NOTICE_QUEUE) {
+        /* the notices send_incident would have sent, each counted as failed */
         dropped = 1;
+        admin = current->n_admin > 0;
+        sender = current->sender && current->n_admin > 0;
         hook = *current->url != '\0';
     } else {
         it = &queue[(q_head + q_len++) % NOTICE_QUEUE];
@@ -311,7 +314,10 @@ pm_notice_incident(const struct pm_incident *inc, const char *action)
     if (dropped) {
         pm_log(PM_LOG_ERR, "notice: queue full (%d incidents): notices of %s (%s) dropped",
                NOTICE_QUEUE, inc->sender, inc->signal);
-        pm_metrics_notice(PM_NOTICE_ADMIN, 0);
+        if (admin)
+            pm_metrics_notice(PM_NOTICE_ADMIN, 0);
+        if (sender)
+            pm_metrics_notice(PM_NOTICE_SENDER, 0);
         if (hook)
             pm_metrics_notice(PM_NOTICE_WEBHOOK, 0);
     }
