@@ -16,8 +16,9 @@
 #       and sends by SMTP to 127.0.0.1:25; without it the sendmail path is kept;
 #   (d) bad notify.smtp values are refused with file:line;
 #   (e) the digest by SMTP: alice goes over her plan (1 message per hour)
-#       through that Postfix, the meter script records her refusal, and the
-#       digest of the day reaches the sink through the smtpd with that row;
+#       through that Postfix, the meter script records her refusal; the digest
+#       of the day, sent to a port nobody listens on, fails and gives up its
+#       claim; sent again, it reaches the sink through the smtpd with that row;
 #   (f) the daemon itself under no_new_privs logs the line once at start, and
 #       again at a reload only when its choice changes.
 #
@@ -280,6 +281,20 @@ pm_assert_eq "250 2.0.0 Ok: queued as
 pm_assert_eq 1 "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messages_per_hour')" \
     "alice's refusal in the day's record"
 pm_sink_expect 5 "messages at the sink with alice's first"
+# A digest that cannot be sent (nothing listens on the port) gives up its
+# claim: the next try, here or on another server, may send it.
+closed=$(pm_free_port)
+notice_conf "$PM_TMP/e0.conf" <<EOF
+  admin = [ "postmaster@example.net" ];
+  sendmail = "$PM_TMP/no-such-sendmail";
+  smtp = "127.0.0.1:$closed";
+EOF
+"$cli" -c "$PM_TMP/e0.conf" digest "$today" >"$PM_TMP/e0.out" 2>"$PM_TMP/e0.out.log" ||
+    pm_fail "noticecli digest failed: $(cat "$PM_TMP/e0.out" "$PM_TMP/e0.out.log")"
+counters_are "$PM_TMP/e0.out" "admin=0/0 sender=0/0" digest=0/1
+grep -q "^postmeter: notice: digest of day $today failed: " "$PM_TMP/e0.out.log" ||
+    pm_fail "no failed digest line: $(cat "$PM_TMP/e0.out.log")"
+pm_assert_eq 0 "$(pm_rcli EXISTS "pmtest:v1:digest:$today")" "the failed digest's claim"
 notice_conf "$PM_TMP/e.conf" <<EOF
   admin = [ "postmaster@example.net" ];
   sendmail = "$PM_TMP/no-such-sendmail";
