@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "notice.h"
@@ -182,7 +183,7 @@ send_incident(const struct notice_cfg *c, const struct item *it)
                "notice: no sender notice of %s (%s): its domain is not one of local_domains",
                it->inc.sender, it->inc.signal);
     } else if (c->sender && c->n_admin) {
-        if (!pm_notice_addr_ok(it->inc.sender)) {
+        if (!pm_addr_plain(it->inc.sender, PM_NOTIFY_ADDR_MAX)) {
             snprintf(why, sizeof(why), "not an address a notice can go to");
             rc = -1;
         } else {
