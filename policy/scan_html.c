@@ -185,6 +185,8 @@ tag_end(struct pm_scan *s)
             h->in_head = 0;
         else if (strcmp(h->name, "title") == 0)
             h->in_title = 0;
+        else if (strcmp(h->name, "pre") == 0 && h->pre > 0)
+            h->pre--;
         return;
     }
     if (strcmp(h->name, "head") == 0)
@@ -193,6 +195,8 @@ tag_end(struct pm_scan *s)
         h->in_head = h->in_title = 0; /* also ends an unclosed title */
     else if (strcmp(h->name, "title") == 0)
         h->in_title = 1;
+    else if (strcmp(h->name, "pre") == 0)
+        h->pre++;
     else if (strcmp(h->name, "script") == 0)
         h->raw = 1;
     else if (strcmp(h->name, "style") == 0)

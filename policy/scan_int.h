@@ -161,10 +161,11 @@ struct pm_html {
     char ent[12];
     size_t elen;
     int in_ent;
-    char zattr[PM_SCAN_ZATTR]; /* a class, id or type value, lower case (scan_place.c) */
+    char zattr[PM_SCAN_ZATTR]; /* a class, id, type or name value, lower case (scan_place.c) */
     size_t zlen;
-    int zwant; /* 1: class, 2: id, 3: type; 0: not wanted */
+    int zwant; /* 1: class, 2: id, 3: type, 4: name; 0: not wanted */
     int zmark; /* the zone this tag's attributes start (PM_Z_BODY: none) */
+    int pre;   /* inside <pre>: its source line ends are line ends (scan_place.c) */
 };
 
 /* Transfer decoding and charset conversion of the current part. */

@@ -7,9 +7,10 @@
  * signature lasts until quoted text starts, quoted text to the end of the
  * part. Plain text is read as lines (markers are whole lines, their first
  * bytes or their end); HTML visible text too, a block tag (br, div, p, ...)
- * ending a line, and a start tag's class, id or type value is a marker of
- * its own. The README's rules section lists the markers and their clients.
- * Every state is kept a byte at a time, so chunk boundaries do not matter.
+ * ending a line (inside <pre>, a line end too), and a start tag's class, id,
+ * type or name value is a marker of its own. The README's rules section lists
+ * the markers and their clients. Every state is kept a byte at a time, so
+ * chunk boundaries do not matter.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -64,7 +65,8 @@ line_end(struct pm_zline *l, int z)
     if (n == 0)
         return z; /* a blank line changes nothing */
     l->from = starts(h, n, "From:") || starts(h, n, "*From:*");
-    l->on = starts(h, n, "On ") || starts(h, n, "\xe5\x9c\xa8"); /* "在" */
+    l->on = starts(h, n, "On ") || starts(h, n, "At ") || /* NetEase's "At ... wrote:" */
+            starts(h, n, "\xe5\x9c\xa8");                 /* "在" */
     on |= l->on; /* an attribution may be wrapped onto a second line */
     if (n == 3 && memcmp(h, "-- ", 3) == 0)
         return z > PM_Z_SIG ? z : PM_Z_SIG;
@@ -79,8 +81,12 @@ line_end(struct pm_zline *l, int z)
         return PM_Z_QUOTE; /* Apple Mail's forward, "发件人:" */
     if (starts(h, n, "--") &&
         (holds(h, n, "Original Message") || holds(h, n, "Forwarded message") ||
-         holds(h, n, "\xe5\x8e\x9f\xe5\xa7\x8b\xe9\x82\xae\xe4\xbb\xb6")))
-        return PM_Z_QUOTE; /* "-----Original Message-----", "--- 原始邮件 ---" */
+         holds(h, n, "- Original -") || holds(h, n, "Replied Message") ||
+         holds(h, n, "\xe5\x8e\x9f\xe5\xa7\x8b\xe9\x82\xae\xe4\xbb\xb6") ||
+         holds(h, n, "\xe5\x9b\x9e\xe5\xa4\x8d\xe7\x9a\x84\xe5\x8e\x9f\xe9\x82\xae\xe4\xbb\xb6")))
+        return PM_Z_QUOTE; /* "-----Original Message-----", QQ Mail's "--- 原始邮件 ---" and
+                              "--- Original ---", NetEase Mail Master's "---- Replied Message
+                              ----" and "---- 回复的原邮件 ----" */
     return z;
 }
 
@@ -128,11 +134,13 @@ place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
 }
 
 /* One byte of decoded text: the zone from here on (the caller applies it with
- * pm_place_set). In HTML a line end in the source is a blank: block tags end lines. */
+ * pm_place_set). In HTML a line end in the source is a blank (block tags end
+ * lines), except inside <pre>, where the source's lines are the lines seen. */
 int
 pm_place_byte(struct pm_scan *s, unsigned char c)
 {
-    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t' || c == '\r'))
+    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t' || c == '\r') &&
+        (s->html.pre == 0 || c == '\t'))
         c = ' ';
     return place_char(s, c);
 }
@@ -193,7 +201,7 @@ pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
     pm_url_text_run(s, &s->tok, p + from, n - from);
 }
 
-/* Start an attribute value: class, id and type values are read for markers. */
+/* Start an attribute value: class, id, type and name values are read for markers. */
 void
 pm_place_attr_begin(struct pm_html *h)
 {
@@ -201,6 +209,7 @@ pm_place_attr_begin(struct pm_html *h)
                : strcmp(h->aname, "class") == 0 ? 1
                : strcmp(h->aname, "id") == 0    ? 2
                : strcmp(h->aname, "type") == 0  ? 3
+               : strcmp(h->aname, "name") == 0  ? 4
                                                 : 0;
     h->zlen = 0;
 }
@@ -227,13 +236,17 @@ attr_has(const struct pm_html *h, const char *const *m)
 void
 pm_place_attr_end(struct pm_html *h)
 {
-    static const char *const class_sig[] = {"gmail_signature", "moz-signature", NULL};
+    static const char *const class_sig[] = {"gmail_signature", "moz-signature", "ntes-signature",
+                                            NULL};
     /* not Thunderbird's moz-cite-prefix: it also marks the new text above a quote */
-    static const char *const class_quote[] = {"gmail_quote", "gmail_attr", "moz-forward-container",
-                                              "yahoo_quoted", NULL};
+    static const char *const class_quote[] = {"gmail_quote",           "gmail_attr",
+                                              "moz-forward-container", "yahoo_quoted",
+                                              "ntes-mailmaster-quote", NULL};
+    /* "signature" is also in QQ Mail's QQMailSignature, NetEase's imail_signature */
     static const char *const id_sig[] = {"signature", "spneditorsign", NULL};
-    static const char *const id_quote[] = {"divrplyfwdmsg", "appendonsend", "isreplycontent",
-                                           "isforwardcontent", NULL};
+    static const char *const id_quote[] = {
+        "divrplyfwdmsg",  "appendonsend",     "mail-editor-reference-message-container",
+        "isreplycontent", "isforwardcontent", NULL};
     int z = PM_Z_BODY;
 
     if (h->zwant == 1)
@@ -242,6 +255,8 @@ pm_place_attr_end(struct pm_html *h)
         z = attr_has(h, id_quote) ? PM_Z_QUOTE : attr_has(h, id_sig) ? PM_Z_SIG : z;
     else if (h->zwant == 3 && h->zlen == 4 && memcmp(h->zattr, "cite", 4) == 0)
         z = PM_Z_QUOTE; /* <blockquote type="cite"> */
+    else if (h->zwant == 4 && h->zlen == 12 && memcmp(h->zattr, "_mailautosig", 12) == 0)
+        z = PM_Z_SIG; /* Outlook's <a name="_MailAutoSig"> starts its signature */
     if (z > h->zmark)
         h->zmark = z;
     h->zwant = 0;
