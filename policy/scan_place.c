@@ -132,8 +132,15 @@ place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
 int
 pm_place_byte(struct pm_scan *s, unsigned char c)
 {
+    struct pm_zline *l = &s->zl;
+
     if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t' || c == '\r'))
         c = ' ';
+    if (l->hlen == sizeof(l->head) && c != '\n' && s->zone != PM_Z_QUOTE) {
+        if (c > ' ') /* the common byte, past the line's head: place_char() in short */
+            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = c;
+        return s->zone;
+    }
     return place_char(s, c);
 }
 
@@ -197,11 +204,13 @@ pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
 void
 pm_place_attr_begin(struct pm_html *h)
 {
-    h->zwant = h->end                           ? 0
-               : strcmp(h->aname, "class") == 0 ? 1
-               : strcmp(h->aname, "id") == 0    ? 2
-               : strcmp(h->aname, "type") == 0  ? 3
-                                                : 0;
+    const char *a = h->aname;
+
+    h->zwant = h->end || (a[0] != 'c' && a[0] != 'i' && a[0] != 't') ? 0
+               : strcmp(a, "class") == 0                             ? 1
+               : strcmp(a, "id") == 0                                ? 2
+               : strcmp(a, "type") == 0                              ? 3
+                                                                     : 0;
     h->zlen = 0;
 }
 
@@ -280,9 +289,13 @@ pm_place_tag(struct pm_scan *s)
 {
     struct pm_html *h = &s->html;
 
-    if (s->zl.hlen > 0 && s->zone != PM_Z_QUOTE && block_tag(h->name))
+    if (s->zone == PM_Z_QUOTE) { /* never left: no marker can matter */
+        h->zmark = PM_Z_BODY;
+        return;
+    }
+    if (s->zl.hlen > 0 && block_tag(h->name))
         pm_place_set(s, place_char(s, '\n')); /* (an empty line changes nothing) */
-    if (!h->end && strcmp(h->name, "includetail") == 0)
+    if (!h->end && h->name[0] == 'i' && strcmp(h->name, "includetail") == 0)
         h->zmark = PM_Z_QUOTE; /* QQ Mail wraps the quoted message in it */
     if (!h->end)
         pm_place_set(s, h->zmark);
