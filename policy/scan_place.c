@@ -111,20 +111,27 @@ place_char(struct pm_scan *s, unsigned char c)
 }
 
 /* The bytes of a line after its head, up to the line end (not given): only
- * the last non-blank ones matter, in order. */
+ * the last non-blank ones matter, in order. Read backwards once; when they
+ * fill the ring it is rewritten whole, in order from its slot 0. */
 static void
 place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
 {
-    size_t k = n, keep = 0;
+    unsigned char last[PM_SCAN_ZTAIL];
+    size_t k = n, keep = 0, i;
 
-    while (k > 0 && keep < sizeof(l->tail)) {
+    while (k > 0 && keep < sizeof(last)) {
         unsigned char c = p[--k];
 
-        keep += c > ' ';
+        if (c > ' ')
+            last[sizeof(last) - ++keep] = c;
     }
-    for (; k < n; k++)
-        if (p[k] > ' ')
-            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = p[k];
+    if (keep == sizeof(last)) {
+        memcpy(l->tail, last, sizeof(last));
+        l->tlen = (l->tlen + sizeof(last)) & ~(sizeof(last) - 1); /* a whole ring, slot 0 first */
+        return;
+    }
+    for (i = sizeof(last) - keep; i < sizeof(last); i++)
+        l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = last[i];
 }
 
 /* One byte of decoded text: the zone from here on (the caller applies it with
