@@ -119,15 +119,10 @@ visible(const struct pm_html *h)
 static void
 text_out(struct pm_scan *s, unsigned char c)
 {
-    int z;
-
-    if (!visible(&s->html)) {
+    if (visible(&s->html))
+        pm_place_text_byte(s, c);
+    else
         pm_url_text(s, &s->tok, ' ');
-        return;
-    }
-    if (s->zone != PM_Z_QUOTE && (z = pm_place_byte(s, c)) != s->zone)
-        pm_place_set(s, z);
-    pm_url_text(s, &s->tok, c);
 }
 
 /* A complete attribute; the ones that carry URLs are acted on (scan_url.c). */

@@ -134,21 +134,43 @@ place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
         l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = last[i];
 }
 
-/* One byte of decoded text: the zone from here on (the caller applies it with
- * pm_place_set). In HTML a line end in the source is a blank: block tags end lines. */
-int
-pm_place_byte(struct pm_scan *s, unsigned char c)
+/* A line's end or first byte b (of text byte c): the markers, then the URL
+ * finder. Kept out of pm_place_text_byte() so that its common case saves no
+ * registers. */
+static void __attribute__((noinline))
+place_edge(struct pm_scan *s, unsigned char b, unsigned char c)
+{
+    int z = place_char(s, b);
+
+    if (z != s->zone)
+        pm_place_set(s, z);
+    pm_url_text(s, &s->tok, c);
+}
+
+/* One byte of decoded text (visible text in HTML) to the markers, then to the
+ * URL finder; a marker moves the zone first. In HTML a line end in the source
+ * is a blank: block tags end lines. Once the part is quoted only the URL
+ * finder is left. A line's end and first byte go through place_char(); the
+ * bytes between, the common case, do here what it would. */
+void
+pm_place_text_byte(struct pm_scan *s, unsigned char c)
 {
     struct pm_zline *l = &s->zl;
+    unsigned char b = c;
 
-    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t' || c == '\r'))
-        c = ' ';
-    if (l->hlen == sizeof(l->head) && c != '\n' && s->zone != PM_Z_QUOTE) {
-        if (c > ' ') /* the common byte, past the line's head: place_char() in short */
-            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = c;
-        return s->zone;
+    if (s->zone != PM_Z_QUOTE) {
+        if (s->text.sink == PM_SINK_HTML && (b == '\n' || b == '\t' || b == '\r'))
+            b = ' ';
+        if (b == '\n' || l->hlen == 0) {
+            place_edge(s, b, c);
+            return;
+        }
+        if (l->hlen < sizeof(l->head))
+            l->head[l->hlen++] = b;
+        if (b > ' ')
+            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = b;
     }
-    return place_char(s, c);
+    pm_url_text(s, &s->tok, c);
 }
 
 /* Move to zone z (never back): a URL being read ends there. */
