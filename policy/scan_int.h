@@ -269,7 +269,7 @@ void pm_cid_ref(struct pm_scan *s, const char *v, size_t n);
 
 /* scan_place.c */
 void pm_place_open(struct pm_scan *s);
-int pm_place_byte(struct pm_scan *s, unsigned char c);
+void pm_place_text_byte(struct pm_scan *s, unsigned char c);
 void pm_place_set(struct pm_scan *s, int zone);
 void pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n);
 void pm_place_attr_begin(struct pm_html *h);

@@ -117,32 +117,68 @@ place_char(struct pm_scan *s, unsigned char c)
 }
 
 /* The bytes of a line after its head, up to the line end (not given): only
- * the last non-blank ones matter, in order. */
+ * the last non-blank ones matter, in order. Read backwards once; when they
+ * fill the ring it is rewritten whole, in order from its slot 0. */
 static void
 place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
 {
-    size_t k = n, keep = 0;
+    unsigned char last[PM_SCAN_ZTAIL];
+    size_t k = n, keep = 0, i;
 
-    while (k > 0 && keep < sizeof(l->tail)) {
+    while (k > 0 && keep < sizeof(last)) {
         unsigned char c = p[--k];
 
-        keep += c > ' ';
+        if (c > ' ')
+            last[sizeof(last) - ++keep] = c;
     }
-    for (; k < n; k++)
-        if (p[k] > ' ')
-            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = p[k];
+    if (keep == sizeof(last)) {
+        memcpy(l->tail, last, sizeof(last));
+        l->tlen = (l->tlen + sizeof(last)) & ~(sizeof(last) - 1); /* a whole ring, slot 0 first */
+        return;
+    }
+    for (i = sizeof(last) - keep; i < sizeof(last); i++)
+        l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = last[i];
 }
 
-/* One byte of decoded text: the zone from here on (the caller applies it with
- * pm_place_set). In HTML a line end in the source is a blank (block tags end
- * lines), except inside <pre>, where the source's lines are the lines seen. */
-int
-pm_place_byte(struct pm_scan *s, unsigned char c)
+/* A line's end or first byte b (of text byte c): the markers, then the URL
+ * finder. Kept out of pm_place_text_byte() so that its common case saves no
+ * registers. */
+static void __attribute__((noinline))
+place_edge(struct pm_scan *s, unsigned char b, unsigned char c)
 {
-    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t' || c == '\r') &&
-        (s->html.pre == 0 || c == '\t'))
-        c = ' ';
-    return place_char(s, c);
+    int z = place_char(s, b);
+
+    if (z != s->zone)
+        pm_place_set(s, z);
+    pm_url_text(s, &s->tok, c);
+}
+
+/* One byte of decoded text (visible text in HTML) to the markers, then to the
+ * URL finder; a marker moves the zone first. In HTML a line end in the source
+ * is a blank (block tags end lines), except inside <pre>, where the source's
+ * lines are the lines seen. Once the part is quoted only the URL
+ * finder is left. A line's end and first byte go through place_char(); the
+ * bytes between, the common case, do here what it would. */
+void
+pm_place_text_byte(struct pm_scan *s, unsigned char c)
+{
+    struct pm_zline *l = &s->zl;
+    unsigned char b = c;
+
+    if (s->zone != PM_Z_QUOTE) {
+        if (s->text.sink == PM_SINK_HTML && (b == '\n' || b == '\t' || b == '\r') &&
+            (s->html.pre == 0 || b == '\t'))
+            b = ' ';
+        if (b == '\n' || l->hlen == 0) {
+            place_edge(s, b, c);
+            return;
+        }
+        if (l->hlen < sizeof(l->head))
+            l->head[l->hlen++] = b;
+        if (b > ' ')
+            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = b;
+    }
+    pm_url_text(s, &s->tok, c);
 }
 
 /* Move to zone z (never back): a URL being read ends there. */
@@ -164,7 +200,7 @@ pm_place_open(struct pm_scan *s)
 }
 
 /* Feed n bytes of plain text to the markers and the URL finder, in order:
- * as pm_place_byte() a byte at a time would, a line at a time. */
+ * as pm_place_text_byte() a byte at a time would, a line at a time. */
 void
 pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
 {
@@ -205,12 +241,14 @@ pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
 void
 pm_place_attr_begin(struct pm_html *h)
 {
-    h->zwant = h->end                           ? 0
-               : strcmp(h->aname, "class") == 0 ? 1
-               : strcmp(h->aname, "id") == 0    ? 2
-               : strcmp(h->aname, "type") == 0  ? 3
-               : strcmp(h->aname, "name") == 0  ? 4
-                                                : 0;
+    const char *a = h->aname;
+
+    h->zwant = h->end || (a[0] != 'c' && a[0] != 'i' && a[0] != 't' && a[0] != 'n') ? 0
+               : strcmp(a, "class") == 0                                            ? 1
+               : strcmp(a, "id") == 0                                               ? 2
+               : strcmp(a, "type") == 0                                             ? 3
+               : strcmp(a, "name") == 0                                             ? 4
+                                                                                    : 0;
     h->zlen = 0;
 }
 
@@ -295,9 +333,13 @@ pm_place_tag(struct pm_scan *s)
 {
     struct pm_html *h = &s->html;
 
-    if (s->zl.hlen > 0 && s->zone != PM_Z_QUOTE && block_tag(h->name))
+    if (s->zone == PM_Z_QUOTE) { /* never left: no marker can matter */
+        h->zmark = PM_Z_BODY;
+        return;
+    }
+    if (s->zl.hlen > 0 && block_tag(h->name))
         pm_place_set(s, place_char(s, '\n')); /* (an empty line changes nothing) */
-    if (!h->end && strcmp(h->name, "includetail") == 0)
+    if (!h->end && h->name[0] == 'i' && strcmp(h->name, "includetail") == 0)
         h->zmark = PM_Z_QUOTE; /* QQ Mail wraps the quoted message in it */
     if (!h->end)
         pm_place_set(s, h->zmark);
