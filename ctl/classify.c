@@ -180,6 +180,18 @@ classify_bounce(const struct ctl *c, const unsigned char *buf, size_t len)
     return CTL_OK;
 }
 
+/* What fake_reply means here for a subject with a reply prefix (NULL without one):
+ * without the store, references are taken to name a message the sender sent. */
+static const char *
+fake_reply_note(const struct pm_features *f)
+{
+    if (!f->reply_prefix)
+        return NULL;
+    return f->references ? "a reply prefix with references: taken to name a message the "
+                           "sender sent (the store is not asked)"
+                         : "a reply prefix without In-Reply-To or References";
+}
+
 /* Print everything as text. */
 static void
 classify_text(const struct ctl *c, const char *path, const struct pm_features *f,
@@ -196,10 +208,7 @@ classify_text(const struct ctl *c, const char *path, const struct pm_features *f
     if (!f->complete)
         printf("  %-21s %s\n", "problems", f->problems);
     if (f->reply_prefix)
-        printf("  %-21s %s\n", "fake_reply_note",
-               f->references ? "a reply prefix with references: taken to name a message the "
-                               "sender sent (the store is not asked)"
-                             : "a reply prefix without In-Reply-To or References");
+        printf("  %-21s %s\n", "fake_reply_note", fake_reply_note(f));
     printf("rules %-25s %-15s %s\n", "", "first contact", "known contact");
     if (n == 0)
         printf("  (no content rules configured)\n");
@@ -228,7 +237,12 @@ classify_json(const struct ctl *c, const char *path, const struct pm_features *f
     printf(",\"features\":%s,\"facts\":{", feat);
     for (k = 0; k < PM_F_COUNT; k++)
         printf("%s\"%s\":%lld", k ? "," : "", pm_feature_name((enum pm_feature)k), cold->facts[k]);
-    fputs("},\"rules\":[", stdout);
+    fputs("},\"fake_reply_note\":", stdout);
+    if (f->reply_prefix)
+        out_json_str(stdout, fake_reply_note(f));
+    else
+        fputs("null", stdout);
+    fputs(",\"rules\":[", stdout);
     for (i = 0; i < n; i++) {
         printf("%s{\"name\":", i ? "," : "");
         out_json_str(stdout, c->conf->rules[i].name);

@@ -26,6 +26,7 @@
 
 #include "callbacks.h"
 #include "feedback.h"
+#include "identity.h"
 #include "log.h"
 #include "notice.h"
 #include "metrics.h"
@@ -296,7 +297,8 @@ incident_notice(struct conn *c)
         return;
     c->msg.inc_opened = 0;
     pm_notice_incident(&c->msg.res.inc,
-                       c->rt->conf->inc_action == PM_ACT_TEMPFAIL ? "tempfailed" : "held");
+                       c->rt->conf->inc_action == PM_ACT_TEMPFAIL ? "tempfailed" : "held",
+                       !pm_is_external(c->rt->conf, c->msg.res.inc.sender));
 }
 
 /* RCPT TO: early refusal of a recipient that cannot fit. */

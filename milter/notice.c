@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "notice.h"
@@ -40,6 +41,7 @@
 struct item {
     struct pm_incident inc;
     char action[16];
+    int sender_local; /* the sender's domain is one of local_domains */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -176,8 +178,12 @@ send_incident(const struct notice_cfg *c, const struct item *it)
                       sizeof(why));
         outcome(PM_NOTICE_ADMIN, "admin notice", &it->inc, rc, why);
     }
-    if (c->sender && c->n_admin) {
-        if (!pm_notice_addr_ok(it->inc.sender)) {
+    if (c->sender && c->n_admin && !it->sender_local) {
+        pm_log(PM_LOG_INFO,
+               "notice: no sender notice of %s (%s): its domain is not one of local_domains",
+               it->inc.sender, it->inc.signal);
+    } else if (c->sender && c->n_admin) {
+        if (!pm_addr_plain(it->inc.sender, PM_NOTIFY_ADDR_MAX)) {
             snprintf(why, sizeof(why), "not an address a notice can go to");
             rc = -1;
         } else {
@@ -288,10 +294,10 @@ pm_notice_start(const struct pm_conf *conf, char *err, size_t errlen)
 
 /* Queue the notices of an incident; never blocks on the notifier's work. */
 void
-pm_notice_incident(const struct pm_incident *inc, const char *action)
+pm_notice_incident(const struct pm_incident *inc, const char *action, int sender_local)
 {
     struct item *it;
-    int dropped = 0, hook = 0;
+    int dropped = 0, admin = 0, sender = 0, hook = 0;
 
     pthread_mutex_lock(&mu);
     if (!running || stopping || !current) {
@@ -299,19 +305,26 @@ pm_notice_incident(const struct pm_incident *inc, const char *action)
         return;
     }
     if (q_len == NOTICE_QUEUE) {
+        /* the notices send_incident would have sent, each counted as failed */
         dropped = 1;
+        admin = current->n_admin > 0;
+        sender = current->sender && current->n_admin > 0 && sender_local;
         hook = *current->url != '\0';
     } else {
         it = &queue[(q_head + q_len++) % NOTICE_QUEUE];
         it->inc = *inc;
         snprintf(it->action, sizeof(it->action), "%s", action);
+        it->sender_local = sender_local;
         pthread_cond_signal(&cv);
     }
     pthread_mutex_unlock(&mu);
     if (dropped) {
         pm_log(PM_LOG_ERR, "notice: queue full (%d incidents): notices of %s (%s) dropped",
                NOTICE_QUEUE, inc->sender, inc->signal);
-        pm_metrics_notice(PM_NOTICE_ADMIN, 0);
+        if (admin)
+            pm_metrics_notice(PM_NOTICE_ADMIN, 0);
+        if (sender)
+            pm_metrics_notice(PM_NOTICE_SENDER, 0);
         if (hook)
             pm_metrics_notice(PM_NOTICE_WEBHOOK, 0);
     }

@@ -15,8 +15,10 @@
 int pm_notice_start(const struct pm_conf *conf, char *err, size_t errlen);
 
 /* Queue the notices of an incident this server opened; action is what
- * happens to the sender's mail ("held" or "tempfailed"). Never blocks. */
-void pm_notice_incident(const struct pm_incident *inc, const char *action);
+ * happens to the sender's mail ("held" or "tempfailed"); sender_local: the
+ * sender's domain is one of local_domains, so notify.sender may tell it (an
+ * envelope sender of another domain may be anyone's). Never blocks. */
+void pm_notice_incident(const struct pm_incident *inc, const char *action, int sender_local);
 
 /* Stop, dropping what was not sent yet (logged). */
 void pm_notice_stop(void);

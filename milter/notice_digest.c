@@ -7,9 +7,12 @@
  *     The previous day is the UTC day number floor(store time / 86400) - 1,
  *     the day of the record "<prefix>:v1:hits:<day>" the meter script
  *     writes. The server that claims "<prefix>:v1:digest:<day>" first (SET
- *     NX, store.h's digest_elect) sends it; the others see it claimed. A day
- *     without refusals has no digest. The table is sorted by refusals, most
- *     first, at most DIGEST_LINES lines, then "and N more". Then a short
+ *     NX, store.h's digest_elect) sends it; the others see it claimed. When
+ *     sending fails, the winner gives up its claim (digest_unclaim) and tries
+ *     again at the next ticks, DIGEST_TRIES times in all, and so may any other
+ *     server. A day without refusals has no digest. The table is sorted by
+ *     refusals, most first, at most DIGEST_LINES lines, then "and N more".
+ *     Then a short
  *     list of silent senders: of those that sent mail in the last 7 days,
  *     each with at least reputation.min_first_contacts first-contact
  *     recipients in 30 days of which none replied (store.h's digest_silent),
@@ -31,6 +34,7 @@
 #define DIGEST_LINES 200 /* rows of the table; the rest are counted */
 #define DIGEST_MAX 10000 /* rows read (the meter script keeps no more) */
 #define SILENT_LINES 20  /* the silent senders listed; the rest are counted */
+#define DIGEST_TRIES 5   /* a failed digest is tried again at the next ticks, this often */
 
 /* The rows read so far. */
 struct hits {
@@ -129,8 +133,9 @@ pm_notice_digest_text(struct pm_buf *b, const struct notice_cfg *c, long long da
     pm_buf_str(b, "\nSee a sender's use of its limits with: postmeterctl status SENDER\n");
 }
 
-/* Send the digest of day, which this server won. */
-static void
+/* Send the digest of day, which this server won; 0 (sent, or nothing to
+ * send), or -1 when it failed. */
+static int
 send_digest(const struct notice_cfg *c, long long day, long long now)
 {
     struct hits h = {NULL, 0, 0}, q = {NULL, 0, 0};
@@ -143,7 +148,7 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
         pm_log(PM_LOG_ERR, "notice: digest of day %lld failed: %s", day, err);
         pm_metrics_notice(PM_NOTICE_DIGEST, 0);
         free(h.rows);
-        return;
+        return -1;
     }
     /* the silent senders: a failure to read them costs the list, not the digest */
     if (pm_store_digest_silent(c->store, c->min_first, keep_silent, &q, err, sizeof(err)) < 0) {
@@ -154,7 +159,7 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
         pm_log(PM_LOG_INFO, "notice: digest of day %lld: nothing was refused, no digest", day);
         free(h.rows);
         free(q.rows);
-        return;
+        return 0;
     }
     pm_buf_growing(&b);
     pm_notice_digest_text(&b, c, day, h.rows, h.n, q.rows, q.n, now, pm_notice_seq());
@@ -175,9 +180,12 @@ send_digest(const struct notice_cfg *c, long long day, long long now)
     free(msg);
     free(h.rows);
     free(q.rows);
+    return rc < 0 ? -1 : 0;
 }
 
-/* Claim the digest of day and send it when won; 0, or -1 when the store could not say. */
+/* Claim the digest of day and send it when won; 0, -1 when the store could not
+ * say, or 1 when sending failed (the claim is given up, so that a next try,
+ * here or on another server, may send it). */
 int
 pm_notice_digest_day(const struct notice_cfg *c, long long day, long long now)
 {
@@ -189,20 +197,28 @@ pm_notice_digest_day(const struct notice_cfg *c, long long day, long long now)
         pm_log(PM_LOG_WARNING, "notice: digest of day %lld: cannot claim it: %s", day, err);
         return -1;
     }
-    if (!won)
+    if (!won) {
         pm_log(PM_LOG_DEBUG, "notice: digest of day %lld: another server sends it", day);
-    else
-        send_digest(c, day, now);
-    return 0;
+        return 0;
+    }
+    if (send_digest(c, day, now) == 0)
+        return 0;
+    if (pm_store_digest_unclaim(c->store, day, err, sizeof(err)) < 0)
+        pm_log(PM_LOG_WARNING, "notice: digest of day %lld: cannot give up the claim: %s", day,
+               err);
+    return 1;
 }
 
 /* Send the previous day's digest when due and won. */
 void
 pm_notice_digest_tick(const struct notice_cfg *c, long long *done_day)
 {
+    static long long tried_day; /* the notifier is one thread */
+    static int tries;
     char err[256];
     long long now, day;
     struct tm tm;
+    int rc;
 
     if (!c->digest || !c->store || c->n_admin == 0)
         return;
@@ -217,6 +233,14 @@ pm_notice_digest_tick(const struct notice_cfg *c, long long *done_day)
     if (day <= *done_day || tm.tm_hour < c->digest_hour ||
         pm_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) <= day)
         return;
-    if (pm_notice_digest_day(c, day, now) == 0)
+    rc = pm_notice_digest_day(c, day, now);
+    if (day != tried_day)
+        tried_day = day, tries = 0;
+    if (rc == 0) {
         *done_day = day;
+    } else if (rc > 0 && ++tries >= DIGEST_TRIES) {
+        pm_log(PM_LOG_ERR, "notice: digest of day %lld: failed %d times, not tried again here", day,
+               tries);
+        *done_day = day;
+    }
 }

@@ -41,10 +41,6 @@ struct notice_cfg {
  * DEL...) made a space: text from the store cannot start a header line. */
 void pm_notice_clean(const char *s, char *out, size_t len);
 
-/* 1 when s is a plain address a notice may go to (no space, control,
- * quote or bracket; one '@'; does not start with '-'). */
-int pm_notice_addr_ok(const char *s);
-
 /* The whole admin notice (headers, blank line, body) of inc into b; now:
  * the time it is written (Date:), seq: a number unique in this process. */
 void pm_notice_admin_text(struct pm_buf *b, const struct notice_cfg *c,

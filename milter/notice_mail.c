@@ -51,22 +51,6 @@ pm_notice_clean(const char *s, char *out, size_t len)
     out[i] = '\0';
 }
 
-/* 1 when s is a plain address. */
-int
-pm_notice_addr_ok(const char *s)
-{
-    const char *at = strchr(s, '@');
-    size_t i;
-
-    if (!*s || *s == '-' || !at || at == s || !at[1] || strchr(at + 1, '@') ||
-        strlen(s) > PM_NOTIFY_ADDR_MAX)
-        return 0;
-    for (i = 0; s[i]; i++)
-        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || strchr("<>\"(),;:\\[]", s[i]))
-            return 0;
-    return 1;
-}
-
 /* The headers every notice starts with, then the blank line. */
 void
 pm_notice_headers(struct pm_buf *b, const struct notice_cfg *c, const char *const *to, size_t n,

@@ -156,7 +156,7 @@ static const struct conf_key conf_keys[] = {
     K_SPECIAL("contacts", pm_conf_load_contacts),
     K_STRS("scan", "shorteners", shorteners, n_shorteners, default_shorteners, 1, pm_conf_check_domain),
     {.group = "scan", .name = "subject_spam_words", .type = KT_STRS, .off = C(subject_spam_words),
-     .count_off = C(n_subject_spam_words), .ldef = pm_scan_default_spam_words, .lower = 1,
+     .count_off = C(n_subject_spam_words), .ldef = pm_scan_default_spam_words, .lower = 1, .max = PM_SUBJECT_WORDS_MAX,
      .str_check = pm_conf_check_spam_word, .hook = pm_conf_check_spam_words},
     K_SPECIAL("rules", pm_conf_load_rules),
     K_BOOL("feedback", "enabled", feedback_enabled, 1),

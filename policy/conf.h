@@ -27,6 +27,7 @@ enum pm_action {
 };
 
 #define PM_NOTIFY_ADMIN_MAX 20 /* notify.admin: addresses */
+#define PM_CONF_LIST_MAX 10000 /* entries of a list without a bound of its own */
 #define PM_NOTIFY_ADDR_MAX 254 /* an address of notify.admin or notify.from */
 #define PM_NOTIFY_URL_MAX 1024 /* notify.webhook_url */
 #define PM_NOTIFY_SMTP_MAX 64  /* notify.smtp: "[v6addr]:port" */

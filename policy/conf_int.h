@@ -45,7 +45,7 @@ int pm_conf_load_assign(struct loader *ld, const config_setting_t *s, const char
 int pm_conf_load_domains(struct loader *ld, const config_setting_t *s, const char *kname);
 
 /* scan.subject_spam_words (conf_rules.c): one word (1 to PM_SUBJECT_WORD_MAX
- * bytes, no control character), and the list (at most PM_SUBJECT_WORDS_MAX). */
+ * bytes, no control character), and the list, folded as the subject is. */
 int pm_conf_check_spam_word(const char *v, char *why, size_t whylen);
 int pm_conf_check_spam_words(struct loader *ld, const config_setting_t *s, const char *kname);
 

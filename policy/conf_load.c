@@ -311,7 +311,7 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
           void *base)
 {
     size_t *count = (size_t *)((char *)base + k->count_off);
-    size_t n = 0, i;
+    size_t n = 0, i, max = k->max > 0 ? (size_t)k->max : PM_CONF_LIST_MAX;
     char why[256];
 
     if (s) {
@@ -319,6 +319,8 @@ load_list(struct loader *ld, const struct conf_key *k, const config_setting_t *s
             return pm_conf_fail(ld, s, "%s: expected a list of strings [ \"...\" ], not %s", kname,
                                 pm_conf_type_name(s));
         n = (size_t)config_setting_length(s);
+        if (n > max) /* before anything is allocated for it */
+            return pm_conf_fail(ld, s, "%s: %zu entries, at most %zu", kname, n, max);
     } else {
         while (k->ldef[n])
             n++;

@@ -67,7 +67,8 @@ struct conf_key {
     long long def;                /* KT_INT, KT_LLONG, KT_MODE, KT_BOOL */
     const char *sdef;             /* KT_STR, KT_CHOICE */
     const char *const *ldef;      /* KT_STRS, KT_NETS: NULL-terminated */
-    long long min, max;           /* KT_INT, KT_LLONG, KT_MODE */
+    long long min, max;           /* KT_INT, KT_LLONG, KT_MODE; max: KT_STRS, KT_NETS entries
+                                   * (0: PM_CONF_LIST_MAX) */
     double ddef, dmin, dmax;      /* KT_DOUBLE */
     const struct choice *choices; /* KT_CHOICE: NULL-terminated */
     int lower;                    /* KT_STRS: lower-case each element */

@@ -21,31 +21,20 @@
 #include <string.h>
 
 #include "conf_int.h"
-
-/* 1 when c may stand in an address of a notice (printable, no space, no quote or bracket). */
-static int
-addr_char(unsigned char c)
-{
-    return c > 0x20 && c != 0x7f && !strchr("<>\"(),;:\\[]", c);
-}
+#include "identity.h"
 
 /* notify.admin[], notify.from: a plain "local@domain" address. */
 int
 pm_conf_check_notify_address(const char *v, char *why, size_t whylen)
 {
-    const char *at = strrchr(v, '@');
-    size_t i, n = strlen(v);
+    size_t n = strlen(v);
 
     if (n == 0 || n > PM_NOTIFY_ADDR_MAX) {
         snprintf(why, whylen, "\"%.80s\" must be an address of 1 to %d characters", v,
                  PM_NOTIFY_ADDR_MAX);
         return -1;
     }
-    for (i = 0; i < n; i++)
-        if (!addr_char((unsigned char)v[i]))
-            break;
-    if (i < n || !at || at == v || !at[1] || strchr(v, '@') != at || v[0] == '-' ||
-        !strchr(at + 1, '.')) {
+    if (!pm_addr_plain(v, PM_NOTIFY_ADDR_MAX)) {
         snprintf(why, whylen, "\"%.80s\" is not an address like postmaster@example.com", v);
         return -1;
     }

@@ -108,13 +108,37 @@ pm_conf_check_spam_word(const char *v, char *why, size_t whylen)
     return 0;
 }
 
-/* The subject spam word list holds at most PM_SUBJECT_WORDS_MAX words. */
+/* Fold a word's full-width ASCII (U+FF01-U+FF5E) to ASCII, lower case, in
+ * place, as the scan folds the subject: "ＦＲＥＥ" finds "free". */
+static void
+fold_word(char *w)
+{
+    unsigned char *p = (unsigned char *)w, *o = p;
+    unsigned c;
+
+    while (*p) {
+        if (p[0] == 0xef && (p[1] == 0xbc || p[1] == 0xbd) && p[2] >= 0x80 && p[2] <= 0xbf &&
+            (c = ((p[1] & 0x3fu) << 6 | (p[2] & 0x3fu)) + 0xf000u) >= 0xff01 && c <= 0xff5e) {
+            c -= 0xfee0;
+            *o++ = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+}
+
+/* The subject spam words, folded as the subject is (their count is bounded by the key). */
 int
 pm_conf_check_spam_words(struct loader *ld, const config_setting_t *s, const char *kname)
 {
-    if (ld->conf->n_subject_spam_words > PM_SUBJECT_WORDS_MAX)
-        return pm_conf_fail(ld, s, "%s: %zu words, at most %d", kname,
-                            ld->conf->n_subject_spam_words, PM_SUBJECT_WORDS_MAX);
+    size_t i;
+
+    (void)s;
+    (void)kname;
+    for (i = 0; i < ld->conf->n_subject_spam_words; i++)
+        fold_word(ld->conf->subject_spam_words[i]);
     return 0;
 }
 

@@ -208,6 +208,22 @@ pm_addr_domain(const char *addr)
     return at ? at + 1 : "";
 }
 
+/* 1 when s is a plain address (see identity.h). */
+int
+pm_addr_plain(const char *s, size_t max)
+{
+    const char *at = strchr(s, '@');
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > max || s[0] == '-' || !at || at == s || !at[1] || strchr(at + 1, '@') ||
+        !strchr(at + 1, '.'))
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || strchr("<>\"(),;:\\[]", s[i]))
+            return 0;
+    return 1;
+}
+
 /* 1 when a recipient's domain is not one of local_domains. */
 int
 pm_is_external(const struct pm_conf *conf, const char *rcpt)

@@ -53,6 +53,11 @@ int pm_sender_identity(const char *auth_login, const char *envfrom, char *out, s
 /* The domain part of a normalised address (after the last '@'), or "". */
 const char *pm_addr_domain(const char *addr);
 
+/* 1 when s is a plain "local@domain" address of at most max bytes, one a
+ * notice may go to: printable, no blank, quote or bracket, one '@' neither
+ * first nor last, a '.' in the domain, not starting with '-'. */
+int pm_addr_plain(const char *s, size_t max);
+
 /* 1 when a recipient's domain is not one of local_domains. */
 int pm_is_external(const struct pm_conf *conf, const char *rcpt);
 

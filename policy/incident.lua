@@ -77,7 +77,7 @@ elseif op == 'release' then
         local gone = {}
         for _, f in ipairs(redis.call('HKEYS', KEYS[K.ir])) do
             local p = string.sub(f, 1, 2)
-            if p == 'm:' or p == 'r:' or p == 'f:' or p == 'b:' or f == 'nn' then
+            if p == 'm:' or p == 'r:' or p == 'f:' or p == 'b:' or f == 'nn' or f == 'nnet' then
                 gone[#gone + 1] = f
             end
         end

@@ -722,6 +722,9 @@ pm_policy_format(const struct pm_conf *conf, const struct pm_msg *m, const struc
         out_kn(&o, " remote_images=", f[PM_F_REMOTE_IMAGES]);
         out_kn(&o, " links=", f[PM_F_LINKS]);
         out_kn(&o, " shortener_links=", f[PM_F_SHORTENER_LINKS]);
+        out_kn(&o, " body_links=", f[PM_F_BODY_LINKS]);
+        out_kn(&o, " signature_links=", f[PM_F_SIGNATURE_LINKS]);
+        out_kn(&o, " quoted_links=", f[PM_F_QUOTED_LINKS]);
         if (f[PM_F_INCOMPLETE])
             pm_buf_str(&o, " incomplete=1");
         if (f[PM_F_SUBJECT_CAPS] || f[PM_F_SUBJECT_EXCLAMATIONS] || f[PM_F_SUBJECT_SPAM_WORDS]) {

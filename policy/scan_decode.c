@@ -22,13 +22,9 @@
 static void
 deliver(struct pm_scan *s, unsigned char c)
 {
-    if (s->text.sink == PM_SINK_PLAIN) {
-        int z = pm_place_byte(s, c);
-
-        if (z != s->zone)
-            pm_place_set(s, z);
-        pm_url_text(s, &s->tok, c);
-    } else
+    if (s->text.sink == PM_SINK_PLAIN)
+        pm_place_text_byte(s, c);
+    else
         pm_html_byte(s, c);
 }
 

@@ -119,11 +119,10 @@ visible(const struct pm_html *h)
 static void
 text_out(struct pm_scan *s, unsigned char c)
 {
-    int z;
-
-    if (visible(&s->html) && s->zone != PM_Z_QUOTE && (z = pm_place_byte(s, c)) != s->zone)
-        pm_place_set(s, z);
-    pm_url_text(s, &s->tok, visible(&s->html) ? c : ' ');
+    if (visible(&s->html))
+        pm_place_text_byte(s, c);
+    else
+        pm_url_text(s, &s->tok, ' ');
 }
 
 /* A complete attribute; the ones that carry URLs are acted on (scan_url.c). */
@@ -137,11 +136,15 @@ attr_done(struct pm_scan *s)
     pm_attr_end(s);
 }
 
-/* Start an attribute value: <a href> is a link, <img src> an image, any may be cid:. */
+/* Start an attribute value: <a href> is a link, <img src> an image, any may be cid:;
+ * class, id, type and name are read for place markers until quoted text (never left). */
 static void
-value_begin(struct pm_html *h)
+value_begin(struct pm_scan *s)
 {
-    pm_place_attr_begin(h);
+    struct pm_html *h = &s->html;
+
+    if (s->zone != PM_Z_QUOTE)
+        pm_place_attr_begin(h);
     h->keep = !h->end && (strcmp(h->aname, "href") == 0 || strcmp(h->aname, "src") == 0 ||
                           strcmp(h->aname, "background") == 0);
     if (h->keep)
@@ -151,12 +154,17 @@ value_begin(struct pm_html *h)
                                                                                     : -1);
 }
 
-/* One byte of an attribute value. */
-static void
+/* One byte of an attribute value (most values, style for one, are wanted by neither). */
+static inline void
 value_byte(struct pm_scan *s, unsigned char c)
 {
-    pm_place_attr_byte(&s->html, c);
-    if (s->html.keep && c != '\t' && c != '\r' && c != '\n')
+    struct pm_html *h = &s->html;
+
+    if (!(h->zwant | h->keep))
+        return;
+    if (h->zwant)
+        pm_place_attr_byte(h, c);
+    if (h->keep && c != '\t' && c != '\r' && c != '\n')
         pm_attr_byte(s, c);
 }
 
@@ -185,6 +193,8 @@ tag_end(struct pm_scan *s)
             h->in_head = 0;
         else if (strcmp(h->name, "title") == 0)
             h->in_title = 0;
+        else if (strcmp(h->name, "pre") == 0 && h->pre > 0)
+            h->pre--;
         return;
     }
     if (strcmp(h->name, "head") == 0)
@@ -193,6 +203,8 @@ tag_end(struct pm_scan *s)
         h->in_head = h->in_title = 0; /* also ends an unclosed title */
     else if (strcmp(h->name, "title") == 0)
         h->in_title = 1;
+    else if (strcmp(h->name, "pre") == 0)
+        h->pre++;
     else if (strcmp(h->name, "script") == 0)
         h->raw = 1;
     else if (strcmp(h->name, "style") == 0)
@@ -343,7 +355,7 @@ pm_html_byte(struct pm_scan *s, unsigned char c)
         if (ws) {
             h->st = H_AFTER_ANAME;
         } else if (c == '=') {
-            value_begin(h);
+            value_begin(s);
             h->st = H_BEFORE_VAL;
         } else if (c == '>') {
             tag_end(s);
@@ -356,7 +368,7 @@ pm_html_byte(struct pm_scan *s, unsigned char c)
         break;
     case H_AFTER_ANAME:
         if (c == '=') {
-            value_begin(h);
+            value_begin(s);
             h->st = H_BEFORE_VAL;
         } else if (c == '>') {
             tag_end(s);

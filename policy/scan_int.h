@@ -161,10 +161,11 @@ struct pm_html {
     char ent[12];
     size_t elen;
     int in_ent;
-    char zattr[PM_SCAN_ZATTR]; /* a class, id or type value, lower case (scan_place.c) */
+    char zattr[PM_SCAN_ZATTR]; /* a class, id, type or name value, lower case (scan_place.c) */
     size_t zlen;
-    int zwant; /* 1: class, 2: id, 3: type; 0: not wanted */
+    int zwant; /* 1: class, 2: id, 3: type, 4: name; 0: not wanted */
     int zmark; /* the zone this tag's attributes start (PM_Z_BODY: none) */
+    int pre;   /* inside <pre>: its source line ends are line ends (scan_place.c) */
 };
 
 /* Transfer decoding and charset conversion of the current part. */
@@ -268,7 +269,7 @@ void pm_cid_ref(struct pm_scan *s, const char *v, size_t n);
 
 /* scan_place.c */
 void pm_place_open(struct pm_scan *s);
-int pm_place_byte(struct pm_scan *s, unsigned char c);
+void pm_place_text_byte(struct pm_scan *s, unsigned char c);
 void pm_place_set(struct pm_scan *s, int zone);
 void pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n);
 void pm_place_attr_begin(struct pm_html *h);

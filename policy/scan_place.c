@@ -7,9 +7,10 @@
  * signature lasts until quoted text starts, quoted text to the end of the
  * part. Plain text is read as lines (markers are whole lines, their first
  * bytes or their end); HTML visible text too, a block tag (br, div, p, ...)
- * ending a line, and a start tag's class, id or type value is a marker of
- * its own. The README's rules section lists the markers and their clients.
- * Every state is kept a byte at a time, so chunk boundaries do not matter.
+ * ending a line (inside <pre>, a line end too), and a start tag's class, id,
+ * type or name value is a marker of its own. The README's rules section lists
+ * the markers and their clients. Every state is kept a byte at a time, so
+ * chunk boundaries do not matter.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -64,7 +65,8 @@ line_end(struct pm_zline *l, int z)
     if (n == 0)
         return z; /* a blank line changes nothing */
     l->from = starts(h, n, "From:") || starts(h, n, "*From:*");
-    l->on = starts(h, n, "On ") || starts(h, n, "\xe5\x9c\xa8"); /* "在" */
+    l->on = starts(h, n, "On ") || starts(h, n, "At ") || /* NetEase's "At ... wrote:" */
+            starts(h, n, "\xe5\x9c\xa8");                 /* "在" */
     on |= l->on; /* an attribution may be wrapped onto a second line */
     if (n == 3 && memcmp(h, "-- ", 3) == 0)
         return z > PM_Z_SIG ? z : PM_Z_SIG;
@@ -79,8 +81,12 @@ line_end(struct pm_zline *l, int z)
         return PM_Z_QUOTE; /* Apple Mail's forward, "发件人:" */
     if (starts(h, n, "--") &&
         (holds(h, n, "Original Message") || holds(h, n, "Forwarded message") ||
-         holds(h, n, "\xe5\x8e\x9f\xe5\xa7\x8b\xe9\x82\xae\xe4\xbb\xb6")))
-        return PM_Z_QUOTE; /* "-----Original Message-----", "--- 原始邮件 ---" */
+         holds(h, n, "- Original -") || holds(h, n, "Replied Message") ||
+         holds(h, n, "\xe5\x8e\x9f\xe5\xa7\x8b\xe9\x82\xae\xe4\xbb\xb6") ||
+         holds(h, n, "\xe5\x9b\x9e\xe5\xa4\x8d\xe7\x9a\x84\xe5\x8e\x9f\xe9\x82\xae\xe4\xbb\xb6")))
+        return PM_Z_QUOTE; /* "-----Original Message-----", QQ Mail's "--- 原始邮件 ---" and
+                              "--- Original ---", NetEase Mail Master's "---- Replied Message
+                              ----" and "---- 回复的原邮件 ----" */
     return z;
 }
 
@@ -111,30 +117,68 @@ place_char(struct pm_scan *s, unsigned char c)
 }
 
 /* The bytes of a line after its head, up to the line end (not given): only
- * the last non-blank ones matter, in order. */
+ * the last non-blank ones matter, in order. Read backwards once; when they
+ * fill the ring it is rewritten whole, in order from its slot 0. */
 static void
 place_skip(struct pm_zline *l, const unsigned char *p, size_t n)
 {
-    size_t k = n, keep = 0;
+    unsigned char last[PM_SCAN_ZTAIL];
+    size_t k = n, keep = 0, i;
 
-    while (k > 0 && keep < sizeof(l->tail)) {
+    while (k > 0 && keep < sizeof(last)) {
         unsigned char c = p[--k];
 
-        keep += c > ' ';
+        if (c > ' ')
+            last[sizeof(last) - ++keep] = c;
     }
-    for (; k < n; k++)
-        if (p[k] > ' ')
-            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = p[k];
+    if (keep == sizeof(last)) {
+        memcpy(l->tail, last, sizeof(last));
+        l->tlen = (l->tlen + sizeof(last)) & ~(sizeof(last) - 1); /* a whole ring, slot 0 first */
+        return;
+    }
+    for (i = sizeof(last) - keep; i < sizeof(last); i++)
+        l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = last[i];
 }
 
-/* One byte of decoded text: the zone from here on (the caller applies it with
- * pm_place_set). In HTML a line end in the source is a blank: block tags end lines. */
-int
-pm_place_byte(struct pm_scan *s, unsigned char c)
+/* A line's end or first byte b (of text byte c): the markers, then the URL
+ * finder. Kept out of pm_place_text_byte() so that its common case saves no
+ * registers. */
+static void __attribute__((noinline))
+place_edge(struct pm_scan *s, unsigned char b, unsigned char c)
 {
-    if (s->text.sink == PM_SINK_HTML && (c == '\n' || c == '\t' || c == '\r'))
-        c = ' ';
-    return place_char(s, c);
+    int z = place_char(s, b);
+
+    if (z != s->zone)
+        pm_place_set(s, z);
+    pm_url_text(s, &s->tok, c);
+}
+
+/* One byte of decoded text (visible text in HTML) to the markers, then to the
+ * URL finder; a marker moves the zone first. In HTML a line end in the source
+ * is a blank (block tags end lines), except inside <pre>, where the source's
+ * lines are the lines seen. Once the part is quoted only the URL
+ * finder is left. A line's end and first byte go through place_char(); the
+ * bytes between, the common case, do here what it would. */
+void
+pm_place_text_byte(struct pm_scan *s, unsigned char c)
+{
+    struct pm_zline *l = &s->zl;
+    unsigned char b = c;
+
+    if (s->zone != PM_Z_QUOTE) {
+        if (s->text.sink == PM_SINK_HTML && (b == '\n' || b == '\t' || b == '\r') &&
+            (s->html.pre == 0 || b == '\t'))
+            b = ' ';
+        if (b == '\n' || l->hlen == 0) {
+            place_edge(s, b, c);
+            return;
+        }
+        if (l->hlen < sizeof(l->head))
+            l->head[l->hlen++] = b;
+        if (b > ' ')
+            l->tail[l->tlen++ & (sizeof(l->tail) - 1)] = b;
+    }
+    pm_url_text(s, &s->tok, c);
 }
 
 /* Move to zone z (never back): a URL being read ends there. */
@@ -156,7 +200,7 @@ pm_place_open(struct pm_scan *s)
 }
 
 /* Feed n bytes of plain text to the markers and the URL finder, in order:
- * as pm_place_byte() a byte at a time would, a line at a time. */
+ * as pm_place_text_byte() a byte at a time would, a line at a time. */
 void
 pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
 {
@@ -193,15 +237,18 @@ pm_place_text_run(struct pm_scan *s, const unsigned char *p, size_t n)
     pm_url_text_run(s, &s->tok, p + from, n - from);
 }
 
-/* Start an attribute value: class, id and type values are read for markers. */
+/* Start an attribute value: class, id, type and name values are read for markers. */
 void
 pm_place_attr_begin(struct pm_html *h)
 {
-    h->zwant = h->end                           ? 0
-               : strcmp(h->aname, "class") == 0 ? 1
-               : strcmp(h->aname, "id") == 0    ? 2
-               : strcmp(h->aname, "type") == 0  ? 3
-                                                : 0;
+    const char *a = h->aname;
+
+    h->zwant = h->end || (a[0] != 'c' && a[0] != 'i' && a[0] != 't' && a[0] != 'n') ? 0
+               : strcmp(a, "class") == 0                                            ? 1
+               : strcmp(a, "id") == 0                                               ? 2
+               : strcmp(a, "type") == 0                                             ? 3
+               : strcmp(a, "name") == 0                                             ? 4
+                                                                                    : 0;
     h->zlen = 0;
 }
 
@@ -227,13 +274,17 @@ attr_has(const struct pm_html *h, const char *const *m)
 void
 pm_place_attr_end(struct pm_html *h)
 {
-    static const char *const class_sig[] = {"gmail_signature", "moz-signature", NULL};
+    static const char *const class_sig[] = {"gmail_signature", "moz-signature", "ntes-signature",
+                                            NULL};
     /* not Thunderbird's moz-cite-prefix: it also marks the new text above a quote */
-    static const char *const class_quote[] = {"gmail_quote", "gmail_attr", "moz-forward-container",
-                                              "yahoo_quoted", NULL};
+    static const char *const class_quote[] = {"gmail_quote",           "gmail_attr",
+                                              "moz-forward-container", "yahoo_quoted",
+                                              "ntes-mailmaster-quote", NULL};
+    /* "signature" is also in QQ Mail's QQMailSignature, NetEase's imail_signature */
     static const char *const id_sig[] = {"signature", "spneditorsign", NULL};
-    static const char *const id_quote[] = {"divrplyfwdmsg", "appendonsend", "isreplycontent",
-                                           "isforwardcontent", NULL};
+    static const char *const id_quote[] = {
+        "divrplyfwdmsg",  "appendonsend",     "mail-editor-reference-message-container",
+        "isreplycontent", "isforwardcontent", NULL};
     int z = PM_Z_BODY;
 
     if (h->zwant == 1)
@@ -242,6 +293,8 @@ pm_place_attr_end(struct pm_html *h)
         z = attr_has(h, id_quote) ? PM_Z_QUOTE : attr_has(h, id_sig) ? PM_Z_SIG : z;
     else if (h->zwant == 3 && h->zlen == 4 && memcmp(h->zattr, "cite", 4) == 0)
         z = PM_Z_QUOTE; /* <blockquote type="cite"> */
+    else if (h->zwant == 4 && h->zlen == 12 && memcmp(h->zattr, "_mailautosig", 12) == 0)
+        z = PM_Z_SIG; /* Outlook's <a name="_MailAutoSig"> starts its signature */
     if (z > h->zmark)
         h->zmark = z;
     h->zwant = 0;
@@ -280,9 +333,13 @@ pm_place_tag(struct pm_scan *s)
 {
     struct pm_html *h = &s->html;
 
-    if (s->zl.hlen > 0 && s->zone != PM_Z_QUOTE && block_tag(h->name))
+    if (s->zone == PM_Z_QUOTE) { /* never left: no marker can matter */
+        h->zmark = PM_Z_BODY;
+        return;
+    }
+    if (s->zl.hlen > 0 && block_tag(h->name))
         pm_place_set(s, place_char(s, '\n')); /* (an empty line changes nothing) */
-    if (!h->end && strcmp(h->name, "includetail") == 0)
+    if (!h->end && h->name[0] == 'i' && strcmp(h->name, "includetail") == 0)
         h->zmark = PM_Z_QUOTE; /* QQ Mail wraps the quoted message in it */
     if (!h->end)
         pm_place_set(s, h->zmark);

@@ -287,6 +287,15 @@ pm_store_digest_elect(struct pm_store *st, long long day, const char *holder, in
     return st->ops->digest_elect(st->impl, day, holder, won, err, errlen);
 }
 
+/* Give up the claim of day's digest. */
+int
+pm_store_digest_unclaim(struct pm_store *st, long long day, char *err, size_t errlen)
+{
+    if (!st->ops->digest_unclaim)
+        return store_unsupported("the daily digest", err, errlen);
+    return st->ops->digest_unclaim(st->impl, day, err, errlen);
+}
+
 /* The refusal counts of day. */
 int
 pm_store_digest_hits(struct pm_store *st, long long day,

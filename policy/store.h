@@ -492,6 +492,8 @@ struct pm_store_ops {
      * meter script), to each (0 to go on). */
     int (*digest_elect)(void *impl, long long day, const char *holder, int *won, char *err,
                         size_t errlen);
+    /* Give up the claim of day's digest (sending it failed): the next claim wins. */
+    int (*digest_unclaim)(void *impl, long long day, char *err, size_t errlen);
     int (*digest_hits)(void *impl, long long day,
                        int (*each)(void *arg, const char *sender, const char *limit, long long n),
                        void *arg, char *err, size_t errlen);
@@ -594,6 +596,7 @@ void pm_store_free(struct pm_store *st);
 const char *pm_counter_name(enum pm_counter c);
 
 /* The daily digest (see struct pm_store_ops); PM_STORE_OK, or a failure. */
+int pm_store_digest_unclaim(struct pm_store *st, long long day, char *err, size_t errlen);
 int pm_store_digest_elect(struct pm_store *st, long long day, const char *holder, int *won,
                           char *err, size_t errlen);
 int pm_store_digest_hits(struct pm_store *st, long long day,

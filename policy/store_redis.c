@@ -637,6 +637,7 @@ static const struct pm_store_ops redis_ops = {
     .incident_open = rs_incident_open,
     .incident_release = rs_incident_release,
     .digest_elect = rs_digest_elect,
+    .digest_unclaim = rs_digest_unclaim,
     .digest_hits = rs_digest_hits,
     .digest_silent = rs_digest_silent,
 };

@@ -60,6 +60,26 @@ rs_digest_elect(void *impl, long long day, const char *holder, int *won, char *e
     return PM_STORE_OK;
 }
 
+/* Give up the claim of day's digest: delete it (only its winner calls this,
+ * and while it exists nobody else can claim the day). */
+int
+rs_digest_unclaim(void *impl, long long day, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char key[320];
+    const char *argv[2];
+    redisReply *r;
+    int rc;
+
+    day_key(rs, "digest", day, key, sizeof(key));
+    argv[0] = "DEL";
+    argv[1] = key;
+    if ((rc = rs_call(rs, 2, argv, &r, err, errlen)) < 0)
+        return rc;
+    freeReplyObject(r);
+    return PM_STORE_OK;
+}
+
 /* Pass each "<sender>|<limit>" -> refusals of day's record to each (0 to go on). */
 int
 rs_digest_hits(void *impl, long long day,

@@ -207,6 +207,7 @@ int rs_seed(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, 
 /* The store operations of store_redis_digest.c. */
 int rs_digest_elect(void *impl, long long day, const char *holder, int *won, char *err,
                     size_t errlen);
+int rs_digest_unclaim(void *impl, long long day, char *err, size_t errlen);
 int rs_digest_hits(void *impl, long long day,
                    int (*each)(void *arg, const char *sender, const char *limit, long long n),
                    void *arg, char *err, size_t errlen);

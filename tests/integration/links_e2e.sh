@@ -7,8 +7,9 @@
 #       (c) a Gmail-style HTML one whose only link is in its gmail_signature
 #       block, and (d) a reply whose only link is in the quoted message reach
 #       the sink untagged;
-#   (e) the decision line of (a) names the rule; postmeterctl classify prints
-#       body_links, signature_links and quoted_links of a message file.
+#   (e) the decision line of (a) names the rule, and each decision line
+#       gives body_links, signature_links and quoted_links; postmeterctl
+#       classify prints them for a message file.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -75,9 +76,14 @@ pm_assert_eq "X-Postmeter: rule=cold-body-link" "$(tag_of body)" "the body-link 
 pm_assert_eq "" "$(tag_of signature)" "the signature-link message's tag"
 pm_assert_eq "" "$(tag_of gmail)" "the Gmail signature message's tag"
 pm_assert_eq "" "$(tag_of quoted)" "the quoted-link message's tag"
-# (e) the decision line names the rule, with the link count.
-grep -q "action=tag reason=rule:cold-body-link sender=alice@example.com .*links=1 " "$PM_POSTMETER_LOG" ||
-    pm_fail "no tag decision line: $(grep 'stage=eom' "$PM_POSTMETER_LOG")"
+# (e) the decision line names the rule, with the link count and where the link is;
+# the lines of (b)-(d) say where theirs is.
+grep -Eq "action=tag reason=rule:cold-body-link sender=alice@example.com .* links=1 shortener_links=0 body_links=1 signature_links=0 quoted_links=0( |\$)" \
+    "$PM_POSTMETER_LOG" || pm_fail "no tag decision line: $(grep 'stage=eom' "$PM_POSTMETER_LOG")"
+pm_assert_eq 2 "$(grep -Ec "action=accept reason=ok .* links=1 shortener_links=0 body_links=0 signature_links=1 quoted_links=0( |\$)" "$PM_POSTMETER_LOG")" \
+    "decision lines of the two signature-link messages"
+pm_assert_eq 1 "$(grep -Ec "action=accept reason=ok .* links=1 shortener_links=0 body_links=0 signature_links=0 quoted_links=1( |\$)" "$PM_POSTMETER_LOG")" \
+    "decision line of the quoted-link message"
 [ "$(grep -c 'reason=rule:cold-body-link' "$PM_POSTMETER_LOG")" = 1 ] ||
     pm_fail "cold-body-link applied more than once: $(grep 'stage=eom' "$PM_POSTMETER_LOG")"
 # classify: the three facts of a message with a link in each place.

@@ -88,6 +88,7 @@ PY
 notice_conf() {
     {
         echo 'timezone = "UTC";'
+        echo 'local_domains = [ "example.com" ];' # the senders notify.sender may tell
         echo "notify = {"
         cat
         echo "};"

@@ -16,8 +16,9 @@
 #       and sends by SMTP to 127.0.0.1:25; without it the sendmail path is kept;
 #   (d) bad notify.smtp values are refused with file:line;
 #   (e) the digest by SMTP: alice goes over her plan (1 message per hour)
-#       through that Postfix, the meter script records her refusal, and the
-#       digest of the day reaches the sink through the smtpd with that row;
+#       through that Postfix, the meter script records her refusal; the digest
+#       of the day, sent to a port nobody listens on, fails and gives up its
+#       claim; sent again, it reaches the sink through the smtpd with that row;
 #   (f) the daemon itself under no_new_privs logs the line once at start, and
 #       again at a reload only when its choice changes.
 #
@@ -44,6 +45,7 @@ pm_postfix_start "unix:$PM_TMP/postmeter.sock"
 notice_conf() {
     {
         echo 'timezone = "UTC";'
+        echo 'local_domains = [ "example.com" ];' # the senders notify.sender may tell
         echo "notify = {"
         cat
         echo "};"
@@ -145,6 +147,13 @@ logged "$PM_TMP/a.out" 'postmeter: notice: admin notice of alice@example.com (bu
 logged "$PM_TMP/a.out" 'postmeter: notice: sender notice of alice@example.com (burst) sent'
 pm_sink_expect 2 "messages at the sink (the admin's, the sender's)"
 pm_notice_check_pair
+# An envelope sender outside local_domains may be anyone's: no sender notice.
+"$cli" -c "$PM_TMP/a.conf" incident mallory@example.org burst "41 messages in 10 minutes" held 1 \
+    "4XyZ9" "" 1796000000 >"$PM_TMP/a2.out" 2>"$PM_TMP/a2.out.log" ||
+    pm_fail "noticecli failed: $(cat "$PM_TMP/a2.out" "$PM_TMP/a2.out.log")"
+counters_are "$PM_TMP/a2.out" "admin=1/0 sender=0/0"
+logged "$PM_TMP/a2.out" 'postmeter: notice: no sender notice of mallory@example.org (burst): its domain is not one of local_domains'
+pm_sink_expect 3 "messages at the sink with mallory's admin notice"
 # it came through the smtpd, from 127.0.0.1
 grep -qE '^Received: from [^ ]+ \([^ ]+ \[127\.0\.0\.1\]\)$' "$PM_TMP/admin.eml" ||
     pm_fail "the admin notice did not come through the smtpd from 127.0.0.1: $(cat "$PM_TMP/admin.eml")"
@@ -154,7 +163,7 @@ printf 'From: postmeter <postmeter@mx.postmeter.test>\nTo: postmaster@example.ne
     >"$PM_TMP/dots.eml"
 pm_assert_eq "rc=0" "$("$cli" -c "$PM_TMP/a.conf" send "$PM_TMP/dots.eml" postmaster@example.net)" \
     "the message with dots, submitted"
-pm_sink_expect 3 "messages at the sink with the dots"
+pm_sink_expect 4 "messages at the sink with the dots"
 dots=$(grep -l '^Subject: dots' "$PM_SINK_DIR"/*) || pm_fail "no message with dots at the sink"
 pm_assert_eq "first
 .
@@ -254,7 +263,7 @@ EOF
 PM_WRAP="setpriv --no-new-privs" incident "$PM_TMP/c3.conf" "$PM_TMP/c3.out"
 counters_are "$PM_TMP/c3.out" "admin=1/0 sender=0/0"
 grep -qF "no_new_privs" "$PM_TMP/c3.out.log" && pm_fail "no_new_privs logged with notify.smtp set"
-pm_sink_expect 4 "messages at the sink after the notice under no_new_privs"
+pm_sink_expect 5 "messages at the sink after the notice under no_new_privs"
 
 # --- (d) bad values are refused with file:line ------------------------------------
 check() {
@@ -279,7 +288,21 @@ pm_assert_eq "250 2.0.0 Ok: queued as
     "alice's two messages under a plan of 1 per hour"
 pm_assert_eq 1 "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messages_per_hour')" \
     "alice's refusal in the day's record"
-pm_sink_expect 5 "messages at the sink with alice's first"
+pm_sink_expect 6 "messages at the sink with alice's first"
+# A digest that cannot be sent (nothing listens on the port) gives up its
+# claim: the next try, here or on another server, may send it.
+closed=$(pm_free_port)
+notice_conf "$PM_TMP/e0.conf" <<EOF
+  admin = [ "postmaster@example.net" ];
+  sendmail = "$PM_TMP/no-such-sendmail";
+  smtp = "127.0.0.1:$closed";
+EOF
+"$cli" -c "$PM_TMP/e0.conf" digest "$today" >"$PM_TMP/e0.out" 2>"$PM_TMP/e0.out.log" ||
+    pm_fail "noticecli digest failed: $(cat "$PM_TMP/e0.out" "$PM_TMP/e0.out.log")"
+counters_are "$PM_TMP/e0.out" "admin=0/0 sender=0/0" digest=0/1
+grep -q "^postmeter: notice: digest of day $today failed: " "$PM_TMP/e0.out.log" ||
+    pm_fail "no failed digest line: $(cat "$PM_TMP/e0.out.log")"
+pm_assert_eq 0 "$(pm_rcli EXISTS "pmtest:v1:digest:$today")" "the failed digest's claim"
 notice_conf "$PM_TMP/e.conf" <<EOF
   admin = [ "postmaster@example.net" ];
   sendmail = "$PM_TMP/no-such-sendmail";
@@ -289,7 +312,7 @@ EOF
     pm_fail "noticecli digest failed: $(cat "$PM_TMP/e.out" "$PM_TMP/e.out.log")"
 counters_are "$PM_TMP/e.out" "admin=0/0 sender=0/0" digest=1/0
 logged "$PM_TMP/e.out" "postmeter: notice: digest of day $today sent to 1 address: 1 rows"
-pm_sink_expect 6 "messages at the sink with the digest"
+pm_sink_expect 7 "messages at the sink with the digest"
 date=$(date -u -d "@$((today * 86400))" +%F)
 digest=$(grep -l "^Subject: postmeter: daily digest of $date (UTC): 1 refusals" "$PM_SINK_DIR"/*) ||
     pm_fail "no digest at the sink: $(grep -h '^Subject:' "$PM_SINK_DIR"/*)"

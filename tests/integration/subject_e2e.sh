@@ -16,7 +16,8 @@
 #       "X-Postmeter: rule=cold-shouting-subject";
 #   (g) the decision lines show the facts;
 #   (h) postmeterctl classify prints the facts; with references it cannot ask
-#       the store and says it takes them to name a message the sender sent.
+#       the store and says it takes them to name a message the sender sent;
+#       --json gives the same note in fake_reply_note (null without a prefix).
 #
 # SPDX-License-Identifier: BSD-2-Clause
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -94,4 +95,16 @@ for want in "  subject_caps          30" "  fake_reply            0" \
     "  fake_reply_note       a reply prefix with references: taken to name a message the sender sent (the store is not asked)"; do
     grep -qxF "$want" "$PM_TMP/cl.out" || pm_fail "classify: no \"$want\" in $(cat "$PM_TMP/cl.out")"
 done
+# (h) classify --json carries the same note, null without a reply prefix
+json_note() {
+    "$top_builddir/postmeterctl" -c "$PM_TMP/postmeter.conf" --json classify "$1" >"$PM_TMP/cl.json" ||
+        pm_fail "classify --json $1 failed"
+    grep -o '"fake_reply_note":\(null\|"[^"]*"\)' "$PM_TMP/cl.json" || echo "none in $(cat "$PM_TMP/cl.json")"
+}
+pm_assert_eq '"fake_reply_note":"a reply prefix with references: taken to name a message the sender sent (the store is not asked)"' \
+    "$(json_note "$PM_TMP/msg.eml")" "classify --json: the reply with references"
+pm_assert_eq '"fake_reply_note":"a reply prefix without In-Reply-To or References"' \
+    "$(json_note "$PM_TMP/cn.eml")" "classify --json: the GB2312 cold reply"
+printf 'From: alice@example.com\r\nSubject: Our offer\r\n\r\nHi\r\n' >"$PM_TMP/plain.eml"
+pm_assert_eq '"fake_reply_note":null' "$(json_note "$PM_TMP/plain.eml")" "classify --json: no reply prefix"
 echo "PASS: subject_e2e"

@@ -53,6 +53,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "dsn.h"
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "notice.h"
@@ -149,7 +150,7 @@ run_incident(const struct pm_conf *conf, char **a)
         return 1;
     }
     t0 = pm_mono_ms();
-    pm_notice_incident(&inc, action);
+    pm_notice_incident(&inc, action, !pm_is_external(conf, inc.sender));
     printf("queued_ms=%lld\n", pm_mono_ms() - t0);
     fflush(stdout);
     rc = pm_notice_drain(60000);
@@ -175,7 +176,7 @@ run_flood(const struct pm_conf *conf, int n, char **a)
         return 1;
     }
     t0 = pm_mono_ms();
-    pm_notice_incident(&inc, action);
+    pm_notice_incident(&inc, action, !pm_is_external(conf, inc.sender));
     spent = pm_mono_ms() - t0;
     /* the notifier has taken it once its sendmail has started: then N-1 fill the queue */
     for (i = 0; busy && i < 1000 && access(busy, F_OK) != 0; i++)
@@ -188,7 +189,7 @@ run_flood(const struct pm_conf *conf, int n, char **a)
     }
     t0 = pm_mono_ms();
     for (i = 1; i < n; i++)
-        pm_notice_incident(&inc, action);
+        pm_notice_incident(&inc, action, !pm_is_external(conf, inc.sender));
     printf("queued_ms=%lld\n", spent + pm_mono_ms() - t0);
     fflush(stdout);
     pm_notice_stop();

@@ -178,6 +178,37 @@ test_external(void **state)
 }
 
 /* CIDR parsing and bounds. */
+/* Plain addresses, those a notice may go to, and those it may not. */
+static void
+test_plain(void **state)
+{
+    static const char *const yes[] = {"alice@example.com", "a.b+c@mx.example.co.uk",
+                                      "o'neil@example.org"};
+    static const char *const no[] = {"",
+                                     "alice",
+                                     "@example.com",
+                                     "alice@",
+                                     "alice@localhost",
+                                     "-x@example.com",
+                                     "a@b@example.com",
+                                     "al ice@example.com",
+                                     "\"al\"@example.com",
+                                     "al<x>@example.com",
+                                     "al\r\nBcc:@example.com",
+                                     "a;b@example.com"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (!pm_addr_plain(yes[i], 254))
+            fail_msg("%s: not plain", yes[i]);
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (pm_addr_plain(no[i], 254))
+            fail_msg("%s: plain", no[i]);
+    assert_int_equal(pm_addr_plain("alice@example.com", 17), 1); /* 17 bytes: the bound */
+    assert_int_equal(pm_addr_plain("alice@example.com", 16), 0);
+}
+
 static void
 test_cidr(void **state)
 {
@@ -244,6 +275,7 @@ main(void)
         cmocka_unit_test(test_normalise), cmocka_unit_test(test_sender_identity),
         cmocka_unit_test(test_outgoing),  cmocka_unit_test(test_external),
         cmocka_unit_test(test_cidr),      cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_plain),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

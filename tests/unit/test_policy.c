@@ -742,6 +742,14 @@ test_fake_reply(void **state)
     assert_int_equal(calls[4].n_refs, 2);
     assert_int_equal(calls[4].refs_gate, 1);
     assert_non_null(strstr(log_line(&m, &v, "eom"), " fake_reply=1"));
+    /* the links by place follow the total, as postmeterctl classify names them */
+    m.facts[PM_F_LINKS] = 6;
+    m.facts[PM_F_SHORTENER_LINKS] = 1;
+    m.facts[PM_F_BODY_LINKS] = 3;
+    m.facts[PM_F_SIGNATURE_LINKS] = 2;
+    m.facts[PM_F_QUOTED_LINKS] = 1;
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " links=6 shortener_links=1 body_links=3 "
+                                                    "signature_links=2 quoted_links=1 "));
     /* a known recipient: no fake reply, no references asked about */
     answer(1, 0);
     answer(1, 1);

@@ -82,6 +82,15 @@ static const struct expect scan_table[] = {
     {"long-link-alternative.eml", "", 2, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0},
     /* two 4 KB links that differ in their last byte, one of them twice */
     {"long-links-differ.eml", "", 1, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0},
+    /* replies of each mail client (test_scan_place reads where their links are) */
+    {"outlook-web-reply.eml", "", 2, 1, 0, 0, 0, 0, 3, 0, 1, 0, 0, 0, 0},
+    {"outlook-desktop-reply.eml", "", 1, 0, 0, 0, 0, 0, 3, 0, 1, 0, 0, 0, 0},
+    {"qq-mail-reply.eml", "", 2, 1, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+    {"qq-mail-signature.eml", "", 1, 0, 0, 0, 0, 0, 3, 0, 1, 0, 0, 0, 0},
+    {"foxmail-reply.eml", "", 2, 1, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+    {"netease-reply.eml", "", 2, 1, 0, 0, 0, 0, 3, 0, 1, 0, 0, 0, 0},
+    {"netease-pre-quote.eml", "", 1, 0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0},
+    {"netease-mailmaster-reply.eml", "", 1, 0, 0, 0, 0, 0, 3, 0, 1, 0, 0, 0, 0},
 };
 
 /* Corpus messages whose counts were checked by reading them. */

@@ -18,6 +18,7 @@
 #include "scan.h"
 #include "slurp.h"
 
+#define SCAN_DIR PM_TEST_SRCDIR "/scan"
 #define CORPUS_DIR PM_TEST_SRCDIR "/../../shared/corpus/mime"
 
 #define PLAIN "Content-Type: text/plain; charset=utf-8\n\n"
@@ -70,6 +71,24 @@ static const struct place_row rows[] = {
      PLAIN "好的 https://a.example/\n在 2026-12-07 10:00:00，\"Ann\" <ann@163.example> "
            "写道：\nhttps://q.example/\n",
      1, 0, 1},
+    {"plain QQ Mail English Original",
+     PLAIN "OK https://a.example/\n------------------ Original ------------------\n"
+           "https://q.example/\n",
+     1, 0, 1},
+    {"plain -- Original without its dashes is text",
+     PLAIN "Hi\n-- Original idea: https://a.example/\n", 1, 0, 0},
+    {"plain NetEase At ... wrote:",
+     PLAIN "OK https://a.example/\nAt 2026-12-07 09:00:00, \"Ann\" <ann@163.example> wrote:\n"
+           "https://q.example/\n",
+     1, 0, 1},
+    {"plain At without wrote: is text", PLAIN "At the fair we spoke:\nhttps://a.example/\n", 1, 0,
+     0},
+    {"plain Mail Master Replied Message",
+     PLAIN "OK\n\n---- Replied Message ----\n| From | Ann<ann@x.example> |\nhttps://q.example/\n",
+     0, 0, 1},
+    {"plain Mail Master 回复的原邮件",
+     PLAIN "好的\n\n---- 回复的原邮件 ----\n| 发件人 | Ann<ann@x.example> |\nhttps://q.example/\n",
+     0, 0, 1},
     {"plain signature then quote",
      PLAIN "Hi https://a.example/\n-- \nhttps://bob.example/\n\nOn Mon, Ann wrote:\n> "
            "https://q.example/\n",
@@ -153,6 +172,13 @@ static const struct place_row rows[] = {
           "<b>Sent:</b> Monday<br><b>To:</b> Bob</p></div>"
           "<p>https://q.example/</p>\n",
      1, 0, 1},
+    {"Outlook mobile reference container",
+     HTML "<div>OK https://a.example/</div><div id=\"ms-outlook-mobile-signature\">"
+          "https://bob.example/</div><div id=\"mail-editor-reference-message-container\" "
+          "class=\"ms-outlook-mobile-reference-message\"><hr><div>https://q.example/</div></div>\n",
+     1, 1, 1},
+    {"an a name that is no marker", HTML "<p><a name=\"top\">Hi</a></p><p>https://a.example/</p>\n",
+     1, 0, 0},
     /* Apple Mail */
     {"Apple Mail reply",
      HTML "<div dir=\"auto\">Yes https://a.example/</div><div dir=\"ltr\"><br><blockquote "
@@ -178,6 +204,14 @@ static const struct place_row rows[] = {
      1, 1, 1},
     {"NetEase forward",
      HTML "<div>FYI</div><div id=\"isForwardContent\">https://q.example/</div>\n", 0, 0, 1},
+    {"NetEase Mail Master signature class",
+     HTML "<div>Hi</div><div class=\"ntes-signature\">https://bob.example/</div>\n", 0, 1, 0},
+    /* <pre>: its line ends are line ends, and only its own */
+    {"HTML <pre> lines", HTML "<pre>Hi https://a.example/\n-- \nhttps://bob.example/</pre>\n", 1, 1,
+     0},
+    {"HTML <pre> CRLF lines", HTML "<pre>Hi\r\n-- \r\nhttps://bob.example/\r\n</pre>\n", 0, 1, 0},
+    {"HTML line ends after </pre> are blanks",
+     HTML "<pre>a</pre><div>-- \nhttps://a.example/</div>\n", 1, 0, 0},
     /* encodings and alternatives */
     {"HTML quoted-printable marker across a soft break",
      "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n"
@@ -276,6 +310,47 @@ test_places_over(void **state)
     assert_int_equal(f.quoted_links, 1);
 }
 
+/* tests/scan's replies of each client, written after the structure of real
+ * messages (the README's rules section names them): their links by place. */
+static const struct place_row files[] = {
+    {"Outlook on the web", "outlook-web-reply.eml", 1, 1, 1},
+    {"Outlook desktop", "outlook-desktop-reply.eml", 1, 1, 1},
+    {"QQ Mail", "qq-mail-reply.eml", 1, 0, 1},
+    {"QQ Mail, English, signature", "qq-mail-signature.eml", 1, 1, 1},
+    {"Foxmail", "foxmail-reply.eml", 1, 0, 1},
+    {"NetEase webmail", "netease-reply.eml", 1, 1, 1},
+    {"NetEase webmail, <pre> quote", "netease-pre-quote.eml", 1, 0, 1},
+    {"NetEase Mail Master", "netease-mailmaster-reply.eml", 1, 1, 1},
+};
+
+/* Every client's reply file: its places, which add up to links. */
+static void
+test_places_files(void **state)
+{
+    char path[1024];
+    struct pm_features f;
+    unsigned char *buf;
+    size_t i, len;
+
+    (void)state;
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", SCAN_DIR, files[i].msg);
+        len = 0;
+        buf = slurp(path, &len);
+        if (buf == NULL)
+            fail_msg("cannot read %s", path);
+        buf[len - 1] = '\0'; /* the last byte is a line end */
+        scan_three(files[i].what, NULL, (const char *)buf, &f);
+        free(buf);
+        if (f.body_links != files[i].body || f.signature_links != files[i].sig ||
+            f.quoted_links != files[i].quoted)
+            fail_msg("%s (%s): body %u signature %u quoted %u, want %u %u %u", files[i].what,
+                     files[i].msg, f.body_links, f.signature_links, f.quoted_links, files[i].body,
+                     files[i].sig, files[i].quoted);
+        assert_int_equal(f.body_links + f.signature_links + f.quoted_links, f.links);
+    }
+}
+
 /* A real Thunderbird reply to a list (the shared corpus, when present): the
  * plain alternative's new text holds one link, its "> " quote two. */
 static void
@@ -306,6 +381,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_places),
         cmocka_unit_test(test_places_over),
+        cmocka_unit_test(test_places_files),
         cmocka_unit_test(test_places_corpus),
     };
 

@@ -232,6 +232,22 @@ test_conf(void **state)
     assert_int_equal(c->n_subject_spam_words, 2);
     assert_string_equal(c->subject_spam_words[0], "quote"); /* lower case */
     pm_conf_free(c);
+    /* full-width ASCII is folded as the subject's is: "ＦＲＥＥ Ｇｉｆｔ！" finds "Free Gift!" */
+    assert_int_equal(load("scan: {\n  subject_spam_words = [ \"\xef\xbc\xa6\xef\xbc\xb2\xef\xbc"
+                          "\xa5\xef\xbc\xa5 \xef\xbc\xa7\xef\xbd\x89\xef\xbd\x86\xef\xbd\x94"
+                          "\xef\xbc\x81\" ];\n};\n",
+                          &c, err, sizeof(err)),
+                     0);
+    assert_string_equal(c->subject_spam_words[0], "free gift!");
+    {
+        struct pm_features f;
+
+        memset(&f, 0, sizeof(f));
+        pm_subject_facts("Free Gift! inside", (const char *const *)c->subject_spam_words,
+                         c->n_subject_spam_words, &f);
+        assert_int_equal(f.subject_spam_words, 1);
+    }
+    pm_conf_free(c);
     assert_int_equal(
         load("scan: {\n  subject_spam_words = [\n \"\" ];\n};\n", &c, err, sizeof(err)), -1);
     assert_string_equal(err, ":3: scan.subject_spam_words[0]: \"\" must be 1 to 64 bytes");
@@ -250,7 +266,21 @@ test_conf(void **state)
         off += (size_t)snprintf(text + off, sizeof(text) - off, "%s\"w%zu\"", i ? ", " : "", i);
     snprintf(text + off, sizeof(text) - off, " ];\n};\n");
     assert_int_equal(load(text, &c, err, sizeof(err)), -1);
-    assert_string_equal(err, ":2: scan.subject_spam_words: 257 words, at most 256");
+    assert_string_equal(err, ":2: scan.subject_spam_words: 257 entries, at most 256");
+    /* any list is bounded before its entries are read */
+    {
+        size_t len = 16 * (PM_CONF_LIST_MAX + 2);
+        char *big = malloc(len);
+
+        assert_non_null(big);
+        off = (size_t)snprintf(big, len, "local_domains = [");
+        for (i = 0; i < PM_CONF_LIST_MAX + 1; i++)
+            off += (size_t)snprintf(big + off, len - off, "%s\"d%zu.test\"", i ? "," : "", i);
+        snprintf(big + off, len - off, " ];\n");
+        assert_int_equal(load(big, &c, err, sizeof(err)), -1);
+        assert_string_equal(err, ":1: local_domains: 10001 entries, at most 10000");
+        free(big);
+    }
 }
 
 /* Run the tests. */
