@@ -62,12 +62,12 @@ gauge() {
     curl -s -m 5 "http://127.0.0.1:${MPORT[$1]}/metrics" | awk -v s="$2" '$1 == s { print $2 }'
 }
 
-# Wait (bounded: 4 s) until daemon $1's copy is ready with $2 entries; print
+# Wait (bounded: 6 s, the follower's backoff after a failure included) until daemon $1's copy is ready with $2 entries; print
 # the milliseconds it took, or fail.
 copy_is() {
     local t0 t1
     t0=$(date +%s%3N)
-    for _ in $(seq 1 80); do
+    for _ in $(seq 1 120); do
         [ "$(gauge "$1" postmeter_suppression_local_ready) $(gauge "$1" postmeter_suppression_local_entries)" = "1 $2" ] && {
             t1=$(date +%s%3N)
             echo $((t1 - t0))
