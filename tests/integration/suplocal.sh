@@ -62,8 +62,9 @@ gauge() {
     curl -s -m 5 "http://127.0.0.1:${MPORT[$1]}/metrics" | awk -v s="$2" '$1 == s { print $2 }'
 }
 
-# Wait (bounded: 6 s, the follower's backoff after a failure included) until daemon $1's copy is ready with $2 entries; print
-# the milliseconds it took, or fail.
+# Wait (bounded: 6 s, room for the follower's backoff after a failure) until
+# daemon $1's copy is ready with $2 entries; print the milliseconds it took,
+# or fail.
 copy_is() {
     local t0 t1
     t0=$(date +%s%3N)
