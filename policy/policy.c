@@ -25,8 +25,11 @@
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
+#include "sknow.h"
+#include "suplocal.h"
 #include "buf.h"
 #include "zone.h"
+#include "clock.h"
 
 #define STORE_ERROR_LOG_SECONDS 60
 
@@ -96,9 +99,9 @@ void
 pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,
                struct pm_msg *m)
 {
-    size_t tail = offsetof(struct pm_msg, internal) + sizeof(m->internal);
+    size_t tail = offsetof(struct pm_msg, unknown_rcpt) + sizeof(m->unknown_rcpt);
 
-    /* all but the recipients' hashes, which are read only up to their counts */
+    /* all but the recipients' arrays, which are read only up to their counts */
     memset(m, 0, offsetof(struct pm_msg, hashes));
     memset((char *)m + tail, 0, sizeof(*m) - tail);
     m->dplan = -1;
@@ -291,16 +294,160 @@ policy_seen(const struct pm_msg *m, int ext, const char *hash)
     return 0;
 }
 
+/* The key of what this server knows of m's sender. */
+static struct pm_sknow_key
+policy_sknow_key(const struct pm_conf *conf, const struct pm_msg *m)
+{
+    return pm_sknow_key(conf, conf->contacts_key, m->sender, m->login, m->domain);
+}
+
+/* Send a request for m's sender to the store, carrying the refusals this
+ * server decided alone since its last one; a commit's or probe's answer
+ * becomes what the server knows of the sender. */
+static int
+policy_meter(const struct pm_conf *conf, struct pm_store *store, const struct pm_msg *m,
+             struct pm_meter_req *req, struct pm_meter_res *res, char *err, size_t errlen)
+{
+    struct pm_sknow_key k = policy_sknow_key(conf, m);
+    enum pm_counter c = PM_C_MSGS_HOUR;
+    int rc;
+
+    req->incident.local = pm_sknow_take(&k, &c, pm_mono_ms());
+    req->incident.local_counter = c;
+    rc = pm_store_meter(store, req, res, err, errlen);
+    if (rc == 0 && conf->rcpt_fresh > 0)
+        pm_sknow_put(&k, res, pm_mono_ms());
+    return rc;
+}
+
+/* What this server knows of m's sender decides one recipient (ext: external,
+ * addr: normalised, or NULL) without the store: PM_SKNOW_GO (it fits with
+ * room to spare), PM_SKNOW_REFUSE (v says why), else PM_SKNOW_ASK. m->res
+ * holds the knowledge (as an answer) on GO and REFUSE. */
+static enum pm_sknow_act
+policy_known(const struct pm_conf *conf, struct pm_msg *m, int ext, const char *addr,
+             struct pm_verdict *v)
+{
+    struct pm_sknow_key k = policy_sknow_key(conf, m);
+    struct pm_sknow kn;
+    struct pm_sknow_q q;
+    long long mono = pm_mono_ms(), next = m->next + ext;
+    enum pm_sknow_act act;
+    int plan = m->plan, s;
+
+    if (conf->rcpt_fresh <= 0 || pm_sknow_get(&k, &kn) < 0)
+        return PM_SKNOW_ASK;
+    if (kn.plan >= 0 && (size_t)kn.plan < conf->n_plans)
+        plan = kn.plan; /* the override the store reported */
+    memset(&q, 0, sizeof(q));
+    q.nscopes = m->dplan >= 0 ? 2 : 1;
+    for (s = 0; s < q.nscopes; s++) {
+        const struct pm_plan *p = &conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : plan];
+
+        pm_plan_counter_limits(&p->lim, q.lim[s]);
+        q.hard[s] = p->action >= PM_ACT_TEMPFAIL;
+    }
+    /* as the probe would ask: every recipient of unknown status taken as cold */
+    q.msgs = next > 0;
+    q.rcpts = next;
+    q.internal = next == 0;
+    q.cold = m->cold + m->n_unknown + ext;
+    q.margin = conf->rcpt_margin;
+    q.fresh_ms = conf->rcpt_fresh * 1000LL;
+    q.enforce = !conf->dry_run && !m->learning;
+    act = pm_sknow_decide(&kn, &q, mono);
+    /* an external recipient may be on the suppression list: the store looks */
+    if (act == PM_SKNOW_GO && ext && (!addr || pm_suplocal_maybe(m->domain, addr)))
+        return PM_SKNOW_ASK;
+    /* a refusal counted for the incident signals (the first of its message):
+     * one request a second carries those decided here */
+    if (act == PM_SKNOW_REFUSE && !m->inc_refused && !pm_sknow_refused(&k, kn.over_counter, mono))
+        return PM_SKNOW_ASK;
+    if (act == PM_SKNOW_ASK)
+        return act;
+    pm_sknow_res(&kn, pm_sknow_store_time(&kn, mono), &m->res);
+    m->have_res = 1;
+    policy_adopt(conf, m);
+    if (act == PM_SKNOW_REFUSE)
+        policy_over(conf, m, &m->res, 1, v);
+    return act;
+}
+
+/* Ask the store about one recipient (ext: external, addr and hash: its
+ * normalised address and keyed hash, rcpt: as given) into v; *cold: 1 when
+ * it is a first contact. One probe: would the message fit with this
+ * recipient, is it a contact, is it suppressed. */
+static void
+policy_probe(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m, int ext,
+             const char *addr, const char *hash, const char *rcpt, struct pm_verdict *v,
+             long long *cold)
+{
+    const char *hp = hash;
+    struct pm_meter_req req;
+    char err[256];
+    int rc;
+
+    policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
+                   &req);
+    req.contacts.cold_before = m->cold;
+    req.suppressed_rcpt = ext ? addr : NULL;
+    pm_policy_incident_req(conf, m, 0, &req.incident);
+    m->have_res = 0; /* the store clears its answer: the last one is gone */
+    rc = policy_meter(conf, store, m, &req, &m->res, err, sizeof(err));
+    if (rc == 0) {
+        /* the store's time in the reply says whether learning is over */
+        pm_learning_clock(m->res.now);
+        m->learning = pm_learning_active(conf, store);
+    }
+    if (rc != 0) {
+        pm_verdict_store_error(v, conf->on_store_error, m->sender);
+        policy_store_error("RCPT", err);
+    } else if (m->res.sup.found) {
+        pm_verdict_suppressed(v, rcpt, &m->res.sup); /* quoted as given */
+    } else {
+        policy_adopt(conf, m);
+        *cold = m->res.cold - m->cold;
+        /* in incident: held at end of message, or tempfailed now */
+        if (!pm_policy_incident(conf, m, 0, v) && !m->res.fits &&
+            (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
+             m->res.over_counter >= PM_C_REP_COLD))
+            policy_over(conf, m, &m->res, 1, v);
+        m->have_res = 1;
+    }
+}
+
+/* Add an accepted external recipient's hash to m (known: its cold status
+ * was looked up; else it is asked at the end of message when the rules need it). */
+static void
+policy_add_external(struct pm_msg *m, const char *hash, const char *rcpt, int known)
+{
+    size_t i = m->nhashes;
+
+    if (i >= PM_MSG_MAX_HASHES)
+        return;
+    memcpy(m->hashes[i], hash, 17);
+    m->unknown[i] = 0;
+    m->nhashes++;
+    if (known)
+        return;
+    if (m->n_unknown < PM_MSG_UNKNOWN_NAMED) {
+        m->unknown[i] = (unsigned char)(m->n_unknown + 1);
+        snprintf(m->unknown_rcpt[m->n_unknown], sizeof(m->unknown_rcpt[0]), "%s", rcpt);
+    } else {
+        m->unknown[i] = PM_MSG_UNKNOWN_NAMED + 1; /* not named */
+    }
+    m->n_unknown++;
+}
+
 /* Decide on one recipient (early refusal); on accept it is added to m. */
 void
 pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                const char *rcpt, struct pm_verdict *v)
 {
-    char addr[PM_ADDR_MAX], err[256], hash[17];
-    const char *hp = hash;
-    struct pm_meter_req req;
+    char addr[PM_ADDR_MAX], hash[17];
     long long cold = 0, per_msg;
-    int ext, norm, rc;
+    int ext, norm;
+    enum pm_sknow_act known = PM_SKNOW_ASK;
 
     pm_verdict_accept(v);
     if (!m->metered)
@@ -323,35 +470,11 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
          * past what a message keeps, the rest goes in another message */
         pm_verdict_rcpts_per_msg(v, m->sender, PM_MSG_MAX_HASHES);
     } else {
-        /* one probe: would the message fit with this recipient, is it a contact */
+        /* what this server knows of the sender may decide; else the store */
         m->learning = pm_learning_active(conf, store);
-        policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
-                       &req);
-        req.contacts.cold_before = m->cold;
-        req.suppressed_rcpt = ext ? addr : NULL;
-        pm_policy_incident_req(conf, m, 0, &req.incident);
-        m->have_res = 0; /* the store clears its answer: the last one is gone */
-        rc = pm_store_meter(store, &req, &m->res, err, sizeof(err));
-        if (rc == 0) {
-            /* the store's time in the reply says whether learning is over */
-            pm_learning_clock(m->res.now);
-            m->learning = pm_learning_active(conf, store);
-        }
-        if (rc != 0) {
-            pm_verdict_store_error(v, conf->on_store_error, m->sender);
-            policy_store_error("RCPT", err);
-        } else if (m->res.sup.found) {
-            pm_verdict_suppressed(v, rcpt, &m->res.sup); /* quoted as given */
-        } else {
-            policy_adopt(conf, m);
-            cold = m->res.cold - m->cold;
-            /* in incident: held at end of message, or tempfailed now */
-            if (!pm_policy_incident(conf, m, 0, v) && !m->res.fits &&
-                (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
-                 m->res.over_counter >= PM_C_REP_COLD))
-                policy_over(conf, m, &m->res, 1, v);
-            m->have_res = 1;
-        }
+        known = policy_known(conf, m, ext, norm ? addr : NULL, v);
+        if (known == PM_SKNOW_ASK)
+            policy_probe(conf, store, m, ext, addr, hash, rcpt, v, &cold);
     }
     if (v->action >= PM_ACT_TEMPFAIL)
         m->inc_refused = 1; /* the message's refusals after this one are not counted */
@@ -371,9 +494,9 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         snprintf(m->cold_rcpt, sizeof(m->cold_rcpt), "%s", rcpt);
     if (ext)
         pm_policy_incident_domain(m, addr);
-    if (ext && m->nhashes < PM_MSG_MAX_HASHES)
-        memcpy(m->hashes[m->nhashes++], hash, sizeof(hash));
-    else if (norm && !ext && m->n_internal < PM_MSG_MAX_HASHES)
+    if (ext)
+        policy_add_external(m, hash, rcpt, known != PM_SKNOW_GO);
+    else if (norm && m->n_internal < PM_MSG_MAX_HASHES)
         memcpy(m->internal[m->n_internal++], hash, sizeof(hash));
 }
 
@@ -485,6 +608,116 @@ policy_rules(const struct pm_conf *conf, const struct pm_msg *m, int only_log,
     pm_verdict_rules_to(rv, conf->rules, matched, n, only_log, m->sender, m->cold_rcpt, m->cold);
 }
 
+#define COLD_VARIANTS_MAX 64 /* cold counts the rules are tried with before asking */
+
+/* 1 when the content rules match the same for every cold count the
+ * recipients of unknown status may bring (0 to all of them, at most
+ * COLD_VARIANTS_MAX), with and without a fake reply, as the end of message
+ * would run them; m's facts are left as they were. */
+static int
+policy_rules_settled(const struct pm_conf *conf, struct pm_msg *m)
+{
+    int first[2][PM_RULES_MAX], cur[2][PM_RULES_MAX];
+    size_t i, n = conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX;
+    long long save[3] = {m->facts[PM_F_FIRST_CONTACT], m->facts[PM_F_COLD_RECIPIENTS],
+                         m->facts[PM_F_FAKE_REPLY]};
+    long long extra, c;
+    int same = 1, fake;
+
+    if (m->n_unknown > COLD_VARIANTS_MAX)
+        return 0;
+    for (extra = 0; extra <= m->n_unknown && same; extra++) {
+        c = m->cold + extra;
+        m->facts[PM_F_FIRST_CONTACT] = c > 0;
+        m->facts[PM_F_COLD_RECIPIENTS] = c;
+        for (fake = 0; fake < 2; fake++) {
+            /* the fake-reply alternative: references the store may not know */
+            m->facts[PM_F_FAKE_REPLY] =
+                m->reply_prefix && c > 0 && (m->n_refs == 0 || (fake && m->n_refs > 0));
+            for (i = 0; i < n; i++)
+                cur[fake][i] = pm_rule_match(&conf->rules[i], m->facts) != 0;
+        }
+        if (extra == 0)
+            memcpy(first, cur, sizeof(first));
+        else
+            same = memcmp(first, cur, sizeof(first)) == 0;
+    }
+    m->facts[PM_F_FIRST_CONTACT] = save[0];
+    m->facts[PM_F_COLD_RECIPIENTS] = save[1];
+    m->facts[PM_F_FAKE_REPLY] = save[2];
+    return same;
+}
+
+/* Name m's first cold recipient from an answer's cold_first among the
+ * hashes index[0..n) of m, when none is named yet. */
+static void
+policy_name_cold(struct pm_msg *m, const size_t *index, size_t n, int cold_first)
+{
+    size_t i;
+    int u;
+
+    if (m->cold_rcpt[0] || cold_first < 1 || (size_t)cold_first > n)
+        return;
+    i = index ? index[cold_first - 1] : (size_t)cold_first - 1;
+    u = m->unknown[i];
+    if (u >= 1 && u <= PM_MSG_UNKNOWN_NAMED)
+        snprintf(m->cold_rcpt, sizeof(m->cold_rcpt), "%s", m->unknown_rcpt[u - 1]);
+}
+
+/* Ask the store, in one probe that counts nothing, which of m's recipients
+ * of unknown status are first contacts; 0, or a failure (err). */
+static int
+policy_cold_lookup(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m, char *err,
+                   size_t errlen)
+{
+    const char **h = calloc(PM_MSG_MAX_HASHES, sizeof(*h));
+    size_t *index = calloc(PM_MSG_MAX_HASHES, sizeof(*index)), i, n = 0;
+    struct pm_meter_req req;
+    struct pm_meter_res *res = calloc(1, sizeof(*res));
+    int rc = PM_STORE_ERROR;
+
+    if (!h || !index || !res) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < m->nhashes; i++)
+        if (m->unknown[i]) {
+            h[n] = m->hashes[i];
+            index[n++] = i;
+        }
+    policy_request(conf, m, PM_METER_PROBE, 0, 0, h, n, &req);
+    req.msgs = 0; /* a look-up: nothing added, nothing checked but the contacts */
+    req.contacts.cold_before = m->cold;
+    if ((rc = pm_store_meter(store, &req, res, err, errlen)) != 0)
+        goto out;
+    policy_name_cold(m, index, n, res->cold_first);
+    m->cold = res->cold;
+    for (i = 0; i < n; i++)
+        m->unknown[index[i]] = 0;
+    m->n_unknown = 0;
+out:
+    free(h);
+    free(index);
+    free(res);
+    return rc;
+}
+
+/* The end of message could not reach the store (stage: where): v says what
+ * on_store_error does, with the rules' verdict rv. */
+static void
+policy_eom_error(const struct pm_conf *conf, const struct pm_msg *m, const char *stage,
+                 const char *err, int only_log, const struct pm_verdict *rv, struct pm_verdict *v)
+{
+    pm_verdict_store_error(v, conf->on_store_error, m->sender);
+    policy_store_error(stage, err);
+    if (v->action >= PM_ACT_TEMPFAIL && only_log) {
+        v->dry_run = 1; /* a dry run, or learning, refuses nothing, as at RCPT */
+        v->learning = m->learning;
+    }
+    if (v->action == PM_ACT_ACCEPT || v->dry_run)
+        policy_combine(v, rv);
+}
+
 /* The authoritative decision at end of message. */
 void
 pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
@@ -493,12 +726,13 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     const char *hp[PM_MSG_MAX_HASHES], *rp[PM_FEEDBACK_MAX_REFS];
     char txid[17];
     struct pm_verdict rv, rv_fake;
-    int refs_open, gate = 0;
+    int refs_open, gate = 0, unsettled;
     struct pm_meter_req req;
     enum pm_meter_mode mode = PM_METER_COMMIT;
     char err[256];
     size_t i;
     int only_log;
+    long long had_unknown;
 
     pm_verdict_accept(v);
     if (!m->metered)
@@ -507,10 +741,21 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     m->learning = pm_learning_active(conf, store);
     only_log = conf->dry_run || m->learning;
     policy_facts(m);
+    /* recipients let through without the store: when the rules' verdict
+     * depends on how many of them are first contacts, the store says first */
+    unsettled = m->n_unknown > 0 && !policy_rules_settled(conf, m);
+    if (unsettled && policy_cold_lookup(conf, store, m, err, sizeof(err)) != 0) {
+        policy_rules(conf, m, only_log, &rv);
+        policy_eom_error(conf, m, "end of message", err, only_log, &rv, v);
+        return;
+    }
+    if (unsettled)
+        policy_facts(m);
+    had_unknown = m->n_unknown;
     /* a reply prefix to a first contact: a fake reply without references;
      * with some, the store says (in the meter call) whether they name a
      * message the sender sent: the rules run for both answers */
-    refs_open = m->reply_prefix && m->cold > 0 && m->n_refs > 0;
+    refs_open = m->reply_prefix && m->cold + m->n_unknown > 0 && m->n_refs > 0;
     m->facts[PM_F_FAKE_REPLY] = m->reply_prefix && m->cold > 0 && m->n_refs == 0;
     policy_rules(conf, m, only_log, &rv);
     if (refs_open) {
@@ -541,15 +786,8 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         req.refs_gate = gate; /* refused when fake: then nothing may count */
     }
     m->have_res = 0;
-    if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
-        pm_verdict_store_error(v, conf->on_store_error, m->sender);
-        policy_store_error("end of message", err);
-        if (v->action >= PM_ACT_TEMPFAIL && only_log) {
-            v->dry_run = 1; /* a dry run, or learning, refuses nothing, as at RCPT */
-            v->learning = m->learning;
-        }
-        if (v->action == PM_ACT_ACCEPT || v->dry_run)
-            policy_combine(v, &rv);
+    if (policy_meter(conf, store, m, &req, &m->res, err, sizeof(err)) != 0) {
+        policy_eom_error(conf, m, "end of message", err, only_log, &rv, v);
         return;
     }
     m->have_res = 1;
@@ -561,6 +799,17 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
             *v = rv; /* the store counted nothing (refs_gate) */
             return;
         }
+    }
+    if (had_unknown) {
+        /* the rules matched alike for any cold count: the commit's says
+         * which, for the log, the metrics and the rules' texts */
+        policy_name_cold(m, NULL, m->nhashes, m->res.cold_first);
+        m->cold = m->res.cold;
+        m->n_unknown = 0;
+        policy_facts(m);
+        m->facts[PM_F_FAKE_REPLY] = m->reply_prefix && m->cold > 0 &&
+                                    (m->n_refs == 0 || (refs_open && m->res.refs_known == 0));
+        policy_rules(conf, m, only_log, &rv);
     }
     m->cold = m->res.cold;
     policy_adopt(conf, m);
