@@ -617,7 +617,7 @@ policy_rules(const struct pm_conf *conf, const struct pm_msg *m, int only_log,
 static int
 policy_rules_settled(const struct pm_conf *conf, struct pm_msg *m)
 {
-    int first[2][PM_RULES_MAX], cur[2][PM_RULES_MAX];
+    int first[2][PM_RULES_MAX] = {{0}}, cur[2][PM_RULES_MAX] = {{0}};
     size_t i, n = conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX;
     long long save[3] = {m->facts[PM_F_FIRST_CONTACT], m->facts[PM_F_COLD_RECIPIENTS],
                          m->facts[PM_F_FAKE_REPLY]};

@@ -154,8 +154,8 @@ sknow_over(const struct pm_sknow *kn, const struct pm_sknow_q *q, long long mono
         c == PM_C_MSGS_HOUR || c == PM_C_MSGS_DAY || c == PM_C_WARMUP_DAY || c == PM_C_WARMUP_HOUR;
     int internal = c == PM_C_INT_HOUR || c == PM_C_INT_DAY;
 
-    if (!q->enforce || kn->fits || kn->retry_at < 0 || kn->credits_left[0] > 0 ||
-        kn->credits_left[1] > 0)
+    /* message credits may buy the message: the store decides */
+    if (!q->enforce || kn->fits || kn->retry_at < 0 || kn->credits_left[0] > 0)
         return 0;
     if ((int)kn->over_scope < 0 || (int)kn->over_scope >= q->nscopes || !q->hard[kn->over_scope])
         return 0;

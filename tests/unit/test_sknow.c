@@ -178,7 +178,7 @@ test_brakes(void **state)
 
 /* A sender over a message limit until a store time still to come is refused;
  * not once that time has passed (estimated from the local clock), nor with
- * credits left, in a dry run, over a soft scope or when the message needs no
+ * message credits left, in a dry run, over a soft scope or when the message needs no
  * message counter (internal recipients). */
 static void
 test_over(void **state)
@@ -209,6 +209,8 @@ test_over(void **state)
     kn.credits_left[0] = 1;
     assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
     kn.credits_left[0] = 0;
+    kn.credits_left[1] = 5; /* recipient credits buy no message */
+    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_REFUSE);
     q.enforce = 0;
     assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
     q.enforce = 1;
