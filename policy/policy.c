@@ -361,7 +361,8 @@ policy_known(const struct pm_conf *conf, struct pm_msg *m, int ext, const char *
         return PM_SKNOW_ASK;
     /* a refusal counted for the incident signals (the first of its message):
      * one request a second carries those decided here */
-    if (act == PM_SKNOW_REFUSE && !m->inc_refused && !pm_sknow_refused(&k, kn.over_counter, mono))
+    if (act == PM_SKNOW_REFUSE && !m->inc_refused &&
+        !pm_sknow_refused(&k, kn.over_counter, m->sender, m->login, m->domain, mono))
         return PM_SKNOW_ASK;
     if (act == PM_SKNOW_ASK)
         return act;
@@ -859,6 +860,44 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
     }
     free(m);
     return plan;
+}
+
+/* Send the refusals decided without the store that waited a second for a
+ * request of their sender (policy/sknow.c), each in a probe of its own that
+ * adds nothing; returns how many probes were sent. */
+int
+pm_policy_carry(const struct pm_conf *conf, struct pm_store *store)
+{
+    struct pm_sknow_carry c;
+    struct pm_meter_req req;
+    struct pm_meter_res *res = malloc(sizeof(*res));
+    struct pm_msg *m = malloc(sizeof(*m)); /* large: keep it off the stack */
+    char err[256];
+    int n = 0;
+
+    while (res && m && pm_sknow_due(pm_mono_ms(), &c)) {
+        memset(m, 0, sizeof(*m));
+        snprintf(m->sender, sizeof(m->sender), "%s", c.sender);
+        snprintf(m->login, sizeof(m->login), "%s", c.login);
+        snprintf(m->domain, sizeof(m->domain), "%s", c.domain);
+        m->metered = 1;
+        m->plan = pm_plan_for_sender(conf, m->sender, m->login);
+        m->dplan = pm_plan_for_domain(conf, m->domain);
+        m->learning = pm_learning_active(conf, store);
+        policy_request(conf, m, PM_METER_PROBE, 0, 0, NULL, 0, &req);
+        req.msgs = 0;
+        pm_policy_incident_req(conf, m, 0, &req.incident);
+        req.incident.refusal = 0; /* this probe refuses nothing itself ... */
+        req.incident.count = 0;   /* ... nor is it a message */
+        req.incident.local = c.n;
+        req.incident.local_counter = c.counter;
+        if (pm_store_meter(store, &req, res, err, sizeof(err)) != 0)
+            policy_store_error("carrying refusals", err);
+        n++;
+    }
+    free(res);
+    free(m);
+    return n;
 }
 
 /* Append " key=value" with a string value. */

@@ -114,6 +114,12 @@ int pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, c
                            const char *login, long long msgs, long long rcpts, long long cold,
                            struct pm_meter_res *res, char *err, size_t errlen);
 
+/* Send the refusals decided at RCPT without the store (policy/sknow.h) whose
+ * sender made no request for a second, so that they count for the incident
+ * signals and the digest; returns how many requests were sent. The milter
+ * calls it from a thread of its own, when pm_sknow_next_due() says. */
+int pm_policy_carry(const struct pm_conf *conf, struct pm_store *store);
+
 /* Incidents (policy_incident.c): the network of a SASL login's client ("" none);
  * add an external recipient's domain to m; fill a request's incident part
  * (eom: the commit); act on the answer's incident: 1 when v was set (the

@@ -17,7 +17,11 @@
  *
  *     A refusal decided here is counted for the incident signals and the
  *     digest by the sender's next request to the store; at most one request
- *     a second is made for that (pm_sknow_refused).
+ *     a second is made for that (pm_sknow_refused). Refusals waiting are kept
+ *     in a second table (PM_SKNOW_CARRY senders, with the names a request
+ *     needs): when the sender sends nothing more, pm_sknow_due() hands them
+ *     out a second after its last request (the milter's watcher thread sends
+ *     them: pm_policy_carry()); when the table is full, the store is asked.
  *
  *     The table is fixed: PM_SKNOW_SLOTS entries, four ways per set, the
  *     oldest of a set replaced; one mutex (libmilter calls from many threads).
@@ -39,13 +43,14 @@ struct slot {
     struct pm_sknow_key key;
     int used;
     struct pm_sknow kn;
-    long long refused;    /* refusals decided here since the last request */
-    enum pm_counter rc;   /* the counter that refused them */
     long long carried_ms; /* when the last request for this sender was sent */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct slot table[PM_SKNOW_SLOTS];
+static struct pm_sknow_carry carry[PM_SKNOW_CARRY]; /* n 0: free */
+static int n_carry;
+static void (*on_wait)(void);
 
 /* The key of a sender (see sknow.h). */
 struct pm_sknow_key
@@ -230,39 +235,120 @@ pm_sknow_res(const struct pm_sknow *kn, long long now, struct pm_meter_res *res)
     res->refs_known = -1;
 }
 
+/* The waiting refusals of k (locked), or NULL. */
+static struct pm_sknow_carry *
+carry_find(const struct pm_sknow_key *k)
+{
+    int i;
+
+    for (i = 0; i < PM_SKNOW_CARRY && n_carry > 0; i++)
+        if (carry[i].n > 0 && carry[i].key.id == k->id && carry[i].key.conf == k->conf)
+            return &carry[i];
+    return NULL;
+}
+
 /* A refusal decided here (see sknow.h). */
 int
-pm_sknow_refused(const struct pm_sknow_key *k, enum pm_counter c, long long mono_ms)
+pm_sknow_refused(const struct pm_sknow_key *k, enum pm_counter c, const char *sender,
+                 const char *login, const char *domain, long long mono_ms)
 {
+    struct pm_sknow_carry *w = NULL;
     struct slot *s;
-    int local = 0;
+    void (*wake)(void) = NULL;
+    int i;
 
     pthread_mutex_lock(&mu);
-    if ((s = sknow_find(k)) != NULL && mono_ms - s->carried_ms < CARRY_MS) {
-        s->refused++;
-        s->rc = c;
-        local = 1;
+    if ((s = sknow_find(k)) != NULL && mono_ms - s->carried_ms < CARRY_MS &&
+        (w = carry_find(k)) == NULL) {
+        for (i = 0; i < PM_SKNOW_CARRY && !w; i++)
+            if (carry[i].n == 0)
+                w = &carry[i];
+        if (w) {
+            memset(w, 0, sizeof(*w));
+            w->key = *k;
+            snprintf(w->sender, sizeof(w->sender), "%s", sender);
+            snprintf(w->login, sizeof(w->login), "%s", login ? login : "");
+            snprintf(w->domain, sizeof(w->domain), "%s", domain ? domain : "");
+            w->since_ms = s->carried_ms;
+            if (n_carry++ == 0)
+                wake = on_wait;
+        }
+    }
+    if (w) {
+        w->n++;
+        w->counter = c;
     }
     pthread_mutex_unlock(&mu);
-    return local;
+    if (wake)
+        wake();
+    return w != NULL;
 }
 
 /* Take the refusals decided here (see sknow.h). */
 long long
 pm_sknow_take(const struct pm_sknow_key *k, enum pm_counter *c, long long mono_ms)
 {
+    struct pm_sknow_carry *w;
     struct slot *s;
     long long n = 0;
 
     pthread_mutex_lock(&mu);
-    if ((s = sknow_find(k)) != NULL) {
-        n = s->refused;
-        *c = s->rc;
-        s->refused = 0;
+    if ((s = sknow_find(k)) != NULL)
         s->carried_ms = mono_ms;
+    if ((w = carry_find(k)) != NULL) {
+        n = w->n;
+        *c = w->counter;
+        w->n = 0;
+        n_carry--;
     }
     pthread_mutex_unlock(&mu);
     return n;
+}
+
+/* Refusals due for a request of their own (see sknow.h). */
+int
+pm_sknow_due(long long mono_ms, struct pm_sknow_carry *out)
+{
+    struct slot *s;
+    int i, found = 0;
+
+    pthread_mutex_lock(&mu);
+    for (i = 0; i < PM_SKNOW_CARRY && n_carry > 0 && !found; i++) {
+        if (carry[i].n == 0 || mono_ms - carry[i].since_ms < CARRY_MS)
+            continue;
+        *out = carry[i];
+        carry[i].n = 0;
+        n_carry--;
+        found = 1;
+        if ((s = sknow_find(&out->key)) != NULL)
+            s->carried_ms = mono_ms;
+    }
+    pthread_mutex_unlock(&mu);
+    return found;
+}
+
+/* When the next refusals are due (see sknow.h). */
+long long
+pm_sknow_next_due(void)
+{
+    long long due = -1;
+    int i;
+
+    pthread_mutex_lock(&mu);
+    for (i = 0; i < PM_SKNOW_CARRY && n_carry > 0; i++)
+        if (carry[i].n > 0 && (due < 0 || carry[i].since_ms + CARRY_MS < due))
+            due = carry[i].since_ms + CARRY_MS;
+    pthread_mutex_unlock(&mu);
+    return due;
+}
+
+/* Who to wake when refusals start waiting (see sknow.h). */
+void
+pm_sknow_on_wait(void (*wake)(void))
+{
+    pthread_mutex_lock(&mu);
+    on_wait = wake;
+    pthread_mutex_unlock(&mu);
 }
 
 /* Forget everything (see sknow.h). */
@@ -271,5 +357,7 @@ pm_sknow_clear(void)
 {
     pthread_mutex_lock(&mu);
     memset(table, 0, sizeof(table));
+    memset(carry, 0, sizeof(carry));
+    n_carry = 0;
     pthread_mutex_unlock(&mu);
 }

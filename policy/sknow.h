@@ -11,9 +11,11 @@
 
 #include <stdint.h>
 
+#include "identity.h"
 #include "store.h"
 
 #define PM_SKNOW_SLOTS 4096 /* senders remembered per process; the oldest is replaced */
+#define PM_SKNOW_CARRY 256  /* senders whose refusals decided here wait for a request */
 
 /* Whose knowledge: the configuration it was asked under and a keyed hash of
  * the sender with what assigns its plans (SASL login, domain). */
@@ -78,14 +80,38 @@ long long pm_sknow_store_time(const struct pm_sknow *kn, long long mono_ms);
 /* An answer like the one kn was, at store time now (for the verdict and the log). */
 void pm_sknow_res(const struct pm_sknow *kn, long long now, struct pm_meter_res *res);
 
-/* A refusal decided here for k (counter c refused): 1 when it stays local
- * (a request carried the count less than a second ago), 0 when a request
- * should carry it now (the caller asks the store instead). */
-int pm_sknow_refused(const struct pm_sknow_key *k, enum pm_counter c, long long mono_ms);
+/* Refusals decided here for a sender, to carry to the store: who (to build
+ * the request), how many and the limit that refused them. */
+struct pm_sknow_carry {
+    struct pm_sknow_key key;
+    char sender[PM_ADDR_MAX], login[PM_ADDR_MAX], domain[PM_ADDR_MAX];
+    long long n;
+    enum pm_counter counter;
+    long long since_ms; /* when the last request for the sender was sent */
+};
 
-/* Take the refusals decided here for k since the last request (its counter
- * in *c): the request about to be sent carries them. */
+/* A refusal decided here for k (counter c refused; sender, login and domain
+ * as in pm_sknow_key): 1 when it stays local (a request carried the count
+ * less than a second ago, and there is room to remember it), 0 when a
+ * request should carry it now (the caller asks the store instead). */
+int pm_sknow_refused(const struct pm_sknow_key *k, enum pm_counter c, const char *sender,
+                     const char *login, const char *domain, long long mono_ms);
+
+/* Take the refusals decided here for k since the last request (their
+ * counter in *c): the request about to be sent carries them. */
 long long pm_sknow_take(const struct pm_sknow_key *k, enum pm_counter *c, long long mono_ms);
+
+/* Take into out the refusals of a sender whose last request is a second old
+ * or more (for a request of their own, when the sender sends nothing more):
+ * 1, or 0 when none is due. */
+int pm_sknow_due(long long mono_ms, struct pm_sknow_carry *out);
+
+/* When the next refusals are due (monotonic ms), or -1 when none waits. */
+long long pm_sknow_next_due(void);
+
+/* Call wake (NULL: nothing) when refusals start waiting, so that whoever
+ * calls pm_sknow_due() looks again. */
+void pm_sknow_on_wait(void (*wake)(void));
 
 /* Forget everything (tests). */
 void pm_sknow_clear(void);

@@ -323,31 +323,94 @@ test_bound(void **state)
 }
 
 /* Refusals decided here stay local while a request carried the count less
- * than a second ago; the next request takes them (and their limit). */
+ * than a second ago; the next request takes them (and their limit); when
+ * the sender makes none, they are due a second after its last one. */
 static void
 test_refusals(void **state)
 {
     struct pm_sknow_key a = pm_sknow_key(&conf_a, key16, "alice@example.com", "", "example.com");
     struct pm_sknow_key b = pm_sknow_key(&conf_a, key16, "bob@example.com", "", "example.com");
     struct pm_meter_res res;
-    enum pm_counter c = PM_C_MSGS_DAY;
+    struct pm_sknow_carry c;
+    enum pm_counter counter = PM_C_MSGS_DAY;
 
     (void)state;
     pm_sknow_clear();
     memset(&res, 0, sizeof(res));
-    assert_int_equal(pm_sknow_refused(&b, PM_C_MSGS_HOUR, T0), 0); /* nothing known: ask */
-    assert_int_equal(pm_sknow_take(&a, &c, T0), 0);
+    /* nothing known: ask */
+    assert_int_equal(pm_sknow_refused(&b, PM_C_MSGS_HOUR, "bob@example.com", "", "example.com", T0),
+                     0);
+    assert_int_equal(pm_sknow_take(&a, &counter, T0), 0);
     pm_sknow_put(&a, &res, T0);
-    assert_int_equal(pm_sknow_refused(&a, PM_C_MSGS_HOUR, T0 + 1), 1);
-    assert_int_equal(pm_sknow_refused(&a, PM_C_MSGS_HOUR, T0 + 500), 1);
-    assert_int_equal(pm_sknow_refused(&a, PM_C_MSGS_HOUR, T0 + 999), 1);
-    assert_int_equal(pm_sknow_refused(&a, PM_C_MSGS_HOUR, T0 + 1000), 0); /* a second: ask */
-    assert_int_equal(pm_sknow_take(&a, &c, T0 + 1000), 3);
-    assert_int_equal(c, PM_C_MSGS_HOUR);
-    assert_int_equal(pm_sknow_take(&a, &c, T0 + 1001), 0);
-    assert_int_equal(pm_sknow_refused(&a, PM_C_WARMUP_DAY, T0 + 1500), 1);
-    assert_int_equal(pm_sknow_take(&a, &c, T0 + 1600), 1);
-    assert_int_equal(c, PM_C_WARMUP_DAY);
+    assert_int_equal(pm_sknow_next_due(), -1);
+    assert_int_equal(
+        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 1), 1);
+    assert_int_equal(pm_sknow_next_due(), T0 + 1000);
+    assert_int_equal(
+        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 999),
+        1);
+    /* a second: ask, and the request takes the two */
+    assert_int_equal(
+        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 1000),
+        0);
+    assert_int_equal(pm_sknow_take(&a, &counter, T0 + 1000), 2);
+    assert_int_equal(counter, PM_C_MSGS_HOUR);
+    assert_int_equal(pm_sknow_take(&a, &counter, T0 + 1001), 0);
+    assert_int_equal(pm_sknow_next_due(), -1);
+    /* no request follows: due a second after the last one, once */
+    assert_int_equal(
+        pm_sknow_refused(&a, PM_C_WARMUP_DAY, "alice@example.com", "al", "example.com", T0 + 1500),
+        1);
+    assert_int_equal(pm_sknow_next_due(), T0 + 2001);
+    assert_int_equal(pm_sknow_due(T0 + 2000, &c), 0);
+    assert_int_equal(pm_sknow_due(T0 + 2001, &c), 1);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.counter, PM_C_WARMUP_DAY);
+    assert_string_equal(c.sender, "alice@example.com");
+    assert_string_equal(c.login, "al");
+    assert_string_equal(c.domain, "example.com");
+    assert_int_equal(pm_sknow_due(T0 + 2001, &c), 0);
+    assert_int_equal(pm_sknow_take(&a, &counter, T0 + 2002), 0);
+    assert_int_equal(pm_sknow_next_due(), -1);
+}
+
+static int woken; /* times the wake hook was called */
+
+/* The wake hook of the tests. */
+static void
+wake(void)
+{
+    woken++;
+}
+
+/* The refusals waiting are bounded: past PM_SKNOW_CARRY senders, the store
+ * is asked; the hook is called when the first starts waiting. */
+static void
+test_carry_bound(void **state)
+{
+    struct pm_meter_res res;
+    struct pm_sknow_key k;
+    struct pm_sknow_carry c;
+    char sender[64];
+    int i, local = 0, due = 0;
+
+    (void)state;
+    pm_sknow_clear();
+    woken = 0;
+    pm_sknow_on_wait(wake);
+    memset(&res, 0, sizeof(res));
+    for (i = 0; i < PM_SKNOW_CARRY + 10; i++) {
+        snprintf(sender, sizeof(sender), "c%d@example.com", i);
+        k = pm_sknow_key(&conf_a, key16, sender, "", "example.com");
+        pm_sknow_put(&k, &res, T0);
+        local += pm_sknow_refused(&k, PM_C_MSGS_HOUR, sender, "", "example.com", T0 + 1);
+    }
+    assert_int_equal(local, PM_SKNOW_CARRY);
+    assert_int_equal(woken, 1);
+    while (pm_sknow_due(T0 + 1000, &c))
+        due++;
+    assert_int_equal(due, PM_SKNOW_CARRY);
+    pm_sknow_on_wait(NULL);
 }
 
 /* Run the tests. */
@@ -355,10 +418,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fresh),    cmocka_unit_test(test_margin),
-        cmocka_unit_test(test_brakes),   cmocka_unit_test(test_over),
-        cmocka_unit_test(test_incident), cmocka_unit_test(test_table),
-        cmocka_unit_test(test_bound),    cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_fresh),       cmocka_unit_test(test_margin),
+        cmocka_unit_test(test_brakes),      cmocka_unit_test(test_over),
+        cmocka_unit_test(test_incident),    cmocka_unit_test(test_table),
+        cmocka_unit_test(test_bound),       cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_carry_bound),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
