@@ -3,7 +3,9 @@
  *
  * Orchestrates identity (who sends, is it outgoing), plan assignment, the
  * store's atomic check-and-count, and the verdict texts. A message that
- * postmeter lets through counts; a refused one counts nothing.
+ * postmeter lets through counts; a refused one counts nothing. What the
+ * daemon knows of a sender, which spares RCPT round trips, is used in
+ * policy_known.c (policy_int.h: what the two share).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -25,19 +27,17 @@
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
-#include "sknow.h"
-#include "suplocal.h"
+#include "policy_int.h"
 #include "buf.h"
 #include "zone.h"
-#include "clock.h"
 
 #define STORE_ERROR_LOG_SECONDS 60
 
 /* Log why the store failed (a Redis error reply, a timeout, a busy pool): at
  * most one line a minute, with how many more there were since the last one.
  * The link itself going down or up is logged by the store. */
-static void
-policy_store_error(const char *stage, const char *err)
+void
+pm_policy_store_error(const char *stage, const char *err)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static long long last, more;
@@ -147,10 +147,10 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
 /* Fill a store request for m adding one message (internal: a message to
  * colleagues only, counted apart) and rcpts external recipients; hashes (n of
  * them) are the recipients to look up as contacts. */
-static void
-policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
-               int internal, long long rcpts, const char *const *hashes, size_t n,
-               struct pm_meter_req *req)
+void
+pm_policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
+                  int internal, long long rcpts, const char *const *hashes, size_t n,
+                  struct pm_meter_req *req)
 {
     memset(req, 0, sizeof(*req));
     req->contacts.hashes = hashes;
@@ -197,9 +197,9 @@ policy_action(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope 
 
 /* Turn a store answer that does not fit into a verdict; at_rcpt: for the
  * recipient just asked about (one too many is refused alone). */
-static void
-policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_meter_res *res,
-            int at_rcpt, struct pm_verdict *v)
+void
+pm_policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_meter_res *res,
+               int at_rcpt, struct pm_verdict *v)
 {
     enum pm_action act = policy_action(conf, m, res->over_scope);
     int rcpt_counter = res->over_counter == PM_C_RCPTS_HOUR ||
@@ -264,8 +264,8 @@ policy_unknown_override(const struct pm_conf *conf, const struct pm_msg *m)
 }
 
 /* Follow a plan override the store reported. */
-static void
-policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
+void
+pm_policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
 {
     if (m->res.plan >= 0 && (size_t)m->res.plan < conf->n_plans) {
         m->plan = m->res.plan;
@@ -294,86 +294,6 @@ policy_seen(const struct pm_msg *m, int ext, const char *hash)
     return 0;
 }
 
-/* The key of what this server knows of m's sender. */
-static struct pm_sknow_key
-policy_sknow_key(const struct pm_conf *conf, const struct pm_msg *m)
-{
-    return pm_sknow_key(conf, conf->contacts_key, m->sender, m->login, m->domain);
-}
-
-/* Send a request for m's sender to the store, carrying the refusals this
- * server decided alone since its last one; a commit's or probe's answer
- * becomes what the server knows of the sender. */
-static int
-policy_meter(const struct pm_conf *conf, struct pm_store *store, const struct pm_msg *m,
-             struct pm_meter_req *req, struct pm_meter_res *res, char *err, size_t errlen)
-{
-    struct pm_sknow_key k = policy_sknow_key(conf, m);
-    enum pm_counter c = PM_C_MSGS_HOUR;
-    int rc;
-
-    req->incident.local = pm_sknow_take(&k, &c, pm_mono_ms());
-    req->incident.local_counter = c;
-    rc = pm_store_meter(store, req, res, err, errlen);
-    if (rc == 0 && conf->rcpt_fresh > 0)
-        pm_sknow_put(&k, res, pm_mono_ms());
-    return rc;
-}
-
-/* What this server knows of m's sender decides one recipient (ext: external,
- * addr: normalised, or NULL) without the store: PM_SKNOW_GO (it fits with
- * room to spare), PM_SKNOW_REFUSE (v says why), else PM_SKNOW_ASK. m->res
- * holds the knowledge (as an answer) on GO and REFUSE. */
-static enum pm_sknow_act
-policy_known(const struct pm_conf *conf, struct pm_msg *m, int ext, const char *addr,
-             struct pm_verdict *v)
-{
-    struct pm_sknow_key k = policy_sknow_key(conf, m);
-    struct pm_sknow kn;
-    struct pm_sknow_q q;
-    long long mono = pm_mono_ms(), next = m->next + ext;
-    enum pm_sknow_act act;
-    int plan = m->plan, s;
-
-    if (conf->rcpt_fresh <= 0 || pm_sknow_get(&k, &kn) < 0)
-        return PM_SKNOW_ASK;
-    if (kn.plan >= 0 && (size_t)kn.plan < conf->n_plans)
-        plan = kn.plan; /* the override the store reported */
-    memset(&q, 0, sizeof(q));
-    q.nscopes = m->dplan >= 0 ? 2 : 1;
-    for (s = 0; s < q.nscopes; s++) {
-        const struct pm_plan *p = &conf->plans[s == PM_SCOPE_DOMAIN ? m->dplan : plan];
-
-        pm_plan_counter_limits(&p->lim, q.lim[s]);
-        q.hard[s] = p->action >= PM_ACT_TEMPFAIL;
-    }
-    /* as the probe would ask: every recipient of unknown status taken as cold */
-    q.msgs = next > 0;
-    q.rcpts = next;
-    q.internal = next == 0;
-    q.cold = m->cold + m->n_unknown + ext;
-    q.margin = conf->rcpt_margin;
-    q.fresh_ms = conf->rcpt_fresh * 1000LL;
-    q.enforce = !conf->dry_run && !m->learning;
-    act = pm_sknow_decide(&kn, &q, mono);
-    /* an external recipient may be on the suppression list: the store looks */
-    if (act == PM_SKNOW_GO && ext && (!addr || pm_suplocal_maybe(m->domain, addr)))
-        return PM_SKNOW_ASK;
-    /* a refusal counted for the incident signals (the first of its message):
-     * one request a second carries those decided here */
-    if (act == PM_SKNOW_REFUSE && !m->inc_refused &&
-        !pm_sknow_refused(&k, kn.over_counter, m->sender, m->login, m->domain, mono))
-        return PM_SKNOW_ASK;
-    if (act == PM_SKNOW_ASK)
-        return act;
-    pm_sknow_res(&kn, pm_sknow_store_time(&kn, mono), &m->res);
-    m->have_res = 1;
-    policy_adopt(conf, m);
-    if (act == PM_SKNOW_REFUSE)
-        policy_over(conf, m, &m->res, 1, v);
-    return act;
-}
-
 /* Ask the store about one recipient (ext: external, addr and hash: its
  * normalised address and keyed hash, rcpt: as given) into v; *cold: 1 when
  * it is a first contact. One probe: would the message fit with this
@@ -388,13 +308,13 @@ policy_probe(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *
     char err[256];
     int rc;
 
-    policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
-                   &req);
+    pm_policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
+                      &req);
     req.contacts.cold_before = m->cold;
     req.suppressed_rcpt = ext ? addr : NULL;
     pm_policy_incident_req(conf, m, 0, &req.incident);
     m->have_res = 0; /* the store clears its answer: the last one is gone */
-    rc = policy_meter(conf, store, m, &req, &m->res, err, sizeof(err));
+    rc = pm_policy_meter(conf, store, m, &req, &m->res, err, sizeof(err));
     if (rc == 0) {
         /* the store's time in the reply says whether learning is over */
         pm_learning_clock(m->res.now);
@@ -402,17 +322,17 @@ policy_probe(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *
     }
     if (rc != 0) {
         pm_verdict_store_error(v, conf->on_store_error, m->sender);
-        policy_store_error("RCPT", err);
+        pm_policy_store_error("RCPT", err);
     } else if (m->res.sup.found) {
         pm_verdict_suppressed(v, rcpt, &m->res.sup); /* quoted as given */
     } else {
-        policy_adopt(conf, m);
+        pm_policy_adopt(conf, m);
         *cold = m->res.cold - m->cold;
         /* in incident: held at end of message, or tempfailed now */
         if (!pm_policy_incident(conf, m, 0, v) && !m->res.fits &&
             (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
              m->res.over_counter >= PM_C_REP_COLD))
-            policy_over(conf, m, &m->res, 1, v);
+            pm_policy_over(conf, m, &m->res, 1, v);
         m->have_res = 1;
     }
 }
@@ -473,7 +393,7 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
     } else {
         /* what this server knows of the sender may decide; else the store */
         m->learning = pm_learning_active(conf, store);
-        known = policy_known(conf, m, ext, norm ? addr : NULL, v);
+        known = pm_policy_known(conf, m, ext, norm ? addr : NULL, v);
         if (known == PM_SKNOW_ASK)
             policy_probe(conf, store, m, ext, addr, hash, rcpt, v, &cold);
     }
@@ -609,100 +529,6 @@ policy_rules(const struct pm_conf *conf, const struct pm_msg *m, int only_log,
     pm_verdict_rules_to(rv, conf->rules, matched, n, only_log, m->sender, m->cold_rcpt, m->cold);
 }
 
-#define COLD_VARIANTS_MAX 64 /* cold counts the rules are tried with before asking */
-
-/* 1 when the content rules match the same for every cold count the
- * recipients of unknown status may bring (0 to all of them, at most
- * COLD_VARIANTS_MAX), with and without a fake reply, as the end of message
- * would run them; m's facts are left as they were. */
-static int
-policy_rules_settled(const struct pm_conf *conf, struct pm_msg *m)
-{
-    int first[2][PM_RULES_MAX] = {{0}}, cur[2][PM_RULES_MAX] = {{0}};
-    size_t i, n = conf->n_rules < PM_RULES_MAX ? conf->n_rules : PM_RULES_MAX;
-    long long save[3] = {m->facts[PM_F_FIRST_CONTACT], m->facts[PM_F_COLD_RECIPIENTS],
-                         m->facts[PM_F_FAKE_REPLY]};
-    long long extra, c;
-    int same = 1, fake;
-
-    if (m->n_unknown > COLD_VARIANTS_MAX)
-        return 0;
-    for (extra = 0; extra <= m->n_unknown && same; extra++) {
-        c = m->cold + extra;
-        m->facts[PM_F_FIRST_CONTACT] = c > 0;
-        m->facts[PM_F_COLD_RECIPIENTS] = c;
-        for (fake = 0; fake < 2; fake++) {
-            /* the fake-reply alternative: references the store may not know */
-            m->facts[PM_F_FAKE_REPLY] =
-                m->reply_prefix && c > 0 && (m->n_refs == 0 || (fake && m->n_refs > 0));
-            for (i = 0; i < n; i++)
-                cur[fake][i] = pm_rule_match(&conf->rules[i], m->facts) != 0;
-        }
-        if (extra == 0)
-            memcpy(first, cur, sizeof(first));
-        else
-            same = memcmp(first, cur, sizeof(first)) == 0;
-    }
-    m->facts[PM_F_FIRST_CONTACT] = save[0];
-    m->facts[PM_F_COLD_RECIPIENTS] = save[1];
-    m->facts[PM_F_FAKE_REPLY] = save[2];
-    return same;
-}
-
-/* Name m's first cold recipient from an answer's cold_first among the
- * hashes index[0..n) of m, when none is named yet. */
-static void
-policy_name_cold(struct pm_msg *m, const size_t *index, size_t n, int cold_first)
-{
-    size_t i;
-    int u;
-
-    if (m->cold_rcpt[0] || cold_first < 1 || (size_t)cold_first > n)
-        return;
-    i = index ? index[cold_first - 1] : (size_t)cold_first - 1;
-    u = m->unknown[i];
-    if (u >= 1 && u <= PM_MSG_UNKNOWN_NAMED)
-        snprintf(m->cold_rcpt, sizeof(m->cold_rcpt), "%s", m->unknown_rcpt[u - 1]);
-}
-
-/* Ask the store, in one probe that counts nothing, which of m's recipients
- * of unknown status are first contacts; 0, or a failure (err). */
-static int
-policy_cold_lookup(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m, char *err,
-                   size_t errlen)
-{
-    const char **h = calloc(PM_MSG_MAX_HASHES, sizeof(*h));
-    size_t *index = calloc(PM_MSG_MAX_HASHES, sizeof(*index)), i, n = 0;
-    struct pm_meter_req req;
-    struct pm_meter_res *res = calloc(1, sizeof(*res));
-    int rc = PM_STORE_ERROR;
-
-    if (!h || !index || !res) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    for (i = 0; i < m->nhashes; i++)
-        if (m->unknown[i]) {
-            h[n] = m->hashes[i];
-            index[n++] = i;
-        }
-    policy_request(conf, m, PM_METER_PROBE, 0, 0, h, n, &req);
-    req.msgs = 0; /* a look-up: nothing added, nothing checked but the contacts */
-    req.contacts.cold_before = m->cold;
-    if ((rc = pm_store_meter(store, &req, res, err, errlen)) != 0)
-        goto out;
-    policy_name_cold(m, index, n, res->cold_first);
-    m->cold = res->cold;
-    for (i = 0; i < n; i++)
-        m->unknown[index[i]] = 0;
-    m->n_unknown = 0;
-out:
-    free(h);
-    free(index);
-    free(res);
-    return rc;
-}
-
 /* The end of message could not reach the store (stage: where): v says what
  * on_store_error does, with the rules' verdict rv. */
 static void
@@ -710,7 +536,7 @@ policy_eom_error(const struct pm_conf *conf, const struct pm_msg *m, const char 
                  const char *err, int only_log, const struct pm_verdict *rv, struct pm_verdict *v)
 {
     pm_verdict_store_error(v, conf->on_store_error, m->sender);
-    policy_store_error(stage, err);
+    pm_policy_store_error(stage, err);
     if (v->action >= PM_ACT_TEMPFAIL && only_log) {
         v->dry_run = 1; /* a dry run, or learning, refuses nothing, as at RCPT */
         v->learning = m->learning;
@@ -744,8 +570,8 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     policy_facts(m);
     /* recipients let through without the store: when the rules' verdict
      * depends on how many of them are first contacts, the store says first */
-    unsettled = m->n_unknown > 0 && !policy_rules_settled(conf, m);
-    if (unsettled && policy_cold_lookup(conf, store, m, err, sizeof(err)) != 0) {
+    unsettled = m->n_unknown > 0 && !pm_policy_rules_settled(conf, m);
+    if (unsettled && pm_policy_cold_lookup(conf, store, m, err, sizeof(err)) != 0) {
         policy_rules(conf, m, only_log, &rv);
         policy_eom_error(conf, m, "end of message", err, only_log, &rv, v);
         return;
@@ -775,7 +601,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         mode = PM_METER_FORCE;
     for (i = 0; i < m->nhashes; i++)
         hp[i] = m->hashes[i];
-    policy_request(conf, m, mode, m->nrcpt > 0 && m->next == 0, m->next, hp, m->nhashes, &req);
+    pm_policy_request(conf, m, mode, m->nrcpt > 0 && m->next == 0, m->next, hp, m->nhashes, &req);
     policy_txid(conf, m, txid);
     req.txid = txid;
     pm_policy_incident_req(conf, m, 1, &req.incident);
@@ -787,7 +613,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         req.refs_gate = gate; /* refused when fake: then nothing may count */
     }
     m->have_res = 0;
-    if (policy_meter(conf, store, m, &req, &m->res, err, sizeof(err)) != 0) {
+    if (pm_policy_meter(conf, store, m, &req, &m->res, err, sizeof(err)) != 0) {
         policy_eom_error(conf, m, "end of message", err, only_log, &rv, v);
         return;
     }
@@ -804,7 +630,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     if (had_unknown) {
         /* the rules matched alike for any cold count: the commit's says
          * which, for the log, the metrics and the rules' texts */
-        policy_name_cold(m, NULL, m->nhashes, m->res.cold_first);
+        pm_policy_name_cold(m, NULL, m->nhashes, m->res.cold_first);
         m->cold = m->res.cold;
         m->n_unknown = 0;
         policy_facts(m);
@@ -813,11 +639,11 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         policy_rules(conf, m, only_log, &rv);
     }
     m->cold = m->res.cold;
-    policy_adopt(conf, m);
+    pm_policy_adopt(conf, m);
     if (pm_policy_incident(conf, m, 1, v))
         return; /* in incident: held or tempfailed, whatever else applies */
     if (!m->res.fits)
-        policy_over(conf, m, &m->res, 0, v);
+        pm_policy_over(conf, m, &m->res, 0, v);
     if (v->action != PM_ACT_ACCEPT && only_log)
         v->dry_run = 1;
     if (v->action < PM_ACT_TEMPFAIL || v->dry_run)
@@ -850,54 +676,16 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
     m->metered = 1;
     m->plan = pm_plan_for_sender(conf, m->sender, login);
     m->dplan = pm_plan_for_domain(conf, m->domain);
-    policy_request(conf, m, PM_METER_PROBE, 0, rcpts, NULL, 0, &req);
+    pm_policy_request(conf, m, PM_METER_PROBE, 0, rcpts, NULL, 0, &req);
     req.msgs = msgs;
     req.contacts.cold_before = cold;
     if (pm_store_meter(store, &req, res, err, errlen) == 0) {
         m->res = *res;
-        policy_adopt(conf, m);
+        pm_policy_adopt(conf, m);
         plan = m->plan;
     }
     free(m);
     return plan;
-}
-
-/* Send the refusals decided without the store that waited a second for a
- * request of their sender (policy/sknow.c), each in a probe of its own that
- * adds nothing; returns how many probes were sent. */
-int
-pm_policy_carry(const struct pm_conf *conf, struct pm_store *store)
-{
-    struct pm_sknow_carry c;
-    struct pm_meter_req req;
-    struct pm_meter_res *res = malloc(sizeof(*res));
-    struct pm_msg *m = malloc(sizeof(*m)); /* large: keep it off the stack */
-    char err[256];
-    int n = 0;
-
-    while (res && m && pm_sknow_due(pm_mono_ms(), &c)) {
-        memset(m, 0, sizeof(*m));
-        snprintf(m->sender, sizeof(m->sender), "%s", c.sender);
-        snprintf(m->login, sizeof(m->login), "%s", c.login);
-        snprintf(m->domain, sizeof(m->domain), "%s", c.domain);
-        m->metered = 1;
-        m->plan = pm_plan_for_sender(conf, m->sender, m->login);
-        m->dplan = pm_plan_for_domain(conf, m->domain);
-        m->learning = pm_learning_active(conf, store);
-        policy_request(conf, m, PM_METER_PROBE, 0, 0, NULL, 0, &req);
-        req.msgs = 0;
-        pm_policy_incident_req(conf, m, 0, &req.incident);
-        req.incident.refusal = 0; /* this probe refuses nothing itself ... */
-        req.incident.count = 0;   /* ... nor is it a message */
-        req.incident.local = c.n;
-        req.incident.local_counter = c.counter;
-        if (pm_store_meter(store, &req, res, err, sizeof(err)) != 0)
-            policy_store_error("carrying refusals", err);
-        n++;
-    }
-    free(res);
-    free(m);
-    return n;
 }
 
 /* Append " key=value" with a string value. */
