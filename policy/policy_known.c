@@ -202,10 +202,15 @@ pm_policy_carry(const struct pm_conf *conf, struct pm_store *store)
 {
     struct pm_sknow_carry c;
     struct pm_meter_req req;
-    struct pm_meter_res *res = malloc(sizeof(*res));
-    struct pm_msg *m = malloc(sizeof(*m)); /* large: keep it off the stack */
+    struct pm_meter_res *res;
+    struct pm_msg *m;
     char err[256];
     int n = 0;
+
+    if (pm_sknow_next_due() < 0)
+        return 0; /* nothing waits (the common case: each wake of the watcher) */
+    res = malloc(sizeof(*res));
+    m = malloc(sizeof(*m)); /* large: keep it off the stack */
 
     while (res && m && pm_sknow_due(pm_mono_ms(), &c)) {
         memset(m, 0, sizeof(*m));
