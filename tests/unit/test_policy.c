@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "feedback.h"
@@ -2017,6 +2018,39 @@ test_known_cold_lookup(void **state)
     assert_int_equal(m.cold, 1);
 }
 
+/* Refusals decided without the store whose sender makes no request are
+ * sent a second after its last one, in a probe of their own that adds
+ * nothing and refuses nothing itself; once. */
+static void
+test_known_carry(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    known_on(2);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(n_calls, 1);
+    assert_int_equal(pm_policy_carry(&conf, &store), 0); /* not yet a second */
+    usleep(1100 * 1000);
+    answer(1, 0);
+    assert_int_equal(pm_policy_carry(&conf, &store), 1);
+    assert_int_equal(n_calls, 2);
+    assert_adds(&calls[1], PM_METER_PROBE, 0, 0, 0);
+    assert_string_equal(calls[1].scope[PM_SCOPE_SENDER].id, "alice@example.com");
+    assert_int_equal(calls[1].n_hashes, 0);
+    assert_int_equal(calls[1].inc.local, 1);
+    assert_int_equal(calls[1].inc.local_counter, PM_C_MSGS_HOUR);
+    assert_int_equal(calls[1].inc.refusal, 0);
+    assert_int_equal(calls[1].inc.count, 0);
+    assert_int_equal(pm_policy_carry(&conf, &store), 0);
+}
+
 /* Run the tests (times and days in UTC; the log kept for the tests to read). */
 int
 main(void)
@@ -2054,6 +2088,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_known_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_cold_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_carry, setup, teardown),
     };
 
     pm_zone_set("UTC");
