@@ -79,14 +79,18 @@ EOF
 # filter and no other Lua plugin. Its one limit (per SMTP sender) never blocks.
 bench_rspamd() {
     local name=$1 dir=$PM_TMP/$1 s binds='' tries
+    local -a user=()
     shift
     # shellcheck disable=SC2034 # read by bench/run
     RSP_DIR=$dir
     command -v rspamd >/dev/null || pm_fail "rspamd is not installed (packages.list: bench rspamd)"
     mkdir -p "$dir/local.d" "$dir/override.d" "$dir/db" "$dir/log" "$dir/run" "$dir/tmp"
-    # the workers run as _rspamd: they must reach their directories
-    chmod 711 "$PM_TMP"
-    chown _rspamd:_rspamd "$dir/db" "$dir/log" "$dir/run" "$dir/tmp"
+    # as root, the workers run as _rspamd: they must reach their directories
+    if [ "$(id -u)" = 0 ]; then
+        user=(-u _rspamd -g _rspamd)
+        chmod 711 "$PM_TMP"
+        chown _rspamd:_rspamd "$dir/db" "$dir/log" "$dir/run" "$dir/tmp"
+    fi
     for s in "$@"; do
         case $s in
         unix:*) binds+="\"${s#unix:} mode=0666\", " ;;
@@ -133,7 +137,7 @@ CONF
     printf '%s\n' 'rates {' '    sender {' "        selector = \"from('smtp'):addr\";" \
         '        bucket = { burst = 1000000000; rate = "1000000000 / 1s"; }' '    }' '}' \
         >"$dir/local.d/ratelimit.conf"
-    bench_bg "$name" rspamd -f -c "$dir/rspamd.conf" -u _rspamd -g _rspamd \
+    bench_bg "$name" rspamd -f -c "$dir/rspamd.conf" "${user[@]}" \
         --var "LOCAL_CONFDIR=$dir" --var "DBDIR=$dir/db" --var "LOGDIR=$dir/log" \
         --var "RUNDIR=$dir/run"
     printf -v "PID_$name" '%s' "$BG_PID"
