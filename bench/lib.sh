@@ -50,6 +50,8 @@ bench_null() {
 }
 
 # Start postmeter with no limits (every message is counted): bench_pm NAME SOCKET.
+# The incident signals are off: one sender sending thousands of messages a
+# minute is a burst, and its messages would be held, not counted.
 bench_pm() {
     local name=$1 sock=$2 conf=$PM_TMP/$1.conf
     cat >"$conf" <<EOF
@@ -58,12 +60,108 @@ user = "";
 redis: { host = "127.0.0.1"; port = $PM_REDIS_PORT; key_prefix = "pmbench"; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     new_recipients_per_day = 0; warmup = []; }; };
+incidents: { enabled = false; };
 EOF
     "$BENCH_BIN/postmeter" -n -c "$conf" >/dev/null 2>&1 || pm_fail "postmeter -n rejects $conf"
     bench_bg "$name" "$BENCH_BIN/postmeter" -c "$conf" -f
     bench_wait_sock "$sock" || pm_fail "postmeter $name is not listening on $sock"
     # the process started supervises; the milter (its memory, its CPU) is its child
     printf -v "PID_$name" '%s' "$(bench_child "$BG_PID")"
+}
+
+# Start Rspamd's milter, self-scanning with its ratelimit module alone, on the
+# private redis-server: bench_rspamd NAME SOCKET...; sets PID_<NAME> (the main
+# process) and RSP_DIR. Its rspamd_proxy workers, one per core (Debian's
+# default is one), serve every SOCKET (unix:PATH or inet:PORT@ADDR). The
+# configuration, local.d, override.d, databases, log and temporary files are
+# in $PM_TMP/NAME: the top-level file includes Debian's stock pieces (options,
+# logging, the proxy worker, the redis and ratelimit modules), no rules, no C
+# filter and no other Lua plugin. Its one limit (per SMTP sender) never blocks.
+bench_rspamd() {
+    local name=$1 dir=$PM_TMP/$1 s binds='' tries
+    local -a user=()
+    shift
+    # shellcheck disable=SC2034 # read by bench/run
+    RSP_DIR=$dir
+    command -v rspamd >/dev/null || pm_fail "rspamd is not installed (packages.list: bench rspamd)"
+    mkdir -p "$dir/local.d" "$dir/override.d" "$dir/db" "$dir/log" "$dir/run" "$dir/tmp"
+    # as root, the workers run as _rspamd: they must reach their directories
+    if [ "$(id -u)" = 0 ]; then
+        user=(-u _rspamd -g _rspamd)
+        chmod 711 "$PM_TMP"
+        chown _rspamd:_rspamd "$dir/db" "$dir/log" "$dir/run" "$dir/tmp"
+    fi
+    for s in "$@"; do
+        case $s in
+        unix:*) binds+="\"${s#unix:} mode=0666\", " ;;
+        inet:*@*)
+            s=${s#inet:}
+            binds+="\"${s#*@}:${s%@*}\", "
+            ;;
+        esac
+    done
+    sed 's/^        //' >"$dir/rspamd.conf" <<'CONF'
+        # Rspamd for bench/run: the milter proxy, self-scanning with ratelimit alone.
+        options {
+            pidfile = "$RUNDIR/rspamd.pid";
+            .include "$CONFDIR/options.inc"
+            .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/options.inc"
+            .include(try=true; priority=10) "$LOCAL_CONFDIR/override.d/options.inc"
+        }
+        logging {
+            type = "file";
+            filename = "$LOGDIR/rspamd.log";
+            .include "$CONFDIR/logging.inc"
+            .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/logging.inc"
+            .include(try=true; priority=10) "$LOCAL_CONFDIR/override.d/logging.inc"
+        }
+        worker "rspamd_proxy" {
+            .include "$CONFDIR/worker-proxy.inc"
+            .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/worker-proxy.inc"
+            .include(try=true; priority=10) "$LOCAL_CONFDIR/override.d/worker-proxy.inc"
+        }
+        .include "$CONFDIR/metrics.conf"
+        .include "$CONFDIR/actions.conf"
+        .include "$CONFDIR/modules.d/redis.conf"
+        .include "$CONFDIR/modules.d/ratelimit.conf"
+        modules {
+            path = "$PLUGINSDIR/ratelimit.lua";
+        }
+CONF
+    # no C filter (chartable, dkim, regexp, fuzzy_check), nothing outside $dir, DNS to nowhere
+    printf '%s\n' 'filters = "";' "tempdir = \"$dir/tmp\";" "hs_cache_dir = \"$dir/db\";" \
+        'local_addrs = [];' 'dns { nameserver = ["127.0.0.1:1"]; }' >"$dir/override.d/options.inc"
+    printf '%s\n' "bind_socket = [${binds%, }];" "count = $(nproc);" >"$dir/override.d/worker-proxy.inc"
+    printf '%s\n' 'upstream "local" {' '    self_scan = yes;' '}' >"$dir/local.d/worker-proxy.inc"
+    printf '%s\n' "servers = \"127.0.0.1:$PM_REDIS_PORT\";" >"$dir/local.d/redis.conf"
+    printf '%s\n' 'rates {' '    sender {' "        selector = \"from('smtp'):addr\";" \
+        '        bucket = { burst = 1000000000; rate = "1000000000 / 1s"; }' '    }' '}' \
+        >"$dir/local.d/ratelimit.conf"
+    bench_bg "$name" rspamd -f -c "$dir/rspamd.conf" "${user[@]}" \
+        --var "LOCAL_CONFDIR=$dir" --var "DBDIR=$dir/db" --var "LOGDIR=$dir/log" \
+        --var "RUNDIR=$dir/run"
+    printf -v "PID_$name" '%s' "$BG_PID"
+    # loading takes seconds (TLD list, hyperscan): ready when every worker has started
+    for ((tries = 0; tries < 1200; tries++)); do
+        s=$(grep -cs 'starting rspamd_proxy process' "$dir/log/rspamd.log")
+        [ "${s:-0}" -ge "$(nproc)" ] && break
+        kill -0 "$BG_PID" 2>/dev/null ||
+            pm_fail "rspamd exited: $(tail -n 3 "$PM_TMP/$name.log" "$dir/log/rspamd.log" 2>/dev/null)"
+        sleep 0.1
+    done
+    for s in "$@"; do
+        bench_wait_sock "$s" || pm_fail "rspamd $name is not listening on $s"
+    done
+}
+
+# CPU time (user + system) in clock ticks of process $1 and its children, or 0.
+bench_cpu_tree() {
+    local p t=0 n
+    # shellcheck disable=SC2046 # the children's pids, one word each
+    for p in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+        n=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) && t=$((t + ${n:-0}))
+    done
+    echo "$t"
 }
 
 # The only child of process $1 (the milter process of a postmeter), else $1.

@@ -4,7 +4,7 @@
  *
  * SYNOPSIS
  *   nullmilter -s unix:PATH | inet:PORT@ADDR [-n env | content | default] [-D]
- *              [-r HOST:PORT]
+ *              [-r HOST:PORT | -e HOST:PORT]
  *
  * DESCRIPTION
  *   Built from the same libmilter as postmeter, with callbacks that only
@@ -27,6 +27,8 @@
  *   message, as postmeter does: an EVALSHA of a script loaded at start that
  *   does nothing ("return 1", one key named after the sender, one argument),
  *   so the milter pays the round trip and a script call but no script work.
+ *   -e makes the same round trip at end of message only: one per message,
+ *   the least a milter that counts messages in Redis can make.
  *   Each libmilter worker thread has its own connection, opened at its first
  *   use and again after an error. A failed call still answers "continue".
  *   Stops on SIGTERM or SIGINT.
@@ -271,7 +273,8 @@ redis_setup(const char *spec)
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: nullmilter -s socket [-n env|content|default] [-D] [-r host:port]\n");
+    fprintf(stderr,
+            "usage: nullmilter -s socket [-n env|content|default] [-D] [-r|-e host:port]\n");
     exit(2);
 }
 
@@ -292,9 +295,9 @@ main(int argc, char **argv)
         .xxfi_negotiate = nm_negotiate,
     };
     const char *sock = NULL, *mode = "env", *redis = NULL;
-    int ch, rc;
+    int ch, rc, rcpt_trips = 1;
 
-    while ((ch = getopt(argc, argv, "s:n:Dr:")) != -1) {
+    while ((ch = getopt(argc, argv, "s:n:Dr:e:")) != -1) {
         switch (ch) {
         case 's':
             sock = optarg;
@@ -306,7 +309,11 @@ main(int argc, char **argv)
             want_data = 1;
             break;
         case 'r':
+        case 'e':
+            if (redis)
+                usage();
             redis = optarg;
+            rcpt_trips = ch == 'r';
             break;
         default:
             usage();
@@ -329,7 +336,8 @@ main(int argc, char **argv)
         if (redis_setup(redis) < 0)
             return 1;
         desc.xxfi_envfrom = nr_envfrom;
-        desc.xxfi_envrcpt = nr_envrcpt;
+        if (rcpt_trips)
+            desc.xxfi_envrcpt = nr_envrcpt;
         desc.xxfi_eom = nr_eom;
         desc.xxfi_close = nr_close;
     }

@@ -17,7 +17,10 @@
  *   alarm changes, it writes the daemon's heartbeat through the store
  *   (pm_store_server_beat(): one small script call), which postmeterctl
  *   servers shows. Times are CLOCK_MONOTONIC seconds; the store turns the
- *   ages into its own time.
+ *   ages into its own time. It also sends the refusals decided at RCPT
+ *   without the store whose sender made no request for a second
+ *   (pm_policy_carry()): it is woken when some start waiting, and looks
+ *   again each second while some wait.
  *
  * DIAGNOSTICS
  *   A heartbeat that cannot be written is logged once until one is written
@@ -41,6 +44,8 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "policy.h"
+#include "sknow.h"
 #include "watch.h"
 #include "watcher.h"
 
@@ -66,6 +71,29 @@ pm_watcher_connect(void)
         pthread_cond_signal(&cv);
         pthread_mutex_unlock(&mu);
     }
+}
+
+/* Refusals decided at RCPT started waiting for a request: look. */
+static void
+wake_for_carry(void)
+{
+    pthread_mutex_lock(&mu);
+    woken = 1;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* Shorten a wait of wait_s seconds to when waiting refusals are due (1 s at least). */
+static long long
+carry_wait(long long wait_s)
+{
+    long long due = pm_sknow_next_due(), s;
+
+    if (due < 0)
+        return wait_s;
+    s = (due - pm_mono_ms() + 999) / 1000;
+    s = s < 1 ? 1 : s;
+    return s < wait_s ? s : wait_s;
 }
 
 /* A counted milter connection closed. */
@@ -204,10 +232,12 @@ watch_loop(void *arg)
             beat(rt, &w, &f, master, start, &failing);
             next_beat = f.now + PM_SERVER_BEAT;
         }
+        pm_policy_carry(rt->conf, rt->store);
         pm_runtime_release(rt);
         wait_s = tick(f.idle_alarm);
         if (next_beat - f.now < wait_s)
             wait_s = next_beat - f.now;
+        wait_s = carry_wait(wait_s);
     } while (!wait_tick(wait_s));
     return NULL;
 }
@@ -231,6 +261,8 @@ pm_watcher_start(const char *socket)
     pthread_sigmask(SIG_BLOCK, &all, &old);
     running = pthread_create(&tid, NULL, watch_loop, NULL) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (running)
+        pm_sknow_on_wait(wake_for_carry);
     if (!running) {
         pm_log(PM_LOG_ERR, "postfix watch: cannot start its thread");
         pthread_cond_destroy(&cv);
@@ -245,6 +277,7 @@ pm_watcher_stop(void)
 {
     if (!running)
         return;
+    pm_sknow_on_wait(NULL);
     pthread_mutex_lock(&mu);
     stopping = 1;
     pthread_cond_broadcast(&cv);

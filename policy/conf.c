@@ -146,6 +146,8 @@ static const struct conf_key conf_keys[] = {
     K_NETS("outbound", "networks", networks, n_networks, default_networks),
     K_INT("windows", "hour_bucket", hour_bucket, 60, 1, 3600,                pm_conf_check_hour_bucket, NULL),
     K_INT("windows", "day_bucket", day_bucket, 600, 1, 86400,                pm_conf_check_day_bucket, NULL),
+    K_INT("rcpt_check", "fresh_seconds", rcpt_fresh, 5, 0, 60,              NULL, NULL),
+    K_INT("rcpt_check", "margin", rcpt_margin, 2, 0, 1000000,                NULL, NULL),
     K_INT("warmup", "dormant_days", warmup_dormant_days, 30, 1, 3650,     NULL, NULL),
     K_DOUBLE("warmup", "hourly_share", warmup_hourly_share, 0.25, 0.01, 1.0),
     K_DOUBLE("warmup", "max_bounce_rate", warmup_max_bounce_rate, 0.03, 0.0, 1.0),

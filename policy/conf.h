@@ -207,6 +207,10 @@ struct pm_conf {
     int hour_bucket; /* seconds per bucket of the rolling hour, default 60 */
     int day_bucket;  /* seconds per bucket of the rolling day, default 600 */
 
+    /* RCPT stage: what this server knows of a sender decides without the store */
+    int rcpt_fresh;  /* knowledge this many seconds old decides; 0: always ask, default 5 */
+    int rcpt_margin; /* headroom kept below every limit, default 2 */
+
     /* plans and assignment */
     struct pm_plan *plans;
     size_t n_plans;

@@ -153,15 +153,22 @@ if inc_mode > 0 then
             end
         end
     else
+        -- the refusals to count: this request's (the first of its message),
+        -- and those the server decided alone since its last request (A.inc_local)
+        local nref, loc = 0, tonumber(ARGV[A.inc_local]) or 0
         if refused and ARGV[A.inc_refusal] == '1' then
-            hits_record(over[2])
+            hits_record(over[2], 1)
+            nref = 1
+        end
+        if loc > 0 then
+            hits_record(tonumber(ARGV[A.inc_local_c]) or 0, loc)
+            nref = nref + loc
         end
         local goes = mode ~= 0 and counted == 1 and add.m > 0
         -- only a message that goes or a counted refusal can trip a signal: a
         -- probe that fits (each RCPT) costs nothing here, nor do signals all off
-        if inc_mode >= 2 and (goes or (refused and ARGV[A.inc_refusal] == '1')) and
-            incident_watched() then
-            local sig, fig = incident_detect(refused, goes)
+        if inc_mode >= 2 and (goes or nref > 0) and incident_watched() then
+            local sig, fig = incident_detect(nref, goes)
             if sig and inc_mode == 3 then
                 inc_state, inc = 3, {signal = sig, figures = fig, by = 'postmeter', at = now}
             elseif sig then
@@ -281,6 +288,7 @@ if inc then
 end
 reply[R.rr_first], reply[R.rr_replied], reply[R.rr_brake] = rr.first, rr.replied, rr.brake
 reply[R.refs_known] = refs_known
+reply[R.cold_first] = cold_first
 if counted == 1 and has_tx then
     redis.call('SET', KEYS[K.tx], cmsgpack.pack(reply), 'EX', 1200)
 end

@@ -36,7 +36,11 @@ local has_tx = string.sub(KEYS[K.tx], -4) ~= ':tx:' -- "...:tx:" names no transa
 if mode ~= 0 and has_tx then
     local done = redis.call('GET', KEYS[K.tx])
     if done then
-        return cmsgpack.unpack(done)
+        local r = cmsgpack.unpack(done)
+        for i = #r + 1, NR do -- recorded by a version whose reply was shorter
+            r[i] = 0
+        end
+        return r
     end
 end
 

@@ -46,8 +46,12 @@ end
 
 local cold = tonumber(ARGV[A.cold_before])
 local cold_h = {} -- the cold recipients' hashes (the reply rate's first contacts)
+local cold_first = 0 -- the first of them among the request's hashes (from 1)
 for i = first_hash, #ARGV do
     if not known(ARGV[i]) then
+        if cold_first == 0 then
+            cold_first = i - first_hash + 1
+        end
         cold = cold + 1
         cold_h[#cold_h + 1] = ARGV[i]
     end

@@ -32,7 +32,8 @@
 --   fanout       a message makes the new recipient domains of the last hour
 --                more than the threshold;
 --   retry_storm  a refusal makes the refusals of the last 10 minutes more than
---                the threshold;
+--                the threshold (with those a server refused without asking,
+--                A.inc_local, carried by its next request for the sender);
 --   bounce_spike a message goes while the hard bounces of the last 24 hours
 --                are more than the threshold.
 --   A SASL login from a new network lowers the thresholds (x A.inc_nn_pct%,
@@ -44,7 +45,8 @@
 --   signal is on: a probe that fits writes nothing here.
 --
 -- DIGEST A.hits_prefix<day> (hash "sender|limit name" -> refusals that day,
---   at most HITS_MAX fields, TTL 3 days): a refusal whose A.inc_refusal is 1.
+--   at most HITS_MAX fields, TTL 3 days): a refusal whose A.inc_refusal is 1,
+--   and the A.inc_local refusals of limit A.inc_local_c.
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
@@ -87,8 +89,8 @@ local function incident_note(inc, qid)
     inc.held = redis.call('HINCRBY', KEYS[K.inc], 'held', 1)
 end
 
--- Record a refusal for the digest (the limit that refused: counter index ci).
-local function hits_record(ci)
+-- Record n refusals for the digest (the limit that refused: counter index ci).
+local function hits_record(ci, n)
     if ARGV[A.hits_prefix] == '' then
         return
     end
@@ -101,7 +103,7 @@ local function hits_record(ci)
     if redis.call('HEXISTS', key, field) == 0 and redis.call('HLEN', key) >= HITS_MAX then
         return
     end
-    if redis.call('HINCRBY', key, field, 1) == 1 then
+    if redis.call('HINCRBY', key, field, n) == n then
         redis.call('EXPIRE', key, 3 * DAY)
     end
 end
@@ -211,10 +213,11 @@ local function incident_watched()
     return false
 end
 
--- Watch the signals for one request: refused (the script refuses it), goes
--- (a message that goes: mode commit or force, and counted). Returns the
--- signal and its figures when one trips, else nil.
-local function incident_detect(refused, goes)
+-- Watch the signals for one request: nref (the refusals it counts: its own,
+-- the first of its message, and those the server decided alone), goes (a
+-- message that goes: mode commit or force, and counted). Returns the signal
+-- and its figures when one trips, else nil.
+local function incident_detect(nref, goes)
     local t = rates_read()
     t.since, t.nn = tonumber(t.since), tonumber(t.nn)
     if not t.since then
@@ -230,8 +233,8 @@ local function incident_detect(refused, goes)
         tail = '; new network ' .. net .. ', thresholds x' .. string.format('%.2g', pct / 100)
         sig = '+new_network'
     end
-    if refused and ARGV[A.inc_refusal] == '1' then
-        rates_add(t, 'r:' .. minute, 1)
+    if nref > 0 then
+        rates_add(t, 'r:' .. minute, nref)
         local lim = lowered(ARGV[A.inc_retry], pct)
         local n = rates_sum(t, 'r')
         if lim > 0 and n > lim then

@@ -3,7 +3,9 @@
  *
  * Orchestrates identity (who sends, is it outgoing), plan assignment, the
  * store's atomic check-and-count, and the verdict texts. A message that
- * postmeter lets through counts; a refused one counts nothing.
+ * postmeter lets through counts; a refused one counts nothing. What the
+ * daemon knows of a sender, which spares RCPT round trips, is used in
+ * policy_known.c (policy_int.h: what the two share).
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -25,6 +27,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "siphash.h"
+#include "policy_int.h"
 #include "buf.h"
 #include "zone.h"
 
@@ -33,8 +36,8 @@
 /* Log why the store failed (a Redis error reply, a timeout, a busy pool): at
  * most one line a minute, with how many more there were since the last one.
  * The link itself going down or up is logged by the store. */
-static void
-policy_store_error(const char *stage, const char *err)
+void
+pm_policy_store_error(const char *stage, const char *err)
 {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     static long long last, more;
@@ -96,9 +99,9 @@ void
 pm_policy_mail(const struct pm_conf *conf, const struct pm_origin *origin, const char *envfrom,
                struct pm_msg *m)
 {
-    size_t tail = offsetof(struct pm_msg, internal) + sizeof(m->internal);
+    size_t tail = offsetof(struct pm_msg, unknown_rcpt) + sizeof(m->unknown_rcpt);
 
-    /* all but the recipients' hashes, which are read only up to their counts */
+    /* all but the recipients' arrays, which are read only up to their counts */
     memset(m, 0, offsetof(struct pm_msg, hashes));
     memset((char *)m + tail, 0, sizeof(*m) - tail);
     m->dplan = -1;
@@ -144,10 +147,10 @@ policy_scope(const struct pm_conf *conf, const struct pm_plan *p, const char *id
 /* Fill a store request for m adding one message (internal: a message to
  * colleagues only, counted apart) and rcpts external recipients; hashes (n of
  * them) are the recipients to look up as contacts. */
-static void
-policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
-               int internal, long long rcpts, const char *const *hashes, size_t n,
-               struct pm_meter_req *req)
+void
+pm_policy_request(const struct pm_conf *conf, const struct pm_msg *m, enum pm_meter_mode mode,
+                  int internal, long long rcpts, const char *const *hashes, size_t n,
+                  struct pm_meter_req *req)
 {
     memset(req, 0, sizeof(*req));
     req->contacts.hashes = hashes;
@@ -194,9 +197,9 @@ policy_action(const struct pm_conf *conf, const struct pm_msg *m, enum pm_scope 
 
 /* Turn a store answer that does not fit into a verdict; at_rcpt: for the
  * recipient just asked about (one too many is refused alone). */
-static void
-policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_meter_res *res,
-            int at_rcpt, struct pm_verdict *v)
+void
+pm_policy_over(const struct pm_conf *conf, const struct pm_msg *m, const struct pm_meter_res *res,
+               int at_rcpt, struct pm_verdict *v)
 {
     enum pm_action act = policy_action(conf, m, res->over_scope);
     int rcpt_counter = res->over_counter == PM_C_RCPTS_HOUR ||
@@ -261,8 +264,8 @@ policy_unknown_override(const struct pm_conf *conf, const struct pm_msg *m)
 }
 
 /* Follow a plan override the store reported. */
-static void
-policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
+void
+pm_policy_adopt(const struct pm_conf *conf, struct pm_msg *m)
 {
     if (m->res.plan >= 0 && (size_t)m->res.plan < conf->n_plans) {
         m->plan = m->res.plan;
@@ -291,16 +294,81 @@ policy_seen(const struct pm_msg *m, int ext, const char *hash)
     return 0;
 }
 
+/* Ask the store about one recipient (ext: external, addr and hash: its
+ * normalised address and keyed hash, rcpt: as given) into v; *cold: 1 when
+ * it is a first contact. One probe: would the message fit with this
+ * recipient, is it a contact, is it suppressed. */
+static void
+policy_probe(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m, int ext,
+             const char *addr, const char *hash, const char *rcpt, struct pm_verdict *v,
+             long long *cold)
+{
+    const char *hp = hash;
+    struct pm_meter_req req;
+    char err[256];
+    int rc;
+
+    pm_policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
+                      &req);
+    req.contacts.cold_before = m->cold;
+    req.suppressed_rcpt = ext ? addr : NULL;
+    pm_policy_incident_req(conf, m, 0, &req.incident);
+    m->have_res = 0; /* the store clears its answer: the last one is gone */
+    rc = pm_policy_meter(conf, store, m, &req, &m->res, err, sizeof(err));
+    if (rc == 0) {
+        /* the store's time in the reply says whether learning is over */
+        pm_learning_clock(m->res.now);
+        m->learning = pm_learning_active(conf, store);
+    }
+    if (rc != 0) {
+        pm_verdict_store_error(v, conf->on_store_error, m->sender);
+        pm_policy_store_error("RCPT", err);
+    } else if (m->res.sup.found) {
+        pm_verdict_suppressed(v, rcpt, &m->res.sup); /* quoted as given */
+    } else {
+        pm_policy_adopt(conf, m);
+        *cold = m->res.cold - m->cold;
+        /* in incident: held at end of message, or tempfailed now */
+        if (!pm_policy_incident(conf, m, 0, v) && !m->res.fits &&
+            (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
+             m->res.over_counter >= PM_C_REP_COLD))
+            pm_policy_over(conf, m, &m->res, 1, v);
+        m->have_res = 1;
+    }
+}
+
+/* Add an accepted external recipient's hash to m (known: its cold status
+ * was looked up; else it is asked at the end of message when the rules need it). */
+static void
+policy_add_external(struct pm_msg *m, const char *hash, const char *rcpt, int known)
+{
+    size_t i = m->nhashes;
+
+    if (i >= PM_MSG_MAX_HASHES)
+        return;
+    memcpy(m->hashes[i], hash, 17);
+    m->unknown[i] = 0;
+    m->nhashes++;
+    if (known)
+        return;
+    if (m->n_unknown < PM_MSG_UNKNOWN_NAMED) {
+        m->unknown[i] = (unsigned char)(m->n_unknown + 1);
+        snprintf(m->unknown_rcpt[m->n_unknown], sizeof(m->unknown_rcpt[0]), "%s", rcpt);
+    } else {
+        m->unknown[i] = PM_MSG_UNKNOWN_NAMED + 1; /* not named */
+    }
+    m->n_unknown++;
+}
+
 /* Decide on one recipient (early refusal); on accept it is added to m. */
 void
 pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
                const char *rcpt, struct pm_verdict *v)
 {
-    char addr[PM_ADDR_MAX], err[256], hash[17];
-    const char *hp = hash;
-    struct pm_meter_req req;
+    char addr[PM_ADDR_MAX], hash[17];
     long long cold = 0, per_msg;
-    int ext, norm, rc;
+    int ext, norm;
+    enum pm_sknow_act known = PM_SKNOW_ASK;
 
     pm_verdict_accept(v);
     if (!m->metered)
@@ -323,35 +391,11 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
          * past what a message keeps, the rest goes in another message */
         pm_verdict_rcpts_per_msg(v, m->sender, PM_MSG_MAX_HASHES);
     } else {
-        /* one probe: would the message fit with this recipient, is it a contact */
+        /* what this server knows of the sender may decide; else the store */
         m->learning = pm_learning_active(conf, store);
-        policy_request(conf, m, PM_METER_PROBE, m->next + ext == 0, m->next + ext, &hp, ext ? 1 : 0,
-                       &req);
-        req.contacts.cold_before = m->cold;
-        req.suppressed_rcpt = ext ? addr : NULL;
-        pm_policy_incident_req(conf, m, 0, &req.incident);
-        m->have_res = 0; /* the store clears its answer: the last one is gone */
-        rc = pm_store_meter(store, &req, &m->res, err, sizeof(err));
-        if (rc == 0) {
-            /* the store's time in the reply says whether learning is over */
-            pm_learning_clock(m->res.now);
-            m->learning = pm_learning_active(conf, store);
-        }
-        if (rc != 0) {
-            pm_verdict_store_error(v, conf->on_store_error, m->sender);
-            policy_store_error("RCPT", err);
-        } else if (m->res.sup.found) {
-            pm_verdict_suppressed(v, rcpt, &m->res.sup); /* quoted as given */
-        } else {
-            policy_adopt(conf, m);
-            cold = m->res.cold - m->cold;
-            /* in incident: held at end of message, or tempfailed now */
-            if (!pm_policy_incident(conf, m, 0, v) && !m->res.fits &&
-                (policy_action(conf, m, m->res.over_scope) >= PM_ACT_TEMPFAIL ||
-                 m->res.over_counter >= PM_C_REP_COLD))
-                policy_over(conf, m, &m->res, 1, v);
-            m->have_res = 1;
-        }
+        known = pm_policy_known(conf, m, ext, norm ? addr : NULL, v);
+        if (known == PM_SKNOW_ASK)
+            policy_probe(conf, store, m, ext, addr, hash, rcpt, v, &cold);
     }
     if (v->action >= PM_ACT_TEMPFAIL)
         m->inc_refused = 1; /* the message's refusals after this one are not counted */
@@ -371,9 +415,9 @@ pm_policy_rcpt(const struct pm_conf *conf, struct pm_store *store, struct pm_msg
         snprintf(m->cold_rcpt, sizeof(m->cold_rcpt), "%s", rcpt);
     if (ext)
         pm_policy_incident_domain(m, addr);
-    if (ext && m->nhashes < PM_MSG_MAX_HASHES)
-        memcpy(m->hashes[m->nhashes++], hash, sizeof(hash));
-    else if (norm && !ext && m->n_internal < PM_MSG_MAX_HASHES)
+    if (ext)
+        policy_add_external(m, hash, rcpt, known != PM_SKNOW_GO);
+    else if (norm && m->n_internal < PM_MSG_MAX_HASHES)
         memcpy(m->internal[m->n_internal++], hash, sizeof(hash));
 }
 
@@ -485,6 +529,22 @@ policy_rules(const struct pm_conf *conf, const struct pm_msg *m, int only_log,
     pm_verdict_rules_to(rv, conf->rules, matched, n, only_log, m->sender, m->cold_rcpt, m->cold);
 }
 
+/* The end of message could not reach the store (stage: where): v says what
+ * on_store_error does, with the rules' verdict rv. */
+static void
+policy_eom_error(const struct pm_conf *conf, const struct pm_msg *m, const char *stage,
+                 const char *err, int only_log, const struct pm_verdict *rv, struct pm_verdict *v)
+{
+    pm_verdict_store_error(v, conf->on_store_error, m->sender);
+    pm_policy_store_error(stage, err);
+    if (v->action >= PM_ACT_TEMPFAIL && only_log) {
+        v->dry_run = 1; /* a dry run, or learning, refuses nothing, as at RCPT */
+        v->learning = m->learning;
+    }
+    if (v->action == PM_ACT_ACCEPT || v->dry_run)
+        policy_combine(v, rv);
+}
+
 /* The authoritative decision at end of message. */
 void
 pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg *m,
@@ -493,12 +553,13 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     const char *hp[PM_MSG_MAX_HASHES], *rp[PM_FEEDBACK_MAX_REFS];
     char txid[17];
     struct pm_verdict rv, rv_fake;
-    int refs_open, gate = 0;
+    int refs_open, gate = 0, unsettled;
     struct pm_meter_req req;
     enum pm_meter_mode mode = PM_METER_COMMIT;
     char err[256];
     size_t i;
     int only_log;
+    long long had_unknown;
 
     pm_verdict_accept(v);
     if (!m->metered)
@@ -507,10 +568,21 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
     m->learning = pm_learning_active(conf, store);
     only_log = conf->dry_run || m->learning;
     policy_facts(m);
+    /* recipients let through without the store: when the rules' verdict
+     * depends on how many of them are first contacts, the store says first */
+    unsettled = m->n_unknown > 0 && !pm_policy_rules_settled(conf, m);
+    if (unsettled && pm_policy_cold_lookup(conf, store, m, err, sizeof(err)) != 0) {
+        policy_rules(conf, m, only_log, &rv);
+        policy_eom_error(conf, m, "end of message", err, only_log, &rv, v);
+        return;
+    }
+    if (unsettled)
+        policy_facts(m);
+    had_unknown = m->n_unknown;
     /* a reply prefix to a first contact: a fake reply without references;
      * with some, the store says (in the meter call) whether they name a
      * message the sender sent: the rules run for both answers */
-    refs_open = m->reply_prefix && m->cold > 0 && m->n_refs > 0;
+    refs_open = m->reply_prefix && m->cold + m->n_unknown > 0 && m->n_refs > 0;
     m->facts[PM_F_FAKE_REPLY] = m->reply_prefix && m->cold > 0 && m->n_refs == 0;
     policy_rules(conf, m, only_log, &rv);
     if (refs_open) {
@@ -529,7 +601,7 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         mode = PM_METER_FORCE;
     for (i = 0; i < m->nhashes; i++)
         hp[i] = m->hashes[i];
-    policy_request(conf, m, mode, m->nrcpt > 0 && m->next == 0, m->next, hp, m->nhashes, &req);
+    pm_policy_request(conf, m, mode, m->nrcpt > 0 && m->next == 0, m->next, hp, m->nhashes, &req);
     policy_txid(conf, m, txid);
     req.txid = txid;
     pm_policy_incident_req(conf, m, 1, &req.incident);
@@ -541,15 +613,8 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
         req.refs_gate = gate; /* refused when fake: then nothing may count */
     }
     m->have_res = 0;
-    if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
-        pm_verdict_store_error(v, conf->on_store_error, m->sender);
-        policy_store_error("end of message", err);
-        if (v->action >= PM_ACT_TEMPFAIL && only_log) {
-            v->dry_run = 1; /* a dry run, or learning, refuses nothing, as at RCPT */
-            v->learning = m->learning;
-        }
-        if (v->action == PM_ACT_ACCEPT || v->dry_run)
-            policy_combine(v, &rv);
+    if (pm_policy_meter(conf, store, m, &req, &m->res, err, sizeof(err)) != 0) {
+        policy_eom_error(conf, m, "end of message", err, only_log, &rv, v);
         return;
     }
     m->have_res = 1;
@@ -562,12 +627,23 @@ pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm_msg 
             return;
         }
     }
+    if (had_unknown) {
+        /* the rules matched alike for any cold count: the commit's says
+         * which, for the log, the metrics and the rules' texts */
+        pm_policy_name_cold(m, NULL, m->nhashes, m->res.cold_first);
+        m->cold = m->res.cold;
+        m->n_unknown = 0;
+        policy_facts(m);
+        m->facts[PM_F_FAKE_REPLY] = m->reply_prefix && m->cold > 0 &&
+                                    (m->n_refs == 0 || (refs_open && m->res.refs_known == 0));
+        policy_rules(conf, m, only_log, &rv);
+    }
     m->cold = m->res.cold;
-    policy_adopt(conf, m);
+    pm_policy_adopt(conf, m);
     if (pm_policy_incident(conf, m, 1, v))
         return; /* in incident: held or tempfailed, whatever else applies */
     if (!m->res.fits)
-        policy_over(conf, m, &m->res, 0, v);
+        pm_policy_over(conf, m, &m->res, 0, v);
     if (v->action != PM_ACT_ACCEPT && only_log)
         v->dry_run = 1;
     if (v->action < PM_ACT_TEMPFAIL || v->dry_run)
@@ -600,12 +676,12 @@ pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const
     m->metered = 1;
     m->plan = pm_plan_for_sender(conf, m->sender, login);
     m->dplan = pm_plan_for_domain(conf, m->domain);
-    policy_request(conf, m, PM_METER_PROBE, 0, rcpts, NULL, 0, &req);
+    pm_policy_request(conf, m, PM_METER_PROBE, 0, rcpts, NULL, 0, &req);
     req.msgs = msgs;
     req.contacts.cold_before = cold;
     if (pm_store_meter(store, &req, res, err, errlen) == 0) {
         m->res = *res;
-        policy_adopt(conf, m);
+        pm_policy_adopt(conf, m);
         plan = m->plan;
     }
     free(m);

@@ -2,8 +2,10 @@
  * policy.h - the engine's face: plain facts in, a verdict out.
  *
  * The milter calls pm_policy_mail() at MAIL FROM, pm_policy_rcpt() for each
- * RCPT TO (early refusal: at most one store round trip) and pm_policy_eom()
- * at end of message (the authoritative check-and-count: one round trip).
+ * RCPT TO (early refusal: at most one store round trip, none when what this
+ * server knows of the sender decides, policy/sknow.h) and pm_policy_eom() at
+ * end of message (the authoritative check-and-count: one round trip, two
+ * when the content rules need the cold status of recipients not asked about).
  * Nothing here knows libmilter, syslog or hiredis.
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -20,7 +22,8 @@
 #include "rules.h"
 #include "verdict.h"
 
-#define PM_MSG_MAX_HASHES 1000 /* external recipients per message: more are refused (452) */
+#define PM_MSG_MAX_HASHES 1000  /* external recipients per message: more are refused (452) */
+#define PM_MSG_UNKNOWN_NAMED 16 /* external recipients of unknown cold status named for replies */
 
 /* Per-message state, reset at every MAIL FROM. */
 struct pm_msg {
@@ -39,9 +42,15 @@ struct pm_msg {
     char msgid_hash[17];      /* keyed hash of the Message-ID, "" until one is seen */
     size_t nhashes;           /* keyed hashes of the accepted external recipients */
     size_t n_internal;        /* ... and internal ones (to count each once) */
+    long long n_unknown;      /* external recipients whose cold status is unknown */
     char hashes[PM_MSG_MAX_HASHES][17];
     char internal[PM_MSG_MAX_HASHES][17]; /* (hashes and internal: read up to their counts) */
-    char cold_rcpt[PM_ADDR_MAX];          /* the first cold recipient, as given in RCPT TO */
+    /* per external recipient (read up to nhashes): 0 its cold status is known
+     * (it was probed), else unknown (decided without the store) and, up to
+     * PM_MSG_UNKNOWN_NAMED, unknown_rcpt[unknown - 1] is its address as given */
+    unsigned char unknown[PM_MSG_MAX_HASHES];
+    char unknown_rcpt[PM_MSG_UNKNOWN_NAMED][PM_ADDR_MAX];
+    char cold_rcpt[PM_ADDR_MAX]; /* the first cold recipient, as given in RCPT TO */
     long long facts[PM_F_COUNT]; /* content facts (attachments, links...), set before EOM */
     int scanned;                 /* facts hold a content scan */
     int have_res;                /* res holds the last store answer */
@@ -104,6 +113,12 @@ void pm_policy_eom(const struct pm_conf *conf, struct pm_store *store, struct pm
 int pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, const char *sender,
                            const char *login, long long msgs, long long rcpts, long long cold,
                            struct pm_meter_res *res, char *err, size_t errlen);
+
+/* Send the refusals decided at RCPT without the store (policy/sknow.h) whose
+ * sender made no request for a second, so that they count for the incident
+ * signals and the digest; returns how many requests were sent. The milter
+ * calls it from a thread of its own, when pm_sknow_next_due() says. */
+int pm_policy_carry(const struct pm_conf *conf, struct pm_store *store);
 
 /* Incidents (policy_incident.c): the network of a SASL login's client ("" none);
  * add an external recipient's domain to m; fill a request's incident part

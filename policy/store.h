@@ -169,10 +169,13 @@ enum pm_incident_mode {
 /* A request's part in incidents: what it is, and the signals' thresholds (0: off). */
 struct pm_incident_req {
     enum pm_incident_mode mode;
-    int count;           /* 1: for a sender in incident, a message held or refused */
-    int refusal;         /* 1: a refusal of this request counts (the first of its message) */
-    const char *qid;     /* the queue id, or NULL */
-    const char *domains; /* the external recipient domains, space-separated, or NULL */
+    int count;       /* 1: for a sender in incident, a message held or refused */
+    int refusal;     /* 1: a refusal of this request counts (the first of its message) */
+    long long local; /* refusals this server decided without the store since its last
+                      * request for the sender (policy/sknow.c): they count too */
+    enum pm_counter local_counter; /* the limit that refused them */
+    const char *qid;               /* the queue id, or NULL */
+    const char *domains;           /* the external recipient domains, space-separated, or NULL */
     const char *net;     /* the network of a SASL login's client ("192.0.2.0/24"), or NULL */
     long long max_hours; /* an incident ends by itself after this long; 0: when released */
     long long burst_floor, burst_multiple, fanout, retry, bounce;
@@ -236,6 +239,7 @@ struct pm_meter_res {
     long long used[PM_SCOPE_COUNT][PM_C_COUNT];
     struct pm_warmup_res warmup[PM_SCOPE_COUNT];
     long long cold; /* cold recipients of the message: cold_before + those looked up now */
+    int cold_first; /* the first cold one among the request's hashes (from 1), 0 none */
     int plan;       /* the sender's plan override (index of the store's plan table), -1 none, or
                      * -2: an override naming a plan this postmeter's table lacks (not applied) */
     long long credits_spent[2]; /* message and recipient credits spent by this request */

@@ -281,6 +281,7 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
         res->warmup[i].bounce_ppm = w[5];
     }
     res->cold = v[PM_MR_COLD];
+    res->cold_first = (int)v[PM_MR_COLD_FIRST];
     res->plan = (int)v[PM_MR_PLAN];
     res->credits_spent[0] = v[PM_MR_CR_SPENT_M];
     res->credits_spent[1] = v[PM_MR_CR_SPENT_R];
@@ -446,6 +447,8 @@ incident_args(const struct redis_store *rs, const struct pm_meter_req *req, stru
     v[PM_MA_INC_MODE] = num(nb, in->mode);
     v[PM_MA_INC_COUNT] = in->count ? "1" : "0";
     v[PM_MA_INC_REFUSAL] = in->refusal ? "1" : "0";
+    v[PM_MA_INC_LOCAL] = num(nb, in->local > 0 ? in->local : 0);
+    v[PM_MA_INC_LOCAL_C] = num(nb, in->local_counter);
     v[PM_MA_INC_QID] = in->qid ? in->qid : "";
     v[PM_MA_INC_DOMAINS] = in->domains ? in->domains : "";
     v[PM_MA_INC_NET] = in->net ? in->net : "";

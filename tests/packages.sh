@@ -7,7 +7,8 @@
 # build line (debhelper-compat: debhelper, a package line), and every build
 # line a Build-Depends, but for what a Debian build has without naming it;
 # and that every Debian package configure.ac's errors tell the user to
-# install is a build line. Skips (77) outside a git tree, where debian/ is
+# install is a build line; and that .ci/run does not install the bench's
+# packages. Skips (77) outside a git tree, where debian/ is
 # absent (a release tarball). Exit status: 0 pass, 1 fail.
 #
 # SPDX-License-Identifier: BSD-2-Clause
@@ -40,7 +41,7 @@ while read -r line; do
     problem "packages.list: $line"
 done < <(awk '{ sub(/#.*/, "") } NF {
         if (NF != 2) print "not \"PURPOSE PACKAGE\": " $0
-        else if ($1 !~ /^(build|run|test|package|ci)$/) print "unknown purpose \"" $1 "\": " $0
+        else if ($1 !~ /^(build|run|test|package|ci|bench)$/) print "unknown purpose \"" $1 "\": " $0
         else if (seen[$2]++) print $2 " is listed twice" }' "$PM_PACKAGES_LIST")
 
 build=" $(pm_packages build | xargs) "
@@ -78,6 +79,11 @@ for p in $(grep -o 'install the Debian package [a-z0-9.+-]*' "$top_srcdir/config
         problem "configure.ac tells the user to install $p: packages.list has no 'build $p'"
 done
 
+# CI installs the purposes .ci/run names: never the bench's (its peers, Rspamd).
+if [ -f "$top_srcdir/.ci/run" ] && grep 'pm_packages_missing' "$top_srcdir/.ci/run" | grep -qw bench; then
+    problem ".ci/run installs the packages of purpose bench: they are bench/run's alone"
+fi
+
 [ "$problems" = 0 ] || exit 1
-echo "packages.list: $(pm_packages build run test package ci | wc -l) packages; Build-Depends:" \
+echo "packages.list: $(pm_packages build run test package ci bench | wc -l) packages; Build-Depends:" \
     "$build_depends; agrees with debian/control and configure.ac"

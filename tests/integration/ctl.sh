@@ -24,7 +24,11 @@ pm_redis_start
 pm_secret_file "$PM_TMP/contacts.key"
 unset SUDO_USER # credit notes name the user running postmeterctl: id -un
 
+# postmeterctl changes what the store says (credits, overrides, warm-ups) and the
+# store's clock jumps, faster than a daemon's knowledge of a sender ages: the
+# daemons ask the store for every recipient.
 CONF_BODY="warmup: { hourly_share = 1.0; };
+rcpt_check: { fresh_seconds = 0; };
 local_domains = [ \"example.com\" ];
 contacts: { secret_file = \"$PM_TMP/contacts.key\"; };
 plans: {

@@ -123,7 +123,8 @@ run_table burst_multiple < <(
 # retry_storm: refusals (a request the script refuses: messages_per_hour 1
 # used up). 50 refusals in 10 minutes pass, the 51st opens the incident. A
 # refusal the engine does not count (incr=0: not the first of its message)
-# does not count; each counted refusal is also the digest's limit hit.
+# does not count; each counted refusal is also the digest's limit hit, and
+# so are those a server decided without asking, carried by a request (incl).
 run_table retry_storm < <(
     echo "set inc=2 incc=0 incr=1 inct=$DEF lim=1,0,0,0,0,0,0"
     echo "at $T"
@@ -138,6 +139,14 @@ run_table retry_storm < <(
     # in incident: refusals are the incident's, not the limit's
     echo "probe rs@t.test => inc=1,1"
     echo "read HGET $P:v1:hits:$DAY rs@t.test|messages_per_hour => reply=51"
+    # refusals a server decided without asking (incl, limit inclc) count as
+    # well, whether or not the request carrying them is refused itself
+    echo "commit rl@t.test => counted=1"
+    echo "probe rl@t.test incl=49 inclc=0 => fits=0 inc=0,0"
+    echo "read HGET $P:v1:hits:$DAY rl@t.test|messages_per_hour => reply=50"
+    echo "probe rl@t.test incc=1 incq=l51 => fits=0 inc=2,1 sig=retry_storm fig=51_refusals_in_10_minutes;_threshold_50"
+    echo "probe rf@t.test lim=0,0,0,0,0,0,0 incl=3 inclc=7 => fits=1 inc=0,0"
+    echo "read HGET $P:v1:hits:$DAY rf@t.test|warmup_day => reply=3"
     # refusals leave the 10 minutes: 50 in one minute, 1 ten minutes later
     echo "at $T"
     echo "commit rt@t.test => counted=1"

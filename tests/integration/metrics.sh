@@ -87,6 +87,14 @@ scrape
 pm_assert_eq absent "$(value "$DEC")" "no decision before traffic"
 pm_assert_eq "messages=8 accepted=5 tempfail=3 reject=0 discard=0 quarantined=0 tagged=0 errors=0 rcpt_refused=3" \
     "$(send alice@example.com 8)" "alice's mail"
+# the 6th message's probe finds alice over her limit: the 7th and 8th are
+# refused from what the daemon knows (within a second of that probe), and a
+# second later the daemon sends those two refusals in a request of their own
+for _ in $(seq 1 50); do
+    hits=$(pm_rcli --scan --pattern 'pmtest:v1:hits:*' | head -n 1)
+    [ -n "$hits" ] && [ "$(pm_rcli hget "$hits" 'alice@example.com|messages_per_hour')" = 3 ] && break
+    sleep 0.1
+done
 scrape
 pm_assert_eq 5 "$(value "$DEC")" "accept decisions"
 pm_assert_eq 3 "$(value "$REF")" "tempfail decisions"
@@ -94,8 +102,11 @@ pm_assert_eq 2 "$(grep -c '^postmeter_decisions_total{' "$PM_TMP/scrape.txt")" "
 pm_assert_eq 8 "$(value 'postmeter_messages_total{direction="outgoing"}')" "outgoing messages"
 pm_assert_eq 8 "$(value 'postmeter_recipients_total{direction="outgoing"}')" "outgoing recipients"
 pm_assert_eq 0 "$(value 'postmeter_messages_total{direction="incoming"}')" "incoming messages"
-pm_assert_eq 13 "$(value postmeter_store_request_duration_seconds_count)" "store round trips (8 RCPT + 5 EOM)"
-pm_assert_eq 13 "$(value 'postmeter_store_request_duration_seconds_bucket{le="+Inf"}')" "histogram +Inf"
+pm_assert_eq 3 "$(pm_rcli hget "$hits" 'alice@example.com|messages_per_hour')" \
+    "alice's refusals counted for the digest"
+pm_assert_eq 12 "$(value postmeter_store_request_duration_seconds_count)" \
+    "store round trips (6 RCPT + 5 EOM + 1 carrying 2 refusals)"
+pm_assert_eq 12 "$(value 'postmeter_store_request_duration_seconds_bucket{le="+Inf"}')" "histogram +Inf"
 pm_assert_eq 1 "$(value postmeter_first_contact_messages_total)" "first-contact messages"
 pm_assert_eq 0 "$(value 'postmeter_store_errors_total{kind="connect"}')" "store errors"
 pm_assert_eq 5 "$(grep -c ' action=accept reason=ok sender=alice@example.com ' "$PM_TMP/pm.log")" \

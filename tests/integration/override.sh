@@ -21,12 +21,17 @@ PLANS='plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipien
                     new_recipients_per_day = 0; warmup = []; };
          warm: { messages_per_hour = 0; messages_per_day = 100; recipients_per_day = 0;
                  new_recipients_per_day = 0; warmup = [2, 4, 6]; };'
+# overrides set by postmeterctl and a store clock that jumps by days: the
+# daemons ask the store for every recipient (their knowledge of a sender
+# ages in real time)
 pm_milter_start old <<CONF
+rcpt_check: { fresh_seconds = 0; };
 warmup: { hourly_share = 1.0; };
 $PLANS };
 rules = ( );
 CONF
 pm_milter_start new <<CONF
+rcpt_check: { fresh_seconds = 0; };
 warmup: { hourly_share = 1.0; };
 $PLANS
          vip: { messages_per_hour = 2; messages_per_day = 0; recipients_per_day = 0;

@@ -25,7 +25,8 @@
 #   plans      meter_base.lua: plan overrides, idempotence (transaction
 #              ids); meter.lua's Message-IDs and their bound, and the
 #              references of a fake reply checked against them (refs_gate);
-#   top        top.lua: the daily top index.
+#   top        top.lua: the daily top index;
+#   bench      bench/script-ab's calls follow the contract.
 # Every state is written by the scripts themselves; the test writes only the
 # test clock key (through scriptcli's "at") and reads keys to check them.
 #
@@ -38,7 +39,7 @@ source "$top_srcdir/tests/lib/common.sh"
 source "$top_srcdir/tests/lib/scripts.sh"
 
 CLI="$top_builddir/tests/tools/scriptcli"
-pm_need "$CLI"
+pm_need "$CLI" redis-benchmark
 pm_redis_start
 
 P=pmt
@@ -720,5 +721,13 @@ top 20 0 => senders=t1@t.test,t4@t.test
 at $((B + 9 * D))
 top 8 0 => senders=-
 EOF
+
+# =============================================================================
+# bench/script-ab calls the meter script with the arguments of
+# policy/scripts.contract, written out by hand: a change of the contract the
+# bench does not follow fails here, not unseen in a benchmark run.
+out=$(bash "$top_srcdir/bench/script-ab" --rounds 1 --calls 20 "$top_builddir/policy/meter_script.lua" 2>&1) ||
+    pm_fail "bench/script-ab failed: $out"
+grep -qE '^  probe +[0-9.]+  commit +[0-9.]+  ' <<<"$out" || pm_fail "bench/script-ab printed: $out"
 
 echo "PASS: scripts"

@@ -21,7 +21,10 @@ SENDER=walker@example.com
 WU_KEY="pmtest:v1:{s:$SENDER}:wu"
 
 
+# the store's clock jumps by days: the daemon asks the store for every
+# recipient (its knowledge of a sender ages in real time)
 pm_milter_start walk <<'CONF'
+rcpt_check: { fresh_seconds = 0; };
 local_domains = [ "example.com" ];
 warmup: { dormant_days = 30; hourly_share = 1.0; max_bounce_rate = 0.03; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;

@@ -2,14 +2,14 @@
 # packages.sh - the Debian packages of packages.list: list them by purpose,
 # find those that are not installed, install them.
 #
-# Sourced by demo/run, tests/run-all, .ci/run and tests/packages.sh. Unlike
+# Sourced by demo/run, tests/run-all, .ci/run, bench/run and tests/packages.sh. Unlike
 # common.sh it makes no temporary directory and sets no trap.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
 PM_PACKAGES_LIST=${PM_PACKAGES_LIST:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/packages.list}
 
-# Print the packages of the given purposes (build, run, test, package, ci), one per line.
+# Print the packages of the given purposes (build, run, test, package, ci, bench), one per line.
 pm_packages() {
     awk -v want=" $* " '{ sub(/#.*/, "") } NF && index(want, " " $1 " ") { print $2 }' \
         "$PM_PACKAGES_LIST"

@@ -41,7 +41,8 @@
  *       supdays= (180), window= (bounce window, 14), learn= (5), replies= (5).
  *       Prints "ok".
  *       Incidents (meter_incident.lua): inc= mode (0 none, 1 enforce, 2
- *       detect, 3 dry), incc= count (0|1), incr= refusal (0|1), incq= queue
+ *       detect, 3 dry), incc= count (0|1), incr= refusal (0|1), incl=
+ *       refusals decided without the store, inclc= their counter, incq= queue
  *       id, incd= recipient domains a,b ("-" none), incn= network ("-"
  *       none), inch= max_hours, inct=burst,multiple,fanout,retry,bounce,
  *       nn_days,nn_pct (0: off).
@@ -280,7 +281,12 @@ inc_setting(struct settings *s, const char *k, const char *v)
         rc = parse_int(v, &in->count);
     else if (strcmp(k, "r") == 0)
         rc = parse_int(v, &in->refusal);
-    else if (strcmp(k, "h") == 0)
+    else if (strcmp(k, "l") == 0)
+        rc = parse_ll(v, &in->local);
+    else if (strcmp(k, "lc") == 0) {
+        rc = parse_ll(v, &m);
+        in->local_counter = (enum pm_counter)m;
+    } else if (strcmp(k, "h") == 0)
         rc = parse_ll(v, &in->max_hours);
     else if (strcmp(k, "q") == 0)
         snprintf(s->inc_qid, sizeof(s->inc_qid), "%s", strcmp(v, "-") ? v : "");

@@ -3,7 +3,8 @@
  * scripted, recording fake store: direction, early refusal at RCPT, the
  * end-of-message check-and-count, over-limit actions, dry run, learning
  * mode, store errors, fake replies (the references in the end-of-message
- * call) and the decision log line.
+ * call), the decisions taken without the store from what the server knows
+ * of a sender (policy/sknow.c) and the decision log line.
  *
  * The fake decides nothing: each test queues the answers the store gives, in
  * order, and the fake records every request it is asked (a request with no
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "feedback.h"
@@ -29,6 +31,8 @@
 #include "log.h"
 #include "policy.h"
 #include "siphash.h"
+#include "sknow.h"
+#include "suplocal.h"
 #include "zone.h"
 
 #define NOW 1795699200LL      /* Thursday 2026-11-26 13:20:00 UTC */
@@ -288,12 +292,26 @@ static struct pm_assign drules[1];
 static struct pm_conf conf;
 static struct pm_assign carol_tagged = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
 
+static int suplocal_sure; /* the local suppression copy says "surely not" for every recipient */
+
+/* This server's copy of the suppression lists, as the tests want it: it may
+ * be on the list (ask the store), or, with suplocal_sure, it surely is not. */
+int
+pm_suplocal_maybe(const char *company, const char *rcpt)
+{
+    (void)company;
+    (void)rcpt;
+    return !suplocal_sure;
+}
+
 /* A fresh configuration, an empty queue and no records for each test. */
 static int
 setup(void **state)
 {
     (void)state;
     n_calls = n_queued = n_answered = n_logged = 0;
+    suplocal_sure = 0;
+    pm_sknow_clear();
     memset(&conf, 0, sizeof(conf));
     memset(plans, 0, sizeof(plans));
     plans[0] = (struct pm_plan){
@@ -1729,6 +1747,318 @@ test_incident_dry(void **state)
     assert_int_equal(logged_with("message held"), 0);
 }
 
+/* Decisions without the store: the sender's knowledge on (5 s fresh, margin m). */
+static void
+known_on(int margin)
+{
+    conf.rcpt_fresh = 5;
+    conf.rcpt_margin = margin;
+    local_domains[0] = "example.com";
+}
+
+/* A sender far from its limits writing to colleagues: the first message
+ * probes and commits, the next ones only commit (their RCPT is decided from
+ * the last answer, the usage of the log line with it); with the knowledge
+ * off, every recipient probes again. */
+static void
+test_known_internal(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+    int i;
+
+    (void)state;
+    known_on(2);
+    answer(1, 0);
+    for (i = 0; i < 3; i++) {
+        r = answer(1, 1);
+        r->used[PM_SCOPE_SENDER][PM_C_INT_HOUR] = i + 1;
+        r->used[PM_SCOPE_SENDER][PM_C_MSGS_DAY] = 7;
+    }
+    for (i = 0; i < 3; i++) {
+        start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<colleague@example.com>", &v);
+        assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+        if (i > 0)
+            assert_non_null(strstr(log_line(&m, &v, "rcpt"), " msgs_day=7/500 "));
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    }
+    assert_int_equal(n_calls, 4);
+    assert_adds(&calls[0], PM_METER_PROBE, 0, 0, 1);
+    assert_adds(&calls[1], PM_METER_COMMIT, 0, 0, 1);
+    assert_adds(&calls[2], PM_METER_COMMIT, 0, 0, 1);
+    assert_adds(&calls[3], PM_METER_COMMIT, 0, 0, 1);
+    /* an external recipient may be suppressed: the store is asked */
+    answer(1, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(n_calls, 5);
+    assert_adds(&calls[4], PM_METER_PROBE, 1, 1, 0);
+    conf.rcpt_fresh = 0;
+    answer(1, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<colleague@example.com>", &v);
+    assert_int_equal(n_calls, 6);
+}
+
+/* The margin: with limit 4 internal messages an hour and 1 used, the
+ * message goes without asking under margin 2 (1 + 1 + 2 <= 4), not under
+ * margin 3; a sender the last answer put in incident always asks. */
+static void
+test_known_margin(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    known_on(3);
+    plans[0].lim.int_msgs_hour = 4;
+    r = answer(1, 0);
+    r->used[PM_SCOPE_SENDER][PM_C_INT_HOUR] = 1;
+    answer(1, 0)->used[PM_SCOPE_SENDER][PM_C_INT_HOUR] = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<a@example.com>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<b@example.com>", &v);
+    assert_int_equal(n_calls, 2);
+    conf.rcpt_margin = 2;
+    pm_policy_rcpt(&conf, &store, &m, "<c@example.com>", &v);
+    assert_int_equal(n_calls, 2);
+    assert_int_equal(m.nrcpt, 3);
+    answer_incident(PM_INCS_IN, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    m.nrcpt = 1;
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(n_calls, 3);
+    answer(1, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<a@example.com>", &v);
+    assert_int_equal(n_calls, 4);
+}
+
+/* A sender over its hourly limit until 13:30: the next messages are refused
+ * at RCPT with the same reply, without asking, while the estimated store
+ * time is before 13:30; those refusals are carried, with their limit, by the
+ * sender's next request; a colleague still gets mail. In a dry run the store
+ * is asked. */
+static void
+test_known_over(void **state)
+{
+    const char *text = "<alice@example.com>: hourly sending limit reached (3 messages per hour); "
+                       "try again after 13:30 UTC";
+    struct pm_msg m;
+    struct pm_verdict v;
+    int i;
+
+    (void)state;
+    known_on(2);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0)
+        ->used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 3;
+    for (i = 0; i < 3; i++) {
+        start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+        assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1", text);
+        assert_int_equal(m.nrefused, 1);
+        /* a second recipient of a refused message is not counted again */
+        pm_policy_rcpt(&conf, &store, &m, "<carol@example.org>", &v);
+        assert_verdict(&v, PM_ACT_TEMPFAIL, "msgs_hour", "451", "4.7.1", text);
+    }
+    assert_int_equal(n_calls, 1);
+    assert_int_equal(calls[0].inc.local, 0);
+    answer(1, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<colleague@example.com>", &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_int_equal(n_calls, 1);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(n_calls, 2);
+    assert_adds(&calls[1], PM_METER_COMMIT, 0, 0, 1);
+    assert_int_equal(calls[1].inc.local, 2);
+    assert_int_equal(calls[1].inc.local_counter, PM_C_MSGS_HOUR);
+    /* that commit's answer fits: the sender is known to fit again (internal mail) */
+    answer(1, 0);
+    conf.dry_run = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(n_calls, 3);
+    assert_int_equal(calls[2].inc.local, 0);
+}
+
+/* A plan override the store reported is applied from the knowledge: its
+ * limits decide (5 an hour, not the default plan's 3) and the log names it. */
+static void
+test_known_override(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    known_on(0);
+    suplocal_sure = 1;
+    r = answer(1, 0);
+    r->plan = 2;
+    r->used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 2;
+    r = answer(1, 1);
+    r->plan = 2;
+    r->cold = 1;
+    r->cold_first = 1;
+    r->used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 3;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(m.plan, 2);
+    assert_int_equal(m.n_unknown, 0);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(n_calls, 2);
+    /* 3 used + 1 <= 5: no probe; the commit says bob is cold */
+    r = answer(1, 1);
+    r->plan = 2;
+    r->cold = 1;
+    r->cold_first = 1;
+    r->used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 4;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<Dan@Example.org>", &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_int_equal(n_calls, 2);
+    assert_int_equal(m.plan, 2);
+    assert_int_equal(m.plan_override, 1);
+    assert_int_equal(m.n_unknown, 1);
+    assert_int_equal(m.cold, 0);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(n_calls, 3);
+    assert_adds(&calls[2], PM_METER_COMMIT, 1, 1, 0);
+    assert_int_equal(calls[2].n_hashes, 1);
+    assert_int_equal(m.cold, 1);
+    assert_string_equal(m.cold_rcpt, "<Dan@Example.org>");
+    assert_non_null(strstr(log_line(&m, &v, "eom"), " plan=company plan_from=override "));
+    /* 4 + 1 + 0 <= 5 still, whatever the recipients (the message limit) */
+    r = answer(1, 1);
+    r->plan = 2;
+    r->used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 5;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<erin@example.org>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<frank@example.org>", &v);
+    assert_int_equal(n_calls, 3);
+    assert_int_equal(m.n_unknown, 2);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(n_calls, 4);
+    assert_adds(&calls[3], PM_METER_COMMIT, 1, 2, 0);
+    assert_int_equal(calls[3].n_hashes, 2);
+    /* 5 used: the next message asks */
+    answer(1, 0);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<gina@example.org>", &v);
+    assert_int_equal(n_calls, 5);
+    assert_adds(&calls[4], PM_METER_PROBE, 1, 1, 0);
+    assert_int_equal(calls[4].n_hashes, 1);
+}
+
+/* Recipients let through without the store and a first-contact rule: the
+ * rule's verdict depends on how many are cold, so the end of message asks
+ * first (a probe that adds nothing, with their hashes), names the first cold
+ * one in the reply, and refuses without a commit; a rule about something
+ * else matches alike for any count: a commit alone. */
+static void
+test_known_cold_lookup(void **state)
+{
+    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
+    struct pm_cond big = {PM_F_SIZE, PM_OP_GE, 1000000};
+    struct pm_rule rule = {.name = "new",
+                           .all = &cold,
+                           .n_all = 1,
+                           .action = PM_ACT_REJECT,
+                           .reply = "first contact needs approval"};
+    char h[2][17];
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    known_on(2);
+    suplocal_sure = 1;
+    conf.rules = &rule;
+    conf.n_rules = 1;
+    answer(1, 1); /* an internal message: the sender is known */
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    m.nrcpt = 1;
+    pm_policy_eom(&conf, &store, &m, &v);
+    r = answer(0, 0);
+    r->cold = 1;
+    r->cold_first = 2;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<Carol@example.org>", &v);
+    assert_int_equal(n_calls, 1);
+    assert_int_equal(m.n_unknown, 2);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(n_calls, 2);
+    assert_adds(&calls[1], PM_METER_PROBE, 0, 0, 0);
+    assert_int_equal(calls[1].inc.mode, PM_INCM_NONE);
+    assert_int_equal(calls[1].n_hashes, 2);
+    hash_of("bob@example.org", h[0]);
+    hash_of("carol@example.org", h[1]);
+    assert_string_equal(calls[1].hashes[0], h[0]);
+    assert_string_equal(calls[1].hashes[1], h[1]);
+    assert_int_equal(calls[1].cold_before, 0);
+    assert_verdict(&v, PM_ACT_REJECT, "rule:new", "550", "5.7.1",
+                   "<alice@example.com> to <Carol@example.org>: first contact needs approval");
+    /* the same message to known contacts: the look-up says none is cold, the commit counts */
+    answer(1, 0)->cold = 0;
+    answer(1, 1);
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_int_equal(n_calls, 4);
+    assert_adds(&calls[2], PM_METER_PROBE, 0, 0, 0);
+    assert_adds(&calls[3], PM_METER_COMMIT, 1, 1, 0);
+    /* a rule the cold count does not change: no look-up */
+    rule.all = &big;
+    answer(1, 1)->cold = 1;
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<dan@example.org>", &v);
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    assert_int_equal(n_calls, 5);
+    assert_adds(&calls[4], PM_METER_COMMIT, 1, 1, 0);
+    assert_int_equal(m.cold, 1);
+}
+
+/* Refusals decided without the store whose sender makes no request are
+ * sent a second after its last one, in a probe of their own that adds
+ * nothing and refuses nothing itself; once. */
+static void
+test_known_carry(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    known_on(2);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(n_calls, 1);
+    assert_int_equal(pm_policy_carry(&conf, &store), 0); /* not yet a second */
+    usleep(1100 * 1000);
+    answer(1, 0);
+    assert_int_equal(pm_policy_carry(&conf, &store), 1);
+    assert_int_equal(n_calls, 2);
+    assert_adds(&calls[1], PM_METER_PROBE, 0, 0, 0);
+    assert_string_equal(calls[1].scope[PM_SCOPE_SENDER].id, "alice@example.com");
+    assert_int_equal(calls[1].n_hashes, 0);
+    assert_int_equal(calls[1].inc.local, 1);
+    assert_int_equal(calls[1].inc.local_counter, PM_C_MSGS_HOUR);
+    assert_int_equal(calls[1].inc.refusal, 0);
+    assert_int_equal(calls[1].inc.count, 0);
+    assert_int_equal(pm_policy_carry(&conf, &store), 0);
+}
+
 /* Run the tests (times and days in UTC; the log kept for the tests to read). */
 int
 main(void)
@@ -1761,6 +2091,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_incident_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incident_tempfail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incident_dry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_internal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_margin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_override, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_cold_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_carry, setup, teardown),
     };
 
     pm_zone_set("UTC");
