@@ -292,16 +292,17 @@ static struct pm_assign drules[1];
 static struct pm_conf conf;
 static struct pm_assign carol_tagged = {PM_MATCH_ADDRESS, "carol@example.com", 1, 1};
 
-static int suplocal_sure; /* the local suppression copy says "surely not" for every recipient */
-
-/* This server's copy of the suppression lists, as the tests want it: it may
- * be on the list (ask the store), or, with suplocal_sure, it surely is not. */
-int
-pm_suplocal_maybe(const char *company, const char *rcpt)
+/* This server's copy of the suppression lists (policy/suplocal.c), as the
+ * tests want it: off (every recipient may be on a list: ask the store), or,
+ * sure, loaded and empty (every recipient is surely on none). */
+static void
+suplocal_set(int sure)
 {
-    (void)company;
-    (void)rcpt;
-    return !suplocal_sure;
+    pm_suplocal_setup(sure ? 1000 : 0);
+    if (sure) {
+        pm_suplocal_begin();
+        pm_suplocal_ready(1);
+    }
 }
 
 /* A fresh configuration, an empty queue and no records for each test. */
@@ -310,7 +311,7 @@ setup(void **state)
 {
     (void)state;
     n_calls = n_queued = n_answered = n_logged = 0;
-    suplocal_sure = 0;
+    suplocal_set(0);
     pm_sknow_clear();
     memset(&conf, 0, sizeof(conf));
     memset(plans, 0, sizeof(plans));
@@ -1897,7 +1898,7 @@ test_known_override(void **state)
 
     (void)state;
     known_on(0);
-    suplocal_sure = 1;
+    suplocal_set(1);
     r = answer(1, 0);
     r->plan = 2;
     r->used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 2;
@@ -1977,7 +1978,7 @@ test_known_cold_lookup(void **state)
 
     (void)state;
     known_on(2);
-    suplocal_sure = 1;
+    suplocal_set(1);
     conf.rules = &rule;
     conf.n_rules = 1;
     answer(1, 1); /* an internal message: the sender is known */
