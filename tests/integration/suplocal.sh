@@ -17,6 +17,8 @@
 #       so after the primary turned replica and back;
 #   (f) suppression.local_max = 0: no copy, never ready; every daemon stops
 #       cleanly on SIGTERM (the follower sees the stop within its XREAD block).
+#   (g) the copy in use: 10 messages to a recipient on no list cost 11 meter
+#       calls through a daemon with the copy, 20 through one without (MONITOR).
 # tests/tools/supcopy loads and follows a copy as a daemon does and prints
 # what pm_suplocal_maybe() answers: after (b), and following a del and an add.
 #
@@ -213,6 +215,30 @@ for d in a b; do
     kill -0 "${PID[$d]}" 2>/dev/null || pm_fail "daemon $d died"
     copy_is $d 0 >/dev/null
 done
+
+# --- (g) the copy saves the RCPT round trip ---------------------------------------------
+# Meter calls (MONITOR: every EVALSHA or EVAL naming the sender's windows key)
+# for 10 one-recipient messages to an external recipient on no list: through
+# daemon b, whose copy says "surely not", the first message's RCPT probe and
+# then only the commits; through daemon c (no copy) a probe and a commit each.
+redis-cli -h 127.0.0.1 -p "$PM_REDIS_PORT" monitor >"$PM_TMP/monitor" &
+MON_PID=$!
+pm_on_exit "kill $MON_PID 2>/dev/null"
+pm_wait_grep '^OK' "$PM_TMP/monitor" || pm_fail "redis-cli monitor did not start"
+for d in b c; do
+    from=alice@example.com
+    [ $d = c ] && from=carol@example.com
+    "$DRIVE" -S "unix:$PM_TMP/$d.sock" -c 1 -m 10 -f $from -a $from -r friend@example.org \
+        >"$PM_TMP/ten.$d" 2>&1 || pm_fail "pmdrive through $d: $(cat "$PM_TMP/ten.$d")"
+    pm_assert_eq "10 10 0" "$(pm_summary "$PM_TMP/ten.$d" messages accepted rcpt_refused)" "10 messages through $d"
+done
+pm_rcli ping >/dev/null
+pm_wait_grep '"ping"' "$PM_TMP/monitor" || pm_fail "monitor missed the last command"
+kill "$MON_PID"
+wait "$MON_PID" 2>/dev/null || true
+calls() { grep -ciE "\"(evalsha|eval)\" .*\"pmtest:v1:\{s:$1\}:w\"" "$PM_TMP/monitor" || true; }
+pm_assert_eq "11 20" "$(calls alice@example.com) $(calls carol@example.com)" \
+    "meter calls for 10 messages with the copy (b) and without (c)"
 
 # --- (f) no copy; clean stops ---------------------------------------------------------------
 pm_assert_eq "0 0" "$(gauge c postmeter_suppression_local_ready) $(gauge c postmeter_suppression_local_entries)" \
