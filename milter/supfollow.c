@@ -43,25 +43,6 @@
 
 static struct pm_worker worker = PM_WORKER_INIT;
 
-/* A load's entry: into the copy (arg: the store time of the load). */
-static void
-load_one(void *arg, const char *company, const char *rcpt, long long expires)
-{
-    pm_suplocal_clock(*(const long long *)arg);
-    pm_suplocal_add(company, rcpt, expires);
-}
-
-/* A change of the stream: into the copy. */
-static void
-change_one(void *arg, int add, const char *company, const char *rcpt, long long expires)
-{
-    (void)arg;
-    if (add)
-        pm_suplocal_add(company, rcpt, expires);
-    else
-        pm_suplocal_del(company, rcpt);
-}
-
 /* Which Redis and prefix conf names, into sig ("" when it does not fit:
  * never the same as another). */
 static void
@@ -88,7 +69,8 @@ load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
 
     pm_suplocal_begin();
     /* the store sets now before the first entry: the copy reckons expiry by it */
-    if (pm_store_sup_snapshot(st, last, lastlen, load_one, &now, &now, err, errlen) < 0) {
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, &now, &now, err, errlen) <
+        0) {
         pm_suplocal_begin(); /* empty, not ready */
         return -1;
     }
@@ -150,9 +132,10 @@ follow_loop(void *arg)
             } else {
                 failed = 1;
             }
-        } else if ((rc = pm_store_sup_follow(rt->store, last, sizeof(last), BLOCK_MS, change_one,
-                                             NULL, (tick = pm_mono_s() >= next_clock) ? &now : NULL,
-                                             err, sizeof(err))) != PM_STORE_OK) {
+        } else if ((rc = pm_store_sup_follow(rt->store, last, sizeof(last), BLOCK_MS,
+                                             pm_suplocal_change, NULL,
+                                             (tick = pm_mono_s() >= next_clock) ? &now : NULL, err,
+                                             sizeof(err))) != PM_STORE_OK) {
             pm_suplocal_ready(0); /* "may be" for everyone until loaded again */
             loaded = 0;
             if (rc == PM_STORE_GAP)
