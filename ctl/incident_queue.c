@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "incident.h"
 #include "incident_queue.h"
 
 #define JSON_DEPTH 16    /* nesting the reader follows */
@@ -393,19 +394,16 @@ int
 iq_split(const char *s, struct iq_ids *ids)
 {
     char id[IQ_ID_MAX];
+    const char *p;
     size_t n;
 
-    while (*s) {
-        s += strspn(s, " ");
-        if ((n = strcspn(s, " ")) == 0)
-            break;
+    while ((p = pm_incident_id_next(&s, &n)) != NULL) {
         if (n < sizeof(id)) {
-            memcpy(id, s, n);
+            memcpy(id, p, n);
             id[n] = '\0';
             if (!iq_has(ids, id) && iq_add(ids, id) < 0)
                 return -1;
         }
-        s += n;
     }
     return 0;
 }
