@@ -4,23 +4,24 @@
  * read the top-level strings queue_name, queue_id and sender with a small
  * strict reader, skipping every other value), postsuper -H releases from
  * hold and postqueue -i delivers, postsuper -d deletes. Each runs with
- * "-c DIR" for a Postfix instance other than the default, without a shell;
- * what they print on stderr goes to ours.
+ * "-c DIR" for a Postfix instance other than the default, without a shell
+ * (pf_run.c), for RUN_SECONDS at most; what they print on stderr goes to
+ * ours.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "identity.h"
+#include "incident.h"
 #include "incident_queue.h"
+#include "pf_run.h"
 
 #define JSON_DEPTH 16    /* nesting the reader follows */
 #define ARGS_PER_RUN 500 /* queue ids per postsuper run */
+#define RUN_SECONDS 120  /* the longest a run of postqueue or postsuper may take */
 
 /* A cursor over one line of JSON. */
 struct js {
@@ -309,78 +310,6 @@ iq_free(struct iq_ids *ids)
     memset(ids, 0, sizeof(*ids));
 }
 
-/* Start Postfix's tool name with "-c dir" (dir not NULL) and args, its stdout
- * on *out when out is not NULL (else ours); the child's pid, or -1. */
-static pid_t
-pf_spawn(const char *name, const char *dir, const char *const *args, size_t nargs, int *out,
-         char *err, size_t errlen)
-{
-    const char **argv = calloc(nargs + 4, sizeof(*argv));
-    char path[64];
-    int fd[2] = {-1, -1};
-    size_t n = 0, i;
-    pid_t pid;
-
-    if (!argv || (out && pipe(fd) < 0)) {
-        snprintf(err, errlen, "%s: %s", name, argv ? strerror(errno) : "out of memory");
-        free(argv);
-        return -1;
-    }
-    argv[n++] = name;
-    if (dir) {
-        argv[n++] = "-c";
-        argv[n++] = dir;
-    }
-    for (i = 0; i < nargs; i++)
-        argv[n++] = args[i];
-    snprintf(path, sizeof(path), "/usr/sbin/%s", name);
-    fflush(NULL);
-    if ((pid = fork()) == 0) {
-        if (out) {
-            dup2(fd[1], 1);
-            close(fd[0]);
-            close(fd[1]);
-        }
-        if (access(path, X_OK) == 0)
-            execv(path, (char **)argv);
-        else
-            execvp(name, (char **)argv);
-        fprintf(stderr, "postmeterctl: cannot run %s: %s\n", name, strerror(errno));
-        _exit(127);
-    }
-    free(argv);
-    if (pid < 0)
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-    if (out) {
-        close(fd[1]);
-        if (pid < 0)
-            close(fd[0]);
-        else
-            *out = fd[0];
-    }
-    return pid;
-}
-
-/* Wait for a child of pf_spawn; 0 when it exited 0, else -1 with err set. */
-static int
-pf_wait(pid_t pid, const char *what, char *err, size_t errlen)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            snprintf(err, errlen, "%s: %s", what, strerror(errno));
-            return -1;
-        }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    if (WIFEXITED(status))
-        snprintf(err, errlen, "%s failed (exit status %d)", what, WEXITSTATUS(status));
-    else
-        snprintf(err, errlen, "%s was killed by signal %d", what, WTERMSIG(status));
-    return -1;
-}
-
 /* Order queue ids. */
 static int
 by_id(const void *a, const void *b)
@@ -393,19 +322,68 @@ int
 iq_split(const char *s, struct iq_ids *ids)
 {
     char id[IQ_ID_MAX];
+    const char *p;
     size_t n;
 
-    while (*s) {
-        s += strspn(s, " ");
-        if ((n = strcspn(s, " ")) == 0)
-            break;
+    while ((p = pm_incident_id_next(&s, &n)) != NULL) {
         if (n < sizeof(id)) {
-            memcpy(id, s, n);
+            memcpy(id, p, n);
             id[n] = '\0';
             if (!iq_has(ids, id) && iq_add(ids, id) < 0)
                 return -1;
         }
-        s += n;
+    }
+    return 0;
+}
+
+/* What iq_held reads postqueue -j's lines with. */
+struct held {
+    const char *sender;
+    const struct iq_ids *also;
+    struct iq_ids *ids;
+    char *line; /* the line so far, at most IQ_LINE_MAX bytes and a NUL */
+    size_t len, lineno;
+};
+
+/* One whole line of postqueue -j: its id into h->ids when it is held mail of
+ * the sender or among also; 0, or -1 with err set. */
+static int
+held_line(struct held *h, char *err, size_t errlen)
+{
+    char queue[32], id[IQ_ID_MAX], from[PM_ADDR_MAX], norm[PM_ADDR_MAX];
+
+    h->lineno++;
+    h->line[h->len] = '\0';
+    h->len = 0;
+    if (iq_parse_line(h->line, queue, sizeof(queue), id, sizeof(id), from, sizeof(from)) < 0) {
+        snprintf(err, errlen, "postqueue -j: line %zu is not one JSON object", h->lineno);
+        return -1;
+    }
+    if (strcmp(queue, "hold") == 0 && id[0] &&
+        ((h->also && iq_has(h->also, id)) ||
+         (pm_addr_normalise(from, norm, sizeof(norm)) == 0 && strcmp(norm, h->sender) == 0)) &&
+        !iq_has(h->ids, id) && iq_add(h->ids, id) < 0) {
+        snprintf(err, errlen, "more than %d held messages", IQ_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* postqueue -j's output as it comes (pf_run's out): line by line. */
+static int
+held_take(void *arg, const char *data, size_t n, char *err, size_t errlen)
+{
+    struct held *h = arg;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (h->len == IQ_LINE_MAX) {
+            snprintf(err, errlen, "postqueue -j: line %zu is not one JSON object", h->lineno + 1);
+            return -1;
+        }
+        h->line[h->len++] = data[i];
+        if (data[i] == '\n' && held_line(h, err, errlen) < 0)
+            return -1;
     }
     return 0;
 }
@@ -416,47 +394,43 @@ iq_held(const char *dir, const char *sender, const struct iq_ids *also, struct i
         char *err, size_t errlen)
 {
     static const char *const args[] = {"-j"};
-    char *line = NULL, queue[32], id[IQ_ID_MAX], from[PM_ADDR_MAX], norm[PM_ADDR_MAX], why[256];
-    size_t cap = 0, lineno = 0;
-    ssize_t len;
-    int fd, rc = 0;
-    pid_t pid;
-    FILE *f;
+    struct held h = {sender, also, ids, malloc(IQ_LINE_MAX + 1), 0, 0};
+    struct pf_run r = {.name = "postqueue",
+                       .what = "postqueue -j",
+                       .dir = dir,
+                       .args = args,
+                       .nargs = 1,
+                       .seconds = RUN_SECONDS,
+                       .out = held_take,
+                       .arg = &h};
+    int rc;
 
-    if ((pid = pf_spawn("postqueue", dir, args, 1, &fd, err, errlen)) < 0)
-        return -1;
-    if (!(f = fdopen(fd, "r"))) {
-        close(fd);
-        snprintf(err, errlen, "fdopen: %s", strerror(errno));
-        pf_wait(pid, "postqueue -j", why, sizeof(why));
+    if (!h.line) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if (rc < 0)
-            continue; /* read on, so postqueue is not cut off */
-        if (len > IQ_LINE_MAX ||
-            iq_parse_line(line, queue, sizeof(queue), id, sizeof(id), from, sizeof(from)) < 0) {
-            snprintf(err, errlen, "postqueue -j: line %zu is not one JSON object", lineno);
-            rc = -1;
-        } else if (strcmp(queue, "hold") == 0 && id[0] &&
-                   ((also && iq_has(also, id)) ||
-                    (pm_addr_normalise(from, norm, sizeof(norm)) == 0 &&
-                     strcmp(norm, sender) == 0)) &&
-                   !iq_has(ids, id) && iq_add(ids, id) < 0) {
-            snprintf(err, errlen, "more than %d held messages", IQ_MAX);
-            rc = -1;
-        }
-    }
-    free(line);
-    fclose(f);
+    rc = pf_run(&r, err, errlen);
+    if (rc == 0 && h.len > 0) /* a last line without its newline */
+        rc = held_line(&h, err, errlen);
+    free(h.line);
     if (ids->n > 1)
         qsort(ids->id, ids->n, sizeof(*ids->id), by_id);
-    if (rc < 0)
-        pf_wait(pid, "postqueue -j", why, sizeof(why)); /* err says why already */
-    else if (pf_wait(pid, "postqueue -j", err, errlen) < 0)
-        rc = -1;
     return rc;
+}
+
+/* Run Postfix's tool name [-c dir] with args, what it prints ours; 0, or -1. */
+static int
+run_tool(const char *name, const char *what, const char *dir, const char *const *args, size_t nargs,
+         char *err, size_t errlen)
+{
+    struct pf_run r = {.name = name,
+                       .what = what,
+                       .dir = dir,
+                       .args = args,
+                       .nargs = nargs,
+                       .seconds = RUN_SECONDS};
+
+    return pf_run(&r, err, errlen);
 }
 
 /* Run postsuper [-c dir] with opt before each of ids, then tail (NULL none),
@@ -467,7 +441,6 @@ postsuper_ids(const char *dir, const char *opt, const struct iq_ids *ids, const 
 {
     const char **args = calloc(2 * ARGS_PER_RUN + 1, sizeof(*args));
     size_t i, n;
-    pid_t pid;
     int rc = 0;
 
     if (!args) {
@@ -481,8 +454,7 @@ postsuper_ids(const char *dir, const char *opt, const struct iq_ids *ids, const 
         }
         if (tail)
             args[n++] = tail;
-        if ((pid = pf_spawn("postsuper", dir, args, n, NULL, err, errlen)) < 0 ||
-            pf_wait(pid, "postsuper", err, errlen) < 0)
+        if (run_tool("postsuper", "postsuper", dir, args, n, err, errlen) < 0)
             rc = -1;
     }
     free(args);
@@ -495,14 +467,12 @@ iq_requeue(const char *dir, const struct iq_ids *ids, char *err, size_t errlen)
 {
     const char *args[2] = {"-i", NULL};
     size_t i;
-    pid_t pid;
 
     if (postsuper_ids(dir, "-H", ids, NULL, err, errlen) < 0)
         return -1;
     for (i = 0; i < ids->n; i++) {
         args[1] = ids->id[i];
-        if ((pid = pf_spawn("postqueue", dir, args, 2, NULL, err, errlen)) < 0 ||
-            pf_wait(pid, "postqueue -i", err, errlen) < 0)
+        if (run_tool("postqueue", "postqueue -i", dir, args, 2, err, errlen) < 0)
             return -1;
     }
     return 0;

@@ -19,23 +19,14 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "clock.h"
 #include "pf.h"
+#include "pf_run.h"
 
-#define POSTCONF "/usr/sbin/postconf"
 #define RUN_SECONDS 30
-#define STDERR_KEPT 1024
 
 /* The main.cf parameters check-postfix reads. */
 static const char *const main_names[] = {"config_directory",
@@ -52,24 +43,6 @@ static const char *const main_names[] = {"config_directory",
                                          "smtpd_enforce_tls",
                                          "smtpd_use_tls",
                                          NULL};
-
-/* In the child: wire the pipes and become postconf; never returns. */
-static void
-exec_postconf(const char **argv, int out, int err)
-{
-    int devnull = open("/dev/null", O_RDONLY);
-
-    if (devnull >= 0)
-        dup2(devnull, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    if (access(POSTCONF, X_OK) == 0)
-        execv(POSTCONF, (char **)argv);
-    else
-        execvp("postconf", (char **)argv);
-    fprintf(stderr, "cannot run postconf: %s\n", strerror(errno));
-    _exit(127);
-}
 
 /* Append n bytes to a growing buffer, at most max; 0, or -1 when full. */
 static int
@@ -93,90 +66,20 @@ append(char **buf, size_t *len, size_t *cap, const char *data, size_t n, size_t 
     return 0;
 }
 
-/* What postconf says on stderr: its first line and its last (the fatal
- * one), each bounded, however many warnings come between. */
-struct said {
-    char first[STDERR_KEPT], last[STDERR_KEPT], cur[STDERR_KEPT];
-    size_t ncur;
-    int lines; /* complete lines seen */
+/* postconf's output as it comes (pf_run's out): into a buffer, bounded. */
+struct printed {
+    char *buf;
+    size_t len, cap;
 };
 
-/* Take n bytes of stderr into s. */
-static void
-said_add(struct said *s, const char *data, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (data[i] == '\n') {
-            s->cur[s->ncur] = '\0';
-            if (s->lines++ == 0)
-                memcpy(s->first, s->cur, s->ncur + 1);
-            memcpy(s->last, s->cur, s->ncur + 1);
-            s->ncur = 0;
-        } else if (s->ncur + 1 < sizeof(s->cur) && (unsigned char)data[i] >= ' ') {
-            s->cur[s->ncur++] = data[i];
-        }
-    }
-}
-
-/* Write what postconf said into err: "first; last", or one line. */
-static void
-said_put(struct said *s, char *err)
-{
-    if (s->ncur)
-        said_add(s, "\n", 1); /* a last line without its newline */
-    if (s->lines == 0)
-        err[0] = '\0';
-    else if (s->lines == 1 || strcmp(s->first, s->last) == 0)
-        snprintf(err, PF_ERR_MAX, "%s", s->first);
-    else
-        snprintf(err, PF_ERR_MAX, "%.400s; %.400s", s->first, s->last);
-}
-
-/* Read the child's output and errors until both end, bounded in size and
- * time; 0, or -1 (too much, too slow) with why in err. */
+/* Take n bytes of postconf's output; 0, or -1 when it says too much. */
 static int
-drain(int fd_out, int fd_err, char **out, struct said *said, char *err)
+take(void *arg, const char *data, size_t n, char *err, size_t errlen)
 {
-    struct pollfd p[2] = {{fd_out, POLLIN, 0}, {fd_err, POLLIN, 0}};
-    long long deadline = pm_mono_ms() + RUN_SECONDS * 1000LL;
-    size_t len = 0, cap = 0;
-    char chunk[8192];
-    ssize_t n;
-    int i;
+    struct printed *p = arg;
 
-    while (p[0].fd >= 0 || p[1].fd >= 0) {
-        long long left = deadline - pm_mono_ms();
-
-        if (left <= 0) {
-            snprintf(err, PF_ERR_MAX, "postconf did not finish in %d seconds", RUN_SECONDS);
-            return -1;
-        }
-        if (poll(p, 2, (int)left) < 0 && errno != EINTR) {
-            snprintf(err, PF_ERR_MAX, "poll: %s", strerror(errno));
-            return -1;
-        }
-        for (i = 0; i < 2; i++) {
-            if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            n = read(p[i].fd, chunk, sizeof(chunk));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                p[i].fd = -1;
-                continue;
-            }
-            if (i == 1) {
-                said_add(said, chunk, (size_t)n);
-            } else if (append(out, &len, &cap, chunk, (size_t)n, PF_OUTPUT_MAX) < 0) {
-                snprintf(err, PF_ERR_MAX, "postconf printed more than %d bytes", PF_OUTPUT_MAX);
-                return -1;
-            }
-        }
-    }
-    if (!*out && append(out, &len, &cap, "", 0, PF_OUTPUT_MAX) < 0) {
-        snprintf(err, PF_ERR_MAX, "out of memory");
+    if (append(&p->buf, &p->len, &p->cap, data, n, PF_OUTPUT_MAX) < 0) {
+        snprintf(err, errlen, "postconf printed more than %d bytes", PF_OUTPUT_MAX);
         return -1;
     }
     return 0;
@@ -187,65 +90,29 @@ drain(int fd_out, int fd_err, char **out, struct said *said, char *err)
 static int
 run_postconf(const char *dir, const char *const *args, char **out, char *err)
 {
-    const char *argv[32];
-    struct said said;
-    int po[2], pe[2], status, n = 0, rc;
-    pid_t pid;
+    struct printed p = {NULL, 0, 0};
+    struct pf_run r = {.name = "postconf",
+                       .what = "postconf",
+                       .dir = dir,
+                       .args = args,
+                       .seconds = RUN_SECONDS,
+                       .out = take,
+                       .arg = &p,
+                       .keep_stderr = 1};
 
-    argv[n++] = "postconf";
-    if (dir) {
-        argv[n++] = "-c";
-        argv[n++] = dir;
-    }
-    while (*args && n < 31)
-        argv[n++] = *args++;
-    argv[n] = NULL;
+    while (args[r.nargs])
+        r.nargs++;
     *out = NULL;
-    memset(&said, 0, sizeof(said));
-    if (pipe(po) < 0) {
-        snprintf(err, PF_ERR_MAX, "pipe: %s", strerror(errno));
+    if (pf_run(&r, err, PF_ERR_MAX) < 0) {
+        free(p.buf);
         return -1;
     }
-    if (pipe(pe) < 0) {
-        snprintf(err, PF_ERR_MAX, "pipe: %s", strerror(errno));
-        close(po[0]);
-        close(po[1]);
+    if (!p.buf && append(&p.buf, &p.len, &p.cap, "", 0, PF_OUTPUT_MAX) < 0) {
+        snprintf(err, PF_ERR_MAX, "out of memory");
         return -1;
     }
-    if ((pid = fork()) < 0) {
-        snprintf(err, PF_ERR_MAX, "fork: %s", strerror(errno));
-        close(po[0]);
-        close(po[1]);
-        close(pe[0]);
-        close(pe[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(po[0]);
-        close(pe[0]);
-        exec_postconf(argv, po[1], pe[1]);
-    }
-    close(po[1]);
-    close(pe[1]);
-    rc = drain(po[0], pe[0], out, &said, err);
-    close(po[0]);
-    close(pe[0]);
-    if (rc < 0)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        said_put(&said, err);
-        if (!err[0])
-            snprintf(err, PF_ERR_MAX, "postconf failed (status %d)",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        rc = -1;
-    }
-    if (rc < 0) {
-        free(*out);
-        *out = NULL;
-    }
-    return rc;
+    *out = p.buf;
+    return 0;
 }
 
 /* Keep one "name = value" line (service: NULL, or the override's service). */

@@ -37,7 +37,9 @@ pm_notice_hook_done(void)
 void
 pm_notice_hook_json(struct pm_buf *b, const struct pm_incident *inc, const char *action)
 {
-    char ids[sizeof(inc->ids)], *save = NULL, *id;
+    const char *ids = inc->ids, *id;
+    char one[sizeof(inc->ids)];
+    size_t n;
     int first = 1;
 
     pm_buf_str(b, "{\"sender\":");
@@ -49,10 +51,10 @@ pm_notice_hook_json(struct pm_buf *b, const struct pm_incident *inc, const char 
     pm_buf_printf(b, ",\"at\":%lld,\"action\":", inc->at);
     pm_buf_json_str(b, action);
     pm_buf_printf(b, ",\"held\":%lld,\"ids\":[", inc->held);
-    snprintf(ids, sizeof(ids), "%s", inc->ids);
-    for (id = strtok_r(ids, " ", &save); id; id = strtok_r(NULL, " ", &save)) {
+    while ((id = pm_incident_id_next(&ids, &n)) != NULL) {
+        snprintf(one, sizeof(one), "%.*s", (int)n, id);
         pm_buf_str(b, first ? "" : ",");
-        pm_buf_json_str(b, id);
+        pm_buf_json_str(b, one);
         first = 0;
     }
     pm_buf_str(b, "],\"by\":");

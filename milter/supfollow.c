@@ -25,12 +25,8 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "callbacks.h"
 #include "conf.h"
@@ -38,65 +34,14 @@
 #include "log.h"
 #include "suplocal.h"
 #include "supfollow.h"
+#include "worker.h"
 
 #define BLOCK_MS 500  /* the longest XREAD BLOCK: how soon a stop is seen */
 #define CLOCK_S 10    /* seconds between reads of the store's clock */
 #define BACKOFF_MIN 1 /* seconds before a load again after a failure */
 #define BACKOFF_MAX 30
 
-static pthread_t tid;
-static int running;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv;
-static int stopping; /* guarded by mu */
-
-/* A load's entry: into the copy (arg: the store time of the load). */
-static void
-load_one(void *arg, const char *company, const char *rcpt, long long expires)
-{
-    pm_suplocal_clock(*(const long long *)arg);
-    pm_suplocal_add(company, rcpt, expires);
-}
-
-/* A change of the stream: into the copy. */
-static void
-change_one(void *arg, int add, const char *company, const char *rcpt, long long expires)
-{
-    (void)arg;
-    if (add)
-        pm_suplocal_add(company, rcpt, expires);
-    else
-        pm_suplocal_del(company, rcpt);
-}
-
-/* Wait up to s seconds or until stopped; 1 when stopped. */
-static int
-wait_s(long long s)
-{
-    struct timespec ts;
-    int stopped;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += s;
-    pthread_mutex_lock(&mu);
-    while (!stopping && pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT)
-        ;
-    stopped = stopping;
-    pthread_mutex_unlock(&mu);
-    return stopped;
-}
-
-/* 1 when asked to stop. */
-static int
-stopped(void)
-{
-    int s;
-
-    pthread_mutex_lock(&mu);
-    s = stopping;
-    pthread_mutex_unlock(&mu);
-    return s;
-}
+static struct pm_worker worker = PM_WORKER_INIT;
 
 /* Which Redis and prefix conf names, into sig ("" when it does not fit:
  * never the same as another). */
@@ -124,7 +69,8 @@ load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
 
     pm_suplocal_begin();
     /* the store sets now before the first entry: the copy reckons expiry by it */
-    if (pm_store_sup_snapshot(st, last, lastlen, load_one, &now, &now, err, errlen) < 0) {
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, &now, &now, err, errlen) <
+        0) {
         pm_suplocal_begin(); /* empty, not ready */
         return -1;
     }
@@ -152,7 +98,7 @@ follow_loop(void *arg)
     int loaded = 0, failing = 0, failed, tick, rc;
 
     (void)arg;
-    while (!stopped()) {
+    while (!pm_worker_stopping(&worker)) {
         struct pm_runtime *rt = pm_runtime_pin();
 
         if (!rt)
@@ -173,7 +119,7 @@ follow_loop(void *arg)
         failed = tick = 0;
         if (max == 0) {
             pm_runtime_release(rt);
-            if (wait_s(1))
+            if (pm_worker_wait(&worker, 1))
                 break;
             continue;
         }
@@ -186,9 +132,10 @@ follow_loop(void *arg)
             } else {
                 failed = 1;
             }
-        } else if ((rc = pm_store_sup_follow(rt->store, last, sizeof(last), BLOCK_MS, change_one,
-                                             NULL, (tick = pm_mono_s() >= next_clock) ? &now : NULL,
-                                             err, sizeof(err))) != PM_STORE_OK) {
+        } else if ((rc = pm_store_sup_follow(rt->store, last, sizeof(last), BLOCK_MS,
+                                             pm_suplocal_change, NULL,
+                                             (tick = pm_mono_s() >= next_clock) ? &now : NULL, err,
+                                             sizeof(err))) != PM_STORE_OK) {
             pm_suplocal_ready(0); /* "may be" for everyone until loaded again */
             loaded = 0;
             if (rc == PM_STORE_GAP)
@@ -207,7 +154,7 @@ follow_loop(void *arg)
                        "loaded again",
                        err);
             failing = 1;
-            if (wait_s(backoff))
+            if (pm_worker_wait(&worker, backoff))
                 break;
             backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
         }
@@ -220,37 +167,12 @@ follow_loop(void *arg)
 int
 pm_supfollow_start(void)
 {
-    pthread_condattr_t ca;
-    sigset_t all, old;
-
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&cv, &ca);
-    pthread_condattr_destroy(&ca);
-    stopping = 0;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    running = pthread_create(&tid, NULL, follow_loop, NULL) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!running) {
-        pm_log(PM_LOG_ERR, "suppression copy: cannot start its thread");
-        pthread_cond_destroy(&cv);
-        return -1;
-    }
-    return 0;
+    return pm_worker_start(&worker, "suppression copy", follow_loop, NULL);
 }
 
 /* Stop the thread and wait for it. */
 void
 pm_supfollow_stop(void)
 {
-    if (!running)
-        return;
-    pthread_mutex_lock(&mu);
-    stopping = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-    pthread_join(tid, NULL);
-    pthread_cond_destroy(&cv);
-    running = 0;
+    pm_worker_stop(&worker);
 }

@@ -31,8 +31,6 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,15 +46,12 @@
 #include "sknow.h"
 #include "watch.h"
 #include "watcher.h"
+#include "worker.h"
 
 static atomic_llong n_conns, n_open;
 static atomic_int alarmed;
-static pthread_t tid;
-static int running;
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv;
-static int stopping, woken; /* guarded by mu */
-static char sock[1024];     /* milter.socket as bound (a reload cannot change it) */
+static struct pm_worker worker = PM_WORKER_INIT;
+static char sock[1024]; /* milter.socket as bound (a reload cannot change it) */
 static char host[256];
 
 /* A milter connection opened. */
@@ -65,22 +60,15 @@ pm_watcher_connect(void)
 {
     atomic_fetch_add(&n_conns, 1);
     atomic_fetch_add(&n_open, 1);
-    if (atomic_load(&alarmed)) { /* say at once that the alarm is over */
-        pthread_mutex_lock(&mu);
-        woken = 1;
-        pthread_cond_signal(&cv);
-        pthread_mutex_unlock(&mu);
-    }
+    if (atomic_load(&alarmed)) /* say at once that the alarm is over */
+        pm_worker_wake(&worker);
 }
 
 /* Refusals decided at RCPT started waiting for a request: look. */
 static void
 wake_for_carry(void)
 {
-    pthread_mutex_lock(&mu);
-    woken = 1;
-    pthread_cond_signal(&cv);
-    pthread_mutex_unlock(&mu);
+    pm_worker_wake(&worker);
 }
 
 /* Shorten a wait of wait_s seconds to when waiting refusals are due (1 s at least). */
@@ -162,24 +150,6 @@ beat(struct pm_runtime *rt, const struct pm_watch *w, const struct pm_watch_fact
     }
 }
 
-/* Wait up to s seconds, until stopped or woken; 1 when stopped. */
-static int
-wait_tick(long long s)
-{
-    struct timespec ts;
-    int stopped;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += s > 0 ? s : 1;
-    pthread_mutex_lock(&mu);
-    while (!stopping && !woken && pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT)
-        ;
-    woken = 0;
-    stopped = stopping;
-    pthread_mutex_unlock(&mu);
-    return stopped;
-}
-
 /* The seconds between two looks: a tenth of the alarm's delay, 1 to 10. */
 static long long
 tick(long long idle_alarm)
@@ -238,7 +208,7 @@ watch_loop(void *arg)
         if (next_beat - f.now < wait_s)
             wait_s = next_beat - f.now;
         wait_s = carry_wait(wait_s);
-    } while (!wait_tick(wait_s));
+    } while (!pm_worker_wait(&worker, wait_s));
     return NULL;
 }
 
@@ -246,28 +216,12 @@ watch_loop(void *arg)
 int
 pm_watcher_start(const char *socket)
 {
-    pthread_condattr_t ca;
-    sigset_t all, old;
-
     snprintf(sock, sizeof(sock), "%s", socket);
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
         snprintf(host, sizeof(host), "localhost");
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&cv, &ca);
-    pthread_condattr_destroy(&ca);
-    stopping = woken = 0;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    running = pthread_create(&tid, NULL, watch_loop, NULL) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (running)
-        pm_sknow_on_wait(wake_for_carry);
-    if (!running) {
-        pm_log(PM_LOG_ERR, "postfix watch: cannot start its thread");
-        pthread_cond_destroy(&cv);
+    if (pm_worker_start(&worker, "postfix watch", watch_loop, NULL) < 0)
         return -1;
-    }
+    pm_sknow_on_wait(wake_for_carry);
     return 0;
 }
 
@@ -275,14 +229,8 @@ pm_watcher_start(const char *socket)
 void
 pm_watcher_stop(void)
 {
-    if (!running)
+    if (!worker.running)
         return;
     pm_sknow_on_wait(NULL);
-    pthread_mutex_lock(&mu);
-    stopping = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
-    pthread_join(tid, NULL);
-    pthread_cond_destroy(&cv);
-    running = 0;
+    pm_worker_stop(&worker);
 }

@@ -21,19 +21,16 @@ struct signal_vals {
     double factor;
 };
 
-static const struct choice inc_actions[] = {
-    {"hold", PM_ACT_HOLD},
-    {"tempfail", PM_ACT_TEMPFAIL},
-    {NULL, 0},
-};
+/* What an incident does to the sender's mail. */
+static const int inc_actions[] = {PM_ACT_HOLD, PM_ACT_TEMPFAIL, -1};
 
 /* clang-format off */
 #define C(f) offsetof(struct pm_conf, f)
 #define V(f) offsetof(struct signal_vals, f)
 static const struct conf_key top_keys[] = {
     {.group = "incidents", .name = "enabled", .type = KT_BOOL, .off = C(inc_enabled), .def = 1},
-    {.group = "incidents", .name = "action", .type = KT_CHOICE, .off = C(inc_action),
-     .sdef = "hold", .choices = inc_actions},
+    {.group = "incidents", .name = "action", .type = KT_ACTION, .off = C(inc_action),
+     .def = PM_ACT_HOLD, .acts = inc_actions},
     {.group = "incidents", .name = "max_hours", .type = KT_INT, .off = C(inc_max_hours), .def = 0,
      .min = 0, .max = 8760},
     {.group = "incidents", .name = "burst", .type = KT_SPECIAL},

@@ -275,14 +275,17 @@ load_string(struct loader *ld, const struct conf_key *k, const config_setting_t 
     return 0;
 }
 
-/* Read a KT_CHOICE or KT_BOOL key into its int field. */
+/* Read a KT_CHOICE, KT_ACTION or KT_BOOL key into its int field. */
 static int
 load_choice(struct loader *ld, const struct conf_key *k, const config_setting_t *s,
             const char *kname, void *base)
 {
     int *field = (int *)((char *)base + k->off);
+    const struct choice *choices = k->choices;
+    struct choice acts[PM_ACT_REJECT + 2];
     const char *v;
     char names[256];
+    size_t i;
 
     if (k->type == KT_BOOL) {
         *field = (int)k->def;
@@ -294,12 +297,21 @@ load_choice(struct loader *ld, const struct conf_key *k, const config_setting_t 
         *field = config_setting_get_bool(s);
         return 0;
     }
-    if (!s)
-        return choice_find(k->choices, k->sdef, field);
+    if (k->type == KT_ACTION) { /* the actions' names, from the one table of them */
+        for (i = 0; k->acts[i] >= 0 && i + 1 < sizeof(acts) / sizeof(acts[0]); i++)
+            acts[i] = (struct choice){pm_action_name((enum pm_action)k->acts[i]), k->acts[i]};
+        acts[i] = (struct choice){NULL, 0};
+        choices = acts;
+        *field = (int)k->def;
+        if (!s)
+            return 0;
+    } else if (!s) {
+        return choice_find(choices, k->sdef, field);
+    }
     if (!(v = pm_conf_get_string(ld, s, kname)))
         return -1;
-    if (choice_find(k->choices, v, field) < 0) {
-        choice_list(k->choices, names, sizeof(names));
+    if (choice_find(choices, v, field) < 0) {
+        choice_list(choices, names, sizeof(names));
         return pm_conf_fail(ld, s, "%s: \"%s\" is not one of %s", kname, v, names);
     }
     return 0;
@@ -386,6 +398,7 @@ pm_conf_load_key(struct loader *ld, const struct conf_key *k, const config_setti
         break;
     case KT_BOOL:
     case KT_CHOICE:
+    case KT_ACTION:
         rc = load_choice(ld, k, s, kname, base);
         break;
     case KT_STR:

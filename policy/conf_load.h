@@ -37,6 +37,7 @@ enum key_type {
     KT_DOUBLE,  /* double field: a number within [dmin, dmax] */
     KT_STR,     /* char * field: a string */
     KT_CHOICE,  /* int field: one of the names in choices */
+    KT_ACTION,  /* int field: an enum pm_action of acts, by its name (pm_action_name) */
     KT_STRS,    /* char ** field and size_t count: a list of strings */
     KT_NETS,    /* struct pm_cidr * field and size_t count: a list of networks */
     KT_SPECIAL, /* read by hook alone */
@@ -64,13 +65,15 @@ struct conf_key {
     enum key_type type;
     size_t off;                   /* the field */
     size_t count_off;             /* KT_STRS, KT_NETS: the count field */
-    long long def;                /* KT_INT, KT_LLONG, KT_MODE, KT_BOOL */
+    long long def;                /* KT_INT, KT_LLONG, KT_MODE, KT_BOOL, KT_ACTION */
     const char *sdef;             /* KT_STR, KT_CHOICE */
     const char *const *ldef;      /* KT_STRS, KT_NETS: NULL-terminated */
     long long min, max;           /* KT_INT, KT_LLONG, KT_MODE; max: KT_STRS, KT_NETS entries
                                    * (0: PM_CONF_LIST_MAX) */
     double ddef, dmin, dmax;      /* KT_DOUBLE */
     const struct choice *choices; /* KT_CHOICE: NULL-terminated */
+    const int *acts;              /* KT_ACTION: the actions allowed, as an error names them,
+                                   * -1 last; def: the default */
     int lower;                    /* KT_STRS: lower-case each element */
     str_check_fn str_check;       /* KT_STR, KT_STRS: each value */
     int_check_fn int_check;       /* KT_INT */

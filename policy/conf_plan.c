@@ -30,21 +30,15 @@
 _Static_assert(PM_WARMUP_CAP_MAX == PM_LIMIT_MAX, "a warm-up cap is bounded as a limit is");
 
 /* Over-limit actions: "accept" is not one of them. */
-static const struct choice plan_actions[] = {
-    {"tempfail", PM_ACT_TEMPFAIL},
-    {"reject", PM_ACT_REJECT},
-    {"hold", PM_ACT_HOLD},
-    {"tag", PM_ACT_TAG},
-    {NULL, 0},
-};
+static const int plan_actions[] = {PM_ACT_TEMPFAIL, PM_ACT_REJECT, PM_ACT_HOLD, PM_ACT_TAG, -1};
 
 /* clang-format off */
 #define P(f) offsetof(struct pm_plan, f)
 #define K_PLAN_SPECIAL(N) {.name = N, .type = KT_SPECIAL}
 #define K_LIMIT(N, F, D) {.name = N, .type = KT_LLONG, .off = P(lim.F), .def = D, .min = 0, \
     .max = PM_LIMIT_MAX}
-#define K_ACTION(N, F, D, CH) {.name = N, .type = KT_CHOICE, .off = P(F), .sdef = D, \
-    .choices = CH}
+#define K_ACTION(N, F, D, CH) {.name = N, .type = KT_ACTION, .off = P(F), .def = D, \
+    .acts = CH}
 
 /* Every key of a plan; offsets are into struct pm_plan. */
 static const struct conf_key plan_keys[] = {
@@ -56,7 +50,7 @@ static const struct conf_key plan_keys[] = {
     K_LIMIT("recipients_per_message", rcpts_per_msg, 100),
     K_LIMIT("internal_messages_per_hour", int_msgs_hour, 0),
     K_LIMIT("internal_messages_per_day",  int_msgs_day,  0),
-    K_ACTION("action", action, "tempfail", plan_actions),
+    K_ACTION("action", action, PM_ACT_TEMPFAIL, plan_actions),
     K_PLAN_SPECIAL("warmup"),
     K_PLAN_SPECIAL("warmup_start"),
     K_PLAN_SPECIAL("warmup_growth"),

@@ -17,13 +17,12 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
-#include <errno.h>
-#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "automail.h"
+#include "charset.h"
 #include "codec.h"
 #include "dsn_int.h"
 
@@ -337,30 +336,17 @@ static void
 append_converted(const char *cs, const unsigned char *p, size_t n, char *buf, size_t *blen,
                  size_t cap)
 {
-    iconv_t cd = iconv_open("UTF-8", cs);
-    char out[4096], *ip = (char *)p;
-    size_t il = n;
+    size_t room = 2 * (cap - *blen) + 4; /* what append() can take, CRs dropped */
+    char *out = malloc(room);
+    long m;
 
-    if (cd == (iconv_t)-1) {
-        append(buf, blen, cap, p, n);
+    if (out == NULL)
         return;
-    }
-    while (il > 0 && *blen < cap - 2) {
-        char *op = out;
-        size_t ol = sizeof(out);
-        size_t r = iconv(cd, &ip, &il, &op, &ol);
-        int err = r == (size_t)-1 ? errno : 0;
-
-        append(buf, blen, cap, (const unsigned char *)out, sizeof(out) - ol);
-        if (err == EILSEQ || err == EINVAL) {
-            append(buf, blen, cap, (const unsigned char *)"?", 1);
-            ip++;
-            il--;
-        } else if (err != 0 && err != E2BIG) {
-            break;
-        }
-    }
-    iconv_close(cd);
+    if ((m = pm_charset_to_utf8(cs, (const char *)p, n, out, room, '?')) < 0)
+        append(buf, blen, cap, p, n);
+    else
+        append(buf, blen, cap, (const unsigned char *)out, (size_t)m);
+    free(out);
 }
 
 /* Decode a leaf body (and its charset, for text) and append it to buf. */

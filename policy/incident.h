@@ -25,6 +25,8 @@
 #ifndef PM_INCIDENT_H
 #define PM_INCIDENT_H
 
+#include <stddef.h>
+
 #define PM_INCIDENT_IDS 10 /* queue ids an incident keeps */
 
 /* The signals, in the order the meter script tests them. */
@@ -51,5 +53,10 @@ struct pm_incident {
     long long held;                 /* messages held or refused since */
     char ids[PM_INCIDENT_IDS * 20]; /* queue ids, space-separated */
 };
+
+/* The next of the space-separated queue ids in *s (an incident's ids): its
+ * start, its length in *n (no NUL after it), and *s moved past it; NULL when
+ * none is left (incident_ids.c). */
+const char *pm_incident_id_next(const char **s, size_t *n);
 
 #endif

@@ -84,13 +84,6 @@ pm_policy_incident_req(const struct pm_conf *conf, const struct pm_msg *m, int e
     in->nn_pct = llround(conf->inc_nn_factor * 100);
 }
 
-/* What happens to the sender's mail, for the log and the notice. */
-static const char *
-incident_action(const struct pm_conf *conf)
-{
-    return conf->inc_action == PM_ACT_TEMPFAIL ? "tempfail" : "hold";
-}
-
 /* Act on the incident part of the store's answer in m->res; 1 when v was set
  * (the sender is in incident), else 0 and v untouched. */
 int
@@ -109,11 +102,11 @@ pm_policy_incident(const struct pm_conf *conf, struct pm_msg *m, int eom, struct
                "%s: incident would open (%s, nothing held): sender=%s signal=%s figures=\"%s\" "
                "action=%s",
                qid, m->learning ? "learning" : "dry run", m->sender, inc->signal, inc->figures,
-               incident_action(conf));
+               pm_action_name(conf->inc_action));
         return 0;
     case PM_INCS_OPENED:
         pm_log(PM_LOG_WARNING, "%s: incident opened: sender=%s signal=%s figures=\"%s\" action=%s",
-               qid, m->sender, inc->signal, inc->figures, incident_action(conf));
+               qid, m->sender, inc->signal, inc->figures, pm_action_name(conf->inc_action));
         pm_metrics_incident_opened(inc->signal);
         m->inc_opened = 1;
         break;

@@ -11,11 +11,11 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "charset.h"
 #include "codec.h"
 #include "scan_int.h"
 
@@ -187,29 +187,21 @@ b64_append(char *out, size_t o, size_t cap, const char *v, size_t n)
 static void
 word_to_utf8(const char *cs, size_t cl, char *out, size_t start, size_t *o, size_t cap)
 {
-    char name[PM_SCAN_CHARSET_MAX], in[PM_SCAN_HDR_MAX], *ip = in, *op = out + start;
+    char name[PM_SCAN_CHARSET_MAX], in[PM_SCAN_HDR_MAX];
     const char *iname;
-    size_t il = *o - start, ol = cap - 1 - start, i;
-    iconv_t cd;
+    size_t il = *o - start, i;
+    long n;
 
     if (cl >= sizeof(name) || il > sizeof(in))
         return;
     for (i = 0; i < cl && cs[i] != '*'; i++) /* RFC 2231: charset*language */
         name[i] = (char)tolower((unsigned char)cs[i]);
     name[i] = '\0';
-    if ((iname = pm_scan_iconv_name(name)) == NULL ||
-        (cd = iconv_open("UTF-8", iname)) == (iconv_t)-1)
+    if ((iname = pm_scan_iconv_name(name)) == NULL)
         return;
     memcpy(in, out + start, il);
-    while (il > 0 && ol > 0) {
-        if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 || errno == E2BIG)
-            break;
-        ip++; /* an invalid or incomplete sequence: skip a byte */
-        il--;
-    }
-    iconv(cd, NULL, NULL, &op, &ol);
-    iconv_close(cd);
-    *o = (size_t)(op - out);
+    if ((n = pm_charset_to_utf8(iname, in, il, out + start, cap - 1 - start, '\0')) >= 0)
+        *o = start + (size_t)n;
 }
 
 /* Decode RFC 2047 encoded words in v into out (see scan_int.h); returns the length. */

@@ -115,6 +115,14 @@ int rs_reply_rc(const redisReply *r);
 int rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
             int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen);
 
+/* A function that runs one command as rs_call does. */
+typedef int (*rs_caller)(struct redis_store *rs, int argc, const char **argv, redisReply **out,
+                         char *err, size_t errlen);
+
+/* rs_scan, each SCAN run by call (e.g. on a connection of its own). */
+int rs_scan_by(struct redis_store *rs, rs_caller call, const char *pattern, int max_calls,
+               int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen);
+
 /* Run a script text (EVAL) with its keys and arguments, as rs_call. */
 int rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
             const char **args, redisReply **out, char *err, size_t errlen);

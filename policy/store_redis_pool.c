@@ -481,10 +481,10 @@ rs_pool_close(struct redis_store *rs)
         conn_free(rs->idle[--rs->n_idle]);
 }
 
-/* SCAN MATCH pattern, a page at a time; see store_redis_int.h. */
+/* SCAN MATCH pattern, a page at a time, each call by call; see store_redis_int.h. */
 int
-rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
-        int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
+rs_scan_by(struct redis_store *rs, rs_caller call, const char *pattern, int max_calls,
+           int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
 {
     char cursor[32] = "0";
     const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
@@ -493,7 +493,7 @@ rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
     do {
         redisReply *r;
 
-        if ((rc = rs_call(rs, 6, argv, &r, err, errlen)) < 0)
+        if ((rc = call(rs, 6, argv, &r, err, errlen)) < 0)
             return rc;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
@@ -508,4 +508,12 @@ rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
             return rc < 0 ? rc : RS_SCAN_STOPPED;
     } while (strcmp(cursor, "0") != 0 && ++calls < max_calls);
     return strcmp(cursor, "0") == 0 ? PM_STORE_OK : RS_SCAN_MORE;
+}
+
+/* SCAN MATCH pattern on pooled connections; see store_redis_int.h. */
+int
+rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
+        int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
+{
+    return rs_scan_by(rs, rs_call, pattern, max_calls, page, arg, err, errlen);
 }

@@ -241,42 +241,53 @@ load_page(struct redis_store *rs, const redisReply *page, long long now,
     return rc;
 }
 
+/* What load_all's pages need. */
+struct load_ctx {
+    struct redis_store *rs;
+    long long now;
+    void (*each)(void *, const char *, const char *, long long);
+    void *arg;
+    char *err;
+    size_t errlen;
+};
+
+/* One SCAN on the follower's connection (rs_scan_by's call). */
+static int
+own_scan_call(struct redis_store *rs, int argc, const char **argv, redisReply **out, char *err,
+              size_t errlen)
+{
+    return own_call(rs, rs->command_ms, argc, argv, out, err, errlen);
+}
+
+/* One SCAN page of load_all (rs_scan_by's page). */
+static int
+load_scanned(void *arg, const redisReply *keys)
+{
+    struct load_ctx *x = arg;
+
+    return load_page(x->rs, keys, x->now, x->each, x->arg, x->err, x->errlen);
+}
+
 /* Every entry of every company to each (SCAN, a page at a time). */
 static int
 load_all(struct redis_store *rs, long long now,
          void (*each)(void *, const char *, const char *, long long), void *arg, char *err,
          size_t errlen)
 {
-    char cursor[32] = "0", esc[256], pattern[300];
-    const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    int calls = 0, rc;
+    struct load_ctx x = {rs, now, each, arg, err, errlen};
+    char esc[256], pattern[300];
+    int rc;
 
     rs_glob_escape(rs->prefix, esc, sizeof(esc));
     snprintf(pattern, sizeof(pattern), "%s:v1:{d:*}:sup:*", esc);
-    do {
-        redisReply *r;
-
-        if ((rc = own_call(rs, rs->command_ms, 6, argv, &r, err, errlen)) < 0)
-            return rc;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            snprintf(err, errlen, "redis %s: unexpected reply to SCAN", rs->name);
-            freeReplyObject(r);
-            return PM_STORE_ERROR;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        rc = load_page(rs, r->element[1], now, each, arg, err, errlen);
-        freeReplyObject(r);
-        if (rc < 0)
-            return rc;
-    } while (strcmp(cursor, "0") != 0 && ++calls < SCAN_ROUNDS);
-    if (strcmp(cursor, "0") != 0) {
+    rc = rs_scan_by(rs, own_scan_call, pattern, SCAN_ROUNDS, load_scanned, &x, err, errlen);
+    if (rc == RS_SCAN_MORE) {
         snprintf(err, errlen,
                  "redis %s: the suppression lists were not read whole in %d SCAN calls", rs->name,
                  SCAN_ROUNDS);
         return PM_STORE_ERROR;
     }
-    return PM_STORE_OK;
+    return rc;
 }
 
 /* The stream's last id, then every entry. */

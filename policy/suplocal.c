@@ -283,6 +283,27 @@ pm_suplocal_del(const char *company, const char *rcpt)
     pthread_rwlock_unlock(&lk);
 }
 
+/* A loaded entry (pm_store_sup_snapshot's each): into the copy; arg: NULL,
+ * or the store time of the load, which the copy then reckons by. */
+void
+pm_suplocal_load_one(void *arg, const char *company, const char *rcpt, long long expires)
+{
+    if (arg)
+        pm_suplocal_clock(*(const long long *)arg);
+    pm_suplocal_add(company, rcpt, expires);
+}
+
+/* A change of the stream (pm_store_sup_follow's each): into the copy. */
+void
+pm_suplocal_change(void *arg, int add, const char *company, const char *rcpt, long long expires)
+{
+    (void)arg;
+    if (add)
+        pm_suplocal_add(company, rcpt, expires);
+    else
+        pm_suplocal_del(company, rcpt);
+}
+
 /* Loaded and followed, or not. */
 void
 pm_suplocal_ready(int r)

@@ -44,6 +44,16 @@ void pm_suplocal_add(const char *company, const char *rcpt, long long expires);
 /* An entry removed from company's list. */
 void pm_suplocal_del(const char *company, const char *rcpt);
 
+/* A loaded entry, as pm_store_sup_snapshot's each: pm_suplocal_add(); arg:
+ * NULL, or a long long, the store time of the load (the store sets it before
+ * the first entry), given to pm_suplocal_clock() first. */
+void pm_suplocal_load_one(void *arg, const char *company, const char *rcpt, long long expires);
+
+/* A change of the stream, as pm_store_sup_follow's each: pm_suplocal_add()
+ * or pm_suplocal_del(); arg unused. */
+void pm_suplocal_change(void *arg, int add, const char *company, const char *rcpt,
+                        long long expires);
+
 /* The copy is loaded and followed (1), or cannot tell (0: a gap, an error). */
 void pm_suplocal_ready(int ready);
 

@@ -35,23 +35,11 @@
 
 static long changes; /* changes applied while following */
 
-/* A loaded entry: into the copy. */
-static void
-load_one(void *arg, const char *company, const char *rcpt, long long expires)
-{
-    (void)arg;
-    pm_suplocal_add(company, rcpt, expires);
-}
-
-/* A change of the stream: into the copy. */
+/* A change of the stream: into the copy, counted. */
 static void
 change_one(void *arg, int add, const char *company, const char *rcpt, long long expires)
 {
-    (void)arg;
-    if (add)
-        pm_suplocal_add(company, rcpt, expires);
-    else
-        pm_suplocal_del(company, rcpt);
+    pm_suplocal_change(arg, add, company, rcpt, expires);
     changes++;
 }
 
@@ -64,7 +52,8 @@ load(struct pm_store *st, char *last, size_t lastlen)
     long long now;
 
     pm_suplocal_begin();
-    if (pm_store_sup_snapshot(st, last, lastlen, load_one, NULL, &now, err, sizeof(err)) < 0) {
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, NULL, &now, err,
+                              sizeof(err)) < 0) {
         fprintf(stderr, "supcopy: load: %s\n", err);
         return -1;
     }

@@ -416,6 +416,36 @@ test_diag(void **state)
     free(b);
 }
 
+/* A text in another charset is read converted: a byte it does not have is
+ * one '?' in the line, which stays whole. */
+static void
+test_charset(void **state)
+{
+    static const char msg[] =
+        "Return-path: <>\r\n"
+        "From: Mail Delivery System <Mailer-Daemon@smtp.example.net>\r\n"
+        "Subject: Mail delivery failed: returning message to sender\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=windows-1252\r\n"
+        "\r\n"
+        "A message that you sent could not be delivered to one or more of its\r\n"
+        "recipients. This is a permanent error. The following address(es) failed:\r\n"
+        "\r\n"
+        "  niaj@example.org\r\n"
+        "    SMTP error from remote mail server after RCPT TO:<niaj@example.org>:\r\n"
+        "    550 5.1.1 <niaj@example.org>: Caf\xe9 user\x81 unknown\r\n";
+    struct pm_bounce *b = calloc(1, sizeof(*b));
+
+    (void)state;
+    assert_non_null(b);
+    pm_bounce_parse((const unsigned char *)msg, sizeof(msg) - 1, PM_ENV_NULL, b);
+    assert_int_equal(b->n, 1);
+    assert_string_equal(b->rcpt[0].rcpt, "niaj@example.org");
+    assert_string_equal(b->rcpt[0].diag, "SMTP error from remote mail server after RCPT TO: : 550 "
+                                         "5.1.1 : Caf\xc3\xa9 user? unknown");
+    free(b);
+}
+
 /* Every prefix of a bounce parses; a recipient once read keeps its reading. */
 static void
 test_prefixes(void **state)
@@ -1335,23 +1365,15 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_files),
-        cmocka_unit_test(test_diag),
-        cmocka_unit_test(test_prefixes),
-        cmocka_unit_test(test_many_recipients),
-        cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_report_variants),
-        cmocka_unit_test(test_auto),
-        cmocka_unit_test(test_automail),
-        cmocka_unit_test(test_envelope),
-        cmocka_unit_test(test_wrapped),
-        cmocka_unit_test(test_quoted_signs),
-        cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_output),
-        cmocka_unit_test(test_corpus),
-        cmocka_unit_test(test_corpus_not_bounce),
-        cmocka_unit_test(test_corpus_crlf),
-        cmocka_unit_test(test_mime_corpus),
+        cmocka_unit_test(test_files),           cmocka_unit_test(test_diag),
+        cmocka_unit_test(test_charset),         cmocka_unit_test(test_prefixes),
+        cmocka_unit_test(test_many_recipients), cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_report_variants), cmocka_unit_test(test_auto),
+        cmocka_unit_test(test_automail),        cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_wrapped),         cmocka_unit_test(test_quoted_signs),
+        cmocka_unit_test(test_classify),        cmocka_unit_test(test_output),
+        cmocka_unit_test(test_corpus),          cmocka_unit_test(test_corpus_not_bounce),
+        cmocka_unit_test(test_corpus_crlf),     cmocka_unit_test(test_mime_corpus),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

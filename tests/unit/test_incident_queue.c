@@ -100,12 +100,35 @@ test_too_long(void **state)
     assert_string_equal(id, "");
 }
 
+/* An incident's ids: split at spaces, each once, one too long for a queue id left out. */
+static void
+test_split(void **state)
+{
+    struct iq_ids ids = {NULL, 0, 0};
+
+    (void)state;
+    assert_int_equal(
+        iq_split("  4XyZ1 4XyZ2  4XyZ1 "
+                 "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX 4XyZ3 ",
+                 &ids),
+        0);
+    assert_int_equal(ids.n, 3);
+    assert_string_equal(ids.id[0], "4XyZ1");
+    assert_string_equal(ids.id[1], "4XyZ2");
+    assert_string_equal(ids.id[2], "4XyZ3");
+    assert_int_equal(iq_split("", &ids), 0);
+    assert_int_equal(iq_split("   ", &ids), 0);
+    assert_int_equal(ids.n, 3);
+    iq_free(&ids);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_split),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
