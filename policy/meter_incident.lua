@@ -108,10 +108,11 @@ local function hits_record(ci, n)
     end
 end
 
--- The rates hash as a table, its stale fields deleted.
+-- The rates hash as a table, its stale fields deleted, and per kind the sum
+-- of its fields (of d: the days before today), read in the same pass.
 local function rates_read()
     local f = redis.call('HGETALL', KEYS[K.ir])
-    local t, old = {}, {}
+    local t, old, sum = {}, {}, {m = 0, r = 0, d = 0, f = 0, b = 0}
     for i = 1, #f, 2 do
         local kind, n = string.match(f[i], '^(%a):(%d+)$')
         n = tonumber(n)
@@ -121,7 +122,11 @@ local function rates_read()
         if stale then
             old[#old + 1] = f[i]
         elseif kind then
-            t[f[i]] = tonumber(f[i + 1]) or 0
+            local v = tonumber(f[i + 1]) or 0
+            t[f[i]] = v
+            if kind ~= 'd' or n ~= today then
+                sum[kind] = (sum[kind] or 0) + v
+            end
         else
             t[f[i]] = f[i + 1] -- since, nn, nnet
         end
@@ -129,25 +134,17 @@ local function rates_read()
     if #old > 0 then
         redis.call('HDEL', KEYS[K.ir], unpack(old))
     end
-    return t
+    return t, sum
 end
 
--- The sum of the rates fields of kind.
-local function rates_sum(t, kind, skip_today)
-    local s = 0
-    for k, v in pairs(t) do
-        if string.sub(k, 1, 2) == kind .. ':' and
-            not (skip_today and tonumber(string.sub(k, 3)) == today) then
-            s = s + v
-        end
-    end
-    return s
-end
-
--- Add n to rates field f (TTL 8 days).
-local function rates_add(t, f, n)
+-- Add n to rates field "<kind>:<i>" and to the kind's sum (a d field of today
+-- stays out of it); the caller then renews the hash's TTL (8 days).
+local function rates_add(t, sum, kind, i, n)
+    local f = kind .. ':' .. i
     t[f] = redis.call('HINCRBY', KEYS[K.ir], f, n)
-    redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+    if kind ~= 'd' or i ~= today then
+        sum[kind] = sum[kind] + n
+    end
 end
 
 -- Note the sender's day of history and, for a login from a new network, the
@@ -218,7 +215,7 @@ end
 -- message that goes: mode commit or force, and counted). Returns the signal
 -- and its figures when one trips, else nil.
 local function incident_detect(nref, goes)
-    local t = rates_read()
+    local t, sum = rates_read()
     t.since, t.nn = tonumber(t.since), tonumber(t.nn)
     if not t.since then
         redis.call('HSET', KEYS[K.ir], 'since', today)
@@ -234,9 +231,10 @@ local function incident_detect(nref, goes)
         sig = '+new_network'
     end
     if nref > 0 then
-        rates_add(t, 'r:' .. minute, nref)
+        rates_add(t, sum, 'r', minute, nref)
+        redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
         local lim = lowered(ARGV[A.inc_retry], pct)
-        local n = rates_sum(t, 'r')
+        local n = sum.r
         if lim > 0 and n > lim then
             return 'retry_storm' .. sig,
                    n .. ' refusals in 10 minutes; threshold ' .. lim .. tail
@@ -245,12 +243,13 @@ local function incident_detect(nref, goes)
     if not goes then
         return nil
     end
-    rates_add(t, 'm:' .. minute, add.m)
-    rates_add(t, 'd:' .. today, add.m)
+    rates_add(t, sum, 'm', minute, add.m)
+    rates_add(t, sum, 'd', today, add.m)
+    redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
     local floor = lowered(ARGV[A.inc_burst], pct)
     local mult = tonumber(ARGV[A.inc_multiple]) or 0
-    local n = rates_sum(t, 'm')
-    local usual = rates_sum(t, 'd', true) / 7 / 144
+    local n = sum.m
+    local usual = sum.d / 7 / 144
     if floor > 0 and n > floor and n > mult * usual then
         return 'burst' .. sig,
                string.format('%d messages in 10 minutes; usual %.1f per 10 minutes; floor %d, x%s',
@@ -260,8 +259,9 @@ local function incident_detect(nref, goes)
     if fan > 0 and ARGV[A.inc_domains] ~= '' then
         local nd = new_domains()
         if history and nd > 0 then
-            rates_add(t, 'f:' .. tenmin, nd)
-            local s = rates_sum(t, 'f')
+            rates_add(t, sum, 'f', tenmin, nd)
+            redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+            local s = sum.f
             if s > fan then
                 return 'fanout' .. sig,
                        s .. ' new recipient domains in an hour; threshold ' .. fan .. tail
@@ -269,7 +269,7 @@ local function incident_detect(nref, goes)
         end
     end
     local bl = lowered(ARGV[A.inc_bounce], pct)
-    local b = rates_sum(t, 'b')
+    local b = sum.b
     if bl > 0 and b > bl then
         return 'bounce_spike' .. sig, b .. ' hard bounces in 24 hours; threshold ' .. bl .. tail
     end
