@@ -67,7 +67,7 @@ for si = 1, nscopes do
     scopes[si] = s
     for ci, c in ipairs(COUNTERS) do
         local limit = sv[si].lim[c]
-        local a = add[string.sub(c, 1, 1)]
+        local a = add[LETTER[c]]
         local used = s.used[c]
         if limit > 0 and a > 0 and used + a > limit then
             local r = -1
@@ -184,7 +184,7 @@ local function count_scope(si)
     local s = scopes[si]
     local set, fresh = {}, false
     for _, x in ipairs(CTR) do
-        local a = add[string.sub(x.c, 1, 1)]
+        local a = add[x.l]
         if a > 0 then
             set[#set + 1] = x.cur
             set[#set + 1] = (s.cur[x.c] or 0) + a

@@ -46,29 +46,28 @@
 -- The bucket lengths the totals of a window hash are kept for ("cfg").
 local CFG = ARGV[A.hour_bucket] .. '/' .. ARGV[A.day_bucket]
 
--- One counter c of window w: bucket length b (bs as the field text), buckets
--- per window n, current bucket k (sk as text), first live bucket k - n, the
--- bucket field prefix, the totals field and the current bucket's field.
+-- Each counter's letter (what it adds: add's key) and window.
+local LETTER = {mh = 'm', md = 'm', rh = 'r', rd = 'r', nd = 'n', ih = 'i', id = 'i'}
+local IN_HOUR = {mh = true, rh = true, ih = true}
+
+-- One counter c (letter l) of window w: bucket length b (bs as the field
+-- text), buckets per window n, current bucket k (sk as text), first live
+-- bucket k - n, the totals field (the bucket fields' prefix before ":") and
+-- the current bucket's field.
 local function counter(c, w, bs, b, k, sk)
     local n, tot = WINDOW[w] / b, c .. bs
-    return {c = c, w = w, b = b, n = n, k = k, first = k - n, pre = tot .. ':', tot = tot,
+    return {c = c, l = LETTER[c], w = w, b = b, n = n, k = k, first = k - n, tot = tot,
             cur = tot .. ':' .. sk}
 end
 
 local kh, kd = math.floor(now / bucket.h), math.floor(now / bucket.d)
 local skh, skd = tostring(kh), tostring(kd)
-local CTR = {}
+local CTR, BY, HFIELDS = {}, {}, {'cfg'}
 for i, c in ipairs(COUNTERS) do
-    local w = string.sub(c, 2, 2)
-    CTR[i] = w == 'h' and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh)
-                      or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd)
-end
-local BY, HFIELDS, OWN = {}, {'cfg'}, {cfg = true}
-for _, x in ipairs(CTR) do
-    BY[x.c] = x
-    HFIELDS[#HFIELDS + 1] = x.tot
-    HFIELDS[#HFIELDS + 1] = x.cur
-    OWN[x.tot] = true
+    local x = IN_HOUR[c] and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh)
+                         or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd)
+    CTR[i], BY[c] = x, x
+    HFIELDS[2 * i], HFIELDS[2 * i + 1] = x.tot, x.cur
 end
 
 -- Write a scope's bucket-length stamp and every counter's "total:lo:hi".
@@ -99,7 +98,10 @@ local function rebuild(key, s)
     if #flat == 0 then
         return
     end
-    local del, fold = {}, {}
+    local del, fold, own = {}, {}, {cfg = true}
+    for _, x in ipairs(CTR) do
+        own[x.tot] = true
+    end
     for i = 1, #flat, 2 do
         local f, v = flat[i], tonumber(flat[i + 1])
         local c, len, k = string.match(f, '^([mrni][hd])(%d+):(%d+)$')
@@ -113,7 +115,7 @@ local function rebuild(key, s)
                 local j = k
                 if len ~= x.b then
                     j = math.floor((stop - 1) / x.b)
-                    fold[#fold + 1] = {x.pre .. j, v}
+                    fold[#fold + 1] = {x.tot .. ':' .. j, v}
                     del[#del + 1] = f
                 end
                 s.used[c] = s.used[c] + v
@@ -122,7 +124,7 @@ local function rebuild(key, s)
                     s.cur[c] = (s.cur[c] or 0) + v
                 end
             end
-        elseif not OWN[f] then
+        elseif not own[f] then
             del[#del + 1] = f
         end
     end
@@ -166,7 +168,7 @@ local function read_scope(key)
     for _, x in ipairs(CTR) do
         local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
         for k = lo, math.min(hi, x.first - 1) do
-            s.gone[#s.gone + 1] = x.pre .. k
+            s.gone[#s.gone + 1] = x.tot .. ':' .. k
             if hi >= x.first then
                 ask[#ask + 1] = s.gone[#s.gone]
                 from[#ask] = c
@@ -194,7 +196,7 @@ local function retry_at(key, s, x, need)
     while k <= last do
         local fields = {}
         for j = k, math.min(k + 11, last) do
-            fields[#fields + 1] = x.pre .. j
+            fields[#fields + 1] = x.tot .. ':' .. j
         end
         local got = redis.call('HMGET', key, unpack(fields))
         for i = 1, #got do
