@@ -4,7 +4,9 @@
 -- every key, argument and reply field), meter_base.lua (the request, its
 -- scopes and plan override), meter_windows.lua, meter_contacts.lua,
 -- meter_reputation.lua, meter_warmup.lua, meter_credits.lua, then this
--- file: the decision, the count and the reply.
+-- file: the decision, the count and the reply. The build then writes the
+-- contract's key, argument and reply positions (K, A, R) into the code as
+-- numbers (inline.awk), so that no call builds tables of them.
 --
 -- It runs inside Redis (EVALSHA), so checking every limit and counting happen
 -- as one step for every mail server sharing this Redis. Time is the Redis
