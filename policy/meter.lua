@@ -234,8 +234,7 @@ if counted == 1 and (add.m > 0 or add.r > 0 or add.i > 0) then
     end
     if ARGV[A.top_prefix] ~= '' and add.m > 0 then
         local top = ARGV[A.top_prefix] .. today
-        local sender = string.match(KEYS[K.w], '{s:(.*)}')
-        if tonumber(redis.call('ZINCRBY', top, add.m, sender)) == add.m then
+        if tonumber(redis.call('ZINCRBY', top, add.m, inc_sender)) == add.m then
             redis.call('EXPIRE', top, 8 * DAY)
         end
     end
@@ -247,11 +246,9 @@ if counted == 1 and (add.m > 0 or add.r > 0 or add.i > 0) then
     end
 end
 
--- The reply, in the contract's positions.
-local reply = {}
-for i = 1, NR do
-    reply[i] = 0
-end
+-- The reply, in the contract's positions: NR zeros made at once (one table
+-- of its final size, not one grown field by field), then the figures.
+local reply = {string.byte(string.rep('\0', NR), 1, NR)}
 reply[R.fits], reply[R.counted], reply[R.now], reply[R.cold] = fits, counted, now, cold
 reply[R.over_scope], reply[R.over_counter], reply[R.over_limit] = over[1], over[2], over[3]
 reply[R.over_used], reply[R.retry_at], reply[R.plan] = over[4], over[5], plan_idx

@@ -52,7 +52,7 @@
 
 local IDS_MAX, DOM_MAX, NET_MAX, HITS_MAX = 10, 5000, 1000, 10000
 local inc_mode = tonumber(ARGV[A.inc_mode]) or 0
-local inc_sender = string.match(KEYS[K.w], '{s:(.*)}')
+local inc_sender = string.match(KEYS[K.w], '{s:(.*)}') -- (the top index's member too)
 local minute, tenmin, hour = math.floor(now / 60), math.floor(now / 600), math.floor(now / 3600)
 
 -- The sender's incident: a table of its fields, or nil.
@@ -202,12 +202,8 @@ end
 
 -- True when a signal is on (a threshold above 0).
 local function incident_watched()
-    for _, a in ipairs({A.inc_burst, A.inc_fanout, A.inc_retry, A.inc_bounce}) do
-        if (tonumber(ARGV[a]) or 0) > 0 then
-            return true
-        end
-    end
-    return false
+    return (tonumber(ARGV[A.inc_burst]) or 0) > 0 or (tonumber(ARGV[A.inc_fanout]) or 0) > 0 or
+               (tonumber(ARGV[A.inc_retry]) or 0) > 0 or (tonumber(ARGV[A.inc_bounce]) or 0) > 0
 end
 
 -- Watch the signals for one request: nref (the refusals it counts: its own,

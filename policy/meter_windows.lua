@@ -56,7 +56,7 @@ local IN_HOUR = {mh = true, rh = true, ih = true}
 -- the current bucket's field.
 local function counter(c, w, bs, b, k, sk)
     local n, tot = WINDOW[w] / b, c .. bs
-    return {c = c, l = LETTER[c], w = w, b = b, n = n, k = k, first = k - n, tot = tot,
+    return {c = c, l = LETTER[c], b = b, n = n, k = k, first = k - n, tot = tot,
             cur = tot .. ':' .. sk}
 end
 
