@@ -137,14 +137,24 @@ local function rates_read()
     return t, sum
 end
 
--- Add n to rates field "<kind>:<i>" and to the kind's sum (a d field of today
--- stays out of it); the caller then renews the hash's TTL (8 days).
-local function rates_add(t, sum, kind, i, n)
+-- Add n to rates field "<kind>:<i>" (its value as read: the script runs
+-- alone, nothing else wrote it since) and to the kind's sum (a d field of
+-- today stays out of it); the field and its new value go on set, for
+-- rates_write.
+local function rates_add(t, sum, set, kind, i, n)
     local f = kind .. ':' .. i
-    t[f] = redis.call('HINCRBY', KEYS[K.ir], f, n)
+    t[f] = (t[f] or 0) + n
+    set[#set + 1] = f
+    set[#set + 1] = t[f]
     if kind ~= 'd' or i ~= today then
         sum[kind] = sum[kind] + n
     end
+end
+
+-- Write the rates fields of set in one HSET, and renew the hash's TTL (8 days).
+local function rates_write(set)
+    redis.call('HSET', KEYS[K.ir], unpack(set))
+    redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
 end
 
 -- Note the sender's day of history and, for a login from a new network, the
@@ -227,8 +237,9 @@ local function incident_detect(nref, goes)
         sig = '+new_network'
     end
     if nref > 0 then
-        rates_add(t, sum, 'r', minute, nref)
-        redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+        local set = {}
+        rates_add(t, sum, set, 'r', minute, nref)
+        rates_write(set)
         local lim = lowered(ARGV[A.inc_retry], pct)
         local n = sum.r
         if lim > 0 and n > lim then
@@ -239,9 +250,10 @@ local function incident_detect(nref, goes)
     if not goes then
         return nil
     end
-    rates_add(t, sum, 'm', minute, add.m)
-    rates_add(t, sum, 'd', today, add.m)
-    redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+    local set = {}
+    rates_add(t, sum, set, 'm', minute, add.m)
+    rates_add(t, sum, set, 'd', today, add.m)
+    rates_write(set)
     local floor = lowered(ARGV[A.inc_burst], pct)
     local mult = tonumber(ARGV[A.inc_multiple]) or 0
     local n = sum.m
@@ -255,8 +267,9 @@ local function incident_detect(nref, goes)
     if fan > 0 and ARGV[A.inc_domains] ~= '' then
         local nd = new_domains()
         if history and nd > 0 then
-            rates_add(t, sum, 'f', tenmin, nd)
-            redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+            local set = {}
+            rates_add(t, sum, set, 'f', tenmin, nd)
+            rates_write(set)
             local s = sum.f
             if s > fan then
                 return 'fanout' .. sig,

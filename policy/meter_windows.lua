@@ -141,7 +141,8 @@ end
 -- since the last write (to delete when counting). Reads a few fields; the
 -- buckets themselves only when some have left the window.
 local function read_scope(key)
-    local s = {used = {}, lo = {}, hi = {}, cur = {}, gone = {}}
+    local used, los, his, cur = {}, {}, {}, {}
+    local s = {used = used, lo = los, hi = his, cur = cur, gone = {}}
     local v = redis.call('HMGET', key, unpack(HFIELDS))
     local parsed, i = v[1] == CFG, 1
     while parsed and i <= #CTR do
@@ -150,8 +151,11 @@ local function read_scope(key)
         lo, hi = tonumber(lo), tonumber(hi)
         parsed = t ~= nil and lo <= hi and hi - lo <= 2 * x.n + 2
         if parsed then
-            s.used[x.c], s.lo[x.c], s.hi[x.c] = tonumber(t), lo, hi
-            s.cur[x.c] = tonumber(v[2 * i + 1])
+            local c, b = x.c, v[2 * i + 1]
+            used[c], los[c], his[c] = tonumber(t), lo, hi
+            if b then -- (an absent field: false)
+                cur[c] = tonumber(b)
+            end
         end
         i = i + 1
     end
