@@ -192,6 +192,9 @@ local function count_scope(si)
             set[#set + 1] = (s.cur[x.c] or 0) + a
             fresh = fresh or s.cur[x.c] == nil
             s.used[x.c] = s.used[x.c] + a
+            if s.dirty then
+                s.dirty[x.c] = true
+            end
         end
     end
     hdel(key, s.gone)

@@ -52,34 +52,46 @@ local IN_HOUR = {mh = true, rh = true, ih = true}
 
 -- One counter c (letter l) of window w: bucket length b (bs as the field
 -- text), buckets per window n, current bucket k (sk as text), first live
--- bucket k - n, the totals field (the bucket fields' prefix before ":") and
--- the current bucket's field.
-local function counter(c, w, bs, b, k, sk)
+-- bucket k - n, the totals field (the bucket fields' prefix before ":"), the
+-- current bucket's field, and live, the end ":<k - n>:<k>" of a totals value
+-- whose range is the live window's (the window's, shared by its counters).
+local function counter(c, w, bs, b, k, sk, live)
     local n, tot = WINDOW[w] / b, c .. bs
     return {c = c, l = LETTER[c], b = b, n = n, k = k, first = k - n, tot = tot,
-            cur = tot .. ':' .. sk}
+            cur = tot .. ':' .. sk, live = live}
 end
 
 local kh, kd = math.floor(now / bucket.h), math.floor(now / bucket.d)
 local skh, skd = tostring(kh), tostring(kd)
+local live_h = ':' .. (kh - WINDOW.h / bucket.h) .. ':' .. skh
+local live_d = ':' .. (kd - WINDOW.d / bucket.d) .. ':' .. skd
 local CTR, BY, HFIELDS = {}, {}, {'cfg'}
 for i, c in ipairs(COUNTERS) do
-    local x = IN_HOUR[c] and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh)
-                         or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd)
+    local x = IN_HOUR[c] and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh, live_h)
+                         or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd, live_d)
     CTR[i], BY[c] = x, x
     HFIELDS[2 * i], HFIELDS[2 * i + 1] = x.tot, x.cur
 end
 
--- Write a scope's bucket-length stamp and every counter's "total:lo:hi".
+-- Write a scope's bucket-length stamp and its counters' "total:lo:hi" (with
+-- the fields in extra): all of them after a rebuild (s.dirty nil), else those
+-- of the counters that changed since read (s.dirty[c]), the others being
+-- in the hash as they would be written.
 local function write_totals(key, s, extra)
     local set = extra or {}
-    set[#set + 1] = 'cfg'
-    set[#set + 1] = CFG
-    for _, x in ipairs(CTR) do
-        set[#set + 1] = x.tot
-        set[#set + 1] = string.format('%d:%d:%d', s.used[x.c], s.lo[x.c], s.hi[x.c])
+    if not s.dirty then
+        set[#set + 1] = 'cfg'
+        set[#set + 1] = CFG
     end
-    redis.call('HSET', key, unpack(set))
+    for _, x in ipairs(CTR) do
+        if not s.dirty or s.dirty[x.c] then
+            set[#set + 1] = x.tot
+            set[#set + 1] = string.format('%d:%d:%d', s.used[x.c], s.lo[x.c], s.hi[x.c])
+        end
+    end
+    if #set > 0 then
+        redis.call('HSET', key, unpack(set))
+    end
 end
 
 -- Delete fields of a hash, 100 at a time.
@@ -146,10 +158,17 @@ local function read_scope(key)
     local v = redis.call('HMGET', key, unpack(HFIELDS))
     local parsed, i = v[1] == CFG, 1
     while parsed and i <= #CTR do
-        local x = CTR[i]
-        local t, lo, hi = string.match(v[2 * i] or '', '^(%d+):(%d+):(%d+)$')
-        lo, hi = tonumber(lo), tonumber(hi)
-        parsed = t ~= nil and lo <= hi and hi - lo <= 2 * x.n + 2
+        local x, f = CTR[i], v[2 * i] or ''
+        local t, lo, hi
+        if string.sub(f, -#x.live) == x.live then -- the usual range: cut, not parsed
+            t = string.sub(f, 1, -#x.live - 1)
+            lo, hi = x.first, x.k
+            t = string.find(t, '^%d+$') and t
+        else
+            t, lo, hi = string.match(f, '^(%d+):(%d+):(%d+)$')
+            lo, hi = tonumber(lo), tonumber(hi)
+        end
+        parsed = t ~= nil and t ~= false and lo <= hi and hi - lo <= 2 * x.n + 2
         if parsed then
             local c, b = x.c, v[2 * i + 1]
             used[c], los[c], his[c] = tonumber(t), lo, hi
@@ -167,8 +186,10 @@ local function read_scope(key)
         return s
     end
     -- the buckets lo .. first - 1 of each counter have left: read them (only
-    -- where some are still counted) and take them off
+    -- where some are still counted) and take them off; a counter whose range
+    -- moves is to be written back (dirty)
     local ask, from = {}, {}
+    s.dirty = {}
     for _, x in ipairs(CTR) do
         local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
         for k = lo, math.min(hi, x.first - 1) do
@@ -181,7 +202,11 @@ local function read_scope(key)
         if hi < x.first then
             s.used[c] = 0
         end
-        s.lo[c], s.hi[c] = math.max(lo, x.first), math.max(hi, x.k)
+        local nlo, nhi = math.max(lo, x.first), math.max(hi, x.k)
+        if nlo ~= lo or nhi ~= hi then
+            s.dirty[c] = true
+        end
+        s.lo[c], s.hi[c] = nlo, nhi
     end
     if #ask > 0 then
         local got = redis.call('HMGET', key, unpack(ask))
