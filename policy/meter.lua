@@ -4,7 +4,9 @@
 -- every key, argument and reply field), meter_base.lua (the request, its
 -- scopes and plan override), meter_windows.lua, meter_contacts.lua,
 -- meter_reputation.lua, meter_warmup.lua, meter_credits.lua, then this
--- file: the decision, the count and the reply.
+-- file: the decision, the count and the reply. The build then writes the
+-- contract's key, argument and reply positions (K, A, R) into the code as
+-- numbers (inline.awk), so that no call builds tables of them.
 --
 -- It runs inside Redis (EVALSHA), so checking every limit and counting happen
 -- as one step for every mail server sharing this Redis. Time is the Redis
@@ -67,7 +69,7 @@ for si = 1, nscopes do
     scopes[si] = s
     for ci, c in ipairs(COUNTERS) do
         local limit = sv[si].lim[c]
-        local a = add[string.sub(c, 1, 1)]
+        local a = add[LETTER[c]]
         local used = s.used[c]
         if limit > 0 and a > 0 and used + a > limit then
             local r = -1
@@ -184,12 +186,15 @@ local function count_scope(si)
     local s = scopes[si]
     local set, fresh = {}, false
     for _, x in ipairs(CTR) do
-        local a = add[string.sub(x.c, 1, 1)]
+        local a = add[x.l]
         if a > 0 then
             set[#set + 1] = x.cur
             set[#set + 1] = (s.cur[x.c] or 0) + a
             fresh = fresh or s.cur[x.c] == nil
             s.used[x.c] = s.used[x.c] + a
+            if s.dirty then
+                s.dirty[x.c] = true
+            end
         end
     end
     hdel(key, s.gone)
@@ -232,8 +237,7 @@ if counted == 1 and (add.m > 0 or add.r > 0 or add.i > 0) then
     end
     if ARGV[A.top_prefix] ~= '' and add.m > 0 then
         local top = ARGV[A.top_prefix] .. today
-        local sender = string.match(KEYS[K.w], '{s:(.*)}')
-        if tonumber(redis.call('ZINCRBY', top, add.m, sender)) == add.m then
+        if tonumber(redis.call('ZINCRBY', top, add.m, inc_sender)) == add.m then
             redis.call('EXPIRE', top, 8 * DAY)
         end
     end
@@ -245,11 +249,9 @@ if counted == 1 and (add.m > 0 or add.r > 0 or add.i > 0) then
     end
 end
 
--- The reply, in the contract's positions.
-local reply = {}
-for i = 1, NR do
-    reply[i] = 0
-end
+-- The reply, in the contract's positions: NR zeros made at once (one table
+-- of its final size, not one grown field by field), then the figures.
+local reply = {string.byte(string.rep('\0', NR), 1, NR)}
 reply[R.fits], reply[R.counted], reply[R.now], reply[R.cold] = fits, counted, now, cold
 reply[R.over_scope], reply[R.over_counter], reply[R.over_limit] = over[1], over[2], over[3]
 reply[R.over_used], reply[R.retry_at], reply[R.plan] = over[4], over[5], plan_idx

@@ -53,18 +53,14 @@ local bucket = {h = tonumber(ARGV[A.hour_bucket]), d = tonumber(ARGV[A.day_bucke
 local rep = {level = 0} -- the sender's reputation (meter_reputation.lua)
 local rr = {first = 0, replied = 0, brake = 0} -- its reply rate (meter_reputation.lua)
 
--- Value name of scope si's block.
-local function scope_arg(si, name)
-    return ARGV[NA + (si - 1) * NS + S[name] + 1]
-end
-
 -- Scope si's values: limits by counter (0 = none), warm-up rules, softness.
 local function scope_values(si)
-    local v = {lim = {}, dormant = tonumber(scope_arg(si, 'dormant')),
-               max_ppm = tonumber(scope_arg(si, 'max_ppm')), curve = scope_arg(si, 'curve'),
-               soft = scope_arg(si, 'soft') == '1'}
+    local b = NA + (si - 1) * NS + 1 -- ARGV[b + S[name]] is the value name
+    local v = {lim = {}, dormant = tonumber(ARGV[b + S.dormant]),
+               max_ppm = tonumber(ARGV[b + S.max_ppm]), curve = ARGV[b + S.curve],
+               soft = ARGV[b + S.soft] == '1'}
     for _, c in ipairs(COUNTERS) do
-        v.lim[c] = tonumber(scope_arg(si, c))
+        v.lim[c] = tonumber(ARGV[b + S[c]])
     end
     return v
 end

@@ -52,7 +52,7 @@
 
 local IDS_MAX, DOM_MAX, NET_MAX, HITS_MAX = 10, 5000, 1000, 10000
 local inc_mode = tonumber(ARGV[A.inc_mode]) or 0
-local inc_sender = string.match(KEYS[K.w], '{s:(.*)}')
+local inc_sender = string.match(KEYS[K.w], '{s:(.*)}') -- (the top index's member too)
 local minute, tenmin, hour = math.floor(now / 60), math.floor(now / 600), math.floor(now / 3600)
 
 -- The sender's incident: a table of its fields, or nil.
@@ -108,10 +108,11 @@ local function hits_record(ci, n)
     end
 end
 
--- The rates hash as a table, its stale fields deleted.
+-- The rates hash as a table, its stale fields deleted, and per kind the sum
+-- of its fields (of d: the days before today), read in the same pass.
 local function rates_read()
     local f = redis.call('HGETALL', KEYS[K.ir])
-    local t, old = {}, {}
+    local t, old, sum = {}, {}, {m = 0, r = 0, d = 0, f = 0, b = 0}
     for i = 1, #f, 2 do
         local kind, n = string.match(f[i], '^(%a):(%d+)$')
         n = tonumber(n)
@@ -121,7 +122,11 @@ local function rates_read()
         if stale then
             old[#old + 1] = f[i]
         elseif kind then
-            t[f[i]] = tonumber(f[i + 1]) or 0
+            local v = tonumber(f[i + 1]) or 0
+            t[f[i]] = v
+            if kind ~= 'd' or n ~= today then
+                sum[kind] = (sum[kind] or 0) + v
+            end
         else
             t[f[i]] = f[i + 1] -- since, nn, nnet
         end
@@ -129,24 +134,26 @@ local function rates_read()
     if #old > 0 then
         redis.call('HDEL', KEYS[K.ir], unpack(old))
     end
-    return t
+    return t, sum
 end
 
--- The sum of the rates fields of kind.
-local function rates_sum(t, kind, skip_today)
-    local s = 0
-    for k, v in pairs(t) do
-        if string.sub(k, 1, 2) == kind .. ':' and
-            not (skip_today and tonumber(string.sub(k, 3)) == today) then
-            s = s + v
-        end
+-- Add n to rates field "<kind>:<i>" (its value as read: the script runs
+-- alone, nothing else wrote it since) and to the kind's sum (a d field of
+-- today stays out of it); the field and its new value go on set, for
+-- rates_write.
+local function rates_add(t, sum, set, kind, i, n)
+    local f = kind .. ':' .. i
+    t[f] = (t[f] or 0) + n
+    set[#set + 1] = f
+    set[#set + 1] = t[f]
+    if kind ~= 'd' or i ~= today then
+        sum[kind] = sum[kind] + n
     end
-    return s
 end
 
--- Add n to rates field f (TTL 8 days).
-local function rates_add(t, f, n)
-    t[f] = redis.call('HINCRBY', KEYS[K.ir], f, n)
+-- Write the rates fields of set in one HSET, and renew the hash's TTL (8 days).
+local function rates_write(set)
+    redis.call('HSET', KEYS[K.ir], unpack(set))
     redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
 end
 
@@ -205,12 +212,8 @@ end
 
 -- True when a signal is on (a threshold above 0).
 local function incident_watched()
-    for _, a in ipairs({A.inc_burst, A.inc_fanout, A.inc_retry, A.inc_bounce}) do
-        if (tonumber(ARGV[a]) or 0) > 0 then
-            return true
-        end
-    end
-    return false
+    return (tonumber(ARGV[A.inc_burst]) or 0) > 0 or (tonumber(ARGV[A.inc_fanout]) or 0) > 0 or
+               (tonumber(ARGV[A.inc_retry]) or 0) > 0 or (tonumber(ARGV[A.inc_bounce]) or 0) > 0
 end
 
 -- Watch the signals for one request: nref (the refusals it counts: its own,
@@ -218,7 +221,7 @@ end
 -- message that goes: mode commit or force, and counted). Returns the signal
 -- and its figures when one trips, else nil.
 local function incident_detect(nref, goes)
-    local t = rates_read()
+    local t, sum = rates_read()
     t.since, t.nn = tonumber(t.since), tonumber(t.nn)
     if not t.since then
         redis.call('HSET', KEYS[K.ir], 'since', today)
@@ -234,9 +237,11 @@ local function incident_detect(nref, goes)
         sig = '+new_network'
     end
     if nref > 0 then
-        rates_add(t, 'r:' .. minute, nref)
+        local set = {}
+        rates_add(t, sum, set, 'r', minute, nref)
+        rates_write(set)
         local lim = lowered(ARGV[A.inc_retry], pct)
-        local n = rates_sum(t, 'r')
+        local n = sum.r
         if lim > 0 and n > lim then
             return 'retry_storm' .. sig,
                    n .. ' refusals in 10 minutes; threshold ' .. lim .. tail
@@ -245,12 +250,14 @@ local function incident_detect(nref, goes)
     if not goes then
         return nil
     end
-    rates_add(t, 'm:' .. minute, add.m)
-    rates_add(t, 'd:' .. today, add.m)
+    local set = {}
+    rates_add(t, sum, set, 'm', minute, add.m)
+    rates_add(t, sum, set, 'd', today, add.m)
+    rates_write(set)
     local floor = lowered(ARGV[A.inc_burst], pct)
     local mult = tonumber(ARGV[A.inc_multiple]) or 0
-    local n = rates_sum(t, 'm')
-    local usual = rates_sum(t, 'd', true) / 7 / 144
+    local n = sum.m
+    local usual = sum.d / 7 / 144
     if floor > 0 and n > floor and n > mult * usual then
         return 'burst' .. sig,
                string.format('%d messages in 10 minutes; usual %.1f per 10 minutes; floor %d, x%s',
@@ -260,8 +267,10 @@ local function incident_detect(nref, goes)
     if fan > 0 and ARGV[A.inc_domains] ~= '' then
         local nd = new_domains()
         if history and nd > 0 then
-            rates_add(t, 'f:' .. tenmin, nd)
-            local s = rates_sum(t, 'f')
+            local set = {}
+            rates_add(t, sum, set, 'f', tenmin, nd)
+            rates_write(set)
+            local s = sum.f
             if s > fan then
                 return 'fanout' .. sig,
                        s .. ' new recipient domains in an hour; threshold ' .. fan .. tail
@@ -269,7 +278,7 @@ local function incident_detect(nref, goes)
         end
     end
     local bl = lowered(ARGV[A.inc_bounce], pct)
-    local b = rates_sum(t, 'b')
+    local b = sum.b
     if bl > 0 and b > bl then
         return 'bounce_spike' .. sig, b .. ' hard bounces in 24 hours; threshold ' .. bl .. tail
     end

@@ -42,6 +42,9 @@ end
 -- A scope's warm-up state as of today, before this request, under its values
 -- v (meter_base.lua); nil without a curve.
 local function warmup_state(key, v)
+    if v.curve == '' then -- no warm-up: nothing to parse
+        return nil
+    end
     local curve = parse_curve(v.curve)
     if #curve == 0 then
         return nil

@@ -46,41 +46,52 @@
 -- The bucket lengths the totals of a window hash are kept for ("cfg").
 local CFG = ARGV[A.hour_bucket] .. '/' .. ARGV[A.day_bucket]
 
--- One counter c of window w: bucket length b (bs as the field text), buckets
--- per window n, current bucket k (sk as text), first live bucket k - n, the
--- bucket field prefix, the totals field and the current bucket's field.
-local function counter(c, w, bs, b, k, sk)
+-- Each counter's letter (what it adds: add's key) and window.
+local LETTER = {mh = 'm', md = 'm', rh = 'r', rd = 'r', nd = 'n', ih = 'i', id = 'i'}
+local IN_HOUR = {mh = true, rh = true, ih = true}
+
+-- One counter c (letter l) of window w: bucket length b (bs as the field
+-- text), buckets per window n, current bucket k (sk as text), first live
+-- bucket k - n, the totals field (the bucket fields' prefix before ":"), the
+-- current bucket's field, and live, the end ":<k - n>:<k>" of a totals value
+-- whose range is the live window's (the window's, shared by its counters).
+local function counter(c, w, bs, b, k, sk, live)
     local n, tot = WINDOW[w] / b, c .. bs
-    return {c = c, w = w, b = b, n = n, k = k, first = k - n, pre = tot .. ':', tot = tot,
-            cur = tot .. ':' .. sk}
+    return {c = c, l = LETTER[c], b = b, n = n, k = k, first = k - n, tot = tot,
+            cur = tot .. ':' .. sk, live = live}
 end
 
 local kh, kd = math.floor(now / bucket.h), math.floor(now / bucket.d)
 local skh, skd = tostring(kh), tostring(kd)
-local CTR = {}
+local live_h = ':' .. (kh - WINDOW.h / bucket.h) .. ':' .. skh
+local live_d = ':' .. (kd - WINDOW.d / bucket.d) .. ':' .. skd
+local CTR, BY, HFIELDS = {}, {}, {'cfg'}
 for i, c in ipairs(COUNTERS) do
-    local w = string.sub(c, 2, 2)
-    CTR[i] = w == 'h' and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh)
-                      or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd)
-end
-local BY, HFIELDS, OWN = {}, {'cfg'}, {cfg = true}
-for _, x in ipairs(CTR) do
-    BY[x.c] = x
-    HFIELDS[#HFIELDS + 1] = x.tot
-    HFIELDS[#HFIELDS + 1] = x.cur
-    OWN[x.tot] = true
+    local x = IN_HOUR[c] and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh, live_h)
+                         or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd, live_d)
+    CTR[i], BY[c] = x, x
+    HFIELDS[2 * i], HFIELDS[2 * i + 1] = x.tot, x.cur
 end
 
--- Write a scope's bucket-length stamp and every counter's "total:lo:hi".
+-- Write a scope's bucket-length stamp and its counters' "total:lo:hi" (with
+-- the fields in extra): all of them after a rebuild (s.dirty nil), else those
+-- of the counters that changed since read (s.dirty[c]), the others being
+-- in the hash as they would be written.
 local function write_totals(key, s, extra)
     local set = extra or {}
-    set[#set + 1] = 'cfg'
-    set[#set + 1] = CFG
-    for _, x in ipairs(CTR) do
-        set[#set + 1] = x.tot
-        set[#set + 1] = string.format('%d:%d:%d', s.used[x.c], s.lo[x.c], s.hi[x.c])
+    if not s.dirty then
+        set[#set + 1] = 'cfg'
+        set[#set + 1] = CFG
     end
-    redis.call('HSET', key, unpack(set))
+    for _, x in ipairs(CTR) do
+        if not s.dirty or s.dirty[x.c] then
+            set[#set + 1] = x.tot
+            set[#set + 1] = string.format('%d:%d:%d', s.used[x.c], s.lo[x.c], s.hi[x.c])
+        end
+    end
+    if #set > 0 then
+        redis.call('HSET', key, unpack(set))
+    end
 end
 
 -- Delete fields of a hash, 100 at a time.
@@ -99,7 +110,10 @@ local function rebuild(key, s)
     if #flat == 0 then
         return
     end
-    local del, fold = {}, {}
+    local del, fold, own = {}, {}, {cfg = true}
+    for _, x in ipairs(CTR) do
+        own[x.tot] = true
+    end
     for i = 1, #flat, 2 do
         local f, v = flat[i], tonumber(flat[i + 1])
         local c, len, k = string.match(f, '^([mrni][hd])(%d+):(%d+)$')
@@ -113,7 +127,7 @@ local function rebuild(key, s)
                 local j = k
                 if len ~= x.b then
                     j = math.floor((stop - 1) / x.b)
-                    fold[#fold + 1] = {x.pre .. j, v}
+                    fold[#fold + 1] = {x.tot .. ':' .. j, v}
                     del[#del + 1] = f
                 end
                 s.used[c] = s.used[c] + v
@@ -122,7 +136,7 @@ local function rebuild(key, s)
                     s.cur[c] = (s.cur[c] or 0) + v
                 end
             end
-        elseif not OWN[f] then
+        elseif not own[f] then
             del[#del + 1] = f
         end
     end
@@ -139,17 +153,28 @@ end
 -- since the last write (to delete when counting). Reads a few fields; the
 -- buckets themselves only when some have left the window.
 local function read_scope(key)
-    local s = {used = {}, lo = {}, hi = {}, cur = {}, gone = {}}
+    local used, los, his, cur = {}, {}, {}, {}
+    local s = {used = used, lo = los, hi = his, cur = cur, gone = {}}
     local v = redis.call('HMGET', key, unpack(HFIELDS))
     local parsed, i = v[1] == CFG, 1
     while parsed and i <= #CTR do
-        local x = CTR[i]
-        local t, lo, hi = string.match(v[2 * i] or '', '^(%d+):(%d+):(%d+)$')
-        lo, hi = tonumber(lo), tonumber(hi)
-        parsed = t ~= nil and lo <= hi and hi - lo <= 2 * x.n + 2
+        local x, f = CTR[i], v[2 * i] or ''
+        local t, lo, hi
+        if string.sub(f, -#x.live) == x.live then -- the usual range: cut, not parsed
+            t = string.sub(f, 1, -#x.live - 1)
+            lo, hi = x.first, x.k
+            t = string.find(t, '^%d+$') and t
+        else
+            t, lo, hi = string.match(f, '^(%d+):(%d+):(%d+)$')
+            lo, hi = tonumber(lo), tonumber(hi)
+        end
+        parsed = t ~= nil and t ~= false and lo <= hi and hi - lo <= 2 * x.n + 2
         if parsed then
-            s.used[x.c], s.lo[x.c], s.hi[x.c] = tonumber(t), lo, hi
-            s.cur[x.c] = tonumber(v[2 * i + 1])
+            local c, b = x.c, v[2 * i + 1]
+            used[c], los[c], his[c] = tonumber(t), lo, hi
+            if b then -- (an absent field: false)
+                cur[c] = tonumber(b)
+            end
         end
         i = i + 1
     end
@@ -161,12 +186,14 @@ local function read_scope(key)
         return s
     end
     -- the buckets lo .. first - 1 of each counter have left: read them (only
-    -- where some are still counted) and take them off
+    -- where some are still counted) and take them off; a counter whose range
+    -- moves is to be written back (dirty)
     local ask, from = {}, {}
+    s.dirty = {}
     for _, x in ipairs(CTR) do
         local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
         for k = lo, math.min(hi, x.first - 1) do
-            s.gone[#s.gone + 1] = x.pre .. k
+            s.gone[#s.gone + 1] = x.tot .. ':' .. k
             if hi >= x.first then
                 ask[#ask + 1] = s.gone[#s.gone]
                 from[#ask] = c
@@ -175,7 +202,11 @@ local function read_scope(key)
         if hi < x.first then
             s.used[c] = 0
         end
-        s.lo[c], s.hi[c] = math.max(lo, x.first), math.max(hi, x.k)
+        local nlo, nhi = math.max(lo, x.first), math.max(hi, x.k)
+        if nlo ~= lo or nhi ~= hi then
+            s.dirty[c] = true
+        end
+        s.lo[c], s.hi[c] = nlo, nhi
     end
     if #ask > 0 then
         local got = redis.call('HMGET', key, unpack(ask))
@@ -194,7 +225,7 @@ local function retry_at(key, s, x, need)
     while k <= last do
         local fields = {}
         for j = k, math.min(k + 11, last) do
-            fields[#fields + 1] = x.pre .. j
+            fields[#fields + 1] = x.tot .. ':' .. j
         end
         local got = redis.call('HMGET', key, unpack(fields))
         for i = 1, #got do

@@ -6,10 +6,10 @@
 -- STORE TIME: the Redis server's clock (TIME) plus the test clock offset,
 --   KEYS[1] = <prefix>:v1:clock (string, set only by tests: an integer
 --   number of seconds; absent means 0). Every script passes it as KEYS[1];
---   postmeter passes <prefix>:v1:noclock, a key nothing writes, unless
---   redis.test_clock is set, so that a stray clock key moves nothing in
---   production (and every key a script declares lies under the prefix, as
---   a Redis ACL user limited to ~<prefix>:* needs).
+--   postmeter passes <prefix>:v1:noclock, a key nothing writes and no script
+--   reads, unless redis.test_clock is set, so that a stray clock key moves
+--   nothing in production (and every key a script declares lies under the
+--   prefix, as a Redis ACL user limited to ~<prefix>:* needs).
 --   now is in seconds, today the UTC day number (now / 86400).
 --
 -- REPUTATION HASH <prefix>:v1:{s:<sender>}:rep: one field per kind and UTC
@@ -39,7 +39,10 @@ local RR_DAYS = 31 -- the reply rate's 30 days plus the day under way
 local now
 do
     local t = redis.call('TIME')
-    now = tonumber(t[1]) + math.floor(tonumber(redis.call('GET', KEYS[1]) or 0) or 0)
+    now = tonumber(t[1])
+    if string.sub(KEYS[1], -8) ~= ':noclock' then
+        now = now + math.floor(tonumber(redis.call('GET', KEYS[1]) or 0) or 0)
+    end
 end
 local today = math.floor(now / DAY)
 
