@@ -41,7 +41,9 @@
 #include "callbacks.h"
 #include "clock.h"
 #include "config.h"
+#include "identity.h"
 #include "log.h"
+#include "notice.h"
 #include "policy.h"
 #include "sknow.h"
 #include "watch.h"
@@ -159,6 +161,15 @@ tick(long long idle_alarm)
     return idle_alarm / 10 < 1 ? 1 : idle_alarm / 10 > 10 ? 10 : idle_alarm / 10;
 }
 
+/* An incident the refusals carried by this thread opened: tell people, as
+ * the mail path does for the incidents its requests open. */
+static void
+carry_opened(const struct pm_conf *conf, const struct pm_incident *inc)
+{
+    pm_notice_incident(inc, conf->inc_action == PM_ACT_TEMPFAIL ? "tempfailed" : "held",
+                       !pm_is_external(conf, inc->sender));
+}
+
 /* The thread: look, step, log, beat; until stopped. */
 static void *
 watch_loop(void *arg)
@@ -202,7 +213,7 @@ watch_loop(void *arg)
             beat(rt, &w, &f, master, start, &failing);
             next_beat = f.now + PM_SERVER_BEAT;
         }
-        pm_policy_carry(rt->conf, rt->store);
+        pm_policy_carry(rt->conf, rt->store, carry_opened);
         pm_runtime_release(rt);
         wait_s = tick(f.idle_alarm);
         if (next_beat - f.now < wait_s)

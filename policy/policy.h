@@ -116,9 +116,12 @@ int pm_policy_probe_sender(const struct pm_conf *conf, struct pm_store *store, c
 
 /* Send the refusals decided at RCPT without the store (policy/sknow.h) whose
  * sender made no request for a second, so that they count for the incident
- * signals and the digest; returns how many requests were sent. The milter
+ * signals and the digest (at most 16 requests a call; a store error stops
+ * it); an incident one of them opens is logged, counted and passed to
+ * opened (NULL: none). Returns how many requests were sent. The milter
  * calls it from a thread of its own, when pm_sknow_next_due() says. */
-int pm_policy_carry(const struct pm_conf *conf, struct pm_store *store);
+int pm_policy_carry(const struct pm_conf *conf, struct pm_store *store,
+                    void (*opened)(const struct pm_conf *conf, const struct pm_incident *inc));
 
 /* Incidents (policy_incident.c): the network of a SASL login's client ("" none);
  * add an external recipient's domain to m; fill a request's incident part

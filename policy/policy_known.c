@@ -20,11 +20,31 @@
 #include "sknow.h"
 #include "suplocal.h"
 
+#define CARRY_PER_CALL 16 /* refusal-carrying probes per call of pm_policy_carry() */
+
 /* The key of what this server knows of m's sender. */
 static struct pm_sknow_key
 policy_sknow_key(const struct pm_conf *conf, const struct pm_msg *m)
 {
     return pm_sknow_key(conf, conf->contacts_key, m->sender, m->login, m->domain);
+}
+
+/* Give back n refusals (counter c) of m's sender (key k) that a request
+ * could not carry: the next one carries them. */
+static void
+policy_give_back(const struct pm_sknow_key *k, const struct pm_msg *m, long long n,
+                 enum pm_counter c)
+{
+    struct pm_sknow_carry w;
+
+    memset(&w, 0, sizeof(w));
+    w.key = *k;
+    snprintf(w.sender, sizeof(w.sender), "%s", m->sender);
+    snprintf(w.login, sizeof(w.login), "%s", m->login);
+    snprintf(w.domain, sizeof(w.domain), "%s", m->domain);
+    w.n = n;
+    w.counter = c;
+    pm_sknow_give_back(&w, pm_mono_ms());
 }
 
 /* Send a request for m's sender to the store, carrying the refusals this
@@ -43,6 +63,8 @@ pm_policy_meter(const struct pm_conf *conf, struct pm_store *store, const struct
     rc = pm_store_meter(store, req, res, err, errlen);
     if (rc == 0 && conf->rcpt_fresh > 0)
         pm_sknow_put(&k, res, pm_mono_ms());
+    if (rc != 0 && req->incident.local > 0)
+        policy_give_back(&k, m, req->incident.local, c);
     return rc;
 }
 
@@ -196,23 +218,26 @@ out:
 
 /* Send the refusals decided without the store that waited a second for a
  * request of their sender (policy/sknow.c), each in a probe of its own that
- * adds nothing; returns how many probes were sent. */
+ * adds nothing, at most CARRY_PER_CALL of them, stopping at a store error
+ * (what was taken waits again); an incident such a probe opens is logged and
+ * counted as any, and passed to opened (NULL: none); returns how many probes
+ * were sent. */
 int
-pm_policy_carry(const struct pm_conf *conf, struct pm_store *store)
+pm_policy_carry(const struct pm_conf *conf, struct pm_store *store,
+                void (*opened)(const struct pm_conf *conf, const struct pm_incident *inc))
 {
     struct pm_sknow_carry c;
     struct pm_meter_req req;
-    struct pm_meter_res *res;
+    struct pm_verdict v;
     struct pm_msg *m;
     char err[256];
     int n = 0;
 
     if (pm_sknow_next_due() < 0)
-        return 0; /* nothing waits (the common case: each wake of the watcher) */
-    res = malloc(sizeof(*res));
+        return 0;           /* nothing waits (the common case: each wake of the watcher) */
     m = malloc(sizeof(*m)); /* large: keep it off the stack */
 
-    while (res && m && pm_sknow_due(pm_mono_ms(), &c)) {
+    while (m && n < CARRY_PER_CALL && pm_sknow_due(pm_mono_ms(), &c)) {
         memset(m, 0, sizeof(*m));
         snprintf(m->sender, sizeof(m->sender), "%s", c.sender);
         snprintf(m->login, sizeof(m->login), "%s", c.login);
@@ -228,11 +253,21 @@ pm_policy_carry(const struct pm_conf *conf, struct pm_store *store)
         req.incident.count = 0;   /* ... nor is it a message */
         req.incident.local = c.n;
         req.incident.local_counter = c.counter;
-        if (pm_store_meter(store, &req, res, err, sizeof(err)) != 0)
-            pm_policy_store_error("carrying refusals", err);
         n++;
+        if (pm_store_meter(store, &req, &m->res, err, sizeof(err)) != 0) {
+            pm_policy_store_error("carrying refusals", err);
+            pm_sknow_give_back(&c, pm_mono_ms());
+            break;
+        }
+        if (conf->rcpt_fresh > 0)
+            pm_sknow_put(&c.key, &m->res, pm_mono_ms());
+        m->inc_refused = 1; /* no message of its own to log as held or tempfailed */
+        if (m->res.inc_state == PM_INCS_OPENED || m->res.inc_state == PM_INCS_WOULD) {
+            pm_policy_incident(conf, m, 0, &v);
+            if (m->inc_opened && opened)
+                opened(conf, &m->res.inc);
+        }
     }
-    free(res);
     free(m);
     return n;
 }

@@ -327,6 +327,35 @@ pm_sknow_due(long long mono_ms, struct pm_sknow_carry *out)
     return found;
 }
 
+/* Give back refusals a request could not carry (see sknow.h). */
+int
+pm_sknow_give_back(const struct pm_sknow_carry *c, long long mono_ms)
+{
+    struct pm_sknow_carry *w;
+    int i;
+
+    if (c->n <= 0)
+        return 1;
+    pthread_mutex_lock(&mu);
+    if ((w = carry_find(&c->key)) == NULL) {
+        for (i = 0; i < PM_SKNOW_CARRY && !w; i++)
+            if (carry[i].n == 0)
+                w = &carry[i];
+        if (w) {
+            *w = *c;
+            w->n = 0;
+            n_carry++;
+        }
+    }
+    if (w) {
+        w->n += c->n;
+        w->counter = c->counter;
+        w->since_ms = mono_ms;
+    }
+    pthread_mutex_unlock(&mu);
+    return w != NULL;
+}
+
 /* When the next refusals are due (see sknow.h). */
 long long
 pm_sknow_next_due(void)

@@ -106,6 +106,11 @@ long long pm_sknow_take(const struct pm_sknow_key *k, enum pm_counter *c, long l
  * 1, or 0 when none is due. */
 int pm_sknow_due(long long mono_ms, struct pm_sknow_carry *out);
 
+/* Give back refusals taken for a request the store did not answer (c as
+ * pm_sknow_due() gave it, or built by the caller): they wait again, due a
+ * second after mono_ms. 1, or 0 when there was no room (they are lost). */
+int pm_sknow_give_back(const struct pm_sknow_carry *c, long long mono_ms);
+
 /* When the next refusals are due (monotonic ms), or -1 when none waits. */
 long long pm_sknow_next_due(void);
 

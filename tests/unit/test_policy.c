@@ -2045,10 +2045,10 @@ test_known_carry(void **state)
     pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
     assert_int_equal(v.action, PM_ACT_TEMPFAIL);
     assert_int_equal(n_calls, 1);
-    assert_int_equal(pm_policy_carry(&conf, &store), 0); /* not yet a second */
+    assert_int_equal(pm_policy_carry(&conf, &store, NULL), 0); /* not yet a second */
     usleep(1100 * 1000);
     answer(1, 0);
-    assert_int_equal(pm_policy_carry(&conf, &store), 1);
+    assert_int_equal(pm_policy_carry(&conf, &store, NULL), 1);
     assert_int_equal(n_calls, 2);
     assert_adds(&calls[1], PM_METER_PROBE, 0, 0, 0);
     assert_string_equal(calls[1].scope[PM_SCOPE_SENDER].id, "alice@example.com");
@@ -2057,7 +2057,55 @@ test_known_carry(void **state)
     assert_int_equal(calls[1].inc.local_counter, PM_C_MSGS_HOUR);
     assert_int_equal(calls[1].inc.refusal, 0);
     assert_int_equal(calls[1].inc.count, 0);
-    assert_int_equal(pm_policy_carry(&conf, &store), 0);
+    assert_int_equal(pm_policy_carry(&conf, &store, NULL), 0);
+}
+
+static int n_opened; /* incidents passed to carry_opened */
+
+/* The hook pm_policy_carry() passes an incident it opened to. */
+static void
+carry_opened(const struct pm_conf *c, const struct pm_incident *inc)
+{
+    (void)c;
+    assert_string_equal(inc->sender, "alice@example.com");
+    n_opened++;
+}
+
+/* A carry the store does not answer waits and goes again; a carry whose
+ * refusals open an incident logs and reports it as any request would. */
+static void
+test_known_carry_outcomes(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+
+    (void)state;
+    known_on(2);
+    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
+    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
+    assert_int_equal(n_calls, 1);
+    usleep(1100 * 1000);
+    answer_fail(PM_STORE_RETRY, "redis: timeout");
+    assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 1);
+    assert_int_equal(calls[1].inc.local, 1);
+    assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 0); /* a second later */
+    usleep(1100 * 1000);
+    answer_incident(PM_INCS_OPENED, 0);
+    n_opened = 0;
+    assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 1);
+    assert_int_equal(calls[2].inc.local, 1); /* the same refusal, not lost */
+    assert_int_equal(n_opened, 1);
+    assert_int_equal(logged_with("incident opened: sender=alice@example.com signal=burst"), 1);
+    assert_int_equal(logged_with("in incident"), 0); /* no message of its own */
+    /* now known in incident: the next RCPT asks the store */
+    answer_incident(PM_INCS_IN, 0);
+    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
+    assert_int_equal(n_calls, 4);
 }
 
 /* Run the tests (times and days in UTC; the log kept for the tests to read). */
@@ -2098,6 +2146,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_known_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_cold_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_carry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_carry_outcomes, setup, teardown),
     };
 
     pm_zone_set("UTC");
