@@ -159,6 +159,11 @@ pm_policy_rules_settled(const struct pm_conf *conf, struct pm_msg *m)
     m->facts[PM_F_FIRST_CONTACT] = save[0];
     m->facts[PM_F_COLD_RECIPIENTS] = save[1];
     m->facts[PM_F_FAKE_REPLY] = save[2];
+    /* a rule that holds or refuses names the new contacts in its text: it
+     * must know them all, as when every recipient was looked up at RCPT */
+    for (i = 0; same && m->n_unknown > 0 && i < n; i++)
+        if ((first[0][i] || first[1][i]) && conf->rules[i].action >= PM_ACT_HOLD)
+            same = 0;
     return same;
 }
 

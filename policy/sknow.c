@@ -159,14 +159,18 @@ sknow_over(const struct pm_sknow *kn, const struct pm_sknow_q *q, long long mono
         c == PM_C_MSGS_HOUR || c == PM_C_MSGS_DAY || c == PM_C_WARMUP_DAY || c == PM_C_WARMUP_HOUR;
     int internal = c == PM_C_INT_HOUR || c == PM_C_INT_DAY;
 
-    /* message credits may buy the message: the store decides */
-    if (!q->enforce || kn->fits || kn->retry_at < 0 || kn->credits_left[0] > 0)
+    /* message credits may buy the message, and at reputation level 3 or 4 a
+     * brake may refuse it with a reply of its own: the store decides */
+    if (!q->enforce || kn->fits || kn->retry_at < 0 || kn->credits_left[0] > 0 ||
+        kn->rep.level >= 3)
         return 0;
     if ((int)kn->over_scope < 0 || (int)kn->over_scope >= q->nscopes || !q->hard[kn->over_scope])
         return 0;
     if (!(msg && q->msgs > 0) && !(internal && q->internal > 0))
         return 0;
-    return kn->retry_at > pm_sknow_store_time(kn, mono_ms);
+    /* the estimate may lag the store's clock by up to two seconds (whole
+     * seconds): near retry_at the store decides */
+    return kn->retry_at > pm_sknow_store_time(kn, mono_ms) + 2;
 }
 
 /* 1 when the message fits every limit of scope s in kn with q's margin. */

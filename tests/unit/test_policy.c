@@ -2027,6 +2027,47 @@ test_known_cold_lookup(void **state)
     assert_int_equal(m.cold, 1);
 }
 
+/* A rule that refuses whatever the cold count still needs every new contact
+ * for its reply: the first recipient was looked up (cold), the next two went
+ * on from what the server knew; the end of message asks about them before
+ * it refuses, so the reply counts all three. */
+static void
+test_known_cold_named(void **state)
+{
+    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
+    struct pm_rule rule = {.name = "new",
+                           .all = &cold,
+                           .n_all = 1,
+                           .action = PM_ACT_REJECT,
+                           .reply = "first contact needs approval"};
+    struct pm_msg m;
+    struct pm_verdict v;
+    struct pm_meter_res *r;
+
+    (void)state;
+    known_on(2);
+    suplocal_set(1);
+    conf.rules = &rule;
+    conf.n_rules = 1;
+    answer(1, 0)->cold = 1; /* r1: looked up, a first contact */
+    start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+    pm_policy_rcpt(&conf, &store, &m, "<r1@example.org>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<r2@example.org>", &v);
+    pm_policy_rcpt(&conf, &store, &m, "<r3@example.org>", &v);
+    assert_int_equal(n_calls, 1);
+    assert_int_equal(m.n_unknown, 2);
+    r = answer(1, 0);
+    r->cold = 3;
+    r->cold_first = 1;
+    pm_policy_eom(&conf, &store, &m, &v);
+    assert_int_equal(n_calls, 2);
+    assert_adds(&calls[1], PM_METER_PROBE, 0, 0, 0);
+    assert_int_equal(calls[1].cold_before, 1);
+    assert_verdict(&v, PM_ACT_REJECT, "rule:new", "550", "5.7.1",
+                   "<alice@example.com> to <r1@example.org> and 2 other new contacts: first "
+                   "contact needs approval");
+}
+
 /* Refusals decided without the store whose sender makes no request are
  * sent a second after its last one, in a probe of their own that adds
  * nothing and refuses nothing itself; once. */
@@ -2145,6 +2186,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_known_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_cold_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_cold_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_carry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_carry_outcomes, setup, teardown),
     };
