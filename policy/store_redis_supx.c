@@ -38,6 +38,7 @@
 #include <hiredis/hiredis.h>
 
 #include "store_redis_int.h"
+#include "suplocal.h"
 
 #define FOLLOW_COUNT "1000" /* changes read per XREAD */
 #define SCAN_ROUNDS 100000  /* bound on SCAN calls of a load (each sees about 1000 keys) */
@@ -227,7 +228,7 @@ load_page(struct redis_store *rs, const redisReply *page, long long now,
     }
     if (rc == PM_STORE_OK && (rc = own_replies(rs, n, r, err, errlen)) == PM_STORE_OK) {
         for (i = 0; i < n; i++) {
-            char company[256];
+            char company[PM_SUPLOCAL_KEY_MAX]; /* longer: never asked about (suplocal.h) */
             const char *rcpt;
 
             if (r[i]->type == REDIS_REPLY_INTEGER && r[i]->integer != -2 &&

@@ -17,8 +17,11 @@
  *
  *   The copy answers "surely not" only when it is ready (loaded, and
  *   followed without a gap), holds at most max entries (past that it is
- *   full and cannot tell until the next load) and max is not 0. Anything
- *   else, a hash collision included, answers "may be": the store decides.
+ *   full and cannot tell until the next load), max is not 0 and the
+ *   company is not "". Anything else answers "may be": the store decides.
+ *   Two entries whose 64-bit keyed hashes are equal (about n / 2^64 per
+ *   change, under a key no outsider knows) share a slot: a change of one
+ *   is taken for the other.
  *   An entry past its expiry (plus PM_SUPLOCAL_SLACK seconds) reads as
  *   absent; expired entries are dropped when the table grows or fills.
  *
@@ -35,7 +38,7 @@
 #include "suplocal.h"
 
 #define MIN_SLOTS 1024
-#define KEY_MAX 1024 /* company NUL address beyond this: never held, always "may be" */
+#define KEY_MAX PM_SUPLOCAL_KEY_MAX
 
 struct slot {
     uint64_t h; /* 0: empty */
@@ -177,8 +180,8 @@ pm_suplocal_maybe_at(const char *company, const char *rcpt, long long now)
     uint64_t h = hash_of(company, rcpt);
     int maybe;
 
-    if (!h)
-        return 1;
+    if (!h || !*company)
+        return 1; /* no company: the store names the list otherwise */
     pthread_rwlock_rdlock(&lk);
     maybe = maybe_locked(h, now < 0 ? 0 : now);
     pthread_rwlock_unlock(&lk);
@@ -192,8 +195,8 @@ pm_suplocal_maybe(const char *company, const char *rcpt)
     uint64_t h = hash_of(company, rcpt);
     int maybe;
 
-    if (!h)
-        return 1;
+    if (!h || !*company)
+        return 1; /* no company: the store names the list otherwise */
     pthread_rwlock_rdlock(&lk);
     maybe = maybe_locked(h, -1);
     pthread_rwlock_unlock(&lk);

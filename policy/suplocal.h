@@ -14,6 +14,10 @@
  * reckoning of store time may lag the store's by a little. */
 #define PM_SUPLOCAL_SLACK 60
 
+/* "company NUL address" longer than this is never held and always "may be"
+ * (a loader's buffer for a company must hold this much). */
+#define PM_SUPLOCAL_KEY_MAX 1024
+
 /* What the copy holds, for the metrics and the tests. */
 struct pm_suplocal_stats {
     long long entries; /* entries held (some may be past their expiry) */
@@ -24,8 +28,8 @@ struct pm_suplocal_stats {
 };
 
 /* 1 when rcpt (normalised) may be on company's suppression list, or this
- * server's copy cannot tell (not loaded, behind): ask the store; 0 when it
- * surely is not. */
+ * server's copy cannot tell (not loaded, behind, no company): ask the store;
+ * 0 when it surely is not. */
 int pm_suplocal_maybe(const char *company, const char *rcpt);
 
 /* pm_suplocal_maybe() at store time now (seconds). */

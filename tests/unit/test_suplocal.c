@@ -64,6 +64,9 @@ test_add_del(void **state)
     pm_suplocal_add("a.example", "ann@x.org", 0);
     assert_int_equal(pm_suplocal_maybe("a.example", "ann@x.org"), 1);
     assert_int_equal(pm_suplocal_maybe("a.example", "joe@x.org"), 0);
+    /* no company (a login without a domain): the store names the list, it decides */
+    assert_int_equal(pm_suplocal_maybe("", "joe@x.org"), 1);
+    assert_int_equal(pm_suplocal_maybe_at("", "joe@x.org", NOW), 1);
 }
 
 /* An entry counts until its expiry plus the slack, then reads as absent. */
