@@ -124,7 +124,20 @@ redis-cli -p "$P2" ROLE | head -n 1 | grep -qx master || pm_fail "the replica wa
 pm_assert_eq "59 41" "$(send 100)" "after the failover"
 grep -q "connection lost" "$PM_TMP/pm.log" || pm_fail "no 'connection lost' line"
 pm_assert_eq 2 "$(grep -c ': connected$' "$PM_TMP/pm.log")" "'connected' lines (start, after the failover)"
-# postmeterctl finds the new primary through the Sentinels too, and sees the 100.
+# postmeterctl finds the new primary through the Sentinels too, and sees the
+# 100. The daemon followed the promotion as the Sentinels announced it
+# (+promoted-slave); their answer to get-master-addr-by-name changes only when
+# the failover ends (+switch-master), a moment later: wait for it (about 15 s).
+for _ in $(seq 1 150); do
+    named=0
+    for s in "${SENTINELS[@]}"; do
+        redis-cli -p "$(sed 's/.*://; s/"//g' <<<"$s")" SENTINEL get-master-addr-by-name mymaster 2>/dev/null |
+            grep -qx "$P2" && named=$((named + 1))
+    done
+    [ "$named" = "${#SENTINELS[@]}" ] && break
+    sleep 0.1
+done
+pm_assert_eq "${#SENTINELS[@]}" "$named" "Sentinels that name the new primary"
 "$top_builddir/postmeterctl" -c "$PM_TMP/pm.conf" --json status alice@example.com >"$PM_TMP/ctl.out" 2>&1 ||
     pm_fail "postmeterctl through the Sentinels: $(cat "$PM_TMP/ctl.out")"
 grep -q '"messages_per_hour":{"used":100,"limit":100}' "$PM_TMP/ctl.out" ||
