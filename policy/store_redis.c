@@ -571,6 +571,9 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
         rs_pool_put(rs, cn, dead ? err : NULL);
         if (rc == 0 || dead != 2)
             break;
+        /* the script may have run: the refusals it carried may be counted
+         * already, and counting them twice could open a retry storm */
+        argv[3 + nkeys + PM_MA_INC_LOCAL] = "0";
     }
 out:
     free(argv);
