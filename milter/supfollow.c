@@ -88,6 +88,33 @@ load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
     return 0;
 }
 
+/* 1 when the copy holds more than its bound. */
+static int
+full_now(void)
+{
+    struct pm_suplocal_stats s;
+
+    pm_suplocal_stats(&s);
+    return s.full;
+}
+
+/* Say once that the changes followed filled the copy past its bound (*warned:
+ * said already for this load). */
+static void
+full_warning(int *warned)
+{
+    struct pm_suplocal_stats s;
+
+    pm_suplocal_stats(&s);
+    if (!s.full || *warned)
+        return;
+    *warned = 1;
+    pm_log(PM_LOG_WARNING,
+           "suppression copy: more than suppression.local_max (%lld) entries: every "
+           "recipient is checked in Redis until the copy is loaded again",
+           s.max);
+}
+
 /* The thread: load, follow; again after a gap or a failure; until stopped. */
 static void *
 follow_loop(void *arg)
@@ -95,7 +122,7 @@ follow_loop(void *arg)
     struct pm_runtime *seen = NULL;
     long long max = -1, next_clock = 0, now, backoff = BACKOFF_MIN;
     char last[64], err[512], sig[2048], seen_sig[2048] = "";
-    int loaded = 0, failing = 0, failed, tick, rc;
+    int loaded = 0, failing = 0, failed, tick, rc, warned_full = 0;
 
     (void)arg;
     while (!pm_worker_stopping(&worker)) {
@@ -126,6 +153,7 @@ follow_loop(void *arg)
         if (!loaded) {
             if (load(rt->store, last, sizeof(last), err, sizeof(err)) == 0) {
                 loaded = 1;
+                warned_full = full_now(); /* load() said it if it is */
                 failing = 0;
                 backoff = BACKOFF_MIN;
                 next_clock = pm_mono_s() + CLOCK_S;
@@ -142,9 +170,12 @@ follow_loop(void *arg)
                 pm_log(PM_LOG_INFO, "suppression copy: %s: loading it again", err);
             else
                 failed = 1;
-        } else if (tick) { /* the follow read the store's clock */
-            pm_suplocal_clock(now);
-            next_clock = pm_mono_s() + CLOCK_S;
+        } else {
+            if (tick) { /* the follow read the store's clock */
+                pm_suplocal_clock(now);
+                next_clock = pm_mono_s() + CLOCK_S;
+            }
+            full_warning(&warned_full);
         }
         pm_runtime_release(rt);
         if (failed) { /* say it once, wait, load again */

@@ -15,8 +15,10 @@
 #       its copy then holds exactly what Redis holds;
 #   (e) Redis restarted (empty): the copies are loaded again (ready, no entry);
 #       so after the primary turned replica and back;
-#   (f) suppression.local_max = 0: no copy, never ready; every daemon stops
-#       cleanly on SIGTERM (the follower sees the stop within its XREAD block).
+#   (f) suppression.local_max = 0: no copy, never ready; a copy the changes it
+#       follows fill past local_max is no longer ready and says so once; every
+#       daemon stops cleanly on SIGTERM (the follower sees the stop within its
+#       XREAD block).
 #   (g) the copy in use: 10 messages to a recipient on no list cost 11 meter
 #       calls through a daemon with the copy, 20 through one without (MONITOR).
 # tests/tools/supcopy loads and follows a copy as a daemon does and prints
@@ -32,7 +34,7 @@ SUPCOPY=$top_builddir/tests/tools/supcopy
 pm_need "$PM" "$DRIVE" "$CTL" "$SUPCOPY" curl redis-server redis-cli
 pm_redis_start
 pm_secret_file "$PM_TMP/contacts.key"
-PM_FAIL_LOGS="$PM_TMP/[abc].log"
+PM_FAIL_LOGS="$PM_TMP/[abcd].log"
 SUPX=pmtest:v1:supx
 
 declare -A MPORT PID
@@ -256,5 +258,18 @@ wait $sc || pm_fail "supcopy failed: $(cat "$PM_TMP/supcopy.out")"
 pm_assert_eq "maybe example.com last@example.org 0
 maybe example.com later@example.org 1
 entries 1 ready 1" "$(tail -n 3 "$PM_TMP/supcopy.out")" "supcopy following"
-for d in a b c; do pm_stop_clean "${PID[$d]}" "daemon $d"; done
+# a copy that the changes it follows fill past local_max gives up, and says so once
+start d 2
+copy_is d 1 >/dev/null
+ctl suppress add over1@example.org --domain example.com
+ctl suppress add over2@example.org --domain example.com
+for _ in $(seq 1 50); do
+    [ "$(gauge d postmeter_suppression_local_ready)" = 0 ] && break
+    sleep 0.1
+done
+pm_assert_eq 0 "$(gauge d postmeter_suppression_local_ready)" "daemon d past local_max 2"
+refuses d over2@example.org
+pm_assert_eq 1 "$(grep -c 'suppression copy: more than suppression.local_max (2) entries' "$PM_TMP/d.log")" \
+    "daemon d's warnings of a full copy"
+for d in a b c d; do pm_stop_clean "${PID[$d]}" "daemon $d"; done
 echo "suplocal: ok"
