@@ -428,6 +428,9 @@ parse_file(struct loader *ld)
     return -1;
 }
 
+/* The generation of the last configuration loaded. */
+static unsigned long long generations;
+
 /* Load and validate path. */
 int
 pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen)
@@ -449,6 +452,7 @@ pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen)
         pm_conf_free(ld.conf);
         return -1;
     }
+    ld.conf->generation = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
     *out = ld.conf;
     return 0;
 }

@@ -211,6 +211,11 @@ struct pm_conf {
     int rcpt_fresh;  /* knowledge this many seconds old decides; 0: always ask, default 5 */
     int rcpt_margin; /* headroom kept below every limit, default 2 */
 
+    /* which load this is: every pm_conf_load() gives a new one (never 0), so
+     * what was learnt under one configuration is not taken for another's,
+     * even when a reload reuses the address of a freed one */
+    unsigned long long generation;
+
     /* plans and assignment */
     struct pm_plan *plans;
     size_t n_plans;

@@ -26,7 +26,7 @@
 static struct pm_sknow_key
 policy_sknow_key(const struct pm_conf *conf, const struct pm_msg *m)
 {
-    return pm_sknow_key(conf, conf->contacts_key, m->sender, m->login, m->domain);
+    return pm_sknow_key(conf->generation, conf->contacts_key, m->sender, m->login, m->domain);
 }
 
 /* Give back n refusals (counter c) of m's sender (key k) that a request
@@ -264,8 +264,10 @@ pm_policy_carry(const struct pm_conf *conf, struct pm_store *store,
             pm_sknow_give_back(&c, pm_mono_ms());
             break;
         }
-        if (conf->rcpt_fresh > 0)
+        if (conf->rcpt_fresh > 0) { /* known under this configuration (c's may be older) */
+            c.key = policy_sknow_key(conf, m);
             pm_sknow_put(&c.key, &m->res, pm_mono_ms());
+        }
         m->inc_refused = 1; /* no message of its own to log as held or tempfailed */
         if (m->res.inc_state == PM_INCS_OPENED || m->res.inc_state == PM_INCS_WOULD) {
             pm_policy_incident(conf, m, 0, &v);

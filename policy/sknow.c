@@ -54,15 +54,15 @@ static void (*on_wait)(void);
 
 /* The key of a sender (see sknow.h). */
 struct pm_sknow_key
-pm_sknow_key(const void *conf, const unsigned char key[16], const char *sender, const char *login,
-             const char *domain)
+pm_sknow_key(unsigned long long gen, const unsigned char key[16], const char *sender,
+             const char *login, const char *domain)
 {
     struct pm_sknow_key k;
     char buf[1024];
     int n = snprintf(buf, sizeof(buf), "%s%c%s%c%s", sender, 0, login ? login : "", 0,
                      domain ? domain : "");
 
-    k.conf = conf;
+    k.gen = gen;
     k.id = pm_siphash(key, buf, n < 0 ? 0 : (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
     return k;
 }
@@ -74,7 +74,7 @@ sknow_find(const struct pm_sknow_key *k)
     size_t set = (size_t)(k->id % (PM_SKNOW_SLOTS / WAYS)) * WAYS, i;
 
     for (i = set; i < set + WAYS; i++)
-        if (table[i].used && table[i].key.id == k->id && table[i].key.conf == k->conf)
+        if (table[i].used && table[i].key.id == k->id && table[i].key.gen == k->gen)
             return &table[i];
     return NULL;
 }
@@ -246,7 +246,7 @@ carry_find(const struct pm_sknow_key *k)
     int i;
 
     for (i = 0; i < PM_SKNOW_CARRY && n_carry > 0; i++)
-        if (carry[i].n > 0 && carry[i].key.id == k->id && carry[i].key.conf == k->conf)
+        if (carry[i].n > 0 && carry[i].key.id == k->id && carry[i].key.gen == k->gen)
             return &carry[i];
     return NULL;
 }

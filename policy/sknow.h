@@ -17,10 +17,11 @@
 #define PM_SKNOW_SLOTS 4096 /* senders remembered per process; the oldest is replaced */
 #define PM_SKNOW_CARRY 256  /* senders whose refusals decided here wait for a request */
 
-/* Whose knowledge: the configuration it was asked under and a keyed hash of
- * the sender with what assigns its plans (SASL login, domain). */
+/* Whose knowledge: the generation of the configuration it was asked under
+ * (struct pm_conf's: a reload makes a new one) and a keyed hash of the
+ * sender with what assigns its plans (SASL login, domain). */
 struct pm_sknow_key {
-    const void *conf;
+    unsigned long long gen;
     uint64_t id;
 };
 
@@ -60,9 +61,10 @@ enum pm_sknow_act {
     PM_SKNOW_REFUSE,  /* the sender is over a message limit until retry_at: refuse */
 };
 
-/* The key of a sender (a keyed hash of the parts, conf the configuration). */
-struct pm_sknow_key pm_sknow_key(const void *conf, const unsigned char key[16], const char *sender,
-                                 const char *login, const char *domain);
+/* The key of a sender (a keyed hash of the parts, gen the configuration's
+ * generation). */
+struct pm_sknow_key pm_sknow_key(unsigned long long gen, const unsigned char key[16],
+                                 const char *sender, const char *login, const char *domain);
 
 /* Remember a store answer for k, received at mono_ms. */
 void pm_sknow_put(const struct pm_sknow_key *k, const struct pm_meter_res *res, long long mono_ms);

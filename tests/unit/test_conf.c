@@ -214,6 +214,22 @@ test_sample(void **state)
     pm_conf_free(c);
 }
 
+/* Every load is a new generation, even when it reuses the address of a
+ * configuration freed before it (what the sender knowledge is keyed by). */
+static void
+test_generation(void **state)
+{
+    struct pm_conf *a = load_ok(CONF_DIR "/empty.conf"), *b;
+    unsigned long long gen = a->generation;
+
+    (void)state;
+    assert_true(gen > 0);
+    pm_conf_free(a);
+    b = load_ok(CONF_DIR "/empty.conf");
+    assert_true(b->generation > gen);
+    pm_conf_free(b);
+}
+
 /* An empty file gives the same defaults, with the built-in plan "default". */
 static void
 test_empty(void **state)
@@ -1010,12 +1026,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sample),        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_good),          cmocka_unit_test(test_bad),
-        cmocka_unit_test(test_missing),       cmocka_unit_test(test_password),
-        cmocka_unit_test(test_edges),         cmocka_unit_test(test_actions),
-        cmocka_unit_test(test_link_warnings), cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_rule_count),
+        cmocka_unit_test(test_sample),     cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_generation), cmocka_unit_test(test_good),
+        cmocka_unit_test(test_bad),        cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_password),   cmocka_unit_test(test_edges),
+        cmocka_unit_test(test_actions),    cmocka_unit_test(test_link_warnings),
+        cmocka_unit_test(test_bounds),     cmocka_unit_test(test_rule_count),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

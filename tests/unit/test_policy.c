@@ -1804,6 +1804,42 @@ test_known_internal(void **state)
     assert_int_equal(n_calls, 6);
 }
 
+/* A reload (a configuration of a new generation, here at the same address,
+ * as a reload may reuse a freed one's) forgets what was known: the plan
+ * override and usage learnt under the old plans decide nothing, the first
+ * recipient after it asks the store again. */
+static void
+test_known_reload(void **state)
+{
+    struct pm_msg m;
+    struct pm_verdict v;
+    int i;
+
+    (void)state;
+    known_on(2);
+    conf.generation = 1;
+    answer(1, 0);
+    answer(1, 1);
+    answer(1, 1);
+    answer(1, 0);
+    answer(1, 1);
+    for (i = 0; i < 3; i++) {
+        if (i == 2)
+            conf.generation = 2; /* reloaded */
+        start(&m, "127.0.0.1", NULL, "<alice@example.com>");
+        pm_policy_rcpt(&conf, &store, &m, "<colleague@example.com>", &v);
+        assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+        pm_policy_eom(&conf, &store, &m, &v);
+        assert_verdict(&v, PM_ACT_ACCEPT, "ok", NULL, NULL, NULL);
+    }
+    assert_int_equal(n_calls, 5);
+    assert_adds(&calls[0], PM_METER_PROBE, 0, 0, 1);
+    assert_adds(&calls[1], PM_METER_COMMIT, 0, 0, 1);
+    assert_adds(&calls[2], PM_METER_COMMIT, 0, 0, 1);
+    assert_adds(&calls[3], PM_METER_PROBE, 0, 0, 1);
+    assert_adds(&calls[4], PM_METER_COMMIT, 0, 0, 1);
+}
+
 /* The margin: with limit 4 internal messages an hour and 1 used, the
  * message goes without asking under margin 2 (1 + 1 + 2 <= 4), not under
  * margin 3; a sender the last answer put in incident always asks. */
@@ -2183,6 +2219,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_incident_dry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_internal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_margin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_cold_lookup, setup, teardown),

@@ -21,7 +21,7 @@
 #define T0 1000000LL     /* local monotonic ms they came at */
 
 static const unsigned char key16[16] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
-static const int conf_a = 1, conf_b = 2; /* two configurations, by address */
+static const unsigned long long conf_a = 1, conf_b = 2; /* two configurations' generations */
 
 /* Knowledge of a sender far from its limits: 10 messages this hour, 50 today,
  * 20 and 80 external recipients, 5 first contacts; received at T0. */
@@ -257,9 +257,9 @@ test_incident(void **state)
 static void
 test_table(void **state)
 {
-    struct pm_sknow_key a = pm_sknow_key(&conf_a, key16, "alice@example.com", "", "example.com");
-    struct pm_sknow_key a2 = pm_sknow_key(&conf_b, key16, "alice@example.com", "", "example.com");
-    struct pm_sknow_key b = pm_sknow_key(&conf_a, key16, "bob@example.com", "", "example.com");
+    struct pm_sknow_key a = pm_sknow_key(conf_a, key16, "alice@example.com", "", "example.com");
+    struct pm_sknow_key a2 = pm_sknow_key(conf_b, key16, "alice@example.com", "", "example.com");
+    struct pm_sknow_key b = pm_sknow_key(conf_a, key16, "bob@example.com", "", "example.com");
     struct pm_meter_res res, back;
     struct pm_sknow kn;
 
@@ -311,12 +311,12 @@ test_bound(void **state)
     memset(&res, 0, sizeof(res));
     for (i = 0; i < 2 * PM_SKNOW_SLOTS; i++) {
         snprintf(sender, sizeof(sender), "s%d@example.com", i);
-        k = pm_sknow_key(&conf_a, key16, sender, "", "example.com");
+        k = pm_sknow_key(conf_a, key16, sender, "", "example.com");
         pm_sknow_put(&k, &res, T0 + i);
     }
     for (i = 0; i < 2 * PM_SKNOW_SLOTS; i++) {
         snprintf(sender, sizeof(sender), "s%d@example.com", i);
-        k = pm_sknow_key(&conf_a, key16, sender, "", "example.com");
+        k = pm_sknow_key(conf_a, key16, sender, "", "example.com");
         if (pm_sknow_get(&k, &kn) == 0) {
             kept++;
             kept_late += i >= PM_SKNOW_SLOTS;
@@ -333,8 +333,8 @@ test_bound(void **state)
 static void
 test_refusals(void **state)
 {
-    struct pm_sknow_key a = pm_sknow_key(&conf_a, key16, "alice@example.com", "", "example.com");
-    struct pm_sknow_key b = pm_sknow_key(&conf_a, key16, "bob@example.com", "", "example.com");
+    struct pm_sknow_key a = pm_sknow_key(conf_a, key16, "alice@example.com", "", "example.com");
+    struct pm_sknow_key b = pm_sknow_key(conf_a, key16, "bob@example.com", "", "example.com");
     struct pm_meter_res res;
     struct pm_sknow_carry c;
     enum pm_counter counter = PM_C_MSGS_DAY;
@@ -406,7 +406,7 @@ test_carry_bound(void **state)
     memset(&res, 0, sizeof(res));
     for (i = 0; i < PM_SKNOW_CARRY + 10; i++) {
         snprintf(sender, sizeof(sender), "c%d@example.com", i);
-        k = pm_sknow_key(&conf_a, key16, sender, "", "example.com");
+        k = pm_sknow_key(conf_a, key16, sender, "", "example.com");
         pm_sknow_put(&k, &res, T0);
         local += pm_sknow_refused(&k, PM_C_MSGS_HOUR, sender, "", "example.com", T0 + 1);
     }
