@@ -49,7 +49,8 @@ policy_give_back(const struct pm_sknow_key *k, const struct pm_msg *m, long long
 
 /* Send a request for m's sender to the store, carrying the refusals this
  * server decided alone since its last one; a commit's or probe's answer
- * becomes what the server knows of the sender. */
+ * becomes what the server knows of the sender (not a commit's recorded
+ * reply given again, minutes old: pm_sknow_put() tells it by its time). */
 int
 pm_policy_meter(const struct pm_conf *conf, struct pm_store *store, const struct pm_msg *m,
                 struct pm_meter_req *req, struct pm_meter_res *res, char *err, size_t errlen)

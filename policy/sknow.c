@@ -38,6 +38,8 @@
 
 #define WAYS 4
 #define CARRY_MS 1000 /* local refusals are carried to the store at most this often */
+#define REPLAY_S 5    /* an answer this much older than the store's time is a recorded one */
+#define REPLAY_MS (1200 * 1000LL) /* ... told so by knowledge at most this old (the tx TTL) */
 
 struct slot {
     struct pm_sknow_key key;
@@ -104,10 +106,12 @@ sknow_claim(const struct pm_sknow_key *k, long long mono_ms)
 }
 
 /* Remember a store answer (see sknow.h). */
-void
+int
 pm_sknow_put(const struct pm_sknow_key *k, const struct pm_meter_res *res, long long mono_ms)
 {
     struct pm_sknow kn;
+    struct slot *s;
+    int kept = 1;
 
     memset(&kn, 0, sizeof(kn));
     memcpy(kn.used, res->used, sizeof(kn.used));
@@ -125,8 +129,13 @@ pm_sknow_put(const struct pm_sknow_key *k, const struct pm_meter_res *res, long 
     kn.now = res->now;
     kn.mono_ms = mono_ms;
     pthread_mutex_lock(&mu);
-    sknow_claim(k, mono_ms)->kn = kn;
+    if ((s = sknow_find(k)) != NULL && mono_ms - s->kn.mono_ms <= REPLAY_MS &&
+        res->now < pm_sknow_store_time(&s->kn, mono_ms) - REPLAY_S)
+        kept = 0; /* a recorded answer given again: older than what is known */
+    else
+        sknow_claim(k, mono_ms)->kn = kn;
     pthread_mutex_unlock(&mu);
+    return kept;
 }
 
 /* The knowledge of k (see sknow.h). */

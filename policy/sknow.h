@@ -66,8 +66,12 @@ enum pm_sknow_act {
 struct pm_sknow_key pm_sknow_key(unsigned long long gen, const unsigned char key[16],
                                  const char *sender, const char *login, const char *domain);
 
-/* Remember a store answer for k, received at mono_ms. */
-void pm_sknow_put(const struct pm_sknow_key *k, const struct pm_meter_res *res, long long mono_ms);
+/* Remember a store answer for k, received at mono_ms: 1, or 0 when it is
+ * not kept because its store time is more than a few seconds behind the
+ * store's time as the knowledge of k (at most 20 minutes old) puts it: an
+ * answer given again from a commit's record (a retry after a lost reply, or
+ * the same message sent again) tells of the past, not of now. */
+int pm_sknow_put(const struct pm_sknow_key *k, const struct pm_meter_res *res, long long mono_ms);
 
 /* The knowledge of k into out: 0, or -1 when there is none. */
 int pm_sknow_get(const struct pm_sknow_key *k, struct pm_sknow *out);

@@ -295,6 +295,49 @@ test_table(void **state)
     assert_int_equal(kn.mono_ms, T0 + 10);
 }
 
+/* An answer whose store time is more than 5 s behind the store's time as
+ * the knowledge puts it (a commit's recorded reply given again) is not
+ * kept; one a little behind is; knowledge over 20 minutes old tells nothing
+ * of the store's time, and any answer replaces it. */
+static void
+test_replayed(void **state)
+{
+    struct pm_sknow_key a = pm_sknow_key(conf_a, key16, "alice@example.com", "", "example.com");
+    struct pm_meter_res res;
+    struct pm_sknow kn;
+
+    (void)state;
+    pm_sknow_clear();
+    memset(&res, 0, sizeof(res));
+    res.fits = 1;
+    res.now = NOW;
+    res.used[PM_SCOPE_SENDER][PM_C_MSGS_DAY] = 40;
+    assert_int_equal(pm_sknow_put(&a, &res, T0), 1);
+    /* 10 s later, the reply recorded at NOW - 60 given again */
+    res.now = NOW - 60;
+    res.used[PM_SCOPE_SENDER][PM_C_MSGS_DAY] = 30;
+    assert_int_equal(pm_sknow_put(&a, &res, T0 + 10000), 0);
+    assert_int_equal(pm_sknow_get(&a, &kn), 0);
+    assert_int_equal(kn.now, NOW);
+    assert_int_equal(kn.mono_ms, T0);
+    assert_int_equal(kn.used[PM_SCOPE_SENDER][PM_C_MSGS_DAY], 40);
+    /* NOW + 4 is 6 s behind NOW + 10: a replay too; NOW + 5 is kept */
+    res.now = NOW + 4;
+    assert_int_equal(pm_sknow_put(&a, &res, T0 + 10000), 0);
+    res.now = NOW + 5;
+    res.used[PM_SCOPE_SENDER][PM_C_MSGS_DAY] = 41;
+    assert_int_equal(pm_sknow_put(&a, &res, T0 + 10000), 1);
+    assert_int_equal(pm_sknow_get(&a, &kn), 0);
+    assert_int_equal(kn.now, NOW + 5);
+    assert_int_equal(kn.mono_ms, T0 + 10000);
+    /* knowledge 1200 s old still tells; 1200.001 s no more */
+    res.now = NOW;
+    assert_int_equal(pm_sknow_put(&a, &res, T0 + 10000 + 1200000), 0);
+    assert_int_equal(pm_sknow_put(&a, &res, T0 + 10000 + 1200001), 1);
+    assert_int_equal(pm_sknow_get(&a, &kn), 0);
+    assert_int_equal(kn.now, NOW);
+}
+
 /* Twice as many senders as slots: the table holds at most PM_SKNOW_SLOTS
  * of them, the latest ones among them. */
 static void
@@ -427,7 +470,7 @@ main(void)
         cmocka_unit_test(test_brakes),      cmocka_unit_test(test_over),
         cmocka_unit_test(test_incident),    cmocka_unit_test(test_table),
         cmocka_unit_test(test_bound),       cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_carry_bound),
+        cmocka_unit_test(test_carry_bound), cmocka_unit_test(test_replayed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
