@@ -22,6 +22,9 @@
  *     needs): when the sender sends nothing more, pm_sknow_due() hands them
  *     out a second after its last request (the milter's watcher thread sends
  *     them: pm_policy_carry()); when the table is full, the store is asked.
+ *     They are counted per limit, and a request carries those of one limit
+ *     (the meter script takes one count and its limit): the others wait for
+ *     the next request, a second later.
  *
  *     The table is fixed: PM_SKNOW_SLOTS entries, four ways per set, the
  *     oldest of a set replaced; one mutex (libmilter calls from many threads).
@@ -50,7 +53,16 @@ struct slot {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct slot table[PM_SKNOW_SLOTS];
-static struct pm_sknow_carry carry[PM_SKNOW_CARRY]; /* n 0: free */
+#define COUNTERS (PM_C_REP_STOP + 1) /* every limit a refusal may name */
+
+/* A sender's refusals waiting for a request, counted per limit (w.n: their
+ * sum, 0: the entry is free; w.counter is not used). */
+struct waiting {
+    struct pm_sknow_carry w;
+    long long n[COUNTERS];
+};
+
+static struct waiting carry[PM_SKNOW_CARRY];
 static int n_carry;
 static void (*on_wait)(void);
 
@@ -249,15 +261,58 @@ pm_sknow_res(const struct pm_sknow *kn, long long now, struct pm_meter_res *res)
 }
 
 /* The waiting refusals of k (locked), or NULL. */
-static struct pm_sknow_carry *
+static struct waiting *
 carry_find(const struct pm_sknow_key *k)
 {
     int i;
 
     for (i = 0; i < PM_SKNOW_CARRY && n_carry > 0; i++)
-        if (carry[i].n > 0 && carry[i].key.id == k->id && carry[i].key.gen == k->gen)
+        if (carry[i].w.n > 0 && carry[i].w.key.id == k->id && carry[i].w.key.gen == k->gen)
             return &carry[i];
     return NULL;
+}
+
+/* A free entry for waiting refusals (locked), or NULL. */
+static struct waiting *
+carry_free(void)
+{
+    int i;
+
+    for (i = 0; i < PM_SKNOW_CARRY; i++)
+        if (carry[i].w.n == 0)
+            return &carry[i];
+    return NULL;
+}
+
+/* Add n refusals of counter c to w (locked). */
+static void
+carry_add(struct waiting *w, enum pm_counter c, long long n)
+{
+    if ((int)c < 0 || (int)c >= COUNTERS)
+        c = PM_C_MSGS_HOUR;
+    w->n[c] += n;
+    w->w.n += n;
+}
+
+/* Take from w (locked) into out the refusals of one limit (the most
+ * numerous, the first of equals): the others wait again, due a second after
+ * mono_ms. */
+static void
+carry_take(struct waiting *w, long long mono_ms, struct pm_sknow_carry *out)
+{
+    int c, most = 0;
+
+    for (c = 1; c < COUNTERS; c++)
+        if (w->n[c] > w->n[most])
+            most = c;
+    *out = w->w;
+    out->n = w->n[most];
+    out->counter = (enum pm_counter)most;
+    w->n[most] = 0;
+    w->w.n -= out->n;
+    w->w.since_ms = mono_ms;
+    if (w->w.n == 0)
+        n_carry--;
 }
 
 /* A refusal decided here (see sknow.h). */
@@ -265,32 +320,24 @@ int
 pm_sknow_refused(const struct pm_sknow_key *k, enum pm_counter c, const char *sender,
                  const char *login, const char *domain, long long mono_ms)
 {
-    struct pm_sknow_carry *w = NULL;
+    struct waiting *w = NULL;
     struct slot *s;
     void (*wake)(void) = NULL;
-    int i;
 
     pthread_mutex_lock(&mu);
     if ((s = sknow_find(k)) != NULL && mono_ms - s->carried_ms < CARRY_MS &&
-        (w = carry_find(k)) == NULL) {
-        for (i = 0; i < PM_SKNOW_CARRY && !w; i++)
-            if (carry[i].n == 0)
-                w = &carry[i];
-        if (w) {
-            memset(w, 0, sizeof(*w));
-            w->key = *k;
-            snprintf(w->sender, sizeof(w->sender), "%s", sender);
-            snprintf(w->login, sizeof(w->login), "%s", login ? login : "");
-            snprintf(w->domain, sizeof(w->domain), "%s", domain ? domain : "");
-            w->since_ms = s->carried_ms;
-            if (n_carry++ == 0)
-                wake = on_wait;
-        }
+        (w = carry_find(k)) == NULL && (w = carry_free()) != NULL) {
+        memset(w, 0, sizeof(*w));
+        w->w.key = *k;
+        snprintf(w->w.sender, sizeof(w->w.sender), "%s", sender);
+        snprintf(w->w.login, sizeof(w->w.login), "%s", login ? login : "");
+        snprintf(w->w.domain, sizeof(w->w.domain), "%s", domain ? domain : "");
+        w->w.since_ms = s->carried_ms;
+        if (n_carry++ == 0)
+            wake = on_wait;
     }
-    if (w) {
-        w->n++;
-        w->counter = c;
-    }
+    if (w)
+        carry_add(w, c, 1);
     pthread_mutex_unlock(&mu);
     if (wake)
         wake();
@@ -301,7 +348,8 @@ pm_sknow_refused(const struct pm_sknow_key *k, enum pm_counter c, const char *se
 long long
 pm_sknow_take(const struct pm_sknow_key *k, enum pm_counter *c, long long mono_ms)
 {
-    struct pm_sknow_carry *w;
+    struct pm_sknow_carry out;
+    struct waiting *w;
     struct slot *s;
     long long n = 0;
 
@@ -309,10 +357,9 @@ pm_sknow_take(const struct pm_sknow_key *k, enum pm_counter *c, long long mono_m
     if ((s = sknow_find(k)) != NULL)
         s->carried_ms = mono_ms;
     if ((w = carry_find(k)) != NULL) {
-        n = w->n;
-        *c = w->counter;
-        w->n = 0;
-        n_carry--;
+        carry_take(w, mono_ms, &out);
+        n = out.n;
+        *c = out.counter;
     }
     pthread_mutex_unlock(&mu);
     return n;
@@ -327,11 +374,9 @@ pm_sknow_due(long long mono_ms, struct pm_sknow_carry *out)
 
     pthread_mutex_lock(&mu);
     for (i = 0; i < PM_SKNOW_CARRY && n_carry > 0 && !found; i++) {
-        if (carry[i].n == 0 || mono_ms - carry[i].since_ms < CARRY_MS)
+        if (carry[i].w.n == 0 || mono_ms - carry[i].w.since_ms < CARRY_MS)
             continue;
-        *out = carry[i];
-        carry[i].n = 0;
-        n_carry--;
+        carry_take(&carry[i], mono_ms, out);
         found = 1;
         if ((s = sknow_find(&out->key)) != NULL)
             s->carried_ms = mono_ms;
@@ -344,26 +389,20 @@ pm_sknow_due(long long mono_ms, struct pm_sknow_carry *out)
 int
 pm_sknow_give_back(const struct pm_sknow_carry *c, long long mono_ms)
 {
-    struct pm_sknow_carry *w;
-    int i;
+    struct waiting *w;
 
     if (c->n <= 0)
         return 1;
     pthread_mutex_lock(&mu);
-    if ((w = carry_find(&c->key)) == NULL) {
-        for (i = 0; i < PM_SKNOW_CARRY && !w; i++)
-            if (carry[i].n == 0)
-                w = &carry[i];
-        if (w) {
-            *w = *c;
-            w->n = 0;
-            n_carry++;
-        }
+    if ((w = carry_find(&c->key)) == NULL && (w = carry_free()) != NULL) {
+        memset(w, 0, sizeof(*w));
+        w->w = *c;
+        w->w.n = 0;
+        n_carry++;
     }
     if (w) {
-        w->n += c->n;
-        w->counter = c->counter;
-        w->since_ms = mono_ms;
+        carry_add(w, c->counter, c->n);
+        w->w.since_ms = mono_ms;
     }
     pthread_mutex_unlock(&mu);
     return w != NULL;
@@ -378,8 +417,8 @@ pm_sknow_next_due(void)
 
     pthread_mutex_lock(&mu);
     for (i = 0; i < PM_SKNOW_CARRY && n_carry > 0; i++)
-        if (carry[i].n > 0 && (due < 0 || carry[i].since_ms + CARRY_MS < due))
-            due = carry[i].since_ms + CARRY_MS;
+        if (carry[i].w.n > 0 && (due < 0 || carry[i].w.since_ms + CARRY_MS < due))
+            due = carry[i].w.since_ms + CARRY_MS;
     pthread_mutex_unlock(&mu);
     return due;
 }

@@ -103,13 +103,15 @@ struct pm_sknow_carry {
 int pm_sknow_refused(const struct pm_sknow_key *k, enum pm_counter c, const char *sender,
                      const char *login, const char *domain, long long mono_ms);
 
-/* Take the refusals decided here for k since the last request (their
- * counter in *c): the request about to be sent carries them. */
+/* Take the refusals decided here for k since the last request, those of
+ * one limit (the most numerous; the limit in *c): the request about to be
+ * sent carries them (a request carries the count of one limit); those of
+ * other limits wait, due a second after mono_ms. */
 long long pm_sknow_take(const struct pm_sknow_key *k, enum pm_counter *c, long long mono_ms);
 
 /* Take into out the refusals of a sender whose last request is a second old
- * or more (for a request of their own, when the sender sends nothing more):
- * 1, or 0 when none is due. */
+ * or more (for a request of their own, when the sender sends nothing more),
+ * those of one limit as pm_sknow_take() does: 1, or 0 when none is due. */
 int pm_sknow_due(long long mono_ms, struct pm_sknow_carry *out);
 
 /* Give back refusals taken for a request the store did not answer (c as

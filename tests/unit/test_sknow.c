@@ -420,6 +420,38 @@ test_refusals(void **state)
     assert_int_equal(pm_sknow_due(T0 + 2001, &c), 0);
     assert_int_equal(pm_sknow_take(&a, &counter, T0 + 2002), 0);
     assert_int_equal(pm_sknow_next_due(), -1);
+    /* refusals of two limits: each request carries one limit's, the most
+     * numerous first; the other waits a second more */
+    assert_int_equal(
+        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 2100),
+        1);
+    assert_int_equal(
+        pm_sknow_refused(&a, PM_C_MSGS_DAY, "alice@example.com", "al", "example.com", T0 + 2200),
+        1);
+    assert_int_equal(
+        pm_sknow_refused(&a, PM_C_MSGS_DAY, "alice@example.com", "al", "example.com", T0 + 2300),
+        1);
+    assert_int_equal(pm_sknow_take(&a, &counter, T0 + 2400), 2);
+    assert_int_equal(counter, PM_C_MSGS_DAY);
+    assert_int_equal(pm_sknow_next_due(), T0 + 3400);
+    assert_int_equal(pm_sknow_due(T0 + 3399, &c), 0);
+    assert_int_equal(pm_sknow_due(T0 + 3400, &c), 1);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.counter, PM_C_MSGS_HOUR);
+    assert_int_equal(pm_sknow_next_due(), -1);
+    /* given back (the store did not answer), they wait as they were */
+    c.n = 3;
+    assert_int_equal(pm_sknow_give_back(&c, T0 + 3500), 1);
+    c.n = 1;
+    c.counter = PM_C_WARMUP_DAY;
+    assert_int_equal(pm_sknow_give_back(&c, T0 + 3500), 1);
+    assert_int_equal(pm_sknow_due(T0 + 4500, &c), 1);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.counter, PM_C_MSGS_HOUR);
+    assert_int_equal(pm_sknow_due(T0 + 5499, &c), 0);
+    assert_int_equal(pm_sknow_take(&a, &counter, T0 + 5500), 1);
+    assert_int_equal(counter, PM_C_WARMUP_DAY);
+    assert_int_equal(pm_sknow_next_due(), -1);
 }
 
 static int woken; /* times the wake hook was called */
