@@ -9,7 +9,8 @@
  *   One thread, with every signal blocked. It pins the runtime of the
  *   moment (so it follows reloads); with suppression.local_max 0 it keeps no
  *   copy. Otherwise it loads the copy (pm_store_sup_snapshot: the stream's
- *   last id, then every entry) and marks it ready, then follows the stream
+ *   last id, then every entry, a stop seen before each page of them) and
+ *   marks it ready, then follows the stream
  *   of changes (pm_store_sup_follow: XREAD BLOCK of at most BLOCK_MS, so that
  *   a stop is seen within it). A gap, a failure, a reload that names another
  *   Redis or key prefix, or a new local_max marks the copy not ready (every
@@ -60,7 +61,14 @@ where(const struct pm_conf *conf, char *sig, size_t len)
         sig[0] = '\0';
 }
 
-/* Load the copy from st; 0, or -1 (err says why). */
+/* 1 when the thread is asked to stop (a load asks it before each page). */
+static int
+stopping(void)
+{
+    return pm_worker_stopping(&worker);
+}
+
+/* Load the copy from st; 0, or -1 (err says why, or a stop ended it). */
 static int
 load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
 {
@@ -69,8 +77,8 @@ load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
 
     pm_suplocal_begin();
     /* the store sets now before the first entry: the copy reckons expiry by it */
-    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, &now, &now, err, errlen) <
-        0) {
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, &now, stopping, &now, err,
+                              errlen) < 0) {
         pm_suplocal_begin(); /* empty, not ready */
         return -1;
     }
@@ -157,6 +165,9 @@ follow_loop(void *arg)
                 failing = 0;
                 backoff = BACKOFF_MIN;
                 next_clock = pm_mono_s() + CLOCK_S;
+            } else if (pm_worker_stopping(&worker)) {
+                pm_runtime_release(rt);
+                break; /* stopped during the load: nothing to say */
             } else {
                 failed = 1;
             }

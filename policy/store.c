@@ -102,11 +102,11 @@ int
 pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
                       void (*each)(void *arg, const char *company, const char *rcpt,
                                    long long expires),
-                      void *arg, long long *now, char *err, size_t errlen)
+                      void *arg, int (*stop)(void), long long *now, char *err, size_t errlen)
 {
     if (!st->ops->sup_snapshot)
         return store_unsupported("stream of suppression changes", err, errlen);
-    return st->ops->sup_snapshot(st->impl, last, lastlen, each, arg, now, err, errlen);
+    return st->ops->sup_snapshot(st->impl, last, lastlen, each, arg, stop, now, err, errlen);
 }
 
 /* The changes of the suppression lists after last. */

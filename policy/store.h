@@ -420,11 +420,12 @@ struct pm_store_ops {
     /* A daemon's copy of the suppression lists: the stream of changes' last
      * id into last (its start: "0-0" when there is none), then every entry
      * to each (expires: store time, 0 never); *now: store time, set before
-     * the first entry is passed. */
+     * the first entry is passed. stop (NULL: none) is asked before
+     * each page of entries: when it says 1, the load ends, a failure. */
     int (*sup_snapshot)(void *impl, char *last, size_t lastlen,
                         void (*each)(void *arg, const char *company, const char *rcpt,
                                      long long expires),
-                        void *arg, long long *now, char *err, size_t errlen);
+                        void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
     /* Wait up to block_ms for changes after last, pass each (add 1, or 0
      * removed) and move last on; with now, then read the store's clock.
      * PM_STORE_OK (none, or some), PM_STORE_GAP when changes after last may
@@ -543,7 +544,7 @@ int pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen);
 int pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
                           void (*each)(void *arg, const char *company, const char *rcpt,
                                        long long expires),
-                          void *arg, long long *now, char *err, size_t errlen);
+                          void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
 int pm_store_sup_follow(struct pm_store *st, char *last, size_t lastlen, int block_ms,
                         void (*each)(void *arg, int add, const char *company, const char *rcpt,
                                      long long expires),

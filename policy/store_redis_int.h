@@ -170,7 +170,7 @@ int rs_now(void *impl, long long *now, char *err, size_t errlen);
 int rs_sup_snapshot(void *impl, char *last, size_t lastlen,
                     void (*each)(void *arg, const char *company, const char *rcpt,
                                  long long expires),
-                    void *arg, long long *now, char *err, size_t errlen);
+                    void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
 int rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
                   void (*each)(void *arg, int add, const char *company, const char *rcpt,
                                long long expires),

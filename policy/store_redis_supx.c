@@ -12,7 +12,8 @@
  *   to about RS_SUPX_MAX_TEXT entries. A load reads the stream's last id
  *   first (XREVRANGE + - COUNT 1; "0-0" when there is none), then every
  *   entry: SCAN MATCH "<prefix>:v1:{d:*}:sup:*" (COUNT 1000, at most
- *   SCAN_ROUNDS calls), each page's PTTLs pipelined, so that a change made
+ *   SCAN_ROUNDS calls; the caller's stop asked before each page), each
+ *   page's PTTLs pipelined, so that a change made
  *   during the SCAN is in the stream after that id and is applied again by
  *   the follower: adds and removals are idempotent, and applied in order
  *   they leave what the store holds.
@@ -248,6 +249,7 @@ struct load_ctx {
     long long now;
     void (*each)(void *, const char *, const char *, long long);
     void *arg;
+    int (*stop)(void);
     char *err;
     size_t errlen;
 };
@@ -260,22 +262,25 @@ own_scan_call(struct redis_store *rs, int argc, const char **argv, redisReply **
     return own_call(rs, rs->command_ms, argc, argv, out, err, errlen);
 }
 
-/* One SCAN page of load_all (rs_scan_by's page). */
+/* One SCAN page of load_all (rs_scan_by's page); 1 (stop) when x->stop
+ * says so. */
 static int
 load_scanned(void *arg, const redisReply *keys)
 {
     struct load_ctx *x = arg;
 
+    if (x->stop && x->stop())
+        return 1;
     return load_page(x->rs, keys, x->now, x->each, x->arg, x->err, x->errlen);
 }
 
 /* Every entry of every company to each (SCAN, a page at a time). */
 static int
 load_all(struct redis_store *rs, long long now,
-         void (*each)(void *, const char *, const char *, long long), void *arg, char *err,
-         size_t errlen)
+         void (*each)(void *, const char *, const char *, long long), void *arg, int (*stop)(void),
+         char *err, size_t errlen)
 {
-    struct load_ctx x = {rs, now, each, arg, err, errlen};
+    struct load_ctx x = {rs, now, each, arg, stop, err, errlen};
     char esc[256], pattern[300];
     int rc;
 
@@ -288,6 +293,10 @@ load_all(struct redis_store *rs, long long now,
                  SCAN_ROUNDS);
         return PM_STORE_ERROR;
     }
+    if (rc == RS_SCAN_STOPPED) {
+        snprintf(err, errlen, "redis %s: the load of the suppression lists was stopped", rs->name);
+        return PM_STORE_ERROR;
+    }
     return rc;
 }
 
@@ -295,7 +304,7 @@ load_all(struct redis_store *rs, long long now,
 int
 rs_sup_snapshot(void *impl, char *last, size_t lastlen,
                 void (*each)(void *arg, const char *company, const char *rcpt, long long expires),
-                void *arg, long long *now, char *err, size_t errlen)
+                void *arg, int (*stop)(void), long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
     char *supx = rs_supx_key(rs);
@@ -309,7 +318,7 @@ rs_sup_snapshot(void *impl, char *last, size_t lastlen,
         own_drop(rs);
     if ((rc = stream_end(rs, supx, 1, last, lastlen, err, errlen)) == PM_STORE_OK &&
         (rc = own_now(rs, now, err, errlen)) == PM_STORE_OK)
-        rc = load_all(rs, *now, each, arg, err, errlen);
+        rc = load_all(rs, *now, each, arg, stop, err, errlen);
     free(supx);
     return rc;
 }

@@ -258,6 +258,17 @@ wait $sc || pm_fail "supcopy failed: $(cat "$PM_TMP/supcopy.out")"
 pm_assert_eq "maybe example.com last@example.org 0
 maybe example.com later@example.org 1
 entries 1 ready 1" "$(tail -n 3 "$PM_TMP/supcopy.out")" "supcopy following"
+# a load asked to stop (as a daemon's stop asks before each page) ends there, a failure;
+# asked after its one page, it is whole
+if "$SUPCOPY" -c "$PM_TMP/b.conf" -s 0 >"$PM_TMP/supcopy.out" 2>&1; then
+    pm_fail "supcopy -s 0 loaded: $(cat "$PM_TMP/supcopy.out")"
+fi
+pm_assert_eq "supcopy: load: redis 127.0.0.1:$PM_REDIS_PORT: the load of the suppression lists was stopped
+entries 0 ready 0" "$(cat "$PM_TMP/supcopy.out")" "supcopy stopped before the first page"
+"$SUPCOPY" -c "$PM_TMP/b.conf" -s 1 example.com later@example.org >"$PM_TMP/supcopy.out" 2>&1 ||
+    pm_fail "supcopy -s 1 failed: $(cat "$PM_TMP/supcopy.out")"
+pm_assert_eq "maybe example.com later@example.org 1
+entries 1 ready 1" "$(tail -n 2 "$PM_TMP/supcopy.out")" "supcopy asked to stop after its one page"
 # a copy that the changes it follows fill past local_max gives up, and says so once
 start d 2
 copy_is d 1 >/dev/null

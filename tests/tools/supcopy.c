@@ -4,12 +4,14 @@
  *   does, and print what it answers (tests)
  *
  * SYNOPSIS
- *   supcopy -c CONF [-f MS] [-n CHANGES] COMPANY RCPT [COMPANY RCPT ...]
+ *   supcopy -c CONF [-s PAGES] [-f MS] [-n CHANGES] COMPANY RCPT [COMPANY RCPT ...]
  *
  * DESCRIPTION
  *   Reads postmeter's configuration CONF, makes its Redis store, loads the
  *   copy (pm_store_sup_snapshot into policy/suplocal.c, bounded by
  *   suppression.local_max) and prints "loaded ENTRIES LAST_ID" (flushed).
+ *   With -s, the load is asked to stop once PAGES pages of entries were
+ *   read (as a daemon's stop does), and fails so.
  *   With -f, follows the stream (pm_store_sup_follow, blocks of 100 ms) for
  *   at most MS milliseconds, or until CHANGES changes were applied with -n;
  *   a gap loads the copy again ("gap" is printed). Then prints one line per
@@ -33,7 +35,16 @@
 #include "store_redis.h"
 #include "suplocal.h"
 
-static long changes; /* changes applied while following */
+static long changes;         /* changes applied while following */
+static long stop_after = -1; /* -s: pages a load reads before it is stopped (-1: never) */
+static long pages;           /* pages the load asked about */
+
+/* A load asks before each page whether to stop: after stop_after pages. */
+static int
+stop_load(void)
+{
+    return stop_after >= 0 && pages++ >= stop_after;
+}
 
 /* A change of the stream: into the copy, counted. */
 static void
@@ -52,7 +63,7 @@ load(struct pm_store *st, char *last, size_t lastlen)
     long long now;
 
     pm_suplocal_begin();
-    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, NULL, &now, err,
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, NULL, stop_load, &now, err,
                               sizeof(err)) < 0) {
         fprintf(stderr, "supcopy: load: %s\n", err);
         return -1;
@@ -91,7 +102,7 @@ follow(struct pm_store *st, char *last, size_t lastlen, long long ms, long want)
 static int
 usage(void)
 {
-    fprintf(stderr, "usage: supcopy -c CONF [-f MS] [-n CHANGES] COMPANY RCPT ...\n");
+    fprintf(stderr, "usage: supcopy -c CONF [-s PAGES] [-f MS] [-n CHANGES] COMPANY RCPT ...\n");
     return 2;
 }
 
@@ -108,7 +119,7 @@ main(int argc, char **argv)
     long want = 0;
     int c, i, rc = 0;
 
-    while ((c = getopt(argc, argv, "c:f:n:")) != -1) {
+    while ((c = getopt(argc, argv, "c:f:n:s:")) != -1) {
         switch (c) {
         case 'c':
             file = optarg;
@@ -118,6 +129,9 @@ main(int argc, char **argv)
             break;
         case 'n':
             want = atol(optarg);
+            break;
+        case 's':
+            stop_after = atol(optarg);
             break;
         default:
             return usage();
