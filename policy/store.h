@@ -420,7 +420,8 @@ struct pm_store_ops {
     /* A daemon's copy of the suppression lists: the stream of changes' last
      * id into last (its start: "0-0" when there is none), then every entry
      * to each (expires: store time, 0 never); *now: store time, set before
-     * the first entry is passed. stop (NULL: none) is asked before
+     * the first entry is passed and again with each page of them (their
+     * expiry reckoned by it). stop (NULL: none) is asked before
      * each page of entries: when it says 1, the load ends, a failure. */
     int (*sup_snapshot)(void *impl, char *last, size_t lastlen,
                         void (*each)(void *arg, const char *company, const char *rcpt,

@@ -13,10 +13,11 @@
  *   first (XREVRANGE + - COUNT 1; "0-0" when there is none), then every
  *   entry: SCAN MATCH "<prefix>:v1:{d:*}:sup:*" (COUNT 1000, at most
  *   SCAN_ROUNDS calls; the caller's stop asked before each page), each
- *   page's PTTLs pipelined, so that a change made
- *   during the SCAN is in the stream after that id and is applied again by
- *   the follower: adds and removals are idempotent, and applied in order
- *   they leave what the store holds.
+ *   page's PTTLs pipelined with a read of the store's clock (the page's
+ *   entries expire by it: a long load does not shorten the last ones), so
+ *   that a change made during the SCAN is in the stream after that id and
+ *   is applied again by the follower: adds and removals are idempotent, and
+ *   applied in order they leave what the store holds.
  *
  *   Both run on a connection of the follower's own (rs->follow, not the
  *   pool's: a load or a blocked XREAD never takes a connection from the
@@ -201,43 +202,55 @@ key_split(const char *key, size_t skip, char *company, size_t clen, const char *
     return 0;
 }
 
-/* The entries of one SCAN page: their PTTLs pipelined, each live one to each. */
+/* The entries of one SCAN page: their PTTLs pipelined with the store's
+ * clock (into *now, by which the page's expiry is stamped: a long load does
+ * not shorten the entries of its last pages), each live one to each. */
 static int
-load_page(struct redis_store *rs, const redisReply *page, long long now,
+load_page(struct redis_store *rs, const redisReply *page, long long *now,
           void (*each)(void *, const char *, const char *, long long), void *arg, char *err,
           size_t errlen)
 {
     size_t skip = strlen(rs->prefix) + 4, i, n = page->elements;
+    const char *clock[4] = {"EVAL", rs->now_lua, "1", rs->clock_key};
     redisReply **r;
     int rc = PM_STORE_OK;
 
     if (!n)
         return PM_STORE_OK;
-    if (!(r = calloc(n, sizeof(*r)))) {
+    if (!(r = calloc(n + 1, sizeof(*r)))) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }
     redisSetTimeout(rs->follow->c, pm_redis_tv(rs->command_ms));
-    for (i = 0; i < n && rc == PM_STORE_OK; i++) {
-        const char *argv[2] = {"PTTL", page->element[i]->str};
+    for (i = 0; i <= n && rc == PM_STORE_OK; i++) {
+        const char *argv[2] = {"PTTL", i < n ? page->element[i]->str : ""};
 
-        if (redisAppendCommandArgv(rs->follow->c, 2, argv, NULL) != REDIS_OK) {
+        if (redisAppendCommandArgv(rs->follow->c, i < n ? 2 : 4, i < n ? argv : clock, NULL) !=
+            REDIS_OK) {
             snprintf(err, errlen, "redis %s: out of memory", rs->name);
             own_drop(rs);
             rc = PM_STORE_ERROR;
         }
     }
-    if (rc == PM_STORE_OK && (rc = own_replies(rs, n, r, err, errlen)) == PM_STORE_OK) {
-        for (i = 0; i < n; i++) {
+    if (rc == PM_STORE_OK && (rc = own_replies(rs, n + 1, r, err, errlen)) == PM_STORE_OK &&
+        r[n]->type != REDIS_REPLY_INTEGER) {
+        snprintf(err, errlen, "redis %s: unexpected reply to the clock script", rs->name);
+        own_drop(rs);
+        rc = PM_STORE_ERROR;
+    }
+    if (rc == PM_STORE_OK)
+        *now = r[n]->integer;
+    for (i = 0; i <= n && r[n]; i++) { /* every reply, or none (a failure freed them) */
+        if (rc == PM_STORE_OK && i < n) {
             char company[PM_SUPLOCAL_KEY_MAX]; /* longer: never asked about (suplocal.h) */
             const char *rcpt;
 
             if (r[i]->type == REDIS_REPLY_INTEGER && r[i]->integer != -2 &&
                 key_split(page->element[i]->str, skip, company, sizeof(company), &rcpt) == 0)
                 each(arg, company, rcpt,
-                     r[i]->integer > 0 ? now + (r[i]->integer + 999) / 1000 : 0);
-            freeReplyObject(r[i]);
+                     r[i]->integer > 0 ? *now + (r[i]->integer + 999) / 1000 : 0);
         }
+        freeReplyObject(r[i]);
     }
     free(r);
     return rc;
@@ -246,7 +259,7 @@ load_page(struct redis_store *rs, const redisReply *page, long long now,
 /* What load_all's pages need. */
 struct load_ctx {
     struct redis_store *rs;
-    long long now;
+    long long *now;
     void (*each)(void *, const char *, const char *, long long);
     void *arg;
     int (*stop)(void);
@@ -276,7 +289,7 @@ load_scanned(void *arg, const redisReply *keys)
 
 /* Every entry of every company to each (SCAN, a page at a time). */
 static int
-load_all(struct redis_store *rs, long long now,
+load_all(struct redis_store *rs, long long *now,
          void (*each)(void *, const char *, const char *, long long), void *arg, int (*stop)(void),
          char *err, size_t errlen)
 {
@@ -318,7 +331,7 @@ rs_sup_snapshot(void *impl, char *last, size_t lastlen,
         own_drop(rs);
     if ((rc = stream_end(rs, supx, 1, last, lastlen, err, errlen)) == PM_STORE_OK &&
         (rc = own_now(rs, now, err, errlen)) == PM_STORE_OK)
-        rc = load_all(rs, *now, each, arg, stop, err, errlen);
+        rc = load_all(rs, now, each, arg, stop, err, errlen);
     free(supx);
     return rc;
 }
