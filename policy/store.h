@@ -428,7 +428,8 @@ struct pm_store_ops {
                                      long long expires),
                         void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
     /* Wait up to block_ms for changes after last, pass each (add 1, or 0
-     * removed) and move last on; with now, then read the store's clock.
+     * removed) and move last on; with now, then read the store's clock
+     * (and the stream's last id: below last, it was made anew).
      * PM_STORE_OK (none, or some), PM_STORE_GAP when changes after last may
      * be lost (the stream was trimmed past it or made anew, the primary
      * moved): load again; or a failure. Both run on a connection of the

@@ -26,9 +26,13 @@
  *   block plus redis.command_timeout_ms. After each batch the stream's first
  *   id is read (XRANGE - + COUNT 1): when it is past the id the batch started
  *   after, changes may have been trimmed away unseen, or the stream was
- *   deleted (postmeterctl forget --all, FLUSHALL) and made anew: a gap. A
- *   primary the Sentinels named since the connection was opened is a gap
- *   too. Either way, and after a failure, the caller loads again.
+ *   deleted (postmeterctl forget --all, FLUSHALL) and made anew: a gap.
+ *   When the caller reads the clock (every 10 s), the stream's last id is
+ *   read too (XREVRANGE + - COUNT 1): an entry before ours means the stream
+ *   was made anew with lower ids (a Redis whose clock is behind the old
+ *   one's), whose changes XREAD after ours skips: a gap. A primary the
+ *   Sentinels named since the connection was opened is a gap too. Either way, and after a failure,
+ * the caller loads again.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -418,6 +422,16 @@ rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
         id_after(head, before)) {
         snprintf(err, errlen, "redis %s: the stream of suppression changes starts at %s, after %s",
                  rs->name, head, before);
+        rc = PM_STORE_GAP;
+    }
+    /* with the clock: the stream's last entry before ours, it was made anew
+     * with lower ids, whose changes XREAD after ours skips (an empty stream
+     * holds none to miss: its next entry tells) */
+    if (rc == PM_STORE_OK && now &&
+        (rc = stream_end(rs, supx, 1, head, sizeof(head), err, errlen)) == PM_STORE_OK &&
+        strcmp(head, "0-0") != 0 && id_after(last, head)) {
+        snprintf(err, errlen, "redis %s: the stream of suppression changes ends at %s, before %s",
+                 rs->name, head, last);
         rc = PM_STORE_GAP;
     }
     if (rc == PM_STORE_OK && now)

@@ -269,6 +269,14 @@ entries 0 ready 0" "$(cat "$PM_TMP/supcopy.out")" "supcopy stopped before the fi
     pm_fail "supcopy -s 1 failed: $(cat "$PM_TMP/supcopy.out")"
 pm_assert_eq "maybe example.com later@example.org 1
 entries 1 ready 1" "$(tail -n 2 "$PM_TMP/supcopy.out")" "supcopy asked to stop after its one page"
+# a follower past the stream's last id (the stream made anew by a Redis whose clock is behind:
+# XREAD after its id would skip the changes) sees a gap when it reads the clock, and loads again
+"$SUPCOPY" -c "$PM_TMP/b.conf" -a 99999999999999-0 -f 500 example.com later@example.org \
+    >"$PM_TMP/supcopy.out" 2>&1 || pm_fail "supcopy -a failed: $(cat "$PM_TMP/supcopy.out")"
+pm_assert_eq "1 2" "$(grep -c '^gap$' "$PM_TMP/supcopy.out") $(grep -c '^loaded 1 ' "$PM_TMP/supcopy.out")" \
+    "supcopy past the stream's end: gaps, loads"
+pm_assert_eq "maybe example.com later@example.org 1
+entries 1 ready 1" "$(tail -n 2 "$PM_TMP/supcopy.out")" "supcopy loaded again after the gap"
 # a copy that the changes it follows fill past local_max gives up, and says so once
 start d 2
 copy_is d 1 >/dev/null

@@ -4,15 +4,18 @@
  *   does, and print what it answers (tests)
  *
  * SYNOPSIS
- *   supcopy -c CONF [-s PAGES] [-f MS] [-n CHANGES] COMPANY RCPT [COMPANY RCPT ...]
+ *   supcopy -c CONF [-s PAGES] [-a ID] [-f MS] [-n CHANGES] COMPANY RCPT [COMPANY RCPT ...]
  *
  * DESCRIPTION
  *   Reads postmeter's configuration CONF, makes its Redis store, loads the
  *   copy (pm_store_sup_snapshot into policy/suplocal.c, bounded by
  *   suppression.local_max) and prints "loaded ENTRIES LAST_ID" (flushed).
  *   With -s, the load is asked to stop once PAGES pages of entries were
- *   read (as a daemon's stop does), and fails so.
- *   With -f, follows the stream (pm_store_sup_follow, blocks of 100 ms) for
+ *   read (as a daemon's stop does), and fails so. With -a, the first follow
+ *   starts after ID, not after the stream's last id (as a follower that saw
+ *   ids the stream, made anew, has not reached).
+ *   With -f, follows the stream (pm_store_sup_follow, blocks of 100 ms, the
+ *   store's clock read with each, where a daemon reads it every 10 s) for
  *   at most MS milliseconds, or until CHANGES changes were applied with -n;
  *   a gap loads the copy again ("gap" is printed). Then prints one line per
  *   pair, "maybe COMPANY RCPT ANSWER", ANSWER what pm_suplocal_maybe() says
@@ -80,12 +83,12 @@ load(struct pm_store *st, char *last, size_t lastlen)
 static int
 follow(struct pm_store *st, char *last, size_t lastlen, long long ms, long want)
 {
-    long long end = pm_mono_ms() + ms;
+    long long end = pm_mono_ms() + ms, now;
     char err[512];
     int rc;
 
     while (pm_mono_ms() < end && (!want || changes < want)) {
-        rc = pm_store_sup_follow(st, last, lastlen, 100, change_one, NULL, NULL, err, sizeof(err));
+        rc = pm_store_sup_follow(st, last, lastlen, 100, change_one, NULL, &now, err, sizeof(err));
         if (rc == PM_STORE_GAP) {
             printf("gap\n");
             if (load(st, last, lastlen) < 0)
@@ -102,7 +105,8 @@ follow(struct pm_store *st, char *last, size_t lastlen, long long ms, long want)
 static int
 usage(void)
 {
-    fprintf(stderr, "usage: supcopy -c CONF [-s PAGES] [-f MS] [-n CHANGES] COMPANY RCPT ...\n");
+    fprintf(stderr,
+            "usage: supcopy -c CONF [-s PAGES] [-a ID] [-f MS] [-n CHANGES] COMPANY RCPT ...\n");
     return 2;
 }
 
@@ -113,13 +117,13 @@ main(int argc, char **argv)
     struct pm_suplocal_stats s;
     struct pm_conf *conf;
     struct pm_store *st;
-    const char *file = NULL;
+    const char *file = NULL, *after = NULL;
     char err[1024], last[64];
     long long ms = 0;
     long want = 0;
     int c, i, rc = 0;
 
-    while ((c = getopt(argc, argv, "c:f:n:s:")) != -1) {
+    while ((c = getopt(argc, argv, "a:c:f:n:s:")) != -1) {
         switch (c) {
         case 'c':
             file = optarg;
@@ -129,6 +133,9 @@ main(int argc, char **argv)
             break;
         case 'n':
             want = atol(optarg);
+            break;
+        case 'a':
+            after = optarg;
             break;
         case 's':
             stop_after = atol(optarg);
@@ -149,8 +156,11 @@ main(int argc, char **argv)
         return 1;
     }
     pm_suplocal_setup(conf->suppress_local_max);
-    if (load(st, last, sizeof(last)) < 0 ||
-        (ms > 0 && follow(st, last, sizeof(last), ms, want) < 0))
+    if (load(st, last, sizeof(last)) < 0)
+        rc = 1;
+    if (rc == 0 && after)
+        snprintf(last, sizeof(last), "%s", after);
+    if (rc == 0 && (ms > 0 && follow(st, last, sizeof(last), ms, want) < 0))
         rc = 1;
     for (i = optind; rc == 0 && i + 1 < argc; i += 2)
         printf("maybe %s %s %d\n", argv[i], argv[i + 1], pm_suplocal_maybe(argv[i], argv[i + 1]));
