@@ -79,7 +79,7 @@ for si = 1, nscopes do
             violate(si, C[c], limit, used, r)
         end
     end
-    local w = warmup_state(wukey, sv[si])
+    local w = sv[si].curve ~= '' and warmup_state(wukey, sv[si]) or nil
     s.warmup = w
     if w and w.day_cap and add.m > 0 then
         if w.today + add.m > w.day_cap then
