@@ -114,13 +114,12 @@ local function incident_watched()
                (tonumber(ARGV[A.inc_retry]) or 0) > 0 or (tonumber(ARGV[A.inc_bounce]) or 0) > 0
 end
 
--- The signals' functions, made only for a request that may watch them
--- (incident_detect's call in meter.lua: a commit or force, or a request that
--- counts refusals); a probe that counts none makes none of these closures.
+-- The signals' functions, made by incident_signals only for a request whose
+-- signals are watched (meter.lua, just before incident_detect): a probe that
+-- fits, or any request of a sender in incident, makes none of these closures.
 local rates_read, rates_add, rates_write, new_network, new_domains, lowered
 local incident_detect, incident_open
-if inc_mode >= 2 and (mode ~= 0 or ARGV[A.inc_refusal] == '1' or
-                      (tonumber(ARGV[A.inc_local]) or 0) > 0) then
+local function incident_signals()
     -- The rates hash as a table, its stale fields deleted, and per kind the sum
     -- of its fields (of d: the days before today), read in the same pass.
     function rates_read()
