@@ -79,7 +79,7 @@ for si = 1, nscopes do
             violate(si, C[c], limit, used, r)
         end
     end
-    local w = warmup_state(wukey, sv[si])
+    local w = sv[si].curve ~= '' and warmup_state(wukey, sv[si]) or nil
     s.warmup = w
     if w and w.day_cap and add.m > 0 then
         if w.today + add.m > w.day_cap then
@@ -170,6 +170,7 @@ if inc_mode > 0 then
         -- only a message that goes or a counted refusal can trip a signal: a
         -- probe that fits (each RCPT) costs nothing here, nor do signals all off
         if inc_mode >= 2 and (goes or nref > 0) and incident_watched() then
+            incident_signals()
             local sig, fig = incident_detect(nref, goes)
             if sig and inc_mode == 3 then
                 inc_state, inc = 3, {signal = sig, figures = fig, by = 'postmeter', at = now}

@@ -53,8 +53,10 @@ local bucket = {h = tonumber(ARGV[A.hour_bucket]), d = tonumber(ARGV[A.day_bucke
 local rep = {level = 0} -- the sender's reputation (meter_reputation.lua)
 local rr = {first = 0, replied = 0, brake = 0} -- its reply rate (meter_reputation.lua)
 
--- Scope si's values: limits by counter (0 = none), warm-up rules, softness.
-local function scope_values(si)
+-- Scope si's values: limits by counter (0 = none), warm-up rules, softness
+-- (in line: no closure per call).
+local sv = {}
+for si = 1, nscopes do
     local b = NA + (si - 1) * NS + 1 -- ARGV[b + S[name]] is the value name
     local v = {lim = {}, dormant = tonumber(ARGV[b + S.dormant]),
                max_ppm = tonumber(ARGV[b + S.max_ppm]), curve = ARGV[b + S.curve],
@@ -62,12 +64,7 @@ local function scope_values(si)
     for _, c in ipairs(COUNTERS) do
         v.lim[c] = tonumber(ARGV[b + S[c]])
     end
-    return v
-end
-
-local sv = {}
-for si = 1, nscopes do
-    sv[si] = scope_values(si)
+    sv[si] = v
 end
 
 -- The keys of scope si: windows, warm-up.

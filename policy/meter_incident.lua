@@ -108,199 +108,208 @@ local function hits_record(ci, n)
     end
 end
 
--- The rates hash as a table, its stale fields deleted, and per kind the sum
--- of its fields (of d: the days before today), read in the same pass.
-local function rates_read()
-    local f = redis.call('HGETALL', KEYS[K.ir])
-    local t, old, sum = {}, {}, {m = 0, r = 0, d = 0, f = 0, b = 0}
-    for i = 1, #f, 2 do
-        local kind, n = string.match(f[i], '^(%a):(%d+)$')
-        n = tonumber(n)
-        local stale = (kind == 'm' or kind == 'r') and minute - n >= 10 or
-                          kind == 'd' and today - n >= 8 or kind == 'f' and tenmin - n >= 6 or
-                          kind == 'b' and hour - n >= 24
-        if stale then
-            old[#old + 1] = f[i]
-        elseif kind then
-            local v = tonumber(f[i + 1]) or 0
-            t[f[i]] = v
-            if kind ~= 'd' or n ~= today then
-                sum[kind] = (sum[kind] or 0) + v
-            end
-        else
-            t[f[i]] = f[i + 1] -- since, nn, nnet
-        end
-    end
-    if #old > 0 then
-        redis.call('HDEL', KEYS[K.ir], unpack(old))
-    end
-    return t, sum
-end
-
--- Add n to rates field "<kind>:<i>" (its value as read: the script runs
--- alone, nothing else wrote it since) and to the kind's sum (a d field of
--- today stays out of it); the field and its new value go on set, for
--- rates_write.
-local function rates_add(t, sum, set, kind, i, n)
-    local f = kind .. ':' .. i
-    t[f] = (t[f] or 0) + n
-    set[#set + 1] = f
-    set[#set + 1] = t[f]
-    if kind ~= 'd' or i ~= today then
-        sum[kind] = sum[kind] + n
-    end
-end
-
--- Write the rates fields of set in one HSET, and renew the hash's TTL (8 days).
-local function rates_write(set)
-    redis.call('HSET', KEYS[K.ir], unpack(set))
-    redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
-end
-
--- Note the sender's day of history and, for a login from a new network, the
--- time; returns the factor (percent) the thresholds are lowered by, and the
--- network text for the figures.
-local function new_network(t, history)
-    local days, pct, net = tonumber(ARGV[A.inc_nn_days]) or 0, tonumber(ARGV[A.inc_nn_pct]) or 100,
-                           ARGV[A.inc_net]
-    if days <= 0 then
-        return 100, nil
-    end
-    if net ~= '' then
-        local d = tonumber(redis.call('HGET', KEYS[K.net], net))
-        if (not d or today - d >= days) and history then
-            redis.call('HSET', KEYS[K.ir], 'nn', now, 'nnet', net)
-            t.nn, t.nnet = now, net
-        end
-        if d ~= today then
-            redis.call('HSET', KEYS[K.net], net, today)
-            day_hash_trim(KEYS[K.net], days, NET_MAX)
-        end
-        redis.call('EXPIRE', KEYS[K.net], days * DAY)
-    end
-    if t.nn and now - t.nn < DAY then
-        return pct, t.nnet
-    end
-    return 100, nil
-end
-
--- The new recipient domains of this message (recorded as mailed today).
-local function new_domains()
-    local n = 0
-    for d in string.gmatch(ARGV[A.inc_domains], '%S+') do
-        local day = tonumber(redis.call('HGET', KEYS[K.dom], d))
-        if not day or today - day >= 30 then
-            n = n + 1
-        end
-        if day ~= today then
-            redis.call('HSET', KEYS[K.dom], d, today)
-        end
-    end
-    day_hash_trim(KEYS[K.dom], 30, DOM_MAX)
-    redis.call('EXPIRE', KEYS[K.dom], 30 * DAY)
-    return n
-end
-
--- A threshold lowered by pct percent (rounded up); 0 stays off.
-local function lowered(v, pct)
-    v = tonumber(v) or 0
-    if v <= 0 then
-        return 0
-    end
-    return math.ceil(v * pct / 100)
-end
-
 -- True when a signal is on (a threshold above 0).
 local function incident_watched()
     return (tonumber(ARGV[A.inc_burst]) or 0) > 0 or (tonumber(ARGV[A.inc_fanout]) or 0) > 0 or
                (tonumber(ARGV[A.inc_retry]) or 0) > 0 or (tonumber(ARGV[A.inc_bounce]) or 0) > 0
 end
 
--- Watch the signals for one request: nref (the refusals it counts: its own,
--- the first of its message, and those the server decided alone), goes (a
--- message that goes: mode commit or force, and counted). Returns the signal
--- and its figures when one trips, else nil.
-local function incident_detect(nref, goes)
-    local t, sum = rates_read()
-    t.since, t.nn = tonumber(t.since), tonumber(t.nn)
-    if not t.since then
-        redis.call('HSET', KEYS[K.ir], 'since', today)
-        redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
-        t.since = today
-    end
-    local history = today - t.since >= 7
-    local pct, net = new_network(t, history)
-    local tail = ''
-    local sig = ''
-    if net then
-        tail = '; new network ' .. net .. ', thresholds x' .. string.format('%.2g', pct / 100)
-        sig = '+new_network'
-    end
-    if nref > 0 then
-        local set = {}
-        rates_add(t, sum, set, 'r', minute, nref)
-        rates_write(set)
-        local lim = lowered(ARGV[A.inc_retry], pct)
-        local n = sum.r
-        if lim > 0 and n > lim then
-            return 'retry_storm' .. sig,
-                   n .. ' refusals in 10 minutes; threshold ' .. lim .. tail
-        end
-    end
-    if not goes then
-        return nil
-    end
-    local set = {}
-    rates_add(t, sum, set, 'm', minute, add.m)
-    rates_add(t, sum, set, 'd', today, add.m)
-    rates_write(set)
-    local floor = lowered(ARGV[A.inc_burst], pct)
-    local mult = tonumber(ARGV[A.inc_multiple]) or 0
-    local n = sum.m
-    local usual = sum.d / 7 / 144
-    if floor > 0 and n > floor and n > mult * usual then
-        return 'burst' .. sig,
-               string.format('%d messages in 10 minutes; usual %.1f per 10 minutes; floor %d, x%s',
-                             n, usual, floor, ARGV[A.inc_multiple]) .. tail
-    end
-    local fan = lowered(ARGV[A.inc_fanout], pct)
-    if fan > 0 and ARGV[A.inc_domains] ~= '' then
-        local nd = new_domains()
-        if history and nd > 0 then
-            local set = {}
-            rates_add(t, sum, set, 'f', tenmin, nd)
-            rates_write(set)
-            local s = sum.f
-            if s > fan then
-                return 'fanout' .. sig,
-                       s .. ' new recipient domains in an hour; threshold ' .. fan .. tail
+-- The signals' functions, made by incident_signals only for a request whose
+-- signals are watched (meter.lua, just before incident_detect): a probe that
+-- fits, or any request of a sender in incident, makes none of these closures.
+local rates_read, rates_add, rates_write, new_network, new_domains, lowered
+local incident_detect, incident_open
+local function incident_signals()
+    -- The rates hash as a table, its stale fields deleted, and per kind the sum
+    -- of its fields (of d: the days before today), read in the same pass.
+    function rates_read()
+        local f = redis.call('HGETALL', KEYS[K.ir])
+        local t, old, sum = {}, {}, {m = 0, r = 0, d = 0, f = 0, b = 0}
+        for i = 1, #f, 2 do
+            local kind, n = string.match(f[i], '^(%a):(%d+)$')
+            n = tonumber(n)
+            local stale = (kind == 'm' or kind == 'r') and minute - n >= 10 or
+                              kind == 'd' and today - n >= 8 or kind == 'f' and tenmin - n >= 6 or
+                              kind == 'b' and hour - n >= 24
+            if stale then
+                old[#old + 1] = f[i]
+            elseif kind then
+                local v = tonumber(f[i + 1]) or 0
+                t[f[i]] = v
+                if kind ~= 'd' or n ~= today then
+                    sum[kind] = (sum[kind] or 0) + v
+                end
+            else
+                t[f[i]] = f[i + 1] -- since, nn, nnet
             end
         end
+        if #old > 0 then
+            redis.call('HDEL', KEYS[K.ir], unpack(old))
+        end
+        return t, sum
     end
-    local bl = lowered(ARGV[A.inc_bounce], pct)
-    local b = sum.b
-    if bl > 0 and b > bl then
-        return 'bounce_spike' .. sig, b .. ' hard bounces in 24 hours; threshold ' .. bl .. tail
-    end
-    return nil
-end
 
--- Open the incident: write its hash and index entry; the tripping request is
--- its first held or refused message when it counts as one.
-local function incident_open(signal, figures, counts)
-    local hours = tonumber(ARGV[A.inc_max_hours]) or 0
-    local inc = {at = now, signal = signal, figures = figures, by = 'postmeter', note = '',
-                 ['until'] = hours > 0 and now + hours * 3600 or 0, ids = '', held = 0}
-    if counts then
-        inc.ids, inc.held = ARGV[A.inc_qid], 1
+    -- Add n to rates field "<kind>:<i>" (its value as read: the script runs
+    -- alone, nothing else wrote it since) and to the kind's sum (a d field of
+    -- today stays out of it); the field and its new value go on set, for
+    -- rates_write.
+    function rates_add(t, sum, set, kind, i, n)
+        local f = kind .. ':' .. i
+        t[f] = (t[f] or 0) + n
+        set[#set + 1] = f
+        set[#set + 1] = t[f]
+        if kind ~= 'd' or i ~= today then
+            sum[kind] = sum[kind] + n
+        end
     end
-    redis.call('HSET', KEYS[K.inc], 'at', inc.at, 'signal', signal, 'figures', figures, 'by',
-               inc.by, 'note', '', 'until', inc['until'], 'ids', inc.ids, 'held', inc.held)
-    if inc['until'] > 0 then
-        -- the key ends at until: EXPIRE from now, the same moment as EXPIREAT
-        -- until in production, and right under the test clock's offset too
-        redis.call('EXPIRE', KEYS[K.inc], inc['until'] - now)
+
+    -- Write the rates fields of set in one HSET, and renew the hash's TTL (8 days).
+    function rates_write(set)
+        redis.call('HSET', KEYS[K.ir], unpack(set))
+        redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
     end
-    redis.call('ZADD', KEYS[K.incidx], now, inc_sender)
-    return inc
+
+    -- Note the sender's day of history and, for a login from a new network, the
+    -- time; returns the factor (percent) the thresholds are lowered by, and the
+    -- network text for the figures.
+    function new_network(t, history)
+        local days = tonumber(ARGV[A.inc_nn_days]) or 0
+        local pct, net = tonumber(ARGV[A.inc_nn_pct]) or 100, ARGV[A.inc_net]
+        if days <= 0 then
+            return 100, nil
+        end
+        if net ~= '' then
+            local d = tonumber(redis.call('HGET', KEYS[K.net], net))
+            if (not d or today - d >= days) and history then
+                redis.call('HSET', KEYS[K.ir], 'nn', now, 'nnet', net)
+                t.nn, t.nnet = now, net
+            end
+            if d ~= today then
+                redis.call('HSET', KEYS[K.net], net, today)
+                day_hash_trim(KEYS[K.net], days, NET_MAX)
+            end
+            redis.call('EXPIRE', KEYS[K.net], days * DAY)
+        end
+        if t.nn and now - t.nn < DAY then
+            return pct, t.nnet
+        end
+        return 100, nil
+    end
+
+    -- The new recipient domains of this message (recorded as mailed today).
+    function new_domains()
+        local n = 0
+        for d in string.gmatch(ARGV[A.inc_domains], '%S+') do
+            local day = tonumber(redis.call('HGET', KEYS[K.dom], d))
+            if not day or today - day >= 30 then
+                n = n + 1
+            end
+            if day ~= today then
+                redis.call('HSET', KEYS[K.dom], d, today)
+            end
+        end
+        day_hash_trim(KEYS[K.dom], 30, DOM_MAX)
+        redis.call('EXPIRE', KEYS[K.dom], 30 * DAY)
+        return n
+    end
+
+    -- A threshold lowered by pct percent (rounded up); 0 stays off.
+    function lowered(v, pct)
+        v = tonumber(v) or 0
+        if v <= 0 then
+            return 0
+        end
+        return math.ceil(v * pct / 100)
+    end
+
+
+    -- Watch the signals for one request: nref (the refusals it counts: its own,
+    -- the first of its message, and those the server decided alone), goes (a
+    -- message that goes: mode commit or force, and counted). Returns the signal
+    -- and its figures when one trips, else nil.
+    function incident_detect(nref, goes)
+        local t, sum = rates_read()
+        t.since, t.nn = tonumber(t.since), tonumber(t.nn)
+        if not t.since then
+            redis.call('HSET', KEYS[K.ir], 'since', today)
+            redis.call('EXPIRE', KEYS[K.ir], 8 * DAY)
+            t.since = today
+        end
+        local history = today - t.since >= 7
+        local pct, net = new_network(t, history)
+        local tail = ''
+        local sig = ''
+        if net then
+            tail = '; new network ' .. net .. ', thresholds x' .. string.format('%.2g', pct / 100)
+            sig = '+new_network'
+        end
+        if nref > 0 then
+            local set = {}
+            rates_add(t, sum, set, 'r', minute, nref)
+            rates_write(set)
+            local lim = lowered(ARGV[A.inc_retry], pct)
+            local n = sum.r
+            if lim > 0 and n > lim then
+                return 'retry_storm' .. sig,
+                       n .. ' refusals in 10 minutes; threshold ' .. lim .. tail
+            end
+        end
+        if not goes then
+            return nil
+        end
+        local set = {}
+        rates_add(t, sum, set, 'm', minute, add.m)
+        rates_add(t, sum, set, 'd', today, add.m)
+        rates_write(set)
+        local floor = lowered(ARGV[A.inc_burst], pct)
+        local mult = tonumber(ARGV[A.inc_multiple]) or 0
+        local n = sum.m
+        local usual = sum.d / 7 / 144
+        if floor > 0 and n > floor and n > mult * usual then
+            return 'burst' .. sig,
+                   string.format('%d messages in 10 minutes; usual %.1f per 10 minutes; ' ..
+                                     'floor %d, x%s', n, usual, floor, ARGV[A.inc_multiple]) ..
+                       tail
+        end
+        local fan = lowered(ARGV[A.inc_fanout], pct)
+        if fan > 0 and ARGV[A.inc_domains] ~= '' then
+            local nd = new_domains()
+            if history and nd > 0 then
+                local set = {}
+                rates_add(t, sum, set, 'f', tenmin, nd)
+                rates_write(set)
+                local s = sum.f
+                if s > fan then
+                    return 'fanout' .. sig,
+                           s .. ' new recipient domains in an hour; threshold ' .. fan .. tail
+                end
+            end
+        end
+        local bl = lowered(ARGV[A.inc_bounce], pct)
+        local b = sum.b
+        if bl > 0 and b > bl then
+            return 'bounce_spike' .. sig, b .. ' hard bounces in 24 hours; threshold ' .. bl .. tail
+        end
+        return nil
+    end
+
+    -- Open the incident: write its hash and index entry; the tripping request is
+    -- its first held or refused message when it counts as one.
+    function incident_open(signal, figures, counts)
+        local hours = tonumber(ARGV[A.inc_max_hours]) or 0
+        local inc = {at = now, signal = signal, figures = figures, by = 'postmeter', note = '',
+                     ['until'] = hours > 0 and now + hours * 3600 or 0, ids = '', held = 0}
+        if counts then
+            inc.ids, inc.held = ARGV[A.inc_qid], 1
+        end
+        redis.call('HSET', KEYS[K.inc], 'at', inc.at, 'signal', signal, 'figures', figures, 'by',
+                   inc.by, 'note', '', 'until', inc['until'], 'ids', inc.ids, 'held', inc.held)
+        if inc['until'] > 0 then
+            -- the key ends at until: EXPIRE from now, the same moment as EXPIREAT
+            -- until in production, and right under the test clock's offset too
+            redis.call('EXPIRE', KEYS[K.inc], inc['until'] - now)
+        end
+        redis.call('ZADD', KEYS[K.incidx], now, inc_sender)
+        return inc
+    end
 end

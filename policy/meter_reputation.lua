@@ -18,8 +18,9 @@
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
--- The sender's reputation over the last 7 UTC days.
-local function reputation()
+-- The sender's reputation over the last 7 UTC days (in line: no closure
+-- per call).
+do
     local r = {sent = 0, hard = 0, blocks = 0, replies = 0, ppm = 0, level = 0}
     local flat = redis.call('HGETALL', KEYS[K.rep])
     for i = 1, #flat, 2 do
@@ -41,8 +42,8 @@ local function reputation()
         r.ppm = math.floor(r.hard * 1000000 / r.sent)
     end
     local min = tonumber(ARGV[A.rep_min]) or 0
-    local thresholds = {A.rep_warn, A.rep_halve, A.rep_cold, A.rep_stop}
     if r.sent >= min and r.sent > 0 then
+        local thresholds = {A.rep_warn, A.rep_halve, A.rep_cold, A.rep_stop}
         for level = 4, 1, -1 do
             local threshold = tonumber(ARGV[thresholds[level]]) or 0
             if threshold > 0 and r.ppm >= threshold then
@@ -51,10 +52,8 @@ local function reputation()
             end
         end
     end
-    return r
+    rep = r
 end
-
-rep = reputation()
 if rep.level >= 2 then
     for _, c in ipairs({'mh', 'md', 'rh', 'rd', 'nd'}) do -- the outgoing limits
         local l = sv[1].lim[c]
@@ -65,8 +64,10 @@ if rep.level >= 2 then
 end
 
 
--- The sender's first contacts over the last 30 UTC days, and their replies.
-local function reply_rate()
+-- The sender's first contacts over the last 30 UTC days, and their replies:
+-- read only when the brake is on, or for status (a request that does not
+-- watch incidents, PM_INCM_NONE): not on every message for nothing
+if (tonumber(ARGV[A.rr_min_ppm]) or 0) > 0 or (tonumber(ARGV[A.inc_mode]) or 0) == 0 then
     local r = {first = 0, replied = 0, brake = 0}
     local flat = redis.call('HGETALL', KEYS[K.rr])
     for i = 1, #flat, 2 do
@@ -85,13 +86,7 @@ local function reply_rate()
         r.replied * 1000000 < min_ppm * r.first then
         r.brake = 1
     end
-    return r
-end
-
--- read only when the brake is on, or for status (a request that does not
--- watch incidents, PM_INCM_NONE): not on every message for nothing
-if (tonumber(ARGV[A.rr_min_ppm]) or 0) > 0 or (tonumber(ARGV[A.inc_mode]) or 0) == 0 then
-    rr = reply_rate()
+    rr = r
 end
 if rr.brake == 1 and sv[1].lim.nd > 0 then
     sv[1].lim.nd = math.max(1, math.floor(sv[1].lim.nd / 2))

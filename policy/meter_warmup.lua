@@ -25,57 +25,61 @@ local wday_offset = tonumber(ARGV[A.wday_offset]) or 0
 local wu_learn = tonumber(ARGV[A.wu_learn]) or 0
 local wday = warmup_day(wday_offset)
 
--- The store time the next warm-up day begins (the next local midnight).
-local function next_wday()
-    return (wday + 1) * DAY - wday_offset
-end
+-- The warm-up's functions, made only when a scope has a curve (meter.lua
+-- asks warmup_state of a scope with one; the other functions follow from it).
+local next_wday, parse_curve, warmup_state, warmup_count
+if sv[1].curve ~= '' or (nscopes == 2 and sv[2].curve ~= '') then
+    -- The store time the next warm-up day begins (the next local midnight).
+    function next_wday()
+        return (wday + 1) * DAY - wday_offset
+    end
 
--- Parse a curve "d:h,d:h" into a list of {day_cap, hour_cap}.
-local function parse_curve(text)
-    local curve = {}
-    for d, h in string.gmatch(text, '(%d+):(%d+)') do
-        table.insert(curve, {tonumber(d), tonumber(h)})
-    end
-    return curve
-end
-
--- A scope's warm-up state as of today, before this request, under its values
--- v (meter_base.lua); nil without a curve.
-local function warmup_state(key, v)
-    if v.curve == '' then -- no warm-up: nothing to parse
-        return nil
-    end
-    local curve = parse_curve(v.curve)
-    if #curve == 0 then
-        return nil
-    end
-    local w = warmup_read(key)
-    w.ppm = rep.ppm
-    w.stored_last = w.last
-    if not w.last or not w.start or wday - w.last >= v.dormant then
-        w.start, w.stage, w.today = wday, 0, 0
-    elseif w.last < wday then
-        if w.ppm <= v.max_ppm and rep.level < 2 then
-            w.stage = w.stage + 1
+    -- Parse a curve "d:h,d:h" into a list of {day_cap, hour_cap}.
+    function parse_curve(text)
+        local curve = {}
+        for d, h in string.gmatch(text, '(%d+):(%d+)') do
+            table.insert(curve, {tonumber(d), tonumber(h)})
         end
-        w.today = 0
+        return curve
     end
-    if wu_learn > 0 and w.stage + 1 >= wu_learn and w.stage < #curve then
-        w.stage = #curve
-    end
-    local c = curve[w.stage + 1]
-    if c then
-        w.day_cap, w.hour_cap = c[1], c[2]
-    end
-    return w
-end
 
--- Record a counted request in a scope's warm-up state.
-local function warmup_count(key, w, v)
-    w.today = w.today + add.m
-    warmup_write(key, w, wday)
-    if w.stored_last ~= wday then
-        redis.call('EXPIRE', key, (v.dormant + 1) * DAY)
+    -- A scope's warm-up state as of today, before this request, under its values
+    -- v (meter_base.lua); nil without a curve.
+    function warmup_state(key, v)
+        if v.curve == '' then -- no warm-up: nothing to parse
+            return nil
+        end
+        local curve = parse_curve(v.curve)
+        if #curve == 0 then
+            return nil
+        end
+        local w = warmup_read(key)
+        w.ppm = rep.ppm
+        w.stored_last = w.last
+        if not w.last or not w.start or wday - w.last >= v.dormant then
+            w.start, w.stage, w.today = wday, 0, 0
+        elseif w.last < wday then
+            if w.ppm <= v.max_ppm and rep.level < 2 then
+                w.stage = w.stage + 1
+            end
+            w.today = 0
+        end
+        if wu_learn > 0 and w.stage + 1 >= wu_learn and w.stage < #curve then
+            w.stage = #curve
+        end
+        local c = curve[w.stage + 1]
+        if c then
+            w.day_cap, w.hour_cap = c[1], c[2]
+        end
+        return w
+    end
+
+    -- Record a counted request in a scope's warm-up state.
+    function warmup_count(key, w, v)
+        w.today = w.today + add.m
+        warmup_write(key, w, wday)
+        if w.stored_last ~= wday then
+            redis.call('EXPIRE', key, (v.dormant + 1) * DAY)
+        end
     end
 end
-

@@ -50,27 +50,34 @@ local CFG = ARGV[A.hour_bucket] .. '/' .. ARGV[A.day_bucket]
 local LETTER = {mh = 'm', md = 'm', rh = 'r', rd = 'r', nd = 'n', ih = 'i', id = 'i'}
 local IN_HOUR = {mh = true, rh = true, ih = true}
 
--- One counter c (letter l) of window w: bucket length b (bs as the field
--- text), buckets per window n, current bucket k (sk as text), first live
--- bucket k - n, the totals field (the bucket fields' prefix before ":"), the
--- current bucket's field, and live, the end ":<k - n>:<k>" of a totals value
--- whose range is the live window's (the window's, shared by its counters).
-local function counter(c, w, bs, b, k, sk, live)
-    local n, tot = WINDOW[w] / b, c .. bs
-    return {c = c, l = LETTER[c], b = b, n = n, k = k, first = k - n, tot = tot,
-            cur = tot .. ':' .. sk, live = live}
-end
-
+-- The counters, in C's order: per counter c (letter l) of window w its
+-- bucket length b, buckets per window n, current bucket k, first live bucket
+-- k - n, the totals field tot (the bucket fields' prefix before ":"), the
+-- current bucket's field cur, and live, the end ":<k - n>:<k>" of a totals
+-- value whose range is the live window's (the window's, shared by its
+-- counters). Built in line, one constructor per counter.
 local kh, kd = math.floor(now / bucket.h), math.floor(now / bucket.d)
 local skh, skd = tostring(kh), tostring(kd)
-local live_h = ':' .. (kh - WINDOW.h / bucket.h) .. ':' .. skh
-local live_d = ':' .. (kd - WINDOW.d / bucket.d) .. ':' .. skd
+local n_h, n_d = WINDOW.h / bucket.h, WINDOW.d / bucket.d
+local live_h = ':' .. (kh - n_h) .. ':' .. skh
+local live_d = ':' .. (kd - n_d) .. ':' .. skd
 local CTR, BY, HFIELDS = {}, {}, {'cfg'}
-for i, c in ipairs(COUNTERS) do
-    local x = IN_HOUR[c] and counter(c, 'h', ARGV[A.hour_bucket], bucket.h, kh, skh, live_h)
-                         or counter(c, 'd', ARGV[A.day_bucket], bucket.d, kd, skd, live_d)
-    CTR[i], BY[c] = x, x
-    HFIELDS[2 * i], HFIELDS[2 * i + 1] = x.tot, x.cur
+do
+    local hbs, dbs = ARGV[A.hour_bucket], ARGV[A.day_bucket]
+    for i, c in ipairs(COUNTERS) do
+        local x
+        if IN_HOUR[c] then
+            local tot = c .. hbs
+            x = {c = c, l = LETTER[c], b = bucket.h, n = n_h, k = kh, first = kh - n_h, tot = tot,
+                 cur = tot .. ':' .. skh, live = live_h}
+        else
+            local tot = c .. dbs
+            x = {c = c, l = LETTER[c], b = bucket.d, n = n_d, k = kd, first = kd - n_d, tot = tot,
+                 cur = tot .. ':' .. skd, live = live_d}
+        end
+        CTR[i], BY[c] = x, x
+        HFIELDS[2 * i], HFIELDS[2 * i + 1] = x.tot, x.cur
+    end
 end
 
 -- Write a scope's bucket-length stamp and its counters' "total:lo:hi" (with
@@ -158,15 +165,15 @@ local function read_scope(key)
     local v = redis.call('HMGET', key, unpack(HFIELDS))
     local parsed, i = v[1] == CFG, 1
     while parsed and i <= #CTR do
-        local x, f = CTR[i], v[2 * i] or ''
-        local t, lo, hi
-        if string.sub(f, -#x.live) == x.live then -- the usual range: cut, not parsed
-            t = string.sub(f, 1, -#x.live - 1)
+        local x = CTR[i]
+        local t, range = string.match(v[2 * i] or '', '^(%d+)(:.+)$')
+        local lo, hi
+        if range == x.live then -- the usual range: compared, not parsed
             lo, hi = x.first, x.k
-            t = string.find(t, '^%d+$') and t
-        else
-            t, lo, hi = string.match(f, '^(%d+):(%d+):(%d+)$')
+        elseif range then
+            lo, hi = string.match(range, '^:(%d+):(%d+)$')
             lo, hi = tonumber(lo), tonumber(hi)
+            t = lo and t
         end
         parsed = t ~= nil and t ~= false and lo <= hi and hi - lo <= 2 * x.n + 2
         if parsed then
@@ -192,21 +199,23 @@ local function read_scope(key)
     s.dirty = {}
     for _, x in ipairs(CTR) do
         local c, lo, hi = x.c, s.lo[x.c], s.hi[x.c]
-        for k = lo, math.min(hi, x.first - 1) do
-            s.gone[#s.gone + 1] = x.tot .. ':' .. k
-            if hi >= x.first then
-                ask[#ask + 1] = s.gone[#s.gone]
-                from[#ask] = c
+        if lo ~= x.first or hi ~= x.k then -- (the live range: nothing left, nothing moves)
+            for k = lo, math.min(hi, x.first - 1) do
+                s.gone[#s.gone + 1] = x.tot .. ':' .. k
+                if hi >= x.first then
+                    ask[#ask + 1] = s.gone[#s.gone]
+                    from[#ask] = c
+                end
             end
+            if hi < x.first then
+                s.used[c] = 0
+            end
+            local nlo, nhi = math.max(lo, x.first), math.max(hi, x.k)
+            if nlo ~= lo or nhi ~= hi then
+                s.dirty[c] = true
+            end
+            s.lo[c], s.hi[c] = nlo, nhi
         end
-        if hi < x.first then
-            s.used[c] = 0
-        end
-        local nlo, nhi = math.max(lo, x.first), math.max(hi, x.k)
-        if nlo ~= lo or nhi ~= hi then
-            s.dirty[c] = true
-        end
-        s.lo[c], s.hi[c] = nlo, nhi
     end
     if #ask > 0 then
         local got = redis.call('HMGET', key, unpack(ask))
