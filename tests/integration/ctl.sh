@@ -435,13 +435,14 @@ pm_assert_eq "senders with the most hard bounces in 7 days (of those sending lat
   2  olive@example.com                  9/20            45.0 %  default
   3  randy@example.com                  4/105            3.8 %  default" "$(cat "$PM_TMP/ctl.out")" "top --by bounces over 7 days"
 # Every sender of the index is a candidate, however small its day's score:
-# 30 senders busier today (9 messages each at 09:00) but with nothing in the
-# last hour do not hide petra's 8 at noon.
-pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 32400 - REAL)) EX 3600 >/dev/null # 09:00
+# 30 senders busier that day (9 messages each at 09:00) but with nothing in the
+# last hour do not hide petra's 8 at noon. (Tomorrow, so that no message sent
+# on the real clock above falls in that hour.)
+pm_rcli SET pmtest:v1:clock $(((TODAY + 1) * 86400 + 32400 - REAL)) EX 3600 >/dev/null # 09:00
 for i in $(seq 1 30); do
     pm_assert_eq 9 "$(send a "ghost$i@example.com" 9)" "ghost $i"
 done
-pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon
+pm_rcli SET pmtest:v1:clock $(((TODAY + 1) * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon
 pm_assert_eq 8 "$(send a petra@example.com 8)" "petra at noon"
 json=$(ctl --json top --by hour -n 1)
 grep -q '"senders":\[{"rank":1,"sender":"petra@example.com",.*"messages_per_hour":8,' <<<"$json" ||
