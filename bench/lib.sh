@@ -164,6 +164,12 @@ bench_cpu_tree() {
     echo "$t"
 }
 
+# The machine's CPU time as "busy total" in clock ticks, all cores (/proc/stat:
+# busy = user nice system irq softirq; total adds idle and iowait; steal left out).
+bench_sys() {
+    awk '$1 == "cpu" { b = $2 + $3 + $4 + $7 + $8; print b, b + $5 + $6; exit }' /proc/stat
+}
+
 # The only child of process $1 (the milter process of a postmeter), else $1.
 bench_child() {
     local kids
