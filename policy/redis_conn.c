@@ -135,12 +135,18 @@ pm_redis_sentinel_primary(char *const *sentinels, size_t n, const char *master, 
     return best > -2 ? 0 : -1;
 }
 
-/* Block SIGPIPE in this thread while writing to a socket Redis may have closed. */
+/* Block SIGPIPE in this thread while writing to a socket Redis may have closed
+ * (nothing to do when the process ignores it, as postmeter and postmeterctl do). */
 void
 pm_redis_pipe_block(sigset_t *old, int *was_pending)
 {
     sigset_t set, pending;
+    struct sigaction sa;
 
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+        *was_pending = -1;
+        return;
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     sigpending(&pending);
@@ -155,6 +161,8 @@ pm_redis_pipe_restore(const sigset_t *old, int was_pending)
     sigset_t set, pending;
     struct timespec zero = {0, 0};
 
+    if (was_pending < 0)
+        return;
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
     sigpending(&pending);

@@ -58,7 +58,8 @@ int pm_redis_io_error(const struct pm_redis_link *l, const redisContext *c, int 
                       char *err, size_t errlen);
 
 /* Block SIGPIPE in this thread while writing to a socket Redis may have
- * closed; restore the mask after, consuming a SIGPIPE raised meanwhile. */
+ * closed; restore the mask after, consuming a SIGPIPE raised meanwhile.
+ * When the process ignores SIGPIPE, both do nothing (*was_pending is -1). */
 void pm_redis_pipe_block(sigset_t *old, int *was_pending);
 void pm_redis_pipe_restore(const sigset_t *old, int was_pending);
 
