@@ -13,7 +13,8 @@
  * contacts, ids) and what it does with each answer (verdict, reply, log
  * line). Whether an answer is right for a request is the meter script's
  * business, tested against a real Redis by tests/integration (exact.sh,
- * store.sh, ...).
+ * store.sh, ...). The engine's monotonic clock is a fake one too
+ * (pm_mono_ms() below): a test that waits moves it forward.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -23,9 +24,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "feedback.h"
 #include "learning.h"
 #include "log.h"
@@ -262,6 +263,25 @@ logged_with(const char *text)
     for (i = 0; i < n_logged; i++)
         n += strstr(logged[i], text) != NULL;
     return n;
+}
+
+/* The monotonic clock the engine reads (policy/clock.h), here a fake one the
+ * tests move: defined here, these two are linked instead of policy/clock.c's
+ * (all that file defines), so that a test waits without sleeping. */
+static long long mono_ms = 86400000; /* a day after boot: never 0 */
+
+/* Milliseconds on the fake monotonic clock. */
+long long
+pm_mono_ms(void)
+{
+    return mono_ms;
+}
+
+/* Whole seconds on the fake monotonic clock. */
+long long
+pm_mono_s(void)
+{
+    return mono_ms / 1000;
 }
 
 static long long learn_start; /* the learning start the fake keeps (0: none) */
@@ -2104,16 +2124,15 @@ test_known_cold_named(void **state)
                    "contact needs approval");
 }
 
-/* Refusals decided without the store whose sender makes no request are
- * sent a second after its last one, in a probe of their own that adds
- * nothing and refuses nothing itself; once. */
+/* Alice (SASL login Alice@Example.com) is over her hourly limit until
+ * 13:30: the store refuses her first message, the engine her second without
+ * asking; that refusal waits for a request to carry it. */
 static void
-test_known_carry(void **state)
+refused_locally(void)
 {
     struct pm_msg m;
     struct pm_verdict v;
 
-    (void)state;
     known_on(2);
     answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
     start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
@@ -2122,8 +2141,18 @@ test_known_carry(void **state)
     pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
     assert_int_equal(v.action, PM_ACT_TEMPFAIL);
     assert_int_equal(n_calls, 1);
+}
+
+/* Refusals decided without the store whose sender makes no request are
+ * sent a second after its last one, in a probe of their own that adds
+ * nothing and refuses nothing itself; once. */
+static void
+test_known_carry(void **state)
+{
+    (void)state;
+    refused_locally();
     assert_int_equal(pm_policy_carry(&conf, &store, NULL), 0); /* not yet a second */
-    usleep(1100 * 1000);
+    mono_ms += 1100;
     answer(1, 0);
     assert_int_equal(pm_policy_carry(&conf, &store, NULL), 1);
     assert_int_equal(n_calls, 2);
@@ -2157,20 +2186,13 @@ test_known_carry_outcomes(void **state)
     struct pm_verdict v;
 
     (void)state;
-    known_on(2);
-    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
-    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
-    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
-    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
-    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
-    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
-    assert_int_equal(n_calls, 1);
-    usleep(1100 * 1000);
+    refused_locally();
+    mono_ms += 1100;
     answer_fail(PM_STORE_RETRY, "redis: timeout");
     assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 1);
     assert_int_equal(calls[1].inc.local, 1);
     assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 0); /* a second later */
-    usleep(1100 * 1000);
+    mono_ms += 1100;
     answer_incident(PM_INCS_OPENED, 0);
     n_opened = 0;
     assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 1);
