@@ -392,6 +392,24 @@ company_plan(void)
     conf.n_domain_assign = 1;
 }
 
+/* The rule "new" in place, alone: a first contact (one cold recipient or
+ * more) is refused for approval. Returns it for a test to change. */
+static struct pm_rule *
+first_contact_rule(void)
+{
+    static struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
+    static struct pm_rule rule;
+
+    rule = (struct pm_rule){.name = "new",
+                            .all = &cold,
+                            .n_all = 1,
+                            .action = PM_ACT_REJECT,
+                            .reply = "first contact needs approval"};
+    conf.rules = &rule;
+    conf.n_rules = 1;
+    return &rule;
+}
+
 /* The contact hash of a normalised address, as the engine keys it. */
 static void
 hash_of(const char *addr, char out[17])
@@ -701,18 +719,11 @@ test_recipients(void **state)
 static void
 test_first_contact_rule(void **state)
 {
-    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
-    struct pm_rule rule = {.name = "new",
-                           .all = &cold,
-                           .n_all = 1,
-                           .action = PM_ACT_REJECT,
-                           .reply = "first contact needs approval"};
     struct pm_msg m;
     struct pm_verdict v;
 
     (void)state;
-    conf.rules = &rule;
-    conf.n_rules = 1;
+    first_contact_rule();
     answer(1, 0)->cold = 1;
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<Bob@Example.org>", &v);
@@ -2020,13 +2031,8 @@ test_known_override(void **state)
 static void
 test_known_cold_lookup(void **state)
 {
-    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
     struct pm_cond big = {PM_F_SIZE, PM_OP_GE, 1000000};
-    struct pm_rule rule = {.name = "new",
-                           .all = &cold,
-                           .n_all = 1,
-                           .action = PM_ACT_REJECT,
-                           .reply = "first contact needs approval"};
+    struct pm_rule *rule;
     char h[2][17];
     struct pm_msg m;
     struct pm_verdict v;
@@ -2035,8 +2041,7 @@ test_known_cold_lookup(void **state)
     (void)state;
     known_on(2);
     suplocal_set(1);
-    conf.rules = &rule;
-    conf.n_rules = 1;
+    rule = first_contact_rule();
     answer(1, 1); /* an internal message: the sender is known */
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     m.nrcpt = 1;
@@ -2072,7 +2077,7 @@ test_known_cold_lookup(void **state)
     assert_adds(&calls[2], PM_METER_PROBE, 0, 0, 0);
     assert_adds(&calls[3], PM_METER_COMMIT, 1, 1, 0);
     /* a rule the cold count does not change: no look-up */
-    rule.all = &big;
+    rule->all = &big;
     answer(1, 1)->cold = 1;
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<dan@example.org>", &v);
@@ -2090,12 +2095,6 @@ test_known_cold_lookup(void **state)
 static void
 test_known_cold_named(void **state)
 {
-    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
-    struct pm_rule rule = {.name = "new",
-                           .all = &cold,
-                           .n_all = 1,
-                           .action = PM_ACT_REJECT,
-                           .reply = "first contact needs approval"};
     struct pm_msg m;
     struct pm_verdict v;
     struct pm_meter_res *r;
@@ -2103,8 +2102,7 @@ test_known_cold_named(void **state)
     (void)state;
     known_on(2);
     suplocal_set(1);
-    conf.rules = &rule;
-    conf.n_rules = 1;
+    first_contact_rule();
     answer(1, 0)->cold = 1; /* r1: looked up, a first contact */
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<r1@example.org>", &v);
