@@ -419,6 +419,14 @@ test_bound(void **state)
     assert_true(kept > PM_SKNOW_SLOTS / 2);
 }
 
+/* A refusal decided here at mono_ms for alice (key a, login al) over limit
+ * c: 1 when it stays local (pm_sknow_refused()). */
+static int
+alice_refused(const struct pm_sknow_key *a, enum pm_counter c, long long mono_ms)
+{
+    return pm_sknow_refused(a, c, "alice@example.com", "al", "example.com", mono_ms);
+}
+
 /* Refusals decided here stay local while a request carried the count less
  * than a second ago; the next request takes them (and their limit); when
  * the sender makes none, they are due a second after its last one. */
@@ -440,24 +448,17 @@ test_refusals(void **state)
     assert_int_equal(pm_sknow_take(&a, &counter, T0), 0);
     pm_sknow_put(&a, &res, T0);
     assert_int_equal(pm_sknow_next_due(), -1);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 1), 1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 1), 1);
     assert_int_equal(pm_sknow_next_due(), T0 + 1000);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 999),
-        1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 999), 1);
     /* a second: ask, and the request takes the two */
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 1000),
-        0);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 1000), 0);
     assert_int_equal(pm_sknow_take(&a, &counter, T0 + 1000), 2);
     assert_int_equal(counter, PM_C_MSGS_HOUR);
     assert_int_equal(pm_sknow_take(&a, &counter, T0 + 1001), 0);
     assert_int_equal(pm_sknow_next_due(), -1);
     /* no request follows: due a second after the last one, once */
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_WARMUP_DAY, "alice@example.com", "al", "example.com", T0 + 1500),
-        1);
+    assert_int_equal(alice_refused(&a, PM_C_WARMUP_DAY, T0 + 1500), 1);
     assert_int_equal(pm_sknow_next_due(), T0 + 2001);
     assert_int_equal(pm_sknow_due(T0 + 2000, &c), 0);
     assert_int_equal(pm_sknow_due(T0 + 2001, &c), 1);
@@ -471,15 +472,9 @@ test_refusals(void **state)
     assert_int_equal(pm_sknow_next_due(), -1);
     /* refusals of two limits: each request carries one limit's, the most
      * numerous first; the other waits a second more */
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 2100),
-        1);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_DAY, "alice@example.com", "al", "example.com", T0 + 2200),
-        1);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_DAY, "alice@example.com", "al", "example.com", T0 + 2300),
-        1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 2100), 1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_DAY, T0 + 2200), 1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_DAY, T0 + 2300), 1);
     assert_int_equal(pm_sknow_take(&a, &counter, T0 + 2400), 2);
     assert_int_equal(counter, PM_C_MSGS_DAY);
     assert_int_equal(pm_sknow_next_due(), T0 + 3400);
