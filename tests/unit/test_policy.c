@@ -13,7 +13,8 @@
  * contacts, ids) and what it does with each answer (verdict, reply, log
  * line). Whether an answer is right for a request is the meter script's
  * business, tested against a real Redis by tests/integration (exact.sh,
- * store.sh, ...).
+ * store.sh, ...). The engine's monotonic clock is a fake one too
+ * (pm_mono_ms() below): a test that waits moves it forward.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -23,9 +24,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "feedback.h"
 #include "learning.h"
 #include "log.h"
@@ -264,6 +265,25 @@ logged_with(const char *text)
     return n;
 }
 
+/* The monotonic clock the engine reads (policy/clock.h), here a fake one the
+ * tests move: defined here, these two are linked instead of policy/clock.c's
+ * (all that file defines), so that a test waits without sleeping. */
+static long long mono_ms = 86400000; /* a day after boot: never 0 */
+
+/* Milliseconds on the fake monotonic clock. */
+long long
+pm_mono_ms(void)
+{
+    return mono_ms;
+}
+
+/* Whole seconds on the fake monotonic clock. */
+long long
+pm_mono_s(void)
+{
+    return mono_ms / 1000;
+}
+
 static long long learn_start; /* the learning start the fake keeps (0: none) */
 static long long learn_shift; /* seconds its clock is ahead of NOW */
 
@@ -370,6 +390,24 @@ company_plan(void)
     drules[0] = (struct pm_assign){PM_MATCH_DOMAIN, "example.com", 2, 1};
     conf.domain_assign = drules;
     conf.n_domain_assign = 1;
+}
+
+/* The rule "new" in place, alone: a first contact (one cold recipient or
+ * more) is refused for approval. Returns it for a test to change. */
+static struct pm_rule *
+first_contact_rule(void)
+{
+    static struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
+    static struct pm_rule rule;
+
+    rule = (struct pm_rule){.name = "new",
+                            .all = &cold,
+                            .n_all = 1,
+                            .action = PM_ACT_REJECT,
+                            .reply = "first contact needs approval"};
+    conf.rules = &rule;
+    conf.n_rules = 1;
+    return &rule;
 }
 
 /* The contact hash of a normalised address, as the engine keys it. */
@@ -681,18 +719,11 @@ test_recipients(void **state)
 static void
 test_first_contact_rule(void **state)
 {
-    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
-    struct pm_rule rule = {.name = "new",
-                           .all = &cold,
-                           .n_all = 1,
-                           .action = PM_ACT_REJECT,
-                           .reply = "first contact needs approval"};
     struct pm_msg m;
     struct pm_verdict v;
 
     (void)state;
-    conf.rules = &rule;
-    conf.n_rules = 1;
+    first_contact_rule();
     answer(1, 0)->cold = 1;
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<Bob@Example.org>", &v);
@@ -2000,13 +2031,8 @@ test_known_override(void **state)
 static void
 test_known_cold_lookup(void **state)
 {
-    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
     struct pm_cond big = {PM_F_SIZE, PM_OP_GE, 1000000};
-    struct pm_rule rule = {.name = "new",
-                           .all = &cold,
-                           .n_all = 1,
-                           .action = PM_ACT_REJECT,
-                           .reply = "first contact needs approval"};
+    struct pm_rule *rule;
     char h[2][17];
     struct pm_msg m;
     struct pm_verdict v;
@@ -2015,8 +2041,7 @@ test_known_cold_lookup(void **state)
     (void)state;
     known_on(2);
     suplocal_set(1);
-    conf.rules = &rule;
-    conf.n_rules = 1;
+    rule = first_contact_rule();
     answer(1, 1); /* an internal message: the sender is known */
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     m.nrcpt = 1;
@@ -2052,7 +2077,7 @@ test_known_cold_lookup(void **state)
     assert_adds(&calls[2], PM_METER_PROBE, 0, 0, 0);
     assert_adds(&calls[3], PM_METER_COMMIT, 1, 1, 0);
     /* a rule the cold count does not change: no look-up */
-    rule.all = &big;
+    rule->all = &big;
     answer(1, 1)->cold = 1;
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<dan@example.org>", &v);
@@ -2070,12 +2095,6 @@ test_known_cold_lookup(void **state)
 static void
 test_known_cold_named(void **state)
 {
-    struct pm_cond cold = {PM_F_FIRST_CONTACT, PM_OP_GE, 1};
-    struct pm_rule rule = {.name = "new",
-                           .all = &cold,
-                           .n_all = 1,
-                           .action = PM_ACT_REJECT,
-                           .reply = "first contact needs approval"};
     struct pm_msg m;
     struct pm_verdict v;
     struct pm_meter_res *r;
@@ -2083,8 +2102,7 @@ test_known_cold_named(void **state)
     (void)state;
     known_on(2);
     suplocal_set(1);
-    conf.rules = &rule;
-    conf.n_rules = 1;
+    first_contact_rule();
     answer(1, 0)->cold = 1; /* r1: looked up, a first contact */
     start(&m, "127.0.0.1", NULL, "<alice@example.com>");
     pm_policy_rcpt(&conf, &store, &m, "<r1@example.org>", &v);
@@ -2104,16 +2122,15 @@ test_known_cold_named(void **state)
                    "contact needs approval");
 }
 
-/* Refusals decided without the store whose sender makes no request are
- * sent a second after its last one, in a probe of their own that adds
- * nothing and refuses nothing itself; once. */
+/* Alice (SASL login Alice@Example.com) is over her hourly limit until
+ * 13:30: the store refuses her first message, the engine her second without
+ * asking; that refusal waits for a request to carry it. */
 static void
-test_known_carry(void **state)
+refused_locally(void)
 {
     struct pm_msg m;
     struct pm_verdict v;
 
-    (void)state;
     known_on(2);
     answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
     start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
@@ -2122,8 +2139,18 @@ test_known_carry(void **state)
     pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
     assert_int_equal(v.action, PM_ACT_TEMPFAIL);
     assert_int_equal(n_calls, 1);
+}
+
+/* Refusals decided without the store whose sender makes no request are
+ * sent a second after its last one, in a probe of their own that adds
+ * nothing and refuses nothing itself; once. */
+static void
+test_known_carry(void **state)
+{
+    (void)state;
+    refused_locally();
     assert_int_equal(pm_policy_carry(&conf, &store, NULL), 0); /* not yet a second */
-    usleep(1100 * 1000);
+    mono_ms += 1100;
     answer(1, 0);
     assert_int_equal(pm_policy_carry(&conf, &store, NULL), 1);
     assert_int_equal(n_calls, 2);
@@ -2157,20 +2184,13 @@ test_known_carry_outcomes(void **state)
     struct pm_verdict v;
 
     (void)state;
-    known_on(2);
-    answer_over(PM_SCOPE_SENDER, PM_C_MSGS_HOUR, 3, NOW + 600, 0);
-    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
-    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
-    start(&m, "127.0.0.1", "Alice@Example.com", "<whoever@example.com>");
-    pm_policy_rcpt(&conf, &store, &m, "<bob@example.org>", &v);
-    assert_int_equal(v.action, PM_ACT_TEMPFAIL);
-    assert_int_equal(n_calls, 1);
-    usleep(1100 * 1000);
+    refused_locally();
+    mono_ms += 1100;
     answer_fail(PM_STORE_RETRY, "redis: timeout");
     assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 1);
     assert_int_equal(calls[1].inc.local, 1);
     assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 0); /* a second later */
-    usleep(1100 * 1000);
+    mono_ms += 1100;
     answer_incident(PM_INCS_OPENED, 0);
     n_opened = 0;
     assert_int_equal(pm_policy_carry(&conf, &store, carry_opened), 1);

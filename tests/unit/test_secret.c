@@ -78,10 +78,11 @@ load(char *err, size_t len)
     return err;
 }
 
-/* One case: the key's and its directory's modes, and the error (or ""). */
+/* One case: its name, the key's and its directory's modes, which key it is,
+ * and the error (or ""); the config names user root and group mail. */
 struct row {
+    const char *name;
     mode_t key_mode, dir_mode;
-    const char *user, *group;
     int password; /* the key is redis.password_file */
     const char *want;
 };
@@ -91,36 +92,36 @@ static void
 test_modes(void **state)
 {
     static const struct row rows[] = {
-        {0600, 0700, "root", "mail", 0, ""},
-        {0640, 0755, "root", "mail", 0, ""},
-        {0400, 0711, "root", "mail", 0, ""},
-        {0600, 01777, "root", "mail", 0, ""},
-        {0440, 03775, "root", "mail", 0, ""},
-        {0644, 0700, "root", "mail", 0,
+        {"owner only", 0600, 0700, 0, ""},
+        {"key readable by its group", 0640, 0755, 0, ""},
+        {"key read-only", 0400, 0711, 0, ""},
+        {"directory anyone may write, sticky", 0600, 01777, 0, ""},
+        {"directory its group may write, sticky", 0440, 03775, 0, ""},
+        {"key readable by others", 0644, 0700, 0,
          "$D/pm.conf:4: contacts.secret_file: $D/d/key is readable by others (mode 0644): chown "
          "root:mail $D/d/key; chmod 0640 $D/d/key"},
-        {0602, 0700, "root", "mail", 0,
+        {"key writable by others", 0602, 0700, 0,
          "$D/pm.conf:4: contacts.secret_file: $D/d/key is writable by others (mode 0602): chown "
          "root:mail $D/d/key; chmod 0640 $D/d/key"},
-        {0666, 0700, "root", "mail", 0,
+        {"key readable and writable by others", 0666, 0700, 0,
          "$D/pm.conf:4: contacts.secret_file: $D/d/key is readable and writable by others (mode "
          "0666): chown root:mail $D/d/key; chmod 0640 $D/d/key"},
-        {0660, 0700, "root", "mail", 0,
+        {"key writable by its group", 0660, 0700, 0,
          "$D/pm.conf:4: contacts.secret_file: $D/d/key is writable by its group (mode 0660): "
          "chown root:mail $D/d/key; chmod 0640 $D/d/key"},
-        {0620, 0700, "root", "mail", 1,
+        {"password file writable by its group", 0620, 0700, 1,
          "$D/pm.conf:4: redis.password_file: $D/d/key is writable by its group (mode 0620): "
          "chown root:mail $D/d/key; chmod 0640 $D/d/key"},
-        {0604, 0700, "root", "mail", 1,
+        {"password file readable by others", 0604, 0700, 1,
          "$D/pm.conf:4: redis.password_file: $D/d/key is readable by others (mode 0604): chown "
          "root:mail $D/d/key; chmod 0640 $D/d/key"},
-        {0600, 0777, "root", "mail", 0,
+        {"directory writable by others", 0600, 0777, 0,
          "$D/pm.conf:4: contacts.secret_file: directory $D/d is writable by others (mode 0777): "
          "whoever can write there can replace $D/d/key; chmod go-w $D/d"},
-        {0600, 0770, "root", "mail", 1,
+        {"password file's directory writable by its group", 0600, 0770, 1,
          "$D/pm.conf:4: redis.password_file: directory $D/d is writable by its group (mode "
          "0770): whoever can write there can replace $D/d/key; chmod go-w $D/d"},
-        {0600, 02775, "root", "mail", 0,
+        {"directory its group may write, setgid", 0600, 02775, 0,
          "$D/pm.conf:4: contacts.secret_file: directory $D/d is writable by its group (mode "
          "2775): whoever can write there can replace $D/d/key; chmod go-w $D/d"},
     };
@@ -134,10 +135,11 @@ test_modes(void **state)
         write_text(key_path, r->password ? "meter s3cret\n" : "0123456789abcdef0123456789abcdef");
         assert_int_equal(chmod(key_path, r->key_mode), 0);
         assert_int_equal(chmod(dir_path, r->dir_mode), 0);
-        write_conf(r->user, r->group, key_path, r->password);
-        if (strcmp(load(err, sizeof(err)), r->want) != 0)
-            print_error("row %zu: got  %s\n        want %s\n", i, err, r->want);
-        assert_string_equal(load(err, sizeof(err)), r->want);
+        write_conf("root", "mail", key_path, r->password);
+        load(err, sizeof(err));
+        if (strcmp(err, r->want) != 0)
+            print_error("case \"%s\": got  %s\n        want %s\n", r->name, err, r->want);
+        assert_string_equal(err, r->want);
         assert_null(strstr(err, "s3cret"));
         assert_int_equal(chmod(dir_path, 0700), 0);
         assert_int_equal(unlink(key_path), 0);

@@ -64,50 +64,122 @@ question(void)
     return q;
 }
 
-/* Fresh knowledge far from the limits goes on; stale, future or none-allowed asks. */
+/* Assert a decision of the case named name (printed when it is wrong). */
 static void
-test_fresh(void **state)
+decided(const char *name, enum pm_sknow_act got, enum pm_sknow_act want)
 {
-    struct pm_sknow kn = far();
-    struct pm_sknow_q q = question();
-
-    (void)state;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0 + 5000), PM_SKNOW_GO);
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0 + 5001), PM_SKNOW_ASK);
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0 - 1), PM_SKNOW_ASK);
-    q.fresh_ms = 0; /* rcpt_check.fresh_seconds = 0: always ask */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
+    if (got != want)
+        print_error("case \"%s\": decided %d, want %d\n", name, (int)got, (int)want);
+    assert_int_equal(got, want);
 }
 
-/* Every counter keeps the margin, counted as the store would count the
- * message: used + what the message adds + margin <= limit. */
+/* One decision for a sender whose last answer fitted: far() and question()
+ * but for the fields given (0: theirs), asked at T0 + at. */
+struct fit_row {
+    const char *name;
+    long long at;            /* ms after T0 */
+    int no_fresh;            /* rcpt_check.fresh_seconds = 0: knowledge decides nothing */
+    long long hour, new_day; /* the sender's messages this hour, first contacts today */
+    long long margin;
+    long long rcpts, known; /* external recipients so far, those known not to be cold */
+    int internal;           /* an internal message (adds no message, no recipient) */
+    int rep_level, reply_brake;
+    long long warmup_today; /* a warm-up (caps 20 a day, 15 an hour) with this many today */
+    long long company;      /* the company's messages this hour against its limit of 300 */
+    int company_scope;      /* the company's scope is used */
+    enum pm_sknow_act want;
+};
+
+/* Fresh knowledge far from the limits goes on, stale or future asks; every
+ * counter keeps the margin, counted as the store would count the message
+ * (used + what the message adds + margin <= limit), every recipient of
+ * unknown status taken as cold; the company's scope counts when it is used;
+ * the store's brakes (halved limits, the reply-rate brake, the reputation's
+ * refusals, the warm-up caps) lower the limits, but an internal message
+ * meets none of them. */
+static void
+test_decide(void **state)
+{
+    static const struct fit_row rows[] = {
+        {"fresh", .want = PM_SKNOW_GO},
+        {"5 s old: still fresh", .at = 5000, .want = PM_SKNOW_GO},
+        {"5.001 s old: stale", .at = 5001, .want = PM_SKNOW_ASK},
+        {"from the future", .at = -1, .want = PM_SKNOW_ASK},
+        {"fresh, none allowed", .no_fresh = 1, .want = PM_SKNOW_ASK},
+        {"97 + 1 + 2 = 100 an hour", .hour = 97, .want = PM_SKNOW_GO},
+        {"98 + 1 + 2 > 100 an hour", .hour = 98, .want = PM_SKNOW_ASK},
+        {"98 + 1 + 1 = 100 an hour, margin 1", .hour = 98, .margin = 1, .want = PM_SKNOW_GO},
+        {"88 + 10 cold + 2 = 100 new", .new_day = 88, .rcpts = 10, .want = PM_SKNOW_GO},
+        {"89 + 10 cold + 2 > 100 new", .new_day = 89, .rcpts = 10, .want = PM_SKNOW_ASK},
+        {"89 + 9 cold + 2 = 100 new, one recipient known", .new_day = 89, .rcpts = 10, .known = 1,
+         .want = PM_SKNOW_GO},
+        {"company at 298 of 300, its scope unused", .company = 298, .want = PM_SKNOW_GO},
+        {"company at 298 + 1 + 2 > 300", .company = 298, .company_scope = 1, .want = PM_SKNOW_ASK},
+        {"halved: 47 + 1 + 2 = 50", .hour = 47, .rep_level = 2, .want = PM_SKNOW_GO},
+        {"halved: 48 + 1 + 2 > 50", .hour = 48, .rep_level = 2, .want = PM_SKNOW_ASK},
+        {"reply brake: 47 + 1 + 2 = 50 new", .new_day = 47, .reply_brake = 1, .want = PM_SKNOW_GO},
+        {"reply brake: 48 + 1 + 2 > 50 new", .new_day = 48, .reply_brake = 1, .want = PM_SKNOW_ASK},
+        {"level 3 (no first contact), recipient maybe cold", .rep_level = 3, .want = PM_SKNOW_ASK},
+        {"level 3, recipient known", .rep_level = 3, .known = 1, .want = PM_SKNOW_GO},
+        {"level 4 (no external mail)", .rep_level = 4, .known = 1, .want = PM_SKNOW_ASK},
+        {"level 4, internal message", .rep_level = 4, .internal = 1, .want = PM_SKNOW_GO},
+        {"warm-up: 17 + 1 + 2 = 20 today, 12 this hour", .warmup_today = 17, .hour = 12,
+         .want = PM_SKNOW_GO},
+        {"warm-up: 18 + 1 + 2 > 20 today", .warmup_today = 18, .hour = 12, .want = PM_SKNOW_ASK},
+        {"warm-up: 13 + 1 + 2 > 15 this hour", .warmup_today = 1, .hour = 13, .want = PM_SKNOW_ASK},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct fit_row *r = &rows[i];
+        struct pm_sknow kn = far();
+        struct pm_sknow_q q = question();
+
+        if (r->no_fresh)
+            q.fresh_ms = 0;
+        if (r->hour)
+            kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = r->hour;
+        if (r->new_day)
+            kn.used[PM_SCOPE_SENDER][PM_C_NEW_DAY] = r->new_day;
+        if (r->margin)
+            q.margin = r->margin;
+        if (r->rcpts)
+            q.rcpts = r->rcpts;
+        q.cold = q.rcpts - r->known;
+        if (r->internal) {
+            q.msgs = q.rcpts = q.cold = 0;
+            q.internal = 1;
+        }
+        kn.rep.level = r->rep_level;
+        kn.rep.reply_brake = r->reply_brake;
+        if (r->warmup_today) {
+            kn.warmup[PM_SCOPE_SENDER].active = 1;
+            kn.warmup[PM_SCOPE_SENDER].day_cap = 20;
+            kn.warmup[PM_SCOPE_SENDER].hour_cap = 15;
+            kn.warmup[PM_SCOPE_SENDER].today = r->warmup_today;
+        }
+        if (r->company) {
+            q.lim[PM_SCOPE_DOMAIN][PM_C_MSGS_HOUR] = 300;
+            kn.used[PM_SCOPE_DOMAIN][PM_C_MSGS_HOUR] = r->company;
+        }
+        if (r->company_scope)
+            q.nscopes = 2;
+        decided(r->name, pm_sknow_decide(&kn, &q, T0 + r->at), r->want);
+    }
+}
+
+/* Every counter with a limit, each in turn, keeps the margin: 7 + 1 + 2 of
+ * 10 goes on, 8 asks, no limit goes on. */
 static void
 test_margin(void **state)
 {
-    struct pm_sknow kn = far();
-    struct pm_sknow_q q = question();
+    struct pm_sknow kn;
+    struct pm_sknow_q q;
+    char name[64];
     int c;
 
     (void)state;
-    kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 97; /* 97 + 1 + 2 = 100 */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 98;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    q.margin = 1;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    /* the recipients of the message so far, every one of unknown status cold */
-    kn = far();
-    q = question();
-    q.rcpts = 10;
-    q.cold = 10;
-    kn.used[PM_SCOPE_SENDER][PM_C_NEW_DAY] = 88; /* 88 + 10 + 2 = 100 */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn.used[PM_SCOPE_SENDER][PM_C_NEW_DAY] = 89;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    q.cold = 9; /* one of them known not to be */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    /* every counter with a limit, each in turn */
     for (c = 0; c < PM_C_COUNT; c++) {
         kn = far();
         q = question();
@@ -115,66 +187,31 @@ test_margin(void **state)
         q.msgs = q.rcpts = q.cold = !q.internal;
         q.lim[PM_SCOPE_SENDER][c] = 10;
         kn.used[PM_SCOPE_SENDER][c] = 7;
-        assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
+        snprintf(name, sizeof(name), "counter %d: 7 of 10", c);
+        decided(name, pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
         kn.used[PM_SCOPE_SENDER][c] = 8;
-        assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
+        snprintf(name, sizeof(name), "counter %d: 8 of 10", c);
+        decided(name, pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
         q.lim[PM_SCOPE_SENDER][c] = 0; /* no limit */
-        assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
+        snprintf(name, sizeof(name), "counter %d: 8, no limit", c);
+        decided(name, pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
     }
-    /* the company's scope counts when it is used */
-    kn = far();
-    q = question();
-    q.lim[PM_SCOPE_DOMAIN][PM_C_MSGS_HOUR] = 300;
-    kn.used[PM_SCOPE_DOMAIN][PM_C_MSGS_HOUR] = 298;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    q.nscopes = 2;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
 }
 
-/* The store's brakes: halved limits, the reply-rate brake, the reputation's
- * refusals, the warm-up caps; an internal message meets none of them. */
-static void
-test_brakes(void **state)
-{
-    struct pm_sknow kn = far();
-    struct pm_sknow_q q = question();
-
-    (void)state;
-    kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 47; /* 47 + 1 + 2 = 50, half of 100 */
-    kn.rep.level = 2;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 48;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    kn = far();
-    kn.rep.reply_brake = 1; /* new recipients: 50 */
-    kn.used[PM_SCOPE_SENDER][PM_C_NEW_DAY] = 47;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn.used[PM_SCOPE_SENDER][PM_C_NEW_DAY] = 48;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    kn = far();
-    kn.rep.level = 3; /* no first contact: a recipient of unknown status may be one */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    q.cold = 0;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn.rep.level = 4; /* no external mail */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    q.msgs = q.rcpts = 0;
-    q.internal = 1;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn = far();
-    q = question();
-    kn.warmup[PM_SCOPE_SENDER].active = 1;
-    kn.warmup[PM_SCOPE_SENDER].day_cap = 20;
-    kn.warmup[PM_SCOPE_SENDER].hour_cap = 15;
-    kn.warmup[PM_SCOPE_SENDER].today = 17; /* 17 + 1 + 2 = 20 */
-    kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 12;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn.warmup[PM_SCOPE_SENDER].today = 18;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    kn.warmup[PM_SCOPE_SENDER].today = 1;
-    kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 13;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-}
+/* One decision for a sender the last answer found over a limit (100 used of
+ * 100): far() and question() but for these, asked at T0 + at. */
+struct over_row {
+    const char *name;
+    long long at; /* ms after T0 */
+    enum pm_scope scope;
+    enum pm_counter counter;
+    long long retry_at; /* store time it fits again (-1: never) */
+    int rep_level;
+    long long credits_msgs, credits_rcpts;
+    int dry, soft; /* a dry run; a soft scope */
+    int internal;  /* an internal message (adds no message, no recipient) */
+    enum pm_sknow_act want;
+};
 
 /* A sender over a message limit until a store time still to come is refused;
  * not within two seconds of that time (estimated from the local clock), nor
@@ -184,51 +221,63 @@ test_brakes(void **state)
 static void
 test_over(void **state)
 {
-    struct pm_sknow kn = far();
-    struct pm_sknow_q q = question();
+    /* clang-format off */
+    static const struct over_row rows[] = {
+        /* name, at (ms after T0), over scope and counter, retry_at, reputation level, credits
+         * left (messages, recipients), dry run, soft scope, internal message: decision */
+        {"over the hour until NOW + 4",      0, PM_SCOPE_SENDER, PM_C_MSGS_HOUR,  NOW + 4,   0, 0, 0, 0, 0, 0, PM_SKNOW_REFUSE},
+        {"1.999 s later",                 1999, PM_SCOPE_SENDER, PM_C_MSGS_HOUR,  NOW + 4,   0, 0, 0, 0, 0, 0, PM_SKNOW_REFUSE},
+        /* within two seconds of retry_at (the estimate lags by whole seconds) the store decides */
+        {"2 s later",                     2000, PM_SCOPE_SENDER, PM_C_MSGS_HOUR,  NOW + 4,   0, 0, 0, 0, 0, 0, PM_SKNOW_ASK},
+        {"stale",                         6000, PM_SCOPE_SENDER, PM_C_MSGS_HOUR,  NOW + 4,   0, 0, 0, 0, 0, 0, PM_SKNOW_ASK},
+        /* a reputation brake may refuse with its own reply */
+        {"reputation level 3",               0, PM_SCOPE_SENDER, PM_C_MSGS_HOUR,  NOW + 4,   3, 0, 0, 0, 0, 0, PM_SKNOW_ASK},
+        {"over the warm-up's day",           0, PM_SCOPE_SENDER, PM_C_WARMUP_DAY, NOW + 4,   0, 0, 0, 0, 0, 0, PM_SKNOW_REFUSE},
+        /* a recipient limit: fewer recipients may fit */
+        {"over a recipient limit",           0, PM_SCOPE_SENDER, PM_C_RCPTS_DAY,  NOW + 4,   0, 0, 0, 0, 0, 0, PM_SKNOW_ASK},
+        /* never: not a message limit one more message can be refused for */
+        {"over the day, never fits",         0, PM_SCOPE_SENDER, PM_C_MSGS_DAY,   -1,        0, 0, 0, 0, 0, 0, PM_SKNOW_ASK},
+        {"message credits left",             0, PM_SCOPE_SENDER, PM_C_MSGS_DAY,   NOW + 600, 0, 1, 0, 0, 0, 0, PM_SKNOW_ASK},
+        /* recipient credits buy no message */
+        {"recipient credits left",           0, PM_SCOPE_SENDER, PM_C_MSGS_DAY,   NOW + 600, 0, 0, 5, 0, 0, 0, PM_SKNOW_REFUSE},
+        {"dry run",                          0, PM_SCOPE_SENDER, PM_C_MSGS_DAY,   NOW + 600, 0, 0, 5, 1, 0, 0, PM_SKNOW_ASK},
+        {"soft scope",                       0, PM_SCOPE_SENDER, PM_C_MSGS_DAY,   NOW + 600, 0, 0, 5, 0, 1, 0, PM_SKNOW_ASK},
+        /* internal mail counts apart: it fits */
+        {"internal message",                 0, PM_SCOPE_SENDER, PM_C_MSGS_DAY,   NOW + 600, 0, 0, 5, 0, 0, 1, PM_SKNOW_GO},
+        {"internal, over the internal hour", 0, PM_SCOPE_SENDER, PM_C_INT_HOUR,   NOW + 600, 0, 0, 5, 0, 0, 1, PM_SKNOW_REFUSE},
+        /* a scope the message does not use */
+        {"internal, the company over it",    0, PM_SCOPE_DOMAIN, PM_C_INT_HOUR,   NOW + 600, 0, 0, 5, 0, 0, 1, PM_SKNOW_GO},
+    };
+    /* clang-format on */
+    struct pm_sknow kn;
+    struct pm_sknow_q q;
+    size_t i;
 
     (void)state;
-    kn.fits = 0;
-    kn.over_scope = PM_SCOPE_SENDER;
-    kn.over_counter = PM_C_MSGS_HOUR;
-    kn.over_limit = 100;
-    kn.retry_at = NOW + 4;
-    kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 100;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_REFUSE);
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0 + 1999), PM_SKNOW_REFUSE);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct over_row *r = &rows[i];
+
+        kn = far();
+        q = question();
+        kn.fits = 0;
+        kn.over_scope = r->scope;
+        kn.over_counter = r->counter;
+        kn.over_limit = 100;
+        kn.retry_at = r->retry_at;
+        kn.used[PM_SCOPE_SENDER][PM_C_MSGS_HOUR] = 100;
+        kn.rep.level = r->rep_level;
+        kn.credits_left[0] = r->credits_msgs;
+        kn.credits_left[1] = r->credits_rcpts;
+        q.enforce = !r->dry;
+        q.hard[PM_SCOPE_SENDER] = !r->soft;
+        if (r->internal) {
+            q.msgs = q.rcpts = q.cold = 0;
+            q.internal = 1;
+        }
+        decided(r->name, pm_sknow_decide(&kn, &q, T0 + r->at), r->want);
+    }
+    kn = far(); /* 1.999 s after T0 the store's time is estimated in whole seconds */
     assert_int_equal(pm_sknow_store_time(&kn, T0 + 1999), NOW + 1);
-    /* within two seconds of retry_at (the estimate lags by whole seconds) the store decides */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0 + 2000), PM_SKNOW_ASK);
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0 + 6000), PM_SKNOW_ASK); /* stale */
-    kn.rep.level = 3; /* a reputation brake may refuse with its own reply */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    kn.rep.level = 0;
-    kn.over_counter = PM_C_WARMUP_DAY;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_REFUSE);
-    kn.over_counter = PM_C_RCPTS_DAY; /* a recipient limit: fewer recipients may fit */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    kn.over_counter = PM_C_MSGS_DAY;
-    kn.retry_at = -1; /* never: not a message limit one more message can be refused for */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    kn.retry_at = NOW + 600;
-    kn.credits_left[0] = 1;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    kn.credits_left[0] = 0;
-    kn.credits_left[1] = 5; /* recipient credits buy no message */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_REFUSE);
-    q.enforce = 0;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    q.enforce = 1;
-    q.hard[PM_SCOPE_SENDER] = 0;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_ASK);
-    q.hard[PM_SCOPE_SENDER] = 1;
-    q.msgs = q.rcpts = q.cold = 0;
-    q.internal = 1; /* internal mail counts apart: it fits */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
-    kn.over_counter = PM_C_INT_HOUR;
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_REFUSE);
-    kn.over_scope = PM_SCOPE_DOMAIN; /* a scope the message does not use */
-    assert_int_equal(pm_sknow_decide(&kn, &q, T0), PM_SKNOW_GO);
 }
 
 /* A sender in incident, or one the last answer opened an incident for, always asks. */
@@ -370,6 +419,14 @@ test_bound(void **state)
     assert_true(kept > PM_SKNOW_SLOTS / 2);
 }
 
+/* A refusal decided here at mono_ms for alice (key a, login al) over limit
+ * c: 1 when it stays local (pm_sknow_refused()). */
+static int
+alice_refused(const struct pm_sknow_key *a, enum pm_counter c, long long mono_ms)
+{
+    return pm_sknow_refused(a, c, "alice@example.com", "al", "example.com", mono_ms);
+}
+
 /* Refusals decided here stay local while a request carried the count less
  * than a second ago; the next request takes them (and their limit); when
  * the sender makes none, they are due a second after its last one. */
@@ -391,24 +448,17 @@ test_refusals(void **state)
     assert_int_equal(pm_sknow_take(&a, &counter, T0), 0);
     pm_sknow_put(&a, &res, T0);
     assert_int_equal(pm_sknow_next_due(), -1);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 1), 1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 1), 1);
     assert_int_equal(pm_sknow_next_due(), T0 + 1000);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 999),
-        1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 999), 1);
     /* a second: ask, and the request takes the two */
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 1000),
-        0);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 1000), 0);
     assert_int_equal(pm_sknow_take(&a, &counter, T0 + 1000), 2);
     assert_int_equal(counter, PM_C_MSGS_HOUR);
     assert_int_equal(pm_sknow_take(&a, &counter, T0 + 1001), 0);
     assert_int_equal(pm_sknow_next_due(), -1);
     /* no request follows: due a second after the last one, once */
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_WARMUP_DAY, "alice@example.com", "al", "example.com", T0 + 1500),
-        1);
+    assert_int_equal(alice_refused(&a, PM_C_WARMUP_DAY, T0 + 1500), 1);
     assert_int_equal(pm_sknow_next_due(), T0 + 2001);
     assert_int_equal(pm_sknow_due(T0 + 2000, &c), 0);
     assert_int_equal(pm_sknow_due(T0 + 2001, &c), 1);
@@ -422,15 +472,9 @@ test_refusals(void **state)
     assert_int_equal(pm_sknow_next_due(), -1);
     /* refusals of two limits: each request carries one limit's, the most
      * numerous first; the other waits a second more */
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_HOUR, "alice@example.com", "al", "example.com", T0 + 2100),
-        1);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_DAY, "alice@example.com", "al", "example.com", T0 + 2200),
-        1);
-    assert_int_equal(
-        pm_sknow_refused(&a, PM_C_MSGS_DAY, "alice@example.com", "al", "example.com", T0 + 2300),
-        1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_HOUR, T0 + 2100), 1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_DAY, T0 + 2200), 1);
+    assert_int_equal(alice_refused(&a, PM_C_MSGS_DAY, T0 + 2300), 1);
     assert_int_equal(pm_sknow_take(&a, &counter, T0 + 2400), 2);
     assert_int_equal(counter, PM_C_MSGS_DAY);
     assert_int_equal(pm_sknow_next_due(), T0 + 3400);
@@ -498,11 +542,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fresh),       cmocka_unit_test(test_margin),
-        cmocka_unit_test(test_brakes),      cmocka_unit_test(test_over),
-        cmocka_unit_test(test_incident),    cmocka_unit_test(test_table),
-        cmocka_unit_test(test_bound),       cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_carry_bound), cmocka_unit_test(test_replayed),
+        cmocka_unit_test(test_decide),   cmocka_unit_test(test_margin),
+        cmocka_unit_test(test_over),     cmocka_unit_test(test_incident),
+        cmocka_unit_test(test_table),    cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_refusals), cmocka_unit_test(test_carry_bound),
+        cmocka_unit_test(test_replayed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
