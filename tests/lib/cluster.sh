@@ -1,0 +1,132 @@
+# cluster.sh - a private Redis Cluster on loopback for integration tests.
+#
+# Source it after common.sh. pm_cluster_start starts 3 primaries and 3
+# replicas (by default) on free ports, each with its own cluster bus port
+# (the default, port + 10000, may be taken on a shared machine) and
+# directory under $PM_TMP, joins them with redis-cli --cluster create and
+# waits (bounded) until every node reports cluster_state:ok and every replica
+# its link to its primary up. The nodes stop when the test exits.
+#
+# SPDX-License-Identifier: BSD-2-Clause
+
+PM_CLUSTER_PORTS=()
+
+# Print a free port that no node of this cluster uses yet (bounded tries).
+pm_cluster_port() {
+    local p used=" ${PM_CLUSTER_USED:-} "
+    for _ in $(seq 1 20); do
+        p=$(pm_free_port) || return 1
+        case $used in
+        *" $p "*) ;;
+        *)
+            PM_CLUSTER_USED="${PM_CLUSTER_USED:-} $p"
+            echo "$p"
+            return 0
+            ;;
+        esac
+    done
+    return 1
+}
+
+# Start cluster node $1 (a number) on fresh ports, trying again (3 times) on
+# another pair when a port was taken meanwhile; appends its port to PM_CLUSTER_PORTS.
+pm_cluster_node_start() {
+    local i=$1 dir=$PM_TMP/cl$1 port bus
+    mkdir -p "$dir"
+    for _ in 1 2 3; do
+        if ! port=$(pm_cluster_port) || ! bus=$(pm_cluster_port); then
+            pm_fail "no free port for node $i"
+        fi
+        rm -f "$dir/nodes.conf"
+        redis-server --port "$port" --cluster-port "$bus" --bind 127.0.0.1 \
+            --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
+            --cluster-node-timeout 2000 --dir "$dir" --save '' --appendonly no \
+            --daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" || continue
+        # answering PING means both ports are bound (the bus comes first)
+        if pm_wait_port "$port" && redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; then
+            PM_CLUSTER_PORTS+=("$port")
+            return 0
+        fi
+        kill -9 "$(cat "$dir/pid" 2>/dev/null)" 2>/dev/null
+    done
+    pm_fail "cluster node $i did not start: $(tail -n 3 "$dir/log")"
+}
+
+# Start a cluster of $1 primaries (3) with $2 replicas each (1); sets PM_CLUSTER_PORTS.
+pm_cluster_start() {
+    local primaries=${1:-3} replicas=${2:-1} n i addrs=()
+    pm_need redis-server redis-cli
+    n=$((primaries * (1 + replicas)))
+    pm_on_exit pm_cluster_stop
+    for ((i = 1; i <= n; i++)); do
+        pm_cluster_node_start "$i"
+        addrs+=("127.0.0.1:${PM_CLUSTER_PORTS[i - 1]}")
+    done
+    redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
+        >"$PM_TMP/cluster-create.log" 2>&1 ||
+        pm_fail "redis-cli --cluster create failed: $(tail -n 5 "$PM_TMP/cluster-create.log")"
+    pm_cluster_wait_ok 300 || pm_fail "the cluster is not ok after 30 s"
+    export PM_CLUSTER_PORTS
+}
+
+# Wait (bounded, $1 tenths of a second, default 300) until every node says
+# cluster_state:ok and every replica has its primary's link up.
+pm_cluster_wait_ok() {
+    local tries=${1:-300} port ok
+    while ((tries-- > 0)); do
+        ok=1
+        for port in "${PM_CLUSTER_PORTS[@]}"; do
+            redis-cli -p "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' || ok=0
+            redis-cli -p "$port" INFO replication 2>/dev/null | grep -q '^role:slave' &&
+                ! redis-cli -p "$port" INFO replication | grep -q '^master_link_status:up' && ok=0
+        done
+        [ $ok = 1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Wait (bounded, 30 s) until redis-cli --cluster check finds every node agreeing.
+pm_cluster_wait_agree() {
+    for _ in $(seq 1 300); do
+        redis-cli --cluster check "127.0.0.1:${PM_CLUSTER_PORTS[0]}" 2>/dev/null |
+            grep -q 'All nodes agree about slots configuration' && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Stop every node of the cluster (TERM, then KILL after 5 s).
+pm_cluster_stop() {
+    local dir pid pids=()
+    for dir in "$PM_TMP"/cl*; do
+        pid=$(cat "$dir/pid" 2>/dev/null) && kill "$pid" 2>/dev/null && pids+=("$pid")
+    done
+    for _ in $(seq 1 100); do
+        kill -0 "${pids[@]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    for pid in "${pids[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+    done
+}
+
+# redis-cli on the cluster, following redirections (redis-cli -c).
+pm_ccli() {
+    redis-cli -c -p "${PM_CLUSTER_PORTS[0]}" "$@"
+}
+
+# Print the node id of the node on port $1.
+pm_cluster_id() {
+    redis-cli -p "$1" CLUSTER MYID
+}
+
+# Move $3 slots from the primary on port $1 to the primary on port $2 and
+# wait until every node agrees.
+pm_cluster_reshard() {
+    redis-cli --cluster reshard "127.0.0.1:$1" --cluster-from "$(pm_cluster_id "$1")" \
+        --cluster-to "$(pm_cluster_id "$2")" --cluster-slots "$3" --cluster-yes \
+        >"$PM_TMP/cluster-reshard.log" 2>&1 ||
+        pm_fail "redis-cli --cluster reshard failed: $(tail -n 5 "$PM_TMP/cluster-reshard.log")"
+    pm_cluster_wait_agree || pm_fail "the nodes disagree on the slots after a reshard"
+}
