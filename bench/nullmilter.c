@@ -4,7 +4,7 @@
  *
  * SYNOPSIS
  *   nullmilter -s unix:PATH | inet:PORT@ADDR [-n env | content | default] [-D]
- *              [-r HOST:PORT | -e HOST:PORT]
+ *              [-r HOST:PORT | -e HOST:PORT] [-w N]
  *
  * DESCRIPTION
  *   Built from the same libmilter as postmeter, with callbacks that only
@@ -29,6 +29,10 @@
  *   so the milter pays the round trip and a script call but no script work.
  *   -e makes the same round trip at end of message only: one per message,
  *   the least a milter that counts messages in Redis can make.
+ *   -w N gives the script work instead: a Lua loop of N additions per call
+ *   (N = 15000 costs about what postmeter's meter script does inside Redis),
+ *   so the milter pays the round trip and a script of that cost, without
+ *   postmeter's own work.
  *   Each libmilter worker thread has its own connection, opened at its first
  *   use and again after an error. A failed call still answers "continue".
  *   Stops on SIGTERM or SIGINT.
@@ -61,6 +65,8 @@ static int redis_port;
 static char script_sha[41];
 static pthread_key_t redis_key;
 static long redis_errors;
+static char script_work[24] = "1"; /* the script's argument; with -w, its loop's length */
+static int script_loops;           /* -w given */
 
 /* Ask for postmeter's events and macros, with a reply for each step. */
 static sfsistat
@@ -183,8 +189,8 @@ redis_round_trip(SMFICTX *ctx)
 
     if (!rc)
         return;
-    reply =
-        redisCommand(rc, "EVALSHA %s 1 pmbench:null:{s:%s} 1", script_sha, sender ? sender : "");
+    reply = redisCommand(rc, "EVALSHA %s 1 pmbench:null:{s:%s} %s", script_sha,
+                         sender ? sender : "", script_work);
     if (!reply) {
         /* a transport error: this connection is dead, the next call opens another */
         redis_error(rc->errstr);
@@ -256,7 +262,10 @@ redis_setup(const char *spec)
         redisFree(rc);
         return -1;
     }
-    reply = redisCommand(rc, "SCRIPT LOAD %s", "return 1");
+    reply = redisCommand(rc, "SCRIPT LOAD %s",
+                         script_loops ? "local x = 0 for i = 1, tonumber(ARGV[1]) do "
+                                        "x = x + i end return 1"
+                                      : "return 1");
     ok = reply && reply->type == REDIS_REPLY_STRING && reply->len == 40;
     if (ok)
         memcpy(script_sha, reply->str, 41);
@@ -274,7 +283,7 @@ static void
 usage(void)
 {
     fprintf(stderr,
-            "usage: nullmilter -s socket [-n env|content|default] [-D] [-r|-e host:port]\n");
+            "usage: nullmilter -s socket [-n env|content|default] [-D] [-r|-e host:port] [-w N]\n");
     exit(2);
 }
 
@@ -297,7 +306,7 @@ main(int argc, char **argv)
     const char *sock = NULL, *mode = "env", *redis = NULL;
     int ch, rc, rcpt_trips = 1;
 
-    while ((ch = getopt(argc, argv, "s:n:Dr:e:")) != -1) {
+    while ((ch = getopt(argc, argv, "s:n:Dr:e:w:")) != -1) {
         switch (ch) {
         case 's':
             sock = optarg;
@@ -315,11 +324,17 @@ main(int argc, char **argv)
             redis = optarg;
             rcpt_trips = ch == 'r';
             break;
+        case 'w':
+            if (atol(optarg) < 1 || strlen(optarg) >= sizeof(script_work))
+                usage();
+            snprintf(script_work, sizeof(script_work), "%ld", atol(optarg));
+            script_loops = 1;
+            break;
         default:
             usage();
         }
     }
-    if (!sock || optind != argc)
+    if (!sock || optind != argc || (script_loops && !redis))
         usage();
     if (strcmp(mode, "default") == 0) {
         desc.xxfi_negotiate = NULL;
