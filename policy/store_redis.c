@@ -501,6 +501,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
         goto out;
     }
     v[PM_MA_CLOCK] = NULL; /* meter_on's */
+    v[PM_MA_SENDER] = req->scope[PM_SCOPE_SENDER].id;
     v[PM_MA_MODE] = num(&nb, req->mode);
     v[PM_MA_MSGS] = num(&nb, req->msgs);
     v[PM_MA_RCPTS] = num(&nb, req->rcpts);
