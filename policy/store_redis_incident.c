@@ -169,7 +169,8 @@ list_batch(struct redis_store *rs, const redisReply *senders, size_t from, size_
 
     if (!keys || !args || !index)
         goto oom;
-    keys[PM_IK_INDEX] = index; /* args[PM_IA_CLOCK] NULL (calloc): rs_script's */
+    keys[PM_IK_INDEX] = index;
+    args[PM_IA_CLOCK] = NULL; /* rs_script's */
     args[PM_IA_OP] = "list";
     args[PM_IA_BY] = args[PM_IA_NOTE] = args[PM_IA_SECS] = args[PM_IA_FORCE] = "";
     if (n == 0 || !(keys[PM_IK_IR] = rs_key(rs, 's', senders->element[from]->str, "ir")))
