@@ -48,6 +48,12 @@ function script_seen(s, line) {
 END {
     if (failed)
         exit 1
+    # the prelude reads the test clock offset as ARGV[1], before any contract
+    for (i = 1; i <= nscripts; i++)
+        if (order[scripts[i] SUBSEP "arg", 1] != "clock") {
+            printf "scripts.contract: script %s's first arg is not clock (prelude.lua reads ARGV[1])\n", scripts[i] > "/dev/stderr"
+            exit 1
+        }
     for (i = 1; i <= nscripts; i++) {
         if (letter[scripts[i]] in owner) {
             printf "scripts.contract: scripts %s and %s would both be PM_%s* in C: give one a line \"NAME letter X\"\n", owner[letter[scripts[i]]], scripts[i], letter[scripts[i]] > "/dev/stderr"

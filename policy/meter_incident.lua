@@ -52,7 +52,7 @@
 
 local IDS_MAX, DOM_MAX, NET_MAX, HITS_MAX = 10, 5000, 1000, 10000
 local inc_mode = tonumber(ARGV[A.inc_mode]) or 0
-local inc_sender = string.match(KEYS[K.w], '{s:(.*)}') -- (the top index's member too)
+local inc_sender = ARGV[A.sender] -- (the top index's member too)
 local minute, tenmin, hour = math.floor(now / 60), math.floor(now / 600), math.floor(now / 3600)
 
 -- The sender's incident: a table of its fields, or nil.

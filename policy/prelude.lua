@@ -4,12 +4,10 @@
 -- time, so every script reckons time and days the same way.
 --
 -- STORE TIME: the Redis server's clock (TIME) plus the test clock offset,
---   KEYS[1] = <prefix>:v1:clock (string, set only by tests: an integer
---   number of seconds; absent means 0). Every script passes it as KEYS[1];
---   postmeter passes <prefix>:v1:noclock, a key nothing writes and no script
---   reads, unless redis.test_clock is set, so that a stray clock key moves
---   nothing in production (and every key a script declares lies under the
---   prefix, as a Redis ACL user limited to ~<prefix>:* needs).
+--   ARGV[1] of every script (scripts.contract: each script's first argument,
+--   clock), in seconds. postmeter passes 0; with redis.test_clock set it
+--   passes the value of <prefix>:v1:clock (set only by tests), which it reads
+--   right before the call: no script reads or declares a clock key.
 --   now is in seconds, today the UTC day number (now / 86400).
 --
 -- REPUTATION HASH <prefix>:v1:{s:<sender>}:rep: one field per kind and UTC
@@ -36,14 +34,7 @@ end
 local DAY = 86400
 local REP_DAYS = 8 -- the 7-day window plus the day under way
 local RR_DAYS = 31 -- the reply rate's 30 days plus the day under way
-local now
-do
-    local t = redis.call('TIME')
-    now = tonumber(t[1])
-    if string.sub(KEYS[1], -8) ~= ':noclock' then
-        now = now + math.floor(tonumber(redis.call('GET', KEYS[1]) or 0) or 0)
-    end
-end
+local now = tonumber(redis.call('TIME')[1]) + math.floor(tonumber(ARGV[1]) or 0)
 local today = math.floor(now / DAY)
 
 -- Add n to the reputation field "<kind>:<today>" of key (days: the window

@@ -300,20 +300,24 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
 }
 
 /* Send the request on a connection; PM_STORE_OK, or a failure with err set.
- * *dead is set when the connection must not be used again, to 2 when it is
- * because no reply came in time. */
+ * argv[clock_at] is the test clock offset's place (rs_clock_arg: a GET first
+ * only with redis.test_clock). *dead is set when the connection must not be
+ * used again, to 2 when it is because no reply came in time. */
 static int
-meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc,
+meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc, int clock_at,
          struct pm_meter_res *res, int *dead, char *err, size_t errlen)
 {
-    redisReply *r;
+    redisReply *r = NULL;
     sigset_t old;
     int pend, rc = PM_STORE_ERROR, timeout;
+    char clock[RS_CLOCK_LEN];
 
     pm_redis_pipe_block(&old, &pend);
     argv[0] = "EVALSHA";
     argv[1] = cn->sha;
-    r = redisCommandArgv(cn->c, argc, argv, NULL);
+    argv[clock_at] = clock;
+    if (rs_clock_arg(rs, cn->c, clock, sizeof(clock), &r) == 0)
+        r = redisCommandArgv(cn->c, argc, argv, NULL);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
         argv[0] = "EVAL";
@@ -366,8 +370,8 @@ num(struct nums *a, long long v)
     return start;
 }
 
-/* The keys of a request, by the contract's names (k[] points into own[] or
- * at the store's strings); 0, or -1 on allocation failure. */
+/* The keys of a request, by the contract's names (k[] points into own[]);
+ * 0, or -1 on allocation failure. */
 static int
 meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const char *did,
            const char **k, char **own)
@@ -407,8 +411,7 @@ meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const c
         own[PM_MK_DW] = rs_key(rs, 'd', did, "w");
         own[PM_MK_DWU] = rs_key(rs, 'd', did, "wu");
     }
-    k[PM_MK_CLOCK] = rs->clock_key;
-    for (i = PM_MK_CLOCK + 1; i < (did ? PM_MK_COUNT : PM_MK_DW); i++)
+    for (i = 0; i < (did ? PM_MK_COUNT : PM_MK_DW); i++)
         if (!(k[i] = own[i]))
             return -1;
     return 0;
@@ -497,6 +500,8 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
         snprintf(err, errlen, "out of memory");
         goto out;
     }
+    v[PM_MA_CLOCK] = NULL; /* meter_on's */
+    v[PM_MA_SENDER] = req->scope[PM_SCOPE_SENDER].id;
     v[PM_MA_MODE] = num(&nb, req->mode);
     v[PM_MA_MSGS] = num(&nb, req->msgs);
     v[PM_MA_RCPTS] = num(&nb, req->rcpts);
@@ -562,7 +567,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
             break;
         }
         t0 = pm_metrics_clock();
-        rc = meter_on(rs, cn, argv, argc, res, &dead, err, errlen);
+        rc = meter_on(rs, cn, argv, argc, 3 + nkeys + PM_MA_CLOCK, res, &dead, err, errlen);
         pm_metrics_store_done(t0);
         if (rc != 0)
             pm_metrics_store_error(!dead       ? PM_SERR_REPLY
@@ -697,12 +702,11 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     else
         snprintf(rs->name, sizeof(rs->name), "%s:%d", rs->host, rs->port);
     rs->idle = calloc(rs->pool_size, sizeof(*rs->idle));
-    /* the test clock only when a test asks for it; else a key nothing writes,
-     * so no offset, yet under the prefix like every key a script declares (a
-     * Redis ACL user limited to ~<prefix>:* may run the scripts) */
-    if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 12)))
-        sprintf(rs->clock_key, "%s:v1:%s", rs->prefix,
-                conf->redis_test_clock ? "clock" : "noclock");
+    /* the test clock only when a test asks for it: read by C before each
+     * script, passed as its first argument (else 0 and no read at all) */
+    rs->test_clock = conf->redis_test_clock;
+    if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 10)))
+        sprintf(rs->clock_key, "%s:v1:clock", rs->prefix);
     if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
         sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
     if (rs->prefix && (rs->learn_key = malloc(strlen(rs->prefix) + 16)))

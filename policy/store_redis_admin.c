@@ -31,29 +31,28 @@
 #define TOP_MAX_DAYS 8       /* the top index keeps 8 days */
 #define FORGET_ROUNDS 100000 /* bound on SCAN calls (each returns about 1000 keys) */
 
-/* The keys of kinds[] of a sender (tag 's') or a domain ('d') into keys[]
- * (keys[0] the clock); PM_STORE_OK, or PM_STORE_ERROR out of memory (the
- * caller frees keys[1..n] either way). */
+/* The keys of kinds[] of a sender (tag 's') or a domain ('d') into keys[],
+ * in order; PM_STORE_OK, or PM_STORE_ERROR out of memory (the caller frees
+ * keys[0..n-1] either way). */
 static int
 keys_of(const struct redis_store *rs, char tag, const char *id, const char *const *kinds, size_t n,
         char **keys)
 {
     size_t i;
 
-    keys[0] = rs->clock_key;
     for (i = 0; i < n; i++)
-        if (!(keys[i + 1] = rs_key(rs, tag, id, kinds[i])))
+        if (!(keys[i] = rs_key(rs, tag, id, kinds[i])))
             return PM_STORE_ERROR;
     return PM_STORE_OK;
 }
 
-/* Free keys[1..n] as keys_of made them. */
+/* Free keys[0..n-1] as keys_of made them. */
 static void
 keys_free(char **keys, size_t n)
 {
     size_t i;
 
-    for (i = 1; i <= n; i++)
+    for (i = 0; i < n; i++)
         free(keys[i]);
 }
 
@@ -93,7 +92,7 @@ rs_plan_get(void *impl, const char *sender, struct pm_override *o, char *err, si
 {
     struct redis_store *rs = impl;
     static const char *const kinds[2] = {"plan", "planerr"};
-    char *keys[3] = {NULL};
+    char *keys[2] = {NULL};
     redisReply *r;
     int rc;
 
@@ -101,16 +100,16 @@ rs_plan_get(void *impl, const char *sender, struct pm_override *o, char *err, si
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if ((rc = key_cmd(rs, "GET", keys[1], &r, err, errlen)) < 0)
+    if ((rc = key_cmd(rs, "GET", keys[0], &r, err, errlen)) < 0)
         goto out;
     if (r->type == REDIS_REPLY_STRING)
         snprintf(o->plan, sizeof(o->plan), "%s", r->str);
     freeReplyObject(r);
-    if ((rc = key_cmd(rs, "TTL", keys[1], &r, err, errlen)) < 0)
+    if ((rc = key_cmd(rs, "TTL", keys[0], &r, err, errlen)) < 0)
         goto out;
     o->ttl = o->plan[0] && r->type == REDIS_REPLY_INTEGER && r->integer >= 0 ? r->integer : -1;
     freeReplyObject(r);
-    if ((rc = key_cmd(rs, "GET", keys[2], &r, err, errlen)) < 0)
+    if ((rc = key_cmd(rs, "GET", keys[1], &r, err, errlen)) < 0)
         goto out;
     if (r->type == REDIS_REPLY_STRING)
         snprintf(o->unknown, sizeof(o->unknown), "%s", r->str);
@@ -128,7 +127,7 @@ rs_plan_set(void *impl, const char *sender, const char *plan, long long keep, in
 {
     struct redis_store *rs = impl;
     static const char *const kinds[2] = {"plan", "planerr"};
-    char *keys[3] = {NULL}, ttl[24];
+    char *keys[2] = {NULL}, ttl[24];
     const char *set[5] = {"SET", NULL, plan, "EX", ttl};
     redisReply *r;
     int rc;
@@ -137,15 +136,15 @@ rs_plan_set(void *impl, const char *sender, const char *plan, long long keep, in
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if ((rc = key_cmd(rs, "DEL", keys[2], &r, err, errlen)) < 0)
+    if ((rc = key_cmd(rs, "DEL", keys[1], &r, err, errlen)) < 0)
         goto out;
     freeReplyObject(r);
-    set[1] = keys[1];
+    set[1] = keys[0];
     snprintf(ttl, sizeof(ttl), "%lld", keep > 0 ? keep : 1);
     if (plan)
         rc = rs_call(rs, 5, set, &r, err, errlen);
     else
-        rc = key_cmd(rs, "DEL", keys[1], &r, err, errlen);
+        rc = key_cmd(rs, "DEL", keys[0], &r, err, errlen);
     if (rc < 0)
         goto out;
     *had = !plan && r->type == REDIS_REPLY_INTEGER && r->integer > 0;
@@ -223,20 +222,20 @@ rs_credits(void *impl, const char *sender, struct pm_credits *out, char *err, si
 {
     struct redis_store *rs = impl;
     static const char *const kinds[2] = {"cr", "crlog"};
-    char *keys[3] = {NULL};
+    char *keys[2] = {NULL};
     const char *range[4] = {"LRANGE", NULL, "0", "-1"};
     redisReply *r;
     int rc;
 
     if ((rc = keys_of(rs, 's', sender, kinds, 2, keys)) < 0)
         goto oom;
-    if ((rc = key_cmd(rs, "HGETALL", keys[1], &r, err, errlen)) < 0)
+    if ((rc = key_cmd(rs, "HGETALL", keys[0], &r, err, errlen)) < 0)
         goto out;
     rc = grants_parse(r, out);
     freeReplyObject(r);
     if (rc < 0)
         goto oom;
-    range[1] = keys[2];
+    range[1] = keys[1];
     if ((rc = rs_call(rs, 4, range, &r, err, errlen)) < 0)
         goto out;
     rc = moves_parse(r, out);
@@ -261,8 +260,8 @@ rs_credit_set(void *impl, const char *sender, const struct pm_grant_req *g, long
 {
     struct redis_store *rs = impl;
     static const char *const kinds[2] = {"cr", "crlog"};
-    char *keys[3] = {NULL}, nb[5][24];
-    const char *args[PM_CA_COUNT];
+    char *keys[2] = {NULL}, nb[5][24];
+    const char *args[PM_CA_COUNT] = {NULL}; /* [PM_CA_CLOCK]: rs_script's */
     redisReply *r;
     int rc;
 
@@ -283,8 +282,8 @@ rs_credit_set(void *impl, const char *sender, const struct pm_grant_req *g, long
     args[PM_CA_MAX_GRANTS] = nb[3];
     args[PM_CA_ID] = nb[4];
     args[PM_CA_NOTE] = note ? note : "";
-    if ((rc = rs_eval(rs, pm_credit_lua, PM_CK_COUNT, (const char **)keys, PM_CA_COUNT, args, &r,
-                      err, errlen)) < 0 ||
+    if ((rc = rs_script(rs, pm_credit_lua, PM_CK_COUNT, (const char **)keys, PM_CA_COUNT, args, &r,
+                        err, errlen)) < 0 ||
         (rc = ints_reply(rs, r, PM_CR_COUNT, "credit", err, errlen)) < 0)
         goto out;
     res->result = r->element[PM_CR_RESULT]->integer;
@@ -305,8 +304,8 @@ rs_warmup_set(void *impl, const struct pm_warmup_set *w, int *had, long long *da
 {
     struct redis_store *rs = impl;
     static const char *const kinds[1] = {"wu"};
-    char *keys[2] = {NULL}, nb[3][24];
-    const char *args[PM_WA_COUNT];
+    char *keys[1] = {NULL}, nb[3][24];
+    const char *args[PM_WA_COUNT] = {NULL}; /* [PM_WA_CLOCK]: rs_script's */
     redisReply *r;
     int rc;
 
@@ -321,8 +320,8 @@ rs_warmup_set(void *impl, const struct pm_warmup_set *w, int *had, long long *da
     args[PM_WA_STAGE] = nb[0];
     args[PM_WA_KEEP] = nb[1];
     args[PM_WA_OFFSET] = nb[2];
-    if ((rc = rs_eval(rs, pm_warmup_lua, PM_WK_COUNT, (const char **)keys, PM_WA_COUNT, args, &r,
-                      err, errlen)) < 0 ||
+    if ((rc = rs_script(rs, pm_warmup_lua, PM_WK_COUNT, (const char **)keys, PM_WA_COUNT, args, &r,
+                        err, errlen)) < 0 ||
         (rc = ints_reply(rs, r, PM_WR_COUNT, "warm-up", err, errlen)) < 0)
         goto out;
     *had = r->element[PM_WR_HAD]->integer > 0;
@@ -379,7 +378,7 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
        long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    const char *keys[PM_TK_COUNT] = {rs->clock_key}, *args[PM_TA_COUNT];
+    const char *args[PM_TA_COUNT] = {NULL}; /* [PM_TA_CLOCK]: rs_script's */
     char d[16], l[16];
     redisReply *r;
     size_t i;
@@ -390,7 +389,7 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
     args[PM_TA_TOP_PREFIX] = rs->top_prefix;
     args[PM_TA_DAYS] = d;
     args[PM_TA_LIMIT] = l;
-    if ((rc = rs_eval(rs, pm_top_lua, PM_TK_COUNT, keys, PM_TA_COUNT, args, &r, err, errlen)) < 0 ||
+    if ((rc = rs_script(rs, pm_top_lua, 0, NULL, PM_TA_COUNT, args, &r, err, errlen)) < 0 ||
         (rc = ints_reply(rs, r, 0, "top", err, errlen)) < 0)
         return rc;
     *now = r->element[PM_TR_NOW]->integer;

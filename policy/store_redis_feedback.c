@@ -40,34 +40,36 @@ static const char read_lua[] =
     "end\n"
     "return out\n";
 
-/* After the prelude, KEYS[2] the entry, KEYS[3] the stream; ARGV status,
- * sender, days, the stream's bound. */
+/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the entry,
+ * KEYS[2] the stream; ARGV[2..] status, sender, days, the stream's bound. */
 static const char set_lua[] =
-    "redis.call('HSET', KEYS[2], 'at', now, 'status', ARGV[1], 'sender', ARGV[2])\n"
-    "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]) * DAY)\n"
-    "supx_note(KEYS[3], ARGV[4], KEYS[2], 'add', now + tonumber(ARGV[3]) * DAY)\n"
+    "redis.call('HSET', KEYS[1], 'at', now, 'status', ARGV[2], 'sender', ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]) * DAY)\n"
+    "supx_note(KEYS[2], ARGV[5], KEYS[1], 'add', now + tonumber(ARGV[4]) * DAY)\n"
     "return now\n";
 
-/* After the prelude, KEYS[2] the entry, KEYS[3] the stream; ARGV the
- * stream's bound. 1 when there was an entry to delete. */
-static const char del_lua[] = "local n = redis.call('DEL', KEYS[2])\n"
-                              "if n > 0 then supx_note(KEYS[3], ARGV[1], KEYS[2], 'del', 0) end\n"
+/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the entry,
+ * KEYS[2] the stream; ARGV[2] the stream's bound. 1 when there was an entry
+ * to delete. */
+static const char del_lua[] = "local n = redis.call('DEL', KEYS[1])\n"
+                              "if n > 0 then supx_note(KEYS[2], ARGV[2], KEYS[1], 'del', 0) end\n"
                               "return n\n";
 
-/* After the prelude, KEYS[2] the stream, KEYS[3] the old entry, KEYS[4..]
- * its new ones; ARGV at, status, sender, the stream's bound. The old entry's
- * TTL carries over; a TTL of none keeps none. */
+/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the stream,
+ * KEYS[2] the old entry, KEYS[3..] its new ones; ARGV[2..] at, status,
+ * sender, the stream's bound. The old entry's TTL carries over; a TTL of
+ * none keeps none. */
 static const char move_lua[] =
-    "local ttl = redis.call('PTTL', KEYS[3])\n"
+    "local ttl = redis.call('PTTL', KEYS[2])\n"
     "if ttl == -2 then return 0 end\n"
     "local x = ttl > 0 and now + math.ceil(ttl / 1000) or 0\n"
-    "for i = 4, #KEYS do\n"
-    "    redis.call('HSET', KEYS[i], 'at', ARGV[1], 'status', ARGV[2], 'sender', ARGV[3])\n"
+    "for i = 3, #KEYS do\n"
+    "    redis.call('HSET', KEYS[i], 'at', ARGV[2], 'status', ARGV[3], 'sender', ARGV[4])\n"
     "    if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end\n"
-    "    supx_note(KEYS[2], ARGV[4], KEYS[i], 'add', x)\n"
+    "    supx_note(KEYS[1], ARGV[5], KEYS[i], 'add', x)\n"
     "end\n"
-    "redis.call('DEL', KEYS[3])\n"
-    "return #KEYS - 3\n";
+    "redis.call('DEL', KEYS[2])\n"
+    "return #KEYS - 2\n";
 
 /* A number as a string argument, in buf. */
 static const char *
@@ -136,12 +138,12 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     owned[PM_FK_SUPX] = rs_supx_key(rs);
     for (i = 0; i < n; i++) /* then one suppression entry per failure */
         owned[PM_FK_COUNT + i] = rs_sup_key(rs, req->company, req->fail[i].rcpt);
-    keys[PM_FK_CLOCK] = rs->clock_key;
-    for (i = PM_FK_CLOCK + 1; i < nkeys; i++)
+    for (i = 0; i < nkeys; i++)
         if (!(keys[i] = owned[i])) {
             snprintf(err, errlen, "out of memory");
             goto out;
         }
+    args[PM_FA_CLOCK] = NULL; /* rs_script's */
     args[PM_FA_KIND] = n ? "bounce" : "mail";
     args[PM_FA_CT_TTL] = num(nb[0], 24, req->contacts_ttl_days > 0 ? req->contacts_ttl_days : 365);
     args[PM_FA_CT_MAX] = num(nb[1], 24, req->contacts_max > 0 ? req->contacts_max : 50000);
@@ -159,7 +161,7 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     }
     for (i = 0; !n && i < req->n_refs; i++) /* or the Message-IDs referred to */
         args[nargs++] = req->ref_hashes[i];
-    if ((rc = rs_eval(rs, pm_feedback_lua, (int)nkeys, keys, (int)nargs, args, &r, err, errlen)) <
+    if ((rc = rs_script(rs, pm_feedback_lua, (int)nkeys, keys, (int)nargs, args, &r, err, errlen)) <
         0)
         goto out;
     rc = PM_STORE_ERROR;
@@ -187,11 +189,11 @@ int
 rs_now(void *impl, long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    const char *keys[1] = {rs->clock_key};
+    const char *args[1] = {NULL}; /* the test clock offset: rs_script's */
     redisReply *r;
     int rc;
 
-    if ((rc = rs_eval(rs, rs->now_lua, 1, keys, 0, NULL, &r, err, errlen)) < 0)
+    if ((rc = rs_script(rs, rs->now_lua, 0, NULL, 1, args, &r, err, errlen)) < 0)
         return rc;
     if (r->type != REDIS_REPLY_INTEGER) {
         freeReplyObject(r);
@@ -337,8 +339,9 @@ rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *s
 {
     struct redis_store *rs = impl;
     char *key = rs_sup_key(rs, company, rcpt), *supx = rs_supx_key(rs), *text = NULL, d[24];
-    const char *keys[3] = {rs->clock_key, key, supx};
-    const char *args[4] = {status, by, d, RS_SUPX_MAX_TEXT}, *del_args[1] = {RS_SUPX_MAX_TEXT};
+    const char *keys[2] = {key, supx};
+    const char *args[5] = {NULL, status, by, d, RS_SUPX_MAX_TEXT};
+    const char *del_args[2] = {NULL, RS_SUPX_MAX_TEXT};
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
 
@@ -348,9 +351,9 @@ rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *s
     }
     num(d, sizeof(d), days);
     if (status) /* "at" is the store's time */
-        rc = rs_eval(rs, text, 3, keys, 4, args, &r, err, errlen);
+        rc = rs_script(rs, text, 2, keys, 5, args, &r, err, errlen);
     else
-        rc = rs_eval(rs, text, 3, keys, 1, del_args, &r, err, errlen);
+        rc = rs_script(rs, text, 2, keys, 2, del_args, &r, err, errlen);
     if (r)
         rc = status ? 1 : r->type == REDIS_REPLY_INTEGER && r->integer > 0;
 out:
@@ -369,7 +372,7 @@ migrate_one(struct redis_store *rs, const char *old, const char *v, const char *
             size_t n, char *err, size_t errlen)
 {
     char at[24], status[16], *keys[17] = {NULL}, *supx = rs_supx_key(rs), *text = NULL;
-    const char *k[19], *args[4] = {at, status, NULL, RS_SUPX_MAX_TEXT}, *bar1, *bar2, *rcpt;
+    const char *k[18], *args[5] = {NULL, at, status, NULL, RS_SUPX_MAX_TEXT}, *bar1, *bar2, *rcpt;
     size_t plen = strlen(rs->prefix) + 8, nk = 0, want, i;
     redisReply *r;
     int rc = PM_STORE_ERROR;
@@ -383,28 +386,27 @@ migrate_one(struct redis_store *rs, const char *old, const char *v, const char *
     snprintf(at, sizeof(at), "%.*s", (int)(bar1 - v < 23 ? bar1 - v : 23), v);
     snprintf(status, sizeof(status), "%.*s", (int)(bar2 - bar1 - 1 < 15 ? bar2 - bar1 - 1 : 15),
              bar1 + 1);
-    args[2] = bar2 + 1;
-    k[nk++] = rs->clock_key;
+    args[3] = bar2 + 1;
     k[nk++] = supx;
     k[nk++] = old;
-    if (strncmp(args[2], "admin:", 6) == 0 || !strrchr(args[2], '@')) {
+    if (strncmp(args[3], "admin:", 6) == 0 || !strrchr(args[3], '@')) {
         for (want = 0; want < n && want < 16; want++)
             keys[want] = rs_sup_key(rs, companies[want], rcpt);
     } else {
-        keys[0] = rs_sup_key(rs, strrchr(args[2], '@') + 1, rcpt);
+        keys[0] = rs_sup_key(rs, strrchr(args[3], '@') + 1, rcpt);
         want = 1;
     }
-    while (nk < 19 && keys[nk - 3])
-        k[nk] = keys[nk - 3], nk++;
-    if (!supx || nk - 3 < want || !(text = with_prelude(move_lua))) {
+    while (nk < 18 && keys[nk - 2])
+        k[nk] = keys[nk - 2], nk++;
+    if (!supx || nk - 2 < want || !(text = with_prelude(move_lua))) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (nk == 3) {
+    if (nk == 2) {
         rc = 0; /* an administrator's entry and no company to give it to */
         goto out;
     }
-    if ((rc = rs_eval(rs, text, (int)nk, k, 4, args, &r, err, errlen)) == PM_STORE_OK) {
+    if ((rc = rs_script(rs, text, (int)nk, k, 5, args, &r, err, errlen)) == PM_STORE_OK) {
         rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
         freeReplyObject(r);
     }

@@ -88,18 +88,18 @@ incident_run(struct redis_store *rs, const char *op, const char *sender,
         goto out;
     }
     snprintf(secs, sizeof(secs), "%lld", o ? o->secs : 0);
-    keys[PM_IK_CLOCK] = rs->clock_key;
     keys[PM_IK_INDEX] = index;
     keys[PM_IK_IR] = ir_key;
     keys[PM_IK_INC] = inc_key;
+    args[PM_IA_CLOCK] = NULL; /* rs_script's */
     args[PM_IA_OP] = op;
     args[PM_IA_BY] = o && o->by ? o->by : "";
     args[PM_IA_NOTE] = o && o->note ? o->note : "";
     args[PM_IA_SECS] = secs;
     args[PM_IA_FORCE] = o && o->force ? "1" : "0";
     args[PM_IA_SENDER] = sender;
-    if ((rc = rs_eval(rs, pm_incident_lua, PM_IK_COUNT, keys, PM_IA_COUNT, args, &r, err, errlen)) <
-        0)
+    if ((rc = rs_script(rs, pm_incident_lua, PM_IK_COUNT, keys, PM_IA_COUNT, args, &r, err,
+                        errlen)) < 0)
         goto out;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < PM_IR_FIELDS ||
         r->element[PM_IR_NOW]->type != REDIS_REPLY_INTEGER ||
@@ -169,8 +169,8 @@ list_batch(struct redis_store *rs, const redisReply *senders, size_t from, size_
 
     if (!keys || !args || !index)
         goto oom;
-    keys[PM_IK_CLOCK] = rs->clock_key;
     keys[PM_IK_INDEX] = index;
+    args[PM_IA_CLOCK] = NULL; /* rs_script's */
     args[PM_IA_OP] = "list";
     args[PM_IA_BY] = args[PM_IA_NOTE] = args[PM_IA_SECS] = args[PM_IA_FORCE] = "";
     if (n == 0 || !(keys[PM_IK_IR] = rs_key(rs, 's', senders->element[from]->str, "ir")))
@@ -180,8 +180,8 @@ list_batch(struct redis_store *rs, const redisReply *senders, size_t from, size_
         if (!(keys[PM_IK_INC + i] = rs_key(rs, 's', senders->element[from + i]->str, "inc")))
             goto oom;
     }
-    if ((rc = rs_eval(rs, pm_incident_lua, (int)(PM_IK_INC + n), keys, (int)(PM_IA_SENDER + n),
-                      args, &r, err, errlen)) < 0)
+    if ((rc = rs_script(rs, pm_incident_lua, (int)(PM_IK_INC + n), keys, (int)(PM_IA_SENDER + n),
+                        args, &r, err, errlen)) < 0)
         goto out;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < PM_IR_FIELDS ||
         r->element[PM_IR_NOW]->type != REDIS_REPLY_INTEGER ||

@@ -37,7 +37,8 @@ struct rs_conn {
 struct redis_store {
     /* copied from the configuration, which may be freed on reload */
     char *host, *socket, *user, *password, *prefix;
-    char *clock_key;  /* "<prefix>:v1:clock", the test clock offset */
+    char *clock_key;  /* "<prefix>:v1:clock", the test clock offset (read with test_clock) */
+    int test_clock;   /* redis.test_clock: read clock_key before each script */
     char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
     char *learn_key;  /* "<prefix>:v1:learning", the start of learning mode */
     char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve|soft;..." */
@@ -126,6 +127,22 @@ int rs_scan_by(struct redis_store *rs, rs_caller call, const char *pattern, int 
 /* Run a script text (EVAL) with its keys and arguments, as rs_call. */
 int rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
             const char **args, redisReply **out, char *err, size_t errlen);
+
+/* Run a script that starts with the prelude (EVAL), as rs_eval: args[0] is
+ * the place of its first argument, the test clock offset (scripts.contract),
+ * which rs_script fills on the connection it uses (rs_clock_arg); the caller
+ * leaves it NULL. */
+int rs_script(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
+              const char **args, redisReply **out, char *err, size_t errlen);
+
+/* The test clock offset, a script's first argument, into buf ("0" unless
+ * redis.test_clock is on: then the value of clock_key, GET on c, "0" when
+ * absent); 0, or -1 when the GET failed, with *fail its error reply (NULL:
+ * no reply, c's error says why). No command is sent without test_clock. */
+int rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, redisReply **fail);
+
+/* The size of rs_clock_arg's buffer. */
+#define RS_CLOCK_LEN 32
 
 /* "<prefix>:v1:{<tag>:<id>}:<kind>"; NULL on allocation failure. */
 char *rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind);

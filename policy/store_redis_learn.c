@@ -46,13 +46,13 @@ rs_learning(void *impl, int record, long long keep, long long *start, long long 
     redisReply *r;
     int rc;
 
-    keys[PM_LK_CLOCK] = rs->clock_key;
     keys[PM_LK_START] = rs->learn_key;
     snprintf(k, sizeof(k), "%lld", keep > 0 ? keep : 86400);
+    args[PM_LA_CLOCK] = NULL; /* rs_script's */
     args[PM_LA_RECORD] = record ? "1" : "0";
     args[PM_LA_KEEP] = k;
-    if ((rc = rs_eval(rs, pm_learning_lua, PM_LK_COUNT, keys, PM_LA_COUNT, args, &r, err, errlen)) <
-            0 ||
+    if ((rc = rs_script(rs, pm_learning_lua, PM_LK_COUNT, keys, PM_LA_COUNT, args, &r, err,
+                        errlen)) < 0 ||
         (rc = ints_of(rs, r, PM_LR_COUNT, "learning", err, errlen)) < 0)
         return rc;
     *now = r->element[PM_LR_NOW]->integer;
@@ -82,11 +82,11 @@ rs_seed(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    keys[PM_SK_CLOCK] = rs->clock_key;
     keys[PM_SK_CT] = ct;
     keys[PM_SK_DCT] = dct;
     snprintf(ttl, sizeof(ttl), "%d", req->ttl_days > 0 ? req->ttl_days : 365);
     snprintf(max, sizeof(max), "%lld", req->max > 0 ? req->max : 50000);
+    args[PM_SA_CLOCK] = NULL; /* rs_script's */
     args[PM_SA_CT_TTL] = ttl;
     args[PM_SA_CT_MAX] = max;
     for (i = 0; i < req->n; i++) {
@@ -94,8 +94,8 @@ rs_seed(void *impl, const struct pm_seed_req *req, struct pm_seed_res *res, char
         args[PM_SA_COUNT + 2 * i] = req->hashes[i];
         args[PM_SA_COUNT + 2 * i + 1] = days[i];
     }
-    if ((rc = rs_eval(rs, pm_seed_lua, company ? PM_SK_COUNT : PM_SK_DCT, keys,
-                      (int)(PM_SA_COUNT + 2 * req->n), args, &r, err, errlen)) < 0 ||
+    if ((rc = rs_script(rs, pm_seed_lua, company ? PM_SK_COUNT : PM_SK_DCT, keys,
+                        (int)(PM_SA_COUNT + 2 * req->n), args, &r, err, errlen)) < 0 ||
         (rc = ints_of(rs, r, PM_SR_COUNT, "seed", err, errlen)) < 0)
         goto out;
     res->now = r->element[PM_SR_NOW]->integer;

@@ -348,21 +348,52 @@ rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_reason)
     pthread_mutex_unlock(&rs->mu);
 }
 
-/* Run one command on a pooled connection; its reply, or NULL with err set. */
+/* The test clock offset into buf; see store_redis_int.h. */
+int
+rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, redisReply **fail)
+{
+    const char *argv[2] = {"GET", rs->clock_key};
+    redisReply *r;
+
+    *fail = NULL;
+    snprintf(buf, len, "0");
+    if (!rs->test_clock)
+        return 0;
+    if (!(r = redisCommandArgv(c, 2, argv, NULL)))
+        return -1;
+    if (r->type == REDIS_REPLY_ERROR) {
+        *fail = r;
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_STRING && r->len < len)
+        snprintf(buf, len, "%s", r->str); /* the prelude reads what is no number as 0 */
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Run one command on a pooled connection; its reply, or NULL with err set.
+ * clock_at > 0: argv[clock_at] is a script's test clock offset, read first
+ * on the same connection (rs_clock_arg). */
 static redisReply *
-rs_command(struct redis_store *rs, int argc, const char **argv, char *err, size_t errlen)
+rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, char *err,
+           size_t errlen)
 {
     struct rs_conn *cn;
-    redisReply *r;
+    redisReply *r = NULL;
     sigset_t old;
     int pend, dead;
+    char clock[RS_CLOCK_LEN];
 
     if (!(cn = rs_pool_get(rs, err, errlen))) {
         pm_metrics_store_error(PM_SERR_CONNECT);
         return NULL;
     }
     pm_redis_pipe_block(&old, &pend);
-    r = redisCommandArgv(cn->c, argc, argv, NULL);
+    if (clock_at <= 0 || rs_clock_arg(rs, cn->c, clock, sizeof(clock), &r) == 0) {
+        if (clock_at > 0)
+            argv[clock_at] = clock;
+        r = redisCommandArgv(cn->c, argc, argv, NULL);
+    }
     if (!r)
         pm_redis_io_error(&rs->link, cn->c, errno, err, errlen);
     pm_redis_pipe_restore(&old, pend);
@@ -388,12 +419,12 @@ rs_reply_rc(const redisReply *r)
     return PM_STORE_ERROR;
 }
 
-/* Run one command; see store_redis_int.h. */
-int
-rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **out, char *err,
-        size_t errlen)
+/* rs_call, with a script's test clock offset at argv[clock_at] (0: none). */
+static int
+call_clock(struct redis_store *rs, int argc, const char **argv, int clock_at, redisReply **out,
+           char *err, size_t errlen)
 {
-    redisReply *r = rs_command(rs, argc, argv, err, errlen);
+    redisReply *r = rs_command(rs, argc, argv, clock_at, err, errlen);
     int rc;
 
     *out = NULL;
@@ -408,10 +439,18 @@ rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **out, c
     return PM_STORE_OK;
 }
 
-/* Run a script text (EVAL); see store_redis_int.h. */
+/* Run one command; see store_redis_int.h. */
 int
-rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
-        const char **args, redisReply **out, char *err, size_t errlen)
+rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **out, char *err,
+        size_t errlen)
+{
+    return call_clock(rs, argc, argv, 0, out, err, errlen);
+}
+
+/* EVAL text; with clock, args[0] is the test clock offset's place. */
+static int
+eval_clock(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
+           const char **args, int clock, redisReply **out, char *err, size_t errlen)
 {
     const char **argv = malloc((3 + nkeys + nargs) * sizeof(*argv));
     char n[24];
@@ -430,9 +469,25 @@ rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, 
         argv[argc++] = keys[i];
     for (i = 0; i < nargs; i++)
         argv[argc++] = args[i];
-    rc = rs_call(rs, argc, argv, out, err, errlen);
+    rc = call_clock(rs, argc, argv, clock && nargs > 0 ? 3 + nkeys : 0, out, err, errlen);
     free(argv);
     return rc;
+}
+
+/* Run a script text (EVAL); see store_redis_int.h. */
+int
+rs_eval(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
+        const char **args, redisReply **out, char *err, size_t errlen)
+{
+    return eval_clock(rs, text, nkeys, keys, nargs, args, 0, out, err, errlen);
+}
+
+/* Run a script of the prelude (EVAL); see store_redis_int.h. */
+int
+rs_script(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
+          const char **args, redisReply **out, char *err, size_t errlen)
+{
+    return eval_clock(rs, text, nkeys, keys, nargs, args, 1, out, err, errlen);
 }
 
 /* Open a connection of the caller's own, outside the pool. */

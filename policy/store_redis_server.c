@@ -31,7 +31,6 @@ rs_server_beat(void *impl, const struct pm_server_beat *b, char *err, size_t err
     redisReply *r;
     int rc = PM_STORE_ERROR;
 
-    keys[PM_HK_CLOCK] = rs->clock_key;
     if ((id = malloc(len)) != NULL)
         snprintf(id, len, "%s:%s", b->host, b->socket);
     if (!id || !(keys[PM_HK_INDEX] = rs_srv_key(rs, NULL)) ||
@@ -48,6 +47,7 @@ rs_server_beat(void *impl, const struct pm_server_beat *b, char *err, size_t err
     snprintf(nb[6], sizeof(nb[6]), "%lld", b->idle_alarm);
     snprintf(nb[7], sizeof(nb[7]), "%lld", b->quiet);
     snprintf(nb[8], sizeof(nb[8]), "%lld", b->alarm_ago);
+    args[PM_HA_CLOCK] = NULL; /* rs_script's */
     args[PM_HA_ID] = id;
     args[PM_HA_KEEP] = nb[0];
     args[PM_HA_HOST] = b->host;
@@ -62,8 +62,8 @@ rs_server_beat(void *impl, const struct pm_server_beat *b, char *err, size_t err
     args[PM_HA_IDLE_ALARM] = nb[6];
     args[PM_HA_QUIET] = nb[7];
     args[PM_HA_ALARM_AGO] = nb[8];
-    if ((rc = rs_eval(rs, pm_server_lua, PM_HK_COUNT, (const char **)keys, PM_HA_COUNT, args, &r,
-                      err, errlen)) < 0)
+    if ((rc = rs_script(rs, pm_server_lua, PM_HK_COUNT, (const char **)keys, PM_HA_COUNT, args, &r,
+                        err, errlen)) < 0)
         goto out;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != PM_HR_COUNT) {
         snprintf(err, errlen, "redis %s: unexpected reply from the server script", rs->name);

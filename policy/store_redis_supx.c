@@ -147,15 +147,38 @@ own_call(struct redis_store *rs, int timeout_ms, int argc, const char **argv, re
     return own_replies(rs, 1, out, err, errlen);
 }
 
+/* The test clock offset, the clock script's argument, into buf: "0", or
+ * with redis.test_clock the clock key's value read on the follower's
+ * connection (as rs_clock_arg on a pooled one). */
+static int
+own_clock(struct redis_store *rs, char *buf, size_t len, char *err, size_t errlen)
+{
+    const char *argv[2] = {"GET", rs->clock_key};
+    redisReply *r;
+    int rc;
+
+    snprintf(buf, len, "0");
+    if (!rs->test_clock)
+        return PM_STORE_OK;
+    if ((rc = own_call(rs, rs->command_ms, 2, argv, &r, err, errlen)) < 0)
+        return rc;
+    if (r->type == REDIS_REPLY_STRING && r->len < len)
+        snprintf(buf, len, "%s", r->str);
+    freeReplyObject(r);
+    return PM_STORE_OK;
+}
+
 /* Store time now (the scripts' clock), on the follower's connection. */
 static int
 own_now(struct redis_store *rs, long long *now, char *err, size_t errlen)
 {
-    const char *argv[4] = {"EVAL", rs->now_lua, "1", rs->clock_key};
+    char clock[RS_CLOCK_LEN];
+    const char *argv[4] = {"EVAL", rs->now_lua, "0", clock};
     redisReply *r;
     int rc;
 
-    if ((rc = own_call(rs, rs->command_ms, 4, argv, &r, err, errlen)) < 0)
+    if ((rc = own_clock(rs, clock, sizeof(clock), err, errlen)) < 0 ||
+        (rc = own_call(rs, rs->command_ms, 4, argv, &r, err, errlen)) < 0)
         return rc;
     rc = r->type == REDIS_REPLY_INTEGER ? PM_STORE_OK : PM_STORE_ERROR;
     if (rc == PM_STORE_OK)
@@ -215,12 +238,16 @@ load_page(struct redis_store *rs, const redisReply *page, long long *now,
           size_t errlen)
 {
     size_t skip = strlen(rs->prefix) + 4, i, n = page->elements;
-    const char *clock[4] = {"EVAL", rs->now_lua, "1", rs->clock_key};
+    char offset[RS_CLOCK_LEN];
+    const char *clock[4] = {"EVAL", rs->now_lua, "0", offset};
     redisReply **r;
     int rc = PM_STORE_OK;
 
     if (!n)
         return PM_STORE_OK;
+    /* the test clock offset first: a round trip more, with redis.test_clock only */
+    if ((rc = own_clock(rs, offset, sizeof(offset), err, errlen)) < 0)
+        return rc;
     if (!(r = calloc(n + 1, sizeof(*r)))) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;

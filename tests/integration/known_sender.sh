@@ -7,8 +7,10 @@
 # over its hourly limit retrying 50 times is refused 50 times at RCPT with
 # the same 451 reply, with far fewer than 50 calls, and every one of those
 # refusals is still counted in the digest's record of limit hits (those
-# decided without a call are carried a second later). With
-# rcpt_check.fresh_seconds = 0 every message costs 2 calls again.
+# decided without a call are carried a second later). Their daemon runs as
+# production does (redis.test_clock off): no command reads the test clock.
+# With rcpt_check.fresh_seconds = 0 (and the test clock on) every message
+# costs 2 calls again, each right after a GET of the clock on its connection.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
@@ -56,6 +58,23 @@ calls_of() {
     grep -ciE "\"(evalsha|eval)\" .*\"pmtest:v1:\{s:$1\}:w\"" "$MON" || true
 }
 
+# Print how many reads of the test clock key the monitor saw.
+clock_reads() {
+    grep -ciE '"get" "pmtest:v1:clock"' "$MON" || true
+}
+
+# Print how many meter calls naming $1's windows key came right after a read
+# of the test clock on the same connection (MONITOR's client address; the
+# commands a script runs are the client "lua" and do not count).
+calls_after_clock_of() {
+    awk -v w="\"pmtest:v1:{s:$1}:w\"" '/^[0-9]/ && $3 != "lua]" {
+        cmd = tolower($4)
+        if (cmd == "\"get\"" && $5 == "\"pmtest:v1:clock\"") { got[$3] = 1; next }
+        if ((cmd == "\"evalsha\"" || cmd == "\"eval\"") && index($0, w)) n += got[$3] == 1
+        got[$3] = 0
+    } END { print n + 0 }' "$MON"
+}
+
 # Send $2 messages from $1 to recipient $3 over one connection into $PM_TMP/$4.out.
 send() {
     "$DRIVE" -S "unix:$PM_TMP/$PM_NAME.sock" -c 1 -m "$2" -f "$1" -r "$3" >"$PM_TMP/$4.out" 2>&1 ||
@@ -63,7 +82,7 @@ send() {
 }
 
 PM_NAME=pm
-start_pm pm 5
+PM_TEST_CLOCK=false start_pm pm 5
 PM_PID=$PM_LAST_PID
 
 # A sender far from its limits, to a colleague: 1 call a message after the first.
@@ -73,6 +92,7 @@ monitor_stop
 pm_assert_eq "20 20 0" "$(pm_summary "$PM_TMP/alice.out" messages accepted rcpt_refused)" \
     "alice: messages, accepted, recipients refused"
 pm_assert_eq 21 "$(calls_of alice@example.com)" "alice: meter calls for 20 messages"
+pm_assert_eq 0 "$(clock_reads)" "alice: reads of the test clock without redis.test_clock"
 pm_assert_eq 20 "$(pm_rcli hget 'pmtest:v1:{s:alice@example.com}:w' ih60 | cut -d: -f1)" \
     "alice: internal messages counted"
 
@@ -88,6 +108,7 @@ pm_assert_eq "50 0 50 50" \
 BOB_RE='^451 4\.7\.1 <bob@example\.com>: hourly sending limit reached \(2 messages per hour\); try again after ([0-9]{4}-[0-9]{2}-[0-9]{2} )?[0-2][0-9]:[0-5][0-9] UTC$'
 pm_assert_eq 50 "$(pm_replies_matching "$BOB_RE" "$PM_TMP/bob.out")" "bob: replies with the hourly text"
 pm_assert_eq 1 "$(grep -c '^reply ' "$PM_TMP/bob.out")" "bob: distinct replies"
+pm_assert_eq 0 "$(clock_reads)" "bob: reads of the test clock without redis.test_clock"
 bob_calls=$(calls_of bob@example.com)
 echo "bob: $bob_calls meter calls for 50 refused messages"
 [ "$bob_calls" -ge 1 ] && [ "$bob_calls" -le 10 ] ||
@@ -119,4 +140,6 @@ send carol@example.com 5 colleague@example.com carol
 monitor_stop
 pm_assert_eq "5 5" "$(pm_summary "$PM_TMP/carol.out" messages accepted)" "carol: messages"
 pm_assert_eq 10 "$(calls_of carol@example.com)" "carol: meter calls without knowledge"
+pm_assert_eq 10 "$(calls_after_clock_of carol@example.com)" \
+    "carol: meter calls right after a read of the test clock on their connection"
 echo "known_sender: ok"

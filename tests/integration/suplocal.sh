@@ -38,10 +38,11 @@ PM_FAIL_LOGS="$PM_TMP/[abcd].log"
 SUPX=pmtest:v1:supx
 
 declare -A MPORT PID
-# Start daemon $1 with suppression.local_max $2 and a metrics endpoint.
+# Start daemon $1 with suppression.local_max $2 and a metrics endpoint, as
+# production runs (no test clock: no read of the clock key among the calls (g) counts).
 start() {
     MPORT[$1]=$(pm_free_port)
-    pm_milter_start "$1" <<CONF
+    PM_TEST_CLOCK=false pm_milter_start "$1" <<CONF
 local_domains = [ "example.com" ];
 outbound: { networks = [ ]; };
 contacts: { secret_file = "$PM_TMP/contacts.key"; };
@@ -241,6 +242,8 @@ wait "$MON_PID" 2>/dev/null || true
 calls() { grep -ciE "\"(evalsha|eval)\" .*\"pmtest:v1:\{s:$1\}:w\"" "$PM_TMP/monitor" || true; }
 pm_assert_eq "11 20" "$(calls alice@example.com) $(calls carol@example.com)" \
     "meter calls for 10 messages with the copy (b) and without (c)"
+pm_assert_eq 0 "$(grep -ciE '"get" "pmtest:v1:clock"' "$PM_TMP/monitor" || true)" \
+    "reads of the test clock without redis.test_clock"
 
 # --- (f) no copy; clean stops ---------------------------------------------------------------
 pm_assert_eq "0 0" "$(gauge c postmeter_suppression_local_ready) $(gauge c postmeter_suppression_local_entries)" \

@@ -150,8 +150,9 @@ pm_rcli() {
 
 # Write a postmeter config for tests into $1; extra libconfig text from stdin,
 # extra settings of the redis group from $PM_REDIS_EXTRA, of the milter group
-# from $PM_MILTER_EXTRA. The incident signals
-# are off unless the text configures incidents: tests drive senders far
+# from $PM_MILTER_EXTRA; redis.test_clock is $PM_TEST_CLOCK (true unless set;
+# false runs as production does, never reading the clock key). The incident
+# signals are off unless the text configures incidents: tests drive senders far
 # harder than people send (a hundred messages in seconds), which is a burst.
 pm_write_conf() {
     local file=$1 extra
@@ -160,7 +161,7 @@ pm_write_conf() {
         cat <<EOF2
 milter: { socket = "${PM_MILTER_SOCKET:-unix:$PM_TMP/postmeter.sock}"; ${PM_MILTER_EXTRA:-} };
 user = "";
-redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; test_clock = true;
+redis: { host = "127.0.0.1"; port = ${PM_REDIS_PORT:-6379}; key_prefix = "pmtest"; test_clock = ${PM_TEST_CLOCK:-true};
          ${PM_REDIS_EXTRA:-} };
 EOF2
         case $'\n'$extra in
