@@ -148,9 +148,9 @@ range_parse(const redisReply *r, struct pm_cluster_map *map, char *err, size_t e
     return 0;
 }
 
-/* Fill *map from a CLUSTER SLOTS reply; 0, or -1 with a message in err. */
-int
-pm_cluster_map_parse(const redisReply *r, struct pm_cluster_map *map, char *err, size_t errlen)
+/* Empty a map: no primary, no slot served. */
+static void
+map_clear(struct pm_cluster_map *map)
 {
     size_t i;
 
@@ -158,6 +158,15 @@ pm_cluster_map_parse(const redisReply *r, struct pm_cluster_map *map, char *err,
     map->covered = 0;
     for (i = 0; i < PM_CLUSTER_SLOTS; i++)
         map->owner[i] = PM_CLUSTER_NO_OWNER;
+}
+
+/* Fill *map from a CLUSTER SLOTS reply; 0, or -1 with a message and an empty map. */
+int
+pm_cluster_map_parse(const redisReply *r, struct pm_cluster_map *map, char *err, size_t errlen)
+{
+    size_t i;
+
+    map_clear(map);
     if (!r)
         return fail(err, errlen, "no reply");
     if (r->type == REDIS_REPLY_ERROR)
@@ -165,8 +174,10 @@ pm_cluster_map_parse(const redisReply *r, struct pm_cluster_map *map, char *err,
     if (r->type != REDIS_REPLY_ARRAY)
         return fail(err, errlen, "the reply is not an array");
     for (i = 0; i < r->elements; i++)
-        if (range_parse(r->element[i], map, err, errlen) < 0)
+        if (range_parse(r->element[i], map, err, errlen) < 0) {
+            map_clear(map); /* never a partial map */
             return -1;
+        }
     return 0;
 }
 

@@ -26,7 +26,8 @@ struct pm_cluster_node {
     int port;
 };
 
-/* Slot -> index into node[] (or PM_CLUSTER_NO_OWNER); the primaries in order of first slot. */
+/* Slot -> index into node[] (or PM_CLUSTER_NO_OWNER); the primaries in the order the reply names
+ * them. */
 struct pm_cluster_map {
     uint16_t owner[PM_CLUSTER_SLOTS];
     unsigned n_nodes;
@@ -49,7 +50,8 @@ uint16_t pm_cluster_crc16(const char *buf, size_t len);
 /* The hash slot of a key of len bytes: its hash tag's when it has a non-empty one. */
 unsigned pm_cluster_slot(const char *key, size_t len);
 
-/* Fill *map from a CLUSTER SLOTS reply; 0, or -1 with a message in err. */
+/* Fill *map from a CLUSTER SLOTS reply; 0, or -1 with a message in err and
+ * *map emptied (no primary, no slot served): never a partial map. */
 int pm_cluster_map_parse(const redisReply *r, struct pm_cluster_map *map, char *err, size_t errlen);
 
 /* Parse an error text "MOVED slot host:port" or "ASK slot host:port" (a leading

@@ -5,7 +5,9 @@
 # (the default, port + 10000, may be taken on a shared machine) and
 # directory under $PM_TMP, joins them with redis-cli --cluster create and
 # waits (bounded) until every node reports cluster_state:ok and every replica
-# its link to its primary up. The nodes stop when the test exits.
+# its link to its primary up. The nodes stop when the test exits. A node
+# is taken for failed after PM_CLUSTER_NODE_TIMEOUT ms (15000: a node starved
+# of CPU on a shared machine is not failed over; a failover test sets less).
 #
 # SPDX-License-Identifier: BSD-2-Clause
 
@@ -31,19 +33,21 @@ pm_cluster_port() {
 # Start cluster node $1 (a number) on fresh ports, trying again (3 times) on
 # another pair when a port was taken meanwhile; appends its port to PM_CLUSTER_PORTS.
 pm_cluster_node_start() {
-    local i=$1 dir=$PM_TMP/cl$1 port bus
-    mkdir -p "$dir"
-    for _ in 1 2 3; do
+    local i=$1 dir port bus a
+    for a in 1 2 3; do
         if ! port=$(pm_cluster_port) || ! bus=$(pm_cluster_port); then
             pm_fail "no free port for node $i"
         fi
-        rm -f "$dir/nodes.conf"
+        # a directory per attempt: a late first attempt cannot share the second's files
+        dir=$PM_TMP/cl$i.$a
+        mkdir -p "$dir"
         redis-server --port "$port" --cluster-port "$bus" --bind 127.0.0.1 \
             --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" \
-            --cluster-node-timeout 2000 --dir "$dir" --save '' --appendonly no \
-            --daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" || continue
-        # answering PING means both ports are bound (the bus comes first)
-        if pm_wait_port "$port" && redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; then
+            --cluster-node-timeout "${PM_CLUSTER_NODE_TIMEOUT:-15000}" --dir "$dir" --save '' \
+            --appendonly no --daemonize yes --pidfile "$dir/pid" --logfile "$dir/log" || continue
+        # answering PING from this node's directory means both ports are bound (the
+        # bus comes first) by this node, not by another test's server on the same port
+        if pm_wait_port "$port" && redis-cli -p "$port" CONFIG GET dir 2>/dev/null | grep -qx "$dir"; then
             PM_CLUSTER_PORTS+=("$port")
             return 0
         fi

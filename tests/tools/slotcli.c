@@ -32,6 +32,7 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,7 @@ main(int argc, char **argv)
     redisContext *c;
     int opt, port = 0;
 
+    signal(SIGPIPE, SIG_IGN); /* a closed node is an error, not death */
     while ((opt = getopt(argc, argv, "p:")) != -1) {
         if (opt != 'p')
             die("usage: slotcli -p port keyslots N | map | set N | moved OLDMAP");

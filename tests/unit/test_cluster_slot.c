@@ -193,16 +193,22 @@ test_map_partial(void **state)
     assert_int_equal(map.covered, 0);
 }
 
-/* One malformed reply: -1 and a message containing want. */
+/* One malformed reply: -1, a message containing want, and an empty map. */
 static void
 refused(redisReply *r, const char *want)
 {
     char err[200];
+    size_t i;
 
     if (parse(r, err, sizeof(err)) != -1)
         fail_msg("accepted; wanted \"%s\"", want);
     if (!strstr(err, want))
         fail_msg("message \"%s\"; wanted \"%s\"", err, want);
+    if (map.n_nodes != 0 || map.covered != 0)
+        fail_msg("\"%s\": a partial map (%u primaries, %u slots)", want, map.n_nodes, map.covered);
+    for (i = 0; i < PM_CLUSTER_SLOTS; i++)
+        if (map.owner[i] != PM_CLUSTER_NO_OWNER)
+            fail_msg("\"%s\": slot %zu kept an owner", want, i);
 }
 
 /* Malformed replies: types, bounds, overlaps, endpoints, too many primaries. */
