@@ -226,6 +226,8 @@ pm_cluster_redirect_parse(const char *s, size_t len, struct pm_cluster_redirect 
     hlen = (size_t)(colon - host);
     if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') /* [v6]:port */
         host++, hlen -= 2;
+    else if (memchr(host, '[', hlen) || memchr(host, ']', hlen))
+        return -1; /* a bracket not around the whole host */
     if (hlen >= PM_CLUSTER_HOST_MAX || !host_ok(host, hlen))
         return -1;
     i = (size_t)(colon + 1 - s);
