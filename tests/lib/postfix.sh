@@ -15,19 +15,34 @@
 . "$(dirname "${BASH_SOURCE[0]}")/postfix_conf.sh"
 
 # Start smtp-sink on a free loopback port; sets PM_SINK_PORT and PM_SINK_DIR.
+# A port taken meanwhile by another process (smtp-sink then exits) is
+# replaced by another, 3 times at most.
 pm_sink_start() {
+    local tries
     pm_need smtp-sink
-    PM_SINK_PORT=$(pm_free_port)
     PM_SINK_DIR=$PM_TMP/sink
     mkdir -p "$PM_SINK_DIR"
     chmod 1777 "$PM_SINK_DIR"
-    # -u: smtp-sink refuses to keep root privileges; the dump directory is world-writable.
-    smtp-sink -u nobody -h sink.test -d "$PM_SINK_DIR/%Y%m%d%H%M%S." \
-        "127.0.0.1:$PM_SINK_PORT" 64 >"$PM_TMP/sink.log" 2>&1 &
-    PM_SINK_PID=$!
     pm_on_exit "pm_sink_stop"
-    pm_wait_port "$PM_SINK_PORT" || pm_fail "smtp-sink is not listening on $PM_SINK_PORT"
-    export PM_SINK_PORT PM_SINK_DIR
+    for _ in 1 2 3; do
+        PM_SINK_PORT=$(pm_free_port)
+        # -u: smtp-sink refuses to keep root privileges; the dump directory is world-writable.
+        smtp-sink -u nobody -h sink.test -d "$PM_SINK_DIR/%Y%m%d%H%M%S." \
+            "127.0.0.1:$PM_SINK_PORT" 64 >>"$PM_TMP/sink.log" 2>&1 &
+        PM_SINK_PID=$!
+        # bounded: 10 s for a loaded machine, less when smtp-sink has exited
+        for ((tries = 200; tries > 0; tries--)); do
+            (echo >/dev/tcp/127.0.0.1/"$PM_SINK_PORT") 2>/dev/null && break
+            kill -0 "$PM_SINK_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        if ((tries > 0)) && kill -0 "$PM_SINK_PID" 2>/dev/null; then
+            export PM_SINK_PORT PM_SINK_DIR
+            return 0
+        fi
+        pm_sink_stop
+    done
+    pm_fail "smtp-sink is not listening on $PM_SINK_PORT: $(tail -n 3 "$PM_TMP/sink.log")"
 }
 
 # Stop smtp-sink.
