@@ -95,7 +95,10 @@ end
 --   (MAXLEN ~). The key carries no hash tag: under Redis Cluster it would
 --   sit in another slot than the entries (to be revisited with Cluster).
 local function supx_note(stream, max, key, op, expires)
-    local c, a = string.match(key, '{d:(.-)}:sup:(.+)$')
+    local c, a = string.match(key, ':v1:{d:(.-)}:sup:(.+)$')
+    if not c then
+        c, a = string.match(key, ':v2:{(.-)}:sup:(.+)$')
+    end
     if c then
         redis.call('XADD', stream, 'MAXLEN', '~', max, '*', 'op', op, 'c', c, 'a', a, 'x',
                    expires)

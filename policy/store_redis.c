@@ -76,19 +76,15 @@ req_check(const struct pm_meter_req *req, char *err, size_t errlen)
     return -1;
 }
 
-/* "<prefix>:v1:{<tag>:<id>}:<kind>"; NULL on allocation failure. */
+/* A sender's ('s') or a domain's ('d') key of a kind; NULL on allocation failure. */
 char *
 rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind)
 {
-    size_t len = strlen(rs->prefix) + strlen(id) + strlen(kind) + 16;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:{%c:%s}:%s", rs->prefix, tag, id, kind);
-    return key;
+    return tag == 's' ? pm_key_sender(rs->prefix, rs->layout, id, kind)
+                      : pm_key_domain(rs->prefix, rs->layout, id, kind);
 }
 
-/* "<prefix>:v1:{s:<sender>}:tx:<id>": the recorded reply of a transaction. */
+/* A sender's ":tx:<id>": the recorded reply of a transaction. */
 static char *
 tx_key(const struct redis_store *rs, const char *sender, const char *id)
 {
@@ -107,35 +103,44 @@ tx_key(const struct redis_store *rs, const char *sender, const char *id)
 char *
 rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
 {
-    size_t len = strlen(rs->prefix) + strlen(company) + (rcpt ? strlen(rcpt) : 0) + 24;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company, rcpt ? rcpt : "");
-    return key;
+    return pm_key_sup(rs->prefix, rs->layout, company, rcpt);
 }
 
 /* The stream of suppression changes. */
 char *
 rs_supx_key(const struct redis_store *rs)
 {
-    size_t len = strlen(rs->prefix) + 16;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:supx", rs->prefix);
-    return key;
+    return pm_key_global(rs->prefix, rs->layout, "supx");
 }
 
 /* The hash of a daemon's heartbeat (id NULL: the index of the daemons). */
 char *
 rs_srv_key(const struct redis_store *rs, const char *id)
 {
-    size_t len = strlen(rs->prefix) + (id ? strlen(id) : 0) + 16;
-    char *key = malloc(len);
+    char *what, *key;
 
-    if (key)
-        snprintf(key, len, "%s:v1:{srv}%s%s", rs->prefix, id ? ":" : "", id ? id : "");
+    if (!id)
+        return pm_key_global(rs->prefix, rs->layout, "srv");
+    if (!(what = malloc(strlen(id) + 5)))
+        return NULL;
+    sprintf(what, "srv:%s", id);
+    key = pm_key_global(rs->prefix, rs->layout, what);
+    free(what);
+    return key;
+}
+
+/* A company-wide key of the sender's company (what: "top:", "incidents", "hits:", ...). */
+char *
+rs_company_key(const struct redis_store *rs, const char *sender, const char *what)
+{
+    size_t tl;
+    const char *tag = pm_keys_tag(sender, &tl);
+    char *company = strndup(tag, tl), *key;
+
+    if (!company)
+        return NULL;
+    key = pm_key_company(rs->prefix, rs->layout, company, what);
+    free(company);
     return key;
 }
 
@@ -400,8 +405,7 @@ meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const c
     own[PM_MK_TX] = tx_key(rs, sid, req->txid && req->mode != PM_METER_PROBE ? req->txid : "");
     own[PM_MK_PLANERR] = rs_key(rs, 's', sid, "planerr");
     own[PM_MK_INC] = rs_key(rs, 's', sid, "inc");
-    if ((own[PM_MK_INCIDX] = malloc(strlen(rs->prefix) + 16)) != NULL)
-        sprintf(own[PM_MK_INCIDX], "%s:v1:incidents", rs->prefix);
+    own[PM_MK_INCIDX] = rs_company_key(rs, sid, "incidents");
     own[PM_MK_IR] = rs_key(rs, 's', sid, "ir");
     own[PM_MK_DOM] = rs_key(rs, 's', sid, "dom");
     own[PM_MK_NET] = rs_key(rs, 's', sid, "net");
@@ -436,14 +440,13 @@ limit_names(char *buf, size_t len)
 /* The incident arguments of a request into v; 0, or -1 for values the script
  * cannot take (a word list with characters it splits on). */
 static int
-incident_args(const struct redis_store *rs, const struct pm_meter_req *req, struct nums *nb,
-              const char **v, char *hits, size_t hlen, char *names, size_t nlen)
+incident_args(const struct pm_meter_req *req, struct nums *nb, const char **v, const char *hits,
+              char *names, size_t nlen)
 {
     const struct pm_incident_req *in = &req->incident;
 
     if ((in->qid && strpbrk(in->qid, " \t\r\n")) || (in->net && strpbrk(in->net, " \t\r\n")))
         return -1;
-    snprintf(hits, hlen, "%s:v1:hits:", rs->prefix);
     limit_names(names, nlen);
     v[PM_MA_HITS_PREFIX] = hits;
     v[PM_MA_LIMIT_NAMES] = names;
@@ -480,7 +483,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
-    char hits[160], names[400], refs[PM_METER_MAX_REFS * 17 + 1];
+    char *top = NULL, *hits = NULL, names[400], refs[PM_METER_MAX_REFS * 17 + 1];
 
     if (req_check(req, err, errlen) < 0)
         return PM_STORE_ERROR;
@@ -496,7 +499,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     argv = malloc((3 + nkeys + PM_MA_COUNT + nscopes * PM_MS_COUNT + ct->n) * sizeof(*argv));
     for (s = 0; s < nscopes; s++)
         curve[s] = curve_arg(&req->scope[s].warmup);
-    if (meter_keys(rs, req, did, k, own) < 0 || !argv || !curve[0] || (did && !curve[1])) {
+    top = rs_company_key(rs, req->scope[PM_SCOPE_SENDER].id, "top:");
+    hits = rs_company_key(rs, req->scope[PM_SCOPE_SENDER].id, "hits:");
+    if (meter_keys(rs, req, did, k, own) < 0 || !argv || !curve[0] || (did && !curve[1]) || !top ||
+        !hits) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -512,7 +518,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     v[PM_MA_CT_MAX] = num(&nb, ct->max > 0 ? ct->max : 50000);
     v[PM_MA_COMPANY_WIDE] = ct->company_wide ? "1" : "0";
     v[PM_MA_COLD_BEFORE] = num(&nb, ct->cold_before);
-    v[PM_MA_TOP_PREFIX] = rs->top_prefix;
+    v[PM_MA_TOP_PREFIX] = top;
     v[PM_MA_PLAN_TABLE] = rs->plan_table;
     v[PM_MA_REP_MIN] = num(&nb, req->reputation.min_sends);
     v[PM_MA_REP_WARN] = num(&nb, req->reputation.warn_ppm);
@@ -532,7 +538,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
                      req->ref_hashes[i]);
     v[PM_MA_REFS] = refs;
     v[PM_MA_REFS_GATE] = req->refs_gate && *refs ? "1" : "0";
-    if (incident_args(rs, req, &nb, v, hits, sizeof(hits), names, sizeof(names)) < 0) {
+    if (incident_args(req, &nb, v, hits, names, sizeof(names)) < 0) {
         snprintf(err, errlen, "meter request with a bad incident part");
         goto out;
     }
@@ -582,6 +588,8 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     }
 out:
     free(argv);
+    free(top);
+    free(hits);
     for (i = 0; i < PM_MK_COUNT; i++)
         free(own[i]);
     for (i = 0; i < PM_SCOPE_COUNT; i++)
@@ -705,12 +713,12 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     /* the test clock only when a test asks for it: read by C before each
      * script, passed as its first argument (else 0 and no read at all) */
     rs->test_clock = conf->redis_test_clock;
-    if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 10)))
-        sprintf(rs->clock_key, "%s:v1:clock", rs->prefix);
-    if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
-        sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
-    if (rs->prefix && (rs->learn_key = malloc(strlen(rs->prefix) + 16)))
-        sprintf(rs->learn_key, "%s:v1:learning", rs->prefix);
+    rs->layout = PM_LAYOUT_V1;
+    if (rs->prefix) {
+        rs->clock_key = pm_key_global(rs->prefix, rs->layout, "clock");
+        rs->top_prefix = pm_key_company(rs->prefix, rs->layout, "", "top:");
+        rs->learn_key = pm_key_global(rs->prefix, rs->layout, "learning");
+    }
     rs->plan_table = plan_table(conf);
     if ((rs->now_lua = malloc(sizeof(pm_prelude_lua) + 16)) != NULL)
         snprintf(rs->now_lua, sizeof(pm_prelude_lua) + 16, "%sreturn now\n", pm_prelude_lua);

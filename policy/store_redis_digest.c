@@ -24,11 +24,16 @@
 
 #define DIGEST_KEEP "259200" /* the election key lives 3 days */
 
-/* "<prefix>:v1:<kind>:<day>" into buf. */
+/* The election key of day into buf ("" out of memory). */
 static void
 day_key(const struct redis_store *rs, const char *kind, long long day, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s:v1:%s:%lld", rs->prefix, kind, day);
+    char what[48], *key;
+
+    snprintf(what, sizeof(what), "%s:%lld", kind, day);
+    key = pm_key_global(rs->prefix, rs->layout, what);
+    snprintf(buf, len, "%s", key ? key : "");
+    free(key);
 }
 
 /* Claim the digest of day for holder; *won: this call claimed it. */
@@ -93,7 +98,10 @@ rs_digest_hits(void *impl, long long day,
     size_t i;
     int rc;
 
-    day_key(rs, "hits", day, key, sizeof(key));
+    snprintf(field, sizeof(field), "hits:%lld", day);
+    bar = pm_key_company(rs->prefix, rs->layout, "", field);
+    snprintf(key, sizeof(key), "%s", bar ? bar : "");
+    free(bar);
     argv[0] = "HGETALL";
     argv[1] = key;
     if ((rc = rs_call(rs, 2, argv, &r, err, errlen)) < 0)

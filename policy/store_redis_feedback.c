@@ -205,20 +205,6 @@ rs_now(void *impl, long long *now, char *err, size_t errlen)
     return PM_STORE_OK;
 }
 
-/* Split a suppression key into its company and address; 0, or -1 when it is
- * not one. */
-static int
-sup_split(const char *key, size_t prefix_len, char *company, size_t clen, const char **rcpt)
-{
-    const char *c = key + prefix_len, *end;
-
-    if (strncmp(c, "{d:", 3) != 0 || !(end = strstr(c, "}:sup:")) || end[6] == '\0')
-        return -1;
-    snprintf(company, clen, "%.*s", (int)(end - c - 3), c + 3);
-    *rcpt = end + 6;
-    return 0;
-}
-
 /* Read the entries named by keys and pass each to each; 0, 1 when each asked
  * to stop, or a failure (< 0). */
 static int
@@ -226,7 +212,7 @@ read_entries(struct redis_store *rs, long long now, const char **keys, size_t n,
              int (*each)(void *, const char *, const char *, const struct pm_suppressed *),
              void *arg, char *err, size_t errlen)
 {
-    size_t plen = strlen(rs->prefix) + 4, i;
+    size_t i;
     redisReply *r;
     int rc;
 
@@ -239,7 +225,7 @@ read_entries(struct redis_store *rs, long long now, const char **keys, size_t n,
         const char *rcpt;
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 || !*e->element[0]->str ||
-            sup_split(keys[i], plen, company, sizeof(company), &rcpt) < 0)
+            pm_key_sup_split(rs->prefix, keys[i], company, sizeof(company), &rcpt) < 0)
             continue; /* expired between SCAN and the read, or not an entry */
         rs_sup_fill(&s, strtoll(e->element[0]->str, NULL, 10), e->element[1]->str,
                     e->element[2]->str, e->element[3]->integer, now);
@@ -300,7 +286,6 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     struct redis_store *rs = impl;
     char c[1024], a[1024], *pattern;
     long long now;
-    size_t len;
     int rc;
 
     if ((rc = rs_now(rs, &now, err, errlen)) < 0)
@@ -319,12 +304,10 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     }
     rs_glob_escape(company ? company : "", c, sizeof(c));
     rs_glob_escape(rcpt ? rcpt : "", a, sizeof(a));
-    len = strlen(rs->prefix) + strlen(c) + strlen(a) + 32;
-    if (!(pattern = malloc(len))) {
+    if (!(pattern = pm_key_sup(rs->prefix, rs->layout, company ? c : "*", rcpt ? a : "*"))) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }
-    snprintf(pattern, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company ? c : "*", rcpt ? a : "*");
     rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
     free(pattern);
     return rc;

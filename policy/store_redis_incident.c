@@ -23,16 +23,12 @@
 
 #define LIST_BATCH 100 /* senders per run of the script */
 
-/* The index of the senders in incident, "<prefix>:v1:incidents"; NULL on allocation failure. */
+/* The index of the senders in incident of the sender's company (layout 1:
+ * the one index); NULL on allocation failure. */
 static char *
-index_key(const struct redis_store *rs)
+index_key(const struct redis_store *rs, const char *sender)
 {
-    size_t len = strlen(rs->prefix) + 16;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:incidents", rs->prefix);
-    return key;
+    return rs_company_key(rs, sender, "incidents");
 }
 
 /* Fill inc from an HGETALL array of an incident hash of sender. */
@@ -77,7 +73,7 @@ incident_run(struct redis_store *rs, const char *op, const char *sender,
              char *err, size_t errlen)
 {
     const char *keys[PM_IK_COUNT], *args[PM_IA_COUNT];
-    char *index = index_key(rs), *inc_key = rs_key(rs, 's', sender, "inc"), secs[24];
+    char *index = index_key(rs, sender), *inc_key = rs_key(rs, 's', sender, "inc"), secs[24];
     char *ir_key = rs_key(rs, 's', sender, "ir");
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
@@ -161,7 +157,7 @@ list_batch(struct redis_store *rs, const redisReply *senders, size_t from, size_
 {
     const char **keys = calloc(PM_IK_COUNT + n, sizeof(*keys));
     const char **args = calloc(PM_IA_COUNT + n, sizeof(*args));
-    char *index = index_key(rs);
+    char *index = n ? index_key(rs, senders->element[from]->str) : NULL;
     struct pm_incident inc;
     redisReply *r = NULL;
     size_t i;
@@ -223,7 +219,7 @@ rs_incident_list(void *impl, int (*each)(void *arg, const struct pm_incident *in
                  long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *index = index_key(rs), last[16];
+    char *index = index_key(rs, ""), last[16];
     const char *argv[4] = {"ZREVRANGE", index, "0", last};
     redisReply *r = NULL;
     size_t i, n;

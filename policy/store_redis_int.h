@@ -23,6 +23,7 @@
 #include "redis_conn.h"
 #include "sentinel_watch.h"
 #include "store.h"
+#include "store_redis_keys.h"
 
 enum rs_link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
 
@@ -37,6 +38,7 @@ struct rs_conn {
 struct redis_store {
     /* copied from the configuration, which may be freed on reload */
     char *host, *socket, *user, *password, *prefix;
+    int layout;       /* the key layout its names are built for (store_redis_keys.h) */
     char *clock_key;  /* "<prefix>:v1:clock", the test clock offset (read with test_clock) */
     int test_clock;   /* redis.test_clock: read clock_key before each script */
     char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
@@ -144,7 +146,8 @@ int rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len,
 /* The size of rs_clock_arg's buffer. */
 #define RS_CLOCK_LEN 32
 
-/* "<prefix>:v1:{<tag>:<id>}:<kind>"; NULL on allocation failure. */
+/* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
+ * layout (store_redis_keys.h); NULL on allocation failure. */
 char *rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind);
 
 /* A company's suppression entry of rcpt, "<prefix>:v1:{d:<company>}:sup:<rcpt>"
@@ -161,6 +164,10 @@ char *rs_supx_key(const struct redis_store *rs);
 /* The hash of a daemon's heartbeat, "<prefix>:v1:{srv}:<id>" (id NULL: the
  * index of the daemons, "<prefix>:v1:{srv}"); NULL on allocation failure. */
 char *rs_srv_key(const struct redis_store *rs, const char *id);
+
+/* A company-wide key of the sender's company ("top:", "incidents", "hits:";
+ * layout 1: the global one); NULL on allocation failure. */
+char *rs_company_key(const struct redis_store *rs, const char *sender, const char *what);
 
 /* Copy s into out (len bytes) with the glob characters of SCAN MATCH escaped. */
 void rs_glob_escape(const char *s, char *out, size_t len);

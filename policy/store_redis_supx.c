@@ -214,21 +214,6 @@ stream_end(struct redis_store *rs, const char *supx, int rev, char *id, size_t i
     return PM_STORE_OK;
 }
 
-/* Split an entry's key after the prefix into company and address; -1 when
- * it is not one. */
-static int
-key_split(const char *key, size_t skip, char *company, size_t clen, const char **rcpt)
-{
-    const char *c = key + skip, *end;
-
-    if (strlen(key) <= skip || strncmp(c, "{d:", 3) != 0 || !(end = strstr(c, "}:sup:")) ||
-        end[6] == '\0' || (size_t)(end - c - 3) >= clen)
-        return -1;
-    snprintf(company, clen, "%.*s", (int)(end - c - 3), c + 3);
-    *rcpt = end + 6;
-    return 0;
-}
-
 /* The entries of one SCAN page: their PTTLs pipelined with the store's
  * clock (into *now, by which the page's expiry is stamped: a long load does
  * not shorten the entries of its last pages), each live one to each. */
@@ -237,7 +222,7 @@ load_page(struct redis_store *rs, const redisReply *page, long long *now,
           void (*each)(void *, const char *, const char *, long long), void *arg, char *err,
           size_t errlen)
 {
-    size_t skip = strlen(rs->prefix) + 4, i, n = page->elements;
+    size_t i, n = page->elements;
     char offset[RS_CLOCK_LEN];
     const char *clock[4] = {"EVAL", rs->now_lua, "0", offset};
     redisReply **r;
@@ -277,7 +262,8 @@ load_page(struct redis_store *rs, const redisReply *page, long long *now,
             const char *rcpt;
 
             if (r[i]->type == REDIS_REPLY_INTEGER && r[i]->integer != -2 &&
-                key_split(page->element[i]->str, skip, company, sizeof(company), &rcpt) == 0)
+                pm_key_sup_split(rs->prefix, page->element[i]->str, company, sizeof(company),
+                                 &rcpt) == 0)
                 each(arg, company, rcpt,
                      r[i]->integer > 0 ? *now + (r[i]->integer + 999) / 1000 : 0);
         }
@@ -329,7 +315,12 @@ load_all(struct redis_store *rs, long long *now,
     int rc;
 
     rs_glob_escape(rs->prefix, esc, sizeof(esc));
-    snprintf(pattern, sizeof(pattern), "%s:v1:{d:*}:sup:*", esc);
+    {
+        char *p = pm_key_sup(esc, rs->layout, "*", "*");
+
+        snprintf(pattern, sizeof(pattern), "%s", p ? p : "");
+        free(p);
+    }
     rc = rs_scan_by(rs, own_scan_call, pattern, SCAN_ROUNDS, load_scanned, &x, err, errlen);
     if (rc == RS_SCAN_MORE) {
         snprintf(err, errlen,

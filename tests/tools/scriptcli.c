@@ -109,6 +109,7 @@
 #include "siphash.h"
 #include "store.h"
 #include "store_redis.h"
+#include "store_redis_keys.h"
 #include "buf.h"
 
 #define MAX_WORDS 1024
@@ -1378,7 +1379,12 @@ main(int argc, char **argv)
     pm_log_set_level(PM_LOG_WARNING);
     t.st = pm_store_redis_new(conf);
     t.rc = redisConnect(conf->redis_host, conf->redis_port);
-    snprintf(t.clock_key, sizeof(t.clock_key), "%s:v1:clock", conf->key_prefix);
+    {
+        char *ck = pm_key_global(conf->key_prefix, PM_LAYOUT_V1, "clock");
+
+        snprintf(t.clock_key, sizeof(t.clock_key), "%s", ck ? ck : "");
+        free(ck);
+    }
     for (i = 0; i < conf->n_plans; i++)
         free(plans[i].name);
     free(plans);
