@@ -6,8 +6,9 @@
 -- STORE TIME: the Redis server's clock (TIME) plus the test clock offset,
 --   ARGV[1] of every script (scripts.contract: each script's first argument,
 --   clock), in seconds. postmeter passes 0; with redis.test_clock set it
---   passes the value of <prefix>:v1:clock (set only by tests), which it reads
---   right before the call: no script reads or declares a clock key.
+--   passes the value of the clock key (<prefix>:v2:{@}:clock; set only by
+--   tests), which it reads right before the call: no script reads or
+--   declares a clock key. The same argument carries the layout guard (below).
 --   now is in seconds, today the UTC day number (now / 86400).
 --
 -- REPUTATION HASH <prefix>:v1:{s:<sender>}:rep: one field per kind and UTC
@@ -34,7 +35,59 @@ end
 local DAY = 86400
 local REP_DAYS = 8 -- the 7-day window plus the day under way
 local RR_DAYS = 31 -- the reply rate's 30 days plus the day under way
-local now = tonumber(redis.call('TIME')[1]) + math.floor(tonumber(ARGV[1]) or 0)
+
+-- The layout 1 name of a layout 2 key that a layout 1 key may precede (a
+-- sender's, a domain's, a suppression entry), else nil.
+local function layout_v1_name(key)
+    local p, c, rest = string.match(key, '^(.*):v2:{(.-)}:(.*)$')
+    if not p then
+        return nil
+    end
+    local s, kind = string.match(rest, '^s:(.-@[^:@]*):(.+)$')
+    if not s then
+        s, kind = string.match(rest, '^s:([^:@]*):(.+)$')
+    end
+    if s then
+        return p .. ':v1:{s:' .. s .. '}:' .. kind
+    end
+    kind = string.match(rest, '^d:(.+)$')
+    if kind then
+        return p .. ':v1:{d:' .. c .. '}:' .. kind
+    end
+    local r = string.match(rest, '^sup:(.+)$')
+    if r then
+        return p .. ':v1:{d:' .. c .. '}:sup:' .. r
+    end
+    return nil
+end
+
+-- While the data moves to layout 2 ("2m"): each key of the call takes over
+-- its layout 1 key when it has none of its own yet (RENAME keeps the TTL).
+local function layout_adopt()
+    for i = 1, #KEYS do
+        local old = layout_v1_name(KEYS[i])
+        if old and redis.call('EXISTS', old) == 1 and redis.call('EXISTS', KEYS[i]) == 0 then
+            redis.call('RENAME', old, KEYS[i])
+        end
+    end
+end
+
+-- ARGV[1]: "<clock offset>" or "<clock offset>|<layout>|<prefix>:layout",
+-- the layout the caller built its names for and the key that says which the
+-- data is in (absent: 1); a mismatch is refused with "LAYOUT <value>"
+local clock_arg, layout_want, layout_key = string.match(ARGV[1], '^([^|]*)|(%d)|(.+)$')
+if not layout_want then
+    clock_arg = ARGV[1]
+else
+    local layout = redis.call('GET', layout_key) or '1'
+    if layout_want ~= (layout == '1' and '1' or '2') then
+        return redis.error_reply('LAYOUT ' .. layout)
+    end
+    if layout == '2m' then
+        layout_adopt()
+    end
+end
+local now = tonumber(redis.call('TIME')[1]) + math.floor(tonumber(clock_arg) or 0)
 local today = math.floor(now / DAY)
 
 -- Add n to the reputation field "<kind>:<today>" of key (days: the window

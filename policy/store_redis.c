@@ -80,8 +80,8 @@ req_check(const struct pm_meter_req *req, char *err, size_t errlen)
 char *
 rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind)
 {
-    return tag == 's' ? pm_key_sender(rs->prefix, rs->layout, id, kind)
-                      : pm_key_domain(rs->prefix, rs->layout, id, kind);
+    return tag == 's' ? pm_key_sender(rs->prefix, rs_layout(rs), id, kind)
+                      : pm_key_domain(rs->prefix, rs_layout(rs), id, kind);
 }
 
 /* A sender's ":tx:<id>": the recorded reply of a transaction. */
@@ -103,14 +103,14 @@ tx_key(const struct redis_store *rs, const char *sender, const char *id)
 char *
 rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
 {
-    return pm_key_sup(rs->prefix, rs->layout, company, rcpt);
+    return pm_key_sup(rs->prefix, rs_layout(rs), company, rcpt);
 }
 
 /* The stream of suppression changes. */
 char *
 rs_supx_key(const struct redis_store *rs)
 {
-    return pm_key_global(rs->prefix, rs->layout, "supx");
+    return pm_key_global(rs->prefix, rs_layout(rs), "supx");
 }
 
 /* The hash of a daemon's heartbeat (id NULL: the index of the daemons). */
@@ -120,11 +120,11 @@ rs_srv_key(const struct redis_store *rs, const char *id)
     char *what, *key;
 
     if (!id)
-        return pm_key_global(rs->prefix, rs->layout, "srv");
+        return pm_key_global(rs->prefix, rs_layout(rs), "srv");
     if (!(what = malloc(strlen(id) + 5)))
         return NULL;
     sprintf(what, "srv:%s", id);
-    key = pm_key_global(rs->prefix, rs->layout, what);
+    key = pm_key_global(rs->prefix, rs_layout(rs), what);
     free(what);
     return key;
 }
@@ -139,7 +139,7 @@ rs_company_key(const struct redis_store *rs, const char *sender, const char *wha
 
     if (!company)
         return NULL;
-    key = pm_key_company(rs->prefix, rs->layout, company, what);
+    key = pm_key_company(rs->prefix, rs_layout(rs), company, what);
     free(company);
     return key;
 }
@@ -339,6 +339,7 @@ meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
+        rs_layout_refused(rs, r);
         rc = rs_reply_rc(r);
     } else if (reply_parse(r, res) < 0)
         snprintf(err, errlen, "redis %s: unexpected reply from the meter script", rs->name);
@@ -469,10 +470,10 @@ incident_args(const struct pm_meter_req *req, struct nums *nb, const char **v, c
     return 0;
 }
 
-/* The store operation: check and count one request in one round trip. */
+/* Check and count one request in one round trip, with the names of the store's layout. */
 static int
-redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
-            size_t errlen)
+meter_once(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
+           size_t errlen)
 {
     struct redis_store *rs = impl;
     char *own[PM_MK_COUNT] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
@@ -597,11 +598,32 @@ out:
     return rc;
 }
 
+/* The store operation: meter_once, and once more when a script refused the
+ * names of a layout the data left meanwhile (store_redis_layout.c). */
+static int
+redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
+            size_t errlen)
+{
+    struct redis_store *rs = impl;
+    int rc;
+
+    if (rs_layout_learn(rs, err, errlen) < 0) {
+        pm_metrics_store_error(PM_SERR_CONNECT);
+        return PM_STORE_RETRY;
+    }
+    rc = meter_once(impl, req, res, err, errlen);
+
+    if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
+        rc = meter_once(impl, req, res, err, errlen);
+    return rc;
+}
+
 /* Release the store: close every connection (none may be in use). */
 static void
 redis_free(void *impl)
 {
     struct redis_store *rs = impl;
+    int i;
 
     if (!rs)
         return;
@@ -615,9 +637,11 @@ redis_free(void *impl)
         free(rs->password);
     }
     free(rs->prefix);
-    free(rs->clock_key);
-    free(rs->top_prefix);
-    free(rs->learn_key);
+    for (i = 1; i < 3; i++) {
+        free(rs->clock_key[i]);
+        free(rs->learn_key[i]);
+    }
+    free(rs->layout_key);
     free(rs->plan_table);
     free(rs->now_lua);
     while (rs->n_sentinels > 0)
@@ -688,6 +712,8 @@ plan_table(const struct pm_conf *conf)
 static int
 copy_conf(struct redis_store *rs, const struct pm_conf *conf)
 {
+    int i;
+
     rs->host = dup_opt(conf->redis_host && *conf->redis_host ? conf->redis_host : "127.0.0.1", 0);
     rs->socket = dup_opt(conf->redis_socket, 1);
     rs->user = dup_opt(conf->redis_user, 1);
@@ -713,12 +739,12 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     /* the test clock only when a test asks for it: read by C before each
      * script, passed as its first argument (else 0 and no read at all) */
     rs->test_clock = conf->redis_test_clock;
-    rs->layout = PM_LAYOUT_V1;
-    if (rs->prefix) {
-        rs->clock_key = pm_key_global(rs->prefix, rs->layout, "clock");
-        rs->top_prefix = pm_key_company(rs->prefix, rs->layout, "", "top:");
-        rs->learn_key = pm_key_global(rs->prefix, rs->layout, "learning");
+    rs->layout = 0; /* learned on the first connection */
+    for (i = 1; rs->prefix && i < 3; i++) {
+        rs->clock_key[i] = pm_key_global(rs->prefix, i, "clock");
+        rs->learn_key[i] = pm_key_global(rs->prefix, i, "learning");
     }
+    rs->layout_key = rs->prefix ? pm_key_layout(rs->prefix) : NULL;
     rs->plan_table = plan_table(conf);
     if ((rs->now_lua = malloc(sizeof(pm_prelude_lua) + 16)) != NULL)
         snprintf(rs->now_lua, sizeof(pm_prelude_lua) + 16, "%sreturn now\n", pm_prelude_lua);
@@ -737,8 +763,8 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     rs->link = (struct pm_redis_link){
         rs->host, rs->port,       rs->socket,     rs->user, rs->password,
         rs->db,   rs->connect_ms, rs->command_ms, rs->name, rs->n_sentinels > 0};
-    if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->learn_key ||
-        !rs->plan_table || !rs->now_lua || !rs->idle ||
+    if (!rs->host || !rs->prefix || !rs->clock_key[1] || !rs->clock_key[2] || !rs->learn_key[1] ||
+        !rs->learn_key[2] || !rs->layout_key || !rs->plan_table || !rs->now_lua || !rs->idle ||
         (conf->redis_socket && *conf->redis_socket && !rs->socket))
         return -1;
     if ((conf->redis_user && *conf->redis_user && !rs->user) ||

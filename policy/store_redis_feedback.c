@@ -109,10 +109,11 @@ fb_result(const redisReply *e, enum pm_feedback_kind *out)
     return -1;
 }
 
-/* Record what one incoming message says about one local mailbox. */
-int
-rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
-            size_t errlen)
+/* Record what one incoming message says about one local mailbox, with the
+ * names of the store's layout. */
+static int
+feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
+              size_t errlen)
 {
     struct redis_store *rs = impl;
     const char *keys[PM_FK_COUNT + FB_MAX_FAIL], *args[PM_FA_COUNT + 3 * FB_MAX_FAIL + FB_MAX_REFS];
@@ -181,6 +182,20 @@ out:
         freeReplyObject(r);
     for (i = 0; i < PM_FK_COUNT + n; i++)
         free(owned[i]);
+    return rc;
+}
+
+/* Record what one incoming message says about one local mailbox; once more
+ * when the script refused the names of a layout the data left meanwhile. */
+int
+rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
+            size_t errlen)
+{
+    struct redis_store *rs = impl;
+    int rc = feedback_once(impl, req, out, err, errlen);
+
+    if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
+        rc = feedback_once(impl, req, out, err, errlen);
     return rc;
 }
 
@@ -304,7 +319,7 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     }
     rs_glob_escape(company ? company : "", c, sizeof(c));
     rs_glob_escape(rcpt ? rcpt : "", a, sizeof(a));
-    if (!(pattern = pm_key_sup(rs->prefix, rs->layout, company ? c : "*", rcpt ? a : "*"))) {
+    if (!(pattern = pm_key_sup(rs->prefix, rs_layout(rs), company ? c : "*", rcpt ? a : "*"))) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }

@@ -46,7 +46,7 @@ rs_learning(void *impl, int record, long long keep, long long *start, long long 
     redisReply *r;
     int rc;
 
-    keys[PM_LK_START] = rs->learn_key;
+    keys[PM_LK_START] = rs->learn_key[rs_layout(rs)];
     snprintf(k, sizeof(k), "%lld", keep > 0 ? keep : 86400);
     args[PM_LA_CLOCK] = NULL; /* rs_script's */
     args[PM_LA_RECORD] = record ? "1" : "0";

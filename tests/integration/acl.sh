@@ -199,7 +199,7 @@ pm_assert_eq "" "$(admin ACL LOG)" "ACL LOG after every path"
 ! grep -iE "noperm|no permissions|can't access|can't run" "$PM_TMP/pm.log" "$PM_TMP/ctl.out" ||
     pm_fail "a permission error above"
 grep -q "store_error" "$PM_TMP/pm.log" && pm_fail "a store error: $(grep store_error "$PM_TMP/pm.log" | head -n 1)"
-[ -n "$(admin -n 1 --scan --pattern 'pm:v1:*' | head -n 1)" ] || pm_fail "no key in database 1"
+[ -n "$(admin -n 1 --scan --pattern 'pm:v2:*' | head -n 1)" ] || pm_fail "no key in database 1"
 [ -z "$(admin -n 0 --scan | head -n 1)" ] || pm_fail "a key in database 0"
 
 # --- and anything else is refused ---------------------------------------------------
