@@ -11,17 +11,17 @@
 --   declares a clock key. The same argument carries the layout guard (below).
 --   now is in seconds, today the UTC day number (now / 86400).
 --
--- REPUTATION HASH <prefix>:v1:{s:<sender>}:rep: one field per kind and UTC
+-- REPUTATION HASH <prefix>:v2:{C}:s:<sender>:rep: one field per kind and UTC
 --   day, "<kind>:<day>": s external recipients sent (meter.lua), b hard
 --   bounces, k blocks, r replies, l contacts learned from mail that was not a
 --   reply (feedback.lua). Fields older than REP_DAYS days are deleted when a
 --   day's first field is written, so the hash holds at most 5 * REP_DAYS
 --   fields; its TTL is REP_DAYS days from the first write of its last day.
--- REPLY RATE HASH <prefix>:v1:{s:<sender>}:rr: "f:<day>" first-contact
+-- REPLY RATE HASH <prefix>:v2:{C}:s:<sender>:rr: "f:<day>" first-contact
 --   recipients mailed that UTC day (meter.lua), "y:<day>" how many of them
 --   replied since (feedback.lua; counted under the day they were mailed).
 --   Trimmed as the reputation hash, at RR_DAYS days: at most 2 * RR_DAYS
---   fields. FIRST CONTACTS <prefix>:v1:{s:<sender>}:fc: recipient hash ->
+--   fields. FIRST CONTACTS <prefix>:v2:{C}:s:<sender>:fc: recipient hash ->
 --   the UTC day it was mailed as a first contact; a reply deletes it (a
 --   recipient counts once); kept RR_DAYS days and at most contacts.max_per_
 --   sender fields (day_hash_trim).
@@ -140,13 +140,15 @@ local function day_hash_trim(key, ttl_days, max)
 end
 
 
--- SUPPRESSION STREAM <prefix>:v1:supx: every write of a suppression entry
---   (<prefix>:v1:{d:<company>}:sup:<address>) notes it here in the same
+-- SUPPRESSION STREAM <prefix>:v2:{@}:supx: every write of a suppression entry
+--   (<prefix>:v2:{<company>}:sup:<address>) notes it here in the same
 --   script, so that each daemon's copy of the lists (policy/suplocal.c)
 --   misses none: fields op ("add" or "del"), c (company), a (address), x
 --   (its expiry in store time, 0 never). Trimmed to about max entries
---   (MAXLEN ~). The key carries no hash tag: under Redis Cluster it would
---   sit in another slot than the entries (to be revisited with Cluster).
+--   (MAXLEN ~). The key carries the installation's tag {@}: under Redis
+--   Cluster it sits in another slot than the entries (CROSSSLOT), which works
+--   on one Redis only (doc/redis-keys.md). Layout 1 names (a store running it
+--   until postmeterctl migrate): <prefix>:v1:supx, <prefix>:v1:{d:C}:sup:R.
 local function supx_note(stream, max, key, op, expires)
     local c, a = string.match(key, ':v1:{d:(.-)}:sup:(.+)$')
     if not c then

@@ -675,6 +675,7 @@ static const struct pm_store_ops redis_ops = {
     .server_beat = rs_server_beat,
     .servers = rs_servers,
     .forget_all = rs_forget_all,
+    .migrate = rs_migrate,
     .incident_get = rs_incident_get,
     .incident_list = rs_incident_list,
     .incident_open = rs_incident_open,

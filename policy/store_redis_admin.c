@@ -9,7 +9,7 @@
  * and "crlog" (grants.lua: their layout; credit.lua grants and revokes);
  * the warm-up hash "wu" (warmup_state.lua; warmup.lua resets and skips);
  * the contacts "ct" (sender and company) and "lc" (learned), field the keyed
- * hash, value the UTC day; the top index "<prefix>:v1:top:<day>" (top.lua).
+ * hash, value the UTC day; the top index "<prefix>:v2:{C}:top:<day>" (top.lua).
  * What needs the store's clock runs as a script after the prelude.
  * rs_forget_all() deletes every key of the prefix ("<prefix>:*"): a SCAN
  * page at a time, each page's keys with one UNLINK.

@@ -4,13 +4,13 @@
  * rs_feedback() runs feedback.lua (after the prelude) for one incoming
  * message and one local mailbox: the failures of a bounce, or a person's
  * message. The suppression list is one hash per company and address,
- * "<prefix>:v1:{d:<company>}:sup:<address>" with the fields at (store time
+ * "<prefix>:v2:{<company>}:sup:<address>" with the fields at (store time
  * of the bounce), status and sender (whose mail bounced, or "admin:USER"),
  * and a TTL of suppression.days: fields, so that no address can break them.
  * rs_suppress_migrate() moves the entries of the layout before companies,
  * "<prefix>:v1:sup:<address>" = "<time>|<status>|<sender>", to the company
  * of their sender. Every write of an entry is noted, in the same script, in
- * the stream "<prefix>:v1:supx" (prelude.lua), which each daemon's copy of
+ * the stream "<prefix>:v2:{@}:supx" (prelude.lua), which each daemon's copy of
  * the lists follows (store_redis_supx.c).
  *
  * SPDX-License-Identifier: BSD-2-Clause

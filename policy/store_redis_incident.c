@@ -6,7 +6,7 @@
  * Each operation is one run of incident.lua, so that reading an incident
  * and dropping its stale index entry, or deleting the hash and the entry,
  * happen at once for every server. The list reads the index
- * "<prefix>:v1:incidents" (newest first, at most PM_INCIDENTS_MAX), then
+ * "<prefix>:v2:{C}:incidents" of every company (newest first, at most PM_INCIDENTS_MAX), then
  * asks the script about its senders LIST_BATCH at a time.
  *
  * SPDX-License-Identifier: BSD-2-Clause

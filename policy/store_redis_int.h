@@ -7,8 +7,8 @@
  * the learning start and the contacts learned from logs; store_redis_server.c
  * the daemons' heartbeats; store_redis_supx.c the daemons' copy of the
  * suppression lists (its load and its stream). Each part encodes its requests and decodes the
- * replies; the key names are built here alone (rs_key, rs_sup_key,
- * rs_srv_key). Nothing outside the store includes this.
+ * replies; the key names are built by store_redis_keys.c, for the store's
+ * layout (rs_key, rs_sup_key, rs_srv_key, rs_company_key). Nothing outside the store includes this.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -195,6 +195,9 @@ int rs_layout_was_refused(const struct redis_store *rs);
  * another layout; the store's layout is set from it (the caller rebuilds
  * its names and asks again once). */
 int rs_layout_refused(struct redis_store *rs, const redisReply *r);
+
+/* Move the keys from layout 1 to layout 2 (store_redis_migrate.c). */
+int rs_migrate(void *impl, struct pm_migrate_res *res, char *err, size_t errlen);
 
 /* The companies holding a layout 2 key "<prefix>:v2:{C}:<what>" (what: a
  * SCAN MATCH glob, e.g. "top:*"), sorted, each once, into *out (n of them;

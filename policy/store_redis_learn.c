@@ -1,6 +1,6 @@
 /*
  * store_redis_learn.c - the Redis store's operations for learning first and
- * enforcing later: the installation's learning start ("<prefix>:v1:learning",
+ * enforcing later: the installation's learning start ("<prefix>:v2:{@}:learning",
  * learning.lua: recorded once, by whichever postmeter starts first) and the
  * contacts postmeterctl learn reads from Postfix's logs (seed.lua: into the
  * sender's "ct", and the company's with contacts.company_wide, where newer).

@@ -1,8 +1,8 @@
 /*
  * store_redis_server.c - the Redis store's heartbeats of the daemons: each
  * postmeter writes one about once a minute (server.lua: the hash
- * "<prefix>:v1:{srv}:<host>:<milter.socket>" and the index
- * "<prefix>:v1:{srv}", both kept PM_SERVER_KEEP seconds), and postmeterctl
+ * "<prefix>:v2:{@}:srv:<host>:<milter.socket>" and the index
+ * "<prefix>:v2:{@}:srv", both kept PM_SERVER_KEEP seconds), and postmeterctl
  * servers reads them back: the index's members of the last PM_SERVER_KEEP
  * seconds, latest first, then each one's hash.
  *

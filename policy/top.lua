@@ -3,7 +3,7 @@
 --
 -- TOP INDEX <prefix>:v2:{<company>}:top:<day> (written by meter.lua): per
 --   company and UTC day, a sorted set of the senders by messages counted
---   that day (layout 1: one <prefix>:v1:top:<day> for every company).
+--   that day (layout 1: one <prefix>:v2:{C}:top:<day> for every company).
 -- A.top_prefix holds the prefixes of the indexes to read, space-separated
 --   (one per company); their keys are not declared: one node only.
 -- The reply is store time, then the senders of the last A.days days (today
