@@ -142,6 +142,7 @@ int cmd_check_postfix(struct ctl *c, int argc, char **argv);
 int cmd_learn(struct ctl *c, int argc, char **argv);
 int cmd_servers(struct ctl *c, int argc, char **argv);
 int cmd_forget(struct ctl *c, int argc, char **argv);
+int cmd_migrate(struct ctl *c, int argc, char **argv);
 int cmd_incident(struct ctl *c, int argc, char **argv);
 
 /* --- servers.c: the daemons' heartbeats, shared with status ---------------- */

@@ -51,6 +51,7 @@ static const char usage_text[] =
     "  check-postfix [--config-dir DIR]  what Postfix's configuration misses or risks\n"
     "  servers                       every postmeter: last connection from Postfix, alarm\n"
     "  forget --all [--yes]          delete every key of the configured prefix from Redis\n"
+    "  migrate                       move the keys of an earlier key layout to the current one\n"
     "  incident list | incident show SENDER   senders whose outgoing mail is stopped\n"
     "  incident open SENDER [--note TEXT] [--hours N] [--force]   stop a sender's mail by hand\n"
     "  incident release SENDER [--requeue | --drop] [--config-dir DIR]\n"
@@ -162,6 +163,7 @@ static const struct command commands[] = {
     {"check-postfix", cmd_check_postfix, 1},
     {"servers", cmd_servers, 1},
     {"forget", cmd_forget, 1},
+    {"migrate", cmd_migrate, 1},
     {"incident", cmd_incident, 1},
 };
 

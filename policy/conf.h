@@ -109,7 +109,7 @@ struct pm_conf {
     char **sentinels;          /* "host:port" of Redis Sentinels; empty: host/port above */
     size_t n_sentinels;
     char *sentinel_master;       /* the primary's name in Sentinel, default "mymaster" */
-    int redis_test_clock;        /* honour the test clock key <prefix>:v1:clock (tests only) */
+    int redis_test_clock;        /* honour the test clock key <prefix>:v2:{@}:clock (tests only) */
     int redis_network_encrypted; /* the network to a non-local Redis is encrypted below us */
 
     enum pm_on_error on_store_error; /* default accept */

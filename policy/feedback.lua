@@ -10,7 +10,7 @@
 -- teaches at most a few contacts a day.
 --
 -- KEYS (K) and ARGV (A) are named in scripts.contract. After the keys K.*,
---   a bounce passes one suppression entry <prefix>:v1:{d:<company>}:sup:<address>
+--   a bounce passes one suppression entry <prefix>:v2:{<company>}:sup:<address>
 --   (hash: at, status, sender) per failed recipient, each change of which is
 --   also noted in the stream K.supx (prelude.lua); after the args A.*, per
 --   failed recipient: contact hash, class ("hard" or "block"), status code;

@@ -3,10 +3,10 @@
 -- (credit.lua grants and revokes them); Redis script piece, after the
 -- prelude and the script's contract, whose K.cr and K.crlog name the keys.
 --
--- GRANTS: KEYS[K.cr] <prefix>:v1:{s:<sender>}:cr, a hash: field
+-- GRANTS: KEYS[K.cr] <prefix>:v2:{C}:s:<sender>:cr, a hash: field
 --   "g:<id>" = "msgs_left:rcpts_left:expires:msgs_granted:rcpts_granted:
 --   granted_at" (expires 0: never), the ids from HINCRBY of field "seq".
--- MOVEMENTS: KEYS[K.crlog] <prefix>:v1:{s:<sender>}:crlog, a list, newest
+-- MOVEMENTS: KEYS[K.crlog] <prefix>:v2:{C}:s:<sender>:crlog, a list, newest
 --   first, of "time\tevent\tmsgs\trcpts\texpires\tnote" (event grant,
 --   revoke or spend), at most CRLOG_MAX lines.
 -- Both keys are kept CREDIT_KEEP_DAYS from their last movement.

@@ -1,7 +1,7 @@
 /*
  * incident.h - a mailbox gone bad: the incident state every server shares.
  *
- * An incident is one hash per sender in the store, "<prefix>:v1:{s:S}:inc",
+ * An incident is one hash per sender in the store, "<prefix>:v2:{C}:s:S:inc",
  * written by the meter script when a signal trips (or by postmeterctl
  * incident open), deleted by postmeterctl incident release (or expired at
  * "until" when incidents.max_hours is set). Its fields:
@@ -17,7 +17,7 @@
  *   ids      the first queue ids of mail it held or refused, space-separated
  *            (at most PM_INCIDENT_IDS)
  *   held     messages held or refused since it opened
- * The index "<prefix>:v1:incidents" (sorted set: sender -> at) lists the
+ * The index "<prefix>:v2:{C}:incidents" of S's company (sorted set: sender -> at) lists the
  * senders in incident; an entry whose hash is gone is stale and dropped.
  *
  * SPDX-License-Identifier: BSD-2-Clause

@@ -2,11 +2,11 @@
 -- (Redis script, after the prelude and its contract), for postmeterctl
 -- incident and the metrics refresher (store_redis_incident.c).
 --
--- INCIDENT HASH <prefix>:v1:{s:S}:inc (incident.h: at, signal, figures, by,
+-- INCIDENT HASH <prefix>:v2:{C}:s:S:inc (incident.h: at, signal, figures, by,
 --   note, until, ids, held), written by meter.lua when a signal trips and
 --   here by "open". An incident whose "until" (store time) has come is over:
 --   its hash is deleted when read (its TTL ends it in real time too).
--- INDEX <prefix>:v1:incidents: a sorted set of the senders in incident by
+-- INDEX <prefix>:v2:{C}:incidents: a sorted set of the senders in incident by
 --   the store time they entered it. An entry whose hash is gone or over is
 --   stale and removed when read.
 -- A.op:

@@ -3,7 +3,7 @@
 -- set) asks at start, at every reload and then hourly; postmeterctl status
 -- only reads.
 --
--- START: KEYS[K.start] <prefix>:v1:learning, a string: the store time the
+-- START: KEYS[K.start] <prefix>:v2:{@}:learning, a string: the store time the
 --   first postmeter started with learning.days set. With A.record "1" and no
 --   start kept, now becomes the start (SET NX: every server sharing the
 --   store learns from the same moment, whichever started first), and the

@@ -6,21 +6,22 @@
 -- STORE TIME: the Redis server's clock (TIME) plus the test clock offset,
 --   ARGV[1] of every script (scripts.contract: each script's first argument,
 --   clock), in seconds. postmeter passes 0; with redis.test_clock set it
---   passes the value of <prefix>:v1:clock (set only by tests), which it reads
---   right before the call: no script reads or declares a clock key.
+--   passes the value of the clock key (<prefix>:v2:{@}:clock; set only by
+--   tests), which it reads right before the call: no script reads or
+--   declares a clock key. The same argument carries the layout guard (below).
 --   now is in seconds, today the UTC day number (now / 86400).
 --
--- REPUTATION HASH <prefix>:v1:{s:<sender>}:rep: one field per kind and UTC
+-- REPUTATION HASH <prefix>:v2:{C}:s:<sender>:rep: one field per kind and UTC
 --   day, "<kind>:<day>": s external recipients sent (meter.lua), b hard
 --   bounces, k blocks, r replies, l contacts learned from mail that was not a
 --   reply (feedback.lua). Fields older than REP_DAYS days are deleted when a
 --   day's first field is written, so the hash holds at most 5 * REP_DAYS
 --   fields; its TTL is REP_DAYS days from the first write of its last day.
--- REPLY RATE HASH <prefix>:v1:{s:<sender>}:rr: "f:<day>" first-contact
+-- REPLY RATE HASH <prefix>:v2:{C}:s:<sender>:rr: "f:<day>" first-contact
 --   recipients mailed that UTC day (meter.lua), "y:<day>" how many of them
 --   replied since (feedback.lua; counted under the day they were mailed).
 --   Trimmed as the reputation hash, at RR_DAYS days: at most 2 * RR_DAYS
---   fields. FIRST CONTACTS <prefix>:v1:{s:<sender>}:fc: recipient hash ->
+--   fields. FIRST CONTACTS <prefix>:v2:{C}:s:<sender>:fc: recipient hash ->
 --   the UTC day it was mailed as a first contact; a reply deletes it (a
 --   recipient counts once); kept RR_DAYS days and at most contacts.max_per_
 --   sender fields (day_hash_trim).
@@ -34,7 +35,59 @@ end
 local DAY = 86400
 local REP_DAYS = 8 -- the 7-day window plus the day under way
 local RR_DAYS = 31 -- the reply rate's 30 days plus the day under way
-local now = tonumber(redis.call('TIME')[1]) + math.floor(tonumber(ARGV[1]) or 0)
+
+-- The layout 1 name of a layout 2 key that a layout 1 key may precede (a
+-- sender's, a domain's, a suppression entry), else nil.
+local function layout_v1_name(key)
+    local p, c, rest = string.match(key, '^(.*):v2:{(.-)}:(.*)$')
+    if not p then
+        return nil
+    end
+    local s, kind = string.match(rest, '^s:(.-@[^:@]*):(.+)$')
+    if not s then
+        s, kind = string.match(rest, '^s:([^:@]*):(.+)$')
+    end
+    if s then
+        return p .. ':v1:{s:' .. s .. '}:' .. kind
+    end
+    kind = string.match(rest, '^d:(.+)$')
+    if kind then
+        return p .. ':v1:{d:' .. c .. '}:' .. kind
+    end
+    local r = string.match(rest, '^sup:(.+)$')
+    if r then
+        return p .. ':v1:{d:' .. c .. '}:sup:' .. r
+    end
+    return nil
+end
+
+-- While the data moves to layout 2 ("2m"): each key of the call takes over
+-- its layout 1 key when it has none of its own yet (RENAME keeps the TTL).
+local function layout_adopt()
+    for i = 1, #KEYS do
+        local old = layout_v1_name(KEYS[i])
+        if old and redis.call('EXISTS', old) == 1 and redis.call('EXISTS', KEYS[i]) == 0 then
+            redis.call('RENAME', old, KEYS[i])
+        end
+    end
+end
+
+-- ARGV[1]: "<clock offset>" or "<clock offset>|<layout>|<prefix>:layout",
+-- the layout the caller built its names for and the key that says which the
+-- data is in (absent: 1); a mismatch is refused with "LAYOUT <value>"
+local clock_arg, layout_want, layout_key = string.match(ARGV[1], '^([^|]*)|(%d)|(.+)$')
+if not layout_want then
+    clock_arg = ARGV[1]
+else
+    local layout = redis.call('GET', layout_key) or '1'
+    if layout_want ~= (layout == '1' and '1' or '2') then
+        return redis.error_reply('LAYOUT ' .. layout)
+    end
+    if layout == '2m' then
+        layout_adopt()
+    end
+end
+local now = tonumber(redis.call('TIME')[1]) + math.floor(tonumber(clock_arg) or 0)
 local today = math.floor(now / DAY)
 
 -- Add n to the reputation field "<kind>:<today>" of key (days: the window
@@ -87,15 +140,20 @@ local function day_hash_trim(key, ttl_days, max)
 end
 
 
--- SUPPRESSION STREAM <prefix>:v1:supx: every write of a suppression entry
---   (<prefix>:v1:{d:<company>}:sup:<address>) notes it here in the same
+-- SUPPRESSION STREAM <prefix>:v2:{@}:supx: every write of a suppression entry
+--   (<prefix>:v2:{<company>}:sup:<address>) notes it here in the same
 --   script, so that each daemon's copy of the lists (policy/suplocal.c)
 --   misses none: fields op ("add" or "del"), c (company), a (address), x
 --   (its expiry in store time, 0 never). Trimmed to about max entries
---   (MAXLEN ~). The key carries no hash tag: under Redis Cluster it would
---   sit in another slot than the entries (to be revisited with Cluster).
+--   (MAXLEN ~). The key carries the installation's tag {@}: under Redis
+--   Cluster it sits in another slot than the entries (CROSSSLOT), which works
+--   on one Redis only (doc/redis-keys.md). Layout 1 names (a store running it
+--   until postmeterctl migrate): <prefix>:v1:supx, <prefix>:v1:{d:C}:sup:R.
 local function supx_note(stream, max, key, op, expires)
-    local c, a = string.match(key, '{d:(.-)}:sup:(.+)$')
+    local c, a = string.match(key, ':v1:{d:(.-)}:sup:(.+)$')
+    if not c then
+        c, a = string.match(key, ':v2:{(.-)}:sup:(.+)$')
+    end
     if c then
         redis.call('XADD', stream, 'MAXLEN', '~', max, '*', 'op', op, 'c', c, 'a', a, 'x',
                    expires)

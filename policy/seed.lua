@@ -1,10 +1,10 @@
 -- seed.lua - contacts learned from Postfix's own logs, for postmeterctl
 -- learn --maillog (Redis script, after the prelude and its contract).
 --
--- CONTACTS: KEYS[K.ct] <prefix>:v1:{s:<sender>}:ct, the hash the meter
+-- CONTACTS: KEYS[K.ct] <prefix>:v2:{C}:s:<sender>:ct, the hash the meter
 --   script keeps (meter_contacts.lua): field = the recipient's keyed hash,
 --   value = the UTC day of the last message to it; and, with
---   contacts.company_wide, KEYS[K.dct] {d:<domain>}:ct the same way (not
+--   contacts.company_wide, KEYS[K.dct] {<domain>}:d:ct the same way (not
 --   declared: none). After the args A.*, pairs: hash, day of the last delivery the
 --   logs show. A day in the future counts as today; a day ct_ttl days old
 --   or more is not written (it would be cold already); a field is written

@@ -2,13 +2,13 @@
 -- prelude and its contract), written about once a minute by milter/watch.c
 -- and read by postmeterctl servers (store_redis_server.c).
 --
--- SERVER HASH <prefix>:v1:{srv}:<host>:<milter.socket>: host, socket,
+-- SERVER HASH <prefix>:v2:{@}:srv:<host>:<milter.socket>: host, socket,
 --   version, pid, started, beat, conns, last_conn, postfix (running,
 --   stopped, unknown), postfix_pid, idle_alarm, quiet_since, alarm,
 --   alarm_at. The daemon measures ages on its own clock; this script turns
 --   them into store time (now - age; 0 for none), so every server's times
 --   are on the one clock. TTL A.keep: a server that stops writing vanishes.
--- INDEX <prefix>:v1:{srv}: a sorted set of the servers' IDs by the store
+-- INDEX <prefix>:v2:{@}:srv: a sorted set of the servers' IDs by the store
 --   time of their last heartbeat; members older than A.keep are removed, and
 --   at most the 1000 newest kept. TTL A.keep.
 -- Both keys carry the hash tag {srv}: one slot in a Redis Cluster.

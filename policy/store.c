@@ -276,6 +276,16 @@ pm_store_forget_all(struct pm_store *st, long long *deleted, char *err, size_t e
     return st->ops->forget_all(st->impl, deleted, err, errlen);
 }
 
+/* Move the keys to the current key layout. */
+int
+pm_store_migrate(struct pm_store *st, struct pm_migrate_res *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof(*res));
+    if (!st->ops->migrate)
+        return store_unsupported("key layouts", err, errlen);
+    return st->ops->migrate(st->impl, res, err, errlen);
+}
+
 /* Claim the digest of day. */
 int
 pm_store_digest_elect(struct pm_store *st, long long day, const char *holder, int *won, char *err,

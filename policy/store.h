@@ -343,6 +343,17 @@ struct pm_seed_res {
     long long old;   /* pairs not written: known as recently already, or too old */
 };
 
+/* What a move of the keys to the current layout did (postmeterctl migrate). */
+struct pm_migrate_res {
+    char before[8];    /* the layout before: "1", "2m" (a move under way or cut short), "2" */
+    long long moved;   /* keys renamed to their new names */
+    long long both;    /* keys left because their new name was taken */
+    long long merged;  /* global indexes added into the companies' and deleted */
+    long long entries; /* their entries */
+    long long dropped; /* keys deleted (the old stream of suppression changes, heartbeats) */
+    long long left;    /* old keys left: entries of the layout before companies */
+};
+
 /* --- each daemon's heartbeat (milter/watch.c; postmeterctl servers) -------- */
 
 #define PM_SERVER_BEAT 60  /* a daemon writes its heartbeat about this often (seconds) */
@@ -477,6 +488,8 @@ struct pm_store_ops {
                    long long *now, char *err, size_t errlen);
     /* Delete every key of the store's prefix; *deleted counts them. */
     int (*forget_all)(void *impl, long long *deleted, char *err, size_t errlen);
+    /* Move the keys to the current key layout, live (doc/redis-keys.md). */
+    int (*migrate)(void *impl, struct pm_migrate_res *res, char *err, size_t errlen);
     /* A sender's incident (inc->open 0: none in force); *now: store time. */
     int (*incident_get)(void *impl, const char *sender, struct pm_incident *inc, long long *now,
                         char *err, size_t errlen);
@@ -493,10 +506,10 @@ struct pm_store_ops {
     int (*incident_release)(void *impl, const char *sender, struct pm_incident *was, char *err,
                             size_t errlen);
     /* The daily digest: claim the digest of UTC day day for holder (*won: this call
-     * did; exactly one caller per day does: SET "<prefix>:v1:digest:<day>" NX EX
-     * 3 days), and pass each refusal count of that day's record, the hash
-     * "<prefix>:v1:hits:<day>" ("<sender>|<limit>" -> refusals, written by the
-     * meter script), to each (0 to go on). */
+     * did; exactly one caller per day does: SET "<prefix>:v2:{@}:digest:<day>" NX
+     * EX 3 days), and pass each refusal count of that day's record, the hashes
+     * "<prefix>:v2:{C}:hits:<day>" of every company ("<sender>|<limit>" ->
+     * refusals, written by the meter script), to each (0 to go on). */
     int (*digest_elect)(void *impl, long long day, const char *holder, int *won, char *err,
                         size_t errlen);
     /* Give up the claim of day's digest (sending it failed): the next claim wins. */
@@ -582,6 +595,7 @@ int pm_store_server_beat(struct pm_store *st, const struct pm_server_beat *b, ch
 int pm_store_servers(struct pm_store *st, int (*each)(void *arg, const struct pm_server *s),
                      void *arg, long long *now, char *err, size_t errlen);
 int pm_store_forget_all(struct pm_store *st, long long *deleted, char *err, size_t errlen);
+int pm_store_migrate(struct pm_store *st, struct pm_migrate_res *res, char *err, size_t errlen);
 int pm_store_incident_get(struct pm_store *st, const char *sender, struct pm_incident *inc,
                           long long *now, char *err, size_t errlen);
 int pm_store_incident_list(struct pm_store *st,

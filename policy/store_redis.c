@@ -76,19 +76,15 @@ req_check(const struct pm_meter_req *req, char *err, size_t errlen)
     return -1;
 }
 
-/* "<prefix>:v1:{<tag>:<id>}:<kind>"; NULL on allocation failure. */
+/* A sender's ('s') or a domain's ('d') key of a kind; NULL on allocation failure. */
 char *
 rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind)
 {
-    size_t len = strlen(rs->prefix) + strlen(id) + strlen(kind) + 16;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:{%c:%s}:%s", rs->prefix, tag, id, kind);
-    return key;
+    return tag == 's' ? pm_key_sender(rs->prefix, rs_layout(rs), id, kind)
+                      : pm_key_domain(rs->prefix, rs_layout(rs), id, kind);
 }
 
-/* "<prefix>:v1:{s:<sender>}:tx:<id>": the recorded reply of a transaction. */
+/* A sender's ":tx:<id>": the recorded reply of a transaction. */
 static char *
 tx_key(const struct redis_store *rs, const char *sender, const char *id)
 {
@@ -107,35 +103,44 @@ tx_key(const struct redis_store *rs, const char *sender, const char *id)
 char *
 rs_sup_key(const struct redis_store *rs, const char *company, const char *rcpt)
 {
-    size_t len = strlen(rs->prefix) + strlen(company) + (rcpt ? strlen(rcpt) : 0) + 24;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company, rcpt ? rcpt : "");
-    return key;
+    return pm_key_sup(rs->prefix, rs_layout(rs), company, rcpt);
 }
 
 /* The stream of suppression changes. */
 char *
 rs_supx_key(const struct redis_store *rs)
 {
-    size_t len = strlen(rs->prefix) + 16;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:supx", rs->prefix);
-    return key;
+    return pm_key_global(rs->prefix, rs_layout(rs), "supx");
 }
 
 /* The hash of a daemon's heartbeat (id NULL: the index of the daemons). */
 char *
 rs_srv_key(const struct redis_store *rs, const char *id)
 {
-    size_t len = strlen(rs->prefix) + (id ? strlen(id) : 0) + 16;
-    char *key = malloc(len);
+    char *what, *key;
 
-    if (key)
-        snprintf(key, len, "%s:v1:{srv}%s%s", rs->prefix, id ? ":" : "", id ? id : "");
+    if (!id)
+        return pm_key_global(rs->prefix, rs_layout(rs), "srv");
+    if (!(what = malloc(strlen(id) + 5)))
+        return NULL;
+    sprintf(what, "srv:%s", id);
+    key = pm_key_global(rs->prefix, rs_layout(rs), what);
+    free(what);
+    return key;
+}
+
+/* A company-wide key of the sender's company (what: "top:", "incidents", "hits:", ...). */
+char *
+rs_company_key(const struct redis_store *rs, const char *sender, const char *what)
+{
+    size_t tl;
+    const char *tag = pm_keys_tag(sender, &tl);
+    char *company = strndup(tag, tl), *key;
+
+    if (!company)
+        return NULL;
+    key = pm_key_company(rs->prefix, rs_layout(rs), company, what);
+    free(company);
     return key;
 }
 
@@ -334,6 +339,7 @@ meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc
     }
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
+        rs_layout_refused(rs, r);
         rc = rs_reply_rc(r);
     } else if (reply_parse(r, res) < 0)
         snprintf(err, errlen, "redis %s: unexpected reply from the meter script", rs->name);
@@ -400,8 +406,7 @@ meter_keys(const struct redis_store *rs, const struct pm_meter_req *req, const c
     own[PM_MK_TX] = tx_key(rs, sid, req->txid && req->mode != PM_METER_PROBE ? req->txid : "");
     own[PM_MK_PLANERR] = rs_key(rs, 's', sid, "planerr");
     own[PM_MK_INC] = rs_key(rs, 's', sid, "inc");
-    if ((own[PM_MK_INCIDX] = malloc(strlen(rs->prefix) + 16)) != NULL)
-        sprintf(own[PM_MK_INCIDX], "%s:v1:incidents", rs->prefix);
+    own[PM_MK_INCIDX] = rs_company_key(rs, sid, "incidents");
     own[PM_MK_IR] = rs_key(rs, 's', sid, "ir");
     own[PM_MK_DOM] = rs_key(rs, 's', sid, "dom");
     own[PM_MK_NET] = rs_key(rs, 's', sid, "net");
@@ -436,14 +441,13 @@ limit_names(char *buf, size_t len)
 /* The incident arguments of a request into v; 0, or -1 for values the script
  * cannot take (a word list with characters it splits on). */
 static int
-incident_args(const struct redis_store *rs, const struct pm_meter_req *req, struct nums *nb,
-              const char **v, char *hits, size_t hlen, char *names, size_t nlen)
+incident_args(const struct pm_meter_req *req, struct nums *nb, const char **v, const char *hits,
+              char *names, size_t nlen)
 {
     const struct pm_incident_req *in = &req->incident;
 
     if ((in->qid && strpbrk(in->qid, " \t\r\n")) || (in->net && strpbrk(in->net, " \t\r\n")))
         return -1;
-    snprintf(hits, hlen, "%s:v1:hits:", rs->prefix);
     limit_names(names, nlen);
     v[PM_MA_HITS_PREFIX] = hits;
     v[PM_MA_LIMIT_NAMES] = names;
@@ -466,10 +470,10 @@ incident_args(const struct redis_store *rs, const struct pm_meter_req *req, stru
     return 0;
 }
 
-/* The store operation: check and count one request in one round trip. */
+/* Check and count one request in one round trip, with the names of the store's layout. */
 static int
-redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
-            size_t errlen)
+meter_once(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
+           size_t errlen)
 {
     struct redis_store *rs = impl;
     char *own[PM_MK_COUNT] = {NULL}, *curve[PM_SCOPE_COUNT] = {NULL};
@@ -480,7 +484,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
-    char hits[160], names[400], refs[PM_METER_MAX_REFS * 17 + 1];
+    char *top = NULL, *hits = NULL, names[400], refs[PM_METER_MAX_REFS * 17 + 1];
 
     if (req_check(req, err, errlen) < 0)
         return PM_STORE_ERROR;
@@ -496,7 +500,10 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     argv = malloc((3 + nkeys + PM_MA_COUNT + nscopes * PM_MS_COUNT + ct->n) * sizeof(*argv));
     for (s = 0; s < nscopes; s++)
         curve[s] = curve_arg(&req->scope[s].warmup);
-    if (meter_keys(rs, req, did, k, own) < 0 || !argv || !curve[0] || (did && !curve[1])) {
+    top = rs_company_key(rs, req->scope[PM_SCOPE_SENDER].id, "top:");
+    hits = rs_company_key(rs, req->scope[PM_SCOPE_SENDER].id, "hits:");
+    if (meter_keys(rs, req, did, k, own) < 0 || !argv || !curve[0] || (did && !curve[1]) || !top ||
+        !hits) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -512,7 +519,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     v[PM_MA_CT_MAX] = num(&nb, ct->max > 0 ? ct->max : 50000);
     v[PM_MA_COMPANY_WIDE] = ct->company_wide ? "1" : "0";
     v[PM_MA_COLD_BEFORE] = num(&nb, ct->cold_before);
-    v[PM_MA_TOP_PREFIX] = rs->top_prefix;
+    v[PM_MA_TOP_PREFIX] = top;
     v[PM_MA_PLAN_TABLE] = rs->plan_table;
     v[PM_MA_REP_MIN] = num(&nb, req->reputation.min_sends);
     v[PM_MA_REP_WARN] = num(&nb, req->reputation.warn_ppm);
@@ -532,7 +539,7 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
                      req->ref_hashes[i]);
     v[PM_MA_REFS] = refs;
     v[PM_MA_REFS_GATE] = req->refs_gate && *refs ? "1" : "0";
-    if (incident_args(rs, req, &nb, v, hits, sizeof(hits), names, sizeof(names)) < 0) {
+    if (incident_args(req, &nb, v, hits, names, sizeof(names)) < 0) {
         snprintf(err, errlen, "meter request with a bad incident part");
         goto out;
     }
@@ -582,10 +589,32 @@ redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res
     }
 out:
     free(argv);
+    free(top);
+    free(hits);
     for (i = 0; i < PM_MK_COUNT; i++)
         free(own[i]);
     for (i = 0; i < PM_SCOPE_COUNT; i++)
         free(curve[i]);
+    return rc;
+}
+
+/* The store operation: meter_once, and once more when a script refused the
+ * names of a layout the data left meanwhile (store_redis_layout.c). */
+static int
+redis_meter(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
+            size_t errlen)
+{
+    struct redis_store *rs = impl;
+    int rc;
+
+    if (rs_layout_learn(rs, err, errlen) < 0) {
+        pm_metrics_store_error(PM_SERR_CONNECT);
+        return PM_STORE_RETRY;
+    }
+    rc = meter_once(impl, req, res, err, errlen);
+
+    if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
+        rc = meter_once(impl, req, res, err, errlen);
     return rc;
 }
 
@@ -594,6 +623,7 @@ static void
 redis_free(void *impl)
 {
     struct redis_store *rs = impl;
+    int i;
 
     if (!rs)
         return;
@@ -607,9 +637,11 @@ redis_free(void *impl)
         free(rs->password);
     }
     free(rs->prefix);
-    free(rs->clock_key);
-    free(rs->top_prefix);
-    free(rs->learn_key);
+    for (i = 1; i < 3; i++) {
+        free(rs->clock_key[i]);
+        free(rs->learn_key[i]);
+    }
+    free(rs->layout_key);
     free(rs->plan_table);
     free(rs->now_lua);
     while (rs->n_sentinels > 0)
@@ -643,6 +675,7 @@ static const struct pm_store_ops redis_ops = {
     .server_beat = rs_server_beat,
     .servers = rs_servers,
     .forget_all = rs_forget_all,
+    .migrate = rs_migrate,
     .incident_get = rs_incident_get,
     .incident_list = rs_incident_list,
     .incident_open = rs_incident_open,
@@ -680,6 +713,8 @@ plan_table(const struct pm_conf *conf)
 static int
 copy_conf(struct redis_store *rs, const struct pm_conf *conf)
 {
+    int i;
+
     rs->host = dup_opt(conf->redis_host && *conf->redis_host ? conf->redis_host : "127.0.0.1", 0);
     rs->socket = dup_opt(conf->redis_socket, 1);
     rs->user = dup_opt(conf->redis_user, 1);
@@ -705,12 +740,12 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     /* the test clock only when a test asks for it: read by C before each
      * script, passed as its first argument (else 0 and no read at all) */
     rs->test_clock = conf->redis_test_clock;
-    if (rs->prefix && (rs->clock_key = malloc(strlen(rs->prefix) + 10)))
-        sprintf(rs->clock_key, "%s:v1:clock", rs->prefix);
-    if (rs->prefix && (rs->top_prefix = malloc(strlen(rs->prefix) + 10)))
-        sprintf(rs->top_prefix, "%s:v1:top:", rs->prefix);
-    if (rs->prefix && (rs->learn_key = malloc(strlen(rs->prefix) + 16)))
-        sprintf(rs->learn_key, "%s:v1:learning", rs->prefix);
+    rs->layout = 0; /* learned on the first connection */
+    for (i = 1; rs->prefix && i < 3; i++) {
+        rs->clock_key[i] = pm_key_global(rs->prefix, i, "clock");
+        rs->learn_key[i] = pm_key_global(rs->prefix, i, "learning");
+    }
+    rs->layout_key = rs->prefix ? pm_key_layout(rs->prefix) : NULL;
     rs->plan_table = plan_table(conf);
     if ((rs->now_lua = malloc(sizeof(pm_prelude_lua) + 16)) != NULL)
         snprintf(rs->now_lua, sizeof(pm_prelude_lua) + 16, "%sreturn now\n", pm_prelude_lua);
@@ -729,8 +764,8 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
     rs->link = (struct pm_redis_link){
         rs->host, rs->port,       rs->socket,     rs->user, rs->password,
         rs->db,   rs->connect_ms, rs->command_ms, rs->name, rs->n_sentinels > 0};
-    if (!rs->host || !rs->prefix || !rs->clock_key || !rs->top_prefix || !rs->learn_key ||
-        !rs->plan_table || !rs->now_lua || !rs->idle ||
+    if (!rs->host || !rs->prefix || !rs->clock_key[1] || !rs->clock_key[2] || !rs->learn_key[1] ||
+        !rs->learn_key[2] || !rs->layout_key || !rs->plan_table || !rs->now_lua || !rs->idle ||
         (conf->redis_socket && *conf->redis_socket && !rs->socket))
         return -1;
     if ((conf->redis_user && *conf->redis_user && !rs->user) ||

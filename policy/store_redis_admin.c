@@ -9,7 +9,7 @@
  * and "crlog" (grants.lua: their layout; credit.lua grants and revokes);
  * the warm-up hash "wu" (warmup_state.lua; warmup.lua resets and skips);
  * the contacts "ct" (sender and company) and "lc" (learned), field the keyed
- * hash, value the UTC day; the top index "<prefix>:v1:top:<day>" (top.lua).
+ * hash, value the UTC day; the top index "<prefix>:v2:{C}:top:<day>" (top.lua).
  * What needs the store's clock runs as a script after the prelude.
  * rs_forget_all() deletes every key of the prefix ("<prefix>:*"): a SCAN
  * page at a time, each page's keys with one UNLINK.
@@ -372,6 +372,44 @@ rs_contact_days(void *impl, const char *sender, const char *company, const char 
     return PM_STORE_OK;
 }
 
+/* The top indexes' prefixes, space-separated, into *out (the caller frees
+ * it): layout 1 the one "<prefix>:v1:top:", layout 2 each company's
+ * "<prefix>:v2:{C}:top:". */
+static int
+top_prefixes(struct redis_store *rs, char **out, char *err, size_t errlen)
+{
+    char **co, *key;
+    size_t n, i, len = 1;
+    int rc;
+
+    *out = NULL;
+    if (rs_layout(rs) == PM_LAYOUT_V1) {
+        if (!(*out = pm_key_company(rs->prefix, PM_LAYOUT_V1, "", "top:")))
+            goto oom;
+        return PM_STORE_OK;
+    }
+    if ((rc = rs_companies(rs, "top:*", &co, &n, err, errlen)) < 0)
+        return rc;
+    for (i = 0; i < n; i++)
+        len += strlen(rs->prefix) + strlen(co[i]) + 16;
+    if ((*out = malloc(len)) != NULL)
+        for (**out = '\0', i = 0; i < n; i++) {
+            if (!(key = pm_key_company(rs->prefix, PM_LAYOUT_V2, co[i], "top:"))) {
+                free(*out);
+                *out = NULL;
+                break;
+            }
+            strcat(strcat(*out, i ? " " : ""), key);
+            free(key);
+        }
+    rs_companies_free(co, n);
+    if (*out)
+        return PM_STORE_OK;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return PM_STORE_ERROR;
+}
+
 /* The senders of the daily top index, with top.lua. */
 int
 rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sender), void *arg,
@@ -379,18 +417,21 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
 {
     struct redis_store *rs = impl;
     const char *args[PM_TA_COUNT] = {NULL}; /* [PM_TA_CLOCK]: rs_script's */
-    char d[16], l[16];
+    char d[16], l[16], *prefixes;
     redisReply *r;
     size_t i;
     int rc;
 
     snprintf(d, sizeof(d), "%d", days < 1 ? 1 : days > TOP_MAX_DAYS ? TOP_MAX_DAYS : days);
     snprintf(l, sizeof(l), "%d", limit < 0 ? 0 : limit);
-    args[PM_TA_TOP_PREFIX] = rs->top_prefix;
+    if ((rc = top_prefixes(rs, &prefixes, err, errlen)) < 0)
+        return rc;
+    args[PM_TA_TOP_PREFIX] = prefixes;
     args[PM_TA_DAYS] = d;
     args[PM_TA_LIMIT] = l;
-    if ((rc = rs_script(rs, pm_top_lua, 0, NULL, PM_TA_COUNT, args, &r, err, errlen)) < 0 ||
-        (rc = ints_reply(rs, r, 0, "top", err, errlen)) < 0)
+    rc = rs_script(rs, pm_top_lua, 0, NULL, PM_TA_COUNT, args, &r, err, errlen);
+    free(prefixes);
+    if (rc < 0 || (rc = ints_reply(rs, r, 0, "top", err, errlen)) < 0)
         return rc;
     *now = r->element[PM_TR_NOW]->integer;
     for (i = PM_TR_COUNT; i < r->elements; i++)

@@ -1,11 +1,13 @@
 /*
  * store_redis_digest.c - the Redis store's operations for the daily digest
  * of refusals (milter/notice_digest.c):
- *   the election "<prefix>:v1:digest:<day>": SET NX EX 3 days, so that
+ *   the election "<prefix>:v2:{@}:digest:<day>": SET NX EX 3 days, so that
  *   exactly one of the servers sharing the store sends the digest of a day;
- *   the record "<prefix>:v1:hits:<day>": a hash "<sender>|<limit name>" ->
- *   refusals that day, written by the meter script, read here whole (the
- *   script keeps it to at most 10000 fields).
+ *   the record "<prefix>:v2:{C}:hits:<day>" per company C: a hash
+ *   "<sender>|<limit name>" -> refusals that day, written by the meter
+ *   script, read here whole (the script keeps it to at most 10000 fields);
+ *   the companies are found by SCAN (store_redis_companies.c). Layout 1
+ *   has one "<prefix>:v1:hits:<day>" and "<prefix>:v1:digest:<day>".
  *   the silent senders: of the senders of the last 7 days' top index
  *   (top.lua), those whose reply-rate hash "{s:S}:rr" (prelude.lua) holds
  *   at least a number of first contacts over the last 30 UTC days and no
@@ -24,11 +26,16 @@
 
 #define DIGEST_KEEP "259200" /* the election key lives 3 days */
 
-/* "<prefix>:v1:<kind>:<day>" into buf. */
+/* The election key of day into buf ("" out of memory). */
 static void
 day_key(const struct redis_store *rs, const char *kind, long long day, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s:v1:%s:%lld", rs->prefix, kind, day);
+    char what[48], *key;
+
+    snprintf(what, sizeof(what), "%s:%lld", kind, day);
+    key = pm_key_global(rs->prefix, rs_layout(rs), what);
+    snprintf(buf, len, "%s", key ? key : "");
+    free(key);
 }
 
 /* Claim the digest of day for holder; *won: this call claimed it. */
@@ -80,22 +87,19 @@ rs_digest_unclaim(void *impl, long long day, char *err, size_t errlen)
     return PM_STORE_OK;
 }
 
-/* Pass each "<sender>|<limit>" -> refusals of day's record to each (0 to go on). */
-int
-rs_digest_hits(void *impl, long long day,
-               int (*each)(void *arg, const char *sender, const char *limit, long long n),
-               void *arg, char *err, size_t errlen)
+/* Pass each "<sender>|<limit name>" -> refusals of one record (key) to
+ * each; 0, 1 when each asked to stop, or a failure. */
+static int
+hits_of(struct redis_store *rs, const char *key,
+        int (*each)(void *arg, const char *sender, const char *limit, long long n), void *arg,
+        char *err, size_t errlen)
 {
-    struct redis_store *rs = impl;
-    char key[320], field[512], *bar;
-    const char *argv[2];
+    char field[512], *bar;
+    const char *argv[2] = {"HGETALL", key};
     redisReply *r;
     size_t i;
     int rc;
 
-    day_key(rs, "hits", day, key, sizeof(key));
-    argv[0] = "HGETALL";
-    argv[1] = key;
     if ((rc = rs_call(rs, 2, argv, &r, err, errlen)) < 0)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
@@ -103,7 +107,7 @@ rs_digest_hits(void *impl, long long day,
         freeReplyObject(r);
         return PM_STORE_ERROR;
     }
-    for (i = 0; i + 1 < r->elements; i += 2) {
+    for (i = 0; i + 1 < r->elements && rc == 0; i += 2) {
         const redisReply *f = r->element[i], *v = r->element[i + 1];
 
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
@@ -112,11 +116,38 @@ rs_digest_hits(void *impl, long long day,
         if (!(bar = strrchr(field, '|')))
             continue; /* not a field the meter script writes */
         *bar = '\0';
-        if (each(arg, field, bar + 1, strtoll(v->str, NULL, 10)) != 0)
-            break;
+        rc = each(arg, field, bar + 1, strtoll(v->str, NULL, 10)) != 0;
     }
     freeReplyObject(r);
-    return PM_STORE_OK;
+    return rc;
+}
+
+/* Pass each "<sender>|<limit name>" -> refusals of day's record (layout 2:
+ * of every company's) to each (0 to go on). */
+int
+rs_digest_hits(void *impl, long long day,
+               int (*each)(void *arg, const char *sender, const char *limit, long long n),
+               void *arg, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    char what[48], *key, **co = NULL;
+    size_t n = 1, i;
+    int rc = 0, layout = rs_layout(rs);
+
+    snprintf(what, sizeof(what), "hits:%lld", day);
+    if (layout != PM_LAYOUT_V1 && (rc = rs_companies(rs, what, &co, &n, err, errlen)) < 0)
+        return rc;
+    for (i = 0; i < n && rc == 0; i++) {
+        if (!(key = pm_key_company(rs->prefix, layout, co ? co[i] : "", what))) {
+            snprintf(err, errlen, "out of memory");
+            rc = PM_STORE_ERROR;
+            break;
+        }
+        rc = hits_of(rs, key, each, arg, err, errlen);
+        free(key);
+    }
+    rs_companies_free(co, co ? n : 0);
+    return rc < 0 ? rc : PM_STORE_OK;
 }
 
 #define SILENT_DAYS 7      /* the days of the top index the candidates come from */

@@ -4,13 +4,13 @@
  * rs_feedback() runs feedback.lua (after the prelude) for one incoming
  * message and one local mailbox: the failures of a bounce, or a person's
  * message. The suppression list is one hash per company and address,
- * "<prefix>:v1:{d:<company>}:sup:<address>" with the fields at (store time
+ * "<prefix>:v2:{<company>}:sup:<address>" with the fields at (store time
  * of the bounce), status and sender (whose mail bounced, or "admin:USER"),
  * and a TTL of suppression.days: fields, so that no address can break them.
  * rs_suppress_migrate() moves the entries of the layout before companies,
  * "<prefix>:v1:sup:<address>" = "<time>|<status>|<sender>", to the company
  * of their sender. Every write of an entry is noted, in the same script, in
- * the stream "<prefix>:v1:supx" (prelude.lua), which each daemon's copy of
+ * the stream "<prefix>:v2:{@}:supx" (prelude.lua), which each daemon's copy of
  * the lists follows (store_redis_supx.c).
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -109,10 +109,11 @@ fb_result(const redisReply *e, enum pm_feedback_kind *out)
     return -1;
 }
 
-/* Record what one incoming message says about one local mailbox. */
-int
-rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
-            size_t errlen)
+/* Record what one incoming message says about one local mailbox, with the
+ * names of the store's layout. */
+static int
+feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
+              size_t errlen)
 {
     struct redis_store *rs = impl;
     const char *keys[PM_FK_COUNT + FB_MAX_FAIL], *args[PM_FA_COUNT + 3 * FB_MAX_FAIL + FB_MAX_REFS];
@@ -184,6 +185,20 @@ out:
     return rc;
 }
 
+/* Record what one incoming message says about one local mailbox; once more
+ * when the script refused the names of a layout the data left meanwhile. */
+int
+rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
+            size_t errlen)
+{
+    struct redis_store *rs = impl;
+    int rc = feedback_once(impl, req, out, err, errlen);
+
+    if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
+        rc = feedback_once(impl, req, out, err, errlen);
+    return rc;
+}
+
 /* The store's clock. */
 int
 rs_now(void *impl, long long *now, char *err, size_t errlen)
@@ -205,20 +220,6 @@ rs_now(void *impl, long long *now, char *err, size_t errlen)
     return PM_STORE_OK;
 }
 
-/* Split a suppression key into its company and address; 0, or -1 when it is
- * not one. */
-static int
-sup_split(const char *key, size_t prefix_len, char *company, size_t clen, const char **rcpt)
-{
-    const char *c = key + prefix_len, *end;
-
-    if (strncmp(c, "{d:", 3) != 0 || !(end = strstr(c, "}:sup:")) || end[6] == '\0')
-        return -1;
-    snprintf(company, clen, "%.*s", (int)(end - c - 3), c + 3);
-    *rcpt = end + 6;
-    return 0;
-}
-
 /* Read the entries named by keys and pass each to each; 0, 1 when each asked
  * to stop, or a failure (< 0). */
 static int
@@ -226,7 +227,7 @@ read_entries(struct redis_store *rs, long long now, const char **keys, size_t n,
              int (*each)(void *, const char *, const char *, const struct pm_suppressed *),
              void *arg, char *err, size_t errlen)
 {
-    size_t plen = strlen(rs->prefix) + 4, i;
+    size_t i;
     redisReply *r;
     int rc;
 
@@ -239,7 +240,7 @@ read_entries(struct redis_store *rs, long long now, const char **keys, size_t n,
         const char *rcpt;
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 4 || !*e->element[0]->str ||
-            sup_split(keys[i], plen, company, sizeof(company), &rcpt) < 0)
+            pm_key_sup_split(rs->prefix, keys[i], company, sizeof(company), &rcpt) < 0)
             continue; /* expired between SCAN and the read, or not an entry */
         rs_sup_fill(&s, strtoll(e->element[0]->str, NULL, 10), e->element[1]->str,
                     e->element[2]->str, e->element[3]->integer, now);
@@ -300,7 +301,6 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     struct redis_store *rs = impl;
     char c[1024], a[1024], *pattern;
     long long now;
-    size_t len;
     int rc;
 
     if ((rc = rs_now(rs, &now, err, errlen)) < 0)
@@ -319,12 +319,10 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
     }
     rs_glob_escape(company ? company : "", c, sizeof(c));
     rs_glob_escape(rcpt ? rcpt : "", a, sizeof(a));
-    len = strlen(rs->prefix) + strlen(c) + strlen(a) + 32;
-    if (!(pattern = malloc(len))) {
+    if (!(pattern = pm_key_sup(rs->prefix, rs_layout(rs), company ? c : "*", rcpt ? a : "*"))) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }
-    snprintf(pattern, len, "%s:v1:{d:%s}:sup:%s", rs->prefix, company ? c : "*", rcpt ? a : "*");
     rc = scan_entries(rs, pattern, now, each, arg, err, errlen);
     free(pattern);
     return rc;

@@ -6,7 +6,7 @@
  * Each operation is one run of incident.lua, so that reading an incident
  * and dropping its stale index entry, or deleting the hash and the entry,
  * happen at once for every server. The list reads the index
- * "<prefix>:v1:incidents" (newest first, at most PM_INCIDENTS_MAX), then
+ * "<prefix>:v2:{C}:incidents" of every company (newest first, at most PM_INCIDENTS_MAX), then
  * asks the script about its senders LIST_BATCH at a time.
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -23,16 +23,12 @@
 
 #define LIST_BATCH 100 /* senders per run of the script */
 
-/* The index of the senders in incident, "<prefix>:v1:incidents"; NULL on allocation failure. */
+/* The index of the senders in incident of the sender's company (layout 1:
+ * the one index); NULL on allocation failure. */
 static char *
-index_key(const struct redis_store *rs)
+index_key(const struct redis_store *rs, const char *sender)
 {
-    size_t len = strlen(rs->prefix) + 16;
-    char *key = malloc(len);
-
-    if (key)
-        snprintf(key, len, "%s:v1:incidents", rs->prefix);
-    return key;
+    return rs_company_key(rs, sender, "incidents");
 }
 
 /* Fill inc from an HGETALL array of an incident hash of sender. */
@@ -77,7 +73,7 @@ incident_run(struct redis_store *rs, const char *op, const char *sender,
              char *err, size_t errlen)
 {
     const char *keys[PM_IK_COUNT], *args[PM_IA_COUNT];
-    char *index = index_key(rs), *inc_key = rs_key(rs, 's', sender, "inc"), secs[24];
+    char *index = index_key(rs, sender), *inc_key = rs_key(rs, 's', sender, "inc"), secs[24];
     char *ir_key = rs_key(rs, 's', sender, "ir");
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
@@ -152,16 +148,17 @@ rs_incident_release(void *impl, const char *sender, struct pm_incident *was, cha
     return incident_run(impl, "release", sender, NULL, &found, was, NULL, err, errlen);
 }
 
-/* Ask incident.lua about n senders of the index (elements from of r); pass
- * those in incident to each. 0, 1 when each asked to stop, or a failure. */
+/* Ask incident.lua about n senders of one index (senders[0..n-1], of one
+ * company in layout 2); pass those in incident to each. 0, 1 when each
+ * asked to stop, or a failure. */
 static int
-list_batch(struct redis_store *rs, const redisReply *senders, size_t from, size_t n,
+list_batch(struct redis_store *rs, const char *const *senders, size_t n,
            int (*each)(void *arg, const struct pm_incident *inc), void *arg, long long *now,
            char *err, size_t errlen)
 {
     const char **keys = calloc(PM_IK_COUNT + n, sizeof(*keys));
     const char **args = calloc(PM_IA_COUNT + n, sizeof(*args));
-    char *index = index_key(rs);
+    char *index = n ? index_key(rs, senders[0]) : NULL;
     struct pm_incident inc;
     redisReply *r = NULL;
     size_t i;
@@ -173,11 +170,11 @@ list_batch(struct redis_store *rs, const redisReply *senders, size_t from, size_
     args[PM_IA_CLOCK] = NULL; /* rs_script's */
     args[PM_IA_OP] = "list";
     args[PM_IA_BY] = args[PM_IA_NOTE] = args[PM_IA_SECS] = args[PM_IA_FORCE] = "";
-    if (n == 0 || !(keys[PM_IK_IR] = rs_key(rs, 's', senders->element[from]->str, "ir")))
+    if (n == 0 || !(keys[PM_IK_IR] = rs_key(rs, 's', senders[0], "ir")))
         goto oom;
     for (i = 0; i < n; i++) {
-        args[PM_IA_SENDER + i] = senders->element[from + i]->str;
-        if (!(keys[PM_IK_INC + i] = rs_key(rs, 's', senders->element[from + i]->str, "inc")))
+        args[PM_IA_SENDER + i] = senders[i];
+        if (!(keys[PM_IK_INC + i] = rs_key(rs, 's', senders[i], "inc")))
             goto oom;
     }
     if ((rc = rs_script(rs, pm_incident_lua, (int)(PM_IK_INC + n), keys, (int)(PM_IA_SENDER + n),
@@ -217,18 +214,105 @@ out:
     return rc;
 }
 
+/* An index entry of layout 2: a sender, when its incident opened. */
+struct entry {
+    const char *sender;
+    double at;
+};
+
+/* qsort's order of entries: the latest opened first, then as ZREVRANGE. */
+static int
+entry_cmp(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+
+    if (x->at != y->at)
+        return x->at < y->at ? 1 : -1;
+    return -strcmp(x->sender, y->sender);
+}
+
+/* Each company's index (layout 2): its latest PM_INCIDENTS_MAX entries
+ * merged by when they opened, at most PM_INCIDENTS_MAX in all, each sender
+ * asked about alone. */
+static int
+list_companies(struct redis_store *rs, int (*each)(void *arg, const struct pm_incident *inc),
+               void *arg, long long *now, char *err, size_t errlen)
+{
+    char **co = NULL, last[16], *key;
+    redisReply **r = NULL;
+    struct entry *e = NULL;
+    size_t n = 0, i, j, ne = 0, cap = 0;
+    int rc;
+
+    snprintf(last, sizeof(last), "%d", PM_INCIDENTS_MAX - 1);
+    if ((rc = rs_companies(rs, "incidents", &co, &n, err, errlen)) < 0)
+        return rc;
+    if (n && !(r = calloc(n, sizeof(*r))))
+        goto oom;
+    for (i = 0; i < n; i++) {
+        const char *argv[5] = {"ZREVRANGE", NULL, "0", last, "WITHSCORES"};
+
+        if (!(key = pm_key_company(rs->prefix, PM_LAYOUT_V2, co[i], "incidents")))
+            goto oom;
+        argv[1] = key;
+        rc = rs_call(rs, 5, argv, &r[i], err, errlen);
+        free(key);
+        if (rc < 0)
+            goto out;
+        for (j = 0; r[i]->type == REDIS_REPLY_ARRAY && j + 1 < r[i]->elements; j += 2) {
+            if (r[i]->element[j]->type != REDIS_REPLY_STRING ||
+                r[i]->element[j + 1]->type != REDIS_REPLY_STRING)
+                continue;
+            if (ne == cap) {
+                struct entry *g = realloc(e, (cap * 2 + 16) * sizeof(*e));
+
+                if (!g)
+                    goto oom;
+                e = g;
+                cap = cap * 2 + 16;
+            }
+            e[ne].sender = r[i]->element[j]->str;
+            e[ne++].at = strtod(r[i]->element[j + 1]->str, NULL);
+        }
+    }
+    if (ne)
+        qsort(e, ne, sizeof(*e), entry_cmp);
+    for (i = 0, rc = 0; i < ne && i < PM_INCIDENTS_MAX && rc == 0; i++)
+        rc = list_batch(rs, &e[i].sender, 1, each, arg, now, err, errlen);
+    rc = rc < 0 ? rc : PM_STORE_OK;
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory");
+    rc = PM_STORE_ERROR;
+out:
+    for (i = 0; r && i < n; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
+    free(r);
+    free(e);
+    rs_companies_free(co, n);
+    return rc;
+}
+
 /* The senders in incident, the latest opened first. */
 int
 rs_incident_list(void *impl, int (*each)(void *arg, const struct pm_incident *inc), void *arg,
                  long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *index = index_key(rs), last[16];
-    const char *argv[4] = {"ZREVRANGE", index, "0", last};
+    char *index, last[16];
+    const char *argv[4] = {"ZREVRANGE", NULL, "0", last};
+    const char *batch[LIST_BATCH];
     redisReply *r = NULL;
-    size_t i, n;
+    size_t i, j, n;
     int rc;
 
+    if (rs_layout(rs) != PM_LAYOUT_V1) {
+        if ((rc = rs_now(rs, now, err, errlen)) < 0)
+            return rc;
+        return list_companies(rs, each, arg, now, err, errlen);
+    }
+    argv[1] = index = index_key(rs, "");
     if (!index) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
@@ -251,7 +335,9 @@ rs_incident_list(void *impl, int (*each)(void *arg, const struct pm_incident *in
         }
     for (i = 0, rc = 0; i < r->elements && rc == 0; i += n) {
         n = r->elements - i < LIST_BATCH ? r->elements - i : LIST_BATCH;
-        rc = list_batch(rs, r, i, n, each, arg, now, err, errlen);
+        for (j = 0; j < n; j++)
+            batch[j] = r->element[i + j]->str;
+        rc = list_batch(rs, batch, n, each, arg, now, err, errlen);
     }
     rc = rc < 0 ? rc : PM_STORE_OK;
 out:

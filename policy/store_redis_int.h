@@ -7,8 +7,8 @@
  * the learning start and the contacts learned from logs; store_redis_server.c
  * the daemons' heartbeats; store_redis_supx.c the daemons' copy of the
  * suppression lists (its load and its stream). Each part encodes its requests and decodes the
- * replies; the key names are built here alone (rs_key, rs_sup_key,
- * rs_srv_key). Nothing outside the store includes this.
+ * replies; the key names are built by store_redis_keys.c, for the store's
+ * layout (rs_key, rs_sup_key, rs_srv_key, rs_company_key). Nothing outside the store includes this.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -23,6 +23,7 @@
 #include "redis_conn.h"
 #include "sentinel_watch.h"
 #include "store.h"
+#include "store_redis_keys.h"
 
 enum rs_link_state { LINK_UNKNOWN, LINK_UP, LINK_DOWN };
 
@@ -37,13 +38,15 @@ struct rs_conn {
 struct redis_store {
     /* copied from the configuration, which may be freed on reload */
     char *host, *socket, *user, *password, *prefix;
-    char *clock_key;  /* "<prefix>:v1:clock", the test clock offset (read with test_clock) */
-    int test_clock;   /* redis.test_clock: read clock_key before each script */
-    char *top_prefix; /* "<prefix>:v1:top:", the daily top index */
-    char *learn_key;  /* "<prefix>:v1:learning", the start of learning mode */
-    char *plan_table; /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve|soft;..." */
-    char *now_lua;    /* the prelude that reckons store time, returning it */
-    char **sentinels; /* "host:port" of the Sentinels; NULL: host and port */
+    int layout;         /* the key layout its names are built for (0: not known yet);
+                         * rs_layout() reads it, store_redis_layout.c sets it */
+    char *layout_key;   /* "<prefix>:layout" */
+    char *clock_key[3]; /* by layout: the test clock offset (read with test_clock) */
+    int test_clock;     /* redis.test_clock: read clock_key before each script */
+    char *learn_key[3]; /* by layout: the start of learning mode */
+    char *plan_table;   /* the plans, for overrides: "name|mh|md|rh|rd|nd|curve|soft;..." */
+    char *now_lua;      /* the prelude that reckons store time, returning it */
+    char **sentinels;   /* "host:port" of the Sentinels; NULL: host and port */
     size_t n_sentinels;
     char *master; /* the primary's name in Sentinel */
     int port, db, connect_ms, command_ms, retry_min_ms, retry_max_ms, pool_size;
@@ -71,6 +74,7 @@ struct redis_store {
 
     /* the follower's own connection (store_redis_supx.c): only its thread uses it */
     struct rs_conn *follow;
+    int follow_layout; /* the layout of the stream the last load read */
 };
 
 /* Take an idle connection or open one; NULL with err set when none can be had
@@ -142,9 +146,10 @@ int rs_script(struct redis_store *rs, const char *text, int nkeys, const char **
 int rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, redisReply **fail);
 
 /* The size of rs_clock_arg's buffer. */
-#define RS_CLOCK_LEN 32
+#define RS_CLOCK_LEN 512
 
-/* "<prefix>:v1:{<tag>:<id>}:<kind>"; NULL on allocation failure. */
+/* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
+ * layout (store_redis_keys.h); NULL on allocation failure. */
 char *rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind);
 
 /* A company's suppression entry of rcpt, "<prefix>:v1:{d:<company>}:sup:<rcpt>"
@@ -161,6 +166,51 @@ char *rs_supx_key(const struct redis_store *rs);
 /* The hash of a daemon's heartbeat, "<prefix>:v1:{srv}:<id>" (id NULL: the
  * index of the daemons, "<prefix>:v1:{srv}"); NULL on allocation failure. */
 char *rs_srv_key(const struct redis_store *rs, const char *id);
+
+/* The layout the store's names are built for (1 or 2): read from
+ * "<prefix>:layout" when a connection opens (store_redis_layout.c). */
+int rs_layout(const struct redis_store *rs);
+
+/* Learn the layout, when it is not known yet, on a connection of the pool
+ * (its opening runs rs_layout_discover); 0, or -1 with err set when none
+ * could be had. */
+int rs_layout_learn(struct redis_store *rs, char *err, size_t errlen);
+
+/* Learn the layout on a new connection c when it is not known yet: GET
+ * "<prefix>:layout"; absent, a new install (no "<prefix>:v1:*" key but the
+ * test clock, in at most 10 SCAN calls) takes layout 2 (SET NX), else the
+ * store runs layout 1. 0, or -1 with err set. */
+int rs_layout_discover(struct redis_store *rs, redisContext *c, char *err, size_t errlen);
+
+/* The layout the names of this thread's next script were built for: the
+ * first rs_layout() gave it since its last refusal, or 0 when it gave
+ * another since (names of both layouts: the guard refuses them). */
+int rs_layout_named(const struct redis_store *rs);
+
+/* 1, once, after a script refused this thread's names (rs_layout_refused):
+ * build them anew and ask again. */
+int rs_layout_was_refused(const struct redis_store *rs);
+
+/* 1 when r is a script's "LAYOUT <value>" refusal: the data moved to
+ * another layout; the store's layout is set from it (the caller rebuilds
+ * its names and asks again once). */
+int rs_layout_refused(struct redis_store *rs, const redisReply *r);
+
+/* Move the keys from layout 1 to layout 2 (store_redis_migrate.c). */
+int rs_migrate(void *impl, struct pm_migrate_res *res, char *err, size_t errlen);
+
+/* The companies holding a layout 2 key "<prefix>:v2:{C}:<what>" (what: a
+ * SCAN MATCH glob, e.g. "top:*"), sorted, each once, into *out (n of them;
+ * the caller frees them with rs_companies_free); PM_STORE_OK or a failure. */
+int rs_companies(struct redis_store *rs, const char *what, char ***out, size_t *n, char *err,
+                 size_t errlen);
+
+/* Free a list of rs_companies. */
+void rs_companies_free(char **co, size_t n);
+
+/* A company-wide key of the sender's company ("top:", "incidents", "hits:";
+ * layout 1: the global one); NULL on allocation failure. */
+char *rs_company_key(const struct redis_store *rs, const char *sender, const char *what);
 
 /* Copy s into out (len bytes) with the glob characters of SCAN MATCH escaped. */
 void rs_glob_escape(const char *s, char *out, size_t len);

@@ -1,6 +1,6 @@
 /*
  * store_redis_learn.c - the Redis store's operations for learning first and
- * enforcing later: the installation's learning start ("<prefix>:v1:learning",
+ * enforcing later: the installation's learning start ("<prefix>:v2:{@}:learning",
  * learning.lua: recorded once, by whichever postmeter starts first) and the
  * contacts postmeterctl learn reads from Postfix's logs (seed.lua: into the
  * sender's "ct", and the company's with contacts.company_wide, where newer).
@@ -46,7 +46,7 @@ rs_learning(void *impl, int record, long long keep, long long *start, long long 
     redisReply *r;
     int rc;
 
-    keys[PM_LK_START] = rs->learn_key;
+    keys[PM_LK_START] = rs->learn_key[rs_layout(rs)];
     snprintf(k, sizeof(k), "%lld", keep > 0 ? keep : 86400);
     args[PM_LA_CLOCK] = NULL; /* rs_script's */
     args[PM_LA_RECORD] = record ? "1" : "0";

@@ -182,6 +182,8 @@ conn_open(struct redis_store *rs, char *err, size_t errlen)
                  r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     else if (r)
         memcpy(cn->sha, r->str, 41);
+    if (r && cn->sha[0] && rs_layout_discover(rs, cn->c, err, errlen) < 0)
+        cn->sha[0] = '\0';
     if (!r || !cn->sha[0]) {
         if (cn->c)
             redisFree(cn->c);
@@ -352,11 +354,12 @@ rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_reason)
 int
 rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, redisReply **fail)
 {
-    const char *argv[2] = {"GET", rs->clock_key};
+    int want = rs_layout_named(rs); /* 0: names of both layouts, refused */
+    const char *argv[2] = {"GET", rs->clock_key[want ? want : rs_layout(rs)]};
     redisReply *r;
 
     *fail = NULL;
-    snprintf(buf, len, "0");
+    snprintf(buf, len, "0|%d|%s", want, rs->layout_key);
     if (!rs->test_clock)
         return 0;
     if (!(r = redisCommandArgv(c, 2, argv, NULL)))
@@ -365,8 +368,8 @@ rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, red
         *fail = r;
         return -1;
     }
-    if (r->type == REDIS_REPLY_STRING && r->len < len)
-        snprintf(buf, len, "%s", r->str); /* the prelude reads what is no number as 0 */
+    if (r->type == REDIS_REPLY_STRING && r->len < 24) /* the prelude reads what is no number as 0 */
+        snprintf(buf, len, "%s|%d|%s", r->str, want, rs->layout_key);
     freeReplyObject(r);
     return 0;
 }
@@ -401,6 +404,7 @@ rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, ch
     dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
     if (r && r->type == REDIS_REPLY_ERROR)
         snprintf(err, errlen, "redis %s: %s", rs->name, r->str);
+    rs_layout_refused(rs, r);
     rs_pool_put(rs, cn, dead ? err : NULL);
     return r;
 }
@@ -409,8 +413,8 @@ rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, ch
 int
 rs_reply_rc(const redisReply *r)
 {
-    static const char *const transient[] = {"READONLY", "LOADING",     "BUSY", "MASTERDOWN",
-                                            "TRYAGAIN", "CLUSTERDOWN", NULL};
+    static const char *const transient[] = {"READONLY", "LOADING",     "BUSY",    "MASTERDOWN",
+                                            "TRYAGAIN", "CLUSTERDOWN", "LAYOUT ", NULL};
     int i;
 
     for (i = 0; transient[i]; i++)
@@ -487,7 +491,12 @@ int
 rs_script(struct redis_store *rs, const char *text, int nkeys, const char **keys, int nargs,
           const char **args, redisReply **out, char *err, size_t errlen)
 {
-    return eval_clock(rs, text, nkeys, keys, nargs, args, 1, out, err, errlen);
+    int rc = eval_clock(rs, text, nkeys, keys, nargs, args, 1, out, err, errlen);
+
+    /* a script without keys names none of a layout: ask again at once */
+    if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs) && nkeys == 0)
+        rc = eval_clock(rs, text, nkeys, keys, nargs, args, 1, out, err, errlen);
+    return rc;
 }
 
 /* Open a connection of the caller's own, outside the pool. */

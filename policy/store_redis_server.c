@@ -1,8 +1,8 @@
 /*
  * store_redis_server.c - the Redis store's heartbeats of the daemons: each
  * postmeter writes one about once a minute (server.lua: the hash
- * "<prefix>:v1:{srv}:<host>:<milter.socket>" and the index
- * "<prefix>:v1:{srv}", both kept PM_SERVER_KEEP seconds), and postmeterctl
+ * "<prefix>:v2:{@}:srv:<host>:<milter.socket>" and the index
+ * "<prefix>:v2:{@}:srv", both kept PM_SERVER_KEEP seconds), and postmeterctl
  * servers reads them back: the index's members of the last PM_SERVER_KEEP
  * seconds, latest first, then each one's hash.
  *
@@ -20,9 +20,9 @@
 #include "store_redis_int.h"
 #include "watch.h"
 
-/* Write a daemon's heartbeat with server.lua. */
-int
-rs_server_beat(void *impl, const struct pm_server_beat *b, char *err, size_t errlen)
+/* Write a daemon's heartbeat with server.lua, with the names of the store's layout. */
+static int
+beat_once(void *impl, const struct pm_server_beat *b, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
     char *id = NULL, *keys[PM_HK_COUNT] = {NULL}, nb[10][24];
@@ -74,6 +74,19 @@ out:
     free(keys[PM_HK_INDEX]);
     free(keys[PM_HK_SRV]);
     free(id);
+    return rc;
+}
+
+/* Write a daemon's heartbeat; once more when server.lua refused the names
+ * of a layout the data left meanwhile. */
+int
+rs_server_beat(void *impl, const struct pm_server_beat *b, char *err, size_t errlen)
+{
+    struct redis_store *rs = impl;
+    int rc = beat_once(impl, b, err, errlen);
+
+    if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
+        rc = beat_once(impl, b, err, errlen);
     return rc;
 }
 

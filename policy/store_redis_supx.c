@@ -8,10 +8,10 @@
  *
  * DESCRIPTION
  *   Every write of a suppression entry notes it, in the same script, in the
- *   stream "<prefix>:v1:supx" (prelude.lua's supx_note: op, c, a, x), kept
+ *   stream "<prefix>:v2:{@}:supx" (prelude.lua's supx_note: op, c, a, x), kept
  *   to about RS_SUPX_MAX_TEXT entries. A load reads the stream's last id
  *   first (XREVRANGE + - COUNT 1; "0-0" when there is none), then every
- *   entry: SCAN MATCH "<prefix>:v1:{d:*}:sup:*" (COUNT 1000, at most
+ *   entry: SCAN MATCH "<prefix>:v2:{*}:sup:*" (COUNT 1000, at most
  *   SCAN_ROUNDS calls; the caller's stop asked before each page), each
  *   page's PTTLs pipelined with a read of the store's clock (the page's
  *   entries expire by it: a long load does not shorten the last ones), so
@@ -31,7 +31,10 @@
  *   read too (XREVRANGE + - COUNT 1): an entry before ours means the stream
  *   was made anew with lower ids (a Redis whose clock is behind the old
  *   one's), whose changes XREAD after ours skips: a gap. A primary the
- *   Sentinels named since the connection was opened is a gap too. Either way, and after a failure,
+ *   Sentinels named since the connection was opened is a gap too, and so is
+ *   a change of the key layout since the load (layout 1 names the stream
+ *   "<prefix>:v1:supx", its entries "<prefix>:v1:{d:<company>}:sup:*"; the
+ *   store's names follow the layout, store_redis_layout.c). Either way, and after a failure,
  * the caller loads again.
  *
  * SPDX-License-Identifier: BSD-2-Clause
@@ -153,7 +156,7 @@ own_call(struct redis_store *rs, int timeout_ms, int argc, const char **argv, re
 static int
 own_clock(struct redis_store *rs, char *buf, size_t len, char *err, size_t errlen)
 {
-    const char *argv[2] = {"GET", rs->clock_key};
+    const char *argv[2] = {"GET", rs->clock_key[rs_layout(rs)]};
     redisReply *r;
     int rc;
 
@@ -214,21 +217,6 @@ stream_end(struct redis_store *rs, const char *supx, int rev, char *id, size_t i
     return PM_STORE_OK;
 }
 
-/* Split an entry's key after the prefix into company and address; -1 when
- * it is not one. */
-static int
-key_split(const char *key, size_t skip, char *company, size_t clen, const char **rcpt)
-{
-    const char *c = key + skip, *end;
-
-    if (strlen(key) <= skip || strncmp(c, "{d:", 3) != 0 || !(end = strstr(c, "}:sup:")) ||
-        end[6] == '\0' || (size_t)(end - c - 3) >= clen)
-        return -1;
-    snprintf(company, clen, "%.*s", (int)(end - c - 3), c + 3);
-    *rcpt = end + 6;
-    return 0;
-}
-
 /* The entries of one SCAN page: their PTTLs pipelined with the store's
  * clock (into *now, by which the page's expiry is stamped: a long load does
  * not shorten the entries of its last pages), each live one to each. */
@@ -237,7 +225,7 @@ load_page(struct redis_store *rs, const redisReply *page, long long *now,
           void (*each)(void *, const char *, const char *, long long), void *arg, char *err,
           size_t errlen)
 {
-    size_t skip = strlen(rs->prefix) + 4, i, n = page->elements;
+    size_t i, n = page->elements;
     char offset[RS_CLOCK_LEN];
     const char *clock[4] = {"EVAL", rs->now_lua, "0", offset};
     redisReply **r;
@@ -277,7 +265,8 @@ load_page(struct redis_store *rs, const redisReply *page, long long *now,
             const char *rcpt;
 
             if (r[i]->type == REDIS_REPLY_INTEGER && r[i]->integer != -2 &&
-                key_split(page->element[i]->str, skip, company, sizeof(company), &rcpt) == 0)
+                pm_key_sup_split(rs->prefix, page->element[i]->str, company, sizeof(company),
+                                 &rcpt) == 0)
                 each(arg, company, rcpt,
                      r[i]->integer > 0 ? *now + (r[i]->integer + 999) / 1000 : 0);
         }
@@ -329,7 +318,12 @@ load_all(struct redis_store *rs, long long *now,
     int rc;
 
     rs_glob_escape(rs->prefix, esc, sizeof(esc));
-    snprintf(pattern, sizeof(pattern), "%s:v1:{d:*}:sup:*", esc);
+    {
+        char *p = pm_key_sup(esc, rs_layout(rs), "*", "*");
+
+        snprintf(pattern, sizeof(pattern), "%s", p ? p : "");
+        free(p);
+    }
     rc = rs_scan_by(rs, own_scan_call, pattern, SCAN_ROUNDS, load_scanned, &x, err, errlen);
     if (rc == RS_SCAN_MORE) {
         snprintf(err, errlen,
@@ -351,10 +345,18 @@ rs_sup_snapshot(void *impl, char *last, size_t lastlen,
                 void *arg, int (*stop)(void), long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *supx = rs_supx_key(rs);
+    redisContext *c = own(rs, err, errlen); /* its opening learns the layout */
+    char *supx;
     int rc;
 
-    if (!supx) {
+    if (!c)
+        return PM_STORE_RETRY;
+    if (rs_layout_discover(rs, c, err, errlen) < 0) { /* when it was forgotten since */
+        own_drop(rs);
+        return PM_STORE_RETRY;
+    }
+    rs->follow_layout = rs_layout(rs);
+    if (!(supx = rs_supx_key(rs))) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }
@@ -430,6 +432,13 @@ rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
     if (rs->follow && rs_conn_moved(rs, rs->follow)) {
         own_drop(rs);
         snprintf(err, errlen, "redis %s: the Sentinels named another primary", rs->name);
+        rc = PM_STORE_GAP;
+        goto out;
+    }
+    if (!rs->follow_layout) /* a store made anew (a reload) follows the same stream */
+        rs->follow_layout = rs_layout(rs);
+    if (rs_layout(rs) != rs->follow_layout) {
+        snprintf(err, errlen, "redis %s: the keys moved to layout %d", rs->name, rs_layout(rs));
         rc = PM_STORE_GAP;
         goto out;
     }

@@ -5,7 +5,7 @@
 -- WARM-UP DAYS are local days of the configured time zone:
 --   floor((now + offset) / 86400), the offset being the zone's UTC offset at
 --   the time of the request (0 for UTC).
--- WARM-UP HASH <prefix>:v1:{s:<sender>}:wu (a domain's: {d:<domain>}:wu):
+-- WARM-UP HASH <prefix>:v2:{C}:s:<sender>:wu (a domain's: {<domain>}:d:wu):
 --   start (the warm-up day it began), stage (0-based stage of the last active
 --   day), last (the last warm-up day the scope sent on), today (messages
 --   counted on day "last").

@@ -12,7 +12,7 @@
 # warm-up, the daily top index), incoming mail (a bounce, a reply, a
 # person's message), a suppressed recipient refused at RCPT, the metrics
 # refresh, the daemon's heartbeat, and every postmeterctl command that reads
-# or writes Redis (learn --maillog, incident and forget --all included). Then
+# or writes Redis (learn --maillog, incident, migrate and forget --all included). Then
 # Redis's ACL LOG is empty and nothing logged or printed a permission
 # error; a command and a key outside the line are refused (NOPERM) and
 # logged.
@@ -193,13 +193,23 @@ $d.000003+00:00 mx postfix/qmgr[13]: C0001: removed
 EOF
 ctl learn --maillog "$PM_TMP/mail.log" --state "$PM_TMP/learn.state"
 grep -q "contacts: 1 new" "$PM_TMP/ctl.out" || pm_fail "learn did not seed the contact: $(tail -n 4 "$PM_TMP/ctl.out")"
+# migrate: the store says layout 1 (as an installation of an earlier version
+# does), the daemon goes back to it and meters a sender of its own in it, then
+# postmeterctl migrate moves the keys (RENAME, the indexes merged) under the ACL
+admin -n 1 SET pm:layout 1 >/dev/null
+drive frank@example.com frank@example.com "" f1@example.org >"$PM_TMP/frank.out"
+[ -n "$(admin -n 1 --scan --pattern 'pm:v1:{s:frank@example.com}:*' | head -n 1)" ] ||
+    pm_fail "no layout 1 key of frank: $(cat "$PM_TMP/frank.out")"
+ctl migrate
+grep -q "^key layout 1 -> 2: moved [1-9]" "$PM_TMP/ctl.out" || pm_fail "migrate: $(tail -n 1 "$PM_TMP/ctl.out")"
+pm_assert_eq 2 "$(admin -n 1 GET pm:layout)" "the layout after migrate"
 
 # --- nothing was refused ------------------------------------------------------------
 pm_assert_eq "" "$(admin ACL LOG)" "ACL LOG after every path"
 ! grep -iE "noperm|no permissions|can't access|can't run" "$PM_TMP/pm.log" "$PM_TMP/ctl.out" ||
     pm_fail "a permission error above"
 grep -q "store_error" "$PM_TMP/pm.log" && pm_fail "a store error: $(grep store_error "$PM_TMP/pm.log" | head -n 1)"
-[ -n "$(admin -n 1 --scan --pattern 'pm:v1:*' | head -n 1)" ] || pm_fail "no key in database 1"
+[ -n "$(admin -n 1 --scan --pattern 'pm:v2:*' | head -n 1)" ] || pm_fail "no key in database 1"
 [ -z "$(admin -n 0 --scan | head -n 1)" ] || pm_fail "a key in database 0"
 
 # --- and anything else is refused ---------------------------------------------------

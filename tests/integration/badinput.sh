@@ -134,9 +134,9 @@ pm_assert_eq 3 "$(wc -l <"$PM_TMP/raw.out")" "answers to the hostile messages"
 grep -qv '^[acy]' "$PM_TMP/raw.out" && pm_fail "unexpected answers: $(cat "$PM_TMP/raw.out")"
 kill -0 "$PID" || pm_fail "postmeter died: $(tail -n 20 "$PM_TMP/pm.log")"
 # Nothing was counted for the cut-off sessions; carol's one message counted once.
-pm_assert_eq 0 "$(pm_rcli EXISTS 'pmtest:v1:{s:dave@example.com}:w')" "aborted messages counted"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key "dave@example.com" w)")" "aborted messages counted"
 # The hour's running total (total:lo:hi), not a bucket: the minute may turn.
-pm_assert_eq 1 "$(pm_rcli HGET 'pmtest:v1:{s:carol@example.com}:w' mh60 | cut -d: -f1)" \
+pm_assert_eq 1 "$(pm_rcli HGET "$(pm_key "carol@example.com" w)" mh60 | cut -d: -f1)" \
     "carol's message counted once"
 # It still serves normal mail.
 "$top_builddir/tests/tools/pmdrive" -S "unix:$PM_TMP/pm.sock" -c 2 -m 5 -f erin@example.com \

@@ -239,7 +239,7 @@ ctl credit show $D | grep -q "  grant      1 msgs     0 rcpts  expires end of 20
     pm_fail "credit show movements: $(ctl credit show $D)"
 json=$(ctl --json status $S)
 pm_assert_eq 15 "$(jused "$json" messages_per_day)" "status after the credits (10 + 5)"
-key="pmtest:v1:{s:$S}:cr"
+key="$(pm_key "$S" cr)"
 ttl=$(pm_rcli TTL "$key")
 [ "$ttl" -gt $((399 * 86400)) ] && [ "$ttl" -le $((400 * 86400)) ] || pm_fail "credit TTL $ttl"
 pm_assert_eq 1 "$(pm_rcli HGET "$key" seq)" "grant sequence"
@@ -256,7 +256,7 @@ pm_assert_eq 10 "$(send a $P 11)" "default plan on daemon a"
 expect_rc 0 plan set Pete@example.com big
 pm_assert_eq "set: $P: plan big (override)
   override expires in 400 days unless set again" "$(cat "$PM_TMP/ctl.out")" "plan set text"
-ttl=$(pm_rcli TTL "pmtest:v1:{s:$P}:plan")
+ttl=$(pm_rcli TTL "$(pm_key "$P" plan)")
 [ "$ttl" -gt $((399 * 86400)) ] && [ "$ttl" -le $((400 * 86400)) ] || pm_fail "override TTL $ttl"
 pm_assert_eq 8 "$(send b $P 8)" "override on daemon b"
 grep -q "sender=$P plan=big plan_from=override" "$PM_TMP/b.log" || pm_fail "override not logged by b"
@@ -298,7 +298,7 @@ grep -q '^reply 1 550 5.1.1 <gone@example.org>' "$PM_TMP/send.out" ||
 expect_rc 0 --json suppress check gone@example.org
 grep -q "^{\"suppressed\":true,\"entries\":\[{\"company\":\"example.com\",\"recipient\":\"gone@example.org\",\"since\":[0-9]*,\"until\":[0-9]*,\"status\":\"5.1.1\",\"sender\":\"admin:$(id -un)\"}\]}$" \
     "$PM_TMP/ctl.out" || pm_fail "suppress check: $(cat "$PM_TMP/ctl.out")"
-ttl=$(pm_rcli TTL 'pmtest:v1:{d:example.com}:sup:gone@example.org')
+ttl=$(pm_rcli TTL "$(pm_key sup "example.com" "gone@example.org")")
 [ "$ttl" -gt $((29 * 86400)) ] && [ "$ttl" -le $((30 * 86400)) ] || pm_fail "suppression TTL $ttl"
 expect_rc 0 suppress add other@example.net
 expect_rc 0 --json suppress list
@@ -327,7 +327,7 @@ TODAY=$((REAL / 86400))
 # N counting from 1), with Message-ID <NAME-d<day>-M@example.com>.
 history() {
     local s=$1 day=$2 msgs=$3 per=$4 name=${1%@*} m i n=0 args out
-    pm_rcli SET pmtest:v1:clock $(((TODAY + day) * 86400 + 36000 - REAL)) EX 3600 >/dev/null
+    pm_clock_set $(((TODAY + day) * 86400 + 36000 - REAL)) EX 3600 >/dev/null
     for ((m = 1; m <= msgs; m++)); do
         args=()
         for ((i = 1; i <= per; i++)); do
@@ -346,7 +346,7 @@ history() {
 # counted them.
 bounce() {
     local s=$1 status=$3 sday=$4 from=$5 to=$6 name=${1%@*} i before
-    pm_rcli SET pmtest:v1:clock $(((TODAY + $2) * 86400 + 39600 - REAL)) EX 3600 >/dev/null
+    pm_clock_set $(((TODAY + $2) * 86400 + 39600 - REAL)) EX 3600 >/dev/null
     {
         printf 'From: MAILER-DAEMON@mx.ext.example\r\nTo: %s\r\nSubject: Undelivered Mail Returned to Sender\r\n' "$s"
         printf 'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
@@ -372,7 +372,7 @@ bounce() {
 # meter).
 reply() {
     local s=$1 a="${1%@*}-d${3#-}-$4@ext.example"
-    pm_rcli SET pmtest:v1:clock $(((TODAY + $2) * 86400 + 43200 - REAL)) EX 3600 >/dev/null
+    pm_clock_set $(((TODAY + $2) * 86400 + 43200 - REAL)) EX 3600 >/dev/null
     printf 'From: %s\r\nTo: %s\r\nSubject: Re: offer\r\nIn-Reply-To: <%s-d%s-1@example.com>\r\n\r\nYes.\r\n' \
         "$a" "$s" "${s%@*}" "${3#-}" >"$PM_TMP/reply.eml"
     "$DRIVE" -S "unix:$PM_TMP/a.sock" -c 1 -m 1 -f "$a" -i 192.0.2.7 -D "$PM_TMP/reply.eml" -r "$s" \
@@ -386,7 +386,7 @@ history $R -1 1 100
 bounce $R -1 5.1.1 -1 1 4
 bounce $R -1 5.7.1 -1 5 5
 reply $R -1 -1 6
-pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon: TODAY stays today
+pm_clock_set $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon: TODAY stays today
 json=$(ctl --json status $R)
 grep -q '"messages_per_day":{"used":0,"limit":5}' <<<"$json" || pm_fail "status: halved limit: $json"
 grep -q '"reputation":{"sent":100,"hard_bounces":4,"blocks":1,"replies":1,"bounce_ppm":40000,"level":2,"level_name":"halved","first_contacts_30d":100,"first_contacts_replied":1,"reply_ppm":10000,"reply_brake":false}' \
@@ -402,7 +402,7 @@ pm_assert_eq 5 "$(send a $R 7)" "halved limit"
 K=cole@example.com
 history $K -1 5 96
 bounce $K -1 5.1.1 -1 1 31
-pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
+pm_clock_set $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 json=$(ctl --json status $K)
 grep -q '"can_send":true,"spends_credits":false,"blocked_by":null,.*"first_contact":{"can_send":false,"spends_credits":false,"blocked_by":"reputation_first_contact","blocked_scope":"sender",' \
     <<<"$json" || pm_fail "status: first contact at 6.45 %: $json"
@@ -428,7 +428,7 @@ history olive@example.com -2 1 1
 bounce olive@example.com -1 5.1.1 -5 1 9
 history oscar@example.com -7 1 20
 bounce oscar@example.com -7 5.1.1 -7 1 9
-pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
+pm_clock_set $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 expect_rc 0 top --by bounces -n 5
 pm_assert_eq "senders with the most hard bounces in 7 days (of those sending lately)
   1  cole@example.com                   31/480           6.4 %  default
@@ -438,16 +438,16 @@ pm_assert_eq "senders with the most hard bounces in 7 days (of those sending lat
 # 30 senders busier that day (9 messages each at 09:00) but with nothing in the
 # last hour do not hide petra's 8 at noon. (Tomorrow, so that no message sent
 # on the real clock above falls in that hour.)
-pm_rcli SET pmtest:v1:clock $(((TODAY + 1) * 86400 + 32400 - REAL)) EX 3600 >/dev/null # 09:00
+pm_clock_set $(((TODAY + 1) * 86400 + 32400 - REAL)) EX 3600 >/dev/null # 09:00
 for i in $(seq 1 30); do
     pm_assert_eq 9 "$(send a "ghost$i@example.com" 9)" "ghost $i"
 done
-pm_rcli SET pmtest:v1:clock $(((TODAY + 1) * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon
+pm_clock_set $(((TODAY + 1) * 86400 + 43200 - REAL)) EX 3600 >/dev/null # noon
 pm_assert_eq 8 "$(send a petra@example.com 8)" "petra at noon"
 json=$(ctl --json top --by hour -n 1)
 grep -q '"senders":\[{"rank":1,"sender":"petra@example.com",.*"messages_per_hour":8,' <<<"$json" ||
     pm_fail "top --by hour behind busy index entries: $json"
-pm_rcli DEL pmtest:v1:clock >/dev/null
+pm_clock_del
 # An 8-bit sender address still makes valid JSON (as the Latin-1 it would be).
 pm_assert_eq 1 "$(send a $'caf\xe9@example.org' 1)" "an 8-bit sender"
 ctl --json top -n 100 >"$PM_TMP/top.json" || pm_fail "top failed"
@@ -472,7 +472,7 @@ E=eve@example.com
 pm_assert_eq 10 "$(send a $E 11)" "eve up to the limit"
 expect_rc 0 credit add $E 3 --expires 1h
 REAL=$(pm_rcli TIME | head -n 1)
-pm_rcli SET pmtest:v1:clock 7200 >/dev/null
+pm_clock_set 7200 >/dev/null
 pm_assert_eq 0 "$(send b $E 2)" "an expired credit"
 json=$(ctl --json credit show $E)
 grep -q '"messages":0,"recipients":0,"grants":\[{"id":1,"messages_left":3,.*"expired":true}' <<<"$json" ||
@@ -489,17 +489,17 @@ done
 expect_rc 1 credit add gina@example.com 1
 grep -q "^postmeterctl: credit add: gina@example.com has 100 grants with credits left; revoke some first" "$PM_TMP/ctl.out" ||
     pm_fail "the 101st grant: $(cat "$PM_TMP/ctl.out")"
-pm_rcli SET pmtest:v1:clock $((7200 + 2 * 3600)) >/dev/null # the 100 have expired
+pm_clock_set $((7200 + 2 * 3600)) >/dev/null # the 100 have expired
 expect_rc 0 credit add gina@example.com 1
-pm_assert_eq 2 "$(pm_rcli HLEN 'pmtest:v1:{s:gina@example.com}:cr')" "grants kept (seq and the new one)"
-pm_rcli SET pmtest:v1:clock 7200 >/dev/null
+pm_assert_eq 2 "$(pm_rcli HLEN "$(pm_key "gina@example.com" cr)")" "grants kept (seq and the new one)"
+pm_clock_set 7200 >/dev/null
 
 # --- warm-up reset and skip, on a simulated day (hours apart) -----------------------------
 W=w-new@example.com
 DAY=$((REAL / 86400 + 5))
 # Shift the store's clock to $1 (HH:MM) of the simulated day.
 at() {
-    pm_rcli SET pmtest:v1:clock $((DAY * 86400 + 10#${1%:*} * 3600 + 10#${1#*:} * 60 - REAL)) >/dev/null
+    pm_clock_set $((DAY * 86400 + 10#${1%:*} * 3600 + 10#${1#*:} * 60 - REAL)) >/dev/null
 }
 at 12:00
 pm_assert_eq 3 "$(send a $W 5)" "warm-up day 1"
@@ -520,7 +520,7 @@ at 15:15
 pm_assert_eq 10 "$(send a $W 10)" "after warmup skip to the end"
 json=$(ctl --json status $W)
 grep -q '"warmup":{"state":"over"' <<<"$json" || pm_fail "status: warm-up over: $json"
-ttl=$(pm_rcli TTL "pmtest:v1:{s:$W}:wu")
+ttl=$(pm_rcli TTL "$(pm_key "$W" wu)")
 [ "$ttl" -gt $((30 * 86400)) ] && [ "$ttl" -le $((31 * 86400)) ] || pm_fail "warm-up TTL $ttl"
 
 # --- a company-wide warm-up: the domain's stage and count in status -----------------------

@@ -92,8 +92,8 @@ expect_lines() {
     pm_assert_eq "$2" "$(count "$1")" "log lines matching $1"
 }
 
-REP='pmtest:v1:{s:alice@example.com}:rep'
-SUP_A='pmtest:v1:{d:example.com}:sup:'
+REP="$(pm_key "alice@example.com" rep)"
+SUP_A="$(pm_key sup "example.com" "")"
 TODAY=$(($(pm_rcli TIME | head -n 1) / 86400))
 
 # --- (a) a forged report: nothing ------------------------------------------------
@@ -102,7 +102,7 @@ write_dsn alice@example.com 5.1.1 ceo@bigcustomer.example x1@bigcustomer.example
     x2@bigcustomer.example x3@bigcustomer.example
 drive "" "" "$PM_TMP/dsn.eml" alice@example.com >/dev/null
 expect_lines 'feedback=unmatched sender=alice@example.com rcpt=(ceo|x[123])@bigcustomer\.example status=5\.1\.1' 4
-pm_assert_eq 0 "$(pm_rcli --scan --pattern 'pmtest:v1:*sup:*' | wc -l)" "suppression entries after a forged report"
+pm_assert_eq 0 "$(pm_rcli --scan --pattern 'pmtest:*sup:*' | wc -l)" "suppression entries after a forged report"
 pm_assert_eq "" "$(pm_rcli HGET "$REP" "b:$TODAY")" "hard bounces after a forged report"
 out=$(drive alice@example.com alice@example.com "" ceo@bigcustomer.example)
 pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "alice may still write to the ceo"
@@ -146,18 +146,18 @@ send_as alice@example.com carol@example.org # the same day again
 drive "" "" "$PM_TMP/dsn.eml" alice@example.com >/dev/null
 expect_lines 'feedback=block sender=alice@example.com rcpt=carol@example\.org status=5\.7\.1' 1
 expect_lines 'feedback=duplicate sender=alice@example.com rcpt=carol@example\.org' 1
-pm_rcli SET pmtest:v1:clock 86400 EX 600 >/dev/null # the next day
+pm_clock_set 86400 EX 600 >/dev/null # the next day
 send_as alice@example.com carol@example.org
 drive "" "" "$PM_TMP/dsn.eml" alice@example.com >/dev/null
 expect_lines 'feedback=block sender=alice@example.com rcpt=carol@example\.org status=5\.7\.1' 2
 pm_assert_eq "1 1" "$(pm_rcli HMGET "$REP" "k:$TODAY" "k:$((TODAY + 1))" | tr '\n' ' ' | sed 's/ $//')" \
     "one block on each day mailed"
 send_as dora@example.com old@example.org
-pm_rcli SET pmtest:v1:clock $((16 * 86400)) EX 600 >/dev/null # 15 days later
+pm_clock_set $((16 * 86400)) EX 600 >/dev/null # 15 days later
 write_dsn dora@example.com 5.1.1 old@example.org
 drive "" "" "$PM_TMP/dsn.eml" dora@example.com >/dev/null
 expect_lines 'feedback=unmatched sender=dora@example.com rcpt=old@example\.org' 1
-pm_rcli DEL pmtest:v1:clock >/dev/null
+pm_clock_del
 
 # --- (d) reports with a sender, forwarded bounces: never bounces -------------------
 send_as erin@example.com lead1@example.org lead2@example.org
@@ -183,7 +183,7 @@ reply() { # author $1 replying to mailbox $2 about Message-ID $3 (none: "")
 reply lead1@example.org erin@example.com "$MID"
 expect_lines 'feedback=reply sender=erin@example.com rcpt=lead1@example\.org' 1
 reply lead1@example.org erin@example.com "$MID" # the same author again today
-pm_assert_eq 1 "$(pm_rcli HGET 'pmtest:v1:{s:erin@example.com}:rep' "r:$TODAY")" "one reply counted"
+pm_assert_eq 1 "$(pm_rcli HGET "$(pm_key "erin@example.com" rep)" "r:$TODAY")" "one reply counted"
 for i in 2 3 4 5; do reply "r$i@example.net" erin@example.com "$MID"; done
 expect_lines 'feedback=(reply|capped) sender=erin@example.com rcpt=r[2-5]@example\.net' 4
 pm_assert_eq "2 2" "$(count 'feedback=reply sender=erin@example.com rcpt=r') $(count 'feedback=capped sender=erin@example.com')" \
@@ -199,21 +199,21 @@ pm_assert_eq "1000 1000" "$(pm_summary - messages accepted <<<"$out")" "the forg
 expect_lines 'feedback=(learned|capped) sender=hank@example.com' 1000
 pm_assert_eq "20 980" "$(count 'feedback=learned sender=hank@example.com') $(count 'feedback=capped sender=hank@example.com')" \
     "contacts learned from 1,000 forged messages"
-pm_assert_eq 20 "$(pm_rcli HLEN 'pmtest:v1:{s:hank@example.com}:lc')" "hank's learned contacts"
+pm_assert_eq 20 "$(pm_rcli HLEN "$(pm_key "hank@example.com" lc)")" "hank's learned contacts"
 # a trusted failure teaches nothing; another server's word is not trusted
 printf 'Authentication-Results: mx.example.com; spf=pass; dmarc=fail (p=reject)\r\nFrom: ceo@bank.example\r\nTo: ivy@example.com\r\n\r\nUrgent.\r\n' >"$PM_TMP/ar.eml"
 drive ceo@bank.example "" "$PM_TMP/ar.eml" ivy@example.com >/dev/null
 expect_lines 'feedback=untrusted rcpt=ceo@bank\.example' 1
-pm_assert_eq 0 "$(pm_rcli EXISTS 'pmtest:v1:{s:ivy@example.com}:lc')" "ivy learned nothing"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key "ivy@example.com" lc)")" "ivy learned nothing"
 
 # --- (f) the reputation hash keeps 8 days --------------------------------------------
 for d in $(seq 1 40); do
-    pm_rcli SET pmtest:v1:clock $((d * 86400)) EX 600 >/dev/null
+    pm_clock_set $((d * 86400)) EX 600 >/dev/null
     out=$(drive kim@example.com kim@example.com "" "x$d@example.org")
     pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "kim on day $d"
 done
-pm_assert_eq 8 "$(pm_rcli HLEN 'pmtest:v1:{s:kim@example.com}:rep')" "reputation fields after 40 days"
-pm_rcli DEL pmtest:v1:clock >/dev/null
+pm_assert_eq 8 "$(pm_rcli HLEN "$(pm_key "kim@example.com" rep)")" "reputation fields after 40 days"
+pm_clock_del
 
 # --- (g) postmeterctl suppress ---------------------------------------------------------
 out=$(ctl suppress check bob@example.org) || pm_fail "suppress check: $out"
@@ -230,17 +230,17 @@ grep -q 'with --domain' <<<"$(ctl suppress add x@example.net 2>&1)" ||
     pm_fail "add without a company when local_domains names two"
 pm_assert_eq 3 "$(ctl --json suppress list | grep -o '"recipient"' | wc -l)" "entries listed (bob, x|y, gone)"
 ctl suppress del gone@example.net >/dev/null || pm_fail "suppress del"
-pm_assert_eq 0 "$(pm_rcli EXISTS 'pmtest:v1:{d:other.example}:sup:gone@example.net')" "entry removed"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key sup "other.example" "gone@example.net")")" "entry removed"
 # an entry in the layout of earlier versions moves to its sender's company
-pm_rcli SET 'pmtest:v1:sup:old|pipe@example.net' "1700000000|5.1.1|a|b@other.example" EX 1000 >/dev/null
-pm_rcli SET 'pmtest:v1:sup:adm@example.net' "1700000000|5.1.2|admin:root" EX 1000 >/dev/null
+pm_rcli SET "$(PM_LAYOUT=1 pm_key base)sup:old|pipe@example.net" "1700000000|5.1.1|a|b@other.example" EX 1000 >/dev/null
+pm_rcli SET "$(PM_LAYOUT=1 pm_key base)sup:adm@example.net" "1700000000|5.1.2|admin:root" EX 1000 >/dev/null
 out=$(ctl suppress migrate) || pm_fail "suppress migrate: $out"
 pm_assert_eq "moved 2 entries to the lists of their companies" "$out" "migrate output"
 pm_assert_eq "1700000000 5.1.1 a|b@other.example" \
-    "$(pm_rcli HMGET 'pmtest:v1:{d:other.example}:sup:old|pipe@example.net' at status sender | tr '\n' ' ' | sed 's/ $//')" \
+    "$(pm_rcli HMGET "$(pm_key sup "other.example" "old|pipe@example.net")" at status sender | tr '\n' ' ' | sed 's/ $//')" \
     "a migrated entry"
 for d in example.com other.example; do
-    pm_assert_eq 1 "$(pm_rcli EXISTS "pmtest:v1:{d:$d}:sup:adm@example.net")" "admin entry for $d"
+    pm_assert_eq 1 "$(pm_rcli EXISTS "$(pm_key sup "$d" "adm@example.net")")" "admin entry for $d"
 done
-pm_assert_eq 0 "$(pm_rcli --scan --pattern 'pmtest:v1:sup:*' | wc -l)" "old entries left"
+pm_assert_eq 0 "$(pm_rcli --scan --pattern "$(PM_LAYOUT=1 pm_key base)sup:*" | wc -l)" "old entries left"
 exit 0

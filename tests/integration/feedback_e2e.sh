@@ -90,7 +90,7 @@ ok() {
 
 # (a) a forged report changes nothing; the real bounce puts bob on the
 # suppression list of alice's company.
-SUP='pmtest:v1:{d:example.com}:sup:'
+SUP="$(pm_key sup "example.com" "")"
 ok "$(send_as alice bob@example.org)" "alice to bob"
 write_dsn alice@example.com "$PM_TMP/forged.eml" ceo@bigcustomer.example cfo@bigcustomer.example \
     sales@bigcustomer.example bob@bigcustomer.example
@@ -101,9 +101,9 @@ for _ in $(seq 1 50); do
 done
 pm_assert_eq 4 "$(grep -c 'feedback=unmatched sender=alice@example.com rcpt=[a-z]*@bigcustomer.example status=5.1.1' "$PM_POSTMETER_LOG")" \
     "unmatched lines of the forged report"
-pm_assert_eq 0 "$(redis-cli -p "$PM_REDIS_PORT" --scan --pattern 'pmtest:v1:*sup:*' | wc -l)" \
+pm_assert_eq 0 "$(redis-cli -p "$PM_REDIS_PORT" --scan --pattern 'pmtest:*sup:*' | wc -l)" \
     "suppression entries after the forged report"
-pm_assert_eq "" "$(redis-cli -p "$PM_REDIS_PORT" HGET 'pmtest:v1:{s:alice@example.com}:rep' "b:$(($(date +%s) / 86400))")" \
+pm_assert_eq "" "$(redis-cli -p "$PM_REDIS_PORT" HGET "$(pm_key "alice@example.com" rep)" "b:$(($(date +%s) / 86400))")" \
     "alice's hard bounces after the forged report"
 write_dsn alice@example.com "$PM_TMP/dsn-bob.eml" bob@example.org
 ok "$(inject '<>' alice@example.com "$PM_TMP/dsn-bob.eml")" "the DSN for bob"

@@ -89,7 +89,7 @@ pm_assert_eq "mallory@example.org: in incident since $(utc "$AT")
            postmeterctl incident release mallory@example.org --drop      (it was spam)" \
     "$OUT" "show: the note is still the first one"
 
-pm_rcli SET pmtest:v1:clock 60 >/dev/null # carol's incident opens a minute later
+pm_clock_set 60 >/dev/null # carol's incident opens a minute later
 ctl --json incident open carol@example.org --hours 2
 CAT=$(sed -n 's/.*"at":\([0-9]*\),.*/\1/p' <<<"$OUT")
 pm_assert_eq "0 {\"opened\":true,\"incident\":{\"sender\":\"carol@example.org\",\"at\":$CAT,\"signal\":\"admin\",\"figures\":\"\",\"by\":\"admin:$ME\",\"note\":\"\",\"until\":$((CAT + 7200)),\"held\":0,\"ids\":[]}}" \
@@ -119,7 +119,7 @@ for args in "incident" "incident frob" "incident show" "incident list x" \
     ctl $args
     pm_assert_eq 2 "$RC" "exit status of '$args' ($ERR)"
 done
-pm_assert_eq 0 "$(pm_rcli EXISTS 'pmtest:v1:{s:x@example.org}:inc')" "an incident after the usage errors"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key "x@example.org" inc)")" "an incident after the usage errors"
 ctl incident open x@example.org --note "$(printf 'a\tb')"
 pm_assert_eq "2 postmeterctl: incident open: the note holds a control character" "$RC $ERR" "a tab in the note"
 ctl incident show x@example.org
@@ -130,21 +130,21 @@ pm_assert_eq "3 postmeterctl: x@example.org is not in incident" "$RC $ERR" "rele
 # --- (b) --hours: it ends by itself ------------------------------------------------------
 # the test clock's offset that makes store time $1 (Redis's own clock: TIME)
 offset_for() { echo $(($1 - $(pm_rcli TIME | head -n 1))); }
-pm_rcli SET pmtest:v1:clock "$(offset_for $((CAT + 7200 - 2)))" >/dev/null
+pm_clock_set "$(offset_for $((CAT + 7200 - 2)))" >/dev/null
 ctl incident show carol@example.org
 pm_assert_eq 0 "$RC" "carol two seconds before her incident ends"
-pm_rcli SET pmtest:v1:clock "$(offset_for $((CAT + 7200)))" >/dev/null
+pm_clock_set "$(offset_for $((CAT + 7200)))" >/dev/null
 ctl incident list
 pm_assert_eq "1 sender in incident (latest first)
 SENDER                           SINCE                 SIGNAL                 HELD  BY
 mallory@example.org              $(utc "$AT")  admin                     0  admin:$ME" \
     "$OUT" "list once carol's incident ended"
-pm_assert_eq 1 "$(pm_rcli ZCARD pmtest:v1:incidents)" "index entries after the list dropped carol's"
-pm_assert_eq 0 "$(pm_rcli EXISTS 'pmtest:v1:{s:carol@example.org}:inc')" "carol's incident hash"
+pm_assert_eq 1 "$(pm_rcli ZCARD "$(pm_key company example.org incidents)")" "index entries after the list dropped carol's"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key "carol@example.org" inc)")" "carol's incident hash"
 ctl incident show carol@example.org
 pm_assert_eq 3 "$RC" "show carol after her incident ended"
 gauge_wait 1
-pm_rcli DEL pmtest:v1:clock >/dev/null
+pm_clock_del
 
 # --- (d) held mail on a real Postfix: release --requeue ------------------------------------
 pm_sink_start

@@ -62,7 +62,7 @@ run_table burst < <(
     for f in at=$T by=postmeter held=2 signal=burst until=0; do
         echo "read HGET $(key bu@t.test inc) ${f%%=*} => reply=${f#*=}"
     done
-    echo "read ZSCORE $P:v1:incidents bu@t.test => reply=$T"
+    echo "read ZSCORE $(PM_KEY_PREFIX=$P pm_key company t.test incidents) bu@t.test => reply=$T"
     echo "read TTL $(key bu@t.test inc) => reply=-1"
     # ids keep the first 10 queue ids; held counts on
     rows bu@t.test 53 62 q "=> counted=0"
@@ -96,7 +96,7 @@ run_table burst < <(
     rows bd@t.test 1 50 q "inc=3 => counted=1 inc=0,0"
     echo "commit bd@t.test inc=3 incq=d51 => counted=1 inc=3,0 sig=burst fig=51_messages_in_10_minutes;_usual_0.0_per_10_minutes;_floor_50,_x10"
     echo "read EXISTS $(key bd@t.test inc) => reply=0"
-    echo "read ZSCORE $P:v1:incidents bd@t.test => reply=nil"
+    echo "read ZSCORE $(PM_KEY_PREFIX=$P pm_key company t.test incidents) bd@t.test => reply=nil"
 )
 
 # burst: the multiple. 144 messages a day for the 7 days before (the signal
@@ -132,21 +132,21 @@ run_table retry_storm < <(
     for i in $(seq 1 49); do echo "probe rs@t.test => fits=0 over=s:mh inc=0,0"; done
     echo "probe rs@t.test incr=0 => fits=0 inc=0,0"
     echo "commit rs@t.test incc=1 incq=r50 => fits=0 counted=0 inc=0,0"
-    echo "read HGET $P:v1:hits:$DAY rs@t.test|messages_per_hour => reply=50"
+    echo "read HGET $(PM_KEY_PREFIX=$P pm_key company t.test hits:$DAY) rs@t.test|messages_per_hour => reply=50"
     echo "probe rs@t.test incc=1 incq=r51 => fits=0 inc=2,1 sig=retry_storm ids=r51 fig=51_refusals_in_10_minutes;_threshold_50"
-    echo "read HGET $P:v1:hits:$DAY rs@t.test|messages_per_hour => reply=51"
-    echo "read TTL $P:v1:hits:$DAY => reply~^(259200|259199)$"
+    echo "read HGET $(PM_KEY_PREFIX=$P pm_key company t.test hits:$DAY) rs@t.test|messages_per_hour => reply=51"
+    echo "read TTL $(PM_KEY_PREFIX=$P pm_key company t.test hits:$DAY) => reply~^(259200|259199)$"
     # in incident: refusals are the incident's, not the limit's
     echo "probe rs@t.test => inc=1,1"
-    echo "read HGET $P:v1:hits:$DAY rs@t.test|messages_per_hour => reply=51"
+    echo "read HGET $(PM_KEY_PREFIX=$P pm_key company t.test hits:$DAY) rs@t.test|messages_per_hour => reply=51"
     # refusals a server decided without asking (incl, limit inclc) count as
     # well, whether or not the request carrying them is refused itself
     echo "commit rl@t.test => counted=1"
     echo "probe rl@t.test incl=49 inclc=0 => fits=0 inc=0,0"
-    echo "read HGET $P:v1:hits:$DAY rl@t.test|messages_per_hour => reply=50"
+    echo "read HGET $(PM_KEY_PREFIX=$P pm_key company t.test hits:$DAY) rl@t.test|messages_per_hour => reply=50"
     echo "probe rl@t.test incc=1 incq=l51 => fits=0 inc=2,1 sig=retry_storm fig=51_refusals_in_10_minutes;_threshold_50"
     echo "probe rf@t.test lim=0,0,0,0,0,0,0 incl=3 inclc=7 => fits=1 inc=0,0"
-    echo "read HGET $P:v1:hits:$DAY rf@t.test|warmup_day => reply=3"
+    echo "read HGET $(PM_KEY_PREFIX=$P pm_key company t.test hits:$DAY) rf@t.test|warmup_day => reply=3"
     # refusals leave the 10 minutes: 50 in one minute, 1 ten minutes later
     echo "at $T"
     echo "commit rt@t.test => counted=1"

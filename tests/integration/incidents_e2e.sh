@@ -120,15 +120,15 @@ pm_sink_expect 7 "messages in the sink after bob's"
 
 # (d) nothing lost: the three held messages are on hold, the incident lists them.
 pm_assert_eq "$(printf '%s\n' "$q6:hold" "$q7:hold" "$q8:hold" | sort)" "$(queue)" "the queue"
-K='pmtest:v1:{s:alice@example.com}:inc'
+K="$(pm_key "alice@example.com" inc)"
 pm_assert_eq 3 "$(pm_rcli HGET "$K" held)" "held in the incident"
 pm_assert_eq "$q6 $q7 $q8" "$(pm_rcli HGET "$K" ids)" "ids in the incident"
 pm_assert_eq burst "$(pm_rcli HGET "$K" signal)" "the incident's signal"
 pm_assert_eq postmeter "$(pm_rcli HGET "$K" by)" "who opened it"
-pm_assert_eq alice@example.com "$(pm_rcli ZRANGE pmtest:v1:incidents 0 -1)" "the index"
+pm_assert_eq alice@example.com "$(pm_rcli ZRANGE "$(pm_key company example.com incidents)" 0 -1)" "the index"
 # the held messages were not counted against alice's quota: 5 messages this hour
 day=$(($(pm_rcli TIME | head -n 1) / 86400))
-pm_assert_eq 5 "$(pm_rcli ZSCORE "pmtest:v1:top:$day" alice@example.com)" "alice's messages counted today"
+pm_assert_eq 5 "$(pm_rcli ZSCORE "$(pm_key company example.com "top:$day")" alice@example.com)" "alice's messages counted today"
 
 # (e) postmeter C, with action tempfail, refuses alice at RCPT TO with the
 # incident's reply; the refused message counts in the incident once.
@@ -190,7 +190,7 @@ pm_assert_eq "a1,a2,a3,a4,a5,a6,a7,b8,bob,postmeter: outgoing mail of alice@exam
     "$(cat "$PM_SINK_DIR"/* | sed -n 's/^Subject: //p' | sort | paste -sd, -)" "the subjects in the sink"
 pm_assert_eq "" "$(queue)" "the queue after the release"
 pm_assert_eq 0 "$(pm_rcli EXISTS "$K")" "the incident after the release"
-pm_assert_eq "" "$(pm_rcli ZRANGE pmtest:v1:incidents 0 -1)" "the index after the release"
+pm_assert_eq "" "$(pm_rcli ZRANGE "$(pm_key company example.com incidents)" 0 -1)" "the index after the release"
 q9=$(alice "$PORT_B" a9)
 pm_sink_expect 12 "messages in the sink after alice's next message"
 pm_assert_eq 1 "$(grep -c "$q9: stage=eom action=accept " "$PM_TMP/b.log")" "B's decision on $q9"

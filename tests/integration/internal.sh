@@ -49,7 +49,7 @@ pm_assert_eq "1 1" "$(pm_summary - accepted tempfail <<<"$out")" "external messa
 grep -q '^reply 1 451 4.7.1 <alice@example.com>: warm-up limit reached (day 1 of warm-up: 2 messages today)' <<<"$out" ||
     pm_fail "the warm-up reply: $out"
 
-pm_assert_eq "2 5" "$(pm_rcli HGET 'pmtest:v1:{s:alice@example.com}:w' mh60 | cut -d: -f1) $(pm_rcli HGET 'pmtest:v1:{s:alice@example.com}:w' ih60 | cut -d: -f1)" \
+pm_assert_eq "2 5" "$(pm_rcli HGET "$(pm_key "alice@example.com" w)" mh60 | cut -d: -f1) $(pm_rcli HGET "$(pm_key "alice@example.com" w)" ih60 | cut -d: -f1)" \
     "outgoing and internal messages counted"
 out=$("$CTL" -c "$PM_TMP/m.conf" status alice@example.com) || pm_fail "status: $out"
 grep -qxE '    internal msgs per hour  +.* 5/5' <<<"$out" || pm_fail "status shows no internal line: $out"

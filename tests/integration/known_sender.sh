@@ -55,21 +55,21 @@ monitor_stop() {
 
 # Print how many meter calls naming $1's windows key the monitor saw.
 calls_of() {
-    grep -ciE "\"(evalsha|eval)\" .*\"pmtest:v1:\{s:$1\}:w\"" "$MON" || true
+    grep -iE '"(evalsha|eval)" ' "$MON" | grep -cF "\"$(pm_key "$1" w)\"" || true
 }
 
 # Print how many reads of the test clock key the monitor saw.
 clock_reads() {
-    grep -ciE '"get" "pmtest:v1:clock"' "$MON" || true
+    grep -ciF "\"get\" \"$(pm_key global clock)\"" "$MON" || true
 }
 
 # Print how many meter calls naming $1's windows key came right after a read
 # of the test clock on the same connection (MONITOR's client address; the
 # commands a script runs are the client "lua" and do not count).
 calls_after_clock_of() {
-    awk -v w="\"pmtest:v1:{s:$1}:w\"" '/^[0-9]/ && $3 != "lua]" {
+    awk -v w="\"$(pm_key "$1" w)\"" -v clock="\"$(pm_key global clock)\"" '/^[0-9]/ && $3 != "lua]" {
         cmd = tolower($4)
-        if (cmd == "\"get\"" && $5 == "\"pmtest:v1:clock\"") { got[$3] = 1; next }
+        if (cmd == "\"get\"" && $5 == clock) { got[$3] = 1; next }
         if ((cmd == "\"evalsha\"" || cmd == "\"eval\"") && index($0, w)) n += got[$3] == 1
         got[$3] = 0
     } END { print n + 0 }' "$MON"
@@ -93,7 +93,7 @@ pm_assert_eq "20 20 0" "$(pm_summary "$PM_TMP/alice.out" messages accepted rcpt_
     "alice: messages, accepted, recipients refused"
 pm_assert_eq 21 "$(calls_of alice@example.com)" "alice: meter calls for 20 messages"
 pm_assert_eq 0 "$(clock_reads)" "alice: reads of the test clock without redis.test_clock"
-pm_assert_eq 20 "$(pm_rcli hget 'pmtest:v1:{s:alice@example.com}:w' ih60 | cut -d: -f1)" \
+pm_assert_eq 20 "$(pm_rcli hget "$(pm_key "alice@example.com" w)" ih60 | cut -d: -f1)" \
     "alice: internal messages counted"
 
 # A sender over its hourly limit (2 messages) retrying 50 times.
@@ -119,7 +119,7 @@ pm_assert_eq 50 "$(grep -c "stage=rcpt action=tempfail reason=msgs_hour sender=b
 # the refusals it decided alone (its watcher thread), within a few seconds
 hits=
 for _ in $(seq 1 50); do
-    hits=$(pm_rcli --scan --pattern 'pmtest:v1:hits:*' | head -n 1)
+    hits=$(pm_rcli --scan --pattern "$(pm_key company example.com 'hits:*')" | head -n 1)
     [ -n "$hits" ] && [ "$(pm_rcli hget "$hits" 'bob@example.com|messages_per_hour')" = 50 ] && break
     sleep 0.1
 done

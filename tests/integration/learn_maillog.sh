@@ -216,7 +216,7 @@ pm_assert_eq "over 3" "$(ctl --json status sam@example.com | json 'd["warmup"]["
     "sam's warm-up"
 pm_assert_eq warming_up "$(ctl --json status tina@example.com | json 'd["warmup"]["state"]')" "tina's warm-up"
 pm_assert_eq warming_up "$(ctl --json status ugo@example.com | json 'd["warmup"]["state"]')" "ugo's warm-up"
-[ "$(pm_rcli EXISTS "pmtest:v1:{s:tina@example.com}:wu")" = 0 ] || pm_fail "tina's warm-up was written"
+[ "$(pm_rcli EXISTS "$(pm_key "tina@example.com" wu)")" = 0 ] || pm_fail "tina's warm-up was written"
 # Idempotent: the same state again reads nothing; a new state rereads and
 # changes nothing (a day never moves back, sam is past his curve already).
 AFTER=$(dump pmtest)
@@ -261,7 +261,7 @@ kill -9 "$CUT"
 wait "$CUT" 2>/dev/null
 kill "$WRITER" 2>/dev/null
 # the generated senders are s0..s39@example.com
-GENERATED='v1:{s:s[0-9]*@example.com}:*'
+GENERATED='v2:{example.com}:s:s[0-9]*@example.com:*'
 REF=$(dump pmref "$GENERATED")
 [ "$(echo "$REF" | grep -c ':ct hash$')" -ge 30 ] || pm_fail "the whole run wrote too little: $REF"
 [ "$REF" != "$(dump pmtest "$GENERATED")" ] || pm_fail "the killed run had written everything"

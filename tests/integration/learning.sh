@@ -42,7 +42,7 @@ start_pm() {
 
 # Shift the store's clock $1 seconds ahead of Redis's own.
 clock() {
-    pm_rcli SET pmtest:v1:clock "$1" >/dev/null
+    pm_clock_set "$1" >/dev/null
 }
 
 # Send $3 messages from $2 through daemon $1 (then pmdrive options, e.g.
@@ -79,12 +79,12 @@ stamp() {
 
 # --- the first start records the learning start; the log says until when -------
 start_pm a
-START=$(pm_rcli GET pmtest:v1:learning)
+START=$(pm_rcli GET "$(pm_key global learning)")
 [[ $START =~ ^[0-9]+$ ]] || pm_fail "no learning start in the store: '$START'"
 UNTIL=$((START + 7 * 86400))
 SINCE_TEXT="learning mode since $(stamp "$START"): every message is counted and its contacts learned, nothing is refused; limits are enforced from $(stamp "$UNTIL")"
 pm_wait_grep "$SINCE_TEXT" "$PM_TMP/a.log" 20 || pm_fail "no learning line in the log"
-ttl=$(pm_rcli TTL pmtest:v1:learning)
+ttl=$(pm_rcli TTL "$(pm_key global learning)")
 [ "$ttl" -gt $((399 * 86400)) ] && [ "$ttl" -le $((400 * 86400)) ] ||
     pm_fail "the learning start's TTL: $ttl"
 
@@ -142,7 +142,7 @@ mv "$PM_TMP/a.log" "$PM_TMP/a1.log"
 clock $((2 * 86400))
 start_pm a
 start_pm b
-pm_assert_eq "$START" "$(pm_rcli GET pmtest:v1:learning)" "the learning start after a restart"
+pm_assert_eq "$START" "$(pm_rcli GET "$(pm_key global learning)")" "the learning start after a restart"
 pm_wait_grep "$SINCE_TEXT" "$PM_TMP/a.log" 20 || pm_fail "the restarted daemon does not say the same start"
 pm_wait_grep "$SINCE_TEXT" "$PM_TMP/b.log" 20 || pm_fail "the second server does not say the same start"
 pm_assert_eq "5 0 0" "$(counts "$(send b w-dave@example.com 5 -r x@example.org)")" "dave, day 3"

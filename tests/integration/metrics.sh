@@ -98,7 +98,7 @@ pm_assert_eq "messages=8 accepted=5 tempfail=3 reject=0 discard=0 quarantined=0 
 # refused from what the daemon knows (within a second of that probe), and a
 # second later the daemon sends those two refusals in a request of their own
 for _ in $(seq 1 50); do
-    hits=$(pm_rcli --scan --pattern 'pmtest:v1:hits:*' | head -n 1)
+    hits=$(pm_rcli --scan --pattern "$(pm_key company example.com 'hits:*')" | head -n 1)
     [ -n "$hits" ] && [ "$(pm_rcli hget "$hits" 'alice@example.com|messages_per_hour')" = 3 ] && break
     sleep 0.1
 done

@@ -176,7 +176,7 @@ postmeter_notices_total{kind="webhook",result="failed"} 0
 postmeter_notices_total{kind="digest",result="sent"} 0
 postmeter_notices_total{kind="digest",result="failed"} 0' \
     "$(grep '^postmeter_notices_total{' "$PM_TMP/metrics.txt")" "the notices' counters on the endpoint"
-pm_assert_eq "0" "$(pm_rcli --scan --pattern 'pmtest:v1:{s:*' | wc -l)" "per-sender keys written for notices"
+pm_assert_eq "0" "$(pm_rcli --scan --pattern "$(pm_key base)*:s:*" | wc -l)" "per-sender keys written for notices"
 pm_assert_eq "is_bounce=0 is_auto=1" "$("$cli" -c "$PM_TMP/a.conf" bounce alice@example.com burst \
     "41 messages in 10 minutes" held 3 "4XyZ1" "" 1796000000)" "postmeter's bounce parser on a notice"
 
@@ -255,7 +255,7 @@ pm_assert_eq "won=0 won=1" "$(cat "$PM_TMP/e1" "$PM_TMP/e2" | sort | tr '\n' ' '
     "two racing servers claim one day's digest"
 pm_assert_eq "won=1" "$("$cli" -c "$PM_TMP/a.conf" elect 20501 mx2)" "the next day is free"
 pm_assert_eq "won=0" "$("$cli" -c "$PM_TMP/a.conf" elect 20501 mx1)" "the next day is claimed"
-ttl=$(pm_rcli ttl pmtest:v1:digest:20500)
+ttl=$(pm_rcli ttl "$(pm_key global digest:20500)")
 [ "$ttl" -gt 259000 ] && [ "$ttl" -le 259200 ] || pm_fail "the claim lives $ttl s, not 3 days"
 
 # A day nothing was refused on: claimed, no digest, nothing counted; claimed once only.
@@ -294,7 +294,7 @@ pm_assert_eq "and 5 more" "$(sed -n '204p' "$PM_TMP/big.body")" "the rows left o
 yesterday=$(($(date -u +%s) / 86400 - 1))
 pm_wait_grep "notice: digest of day $yesterday: nothing was refused, no digest" "$PM_POSTMETER_LOG" ||
     pm_fail "postmeter's notifier did not look at yesterday's digest: $(cat "$PM_POSTMETER_LOG")"
-holder=$(pm_rcli get "pmtest:v1:digest:$yesterday")
+holder=$(pm_rcli get "$(pm_key global digest:$yesterday)")
 pm_assert_eq "$(awk '/^PPid:/ { print $2 }' "/proc/${holder##*:}/status" 2>/dev/null)" "$PM_POSTMETER_PID" \
     "the digest's claim $holder is the serving child's"
 
@@ -325,13 +325,13 @@ pm_assert_eq "250 2.0.0 Ok: queued as
 # the second refusal may be decided from what the daemon knows: it is sent
 # to Redis a second after alice's last request
 for _ in $(seq 1 50); do
-    [ "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messages_per_hour')" = 2 ] && break
+    [ "$(pm_rcli HGET "$(pm_key company example.com "hits:$today")" 'alice@example.com|messages_per_hour')" = 2 ] && break
     sleep 0.1
 done
-pm_assert_eq 2 "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messages_per_hour')" \
+pm_assert_eq 2 "$(pm_rcli HGET "$(pm_key company example.com "hits:$today")" 'alice@example.com|messages_per_hour')" \
     "alice's refusals in the day's record"
 before=$(pm_sink_count)
-pm_rcli SET pmtest:v1:clock 86400 >/dev/null # the store's clock: a day on
+pm_clock_set 86400 >/dev/null # the store's clock: a day on
 pm_postmeter_stop
 rm -f "$PM_TMP/postmeter.sock" # wait for the new daemon's socket, not the old one
 pm_postmeter_start "$PM_TMP/postmeter.conf"

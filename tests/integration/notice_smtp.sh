@@ -286,7 +286,7 @@ replies=$(for i in 1 2; do pm_swaks_send alice@example.com "d$i@example.org" --h
 pm_assert_eq "250 2.0.0 Ok: queued as
 451 4.7.1" "$(sed -E 's/^(250 2\.0\.0 Ok: queued as|451 4\.7\.1) .*/\1/' <<<"$replies")" \
     "alice's two messages under a plan of 1 per hour"
-pm_assert_eq 1 "$(pm_rcli HGET "pmtest:v1:hits:$today" 'alice@example.com|messages_per_hour')" \
+pm_assert_eq 1 "$(pm_rcli HGET "$(pm_key company example.com "hits:$today")" 'alice@example.com|messages_per_hour')" \
     "alice's refusal in the day's record"
 pm_sink_expect 6 "messages at the sink with alice's first"
 # A digest that cannot be sent (nothing listens on the port) gives up its
@@ -302,7 +302,7 @@ EOF
 counters_are "$PM_TMP/e0.out" "admin=0/0 sender=0/0" digest=0/1
 grep -q "^postmeter: notice: digest of day $today failed: " "$PM_TMP/e0.out.log" ||
     pm_fail "no failed digest line: $(cat "$PM_TMP/e0.out.log")"
-pm_assert_eq 0 "$(pm_rcli EXISTS "pmtest:v1:digest:$today")" "the failed digest's claim"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key global digest:$today)")" "the failed digest's claim"
 notice_conf "$PM_TMP/e.conf" <<EOF
   admin = [ "postmaster@example.net" ];
   sendmail = "$PM_TMP/no-such-sendmail";
@@ -330,7 +330,7 @@ EOF
 diff -u "$PM_TMP/daily.want" "$PM_TMP/daily.body" >&2 || pm_fail "the daily digest's text differs"
 # The milter saw the notices and the digest (null sender) and metered none of them:
 # the only per-sender keys are alice's.
-pm_assert_eq "" "$(pm_rcli --scan --pattern 'pmtest:v1:{s:*' | grep -v '{s:alice@example.com}')" \
+pm_assert_eq "" "$(pm_rcli --scan --pattern "$(pm_key base)*:s:*" | grep -vF ":s:alice@example.com:")" \
     "per-sender keys of others than alice"
 
 # --- (f) the daemon under no_new_privs: the line once at start, at a reload only when

@@ -50,13 +50,13 @@ REAL=$(pm_rcli TIME | head -n 1)
 DAY=$((REAL / 86400 + 2))
 "$CTL" -c "$PM_TMP/old.conf" plan set bob@example.com warm >/dev/null || pm_fail "plan set warm"
 for d in 0 1 2; do
-    pm_rcli SET pmtest:v1:clock $(((DAY + d) * 86400 + 43200 - REAL)) EX 600 >/dev/null
+    pm_clock_set $(((DAY + d) * 86400 + 43200 - REAL)) EX 600 >/dev/null
     out=$(send old bob@example.com 8)
     pm_assert_eq "$((2 * (d + 1)))" "$(pm_summary - accepted <<<"$out")" "bob on warm-up day $((d + 1))"
     grep -q "reply $((8 - 2 * (d + 1))) 451 4.7.1 <bob@example.com>: warm-up limit reached (day $((d + 1)) of warm-up: $((2 * (d + 1))) messages today)" <<<"$out" ||
         pm_fail "bob's reply on day $((d + 1)): $out"
 done
-pm_rcli DEL pmtest:v1:clock >/dev/null
+pm_clock_del
 
 # --- (b) an override to a plan the running postmeter lacks ---------------------------------
 "$CTL" -c "$PM_TMP/new.conf" plan set carol@example.com vip >/dev/null || pm_fail "plan set vip"

@@ -213,7 +213,7 @@ pm_assert_eq 1 "$(count_decisions tempfail dave@example.org stage=eom)" "dave re
 # The store's clock reads noon of this UTC day, so that the day cap, not the
 # hour cap, is the limit that frees up last at whatever hour the test runs.
 now=$(redis-cli -p "$PM_REDIS_PORT" TIME | head -n 1)
-redis-cli -p "$PM_REDIS_PORT" SET pmtest:v1:clock $((now / 86400 * 86400 + 43200 - now)) EX 3600 >/dev/null
+pm_clock_set $((now / 86400 * 86400 + 43200 - now)) EX 3600 >/dev/null
 send_n 5 wendy@example.com --auth PLAIN --auth-user wendy@example.com --auth-password wendy-pw
 tomorrow=$(date -u -d "@$((now / 86400 * 86400 + 86400))" +%Y-%m-%d)
 pm_assert_eq 3 "$(grep -c '^250 2.0.0 Ok: queued as ' "$PM_TMP/replies")" "wendy's accepted messages"

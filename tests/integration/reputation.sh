@@ -26,7 +26,7 @@ CONF
 # "yesterday" below stay the store's days whenever the test runs.
 REAL=$(pm_rcli TIME | head -n 1)
 TODAY=$((REAL / 86400))
-pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
+pm_clock_set $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 
 # Give sender $1 a history through the milter: yesterday it mailed $2
 # external recipients (NAME-1..NAME-$2@ext.example, NAME its local part) and
@@ -34,7 +34,7 @@ pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 history() {
     local sender=$1 sent=$2 bounced=$3 i rcpts=()
     for ((i = 1; i <= sent; i++)); do rcpts+=(-r "${sender%@*}-$i@ext.example"); done
-    pm_rcli SET pmtest:v1:clock $(((TODAY - 1) * 86400 + 43200 - REAL)) EX 3600 >/dev/null
+    pm_clock_set $(((TODAY - 1) * 86400 + 43200 - REAL)) EX 3600 >/dev/null
     out=$("$DRIVE" -S "unix:$PM_TMP/pm.sock" -c 1 -m 1 -f "$sender" "${rcpts[@]}" 2>&1)
     pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "$sender's history"
     {
@@ -54,7 +54,7 @@ history() {
     done
     pm_assert_eq "$bounced" "$(grep -c "feedback=hard_bounce sender=$sender " "$PM_TMP/pm.log")" \
         "hard bounces counted for $sender"
-    pm_rcli SET pmtest:v1:clock $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
+    pm_clock_set $((TODAY * 86400 + 43200 - REAL)) EX 3600 >/dev/null
 }
 
 # Send $3 messages from $1 to $2; print the summary line and replies.

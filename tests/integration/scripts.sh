@@ -220,7 +220,7 @@ probe wk@wk.test off=-7200 => wu=1,0,3,2,0,0
 probe wk@wk.test => wu=1,1,5,3,0,0
 # a domain's warm-up
 warmup d:wk.test 1 => had=0 day=22002
-read HGETALL $P:v1:{d:wk.test}:wu => reply=last=22002,stage=1,start=22002,today=0
+read HGETALL $(PM_KEY_PREFIX=$P pm_key domain "wk.test" wu) => reply=last=22002,stage=1,start=22002,today=0
 probe x@wk.test,wk.test curve=- dcurve=4:4,6:6 => dwu=1,1,6,6,0,0
 warmup d:wk.test reset => had=1 day=22002
 probe x@wk.test,wk.test curve=- dcurve=4:4,6:6 => dwu=1,0,4,4,0,0
@@ -645,7 +645,7 @@ commit pw@t.test => fits=0 counted=0 plan=1 over=s:warmup_day
 plan po@t.test gold => had=0
 commit po@t.test => fits=1 counted=1 plan=-2 used=4,4,0,0,0,0,0
 planget po@t.test => plan=gold unknown=gold
-read TTL $P:v1:{s:po@t.test}:planerr => reply~^(86400|86399)$
+read TTL $(PM_KEY_PREFIX=$P pm_key "po@t.test" planerr) => reply~^(86400|86399)$
 plan po@t.test clear => had=1
 planget po@t.test => plan=- unknown=-
 commit po@t.test => counted=1 plan=-1 used=5,5,0,0,0,0,0
@@ -656,9 +656,9 @@ set lim=2
 commit tx@t.test tx=t1 to=a => fits=1 counted=1 used=1,1,1,1,1,0,0 cold=1
 commit tx@t.test tx=t1 to=a => fits=1 counted=1 used=1,1,1,1,1,0,0 cold=1
 probe tx@t.test => used=1,1,1,1,1,0,0
-read TTL $P:v1:{s:tx@t.test}:tx:t1 => reply~^(1200|1199)$
+read TTL $(PM_KEY_PREFIX=$P pm_key "tx@t.test" tx:t1) => reply~^(1200|1199)$
 commit tx@t.test tx=t2 m=2 => fits=0 counted=0
-read EXISTS $P:v1:{s:tx@t.test}:tx:t2 => reply=0
+read EXISTS $(PM_KEY_PREFIX=$P pm_key "tx@t.test" tx:t2) => reply=0
 commit tx@t.test tx=t2 => fits=1 counted=1 used=2,2,1,1,1,0,0
 # a probe never replays
 probe tx@t.test tx=t2 => fits=0 used=2,2,1,1,1,0,0
@@ -706,8 +706,8 @@ commit t5@t.test m=0 i=1 => counted=1
 commit t6@t.test m=2 lim=1 => counted=0
 top 1 0 => now=$((B + 3600)) senders=t2@t.test,t3@t.test,t1@t.test
 top 1 2 => senders=t2@t.test,t3@t.test
-read ZSCORE pmtop:v1:top:22000 t2@t.test => reply=3
-read TTL pmtop:v1:top:22000 => reply~^(691200|691199)$
+read ZSCORE $(PM_KEY_PREFIX=pmtop pm_key company t.test top:22000) t2@t.test => reply=3
+read TTL $(PM_KEY_PREFIX=pmtop pm_key company t.test top:22000) => reply~^(691200|691199)$
 at $((B + D + 3600))
 commit t4@t.test => counted=1
 commit t1@t.test m=5 => counted=1

@@ -31,7 +31,7 @@ PM_FAIL_LOGS=$PM_TMP/m.log
 
 # Messages alice counted in the last hour.
 counted() {
-    pm_rcli HGET 'pmtest:v1:{s:alice@example.com}:w' mh60 | cut -d: -f1
+    pm_rcli HGET "$(pm_key "alice@example.com" w)" mh60 | cut -d: -f1
 }
 
 # Send file $1 as alice; Redis sleeps $2 s between RCPT TO and end of message

@@ -2,7 +2,7 @@
 # store.sh - the Redis store (policy/store_redis.c, policy/meter.lua) against a
 # private redis-server, driven by tests/tools/storecli: exact counts under
 # concurrency, rolling windows walked second by second at bucket boundaries
-# (store time shifted through the <prefix>:v1:clock key), retry_at, the four
+# (store time shifted through the test clock key), retry_at, the four
 # counters, the domain scope, the three modes, key TTLs, the bound on hash
 # fields, error replies, a primary that becomes a replica and a replica named
 # as the store, and an outage with recovery after the backoff.
@@ -56,7 +56,7 @@ second_start() {
 set_clock() {
     local t
     t=$(pm_rcli TIME | head -n 1)
-    pm_rcli SET "$P:v1:clock" $(($1 - t)) EX 3600 >/dev/null
+    pm_rcli SET "$(PM_KEY_PREFIX=$P pm_key global clock)" $(($1 - t)) EX 3600 >/dev/null
 }
 
 # Run a request at exactly store time $1, starting just after a second
@@ -94,13 +94,13 @@ now=$(val now "$out")
 t=$(pm_rcli TIME | head -n 1)
 ((now >= t - 2 && now <= t)) || pm_fail "without a clock key store time is Redis TIME: $now vs $t"
 # a stray test clock key moves nothing unless redis.test_clock says to honour it
-pm_rcli SET "$P:v1:clock" 86400 EX 60 >/dev/null
+pm_rcli SET "$(PM_KEY_PREFIX=$P pm_key global clock)" 86400 EX 60 >/dev/null
 now=$(val now "$(cli -C probe conc@t.test 1 1 100,500,0,0)")
 t=$(pm_rcli TIME | head -n 1)
 ((now >= t - 2 && now <= t)) || pm_fail "production store time moved by the test clock key: $now vs $t"
 now=$(val now "$(cli probe conc@t.test 1 1 100,500,0,0)")
 ((now >= t + 86400 - 2 && now <= t + 86400 + 1)) || pm_fail "test_clock store time: $now vs $t + 1 day"
-pm_rcli DEL "$P:v1:clock" >/dev/null
+pm_rcli DEL "$(PM_KEY_PREFIX=$P pm_key global clock)" >/dev/null
 
 out=$(cli -t 8 -n 50 commit conc@t.test 1 1 100,500,0,0 | tail -n 1)
 expect "$out" requests=400 fitted=100 counted=100 errors=0
@@ -210,22 +210,22 @@ expect "$(cli commit g@t.test 0 11 0,0,0,10)" fits=0 counted=0 over_counter=3 re
 # sanitizer build) does not drift the walk across bucket boundaries.
 for ((i = 0; i < 300; i++)); do
     real=$(pm_rcli TIME | head -n 1)
-    pm_rcli SET "$P:v1:clock" $((B + 30 + 600 * i - real)) EX 3600 >/dev/null
+    pm_rcli SET "$(PM_KEY_PREFIX=$P pm_key global clock)" $((B + 30 + 600 * i - real)) EX 3600 >/dev/null
     cli commit walk@t.test 1 1 0,0,0,0 >"$PM_TMP/walk" || pm_fail "walk step $i: $(cat "$PM_TMP/walk")"
 done
 now=$(val now "$(cat "$PM_TMP/walk")")
 ((now >= B + 30 + 600 * 299 && now <= B + 30 + 600 * 299 + 5)) || pm_fail "walk ended at $now"
 # 304 buckets, plus "cfg" and the seven counters' totals
-pm_assert_eq 312 "$(pm_rcli HLEN "$P:v1:{s:walk@t.test}:w")" "hash fields after the walk"
+pm_assert_eq 312 "$(pm_rcli HLEN "$(PM_KEY_PREFIX=$P pm_key "walk@t.test" w)")" "hash fields after the walk"
 expect "$(cat "$PM_TMP/walk")" used=7,145,7,145
 K=$(((B + 30 + 600 * 299) / 600))
-pm_assert_eq "145:$((K - 144)):$K" "$(pm_rcli HGET "$P:v1:{s:walk@t.test}:w" md600)" "the day total after the walk"
+pm_assert_eq "145:$((K - 144)):$K" "$(pm_rcli HGET "$(PM_KEY_PREFIX=$P pm_key "walk@t.test" w)" md600)" "the day total after the walk"
 
 # --- running totals: an older hash, damaged totals, other buckets, silence -----
 # A hash without totals (as an older postmeter wrote it): read whole once,
 # what left its window and what is not a counter go, the totals are written.
 T=$((B + 400020))
-H=$P:v1:{s:old@t.test}:w
+H="$(PM_KEY_PREFIX=$P pm_key "old@t.test" w)"
 k=$((T / 60)) kd=$((T / 600))
 pm_rcli HSET "$H" "mh60:$k" 2 "rh60:$k" 3 "md600:$kd" 2 "rd600:$kd" 3 \
     "mh60:$((k - 61))" 9 "md600:$((kd - 145))" 9 "mh60:$((k - 60))" 1 junk x >/dev/null
@@ -250,8 +250,8 @@ pm_assert_eq "3:$((k - 59)):$((k + 1))" "$(pm_rcli HGET "$H" mh60)" "hour total 
 T=$((B + 501000))
 expect "$(near $T -b 300,3600 commit mix@t.test 2 1 0,0,0,0)" counted=1 used=2,2,1,1
 expect "$(at $((T + 3899)) probe mix@t.test 1 0 0,0,0,0)" used=2,2,1,1
-pm_assert_eq "60/600" "$(pm_rcli HGET "$P:v1:{s:mix@t.test}:w" cfg)" "cfg after the fold"
-pm_assert_eq 0 "$(pm_rcli HKEYS "$P:v1:{s:mix@t.test}:w" | grep -cE '^[mrn][hd](300|3600)(:|$)')" "fields of other lengths"
+pm_assert_eq "60/600" "$(pm_rcli HGET "$(PM_KEY_PREFIX=$P pm_key "mix@t.test" w)" cfg)" "cfg after the fold"
+pm_assert_eq 0 "$(pm_rcli HKEYS "$(PM_KEY_PREFIX=$P pm_key "mix@t.test" w)" | grep -cE '^[mrn][hd](300|3600)(:|$)')" "fields of other lengths"
 expect "$(at $((T + 3900)) probe mix@t.test 1 0 0,0,0,0)" used=0,2,0,1
 # and back: the other server folds ours into its buckets, counting them
 expect "$(at $((T + 3899)) -b 300,3600 commit mix@t.test 1 0 0,0,0,0)" counted=1 used=3,3,1,1
@@ -261,13 +261,14 @@ T=$((B + 600000))
 expect "$(near $T commit quiet@t.test 4 4 0,0,0,0)" counted=1 used=4,4,4,4
 expect "$(near $((T + 7200)) commit quiet@t.test 1 1 0,0,0,0)" counted=1 used=1,5,1,5
 # buckets: mh60 and rh60 of the second count, md600 and rd600 of both; cfg, 7 totals
-pm_assert_eq 14 "$(pm_rcli HLEN "$P:v1:{s:quiet@t.test}:w")" "fields after the silence"
+pm_assert_eq 14 "$(pm_rcli HLEN "$(PM_KEY_PREFIX=$P pm_key "quiet@t.test" w)")" "fields after the silence"
 
 # --- every key has a TTL -------------------------------------------------------
 n=0
 while read -r key; do
     ttl=$(pm_rcli TTL "$key")
     case $key in
+    "$(PM_KEY_PREFIX=$P pm_key layout)") continue ;; # which layout the keys are in: kept
     *:w) max=90300 ;;              # windows: 24 h + a day and an hour bucket (3600 + 300 s here)
     *:top:*) max=$((8 * 86400)) ;; # the daily top index
     *) max=$((400 * 86400)) ;;     # contacts, warm-up, credits: see doc/redis-keys.md
@@ -306,7 +307,7 @@ expect "$(cli probe ro@t.test 1 0 0,0,0,0)" fits=1 used=1,1,0,0
 # --- AUTH (password, ACL user) and SELECT ----------------------------------------
 pm_rcli ACL SETUSER meter on '>s3cret-pw' '~*' '+@all' >/dev/null
 expect "$(clie -u meter -a s3cret-pw -D 3 commit acl@t.test 1 0 0,0,0,0 2>"$PM_TMP/acl.err")" counted=1
-pm_assert_eq 1 "$(pm_rcli -n 3 EXISTS "$P:v1:{s:acl@t.test}:w")" "key in database 3"
+pm_assert_eq 1 "$(pm_rcli -n 3 EXISTS "$(PM_KEY_PREFIX=$P pm_key "acl@t.test" w)")" "key in database 3"
 out=$(clie -u meter -a bad-pw-42 commit acl@t.test 1 0 0,0,0,0 2>>"$PM_TMP/acl.err") && pm_fail "bad password accepted"
 grep -q 'WRONGPASS' <<<"$out" || pm_fail "no WRONGPASS: $out"
 grep -q 's3cret-pw\|bad-pw-42' "$PM_TMP/acl.err" && pm_fail "a password was logged"
@@ -320,7 +321,7 @@ pm_on_exit 'kill "$(cat "$PM_TMP/unix.pid")"'
 pm_wait_file "$sock" || pm_fail "no unix socket $sock"
 expect "$("$CLI" -s "$sock" -x "$P" commit unix@t.test 1 0 0,0,0,0 2>"$PM_TMP/unix.err")" counted=1
 grep -qx "postmeter: redis $sock: connected" "$PM_TMP/unix.err" || pm_fail "$(cat "$PM_TMP/unix.err")"
-pm_assert_eq 1 "$(redis-cli -s "$sock" EXISTS "$P:v1:{s:unix@t.test}:w")" "key over the unix socket"
+pm_assert_eq 1 "$(redis-cli -s "$sock" EXISTS "$(PM_KEY_PREFIX=$P pm_key "unix@t.test" w)")" "key over the unix socket"
 
 # --- a Redis busy for 1.5 s: the request fails within the command timeout -----------
 busy="local function t() local x = redis.call('TIME') return x[1] + x[2] / 1e6 end
@@ -421,6 +422,6 @@ done <<'WALK'
 43 commit 1,5,20,1
 44 commit 0,6,0,1
 WALK
-pm_rcli DEL "$P:v1:clock" >/dev/null
+pm_rcli DEL "$(PM_KEY_PREFIX=$P pm_key global clock)" >/dev/null
 
 echo "PASS: store"

@@ -3,7 +3,7 @@
 # one Redis (and a third that keeps no copy):
 #   (a) both load the copy at start (ready, no entry);
 #   (b) postmeterctl suppress add on one server: the entry is in the stream
-#       <prefix>:v1:supx, the other daemon's copy holds it within a bounded
+#       <prefix>:v2:{@}:supx, the other daemon's copy holds it within a bounded
 #       wait and it refuses the recipient at RCPT with 550 5.1.1; suppress del:
 #       the copy lets it go, the recipient is accepted;
 #   (c) a hard bounce learned through the feedback path on daemon a: daemon
@@ -35,7 +35,7 @@ pm_need "$PM" "$DRIVE" "$CTL" "$SUPCOPY" curl redis-server redis-cli
 pm_redis_start
 pm_secret_file "$PM_TMP/contacts.key"
 PM_FAIL_LOGS="$PM_TMP/[abcd].log"
-SUPX=pmtest:v1:supx
+SUPX="$(pm_key global supx)"
 
 declare -A MPORT PID
 # Start daemon $1 with suppression.local_max $2 and a metrics endpoint, as
@@ -168,7 +168,7 @@ copy_is b 1 >/dev/null
 refuses b bob@example.org
 
 # an entry of the layout of earlier versions, moved by suppress migrate: noted too
-pm_rcli SET 'pmtest:v1:sup:old@example.org' "1700000000|5.1.1|alice@example.com" EX 1000 >/dev/null
+pm_rcli SET "$(PM_LAYOUT=1 pm_key base)sup:old@example.org" "1700000000|5.1.1|alice@example.com" EX 1000 >/dev/null
 ctl suppress migrate
 pm_assert_eq "moved 1 entry to the lists of their companies" "$(cat "$PM_TMP/ctl.out")" "migrate"
 now=$(pm_rcli TIME | head -n 1)
@@ -239,10 +239,10 @@ pm_rcli ping >/dev/null
 pm_wait_grep '"ping"' "$PM_TMP/monitor" || pm_fail "monitor missed the last command"
 kill "$MON_PID"
 wait "$MON_PID" 2>/dev/null || true
-calls() { grep -ciE "\"(evalsha|eval)\" .*\"pmtest:v1:\{s:$1\}:w\"" "$PM_TMP/monitor" || true; }
+calls() { grep -iE '"(evalsha|eval)" ' "$PM_TMP/monitor" | grep -cF "\"$(pm_key "$1" w)\"" || true; }
 pm_assert_eq "11 20" "$(calls alice@example.com) $(calls carol@example.com)" \
     "meter calls for 10 messages with the copy (b) and without (c)"
-pm_assert_eq 0 "$(grep -ciE '"get" "pmtest:v1:clock"' "$PM_TMP/monitor" || true)" \
+pm_assert_eq 0 "$(grep -ciF "\"get\" \"$(pm_key global clock)\"" "$PM_TMP/monitor" || true)" \
     "reads of the test clock without redis.test_clock"
 
 # --- (f) no copy; clean stops ---------------------------------------------------------------

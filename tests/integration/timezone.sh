@@ -37,7 +37,7 @@ DAY=$((REAL / 86400 + 2)) # a UTC day two days ahead
 
 # Pin store time to second $1 of UTC day DAY.
 at() {
-    pm_rcli SET pmtest:v1:clock $((DAY * 86400 + $1 - REAL)) EX 600 >/dev/null
+    pm_clock_set $((DAY * 86400 + $1 - REAL)) EX 600 >/dev/null
 }
 
 # Send $2 messages as $1; print the summary line and replies.
@@ -65,7 +65,7 @@ grep -qx 'reply 1 451 4.7.1 <hh@example.com>: hourly sending limit reached (1 me
     pm_fail "the hourly reply in local time: $out"
 out=$("$CTL" -c "$PM_TMP/m.conf" status hh@example.com) || pm_fail "status: $out"
 grep -q "next slot at 12:11 UTC+8" <<<"$out" || pm_fail "status in local time: $out"
-pm_rcli DEL pmtest:v1:clock >/dev/null
+pm_clock_del
 
 printf 'user = "";\ntimezone = "Mars/Olympus_Mons";\n' >"$PM_TMP/bad.conf"
 out=$("$PM" -n -c "$PM_TMP/bad.conf" 2>&1) && pm_fail "an unknown zone was accepted"

@@ -122,7 +122,7 @@ grep -q "Service \[redis\] accepted connection from 127.0.0.1" "$PM_TMP/stunnel.
     pm_fail "stunnel saw no connection"
 json=$("$CTL" -c "$PM_TMP/pm.conf" --json status alice@example.com) || pm_fail "postmeterctl status"
 grep -q '"messages_per_hour":{"used":5,"limit":5}' <<<"$json" || pm_fail "status through the tunnel: $json"
-[ "$(tls_cli --scan --pattern 'pmtest:v1:{s:alice@example.com}:*' | wc -l)" -gt 0 ] ||
+[ "$(tls_cli --scan --pattern "$(pm_key alice@example.com '*')" | wc -l)" -gt 0 ] ||
     pm_fail "no key of alice in Redis"
 
 # --- without the tunnel, postmeter reaches Redis no more -----------------------------

@@ -18,7 +18,7 @@ pm_need "$PM" "$DRIVE"
 pm_redis_start
 
 SENDER=walker@example.com
-WU_KEY="pmtest:v1:{s:$SENDER}:wu"
+WU_KEY="$(pm_key "$SENDER" wu)"
 
 
 # the store's clock jumps by days: the daemon asks the store for every
@@ -37,7 +37,7 @@ BASE_DAY=$((REAL / 86400 + 2))
 
 # Shift the store's clock to noon of simulated day $1.
 at_day() {
-    pm_rcli SET pmtest:v1:clock $(((BASE_DAY + $1) * 86400 + 43200 - REAL)) >/dev/null
+    pm_clock_set $(((BASE_DAY + $1) * 86400 + 43200 - REAL)) >/dev/null
 }
 
 # Send $2 messages as $SENDER on day $1 through daemon walk to friend@ (and
@@ -111,7 +111,7 @@ warmup: { hourly_share = 0.25; };
 plans: { default: { messages_per_hour = 0; messages_per_day = 0; recipients_per_day = 0;
                     warmup = [20, 40]; }; };
 CONF
-pm_rcli DEL pmtest:v1:clock >/dev/null
+pm_clock_del
 "$DRIVE" -S "unix:$PM_TMP/hourly.sock" -c 2 -m 4 -f hasty@example.com -r x@example.org \
     >"$PM_TMP/hourly.out" 2>&1 || pm_fail "pmdrive (hourly) failed"
 pm_assert_eq "messages=8 accepted=5 tempfail=3" \
@@ -130,7 +130,7 @@ domains = ( { domain = "new-brand.example"; plan = "brand"; } );
 CONF
 # At noon of this UTC day, so that the day cap, not the hour cap (also 2), frees up last.
 now=$(pm_rcli TIME | head -n 1)
-pm_rcli SET pmtest:v1:clock $((now / 86400 * 86400 + 43200 - now)) EX 3600 >/dev/null
+pm_clock_set $((now / 86400 * 86400 + 43200 - now)) EX 3600 >/dev/null
 "$DRIVE" -S "unix:$PM_TMP/domain.sock" -c 1 -m 2 -f ann@new-brand.example -r x@example.org \
     >"$PM_TMP/d1.out" 2>&1
 "$DRIVE" -S "unix:$PM_TMP/domain.sock" -c 1 -m 2 -f ben@new-brand.example -r x@example.org \

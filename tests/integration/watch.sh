@@ -109,10 +109,10 @@ ctl --json status alice@example.com | grep -q ',"servers_alarmed":1}$' ||
     pm_fail "status --json: $(ctl --json status alice@example.com)"
 
 # The keys: the server's hash and the index, each kept 10 minutes.
-KEY="pmtest:v1:{srv}:$HOST:unix:$PM_TMP/m.sock"
-pm_assert_eq "$(printf '%s\n' "pmtest:v1:{srv}" "$KEY")" \
-    "$(pm_rcli --scan --pattern 'pmtest:v1:{srv}*' | sort)" "heartbeat keys"
-for k in "pmtest:v1:{srv}" "$KEY"; do
+KEY="$(pm_key global "srv:$HOST:unix:$PM_TMP/m.sock")"
+pm_assert_eq "$(printf '%s\n' "$(pm_key global srv)" "$KEY")" \
+    "$(pm_rcli --scan --pattern "$(pm_key global 'srv*')" | sort)" "heartbeat keys"
+for k in "$(pm_key global srv)" "$KEY"; do
     ttl=$(pm_rcli TTL "$k")
     ((ttl > 0 && ttl <= 600)) || pm_fail "key $k has TTL $ttl"
 done

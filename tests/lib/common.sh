@@ -148,6 +148,34 @@ pm_rcli() {
     redis-cli -h 127.0.0.1 -p "$PM_REDIS_PORT" "$@"
 }
 
+# The name of one of postmeter's Redis keys (tests/tools/keycli, i.e.
+# policy/store_redis_keys.c), of prefix $PM_KEY_PREFIX (pmtest) in layout
+# $PM_LAYOUT (2, what a new install runs; 1 for data of layout 1):
+#   pm_key SENDER KIND             a sender's key (w, ct, rep, tx:ID, ...)
+#   pm_key domain D KIND           a domain's (w, wu, ct)
+#   pm_key sup COMPANY ADDRESS     a suppression entry
+#   pm_key company COMPANY WHAT    top:DAY, incidents, hits:DAY
+#   pm_key global WHAT             clock, learning, digest:DAY, supx, srv[:ID], co
+#   pm_key layout | base           <prefix>:layout, <prefix>:v<layout>:
+pm_key() {
+    case $1 in
+    sender | domain | sup | company | global | layout | base | v2of) ;;
+    *) set -- sender "$@" ;;
+    esac
+    "$top_builddir/tests/tools/keycli" "${PM_KEY_PREFIX:-pmtest}" "${PM_LAYOUT:-2}" "$@"
+}
+
+# Set the test clock offset (seconds added to Redis's time) to $1; more
+# arguments go to SET (EX 3600).
+pm_clock_set() {
+    pm_rcli SET "$(pm_key global clock)" "$@" >/dev/null
+}
+
+# Remove the test clock offset.
+pm_clock_del() {
+    pm_rcli DEL "$(pm_key global clock)" >/dev/null
+}
+
 # Write a postmeter config for tests into $1; extra libconfig text from stdin,
 # extra settings of the redis group from $PM_REDIS_EXTRA, of the milter group
 # from $PM_MILTER_EXTRA; redis.test_clock is $PM_TEST_CLOCK (true unless set;

@@ -45,7 +45,7 @@ run_table() {
     done
 }
 
-# The keys of sender $1: <prefix>:v1:{s:$1}:$2.
+# The key $2 of sender $1 (pm_key, of prefix $P).
 key() {
-    echo "$P:v1:{s:$1}:$2"
+    PM_KEY_PREFIX=$P pm_key "$1" "$2"
 }

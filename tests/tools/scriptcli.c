@@ -109,6 +109,7 @@
 #include "siphash.h"
 #include "store.h"
 #include "store_redis.h"
+#include "store_redis_keys.h"
 #include "buf.h"
 
 #define MAX_WORDS 1024
@@ -147,7 +148,8 @@ struct settings {
 struct tool {
     struct pm_store *st;
     redisContext *rc; /* the test clock and read */
-    char clock_key[160];
+    char prefix[80];
+    int clock_layout; /* the layout the clock key was set for */
     int have_at;
     long long at;        /* store time the commands run at */
     long long clock_sec; /* the Redis second the clock key was set for, -1 none */
@@ -437,6 +439,21 @@ redis_time(struct tool *t, long long *sec, long long *usec)
     return ok ? 0 : -1;
 }
 
+/* The key layout the data is in ("<prefix>:layout": "1", 1; else 2, also
+ * when absent: the tool's store starts a new installation on layout 2,
+ * store_redis_layout.c). */
+static int
+clock_layout(struct tool *t)
+{
+    redisReply *r = redisCommand(t->rc, "GET %s:layout", t->prefix);
+    int layout =
+        r && r->type == REDIS_REPLY_STRING && r->str[0] == '1' ? PM_LAYOUT_V1 : PM_LAYOUT_V2;
+
+    if (r)
+        freeReplyObject(r);
+    return layout;
+}
+
 /* Make store time read t->at for the command about to run: wait for the
  * next second when less than 200 ms are left of this one, and set the clock
  * key when the second changed. *sec: the Redis second it was set for. */
@@ -445,7 +462,7 @@ clock_align(struct tool *t, long long *sec)
 {
     long long s, us;
     redisReply *r;
-    int i;
+    int i, layout;
 
     for (i = 0; i < 4; i++) {
         if (redis_time(t, &s, &us) < 0)
@@ -454,8 +471,12 @@ clock_align(struct tool *t, long long *sec)
             break;
         usleep((useconds_t)(1000000 - us + 2000));
     }
-    if (s != t->clock_sec) {
-        r = redisCommand(t->rc, "SET %s %lld EX 86400", t->clock_key, t->at - s);
+    layout = clock_layout(t);
+    if (s != t->clock_sec || layout != t->clock_layout) {
+        char *key = pm_key_global(t->prefix, layout, "clock");
+
+        r = key ? redisCommand(t->rc, "SET %s %lld EX 86400", key, t->at - s) : NULL;
+        free(key);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             if (r)
                 freeReplyObject(r);
@@ -463,6 +484,7 @@ clock_align(struct tool *t, long long *sec)
         }
         freeReplyObject(r);
         t->clock_sec = s;
+        t->clock_layout = layout;
     }
     *sec = s;
     return 0;
@@ -1378,7 +1400,7 @@ main(int argc, char **argv)
     pm_log_set_level(PM_LOG_WARNING);
     t.st = pm_store_redis_new(conf);
     t.rc = redisConnect(conf->redis_host, conf->redis_port);
-    snprintf(t.clock_key, sizeof(t.clock_key), "%s:v1:clock", conf->key_prefix);
+    snprintf(t.prefix, sizeof(t.prefix), "%s", conf->key_prefix);
     for (i = 0; i < conf->n_plans; i++)
         free(plans[i].name);
     free(plans);
