@@ -41,6 +41,7 @@ struct redis_store {
     int layout;         /* the key layout its names are built for (0: not known yet);
                          * rs_layout() reads it, store_redis_layout.c sets it */
     char *layout_key;   /* "<prefix>:layout" */
+    int layout_made;    /* this process SET it (a new install): forget does not count it */
     char *clock_key[3]; /* by layout: the test clock offset (read with test_clock) */
     int test_clock;     /* redis.test_clock: read clock_key before each script */
     char *learn_key[3]; /* by layout: the start of learning mode */

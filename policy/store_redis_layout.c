@@ -197,6 +197,8 @@ rs_layout_discover(struct redis_store *rs, redisContext *c, char *err, size_t er
 
             if (!(x = redisCommandArgv(c, 4, set, NULL)))
                 goto fail;
+            if (x->type == REDIS_REPLY_STATUS)
+                __atomic_store_n(&rs->layout_made, 1, __ATOMIC_RELAXED);
             freeReplyObject(x);
             freeReplyObject(r);
             if (layout_get(rs, c, &r) < 0)
