@@ -96,17 +96,26 @@ rstr(const char *s)
     return r;
 }
 
-/* An array reply of n elements. */
+/* An array reply of n elements, each NULL until the caller sets it. */
 static redisReply *
-rarr(size_t n, ...)
+rarr_blank(size_t n)
 {
     redisReply *r = node(REDIS_REPLY_ARRAY);
-    va_list ap;
-    size_t i;
 
     r->elements = n;
     r->element = calloc(n ? n : 1, sizeof(*r->element));
     assert_non_null(r->element);
+    return r;
+}
+
+/* An array reply of the n elements given. */
+static redisReply *
+rarr(size_t n, ...)
+{
+    redisReply *r = rarr_blank(n);
+    va_list ap;
+    size_t i;
+
     va_start(ap, n);
     for (i = 0; i < n; i++)
         r->element[i] = va_arg(ap, redisReply *);
@@ -252,7 +261,7 @@ test_map_malformed(void **state)
     }
     /* one slot per primary: 256 fit, 257 do not */
     for (n = PM_CLUSTER_MAX_PRIMARIES; n <= PM_CLUSTER_MAX_PRIMARIES + 1; n++) {
-        big = rarr((size_t)n);
+        big = rarr_blank((size_t)n);
         for (i = 0; i < n; i++)
             big->element[i] = rrange(i, i, "127.0.0.1", 1000 + i);
         if (n == PM_CLUSTER_MAX_PRIMARIES) {
