@@ -12,7 +12,8 @@
  *   last id, then every entry, a stop seen before each page of them) and
  *   marks it ready, then follows the stream
  *   of changes (pm_store_sup_follow: XREAD BLOCK of at most BLOCK_MS, so that
- *   a stop is seen within it). A gap, a failure, a reload that names another
+ *   a stop is seen within it): intents and what was done (suplocal.c). A
+ *   gap, more open intents than the copy holds, a failure, a reload that names another
  *   Redis or key prefix, or a new local_max marks the copy not ready (every
  *   recipient may be suppressed: Redis decides) until it is loaded again (a
  *   reload that keeps them keeps the copy, followed on the new store);
@@ -106,6 +107,17 @@ full_now(void)
     return s.full;
 }
 
+/* 1 when the copy holds more pending marks than it may (open intents:
+ * writers that died between their notes, or a burst of changes). */
+static int
+overflow_now(void)
+{
+    struct pm_suplocal_stats s;
+
+    pm_suplocal_stats(&s);
+    return s.overflow;
+}
+
 /* Say once that the changes followed filled the copy past its bound (*warned:
  * said already for this load). */
 static void
@@ -181,6 +193,12 @@ follow_loop(void *arg)
                 pm_log(PM_LOG_INFO, "suppression copy: %s: loading it again", err);
             else
                 failed = 1;
+        } else if (overflow_now()) {
+            pm_suplocal_ready(0); /* as a gap: "may be" for everyone until loaded again */
+            loaded = 0;
+            pm_log(PM_LOG_INFO,
+                   "suppression copy: more than %d changes on their way: loading it again",
+                   PM_SUPLOCAL_PENDING_MAX);
         } else {
             if (tick) { /* the follow read the store's clock */
                 pm_suplocal_clock(now);

@@ -112,8 +112,8 @@ pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
 /* The changes of the suppression lists after last. */
 int
 pm_store_sup_follow(struct pm_store *st, char *last, size_t lastlen, int block_ms,
-                    void (*each)(void *arg, int add, const char *company, const char *rcpt,
-                                 long long expires),
+                    void (*each)(void *arg, enum pm_sup_op op, const char *company,
+                                 const char *rcpt, long long expires),
                     void *arg, long long *now, char *err, size_t errlen)
 {
     if (!st->ops->sup_follow)

@@ -7,9 +7,12 @@
  *   rs_sup_follow(): the changes after an id (XREAD BLOCK).
  *
  * DESCRIPTION
- *   Every write of a suppression entry notes it, in the same script, in the
- *   stream "<prefix>:v2:{@}:supx" (prelude.lua's supx_note: op, c, a, x), kept
- *   to about RS_SUPX_MAX_TEXT entries. A load reads the stream's last id
+ *   Every write of a suppression entry is noted by the writer's C code in
+ *   the stream "<prefix>:v2:{@}:supx" (store_redis_supnote.c: fields op, c,
+ *   a, x), kept to about RS_SUPX_MAX_TEXT entries: an intent "chk" before
+ *   the script that may change the entry, then "add" (x its expiry), "del"
+ *   or "end" (nothing changed) once it ran. No script writes the stream:
+ *   under Redis Cluster it sits in another slot than the entries. A load reads the stream's last id
  *   first (XREVRANGE + - COUNT 1; "0-0" when there is none), then every
  *   entry: SCAN MATCH "<prefix>:v2:{*}:sup:*" (COUNT 1000, at most
  *   SCAN_ROUNDS calls; the caller's stop asked before each page), each
@@ -382,11 +385,26 @@ field(const redisReply *f, const char *name)
     return "";
 }
 
+/* The op of a stream entry ("add", "del", "chk", "end"); -1 another. */
+static int
+op_parse(const char *op, enum pm_sup_op *out)
+{
+    static const char *names[] = {"add", "del", "chk", "end"}; /* enum pm_sup_op order */
+    int i;
+
+    for (i = 0; i < 4; i++)
+        if (strcmp(op, names[i]) == 0) {
+            *out = (enum pm_sup_op)i;
+            return 0;
+        }
+    return -1;
+}
+
 /* Apply the entries of an XREAD reply and move last on; PM_STORE_OK or
  * PM_STORE_ERROR (an unexpected reply). */
 static int
 apply(const redisReply *r, char *last, size_t lastlen,
-      void (*each)(void *, int, const char *, const char *, long long), void *arg)
+      void (*each)(void *, enum pm_sup_op, const char *, const char *, long long), void *arg)
 {
     const redisReply *entries;
     size_t i;
@@ -399,14 +417,15 @@ apply(const redisReply *r, char *last, size_t lastlen,
     for (i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i], *f;
         const char *op, *c, *a;
+        enum pm_sup_op o;
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
             e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
             return PM_STORE_ERROR;
         f = e->element[1];
         op = field(f, "op"), c = field(f, "c"), a = field(f, "a");
-        if (*c && *a && (strcmp(op, "add") == 0 || strcmp(op, "del") == 0))
-            each(arg, op[0] == 'a', c, a, strtoll(field(f, "x"), NULL, 10));
+        if (*c && *a && op_parse(op, &o) == 0)
+            each(arg, o, c, a, strtoll(field(f, "x"), NULL, 10));
         snprintf(last, lastlen, "%s", e->element[0]->str);
     }
     return PM_STORE_OK;
@@ -415,7 +434,7 @@ apply(const redisReply *r, char *last, size_t lastlen,
 /* Wait up to block_ms for changes after last; see store.h. */
 int
 rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
-              void (*each)(void *arg, int add, const char *company, const char *rcpt,
+              void (*each)(void *arg, enum pm_sup_op op, const char *company, const char *rcpt,
                            long long expires),
               void *arg, long long *now, char *err, size_t errlen)
 {

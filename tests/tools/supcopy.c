@@ -16,7 +16,8 @@
  *   ids the stream, made anew, has not reached).
  *   With -f, follows the stream (pm_store_sup_follow, blocks of 100 ms, the
  *   store's clock read with each, where a daemon reads it every 10 s) for
- *   at most MS milliseconds, or until CHANGES changes were applied with -n;
+ *   at most MS milliseconds, or until CHANGES changes were applied with -n
+ *   (a change: its final note, add, del or end; its intent, chk, opens it);
  *   a gap loads the copy again ("gap" is printed). Then prints one line per
  *   pair, "maybe COMPANY RCPT ANSWER", ANSWER what pm_suplocal_maybe() says
  *   (1: may be suppressed, or the copy cannot tell; 0: surely not), and
@@ -49,12 +50,12 @@ stop_load(void)
     return stop_after >= 0 && pages++ >= stop_after;
 }
 
-/* A change of the stream: into the copy, counted. */
+/* A note of the stream: into the copy, its final notes counted. */
 static void
-change_one(void *arg, int add, const char *company, const char *rcpt, long long expires)
+change_one(void *arg, enum pm_sup_op op, const char *company, const char *rcpt, long long expires)
 {
-    pm_suplocal_change(arg, add, company, rcpt, expires);
-    changes++;
+    pm_suplocal_change(arg, op, company, rcpt, expires);
+    changes += op != PM_SUP_CHK; /* an intent is half a change */
 }
 
 /* Load the copy; 0, or -1 (printed). */
