@@ -439,21 +439,27 @@ struct pm_store_ops {
     /* The store's clock (Redis time, as the scripts reckon it). */
     int (*now)(void *impl, long long *now, char *err, size_t errlen);
     /* A daemon's copy of the suppression lists: the stream of changes' last
-     * id into last (its start: "0-0" when there is none), then every entry
+     * id into last (its start: "0-0" when there is none), the notes of the
+     * stream up to it of a short while before to note, oldest first (so
+     * that the intents still open at the load are known), then every entry
      * to each (expires: store time, 0 never); *now: store time, set before
      * the first entry is passed and again with each page of them (their
      * expiry reckoned by it). stop (NULL: none) is asked before
      * each page of entries: when it says 1, the load ends, a failure. */
     int (*sup_snapshot)(void *impl, char *last, size_t lastlen,
+                        void (*note)(void *arg, enum pm_sup_op op, const char *company,
+                                     const char *rcpt, long long expires),
                         void (*each)(void *arg, const char *company, const char *rcpt,
                                      long long expires),
                         void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
     /* Wait up to block_ms for changes after last, pass each (op: an
-     * intent, then its entry added, removed, or left) and move last on; with now, then read the
-     * store's clock (and the stream's last id: below last, it was made anew). PM_STORE_OK (none, or
-     * some), PM_STORE_GAP when changes after last may be lost (the stream was trimmed past it or
-     * made anew, the primary moved): load again; or a failure. Both run on a connection of the
-     * store's one follower alone (never the pool's): one thread calls them. */
+     * intent, then its entry added, removed, or left) and move last on;
+     * with now, then read the store's clock (and the stream's last id:
+     * below last, it was made anew). PM_STORE_OK (none, or some),
+     * PM_STORE_GAP when changes after last may be lost (the stream was
+     * trimmed past it or made anew, the primary moved): load again; or a
+     * failure. Both run on a connection of the store's one follower alone
+     * (never the pool's): one thread calls them. */
     int (*sup_follow)(void *impl, char *last, size_t lastlen, int block_ms,
                       void (*each)(void *arg, enum pm_sup_op op, const char *company,
                                    const char *rcpt, long long expires),
@@ -566,6 +572,8 @@ int pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen);
 
 /* The copy of the suppression lists (see struct pm_store_ops). */
 int pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
+                          void (*note)(void *arg, enum pm_sup_op op, const char *company,
+                                       const char *rcpt, long long expires),
                           void (*each)(void *arg, const char *company, const char *rcpt,
                                        long long expires),
                           void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);

@@ -248,6 +248,8 @@ int rs_supnote_intents(struct redis_store *rs, const char *company, const char *
 
 /* The store operations of store_redis_supx.c. */
 int rs_sup_snapshot(void *impl, char *last, size_t lastlen,
+                    void (*note)(void *arg, enum pm_sup_op op, const char *company,
+                                 const char *rcpt, long long expires),
                     void (*each)(void *arg, const char *company, const char *rcpt,
                                  long long expires),
                     void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);

@@ -387,6 +387,20 @@ pm_suplocal_change(void *arg, enum pm_sup_op op, const char *company, const char
     pm_suplocal_close(company, rcpt);
 }
 
+/* A note before the load's start (pm_store_sup_snapshot's note): its
+ * intent only, opened or closed. */
+void
+pm_suplocal_pair(void *arg, enum pm_sup_op op, const char *company, const char *rcpt,
+                 long long expires)
+{
+    (void)arg;
+    (void)expires;
+    if (op == PM_SUP_CHK)
+        pm_suplocal_open(company, rcpt);
+    else
+        pm_suplocal_close(company, rcpt);
+}
+
 /* Loaded and followed, or not. */
 void
 pm_suplocal_ready(int r)

@@ -75,6 +75,12 @@ void pm_suplocal_close(const char *company, const char *rcpt);
 void pm_suplocal_change(void *arg, enum pm_sup_op op, const char *company, const char *rcpt,
                         long long expires);
 
+/* A note of the stream before a load's start, as pm_store_sup_snapshot's
+ * note: chk opens an intent, add, del and end close one (the entries are
+ * the load's); arg unused. */
+void pm_suplocal_pair(void *arg, enum pm_sup_op op, const char *company, const char *rcpt,
+                      long long expires);
+
 /* The copy is loaded and followed (1), or cannot tell (0: a gap, an error). */
 void pm_suplocal_ready(int ready);
 

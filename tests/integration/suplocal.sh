@@ -24,7 +24,12 @@
 #       daemon stops cleanly on SIGTERM (the follower sees the stop within its
 #       XREAD block).
 #   (g) the copy in use: 10 messages to a recipient on no list cost 11 meter
-#       calls through a daemon with the copy, 20 through one without (MONITOR).
+#       calls through a daemon with the copy, 20 through one without (MONITOR);
+#   (h) a writer whose script fails after its intent (postmeterctl as an ACL
+#       user that may not HSET): the stream ends with the intent alone, and a
+#       copy that follows it, or is loaded after it, answers "may be" for that
+#       address (for an address with no entry), until the next load past the
+#       minute of notes a load reads.
 # tests/tools/supcopy loads and follows a copy as a daemon does and prints
 # what pm_suplocal_maybe() answers: after (b), and following a del and an add.
 #
@@ -332,6 +337,32 @@ pm_assert_eq "1 2" "$(grep -c '^gap$' "$PM_TMP/supcopy.out") $(grep -c '^loaded 
     "supcopy past the stream's end: gaps, loads"
 pm_assert_eq "maybe example.com later@example.org 1
 entries 1 ready 1" "$(tail -n 2 "$PM_TMP/supcopy.out")" "supcopy loaded again after the gap"
+
+# --- (h) an intent left open --------------------------------------------------------------------
+pm_rcli ACL SETUSER nohset on '>nohset-pw' '~*' '+@all' '-hset' >/dev/null
+printf 'nohset nohset-pw\n' >"$PM_TMP/nohset.pw"
+chmod 600 "$PM_TMP/nohset.pw"
+sed "s|key_prefix = \"pmtest\";|key_prefix = \"pmtest\"; password_file = \"$PM_TMP/nohset.pw\";|" \
+    "$PM_TMP/a.conf" >"$PM_TMP/h.conf"
+grep -q 'password_file' "$PM_TMP/h.conf" || pm_fail "h.conf: no password_file"
+"$SUPCOPY" -c "$PM_TMP/b.conf" -f 3000 example.com stuck@example.org example.com later@example.org \
+    >"$PM_TMP/supcopy.out" 2>&1 &
+sc=$!
+pm_wait_grep '^loaded 1 ' "$PM_TMP/supcopy.out" || pm_fail "supcopy: $(cat "$PM_TMP/supcopy.out")"
+"$CTL" -c "$PM_TMP/h.conf" suppress add stuck@example.org --domain example.com >"$PM_TMP/ctl.out" 2>&1 &&
+    pm_fail "suppress add without HSET succeeded: $(cat "$PM_TMP/ctl.out")"
+grep -q "can't run this command" "$PM_TMP/ctl.out" || pm_fail "suppress add without HSET: $(cat "$PM_TMP/ctl.out")"
+pm_assert_eq "chk example.com stuck@example.org" "$(notes | tail -n 1)" "the stream after the failed script"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key sup example.com stuck@example.org)")" "no entry written"
+wait $sc || pm_fail "supcopy failed: $(cat "$PM_TMP/supcopy.out")"
+pm_assert_eq "maybe example.com stuck@example.org 1
+maybe example.com later@example.org 1
+entries 1 ready 1" "$(tail -n 3 "$PM_TMP/supcopy.out")" "supcopy following the open intent"
+pm_assert_eq "maybe example.com stuck@example.org 1
+maybe example.com other@example.org 0
+entries 1 ready 1" "$("$SUPCOPY" -c "$PM_TMP/b.conf" example.com stuck@example.org example.com other@example.org | tail -n 3)" \
+    "supcopy loaded after the open intent"
+
 # a copy that the changes it follows fill past local_max gives up, and says so once
 start d 2
 copy_is d 1 >/dev/null

@@ -9,7 +9,8 @@
  * DESCRIPTION
  *   Reads postmeter's configuration CONF, makes its Redis store, loads the
  *   copy (pm_store_sup_snapshot into policy/suplocal.c, bounded by
- *   suppression.local_max) and prints "loaded ENTRIES LAST_ID" (flushed).
+ *   suppression.local_max, with the intents the stream's last minute of
+ *   notes leaves open) and prints "loaded ENTRIES LAST_ID" (flushed).
  *   With -s, the load is asked to stop once PAGES pages of entries were
  *   read (as a daemon's stop does), and fails so. With -a, the first follow
  *   starts after ID, not after the stream's last id (as a follower that saw
@@ -67,8 +68,8 @@ load(struct pm_store *st, char *last, size_t lastlen)
     long long now;
 
     pm_suplocal_begin();
-    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, NULL, stop_load, &now, err,
-                              sizeof(err)) < 0) {
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_pair, pm_suplocal_load_one, NULL,
+                              stop_load, &now, err, sizeof(err)) < 0) {
         fprintf(stderr, "supcopy: load: %s\n", err);
         return -1;
     }

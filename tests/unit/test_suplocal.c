@@ -242,7 +242,7 @@ test_threads(void **state)
 /* An intent (chk) makes its address "may be" until its final note (add,
  * del or end) closes it, whatever the entry; two intents need two closes;
  * a final note without an intent (its intent before the load) only
- * changes the entry. */
+ * changes the entry; a load's earlier notes open and close intents only. */
 static void
 test_pending(void **state)
 {
@@ -299,6 +299,23 @@ test_pending(void **state)
     pm_suplocal_stats(&s);
     assert_int_equal(s.pending, 0);
     assert_int_equal(pm_suplocal_maybe_at("a.example", "zed@x.org", NOW), 0);
+
+    /* a load's notes of the minute before it: intents only, the entries are the load's */
+    pm_suplocal_begin();
+    pm_suplocal_pair(NULL, PM_SUP_CHK, "a.example", "kim@x.org", 0);
+    pm_suplocal_pair(NULL, PM_SUP_ADD, "a.example", "kim@x.org", NOW + 100);
+    pm_suplocal_pair(NULL, PM_SUP_CHK, "a.example", "lee@x.org", 0);
+    pm_suplocal_pair(NULL, PM_SUP_DEL, "a.example", "max@x.org", 0); /* its intent before */
+    pm_suplocal_add("a.example", "max@x.org", 0);                    /* as loaded */
+    pm_suplocal_ready(1);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.pending, 1);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "kim@x.org", NOW), 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "lee@x.org", NOW), 1);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "max@x.org", NOW), 1);
+    pm_suplocal_change(NULL, PM_SUP_END, "a.example", "lee@x.org", 0); /* followed */
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "lee@x.org", NOW), 0);
 
     /* off: no marks kept, everyone "may be" */
     pm_suplocal_setup(0);
