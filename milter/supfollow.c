@@ -9,14 +9,16 @@
  *   One thread, with every signal blocked. It pins the runtime of the
  *   moment (so it follows reloads); with suppression.local_max 0 it keeps no
  *   copy. Otherwise it loads the copy (pm_store_sup_snapshot: the stream's
- *   last id, then every entry, a stop seen before each page of them) and
- *   marks it ready, then follows the stream
- *   of changes (pm_store_sup_follow: XREAD BLOCK of at most BLOCK_MS, so that
- *   a stop is seen within it). A gap, a failure, a reload that names another
- *   Redis or key prefix, or a new local_max marks the copy not ready (every
- *   recipient may be suppressed: Redis decides) until it is loaded again (a
- *   reload that keeps them keeps the copy, followed on the new store);
- *   after a failure the next load waits a backoff (1 s doubling to 30 s).
+ *   last id, the intents its last minute leaves open, then every entry, a
+ *   stop seen before each page of them) and marks it ready, then follows
+ *   the stream of changes (pm_store_sup_follow: XREAD BLOCK of at most
+ *   BLOCK_MS, so that a stop is seen within it): intents and what was done
+ *   (suplocal.c). A gap, more open intents than the copy holds, a failure,
+ *   a reload that names another Redis or key prefix, or a new local_max
+ *   marks the copy not ready (every recipient may be suppressed: Redis
+ *   decides) until it is loaded again (a reload that keeps them keeps the
+ *   copy, followed on the new store); after a failure the next load waits a
+ *   backoff (1 s doubling to 30 s).
  *   Every CLOCK_S seconds it reads the store's clock, by which the copy
  *   reckons expiry.
  *
@@ -77,8 +79,8 @@ load(struct pm_store *st, char *last, size_t lastlen, char *err, size_t errlen)
 
     pm_suplocal_begin();
     /* the store sets now before the first entry: the copy reckons expiry by it */
-    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, &now, stopping, &now, err,
-                              errlen) < 0) {
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_pair, pm_suplocal_load_one, &now,
+                              stopping, &now, err, errlen) < 0) {
         pm_suplocal_begin(); /* empty, not ready */
         return -1;
     }
@@ -104,6 +106,17 @@ full_now(void)
 
     pm_suplocal_stats(&s);
     return s.full;
+}
+
+/* 1 when the copy holds more pending marks than it may (open intents:
+ * writers that died between their notes, or a burst of changes). */
+static int
+overflow_now(void)
+{
+    struct pm_suplocal_stats s;
+
+    pm_suplocal_stats(&s);
+    return s.overflow;
 }
 
 /* Say once that the changes followed filled the copy past its bound (*warned:
@@ -181,6 +194,12 @@ follow_loop(void *arg)
                 pm_log(PM_LOG_INFO, "suppression copy: %s: loading it again", err);
             else
                 failed = 1;
+        } else if (overflow_now()) {
+            pm_suplocal_ready(0); /* as a gap: "may be" for everyone until loaded again */
+            loaded = 0;
+            pm_log(PM_LOG_INFO,
+                   "suppression copy: more than %d changes on their way: loading it again",
+                   PM_SUPLOCAL_PENDING_MAX);
         } else {
             if (tick) { /* the follow read the store's clock */
                 pm_suplocal_clock(now);

@@ -11,8 +11,9 @@
 --
 -- KEYS (K) and ARGV (A) are named in scripts.contract. After the keys K.*,
 --   a bounce passes one suppression entry <prefix>:v2:{<company>}:sup:<address>
---   (hash: at, status, sender) per failed recipient, each change of which is
---   also noted in the stream K.supx (prelude.lua); after the args A.*, per
+--   (hash: at, status, sender) per failed recipient (the caller notes its
+--   changes in the stream of suppression changes, before and after the
+--   call: store_redis_supnote.c; no script writes it); after the args A.*, per
 --   failed recipient: contact hash, class ("hard" or "block"), status code;
 --   or, for a person's message, the keyed hashes of the Message-IDs it
 --   refers to (In-Reply-To, References).
@@ -39,7 +40,8 @@
 --
 -- REPLY: {now, result, ...}: one result per failed recipient ("hard",
 --   "block", "unmatched", "duplicate"), or one for the mail ("reply",
---   "learned", "known", "capped").
+--   "learned", "known", "capped"). A "hard" result, and it alone, wrote the
+--   recipient's entry, which expires at now + sup_days days.
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 
@@ -70,7 +72,6 @@ local function bounce_one(i)
         rep_add(KEY_REP, 'b', 1)
         redis.call('HSET', KEYS[NK + i], 'at', now, 'status', status, 'sender', sender)
         redis.call('EXPIRE', KEYS[NK + i], sup_days * DAY)
-        supx_note(KEYS[K.supx], ARGV[A.supx_max], KEYS[NK + i], 'add', now + sup_days * DAY)
         redis.call('HDEL', KEY_CT, h)
         redis.call('HDEL', KEY_LC, h)
         return 'hard'

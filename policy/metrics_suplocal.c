@@ -26,7 +26,7 @@ pm_metrics_render_suplocal(struct pm_buf *t)
                   "followed (it answers for Redis), else 0 (every recipient is checked in "
                   "Redis).\n# TYPE postmeter_suppression_local_ready gauge\n"
                   "postmeter_suppression_local_ready %d\n",
-                  s.ready && !s.full && s.max > 0);
+                  s.ready && !s.full && !s.overflow && s.max > 0);
     pm_buf_printf(t,
                   "# HELP postmeter_suppression_local_bytes Memory of the copy's table.\n"
                   "# TYPE postmeter_suppression_local_bytes gauge\n"

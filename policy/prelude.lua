@@ -138,24 +138,3 @@ local function day_hash_trim(key, ttl_days, max)
         redis.call('HDEL', key, unpack(dead))
     end
 end
-
-
--- SUPPRESSION STREAM <prefix>:v2:{@}:supx: every write of a suppression entry
---   (<prefix>:v2:{<company>}:sup:<address>) notes it here in the same
---   script, so that each daemon's copy of the lists (policy/suplocal.c)
---   misses none: fields op ("add" or "del"), c (company), a (address), x
---   (its expiry in store time, 0 never). Trimmed to about max entries
---   (MAXLEN ~). The key carries the installation's tag {@}: under Redis
---   Cluster it sits in another slot than the entries (CROSSSLOT), which works
---   on one Redis only (doc/redis-keys.md). Layout 1 names (a store running it
---   until postmeterctl migrate): <prefix>:v1:supx, <prefix>:v1:{d:C}:sup:R.
-local function supx_note(stream, max, key, op, expires)
-    local c, a = string.match(key, ':v1:{d:(.-)}:sup:(.+)$')
-    if not c then
-        c, a = string.match(key, ':v2:{(.-)}:sup:(.+)$')
-    end
-    if c then
-        redis.call('XADD', stream, 'MAXLEN', '~', max, '*', 'op', op, 'c', c, 'a', a, 'x',
-                   expires)
-    end
-end

@@ -100,20 +100,22 @@ pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen)
 /* A daemon's copy of the suppression lists: every entry and the stream's last id. */
 int
 pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
+                      void (*note)(void *arg, enum pm_sup_op op, const char *company,
+                                   const char *rcpt, long long expires),
                       void (*each)(void *arg, const char *company, const char *rcpt,
                                    long long expires),
                       void *arg, int (*stop)(void), long long *now, char *err, size_t errlen)
 {
     if (!st->ops->sup_snapshot)
         return store_unsupported("stream of suppression changes", err, errlen);
-    return st->ops->sup_snapshot(st->impl, last, lastlen, each, arg, stop, now, err, errlen);
+    return st->ops->sup_snapshot(st->impl, last, lastlen, note, each, arg, stop, now, err, errlen);
 }
 
 /* The changes of the suppression lists after last. */
 int
 pm_store_sup_follow(struct pm_store *st, char *last, size_t lastlen, int block_ms,
-                    void (*each)(void *arg, int add, const char *company, const char *rcpt,
-                                 long long expires),
+                    void (*each)(void *arg, enum pm_sup_op op, const char *company,
+                                 const char *rcpt, long long expires),
                     void *arg, long long *now, char *err, size_t errlen)
 {
     if (!st->ops->sup_follow)

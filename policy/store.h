@@ -26,6 +26,16 @@ enum pm_store_rc {
     PM_STORE_GAP = 1,    /* sup_follow only: changes may have been lost, load again */
 };
 
+/* A note of the stream of suppression changes (sup_follow): a writer notes
+ * chk (an intent: the entry may change) before its script, then add, del or
+ * end (nothing changed) once it ran. */
+enum pm_sup_op {
+    PM_SUP_ADD = 0,
+    PM_SUP_DEL,
+    PM_SUP_CHK,
+    PM_SUP_END,
+};
+
 /* The counters checked for every scope, in the order they are checked. */
 enum pm_counter {
     PM_C_MSGS_HOUR = 0,
@@ -429,25 +439,30 @@ struct pm_store_ops {
     /* The store's clock (Redis time, as the scripts reckon it). */
     int (*now)(void *impl, long long *now, char *err, size_t errlen);
     /* A daemon's copy of the suppression lists: the stream of changes' last
-     * id into last (its start: "0-0" when there is none), then every entry
+     * id into last (its start: "0-0" when there is none), the notes of the
+     * stream up to it of a short while before to note, oldest first (so
+     * that the intents still open at the load are known), then every entry
      * to each (expires: store time, 0 never); *now: store time, set before
      * the first entry is passed and again with each page of them (their
      * expiry reckoned by it). stop (NULL: none) is asked before
      * each page of entries: when it says 1, the load ends, a failure. */
     int (*sup_snapshot)(void *impl, char *last, size_t lastlen,
+                        void (*note)(void *arg, enum pm_sup_op op, const char *company,
+                                     const char *rcpt, long long expires),
                         void (*each)(void *arg, const char *company, const char *rcpt,
                                      long long expires),
                         void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
-    /* Wait up to block_ms for changes after last, pass each (add 1, or 0
-     * removed) and move last on; with now, then read the store's clock
-     * (and the stream's last id: below last, it was made anew).
-     * PM_STORE_OK (none, or some), PM_STORE_GAP when changes after last may
-     * be lost (the stream was trimmed past it or made anew, the primary
-     * moved): load again; or a failure. Both run on a connection of the
-     * store's one follower alone (never the pool's): one thread calls them. */
+    /* Wait up to block_ms for changes after last, pass each (op: an
+     * intent, then its entry added, removed, or left) and move last on;
+     * with now, then read the store's clock (and the stream's last id:
+     * below last, it was made anew). PM_STORE_OK (none, or some),
+     * PM_STORE_GAP when changes after last may be lost (the stream was
+     * trimmed past it or made anew, the primary moved): load again; or a
+     * failure. Both run on a connection of the store's one follower alone
+     * (never the pool's): one thread calls them. */
     int (*sup_follow)(void *impl, char *last, size_t lastlen, int block_ms,
-                      void (*each)(void *arg, int add, const char *company, const char *rcpt,
-                                   long long expires),
+                      void (*each)(void *arg, enum pm_sup_op op, const char *company,
+                                   const char *rcpt, long long expires),
                       void *arg, long long *now, char *err, size_t errlen);
     /* A sender's plan override. */
     int (*plan_get)(void *impl, const char *sender, struct pm_override *o, char *err,
@@ -557,12 +572,14 @@ int pm_store_now(struct pm_store *st, long long *now, char *err, size_t errlen);
 
 /* The copy of the suppression lists (see struct pm_store_ops). */
 int pm_store_sup_snapshot(struct pm_store *st, char *last, size_t lastlen,
+                          void (*note)(void *arg, enum pm_sup_op op, const char *company,
+                                       const char *rcpt, long long expires),
                           void (*each)(void *arg, const char *company, const char *rcpt,
                                        long long expires),
                           void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
 int pm_store_sup_follow(struct pm_store *st, char *last, size_t lastlen, int block_ms,
-                        void (*each)(void *arg, int add, const char *company, const char *rcpt,
-                                     long long expires),
+                        void (*each)(void *arg, enum pm_sup_op op, const char *company,
+                                     const char *rcpt, long long expires),
                         void *arg, long long *now, char *err, size_t errlen);
 
 /* The administrator's operations (see struct pm_store_ops); PM_STORE_OK, or a failure

@@ -9,9 +9,10 @@
  * and a TTL of suppression.days: fields, so that no address can break them.
  * rs_suppress_migrate() moves the entries of the layout before companies,
  * "<prefix>:v1:sup:<address>" = "<time>|<status>|<sender>", to the company
- * of their sender. Every write of an entry is noted, in the same script, in
- * the stream "<prefix>:v2:{@}:supx" (prelude.lua), which each daemon's copy of
- * the lists follows (store_redis_supx.c).
+ * of their sender. Every write of an entry is noted in the stream
+ * "<prefix>:v2:{@}:supx", which each daemon's copy of the lists follows
+ * (store_redis_supx.c): an intent before the script, what it did after it
+ * (store_redis_supnote.c); no script writes the stream.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -40,36 +41,35 @@ static const char read_lua[] =
     "end\n"
     "return out\n";
 
-/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the entry,
- * KEYS[2] the stream; ARGV[2..] status, sender, days, the stream's bound. */
+/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the entry;
+ * ARGV[2..] status, sender, days. The store time of the write: the entry
+ * expires days days after it. */
 static const char set_lua[] =
     "redis.call('HSET', KEYS[1], 'at', now, 'status', ARGV[2], 'sender', ARGV[3])\n"
     "redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]) * DAY)\n"
-    "supx_note(KEYS[2], ARGV[5], KEYS[1], 'add', now + tonumber(ARGV[4]) * DAY)\n"
     "return now\n";
 
-/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the entry,
- * KEYS[2] the stream; ARGV[2] the stream's bound. 1 when there was an entry
- * to delete. */
-static const char del_lua[] = "local n = redis.call('DEL', KEYS[1])\n"
-                              "if n > 0 then supx_note(KEYS[2], ARGV[2], KEYS[1], 'del', 0) end\n"
-                              "return n\n";
+/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the entry. 1
+ * when there was an entry to delete. */
+static const char del_lua[] = "return redis.call('DEL', KEYS[1])\n";
 
-/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the stream,
- * KEYS[2] the old entry, KEYS[3..] its new ones; ARGV[2..] at, status,
- * sender, the stream's bound. The old entry's TTL carries over; a TTL of
- * none keeps none. */
+/* After the prelude (ARGV[1] the test clock offset), KEYS[1] the old
+ * entry, KEYS[2..] its new ones; ARGV[2..] at, status, sender. The old
+ * entry's TTL carries over; a TTL of none keeps none. {0, 0} when the old
+ * entry is gone, else {the new entries' expiry (store time, 0 never), how
+ * many were written}. */
 static const char move_lua[] =
-    "local ttl = redis.call('PTTL', KEYS[2])\n"
-    "if ttl == -2 then return 0 end\n"
+    "local ttl = redis.call('PTTL', KEYS[1])\n"
+    "if ttl == -2 then return {0, 0} end\n"
     "local x = ttl > 0 and now + math.ceil(ttl / 1000) or 0\n"
-    "for i = 3, #KEYS do\n"
+    "for i = 2, #KEYS do\n"
     "    redis.call('HSET', KEYS[i], 'at', ARGV[2], 'status', ARGV[3], 'sender', ARGV[4])\n"
     "    if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end\n"
-    "    supx_note(KEYS[1], ARGV[5], KEYS[i], 'add', x)\n"
     "end\n"
-    "redis.call('DEL', KEYS[2])\n"
-    "return #KEYS - 2\n";
+    "redis.call('DEL', KEYS[1])\n"
+    "return {x, #KEYS - 1}\n";
+
+#define DAY_S 86400LL /* prelude.lua's DAY */
 
 /* A number as a string argument, in buf. */
 static const char *
@@ -110,10 +110,10 @@ fb_result(const redisReply *e, enum pm_feedback_kind *out)
 }
 
 /* Record what one incoming message says about one local mailbox, with the
- * names of the store's layout. */
+ * names of the store's layout; *now: the script's store time. */
 static int
-feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
-              size_t errlen)
+feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out,
+              long long *now, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
     const char *keys[PM_FK_COUNT + FB_MAX_FAIL], *args[PM_FA_COUNT + 3 * FB_MAX_FAIL + FB_MAX_REFS];
@@ -136,7 +136,6 @@ feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_ki
     owned[PM_FK_IR] = rs_key(rs, 's', req->sender, "ir");
     owned[PM_FK_RR] = rs_key(rs, 's', req->sender, "rr");
     owned[PM_FK_FC] = rs_key(rs, 's', req->sender, "fc");
-    owned[PM_FK_SUPX] = rs_supx_key(rs);
     for (i = 0; i < n; i++) /* then one suppression entry per failure */
         owned[PM_FK_COUNT + i] = rs_sup_key(rs, req->company, req->fail[i].rcpt);
     for (i = 0; i < nkeys; i++)
@@ -154,7 +153,6 @@ feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_ki
     args[PM_FA_REPLY_MAX] = num(nb[5], 24, req->replies_per_day);
     args[PM_FA_SENDER] = req->sender;
     args[PM_FA_AUTHOR] = n ? "" : req->author_hash;
-    args[PM_FA_SUPX_MAX] = RS_SUPX_MAX_TEXT;
     for (i = 0; i < n; i++) { /* then per failure: hash, class, status */
         args[nargs++] = req->fail[i].hash;
         args[nargs++] = req->fail[i].hard ? "hard" : "block";
@@ -167,7 +165,8 @@ feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_ki
         goto out;
     rc = PM_STORE_ERROR;
     want = n ? n : 1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != PM_FR_RESULTS + want) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != PM_FR_RESULTS + want ||
+        r->element[PM_FR_NOW]->type != REDIS_REPLY_INTEGER) {
         snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
         goto out;
     }
@@ -176,6 +175,7 @@ feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_ki
             snprintf(err, errlen, "redis %s: unexpected reply from the feedback script", rs->name);
             goto out;
         }
+    *now = r->element[PM_FR_NOW]->integer;
     rc = PM_STORE_OK;
 out:
     if (r)
@@ -186,16 +186,39 @@ out:
 }
 
 /* Record what one incoming message says about one local mailbox; once more
- * when the script refused the names of a layout the data left meanwhile. */
+ * when the script refused the names of a layout the data left meanwhile.
+ * A bounce's hard failures may each write an entry: their intents are
+ * noted in the stream first (none noted, nothing done), then what the
+ * script did (a failed script leaves them open: it may have run). */
 int
 rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
             size_t errlen)
 {
     struct redis_store *rs = impl;
-    int rc = feedback_once(impl, req, out, err, errlen);
+    const char *rcpt[FB_MAX_FAIL];
+    int hard[FB_MAX_FAIL], any = 0, rc;
+    size_t i, n = req->fail && req->n_fail <= FB_MAX_FAIL ? req->n_fail : 0;
+    long long now = 0;
 
+    for (i = 0; i < n; i++)
+        any |= hard[i] = req->fail[i].hard && req->fail[i].rcpt && req->company && *req->company;
+    for (i = 0; i < n; i++)
+        rcpt[i] = req->fail[i].rcpt;
+    if (any && (rc = rs_supnote_intents(rs, req->company, rcpt, hard, n, err, errlen)) < 0)
+        return rc;
+    rc = feedback_once(impl, req, out, &now, err, errlen);
     if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
-        rc = feedback_once(impl, req, out, err, errlen);
+        rc = feedback_once(impl, req, out, &now, err, errlen);
+    if (rc < 0 || !any)
+        return rc;
+    for (i = 0; i < n; i++) {
+        int days = req->suppress_days > 0 ? req->suppress_days : 180;
+        char e[256]; /* a final note lost leaves the intent open: "may be", no failure */
+
+        if (hard[i])
+            (void)rs_supnote(rs, out[i] == PM_FB_HARD ? PM_SUP_ADD : PM_SUP_END, req->company,
+                             rcpt[i], now + days * DAY_S, e, sizeof(e));
+    }
     return rc;
 }
 
@@ -329,37 +352,84 @@ rs_suppress_list(void *impl, const char *company, const char *rcpt,
 }
 
 /* Add (status set) or remove (status NULL) one entry, noting it in the
- * stream: 1 when an entry was written or removed, 0 when there was none to
- * remove, or a failure (< 0). */
+ * stream before (an intent) and after (what was done): 1 when an entry was
+ * written or removed, 0 when there was none to remove, or a failure (< 0). */
 int
 rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *status,
                 const char *by, int days, char *err, size_t errlen)
 {
     struct redis_store *rs = impl;
-    char *key = rs_sup_key(rs, company, rcpt), *supx = rs_supx_key(rs), *text = NULL, d[24];
-    const char *keys[2] = {key, supx};
-    const char *args[5] = {NULL, status, by, d, RS_SUPX_MAX_TEXT};
-    const char *del_args[2] = {NULL, RS_SUPX_MAX_TEXT};
+    char *key = rs_sup_key(rs, company, rcpt), *text = NULL, d[24], e[256];
+    const char *keys[1] = {key};
+    const char *args[4] = {NULL, status, by, d};
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
 
-    if (!key || !supx || !(text = with_prelude(status ? set_lua : del_lua))) {
+    if (!key || !(text = with_prelude(status ? set_lua : del_lua))) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
     num(d, sizeof(d), days);
-    if (status) /* "at" is the store's time */
-        rc = rs_script(rs, text, 2, keys, 5, args, &r, err, errlen);
-    else
-        rc = rs_script(rs, text, 2, keys, 2, del_args, &r, err, errlen);
-    if (r)
-        rc = status ? 1 : r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+    if ((rc = rs_supnote_intents(rs, company, &rcpt, NULL, 1, err, errlen)) < 0)
+        goto out;
+    /* "at" is the store's time; a failed script leaves the intent open */
+    if ((rc = rs_script(rs, text, 1, keys, status ? 4 : 1, args, &r, err, errlen)) < 0)
+        goto out;
+    rc = PM_STORE_ERROR;
+    if (r->type != REDIS_REPLY_INTEGER) {
+        snprintf(err, errlen, "redis %s: unexpected reply from the suppression script", rs->name);
+        goto out;
+    }
+    rc = status ? 1 : r->integer > 0;
+    /* a final note lost leaves the intent open: "may be", no failure */
+    (void)rs_supnote(rs,
+                     status ? PM_SUP_ADD
+                     : rc   ? PM_SUP_DEL
+                            : PM_SUP_END,
+                     company, rcpt, status ? r->integer + days * DAY_S : 0, e, sizeof(e));
 out:
     if (r)
         freeReplyObject(r);
     free(text);
-    free(supx);
     free(key);
+    return rc;
+}
+
+/* The intents, the move by move_lua of the entry old to the companies'
+ * new keys, then what it did; the number of entries written, or a failure. */
+static int
+move_noted(struct redis_store *rs, const char **k, size_t nk, const char **args,
+           const char *const *co, const char *rcpt, char *err, size_t errlen)
+{
+    char *text = with_prelude(move_lua), e[256];
+    redisReply *r = NULL;
+    size_t i;
+    int rc, moved;
+
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return PM_STORE_ERROR;
+    }
+    for (i = 1; i < nk; i++) /* one intent per company: none noted, nothing moved */
+        if ((rc = rs_supnote_intents(rs, co[i - 1], &rcpt, NULL, 1, err, errlen)) < 0)
+            goto out;
+    if ((rc = rs_script(rs, text, (int)nk, k, 4, args, &r, err, errlen)) < 0)
+        goto out; /* it may have run: the intents stay open */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        snprintf(err, errlen, "redis %s: unexpected reply from the move script", rs->name);
+        rc = PM_STORE_ERROR;
+        goto out;
+    }
+    moved = (int)r->element[1]->integer;
+    for (i = 1; i < nk; i++) /* a final note lost leaves the intent open: "may be" */
+        (void)rs_supnote(rs, moved ? PM_SUP_ADD : PM_SUP_END, co[i - 1], rcpt,
+                         r->element[0]->integer, e, sizeof(e));
+    rc = moved;
+out:
+    if (r)
+        freeReplyObject(r);
+    free(text);
     return rc;
 }
 
@@ -369,50 +439,38 @@ static int
 migrate_one(struct redis_store *rs, const char *old, const char *v, const char *const *companies,
             size_t n, char *err, size_t errlen)
 {
-    char at[24], status[16], *keys[17] = {NULL}, *supx = rs_supx_key(rs), *text = NULL;
-    const char *k[18], *args[5] = {NULL, at, status, NULL, RS_SUPX_MAX_TEXT}, *bar1, *bar2, *rcpt;
+    char at[24], status[16], *keys[16] = {NULL};
+    const char *k[17], *co[16], *args[4] = {NULL, at, status, NULL}, *bar1, *bar2, *rcpt;
     size_t plen = strlen(rs->prefix) + 8, nk = 0, want, i;
-    redisReply *r;
     int rc = PM_STORE_ERROR;
 
     /* "<time>|<status>|<sender>": the sender is the rest (it may hold '|') */
-    if (strlen(old) <= plen || !(bar1 = strchr(v, '|')) || !(bar2 = strchr(bar1 + 1, '|'))) {
-        free(supx);
+    if (strlen(old) <= plen || !(bar1 = strchr(v, '|')) || !(bar2 = strchr(bar1 + 1, '|')))
         return 0;
-    }
     rcpt = old + plen;
     snprintf(at, sizeof(at), "%.*s", (int)(bar1 - v < 23 ? bar1 - v : 23), v);
     snprintf(status, sizeof(status), "%.*s", (int)(bar2 - bar1 - 1 < 15 ? bar2 - bar1 - 1 : 15),
              bar1 + 1);
     args[3] = bar2 + 1;
-    k[nk++] = supx;
     k[nk++] = old;
     if (strncmp(args[3], "admin:", 6) == 0 || !strrchr(args[3], '@')) {
         for (want = 0; want < n && want < 16; want++)
-            keys[want] = rs_sup_key(rs, companies[want], rcpt);
+            keys[want] = rs_sup_key(rs, co[want] = companies[want], rcpt);
     } else {
-        keys[0] = rs_sup_key(rs, strrchr(args[3], '@') + 1, rcpt);
+        keys[0] = rs_sup_key(rs, co[0] = strrchr(args[3], '@') + 1, rcpt);
         want = 1;
     }
-    while (nk < 18 && keys[nk - 2])
-        k[nk] = keys[nk - 2], nk++;
-    if (!supx || nk - 2 < want || !(text = with_prelude(move_lua))) {
+    while (nk < 17 && keys[nk - 1])
+        k[nk] = keys[nk - 1], nk++;
+    if (nk - 1 < want) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (nk == 2) {
-        rc = 0; /* an administrator's entry and no company to give it to */
-        goto out;
-    }
-    if ((rc = rs_script(rs, text, (int)nk, k, 5, args, &r, err, errlen)) == PM_STORE_OK) {
-        rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : 0;
-        freeReplyObject(r);
-    }
+    rc = nk == 1 ? 0 /* an administrator's entry and no company to give it to */
+                 : move_noted(rs, k, nk, args, co, rcpt, err, errlen);
 out:
-    for (i = 0; i < 17; i++)
+    for (i = 0; i < 16; i++)
         free(keys[i]);
-    free(supx);
-    free(text);
     return rc;
 }
 

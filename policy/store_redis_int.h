@@ -234,13 +234,27 @@ int rs_suppress_migrate(void *impl, const char *const *companies, size_t n, long
                         char *err, size_t errlen);
 int rs_now(void *impl, long long *now, char *err, size_t errlen);
 
+/* A note of the stream of suppression changes (store_redis_supnote.c):
+ * op, company, rcpt and, for PM_SUP_ADD, the entry's expiry (store time, 0
+ * never); PM_STORE_OK or a failure. */
+int rs_supnote(struct redis_store *rs, enum pm_sup_op op, const char *company, const char *rcpt,
+               long long expires, char *err, size_t errlen);
+
+/* The intents (PM_SUP_CHK) of n changes of company's entries rcpt[i] (only
+ * those with want[i], want NULL: all); PM_STORE_OK, or a failure after
+ * which the changes must not be made. */
+int rs_supnote_intents(struct redis_store *rs, const char *company, const char *const *rcpt,
+                       const int *want, size_t n, char *err, size_t errlen);
+
 /* The store operations of store_redis_supx.c. */
 int rs_sup_snapshot(void *impl, char *last, size_t lastlen,
+                    void (*note)(void *arg, enum pm_sup_op op, const char *company,
+                                 const char *rcpt, long long expires),
                     void (*each)(void *arg, const char *company, const char *rcpt,
                                  long long expires),
                     void *arg, int (*stop)(void), long long *now, char *err, size_t errlen);
 int rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
-                  void (*each)(void *arg, int add, const char *company, const char *rcpt,
+                  void (*each)(void *arg, enum pm_sup_op op, const char *company, const char *rcpt,
                                long long expires),
                   void *arg, long long *now, char *err, size_t errlen);
 

@@ -3,21 +3,26 @@
  * suppression lists (policy/suplocal.c).
  *
  * SYNOPSIS
- *   rs_sup_snapshot(): the stream's last id, then every entry;
+ *   rs_sup_snapshot(): the stream's last id, the intents open, every entry;
  *   rs_sup_follow(): the changes after an id (XREAD BLOCK).
  *
  * DESCRIPTION
- *   Every write of a suppression entry notes it, in the same script, in the
- *   stream "<prefix>:v2:{@}:supx" (prelude.lua's supx_note: op, c, a, x), kept
- *   to about RS_SUPX_MAX_TEXT entries. A load reads the stream's last id
- *   first (XREVRANGE + - COUNT 1; "0-0" when there is none), then every
- *   entry: SCAN MATCH "<prefix>:v2:{*}:sup:*" (COUNT 1000, at most
- *   SCAN_ROUNDS calls; the caller's stop asked before each page), each
- *   page's PTTLs pipelined with a read of the store's clock (the page's
- *   entries expire by it: a long load does not shorten the last ones), so
- *   that a change made during the SCAN is in the stream after that id and
- *   is applied again by the follower: adds and removals are idempotent, and
- *   applied in order they leave what the store holds.
+ *   Every write of a suppression entry is noted by the writer's C code in
+ *   the stream "<prefix>:v2:{@}:supx" (store_redis_supnote.c: fields op, c,
+ *   a, x), kept to about RS_SUPX_MAX_TEXT entries: an intent "chk" before
+ *   the script that may change the entry, then "add" (x its expiry), "del"
+ *   or "end" (nothing changed) once it ran. No script writes the stream:
+ *   under Redis Cluster it sits in another slot than the entries. A load
+ *   reads the stream's last id first (XREVRANGE + - COUNT 1; "0-0" when
+ *   there is none), then the notes of the minute before it (XREVRANGE, at
+ *   most REWIND_COUNT), whose intents not closed by then are open at the
+ *   load (a writer between its notes may write the entry after the SCAN
+ *   passed it, and die before its final note), then every entry: SCAN MATCH "<prefix>:v2:{*}:sup:*"
+ * (COUNT 1000, at most SCAN_ROUNDS calls; the caller's stop asked before each page), each page's
+ * PTTLs pipelined with a read of the store's clock (the page's entries expire by it: a long load
+ * does not shorten the last ones), so that a change made during the SCAN is in the stream after
+ * that id and is applied again by the follower: adds and removals are idempotent, and applied in
+ * order they leave what the store holds.
  *
  *   Both run on a connection of the follower's own (rs->follow, not the
  *   pool's: a load or a blocked XREAD never takes a connection from the
@@ -34,8 +39,8 @@
  *   Sentinels named since the connection was opened is a gap too, and so is
  *   a change of the key layout since the load (layout 1 names the stream
  *   "<prefix>:v1:supx", its entries "<prefix>:v1:{d:<company>}:sup:*"; the
- *   store's names follow the layout, store_redis_layout.c). Either way, and after a failure,
- * the caller loads again.
+ *   store's names follow the layout, store_redis_layout.c). Either way, and
+ *   after a failure, the caller loads again.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -49,8 +54,10 @@
 #include "store_redis_int.h"
 #include "suplocal.h"
 
-#define FOLLOW_COUNT "1000" /* changes read per XREAD */
-#define SCAN_ROUNDS 100000  /* bound on SCAN calls of a load (each sees about 1000 keys) */
+#define FOLLOW_COUNT "1000"  /* changes read per XREAD */
+#define SCAN_ROUNDS 100000   /* bound on SCAN calls of a load (each sees about 1000 keys) */
+#define REWIND_MS 60000ULL   /* a load reads the notes of the minute before its start, */
+#define REWIND_COUNT "10000" /* at most this many */
 
 /* A stream id "ms-seq" as two numbers; -1 when it is not one. */
 static int
@@ -338,9 +345,78 @@ load_all(struct redis_store *rs, long long *now,
     return rc;
 }
 
-/* The stream's last id, then every entry. */
+/* The value of field name in a stream entry's [field, value, ...]; "" none. */
+static const char *
+field(const redisReply *f, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < f->elements; i += 2)
+        if (f->element[i]->type == REDIS_REPLY_STRING &&
+            f->element[i + 1]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, name) == 0)
+            return f->element[i + 1]->str;
+    return "";
+}
+
+/* The op of a stream entry ("add", "del", "chk", "end"); -1 another. */
+static int
+op_parse(const char *op, enum pm_sup_op *out)
+{
+    static const char *names[] = {"add", "del", "chk", "end"}; /* enum pm_sup_op order */
+    int i;
+
+    for (i = 0; i < 4; i++)
+        if (strcmp(op, names[i]) == 0) {
+            *out = (enum pm_sup_op)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* The notes of the stream from REWIND_MS before last up to it (at most
+ * REWIND_COUNT, the latest), oldest first, to note: the intents open at the
+ * load's start. */
+static int
+recent(struct redis_store *rs, const char *supx, const char *last,
+       void (*note)(void *, enum pm_sup_op, const char *, const char *, long long), void *arg,
+       char *err, size_t errlen)
+{
+    unsigned long long ms, seq;
+    char from[48];
+    const char *argv[6] = {"XREVRANGE", supx, last, from, "COUNT", REWIND_COUNT};
+    redisReply *r;
+    size_t i;
+    int rc;
+
+    if (!note || strcmp(last, "0-0") == 0 || id_parse(last, &ms, &seq) < 0)
+        return PM_STORE_OK;
+    snprintf(from, sizeof(from), "%llu-0", ms > REWIND_MS ? ms - REWIND_MS : 0);
+    if ((rc = own_call(rs, rs->command_ms, 6, argv, &r, err, errlen)) < 0)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "redis %s: unexpected reply to XREVRANGE", rs->name);
+        freeReplyObject(r);
+        return PM_STORE_ERROR;
+    }
+    for (i = r->elements; i > 0; i--) {
+        const redisReply *e = r->element[i - 1];
+        enum pm_sup_op o;
+
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+            e->element[1]->type == REDIS_REPLY_ARRAY && *field(e->element[1], "c") &&
+            *field(e->element[1], "a") && op_parse(field(e->element[1], "op"), &o) == 0)
+            note(arg, o, field(e->element[1], "c"), field(e->element[1], "a"),
+                 strtoll(field(e->element[1], "x"), NULL, 10));
+    }
+    freeReplyObject(r);
+    return PM_STORE_OK;
+}
+
+/* The stream's last id, the intents open then, then every entry. */
 int
 rs_sup_snapshot(void *impl, char *last, size_t lastlen,
+                void (*note)(void *arg, enum pm_sup_op op, const char *company, const char *rcpt,
+                             long long expires),
                 void (*each)(void *arg, const char *company, const char *rcpt, long long expires),
                 void *arg, int (*stop)(void), long long *now, char *err, size_t errlen)
 {
@@ -363,30 +439,18 @@ rs_sup_snapshot(void *impl, char *last, size_t lastlen,
     if (rs->follow && rs_conn_moved(rs, rs->follow))
         own_drop(rs);
     if ((rc = stream_end(rs, supx, 1, last, lastlen, err, errlen)) == PM_STORE_OK &&
+        (rc = recent(rs, supx, last, note, arg, err, errlen)) == PM_STORE_OK &&
         (rc = own_now(rs, now, err, errlen)) == PM_STORE_OK)
         rc = load_all(rs, now, each, arg, stop, err, errlen);
     free(supx);
     return rc;
 }
 
-/* The value of field name in a stream entry's [field, value, ...]; "" none. */
-static const char *
-field(const redisReply *f, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < f->elements; i += 2)
-        if (f->element[i]->type == REDIS_REPLY_STRING &&
-            f->element[i + 1]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, name) == 0)
-            return f->element[i + 1]->str;
-    return "";
-}
-
 /* Apply the entries of an XREAD reply and move last on; PM_STORE_OK or
  * PM_STORE_ERROR (an unexpected reply). */
 static int
 apply(const redisReply *r, char *last, size_t lastlen,
-      void (*each)(void *, int, const char *, const char *, long long), void *arg)
+      void (*each)(void *, enum pm_sup_op, const char *, const char *, long long), void *arg)
 {
     const redisReply *entries;
     size_t i;
@@ -399,14 +463,15 @@ apply(const redisReply *r, char *last, size_t lastlen,
     for (i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i], *f;
         const char *op, *c, *a;
+        enum pm_sup_op o;
 
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
             e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
             return PM_STORE_ERROR;
         f = e->element[1];
         op = field(f, "op"), c = field(f, "c"), a = field(f, "a");
-        if (*c && *a && (strcmp(op, "add") == 0 || strcmp(op, "del") == 0))
-            each(arg, op[0] == 'a', c, a, strtoll(field(f, "x"), NULL, 10));
+        if (*c && *a && op_parse(op, &o) == 0)
+            each(arg, o, c, a, strtoll(field(f, "x"), NULL, 10));
         snprintf(last, lastlen, "%s", e->element[0]->str);
     }
     return PM_STORE_OK;
@@ -415,7 +480,7 @@ apply(const redisReply *r, char *last, size_t lastlen,
 /* Wait up to block_ms for changes after last; see store.h. */
 int
 rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
-              void (*each)(void *arg, int add, const char *company, const char *rcpt,
+              void (*each)(void *arg, enum pm_sup_op op, const char *company, const char *rcpt,
                            long long expires),
               void *arg, long long *now, char *err, size_t errlen)
 {

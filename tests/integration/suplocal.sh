@@ -2,14 +2,18 @@
 # suplocal.sh - each daemon's copy of the suppression lists, two daemons on
 # one Redis (and a third that keeps no copy):
 #   (a) both load the copy at start (ready, no entry);
-#   (b) postmeterctl suppress add on one server: the entry is in the stream
-#       <prefix>:v2:{@}:supx, the other daemon's copy holds it within a bounded
+#   (b) postmeterctl suppress add on one server: the stream
+#       <prefix>:v2:{@}:supx holds its intent (op chk) then the change (op
+#       add, its expiry), the other daemon's copy holds it within a bounded
 #       wait and it refuses the recipient at RCPT with 550 5.1.1; suppress del:
 #       the copy lets it go, the recipient is accepted;
 #   (c) a hard bounce learned through the feedback path on daemon a: daemon
 #       b's copy holds it and b refuses the recipient; so with an entry of the
 #       layout of earlier versions that suppress migrate moves; a reload of
-#       the configuration keeps the copy (the same Redis and prefix);
+#       the configuration keeps the copy (the same Redis and prefix). For the
+#       add, the del and the bounce, MONITOR shows postmeter's XADD of the
+#       intent before the script's write of the entry, the XADD of the change
+#       after it, and no XADD by a script;
 #   (d) postmeterctl forget --all deletes the stream with the rest: the next
 #       write makes it anew, which each follower sees as a gap, and reloads:
 #       its copy then holds exactly what Redis holds;
@@ -20,7 +24,12 @@
 #       daemon stops cleanly on SIGTERM (the follower sees the stop within its
 #       XREAD block).
 #   (g) the copy in use: 10 messages to a recipient on no list cost 11 meter
-#       calls through a daemon with the copy, 20 through one without (MONITOR).
+#       calls through a daemon with the copy, 20 through one without (MONITOR);
+#   (h) a writer whose script fails after its intent (postmeterctl as an ACL
+#       user that may not HSET): the stream ends with the intent alone, and a
+#       copy that follows it, or is loaded after it, answers "may be" for that
+#       address (for an address with no entry), until the next load past the
+#       minute of notes a load reads.
 # tests/tools/supcopy loads and follows a copy as a daemon does and prints
 # what pm_suplocal_maybe() answers: after (b), and following a del and an add.
 #
@@ -112,13 +121,41 @@ copy_is a 0 >/dev/null
 copy_is b 0 >/dev/null
 pm_assert_eq 0 "$(pm_rcli XLEN $SUPX)" "stream length before any entry"
 
+# The stream's notes, one a line: "op c a [x]".
+notes() {
+    pm_rcli XRANGE $SUPX - + | awk '/^[0-9]+-[0-9]+$/ { if (l != "") print l; l = ""; next }
+        { k = $0; getline v; if (k ~ /^(op|c|a|x)$/) l = l (l == "" ? "" : " ") v }
+        END { if (l != "") print l }'
+}
+
+# MONITOR from here to (c)'s bounce: who writes the stream, and when
+redis-cli -h 127.0.0.1 -p "$PM_REDIS_PORT" monitor >"$PM_TMP/monitor.notes" &
+NMON_PID=$!
+pm_on_exit "kill $NMON_PID 2>/dev/null"
+pm_wait_grep '^OK' "$PM_TMP/monitor.notes" || pm_fail "redis-cli monitor did not start"
+
+# Print, in the order MONITOR saw them, the commands of the MONITOR file $1
+# that write the stream or entry $2 (an address): "note OP" for a client's
+# XADD, "script CMD" for a write a script made to the entry (reads left out),
+# "script-xadd" for any XADD a script ran.
+order() {
+    awk -v a="$2" -v supx="\"$SUPX\"" '
+        / \[[0-9]+ lua\] "(xadd|XADD)"/ { print "script-xadd"; next }
+        / \[[0-9]+ lua\] / && index($0, ":sup:" a "\"") {
+            split($0, f, "\""); c = tolower(f[2])
+            if (c ~ /^(hset|expire|pexpire|del)$/) print "script " c; next }
+        / "(xadd|XADD)" / && index($0, supx) && index($0, "\"a\" \"" a "\"") {
+            for (i = 1; i <= NF; i++) if ($i == "\"op\"") { op = $(i + 1); gsub(/"/, "", op) }
+            print "note " op }' "$1"
+}
+
 # --- (b) suppress add / del ----------------------------------------------------------------
 ctl suppress add gone@example.org --domain example.com --days 30
-pm_assert_eq 1 "$(pm_rcli XLEN $SUPX)" "stream length after suppress add"
+pm_assert_eq 2 "$(pm_rcli XLEN $SUPX)" "stream length after suppress add"
 now=$(pm_rcli TIME | head -n 1)
-entry=$(pm_rcli XRANGE $SUPX - + | tr '\n' ' ')
 x=$(pm_rcli XRANGE $SUPX - + | sed -n '/^x$/{n;p}')
-[[ "$entry" == *"op add c example.com a gone@example.org x $x "* ]] || pm_fail "stream entry: $entry"
+pm_assert_eq "chk example.com gone@example.org
+add example.com gone@example.org $x" "$(notes)" "the stream's notes of suppress add: intent, then change"
 [ "$x" -ge $((now + 30 * 86400 - 2)) ] && [ "$x" -le $((now + 30 * 86400 + 2)) ] ||
     pm_fail "stream entry's expiry $x, store time $now"
 ms=$(copy_is b 1)
@@ -135,13 +172,14 @@ maybe example.com Gone@example.org 0
 entries 1 ready 1" "$("$SUPCOPY" -c "$PM_TMP/b.conf" example.com gone@example.org example.com erin@example.org \
     other.example gone@example.org example.com Gone@example.org)" "supcopy after suppress add"
 ctl suppress del gone@example.org --domain example.com
-pm_assert_eq "del" "$(pm_rcli XREVRANGE $SUPX + - COUNT 1 | sed -n '/^op$/{n;p}')" "last stream entry"
+pm_assert_eq "chk example.com gone@example.org
+del example.com gone@example.org" "$(notes | tail -n 2)" "the stream's notes of suppress del"
 copy_is b 0 >/dev/null
 accepts b gone@example.org
 # none left: an error, and nothing to note
 "$CTL" -c "$PM_TMP/a.conf" suppress del gone@example.org --domain example.com >/dev/null 2>&1 &&
     pm_fail "suppress del of an address not on the list succeeded"
-pm_assert_eq 2 "$(pm_rcli XLEN $SUPX)" "stream length after a del of nothing"
+pm_assert_eq 4 "$(pm_rcli XLEN $SUPX)" "stream length after a del of nothing"
 
 # --- (c) a hard bounce through daemon a, refused by daemon b ------------------------------
 printf 'From: alice@example.com\r\nTo: bob@example.org\r\nSubject: hi\r\nMessage-ID: <alice-1@example.com>\r\n\r\nHello.\r\n' \
@@ -163,9 +201,28 @@ pm_assert_eq 1 "$(pm_summary - accepted <<<"$out")" "alice to bob"
     pm_fail "pmdrive (bounce) failed"
 pm_wait_grep 'feedback=hard_bounce sender=alice@example.com rcpt=bob@example\.org' "$PM_TMP/a.log" ||
     pm_fail "no hard bounce learned"
-pm_assert_eq 3 "$(pm_rcli XLEN $SUPX)" "stream length after the bounce"
+pm_assert_eq 6 "$(pm_rcli XLEN $SUPX)" "stream length after the bounce"
+x=$(pm_rcli XREVRANGE $SUPX + - COUNT 1 | sed -n '/^x$/{n;p}')
+pm_assert_eq "chk example.com bob@example.org
+add example.com bob@example.org $x" "$(notes | tail -n 2)" "the stream's notes of the bounce"
 copy_is b 1 >/dev/null
 refuses b bob@example.org
+pm_rcli ping >/dev/null
+pm_wait_grep '"ping"' "$PM_TMP/monitor.notes" || pm_fail "monitor missed the last command"
+kill "$NMON_PID"
+wait "$NMON_PID" 2>/dev/null || true
+pm_assert_eq "note chk
+script hset
+script expire
+note add
+note chk
+script del
+note del" "$(order "$PM_TMP/monitor.notes" gone@example.org)" "MONITOR: suppress add and del, notes around the scripts"
+pm_assert_eq "note chk
+script hset
+script expire
+note add" "$(order "$PM_TMP/monitor.notes" bob@example.org)" "MONITOR: the bounce, notes around the script"
+pm_assert_eq 0 "$(grep -ciE ' \[[0-9]+ lua\] "xadd"' "$PM_TMP/monitor.notes" || true)" "XADD run by a script"
 
 # an entry of the layout of earlier versions, moved by suppress migrate: noted too
 pm_rcli SET "$(PM_LAYOUT=1 pm_key base)sup:old@example.org" "1700000000|5.1.1|alice@example.com" EX 1000 >/dev/null
@@ -280,6 +337,32 @@ pm_assert_eq "1 2" "$(grep -c '^gap$' "$PM_TMP/supcopy.out") $(grep -c '^loaded 
     "supcopy past the stream's end: gaps, loads"
 pm_assert_eq "maybe example.com later@example.org 1
 entries 1 ready 1" "$(tail -n 2 "$PM_TMP/supcopy.out")" "supcopy loaded again after the gap"
+
+# --- (h) an intent left open --------------------------------------------------------------------
+pm_rcli ACL SETUSER nohset on '>nohset-pw' '~*' '+@all' '-hset' >/dev/null
+printf 'nohset nohset-pw\n' >"$PM_TMP/nohset.pw"
+chmod 600 "$PM_TMP/nohset.pw"
+sed "s|key_prefix = \"pmtest\";|key_prefix = \"pmtest\"; password_file = \"$PM_TMP/nohset.pw\";|" \
+    "$PM_TMP/a.conf" >"$PM_TMP/h.conf"
+grep -q 'password_file' "$PM_TMP/h.conf" || pm_fail "h.conf: no password_file"
+"$SUPCOPY" -c "$PM_TMP/b.conf" -f 3000 example.com stuck@example.org example.com later@example.org \
+    >"$PM_TMP/supcopy.out" 2>&1 &
+sc=$!
+pm_wait_grep '^loaded 1 ' "$PM_TMP/supcopy.out" || pm_fail "supcopy: $(cat "$PM_TMP/supcopy.out")"
+"$CTL" -c "$PM_TMP/h.conf" suppress add stuck@example.org --domain example.com >"$PM_TMP/ctl.out" 2>&1 &&
+    pm_fail "suppress add without HSET succeeded: $(cat "$PM_TMP/ctl.out")"
+grep -q "can't run this command" "$PM_TMP/ctl.out" || pm_fail "suppress add without HSET: $(cat "$PM_TMP/ctl.out")"
+pm_assert_eq "chk example.com stuck@example.org" "$(notes | tail -n 1)" "the stream after the failed script"
+pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key sup example.com stuck@example.org)")" "no entry written"
+wait $sc || pm_fail "supcopy failed: $(cat "$PM_TMP/supcopy.out")"
+pm_assert_eq "maybe example.com stuck@example.org 1
+maybe example.com later@example.org 1
+entries 1 ready 1" "$(tail -n 3 "$PM_TMP/supcopy.out")" "supcopy following the open intent"
+pm_assert_eq "maybe example.com stuck@example.org 1
+maybe example.com other@example.org 0
+entries 1 ready 1" "$("$SUPCOPY" -c "$PM_TMP/b.conf" example.com stuck@example.org example.com other@example.org | tail -n 3)" \
+    "supcopy loaded after the open intent"
+
 # a copy that the changes it follows fill past local_max gives up, and says so once
 start d 2
 copy_is d 1 >/dev/null

@@ -9,14 +9,16 @@
  * DESCRIPTION
  *   Reads postmeter's configuration CONF, makes its Redis store, loads the
  *   copy (pm_store_sup_snapshot into policy/suplocal.c, bounded by
- *   suppression.local_max) and prints "loaded ENTRIES LAST_ID" (flushed).
+ *   suppression.local_max, with the intents the stream's last minute of
+ *   notes leaves open) and prints "loaded ENTRIES LAST_ID" (flushed).
  *   With -s, the load is asked to stop once PAGES pages of entries were
  *   read (as a daemon's stop does), and fails so. With -a, the first follow
  *   starts after ID, not after the stream's last id (as a follower that saw
  *   ids the stream, made anew, has not reached).
  *   With -f, follows the stream (pm_store_sup_follow, blocks of 100 ms, the
  *   store's clock read with each, where a daemon reads it every 10 s) for
- *   at most MS milliseconds, or until CHANGES changes were applied with -n;
+ *   at most MS milliseconds, or until CHANGES changes were applied with -n
+ *   (a change: its final note, add, del or end; its intent, chk, opens it);
  *   a gap loads the copy again ("gap" is printed). Then prints one line per
  *   pair, "maybe COMPANY RCPT ANSWER", ANSWER what pm_suplocal_maybe() says
  *   (1: may be suppressed, or the copy cannot tell; 0: surely not), and
@@ -49,12 +51,12 @@ stop_load(void)
     return stop_after >= 0 && pages++ >= stop_after;
 }
 
-/* A change of the stream: into the copy, counted. */
+/* A note of the stream: into the copy, its final notes counted. */
 static void
-change_one(void *arg, int add, const char *company, const char *rcpt, long long expires)
+change_one(void *arg, enum pm_sup_op op, const char *company, const char *rcpt, long long expires)
 {
-    pm_suplocal_change(arg, add, company, rcpt, expires);
-    changes++;
+    pm_suplocal_change(arg, op, company, rcpt, expires);
+    changes += op != PM_SUP_CHK; /* an intent is half a change */
 }
 
 /* Load the copy; 0, or -1 (printed). */
@@ -66,8 +68,8 @@ load(struct pm_store *st, char *last, size_t lastlen)
     long long now;
 
     pm_suplocal_begin();
-    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_load_one, NULL, stop_load, &now, err,
-                              sizeof(err)) < 0) {
+    if (pm_store_sup_snapshot(st, last, lastlen, pm_suplocal_pair, pm_suplocal_load_one, NULL,
+                              stop_load, &now, err, sizeof(err)) < 0) {
         fprintf(stderr, "supcopy: load: %s\n", err);
         return -1;
     }

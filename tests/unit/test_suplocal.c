@@ -1,8 +1,8 @@
 /*
  * test_suplocal.c - unit tests of this server's copy of the suppression
  * lists (policy/suplocal.c): add, remove, expiry, the bound, readiness, many
- * entries against a reference, its memory at 100,000 entries, and readers
- * beside a writer.
+ * entries against a reference, its memory at 100,000 entries, readers
+ * beside a writer, and the pending marks of the stream's intents.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -239,15 +239,151 @@ test_threads(void **state)
     assert_int_equal(entries(), 1);
 }
 
+/* An intent (chk) makes its address "may be" until its final note (add,
+ * del or end) closes it, whatever the entry; two intents need two closes;
+ * a final note without an intent (its intent before the load) only
+ * changes the entry; a load's earlier notes open and close intents only. */
+static void
+test_pending(void **state)
+{
+    struct pm_suplocal_stats s;
+
+    (void)state;
+    fresh(100);
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "bob@x.org", 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "bob@x.org", NOW), 1);
+    assert_int_equal(pm_suplocal_maybe("a.example", "bob@x.org"), 1);
+    assert_int_equal(pm_suplocal_maybe_at("b.example", "bob@x.org", NOW), 0); /* its company */
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "ann@x.org", NOW), 0);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.entries, 0);
+    assert_int_equal(s.pending, 1);
+    assert_int_equal(s.bytes, 1024 * 16); /* the pending marks' table counts */
+    pm_suplocal_change(NULL, PM_SUP_ADD, "a.example", "bob@x.org", NOW + 100);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "bob@x.org", NOW), 1); /* the entry */
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.pending, 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "bob@x.org", NOW + 200), 0); /* expired */
+
+    /* an intent on a held entry, closed by its removal */
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "bob@x.org", 0);
+    pm_suplocal_change(NULL, PM_SUP_DEL, "a.example", "bob@x.org", 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "bob@x.org", NOW), 0);
+
+    /* two writers at once: "may be" until both closed; end changes nothing */
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "eve@x.org", 0);
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "eve@x.org", 0);
+    pm_suplocal_change(NULL, PM_SUP_END, "a.example", "eve@x.org", 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "eve@x.org", NOW), 1);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.pending, 1);
+    pm_suplocal_change(NULL, PM_SUP_END, "a.example", "eve@x.org", 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "eve@x.org", NOW), 0);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.pending, 0);
+    assert_int_equal(s.entries, 0);
+
+    /* a final note whose intent came before the load: the entry only */
+    pm_suplocal_change(NULL, PM_SUP_ADD, "a.example", "joe@x.org", 0);
+    pm_suplocal_change(NULL, PM_SUP_END, "a.example", "joe@x.org", 0);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.pending, 0);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "joe@x.org", NOW), 1);
+
+    /* a writer that died between its notes: "may be" until the next load */
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "zed@x.org", 0);
+    pm_suplocal_begin();
+    pm_suplocal_ready(1);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.pending, 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "zed@x.org", NOW), 0);
+
+    /* a load's notes of the minute before it: intents only, the entries are the load's */
+    pm_suplocal_begin();
+    pm_suplocal_pair(NULL, PM_SUP_CHK, "a.example", "kim@x.org", 0);
+    pm_suplocal_pair(NULL, PM_SUP_ADD, "a.example", "kim@x.org", NOW + 100);
+    pm_suplocal_pair(NULL, PM_SUP_CHK, "a.example", "lee@x.org", 0);
+    pm_suplocal_pair(NULL, PM_SUP_DEL, "a.example", "max@x.org", 0); /* its intent before */
+    pm_suplocal_add("a.example", "max@x.org", 0);                    /* as loaded */
+    pm_suplocal_ready(1);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.entries, 1);
+    assert_int_equal(s.pending, 1);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "kim@x.org", NOW), 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "lee@x.org", NOW), 1);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "max@x.org", NOW), 1);
+    pm_suplocal_change(NULL, PM_SUP_END, "a.example", "lee@x.org", 0); /* followed */
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "lee@x.org", NOW), 0);
+
+    /* off: no marks kept, everyone "may be" */
+    pm_suplocal_setup(0);
+    pm_suplocal_ready(1);
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "zed@x.org", 0);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.pending, 0);
+    assert_int_equal(s.bytes, 0);
+}
+
+/* Past PM_SUPLOCAL_PENDING_MAX open intents the copy overflows: "may be"
+ * for everyone, whatever closes after, until a load starts over. */
+static void
+test_pending_overflow(void **state)
+{
+    struct pm_suplocal_stats s;
+    char rcpt[32];
+    int i;
+
+    (void)state;
+    fresh(100);
+    for (i = 0; i < PM_SUPLOCAL_PENDING_MAX; i++) {
+        snprintf(rcpt, sizeof(rcpt), "%d@x.org", i);
+        pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", rcpt, 0);
+    }
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "0@x.org", 0); /* one held: no more room */
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.pending, PM_SUPLOCAL_PENDING_MAX);
+    assert_int_equal(s.overflow, 0);
+    assert_int_equal(s.entries, 0); /* marks are not entries: the bound of 100 is theirs */
+    assert_int_equal(s.bytes, 16384 * 16);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "nobody@x.org", NOW), 0);
+    pm_suplocal_change(NULL, PM_SUP_CHK, "a.example", "one-more@x.org", 0);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.overflow, 1);
+    assert_int_equal(s.pending, PM_SUPLOCAL_PENDING_MAX);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "nobody@x.org", NOW), 1);
+    for (i = 0; i < PM_SUPLOCAL_PENDING_MAX; i++) { /* every one closed: still overflowed */
+        snprintf(rcpt, sizeof(rcpt), "%d@x.org", i);
+        pm_suplocal_change(NULL, PM_SUP_END, "a.example", rcpt, 0);
+    }
+    pm_suplocal_change(NULL, PM_SUP_END, "a.example", "0@x.org", 0);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.pending, 0);
+    assert_int_equal(s.overflow, 1);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "nobody@x.org", NOW), 1);
+    pm_suplocal_begin(); /* the load the follower makes */
+    pm_suplocal_ready(1);
+    pm_suplocal_stats(&s);
+    assert_int_equal(s.overflow, 0);
+    assert_int_equal(s.bytes, 0);
+    assert_int_equal(pm_suplocal_maybe_at("a.example", "nobody@x.org", NOW), 0);
+}
+
 /* Run the tests. */
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_del), cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_bound),   cmocka_unit_test(test_not_ready_off),
-        cmocka_unit_test(test_many),    cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_add_del),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_not_ready_off),
+        cmocka_unit_test(test_many),
+        cmocka_unit_test(test_memory),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_pending),
+        cmocka_unit_test(test_pending_overflow),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
