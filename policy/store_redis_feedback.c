@@ -33,6 +33,7 @@
 
 /* Read the entries named by KEYS: per key {at, status, sender, ttl}. */
 static const char read_lua[] =
+    "#!lua\n"
     "local out = {}\n"
     "for i, k in ipairs(KEYS) do\n"
     "    local e = redis.call('HMGET', k, 'at', 'status', 'sender')\n"

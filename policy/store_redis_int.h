@@ -20,6 +20,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cluster_slot.h"
 #include "redis_conn.h"
 #include "sentinel_watch.h"
 #include "store.h"
@@ -34,6 +35,8 @@ struct rs_conn {
     unsigned moves; /* with Sentinels: the primary's version it was opened to */
     char sha[41];   /* meter.lua's SHA1, as SCRIPT LOAD answered */
 };
+
+struct rs_cluster; /* store_redis_route.c */
 
 struct redis_store {
     /* copied from the configuration, which may be freed on reload */
@@ -72,6 +75,11 @@ struct redis_store {
     unsigned moves;                  /* bumped whenever the primary changes */
     int watching;                    /* the watcher was started (or failed to start) */
     struct pm_sentinel_watch *watch; /* follows the Sentinels' announcements */
+
+    /* redis.cluster: the slot map and a store per primary (store_redis_route.c) */
+    struct rs_cluster *cl;
+    struct redis_store *top; /* a primary's store: the cluster's top-level one; else NULL */
+    char clock_last[24];     /* on a cluster: the test clock offset last read */
 
     /* the follower's own connection (store_redis_supx.c): only its thread uses it */
     struct rs_conn *follow;
@@ -148,6 +156,50 @@ int rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len,
 
 /* The size of rs_clock_arg's buffer. */
 #define RS_CLOCK_LEN 512
+
+/* Send argv on c, after ASKING when asking (pipelined): the command's reply,
+ * or NULL when the connection failed (c->err says why). */
+redisReply *rs_send(redisContext *c, int asking, int argc, const char **argv);
+
+/* On a Redis Cluster (store_redis_route.c): one call's way through redirections. */
+struct rs_try {
+    unsigned slot;            /* PM_CLUSTER_SLOTS: a command without a key */
+    struct redis_store *node; /* the primary's store to send it to */
+    int asking;               /* send ASKING first (an ASK redirection) */
+    int tries, delay_ms;
+    long long deadline; /* monotonic ms: redis.cluster_retry_ms after the start */
+};
+
+/* Make rs a cluster's top-level store with these seeds ("host:port"); 0, or
+ * -1 on allocation failure. */
+int rs_cluster_init(struct redis_store *rs, char *const *seeds, size_t n, int retry_ms);
+
+/* Free the cluster's state and every primary's store. */
+void rs_cluster_free(struct redis_store *rs);
+
+/* Start a call of argc/argv: its slot and primary; 0, or -1 with err set. */
+int rs_route_start(struct redis_store *rs, int argc, const char **argv, struct rs_try *t, char *err,
+                   size_t errlen);
+
+/* 1 to send the call again after reply r (NULL: none came), t updated;
+ * else 0 (err set when the budget ran out). */
+int rs_route_again(struct redis_store *rs, struct rs_try *t, const redisReply *r, char *err,
+                   size_t errlen);
+
+/* Mark the slot map stale: read it again soon. */
+void rs_route_stale(struct redis_store *rs);
+
+/* The store of the primary serving slot (PM_CLUSTER_SLOTS: any); NULL with err set. */
+struct redis_store *rs_route_slot(struct redis_store *rs, unsigned slot, char *err, size_t errlen);
+
+/* The slot of the global keys' tag "{@}". */
+unsigned rs_route_at_slot(const struct redis_store *rs);
+
+/* The primaries serving a slot now, into out (at most max); how many. */
+size_t rs_route_primaries(struct redis_store *rs, struct redis_store **out, size_t max);
+
+/* The redirections seen: kind 0 MOVED, 1 ASK, 2 TRYAGAIN or CLUSTERDOWN. */
+unsigned long long rs_route_redirects(struct redis_store *rs, int kind);
 
 /* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
  * layout (store_redis_keys.h); NULL on allocation failure. */

@@ -163,7 +163,9 @@ own_clock(struct redis_store *rs, char *buf, size_t len, char *err, size_t errle
     snprintf(buf, len, "0");
     if (!rs->test_clock)
         return PM_STORE_OK;
-    if ((rc = own_call(rs, rs->command_ms, 2, argv, &r, err, errlen)) < 0)
+    /* on a cluster the follower's connection may be another slot's primary's */
+    if ((rc = rs->cl ? rs_call(rs, 2, argv, &r, err, errlen)
+                     : own_call(rs, rs->command_ms, 2, argv, &r, err, errlen)) < 0)
         return rc;
     if (r->type == REDIS_REPLY_STRING && r->len < len)
         snprintf(buf, len, "%s", r->str);

@@ -404,6 +404,25 @@ struct bad_row {
 };
 
 static const struct bad_row bad_rows[] = {
+    /* a Redis Cluster: seeds checked, nothing it excludes, db 0, login_domain */
+    {"login_domain = \"a.org\";\nredis: {\n  cluster = [ \"127.0.0.1:7000\", \"nohost\" ];\n};\n",
+     NULL, NULL, "$D/bad.conf:3: redis.cluster[1]: \"nohost\" is not host:port"},
+    {"login_domain = \"a.org\";\nredis: {\n  socket = \"/run/redis.sock\";\n  cluster = [ "
+     "\"127.0.0.1:7000\" ];\n};\n",
+     NULL, NULL,
+     "$D/bad.conf:4: redis.cluster and redis.socket ($D/bad.conf:3) exclude each other"},
+    {"login_domain = \"a.org\";\nredis: {\n  sentinels = [ \"127.0.0.1:26379\" ];\n  cluster = [ "
+     "\"127.0.0.1:7000\" ];\n};\n",
+     NULL, NULL,
+     "$D/bad.conf:4: redis.cluster and redis.sentinels ($D/bad.conf:3) exclude each other"},
+    {"login_domain = \"a.org\";\nredis: {\n  db = 2;\n  cluster = [ \"127.0.0.1:7000\" ];\n};\n",
+     NULL, NULL, "$D/bad.conf:4: redis.cluster: redis.db ($D/bad.conf:3) must be 0 with a cluster"},
+    {"redis: {\n  cluster = [ \"127.0.0.1:7000\" ];\n};\n", NULL, NULL,
+     "$D/bad.conf:2: redis.cluster needs login_domain: the keys of a login without '@' would not "
+     "share its company's slot"},
+    {"login_domain = \"a.org\";\nredis: {\n  cluster = [ \"127.0.0.1:7000\" ];\n  "
+     "cluster_retry_ms = 20;\n};\n",
+     NULL, NULL, "$D/bad.conf:4: redis.cluster_retry_ms: 20 is out of range (50-10000)"},
     /* libconfig's own parse errors */
     {"redis: {\n  port = ;\n};\n", NULL, NULL, "$D/bad.conf:2: syntax error"},
     {"user = \"a\";\nuser = \"b\";\n", NULL, NULL, "$D/bad.conf:2: duplicate setting name"},
