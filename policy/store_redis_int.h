@@ -198,9 +198,6 @@ unsigned rs_route_at_slot(const struct redis_store *rs);
 /* The primaries serving a slot now, into out (at most max); how many. */
 size_t rs_route_primaries(struct redis_store *rs, struct redis_store **out, size_t max);
 
-/* The redirections seen: kind 0 MOVED, 1 ASK, 2 TRYAGAIN or CLUSTERDOWN. */
-unsigned long long rs_route_redirects(struct redis_store *rs, int kind);
-
 /* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
  * layout (store_redis_keys.h); NULL on allocation failure. */
 char *rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind);

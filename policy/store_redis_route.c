@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "cluster_slot.h"
 #include "log.h"
+#include "metrics.h"
 #include "store_redis_int.h"
 
 #define REFRESH_EVERY_MS 30000 /* the map is read again this often */
@@ -48,7 +49,6 @@ struct rs_cluster {
     unsigned n_nodes;
     int stale, refreshing;
     long long refreshed_ms, tried_ms; /* monotonic: the last success, the last attempt */
-    unsigned long long redirects[3];  /* moved, ask, tryagain */
 };
 
 /* A store for one primary at host:port, sharing the top-level one's settings
@@ -404,14 +404,12 @@ rs_route_again(struct redis_store *rs, struct rs_try *t, const redisReply *r, ch
             }
             t->node = cl->node[k];
         }
-        cl->redirects[kind == PM_CLUSTER_MOVED ? 0 : 1]++;
         pthread_mutex_unlock(&rs->mu);
+        pm_metrics_store_redirect(kind == PM_CLUSTER_MOVED ? 0 : 1);
         t->asking = kind == PM_CLUSTER_ASK;
         return k >= 0;
     }
-    pthread_mutex_lock(&rs->mu);
-    cl->redirects[2]++;
-    pthread_mutex_unlock(&rs->mu);
+    pm_metrics_store_redirect(2);
     {
         struct timespec ts = {0, t->delay_ms * 1000000L};
 
@@ -442,18 +440,6 @@ rs_route_primaries(struct redis_store *rs, struct redis_store **out, size_t max)
             out[n++] = cl->node[o];
         }
     }
-    pthread_mutex_unlock(&rs->mu);
-    return n;
-}
-
-/* The redirections seen: kind 0 MOVED, 1 ASK, 2 TRYAGAIN or CLUSTERDOWN. */
-unsigned long long
-rs_route_redirects(struct redis_store *rs, int kind)
-{
-    unsigned long long n;
-
-    pthread_mutex_lock(&rs->mu);
-    n = rs->cl->redirects[kind];
     pthread_mutex_unlock(&rs->mu);
     return n;
 }
