@@ -4,8 +4,11 @@
 # senders whose companies hash to slots of three different primaries, each
 # limited to 30 messages per hour, 60 messages each offered at once by 36
 # concurrent milter sessions: exactly 30 of each pass and the other 30 get
-# the hourly-limit 4xx; postmeterctl status shows 30 used for each, top
-# lists the three (merged over the primaries); forget --all empties every
+# the hourly-limit 4xx; each sender's keys are on its company's primary
+# alone, and no daemon logged a key outside a script's slot; postmeterctl
+# status shows 30 used for each, top lists the three (merged over the
+# primaries), servers the three daemons, suppress list and incident list
+# answer over every primary, migrate is refused; forget --all empties every
 # primary of the prefix and leaves a key of another prefix on each.
 #
 # SPDX-License-Identifier: BSD-2-Clause
@@ -143,6 +146,14 @@ pm_assert_eq 3 "$(grep -o '"rank":' <<<"$json" | wc -l)" "top: senders listed"
 bad=$(grep -hE "CROSSSLOT|non local key|do not hash to the same slot" "$PM_TMP"/pm[123].log | head -n 3)
 pm_assert_eq "" "$bad" "slot errors in the daemons' logs"
 cp "$PM_TMP"/pm1.log /tmp/cluster_exact-pm1.log 2>/dev/null || true
+
+# the other readers over the shards: the daemons' heartbeats ({@}), no
+# suppression entry and no incident on any primary
+json=$(ctl --json servers) || pm_fail "servers: $json"
+pm_assert_eq 3 "$(grep -o '{"host":' <<<"$json" | wc -l)" "servers: daemons listed ($json)"
+json=$(ctl --json suppress list) || pm_fail "suppress list: $json"
+grep -q '"total":0,' <<<"$json" || pm_fail "suppress list: $json"
+json=$(ctl --json incident list) || pm_fail "incident list: $json"
 
 # migrate is refused on a cluster
 if ctl migrate >"$PM_TMP/migrate.out" 2>&1; then
