@@ -352,7 +352,8 @@ check_link(struct loader *ld)
 
     if (c->redis_network_encrypted)
         return 0;
-    if (c->n_sentinels == 0 && !*c->redis_socket && !pm_cidr_is_loopback(c->redis_host))
+    if (c->n_sentinels == 0 && c->n_cluster == 0 && !*c->redis_socket &&
+        !pm_cidr_is_loopback(c->redis_host))
         return pm_conf_warn(ld, pm_conf_find_setting(ld, "redis", "host"),
                             "redis.host \"%s\" is not a loopback address: hiredis has no TLS, "
                             "so the Redis password and every counter cross the network in clear; "
@@ -374,6 +375,21 @@ check_link(struct loader *ld)
                             "network itself (WireGuard, IPsec) and set redis.network_encrypted = "
                             "true (README: Protecting the link to Redis)",
                             i, c->sentinels[i]);
+    }
+    for (i = 0; i < c->n_cluster; i++) {
+        const char *colon = strrchr(c->cluster[i], ':'); /* checked: "host:port" */
+
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - c->cluster[i]), c->cluster[i]);
+        if (pm_cidr_is_loopback(host))
+            continue;
+        s = pm_conf_find_setting(ld, "redis", "cluster");
+        return pm_conf_warn(ld, s ? config_setting_get_elem(s, (unsigned int)i) : NULL,
+                            "redis.cluster[%zu] \"%s\" is not a loopback address: hiredis has "
+                            "no TLS, so the Redis password and every counter cross the network "
+                            "in clear, to every node of the cluster; encrypt the network itself "
+                            "(WireGuard, IPsec) and set redis.network_encrypted = true (README: "
+                            "Protecting the link to Redis)",
+                            i, c->cluster[i]);
     }
     return 0;
 }

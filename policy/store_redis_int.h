@@ -115,8 +115,9 @@ int rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **ou
             size_t errlen);
 
 /* The store error code of an error reply: a replica's READONLY, a server
- * loading or busy with a script, a cluster moving: PM_STORE_RETRY; else
- * PM_STORE_ERROR. */
+ * loading or busy with a script, a cluster moving (TRYAGAIN, CLUSTERDOWN,
+ * and MOVED or ASK left when a call's redirections ran out):
+ * PM_STORE_RETRY; else PM_STORE_ERROR. */
 int rs_reply_rc(const redisReply *r);
 
 /* SCAN MATCH pattern (COUNT 1000, at most max_calls calls): page() gets each

@@ -519,8 +519,9 @@ rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, ch
 int
 rs_reply_rc(const redisReply *r)
 {
-    static const char *const transient[] = {"READONLY", "LOADING",     "BUSY",    "MASTERDOWN",
-                                            "TRYAGAIN", "CLUSTERDOWN", "LAYOUT ", NULL};
+    static const char *const transient[] = {"READONLY", "LOADING",     "BUSY",   "MASTERDOWN",
+                                            "TRYAGAIN", "CLUSTERDOWN", "MOVED ", "ASK ",
+                                            "LAYOUT ",  NULL};
     int i;
 
     for (i = 0; transient[i]; i++)

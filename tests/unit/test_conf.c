@@ -809,6 +809,11 @@ test_link_warnings(void **state)
         "in clear, to the Sentinels and to the primary they name; encrypt the network itself "
         "(WireGuard, IPsec) and set redis.network_encrypted = true (README: Protecting the link "
         "to Redis)";
+    static const char cluster_warning[] =
+        ":5: warning: redis.cluster[1] \"10.0.0.12:6379\" is not a loopback address: hiredis "
+        "has no TLS, so the Redis password and every counter cross the network in clear, to "
+        "every node of the cluster; encrypt the network itself (WireGuard, IPsec) and set "
+        "redis.network_encrypted = true (README: Protecting the link to Redis)";
     static const struct {
         const char *text, *want; /* want: NULL for no warning */
     } rows[] = {
@@ -825,6 +830,12 @@ test_link_warnings(void **state)
          "\"localhost:26380\" ]; };\n",
          NULL},
         {"redis: {\n  network_encrypted = true;\n  sentinels = [ \"10.0.0.7:26379\" ]; };\n", NULL},
+        {"login_domain = \"a.org\";\nredis: {\n  host = \"10.0.0.5\";\n  cluster = [ "
+         "\"127.0.0.1:7000\",\n    \"10.0.0.12:6379\" ]; };\n",
+         cluster_warning},
+        {"login_domain = \"a.org\";\nredis: {\n  network_encrypted = true;\n  cluster = [ "
+         "\"10.0.0.12:6379\" ]; };\n",
+         NULL},
     };
     char path[512], want[1024];
     struct pm_conf *c;
