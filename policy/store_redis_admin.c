@@ -437,6 +437,69 @@ top_call(struct redis_store *rs, int nkeys, const char **args,
     return rc;
 }
 
+/* A sender of a company's top index today and its messages. */
+struct top_row {
+    char *sender;
+    long long n;
+};
+
+/* Order rows by messages, most first (ties: by name, as ZREVRANGE orders them). */
+static int
+top_row_cmp(const void *a, const void *b)
+{
+    const struct top_row *x = a, *y = b;
+
+    if (x->n != y->n)
+        return x->n < y->n ? 1 : -1;
+    return strcmp(y->sender, x->sender);
+}
+
+/* On a cluster, the first limit senders of today over every company (the
+ * metrics' top senders): ZREVRANGE WITHSCORES of each company's index of
+ * today on its primary, merged by messages; PM_STORE_OK or a failure. */
+static int
+top_merged(struct redis_store *rs, char *prefixes, int limit,
+           int (*each)(void *arg, const char *sender), void *arg, long long *now, char *err,
+           size_t errlen)
+{
+    struct top_row *rows = NULL, *grown;
+    size_t n = 0, cap = 0, i;
+    char last[24], key[512], *p, *save = NULL;
+    const char *argv[5] = {"ZREVRANGE", key, "0", last, "WITHSCORES"};
+    redisReply *r;
+    int rc;
+
+    if ((rc = rs_now(rs, now, err, errlen)) < 0)
+        return rc;
+    snprintf(last, sizeof(last), "%d", limit - 1);
+    for (p = strtok_r(prefixes, " ", &save); p && rc == PM_STORE_OK;
+         p = strtok_r(NULL, " ", &save)) {
+        snprintf(key, sizeof(key), "%s%lld", p, *now / 86400);
+        if ((rc = rs_call(rs, 5, argv, &r, err, errlen)) < 0)
+            break;
+        for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+            if (n == cap && (grown = realloc(rows, (cap = cap ? 2 * cap : 64) * sizeof(*rows))))
+                rows = grown;
+            if (n == cap || !(rows[n].sender = strdup(r->element[i]->str))) {
+                snprintf(err, errlen, "out of memory");
+                rc = PM_STORE_ERROR;
+                break;
+            }
+            rows[n++].n = strtoll(r->element[i + 1]->str, NULL, 10);
+        }
+        freeReplyObject(r);
+    }
+    if (rc == PM_STORE_OK && n)
+        qsort(rows, n, sizeof(*rows), top_row_cmp);
+    for (i = 0; rc == PM_STORE_OK && i < n && i < (size_t)limit; i++)
+        if (each(arg, rows[i].sender) != 0)
+            break;
+    for (i = 0; i < n; i++)
+        free(rows[i].sender);
+    free(rows);
+    return rc;
+}
+
 /* The senders of the daily top index, with top.lua. */
 int
 rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sender), void *arg,
@@ -445,7 +508,7 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
     struct redis_store *rs = impl;
     const char *args[PM_TA_COUNT] = {NULL}; /* [PM_TA_CLOCK]: rs_script's */
     char d[16], l[16], *prefixes;
-        int rc;
+    int rc;
 
     snprintf(d, sizeof(d), "%d", days < 1 ? 1 : days > TOP_MAX_DAYS ? TOP_MAX_DAYS : days);
     snprintf(l, sizeof(l), "%d", limit < 0 ? 0 : limit);
@@ -456,6 +519,8 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
     if (!rs->cl) {
         args[PM_TA_TOP_PREFIX] = prefixes;
         rc = top_call(rs, 0, args, each, arg, now, err, errlen);
+    } else if (limit > 0) { /* the first of all companies: by today's counts */
+        rc = top_merged(rs, prefixes, limit, each, arg, now, err, errlen);
     } else { /* a call per company, on the primary of its slot: each names its prefix */
         char *p, *save = NULL;
 

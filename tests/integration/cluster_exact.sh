@@ -7,7 +7,8 @@
 # the hourly-limit 4xx; each sender's keys are on its company's primary
 # alone, and no daemon logged a key outside a script's slot; postmeterctl
 # status shows 30 used for each, top lists the three (merged over the
-# primaries), servers the three daemons, suppress list and incident list
+# primaries) with a fourth sender, the metrics' top sender is one of the
+# three (merged by count over the primaries), servers the three daemons, suppress list and incident list
 # answer over every primary, migrate is refused; forget --all empties every
 # primary of the prefix and leaves a key of another prefix on each.
 #
@@ -18,7 +19,7 @@
 PM=$top_builddir/postmeter
 CTL=$top_builddir/postmeterctl
 DRIVE=$top_builddir/tests/tools/pmdrive
-pm_need "$PM" "$CTL" "$DRIVE" redis-server redis-cli
+pm_need "$PM" "$CTL" "$DRIVE" redis-server redis-cli curl
 PM_FAIL_LOGS="$PM_TMP/pm*.log $PM_TMP/cl*/log"
 
 pm_cluster_start 3 1
@@ -58,9 +59,13 @@ done
 
 export PM_REDIS_EXTRA="cluster = [ \"127.0.0.1:${PM_CLUSTER_PORTS[0]}\", \"127.0.0.1:${PM_CLUSTER_PORTS[1]}\" ];"
 
-# Write the config of server $1 (its own socket, the cluster and a plan of 30 an hour).
+# Write the config of server $1 (its own socket, the cluster, a plan of 30 an
+# hour; server 1 serves metrics).
 write_conf() {
-    PM_MILTER_SOCKET="unix:$PM_TMP/pm$1.sock" pm_write_conf "$PM_TMP/pm$1.conf" <<'EOF'
+    local metrics=
+    [ "$1" = 1 ] && metrics="metrics: { listen = \"127.0.0.1:$MPORT\"; top_senders = 1; refresh_seconds = 5; };"
+    PM_MILTER_SOCKET="unix:$PM_TMP/pm$1.sock" pm_write_conf "$PM_TMP/pm$1.conf" <<EOF
+$metrics
 on_store_error = "tempfail";
 login_domain = "example.com";
 plans: {
@@ -70,6 +75,7 @@ plans: {
 EOF
 }
 
+MPORT=$(pm_free_port)
 PIDS=()
 for n in 1 2 3; do
     write_conf "$n"
@@ -90,6 +96,8 @@ for n in 1 2 3; do
             >"$PM_TMP/s$i.$n.out" 2>"$PM_TMP/s$i.$n.err" &
     done
 done
+# and a fourth sender, of a company that sorts first, with 3 messages
+"$DRIVE" -S "unix:$PM_TMP/pm1.sock" -c 1 -m 3 -f z@aa1.example >"$PM_TMP/z.out" 2>&1 &
 wait_failed=0
 for job in $(jobs -p); do
     case " ${PIDS[*]} " in *" $job "*) continue ;; esac
@@ -131,6 +139,20 @@ done
 ctl() {
     "$CTL" -c "$PM_TMP/pm1.conf" "$@"
 }
+pm_assert_eq "3 0" "$(pm_summary "$PM_TMP/z.out" accepted tempfail)" "z@aa1.example: accepted, tempfailed"
+
+# the metrics' top sender (top_senders = 1) is one of the three with 30, of
+# whatever primary, not the first company's sender with 3
+series=
+for _ in $(seq 1 150); do
+    curl -s -m 5 -o "$PM_TMP/scrape.txt" "http://127.0.0.1:$MPORT/metrics" &&
+        series=$(grep '^postmeter_sender_used{.*window="hour",counter="messages"}' "$PM_TMP/scrape.txt") &&
+        [ -n "$series" ] && break
+    sleep 0.1
+done
+pm_assert_eq 1 "$(grep -c . <<<"$series")" "metrics: top sender series ($series)"
+grep -qE "^postmeter_sender_used\{sender=\"[abc]@d[0-9]+\.example\",window=\"hour\",counter=\"messages\"\} 30$" <<<"$series" ||
+    pm_fail "metrics: top sender: $series"
 for s in "${SENDERS[@]}"; do
     json=$(ctl --json status "$s") || pm_fail "status $s: $json"
     pm_assert_eq 30 "$(grep -o '"messages_per_hour":{"used":[0-9]*' <<<"$json" | sed 's/.*://')" \
@@ -140,7 +162,7 @@ json=$(ctl --json top -n 10) || pm_fail "top failed: $json"
 for s in "${SENDERS[@]}"; do
     grep -q "\"sender\":\"$s\"" <<<"$json" || pm_fail "top lacks $s: $json"
 done
-pm_assert_eq 3 "$(grep -o '"rank":' <<<"$json" | wc -l)" "top: senders listed"
+pm_assert_eq 4 "$(grep -o '"rank":' <<<"$json" | wc -l)" "top: senders listed"
 
 # no call of the daemons touched a key outside its slot
 bad=$(grep -hE "CROSSSLOT|non local key|do not hash to the same slot" "$PM_TMP"/pm[123].log | head -n 3)
