@@ -80,6 +80,8 @@ struct redis_store {
     struct rs_cluster *cl;
     struct redis_store *top; /* a primary's store: the cluster's top-level one; else NULL */
     char clock_last[24];     /* on a cluster: the test clock offset last read */
+    unsigned own_moves;      /* on a cluster: moves when rs_conn_own first connected */
+    int own_set;             /* own_moves is set (until rs_conn_moved says it moved) */
 
     /* the follower's own connection (store_redis_supx.c): only its thread uses it */
     struct rs_conn *follow;
@@ -98,10 +100,13 @@ void rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_re
 void rs_pool_close(struct redis_store *rs);
 
 /* Open a connection of the caller's own, outside the pool (to the primary
- * the Sentinels name); NULL with err set on failure. */
+ * the Sentinels name; on a cluster, to the primary of the "{@}" slot);
+ * NULL with err set on failure. */
 struct rs_conn *rs_conn_own(struct redis_store *rs, char *err, size_t errlen);
 
-/* 1 when the primary moved since cn was opened: it may be the old one. */
+/* 1 when the primary moved since cn was opened: it may be the old one (on a
+ * cluster: the "{@}" slot changed owner since rs_conn_own first connected;
+ * said once, the next rs_conn_own starts anew). */
 int rs_conn_moved(struct redis_store *rs, const struct rs_conn *cn);
 
 /* Close a connection of rs_conn_own(). */

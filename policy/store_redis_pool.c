@@ -616,7 +616,13 @@ rs_conn_own(struct redis_store *rs, char *err, size_t errlen)
 
     if (rs->cl) { /* the primary of the global keys' slot (the stream, "{@}") */
         pthread_mutex_lock(&rs->mu);
-        moves = rs->moves;
+        /* the owner the follower first read the stream from: a connection
+         * opened again to a new owner is one that moved (a gap) */
+        if (!rs->own_set) {
+            rs->own_moves = rs->moves;
+            rs->own_set = 1;
+        }
+        moves = rs->own_moves;
         pthread_mutex_unlock(&rs->mu);
         if (!(n = rs_route_slot(rs, rs_route_at_slot(rs), err, errlen)))
             return NULL;
@@ -644,6 +650,8 @@ rs_conn_moved(struct redis_store *rs, const struct rs_conn *cn)
 
     pthread_mutex_lock(&rs->mu);
     moved = (rs->n_sentinels || rs->cl) && cn->moves != rs->moves;
+    if (moved && rs->cl)
+        rs->own_set = 0; /* told once: the next connection is to the owner now */
     pthread_mutex_unlock(&rs->mu);
     return moved;
 }

@@ -433,7 +433,9 @@ rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
     }
     if (rs->follow && rs_conn_moved(rs, rs->follow)) {
         own_drop(rs);
-        snprintf(err, errlen, "redis %s: the Sentinels named another primary", rs->name);
+        snprintf(err, errlen, "redis %s: %s", rs->name,
+                 rs->cl ? "the stream's slot has another primary" /* the map changed */
+                        : "the Sentinels named another primary");
         rc = PM_STORE_GAP;
         goto out;
     }

@@ -4,7 +4,10 @@
 # its replica is promoted, meters the others exactly meanwhile, and counts
 # the first company again once the replica took over. The primary killed
 # (kill -9, cluster-node-timeout 2000 ms) is not the one of the global keys'
-# slot ({@}). Every count is checked with postmeterctl status.
+# slot ({@}). Then {@}'s primary dies: its company's mail gets 451 4.3.0
+# until the promotion, the other company is counted exactly (the test clock
+# as last read), and the suppression copy loads again from the stream's
+# new primary (a gap). Every count is checked with postmeterctl status.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
@@ -98,5 +101,49 @@ pm_assert_eq "5 0" "$(pm_summary "$PM_TMP/v.after" accepted tempfail)" "$V after
 pm_assert_eq 11 "$(used "$V")" "$V: messages counted (5 before, 1 probe, 5 after)"
 pm_assert_eq 10 "$(used "$O")" "$O: messages counted"
 grep -q "slot map read" "$PM_TMP/pm1.log" || pm_fail "no slot map read logged"
+
+# Then the primary of {@} dies (the stream, the heartbeats, the test clock):
+# its company's mail gets 451 4.3.0 until the promotion, the victim's
+# company (its clock offset as last read) is counted exactly meanwhile, and
+# the suppression copy, whose stream moved to another primary, loads again.
+pm_assert_eq 1 "$(redis-cli -p "$AT" WAIT 1 5000)" "replicas of {@}'s primary acknowledging"
+# the copy is loaded now (the first kill may have stopped it: CLUSTERDOWN)
+for _ in $(seq 1 300); do
+    grep "suppression copy: " "$PM_TMP/pm1.log" | tail -n 1 | grep -q "suppression copy: loaded" && break
+    sleep 0.1
+done
+grep "suppression copy: " "$PM_TMP/pm1.log" | tail -n 1 | grep -q "suppression copy: loaded" ||
+    pm_fail "the suppression copy is not loaded before the second kill"
+LOG_AT=$(($(wc -l <"$PM_TMP/pm1.log") + 1))
+kill -9 "$(redis-cli -p "$AT" INFO server | tr -d '\r' | awk -F: '$1 == "process_id" { print $2 }')"
+send "$O" 3 o.gap2
+send "$V" 5 v.gap2
+pm_assert_eq "0 3" "$(pm_summary "$PM_TMP/o.gap2" accepted tempfail)" "$O in the gap of {@}"
+pm_assert_eq 3 "$(pm_replies_matching '^451 4\.3\.0 ' "$PM_TMP/o.gap2")" "$O: 451 4.3.0 in the gap of {@}"
+pm_assert_eq "5 0" "$(pm_summary "$PM_TMP/v.gap2" accepted tempfail)" "$V in the gap of {@}"
+ok=0
+for t in $(seq 1 300); do
+    send "$O" 1 o.probe
+    if [ "$(pm_summary "$PM_TMP/o.probe" accepted)" = 1 ]; then
+        ok=1
+        break
+    fi
+    sleep 0.1
+done
+[ $ok = 1 ] || pm_fail "$O: no message accepted 30 s after the kill of {@}'s primary"
+pm_assert_eq 16 "$(used "$V")" "$V: messages counted (11 and 5 in the gap of {@})"
+pm_assert_eq 11 "$(used "$O")" "$O: messages counted (10 and 1 probe)"
+# the copy stopped following (a failure or a gap), then loaded again
+copy_again() {
+    tail -n +"$LOG_AT" "$PM_TMP/pm1.log" |
+        grep -A 100 -E "suppression copy: .*(loading it again|until it is loaded again)" |
+        grep -q "suppression copy: loaded"
+}
+for _ in $(seq 1 300); do
+    copy_again && break
+    sleep 0.1
+done
+copy_again ||
+    pm_fail "the suppression copy did not load again: $(tail -n +"$LOG_AT" "$PM_TMP/pm1.log" | grep -v stage=)"
 echo "PASS: cluster_failover.sh"
 exit 0
