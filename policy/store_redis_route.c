@@ -271,7 +271,8 @@ refresh(struct redis_store *rs, char *err, size_t errlen)
 
 /* Read the map again when it is stale or old and nobody else is at it (at
  * most once each REFRESH_GAP_MS); must (the map has no primary for the
- * caller's slot): wait for a read under way, else read it now. */
+ * caller's slot): wait for a read under way; when no map was ever read, read
+ * it now; else mark it stale. */
 static void
 maybe_refresh(struct redis_store *rs, int must)
 {
@@ -289,8 +290,10 @@ maybe_refresh(struct redis_store *rs, int must)
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&rs->mu);
     }
-    if (must && cl->refreshed_ms > now) /* read meanwhile */
-        must = 0;
+    if (must && cl->refreshed_ms) { /* a map was read (maybe meanwhile): a slot without */
+        must = 0;                   /* an owner in it reads it again, at most each 100 ms */
+        cl->stale = 1;
+    }
     go = !cl->refreshing && (must || now - cl->tried_ms >= REFRESH_GAP_MS) &&
          (must || cl->stale || now - cl->refreshed_ms >= REFRESH_EVERY_MS);
     if (go) {
