@@ -283,6 +283,11 @@ suppress_migrate(struct ctl *c)
     char err[512];
     int rc;
 
+    if (c->conf->n_cluster) {
+        fprintf(stderr, "postmeterctl: suppress migrate runs on one Redis server (or the "
+                        "Sentinels' primary), not on a cluster (README: Redis Cluster)\n");
+        return CTL_ERR;
+    }
     if ((rc = ctl_store(c, &st)) != CTL_OK)
         return rc;
     if ((rc = pm_store_suppress_migrate(st, (const char *const *)c->conf->local_domains,

@@ -10,7 +10,9 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cluster_slot.h"
 
@@ -238,4 +240,29 @@ pm_cluster_redirect_parse(const char *s, size_t len, struct pm_cluster_redirect 
     out->host[hlen] = '\0';
     out->port = (int)port;
     return kind;
+}
+
+/* The key a command is routed by: EVAL and EVALSHA's first declared key,
+ * XREAD's first stream, none for the commands without a key, else argv[1]. */
+const char *
+pm_cluster_cmd_key(int argc, const char *const *argv)
+{
+    static const char *const keyless[] = {"SCAN",    "PING",   "TIME", "INFO",   "SCRIPT",
+                                          "CLUSTER", "DBSIZE", "ROLE", "ASKING", NULL};
+    int i;
+
+    if (argc < 2)
+        return NULL;
+    for (i = 0; keyless[i]; i++)
+        if (strcasecmp(argv[0], keyless[i]) == 0)
+            return NULL;
+    if (strcasecmp(argv[0], "EVAL") == 0 || strcasecmp(argv[0], "EVALSHA") == 0)
+        return argc > 3 && atoi(argv[2]) > 0 ? argv[3] : NULL;
+    if (strcasecmp(argv[0], "XREAD") == 0) {
+        for (i = 1; i + 1 < argc; i++)
+            if (strcasecmp(argv[i], "STREAMS") == 0)
+                return argv[i + 1];
+        return NULL;
+    }
+    return argv[1];
 }

@@ -59,4 +59,10 @@ int pm_cluster_map_parse(const redisReply *r, struct pm_cluster_map *map, char *
  * PM_CLUSTER_NOT_REDIRECT for any other error, -1 when malformed. */
 int pm_cluster_redirect_parse(const char *s, size_t len, struct pm_cluster_redirect *out);
 
+/* The key a command is routed by (EVAL/EVALSHA: the first declared key;
+ * XREAD: the first stream; else argv[1]), or NULL for a command without
+ * one (SCAN, PING, TIME, INFO, SCRIPT, CLUSTER, DBSIZE, ROLE, ASKING, an
+ * EVAL with no key): any primary may run it. */
+const char *pm_cluster_cmd_key(int argc, const char *const *argv);
+
 #endif

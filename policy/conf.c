@@ -131,6 +131,9 @@ static const struct conf_key conf_keys[] = {
     K_STR("redis", "key_prefix", key_prefix, "pm",                           pm_conf_check_key_prefix, NULL),
     K_STRS("redis", "sentinels", sentinels, n_sentinels, no_strings, 0, pm_conf_check_hostport),
     K_STR("redis", "sentinel_master", sentinel_master, "mymaster",           pm_conf_check_nonempty, NULL),
+    {.group = "redis", .name = "cluster", .type = KT_STRS, .off = C(cluster), .count_off = C(n_cluster),
+     .ldef = no_strings, .max = 32, .str_check = pm_conf_check_hostport},
+    K_INT("redis", "cluster_retry_ms", cluster_retry_ms, 1000, 50, 10000,    NULL, NULL),
     K_BOOL("redis", "test_clock", redis_test_clock, 0),
     K_BOOL("redis", "network_encrypted", redis_network_encrypted, 0),
     K_CHOICE(NULL, "on_store_error", on_store_error, "accept",               on_errors),
@@ -349,7 +352,8 @@ check_link(struct loader *ld)
 
     if (c->redis_network_encrypted)
         return 0;
-    if (c->n_sentinels == 0 && !*c->redis_socket && !pm_cidr_is_loopback(c->redis_host))
+    if (c->n_sentinels == 0 && c->n_cluster == 0 && !*c->redis_socket &&
+        !pm_cidr_is_loopback(c->redis_host))
         return pm_conf_warn(ld, pm_conf_find_setting(ld, "redis", "host"),
                             "redis.host \"%s\" is not a loopback address: hiredis has no TLS, "
                             "so the Redis password and every counter cross the network in clear; "
@@ -372,6 +376,62 @@ check_link(struct loader *ld)
                             "true (README: Protecting the link to Redis)",
                             i, c->sentinels[i]);
     }
+    for (i = 0; i < c->n_cluster; i++) {
+        const char *colon = strrchr(c->cluster[i], ':'); /* checked: "host:port" */
+
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - c->cluster[i]), c->cluster[i]);
+        if (pm_cidr_is_loopback(host))
+            continue;
+        s = pm_conf_find_setting(ld, "redis", "cluster");
+        return pm_conf_warn(ld, s ? config_setting_get_elem(s, (unsigned int)i) : NULL,
+                            "redis.cluster[%zu] \"%s\" is not a loopback address: hiredis has "
+                            "no TLS, so the Redis password and every counter cross the network "
+                            "in clear, to every node of the cluster; encrypt the network itself "
+                            "(WireGuard, IPsec) and set redis.network_encrypted = true (README: "
+                            "Protecting the link to Redis)",
+                            i, c->cluster[i]);
+    }
+    return 0;
+}
+
+/* "file:line" of setting s (the main file when libconfig does not say). */
+static const char *
+setting_at(struct loader *ld, const config_setting_t *s, char *buf, size_t len)
+{
+    const char *f = s && config_setting_source_file(s) ? config_setting_source_file(s) : ld->path;
+
+    snprintf(buf, len, "%s:%u", f, s ? config_setting_source_line(s) : 0);
+    return buf;
+}
+
+/* A Redis Cluster (redis.cluster) excludes a socket and Sentinels, needs
+ * database 0 (a cluster has no other) and login_domain (a bare login's keys
+ * would not share its company's slot); -1 with the error. */
+static int
+check_cluster(struct loader *ld)
+{
+    const struct pm_conf *c = ld->conf;
+    const config_setting_t *s = pm_conf_find_setting(ld, "redis", "cluster");
+    char at[300];
+
+    if (c->n_cluster == 0)
+        return 0;
+    if (*c->redis_socket)
+        return pm_conf_fail(
+            ld, s, "redis.cluster and redis.socket (%s) exclude each other",
+            setting_at(ld, pm_conf_find_setting(ld, "redis", "socket"), at, sizeof(at)));
+    if (c->n_sentinels)
+        return pm_conf_fail(
+            ld, s, "redis.cluster and redis.sentinels (%s) exclude each other",
+            setting_at(ld, pm_conf_find_setting(ld, "redis", "sentinels"), at, sizeof(at)));
+    if (c->redis_db != 0)
+        return pm_conf_fail(
+            ld, s, "redis.cluster: redis.db (%s) must be 0 with a cluster",
+            setting_at(ld, pm_conf_find_setting(ld, "redis", "db"), at, sizeof(at)));
+    if (!*c->login_domain)
+        return pm_conf_fail(ld, s,
+                            "redis.cluster needs login_domain: the keys of a login without '@' "
+                            "would not share its company's slot");
     return 0;
 }
 
@@ -445,7 +505,7 @@ pm_conf_load(const char *path, struct pm_conf **out, char *err, size_t errlen)
     if (!(ld.conf = calloc(1, sizeof(*ld.conf))) || !(ld.conf->file = strdup(path)))
         pm_conf_fail(&ld, NULL, "out of memory");
     else if (parse_file(&ld) == 0 && check_integers(&ld) == 0 && check_top(&ld) == 0 &&
-             load_all(&ld) == 0 && check_link(&ld) == 0)
+             load_all(&ld) == 0 && check_cluster(&ld) == 0 && check_link(&ld) == 0)
         rc = 0;
     config_destroy(&ld.cf);
     if (rc < 0) {
@@ -518,6 +578,7 @@ pm_conf_free(struct pm_conf *conf)
     free_strings(conf->subject_spam_words, conf->n_subject_spam_words);
     free_strings(conf->sentinels, conf->n_sentinels);
     free(conf->sentinel_master);
+    free_strings(conf->cluster, conf->n_cluster);
     pm_conf_free_rules(conf);
     free(conf);
 }

@@ -108,7 +108,10 @@ struct pm_conf {
     char *key_prefix;          /* default "pm" */
     char **sentinels;          /* "host:port" of Redis Sentinels; empty: host/port above */
     size_t n_sentinels;
-    char *sentinel_master;       /* the primary's name in Sentinel, default "mymaster" */
+    char *sentinel_master; /* the primary's name in Sentinel, default "mymaster" */
+    char **cluster;        /* "host:port" seeds of a Redis Cluster; empty: none */
+    size_t n_cluster;
+    int cluster_retry_ms;        /* a call's budget for redirects, TRYAGAIN, CLUSTERDOWN: 1000 */
     int redis_test_clock;        /* honour the test clock key <prefix>:v2:{@}:clock (tests only) */
     int redis_network_encrypted; /* the network to a non-local Redis is encrypted below us */
 

@@ -41,6 +41,7 @@ static pthread_mutex_t decisions_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long messages[2], recipients[2]; /* [0] outgoing, [1] incoming */
 static long long connections;
 static unsigned long long store_errors[PM_SERR_COUNT];
+static unsigned long long store_redirects[3];     /* moved, ask, tryagain */
 static unsigned long long buckets[N_BUCKETS + 1]; /* per bucket, not cumulative; +Inf last */
 static unsigned long long latency_ns, latency_count;
 static unsigned long long reloads, reload_failures;
@@ -186,6 +187,14 @@ pm_metrics_store_done(long long start)
     bump(&latency_count);
 }
 
+/* A Redis Cluster redirected a request (0 MOVED, 1 ASK, 2 TRYAGAIN or CLUSTERDOWN). */
+void
+pm_metrics_store_redirect(int kind)
+{
+    if (kind >= 0 && kind < 3)
+        bump(&store_redirects[kind]);
+}
+
 /* A store request failed. */
 void
 pm_metrics_store_error(enum pm_metrics_store_err kind)
@@ -323,6 +332,14 @@ render_process(struct pm_buf *t)
     for (i = 0; i < PM_SERR_COUNT; i++)
         pm_buf_printf(t, "postmeter_store_errors_total{kind=\"%s\"} %llu\n", store_err_names[i],
                       get(&store_errors[i]));
+    put_head(t, "postmeter_store_redirects_total", "counter",
+             "Requests a Redis Cluster sent elsewhere or asked again, by kind.");
+    for (i = 0; i < 3; i++)
+        pm_buf_printf(t, "postmeter_store_redirects_total{kind=\"%s\"} %llu\n",
+                      i == 0   ? "moved"
+                      : i == 1 ? "ask"
+                               : "tryagain",
+                      get(&store_redirects[i]));
     put_head(t, "postmeter_store_request_duration_seconds", "histogram",
              "Round-trip time of store requests (one Redis script call each).");
     for (i = 0; i <= N_BUCKETS; i++) {

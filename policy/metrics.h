@@ -58,6 +58,10 @@ void pm_metrics_store_done(long long start);
 /* A store request failed. */
 void pm_metrics_store_error(enum pm_metrics_store_err kind);
 
+/* A Redis Cluster redirected a store request: kind 0 MOVED, 1 ASK, 2
+ * TRYAGAIN or CLUSTERDOWN (postmeter_store_redirects_total). */
+void pm_metrics_store_redirect(int kind);
+
 /* A configuration reload succeeded (ok) or failed. */
 void pm_metrics_reload(int ok);
 

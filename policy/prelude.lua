@@ -1,3 +1,4 @@
+#!lua
 -- prelude.lua - the shared start of postmeter's Redis scripts (meter.lua,
 -- feedback.lua): store time and the reputation hash's upkeep. It is
 -- concatenated before each script when the scripts are embedded at build

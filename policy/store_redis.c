@@ -304,14 +304,19 @@ reply_parse(const redisReply *r, struct pm_meter_res *res)
     return 0;
 }
 
-/* Send the request on a connection; PM_STORE_OK, or a failure with err set.
+#define RS_RESEND 100 /* meter_on: a cluster redirected the request, send it again */
+
+/* Send the request on a connection; PM_STORE_OK, RS_RESEND (t: a cluster's
+ * redirection, t says where; the connection is sound), or a failure with err set.
  * argv[clock_at] is the test clock offset's place (rs_clock_arg: a GET first
  * only with redis.test_clock). *dead is set when the connection must not be
  * used again, to 2 when it is because no reply came in time. */
 static int
 meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc, int clock_at,
-         struct pm_meter_res *res, int *dead, char *err, size_t errlen)
+         struct rs_try *t, struct pm_meter_res *res, int *dead, char *err, size_t errlen)
 {
+    struct redis_store *top = rs->top;
+    int asking = t ? t->asking : 0;
     redisReply *r = NULL;
     sigset_t old;
     int pend, rc = PM_STORE_ERROR, timeout;
@@ -322,17 +327,21 @@ meter_on(struct redis_store *rs, struct rs_conn *cn, const char **argv, int argc
     argv[1] = cn->sha;
     argv[clock_at] = clock;
     if (rs_clock_arg(rs, cn->c, clock, sizeof(clock), &r) == 0)
-        r = redisCommandArgv(cn->c, argc, argv, NULL);
+        r = rs_send(cn->c, asking, argc, argv);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(r);
         argv[0] = "EVAL";
         argv[1] = pm_meter_lua;
-        r = redisCommandArgv(cn->c, argc, argv, NULL);
+        r = rs_send(cn->c, asking, argc, argv);
     }
     timeout = !r && pm_redis_io_error(&rs->link, cn->c, errno, err, errlen);
     pm_redis_pipe_restore(&old, pend);
     /* a replica's READONLY: the primary moved; drop the connection and rediscover */
     *dead = r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0);
+    if (t && rs_route_again(top, t, r, err, errlen)) {
+        freeReplyObject(r);
+        return RS_RESEND;
+    }
     if (!r) {
         *dead += timeout;
         return PM_STORE_RETRY;
@@ -470,6 +479,17 @@ incident_args(const struct pm_meter_req *req, struct nums *nb, const char **v, c
     return 0;
 }
 
+/* A command for routing by the meter's first key k[0] ("EVAL <text> 1 k[0]"). */
+static const char **
+argv_key(const char **buf, const char **k)
+{
+    static const char *const head[3] = {"EVAL", "", "1"};
+
+    memcpy(buf, head, sizeof(head));
+    buf[3] = k[0];
+    return buf;
+}
+
 /* Check and count one request in one round trip, with the names of the store's layout. */
 static int
 meter_once(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res, char *err,
@@ -484,6 +504,9 @@ meter_once(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
     long long t0;
     const struct pm_contacts_req *ct = &req->contacts;
     struct rs_conn *cn;
+    struct redis_store *node;
+    struct rs_try t;
+    const char *kv[4];
     char *top = NULL, *hits = NULL, names[400], refs[PM_METER_MAX_REFS * 17 + 1];
 
     if (req_check(req, err, errlen) < 0)
@@ -566,21 +589,34 @@ meter_once(void *impl, const struct pm_meter_req *req, struct pm_meter_res *res,
     /* a commit with an id asks once more, on a fresh connection, when its reply
      * was lost to a timeout: the script may have counted it, and then answers
      * with the reply it recorded instead of counting it again */
+    if (rs->cl && rs_route_start(rs, 4, argv_key(kv, k), &t, err, errlen) < 0) {
+        pm_metrics_store_error(PM_SERR_CONNECT);
+        rc = PM_STORE_RETRY;
+        goto out;
+    }
+    node = rs->cl ? t.node : rs;
     for (attempt = req->txid && req->mode != PM_METER_PROBE ? 2 : 1; attempt > 0; attempt--) {
-        cn = rs_pool_get(rs, err, errlen);
+        cn = rs_pool_get(node, err, errlen);
         if (!cn) {
             pm_metrics_store_error(PM_SERR_CONNECT);
             rc = PM_STORE_RETRY;
             break;
         }
         t0 = pm_metrics_clock();
-        rc = meter_on(rs, cn, argv, argc, 3 + nkeys + PM_MA_CLOCK, res, &dead, err, errlen);
+        rc = meter_on(node, cn, argv, argc, 3 + nkeys + PM_MA_CLOCK, rs->cl ? &t : NULL, res, &dead,
+                      err, errlen);
         pm_metrics_store_done(t0);
+        if (rc == RS_RESEND) { /* t.node: where the cluster sends it */
+            rs_pool_put(node, cn, NULL);
+            node = t.node;
+            attempt++;
+            continue;
+        }
         if (rc != 0)
             pm_metrics_store_error(!dead       ? PM_SERR_REPLY
                                    : dead == 2 ? PM_SERR_TIMEOUT
                                                : PM_SERR_IO);
-        rs_pool_put(rs, cn, dead ? err : NULL);
+        rs_pool_put(node, cn, dead ? err : NULL);
         if (rc == 0 || dead != 2)
             break;
         /* the script may have run: the refusals it carried may be counted
@@ -760,6 +796,11 @@ copy_conf(struct redis_store *rs, const struct pm_conf *conf)
             if (!(rs->sentinels[rs->n_sentinels++] = strdup(conf->sentinels[i])))
                 return -1;
         snprintf(rs->name, sizeof(rs->name), "%s (Sentinel)", rs->master);
+    }
+    if (conf->n_cluster) {
+        if (rs_cluster_init(rs, conf->cluster, conf->n_cluster, conf->cluster_retry_ms) < 0)
+            return -1;
+        rs->db = 0;
     }
     rs->link = (struct pm_redis_link){
         rs->host, rs->port,       rs->socket,     rs->user, rs->password,

@@ -410,6 +410,96 @@ oom:
     return PM_STORE_ERROR;
 }
 
+/* One top.lua call for args (with nkeys 1, its top prefix declared: a
+ * cluster routes the call to its company's primary); each sender to each,
+ * *now store time; PM_STORE_OK, 1 when each stopped, or a failure. */
+static int
+top_call(struct redis_store *rs, int nkeys, const char **args,
+         int (*each)(void *arg, const char *sender), void *arg, long long *now, char *err,
+         size_t errlen)
+{
+    const char *keys[1] = {args[PM_TA_TOP_PREFIX]};
+    redisReply *r;
+    size_t i;
+    int rc;
+
+    rc = rs_script(rs, pm_top_lua, nkeys, keys, PM_TA_COUNT, args, &r, err, errlen);
+    if (rc < 0 || (rc = ints_reply(rs, r, 0, "top", err, errlen)) < 0)
+        return rc;
+    *now = r->element[PM_TR_NOW]->integer;
+    for (i = PM_TR_COUNT; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i]->len > 0 &&
+            each(arg, r->element[i]->str) != 0) {
+            rc = 1;
+            break;
+        }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* A sender of a company's top index today and its messages. */
+struct top_row {
+    char *sender;
+    long long n;
+};
+
+/* Order rows by messages, most first (ties: by name, as ZREVRANGE orders them). */
+static int
+top_row_cmp(const void *a, const void *b)
+{
+    const struct top_row *x = a, *y = b;
+
+    if (x->n != y->n)
+        return x->n < y->n ? 1 : -1;
+    return strcmp(y->sender, x->sender);
+}
+
+/* On a cluster, the first limit senders of today over every company (the
+ * metrics' top senders): ZREVRANGE WITHSCORES of each company's index of
+ * today on its primary, merged by messages; PM_STORE_OK or a failure. */
+static int
+top_merged(struct redis_store *rs, char *prefixes, int limit,
+           int (*each)(void *arg, const char *sender), void *arg, long long *now, char *err,
+           size_t errlen)
+{
+    struct top_row *rows = NULL, *grown;
+    size_t n = 0, cap = 0, i;
+    char last[24], key[512], *p, *save = NULL;
+    const char *argv[5] = {"ZREVRANGE", key, "0", last, "WITHSCORES"};
+    redisReply *r;
+    int rc;
+
+    if ((rc = rs_now(rs, now, err, errlen)) < 0)
+        return rc;
+    snprintf(last, sizeof(last), "%d", limit - 1);
+    for (p = strtok_r(prefixes, " ", &save); p && rc == PM_STORE_OK;
+         p = strtok_r(NULL, " ", &save)) {
+        snprintf(key, sizeof(key), "%s%lld", p, *now / 86400);
+        if ((rc = rs_call(rs, 5, argv, &r, err, errlen)) < 0)
+            break;
+        for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+            if (n == cap && (grown = realloc(rows, (cap = cap ? 2 * cap : 64) * sizeof(*rows))))
+                rows = grown;
+            if (n == cap || !(rows[n].sender = strdup(r->element[i]->str))) {
+                snprintf(err, errlen, "out of memory");
+                rc = PM_STORE_ERROR;
+                break;
+            }
+            rows[n++].n = strtoll(r->element[i + 1]->str, NULL, 10);
+        }
+        freeReplyObject(r);
+    }
+    if (rc == PM_STORE_OK && n)
+        qsort(rows, n, sizeof(*rows), top_row_cmp);
+    for (i = 0; rc == PM_STORE_OK && i < n && i < (size_t)limit; i++)
+        if (each(arg, rows[i].sender) != 0)
+            break;
+    for (i = 0; i < n; i++)
+        free(rows[i].sender);
+    free(rows);
+    return rc;
+}
+
 /* The senders of the daily top index, with top.lua. */
 int
 rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sender), void *arg,
@@ -418,28 +508,32 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
     struct redis_store *rs = impl;
     const char *args[PM_TA_COUNT] = {NULL}; /* [PM_TA_CLOCK]: rs_script's */
     char d[16], l[16], *prefixes;
-    redisReply *r;
-    size_t i;
     int rc;
 
     snprintf(d, sizeof(d), "%d", days < 1 ? 1 : days > TOP_MAX_DAYS ? TOP_MAX_DAYS : days);
     snprintf(l, sizeof(l), "%d", limit < 0 ? 0 : limit);
     if ((rc = top_prefixes(rs, &prefixes, err, errlen)) < 0)
         return rc;
-    args[PM_TA_TOP_PREFIX] = prefixes;
     args[PM_TA_DAYS] = d;
     args[PM_TA_LIMIT] = l;
-    rc = rs_script(rs, pm_top_lua, 0, NULL, PM_TA_COUNT, args, &r, err, errlen);
+    if (!rs->cl) {
+        args[PM_TA_TOP_PREFIX] = prefixes;
+        rc = top_call(rs, 0, args, each, arg, now, err, errlen);
+    } else if (limit > 0) { /* the first of all companies: by today's counts */
+        rc = top_merged(rs, prefixes, limit, each, arg, now, err, errlen);
+    } else { /* a call per company, on the primary of its slot: each names its prefix */
+        char *p, *save = NULL;
+
+        for (rc = PM_STORE_OK, p = strtok_r(prefixes, " ", &save); p && rc == PM_STORE_OK;
+             p = strtok_r(NULL, " ", &save)) {
+            args[PM_TA_TOP_PREFIX] = p;
+            rc = top_call(rs, 1, args, each, arg, now, err, errlen);
+        }
+        if (rc == PM_STORE_OK && !*prefixes) /* no company yet: store time alone */
+            rc = rs_now(rs, now, err, errlen);
+    }
     free(prefixes);
-    if (rc < 0 || (rc = ints_reply(rs, r, 0, "top", err, errlen)) < 0)
-        return rc;
-    *now = r->element[PM_TR_NOW]->integer;
-    for (i = PM_TR_COUNT; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i]->len > 0 &&
-            each(arg, r->element[i]->str) != 0)
-            break;
-    freeReplyObject(r);
-    return PM_STORE_OK;
+    return rc < 0 ? rc : PM_STORE_OK;
 }
 
 /* UNLINK the keys of one SCAN page (keys: an array reply of names); the

@@ -34,6 +34,7 @@
 
 /* Read the entries named by KEYS: per key {at, status, sender, ttl}. */
 static const char read_lua[] =
+    "#!lua\n"
     "local out = {}\n"
     "for i, k in ipairs(KEYS) do\n"
     "    local e = redis.call('HMGET', k, 'at', 'status', 'sender')\n"
@@ -283,7 +284,18 @@ struct read_scan {
     size_t errlen;
 };
 
-/* Read one page of entries, ENTRIES_PER_EVAL at a time (an rs_scan page). */
+/* 1 when the keys of page at i and i + 1 may not go in one script: on a
+ * cluster, keys of two slots (CROSSSLOT). */
+static int
+slot_ends(const struct redis_store *rs, const redisReply *page, size_t i)
+{
+    const redisReply *a = page->element[i], *b = page->element[i + 1];
+
+    return rs->cl && pm_cluster_slot(a->str, a->len) != pm_cluster_slot(b->str, b->len);
+}
+
+/* Read one page of entries, ENTRIES_PER_EVAL at a time (an rs_scan page);
+ * on a cluster, a call per run of keys of one slot. */
 static int
 read_page(void *arg, const redisReply *page)
 {
@@ -294,7 +306,7 @@ read_page(void *arg, const redisReply *page)
 
     for (i = 0; i < page->elements && rc == 0; i++) {
         keys[k++] = page->element[i]->str;
-        if (k == ENTRIES_PER_EVAL || i + 1 == page->elements) {
+        if (k == ENTRIES_PER_EVAL || i + 1 == page->elements || slot_ends(x->rs, page, i)) {
             rc = read_entries(x->rs, x->now, keys, k, x->each, x->arg, x->err, x->errlen);
             k = 0;
         }

@@ -20,6 +20,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "cluster_slot.h"
 #include "redis_conn.h"
 #include "sentinel_watch.h"
 #include "store.h"
@@ -34,6 +35,8 @@ struct rs_conn {
     unsigned moves; /* with Sentinels: the primary's version it was opened to */
     char sha[41];   /* meter.lua's SHA1, as SCRIPT LOAD answered */
 };
+
+struct rs_cluster; /* store_redis_route.c */
 
 struct redis_store {
     /* copied from the configuration, which may be freed on reload */
@@ -73,6 +76,13 @@ struct redis_store {
     int watching;                    /* the watcher was started (or failed to start) */
     struct pm_sentinel_watch *watch; /* follows the Sentinels' announcements */
 
+    /* redis.cluster: the slot map and a store per primary (store_redis_route.c) */
+    struct rs_cluster *cl;
+    struct redis_store *top; /* a primary's store: the cluster's top-level one; else NULL */
+    char clock_last[24];     /* on a cluster: the test clock offset last read */
+    unsigned own_moves;      /* on a cluster: moves when rs_conn_own first connected */
+    int own_set;             /* own_moves is set (until rs_conn_moved says it moved) */
+
     /* the follower's own connection (store_redis_supx.c): only its thread uses it */
     struct rs_conn *follow;
     int follow_layout; /* the layout of the stream the last load read */
@@ -90,10 +100,13 @@ void rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_re
 void rs_pool_close(struct redis_store *rs);
 
 /* Open a connection of the caller's own, outside the pool (to the primary
- * the Sentinels name); NULL with err set on failure. */
+ * the Sentinels name; on a cluster, to the primary of the "{@}" slot);
+ * NULL with err set on failure. */
 struct rs_conn *rs_conn_own(struct redis_store *rs, char *err, size_t errlen);
 
-/* 1 when the primary moved since cn was opened: it may be the old one. */
+/* 1 when the primary moved since cn was opened: it may be the old one (on a
+ * cluster: the "{@}" slot changed owner since rs_conn_own first connected;
+ * said once, the next rs_conn_own starts anew). */
 int rs_conn_moved(struct redis_store *rs, const struct rs_conn *cn);
 
 /* Close a connection of rs_conn_own(). */
@@ -107,8 +120,9 @@ int rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **ou
             size_t errlen);
 
 /* The store error code of an error reply: a replica's READONLY, a server
- * loading or busy with a script, a cluster moving: PM_STORE_RETRY; else
- * PM_STORE_ERROR. */
+ * loading or busy with a script, a cluster moving (TRYAGAIN, CLUSTERDOWN,
+ * and MOVED or ASK left when a call's redirections ran out):
+ * PM_STORE_RETRY; else PM_STORE_ERROR. */
 int rs_reply_rc(const redisReply *r);
 
 /* SCAN MATCH pattern (COUNT 1000, at most max_calls calls): page() gets each
@@ -148,6 +162,47 @@ int rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len,
 
 /* The size of rs_clock_arg's buffer. */
 #define RS_CLOCK_LEN 512
+
+/* Send argv on c, after ASKING when asking (pipelined): the command's reply,
+ * or NULL when the connection failed (c->err says why). */
+redisReply *rs_send(redisContext *c, int asking, int argc, const char **argv);
+
+/* On a Redis Cluster (store_redis_route.c): one call's way through redirections. */
+struct rs_try {
+    unsigned slot;            /* PM_CLUSTER_SLOTS: a command without a key */
+    struct redis_store *node; /* the primary's store to send it to */
+    int asking;               /* send ASKING first (an ASK redirection) */
+    int tries, delay_ms;
+    long long deadline; /* monotonic ms: redis.cluster_retry_ms after the start */
+};
+
+/* Make rs a cluster's top-level store with these seeds ("host:port"); 0, or
+ * -1 on allocation failure. */
+int rs_cluster_init(struct redis_store *rs, char *const *seeds, size_t n, int retry_ms);
+
+/* Free the cluster's state and every primary's store. */
+void rs_cluster_free(struct redis_store *rs);
+
+/* Start a call of argc/argv: its slot and primary; 0, or -1 with err set. */
+int rs_route_start(struct redis_store *rs, int argc, const char **argv, struct rs_try *t, char *err,
+                   size_t errlen);
+
+/* 1 to send the call again after reply r (NULL: none came), t updated;
+ * else 0 (err set when the budget ran out). */
+int rs_route_again(struct redis_store *rs, struct rs_try *t, const redisReply *r, char *err,
+                   size_t errlen);
+
+/* Mark the slot map stale: read it again soon. */
+void rs_route_stale(struct redis_store *rs);
+
+/* The store of the primary serving slot (PM_CLUSTER_SLOTS: any); NULL with err set. */
+struct redis_store *rs_route_slot(struct redis_store *rs, unsigned slot, char *err, size_t errlen);
+
+/* The slot of the global keys' tag "{@}". */
+unsigned rs_route_at_slot(const struct redis_store *rs);
+
+/* The primaries serving a slot now, into out (at most max); how many. */
+size_t rs_route_primaries(struct redis_store *rs, struct redis_store **out, size_t max);
 
 /* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
  * layout (store_redis_keys.h); NULL on allocation failure. */

@@ -35,7 +35,8 @@
 
 /* KEYS: pairs (layout 1 name, layout 2 name): rename each present one whose
  * layout 2 name is free; {renamed, both present}. */
-static const char adopt_lua[] = "local moved, both = 0, 0\n"
+static const char adopt_lua[] = "#!lua\n"
+                                "local moved, both = 0, 0\n"
                                 "for i = 1, #KEYS, 2 do\n"
                                 "    if redis.call('EXISTS', KEYS[i]) == 1 then\n"
                                 "        if redis.call('EXISTS', KEYS[i + 1]) == 0 then\n"
@@ -52,6 +53,7 @@ static const char adopt_lua[] = "local moved, both = 0, 0\n"
  * hits, incidents), the name after the company's tag (":top:<day>", ...).
  * Adds it into each company's index and deletes it; the entries moved. */
 static const char merge_lua[] =
+    "#!lua\n"
     "local function tag(s) return string.match(s, '@([^@]*)$') or s end\n"
     "local kind, n, touched = ARGV[2], 0, {}\n"
     "local ttl = redis.call('PTTL', KEYS[1])\n"
@@ -213,6 +215,13 @@ rs_migrate(void *impl, struct pm_migrate_res *res, char *err, size_t errlen)
     int rc;
 
     memset(res, 0, sizeof(*res));
+    if (rs->cl) {
+        free(x.v2base);
+        snprintf(err, errlen,
+                 "migrate runs on one Redis server (or the Sentinels' primary), not on a cluster: "
+                 "a cluster's keys are always in layout 2 (README: Redis Cluster)");
+        return PM_STORE_ERROR;
+    }
     if (!x.v2base) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;

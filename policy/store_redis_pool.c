@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -350,6 +351,29 @@ rs_pool_put(struct redis_store *rs, struct rs_conn *cn, const char *dead_reason)
     pthread_mutex_unlock(&rs->mu);
 }
 
+/* On a cluster: the test clock offset, GET on the "{@}" slot's primary
+ * (its last value when that fails: "{@}" out of reach must not stop the
+ * others); no layout guard, the layout is 2. */
+static void
+cluster_clock(struct redis_store *rs, char *buf, size_t len)
+{
+    struct redis_store *top = rs->top ? rs->top : rs;
+    const char *argv[2] = {"GET", top->clock_key[PM_LAYOUT_V2]};
+    redisReply *r;
+    char err[256];
+
+    pthread_mutex_lock(&top->mu);
+    snprintf(buf, len, "%s", top->clock_last[0] ? top->clock_last : "0"); /* the last value */
+    pthread_mutex_unlock(&top->mu);
+    if (rs_call(top, 2, argv, &r, err, sizeof(err)) != PM_STORE_OK)
+        return;
+    snprintf(buf, len, "%s", r->type == REDIS_REPLY_STRING && r->len < 24 ? r->str : "0");
+    freeReplyObject(r);
+    pthread_mutex_lock(&top->mu);
+    snprintf(top->clock_last, sizeof(top->clock_last), "%s", buf);
+    pthread_mutex_unlock(&top->mu);
+}
+
 /* The test clock offset into buf; see store_redis_int.h. */
 int
 rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, redisReply **fail)
@@ -357,6 +381,14 @@ rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, red
     int want = rs_layout_named(rs); /* 0: names of both layouts, refused */
     const char *argv[2] = {"GET", rs->clock_key[want ? want : rs_layout(rs)]};
     redisReply *r;
+
+    if (rs->top || rs->cl) {
+        *fail = NULL;
+        snprintf(buf, len, "0");
+        if (rs->test_clock)
+            cluster_clock(rs, buf, len);
+        return 0;
+    }
 
     *fail = NULL;
     snprintf(buf, len, "0|%d|%s", want, rs->layout_key);
@@ -374,12 +406,29 @@ rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, red
     return 0;
 }
 
+/* Send argv on c, after ASKING when asking; see store_redis_int.h. */
+redisReply *
+rs_send(redisContext *c, int asking, int argc, const char **argv)
+{
+    void *a = NULL, *r = NULL;
+
+    if (!asking)
+        return redisCommandArgv(c, argc, argv, NULL);
+    if (redisAppendCommand(c, "ASKING") != REDIS_OK ||
+        redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK || redisGetReply(c, &a) != REDIS_OK)
+        return NULL;
+    freeReplyObject(a);
+    if (redisGetReply(c, &r) != REDIS_OK)
+        return NULL;
+    return r;
+}
+
 /* Run one command on a pooled connection; its reply, or NULL with err set.
  * clock_at > 0: argv[clock_at] is a script's test clock offset, read first
- * on the same connection (rs_clock_arg). */
+ * on the same connection (rs_clock_arg). asking: after ASKING. */
 static redisReply *
-rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, char *err,
-           size_t errlen)
+node_command(struct redis_store *rs, int argc, const char **argv, int clock_at, int asking,
+             char *err, size_t errlen)
 {
     struct rs_conn *cn;
     redisReply *r = NULL;
@@ -395,7 +444,7 @@ rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, ch
     if (clock_at <= 0 || rs_clock_arg(rs, cn->c, clock, sizeof(clock), &r) == 0) {
         if (clock_at > 0)
             argv[clock_at] = clock;
-        r = redisCommandArgv(cn->c, argc, argv, NULL);
+        r = rs_send(cn->c, asking, argc, argv);
     }
     if (!r)
         pm_redis_io_error(&rs->link, cn->c, errno, err, errlen);
@@ -409,12 +458,70 @@ rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, ch
     return r;
 }
 
+/* On a cluster: one command, sent to the primary of its key and again where
+ * the cluster redirects it (store_redis_route.c); its reply, or NULL with
+ * err set. */
+static redisReply *
+cluster_command(struct redis_store *rs, int argc, const char **argv, int clock_at, char *err,
+                size_t errlen)
+{
+    struct rs_try t;
+    redisReply *r;
+
+    if (rs_route_start(rs, argc, argv, &t, err, errlen) < 0)
+        return NULL;
+    for (;;) {
+        r = node_command(t.node, argc, argv, clock_at, t.asking, err, errlen);
+        if (!rs_route_again(rs, &t, r, err, errlen))
+            return r;
+        freeReplyObject(r);
+    }
+}
+
+/* On a cluster: DEL or UNLINK of several keys, one key a command (keys of
+ * several slots are refused together: CROSSSLOT); the sum of the replies. */
+static redisReply *
+cluster_delete(struct redis_store *rs, int argc, const char **argv, char *err, size_t errlen)
+{
+    redisReply *r = NULL, *one;
+    long long n = 0;
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        const char *a[2] = {argv[0], argv[i]};
+
+        if (r)
+            freeReplyObject(r);
+        r = NULL;
+        if (!(one = cluster_command(rs, 2, a, 0, err, errlen)) || one->type != REDIS_REPLY_INTEGER)
+            return one;
+        n += one->integer;
+        r = one;
+    }
+    if (r)
+        r->integer = n;
+    return r;
+}
+
+/* Run one command; its reply, or NULL with err set (see node_command). */
+static redisReply *
+rs_command(struct redis_store *rs, int argc, const char **argv, int clock_at, char *err,
+           size_t errlen)
+{
+    if (!rs->cl)
+        return node_command(rs, argc, argv, clock_at, 0, err, errlen);
+    if (argc > 2 && (strcasecmp(argv[0], "UNLINK") == 0 || strcasecmp(argv[0], "DEL") == 0))
+        return cluster_delete(rs, argc, argv, err, errlen);
+    return cluster_command(rs, argc, argv, clock_at, err, errlen);
+}
+
 /* The store error code of an error reply; see store_redis_int.h. */
 int
 rs_reply_rc(const redisReply *r)
 {
-    static const char *const transient[] = {"READONLY", "LOADING",     "BUSY",    "MASTERDOWN",
-                                            "TRYAGAIN", "CLUSTERDOWN", "LAYOUT ", NULL};
+    static const char *const transient[] = {"READONLY", "LOADING",     "BUSY",   "MASTERDOWN",
+                                            "TRYAGAIN", "CLUSTERDOWN", "MOVED ", "ASK ",
+                                            "LAYOUT ",  NULL};
     int i;
 
     for (i = 0; transient[i]; i++)
@@ -503,6 +610,28 @@ rs_script(struct redis_store *rs, const char *text, int nkeys, const char **keys
 struct rs_conn *
 rs_conn_own(struct redis_store *rs, char *err, size_t errlen)
 {
+    struct redis_store *n;
+    struct rs_conn *cn;
+    unsigned moves;
+
+    if (rs->cl) { /* the primary of the global keys' slot (the stream, "{@}") */
+        pthread_mutex_lock(&rs->mu);
+        /* the owner the follower first read the stream from: a connection
+         * opened again to a new owner is one that moved (a gap) */
+        if (!rs->own_set) {
+            rs->own_moves = rs->moves;
+            rs->own_set = 1;
+        }
+        moves = rs->own_moves;
+        pthread_mutex_unlock(&rs->mu);
+        if (!(n = rs_route_slot(rs, rs_route_at_slot(rs), err, errlen)))
+            return NULL;
+        if ((cn = conn_open(n, err, errlen)) != NULL)
+            cn->moves = moves;
+        else
+            rs_route_stale(rs);
+        return cn;
+    }
     pthread_mutex_lock(&rs->mu);
     if (rs->n_sentinels && !rs->watching) {
         rs->watching = 1;
@@ -520,7 +649,9 @@ rs_conn_moved(struct redis_store *rs, const struct rs_conn *cn)
     int moved;
 
     pthread_mutex_lock(&rs->mu);
-    moved = rs->n_sentinels && cn->moves != rs->moves;
+    moved = (rs->n_sentinels || rs->cl) && cn->moves != rs->moves;
+    if (moved && rs->cl)
+        rs->own_set = 0; /* told once: the next connection is to the owner now */
     pthread_mutex_unlock(&rs->mu);
     return moved;
 }
@@ -543,12 +674,13 @@ rs_pool_close(struct redis_store *rs)
     rs->watch = NULL;
     while (rs->n_idle > 0)
         conn_free(rs->idle[--rs->n_idle]);
+    rs_cluster_free(rs);
 }
 
-/* SCAN MATCH pattern, a page at a time, each call by call; see store_redis_int.h. */
-int
-rs_scan_by(struct redis_store *rs, rs_caller call, const char *pattern, int max_calls,
-           int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
+/* SCAN MATCH pattern, a page at a time, each call by call (on one node). */
+static int
+scan_node(struct redis_store *rs, rs_caller call, const char *pattern, int max_calls,
+          int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
 {
     char cursor[32] = "0";
     const char *argv[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
@@ -572,6 +704,54 @@ rs_scan_by(struct redis_store *rs, rs_caller call, const char *pattern, int max_
             return rc < 0 ? rc : RS_SCAN_STOPPED;
     } while (strcmp(cursor, "0") != 0 && ++calls < max_calls);
     return strcmp(cursor, "0") == 0 ? PM_STORE_OK : RS_SCAN_MORE;
+}
+
+/* On a cluster: scan_node on every primary in turn, a cursor each; by
+ * rs_call on the primary's pool, or by call on the caller's own connection
+ * (rs->follow) opened to each primary for its turn. */
+static int
+scan_cluster(struct redis_store *rs, rs_caller call, const char *pattern, int max_calls,
+             int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
+{
+    struct redis_store *node[PM_CLUSTER_MAX_PRIMARIES];
+    struct rs_conn *saved = rs->follow, *cn;
+    size_t n = rs_route_primaries(rs, node, PM_CLUSTER_MAX_PRIMARIES), i;
+    int rc = PM_STORE_OK, one;
+
+    if (!n) {
+        snprintf(err, errlen, "redis %s: no primary known", rs->name);
+        return PM_STORE_RETRY;
+    }
+    for (i = 0; i < n; i++) {
+        if (call == rs_call) {
+            one = scan_node(node[i], rs_call, pattern, max_calls, page, arg, err, errlen);
+        } else {
+            if (!(cn = conn_open(node[i], err, errlen))) {
+                rs_route_stale(rs);
+                return PM_STORE_RETRY;
+            }
+            rs->follow = cn;
+            one = scan_node(rs, call, pattern, max_calls, page, arg, err, errlen);
+            if (rs->follow) /* cn, or one the call opened after dropping it */
+                conn_free(rs->follow);
+            rs->follow = saved;
+        }
+        if (one < 0 || one == RS_SCAN_STOPPED)
+            return one;
+        if (one == RS_SCAN_MORE)
+            rc = RS_SCAN_MORE;
+    }
+    return rc;
+}
+
+/* SCAN MATCH pattern, a page at a time, each call by call; see store_redis_int.h. */
+int
+rs_scan_by(struct redis_store *rs, rs_caller call, const char *pattern, int max_calls,
+           int (*page)(void *arg, const redisReply *keys), void *arg, char *err, size_t errlen)
+{
+    if (rs->cl)
+        return scan_cluster(rs, call, pattern, max_calls, page, arg, err, errlen);
+    return scan_node(rs, call, pattern, max_calls, page, arg, err, errlen);
 }
 
 /* SCAN MATCH pattern on pooled connections; see store_redis_int.h. */

@@ -170,7 +170,9 @@ own_clock(struct redis_store *rs, char *buf, size_t len, char *err, size_t errle
     snprintf(buf, len, "0");
     if (!rs->test_clock)
         return PM_STORE_OK;
-    if ((rc = own_call(rs, rs->command_ms, 2, argv, &r, err, errlen)) < 0)
+    /* on a cluster the follower's connection may be another slot's primary's */
+    if ((rc = rs->cl ? rs_call(rs, 2, argv, &r, err, errlen)
+                     : own_call(rs, rs->command_ms, 2, argv, &r, err, errlen)) < 0)
         return rc;
     if (r->type == REDIS_REPLY_STRING && r->len < len)
         snprintf(buf, len, "%s", r->str);
@@ -496,7 +498,9 @@ rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
     }
     if (rs->follow && rs_conn_moved(rs, rs->follow)) {
         own_drop(rs);
-        snprintf(err, errlen, "redis %s: the Sentinels named another primary", rs->name);
+        snprintf(err, errlen, "redis %s: %s", rs->name,
+                 rs->cl ? "the stream's slot has another primary" /* the map changed */
+                        : "the Sentinels named another primary");
         rc = PM_STORE_GAP;
         goto out;
     }

@@ -369,6 +369,39 @@ test_redirect_malformed(void **state)
     assert_int_equal(pm_cluster_redirect_parse(text, strlen(text), &r), -1);
 }
 
+/* The key a command is routed by (pm_cluster_cmd_key). */
+static void
+test_cmd_key(void **state)
+{
+    const char *eval[] = {"EVAL", "return 1", "2", "pm:v2:{a.org}:s:x@a.org:w", "k2", "arg"};
+    const char *evalsha[] = {"evalsha", "0123", "1", "pm:v2:{b.org}:top:", "0"};
+    const char *nokeys[] = {"EVAL", "return now", "0", "0|2|pm:layout"};
+    const char *xread[] = {"XREAD",   "COUNT",          "100", "BLOCK", "5000",
+                           "STREAMS", "pm:v2:{@}:supx", "0-0"};
+    const char *get[] = {"GET", "pm:v2:{@}:clock"};
+    const char *unlink[] = {"UNLINK", "pm:v2:{a.org}:d:w", "pm:v2:{b.org}:d:w"};
+    const char *scan[] = {"SCAN", "0", "MATCH", "pm:*", "COUNT", "1000"};
+    const char *slots[] = {"CLUSTER", "SLOTS"};
+    const char *time[] = {"TIME"};
+    const char *cut[] = {"EVAL", "x", "1"}; /* numkeys 1 but no key: none */
+
+    (void)state;
+    assert_string_equal(pm_cluster_cmd_key(6, eval), "pm:v2:{a.org}:s:x@a.org:w");
+    assert_string_equal(pm_cluster_cmd_key(5, evalsha), "pm:v2:{b.org}:top:");
+    assert_null(pm_cluster_cmd_key(4, nokeys));
+    assert_string_equal(pm_cluster_cmd_key(8, xread), "pm:v2:{@}:supx");
+    assert_string_equal(pm_cluster_cmd_key(2, get), "pm:v2:{@}:clock");
+    assert_string_equal(pm_cluster_cmd_key(3, unlink), "pm:v2:{a.org}:d:w");
+    assert_null(pm_cluster_cmd_key(6, scan));
+    assert_null(pm_cluster_cmd_key(2, slots));
+    assert_null(pm_cluster_cmd_key(1, time));
+    assert_null(pm_cluster_cmd_key(3, cut));
+    /* the routing slot is the company's, whatever the kind of key */
+    assert_int_equal(pm_cluster_slot(eval[3], strlen(eval[3])),
+                     pm_cluster_slot("pm:v2:{a.org}:incidents", 23));
+    assert_int_equal(pm_cluster_slot(get[1], strlen(get[1])), pm_cluster_slot("{@}", 3));
+}
+
 /* Run the tests. */
 int
 main(void)
@@ -377,6 +410,7 @@ main(void)
         cmocka_unit_test(test_known_slots), cmocka_unit_test(test_map),
         cmocka_unit_test(test_map_partial), cmocka_unit_test(test_map_malformed),
         cmocka_unit_test(test_redirect),    cmocka_unit_test(test_redirect_malformed),
+        cmocka_unit_test(test_cmd_key),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

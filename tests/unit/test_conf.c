@@ -404,6 +404,25 @@ struct bad_row {
 };
 
 static const struct bad_row bad_rows[] = {
+    /* a Redis Cluster: seeds checked, nothing it excludes, db 0, login_domain */
+    {"login_domain = \"a.org\";\nredis: {\n  cluster = [ \"127.0.0.1:7000\", \"nohost\" ];\n};\n",
+     NULL, NULL, "$D/bad.conf:3: redis.cluster[1]: \"nohost\" is not host:port"},
+    {"login_domain = \"a.org\";\nredis: {\n  socket = \"/run/redis.sock\";\n  cluster = [ "
+     "\"127.0.0.1:7000\" ];\n};\n",
+     NULL, NULL,
+     "$D/bad.conf:4: redis.cluster and redis.socket ($D/bad.conf:3) exclude each other"},
+    {"login_domain = \"a.org\";\nredis: {\n  sentinels = [ \"127.0.0.1:26379\" ];\n  cluster = [ "
+     "\"127.0.0.1:7000\" ];\n};\n",
+     NULL, NULL,
+     "$D/bad.conf:4: redis.cluster and redis.sentinels ($D/bad.conf:3) exclude each other"},
+    {"login_domain = \"a.org\";\nredis: {\n  db = 2;\n  cluster = [ \"127.0.0.1:7000\" ];\n};\n",
+     NULL, NULL, "$D/bad.conf:4: redis.cluster: redis.db ($D/bad.conf:3) must be 0 with a cluster"},
+    {"redis: {\n  cluster = [ \"127.0.0.1:7000\" ];\n};\n", NULL, NULL,
+     "$D/bad.conf:2: redis.cluster needs login_domain: the keys of a login without '@' would not "
+     "share its company's slot"},
+    {"login_domain = \"a.org\";\nredis: {\n  cluster = [ \"127.0.0.1:7000\" ];\n  "
+     "cluster_retry_ms = 20;\n};\n",
+     NULL, NULL, "$D/bad.conf:4: redis.cluster_retry_ms: 20 is out of range (50-10000)"},
     /* libconfig's own parse errors */
     {"redis: {\n  port = ;\n};\n", NULL, NULL, "$D/bad.conf:2: syntax error"},
     {"user = \"a\";\nuser = \"b\";\n", NULL, NULL, "$D/bad.conf:2: duplicate setting name"},
@@ -790,6 +809,11 @@ test_link_warnings(void **state)
         "in clear, to the Sentinels and to the primary they name; encrypt the network itself "
         "(WireGuard, IPsec) and set redis.network_encrypted = true (README: Protecting the link "
         "to Redis)";
+    static const char cluster_warning[] =
+        ":5: warning: redis.cluster[1] \"10.0.0.12:6379\" is not a loopback address: hiredis "
+        "has no TLS, so the Redis password and every counter cross the network in clear, to "
+        "every node of the cluster; encrypt the network itself (WireGuard, IPsec) and set "
+        "redis.network_encrypted = true (README: Protecting the link to Redis)";
     static const struct {
         const char *text, *want; /* want: NULL for no warning */
     } rows[] = {
@@ -806,6 +830,12 @@ test_link_warnings(void **state)
          "\"localhost:26380\" ]; };\n",
          NULL},
         {"redis: {\n  network_encrypted = true;\n  sentinels = [ \"10.0.0.7:26379\" ]; };\n", NULL},
+        {"login_domain = \"a.org\";\nredis: {\n  host = \"10.0.0.5\";\n  cluster = [ "
+         "\"127.0.0.1:7000\",\n    \"10.0.0.12:6379\" ]; };\n",
+         cluster_warning},
+        {"login_domain = \"a.org\";\nredis: {\n  network_encrypted = true;\n  cluster = [ "
+         "\"10.0.0.12:6379\" ]; };\n",
+         NULL},
     };
     char path[512], want[1024];
     struct pm_conf *c;

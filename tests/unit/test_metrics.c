@@ -201,6 +201,10 @@ test_counters(void **state)
     pm_metrics_connection(1);
     pm_metrics_connection(-1);
     pm_metrics_store_error(PM_SERR_TIMEOUT);
+    pm_metrics_store_redirect(0);
+    pm_metrics_store_redirect(2);
+    pm_metrics_store_redirect(2);
+    pm_metrics_store_redirect(3); /* no such kind: not counted */
     pm_metrics_reload(1);
     pm_metrics_reload(0);
     pm_metrics_reload(0);
@@ -224,6 +228,9 @@ test_counters(void **state)
     assert_true(has_line(t, "postmeter_milter_connections_open 1"));
     assert_true(has_line(t, "postmeter_store_errors_total{kind=\"timeout\"} 1"));
     assert_true(has_line(t, "postmeter_store_errors_total{kind=\"connect\"} 0"));
+    assert_true(has_line(t, "postmeter_store_redirects_total{kind=\"moved\"} 1"));
+    assert_true(has_line(t, "postmeter_store_redirects_total{kind=\"ask\"} 0"));
+    assert_true(has_line(t, "postmeter_store_redirects_total{kind=\"tryagain\"} 2"));
     assert_true(has_line(t, "postmeter_config_reloads_total 1"));
     assert_true(has_line(t, "postmeter_config_reload_failures_total 2"));
     assert_true(has_line(t, "postmeter_first_contact_messages_total 2"));
@@ -242,9 +249,10 @@ test_counters(void **state)
     assert_true(has_line(t, "postmeter_incident_messages_total{action=\"tempfailed\"} 1"));
     /* every metric has its HELP and TYPE lines */
     assert_int_equal(count_lines(t, "# HELP "), count_lines(t, "# TYPE "));
-    assert_int_equal(count_lines(t, "# TYPE "), 22); /* 15 + senders in incident, notices, incidents
+    assert_int_equal(count_lines(t, "# TYPE "), 23); /* 15 + senders in incident, notices, incidents
                                                       * opened, incident messages, the three
-                                                      * gauges of the suppression copy */
+                                                      * gauges of the suppression copy, the
+                                                      * cluster's redirections */
     /* no copy loaded in this process: nothing held, not ready */
     assert_true(has_line(t, "postmeter_suppression_local_entries 0"));
     assert_true(has_line(t, "postmeter_suppression_local_ready 0"));
