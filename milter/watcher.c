@@ -22,7 +22,9 @@
  *   (pm_policy_carry()): it is woken when some start waiting, and looks
  *   again each second while some wait. In the same way it announces the
  *   companies the mail path metered to the store's company registry, a
- *   second after the first of them waits (pm_coreg_flush(): one call).
+ *   second after the first of them waits (pm_coreg_flush(): one call), and
+ *   with each heartbeat asks whether the registry was made anew meanwhile
+ *   (pm_coreg_check(): then its companies are announced again).
  *
  * DIAGNOSTICS
  *   A heartbeat that cannot be written is logged once until one is written
@@ -177,6 +179,16 @@ announce(struct pm_runtime *rt, int *failing)
     }
 }
 
+/* With the heartbeat: has the registry been made anew (coreg.h)? */
+static void
+registry_check(struct pm_runtime *rt)
+{
+    char err[512];
+
+    if (pm_coreg_check(rt->store, err, sizeof(err)) < 0)
+        pm_log(PM_LOG_DEBUG, "company registry: cannot look at it: %s", err);
+}
+
 /* The seconds between two looks: a tenth of the alarm's delay, 1 to 10. */
 static long long
 tick(long long idle_alarm)
@@ -236,6 +248,7 @@ watch_loop(void *arg)
             pm_log_line(PM_LOG_INFO, pm_watch_format_clear());
         if (ev != PM_WATCH_NONE || f.now >= next_beat) {
             beat(rt, &w, &f, master, start, &failing);
+            registry_check(rt);
             next_beat = f.now + PM_SERVER_BEAT;
         }
         pm_policy_carry(rt->conf, rt->store, carry_opened);

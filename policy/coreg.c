@@ -8,7 +8,10 @@
  * ones a second after the first of them, in one call (pm_coreg_flush()).
  * At most PM_COREG_MAX companies are remembered: when full, the announced
  * ones are forgotten (they are noted again on their next message), and when
- * every one waits, a new company is noted on a later message.
+ * every one waits, a new company is noted on a later message. The registry
+ * tells when it was made: when that changes (forget --all, a Redis restarted
+ * empty; pm_coreg_check() looks once a minute), the announced companies are
+ * forgotten, so that their next message announces them again.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -35,6 +38,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct slot table[SLOTS];
 static size_t used, n_waiting;
 static long long due_ms = -1;
+static long long born = -1; /* when the registry announced to was made, -1 unknown */
 static void (*on_wait)(void);
 
 /* FNV-1a of the company's n bytes. */
@@ -109,6 +113,19 @@ co_wait(const char *s, size_t n, long long day)
     return first;
 }
 
+/* The registry was made at b (-1: it is gone, -2: the store keeps none now):
+ * when another than the one announced to, forget the companies announced
+ * (those waiting stay); under mu. */
+static void
+co_born(long long b)
+{
+    if (b == -2)
+        return;
+    if (used > n_waiting && (b == -1 || (born >= 0 && b != born)))
+        co_prune();
+    born = b;
+}
+
 /* Note the company of a sender the store metered at store time now. */
 void
 pm_coreg_note(const char *sender, long long now)
@@ -158,6 +175,7 @@ pm_coreg_flush(struct pm_store *store, int now, char *err, size_t errlen)
     static char *co[PM_COREG_BATCH]; /* one flushing thread */
     static long long day[PM_COREG_BATCH];
     size_t i, n = 0;
+    long long b = -1;
     int rc;
 
     pthread_mutex_lock(&mu);
@@ -176,8 +194,10 @@ pm_coreg_flush(struct pm_store *store, int now, char *err, size_t errlen)
     pthread_mutex_unlock(&mu);
     if (!n)
         return 0;
-    rc = pm_store_announce(store, (const char *const *)co, n, err, errlen);
+    rc = pm_store_announce(store, (const char *const *)co, n, &b, err, errlen);
     pthread_mutex_lock(&mu);
+    if (rc >= 0)
+        co_born(b);
     for (i = 0; i < n; i++) {
         if (rc < 0)
             co_wait(co[i], strlen(co[i]), day[i]);
@@ -187,6 +207,26 @@ pm_coreg_flush(struct pm_store *store, int now, char *err, size_t errlen)
         due_ms = pm_mono_ms() + RETRY_MS;
     pthread_mutex_unlock(&mu);
     return rc < 0 ? rc : (int)n;
+}
+
+/* Ask the store when its registry was made (see coreg.h). */
+int
+pm_coreg_check(struct pm_store *store, char *err, size_t errlen)
+{
+    long long b = -1;
+    int rc, announced;
+
+    pthread_mutex_lock(&mu);
+    announced = used > n_waiting;
+    pthread_mutex_unlock(&mu);
+    if (!announced)
+        return 0;
+    if ((rc = pm_store_announce(store, NULL, 0, &b, err, errlen)) < 0)
+        return rc;
+    pthread_mutex_lock(&mu);
+    co_born(b);
+    pthread_mutex_unlock(&mu);
+    return 0;
 }
 
 /* Forget everything. */
@@ -202,5 +242,6 @@ pm_coreg_clear(void)
     }
     used = n_waiting = 0;
     due_ms = -1;
+    born = -1;
     pthread_mutex_unlock(&mu);
 }

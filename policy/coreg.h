@@ -28,6 +28,12 @@ long long pm_coreg_next_due(void);
  * wait again; err says why). */
 int pm_coreg_flush(struct pm_store *store, int now, char *err, size_t errlen);
 
+/* Ask store when its registry was made (one small call, only when some
+ * companies were announced): when it was made anew since (forget --all, a
+ * Redis restarted empty) or is gone, forget the companies announced, so that
+ * their next message announces them again. 0, or a store failure. */
+int pm_coreg_check(struct pm_store *store, char *err, size_t errlen);
+
 /* Forget everything (tests). */
 void pm_coreg_clear(void);
 

@@ -257,12 +257,12 @@ pm_store_server_beat(struct pm_store *st, const struct pm_server_beat *b, char *
 
 /* Announce companies to the company registry. */
 int
-pm_store_announce(struct pm_store *st, const char *const *companies, size_t n, char *err,
-                  size_t errlen)
+pm_store_announce(struct pm_store *st, const char *const *companies, size_t n, long long *born,
+                  char *err, size_t errlen)
 {
     if (!st->ops->announce)
         return store_unsupported("company registry", err, errlen);
-    return st->ops->announce(st->impl, companies, n, err, errlen);
+    return st->ops->announce(st->impl, companies, n, born, err, errlen);
 }
 
 /* The daemons whose heartbeat is recent, one by one. */

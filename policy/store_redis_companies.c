@@ -69,21 +69,29 @@ registry_call(struct redis_store *rs, const char *op, const char *since, const c
     return rc;
 }
 
-/* Announce companies to the registry, ANNOUNCE_BATCH a call. */
+/* Announce companies to the registry, ANNOUNCE_BATCH a call (n 0: one call
+ * that only looks); *born (NULL: not asked) from the last reply. */
 int
-rs_announce(void *impl, const char *const *companies, size_t n, char *err, size_t errlen)
+rs_announce(void *impl, const char *const *companies, size_t n, long long *born, char *err,
+            size_t errlen)
 {
     struct redis_store *rs = impl;
     redisReply *r;
-    size_t i, k;
+    size_t i = 0, k;
     int rc;
 
-    for (i = 0; i < n; i += k) {
+    do {
         k = n - i < ANNOUNCE_BATCH ? n - i : ANNOUNCE_BATCH;
-        if ((rc = registry_call(rs, "add", "", companies + i, k, &r, err, errlen)) < 0)
+        if ((rc = registry_call(rs, "add", "", companies ? companies + i : NULL, k, &r, err,
+                                errlen)) < 0)
             return rc;
+        if (born)
+            *born = r->element[PM_GR_BORN]->type == REDIS_REPLY_INTEGER
+                        ? r->element[PM_GR_BORN]->integer
+                        : -1;
         freeReplyObject(r);
-    }
+        i += k;
+    } while (i < n);
     return PM_STORE_OK;
 }
 
@@ -186,7 +194,7 @@ fill_page(void *arg, const redisReply *keys)
         }
     }
     if (rc == 0 && m)
-        rc = rs_announce(x->rs, (const char *const *)co, m, x->err, x->errlen);
+        rc = rs_announce(x->rs, (const char *const *)co, m, NULL, x->err, x->errlen);
     rs_companies_free(co, m);
     return rc < 0 ? rc : 0;
 }

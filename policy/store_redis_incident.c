@@ -145,7 +145,7 @@ rs_incident_open(void *impl, const char *sender, const struct pm_incident_open *
         return PM_STORE_ERROR;
     }
     /* first the registry, so that incident list finds what the open makes */
-    rc = rs_announce(impl, (const char *const *)&company, 1, err, errlen);
+    rc = rs_announce(impl, (const char *const *)&company, 1, NULL, err, errlen);
     free(company);
     if (rc < 0)
         return rc;

@@ -214,7 +214,8 @@ int rs_companies(struct redis_store *rs, long long since, char ***out, size_t *n
 int rs_companies_fill(struct redis_store *rs, char *err, size_t errlen);
 
 /* Announce companies to the registry (registry.lua "add"; store.h). */
-int rs_announce(void *impl, const char *const *companies, size_t n, char *err, size_t errlen);
+int rs_announce(void *impl, const char *const *companies, size_t n, long long *born, char *err,
+                size_t errlen);
 
 /* Free a list of rs_companies. */
 void rs_companies_free(char **co, size_t n);

@@ -12,7 +12,9 @@
 # for a company that sent nothing puts it in the registry and incident list
 # shows it. On the next store day (test clock) a company's next message
 # announces it again, the other keeps its old time, and top (which reads
-# yesterday's index too) still lists both.
+# yesterday's index too) still lists both. After forget --all, a daemon's
+# heartbeat finds the registry gone and its companies' next message
+# announces them again.
 #
 # SPDX-License-Identifier: BSD-2-Clause
 . "$(dirname "$0")/../lib/common.sh"
@@ -83,8 +85,12 @@ pm_assert_eq 3 "$(send a alice@alpha.example 3)" "alice's mail"
 pm_assert_eq 2 "$(send b bob@beta.example 2)" "bob's mail"
 pm_wait_registry alpha.example || pm_fail "alpha.example not announced: $(pm_rcli ZRANGE "$CO" 0 -1)"
 pm_wait_registry beta.example || pm_fail "beta.example not announced: $(pm_rcli ZRANGE "$CO" 0 -1)"
+# (and, lowest, "@<store time it was made>": no company holds "@")
 pm_assert_eq "alpha.example
-beta.example" "$(pm_rcli ZRANGE "$CO" 0 -1)" "the registry after mail of two companies"
+beta.example" "$(pm_rcli ZRANGE "$CO" 1 -1 | sort)" "the registry after mail of two companies"
+BORN=$(pm_rcli ZRANGE "$CO" 0 0)
+[[ $BORN =~ ^@[0-9]+$ ]] || pm_fail "the registry's first member: $BORN"
+pm_assert_eq 3 "$(pm_rcli ZCARD "$CO")" "the registry's members"
 pm_assert_eq 2 "$(announcements)" "announcements of two companies by two daemons"
 # the same store day: more mail, another sender of a known company, nothing more
 pm_assert_eq 4 "$(send a alice@alpha.example 4)" "alice's mail again"
@@ -139,4 +145,25 @@ json=$(ctl --json top -n 5) || pm_fail "top failed"
 grep -q '"senders":\[{"rank":1,"sender":"alice@alpha.example","plan":"default","used":8,[^]]*{"rank":2,"sender":"bob@beta.example","plan":"default","used":6,[^]]*{"rank":3,"sender":"carol@alpha.example","plan":"default","used":1,[^]]*\]}$' \
     <<<"$json" || pm_fail "top the next day: $json"
 pm_clock_del
+
+# --- forget --all: the registry made anew is filled again within a heartbeat --------
+pm_assert_eq 1 "$(send a alice@alpha.example 1)" "alice's mail, today again"
+for _ in $(seq 1 50); do # announced again today (its time was the next day's)
+    (($(pm_rcli ZSCORE "$CO" alpha.example | cut -d. -f1) < NEXT)) && break
+    sleep 0.1
+done
+(($(pm_rcli ZSCORE "$CO" alpha.example | cut -d. -f1) < NEXT)) || pm_fail "alpha.example not announced today"
+ctl forget --all --yes >/dev/null || pm_fail "forget --all"
+from=$(($(wc -l <"$PM_TMP/monitor.txt") + 1))
+pm_assert_eq 1 "$(send a alice@alpha.example 1)" "alice's mail after forget --all"
+sleep 2 # past the announcement's delay: alpha.example was announced today, as the daemon knows
+pm_assert_eq "" "$(pm_rcli ZSCORE "$CO" alpha.example)" "alpha.example before a heartbeat looked"
+# each daemon looks at the registry with its heartbeat (every 60 s): made anew or gone, it
+# forgets what it announced
+for _ in $(seq 1 700); do
+    (($(seen_from "$from" | grep -F "\"$CO\" " | grep -cE ':layout" "add" "" "[0-9]+" "[0-9]+"$') >= 2)) && break
+    sleep 0.1
+done
+pm_assert_eq 1 "$(send a alice@alpha.example 1)" "alice's mail after the heartbeats"
+pm_wait_registry alpha.example || pm_fail "alpha.example not announced again after forget --all"
 echo "PASS: registry"

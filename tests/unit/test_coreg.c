@@ -3,7 +3,8 @@
  * (policy/coreg.c), with a fake store that records each announcement: a
  * company is announced once per store day, a second after the first note
  * waits (or at once when asked), the companies noted meanwhile in the same
- * call; a failed announcement leaves them waiting; the table stays bounded.
+ * call; a failed announcement leaves them waiting; the table stays bounded;
+ * a registry made anew or gone makes the announced ones announced again.
  * The registry itself is tested against a real Redis in
  * tests/integration/registry.sh.
  *
@@ -25,6 +26,7 @@
 static char announced[64][64]; /* the companies of the last announcement, sorted */
 static size_t n_announced, n_calls;
 static int fail, woken;
+static long long fake_born; /* when the fake registry was made: the store's answer */
 
 /* strcmp for qsort of a char[64] array. */
 static int
@@ -35,7 +37,8 @@ cmp(const void *a, const void *b)
 
 /* The fake store's announce: record (or fail when asked). */
 static int
-fake_announce(void *impl, const char *const *co, size_t n, char *err, size_t errlen)
+fake_announce(void *impl, const char *const *co, size_t n, long long *born, char *err,
+              size_t errlen)
 {
     size_t i;
 
@@ -45,6 +48,9 @@ fake_announce(void *impl, const char *const *co, size_t n, char *err, size_t err
         snprintf(err, errlen, "down");
         return PM_STORE_RETRY;
     }
+    *born = fake_born;
+    if (!n)
+        return PM_STORE_OK; /* a check */
     for (i = 0; i < n && i < 64; i++)
         snprintf(announced[i], sizeof(announced[i]), "%s", co[i]);
     n_announced = n;
@@ -71,6 +77,7 @@ setup(void **state)
     pm_coreg_on_wait(wake);
     n_announced = n_calls = 0;
     fail = woken = 0;
+    fake_born = 1000;
     return 0;
 }
 
@@ -171,6 +178,43 @@ test_bounded(void **state)
     assert_string_equal(announced[0], "c0.example");
 }
 
+/* A registry made anew (or gone) makes the announced companies announced again. */
+static void
+test_made_anew(void **state)
+{
+    char err[64];
+
+    (void)state;
+    assert_int_equal(pm_coreg_check(&fake, err, sizeof(err)), 0);
+    assert_int_equal(n_calls, 0); /* nothing announced: nothing to look at */
+    pm_coreg_note("a@one.example", 5 * DAY);
+    assert_int_equal(flush_now(), 1);
+    assert_int_equal(pm_coreg_check(&fake, err, sizeof(err)), 0); /* the same registry */
+    assert_int_equal(n_calls, 2);
+    pm_coreg_note("a@one.example", 5 * DAY + 10);
+    assert_int_equal(pm_coreg_next_due(), -1);
+    fake_born = -2; /* the data went back to layout 1: no registry, nothing to redo */
+    assert_int_equal(pm_coreg_check(&fake, err, sizeof(err)), 0);
+    pm_coreg_note("a@one.example", 5 * DAY + 20);
+    assert_int_equal(pm_coreg_next_due(), -1);
+    fake_born = 2000; /* forget --all, then another daemon made it anew */
+    assert_int_equal(pm_coreg_check(&fake, err, sizeof(err)), 0);
+    pm_coreg_note("a@one.example", 5 * DAY + 30);
+    assert_true(pm_coreg_next_due() >= 0);
+    assert_int_equal(flush_now(), 1);
+    assert_string_equal(announced[0], "one.example");
+    fake_born = -1; /* gone (a Redis restarted empty) */
+    assert_int_equal(pm_coreg_check(&fake, err, sizeof(err)), 0);
+    pm_coreg_note("a@one.example", 5 * DAY + 40);
+    fake_born = 3000; /* the announcement makes it anew */
+    assert_int_equal(flush_now(), 1);
+    fail = 1; /* a check that fails forgets nothing */
+    assert_int_equal(pm_coreg_check(&fake, err, sizeof(err)), PM_STORE_RETRY);
+    fail = 0;
+    pm_coreg_note("a@one.example", 5 * DAY + 50);
+    assert_int_equal(pm_coreg_next_due(), -1);
+}
+
 int
 main(void)
 {
@@ -178,6 +222,7 @@ main(void)
         cmocka_unit_test_setup(test_once_a_day, setup),
         cmocka_unit_test_setup(test_failure_waits, setup),
         cmocka_unit_test_setup(test_bounded, setup),
+        cmocka_unit_test_setup(test_made_anew, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
