@@ -63,7 +63,8 @@ co_find(const char *s, size_t n)
     return &table[i];
 }
 
-/* Forget the companies that do not wait (the table is full); under mu. */
+/* Forget the companies that do not wait (the table is full, or the registry
+ * was made anew); under mu. */
 static void
 co_prune(void)
 {
