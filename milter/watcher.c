@@ -20,7 +20,11 @@
  *   ages into its own time. It also sends the refusals decided at RCPT
  *   without the store whose sender made no request for a second
  *   (pm_policy_carry()): it is woken when some start waiting, and looks
- *   again each second while some wait.
+ *   again each second while some wait. In the same way it announces the
+ *   companies the mail path metered to the store's company registry, a
+ *   second after the first of them waits (pm_coreg_flush(): one call), and
+ *   with each heartbeat asks whether the registry was made anew meanwhile
+ *   (pm_coreg_check(): then its companies are announced again).
  *
  * DIAGNOSTICS
  *   A heartbeat that cannot be written is logged once until one is written
@@ -41,6 +45,7 @@
 #include "callbacks.h"
 #include "clock.h"
 #include "config.h"
+#include "coreg.h"
 #include "identity.h"
 #include "log.h"
 #include "notice.h"
@@ -66,19 +71,22 @@ pm_watcher_connect(void)
         pm_worker_wake(&worker);
 }
 
-/* Refusals decided at RCPT started waiting for a request: look. */
+/* Refusals decided at RCPT, or companies to announce, started waiting: look. */
 static void
 wake_for_carry(void)
 {
     pm_worker_wake(&worker);
 }
 
-/* Shorten a wait of wait_s seconds to when waiting refusals are due (1 s at least). */
+/* Shorten a wait of wait_s seconds to when waiting refusals or companies
+ * to announce are due (1 s at least). */
 static long long
 carry_wait(long long wait_s)
 {
-    long long due = pm_sknow_next_due(), s;
+    long long due = pm_sknow_next_due(), co = pm_coreg_next_due(), s;
 
+    if (due < 0 || (co >= 0 && co < due))
+        due = co;
     if (due < 0)
         return wait_s;
     s = (due - pm_mono_ms() + 999) / 1000;
@@ -152,6 +160,35 @@ beat(struct pm_runtime *rt, const struct pm_watch *w, const struct pm_watch_fact
     }
 }
 
+/* Announce the companies metered lately to the store's registry (coreg.h);
+ * *failing: the last announcement failed (its failure was logged). */
+static void
+announce(struct pm_runtime *rt, int *failing)
+{
+    char err[512];
+    int rc;
+
+    if ((rc = pm_coreg_flush(rt->store, 0, err, sizeof(err))) < 0) {
+        if (!*failing)
+            pm_log(rc == PM_STORE_RETRY ? PM_LOG_DEBUG : PM_LOG_WARNING,
+                   "company registry: cannot announce companies: %s", err);
+        *failing = 1;
+    } else if (rc > 0 && *failing) {
+        pm_log(PM_LOG_DEBUG, "company registry: companies announced again");
+        *failing = 0;
+    }
+}
+
+/* With the heartbeat: has the registry been made anew (coreg.h)? */
+static void
+registry_check(struct pm_runtime *rt)
+{
+    char err[512];
+
+    if (pm_coreg_check(rt->store, err, sizeof(err)) < 0)
+        pm_log(PM_LOG_DEBUG, "company registry: cannot look at it: %s", err);
+}
+
 /* The seconds between two looks: a tenth of the alarm's delay, 1 to 10. */
 static long long
 tick(long long idle_alarm)
@@ -180,7 +217,7 @@ watch_loop(void *arg)
     enum pm_postfix seen = PM_POSTFIX_UNKNOWN;
     long long start = pm_mono_s(), next_beat = start, master, wait_s;
     char why[512];
-    int failing = 0;
+    int failing = 0, co_failing = 0;
 
     (void)arg;
     pm_watch_init(&w);
@@ -211,9 +248,11 @@ watch_loop(void *arg)
             pm_log_line(PM_LOG_INFO, pm_watch_format_clear());
         if (ev != PM_WATCH_NONE || f.now >= next_beat) {
             beat(rt, &w, &f, master, start, &failing);
+            registry_check(rt);
             next_beat = f.now + PM_SERVER_BEAT;
         }
         pm_policy_carry(rt->conf, rt->store, carry_opened);
+        announce(rt, &co_failing);
         pm_runtime_release(rt);
         wait_s = tick(f.idle_alarm);
         if (next_beat - f.now < wait_s)
@@ -233,6 +272,7 @@ pm_watcher_start(const char *socket)
     if (pm_worker_start(&worker, "postfix watch", watch_loop, NULL) < 0)
         return -1;
     pm_sknow_on_wait(wake_for_carry);
+    pm_coreg_on_wait(wake_for_carry);
     return 0;
 }
 
@@ -243,5 +283,6 @@ pm_watcher_stop(void)
     if (!worker.running)
         return;
     pm_sknow_on_wait(NULL);
+    pm_coreg_on_wait(NULL);
     pm_worker_stop(&worker);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "coreg.h"
 #include "learning.h"
 #include "plan.h"
 #include "policy.h"
@@ -50,7 +51,8 @@ policy_give_back(const struct pm_sknow_key *k, const struct pm_msg *m, long long
 /* Send a request for m's sender to the store, carrying the refusals this
  * server decided alone since its last one; a commit's or probe's answer
  * becomes what the server knows of the sender (not a commit's recorded
- * reply given again, minutes old: pm_sknow_put() tells it by its time). */
+ * reply given again, minutes old: pm_sknow_put() tells it by its time), and
+ * the sender's company is noted for the company registry (coreg.h). */
 int
 pm_policy_meter(const struct pm_conf *conf, struct pm_store *store, const struct pm_msg *m,
                 struct pm_meter_req *req, struct pm_meter_res *res, char *err, size_t errlen)
@@ -62,6 +64,8 @@ pm_policy_meter(const struct pm_conf *conf, struct pm_store *store, const struct
     req->incident.local = pm_sknow_take(&k, &c, pm_mono_ms());
     req->incident.local_counter = c;
     rc = pm_store_meter(store, req, res, err, errlen);
+    if (rc == 0 && req->scope[PM_SCOPE_SENDER].id)
+        pm_coreg_note(req->scope[PM_SCOPE_SENDER].id, res->now); /* for the registry, later */
     if (rc == 0 && conf->rcpt_fresh > 0)
         pm_sknow_put(&k, res, pm_mono_ms());
     if (rc != 0 && req->incident.local > 0)

@@ -257,6 +257,16 @@ pm_store_server_beat(struct pm_store *st, const struct pm_server_beat *b, char *
     return st->ops->server_beat(st->impl, b, err, errlen);
 }
 
+/* Announce companies to the company registry. */
+int
+pm_store_announce(struct pm_store *st, const char *const *companies, size_t n, long long *born,
+                  char *err, size_t errlen)
+{
+    if (!st->ops->announce)
+        return store_unsupported("company registry", err, errlen);
+    return st->ops->announce(st->impl, companies, n, born, err, errlen);
+}
+
 /* The daemons whose heartbeat is recent, one by one. */
 int
 pm_store_servers(struct pm_store *st, int (*each)(void *arg, const struct pm_server *s), void *arg,

@@ -539,6 +539,13 @@ struct pm_store_ops {
     int (*digest_silent)(void *impl, long long min_first,
                          int (*each)(void *arg, const char *sender, long long first), void *arg,
                          char *err, size_t errlen);
+    /* Announce companies (each a sender's company: the part of its address
+     * after the last "@", or the whole sender) to the company registry the
+     * readers that go over every company use (n 0: only look); *born (NULL:
+     * not asked): the store time the registry was made, -1 none, -2 the
+     * store keeps none now; PM_STORE_OK or a failure. */
+    int (*announce)(void *impl, const char *const *companies, size_t n, long long *born, char *err,
+                    size_t errlen);
 };
 
 struct pm_store {
@@ -613,6 +620,10 @@ int pm_store_servers(struct pm_store *st, int (*each)(void *arg, const struct pm
                      void *arg, long long *now, char *err, size_t errlen);
 int pm_store_forget_all(struct pm_store *st, long long *deleted, char *err, size_t errlen);
 int pm_store_migrate(struct pm_store *st, struct pm_migrate_res *res, char *err, size_t errlen);
+
+/* Announce companies to the company registry (see struct pm_store_ops). */
+int pm_store_announce(struct pm_store *st, const char *const *companies, size_t n, long long *born,
+                      char *err, size_t errlen);
 int pm_store_incident_get(struct pm_store *st, const char *sender, struct pm_incident *inc,
                           long long *now, char *err, size_t errlen);
 int pm_store_incident_list(struct pm_store *st,

@@ -720,6 +720,7 @@ static const struct pm_store_ops redis_ops = {
     .digest_unclaim = rs_digest_unclaim,
     .digest_hits = rs_digest_hits,
     .digest_silent = rs_digest_silent,
+    .announce = rs_announce,
 };
 
 /* The plans as the script's override table: "name|mh|md|rh|rd|nd|ih|id|curve|soft;...". */

@@ -373,10 +373,10 @@ rs_contact_days(void *impl, const char *sender, const char *company, const char 
 }
 
 /* The top indexes' prefixes, space-separated, into *out (the caller frees
- * it): layout 1 the one "<prefix>:v1:top:", layout 2 each company's
- * "<prefix>:v2:{C}:top:". */
+ * it): layout 1 the one "<prefix>:v1:top:", layout 2 "<prefix>:v2:{C}:top:"
+ * of each company the registry holds for the last days days. */
 static int
-top_prefixes(struct redis_store *rs, char **out, char *err, size_t errlen)
+top_prefixes(struct redis_store *rs, int days, char **out, char *err, size_t errlen)
 {
     char **co, *key;
     size_t n, i, len = 1;
@@ -388,7 +388,7 @@ top_prefixes(struct redis_store *rs, char **out, char *err, size_t errlen)
             goto oom;
         return PM_STORE_OK;
     }
-    if ((rc = rs_companies(rs, "top:*", &co, &n, err, errlen)) < 0)
+    if ((rc = rs_companies(rs, days > 0 ? -(long long)days : -1, &co, &n, err, errlen)) < 0)
         return rc;
     for (i = 0; i < n; i++)
         len += strlen(rs->prefix) + strlen(co[i]) + 16;
@@ -512,7 +512,7 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
 
     snprintf(d, sizeof(d), "%d", days < 1 ? 1 : days > TOP_MAX_DAYS ? TOP_MAX_DAYS : days);
     snprintf(l, sizeof(l), "%d", limit < 0 ? 0 : limit);
-    if ((rc = top_prefixes(rs, &prefixes, err, errlen)) < 0)
+    if ((rc = top_prefixes(rs, days, &prefixes, err, errlen)) < 0)
         return rc;
     args[PM_TA_DAYS] = d;
     args[PM_TA_LIMIT] = l;

@@ -135,7 +135,7 @@ rs_digest_hits(void *impl, long long day,
     int rc = 0, layout = rs_layout(rs);
 
     snprintf(what, sizeof(what), "hits:%lld", day);
-    if (layout != PM_LAYOUT_V1 && (rc = rs_companies(rs, what, &co, &n, err, errlen)) < 0)
+    if (layout != PM_LAYOUT_V1 && (rc = rs_companies(rs, day, &co, &n, err, errlen)) < 0)
         return rc;
     for (i = 0; i < n && rc == 0; i++) {
         if (!(key = pm_key_company(rs->prefix, layout, co ? co[i] : "", what))) {

@@ -130,11 +130,25 @@ rs_incident_get(void *impl, const char *sender, struct pm_incident *inc, long lo
     return incident_run(impl, "get", sender, NULL, &found, inc, now, err, errlen);
 }
 
-/* Open an incident by hand. */
+/* Open an incident by hand (the sender's company announced to the registry). */
 int
 rs_incident_open(void *impl, const char *sender, const struct pm_incident_open *o, int *opened,
                  struct pm_incident *inc, char *err, size_t errlen)
 {
+    size_t tl;
+    const char *tag = pm_keys_tag(sender, &tl);
+    char *company = strndup(tag, tl);
+    int rc;
+
+    if (!company) {
+        snprintf(err, errlen, "out of memory");
+        return PM_STORE_ERROR;
+    }
+    /* first the registry, so that incident list finds what the open makes */
+    rc = rs_announce(impl, (const char *const *)&company, 1, NULL, err, errlen);
+    free(company);
+    if (rc < 0)
+        return rc;
     return incident_run(impl, "open", sender, o, opened, inc, NULL, err, errlen);
 }
 
@@ -245,7 +259,7 @@ list_companies(struct redis_store *rs, int (*each)(void *arg, const struct pm_in
     int rc;
 
     snprintf(last, sizeof(last), "%d", PM_INCIDENTS_MAX - 1);
-    if ((rc = rs_companies(rs, "incidents", &co, &n, err, errlen)) < 0)
+    if ((rc = rs_companies(rs, RS_COMPANIES_ALL, &co, &n, err, errlen)) < 0)
         return rc;
     if (n && !(r = calloc(n, sizeof(*r))))
         goto oom;

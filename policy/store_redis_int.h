@@ -255,11 +255,22 @@ int rs_layout_refused(struct redis_store *rs, const redisReply *r);
 /* Move the keys from layout 1 to layout 2 (store_redis_migrate.c). */
 int rs_migrate(void *impl, struct pm_migrate_res *res, char *err, size_t errlen);
 
-/* The companies holding a layout 2 key "<prefix>:v2:{C}:<what>" (what: a
- * SCAN MATCH glob, e.g. "top:*"), sorted, each once, into *out (n of them;
- * the caller frees them with rs_companies_free); PM_STORE_OK or a failure. */
-int rs_companies(struct redis_store *rs, const char *what, char ***out, size_t *n, char *err,
+/* The companies of the registry "<prefix>:v2:{@}:co" announced since the
+ * start of UTC day since (>= 0), or on the last -since store days (< 0;
+ * -1: today), or every one (RS_COMPANIES_ALL), sorted, each once, into *out
+ * (n of them; the caller frees them with rs_companies_free); PM_STORE_OK
+ * or a failure. */
+#define RS_COMPANIES_ALL (-(1LL << 40))
+int rs_companies(struct redis_store *rs, long long since, char ***out, size_t *n, char *err,
                  size_t errlen);
+
+/* Announce to the registry every company that holds a layout 2 key (SCAN
+ * of the prefix's layout 2 keys; postmeterctl migrate). */
+int rs_companies_fill(struct redis_store *rs, char *err, size_t errlen);
+
+/* Announce companies to the registry (registry.lua "add"; store.h). */
+int rs_announce(void *impl, const char *const *companies, size_t n, long long *born, char *err,
+                size_t errlen);
 
 /* Free a list of rs_companies. */
 void rs_companies_free(char **co, size_t n);

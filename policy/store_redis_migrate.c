@@ -16,7 +16,8 @@
  * after a load), and so are the heartbeats (the daemons write layout 2's).
  * Left: the entries of the layout before companies
  * ("<prefix>:v1:sup:<address>", postmeterctl suppress migrate). When the
- * sweep saw the whole keyspace, SET "<prefix>:layout" "2". Every step can
+ * sweep saw the whole keyspace, the company registry is filled from the
+ * layout 2 keys (rs_companies_fill()), then SET "<prefix>:layout" "2". Every step can
  * be run again: a second migrate moves nothing.
  *
  * The scripts here name undeclared keys: one Redis only (no Cluster).
@@ -242,6 +243,8 @@ rs_migrate(void *impl, struct pm_migrate_res *res, char *err, size_t errlen)
                  SWEEP_SCANS);
         rc = PM_STORE_ERROR;
     }
+    if (rc >= 0)
+        rc = rs_companies_fill(rs, err, errlen);
     if (rc >= 0)
         rc = layout_set(rs, "2", err, errlen);
 out:

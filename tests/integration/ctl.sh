@@ -279,6 +279,9 @@ grep -q '"plan":"default","plan_from":"default","plan_rule_line":0,"override_unk
     "$PM_TMP/ctl.out" || pm_fail "plan show: $(cat "$PM_TMP/ctl.out")"
 
 # --- top ------------------------------------------------------------------------------------
+# (top reads the companies of the registry: the daemons announce theirs about
+# a second after their first message)
+pm_wait_registry example.com || pm_fail "example.com not in the company registry"
 json=$(ctl --json top -n 2) || pm_fail "top failed"
 grep -q "^{\"by\":\"day\",\"now\":[0-9]*,\"senders\":\[{\"rank\":1,\"sender\":\"$P\",\"plan\":\"default\",\"used\":18,\"limit\":10,[^]]*{\"rank\":2,\"sender\":\"$S\",\"plan\":\"default\",\"used\":15,\"limit\":10,[^]]*\]}$" \
     <<<"$json" || pm_fail "top: $json"
@@ -450,6 +453,7 @@ grep -q '"senders":\[{"rank":1,"sender":"petra@example.com",.*"messages_per_hour
 pm_clock_del
 # An 8-bit sender address still makes valid JSON (as the Latin-1 it would be).
 pm_assert_eq 1 "$(send a $'caf\xe9@example.org' 1)" "an 8-bit sender"
+pm_wait_registry example.org || pm_fail "example.org not in the company registry"
 ctl --json top -n 100 >"$PM_TMP/top.json" || pm_fail "top failed"
 python3 -m json.tool "$PM_TMP/top.json" >/dev/null || pm_fail "top --json is not JSON: $(cat -v "$PM_TMP/top.json")"
 grep -qF '"sender":"caf\u00e9@example.org"' "$PM_TMP/top.json" || pm_fail "8-bit sender: $(cat -v "$PM_TMP/top.json")"

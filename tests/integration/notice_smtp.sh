@@ -289,6 +289,8 @@ pm_assert_eq "250 2.0.0 Ok: queued as
 pm_assert_eq 1 "$(pm_rcli HGET "$(pm_key company example.com "hits:$today")" 'alice@example.com|messages_per_hour')" \
     "alice's refusal in the day's record"
 pm_sink_expect 6 "messages at the sink with alice's first"
+# (the digest reads the companies of the registry: announced about a second after the mail)
+pm_wait_registry example.com || pm_fail "example.com not in the company registry"
 # A digest that cannot be sent (nothing listens on the port) gives up its
 # claim: the next try, here or on another server, may send it.
 closed=$(pm_free_port)

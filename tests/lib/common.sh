@@ -165,6 +165,22 @@ pm_key() {
     "$top_builddir/tests/tools/keycli" "${PM_KEY_PREFIX:-pmtest}" "${PM_LAYOUT:-2}" "$@"
 }
 
+# Wait (bounded: 5 s) until the company registry (pm_key global co) holds
+# company $1 announced at store time $2 or later (default: any time). A
+# daemon announces the companies it metered about a second after the first
+# message of the store day, off the mail path: readers that go over every
+# company (top, incident list, the digest) see a new company then.
+pm_wait_registry() {
+    local tries=50 key score
+    key=$(PM_LAYOUT=2 pm_key global co)
+    while ((tries-- > 0)); do
+        score=$(pm_rcli ZSCORE "$key" "$1")
+        [ -n "$score" ] && [ "${score%.*}" -ge "${2:-0}" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # Set the test clock offset (seconds added to Redis's time) to $1; more
 # arguments go to SET (EX 3600).
 pm_clock_set() {

@@ -79,7 +79,9 @@
  *   contact SENDER NAME [company=C]
  *       pm_store_contact_days. Prints ct= lc= dct= (-1 none).
  *   top DAYS LIMIT
- *       pm_store_top. Prints now= senders=a,b,... ("-" none).
+ *       pm_store_top, after announcing to the company registry the companies
+ *       metered so far (policy/coreg.c, as the daemon's watcher thread does a
+ *       second after their first request). Prints now= senders=a,b,... ("-" none).
  *   plan SENDER NAME|clear [keep=S]  |  planget SENDER
  *       pm_store_plan_set (prints had=), pm_store_plan_get (plan= unknown=).
  *   now
@@ -105,6 +107,7 @@
 #include <hiredis/hiredis.h>
 
 #include "conf.h"
+#include "coreg.h"
 #include "log.h"
 #include "siphash.h"
 #include "store.h"
@@ -694,6 +697,8 @@ cmd_meter(struct tool *t, int argc, char **argv)
         return;
     }
     t->op_now = res.now;
+    if (req.scope[PM_SCOPE_SENDER].id) /* as the daemon does, for the company registry */
+        pm_coreg_note(req.scope[PM_SCOPE_SENDER].id, res.now);
     out_meter(&t->out, &res);
 }
 
@@ -1006,6 +1011,11 @@ cmd_top(struct tool *t, int argc, char **argv)
 
     if (argc != 3 || parse_ll(argv[1], &days) < 0 || parse_ll(argv[2], &limit) < 0) {
         pm_buf_str(&t->out, "error: usage: top DAYS LIMIT");
+        return;
+    }
+    /* the companies metered so far, announced as the daemon's watcher does a second later */
+    if (pm_coreg_flush(t->st, 1, err, sizeof(err)) < 0) {
+        out_err(t, err);
         return;
     }
     pm_buf_growing(&list);
