@@ -55,8 +55,7 @@ registry_call(struct redis_store *rs, const char *op, const char *since, const c
     for (tries = 0; tries < 2; tries++) {
         rc = rs_script(rs, pm_registry_lua, PM_GK_COUNT, keys, (int)(PM_GA_COUNT + n), args, r, err,
                        errlen);
-        /* (rs_script consumed rs_layout_was_refused(): the refusal's text tells) */
-        if (rc != PM_STORE_RETRY || !strstr(err, ": LAYOUT "))
+        if (rc != PM_STORE_RETRY || !rs_layout_was_refused(rs))
             break;
     }
     if (rc == PM_STORE_OK && ((*r)->type != REDIS_REPLY_ARRAY || (*r)->elements < PM_GR_COUNT)) {

@@ -601,7 +601,7 @@ rs_script(struct redis_store *rs, const char *text, int nkeys, const char **keys
     int rc = eval_clock(rs, text, nkeys, keys, nargs, args, 1, out, err, errlen);
 
     /* a script without keys names none of a layout: ask again at once */
-    if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs) && nkeys == 0)
+    if (nkeys == 0 && rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
         rc = eval_clock(rs, text, nkeys, keys, nargs, args, 1, out, err, errlen);
     return rc;
 }
