@@ -27,7 +27,8 @@
 #              references of a fake reply checked against them (refs_gate);
 #   top        top.lua: the daily top index;
 #   agetrim    prelude.lua: the day hashes (mid, fc, dom) swept by age, a
-#              page a call, and an old Message-ID no reply's reference;
+#              page a call; meter.lua, feedback.lua: a Message-ID past its
+#              days makes no reply, swept or not;
 #   bench      bench/script-ab's calls follow the contract.
 # Every state is written by the scripts themselves; the test writes only the
 # test clock key (through scriptcli's "at") and reads keys to check them.
@@ -568,9 +569,10 @@ EOF
 # counts once ("y", under the day it was mailed). The brake (rr=min_first,
 # min_ppm; off by default): 10 first contacts at least, below 5 % replied,
 # the new-recipient limit (nd, 60 here) is halved. A meter reply's rr= is the
-# state before its own request.
+# state before its own request. Message-IDs are kept 90 days (middays): a
+# reply on day 30 names a sent one.
 run_table replyrate <<EOF
-set rr=10,50000 lim=0,0,0,0,60
+set rr=10,50000 lim=0,0,0,0,60 middays=90
 at $((B + 3600))
 commit rq@t.test to=$(names 1 20 q) mid=Q1 => counted=1 cold=20 rr=0,0,0
 probe rq@t.test to=n1 => fits=1 rr=20,0,1
@@ -763,8 +765,10 @@ run_table agetrim < <(
     echo "commit ar@t.test mid=g1 => counted=1"
     echo "at $((B + 2 * D + 3600))"
     echo "commit ar@t.test refs=g1 => counted=1 refs=1"
+    echo "mail ar@t.test p1 refs=g1 => res=reply"
     echo "at $((B + 3 * D + 3600))"
     echo "commit ar@t.test refs=g1 => counted=1 refs=0"
+    echo "mail ar@t.test p2 refs=g1 => res=learned"
     echo "read HLEN $(key ar@t.test mid) => reply=2"
 )
 
