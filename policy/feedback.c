@@ -201,6 +201,7 @@ request(const struct pm_conf *conf, const char *mailbox, struct pm_feedback_req 
     req->bounce_window_days = conf->feedback_bounce_window_days;
     req->learned_per_day = conf->feedback_learned_per_day;
     req->replies_per_day = conf->feedback_replies_per_day;
+    req->message_ids_days = conf->msgid_days;
 }
 
 /* Log and count one result. */

@@ -24,8 +24,9 @@
 --   list, counts "b" against the sender and forgets the contact; a block
 --   counts "k". Otherwise "unmatched" (never mailed, or too long ago) or
 --   "duplicate" (already counted for that message).
--- MAIL: when a referred Message-ID is one the sender sent, the message is a
---   reply: its author becomes a known contact (lc) and it counts "r", once
+-- MAIL: when a referred Message-ID is one the sender sent (mid, within
+--   mid_days: an older field the day sweep has not reached yet is not), the
+--   message is a reply: its author becomes a known contact (lc) and it counts "r", once
 --   per author a day, at most replies-per-day a day ("capped" past that).
 --   An author the sender mailed as a first contact within 30 days (fc)
 --   counts once "y" in the reply rate (rr, prelude.lua).
@@ -52,6 +53,7 @@ local kind = ARGV[A.kind]
 local ct_ttl, ct_max = tonumber(ARGV[A.ct_ttl]), tonumber(ARGV[A.ct_max])
 local sup_days, window = tonumber(ARGV[A.sup_days]), tonumber(ARGV[A.window])
 local learn_max, reply_max = tonumber(ARGV[A.learn_max]), tonumber(ARGV[A.reply_max])
+local mid_days = tonumber(ARGV[A.mid_days]) or 0
 local sender = ARGV[A.sender]
 
 -- One failed recipient i (1-based) of a bounce.
@@ -103,7 +105,8 @@ end
 local function mail(h)
     local seen = tonumber(redis.call('HGET', KEY_LC, h))
     for i = NA + 1, #ARGV do
-        if redis.call('HEXISTS', KEY_MID, ARGV[i]) == 1 then
+        local d = tonumber(redis.call('HGET', KEY_MID, ARGV[i]))
+        if d and today - d < mid_days then
             first_contact_replied(h)
             if seen == today then
                 return 'known' -- this author's reply already counted today

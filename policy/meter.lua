@@ -122,13 +122,16 @@ if mode == 2 or (mode == 1 and (fits == 1 or not hard)) then
 end
 
 -- FAKE REPLIES: does one of the message's references (A.refs, keyed hashes)
--- name a message the sender sent (mid)? With A.refs_gate, a commit whose
--- references name none counts nothing: a content rule refuses the message.
+-- name a message the sender sent (mid) within A.mid_days? With A.refs_gate,
+-- a commit whose references name none counts nothing: a content rule refuses
+-- the message.
 local refs_known = -1
 if ARGV[A.refs] ~= '' then
     refs_known = 0
+    local mid_days = tonumber(ARGV[A.mid_days]) or 0
     for h in string.gmatch(ARGV[A.refs], '%x+') do
-        if redis.call('HEXISTS', KEYS[K.mid], h) == 1 then
+        local d = tonumber(redis.call('HGET', KEYS[K.mid], h))
+        if d and today - d < mid_days then
             refs_known = 1
             break
         end

@@ -9,11 +9,12 @@
 --   than ct_ttl days ago. New (cold) recipients count in the "nd" counter
 --   against the new-recipient limit.
 --
--- TTL and MEMORY: a contact hash expires ct_ttl days after its last write and
---   holds at most ct_max fields (about 40 bytes each): past that, each write
---   removes expired entries from a sample of 200 fields, or the oldest 50 of
---   them (prelude.lua's day_hash_trim). The Message-ID hash is kept the same
---   way with its own days and bound.
+-- TTL and MEMORY: a contact hash expires ct_ttl days after its last write,
+--   loses its fields ct_ttl days old to a sweep run once a day (prelude.lua's
+--   day_hash_trim, a page a write that adds a contact) and holds at most
+--   ct_max fields (about 40 bytes each): past that, each write removes
+--   expired entries from a sample of 200 fields, or the oldest 50 of them.
+--   The Message-ID hash is kept the same way with its own days and bound.
 --
 -- SPDX-License-Identifier: BSD-2-Clause
 

@@ -196,9 +196,10 @@ local function incident_signals()
         return 100, nil
     end
 
-    -- The new recipient domains of this message (recorded as mailed today).
+    -- The new recipient domains of this message (recorded as mailed today;
+    -- the hash kept after a write, a message to today's domains writes none).
     function new_domains()
-        local n = 0
+        local n, wrote = 0, false
         for d in string.gmatch(ARGV[A.inc_domains], '%S+') do
             local day = tonumber(redis.call('HGET', KEYS[K.dom], d))
             if not day or today - day >= 30 then
@@ -206,9 +207,12 @@ local function incident_signals()
             end
             if day ~= today then
                 redis.call('HSET', KEYS[K.dom], d, today)
+                wrote = true
             end
         end
-        day_hash_trim(KEYS[K.dom], 30, DOM_MAX)
+        if wrote then
+            day_hash_trim(KEYS[K.dom], 30, DOM_MAX)
+        end
         redis.call('EXPIRE', KEYS[K.dom], 30 * DAY)
         return n
     end

@@ -113,21 +113,69 @@ local function rep_add(key, kind, n, days)
     return v
 end
 
--- Keep a hash of "field -> UTC day" (contacts, Message-IDs) within max
--- fields after a write added some: remove the fields of a sample of 200 that
--- are ttl_days old or more, or else the oldest 50 of the sample.
-local function day_hash_trim(key, ttl_days, max)
-    if redis.call('HLEN', key) <= max then
+-- DAY HASHES ("field -> UTC day": contacts, Message-IDs, first contacts,
+--   domains, networks) are kept by age as well as by size: after a write
+--   that adds fields, day_hash_trim sweeps the hash once a UTC day, SWEEP_PAGE
+--   fields a call (HSCAN from a cursor kept in the hash), deleting the fields
+--   ttl_days old or more; then, past max fields, it trims as below. The
+--   sweep's state is the hash's field "" (no real field is empty: keyed
+--   hashes, domains, networks): "<day>:<cursor>", the day the sweep started
+--   and the cursor of its next page, 0 once it is done; so a hash holds at
+--   most max + 1 fields. A sweep that does not end within its day goes on.
+local SWEEP_FIELD, SWEEP_PAGE = '', 100
+
+-- One step of key's sweep by age, when one is due (none done today, or one
+-- under way): one HSCAN page, its fields ttl_days old or more deleted.
+local function day_hash_sweep(key, ttl_days)
+    local st = redis.call('HGET', key, SWEEP_FIELD)
+    local day, cursor = string.match(st or '', '^(%d+):(%d+)$')
+    day = tonumber(day) or -1
+    if cursor == '0' and day >= today then
         return
+    end
+    if cursor == nil or cursor == '0' then
+        day, cursor = today, '0'
+    end
+    local r = redis.call('HSCAN', key, cursor, 'COUNT', SWEEP_PAGE)
+    local page, dead = r[2], {}
+    for i = 1, #page, 2 do
+        if page[i] ~= SWEEP_FIELD and today - (tonumber(page[i + 1]) or 0) >= ttl_days then
+            dead[#dead + 1] = page[i]
+        end
+    end
+    if #dead > 0 then
+        redis.call('HDEL', key, unpack(dead))
+    end
+    redis.call('HSET', key, SWEEP_FIELD, day .. ':' .. r[1])
+end
+
+-- Keep a hash of "field -> UTC day" (contacts, Message-IDs) within its days
+-- (day_hash_sweep) and within max fields after a write added some: past
+-- max, remove the fields of a sample of 200 that are ttl_days old or more, or
+-- else the oldest 50 of the sample. Returns true when it removed some for max.
+local function day_hash_trim(key, ttl_days, max)
+    local n = redis.call('HLEN', key)
+    if n == 0 then
+        return false
+    end
+    day_hash_sweep(key, ttl_days)
+    if n <= max then
+        return false
+    end
+    n = redis.call('HLEN', key)
+    if n <= max + 1 then -- the sweep's state is not one of the max
+        return false
     end
     local page = redis.call('HSCAN', key, 0, 'COUNT', 200)[2]
     local old, dead = {}, {}
     for i = 1, #page, 2 do
-        local d = tonumber(page[i + 1]) or 0
-        if today - d >= ttl_days then
-            dead[#dead + 1] = page[i]
+        if page[i] ~= SWEEP_FIELD then
+            local d = tonumber(page[i + 1]) or 0
+            if today - d >= ttl_days then
+                dead[#dead + 1] = page[i]
+            end
+            old[#old + 1] = {d, page[i]}
         end
-        old[#old + 1] = {d, page[i]}
     end
     if #dead == 0 then
         table.sort(old, function(x, y) return x[1] < y[1] end)
@@ -138,4 +186,5 @@ local function day_hash_trim(key, ttl_days, max)
     if #dead > 0 then
         redis.call('HDEL', key, unpack(dead))
     end
+    return true
 end

@@ -54,10 +54,9 @@ local function seed(key)
         redis.call('HSET', key, unpack(set))
         redis.call('EXPIRE', key, ttl * DAY)
         for _ = 1, math.floor(added / 50) + 2 do
-            if redis.call('HLEN', key) <= max then
+            if not day_hash_trim(key, ttl, max) then
                 break
             end
-            day_hash_trim(key, ttl, max)
         end
     end
     return added, newer, old

@@ -129,6 +129,7 @@ struct pm_feedback_req {
     int bounce_window_days; /* a failure counts for a recipient mailed this recently */
     int learned_per_day;    /* contacts learned from non-replies per mailbox and day */
     int replies_per_day;    /* replies counted per mailbox and day */
+    int message_ids_days;   /* a reply names a Message-ID sent this recently (0: 90) */
 };
 
 /* A suppression list entry. */

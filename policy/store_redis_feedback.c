@@ -119,7 +119,7 @@ feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_ki
     struct redis_store *rs = impl;
     const char *keys[PM_FK_COUNT + FB_MAX_FAIL], *args[PM_FA_COUNT + 3 * FB_MAX_FAIL + FB_MAX_REFS];
     char *owned[PM_FK_COUNT + FB_MAX_FAIL] = {NULL};
-    char nb[6][24];
+    char nb[7][24];
     size_t i, n = req->fail ? req->n_fail : 0, nkeys = PM_FK_COUNT + n, nargs = PM_FA_COUNT, want;
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
@@ -152,6 +152,7 @@ feedback_once(void *impl, const struct pm_feedback_req *req, enum pm_feedback_ki
     args[PM_FA_WINDOW] = num(nb[3], 24, req->bounce_window_days > 0 ? req->bounce_window_days : 14);
     args[PM_FA_LEARN_MAX] = num(nb[4], 24, req->learned_per_day);
     args[PM_FA_REPLY_MAX] = num(nb[5], 24, req->replies_per_day);
+    args[PM_FA_MID_DAYS] = num(nb[6], 24, req->message_ids_days > 0 ? req->message_ids_days : 90);
     args[PM_FA_SENDER] = req->sender;
     args[PM_FA_AUTHOR] = n ? "" : req->author_hash;
     for (i = 0; i < n; i++) { /* then per failure: hash, class, status */

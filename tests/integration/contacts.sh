@@ -57,10 +57,12 @@ pm_assert_eq 1 "$(field "$out" accepted)" "internal recipient"
 out=$(send a alice@example.com new1@example.org new7@example.org)
 pm_assert_eq "1 1" "$(field "$out" accepted) $(field "$out" rcpt_refused)" "known + cold"
 
-# Contacts are keyed hashes with a TTL; no address is stored.
+# Contacts are keyed hashes with a TTL; no address is stored. The hash also
+# holds its day sweep's state, the field "" (prelude.lua).
 key="$(pm_key "alice@example.com" ct)"
-pm_assert_eq 5 "$(pm_rcli HLEN "$key")" "contacts remembered"
-pm_rcli HKEYS "$key" | grep -qv '^[0-9a-f]\{16\}$' && pm_fail "contact field that is not a hash"
+pm_assert_eq 6 "$(pm_rcli HLEN "$key")" "contacts remembered"
+pm_assert_eq 1 "$(pm_rcli HKEYS "$key" | grep -c '^$')" "the day sweep's state"
+pm_rcli HKEYS "$key" | grep -v '^$' | grep -qv '^[0-9a-f]\{16\}$' && pm_fail "contact field that is not a hash"
 pm_rcli HKEYS "$key" | grep -q example && pm_fail "an address is stored in the contacts"
 ttl=$(pm_rcli TTL "$key")
 [ "$ttl" -gt $((364 * 86400)) ] && [ "$ttl" -le $((365 * 86400)) ] || pm_fail "contacts TTL $ttl"
@@ -79,7 +81,7 @@ for i in $(seq 1 24); do
     total=$((total + $(field "$(cat "$PM_TMP/cc$i.out")" accepted)))
 done
 pm_assert_eq 5 "$total" "concurrent first contacts accepted"
-pm_assert_eq 5 "$(pm_rcli HLEN "$(pm_key "bob@example.com" ct)")" "concurrent contacts stored"
+pm_assert_eq 6 "$(pm_rcli HLEN "$(pm_key "bob@example.com" ct)")" "concurrent contacts stored (and the sweep's state)"
 
 # Company-wide contacts: a colleague's contact is not cold.
 pm_milter_start cw <<CONF
@@ -115,5 +117,5 @@ grep -qx 'reply 1 452 4.5.3 <erin@example.com>: too many recipients in one messa
     pm_fail "the 1001st recipient's reply: $out"
 grep -q "sender=erin@example.com .* rcpts=1000 ext=1000 .* rcpts_day=1000/0 new_rcpts_day=1000/0 " "$PM_TMP/many.log" ||
     pm_fail "erin's counts: $(grep erin "$PM_TMP/many.log")"
-pm_assert_eq 1000 "$(pm_rcli HLEN "$(pm_key "erin@example.com" ct)")" "erin's contacts"
+pm_assert_eq 1001 "$(pm_rcli HLEN "$(pm_key "erin@example.com" ct)")" "erin's contacts (and the sweep's state)"
 echo "PASS: contacts"

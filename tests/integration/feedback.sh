@@ -199,7 +199,7 @@ pm_assert_eq "1000 1000" "$(pm_summary - messages accepted <<<"$out")" "the forg
 expect_lines 'feedback=(learned|capped) sender=hank@example.com' 1000
 pm_assert_eq "20 980" "$(count 'feedback=learned sender=hank@example.com') $(count 'feedback=capped sender=hank@example.com')" \
     "contacts learned from 1,000 forged messages"
-pm_assert_eq 20 "$(pm_rcli HLEN "$(pm_key "hank@example.com" lc)")" "hank's learned contacts"
+pm_assert_eq 21 "$(pm_rcli HLEN "$(pm_key "hank@example.com" lc)")" "hank's learned contacts (and the day sweep's state)"
 # a trusted failure teaches nothing; another server's word is not trusted
 printf 'Authentication-Results: mx.example.com; spf=pass; dmarc=fail (p=reject)\r\nFrom: ceo@bank.example\r\nTo: ivy@example.com\r\n\r\nUrgent.\r\n' >"$PM_TMP/ar.eml"
 drive ceo@bank.example "" "$PM_TMP/ar.eml" ivy@example.com >/dev/null

@@ -204,7 +204,7 @@ run_table fanout < <(
     # a sender without a week of history: every domain is new, nothing trips
     echo "at $T"
     for i in $(seq 1 45); do echo "commit fy@t.test incd=y$i.test => counted=1 inc=0,0"; done
-    echo "read HLEN $(key fy@t.test dom) => reply=45"
+    echo "read HLEN $(key fy@t.test dom) => reply=46" # and the day sweep's state (prelude.lua)
 )
 
 # =============================================================================

@@ -26,6 +26,9 @@
 #              ids); meter.lua's Message-IDs and their bound, and the
 #              references of a fake reply checked against them (refs_gate);
 #   top        top.lua: the daily top index;
+#   agetrim    prelude.lua: the day hashes (mid, fc, dom) swept by age, a
+#              page a call; meter.lua, feedback.lua: a Message-ID past its
+#              days makes no reply, swept or not;
 #   bench      bench/script-ab's calls follow the contract.
 # Every state is written by the scripts themselves; the test writes only the
 # test clock key (through scriptcli's "at") and reads keys to check them.
@@ -417,18 +420,19 @@ probe c4@other.test to=q2 cw=1 cdom=group.test => cold=0
 contact c4@other.test q2 company=group.test => ct=-1 lc=-1 dct=22000
 
 # the contacts bound (contacts.max_per_sender 100): past it, a write drops the
-# expired contacts of a sample, or else the oldest 50
+# expired contacts of a sample, or else the oldest 50 (HLEN counts one field
+# more: the day sweep's state, field "", prelude.lua)
 at $((B + 3600))
 commit cb@t.test to=$(names 1 100 k) ctmax=100 => cold=100
-read HLEN $(key cb@t.test ct) => reply=100
+read HLEN $(key cb@t.test ct) => reply=101
 at $((B + D + 3600))
 commit cb@t.test to=k101 ctmax=100 => cold=1
-read HLEN $(key cb@t.test ct) => reply=51
+read HLEN $(key cb@t.test ct) => reply=52
 contact cb@t.test k101 => ct=22001
 commit cb2@t.test to=$(names 1 100 k) ctmax=100 ctttl=2 => cold=100
 at $((B + 3 * D + 3600))
 commit cb2@t.test to=k101 ctmax=100 ctttl=2 => cold=1
-read HLEN $(key cb2@t.test ct) => reply=1
+read HLEN $(key cb2@t.test ct) => reply=2
 contact cb2@t.test k101 => ct=22003
 EOF
 
@@ -565,9 +569,10 @@ EOF
 # counts once ("y", under the day it was mailed). The brake (rr=min_first,
 # min_ppm; off by default): 10 first contacts at least, below 5 % replied,
 # the new-recipient limit (nd, 60 here) is halved. A meter reply's rr= is the
-# state before its own request.
+# state before its own request. Message-IDs are kept 90 days (middays): a
+# reply on day 30 names a sent one.
 run_table replyrate <<EOF
-set rr=10,50000 lim=0,0,0,0,60
+set rr=10,50000 lim=0,0,0,0,60 middays=90
 at $((B + 3600))
 commit rq@t.test to=$(names 1 20 q) mid=Q1 => counted=1 cold=20 rr=0,0,0
 probe rq@t.test to=n1 => fits=1 rr=20,0,1
@@ -576,7 +581,7 @@ probe rq@t.test to=$(names 1 11 n) => fits=0 over=s:nd over_limit=30 over_used=2
 # the brake off: without min_reply_rate, or under min_first_contacts
 probe rq@t.test to=$(names 1 11 n) rr=10,0 => fits=1 rr=20,0,0
 probe rq@t.test to=$(names 1 11 n) rr=21,50000 => fits=1 rr=20,0,0
-read HLEN $(key rq@t.test fc) => reply=20
+read HLEN $(key rq@t.test fc) => reply=21
 read HGETALL $(key rq@t.test rr) => reply=f:22000=20
 # what is not a first contact's reply counts nothing: a reply naming no
 # Message-ID the sender sent, a reply from someone never mailed, a reply from
@@ -592,7 +597,7 @@ mail rq@t.test q1 refs=Q1 => res=reply
 probe rq@t.test to=$(names 1 11 n) => fits=1 rr=20,1,0
 probe rq@t.test rr=10,50001 => rr=20,1,1
 read HGETALL $(key rq@t.test rr) => reply=f:22000=20,y:22000=1
-read HLEN $(key rq@t.test fc) => reply=19
+read HLEN $(key rq@t.test fc) => reply=20
 # a recipient counts once: its replies of later days count nothing more
 at $((B + D + 3600))
 mail rq@t.test q1 refs=Q1 => res=reply
@@ -665,13 +670,14 @@ probe tx@t.test tx=t2 => fits=0 used=2,2,1,1,1,0,0
 set lim=0
 
 # Message-IDs: kept feedback.message_ids_days, at most message_ids_max (100)
-# a sender: past that the oldest 50 of a sample go
+# a sender: past that the oldest 50 of a sample go (HLEN: and the day
+# sweep's state, prelude.lua)
 $(for i in $(seq 1 100); do echo "commit mi@t.test mid=m$i midmax=100 => counted=1"; done)
-read HLEN $(key mi@t.test mid) => reply=100
+read HLEN $(key mi@t.test mid) => reply=101
 read TTL $(key mi@t.test mid) => reply~^(2592000|2591999)$
 at $((B + D + 3600))
 commit mi@t.test mid=m101 midmax=100 => counted=1
-read HLEN $(key mi@t.test mid) => reply=51
+read HLEN $(key mi@t.test mid) => reply=52
 mail mi@t.test p1 refs=m101 => res=reply
 # a commit that counts nothing records no Message-ID
 commit mj@t.test mid=x1 lim=1 m=2 => counted=0
@@ -721,6 +727,50 @@ top 20 0 => senders=t1@t.test,t4@t.test
 at $((B + 9 * D))
 top 8 0 => senders=-
 EOF
+
+# =============================================================================
+# day hashes (prelude.lua's day sweep): Message-IDs (mid, middays), first
+# contacts (fc, 31 days) and recipient domains (dom, 30 days) keep only their
+# window's days, however often the sender writes them; the sweep runs once a
+# day, 100 fields a call, its state in the hash's field "" (HLEN counts it).
+# Incidents watched (fanout, far off) for the domains.
+run_table agetrim < <(
+    echo "set middays=3 inc=2 incc=1 incr=1 inct=0,0,100000,0,0,0,0"
+    # one message a day for 41 days, each with a new Message-ID, a new
+    # recipient (a first contact) and a new domain: the last 3, 31 and 30
+    # days stay (without the sweep, 41 of each); contacts, 365 days, all
+    for d in $(seq 0 40); do
+        echo "at $((B + d * D + 3600))"
+        echo "commit ag@t.test to=c$d mid=m$d incd=x$d.test => counted=1 cold=1"
+    done
+    echo "read HLEN $(key ag@t.test mid) => reply=4"
+    echo "read HLEN $(key ag@t.test fc) => reply=32"
+    echo "read HLEN $(key ag@t.test dom) => reply=31"
+    echo "read HLEN $(key ag@t.test ct) => reply=42"
+    echo "read HEXISTS $(key ag@t.test dom) x10.test => reply=0"
+    echo "read HEXISTS $(key ag@t.test dom) x11.test => reply=1"
+    # a hash past the compact encoding is swept a page a call: 600 first
+    # contacts of day 0 leave over several calls of day 31, not in one
+    echo "at $((B + 3600))"
+    echo "commit ab@t.test to=$(names 1 400 a) => counted=1 cold=400"
+    echo "commit ab@t.test to=$(names 401 600 a) => counted=1 cold=200"
+    echo "read HLEN $(key ab@t.test fc) => reply=601"
+    echo "at $((B + 31 * D + 3600))"
+    echo "commit ab@t.test to=b1 => counted=1 cold=1"
+    echo "read HLEN $(key ab@t.test fc) => reply~^[1-9][0-9][0-9]\$"
+    for i in $(seq 2 12); do echo "commit ab@t.test to=b$i => counted=1 cold=1"; done
+    echo "read HLEN $(key ab@t.test fc) => reply=13"
+    # a Message-ID past its days is no longer one the sender sent, swept or not
+    echo "at $((B + 3600))"
+    echo "commit ar@t.test mid=g1 => counted=1"
+    echo "at $((B + 2 * D + 3600))"
+    echo "commit ar@t.test refs=g1 => counted=1 refs=1"
+    echo "mail ar@t.test p1 refs=g1 => res=reply"
+    echo "at $((B + 3 * D + 3600))"
+    echo "commit ar@t.test refs=g1 => counted=1 refs=0"
+    echo "mail ar@t.test p2 refs=g1 => res=learned"
+    echo "read HLEN $(key ar@t.test mid) => reply=2"
+)
 
 # =============================================================================
 # bench/script-ab calls the meter script with the arguments of

@@ -757,6 +757,7 @@ cmd_bounce(struct tool *t, int argc, char **argv)
     req.bounce_window_days = s.window;
     req.learned_per_day = s.learn;
     req.replies_per_day = s.replies;
+    req.message_ids_days = s.mid_days;
     if (pm_store_feedback(t->st, &req, out, err, sizeof(err)) < 0) {
         out_err(t, err);
         return;
@@ -813,6 +814,7 @@ cmd_mail(struct tool *t, int argc, char **argv)
     req.bounce_window_days = s.window;
     req.learned_per_day = s.learn;
     req.replies_per_day = s.replies;
+    req.message_ids_days = s.mid_days;
     if (pm_store_feedback(t->st, &req, out, err, sizeof(err)) < 0) {
         out_err(t, err);
         return;
