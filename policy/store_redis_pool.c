@@ -417,9 +417,17 @@ rs_send(redisContext *c, int asking, int argc, const char **argv)
     if (redisAppendCommand(c, "ASKING") != REDIS_OK ||
         redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK || redisGetReply(c, &a) != REDIS_OK)
         return NULL;
-    freeReplyObject(a);
-    if (redisGetReply(c, &r) != REDIS_OK)
+    if (redisGetReply(c, &r) != REDIS_OK) {
+        freeReplyObject(a);
         return NULL;
+    }
+    /* ASKING refused (an ACL without +asking): the command ran on a node
+     * that does not serve its slot, and its reply says nothing of that */
+    if (((redisReply *)a)->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return a;
+    }
+    freeReplyObject(a);
     return r;
 }
 

@@ -406,6 +406,8 @@ rs_route_again(struct redis_store *rs, struct rs_try *t, const redisReply *r, ch
                 cl->stale = 1;
             }
             t->node = cl->node[k];
+        } else {
+            snprintf(err, errlen, "redis %s: no room for node %s:%d", rs->name, to.host, to.port);
         }
         pthread_mutex_unlock(&rs->mu);
         pm_metrics_store_redirect(kind == PM_CLUSTER_MOVED ? 0 : 1);
