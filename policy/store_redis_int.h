@@ -204,6 +204,15 @@ unsigned rs_route_at_slot(const struct redis_store *rs);
 /* The primaries serving a slot now, into out (at most max); how many. */
 size_t rs_route_primaries(struct redis_store *rs, struct redis_store **out, size_t max);
 
+/* The primary of the global keys' slot and rs->moves read with it; NULL
+ * with err set when none is known. */
+struct redis_store *rs_route_at(struct redis_store *rs, unsigned *moves, char *err, size_t errlen);
+
+/* Read the slot map now into the cache and its generation (bumped on any
+ * change of a slot's owner) into *gen; PM_STORE_OK when every slot has a
+ * primary, else PM_STORE_RETRY with err set. */
+int rs_route_whole(struct redis_store *rs, unsigned *gen, char *err, size_t errlen);
+
 /* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
  * layout (store_redis_keys.h); NULL on allocation failure. */
 char *rs_key(const struct redis_store *rs, char tag, const char *id, const char *kind);

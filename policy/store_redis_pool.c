@@ -623,17 +623,18 @@ rs_conn_own(struct redis_store *rs, char *err, size_t errlen)
     unsigned moves;
 
     if (rs->cl) { /* the primary of the global keys' slot (the stream, "{@}") */
+        /* routed first: the map's first read bumps moves */
+        if (!(n = rs_route_at(rs, &moves, err, errlen)))
+            return NULL;
         pthread_mutex_lock(&rs->mu);
         /* the owner the follower first read the stream from: a connection
          * opened again to a new owner is one that moved (a gap) */
         if (!rs->own_set) {
-            rs->own_moves = rs->moves;
+            rs->own_moves = moves;
             rs->own_set = 1;
         }
         moves = rs->own_moves;
         pthread_mutex_unlock(&rs->mu);
-        if (!(n = rs_route_slot(rs, rs_route_at_slot(rs), err, errlen)))
-            return NULL;
         if ((cn = conn_open(n, err, errlen)) != NULL)
             cn->moves = moves;
         else
