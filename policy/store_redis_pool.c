@@ -406,6 +406,16 @@ rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, red
     return 0;
 }
 
+/* The commands this thread had a connection for: may have sent. */
+static __thread unsigned long tl_sends;
+
+/* How many commands this thread may have sent; see store_redis_int.h. */
+unsigned long
+rs_sends(void)
+{
+    return tl_sends;
+}
+
 /* Send argv on c, after ASKING when asking; see store_redis_int.h. */
 redisReply *
 rs_send(redisContext *c, int asking, int argc, const char **argv)
@@ -448,6 +458,7 @@ node_command(struct redis_store *rs, int argc, const char **argv, int clock_at, 
         pm_metrics_store_error(PM_SERR_CONNECT);
         return NULL;
     }
+    tl_sends++;
     pm_redis_pipe_block(&old, &pend);
     if (clock_at <= 0 || rs_clock_arg(rs, cn->c, clock, sizeof(clock), &r) == 0) {
         if (clock_at > 0)
