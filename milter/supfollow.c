@@ -17,8 +17,9 @@
  *   a reload that names another Redis or key prefix, or a new local_max
  *   marks the copy not ready (every recipient may be suppressed: Redis
  *   decides) until it is loaded again (a reload that keeps them keeps the
- *   copy, followed on the new store); after a failure the next load waits a
- *   backoff (1 s doubling to 30 s).
+ *   copy, followed on the new store); after a failure or an overflow of
+ *   the intents the next load waits a backoff (1 s doubling to 30 s, back
+ *   to 1 s once a load is followed without either).
  *   Every CLOCK_S seconds it reads the store's clock, by which the copy
  *   reckons expiry.
  *
@@ -143,7 +144,7 @@ follow_loop(void *arg)
     struct pm_runtime *seen = NULL;
     long long max = -1, next_clock = 0, now, backoff = BACKOFF_MIN;
     char last[64], err[512], sig[2048], seen_sig[2048] = "";
-    int loaded = 0, failing = 0, failed, tick, rc, warned_full = 0;
+    int loaded = 0, failing = 0, failed, over, tick, rc, warned_full = 0;
 
     (void)arg;
     while (!pm_worker_stopping(&worker)) {
@@ -164,7 +165,7 @@ follow_loop(void *arg)
             max = rt->conf->suppress_local_max;
             snprintf(seen_sig, sizeof(seen_sig), "%s", sig);
         }
-        failed = tick = 0;
+        failed = over = tick = 0;
         if (max == 0) {
             pm_runtime_release(rt);
             if (pm_worker_wait(&worker, 1))
@@ -176,7 +177,6 @@ follow_loop(void *arg)
                 loaded = 1;
                 warned_full = full_now(); /* load() said it if it is */
                 failing = 0;
-                backoff = BACKOFF_MIN;
                 next_clock = pm_mono_s() + CLOCK_S;
             } else if (pm_worker_stopping(&worker)) {
                 pm_runtime_release(rt);
@@ -197,11 +197,14 @@ follow_loop(void *arg)
         } else if (overflow_now()) {
             pm_suplocal_ready(0); /* as a gap: "may be" for everyone until loaded again */
             loaded = 0;
+            over = 1;
             pm_log(PM_LOG_INFO,
-                   "suppression copy: more than %d changes on their way: loading it again",
-                   PM_SUPLOCAL_PENDING_MAX);
+                   "suppression copy: more than %d changes on their way: loading it again in "
+                   "%lld s",
+                   PM_SUPLOCAL_PENDING_MAX, backoff);
         } else {
-            if (tick) { /* the follow read the store's clock */
+            backoff = BACKOFF_MIN; /* loaded and followed */
+            if (tick) {            /* the follow read the store's clock */
                 pm_suplocal_clock(now);
                 next_clock = pm_mono_s() + CLOCK_S;
             }
@@ -215,6 +218,8 @@ follow_loop(void *arg)
                        "loaded again",
                        err);
             failing = 1;
+        }
+        if (failed || over) { /* wait: intents that never close would reload at once */
             if (pm_worker_wait(&worker, backoff))
                 break;
             backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;

@@ -150,6 +150,17 @@ range_parse(const redisReply *r, struct pm_cluster_map *map, char *err, size_t e
     return 0;
 }
 
+/* How many of the PM_CLUSTER_SLOTS slots of owner[] have an owner. */
+unsigned
+pm_cluster_served(const uint16_t *owner)
+{
+    unsigned n = 0, s;
+
+    for (s = 0; s < PM_CLUSTER_SLOTS; s++)
+        n += owner[s] != PM_CLUSTER_NO_OWNER;
+    return n;
+}
+
 /* Empty a map: no primary, no slot served. */
 static void
 map_clear(struct pm_cluster_map *map)

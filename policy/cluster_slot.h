@@ -54,6 +54,9 @@ unsigned pm_cluster_slot(const char *key, size_t len);
  * *map emptied (no primary, no slot served): never a partial map. */
 int pm_cluster_map_parse(const redisReply *r, struct pm_cluster_map *map, char *err, size_t errlen);
 
+/* How many of the PM_CLUSTER_SLOTS slots of owner[] have an owner. */
+unsigned pm_cluster_served(const uint16_t *owner);
+
 /* Parse an error text "MOVED slot host:port" or "ASK slot host:port" (a leading
  * '-' allowed): PM_CLUSTER_MOVED or PM_CLUSTER_ASK with *out filled,
  * PM_CLUSTER_NOT_REDIRECT for any other error, -1 when malformed. */

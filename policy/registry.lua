@@ -11,7 +11,9 @@
 -- "add" (the daemons' watcher thread, a second after they first meter a
 --   company on a store day; postmeterctl incident open; postmeterctl
 --   migrate): ZADD the companies after the contract's arguments at now,
---   remove the members older than A.keep seconds, keep the A.max latest;
+--   remove the members older than A.keep seconds, keep the A.max latest,
+--   and let the key expire A.keep seconds after this add (a registry gone
+--   is one made anew: the daemons announce their companies again);
 --   nothing while the data is in layout 1 (the prelude's guard: postmeterctl
 --   migrate fills it). Without companies it is a check: it writes nothing.
 -- "list": the members announced since the start of UTC day A.since (-N: of
@@ -63,6 +65,7 @@ if ARGV[A.op] == 'add' then
     redis.call('ZREMRANGEBYSCORE', KEYS[K.co], '-inf', '(' .. (now - tonumber(ARGV[A.keep])))
     redis.call('ZREMRANGEBYRANK', KEYS[K.co], 0, -1 - tonumber(ARGV[A.max]))
     redis.call('ZADD', KEYS[K.co], 0, '@' .. born)
+    redis.call('EXPIRE', KEYS[K.co], tonumber(ARGV[A.keep])) -- gone with its last member
     out[R.n] = n
     out[R.born] = born
     return out

@@ -463,7 +463,7 @@ top_merged(struct redis_store *rs, char *prefixes, int limit,
            size_t errlen)
 {
     struct top_row *rows = NULL, *grown;
-    size_t n = 0, cap = 0, i;
+    size_t n = 0, cap = 0, want, i;
     char last[24], key[512], *p, *save = NULL;
     const char *argv[5] = {"ZREVRANGE", key, "0", last, "WITHSCORES"};
     redisReply *r;
@@ -478,8 +478,10 @@ top_merged(struct redis_store *rs, char *prefixes, int limit,
         if ((rc = rs_call(rs, 5, argv, &r, err, errlen)) < 0)
             break;
         for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-            if (n == cap && (grown = realloc(rows, (cap = cap ? 2 * cap : 64) * sizeof(*rows))))
+            if (n == cap && (grown = realloc(rows, (want = cap ? 2 * cap : 64) * sizeof(*rows)))) {
                 rows = grown;
+                cap = want;
+            }
             if (n == cap || !(rows[n].sender = strdup(r->element[i]->str))) {
                 snprintf(err, errlen, "out of memory");
                 rc = PM_STORE_ERROR;

@@ -191,7 +191,8 @@ out:
  * when the script refused the names of a layout the data left meanwhile.
  * A bounce's hard failures may each write an entry: their intents are
  * noted in the stream first (none noted, nothing done), then what the
- * script did (a failed script leaves them open: it may have run). */
+ * script did (a failed script leaves them open: it may have run; one
+ * certainly not sent closes them with "end"). */
 int
 rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind *out, char *err,
             size_t errlen)
@@ -201,6 +202,7 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
     int hard[FB_MAX_FAIL], any = 0, rc;
     size_t i, n = req->fail && req->n_fail <= FB_MAX_FAIL ? req->n_fail : 0;
     long long now = 0;
+    unsigned long sends;
 
     for (i = 0; i < n; i++)
         any |= hard[i] = req->fail[i].hard && req->fail[i].rcpt && req->company && *req->company;
@@ -208,9 +210,12 @@ rs_feedback(void *impl, const struct pm_feedback_req *req, enum pm_feedback_kind
         rcpt[i] = req->fail[i].rcpt;
     if (any && (rc = rs_supnote_intents(rs, req->company, rcpt, hard, n, err, errlen)) < 0)
         return rc;
+    sends = rs_sends();
     rc = feedback_once(impl, req, out, &now, err, errlen);
     if (rc == PM_STORE_RETRY && rs_layout_was_refused(rs))
         rc = feedback_once(impl, req, out, &now, err, errlen);
+    if (rc < 0 && any && rs_sends() == sends) /* the script certainly did not run */
+        rs_supnote_ends(rs, req->company, rcpt, hard, n);
     if (rc < 0 || !any)
         return rc;
     for (i = 0; i < n; i++) {
@@ -377,6 +382,7 @@ rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *s
     const char *args[4] = {NULL, status, by, d};
     redisReply *r = NULL;
     int rc = PM_STORE_ERROR;
+    unsigned long sends;
 
     if (!key || !(text = with_prelude(status ? set_lua : del_lua))) {
         snprintf(err, errlen, "out of memory");
@@ -385,9 +391,14 @@ rs_suppress_set(void *impl, const char *company, const char *rcpt, const char *s
     num(d, sizeof(d), days);
     if ((rc = rs_supnote_intents(rs, company, &rcpt, NULL, 1, err, errlen)) < 0)
         goto out;
-    /* "at" is the store's time; a failed script leaves the intent open */
-    if ((rc = rs_script(rs, text, 1, keys, status ? 4 : 1, args, &r, err, errlen)) < 0)
+    /* "at" is the store's time; a failed script leaves the intent open,
+     * unless it certainly was not sent */
+    sends = rs_sends();
+    if ((rc = rs_script(rs, text, 1, keys, status ? 4 : 1, args, &r, err, errlen)) < 0) {
+        if (rs_sends() == sends)
+            rs_supnote_ends(rs, company, &rcpt, NULL, 1);
         goto out;
+    }
     rc = PM_STORE_ERROR;
     if (r->type != REDIS_REPLY_INTEGER) {
         snprintf(err, errlen, "redis %s: unexpected reply from the suppression script", rs->name);
@@ -418,16 +429,25 @@ move_noted(struct redis_store *rs, const char **k, size_t nk, const char **args,
     redisReply *r = NULL;
     size_t i;
     int rc, moved;
+    unsigned long sends;
 
     if (!text) {
         snprintf(err, errlen, "out of memory");
         return PM_STORE_ERROR;
     }
     for (i = 1; i < nk; i++) /* one intent per company: none noted, nothing moved */
-        if ((rc = rs_supnote_intents(rs, co[i - 1], &rcpt, NULL, 1, err, errlen)) < 0)
+        if ((rc = rs_supnote_intents(rs, co[i - 1], &rcpt, NULL, 1, err, errlen)) < 0) {
+            while (--i > 0) /* those noted: nothing is moved */
+                rs_supnote_ends(rs, co[i - 1], &rcpt, NULL, 1);
             goto out;
-    if ((rc = rs_script(rs, text, (int)nk, k, 4, args, &r, err, errlen)) < 0)
-        goto out; /* it may have run: the intents stay open */
+        }
+    sends = rs_sends();
+    if ((rc = rs_script(rs, text, (int)nk, k, 4, args, &r, err, errlen)) < 0) {
+        if (rs_sends() == sends) /* certainly not sent: nothing moved */
+            for (i = 1; i < nk; i++)
+                rs_supnote_ends(rs, co[i - 1], &rcpt, NULL, 1);
+        goto out; /* else it may have run: the intents stay open */
+    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
         snprintf(err, errlen, "redis %s: unexpected reply from the move script", rs->name);

@@ -167,6 +167,11 @@ int rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len,
  * or NULL when the connection failed (c->err says why). */
 redisReply *rs_send(redisContext *c, int asking, int argc, const char **argv);
 
+/* How many commands this thread had a connection for since it started:
+ * unchanged across a call, the call certainly sent nothing (no connection
+ * could be had, no primary was known). */
+unsigned long rs_sends(void);
+
 /* On a Redis Cluster (store_redis_route.c): one call's way through redirections. */
 struct rs_try {
     unsigned slot;            /* PM_CLUSTER_SLOTS: a command without a key */
@@ -203,6 +208,15 @@ unsigned rs_route_at_slot(const struct redis_store *rs);
 
 /* The primaries serving a slot now, into out (at most max); how many. */
 size_t rs_route_primaries(struct redis_store *rs, struct redis_store **out, size_t max);
+
+/* The primary of the global keys' slot and rs->moves read with it; NULL
+ * with err set when none is known. */
+struct redis_store *rs_route_at(struct redis_store *rs, unsigned *moves, char *err, size_t errlen);
+
+/* Read the slot map now into the cache and its generation (bumped on any
+ * change of a slot's owner) into *gen; PM_STORE_OK when every slot has a
+ * primary, else PM_STORE_RETRY with err set. */
+int rs_route_whole(struct redis_store *rs, unsigned *gen, char *err, size_t errlen);
 
 /* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
  * layout (store_redis_keys.h); NULL on allocation failure. */
@@ -311,6 +325,11 @@ int rs_supnote(struct redis_store *rs, enum pm_sup_op op, const char *company, c
  * which the changes must not be made. */
 int rs_supnote_intents(struct redis_store *rs, const char *company, const char *const *rcpt,
                        const int *want, size_t n, char *err, size_t errlen);
+
+/* Close intents of rs_supnote_intents (the same arguments) with "end": the
+ * changes were certainly not made (a note lost: the intent stays open). */
+void rs_supnote_ends(struct redis_store *rs, const char *company, const char *const *rcpt,
+                     const int *want, size_t n);
 
 /* The store operations of store_redis_supx.c. */
 int rs_sup_snapshot(void *impl, char *last, size_t lastlen,

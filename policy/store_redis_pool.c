@@ -406,6 +406,16 @@ rs_clock_arg(struct redis_store *rs, redisContext *c, char *buf, size_t len, red
     return 0;
 }
 
+/* The commands this thread had a connection for: may have sent. */
+static __thread unsigned long tl_sends;
+
+/* How many commands this thread may have sent; see store_redis_int.h. */
+unsigned long
+rs_sends(void)
+{
+    return tl_sends;
+}
+
 /* Send argv on c, after ASKING when asking; see store_redis_int.h. */
 redisReply *
 rs_send(redisContext *c, int asking, int argc, const char **argv)
@@ -417,9 +427,17 @@ rs_send(redisContext *c, int asking, int argc, const char **argv)
     if (redisAppendCommand(c, "ASKING") != REDIS_OK ||
         redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK || redisGetReply(c, &a) != REDIS_OK)
         return NULL;
-    freeReplyObject(a);
-    if (redisGetReply(c, &r) != REDIS_OK)
+    if (redisGetReply(c, &r) != REDIS_OK) {
+        freeReplyObject(a);
         return NULL;
+    }
+    /* ASKING refused (an ACL without +asking): the command ran on a node
+     * that does not serve its slot, and its reply says nothing of that */
+    if (((redisReply *)a)->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return a;
+    }
+    freeReplyObject(a);
     return r;
 }
 
@@ -440,6 +458,7 @@ node_command(struct redis_store *rs, int argc, const char **argv, int clock_at, 
         pm_metrics_store_error(PM_SERR_CONNECT);
         return NULL;
     }
+    tl_sends++;
     pm_redis_pipe_block(&old, &pend);
     if (clock_at <= 0 || rs_clock_arg(rs, cn->c, clock, sizeof(clock), &r) == 0) {
         if (clock_at > 0)
@@ -615,17 +634,18 @@ rs_conn_own(struct redis_store *rs, char *err, size_t errlen)
     unsigned moves;
 
     if (rs->cl) { /* the primary of the global keys' slot (the stream, "{@}") */
+        /* routed first: the map's first read bumps moves */
+        if (!(n = rs_route_at(rs, &moves, err, errlen)))
+            return NULL;
         pthread_mutex_lock(&rs->mu);
         /* the owner the follower first read the stream from: a connection
          * opened again to a new owner is one that moved (a gap) */
         if (!rs->own_set) {
-            rs->own_moves = rs->moves;
+            rs->own_moves = moves;
             rs->own_set = 1;
         }
         moves = rs->own_moves;
         pthread_mutex_unlock(&rs->mu);
-        if (!(n = rs_route_slot(rs, rs_route_at_slot(rs), err, errlen)))
-            return NULL;
         if ((cn = conn_open(n, err, errlen)) != NULL)
             cn->moves = moves;
         else

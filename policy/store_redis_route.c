@@ -12,8 +12,13 @@
  * on with the old one) and every 30 s. MOVED sets the slot's new owner and
  * sends the command again at once; ASK sends it once to the node named,
  * after ASKING; TRYAGAIN and CLUSTERDOWN wait 5 ms doubling to 50 ms. A
- * call sends again at most 16 times and within redis.cluster_retry_ms, then
- * fails as a store it cannot reach (PM_STORE_RETRY: on_store_error).
+ * call sends again at most 16 times after its first send, each only while
+ * redis.cluster_retry_ms since the start has not run out (checked before a
+ * send, not during one: at worst 17 sends of redis.command_timeout_ms),
+ * then fails as a store it cannot reach (PM_STORE_RETRY: on_store_error).
+ * A load of every key (the suppression copy's) reads the map afresh, needs
+ * every slot served, and compares the map's generation (bumped on any
+ * change of an owner) at its start and end (rs_route_whole).
  * Stores of primaries are never freed before the top-level one: a caller
  * may hold one without the lock.
  *
@@ -47,6 +52,7 @@ struct rs_cluster {
     uint16_t owner[PM_CLUSTER_SLOTS]; /* index into node[], or PM_CLUSTER_NO_OWNER */
     struct redis_store *node[PM_CLUSTER_MAX_PRIMARIES];
     unsigned n_nodes;
+    unsigned gen; /* bumped on any change of a slot's owner */
     int stale, refreshing;
     long long refreshed_ms, tried_ms; /* monotonic: the last success, the last attempt */
 };
@@ -130,8 +136,9 @@ node_index(struct redis_store *rs, const char *host, int port)
     return (int)cl->n_nodes++;
 }
 
-/* Set the owner of slot (called locked); a new owner of the global keys' slot
- * is a move of their primary (rs_conn_moved). */
+/* Set the owner of slot (called locked): a change bumps the map's generation,
+ * and a new owner of the global keys' slot is a move of their primary
+ * (rs_conn_moved). */
 static void
 owner_set(struct redis_store *rs, unsigned slot, uint16_t idx)
 {
@@ -141,6 +148,7 @@ owner_set(struct redis_store *rs, unsigned slot, uint16_t idx)
         return;
     if (slot == cl->at_slot)
         rs->moves++;
+    cl->gen++;
     cl->owner[slot] = idx;
 }
 
@@ -406,6 +414,8 @@ rs_route_again(struct redis_store *rs, struct rs_try *t, const redisReply *r, ch
                 cl->stale = 1;
             }
             t->node = cl->node[k];
+        } else {
+            snprintf(err, errlen, "redis %s: no room for node %s:%d", rs->name, to.host, to.port);
         }
         pthread_mutex_unlock(&rs->mu);
         pm_metrics_store_redirect(kind == PM_CLUSTER_MOVED ? 0 : 1);
@@ -445,4 +455,46 @@ rs_route_primaries(struct redis_store *rs, struct redis_store **out, size_t max)
     }
     pthread_mutex_unlock(&rs->mu);
     return n;
+}
+
+/* The primary of the global keys' slot and rs->moves, read together (the
+ * first map read bumps moves); NULL with err set when none is known. */
+struct redis_store *
+rs_route_at(struct redis_store *rs, unsigned *moves, char *err, size_t errlen)
+{
+    struct rs_cluster *cl = rs->cl;
+    struct redis_store *n = rs_route_slot(rs, cl->at_slot, err, errlen);
+
+    if (!n)
+        return NULL;
+    pthread_mutex_lock(&rs->mu);
+    if (cl->owner[cl->at_slot] != PM_CLUSTER_NO_OWNER)
+        n = cl->node[cl->owner[cl->at_slot]];
+    *moves = rs->moves;
+    pthread_mutex_unlock(&rs->mu);
+    return n;
+}
+
+/* Read the map now (not the cached one: a primary given slots lately) and
+ * take its generation into *gen: PM_STORE_OK when every slot has a primary,
+ * else PM_STORE_RETRY with err set (a scan of the primaries would miss the
+ * keys of the others). */
+int
+rs_route_whole(struct redis_store *rs, unsigned *gen, char *err, size_t errlen)
+{
+    struct rs_cluster *cl = rs->cl;
+    unsigned served;
+
+    if (refresh(rs, err, errlen) < 0)
+        return PM_STORE_RETRY;
+    pthread_mutex_lock(&rs->mu);
+    served = pm_cluster_served(cl->owner);
+    *gen = cl->gen;
+    pthread_mutex_unlock(&rs->mu);
+    if (served < PM_CLUSTER_SLOTS) {
+        snprintf(err, errlen, "redis %s: %u of %u slots have no primary", rs->name,
+                 PM_CLUSTER_SLOTS - served, PM_CLUSTER_SLOTS);
+        return PM_STORE_RETRY;
+    }
+    return PM_STORE_OK;
 }

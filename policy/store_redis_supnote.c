@@ -10,6 +10,8 @@
  * Redis Cluster, so no script writes it. A follower (store_redis_supx.c)
  * takes an address with an open intent as "may be suppressed": a writer
  * that dies between its notes leaves it so until the copy is loaded again.
+ * A writer that certainly did not send its script (no connection could be
+ * had: rs_sends() unchanged) closes its intents with "end".
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -58,7 +60,24 @@ rs_supnote_intents(struct redis_store *rs, const char *company, const char *cons
 
     for (i = 0; i < n; i++)
         if ((!want || want[i]) &&
-            (rc = rs_supnote(rs, PM_SUP_CHK, company, rcpt[i], 0, err, errlen)) < 0)
+            (rc = rs_supnote(rs, PM_SUP_CHK, company, rcpt[i], 0, err, errlen)) < 0) {
+            rs_supnote_ends(rs, company, rcpt, want, i); /* those noted: nothing is done */
             return rc;
+        }
     return PM_STORE_OK;
+}
+
+/* Close the intents of rs_supnote_intents (the same company, rcpt, want, n)
+ * with "end": their changes were certainly not made. A note lost leaves its
+ * intent open ("may be"): no failure. */
+void
+rs_supnote_ends(struct redis_store *rs, const char *company, const char *const *rcpt,
+                const int *want, size_t n)
+{
+    char e[256];
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!want || want[i])
+            (void)rs_supnote(rs, PM_SUP_END, company, rcpt[i], 0, e, sizeof(e));
 }

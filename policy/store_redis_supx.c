@@ -42,6 +42,14 @@
  *   store's names follow the layout, store_redis_layout.c). Either way, and
  *   after a failure, the caller loads again.
  *
+ *   On a Redis Cluster the load scans every primary in turn: it reads the
+ *   slot map afresh first and fails unless every slot has a primary (a
+ *   primary unknown would leave its entries out), and fails too when an
+ *   owner changed before its end (a slot moved from a primary not scanned
+ *   yet to one scanned); the caller loads again after its backoff. An
+ *   error MOVED, ASK or CLUSTERDOWN on the follower's connection marks the
+ *   map stale, so that the next connection goes to the new owner of {@}.
+ *
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <errno.h>
@@ -101,6 +109,15 @@ own(struct redis_store *rs, char *err, size_t errlen)
     return rs->follow->c;
 }
 
+/* 1 when an error reply says the command's slot is served elsewhere, or
+ * not at all (MOVED, ASK, CLUSTERDOWN). */
+static int
+redirected(const char *e)
+{
+    return strncmp(e, "MOVED ", 6) == 0 || strncmp(e, "ASK ", 4) == 0 ||
+           strncmp(e, "CLUSTERDOWN", 11) == 0;
+}
+
 /* Read n replies of commands appended to the follower's connection into
  * out[] (n 1: a plain command); PM_STORE_OK, or a failure with every reply
  * freed (out[] NULL) and the connection dropped (an error reply too: it may
@@ -124,6 +141,8 @@ own_replies(struct redis_store *rs, size_t n, redisReply **out, char *err, size_
         if (out[got]->type == REDIS_REPLY_ERROR && rc == PM_STORE_OK) {
             snprintf(err, errlen, "redis %s: %s", rs->name, out[got]->str);
             rc = rs_reply_rc(out[got]);
+            if (rs->cl && redirected(out[got]->str))
+                rs_route_stale(rs); /* the next connection goes to the slot's owner now */
         }
     }
     pm_redis_pipe_restore(&old, pend);
@@ -324,6 +343,7 @@ load_all(struct redis_store *rs, long long *now,
 {
     struct load_ctx x = {rs, now, each, arg, stop, err, errlen};
     char esc[256], pattern[300];
+    unsigned gen = 0, gen_end = 0;
     int rc;
 
     rs_glob_escape(rs->prefix, esc, sizeof(esc));
@@ -333,7 +353,17 @@ load_all(struct redis_store *rs, long long *now,
         snprintf(pattern, sizeof(pattern), "%s", p ? p : "");
         free(p);
     }
+    /* on a cluster: the map read afresh, every slot served, and no owner
+     * changed before the end (a slot moved may take entries past the SCAN) */
+    if (rs->cl && (rc = rs_route_whole(rs, &gen, err, errlen)) < 0)
+        return rc;
     rc = rs_scan_by(rs, own_scan_call, pattern, SCAN_ROUNDS, load_scanned, &x, err, errlen);
+    if (rc == PM_STORE_OK && rs->cl && (rc = rs_route_whole(rs, &gen_end, err, errlen)) < 0)
+        return rc;
+    if (rc == PM_STORE_OK && rs->cl && gen_end != gen) {
+        snprintf(err, errlen, "redis %s: the slot map changed during the load", rs->name);
+        return PM_STORE_RETRY;
+    }
     if (rc == RS_SCAN_MORE) {
         snprintf(err, errlen,
                  "redis %s: the suppression lists were not read whole in %d SCAN calls", rs->name,

@@ -68,9 +68,13 @@ registry_calls() {
     return 0
 }
 
-# How many announcements MONITOR saw.
+# How many announcements MONITOR saw: calls of "add" naming at least one
+# company after since, keep and max (not the heartbeat's check, which names
+# none and comes once a minute).
 announcements() {
-    registry_calls 1 add
+    seen_from 1 | grep -F "\"$CO\" " | grep -cE ':layout" "add" "[^"]*" "[^"]*" "[^"]*" "' |
+        tr -d '\n'
+    return 0
 }
 
 pm_rcli MONITOR >"$PM_TMP/monitor.txt" 2>/dev/null &
@@ -91,6 +95,10 @@ beta.example" "$(pm_rcli ZRANGE "$CO" 1 -1 | sort)" "the registry after mail of 
 BORN=$(pm_rcli ZRANGE "$CO" 0 0)
 [[ $BORN =~ ^@[0-9]+$ ]] || pm_fail "the registry's first member: $BORN"
 pm_assert_eq 3 "$(pm_rcli ZCARD "$CO")" "the registry's members"
+# every key has a TTL: the registry's is 9 days, renewed by each announcement
+TTL=$(pm_rcli TTL "$CO")
+[ "$TTL" -gt $((9 * 86400 - 600)) ] && [ "$TTL" -le $((9 * 86400)) ] ||
+    pm_fail "the registry's TTL: $TTL, not 9 days"
 pm_assert_eq 2 "$(announcements)" "announcements of two companies by two daemons"
 # the same store day: more mail, another sender of a known company, nothing more
 pm_assert_eq 4 "$(send a alice@alpha.example 4)" "alice's mail again"

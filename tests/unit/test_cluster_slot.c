@@ -177,6 +177,9 @@ test_map(void **state)
     assert_int_equal(map.owner[16001], 0);
     assert_int_equal(map.owner[16383], 0);
     assert_int_equal(map.owner[slot("123456789")], 2);
+    assert_int_equal(pm_cluster_served(map.owner), 16384);
+    map.owner[16383] = PM_CLUSTER_NO_OWNER; /* one slot without a primary: not whole */
+    assert_int_equal(pm_cluster_served(map.owner), 16383);
 }
 
 /* Uncovered slots, an unknown endpoint (NIL: the host asked), an empty reply. */
@@ -197,9 +200,11 @@ test_map_partial(void **state)
     assert_int_equal(map.owner[99], PM_CLUSTER_NO_OWNER);
     assert_int_equal(map.owner[100], 0);
     assert_int_equal(map.owner[200], PM_CLUSTER_NO_OWNER);
+    assert_int_equal(pm_cluster_served(map.owner), 100);
     assert_int_equal(parse(rarr(0), err, sizeof(err)), 0);
     assert_int_equal(map.n_nodes, 0);
     assert_int_equal(map.covered, 0);
+    assert_int_equal(pm_cluster_served(map.owner), 0);
 }
 
 /* One malformed reply: -1, a message containing want, and an empty map. */
