@@ -14,8 +14,8 @@
  *   or "end" (nothing changed) once it ran. No script writes the stream:
  *   under Redis Cluster it sits in another slot than the entries. A load
  *   reads the stream's last id first (XREVRANGE + - COUNT 1; "0-0" when
- *   there is none), then the notes of the minute before it (XREVRANGE, at
- *   most REWIND_COUNT), whose intents not closed by then are open at the
+ *   there is none), then the notes of the minute before it (pages of 1,000,
+ *   at most REWIND_NOTES), whose intents not closed by then are open at the
  *   load (a writer between its notes may write the entry after the SCAN
  *   passed it, and die before its final note), then every entry: SCAN MATCH "<prefix>:v2:{*}:sup:*"
  * (COUNT 1000, at most SCAN_ROUNDS calls; the caller's stop asked before each page), each page's
@@ -62,10 +62,12 @@
 #include "store_redis_int.h"
 #include "suplocal.h"
 
-#define FOLLOW_COUNT "1000"  /* changes read per XREAD */
-#define SCAN_ROUNDS 100000   /* bound on SCAN calls of a load (each sees about 1000 keys) */
-#define REWIND_MS 60000ULL   /* a load reads the notes of the minute before its start, */
-#define REWIND_COUNT "10000" /* at most this many */
+#define FOLLOW_COUNT "1000" /* changes read per XREAD */
+#define SCAN_ROUNDS 100000  /* bound on SCAN calls of a load (each sees about 1000 keys) */
+#define REWIND_MS 60000ULL  /* a load reads the notes of the minute before its start, */
+#define REWIND_NOTES 10000  /* at most this many, */
+#define REWIND_PAGE "1000"  /* read this many at a time */
+#define REWIND_PAGE_N 1000
 
 /* A stream id "ms-seq" as two numbers; -1 when it is not one. */
 static int
@@ -405,42 +407,88 @@ op_parse(const char *op, enum pm_sup_op *out)
     return -1;
 }
 
+/* One page of the rewind: XREVRANGE (rev) or XRANGE of supx from a to b, at
+ * most REWIND_PAGE notes, in *out (an array); PM_STORE_OK or a failure. */
+static int
+rewind_page(struct redis_store *rs, int rev, const char *supx, const char *a, const char *b,
+            redisReply **out, char *err, size_t errlen)
+{
+    const char *argv[6] = {rev ? "XREVRANGE" : "XRANGE", supx, a, b, "COUNT", REWIND_PAGE};
+    int rc;
+
+    if ((rc = own_call(rs, rs->command_ms, 6, argv, out, err, errlen)) < 0)
+        return rc;
+    if ((*out)->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errlen, "redis %s: unexpected reply to %s", rs->name, argv[0]);
+        freeReplyObject(*out);
+        return PM_STORE_ERROR;
+    }
+    return PM_STORE_OK;
+}
+
+/* The id of stream entry e ("" not one). */
+static const char *
+entry_id(const redisReply *e)
+{
+    return e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+                   e->element[0]->type == REDIS_REPLY_STRING
+               ? e->element[0]->str
+               : "";
+}
+
 /* The notes of the stream from REWIND_MS before last up to it (at most
- * REWIND_COUNT, the latest), oldest first, to note: the intents open at the
- * load's start. */
+ * REWIND_NOTES, the latest), oldest first, to note: the intents open at the
+ * load's start. Read a page at a time (one reply of 10,000 notes took about
+ * 5 MB of the daemon's memory, bench/suplocal-load): back from last to find
+ * the oldest of them, then forward from it, applying. */
 static int
 recent(struct redis_store *rs, const char *supx, const char *last,
        void (*note)(void *, enum pm_sup_op, const char *, const char *, long long), void *arg,
        char *err, size_t errlen)
 {
     unsigned long long ms, seq;
-    char from[48];
-    const char *argv[6] = {"XREVRANGE", supx, last, from, "COUNT", REWIND_COUNT};
+    char from[48], start[48] = "", at[48];
     redisReply *r;
-    size_t i;
+    size_t i, seen = 0;
     int rc;
 
     if (!note || strcmp(last, "0-0") == 0 || id_parse(last, &ms, &seq) < 0)
         return PM_STORE_OK;
     snprintf(from, sizeof(from), "%llu-0", ms > REWIND_MS ? ms - REWIND_MS : 0);
-    if ((rc = own_call(rs, rs->command_ms, 6, argv, &r, err, errlen)) < 0)
-        return rc;
-    if (r->type != REDIS_REPLY_ARRAY) {
-        snprintf(err, errlen, "redis %s: unexpected reply to XREVRANGE", rs->name);
+    snprintf(at, sizeof(at), "%s", last);
+    while (seen < REWIND_NOTES) { /* back: the oldest of the latest REWIND_NOTES */
+        if ((rc = rewind_page(rs, 1, supx, at, from, &r, err, errlen)) < 0)
+            return rc;
+        seen += r->elements;
+        if (r->elements)
+            snprintf(start, sizeof(start), "%s", entry_id(r->element[r->elements - 1]));
+        i = r->elements;
         freeReplyObject(r);
-        return PM_STORE_ERROR;
+        if (i < REWIND_PAGE_N || !*start)
+            break;
+        snprintf(at, sizeof(at), "(%s", start);
     }
-    for (i = r->elements; i > 0; i--) {
-        const redisReply *e = r->element[i - 1];
-        enum pm_sup_op o;
+    for (seen = 0; *start && seen < REWIND_NOTES;) { /* forward from it, applying */
+        if ((rc = rewind_page(rs, 0, supx, start, last, &r, err, errlen)) < 0)
+            return rc;
+        for (i = 0; i < r->elements; i++) {
+            const redisReply *e = r->element[i];
+            enum pm_sup_op o;
 
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-            e->element[1]->type == REDIS_REPLY_ARRAY && *field(e->element[1], "c") &&
-            *field(e->element[1], "a") && op_parse(field(e->element[1], "op"), &o) == 0)
-            note(arg, o, field(e->element[1], "c"), field(e->element[1], "a"),
-                 strtoll(field(e->element[1], "x"), NULL, 10));
+            if (*entry_id(e) && e->element[1]->type == REDIS_REPLY_ARRAY &&
+                *field(e->element[1], "c") && *field(e->element[1], "a") &&
+                op_parse(field(e->element[1], "op"), &o) == 0)
+                note(arg, o, field(e->element[1], "c"), field(e->element[1], "a"),
+                     strtoll(field(e->element[1], "x"), NULL, 10));
+        }
+        seen += r->elements;
+        i = r->elements;
+        if (i)
+            snprintf(start, sizeof(start), "(%s", entry_id(r->element[i - 1]));
+        freeReplyObject(r);
+        if (i < REWIND_PAGE_N || !start[1] || strcmp(start + 1, last) == 0)
+            break;
     }
-    freeReplyObject(r);
     return PM_STORE_OK;
 }
 

@@ -29,7 +29,9 @@
 #       user that may not HSET): the stream ends with the intent alone, and a
 #       copy that follows it, or is loaded after it, answers "may be" for that
 #       address (for an address with no entry), until the next load past the
-#       minute of notes a load reads.
+#       minute of notes a load reads;
+#   (i) so, read a page at a time, while the intent is among the latest
+#       10,000 notes, and no longer past them.
 # tests/tools/supcopy loads and follows a copy as a daemon does and prints
 # what pm_suplocal_maybe() answers: after (b), and following a del and an add.
 #
@@ -40,7 +42,8 @@ PM=$top_builddir/postmeter
 DRIVE=$top_builddir/tests/tools/pmdrive
 CTL=$top_builddir/postmeterctl
 SUPCOPY=$top_builddir/tests/tools/supcopy
-pm_need "$PM" "$DRIVE" "$CTL" "$SUPCOPY" curl redis-server redis-cli
+SUPADD=$top_builddir/tests/tools/supadd
+pm_need "$PM" "$DRIVE" "$CTL" "$SUPCOPY" "$SUPADD" curl redis-server redis-cli
 pm_redis_start
 pm_secret_file "$PM_TMP/contacts.key"
 PM_FAIL_LOGS="$PM_TMP/[abcd].log"
@@ -353,6 +356,7 @@ pm_wait_grep '^loaded 1 ' "$PM_TMP/supcopy.out" || pm_fail "supcopy: $(cat "$PM_
     pm_fail "suppress add without HSET succeeded: $(cat "$PM_TMP/ctl.out")"
 grep -q "can't run this command" "$PM_TMP/ctl.out" || pm_fail "suppress add without HSET: $(cat "$PM_TMP/ctl.out")"
 pm_assert_eq "chk example.com stuck@example.org" "$(notes | tail -n 1)" "the stream after the failed script"
+INTENT_AT=$(pm_rcli XLEN $SUPX) # the intent's place in the stream, for (i)
 pm_assert_eq 0 "$(pm_rcli EXISTS "$(pm_key sup example.com stuck@example.org)")" "no entry written"
 wait $sc || pm_fail "supcopy failed: $(cat "$PM_TMP/supcopy.out")"
 pm_assert_eq "maybe example.com stuck@example.org 1
@@ -377,4 +381,23 @@ refuses d over2@example.org
 pm_assert_eq 1 "$(grep -c 'suppression copy: more than suppression.local_max (2) entries' "$PM_TMP/d.log")" \
     "daemon d's warnings of a full copy"
 for d in a b c d; do pm_stop_clean "${PID[$d]}" "daemon $d"; done
+
+# --- (i) the load's notes, read a page of 1,000 at a time -------------------------------------
+# changes (2 notes each) after stuck@'s open intent up to 9,998 notes after it:
+# it is among the latest 10,000 notes a load reads, back and forth over pages;
+# 2 more changes push it out, and the copy says "surely not" for it
+# (a copy of b's configuration that holds them all)
+sed 's/local_max = 1000;/local_max = 100000;/' "$PM_TMP/b.conf" >"$PM_TMP/i.conf"
+grep -q 'local_max = 100000;' "$PM_TMP/i.conf" || pm_fail "i.conf: no local_max"
+after=$(($(pm_rcli XLEN $SUPX) - INTENT_AT))
+"$SUPADD" -c "$PM_TMP/a.conf" example.net $(((9998 - after) / 2)) >"$PM_TMP/supadd.out" 2>&1 ||
+    pm_fail "supadd: $(cat "$PM_TMP/supadd.out")"
+pm_assert_eq "maybe example.com stuck@example.org 1 maybe example.com other@example.org 0 " \
+    "$("$SUPCOPY" -c "$PM_TMP/i.conf" example.com stuck@example.org example.com other@example.org | grep '^maybe' | tr '\n' ' ')" \
+    "supcopy with the intent $((1 + after + (9998 - after) / 2 * 2)) notes back"
+"$SUPADD" -c "$PM_TMP/a.conf" example.net 2 >"$PM_TMP/supadd.out" 2>&1 ||
+    pm_fail "supadd: $(cat "$PM_TMP/supadd.out")"
+pm_assert_eq "maybe example.com stuck@example.org 0 maybe example.com other@example.org 0 " \
+    "$("$SUPCOPY" -c "$PM_TMP/i.conf" example.com stuck@example.org example.com other@example.org | grep '^maybe' | tr '\n' ' ')" \
+    "supcopy with the intent $((5 + after + (9998 - after) / 2 * 2)) notes back"
 echo "suplocal: ok"
