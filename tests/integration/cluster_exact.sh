@@ -25,31 +25,9 @@ PM_FAIL_LOGS="$PM_TMP/pm*.log $PM_TMP/cl*/log"
 
 pm_cluster_start 3 1
 
-# The ports of the primaries.
-PRIMARIES=()
-for port in "${PM_CLUSTER_PORTS[@]}"; do
-    redis-cli -p "$port" ROLE | head -n 1 | grep -qx master && PRIMARIES+=("$port")
-done
-pm_assert_eq 3 "${#PRIMARIES[@]}" "primaries"
-
-# 1 when the primary on port $1 serves the slot of key $2 (no MOVED).
-serves() {
-    redis-cli -p "$1" EXISTS "$2" 2>/dev/null | grep -qx '[0-9][0-9]*'
-}
-
-# A company (domain) per primary: d<i>.example with the first i whose slot it serves.
-DOMAINS=()
-for port in "${PRIMARIES[@]}"; do
-    found=
-    for i in $(seq 1 200); do
-        if serves "$port" "pmtest:v2:{d$i.example}:x"; then
-            found=d$i.example
-            break
-        fi
-    done
-    [ -n "$found" ] || pm_fail "no domain found for the primary on port $port"
-    DOMAINS+=("$found")
-done
+# The ports of the primaries, and a company (domain) on each.
+pm_cluster_primaries 3
+pm_cluster_domains pmtest
 SENDERS=("a@${DOMAINS[0]}" "b@${DOMAINS[1]}" "c@${DOMAINS[2]}")
 echo "senders: ${SENDERS[*]} on primaries ${PRIMARIES[*]}"
 

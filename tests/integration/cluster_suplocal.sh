@@ -25,34 +25,13 @@ PM_FAIL_LOGS="$PM_TMP/[ab].log"
 PM_CLUSTER_NODE_TIMEOUT=2000 pm_cluster_start 3 1
 pm_secret_file "$PM_TMP/contacts.key"
 
-# The ports of the primaries.
-PRIMARIES=()
-for port in "${PM_CLUSTER_PORTS[@]}"; do
-    redis-cli -p "$port" ROLE | head -n 1 | grep -qx master && PRIMARIES+=("$port")
-done
-pm_assert_eq 3 "${#PRIMARIES[@]}" "primaries"
-
-# 1 when the primary on port $1 serves the slot of key $2 (no MOVED).
-serves() {
-    redis-cli -p "$1" EXISTS "$2" 2>/dev/null | grep -qx '[0-9][0-9]*'
-}
-
-# A company (domain) per primary: d<i>.example with the first i whose slot it serves.
-D=()
-for port in "${PRIMARIES[@]}"; do
-    found=
-    for i in $(seq 1 200); do
-        if serves "$port" "pmtest:v2:{d$i.example}:x"; then
-            found=d$i.example
-            break
-        fi
-    done
-    [ -n "$found" ] || pm_fail "no domain found for the primary on port $port"
-    D+=("$found")
-done
+# The ports of the primaries, and a company (domain) on each.
+pm_cluster_primaries 3
+pm_cluster_domains pmtest
+D=("${DOMAINS[@]}")
 AT=
 for port in "${PRIMARIES[@]}"; do
-    serves "$port" "pmtest:v2:{@}:supx" && AT=$port
+    pm_cluster_serves "$port" "pmtest:v2:{@}:supx" && AT=$port
 done
 [ -n "$AT" ] || pm_fail "no primary serves {@}"
 echo "companies ${D[*]} on primaries ${PRIMARIES[*]}; {@} on $AT"

@@ -28,26 +28,10 @@ ME=$(id -un)
 pm_cluster_start 3 1
 pm_secret_file "$PM_TMP/contacts.key"
 
-# The ports of the primaries.
-PRIMARIES=()
-for port in "${PM_CLUSTER_PORTS[@]}"; do
-    redis-cli -p "$port" ROLE | head -n 1 | grep -qx master && PRIMARIES+=("$port")
-done
-pm_assert_eq 3 "${#PRIMARIES[@]}" "primaries"
-
-# A company (domain) per primary: d<i>.example with the first i whose slot it serves.
-D=()
-for port in "${PRIMARIES[@]}"; do
-    found=
-    for i in $(seq 1 200); do
-        if redis-cli -p "$port" EXISTS "pmtest:v2:{d$i.example}:x" 2>/dev/null | grep -qx '[0-9][0-9]*'; then
-            found=d$i.example
-            break
-        fi
-    done
-    [ -n "$found" ] || pm_fail "no domain found for the primary on port $port"
-    D+=("$found")
-done
+# The ports of the primaries, and a company (domain) on each.
+pm_cluster_primaries 3
+pm_cluster_domains pmtest
+D=("${DOMAINS[@]}")
 echo "companies ${D[*]} on primaries ${PRIMARIES[*]}"
 
 export PM_REDIS_EXTRA="cluster = [ \"127.0.0.1:${PM_CLUSTER_PORTS[0]}\", \"127.0.0.1:${PM_CLUSTER_PORTS[1]}\" ];"

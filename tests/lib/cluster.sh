@@ -134,3 +134,36 @@ pm_cluster_reshard() {
         pm_fail "redis-cli --cluster reshard failed: $(tail -n 5 "$PM_TMP/cluster-reshard.log")"
     pm_cluster_wait_agree || pm_fail "the nodes disagree on the slots after a reshard"
 }
+
+# 0 when the primary on port $1 serves the slot of key $2 (answers without MOVED).
+pm_cluster_serves() {
+    redis-cli -p "$1" EXISTS "$2" 2>/dev/null | grep -qx '[0-9][0-9]*'
+}
+
+# Set PRIMARIES to the ports of the primaries, checking there are $1 of them.
+pm_cluster_primaries() {
+    local port
+    PRIMARIES=()
+    for port in "${PM_CLUSTER_PORTS[@]}"; do
+        redis-cli -p "$port" ROLE | head -n 1 | grep -qx master && PRIMARIES+=("$port")
+    done
+    pm_assert_eq "$1" "${#PRIMARIES[@]}" "primaries"
+}
+
+# Set DOMAINS to a company per primary of PRIMARIES: d<i>.example with the
+# first i (of 200) whose keys under prefix $1 the primary serves.
+pm_cluster_domains() {
+    local port i found
+    DOMAINS=()
+    for port in "${PRIMARIES[@]}"; do
+        found=
+        for i in $(seq 1 200); do
+            if pm_cluster_serves "$port" "$1:v2:{d$i.example}:x"; then
+                found=d$i.example
+                break
+            fi
+        done
+        [ -n "$found" ] || pm_fail "no domain found for the primary on port $port"
+        DOMAINS+=("$found")
+    done
+}
