@@ -70,27 +70,12 @@ used() {
     ctl --json status "$1" | grep -o '"messages_per_hour":{"used":[0-9]*' | sed 's/.*://'
 }
 
-# 1 once the replica of the primary on port $1 acknowledged every write it
-# took (bounded, 5 s: a replica acknowledges each second), else 0. WAIT on a
-# connection of redis-cli's own would wait for nothing: it wrote nothing.
-replicated() {
-    local info off ack
-    for _ in $(seq 1 50); do
-        info=$(redis-cli -p "$1" INFO replication | tr -d '\r')
-        off=$(echo "$info" | awk -F: '$1 == "master_repl_offset" { print $2 }')
-        ack=$(echo "$info" | grep -E '^slave0:' | sed -n 's/.*,offset=\([0-9]*\).*/\1/p')
-        [ -n "$off" ] && [ -n "$ack" ] && [ "$ack" -ge "$off" ] && echo 1 && return 0
-        sleep 0.1
-    done
-    echo 0
-}
-
 send "$V" 5 v.before
 send "$O" 5 o.before
 pm_assert_eq "5 0" "$(pm_summary "$PM_TMP/v.before" accepted tempfail)" "$V before"
 pm_assert_eq "5 0" "$(pm_summary "$PM_TMP/o.before" accepted tempfail)" "$O before"
 # the replica has every write before the primary dies
-pm_assert_eq 1 "$(replicated "$VP")" "the replica acknowledging every write"
+pm_assert_eq 1 "$(pm_redis_replicated "$VP")" "the replica acknowledging every write"
 
 kill -9 "$(redis-cli -p "$VP" INFO server | tr -d '\r' | awk -F: '$1 == "process_id" { print $2 }')"
 send "$V" 3 v.gap
@@ -121,7 +106,7 @@ grep -q "slot map read" "$PM_TMP/pm1.log" || pm_fail "no slot map read logged"
 # its company's mail gets 451 4.3.0 until the promotion, the victim's
 # company (its clock offset as last read) is counted exactly meanwhile, and
 # the suppression copy, whose stream moved to another primary, loads again.
-pm_assert_eq 1 "$(replicated "$AT")" "the replica of {@}'s primary acknowledging every write"
+pm_assert_eq 1 "$(pm_redis_replicated "$AT")" "the replica of {@}'s primary acknowledging every write"
 # the copy is loaded now (the first kill may have stopped it: CLUSTERDOWN)
 for _ in $(seq 1 300); do
     grep "suppression copy: " "$PM_TMP/pm1.log" | tail -n 1 | grep -q "suppression copy: loaded" && break

@@ -98,7 +98,7 @@ send() {
 }
 
 pm_assert_eq "40 0" "$(send 40)" "before the failover"
-pm_assert_eq 1 "$(redis-cli -p "$P1" WAIT 1 3000)" "the replica acknowledged the writes"
+pm_assert_eq 1 "$(pm_redis_replicated "$P1")" "the replica acknowledged the writes"
 
 # Kill the primary; until the replica is promoted, messages get 451 4.3.0.
 kill -9 "$(cat "$PM_TMP/primary/pid")"
@@ -207,7 +207,7 @@ used() {
 
 # carol (300 an hour) has 250 before the switchover, replicated.
 pm_assert_eq "250 0" "$(send 250 carol)" "carol before the switchover"
-pm_assert_eq 1 "$(redis-cli -p "$P2" WAIT 1 3000)" "the replica acknowledged carol's 250"
+pm_assert_eq 1 "$(pm_redis_replicated "$P2")" "the replica acknowledged carol's 250"
 moved_before=$(grep -c "the primary moved" "$PM_TMP/pm.log")
 # bob (no limit) sends about 200 messages a second, carol about 8.
 load bob 20 0.05 2000 &

@@ -143,6 +143,21 @@ pm_redis_stop() {
     rm -f "$PM_TMP/redis/redis.pid"
 }
 
+# 1 once the replica of the primary on port $1 acknowledged every write it
+# took (bounded, 5 s: a replica acknowledges each second), else 0. WAIT on a
+# connection of redis-cli's own would wait for nothing: it wrote nothing.
+pm_redis_replicated() {
+    local info off ack
+    for _ in $(seq 1 50); do
+        info=$(redis-cli -p "$1" INFO replication | tr -d '\r')
+        off=$(echo "$info" | awk -F: '$1 == "master_repl_offset" { print $2 }')
+        ack=$(echo "$info" | grep -E '^slave0:' | sed -n 's/.*,offset=\([0-9]*\).*/\1/p')
+        [ -n "$off" ] && [ -n "$ack" ] && [ "$ack" -ge "$off" ] && echo 1 && return 0
+        sleep 0.1
+    done
+    echo 0
+}
+
 # redis-cli against the private server.
 pm_rcli() {
     redis-cli -h 127.0.0.1 -p "$PM_REDIS_PORT" "$@"
