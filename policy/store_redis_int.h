@@ -85,7 +85,8 @@ struct redis_store {
 
     /* the follower's own connection (store_redis_supx.c): only its thread uses it */
     struct rs_conn *follow;
-    int follow_layout; /* the layout of the stream the last load read */
+    int follow_layout;   /* the layout of the stream the last load read */
+    unsigned follow_gen; /* on a cluster: the slot map's generation the last load read */
 };
 
 /* Take an idle connection or open one; NULL with err set when none can be had
@@ -217,6 +218,9 @@ struct redis_store *rs_route_at(struct redis_store *rs, unsigned *moves, char *e
  * change of a slot's owner) into *gen; PM_STORE_OK when every slot has a
  * primary, else PM_STORE_RETRY with err set. */
 int rs_route_whole(struct redis_store *rs, unsigned *gen, char *err, size_t errlen);
+
+/* The slot map's generation as this process knows it (no read of the map). */
+unsigned rs_route_gen(struct redis_store *rs);
 
 /* A sender's (tag 's') or a domain's (tag 'd') key of a kind, in the store's
  * layout (store_redis_keys.h); NULL on allocation failure. */

@@ -475,6 +475,18 @@ rs_route_at(struct redis_store *rs, unsigned *moves, char *err, size_t errlen)
     return n;
 }
 
+/* The slot map's generation as this process knows it. */
+unsigned
+rs_route_gen(struct redis_store *rs)
+{
+    unsigned gen;
+
+    pthread_mutex_lock(&rs->mu);
+    gen = rs->cl->gen;
+    pthread_mutex_unlock(&rs->mu);
+    return gen;
+}
+
 /* Read the map now (not the cached one: a primary given slots lately) and
  * take its generation into *gen: PM_STORE_OK when every slot has a primary,
  * else PM_STORE_RETRY with err set (a scan of the primaries would miss the

@@ -46,9 +46,12 @@
  *   slot map afresh first and fails unless every slot has a primary (a
  *   primary unknown would leave its entries out), and fails too when an
  *   owner changed before its end (a slot moved from a primary not scanned
- *   yet to one scanned); the caller loads again after its backoff. An
- *   error MOVED, ASK or CLUSTERDOWN on the follower's connection marks the
- *   map stale, so that the next connection goes to the new owner of {@}.
+ *   yet to one scanned); the caller loads again after its backoff. A slot
+ *   whose owner changes after the load is a gap too: a load that ran while
+ *   the slot was moving, before the map said so, may have missed the
+ *   entries moved between two primaries' SCANs. An error MOVED, ASK or
+ *   CLUSTERDOWN on the follower's connection marks the map stale, so that
+ *   the next connection goes to the new owner of {@}.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -366,6 +369,7 @@ load_all(struct redis_store *rs, long long *now,
         snprintf(err, errlen, "redis %s: the slot map changed during the load", rs->name);
         return PM_STORE_RETRY;
     }
+    rs->follow_gen = gen_end;
     if (rc == RS_SCAN_MORE) {
         snprintf(err, errlen,
                  "redis %s: the suppression lists were not read whole in %d SCAN calls", rs->name,
@@ -579,6 +583,13 @@ rs_sup_follow(void *impl, char *last, size_t lastlen, int block_ms,
         snprintf(err, errlen, "redis %s: %s", rs->name,
                  rs->cl ? "the stream's slot has another primary" /* the map changed */
                         : "the Sentinels named another primary");
+        rc = PM_STORE_GAP;
+        goto out;
+    }
+    /* a slot that changed primary since the load: its entries may have moved
+     * between two primaries' SCANs of a load that ran while the slot moved */
+    if (rs->cl && rs_route_gen(rs) != rs->follow_gen) {
+        snprintf(err, errlen, "redis %s: a slot moved to another primary since the load", rs->name);
         rc = PM_STORE_GAP;
         goto out;
     }

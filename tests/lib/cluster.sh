@@ -167,3 +167,25 @@ pm_cluster_domains() {
         DOMAINS+=("$found")
     done
 }
+
+# Move slot $1 with its keys from the primary on port $2 to the primary on
+# port $3 (CLUSTER SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE on every
+# live primary) and wait until the nodes agree.
+pm_cluster_move_slot() {
+    local slot=$1 from=$2 to=$3 fid tid keys port
+    fid=$(pm_cluster_id "$from")
+    tid=$(pm_cluster_id "$to")
+    redis-cli -p "$to" CLUSTER SETSLOT "$slot" IMPORTING "$fid" | grep -qx OK || pm_fail "SETSLOT IMPORTING $slot"
+    redis-cli -p "$from" CLUSTER SETSLOT "$slot" MIGRATING "$tid" | grep -qx OK || pm_fail "SETSLOT MIGRATING $slot"
+    for _ in $(seq 1 1000); do
+        mapfile -t keys < <(redis-cli -p "$from" CLUSTER GETKEYSINSLOT "$slot" 100)
+        [ "${#keys[@]}" -gt 0 ] && [ -n "${keys[0]}" ] || break
+        redis-cli -p "$from" MIGRATE 127.0.0.1 "$to" "" 0 5000 KEYS "${keys[@]}" | grep -qx OK ||
+            pm_fail "MIGRATE of slot $slot"
+    done
+    for port in "${PM_CLUSTER_PORTS[@]}"; do
+        redis-cli -p "$port" ROLE 2>/dev/null | head -n 1 | grep -qx master &&
+            redis-cli -p "$port" CLUSTER SETSLOT "$slot" NODE "$tid" >/dev/null
+    done
+    pm_cluster_wait_agree || pm_fail "the nodes disagree on the slots after moving slot $slot"
+}
