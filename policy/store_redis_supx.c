@@ -451,7 +451,7 @@ recent(struct redis_store *rs, const char *supx, const char *last,
        char *err, size_t errlen)
 {
     unsigned long long ms, seq;
-    char from[48], start[48] = "", at[48];
+    char from[48], start[48] = "", at[sizeof(start) + 1]; /* "(" and an id */
     redisReply *r;
     size_t i, seen = 0;
     int rc;
