@@ -566,7 +566,8 @@ order_files(struct learn_arg *files, size_t n)
         files[i].mtime = (long long)sb.st_mtime;
         files[i].rotation = rotation_of(files[i].name);
     }
-    qsort(files, n, sizeof(*files), arg_cmp);
+    if (n)
+        qsort(files, n, sizeof(*files), arg_cmp);
     return CTL_OK;
 }
 

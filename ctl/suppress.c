@@ -120,7 +120,8 @@ print_list(const struct ctl *c, struct entries *l, size_t want, const char *head
 {
     size_t i, shown;
 
-    qsort(l->v, l->n, sizeof(*l->v), by_since);
+    if (l->n) /* no array at all when nothing was found */
+        qsort(l->v, l->n, sizeof(*l->v), by_since);
     shown = l->n < want ? l->n : want;
     if (c->json) {
         printf("{\"total\":%zu,\"entries\":[", l->total);

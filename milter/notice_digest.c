@@ -101,7 +101,8 @@ pm_notice_digest_text(struct pm_buf *b, const struct notice_cfg *c, long long da
     long long total = 0;
     size_t i;
 
-    qsort(rows, n, sizeof(*rows), by_refusals);
+    if (n)
+        qsort(rows, n, sizeof(*rows), by_refusals);
     for (i = 0; i < n; i++)
         total += rows[i].n;
     pm_zone_format(day * 86400, "%Y-%m-%d", 0, date, sizeof(date));
