@@ -454,51 +454,146 @@ top_row_cmp(const void *a, const void *b)
     return strcmp(y->sender, x->sender);
 }
 
-/* On a cluster, the first limit senders of today over every company (the
- * metrics' top senders): ZREVRANGE WITHSCORES of each company's index of
- * today on its primary, merged by messages; PM_STORE_OK or a failure. */
+/* strcmp of two senders' names through pointers (qsort, bsearch). */
 static int
-top_merged(struct redis_store *rs, char *prefixes, int limit,
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One day of the top indexes of np prefixes: their ZREVRANGE WITHSCORES
+ * (the first limit of each; 0: all), pipelined (rs_call_many), into *rows
+ * (*n, *cap) ordered by messages as top.lua orders them. */
+static int
+top_day(struct redis_store *rs, char **p, size_t np, long long day, int limit,
+        struct top_row **rows, size_t *n, size_t *cap, char *err, size_t errlen)
+{
+    const char ***argv = calloc(np, sizeof(*argv));
+    int *argc = calloc(np, sizeof(*argc));
+    redisReply **r = calloc(np, sizeof(*r));
+    struct top_row *grown;
+    char last[24];
+    size_t i, j, want;
+    int rc = PM_STORE_ERROR;
+
+    snprintf(last, sizeof(last), "%d", limit > 0 ? limit - 1 : -1);
+    if (!argv || !argc || !r)
+        goto oom;
+    for (i = 0; i < np; i++) {
+        size_t len = strlen(p[i]) + 24;
+        char *key = malloc(len);
+
+        if (!(argv[i] = calloc(5, sizeof(**argv))) || !key) {
+            free(key);
+            goto oom;
+        }
+        snprintf(key, len, "%s%lld", p[i], day);
+        argc[i] = 5;
+        argv[i][0] = "ZREVRANGE";
+        argv[i][1] = key;
+        argv[i][2] = "0";
+        argv[i][3] = last;
+        argv[i][4] = "WITHSCORES";
+    }
+    if ((rc = rs_call_many(rs, np, argc, argv, 0, r, err, errlen)) < 0)
+        goto out;
+    for (i = 0; i < np; i++)
+        for (j = 0; r[i]->type == REDIS_REPLY_ARRAY && j + 1 < r[i]->elements; j += 2) {
+            if (*n == *cap &&
+                (grown = realloc(*rows, (want = *cap ? 2 * *cap : 64) * sizeof(**rows)))) {
+                *rows = grown;
+                *cap = want;
+            }
+            if (*n == *cap || !((*rows)[*n].sender = strdup(r[i]->element[j]->str)))
+                goto oom;
+            (*rows)[(*n)++].n = strtoll(r[i]->element[j + 1]->str, NULL, 10);
+        }
+    if (*n)
+        qsort(*rows, *n, sizeof(**rows), top_row_cmp);
+    rc = PM_STORE_OK;
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory");
+    rc = PM_STORE_ERROR;
+out:
+    for (i = 0; i < np; i++) {
+        if (r && r[i])
+            freeReplyObject(r[i]);
+        if (argv && argv[i])
+            free((char *)argv[i][1]);
+        if (argv)
+            free(argv[i]);
+    }
+    free(argv);
+    free(argc);
+    free(r);
+    return rc;
+}
+
+/* What top.lua gives, read by ZREVRANGE in C: the senders of the last days
+ * days (today first) over the space-separated prefixes, each once, by
+ * messages within a day (ties by name, the greater first, as ZREVRANGE and
+ * the script order them), at most limit a day (0: all); each sender to each,
+ * *now store time. The reads are pipelined: no script holds Redis while it
+ * reads every company's index. PM_STORE_OK, 1 when each stopped, or a
+ * failure. */
+static int
+top_merged(struct redis_store *rs, char *prefixes, int days, int limit,
            int (*each)(void *arg, const char *sender), void *arg, long long *now, char *err,
            size_t errlen)
 {
-    struct top_row *rows = NULL, *grown;
-    size_t n = 0, cap = 0, want, i;
-    char last[24], key[512], *p, *save = NULL;
-    const char *argv[5] = {"ZREVRANGE", key, "0", last, "WITHSCORES"};
-    redisReply *r;
-    int rc;
+    struct top_row *rows = NULL;
+    char **p = NULL, **grown, *w, *save = NULL, **seen = NULL, **sgrown;
+    size_t np = 0, pcap = 0, n = 0, cap = 0, ns = 0, scap = 0, old, i;
+    int rc, d;
 
     if ((rc = rs_now(rs, now, err, errlen)) < 0)
         return rc;
-    snprintf(last, sizeof(last), "%d", limit - 1);
-    for (p = strtok_r(prefixes, " ", &save); p && rc == PM_STORE_OK;
-         p = strtok_r(NULL, " ", &save)) {
-        snprintf(key, sizeof(key), "%s%lld", p, *now / 86400);
-        if ((rc = rs_call(rs, 5, argv, &r, err, errlen)) < 0)
-            break;
-        for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-            if (n == cap && (grown = realloc(rows, (want = cap ? 2 * cap : 64) * sizeof(*rows)))) {
-                rows = grown;
-                cap = want;
-            }
-            if (n == cap || !(rows[n].sender = strdup(r->element[i]->str))) {
-                snprintf(err, errlen, "out of memory");
-                rc = PM_STORE_ERROR;
-                break;
-            }
-            rows[n++].n = strtoll(r->element[i + 1]->str, NULL, 10);
+    for (w = strtok_r(prefixes, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (np == pcap) {
+            if (!(grown = realloc(p, (pcap * 2 + 64) * sizeof(*p))))
+                goto oom;
+            p = grown;
+            pcap = pcap * 2 + 64;
         }
-        freeReplyObject(r);
+        p[np++] = w;
     }
-    if (rc == PM_STORE_OK && n)
-        qsort(rows, n, sizeof(*rows), top_row_cmp);
-    for (i = 0; rc == PM_STORE_OK && i < n && i < (size_t)limit; i++)
-        if (each(arg, rows[i].sender) != 0)
+    for (d = 0; d < days && np && rc == PM_STORE_OK; d++) {
+        if ((rc = top_day(rs, p, np, *now / 86400 - d, limit, &rows, &n, &cap, err, errlen)) < 0)
             break;
+        old = ns; /* a sender is once in a day: look only among earlier days' */
+        for (i = 0; rc == PM_STORE_OK && i < n && (limit <= 0 || i < (size_t)limit); i++) {
+            if (old && bsearch(&rows[i].sender, seen, old, sizeof(*seen), name_cmp))
+                continue;
+            if (ns == scap) {
+                if (!(sgrown = realloc(seen, (scap * 2 + 64) * sizeof(*seen))))
+                    goto oom;
+                seen = sgrown;
+                scap = scap * 2 + 64;
+            }
+            seen[ns++] = rows[i].sender;
+            rows[i].sender = NULL; /* now seen's */
+            if (each(arg, seen[ns - 1]) != 0)
+                rc = 1;
+        }
+        if (ns > old)
+            qsort(seen, ns, sizeof(*seen), name_cmp);
+        for (i = 0; i < n; i++)
+            free(rows[i].sender);
+        n = 0;
+    }
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory");
+    rc = PM_STORE_ERROR;
+out:
     for (i = 0; i < n; i++)
         free(rows[i].sender);
+    for (i = 0; i < ns; i++)
+        free(seen[i]);
     free(rows);
+    free(seen);
+    free(p);
     return rc;
 }
 
@@ -518,11 +613,11 @@ rs_top(void *impl, int days, int limit, int (*each)(void *arg, const char *sende
         return rc;
     args[PM_TA_DAYS] = d;
     args[PM_TA_LIMIT] = l;
-    if (!rs->cl) {
+    if (!rs->cl && !strchr(prefixes, ' ')) { /* one index (or none): one script run */
         args[PM_TA_TOP_PREFIX] = prefixes;
         rc = top_call(rs, 0, args, each, arg, now, err, errlen);
-    } else if (limit > 0) { /* the first of all companies: by today's counts */
-        rc = top_merged(rs, prefixes, limit, each, arg, now, err, errlen);
+    } else if (!rs->cl || limit > 0) { /* several companies: merged in C, as top.lua would */
+        rc = top_merged(rs, prefixes, atoi(d), limit, each, arg, now, err, errlen);
     } else { /* a call per company, on the primary of its slot: each names its prefix */
         char *p, *save = NULL;
 

@@ -7,7 +7,8 @@
  * and dropping its stale index entry, or deleting the hash and the entry,
  * happen at once for every server. The list reads the index
  * "<prefix>:v2:{C}:incidents" of every company (newest first, at most PM_INCIDENTS_MAX), then
- * asks the script about its senders LIST_BATCH at a time.
+ * asks the script about each sender alone (layout 1: LIST_BATCH at a time);
+ * in layout 2 the reads are pipelined, RS_PIPELINE commands sent together.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -162,6 +163,35 @@ rs_incident_release(void *impl, const char *sender, struct pm_incident *was, cha
     return incident_run(impl, "release", sender, NULL, &found, was, NULL, err, errlen);
 }
 
+/* Pass the senders in incident of a "list" run's reply r to each; *now
+ * store time. 0, 1 when each asked to stop, or a failure. */
+static int
+list_reply(struct redis_store *rs, const redisReply *r,
+           int (*each)(void *arg, const struct pm_incident *inc), void *arg, long long *now,
+           char *err, size_t errlen)
+{
+    struct pm_incident inc;
+    size_t i;
+    int rc;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < PM_IR_FIELDS ||
+        r->element[PM_IR_NOW]->type != REDIS_REPLY_INTEGER ||
+        r->element[PM_IR_RESULT]->type != REDIS_REPLY_INTEGER ||
+        (r->elements - PM_IR_FIELDS) != 2 * (size_t)r->element[PM_IR_RESULT]->integer) {
+        snprintf(err, errlen, "redis %s: unexpected reply from the incident script", rs->name);
+        return PM_STORE_ERROR;
+    }
+    *now = r->element[PM_IR_NOW]->integer;
+    for (i = PM_IR_FIELDS, rc = 0; i + 1 < r->elements && rc == 0; i += 2) {
+        if (r->element[i]->type != REDIS_REPLY_STRING ||
+            r->element[i + 1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        incident_fill(&inc, r->element[i]->str, r->element[i + 1]);
+        rc = each(arg, &inc) != 0;
+    }
+    return rc;
+}
+
 /* Ask incident.lua about n senders of one index (senders[0..n-1], of one
  * company in layout 2); pass those in incident to each. 0, 1 when each
  * asked to stop, or a failure. */
@@ -173,7 +203,6 @@ list_batch(struct redis_store *rs, const char *const *senders, size_t n,
     const char **keys = calloc(PM_IK_COUNT + n, sizeof(*keys));
     const char **args = calloc(PM_IA_COUNT + n, sizeof(*args));
     char *index = n ? index_key(rs, senders[0]) : NULL;
-    struct pm_incident inc;
     redisReply *r = NULL;
     size_t i;
     int rc = PM_STORE_ERROR;
@@ -194,22 +223,7 @@ list_batch(struct redis_store *rs, const char *const *senders, size_t n,
     if ((rc = rs_script(rs, pm_incident_lua, (int)(PM_IK_INC + n), keys, (int)(PM_IA_SENDER + n),
                         args, &r, err, errlen)) < 0)
         goto out;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < PM_IR_FIELDS ||
-        r->element[PM_IR_NOW]->type != REDIS_REPLY_INTEGER ||
-        r->element[PM_IR_RESULT]->type != REDIS_REPLY_INTEGER ||
-        (r->elements - PM_IR_FIELDS) != 2 * (size_t)r->element[PM_IR_RESULT]->integer) {
-        snprintf(err, errlen, "redis %s: unexpected reply from the incident script", rs->name);
-        rc = PM_STORE_ERROR;
-        goto out;
-    }
-    *now = r->element[PM_IR_NOW]->integer;
-    for (i = PM_IR_FIELDS, rc = 0; i + 1 < r->elements && rc == 0; i += 2) {
-        if (r->element[i]->type != REDIS_REPLY_STRING ||
-            r->element[i + 1]->type != REDIS_REPLY_ARRAY)
-            continue;
-        incident_fill(&inc, r->element[i]->str, r->element[i + 1]);
-        rc = each(arg, &inc) != 0;
-    }
+    rc = list_reply(rs, r, each, arg, now, err, errlen);
     goto out;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -245,14 +259,98 @@ entry_cmp(const void *a, const void *b)
     return -strcmp(x->sender, y->sender);
 }
 
+/* The words of one "list" run of incident.lua about sender alone (its
+ * company's index): EVAL, the script, the key count, PM_IK_INC + 1 keys
+ * and PM_IA_SENDER + 1 arguments. */
+#define ONE_ARGC (3 + PM_IK_INC + 1 + PM_IA_SENDER + 1)
+#define ONE_CLOCK (3 + PM_IK_INC + 1 + PM_IA_CLOCK) /* the test clock's place */
+
+/* Fill argv (ONE_ARGC words) for sender; 0, or -1 on allocation failure
+ * (one_free frees what it made either way). */
+static int
+one_argv(struct redis_store *rs, const char *sender, const char *nkeys, const char **argv)
+{
+    const char **keys = argv + 3, **args = argv + 3 + PM_IK_INC + 1;
+
+    argv[0] = "EVAL";
+    argv[1] = pm_incident_lua;
+    argv[2] = nkeys;
+    keys[PM_IK_INDEX] = index_key(rs, sender);
+    keys[PM_IK_IR] = rs_key(rs, 's', sender, "ir");
+    keys[PM_IK_INC] = rs_key(rs, 's', sender, "inc");
+    args[PM_IA_CLOCK] = NULL; /* rs_call_many's */
+    args[PM_IA_OP] = "list";
+    args[PM_IA_BY] = args[PM_IA_NOTE] = args[PM_IA_SECS] = args[PM_IA_FORCE] = "";
+    args[PM_IA_SENDER] = sender;
+    return keys[PM_IK_INDEX] && keys[PM_IK_IR] && keys[PM_IK_INC] ? 0 : -1;
+}
+
+/* Free the key names one_argv made. */
+static void
+one_free(const char **argv)
+{
+    free((char *)argv[3 + PM_IK_INDEX]);
+    free((char *)argv[3 + PM_IK_IR]);
+    free((char *)argv[3 + PM_IK_INC]);
+}
+
+/* Ask incident.lua about each of n senders alone (each of its own
+ * company), RS_PIPELINE runs sent together; pass those in incident to each.
+ * 0, 1 when each asked to stop, or a failure. */
+static int
+list_each(struct redis_store *rs, const struct entry *e, size_t n,
+          int (*each)(void *arg, const struct pm_incident *inc), void *arg, long long *now,
+          char *err, size_t errlen)
+{
+    const char **argv = calloc((size_t)RS_PIPELINE * ONE_ARGC, sizeof(*argv)), **pv[RS_PIPELINE];
+    int argc[RS_PIPELINE];
+    redisReply *r[RS_PIPELINE];
+    char nkeys[8];
+    size_t i, j, k, made;
+    int rc = 0;
+
+    snprintf(nkeys, sizeof(nkeys), "%d", PM_IK_INC + 1);
+    for (i = 0; i < n && rc == 0 && argv; i += k) {
+        k = n - i < RS_PIPELINE ? n - i : RS_PIPELINE;
+        memset(argv, 0, (size_t)RS_PIPELINE * ONE_ARGC * sizeof(*argv));
+        for (j = 0, made = 1; j < k; j++) {
+            pv[j] = argv + j * ONE_ARGC;
+            argc[j] = ONE_ARGC;
+            if (one_argv(rs, e[i + j].sender, nkeys, pv[j]) < 0)
+                made = 0;
+        }
+        if (!made) {
+            snprintf(err, errlen, "out of memory");
+            rc = PM_STORE_ERROR;
+        } else if ((rc = rs_call_many(rs, k, argc, pv, ONE_CLOCK, r, err, errlen)) == 0) {
+            for (j = 0; j < k; j++) {
+                if (rc == 0)
+                    rc = list_reply(rs, r[j], each, arg, now, err, errlen);
+                freeReplyObject(r[j]);
+            }
+        }
+        for (j = 0; j < k; j++)
+            one_free(pv[j]);
+    }
+    if (!argv) {
+        snprintf(err, errlen, "out of memory");
+        rc = PM_STORE_ERROR;
+    }
+    free(argv);
+    return rc;
+}
+
 /* Each company's index (layout 2): its latest PM_INCIDENTS_MAX entries
  * merged by when they opened, at most PM_INCIDENTS_MAX in all, each sender
- * asked about alone. */
+ * asked about alone. The indexes are read, and the senders asked about,
+ * RS_PIPELINE commands sent together (rs_call_many). */
 static int
 list_companies(struct redis_store *rs, int (*each)(void *arg, const struct pm_incident *inc),
                void *arg, long long *now, char *err, size_t errlen)
 {
-    char **co = NULL, last[16], *key;
+    char **co = NULL, last[16];
+    const char ***argv = NULL;
+    int *argc = NULL;
     redisReply **r = NULL;
     struct entry *e = NULL;
     size_t n = 0, i, j, ne = 0, cap = 0;
@@ -261,18 +359,23 @@ list_companies(struct redis_store *rs, int (*each)(void *arg, const struct pm_in
     snprintf(last, sizeof(last), "%d", PM_INCIDENTS_MAX - 1);
     if ((rc = rs_companies(rs, RS_COMPANIES_ALL, &co, &n, err, errlen)) < 0)
         return rc;
-    if (n && !(r = calloc(n, sizeof(*r))))
+    if (n && (!(r = calloc(n, sizeof(*r))) || !(argv = calloc(n, sizeof(*argv))) ||
+              !(argc = calloc(n, sizeof(*argc)))))
         goto oom;
     for (i = 0; i < n; i++) {
-        const char *argv[5] = {"ZREVRANGE", NULL, "0", last, "WITHSCORES"};
-
-        if (!(key = pm_key_company(rs->prefix, PM_LAYOUT_V2, co[i], "incidents")))
+        if (!(argv[i] = calloc(5, sizeof(**argv))))
             goto oom;
-        argv[1] = key;
-        rc = rs_call(rs, 5, argv, &r[i], err, errlen);
-        free(key);
-        if (rc < 0)
-            goto out;
+        argc[i] = 5;
+        argv[i][0] = "ZREVRANGE";
+        argv[i][2] = "0";
+        argv[i][3] = last;
+        argv[i][4] = "WITHSCORES";
+        if (!(argv[i][1] = pm_key_company(rs->prefix, PM_LAYOUT_V2, co[i], "incidents")))
+            goto oom;
+    }
+    if (n && (rc = rs_call_many(rs, n, argc, argv, 0, r, err, errlen)) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
         for (j = 0; r[i]->type == REDIS_REPLY_ARRAY && j + 1 < r[i]->elements; j += 2) {
             if (r[i]->element[j]->type != REDIS_REPLY_STRING ||
                 r[i]->element[j + 1]->type != REDIS_REPLY_STRING)
@@ -291,18 +394,25 @@ list_companies(struct redis_store *rs, int (*each)(void *arg, const struct pm_in
     }
     if (ne)
         qsort(e, ne, sizeof(*e), entry_cmp);
-    for (i = 0, rc = 0; i < ne && i < PM_INCIDENTS_MAX && rc == 0; i++)
-        rc = list_batch(rs, &e[i].sender, 1, each, arg, now, err, errlen);
+    rc = list_each(rs, e, ne < PM_INCIDENTS_MAX ? ne : PM_INCIDENTS_MAX, each, arg, now, err,
+                   errlen);
     rc = rc < 0 ? rc : PM_STORE_OK;
     goto out;
 oom:
     snprintf(err, errlen, "out of memory");
     rc = PM_STORE_ERROR;
 out:
-    for (i = 0; r && i < n; i++)
-        if (r[i])
+    for (i = 0; i < n; i++) {
+        if (r && r[i])
             freeReplyObject(r[i]);
+        if (argv && argv[i])
+            free((char *)argv[i][1]);
+        if (argv)
+            free(argv[i]);
+    }
     free(r);
+    free(argv);
+    free(argc);
     free(e);
     rs_companies_free(co, n);
     return rc;

@@ -120,6 +120,18 @@ void rs_conn_close(struct rs_conn *cn);
 int rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **out, char *err,
             size_t errlen);
 
+/* Commands sent together on one connection at most (rs_call_many). */
+#define RS_PIPELINE 256
+
+/* Run n commands (argc[i], argv[i]) as rs_call does, pipelined on one
+ * pooled connection RS_PIPELINE at a time (on a cluster: one call each,
+ * routed to its key's primary); clock_at > 0: argv[i][clock_at] is a
+ * script's test clock offset, filled as rs_script does. PM_STORE_OK with
+ * out[0..n-1] their replies (the caller frees them; none an error reply),
+ * else the first failure, with out all NULL and err set. */
+int rs_call_many(struct redis_store *rs, size_t n, const int *argc, const char ***argv,
+                 int clock_at, redisReply **out, char *err, size_t errlen);
+
 /* The store error code of an error reply: a replica's READONLY, a server
  * loading or busy with a script, a cluster moving (TRYAGAIN, CLUSTERDOWN,
  * and MOVED or ASK left when a call's redirections ran out):

@@ -781,3 +781,87 @@ rs_scan(struct redis_store *rs, const char *pattern, int max_calls,
 {
     return rs_scan_by(rs, rs_call, pattern, max_calls, page, arg, err, errlen);
 }
+
+/* Up to RS_PIPELINE commands sent together on one pooled connection, then
+ * their replies read (see rs_call_many). */
+static int
+node_many(struct redis_store *rs, size_t n, const int *argc, const char ***argv, int clock_at,
+          redisReply **out, char *err, size_t errlen)
+{
+    struct rs_conn *cn;
+    redisReply *fail = NULL;
+    char clock[RS_CLOCK_LEN];
+    sigset_t old;
+    size_t sent = 0, got = 0, i;
+    int pend, dead = 0, rc = PM_STORE_OK;
+
+    if (!(cn = rs_pool_get(rs, err, errlen))) {
+        pm_metrics_store_error(PM_SERR_CONNECT);
+        return PM_STORE_RETRY;
+    }
+    tl_sends++;
+    pm_redis_pipe_block(&old, &pend);
+    if (clock_at <= 0 || rs_clock_arg(rs, cn->c, clock, sizeof(clock), &fail) == 0) {
+        for (sent = 0; sent < n; sent++) {
+            if (clock_at > 0)
+                argv[sent][clock_at] = clock;
+            if (redisAppendCommandArgv(cn->c, argc[sent], argv[sent], NULL) != REDIS_OK)
+                break;
+        }
+        for (got = 0; sent == n && got < n; got++)
+            if (redisGetReply(cn->c, (void **)&out[got]) != REDIS_OK)
+                break;
+    }
+    if (fail) { /* the test clock's GET refused */
+        snprintf(err, errlen, "redis %s: %s", rs->name, fail->str);
+        rc = rs_reply_rc(fail);
+        dead = strncmp(fail->str, "READONLY", 8) == 0;
+        freeReplyObject(fail);
+    } else if (got < n) {
+        pm_redis_io_error(&rs->link, cn->c, errno, err, errlen);
+        rc = PM_STORE_RETRY;
+        dead = 1;
+    }
+    pm_redis_pipe_restore(&old, pend);
+    for (i = 0; i < got; i++) {
+        rs_layout_refused(rs, out[i]);
+        if (out[i]->type != REDIS_REPLY_ERROR || rc != PM_STORE_OK)
+            continue;
+        snprintf(err, errlen, "redis %s: %s", rs->name, out[i]->str);
+        rc = rs_reply_rc(out[i]);
+        /* a replica's READONLY: the primary moved; drop the connection */
+        dead = strncmp(out[i]->str, "READONLY", 8) == 0;
+    }
+    rs_pool_put(rs, cn, dead ? err : NULL);
+    if (rc != PM_STORE_OK)
+        for (i = 0; i < got; i++) {
+            freeReplyObject(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
+/* Run n commands, pipelined; see store_redis_int.h. */
+int
+rs_call_many(struct redis_store *rs, size_t n, const int *argc, const char ***argv, int clock_at,
+             redisReply **out, char *err, size_t errlen)
+{
+    size_t i, k;
+    int rc = PM_STORE_OK;
+
+    memset(out, 0, n * sizeof(*out));
+    for (i = 0; i < n && rc == PM_STORE_OK; i += k) {
+        k = n - i < RS_PIPELINE ? n - i : RS_PIPELINE;
+        if (rs->cl) /* a command a call, each routed to its key's primary */
+            rc = call_clock(rs, argc[i], argv[i], clock_at, &out[i], err, errlen), k = 1;
+        else
+            rc = node_many(rs, k, argc + i, argv + i, clock_at, out + i, err, errlen);
+    }
+    if (rc != PM_STORE_OK)
+        for (i = 0; i < n; i++) {
+            if (out[i])
+                freeReplyObject(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}

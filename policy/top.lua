@@ -4,8 +4,10 @@
 -- TOP INDEX <prefix>:v2:{<company>}:top:<day> (written by meter.lua): per
 --   company and UTC day, a sorted set of the senders by messages counted
 --   that day (layout 1: one <prefix>:v2:{C}:top:<day> for every company).
--- A.top_prefix holds the prefixes of the indexes to read, space-separated
---   (one per company); their keys are not declared: one node only.
+-- A.top_prefix holds the prefix of the index to read (layout 2: of one
+--   company; several, space-separated, are read and merged, but the store
+--   merges several companies in C, store_redis_admin.c top_merged, so that no
+--   run loops over all of them); its keys are not declared: one node only.
 -- The reply is store time, then the senders of the last A.days days (today
 --   first), each once, by messages within a day (ties as ZREVRANGE orders
 --   them), at most A.limit per day (0: all).
