@@ -516,17 +516,7 @@ oom:
     snprintf(err, errlen, "out of memory");
     rc = PM_STORE_ERROR;
 out:
-    for (i = 0; i < np; i++) {
-        if (r && r[i])
-            freeReplyObject(r[i]);
-        if (argv && argv[i])
-            free((char *)argv[i][1]);
-        if (argv)
-            free(argv[i]);
-    }
-    free(argv);
-    free(argc);
-    free(r);
+    rs_many_free(np, argv, argc, r);
     return rc;
 }
 

@@ -402,17 +402,7 @@ oom:
     snprintf(err, errlen, "out of memory");
     rc = PM_STORE_ERROR;
 out:
-    for (i = 0; i < n; i++) {
-        if (r && r[i])
-            freeReplyObject(r[i]);
-        if (argv && argv[i])
-            free((char *)argv[i][1]);
-        if (argv)
-            free(argv[i]);
-    }
-    free(r);
-    free(argv);
-    free(argc);
+    rs_many_free(n, argv, argc, r);
     free(e);
     rs_companies_free(co, n);
     return rc;

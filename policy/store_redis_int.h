@@ -132,6 +132,11 @@ int rs_call(struct redis_store *rs, int argc, const char **argv, redisReply **ou
 int rs_call_many(struct redis_store *rs, size_t n, const int *argc, const char ***argv,
                  int clock_at, redisReply **out, char *err, size_t errlen);
 
+/* Free what a batch for rs_call_many held: each reply of r (NULL: none),
+ * each command's argv[i][1] (its key, allocated) and argv[i], then the
+ * arrays argv, argc and r themselves; any of them may be NULL. */
+void rs_many_free(size_t n, const char ***argv, int *argc, redisReply **r);
+
 /* The store error code of an error reply: a replica's READONLY, a server
  * loading or busy with a script, a cluster moving (TRYAGAIN, CLUSTERDOWN,
  * and MOVED or ASK left when a call's redirections ran out):

@@ -841,6 +841,25 @@ node_many(struct redis_store *rs, size_t n, const int *argc, const char ***argv,
     return rc;
 }
 
+/* Free what a batch for rs_call_many held (store_redis_int.h). */
+void
+rs_many_free(size_t n, const char ***argv, int *argc, redisReply **r)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (r && r[i])
+            freeReplyObject(r[i]);
+        if (argv && argv[i])
+            free((char *)argv[i][1]);
+        if (argv)
+            free(argv[i]);
+    }
+    free(argv);
+    free(argc);
+    free(r);
+}
+
 /* Run n commands, pipelined; see store_redis_int.h. */
 int
 rs_call_many(struct redis_store *rs, size_t n, const int *argc, const char ***argv, int clock_at,
