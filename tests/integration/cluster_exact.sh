@@ -55,18 +55,10 @@ EOF
 }
 
 MPORT=$(pm_free_port)
-PIDS=()
 for n in 1 2 3; do
     write_conf "$n"
-    "$PM" -n -c "$PM_TMP/pm$n.conf" >"$PM_TMP/check.out" 2>&1 ||
-        pm_fail "postmeter -n rejects the test config: $(cat "$PM_TMP/check.out")"
-    "$PM" -c "$PM_TMP/pm$n.conf" -f 2>"$PM_TMP/pm$n.log" &
-    PIDS+=($!)
-    pm_on_exit "kill -9 $!"
 done
-for n in 1 2 3; do
-    pm_wait_file "$PM_TMP/pm$n.sock" || pm_fail "postmeter $n did not create its socket"
-done
+pm_start_servers 3
 
 # All the traffic at once: each sender on every server, 4 sessions of 5 messages.
 for n in 1 2 3; do
@@ -85,23 +77,13 @@ done
 cat "$PM_TMP"/s*.err >&2
 pm_assert_eq 0 "$wait_failed" "pmdrive exit status (protocol or I/O errors)"
 
-# Print the sum of key $1 over the summary lines of files $2...
-sum() {
-    local key=$1 f total=0
-    shift
-    for f in "$@"; do
-        total=$((total + $(pm_summary "$f" "$key")))
-    done
-    echo "$total"
-}
-
 for i in 0 1 2; do
     s=${SENDERS[$i]}
     F=("$PM_TMP"/s$i.[123].out)
-    pm_assert_eq 60 "$(sum messages "${F[@]}")" "$s: messages offered"
-    pm_assert_eq 30 "$(sum accepted "${F[@]}")" "$s: messages accepted"
-    pm_assert_eq 30 "$(sum tempfail "${F[@]}")" "$s: messages tempfailed"
-    pm_assert_eq 0 "$(sum errors "${F[@]}")" "$s: errors"
+    pm_assert_eq 60 "$(pm_sum messages "${F[@]}")" "$s: messages offered"
+    pm_assert_eq 30 "$(pm_sum accepted "${F[@]}")" "$s: messages accepted"
+    pm_assert_eq 30 "$(pm_sum tempfail "${F[@]}")" "$s: messages tempfailed"
+    pm_assert_eq 0 "$(pm_sum errors "${F[@]}")" "$s: errors"
     RE="^451 4\\.7\\.1 <${s//./\\.}>: hourly sending limit reached \\(30 messages per hour\\)"
     pm_assert_eq 30 "$(pm_replies_matching "$RE" "${F[@]}")" "$s: replies with the hourly text"
     # the sender's keys are on the primary of its company's slot, and only there

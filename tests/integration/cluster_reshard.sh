@@ -98,27 +98,18 @@ touch "$PM_TMP/stop"
 wait "$F1" "$F2" "$F3"
 [ -s "$PM_TMP/drive.err" ] && pm_fail "pmdrive: $(head -n 5 "$PM_TMP/drive.err")"
 
-# Print the sum of key $1 over the summary lines of files $2...
-sum() {
-    local key=$1 f total=0
-    shift
-    for f in "$@"; do
-        total=$((total + $(pm_summary "$f" "$key")))
-    done
-    echo "$total"
-}
 ctl() {
     "$CTL" -c "$PM_TMP/pm1.conf" "$@"
 }
 for who in m s; do
     s=$([ $who = m ] && echo "$MOVER" || echo "$STAYER")
     F=("$PM_TMP"/out.$who[12].*)
-    sent=$(sum messages "${F[@]}")
+    sent=$(pm_sum messages "${F[@]}")
     echo "$s: $sent messages in ${#F[@]} batches"
     [ "$sent" -ge 20 ] || pm_fail "$s: only $sent messages sent"
-    pm_assert_eq "$sent" "$(sum accepted "${F[@]}")" "$s: messages accepted"
-    pm_assert_eq 0 "$(sum tempfail "${F[@]}")" "$s: messages tempfailed"
-    pm_assert_eq 0 "$(sum errors "${F[@]}")" "$s: errors"
+    pm_assert_eq "$sent" "$(pm_sum accepted "${F[@]}")" "$s: messages accepted"
+    pm_assert_eq 0 "$(pm_sum tempfail "${F[@]}")" "$s: messages tempfailed"
+    pm_assert_eq 0 "$(pm_sum errors "${F[@]}")" "$s: errors"
     json=$(ctl --json status "$s") || pm_fail "status $s: $json"
     pm_assert_eq "$sent" "$(grep -o '"messages_per_hour":{"used":[0-9]*' <<<"$json" | sed 's/.*://')" \
         "$s: messages counted"

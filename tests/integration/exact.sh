@@ -16,16 +16,6 @@ pm_redis_start
 
 PM_FAIL_LOGS="$PM_TMP/pm*.log" # on failure, the end of each daemon's log first
 
-# Print the sum of key $1 over the summary lines of files $2...
-sum() {
-    local key=$1 f total=0
-    shift
-    for f in "$@"; do
-        total=$((total + $(pm_summary "$f" "$key")))
-    done
-    echo "$total"
-}
-
 # Print how many replies in files $1... there are, whatever their text.
 replies_all() {
     pm_replies_matching '.' "$@"
@@ -48,18 +38,10 @@ assign = ( { sender = "carol@example.com"; plan = "small"; },
 EOF
 }
 
-PIDS=()
 for n in 1 2 3; do
     write_conf "$n"
-    "$PM" -n -c "$PM_TMP/pm$n.conf" >"$PM_TMP/check.out" 2>&1 ||
-        pm_fail "postmeter -n rejects the test config: $(cat "$PM_TMP/check.out")"
-    "$PM" -c "$PM_TMP/pm$n.conf" -f 2>"$PM_TMP/pm$n.log" &
-    PIDS+=($!)
-    pm_on_exit "kill -9 $!"
 done
-for n in 1 2 3; do
-    pm_wait_file "$PM_TMP/pm$n.sock" || pm_fail "postmeter $n did not create its socket"
-done
+pm_start_servers 3
 
 # All the traffic at once: alice (limit 100) and carol (limit 20) on every server.
 for n in 1 2 3; do
@@ -82,17 +64,17 @@ C=("$PM_TMP"/carol[123].out)
 for f in "${A[@]}" "${C[@]}"; do
     [ -s "$f" ] || pm_fail "no summary in $f"
 done
-pm_assert_eq 324 "$(sum messages "${A[@]}")" "alice: messages offered"
-pm_assert_eq 100 "$(sum accepted "${A[@]}")" "alice: messages accepted"
-pm_assert_eq 224 "$(sum tempfail "${A[@]}")" "alice: messages tempfailed"
-pm_assert_eq 0 "$(sum errors "${A[@]}")" "alice: errors"
+pm_assert_eq 324 "$(pm_sum messages "${A[@]}")" "alice: messages offered"
+pm_assert_eq 100 "$(pm_sum accepted "${A[@]}")" "alice: messages accepted"
+pm_assert_eq 224 "$(pm_sum tempfail "${A[@]}")" "alice: messages tempfailed"
+pm_assert_eq 0 "$(pm_sum errors "${A[@]}")" "alice: errors"
 ALICE_RE='^451 4\.7\.1 <alice@example\.com>: hourly sending limit reached \(100 messages per hour\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC$'
 pm_assert_eq 224 "$(pm_replies_matching "$ALICE_RE" "${A[@]}")" "alice: replies with the hourly text"
 pm_assert_eq 224 "$(replies_all "${A[@]}")" "alice: replies of any text"
 
-pm_assert_eq 30 "$(sum messages "${C[@]}")" "carol: messages offered"
-pm_assert_eq 20 "$(sum accepted "${C[@]}")" "carol: messages accepted"
-pm_assert_eq 10 "$(sum tempfail "${C[@]}")" "carol: messages tempfailed"
+pm_assert_eq 30 "$(pm_sum messages "${C[@]}")" "carol: messages offered"
+pm_assert_eq 20 "$(pm_sum accepted "${C[@]}")" "carol: messages accepted"
+pm_assert_eq 10 "$(pm_sum tempfail "${C[@]}")" "carol: messages tempfailed"
 CAROL_RE='^451 4\.7\.1 <carol@example\.com>: hourly sending limit reached \(20 messages per hour\); try again after ([0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] )?[0-2][0-9]:[0-5][0-9] UTC$'
 pm_assert_eq 10 "$(pm_replies_matching "$CAROL_RE" "${C[@]}")" "carol: replies with the hourly text"
 pm_assert_eq 10 "$(replies_all "${C[@]}")" "carol: replies of any text"

@@ -273,6 +273,34 @@ pm_summary() {
     echo "${vals[*]}"
 }
 
+# Print the sum of key $1 over the summary lines (pm_summary) of files $2...
+pm_sum() {
+    local key=$1 f total=0
+    shift
+    for f in "$@"; do
+        total=$((total + $(pm_summary "$f" "$key")))
+    done
+    echo "$total"
+}
+
+# Start postmeter ($PM) servers 1..$1 from $PM_TMP/pm<n>.conf, each checked
+# with -n first, logging to $PM_TMP/pm<n>.log, and wait for their sockets
+# $PM_TMP/pm<n>.sock; their pids go into PIDS.
+pm_start_servers() {
+    local n
+    PIDS=()
+    for n in $(seq 1 "$1"); do
+        "$PM" -n -c "$PM_TMP/pm$n.conf" >"$PM_TMP/check.out" 2>&1 ||
+            pm_fail "postmeter -n rejects the test config: $(cat "$PM_TMP/check.out")"
+        "$PM" -c "$PM_TMP/pm$n.conf" -f 2>"$PM_TMP/pm$n.log" &
+        PIDS+=($!)
+        pm_on_exit "kill -9 $!"
+    done
+    for n in $(seq 1 "$1"); do
+        pm_wait_file "$PM_TMP/pm$n.sock" || pm_fail "postmeter $n did not create its socket"
+    done
+}
+
 # Print how many replies in pmdrive outputs $2... carry a text matching regex $1.
 pm_replies_matching() {
     local re=$1
