@@ -138,6 +138,8 @@ ok "$(send_as alice c6@example.org "offer 6")" "alice's sixth first contact, the
 for i in 1 2 3 4; do
     ok "$(send_as bob "b$i@example.org" "bob $i")" "bob to b$i"
 done
+# (top reads the companies of the registry: announced about a second after the mail)
+pm_wait_registry example.com || pm_fail "example.com not in the company registry"
 pmctl top --by replies >"$PM_TMP/top" || pm_fail "top failed"
 cat >"$PM_TMP/top.want" <<'EOF'
 senders with the lowest reply rate of first contacts in 30 days (of those sending lately)
